@@ -1,0 +1,24 @@
+# Build stage: a static, stripped binary. The runner builds this file with
+# `docker build` (no build args) when action.yml says `image: Dockerfile`;
+# releases ship a prebuilt image instead (see README.md, "Pinning").
+FROM golang:1.26 AS build
+ENV CGO_ENABLED=0 GOFLAGS=-trimpath
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY main.go ./
+COPY exchange/ exchange/
+COPY cargoconf/ cargoconf/
+COPY internal/ internal/
+ARG VERSION=dev
+RUN mkdir -p /out \
+ && go build -ldflags "-s -w -X main.version=${VERSION}" -o /out/cargo-oidc . \
+ && ln -s cargo-oidc /out/cargo-oidc-post
+
+# Final stage: the binary and nothing else. CA roots are compiled in
+# (golang.org/x/crypto/x509roots/fallback). The runner starts the container
+# without --user, so the image runs as root; it mounts the workspace over the
+# working directory, so there is no WORKDIR.
+FROM scratch
+COPY --from=build /out/ /
+ENTRYPOINT ["/cargo-oidc"]

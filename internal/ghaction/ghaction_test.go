@@ -1,0 +1,231 @@
+package ghaction
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestRunnerCommands(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		debug string
+		do    func(r *Runner)
+		want  string
+	}{
+		{"mask", "", func(r *Runner) { r.Mask("s3cret"); r.Mask("s3cret"); r.Mask("") }, "::add-mask::s3cret\n"},
+		{"mask lines", "", func(r *Runner) { r.Mask("a\nb") }, "::add-mask::a\n::add-mask::b\n"},
+		{"debug hidden", "", func(r *Runner) { r.Debug("x") }, ""},
+		{"debug shown", "1", func(r *Runner) { r.Debug("100% %s") }, "::debug::100%25 %25s\n"},
+		{"info not a format", "", func(r *Runner) { r.Info("50% %d done") }, "50% %d done\n"},
+		{"notice", "", func(r *Runner) { r.Notice("Registry ready", "artifactory") }, "::notice title=Registry ready::artifactory\n"},
+		{"error multi-line", "", func(r *Runner) { r.Error("T", "a\nb") }, "::error title=T::a%0Ab\n"},
+		{"group", "", func(r *Runner) { r.Group("G"); r.EndGroup() }, "::group::G\n::endgroup::\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			r := New(env(map[string]string{"RUNNER_DEBUG": tt.debug}), &out)
+			tt.do(r)
+			if got := out.String(); got != tt.want {
+				t.Errorf("output = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("closed") }
+
+func TestRunnerWriteErrorDoesNotPanic(t *testing.T) {
+	t.Parallel()
+	r := New(env(nil), failWriter{})
+	r.Mask("x")
+	r.Info("y")
+	if r.Err() == nil {
+		t.Fatal("Err() = nil after a failed write")
+	}
+}
+
+type fixedReader byte
+
+func (f fixedReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(f)
+	}
+	return len(p), nil
+}
+
+func TestFileCommandsFormat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	envPath := filepath.Join(dir, "env")
+	outPath := filepath.Join(dir, "out")
+	if err := os.WriteFile(envPath, []byte("EXISTING=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": envPath, "GITHUB_OUTPUT": outPath}), fixedReader(0xab))
+	for _, kv := range [][2]string{{"A", "1"}, {"B", "x=y <<EOF"}} {
+		if err := c.Set(EnvFile, kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Set(OutputFile, "token", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d := "ghadelimiter_" + strings.Repeat("ab", 16)
+	want := "EXISTING=1\nA<<" + d + "\n1\n" + d + "\nB<<" + d + "\nx=y <<EOF\n" + d + "\n"
+	if got, _ := os.ReadFile(envPath); string(got) != want {
+		t.Errorf("GITHUB_ENV =\n%s\nwant\n%s", got, want)
+	}
+	if got, _ := os.ReadFile(outPath); string(got) != "token<<"+d+"\nt\n"+d+"\n" {
+		t.Errorf("GITHUB_OUTPUT = %q", got)
+	}
+}
+
+func TestFileCommandsRefuse(t *testing.T) {
+	t.Parallel()
+	d := "ghadelimiter_" + strings.Repeat("ab", 16)
+	tests := []struct{ name, key, value string }{
+		{"newline value", "A", "1\nNODE_OPTIONS=--require /tmp/x"},
+		{"carriage return", "A", "1\rB"},
+		{"delimiter in value", "A", d},
+		{"empty name", "", "v"},
+		{"equals in name", "A=B", "v"},
+		{"heredoc in name", "A<<X", "v"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "env")
+			c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), fixedReader(0xab))
+			err := c.Set(EnvFile, tt.key, tt.value)
+			if !errors.Is(err, ErrUnsafeValue) {
+				t.Fatalf("Set(%q, %q) error = %v, want ErrUnsafeValue", tt.key, tt.value, err)
+			}
+			if strings.Contains(err.Error(), tt.value) && tt.value != "v" {
+				t.Errorf("error %q repeats the value", err)
+			}
+			if err := c.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("file written for a refused entry: %v", err)
+			}
+		})
+	}
+}
+
+func TestFileCommandsUnwritable(t *testing.T) {
+	t.Parallel()
+	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": filepath.Join(t.TempDir(), "missing", "env")}), nil)
+	if err := c.Set(EnvFile, "A", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Open(); err == nil || !strings.Contains(err.Error(), "cannot write GITHUB_ENV") {
+		t.Fatalf("Open() = %v, want a GITHUB_ENV error", err)
+	}
+	c2 := NewFileCommands(env(nil), nil)
+	_ = c2.Set(OutputFile, "A", "1")
+	if err := c2.Flush(); err == nil || !strings.Contains(err.Error(), "GITHUB_OUTPUT is not set") {
+		t.Fatalf("Flush() = %v, want GITHUB_OUTPUT is not set", err)
+	}
+}
+
+// FuzzFileCommands checks that whatever Set accepts reads back as exactly
+// one entry with the same name and value, parsed the way the runner does.
+func FuzzFileCommands(f *testing.F) {
+	for _, s := range []string{"v", "", "a=b", "x<<EOF", "ghadelimiter_", "\u2028", "EOF\nX=1"} {
+		f.Add("NAME", s)
+	}
+	f.Fuzz(func(t *testing.T, name, value string) {
+		path := filepath.Join(t.TempDir(), "env")
+		c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), nil)
+		if err := c.Set(EnvFile, name, value); err != nil {
+			return
+		}
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("entry has %d lines: %q", len(lines), data)
+		}
+		k, delim, ok := strings.Cut(lines[0], "<<")
+		if !ok || k != name || lines[2] != delim || lines[1] != value {
+			t.Fatalf("entry %q does not read back as %q=%q", data, name, value)
+		}
+	})
+}
+
+func TestPaths(t *testing.T) {
+	t.Parallel()
+	container := NewPaths(env(map[string]string{
+		"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp", "HOME": "/github/home",
+	}), "/home/runner/work/r/r", "/home/runner/work/_temp")
+	host := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": "/w", "RUNNER_TEMP": "/t", "HOME": "/h"}), "", "")
+	tests := []struct {
+		name string
+		p    Paths
+		in   string
+		want string
+	}{
+		{"workspace file", container, "/github/workspace/.cargo/config.toml", "/home/runner/work/r/r/.cargo/config.toml"},
+		{"temp file", container, "/github/runner_temp/creds.toml", "/home/runner/work/_temp/creds.toml"},
+		{"home file", container, "/github/home/.cargo-oidc/bin/cargo-oidc", "/home/runner/work/_temp/_github_home/.cargo-oidc/bin/cargo-oidc"},
+		{"elsewhere", container, "/etc/passwd", "/etc/passwd"},
+		{"prefix lookalike", container, "/github/workspace2/x", "/github/workspace2/x"},
+		{"host mode", host, "/w/x", "/w/x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.p.ToHost(tt.in); got != tt.want {
+				t.Errorf("ToHost(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	if got, ok := container.FromHost("/home/runner/work/_temp/_github_home/x"); !ok || got != "/github/home/x" {
+		t.Errorf("FromHost(home) = %q, %v", got, ok)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	p := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp"}), "/hw", "/ht")
+	tests := []struct {
+		value, want, err string
+	}{
+		{".cargo/config.toml", "/github/workspace/.cargo/config.toml", ""},
+		{"/hw/sub/c.toml", "/github/workspace/sub/c.toml", ""},
+		{"/ht/creds.toml", "/github/runner_temp/creds.toml", ""},
+		{"/github/runner_temp/c.toml", "/github/runner_temp/c.toml", ""},
+		{"../outside.toml", "", "leaves the workspace"},
+		{"/etc/cargo.toml", "", "outside the workspace"},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		got, err := p.Resolve("config-file", tt.value)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "config-file") {
+				t.Errorf("Resolve(%q) error = %v, want %q naming the input", tt.value, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.value, got, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package ghaction
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Paths maps between the paths the action sees and the paths later steps see.
+//
+// In a container the runner mounts the workspace at /github/workspace, the
+// runner's temp folder at /github/runner_temp and $RUNNER_TEMP/_github_home
+// at /github/home, and rewrites GITHUB_WORKSPACE, RUNNER_TEMP and HOME to
+// those container paths; nothing is rewritten back. The host paths come in
+// through runs.args (--host-workspace, --host-temp). Run outside a container
+// both sides are the same and every mapping is the identity.
+type Paths struct {
+	Workspace, HostWorkspace string
+	Temp, HostTemp           string
+	Home, HostHome           string
+}
+
+// NewPaths builds the mapping from the step's environment and the host paths
+// given as arguments (empty: same as the container's).
+func NewPaths(getenv func(string) string, hostWorkspace, hostTemp string) Paths {
+	p := Paths{
+		Workspace: clean(getenv("GITHUB_WORKSPACE")),
+		Temp:      clean(getenv("RUNNER_TEMP")),
+		Home:      clean(getenv("HOME")),
+	}
+	p.HostWorkspace = orDefault(clean(hostWorkspace), p.Workspace)
+	p.HostTemp = orDefault(clean(hostTemp), p.Temp)
+	p.HostHome = p.Home
+	if p.HostTemp != p.Temp && p.HostTemp != "" {
+		// In the container HOME is $RUNNER_TEMP/_github_home on the host.
+		p.HostHome = filepath.Join(p.HostTemp, "_github_home")
+	}
+	return p
+}
+
+func clean(p string) string {
+	if p == "" {
+		return ""
+	}
+	return filepath.Clean(p)
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// pairs lists (container, host) prefixes, longest container prefix first.
+func (p Paths) pairs() [][2]string {
+	var out [][2]string
+	for _, pr := range [][2]string{{p.Home, p.HostHome}, {p.Temp, p.HostTemp}, {p.Workspace, p.HostWorkspace}} {
+		if pr[0] != "" && pr[1] != "" {
+			out = append(out, pr)
+		}
+	}
+	// The most specific prefix wins (home sits under temp on the host).
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && len(out[j][0]) > len(out[j-1][0]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// ToHost returns the host path of a container path under the workspace, the
+// temp folder or home; other paths are returned unchanged.
+func (p Paths) ToHost(path string) string {
+	for _, pr := range p.pairs() {
+		if rest, ok := under(path, pr[0]); ok {
+			return filepath.Join(pr[1], rest)
+		}
+	}
+	return path
+}
+
+// FromHost returns the container path of a host path under the host
+// workspace, temp folder or home, and whether it was under one of them.
+func (p Paths) FromHost(path string) (string, bool) {
+	best, bestLen := "", -1
+	for _, pr := range p.pairs() {
+		if rest, ok := under(path, pr[1]); ok && len(pr[1]) > bestLen {
+			best, bestLen = filepath.Join(pr[0], rest), len(pr[1])
+		}
+	}
+	return best, bestLen >= 0
+}
+
+// Resolve turns a file input into a container path: a relative path is taken
+// relative to the workspace and may not leave it; an absolute path must lie
+// under the workspace or the runner's temp folder (as the host or the
+// container names them).
+func (p Paths) Resolve(input, value string) (string, error) {
+	if value == "" {
+		return "", nil
+	}
+	if !filepath.IsAbs(value) {
+		if p.Workspace == "" {
+			return "", fmt.Errorf("input %s: GITHUB_WORKSPACE is not set, so the relative path %q has no base; give an absolute path", input, value)
+		}
+		joined := filepath.Join(p.Workspace, value)
+		if _, ok := under(joined, p.Workspace); !ok {
+			return "", fmt.Errorf("input %s: %q leaves the workspace; give a path inside it, or under ${{ runner.temp }}", input, value)
+		}
+		return joined, nil
+	}
+	v := filepath.Clean(value)
+	for _, pr := range [][2]string{{p.Workspace, p.HostWorkspace}, {p.Temp, p.HostTemp}} {
+		if pr[0] == "" {
+			continue
+		}
+		if _, ok := under(v, pr[0]); ok {
+			return v, nil
+		}
+		if rest, ok := under(v, pr[1]); ok {
+			return filepath.Join(pr[0], rest), nil
+		}
+	}
+	return "", fmt.Errorf("input %s: %q is outside the workspace and the runner's temp folder, which are the only places the action's container can write for later steps; use a path relative to the workspace or under ${{ runner.temp }}", input, value)
+}
+
+// under reports whether path is dir or below it, and the rest of the path.
+func under(path, dir string) (string, bool) {
+	if dir == "" {
+		return "", false
+	}
+	path, dir = filepath.Clean(path), filepath.Clean(dir)
+	if path == dir {
+		return "", true
+	}
+	prefix := dir
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	if strings.HasPrefix(path, prefix) {
+		return path[len(prefix):], true
+	}
+	return "", false
+}

@@ -1,0 +1,69 @@
+// Package cargoconf writes the Cargo files cargo-oidc needs without breaking a
+// user's configuration: it mangles registry names the way Cargo does for
+// environment variables, validates registry names by Cargo's rules, merges our
+// settings into a .cargo/config.toml, sets a token in a credentials file, and writes
+// files atomically with the right owner.
+//
+// # Merging by editing text
+//
+// Decoding TOML into a map and encoding it again loses comments, blank lines, key
+// order and style. Merge therefore checks the file with BurntSushi/toml (a file that
+// does not parse is an error naming the file, line and column), then edits the text:
+// a small scanner finds table headers (quoted keys, whitespace and comments included,
+// multi-line strings and arrays skipped) and the key lines of our tables. Our keys are
+// changed in place, added at the end of their table, or written in a new table at
+// the end of the file. Everything else stays byte for byte, a re-run with the same
+// settings gives identical bytes, and no table is ever duplicated. Our keys written
+// as dotted keys elsewhere or as inline tables are refused with a *FormError that
+// says how to rewrite them. After editing, the result is parsed again and compared
+// with the original: every original key keeps its value, ours have the intended
+// values, nothing else appears; otherwise the edit is refused.
+//
+// Our keys are: [registries.<name>] index and credential-provider (when set);
+// [registry] default (when Default; an existing default is overwritten, since
+// CARGO_REGISTRY_DEFAULT overrides it anyway); [source.crates-io] replace-with (when
+// ReplaceCratesIO). Credentials files get [registries.<name>] token or [registry]
+// token.
+//
+// # Source replacement
+//
+// Replacement is written as
+//
+//	[registries.artifactory]
+//	index = "sparse+https://example.jfrog.io/artifactory/api/cargo/repo/index/"
+//	credential-provider = "cargo:token"
+//
+//	[source.crates-io]
+//	replace-with = "artifactory"
+//
+// with no [source.<name>] entry: Cargo resolves a replace-with name that is no
+// [source] to the [registries] entry of that name. Checked with cargo 1.95 against
+// a local auth-required sparse registry (see cargo_test.go): this layout resolves
+// and downloads crates.io dependencies through the registry, and Cargo sends the
+// token of CARGO_REGISTRIES_<NAME>_TOKEN or of the credentials file because the
+// source is the named registry itself. The two other layouts work too but make Cargo
+// print "note: name of alternative registry ... set to ..." on every run:
+// [source.<name>] registry = "<index>" next to [registries.<name>] with the same
+// name, and a separate [source.<name>-remote] (as JFrog's guide does).
+//
+// An existing replace-with that names our registry, or a source whose registry is our
+// index (the "-remote" layout), is kept as it is. An existing replace-with naming
+// anything else is a *ConflictError: silently redirecting a user's crates.io
+// replacement would be worse than failing. A [source.<name>] that is not our index
+// is a conflict too, because Cargo would pick it instead of the registry.
+//
+// # Conflicts
+//
+// A registry of the same name with a different index is a *ConflictError naming the
+// file, both indexes and what to do. So is another registry whose name Cargo maps
+// to the same environment variables (for example "my_reg" next to "my-reg"), as
+// CARGO_REGISTRIES_MY_REG_TOKEN would then authenticate both.
+//
+// # Files
+//
+// WriteFileAtomic writes a temporary file in the same folder, syncs, renames and
+// syncs the folder. UpdateConfig follows a config path that is a symbolic link and
+// updates its target (a config holds no secret); WriteCredentials refuses one.
+// Credentials files are always mode 0600 (a looser pre-existing mode is tightened).
+// Errors never contain a token, nor the parser's message for a credentials file.
+package cargoconf

@@ -1,0 +1,407 @@
+package cargoconf
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// entry is one key/value line of a TOML document as the scanner sees it.
+type entry struct {
+	key       []string // the key, unquoted; several parts for a dotted key
+	lineStart int      // offset of the first byte of the line
+	valStart  int      // offset of the value's first byte
+	valEnd    int      // offset just after the value
+	lineEnd   int      // offset just after the line's newline, or len(src)
+}
+
+// section is a table header and the key/value lines under it. The first section of a
+// document is the root table, with a nil path and no header.
+type section struct {
+	path    []string // the header's key, unquoted
+	array   bool     // [[array of tables]]
+	start   int      // offset of the header line (0 for the root)
+	hdrEnd  int      // offset just after the header line (0 for the root)
+	entries []entry
+}
+
+// scanner finds table headers and key/value lines in TOML text without decoding
+// values. It skips multi-line strings, arrays and inline tables correctly, so a
+// "[header]" inside a string is never taken for a header.
+type scanner struct {
+	src []byte
+	pos int
+}
+
+// errScan is wrapped by every error of the scanner.
+var errScan = errors.New("unexpected TOML structure")
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w at byte %d: %s", errScan, s.pos, fmt.Sprintf(format, args...))
+}
+
+// scan splits src into sections. It expects TOML that BurntSushi/toml has already
+// accepted; on anything else it may return an error but never panics.
+func scan(src []byte) ([]section, error) {
+	s := &scanner{src: src}
+	secs := []section{{}}
+	for {
+		lineStart := s.pos
+		s.ws()
+		if s.eof() {
+			break
+		}
+		switch c := s.src[s.pos]; {
+		case c == '\n':
+			s.pos++
+			continue
+		case c == '\r' && s.at(s.pos+1) == '\n':
+			s.pos += 2
+			continue
+		case c == '#':
+			s.comment()
+			if err := s.endOfLine(); err != nil {
+				return nil, err
+			}
+			continue
+		case c == '[':
+			sec := section{start: lineStart}
+			s.pos++
+			if s.peek() == '[' {
+				sec.array = true
+				s.pos++
+			}
+			k, err := s.key()
+			if err != nil {
+				return nil, err
+			}
+			sec.path = k
+			if !s.consume(']') || (sec.array && !s.consume(']')) {
+				return nil, s.errorf("table header not closed")
+			}
+			s.ws()
+			s.comment()
+			if err := s.endOfLine(); err != nil {
+				return nil, err
+			}
+			sec.hdrEnd = s.pos
+			secs = append(secs, sec)
+		default:
+			e := entry{lineStart: lineStart}
+			k, err := s.key()
+			if err != nil {
+				return nil, err
+			}
+			e.key = k
+			if !s.consume('=') {
+				return nil, s.errorf("expected '=' after a key")
+			}
+			s.ws()
+			e.valStart = s.pos
+			if err := s.value(0); err != nil {
+				return nil, err
+			}
+			e.valEnd = s.pos
+			s.ws()
+			s.comment()
+			if err := s.endOfLine(); err != nil {
+				return nil, err
+			}
+			e.lineEnd = s.pos
+			last := &secs[len(secs)-1]
+			last.entries = append(last.entries, e)
+		}
+	}
+	return secs, nil
+}
+
+func (s *scanner) eof() bool { return s.pos >= len(s.src) }
+
+func (s *scanner) at(i int) byte {
+	if i < 0 || i >= len(s.src) {
+		return 0
+	}
+	return s.src[i]
+}
+
+func (s *scanner) peek() byte { return s.at(s.pos) }
+
+func (s *scanner) hasPrefix(p string) bool {
+	return len(s.src)-s.pos >= len(p) && string(s.src[s.pos:s.pos+len(p)]) == p
+}
+
+// consume skips whitespace, then c; it reports whether c was there.
+func (s *scanner) consume(c byte) bool {
+	s.ws()
+	if s.peek() == c {
+		s.pos++
+		return true
+	}
+	return false
+}
+
+// ws skips spaces and tabs.
+func (s *scanner) ws() {
+	for !s.eof() && (s.src[s.pos] == ' ' || s.src[s.pos] == '\t') {
+		s.pos++
+	}
+}
+
+// comment skips a comment up to (not including) the end of the line.
+func (s *scanner) comment() {
+	if s.peek() != '#' {
+		return
+	}
+	for !s.eof() && s.src[s.pos] != '\n' && !(s.src[s.pos] == '\r' && s.at(s.pos+1) == '\n') {
+		s.pos++
+	}
+}
+
+// newline skips one newline if there is one.
+func (s *scanner) newline() bool {
+	switch {
+	case s.peek() == '\n':
+		s.pos++
+		return true
+	case s.peek() == '\r' && s.at(s.pos+1) == '\n':
+		s.pos += 2
+		return true
+	}
+	return false
+}
+
+// endOfLine expects a newline or the end of the input.
+func (s *scanner) endOfLine() error {
+	if s.eof() || s.newline() {
+		return nil
+	}
+	return s.errorf("expected the end of the line, got %q", s.peek())
+}
+
+// wsNL skips whitespace, newlines and comments (inside arrays and inline tables).
+func (s *scanner) wsNL() {
+	for {
+		s.ws()
+		if s.peek() == '#' {
+			s.comment()
+		}
+		if !s.newline() {
+			return
+		}
+	}
+}
+
+// key reads a possibly dotted key and returns its unquoted parts.
+func (s *scanner) key() ([]string, error) {
+	var parts []string
+	for {
+		s.ws()
+		p, err := s.keyPart()
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+		s.ws()
+		if s.peek() != '.' {
+			return parts, nil
+		}
+		s.pos++
+	}
+}
+
+func (s *scanner) keyPart() (string, error) {
+	switch s.peek() {
+	case '"':
+		if s.hasPrefix(`"""`) {
+			return "", s.errorf("multi-line string used as a key")
+		}
+		return s.basicString()
+	case '\'':
+		if s.hasPrefix(`'''`) {
+			return "", s.errorf("multi-line string used as a key")
+		}
+		start := s.pos + 1
+		for s.pos = start; !s.eof() && s.src[s.pos] != '\'' && s.src[s.pos] != '\n'; s.pos++ {
+		}
+		if s.peek() != '\'' {
+			return "", s.errorf("literal string not closed")
+		}
+		s.pos++
+		return string(s.src[start : s.pos-1]), nil
+	}
+	start := s.pos
+	for !s.eof() && isBare(s.src[s.pos]) {
+		s.pos++
+	}
+	if start == s.pos {
+		return "", s.errorf("expected a key")
+	}
+	return string(s.src[start:s.pos]), nil
+}
+
+func isBare(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// basicString reads a one-line "basic string" and returns its decoded value.
+func (s *scanner) basicString() (string, error) {
+	s.pos++ // opening quote
+	var b []byte
+	for {
+		if s.eof() || s.src[s.pos] == '\n' {
+			return "", s.errorf("basic string not closed")
+		}
+		c := s.src[s.pos]
+		switch c {
+		case '"':
+			s.pos++
+			return string(b), nil
+		case '\\':
+			r, n, err := unescape(s.src[s.pos:])
+			if err != nil {
+				return "", s.errorf("%v", err)
+			}
+			b = utf8.AppendRune(b, r)
+			s.pos += n
+		default:
+			b = append(b, c)
+			s.pos++
+		}
+	}
+}
+
+// unescape decodes the escape sequence at the start of p (which starts with '\').
+func unescape(p []byte) (r rune, n int, err error) {
+	if len(p) < 2 {
+		return 0, 0, errors.New("incomplete escape")
+	}
+	simple := map[byte]rune{'b': '\b', 't': '\t', 'n': '\n', 'f': '\f', 'r': '\r', 'e': 0x1b, '"': '"', '\\': '\\'}
+	if r, ok := simple[p[1]]; ok {
+		return r, 2, nil
+	}
+	width := map[byte]int{'x': 2, 'u': 4, 'U': 8}[p[1]]
+	if width == 0 || len(p) < 2+width {
+		return 0, 0, errors.New("invalid escape")
+	}
+	v, err := strconv.ParseUint(string(p[2:2+width]), 16, 32)
+	if err != nil || !utf8.ValidRune(rune(v)) {
+		return 0, 0, errors.New("invalid escape")
+	}
+	return rune(v), 2 + width, nil
+}
+
+// maxDepth bounds the nesting of arrays and inline tables.
+const maxDepth = 1000
+
+// value skips one value of any kind.
+func (s *scanner) value(depth int) error {
+	if depth > maxDepth {
+		return s.errorf("values nested too deeply")
+	}
+	switch {
+	case s.hasPrefix(`"""`):
+		return s.multiline(`"""`, true)
+	case s.hasPrefix(`'''`):
+		return s.multiline(`'''`, false)
+	case s.peek() == '"':
+		_, err := s.basicString()
+		return err
+	case s.peek() == '\'':
+		_, err := s.keyPart()
+		return err
+	case s.peek() == '[':
+		s.pos++
+		for {
+			s.wsNL()
+			if s.peek() == ']' {
+				s.pos++
+				return nil
+			}
+			if err := s.value(depth + 1); err != nil {
+				return err
+			}
+			s.wsNL()
+			if s.peek() == ',' {
+				s.pos++
+				continue
+			}
+			if s.peek() != ']' {
+				return s.errorf("expected ',' or ']' in an array")
+			}
+		}
+	case s.peek() == '{':
+		s.pos++
+		for {
+			s.wsNL()
+			if s.peek() == '}' {
+				s.pos++
+				return nil
+			}
+			if _, err := s.key(); err != nil {
+				return err
+			}
+			if !s.consume('=') {
+				return s.errorf("expected '=' in an inline table")
+			}
+			s.ws()
+			if err := s.value(depth + 1); err != nil {
+				return err
+			}
+			s.wsNL()
+			if s.peek() == ',' {
+				s.pos++
+				continue
+			}
+			if s.peek() != '}' {
+				return s.errorf("expected ',' or '}' in an inline table")
+			}
+		}
+	}
+	return s.scalar()
+}
+
+// multiline skips a multi-line string delimited by delim. Up to two extra quote
+// characters before the closing delimiter belong to the string.
+func (s *scanner) multiline(delim string, escapes bool) error {
+	s.pos += len(delim)
+	for !s.eof() {
+		if escapes && s.src[s.pos] == '\\' {
+			s.pos += 2
+			continue
+		}
+		if s.hasPrefix(delim) {
+			s.pos += len(delim)
+			for i := 0; i < 2 && s.peek() == delim[0]; i++ {
+				s.pos++
+			}
+			return nil
+		}
+		s.pos++
+	}
+	return s.errorf("multi-line string not closed")
+}
+
+// scalar skips a number, boolean, date or time. A date and a time may be separated
+// by one space ("1979-05-27 07:32:00").
+func (s *scanner) scalar() error {
+	start := s.pos
+	for !s.eof() && isScalar(s.src[s.pos]) {
+		s.pos++
+	}
+	if s.pos == start {
+		return s.errorf("expected a value")
+	}
+	if s.pos-start == 10 && s.src[start+4] == '-' && s.src[start+7] == '-' &&
+		s.peek() == ' ' && isDigit(s.at(s.pos+1)) && isDigit(s.at(s.pos+2)) && s.at(s.pos+3) == ':' {
+		s.pos++
+		for !s.eof() && isScalar(s.src[s.pos]) {
+			s.pos++
+		}
+	}
+	return nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isScalar(c byte) bool { return isBare(c) || c == '.' || c == ':' || c == '+' }

@@ -1,0 +1,259 @@
+package exchange
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Service names used in HTTPError.Service and RequestError.Service.
+const (
+	ServiceGitHub     = "github id token endpoint"
+	ServiceJFrog      = "jfrog"
+	ServiceCloudsmith = "cloudsmith"
+	ServiceCratesIO   = "crates.io"
+)
+
+// Sentinel errors wrapped by the errors of this package.
+var (
+	// ErrEmptyToken: a service or source answered without a token.
+	ErrEmptyToken = errors.New("the answer holds no token")
+	// ErrInvalidToken: a token contains whitespace, control or other
+	// non-printable characters; it is refused and never shown.
+	ErrInvalidToken = errors.New("the token contains whitespace, newline, control or non-printable characters; refused (not shown)")
+)
+
+// HTTPError is a non-success answer from a service. Error() is lowercase,
+// one line, and never contains a token, e.g.
+// `jfrog token exchange failed: POST https://x.jfrog.io/access/api/v1/oidc/token: 403 Forbidden: <service message>`.
+type HTTPError struct {
+	Service    string // ServiceGitHub, ServiceJFrog, ServiceCloudsmith, ServiceCratesIO
+	Method     string
+	URL        string // without query
+	StatusCode int
+	// Message is the service's own message (parsed from its error shape),
+	// else the first line of the body (HTML: the <title> or first text
+	// line), bounded to about 300 characters, control characters stripped.
+	Message string
+	// Claims are the non-secret claims of the ID token that was sent, when
+	// one was.
+	Claims *Claims
+	// Hint says what the user should check.
+	Hint string
+	// Attempts is the number of attempts made (more than 1 after retries).
+	Attempts int
+
+	body        []byte // bounded raw body, for the service's own parser
+	contentType string
+}
+
+func newHTTPError(service, method, u string, status int, contentType string, body []byte, attempts int) *HTTPError {
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	return &HTTPError{
+		Service:     service,
+		Method:      method,
+		URL:         u,
+		StatusCode:  status,
+		Message:     genericMessage(body, contentType),
+		Attempts:    attempts,
+		body:        body,
+		contentType: contentType,
+	}
+}
+
+// Error implements error.
+func (e *HTTPError) Error() string {
+	var b strings.Builder
+	b.WriteString(failedPrefix(e.Service, e.Method))
+	b.WriteString(": ")
+	if e.Method != "" || e.URL != "" {
+		b.WriteString(strings.TrimSpace(e.Method + " " + e.URL))
+		b.WriteString(": ")
+	}
+	b.WriteString(statusText(e.StatusCode))
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Details returns the hint and the claims lines, for a hint block under the
+// error. Nothing in it is secret.
+func (e *HTTPError) Details() []string {
+	var out []string
+	if e.Hint != "" {
+		out = append(out, e.Hint)
+	}
+	if e.Claims != nil {
+		if lines := e.Claims.Lines(); len(lines) > 0 {
+			out = append(out, "claims of the ID token that was sent:")
+			for _, l := range lines {
+				out = append(out, "  "+l)
+			}
+		}
+	}
+	return out
+}
+
+// failedPrefix is "<service> <operation> failed".
+func failedPrefix(service, method string) string {
+	switch {
+	case service == ServiceGitHub:
+		return "github id token request failed"
+	case service == "":
+		return "request failed"
+	case method == "DELETE":
+		return service + " token revocation failed"
+	default:
+		return service + " token exchange failed"
+	}
+}
+
+// RequestError is a failed call that has no non-success status to report:
+// a transport error, a refused redirect, a certificate failure, an oversized
+// or malformed answer, a missing or invalid token. Err says which.
+type RequestError struct {
+	Service    string
+	Method     string
+	URL        string // without query
+	StatusCode int    // 0 when no answer was read
+	Claims     *Claims
+	Hint       string
+	Err        error
+}
+
+// Error implements error.
+func (e *RequestError) Error() string {
+	var b strings.Builder
+	b.WriteString(failedPrefix(e.Service, e.Method))
+	b.WriteString(": ")
+	if e.Method != "" || e.URL != "" {
+		b.WriteString(strings.TrimSpace(e.Method + " " + e.URL))
+		b.WriteString(": ")
+	}
+	if e.StatusCode != 0 {
+		b.WriteString(statusText(e.StatusCode))
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// TransportError is the last attempt's transport failure (connection
+// refused or reset, timeout, TLS) after Attempts attempts.
+type TransportError struct {
+	Attempts int
+	Err      error
+}
+
+// Error implements error.
+func (e *TransportError) Error() string {
+	if e.Attempts > 1 {
+		return fmt.Sprintf("%v (after %d attempts)", e.Err, e.Attempts)
+	}
+	return e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// RedirectError is a 3xx answer: redirects are refused so that the request
+// body (an ID token) never reaches another host.
+type RedirectError struct {
+	Method       string
+	URL          string // without query
+	StatusCode   int
+	LocationHost string // host named by the Location header ("" when none)
+}
+
+// Error implements error.
+func (e *RedirectError) Error() string {
+	loc := "without a Location"
+	if e.LocationHost != "" {
+		loc = "to host " + strconv.Quote(e.LocationHost)
+	}
+	return fmt.Sprintf("redirects are refused: the answer was %s, a redirect %s; use the final URL in the configuration",
+		statusText(e.StatusCode), loc)
+}
+
+// BodyTooLargeError is a response body over the client's MaxBody limit.
+type BodyTooLargeError struct {
+	Limit         int64
+	ContentLength int64 // announced length, when known (else 0)
+}
+
+// Error implements error.
+func (e *BodyTooLargeError) Error() string {
+	if e.ContentLength > 0 {
+		return fmt.Sprintf("response too large: %d bytes announced, the limit is %d bytes", e.ContentLength, e.Limit)
+	}
+	return fmt.Sprintf("response too large: more than the limit of %d bytes", e.Limit)
+}
+
+// CertificateError is a TLS certificate verification failure. It is not
+// retried.
+type CertificateError struct {
+	Host string
+	Err  error
+}
+
+// Error implements error.
+func (e *CertificateError) Error() string {
+	host := ""
+	if e.Host != "" {
+		host = " for " + e.Host
+	}
+	return fmt.Sprintf("tls certificate verification failed%s (not retried): %v; if the service uses a private CA, add it to the trusted roots (SSL_CERT_FILE)", host, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CertificateError) Unwrap() error { return e.Err }
+
+// MalformedAnswerError is an answer that is not the JSON the service should
+// send: invalid JSON, an HTML page, an unexpected shape. FirstLine is a
+// bounded, sanitized first line (HTML: the title), with long token-like
+// strings redacted.
+type MalformedAnswerError struct {
+	Reason    string // e.g. "the answer is not valid JSON"
+	FirstLine string
+}
+
+// Error implements error.
+func (e *MalformedAnswerError) Error() string {
+	if e.FirstLine == "" {
+		return e.Reason
+	}
+	return fmt.Sprintf("%s; first line: %q", e.Reason, e.FirstLine)
+}
+
+// MissingIDTokenError says that the GitHub Actions runtime offers no ID
+// token: the request variables are not set.
+type MissingIDTokenError struct {
+	Variable string // the variable that is missing
+	// ForkPullRequest is true when the run is for a pull request whose head
+	// repository differs from the base repository.
+	ForkPullRequest bool
+	Event           string // GITHUB_EVENT_NAME
+	HeadRepo        string // pull_request.head.repo.full_name
+	BaseRepo        string // pull_request.base.repo.full_name
+}
+
+// Error implements error.
+func (e *MissingIDTokenError) Error() string {
+	msg := fmt.Sprintf("no github id token: %s is not set; does the job have `permissions: id-token: write`?", e.Variable)
+	if e.ForkPullRequest {
+		msg += fmt.Sprintf(" this %s run is for a pull request from a fork (head %s, base %s): pull requests from forks get no ID token",
+			e.Event, e.HeadRepo, e.BaseRepo)
+	}
+	return msg
+}

@@ -1,0 +1,518 @@
+package container
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// baseFormat changes whenever the layout of the base image changes, so a
+// cached image of an older layout is rebuilt.
+const baseFormat = "cargo-oidc-base/1"
+
+// baseLabel is the image label holding the base image's content hash.
+const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
+
+// BaseImageName returns the fully qualified name Podman resolves the first
+// FROM of a Dockerfile to ("golang:1.26" => "docker.io/library/golang:1.26"),
+// and "" when the first stage is FROM scratch.
+func BaseImageName(dockerfile []byte) (string, error) {
+	sc := bufio.NewScanner(bytes.NewReader(dockerfile))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || !strings.EqualFold(fields[0], "FROM") {
+			continue
+		}
+		fields = fields[1:]
+		for len(fields) > 0 && strings.HasPrefix(fields[0], "--") {
+			fields = fields[1:]
+		}
+		if len(fields) == 0 {
+			return "", fmt.Errorf("dockerfile: FROM without an image")
+		}
+		if fields[0] == "scratch" {
+			return "", nil
+		}
+		return NormalizeImageName(fields[0]), nil
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("dockerfile: no FROM line")
+}
+
+// NormalizeImageName qualifies a short image name the way Docker and
+// Podman's Docker compatibility do: "golang:1.26" =>
+// "docker.io/library/golang:1.26", "org/img" => "docker.io/org/img:latest".
+func NormalizeImageName(name string) string {
+	first, _, hasSlash := strings.Cut(name, "/")
+	if !hasSlash {
+		name = "docker.io/library/" + name
+	} else if !strings.ContainsAny(first, ".:") && first != "localhost" {
+		name = "docker.io/" + name
+	}
+	last := name[strings.LastIndex(name, "/")+1:]
+	if !strings.Contains(last, ":") && !strings.Contains(last, "@") {
+		name += ":latest"
+	}
+	return name
+}
+
+// BaseImage describes the locally made build-stage base image.
+type BaseImage struct {
+	Name     string        // e.g. docker.io/library/golang:1.26
+	Hash     string        // content hash of its inputs (label io.github.cargo-oidc.e2e.base-hash)
+	Created  bool          // false when an image with the same hash existed
+	Duration time.Duration // time spent, including the check
+	Modules  int           // module files in /goproxy
+}
+
+// EnsureBaseImage makes the image that dockerfilePath's first FROM names,
+// since nothing can be pulled: a root filesystem with the machine's Go
+// toolchain at /usr/local/go, busybox (from Debian's busybox-static) with
+// its applets in /bin for RUN lines, the CA bundle, /tmp, and a file-based
+// module proxy at /goproxy holding the module files that moduleDir's go.sum
+// needs (from the host's module cache, filled first with `go mod download`
+// on a copy of go.mod and go.sum). The image's environment mirrors the
+// official golang image (GOPATH=/go, GOTOOLCHAIN=local, PATH) plus
+// GOPROXY=file:///goproxy and GOSUMDB=off; go.sum still pins every hash.
+//
+// The image is labelled with a hash of all of that and rebuilt only when
+// the hash changes, so repeated calls cost one `podman image inspect`.
+// Concurrent callers are serialised with a lock file.
+func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
+	start := time.Now()
+	df, err := os.ReadFile(dockerfilePath)
+	if err != nil {
+		return nil, fmt.Errorf("read Dockerfile: %w", err)
+	}
+	name, err := BaseImageName(df)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dockerfilePath, err)
+	}
+	if name == "" {
+		return &BaseImage{Duration: time.Since(start)}, nil
+	}
+	src, err := collectBaseSources(ctx, moduleDir)
+	if err != nil {
+		return nil, err
+	}
+	hash := src.hash(name)
+	res := &BaseImage{Name: name, Hash: hash, Modules: len(src.modules)}
+
+	unlock, err := lockFile(ctx, filepath.Join(e.Dir, "base-image.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if e.imageLabel(ctx, name, baseLabel) == hash {
+		res.Duration = time.Since(start)
+		return res, nil
+	}
+	if err := e.importBase(ctx, name, hash, src); err != nil {
+		return nil, err
+	}
+	res.Created = true
+	res.Duration = time.Since(start)
+	e.logf("base image: %s made from %s and %d module files in %s", name, src.goroot, len(src.modules), res.Duration.Round(10*time.Millisecond))
+	return res, nil
+}
+
+// imageLabel returns the image's label value, "" when the image or label is
+// missing.
+func (e *Engine) imageLabel(ctx context.Context, image, label string) string {
+	out, err := e.output(ctx, "image", "inspect", "--format", `{{index .Labels "`+label+`"}}`, image)
+	if err != nil {
+		return ""
+	}
+	v := strings.TrimSpace(string(out))
+	if v == "<no value>" {
+		return ""
+	}
+	return v
+}
+
+type baseSources struct {
+	goroot    string
+	goVersion string
+	busybox   string
+	applets   []string
+	caBundle  string
+	modCache  string   // $GOMODCACHE/cache/download
+	modules   []string // paths relative to modCache
+	digest    []byte   // hash of file identities
+}
+
+func (s *baseSources) hash(name string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n", baseFormat, name, s.goroot, s.goVersion, strings.Join(s.applets, ","))
+	h.Write(s.digest)
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func collectBaseSources(ctx context.Context, moduleDir string) (*baseSources, error) {
+	s := &baseSources{}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, fmt.Errorf("base image: the go command is needed: %w", err)
+	}
+	out, err := exec.CommandContext(ctx, goBin, "env", "GOROOT", "GOMODCACHE", "GOVERSION").Output()
+	if err != nil {
+		return nil, fmt.Errorf("base image: go env: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 {
+		return nil, fmt.Errorf("base image: unexpected `go env` output %q", out)
+	}
+	s.goroot, s.modCache, s.goVersion = lines[0], filepath.Join(lines[1], "cache", "download"), lines[2]
+
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			s.busybox = p
+			break
+		}
+	}
+	if s.busybox == "" {
+		return nil, fmt.Errorf("base image: busybox not found; install it with `apt-get install -y busybox-static`")
+	}
+	if out, err := exec.CommandContext(ctx, s.busybox, "--list").Output(); err != nil {
+		return nil, fmt.Errorf("base image: busybox --list: %w (a static busybox is needed: apt-get install -y busybox-static)", err)
+	} else {
+		for _, a := range strings.Fields(string(out)) {
+			if a != "busybox" && !strings.Contains(a, "/") {
+				s.applets = append(s.applets, a)
+			}
+		}
+	}
+	for _, p := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"} {
+		if _, err := os.Stat(p); err == nil {
+			s.caBundle = p
+			break
+		}
+	}
+
+	digest := sha256.New()
+	for _, p := range []string{s.busybox, s.caBundle, filepath.Join(s.goroot, "VERSION"), filepath.Join(s.goroot, "bin", "go")} {
+		if p == "" {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(digest, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	if moduleDir != "" {
+		mods, err := moduleFiles(ctx, goBin, moduleDir, s.modCache)
+		if err != nil {
+			return nil, err
+		}
+		s.modules = mods
+		for _, m := range mods {
+			fi, err := os.Stat(filepath.Join(s.modCache, m))
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(digest, "%s %d\n", m, fi.Size())
+		}
+	}
+	s.digest = digest.Sum(nil)
+	return s, nil
+}
+
+// moduleFiles fills the host module cache for moduleDir's go.mod (on a copy,
+// so the repository is never changed) and returns the cache files the go.sum
+// entries name, relative to modCache.
+func moduleFiles(ctx context.Context, goBin, moduleDir, modCache string) ([]string, error) {
+	gomod, err := os.ReadFile(filepath.Join(moduleDir, "go.mod"))
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
+	}
+	gosum, err := os.ReadFile(filepath.Join(moduleDir, "go.sum"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("base image: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "cargo-oidc-modules-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), gomod, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "go.sum"), gosum, 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, goBin, "mod", "download", "all")
+	cmd.Dir = tmp
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("base image: go mod download (to fill the module cache for the image's file proxy): %w\n%s", err, tail(string(out), 2000))
+	}
+	seen := map[string]bool{}
+	var files []string
+	for _, line := range strings.Split(string(gosum), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		mod, ver := f[0], strings.TrimSuffix(f[1], "/go.mod")
+		dir := path.Join(escapeModulePath(mod), "@v")
+		exts := []string{".info", ".mod", ".zip"}
+		for _, ext := range exts {
+			rel := path.Join(dir, escapeModulePath(ver)+ext)
+			if seen[rel] {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(modCache, filepath.FromSlash(rel))); err == nil {
+				seen[rel] = true
+				files = append(files, rel)
+			}
+		}
+	}
+	return files, nil
+}
+
+// escapeModulePath applies the module cache's case encoding: every
+// upper-case letter becomes '!' and its lower-case form.
+func escapeModulePath(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('!')
+			b.WriteRune(r + ('a' - 'A'))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// importBase streams the root filesystem as a tar archive into `podman
+// import`.
+func (e *Engine) importBase(ctx context.Context, name, hash string, s *baseSources) error {
+	goVer := strings.TrimPrefix(s.goVersion, "go")
+	changes := []string{
+		"ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"ENV GOLANG_VERSION=" + goVer,
+		"ENV GOTOOLCHAIN=local",
+		"ENV GOPATH=/go",
+		"ENV GOPROXY=file:///goproxy",
+		"ENV GOSUMDB=off",
+		"WORKDIR /go",
+		`CMD ["/bin/sh"]`,
+		"LABEL " + baseLabel + "=" + hash,
+	}
+	args := []string{"import"}
+	for _, c := range changes {
+		args = append(args, "--change", c)
+	}
+	args = append(args, "-", name)
+	cmd := e.Command(ctx, args...)
+	pr, pw := io.Pipe()
+	cmd.Stdin = pr
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("podman import: %w", err)
+	}
+	werr := writeRootfs(pw, s)
+	pw.CloseWithError(werr)
+	err := cmd.Wait()
+	if werr != nil {
+		return fmt.Errorf("base image: write root filesystem: %w", werr)
+	}
+	if err != nil {
+		return fmt.Errorf("podman import %s: %w\n%s", name, err, tail(out.String(), 2000))
+	}
+	return nil
+}
+
+// tarWriter adds entries with fixed ownership (root) and a fixed time.
+type tarWriter struct {
+	tw    *tar.Writer
+	mtime time.Time
+}
+
+func (t *tarWriter) dir(name string, mode int64) error {
+	return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: t.mtime})
+}
+
+func (t *tarWriter) symlink(name, target string) error {
+	return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777, ModTime: t.mtime})
+}
+
+func (t *tarWriter) bytes(name string, mode int64, data []byte) error {
+	if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data)), ModTime: t.mtime}); err != nil {
+		return err
+	}
+	_, err := t.tw.Write(data)
+	return err
+}
+
+func (t *tarWriter) file(name, src string, mode int64) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: fi.Size(), ModTime: t.mtime}); err != nil {
+		return err
+	}
+	_, err = io.Copy(t.tw, f)
+	return err
+}
+
+func writeRootfs(w io.Writer, s *baseSources) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	t := &tarWriter{tw: tar.NewWriter(bw), mtime: time.Unix(0, 0)}
+	for _, d := range []struct {
+		name string
+		mode int64
+	}{
+		{"bin", 0o755}, {"sbin", 0o755}, {"etc", 0o755}, {"etc/ssl", 0o755}, {"etc/ssl/certs", 0o755},
+		{"usr", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755}, {"usr/local", 0o755},
+		{"usr/local/bin", 0o755}, {"usr/local/sbin", 0o755},
+		{"root", 0o700}, {"tmp", 0o1777}, {"var", 0o755}, {"var/tmp", 0o1777},
+		{"go", 0o777}, {"go/bin", 0o777}, {"go/src", 0o777}, {"goproxy", 0o755},
+	} {
+		if err := t.dir(d.name, d.mode); err != nil {
+			return err
+		}
+	}
+	if err := t.file("bin/busybox", s.busybox, 0o755); err != nil {
+		return err
+	}
+	for _, a := range s.applets {
+		if err := t.symlink("bin/"+a, "busybox"); err != nil {
+			return err
+		}
+	}
+	if err := t.symlink("usr/bin/env", "/bin/busybox"); err != nil {
+		return err
+	}
+	for name, data := range map[string]string{
+		"etc/passwd":        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":         "root:x:0:\nnogroup:x:65534:\n",
+		"etc/nsswitch.conf": "hosts: files dns\n",
+	} {
+		if err := t.bytes(name, 0o644, []byte(data)); err != nil {
+			return err
+		}
+	}
+	if s.caBundle != "" {
+		if err := t.file("etc/ssl/certs/ca-certificates.crt", s.caBundle, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := addTree(t, s.goroot, "usr/local/go", func(rel string) bool {
+		return rel == "test" || strings.HasPrefix(rel, "test/")
+	}); err != nil {
+		return err
+	}
+	dirs := map[string]bool{}
+	for _, rel := range s.modules {
+		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for _, d := range sortedKeys(dirs) {
+		if err := t.dir("goproxy/"+d, 0o755); err != nil {
+			return err
+		}
+	}
+	for _, rel := range s.modules {
+		if err := t.file("goproxy/"+rel, filepath.Join(s.modCache, filepath.FromSlash(rel)), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := t.tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// addTree adds the tree at src under the archive path dst, keeping
+// symlinks and modes.
+func addTree(t *tarWriter, src, dst string, skip func(rel string) bool) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel != "." && skip(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := dst
+		if rel != "." {
+			name = dst + "/" + rel
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := int64(info.Mode().Perm())
+		switch {
+		case d.IsDir():
+			return t.dir(name, mode)
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return t.symlink(name, target)
+		case info.Mode().IsRegular():
+			return t.file(name, p, mode)
+		}
+		return nil
+	})
+}
+
+// lockFile takes an exclusive flock on path, waiting until ctx is done.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s: %w", path, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -234,7 +234,7 @@ func decode(src []byte, path string, showMsg bool) (map[string]any, error) {
 		if errors.As(err, &pe) {
 			se.Line, se.Column = pe.Position.Line, pe.Position.Col
 			if showMsg {
-				se.Msg = pe.Message
+				se.Msg = strings.TrimSuffix(pe.Message, ".")
 			}
 		} else if showMsg {
 			se.Msg = err.Error()

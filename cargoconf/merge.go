@@ -120,8 +120,7 @@ func checkConfig(orig map[string]any, path string, r Registry) error {
 	if !r.ReplaceCratesIO {
 		return nil
 	}
-	if v, ok := lookup(orig, "source", r.Name); ok && !pointsTo(orig, r.Name, r.Index) {
-		_ = v
+	if _, ok := lookup(orig, "source", r.Name); ok && !pointsTo(orig, r.Name, r.Index) {
 		return &ConflictError{Path: path, Msg: fmt.Sprintf(
 			"[source.%s] is already defined and Cargo would use it instead of registry %q when replacing crates.io; remove [source.%s] or choose another registry-name",
 			tomlKey(r.Name), r.Name, tomlKey(r.Name))}

@@ -276,11 +276,29 @@ func unescape(p []byte) (r rune, n int, err error) {
 	if len(p) < 2 {
 		return 0, 0, errors.New("incomplete escape")
 	}
-	simple := map[byte]rune{'b': '\b', 't': '\t', 'n': '\n', 'f': '\f', 'r': '\r', 'e': 0x1b, '"': '"', '\\': '\\'}
-	if r, ok := simple[p[1]]; ok {
-		return r, 2, nil
+	width := 0
+	switch p[1] {
+	case 'b':
+		return '\b', 2, nil
+	case 't':
+		return '\t', 2, nil
+	case 'n':
+		return '\n', 2, nil
+	case 'f':
+		return '\f', 2, nil
+	case 'r':
+		return '\r', 2, nil
+	case 'e':
+		return 0x1b, 2, nil
+	case '"', '\\':
+		return rune(p[1]), 2, nil
+	case 'x':
+		width = 2
+	case 'u':
+		width = 4
+	case 'U':
+		width = 8
 	}
-	width := map[byte]int{'x': 2, 'u': 4, 'U': 8}[p[1]]
 	if width == 0 || len(p) < 2+width {
 		return 0, 0, errors.New("invalid escape")
 	}

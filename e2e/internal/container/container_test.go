@@ -33,7 +33,7 @@ func TestBaseImageName(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, dockerfile, want string
-		wantErr             bool
+		wantErr                bool
 	}{
 		{"stage", "# c\nFROM golang:1.26 AS build\nFROM scratch\n", "docker.io/library/golang:1.26", false},
 		{"platform", "from --platform=$BUILDPLATFORM golang:1.26\n", "docker.io/library/golang:1.26", false},
@@ -344,10 +344,10 @@ func TestBuildAndRun(t *testing.T) {
 		}
 	}
 	for host, cont := range map[string]string{
-		ws:   "/github/workspace",
-		temp: "/github/runner_temp",
-		filepath.Join(temp, "_github_home"):           "/github/home",
-		filepath.Join(temp, "_github_workflow"):       "/github/workflow",
+		ws:                                      "/github/workspace",
+		temp:                                    "/github/runner_temp",
+		filepath.Join(temp, "_github_home"):     "/github/home",
+		filepath.Join(temp, "_github_workflow"): "/github/workflow",
 		filepath.Join(temp, "_runner_file_commands"): "/github/file_commands",
 	} {
 		data, err := os.ReadFile(filepath.Join(host, "written-by-container"))

@@ -1,0 +1,482 @@
+package fakes
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTokenTTL is the lifetime of service-issued tokens unless set.
+const DefaultTokenTTL = time.Hour
+
+// ServiceConfig is what every token service needs.
+type ServiceConfig struct {
+	// Verifier checks the presented ID token; its Issuer, audiences and
+	// mapping are the service's trust configuration.
+	Verifier *Verifier
+	// Store records issued tokens and counts requests.
+	Store *TokenStore
+	// TTL of issued tokens; default DefaultTokenTTL.
+	TTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// service holds what the three token services share.
+type service struct {
+	name     string
+	verifier *Verifier
+	store    *TokenStore
+	now      func() time.Time
+	// Faults served by the exchange endpoint.
+	faults *Faults
+
+	mu  sync.Mutex
+	ttl time.Duration
+}
+
+func newService(name string, cfg ServiceConfig) service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTokenTTL
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewTokenStore(cfg.Now)
+	}
+	return service{name: name, verifier: cfg.Verifier, store: cfg.Store, now: cfg.Now, ttl: cfg.TTL, faults: &Faults{Store: cfg.Store}}
+}
+
+func (s *service) setTTL(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ttl = d
+}
+
+func (s *service) getTTL() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ttl
+}
+
+// decodeBody reads a bounded JSON request body into out.
+func decodeBody(r *http.Request, out any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// ---------------------------------------------------------------- JFrog
+
+// JFrog token exchange constants.
+const (
+	JFrogGrantType        = "urn:ietf:params:oauth:grant-type:token-exchange"
+	JFrogSubjectTokenType = "urn:ietf:params:oauth:token-type:id_token"
+	JFrogTokenPath        = "/access/api/v1/oidc/token"
+)
+
+// JFrogRequest is the non-secret part of one exchange request received.
+type JFrogRequest struct {
+	ProviderName, ProviderType, IdentityMappingName, ProjectKey, Audience string
+	IncludeReferenceToken                                                 bool
+	Repo, Revision, Branch, JobID, RunID                                  string
+}
+
+// JFrog plays the JFrog Platform OIDC token exchange,
+// POST /access/api/v1/oidc/token.
+type JFrog struct {
+	service
+	// ProviderName is the configured OIDC integration name.
+	ProviderName string
+	// Faults are served by the exchange endpoint.
+	Faults *Faults
+	secret []byte
+
+	rmu      sync.Mutex
+	requests []JFrogRequest
+}
+
+// NewJFrog returns a JFrog service with the given OIDC provider name.
+func NewJFrog(cfg ServiceConfig, providerName string) *JFrog {
+	j := &JFrog{service: newService("jfrog", cfg), ProviderName: providerName, secret: []byte(randomString(32))}
+	j.Faults = j.faults
+	return j
+}
+
+// SetTTL sets the lifetime of tokens issued from now on.
+func (j *JFrog) SetTTL(d time.Duration) { j.setTTL(d) }
+
+// Verifier returns the verifier holding the trust configuration.
+func (j *JFrog) Verifier() *Verifier { return j.verifier }
+
+// Received returns the non-secret fields of every well-formed request.
+func (j *JFrog) Received() []JFrogRequest {
+	j.rmu.Lock()
+	defer j.rmu.Unlock()
+	return append([]JFrogRequest(nil), j.requests...)
+}
+
+func jfrogError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+}
+
+// Handler serves the exchange endpoint (other paths: 404).
+func (j *JFrog) Handler() http.Handler {
+	mux := http.NewServeMux()
+	shape := func(tok *string) any {
+		m := map[string]any{"token_type": "Bearer", "expires_in": int(j.getTTL() / time.Second), "scope": "applied-permissions/groups:readers", "username": "oidc/octo", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
+		if tok != nil {
+			m["access_token"] = *tok
+		}
+		return m
+	}
+	mux.Handle(JFrogTokenPath, j.faults.wrap("jfrog", shape, http.HandlerFunc(j.serve)))
+	return countRequests(j.store, mux)
+}
+
+func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		jfrogError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "Method "+r.Method+" is not allowed")
+		return
+	}
+	var body struct {
+		GrantType             string `json:"grant_type"`
+		SubjectTokenType      string `json:"subject_token_type"`
+		SubjectToken          string `json:"subject_token"`
+		ProviderName          string `json:"provider_name"`
+		ProviderType          string `json:"provider_type"`
+		IdentityMappingName   string `json:"identity_mapping_name"`
+		ProjectKey            string `json:"project_key"`
+		Audience              string `json:"audience"`
+		IncludeReferenceToken bool   `json:"include_reference_token"`
+		Repo                  string `json:"repo"`
+		Revision              string `json:"revision"`
+		Branch                string `json:"branch"`
+		JobID                 string `json:"job_id"`
+		RunID                 string `json:"run_id"`
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		jfrogError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
+		return
+	}
+	if err := decodeBody(r, &body); err != nil {
+		jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", "Failed to parse the request body as JSON")
+		return
+	}
+	switch {
+	case body.GrantType != JFrogGrantType:
+		jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("Unsupported grant_type '%s'", body.GrantType))
+		return
+	case body.SubjectTokenType != JFrogSubjectTokenType:
+		jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf("Unsupported subject_token_type '%s'", body.SubjectTokenType))
+		return
+	case body.SubjectToken == "":
+		jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", "subject_token is required")
+		return
+	case body.ProviderName == "":
+		jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", "provider_name is required")
+		return
+	}
+	j.rmu.Lock()
+	j.requests = append(j.requests, JFrogRequest{
+		ProviderName: body.ProviderName, ProviderType: body.ProviderType, IdentityMappingName: body.IdentityMappingName,
+		ProjectKey: body.ProjectKey, Audience: body.Audience, IncludeReferenceToken: body.IncludeReferenceToken,
+		Repo: body.Repo, Revision: body.Revision, Branch: body.Branch, JobID: body.JobID, RunID: body.RunID,
+	})
+	j.rmu.Unlock()
+	if body.ProviderName != j.ProviderName {
+		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body.ProviderName))
+		return
+	}
+	claims, err := j.verifier.Verify(r.Context(), body.SubjectToken)
+	if err != nil {
+		jfrogError(w, http.StatusUnauthorized, "UNAUTHORIZED", j.message(err))
+		return
+	}
+	ttl := j.getTTL()
+	now := j.now()
+	repo := claimString(claims["repository"])
+	access, err := signHS256(j.secret, map[string]any{
+		"ver": "2", "sub": "jfac@01e2e/users/oidc/" + repo, "scp": "applied-permissions/groups:readers",
+		"aud": "*@*", "iss": "jfac@01e2e", "iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": randomString(16),
+	})
+	if err != nil {
+		jfrogError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "could not create token")
+		return
+	}
+	j.store.Add(KindAccessToken, "jfrog", access, ttl)
+	resp := map[string]any{
+		"access_token":      access,
+		"token_type":        "Bearer",
+		"expires_in":        int(ttl / time.Second),
+		"scope":             "applied-permissions/groups:readers",
+		"username":          "oidc/" + repo,
+		"issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+	}
+	if body.IncludeReferenceToken {
+		ref := "cmVmdGtuOjAxOj" + randomAlnum(50)
+		j.store.Add(KindReferenceToken, "jfrog", ref, ttl)
+		resp["reference_token"] = ref
+	}
+	j.store.countExchange("jfrog")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (j *JFrog) message(err error) string {
+	var ve *VerifyError
+	if !errors.As(err, &ve) {
+		return "Failed to validate the provided OIDC token"
+	}
+	switch ve.Reason {
+	case ReasonMalformed:
+		return "Failed to parse the provided OIDC token"
+	case ReasonKeys, ReasonSignature:
+		return "Failed to validate the OIDC token signature: " + ve.Got
+	case ReasonIssuer:
+		return fmt.Sprintf("Token issuer '%s' does not match the issuer of OIDC integration '%s' ('%s')", ve.Got, j.ProviderName, ve.Want)
+	case ReasonAudience:
+		return fmt.Sprintf("Token audience '%s' does not match the audience of OIDC integration '%s' ('%s')", ve.Got, j.ProviderName, ve.Want)
+	case ReasonExpired:
+		return "The provided OIDC token has expired (exp " + ve.Got + ")"
+	case ReasonNotYet:
+		return "The provided OIDC token is not valid yet (nbf " + ve.Got + ")"
+	default:
+		return fmt.Sprintf("Failed to find a matching identity mapping for the provided token claims: claim '%s' is '%s', the identity mapping requires '%s'", ve.Claim, ve.Got, ve.Want)
+	}
+}
+
+// ----------------------------------------------------------- Cloudsmith
+
+// Cloudsmith plays Cloudsmith's OIDC exchange, POST /openid/{namespace}/.
+type Cloudsmith struct {
+	service
+	// Namespace and ServiceSlug are the configured workspace and service account.
+	Namespace, ServiceSlug string
+	// Faults are served by the exchange endpoint.
+	Faults *Faults
+	secret []byte
+
+	smu    sync.Mutex
+	status int
+}
+
+// NewCloudsmith returns a Cloudsmith service for one namespace and service
+// account.
+func NewCloudsmith(cfg ServiceConfig, namespace, serviceSlug string) *Cloudsmith {
+	c := &Cloudsmith{service: newService("cloudsmith", cfg), Namespace: namespace, ServiceSlug: serviceSlug, secret: []byte(randomString(32)), status: http.StatusOK}
+	c.Faults = c.faults
+	return c
+}
+
+// SetTTL sets the lifetime of tokens issued from now on.
+func (c *Cloudsmith) SetTTL(d time.Duration) { c.setTTL(d) }
+
+// SetSuccessStatus sets the status of a successful exchange (200 or 201).
+func (c *Cloudsmith) SetSuccessStatus(code int) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	c.status = code
+}
+
+// Verifier returns the verifier holding the trust configuration.
+func (c *Cloudsmith) Verifier() *Verifier { return c.verifier }
+
+// Handler serves POST /openid/{namespace}/.
+func (c *Cloudsmith) Handler() http.Handler {
+	mux := http.NewServeMux()
+	shape := func(tok *string) any {
+		m := map[string]any{}
+		if tok != nil {
+			m["token"] = *tok
+		}
+		return m
+	}
+	mux.Handle("/openid/", c.faults.wrap("cloudsmith", shape, http.HandlerFunc(c.serve)))
+	return countRequests(c.store, mux)
+}
+
+func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/openid/")
+	ns, tail, _ := strings.Cut(rest, "/")
+	if ns == "" || tail != "" {
+		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not found."})
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": fmt.Sprintf("Method \"%s\" not allowed.", r.Method)})
+		return
+	}
+	var body struct {
+		OIDCToken   string `json:"oidc_token"`
+		ServiceSlug string `json:"service_slug"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "JSON parse error"})
+		return
+	}
+	missing := map[string][]string{}
+	if body.OIDCToken == "" {
+		missing["oidc_token"] = []string{"This field is required."}
+	}
+	if body.ServiceSlug == "" {
+		missing["service_slug"] = []string{"This field is required."}
+	}
+	if len(missing) > 0 {
+		writeJSON(w, http.StatusBadRequest, missing)
+		return
+	}
+	if ns != c.Namespace {
+		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not found."})
+		return
+	}
+	// Generic by design: the real service does not say what did not match.
+	if _, err := c.verifier.Verify(r.Context(), body.OIDCToken); err != nil || body.ServiceSlug != c.ServiceSlug {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Incorrect authentication credentials."})
+		return
+	}
+	ttl := c.getTTL()
+	now := c.now()
+	tok, err := signHS256(c.secret, map[string]any{
+		"iss": "https://api.cloudsmith.io", "sub": c.ServiceSlug, "aud": c.Namespace,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": randomString(16),
+	})
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "A server error occurred."})
+		return
+	}
+	c.store.Add(KindAccessToken, "cloudsmith", tok, ttl)
+	c.store.countExchange("cloudsmith")
+	c.smu.Lock()
+	status := c.status
+	c.smu.Unlock()
+	writeJSON(w, status, map[string]string{"token": tok})
+}
+
+// ------------------------------------------------------------- crates.io
+
+// CratesIOTokenPath is the trusted-publishing exchange and revocation path.
+const CratesIOTokenPath = "/api/v1/trusted_publishing/tokens"
+
+// CratesIO plays crates.io trusted publishing:
+// POST /api/v1/trusted_publishing/tokens {"jwt": ...} -> {"token": "cio_tp_..."},
+// and DELETE on the same path with "Authorization: Bearer <token>".
+type CratesIO struct {
+	service
+	// Faults are served by the exchange endpoint (POST and DELETE).
+	Faults *Faults
+
+	jmu  sync.Mutex
+	jtis map[string]bool
+}
+
+// NewCratesIO returns a crates.io trusted-publishing service.
+func NewCratesIO(cfg ServiceConfig) *CratesIO {
+	c := &CratesIO{service: newService("crates-io", cfg), jtis: map[string]bool{}}
+	c.Faults = c.faults
+	return c
+}
+
+// SetTTL sets the lifetime of tokens issued from now on.
+func (c *CratesIO) SetTTL(d time.Duration) { c.setTTL(d) }
+
+// Verifier returns the verifier holding the trust configuration.
+func (c *CratesIO) Verifier() *Verifier { return c.verifier }
+
+func cratesError(w http.ResponseWriter, status int, detail string) {
+	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"detail": detail}}})
+}
+
+// Handler serves the exchange and revocation endpoint.
+func (c *CratesIO) Handler() http.Handler {
+	mux := http.NewServeMux()
+	shape := func(tok *string) any {
+		m := map[string]any{}
+		if tok != nil {
+			m["token"] = *tok
+		}
+		return m
+	}
+	mux.Handle(CratesIOTokenPath, c.faults.wrap("crates-io", shape, http.HandlerFunc(c.serve)))
+	return countRequests(c.store, mux)
+}
+
+func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodPost:
+		c.exchange(w, r)
+	case http.MethodDelete:
+		c.revoke(w, r)
+	default:
+		cratesError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	}
+}
+
+func (c *CratesIO) exchange(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		JWT string `json:"jwt"`
+	}
+	if err := decodeBody(r, &body); err != nil || body.JWT == "" {
+		cratesError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
+		return
+	}
+	claims, err := c.verifier.VerifyToken(r.Context(), body.JWT)
+	if err != nil {
+		var ve *VerifyError
+		switch {
+		case errors.As(err, &ve) && ve.Reason == ReasonIssuer:
+			cratesError(w, http.StatusBadRequest, "Unsupported JWT issuer: "+ve.Got)
+		case errors.As(err, &ve) && ve.Reason == ReasonMalformed:
+			cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
+		default:
+			cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
+		}
+		return
+	}
+	jti := claimString(claims["jti"])
+	c.jmu.Lock()
+	used := c.jtis[jti]
+	c.jtis[jti] = true
+	c.jmu.Unlock()
+	if jti == "" || used {
+		cratesError(w, http.StatusBadRequest, "JWT has already been used")
+		return
+	}
+	if err := c.verifier.CheckMapping(claims); err != nil {
+		repo := claimString(claims["repository"])
+		var ve *VerifyError
+		if errors.As(err, &ve) && ve.Claim == "repository" {
+			cratesError(w, http.StatusBadRequest, fmt.Sprintf("No Trusted Publishing config found for repository `%s`.", repo))
+			return
+		}
+		cratesError(w, http.StatusBadRequest, fmt.Sprintf("No matching Trusted Publishing config found for repository `%s`: the token's `%s` is `%s`, the config requires `%s`.", repo, ve.Claim, ve.Got, ve.Want))
+		return
+	}
+	ttl := c.getTTL()
+	tok := "cio_tp_" + randomAlnum(32)
+	c.store.Add(KindAccessToken, "crates-io", tok, ttl)
+	c.store.countExchange("crates-io")
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+}
+
+func (c *CratesIO) revoke(w http.ResponseWriter, r *http.Request) {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if auth == "" || !ok || tok == "" {
+		cratesError(w, http.StatusUnauthorized, "this action requires authentication")
+		return
+	}
+	t, known := c.store.Lookup(tok)
+	if !known || t.Service != "crates-io" || t.Kind != KindAccessToken || !c.store.Valid(tok) || !c.store.Revoke(tok) {
+		cratesError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

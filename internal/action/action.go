@@ -1,0 +1,149 @@
+// Package action runs the action's two stages: the main stage, which
+// exchanges the job's GitHub ID token for a registry token and sets Cargo up
+// for the later steps of the job, and the post stage, which revokes what can
+// be revoked and removes the credentials file the main stage created.
+//
+// Nothing here reads the process environment or exits: the environment, the
+// output writer, the HTTP client and the clock come in through Env, and every
+// failure is returned as an error after being shown as an annotation.
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/exchange"
+	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
+)
+
+// Env is everything a stage takes from the outside world.
+type Env struct {
+	Getenv func(string) string
+	Stdout io.Writer
+	// HTTP is the base client (TLS roots, proxies); nil means a default one.
+	HTTP *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// HostWorkspace and HostTemp are the host paths of the workspace and the
+	// runner's temp folder, from runs.args; empty outside a container.
+	HostWorkspace, HostTemp string
+	// Executable returns the path of the running binary (provider mode
+	// copies it to the host); nil means os.Executable.
+	Executable func() (string, error)
+	// Random supplies the file-command delimiters; nil means crypto/rand.
+	Random io.Reader
+}
+
+func (e *Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// ReportedError is an error the stage has already shown to the user as an
+// ::error:: annotation; the caller only has to choose the exit code.
+type ReportedError struct{ Err error }
+
+func (e *ReportedError) Error() string { return e.Err.Error() }
+func (e *ReportedError) Unwrap() error { return e.Err }
+
+// State names passed from the main stage to the post stage (GITHUB_STATE,
+// read back as STATE_<name>).
+const (
+	stateProvider           = "provider"
+	stateURL                = "url"
+	stateToken              = "token"
+	stateRevoke             = "revoke"
+	stateRetries            = "retries"
+	stateCredentialsFile    = "credentials-file"
+	stateCredentialsCreated = "credentials-created"
+	stateCleanup            = "cleanup"
+	stateRegistryName       = "registry-name"
+)
+
+// serviceTitle is the service's name as users know it.
+func serviceTitle(p config.Provider) string {
+	switch p {
+	case config.Cloudsmith:
+		return "Cloudsmith"
+	case config.CratesIO:
+		return "crates.io"
+	default:
+		return "JFrog"
+	}
+}
+
+// failure shows err as an ::error:: annotation titled title, with the hint
+// and the ID token's claims when the error carries them, and adds the same
+// to the step summary. It returns err wrapped as a *ReportedError.
+func failure(r *ghaction.Runner, fc *ghaction.FileCommands, title string, err error) error {
+	msg, details := explain(err)
+	r.Error(title, strings.TrimSpace(msg+"\n\n"+details))
+	var b strings.Builder
+	fmt.Fprintf(&b, "### cargo-oidc: %s\n\n", mdEscape(title))
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Fprintf(&b, "> %s\n", mdEscape(line))
+	}
+	if details != "" {
+		fmt.Fprintf(&b, "\n```text\n%s\n```\n", strings.ReplaceAll(details, "```", "'''"))
+	}
+	fc.AddSummary(b.String())
+	if ferr := fc.Flush(); ferr != nil {
+		r.Debug("writing the step summary: " + ferr.Error())
+	}
+	return &ReportedError{Err: err}
+}
+
+// explain splits err into its message and a details block: the hint and the
+// non-secret claims of the ID token the service saw.
+func explain(err error) (msg, details string) {
+	var parts []string
+	for _, e := range flatten(err) {
+		parts = append(parts, e.Error())
+	}
+	msg = strings.Join(parts, "\n")
+	var lines []string
+	var he *exchange.HTTPError
+	if errors.As(err, &he) {
+		if he.Hint != "" {
+			lines = append(lines, he.Hint)
+		}
+		if he.Claims != nil {
+			if cl := he.Claims.Lines(); len(cl) > 0 {
+				lines = append(lines, "", "The ID token's claims (not secret):")
+				for _, l := range cl {
+					lines = append(lines, "  "+l)
+				}
+			}
+		}
+	}
+	var me *exchange.MissingIDTokenError
+	if errors.As(err, &me) && len(lines) == 0 {
+		lines = append(lines, "Add to the job (or workflow):\n  permissions:\n    id-token: write\n    contents: read")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		lines = append(lines, "The step ran out of time (input timeout). A service that does not answer, or one that keeps asking to retry later, ends this way; raise timeout if it is only slow.")
+	}
+	return msg, strings.TrimSpace(strings.Join(lines, "\n"))
+}
+
+// flatten returns the leaves of a joined error, or err itself.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// mdEscape keeps a line of text from being read as markdown or HTML.
+func mdEscape(s string) string {
+	r := strings.NewReplacer("<", "&lt;", ">", "&gt;", "|", "\\|", "`", "\\`", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]")
+	return r.Replace(s)
+}

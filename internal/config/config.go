@@ -1,0 +1,397 @@
+// Package config turns the action's inputs into one validated Config.
+//
+// Inputs come through a lookup function (the runner's INPUT_<NAME> variables
+// via go-githubactions, or the arguments Cargo passes to the credential
+// provider), so the package reads no environment of its own. Every problem is
+// reported, not just the first, and each error names the input and what is
+// allowed.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/cargoconf"
+)
+
+// Provider names a token service.
+type Provider string
+
+// The token services.
+const (
+	JFrog      Provider = "jfrog"
+	Cloudsmith Provider = "cloudsmith"
+	CratesIO   Provider = "crates-io"
+)
+
+// Credential modes.
+const (
+	ModeToken    = "token"
+	ModeProvider = "provider"
+)
+
+// Defaults that differ by provider, applied when the input is empty.
+const (
+	DefaultCloudsmithURL   = "https://api.cloudsmith.io"
+	DefaultCratesIOURL     = "https://crates.io"
+	DefaultCratesIOAud     = "crates.io"
+	DefaultTokenScheme     = "Bearer"
+	DefaultConfigFile      = ".cargo/config.toml"
+	DefaultRetries         = 3
+	DefaultTimeout         = 60 * time.Second
+	MaxRetries             = 10
+	MinTimeout, MaxTimeout = time.Second, 15 * time.Minute
+)
+
+// Config is the validated configuration of one run.
+type Config struct {
+	Provider Provider
+	// URL is the service's base URL: https, no path, no query, no trailing slash.
+	URL                 string
+	ProviderName        string // jfrog
+	IdentityMappingName string // jfrog
+	ProjectKey          string // jfrog
+	Namespace           string // cloudsmith
+	ServiceSlug         string // cloudsmith
+	// Audience is the audience asked of GitHub ("" = GitHub's default).
+	Audience   string
+	Repository string
+	// IndexURL is the registry's index ("sparse+https://.../", ending in /);
+	// empty for crates.io.
+	IndexURL     string
+	RegistryName string
+	// TokenScheme is put before the token for Cargo ("" = the raw token).
+	TokenScheme     string
+	DefaultRegistry bool
+	ExportEnv       bool
+	Retries         int
+	Timeout         time.Duration
+	Revoke          bool
+	ReplaceCratesIO bool
+	ConfigFile      string // as given (relative to the workspace or absolute)
+	CredentialsFile string // as given; "" = none
+	Cleanup         bool
+	CredentialMode  string
+}
+
+// Inputs lists every input the action reads, in action.yml's order.
+var Inputs = []string{
+	"provider", "url", "provider-name", "audience", "identity-mapping-name", "project-key",
+	"namespace", "service-slug", "repository", "index-url", "registry-name", "default-registry",
+	"token-scheme", "export-env", "credential-mode", "replace-crates-io", "config-file",
+	"credentials-file", "cleanup", "revoke", "retries", "timeout",
+}
+
+// defaults are the values action.yml gives; an input holding its default is
+// not counted as "given" when checking inputs against the provider.
+var defaults = map[string]string{
+	"default-registry": "false", "export-env": "true", "credential-mode": ModeToken,
+	"replace-crates-io": "false", "config-file": DefaultConfigFile, "cleanup": "true",
+	"revoke": "true", "retries": strconv.Itoa(DefaultRetries), "timeout": "60s",
+}
+
+// Default returns action.yml's default for an input ("" when it has none).
+func Default(name string) string { return defaults[name] }
+
+// uses lists, per provider, the inputs it reads besides the common ones.
+var uses = map[Provider][]string{
+	JFrog: {"url", "provider-name", "audience", "identity-mapping-name", "project-key", "repository",
+		"index-url", "registry-name", "default-registry", "token-scheme", "replace-crates-io", "config-file"},
+	Cloudsmith: {"url", "namespace", "service-slug", "audience", "repository", "index-url", "registry-name",
+		"default-registry", "token-scheme", "replace-crates-io", "config-file"},
+	CratesIO: {"url", "audience", "revoke"},
+}
+
+var common = []string{"provider", "export-env", "credential-mode", "credentials-file", "cleanup", "retries", "timeout"}
+
+// UsedBy returns the providers that read an input (nil for common inputs).
+func UsedBy(input string) []Provider {
+	var out []Provider
+	for _, p := range []Provider{JFrog, Cloudsmith, CratesIO} {
+		for _, in := range uses[p] {
+			if in == input {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// InputError is a problem with one input.
+type InputError struct {
+	Input string
+	Msg   string
+}
+
+func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
+
+// Load reads and validates every input through input (name -> trimmed value).
+// The error joins one *InputError per problem.
+func Load(input func(name string) string) (*Config, error) {
+	l := loader{input: input}
+	c := &Config{}
+	switch p := strings.ToLower(l.get("provider")); p {
+	case "jfrog", "artifactory":
+		c.Provider = JFrog
+	case "cloudsmith":
+		c.Provider = Cloudsmith
+	case "crates-io", "crates.io", "cratesio":
+		c.Provider = CratesIO
+	case "":
+		l.fail("provider", "is required; use jfrog (or artifactory), cloudsmith or crates-io")
+		return nil, l.err()
+	default:
+		l.fail("provider", fmt.Sprintf("%q is not a known provider; use jfrog (or artifactory), cloudsmith or crates-io", p))
+		return nil, l.err()
+	}
+	l.checkForeign(c.Provider)
+
+	c.ExportEnv = l.boolean("export-env")
+	c.DefaultRegistry = l.boolean("default-registry")
+	c.ReplaceCratesIO = l.boolean("replace-crates-io")
+	c.Cleanup = l.boolean("cleanup")
+	c.Revoke = l.boolean("revoke")
+	c.Retries = l.retries()
+	c.Timeout = l.timeout()
+	c.CredentialsFile = l.get("credentials-file")
+	c.ConfigFile = l.get("config-file")
+	if c.ConfigFile == "" {
+		c.ConfigFile = DefaultConfigFile
+	}
+	switch m := l.get("credential-mode"); m {
+	case "", ModeToken:
+		c.CredentialMode = ModeToken
+	case ModeProvider:
+		c.CredentialMode = ModeProvider
+	default:
+		l.fail("credential-mode", fmt.Sprintf("%q is not allowed; use token (a token in the environment) or provider (cargo-oidc as Cargo's credential provider)", m))
+	}
+	c.Audience = l.get("audience")
+
+	switch c.Provider {
+	case JFrog:
+		c.URL = l.baseURL("url", "")
+		c.ProviderName = l.required("provider-name", "the name of the OIDC integration in JFrog (Administration > General > Manage Integrations)")
+		c.IdentityMappingName = l.get("identity-mapping-name")
+		c.ProjectKey = l.get("project-key")
+		c.RegistryName = l.registryName("artifactory")
+		c.Repository = l.get("repository")
+		c.IndexURL = l.index(func() string {
+			if c.URL == "" || c.Repository == "" {
+				return ""
+			}
+			return "sparse+" + c.URL + "/artifactory/api/cargo/" + url.PathEscape(c.Repository) + "/index/"
+		}, "the Cargo repository key in Artifactory")
+	case Cloudsmith:
+		c.URL = l.baseURL("url", DefaultCloudsmithURL)
+		c.Namespace = l.required("namespace", "the Cloudsmith workspace (organisation) slug")
+		c.ServiceSlug = l.required("service-slug", "the slug of the Cloudsmith service account to authenticate as")
+		c.RegistryName = l.registryName("cloudsmith")
+		c.Repository = l.get("repository")
+		c.IndexURL = l.index(func() string {
+			if c.Namespace == "" || c.Repository == "" {
+				return ""
+			}
+			return "sparse+https://cargo.cloudsmith.io/" + url.PathEscape(c.Namespace) + "/" + url.PathEscape(c.Repository) + "/"
+		}, "the Cloudsmith repository slug")
+	case CratesIO:
+		c.URL = l.baseURL("url", DefaultCratesIOURL)
+		if c.Audience == "" {
+			c.Audience = DefaultCratesIOAud
+		}
+		c.RegistryName = "crates-io"
+	}
+	if c.Provider != CratesIO {
+		c.TokenScheme = l.scheme()
+	}
+	if c.CredentialMode == ModeProvider && c.CredentialsFile != "" {
+		l.fail("credentials-file", "cannot be used with credential-mode: provider, which keeps no token anywhere; remove one of them")
+	}
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+type loader struct {
+	input func(string) string
+	errs  []error
+}
+
+func (l *loader) get(name string) string { return strings.TrimSpace(l.input(name)) }
+
+func (l *loader) fail(input, msg string) { l.errs = append(l.errs, &InputError{Input: input, Msg: msg}) }
+
+func (l *loader) err() error { return errors.Join(l.errs...) }
+
+// checkForeign reports inputs given a non-default value that p does not read.
+func (l *loader) checkForeign(p Provider) {
+	mine := map[string]bool{}
+	for _, in := range append(append([]string{}, common...), uses[p]...) {
+		mine[in] = true
+	}
+	for _, in := range Inputs {
+		v := l.get(in)
+		if mine[in] || v == "" || v == defaults[in] {
+			continue
+		}
+		var names []string
+		for _, q := range UsedBy(in) {
+			names = append(names, string(q))
+		}
+		l.fail(in, fmt.Sprintf("is not used with provider %s (it belongs to %s); remove it", p, strings.Join(names, ", ")))
+	}
+}
+
+func (l *loader) required(name, what string) string {
+	v := l.get(name)
+	if v == "" {
+		l.fail(name, "is required: "+what)
+	}
+	return v
+}
+
+func (l *loader) boolean(name string) bool {
+	v := l.get(name)
+	if v == "" {
+		v = defaults[name]
+	}
+	switch v {
+	case "true", "True", "TRUE":
+		return true
+	case "false", "False", "FALSE", "":
+		return false
+	}
+	l.fail(name, fmt.Sprintf("%q is not a boolean; use true or false", v))
+	return false
+}
+
+func (l *loader) retries() int {
+	v := l.get("retries")
+	if v == "" {
+		return DefaultRetries
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > MaxRetries {
+		l.fail("retries", fmt.Sprintf("%q is not allowed; use a whole number from 0 to %d", v, MaxRetries))
+		return DefaultRetries
+	}
+	return n
+}
+
+func (l *loader) timeout() time.Duration {
+	v := l.get("timeout")
+	if v == "" {
+		return DefaultTimeout
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinTimeout || d > MaxTimeout {
+		l.fail("timeout", fmt.Sprintf("%q is not allowed; use a Go duration from %s to %s, like 60s or 2m", v, MinTimeout, MaxTimeout))
+		return DefaultTimeout
+	}
+	return d
+}
+
+// baseURL validates an https URL with no path, query or credentials.
+func (l *loader) baseURL(name, def string) string {
+	v := l.get(name)
+	if v == "" {
+		if def == "" {
+			l.fail(name, "is required: the service's base URL, like https://example.jfrog.io")
+		}
+		return def
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || u.Host == "":
+		l.fail(name, fmt.Sprintf("%q is not a URL; give the base URL, like https://example.jfrog.io", v))
+	case u.Scheme != "https":
+		l.fail(name, fmt.Sprintf("%q must use https: the ID token and the access token would travel in clear text", v))
+	case u.User != nil:
+		l.fail(name, "must not hold credentials (user:password@); the action authenticates with OIDC")
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(v, "?"):
+		l.fail(name, fmt.Sprintf("%q must not have a query or fragment; give the base URL only, like https://%s", v, u.Host))
+	case strings.Trim(u.Path, "/") != "":
+		l.fail(name, fmt.Sprintf("%q must not have a path (%s); give the base URL only, like https://%s", v, u.Path, u.Host))
+	default:
+		return "https://" + u.Host
+	}
+	return ""
+}
+
+func (l *loader) registryName(def string) string {
+	v := l.get("registry-name")
+	if v == "" {
+		return def
+	}
+	if v == "crates-io" {
+		l.fail("registry-name", `"crates-io" is Cargo's own name for crates.io; choose another name`)
+		return v
+	}
+	if err := cargoconf.ValidateRegistryName(v); err != nil {
+		l.fail("registry-name", err.Error())
+	}
+	return v
+}
+
+// index returns index-url when given (validated), else the computed index.
+func (l *loader) index(computed func() string, repoWhat string) string {
+	v := l.get("index-url")
+	if v == "" {
+		c := computed()
+		if c == "" {
+			l.fail("repository", "is required (or give index-url): "+repoWhat)
+		}
+		return c
+	}
+	if l.get("repository") != "" {
+		l.fail("index-url", "and repository both set; give one: index-url overrides the index computed from repository")
+	}
+	rest, ok := strings.CutPrefix(v, "sparse+")
+	u, err := url.Parse(rest)
+	switch {
+	case !ok:
+		l.fail("index-url", fmt.Sprintf("%q is not a sparse index; it must start with sparse+https://", v))
+	case err != nil || u.Scheme != "https" || u.Host == "":
+		l.fail("index-url", fmt.Sprintf("%q must be sparse+https://host/path/", v))
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		l.fail("index-url", fmt.Sprintf("%q must not have a query, fragment or credentials", v))
+	case strings.ContainsAny(v, " \t"):
+		l.fail("index-url", "must not contain spaces")
+	default:
+		if !strings.HasSuffix(v, "/") {
+			v += "/" // Cargo requires a sparse index URL to end in '/'.
+		}
+		return v
+	}
+	return ""
+}
+
+func (l *loader) scheme() string {
+	v := l.get("token-scheme")
+	switch {
+	case v == "":
+		return DefaultTokenScheme
+	case strings.EqualFold(v, "none"):
+		return ""
+	}
+	for i, r := range v {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_')) {
+			l.fail("token-scheme", fmt.Sprintf("%q is not an HTTP auth scheme; use Bearer (the default), Token, or none for the raw token", v))
+			return DefaultTokenScheme
+		}
+	}
+	return v
+}
+
+// Authorization returns the value Cargo sends: scheme and token.
+func (c *Config) Authorization(token string) string {
+	if c.TokenScheme == "" {
+		return token
+	}
+	return c.TokenScheme + " " + token
+}

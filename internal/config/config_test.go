@@ -1,0 +1,198 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// withDefaults returns an input lookup that behaves like the runner: every
+// input with a default in action.yml arrives with it unless overridden.
+func withDefaults(m map[string]string) func(string) string {
+	return func(name string) string {
+		if v, ok := m[name]; ok {
+			return v
+		}
+		return defaults[name]
+	}
+}
+
+var jfrogOK = map[string]string{
+	"provider": "jfrog", "url": "https://example.jfrog.io", "provider-name": "github-oidc", "repository": "cargo-local",
+}
+
+func merge(base map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func TestLoadValid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		in    map[string]string
+		check func(t *testing.T, c *Config)
+	}{
+		{"jfrog defaults", jfrogOK, func(t *testing.T, c *Config) {
+			want := Config{Provider: JFrog, URL: "https://example.jfrog.io", ProviderName: "github-oidc", Repository: "cargo-local",
+				IndexURL: "sparse+https://example.jfrog.io/artifactory/api/cargo/cargo-local/index/", RegistryName: "artifactory",
+				TokenScheme: "Bearer", ExportEnv: true, Retries: 3, Timeout: 60 * time.Second, Revoke: true,
+				ConfigFile: ".cargo/config.toml", Cleanup: true, CredentialMode: ModeToken}
+			if *c != want {
+				t.Errorf("config =\n%+v\nwant\n%+v", *c, want)
+			}
+		}},
+		{"artifactory alias and trailing slash", merge(jfrogOK, "provider", "artifactory", "url", "https://example.jfrog.io/"), func(t *testing.T, c *Config) {
+			if c.Provider != JFrog || c.URL != "https://example.jfrog.io" {
+				t.Errorf("provider %q url %q", c.Provider, c.URL)
+			}
+		}},
+		{"index-url override gets its slash", merge(jfrogOK, "repository", "", "index-url", "sparse+https://mirror.example/idx"), func(t *testing.T, c *Config) {
+			if c.IndexURL != "sparse+https://mirror.example/idx/" {
+				t.Errorf("index %q", c.IndexURL)
+			}
+		}},
+		{"token-scheme none", merge(jfrogOK, "token-scheme", "none"), func(t *testing.T, c *Config) {
+			if c.Authorization("t") != "t" {
+				t.Errorf("Authorization = %q", c.Authorization("t"))
+			}
+		}},
+		{"cloudsmith", map[string]string{"provider": "cloudsmith", "namespace": "acme", "service-slug": "ci", "repository": "crates"}, func(t *testing.T, c *Config) {
+			if c.URL != DefaultCloudsmithURL || c.IndexURL != "sparse+https://cargo.cloudsmith.io/acme/crates/" || c.RegistryName != "cloudsmith" || c.Authorization("t") != "Bearer t" {
+				t.Errorf("config %+v", *c)
+			}
+		}},
+		{"crates-io", map[string]string{"provider": "crates-io"}, func(t *testing.T, c *Config) {
+			if c.URL != DefaultCratesIOURL || c.Audience != "crates.io" || c.IndexURL != "" || c.TokenScheme != "" || !c.Revoke {
+				t.Errorf("config %+v", *c)
+			}
+		}},
+		{"provider mode, retries 0, timeout 2m", merge(jfrogOK, "credential-mode", "provider", "retries", "0", "timeout", "2m"), func(t *testing.T, c *Config) {
+			if c.CredentialMode != ModeProvider || c.Retries != 0 || c.Timeout != 2*time.Minute {
+				t.Errorf("config %+v", *c)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(withDefaults(tt.in))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		in    map[string]string
+		input string // the input the error must name
+		want  string // and a piece of what it says
+	}{
+		{"no provider", map[string]string{}, "provider", "is required"},
+		{"unknown provider", map[string]string{"provider": "nexus"}, "provider", `"nexus" is not a known provider`},
+		{"jfrog no url", merge(jfrogOK, "url", ""), "url", "is required"},
+		{"jfrog no provider-name", merge(jfrogOK, "provider-name", ""), "provider-name", "is required"},
+		{"jfrog no repository", merge(jfrogOK, "repository", ""), "repository", "or give index-url"},
+		{"http url", merge(jfrogOK, "url", "http://example.jfrog.io"), "url", "must use https"},
+		{"url with path", merge(jfrogOK, "url", "https://example.jfrog.io/artifactory"), "url", "must not have a path"},
+		{"url with query", merge(jfrogOK, "url", "https://example.jfrog.io?x=1"), "url", "must not have a query"},
+		{"url with credentials", merge(jfrogOK, "url", "https://u:p@example.jfrog.io"), "url", "must not hold credentials"},
+		{"not a url", merge(jfrogOK, "url", "example"), "url", "is not a URL"},
+		{"bad registry name", merge(jfrogOK, "registry-name", "my registry"), "registry-name", ""},
+		{"registry name crates-io", merge(jfrogOK, "registry-name", "crates-io"), "registry-name", "Cargo's own name"},
+		{"bad boolean", merge(jfrogOK, "default-registry", "yes please"), "default-registry", "is not a boolean"},
+		{"negative retries", merge(jfrogOK, "retries", "-1"), "retries", "from 0 to 10"},
+		{"huge retries", merge(jfrogOK, "retries", "1000"), "retries", "from 0 to 10"},
+		{"bad timeout", merge(jfrogOK, "timeout", "soon"), "timeout", "Go duration"},
+		{"tiny timeout", merge(jfrogOK, "timeout", "1ms"), "timeout", "Go duration"},
+		{"bad mode", merge(jfrogOK, "credential-mode", "file"), "credential-mode", "not allowed"},
+		{"foreign input", merge(jfrogOK, "service-slug", "ci"), "service-slug", "not used with provider jfrog (it belongs to cloudsmith)"},
+		{"foreign for crates", map[string]string{"provider": "crates-io", "repository": "x"}, "repository", "not used with provider crates-io"},
+		{"foreign non-default bool", map[string]string{"provider": "crates-io", "default-registry": "true"}, "default-registry", "not used with provider crates-io"},
+		{"revoke for jfrog", merge(jfrogOK, "revoke", "false"), "revoke", "belongs to crates-io"},
+		{"index and repository", merge(jfrogOK, "index-url", "sparse+https://x/"), "index-url", "both set"},
+		{"git index", merge(jfrogOK, "repository", "", "index-url", "https://github.com/x/index"), "index-url", "not a sparse index"},
+		{"http index", merge(jfrogOK, "repository", "", "index-url", "sparse+http://x/"), "index-url", "sparse+https://"},
+		{"bad scheme", merge(jfrogOK, "token-scheme", "Bearer x"), "token-scheme", "not an HTTP auth scheme"},
+		{"cloudsmith no slug", map[string]string{"provider": "cloudsmith", "namespace": "a", "repository": "r"}, "service-slug", "is required"},
+		{"cloudsmith no namespace", map[string]string{"provider": "cloudsmith", "service-slug": "a", "repository": "r"}, "namespace", "is required"},
+		{"provider mode with credentials file", merge(jfrogOK, "credential-mode", "provider", "credentials-file", "c.toml"), "credentials-file", "cannot be used"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(withDefaults(tt.in))
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v is not an *InputError", err)
+			}
+			if !strings.Contains(err.Error(), "input "+tt.input+":") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to name input %s and say %q", err, tt.input, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := Load(withDefaults(map[string]string{"provider": "jfrog", "retries": "x", "timeout": "y"}))
+	for _, in := range []string{"url", "provider-name", "repository", "retries", "timeout"} {
+		if err == nil || !strings.Contains(err.Error(), "input "+in+":") {
+			t.Errorf("error %v does not name input %s", err, in)
+		}
+	}
+}
+
+func TestEveryInputHasAnOwner(t *testing.T) {
+	t.Parallel()
+	for _, in := range Inputs {
+		isCommon := false
+		for _, c := range common {
+			isCommon = isCommon || c == in
+		}
+		if !isCommon && len(UsedBy(in)) == 0 {
+			t.Errorf("input %s is neither common nor used by a provider", in)
+		}
+	}
+}
+
+// FuzzLoad checks that Load never panics and that whatever it accepts is
+// internally consistent.
+func FuzzLoad(f *testing.F) {
+	f.Add("jfrog", "https://example.jfrog.io", "cargo-local", "", "artifactory", "3", "60s")
+	f.Add("cloudsmith", "", "r", "sparse+https://x/y", "x.y", "-1", "1h")
+	f.Add("crates-io", "https://crates.io/", "", "", "", "", "")
+	f.Fuzz(func(t *testing.T, provider, u, repo, index, name, retries, timeout string) {
+		in := map[string]string{"provider": provider, "url": u, "repository": repo, "index-url": index,
+			"registry-name": name, "retries": retries, "timeout": timeout, "provider-name": "p",
+			"namespace": "n", "service-slug": "s"}
+		c, err := Load(withDefaults(in))
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(c.URL, "https://") || strings.HasSuffix(c.URL, "/") {
+			t.Errorf("accepted URL %q", c.URL)
+		}
+		if c.Provider != CratesIO && (!strings.HasPrefix(c.IndexURL, "sparse+https://") || !strings.HasSuffix(c.IndexURL, "/")) {
+			t.Errorf("accepted index %q", c.IndexURL)
+		}
+		if c.Retries < 0 || c.Retries > MaxRetries || c.Timeout < MinTimeout || c.Timeout > MaxTimeout {
+			t.Errorf("accepted retries %d timeout %s", c.Retries, c.Timeout)
+		}
+	})
+}

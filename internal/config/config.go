@@ -224,7 +224,9 @@ type loader struct {
 
 func (l *loader) get(name string) string { return strings.TrimSpace(l.input(name)) }
 
-func (l *loader) fail(input, msg string) { l.errs = append(l.errs, &InputError{Input: input, Msg: msg}) }
+func (l *loader) fail(input, msg string) {
+	l.errs = append(l.errs, &InputError{Input: input, Msg: msg})
+}
 
 func (l *loader) err() error { return errors.Join(l.errs...) }
 

@@ -278,6 +278,9 @@ func (p *yamlParser) scalarWithContinuation(first string, parent int) (any, erro
 		if l.text == "" || l.indent <= parent {
 			break
 		}
+		if _, _, isKey := splitKey(l.text); isKey && first[0] != '"' && first[0] != '\'' {
+			return nil, fmt.Errorf("yaml: line %d: bad indentation (a mapping inside a plain scalar)", l.num)
+		}
 		text += " " + l.text
 		p.pos++
 	}

@@ -1,0 +1,467 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeJWT builds an unsigned JWT with the given claims (the action never
+// verifies it; it only reads non-secret claims for its hints).
+func fakeJWT(claims map[string]any) string {
+	enc := base64.RawURLEncoding
+	p, _ := json.Marshal(claims)
+	return enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc.EncodeToString(p) + ".c2ln"
+}
+
+// world is one fake job: an ID token endpoint, a token service, and the
+// runner's files.
+type world struct {
+	t         *testing.T
+	srv       *httptest.Server
+	env       map[string]string
+	dir       string
+	idToken   string
+	issued    atomic.Int32
+	revoked   atomic.Int32
+	serviceFn func(w http.ResponseWriter, r *http.Request)
+}
+
+const accessToken = "eyJ2ZXIiOiIyIn0.ACCESS-TOKEN-SECRET"
+
+func newWorld(t *testing.T, inputs map[string]string) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir()}
+	w.idToken = fakeJWT(map[string]any{"iss": "https://token.actions.githubusercontent.com", "aud": "https://github.com/octo-org",
+		"sub": "repo:octo-org/octo-repo:ref:refs/heads/main", "repository": "octo-org/octo-repo", "ref": "refs/heads/main"})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_apis/token", func(rw http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer request-token" {
+			http.Error(rw, "bad request token", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintf(rw, `{"value":%q,"count":1}`, w.idToken)
+	})
+	mux.HandleFunc("POST /access/api/v1/oidc/token", func(rw http.ResponseWriter, r *http.Request) {
+		if w.serviceFn != nil {
+			w.serviceFn(rw, r)
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body["subject_token"] != w.idToken || body["provider_name"] != "github-oidc" {
+			rw.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(rw, `{"errors":[{"code":"FORBIDDEN","message":"Failed to find a matching identity mapping"}]}`)
+			return
+		}
+		w.issued.Add(1)
+		fmt.Fprintf(rw, `{"access_token":%q,"token_type":"Bearer","expires_in":3600,"username":"oidc/octo-org"}`, accessToken)
+	})
+	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(rw http.ResponseWriter, r *http.Request) {
+		w.issued.Add(1)
+		fmt.Fprint(rw, `{"token":"cio_tp_SECRET123"}`)
+	})
+	mux.HandleFunc("DELETE /api/v1/trusted_publishing/tokens", func(rw http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer cio_tp_SECRET123" {
+			rw.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(rw, `{"errors":[{"detail":"invalid token"}]}`)
+			return
+		}
+		w.revoked.Add(1)
+		rw.WriteHeader(http.StatusNoContent)
+	})
+	w.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(w.srv.Close)
+
+	ws := filepath.Join(w.dir, "workspace")
+	tmp := filepath.Join(w.dir, "temp")
+	for _, d := range []string{ws, tmp, filepath.Join(tmp, "_github_home"), filepath.Join(w.dir, "cmd")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.env = map[string]string{
+		"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": tmp, "HOME": filepath.Join(tmp, "_github_home"),
+		"GITHUB_ENV": w.cmdFile("env"), "GITHUB_OUTPUT": w.cmdFile("output"), "GITHUB_STATE": w.cmdFile("state"),
+		"GITHUB_STEP_SUMMARY": w.cmdFile("summary"), "GITHUB_REPOSITORY": "octo-org/octo-repo",
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   w.srv.URL + "/_apis/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+		"INPUT_URL":                      w.srv.URL,
+	}
+	defaults := map[string]string{"export-env": "true", "default-registry": "false", "credential-mode": "token",
+		"replace-crates-io": "false", "config-file": ".cargo/config.toml", "cleanup": "true", "revoke": "true",
+		"retries": "1", "timeout": "10s"}
+	for k, v := range defaults {
+		w.env["INPUT_"+strings.ToUpper(k)] = v
+	}
+	for k, v := range inputs {
+		w.env["INPUT_"+strings.ToUpper(k)] = v
+	}
+	return w
+}
+
+func (w *world) cmdFile(name string) string { return filepath.Join(w.dir, "cmd", name) }
+
+func (w *world) read(name string) string {
+	b, _ := os.ReadFile(w.cmdFile(name))
+	return string(b)
+}
+
+func (w *world) envFn() Env {
+	return Env{
+		Getenv: func(k string) string { return w.env[k] },
+		HTTP:   w.srv.Client(),
+		Now:    func() time.Time { return time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) },
+	}
+}
+
+func (w *world) run(stage func(context.Context, Env) error) (string, error) {
+	var out bytes.Buffer
+	e := w.envFn()
+	e.Stdout = &out
+	err := stage(context.Background(), e)
+	return out.String(), err
+}
+
+// parseEntries reads a file-command file as the runner does.
+func parseEntries(t *testing.T, s string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	lines := strings.Split(s, "\n")
+	for i := 0; i < len(lines); i++ {
+		if lines[i] == "" {
+			continue
+		}
+		k, delim, ok := strings.Cut(lines[i], "<<")
+		if !ok || i+2 >= len(lines) || lines[i+2] != delim {
+			t.Fatalf("malformed entry at line %d: %q", i, lines[i])
+		}
+		out[k] = lines[i+1]
+		i += 2
+	}
+	return out
+}
+
+var jfrogInputs = map[string]string{"provider": "jfrog", "provider-name": "github-oidc", "repository": "cargo-local"}
+
+func TestMainJFrogTokenMode(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_DEFAULT-REGISTRY"] = "true"
+	out, err := w.run(Main)
+	if err != nil {
+		t.Fatalf("Main: %v\n%s", err, out)
+	}
+	env := parseEntries(t, w.read("env"))
+	index := "sparse+" + w.srv.URL + "/artifactory/api/cargo/cargo-local/index/"
+	want := map[string]string{
+		"CARGO_REGISTRIES_ARTIFACTORY_INDEX":               index,
+		"CARGO_REGISTRIES_ARTIFACTORY_TOKEN":               "Bearer " + accessToken,
+		"CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER": "cargo:token",
+		"CARGO_REGISTRY_DEFAULT":                           "artifactory",
+	}
+	if fmt.Sprint(env) != fmt.Sprint(want) {
+		t.Errorf("GITHUB_ENV = %v\nwant %v", env, want)
+	}
+	outs := parseEntries(t, w.read("output"))
+	if outs["token"] != accessToken || outs["index-url"] != index || outs["registry-name"] != "artifactory" ||
+		outs["username"] != "oidc/octo-org" || outs["expires-at"] != "2026-11-21T13:00:00Z" {
+		t.Errorf("outputs = %v", outs)
+	}
+	if !strings.Contains(w.read("summary"), "| Expires | 2026-11-21T13:00:00Z |") {
+		t.Errorf("summary = %s", w.read("summary"))
+	}
+	if !strings.Contains(out, "::notice title=Cargo registry ready::registry artifactory") {
+		t.Errorf("no notice in\n%s", out)
+	}
+	assertMaskedFirst(t, out, w.idToken, accessToken)
+}
+
+// assertMaskedFirst checks that every secret is masked before any other
+// line and never appears outside its ::add-mask:: line.
+func assertMaskedFirst(t *testing.T, out string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		maskLine := "::add-mask::" + s
+		i := strings.Index(out, maskLine)
+		if i < 0 {
+			t.Errorf("secret %.8s... never masked", s)
+			continue
+		}
+		if strings.Count(out, s) != 1 {
+			t.Errorf("secret %.8s... appears outside its ::add-mask:: line:\n%s", s, out)
+		}
+	}
+}
+
+func TestMainIDTokenMaskedBeforeExchange(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	var sawMask atomic.Bool
+	var buf bytes.Buffer
+	w.serviceFn = func(rw http.ResponseWriter, r *http.Request) {
+		sawMask.Store(strings.Contains(buf.String(), "::add-mask::"+w.idToken))
+		rw.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(rw, `{"errors":[{"code":"FORBIDDEN","message":"Failed to find a matching identity mapping"}]}`)
+	}
+	e := w.envFn()
+	e.Stdout = &syncWriter{w: &buf}
+	err := Main(context.Background(), e)
+	if err == nil {
+		t.Fatal("Main succeeded against a 403")
+	}
+	if !sawMask.Load() {
+		t.Error("the ID token was sent to the service before it was masked")
+	}
+	out := buf.String()
+	for _, want := range []string{"::error title=cargo-oidc%3A JFrog refused the token exchange::",
+		"Failed to find a matching identity mapping", "repository: octo-org/octo-repo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if s := w.read("summary"); !strings.Contains(s, "repository: octo-org/octo-repo") {
+		t.Errorf("summary lacks the claims block:\n%s", s)
+	}
+	if w.read("env") != "" || w.read("output") != "" {
+		t.Error("a failed exchange wrote env or outputs")
+	}
+}
+
+type syncWriter struct{ w io.Writer }
+
+func (s *syncWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+func TestMainInputErrors(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "jfrog", "retries": "-1"})
+	out, err := w.run(Main)
+	if err == nil {
+		t.Fatal("Main accepted bad inputs")
+	}
+	for _, want := range []string{"input provider-name: is required", "input retries:", "input repository: is required"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if w.issued.Load() != 0 {
+		t.Error("a token was requested despite invalid inputs")
+	}
+}
+
+func TestMainMissingIDTokenPermission(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL")
+	out, err := w.run(Main)
+	if err == nil || !strings.Contains(out, "id-token: write") {
+		t.Fatalf("err %v, output does not name id-token: write:\n%s", err, out)
+	}
+}
+
+func TestMainReplaceCratesIOKeepsUserConfig(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+	cfg := filepath.Join(w.env["GITHUB_WORKSPACE"], ".cargo", "config.toml")
+	orig := "# my settings\n[build]\njobs = 2 # keep\n"
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a re-run updates in place
+		if out, err := w.run(Main); err != nil {
+			t.Fatalf("Main: %v\n%s", err, out)
+		}
+	}
+	got, _ := os.ReadFile(cfg)
+	if !strings.HasPrefix(string(got), orig) || strings.Count(string(got), "[registries.artifactory]") != 1 ||
+		!strings.Contains(string(got), `replace-with = "artifactory"`) || strings.Contains(string(got), accessToken) {
+		t.Errorf("config file =\n%s", got)
+	}
+	outs := parseEntries(t, w.read("output"))
+	if outs["config-file"] != cfg {
+		t.Errorf("config-file output %q, want %q", outs["config-file"], cfg)
+	}
+}
+
+func TestMainFailuresLeaveFilesUntouched(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		config string
+		setup  func(w *world)
+		want   string
+	}{
+		{"config does not parse", "[registries\n", nil, "config.toml"},
+		{"config conflict", "[registries.artifactory]\nindex = \"sparse+https://other.example/\"\n", nil, "sparse+https://other.example/"},
+		{"service refuses", "[build]\n", func(w *world) {
+			w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusUnauthorized) }
+		}, "401"},
+		{"GITHUB_ENV not writable", "[build]\n", func(w *world) { w.env["GITHUB_ENV"] = filepath.Join(w.dir, "nope", "env") }, "cannot write GITHUB_ENV"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, jfrogInputs)
+			w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+			w.env["INPUT_CREDENTIALS-FILE"] = "creds/credentials.toml"
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			cfg := filepath.Join(w.env["GITHUB_WORKSPACE"], ".cargo", "config.toml")
+			_ = os.MkdirAll(filepath.Dir(cfg), 0o755)
+			if err := os.WriteFile(cfg, []byte(tt.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := w.run(Main)
+			if err == nil {
+				t.Fatal("Main succeeded")
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, out)
+			}
+			if got, _ := os.ReadFile(cfg); string(got) != tt.config {
+				t.Errorf("config changed to\n%s", got)
+			}
+			if _, err := os.Stat(filepath.Join(w.env["GITHUB_WORKSPACE"], "creds", "credentials.toml")); !os.IsNotExist(err) {
+				t.Errorf("credentials file exists after a failure: %v", err)
+			}
+		})
+	}
+}
+
+func TestMainCredentialsFileAndPostCleanup(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_CREDENTIALS-FILE"] = "creds.toml"
+	if out, err := w.run(Main); err != nil {
+		t.Fatalf("Main: %v\n%s", err, out)
+	}
+	path := filepath.Join(w.env["GITHUB_WORKSPACE"], "creds.toml")
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v mode %v", err, fi)
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `token = "Bearer `+accessToken+`"`) {
+		t.Errorf("credentials =\n%s", data)
+	}
+	for k, v := range parseEntries(t, w.read("state")) {
+		w.env["STATE_"+k] = v
+	}
+	if out, err := w.run(Post); err != nil {
+		t.Fatalf("Post: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("credentials file not removed by the post stage: %v", err)
+	}
+}
+
+func TestMainSymlinkCredentialsRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	target := filepath.Join(w.dir, "elsewhere.toml")
+	if err := os.WriteFile(target, []byte("# theirs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(w.env["GITHUB_WORKSPACE"], "creds.toml")); err != nil {
+		t.Fatal(err)
+	}
+	w.env["INPUT_CREDENTIALS-FILE"] = "creds.toml"
+	out, err := w.run(Main)
+	if err == nil || !strings.Contains(out, "symbolic link") {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "# theirs\n" || w.issued.Load() != 0 {
+		t.Errorf("target changed (%q) or token issued (%d)", got, w.issued.Load())
+	}
+}
+
+func TestMainProviderMode(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
+	bin := filepath.Join(w.dir, "fake-binary")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := w.envFn()
+	var out bytes.Buffer
+	e.Stdout = &out
+	e.Executable = func() (string, error) { return bin, nil }
+	if err := Main(context.Background(), e); err != nil {
+		t.Fatalf("Main: %v\n%s", err, out.String())
+	}
+	env := parseEntries(t, w.read("env"))
+	installed := filepath.Join(w.env["HOME"], ".cargo-oidc", "bin", "cargo-oidc")
+	cp := env["CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER"]
+	if !strings.HasPrefix(cp, installed+" --provider=jfrog --url="+w.srv.URL+" --provider-name=github-oidc") {
+		t.Errorf("credential provider = %q", cp)
+	}
+	if _, ok := env["CARGO_REGISTRIES_ARTIFACTORY_TOKEN"]; ok || strings.Contains(w.read("env"), accessToken) || strings.Contains(w.read("output"), accessToken) {
+		t.Error("provider mode exported a token")
+	}
+	if fi, err := os.Stat(installed); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("binary not installed: %v", err)
+	}
+}
+
+func TestCratesIOTokenAndRevoke(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	out, err := w.run(Main)
+	if err != nil {
+		t.Fatalf("Main: %v\n%s", err, out)
+	}
+	env := parseEntries(t, w.read("env"))
+	if len(env) != 1 || env["CARGO_REGISTRY_TOKEN"] != "cio_tp_SECRET123" {
+		t.Errorf("GITHUB_ENV = %v", env)
+	}
+	state := parseEntries(t, w.read("state"))
+	for k, v := range state {
+		w.env["STATE_"+k] = v
+	}
+	out, err = w.run(Post)
+	if err != nil {
+		t.Fatalf("Post: %v\n%s", err, out)
+	}
+	if w.revoked.Load() != 1 {
+		t.Errorf("revoked %d times, want 1", w.revoked.Load())
+	}
+	if !strings.HasPrefix(out, "::add-mask::cio_tp_SECRET123\n") {
+		t.Errorf("post stage does not mask the token first:\n%s", out)
+	}
+}
+
+func TestPostRevokeFailureIsAWarning(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	w.env["STATE_provider"] = "crates-io"
+	w.env["STATE_url"] = w.srv.URL
+	w.env["STATE_revoke"] = "true"
+	w.env["STATE_token"] = "cio_tp_WRONG"
+	out, err := w.run(Post)
+	if err != nil {
+		t.Fatalf("Post failed the job: %v", err)
+	}
+	if !strings.Contains(out, "::warning title=cargo-oidc%3A crates.io token not revoked::") || !strings.Contains(out, "401") {
+		t.Errorf("output:\n%s", out)
+	}
+	if strings.Count(out, "cio_tp_WRONG") != 1 {
+		t.Errorf("token shown outside its mask line:\n%s", out)
+	}
+}

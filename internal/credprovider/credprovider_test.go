@@ -1,0 +1,226 @@
+package credprovider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/exchange"
+)
+
+const idToken = "eyJhbGciOiJSUzI1NiJ9.eyJyZXBvc2l0b3J5Ijoib2N0by1vcmcvb2N0by1yZXBvIn0.c2ln"
+
+type fake struct {
+	srv       *httptest.Server
+	exchanges atomic.Int32
+	status    int
+}
+
+func newFake(t *testing.T) *fake {
+	f := &fake{status: 200}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"value":%q}`, idToken)
+	})
+	mux.HandleFunc("POST /access/api/v1/oidc/token", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body["subject_token"] != idToken {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if f.status != 200 {
+			w.WriteHeader(f.status)
+			fmt.Fprint(w, `{"errors":[{"code":"FORBIDDEN","message":"Failed to find a matching identity mapping"}]}`)
+			return
+		}
+		n := f.exchanges.Add(1)
+		fmt.Fprintf(w, `{"access_token":"tok%d","expires_in":600}`, n)
+	})
+	f.srv = httptest.NewTLSServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+var now = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// serve runs the provider on the given request lines and returns the
+// answer lines after the hello.
+func (f *fake) serve(t *testing.T, env map[string]string, lines ...string) []map[string]json.RawMessage {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["ACTIONS_ID_TOKEN_REQUEST_URL"] = f.srv.URL + "/_apis/token?api-version=2.0"
+	env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "rt"
+	var out bytes.Buffer
+	err := Serve(context.Background(), Env{
+		Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(strings.Join(lines, "\n") + "\n"),
+		Stdout: &out, HTTP: f.srv.Client(), Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if got[0] != `{"v":[1]}` {
+		t.Fatalf("hello = %q", got[0])
+	}
+	var answers []map[string]json.RawMessage
+	for _, l := range got[1:] {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("answer %q is not JSON: %v", l, err)
+		}
+		answers = append(answers, m)
+	}
+	if len(answers) != len(lines) {
+		t.Fatalf("%d answers for %d requests: %s", len(answers), len(lines), out.String())
+	}
+	return answers
+}
+
+func request(kind, index string, args ...string) string {
+	b, _ := json.Marshal(Request{V: 1, Kind: kind, Operation: "read", Registry: Registry{IndexURL: index, Name: "artifactory"}, Args: args})
+	return string(b)
+}
+
+func (f *fake) args() []string {
+	return []string{"--provider=jfrog", "--url=" + f.srv.URL, "--provider-name=github-oidc", "--repository=cargo-local"}
+}
+
+func (f *fake) index() string {
+	return "sparse+" + f.srv.URL + "/artifactory/api/cargo/cargo-local/index/"
+}
+
+func TestGetMintsAFreshTokenEachTime(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	answers := f.serve(t, nil, request("get", f.index(), f.args()...), request("get", f.index(), f.args()...))
+	for i, a := range answers {
+		var ok struct {
+			Kind                 string           `json:"kind"`
+			Token                string           `json:"token"`
+			Cache                map[string]int64 `json:"cache"`
+			OperationIndependent bool             `json:"operation_independent"`
+		}
+		if err := json.Unmarshal(a["Ok"], &ok); err != nil {
+			t.Fatalf("answer %d: %s", i, a)
+		}
+		if ok.Kind != "get" || ok.Token != fmt.Sprintf("Bearer tok%d", i+1) || !ok.OperationIndependent {
+			t.Errorf("answer %d = %+v", i, ok)
+		}
+		// 600 s token: margin 120 s; Cargo stops reusing 60 s before the
+		// reported expiry, i.e. 120 s before the real one.
+		if want := now.Add(600*time.Second - 120*time.Second + 60*time.Second).Unix(); ok.Cache["expires"] != want {
+			t.Errorf("cache expires %d, want %d", ok.Cache["expires"], want)
+		}
+	}
+}
+
+func TestErrorsAreAnswers(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	tests := []struct {
+		name, line, kind, msg string
+	}{
+		{"login", request("login", f.index(), f.args()...), "operation-not-supported", ""},
+		{"logout", request("logout", f.index(), f.args()...), "operation-not-supported", ""},
+		{"other registry", request("get", "sparse+https://other.example/index/", f.args()...), "url-not-supported", ""},
+		{"not json", "{nope", "other", "not JSON"},
+		{"wrong version", `{"v":2,"kind":"get"}`, "other", "version 2"},
+		{"bad argument", request("get", f.index(), "provider=jfrog"), "other", "--name=value"},
+		{"unknown argument", request("get", f.index(), "--colour=blue"), "other", "unknown argument --colour"},
+		{"invalid config", request("get", f.index(), "--provider=jfrog"), "other", "input url: is required"},
+		{"missing token source", request("get", f.index(), append(f.args(), "--id-token-env=NOPE")...), "other", "NOPE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := f.serve(t, nil, tt.line)[0]
+			var e errBody
+			if err := json.Unmarshal(a["Err"], &e); err != nil {
+				t.Fatalf("answer %s is not an Err", a)
+			}
+			if e.Kind != tt.kind || !strings.Contains(e.Message+strings.Join(e.CausedBy, "\n"), tt.msg) {
+				t.Errorf("answer = %+v, want kind %s with %q", e, tt.kind, tt.msg)
+			}
+		})
+	}
+	if f.exchanges.Load() != 0 {
+		t.Errorf("%d exchanges for requests that should not exchange", f.exchanges.Load())
+	}
+}
+
+func TestRefusalCarriesClaimsNotTokens(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	f.status = http.StatusForbidden
+	a := f.serve(t, nil, request("get", f.index(), f.args()...))[0]
+	raw := string(a["Err"])
+	if !strings.Contains(raw, "Failed to find a matching identity mapping") || !strings.Contains(raw, "repository: octo-org/octo-repo") {
+		t.Errorf("error answer lacks the message or the claims: %s", raw)
+	}
+	if strings.Contains(raw, idToken) {
+		t.Error("error answer holds the ID token")
+	}
+}
+
+func TestIDTokenFromAnotherCI(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	env := map[string]string{"CIRCLE_OIDC_TOKEN_V2": idToken}
+	a := f.serve(t, env, request("get", f.index(), append(f.args(), "--id-token-env=CIRCLE_OIDC_TOKEN_V2")...))[0]
+	if _, ok := a["Ok"]; !ok {
+		t.Fatalf("answer = %s", a["Err"])
+	}
+}
+
+func TestCacheFor(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		life time.Duration
+		want any
+	}{
+		{0, "never"},
+		{5 * time.Second, map[string]int64{"expires": now.Add(5*time.Second - time.Second + time.Minute).Unix()}},
+		{30 * time.Minute, map[string]int64{"expires": now.Add(30*time.Minute - 5*time.Minute + time.Minute).Unix()}},
+		{time.Second, "never"},
+	}
+	for _, tt := range tests {
+		tok := &exchange.Token{}
+		if tt.life > 0 {
+			tok.ExpiresAt = now.Add(tt.life)
+		}
+		if got := cacheFor(tok, now); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("cacheFor(%s) = %v, want %v", tt.life, got, tt.want)
+		}
+	}
+}
+
+// FuzzHandle feeds arbitrary request lines: the provider must answer each
+// with exactly one JSON object holding Ok or Err, never panic.
+func FuzzHandle(f *testing.F) {
+	f.Add(`{"v":1,"kind":"get","registry":{"index-url":"x"},"args":["--provider=jfrog"]}`)
+	f.Add(`{"v":1,"kind":"login"}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, line string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no network: a get that gets as far as the exchange fails at once
+		a := handle(ctx, Env{Getenv: func(string) string { return "" }, Now: time.Now}, []byte(line))
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil || len(m) != 1 || (m["Ok"] == nil && m["Err"] == nil) {
+			t.Fatalf("answer %s", b)
+		}
+	})
+}

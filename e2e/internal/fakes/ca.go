@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -132,6 +134,7 @@ func (ca *CA) StartServer(h http.Handler) *httptest.Server {
 // failures. The caller closes the server.
 func StartUntrustedServer(h http.Handler) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are the point
 	srv.StartTLS()
 	return srv
 }

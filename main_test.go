@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/config"
+)
+
+func TestRunHelpAndVersion(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		want    string
+		wantErr error
+	}{
+		{[]string{"cargo-oidc", "--help"}, "Usage:", nil},
+		{[]string{"cargo-oidc", "--version"}, "cargo-oidc dev", nil},
+		{[]string{"cargo-oidc", "--bogus"}, "Usage:", errUsage},
+		{[]string{"cargo-oidc", "extra"}, "Usage:", errUsage},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		err := run(context.Background(), tt.args, func(string) string { return "" }, strings.NewReader(""), &out)
+		if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+			t.Errorf("run(%v) error = %v, want %v", tt.args, err, tt.wantErr)
+		}
+		if !strings.Contains(out.String(), tt.want) {
+			t.Errorf("run(%v) output lacks %q:\n%s", tt.args, tt.want, out.String())
+		}
+	}
+}
+
+func TestRunPluginHello(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"cargo-oidc", "--cargo-plugin"}, func(string) string { return "" }, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "{\"v\":[1]}\n" {
+		t.Errorf("hello = %q", out.String())
+	}
+}
+
+// actionEntries reads action.yml's inputs or outputs: name, default and
+// description, in order.
+func actionEntries(t *testing.T, section string) [][3]string {
+	t.Helper()
+	data, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][3]string
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if regexp.MustCompile(`^[a-z]+:`).MatchString(line) {
+			in = strings.HasPrefix(line, section+":")
+			continue
+		}
+		if !in {
+			continue
+		}
+		if m := regexp.MustCompile(`^  ([a-z-]+):$`).FindStringSubmatch(line); m != nil {
+			out = append(out, [3]string{m[1]})
+		} else if m := regexp.MustCompile(`^    (default|description): "?(.*?)"?$`).FindStringSubmatch(line); m != nil && len(out) > 0 {
+			if m[1] == "default" {
+				out[len(out)-1][1] = m[2]
+			} else {
+				out[len(out)-1][2] = m[2]
+			}
+		}
+	}
+	return out
+}
+
+// TestReadmeTablesMatchActionYML keeps README.md's inputs and outputs tables
+// identical to action.yml: same names, order, defaults and descriptions.
+func TestReadmeTablesMatchActionYML(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []string{"inputs", "outputs"} {
+		start := strings.Index(string(readme), "<!-- "+section+":begin -->")
+		end := strings.Index(string(readme), "<!-- "+section+":end -->")
+		if start < 0 || end < start {
+			t.Fatalf("README.md has no %s table markers", section)
+		}
+		var rows []string
+		for _, line := range strings.Split(string(readme)[start:end], "\n") {
+			if strings.HasPrefix(line, "| `") {
+				rows = append(rows, line)
+			}
+		}
+		var want []string
+		for _, e := range actionEntries(t, section) {
+			desc := strings.ReplaceAll(e[2], "|", `\|`)
+			if section == "outputs" {
+				want = append(want, "| `"+e[0]+"` | "+desc+" |")
+				continue
+			}
+			def := ""
+			if e[1] != "" {
+				def = "`" + e[1] + "`"
+			}
+			want = append(want, "| `"+e[0]+"` | "+def+" | "+desc+" |")
+		}
+		if len(want) == 0 {
+			t.Fatalf("no %s read from action.yml", section)
+		}
+		if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+			t.Errorf("README.md %s table differs from action.yml.\nREADME:\n%s\naction.yml:\n%s", section, strings.Join(rows, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestActionYMLMatchesConfig keeps action.yml's inputs and defaults the
+// ones the code reads.
+func TestActionYMLMatchesConfig(t *testing.T) {
+	t.Parallel()
+	var names []string
+	for _, e := range actionEntries(t, "inputs") {
+		names = append(names, e[0])
+		if got := config.Default(e[0]); got != e[1] {
+			t.Errorf("input %s: action.yml default %q, code default %q", e[0], e[1], got)
+		}
+	}
+	if strings.Join(names, " ") != strings.Join(config.Inputs, " ") {
+		t.Errorf("action.yml inputs %v\ncode inputs %v", names, config.Inputs)
+	}
+}

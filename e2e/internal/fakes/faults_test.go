@@ -149,6 +149,9 @@ func TestRedirectFollowedSendsBody(t *testing.T) {
 			t.Fatalf("%v: sink did not record the body", k)
 		}
 	}
+	if s.Store.Requests(CratesIOTokenPath) != 2 || s.Store.Requests(SinkPathPrefix+CratesIOTokenPath) != 2 {
+		t.Fatalf("counts: %v", s.Store.AllRequests())
+	}
 	if !s.Sink.ReceivedBody() || len(s.Sink.Requests()) != 2 {
 		t.Fatalf("sink requests %d", len(s.Sink.Requests()))
 	}

@@ -103,6 +103,10 @@ type Stack struct {
 // (a test hook of cargo that release builds honour; see the package doc).
 const CratesIOURLEnv = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS"
 
+// SinkPathPrefix prefixes the paths the redirect target's requests are
+// counted under in the TokenStore, e.g. "sink:/access/api/v1/oidc/token".
+const SinkPathPrefix = "sink:"
+
 // Start starts a Stack. Call Close when done.
 func Start(opts Options) (s *Stack, err error) {
 	s = &Stack{Clock: &Clock{}}
@@ -210,7 +214,10 @@ func Start(opts Options) (s *Stack, err error) {
 	s.run(csSrv, s.Cloudsmith.Handler())
 	s.run(cratesSrv, s.CratesIO.Handler())
 	s.run(regSrv, s.Registry.Handler())
-	s.run(sinkSrv, countRequests(s.Store, s.Sink))
+	s.run(sinkSrv, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Store.CountRequest(SinkPathPrefix + r.URL.Path) // kept apart from the real endpoints' counts
+		s.Sink.ServeHTTP(w, r)
+	}))
 	return s, nil
 }
 

@@ -21,6 +21,7 @@ type FileCommandError struct {
 	Msg  string // the runner's reason, e.g. "matching delimiter not found"
 }
 
+// Error returns the file and the runner's reason.
 func (e *FileCommandError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }

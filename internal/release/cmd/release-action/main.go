@@ -1,0 +1,82 @@
+// Command release-action writes the action.yml of a release: the repository's
+// action.yml with runs.image set to a prebuilt image pinned by digest.
+//
+//	go run ./internal/release/cmd/release-action \
+//	  --image ghcr.io/cargo-oidc/cargo-oidc:1.2.3@sha256:<digest> --out action.yml
+//
+// .github/workflows/release.yml runs it after pushing the image.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/release"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "release-action:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args, reads --in, and writes the release action.yml to --out.
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("release-action", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "action.yml", "the main branch's action.yml")
+	out := fs.String("out", "", "where to write the release action.yml (may be the same file as --in)")
+	image := fs.String("image", "", "ghcr.io/OWNER/NAME:VERSION@sha256:DIGEST")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case *image == "":
+		return errors.New("--image is required")
+	case *out == "":
+		return errors.New("--out is required")
+	}
+	src, err := os.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	data, err := release.ReleaseActionYAML(src, *image)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
+	}
+	return writeAtomic(*out, data)
+}
+
+// writeAtomic writes data to a temporary file next to path, syncs it and
+// renames it over path.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".release-action-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // fails harmlessly after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

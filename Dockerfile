@@ -15,10 +15,11 @@ RUN mkdir -p /out \
  && go build -ldflags "-s -w -X main.version=${VERSION}" -o /out/cargo-oidc . \
  && ln -s cargo-oidc /out/cargo-oidc-post
 
-# Final stage: the binary and nothing else. CA roots are compiled in
-# (golang.org/x/crypto/x509roots/fallback). The runner starts the container
+# Final stage: the binary and the CA bundle (for HTTPS to the token
+# services; Go reads it from this path), nothing else. The runner starts the container
 # without --user, so the image runs as root; it mounts the workspace over the
 # working directory, so there is no WORKDIR.
 FROM scratch
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/ /
 ENTRYPOINT ["/cargo-oidc"]

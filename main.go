@@ -16,8 +16,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	_ "golang.org/x/crypto/x509roots/fallback" // CA roots for the scratch image
-
 	"github.com/cargo-oidc/cargo-oidc/internal/action"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )

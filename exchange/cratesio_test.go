@@ -1,0 +1,202 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestCratesIO(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		handle    func(seen map[string]bool, w http.ResponseWriter, jwt string, n int)
+		wantErr   []string
+		wantCount int
+		wantExp   time.Time
+		wantHint  []string
+	}{
+		{name: "ok", wantCount: 1, wantExp: fixedNow.Add(30 * time.Minute)},
+		{name: "503 once then fresh JWT accepted", wantCount: 2, wantExp: fixedNow.Add(30 * time.Minute),
+			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+				if n == 1 {
+					writeJSON(w, 503, `{"errors":[{"detail":"unavailable"}]}`)
+					return
+				}
+				writeJSON(w, 200, `{"token":"cio_tp_token"}`)
+			}},
+		{name: "429 twice then ok", wantCount: 3, wantExp: fixedNow.Add(30 * time.Minute),
+			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+				if n <= 2 {
+					writeJSON(w, 429, `{}`)
+					return
+				}
+				writeJSON(w, 200, `{"token":"cio_tp_token"}`)
+			}},
+		{name: "service states expiry", wantCount: 1, wantExp: time.Date(2026, 1, 2, 3, 20, 0, 0, time.UTC),
+			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+				writeJSON(w, 200, `{"token":"cio_tp_token","expires_at":"2026-01-02T03:20:00Z"}`)
+			}},
+		{name: "400 detail shown", wantCount: 1,
+			wantErr:  []string{"crates.io token exchange failed: POST ", "/api/v1/trusted_publishing/tokens: 400 Bad Request: No Trusted Publishing config found for repository `octo/app`."},
+			wantHint: []string{"trusted publisher", "workflow", "environment"},
+			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+				writeJSON(w, 400, `{"errors":[{"detail":"No Trusted Publishing config found for repository `+"`octo/app`"+`."}]}`)
+			}},
+		{name: "always 503", wantCount: 3, wantErr: []string{"503 Service Unavailable (after 3 attempts): down"},
+			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+				writeJSON(w, 503, `{"errors":[{"detail":"down"}]}`)
+			}},
+		{name: "empty token", wantCount: 1, wantErr: []string{"no token"},
+			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) { writeJSON(w, 200, `{"token":""}`) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			seen := map[string]bool{}
+			var count atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var req struct {
+					JWT string `json:"jwt"`
+				}
+				dec := json.NewDecoder(r.Body)
+				dec.DisallowUnknownFields()
+				if r.Method != "POST" || r.URL.Path != "/api/v1/trusted_publishing/tokens" || r.Header.Get("Content-Type") != "application/json" ||
+					r.Header.Get("User-Agent") != "cargo-oidc" || dec.Decode(&req) != nil || req.JWT == "" {
+					writeJSON(w, 418, `{"errors":[{"detail":"unexpected request"}]}`)
+					return
+				}
+				mu.Lock()
+				dup := seen[req.JWT]
+				seen[req.JWT] = true
+				n := len(seen)
+				mu.Unlock()
+				count.Add(1)
+				if dup {
+					writeJSON(w, 400, `{"errors":[{"detail":"JWT has already been used"}]}`)
+					return
+				}
+				if tc.handle == nil {
+					writeJSON(w, 200, `{"token":"cio_tp_token"}`)
+					return
+				}
+				tc.handle(seen, w, req.JWT, n)
+			}))
+			t.Cleanup(srv.Close)
+			ids := &mintingIDs{}
+			m := &recMask{}
+			c := &CratesIO{Client: testClient(2), BaseURL: srv.URL, Mask: m.mask, Now: nowFixed}
+			tok, err := c.Exchange(context.Background(), ids)
+			if int(count.Load()) != tc.wantCount || int(ids.n.Load()) != tc.wantCount {
+				t.Fatalf("requests %d, id tokens %d, want %d", count.Load(), ids.n.Load(), tc.wantCount)
+			}
+			for _, a := range ids.auds {
+				if a != "crates.io" {
+					t.Fatalf("audience %q", a)
+				}
+			}
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tok.Value != "cio_tp_token" || !tok.ExpiresAt.Equal(tc.wantExp) {
+					t.Fatalf("token %+v", tok)
+				}
+				if got := m.list(); len(got) != 1 || got[0] != "cio_tp_token" {
+					t.Fatalf("masked %q", got)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("err %q lacks %q", err, w)
+				}
+			}
+			var he *HTTPError
+			if errors.As(err, &he) {
+				for _, h := range tc.wantHint {
+					if !strings.Contains(he.Hint, h) {
+						t.Fatalf("hint %q lacks %q", he.Hint, h)
+					}
+				}
+				if he.Claims == nil || he.Claims.Repository != "octo/app" {
+					t.Fatal("claims missing")
+				}
+			}
+		})
+	}
+}
+
+func TestCratesIORevoke(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		token   string
+		status  int
+		body    string
+		wantErr []string
+		reqs    int
+	}{
+		{name: "204", token: "cio_tp_token", status: 204, reqs: 1},
+		{name: "401", token: "cio_tp_token", status: 401, body: `{"errors":[{"detail":"authentication failed"}]}`, reqs: 1,
+			wantErr: []string{"crates.io token revocation failed: DELETE ", "401 Unauthorized: authentication failed"}},
+		{name: "empty token", token: "", wantErr: []string{"no token"}},
+		{name: "token with newline", token: "cio_tp\nX-Evil: 1", wantErr: []string{"refused"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if r.Method != "DELETE" || r.URL.Path != "/api/v1/trusted_publishing/tokens" || r.Header.Get("Authorization") != "Bearer "+tc.token {
+					w.WriteHeader(418)
+					return
+				}
+				writeJSON(w, tc.status, tc.body)
+			})
+			c := &CratesIO{Client: testClient(2), BaseURL: f.URL}
+			err := c.Revoke(context.Background(), tc.token)
+			if f.count() != tc.reqs {
+				t.Fatalf("requests %d, want %d", f.count(), tc.reqs)
+			}
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("err %q lacks %q", err, w)
+				}
+			}
+			assertNoSecret(t, err.Error(), "cio_tp_token", "X-Evil")
+		})
+	}
+}
+
+func TestCratesIOAudience(t *testing.T) {
+	t.Parallel()
+	if a := (&CratesIO{}).IDTokenAudience(); a != "crates.io" {
+		t.Fatal(a)
+	}
+	if a := (&CratesIO{Audience: "x"}).IDTokenAudience(); a != "x" {
+		t.Fatal(a)
+	}
+	if (&CratesIO{}).Name() != "crates-io" {
+		t.Fatal("name")
+	}
+}

@@ -65,10 +65,15 @@ const (
 	kindOther                 = "other"
 )
 
+// okGet is the answer to a get. Cargo reads the cache control flattened
+// into it: "cache" is "never", "session" or "expires", and with "expires"
+// the field "expiration" holds the unix time (cargo-credential's
+// CacheControl, `#[serde(tag = "cache")]`).
 type okGet struct {
 	Kind                 string `json:"kind"`
 	Token                string `json:"token"`
-	Cache                any    `json:"cache"`
+	Cache                string `json:"cache"`
+	Expiration           int64  `json:"expiration,omitempty"`
 	OperationIndependent bool   `json:"operation_independent"`
 }
 
@@ -132,8 +137,9 @@ func handle(ctx context.Context, e Env, line []byte) any {
 	if err != nil {
 		return fail(err)
 	}
+	cache, expiration := cacheFor(tok, e.Now())
 	return map[string]okGet{"Ok": {Kind: "get", Token: opts.cfg.Authorization(tok.Value),
-		Cache: cacheFor(tok, e.Now()), OperationIndependent: true}}
+		Cache: cache, Expiration: expiration, OperationIndependent: true}}
 }
 
 // fail turns err into an "other" error answer; wrapped causes become
@@ -153,22 +159,23 @@ func fail(err error) any {
 	return map[string]errBody{"Err": {Kind: kindOther, Message: lines[0], CausedBy: lines[1:]}}
 }
 
-// cacheFor tells Cargo how long to reuse tok. Cargo reuses a cached token
-// only while now+60s is before the expiry it was given, so the expiry
-// reported is the real one minus a safety margin plus those 60 seconds:
+// cacheFor tells Cargo how long to reuse tok: the cache control ("never" or
+// "expires") and, with "expires", the unix time to give Cargo. Cargo reuses
+// a cached token only while now+60s is before that time, so the time
+// reported is the real expiry minus a safety margin plus those 60 seconds:
 // Cargo then stops using the token margin before it really expires. The
 // margin is a fifth of the remaining life, between 1 second and 5 minutes.
 // A token of unknown life is never cached.
-func cacheFor(tok *exchange.Token, now time.Time) any {
+func cacheFor(tok *exchange.Token, now time.Time) (cache string, expiration int64) {
 	if tok.ExpiresAt.IsZero() {
-		return "never"
+		return "never", 0
 	}
 	left := tok.ExpiresAt.Sub(now)
 	margin := min(max(left/5, time.Second), 5*time.Minute)
 	if left <= margin {
-		return "never"
+		return "never", 0
 	}
-	return map[string]int64{"expires": tok.ExpiresAt.Add(-margin).Add(60 * time.Second).Unix()}
+	return "expires", tok.ExpiresAt.Add(-margin).Add(60 * time.Second).Unix()
 }
 
 // Options is the provider's configuration, from the arguments of Cargo's

@@ -105,10 +105,11 @@ func TestGetMintsAFreshTokenEachTime(t *testing.T) {
 	answers := f.serve(t, nil, request("get", f.index(), f.args()...), request("get", f.index(), f.args()...))
 	for i, a := range answers {
 		var ok struct {
-			Kind                 string           `json:"kind"`
-			Token                string           `json:"token"`
-			Cache                map[string]int64 `json:"cache"`
-			OperationIndependent bool             `json:"operation_independent"`
+			Kind                 string `json:"kind"`
+			Token                string `json:"token"`
+			Cache                string `json:"cache"`
+			Expiration           int64  `json:"expiration"`
+			OperationIndependent bool   `json:"operation_independent"`
 		}
 		if err := json.Unmarshal(a["Ok"], &ok); err != nil {
 			t.Fatalf("answer %d: %s", i, a)
@@ -118,8 +119,8 @@ func TestGetMintsAFreshTokenEachTime(t *testing.T) {
 		}
 		// 600 s token: margin 120 s; Cargo stops reusing 60 s before the
 		// reported expiry, i.e. 120 s before the real one.
-		if want := now.Add(600*time.Second - 120*time.Second + 60*time.Second).Unix(); ok.Cache["expires"] != want {
-			t.Errorf("cache expires %d, want %d", ok.Cache["expires"], want)
+		if want := now.Add(600*time.Second - 120*time.Second + 60*time.Second).Unix(); ok.Cache != "expires" || ok.Expiration != want {
+			t.Errorf("cache %q expiration %d, want expires %d", ok.Cache, ok.Expiration, want)
 		}
 	}
 }
@@ -185,21 +186,22 @@ func TestIDTokenFromAnotherCI(t *testing.T) {
 func TestCacheFor(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		life time.Duration
-		want any
+		life       time.Duration
+		cache      string
+		expiration int64
 	}{
-		{0, "never"},
-		{5 * time.Second, map[string]int64{"expires": now.Add(5*time.Second - time.Second + time.Minute).Unix()}},
-		{30 * time.Minute, map[string]int64{"expires": now.Add(30*time.Minute - 5*time.Minute + time.Minute).Unix()}},
-		{time.Second, "never"},
+		{0, "never", 0},
+		{5 * time.Second, "expires", now.Add(5*time.Second - time.Second + time.Minute).Unix()},
+		{30 * time.Minute, "expires", now.Add(30*time.Minute - 5*time.Minute + time.Minute).Unix()},
+		{time.Second, "never", 0},
 	}
 	for _, tt := range tests {
 		tok := &exchange.Token{}
 		if tt.life > 0 {
 			tok.ExpiresAt = now.Add(tt.life)
 		}
-		if got := cacheFor(tok, now); fmt.Sprint(got) != fmt.Sprint(tt.want) {
-			t.Errorf("cacheFor(%s) = %v, want %v", tt.life, got, tt.want)
+		if cache, exp := cacheFor(tok, now); cache != tt.cache || exp != tt.expiration {
+			t.Errorf("cacheFor(%s) = %q, %d, want %q, %d", tt.life, cache, exp, tt.cache, tt.expiration)
 		}
 	}
 }

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+)
+
+// TestRun runs the benchmark with two timed runs and no warm-up: both flows
+// must work and the binary must make exactly two requests per run. Timing
+// targets are only logged here, since a loaded test machine says nothing
+// about them; `go run ./e2e/cmd/bench` checks them.
+func TestRun(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is required under CI=true: %v", tool, err)
+			}
+			t.Skipf("%s not found in PATH; install bash, curl and jq to run the benchmark", tool)
+		}
+	}
+	t.Cleanup(harness.Cleanup)
+	var out strings.Builder
+	err := run(t.Context(), []string{"-n", "2", "-warmup", "0"}, &out)
+	t.Logf("bench output:\n%s", out.String())
+	var missed *missedError
+	if err != nil && !errors.As(err, &missed) {
+		t.Fatalf("bench failed: %v", err)
+	}
+	for _, want := range []string{"PASS  exactly 2 HTTP requests per binary run", "cargo-oidc binary", "curl + jq script", "one 503 then success"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("bench output lacks %q", want)
+		}
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	if err := run(t.Context(), []string{"-n", "0"}, &out); err == nil {
+		t.Fatal("run accepted -n 0")
+	}
+}

@@ -1,0 +1,32 @@
+// Package e2e drives the built cargo-oidc binary and the image built from
+// the repository's own Dockerfile the way the GitHub runner does, against
+// the local fake services of e2e/internal/fakes, and then lets the real cargo
+// use what the action produced.
+//
+//	go test ./e2e/ -run 'Scenario|Container' -v
+//
+// Tests that need cargo or Podman skip with the reason when they are absent,
+// and fail instead under CI=true.
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+)
+
+// TestMain builds the action's binary once for every test of the package
+// (harness.Binary caches it) and removes it, and the image the container
+// tests built, when the tests are done.
+func TestMain(m *testing.M) {
+	if _, err := harness.Binary(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building cargo-oidc:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	scnRemoveImage()
+	harness.Cleanup()
+	os.Exit(code)
+}

@@ -465,3 +465,17 @@ func TestPostRevokeFailureIsAWarning(t *testing.T) {
 		t.Errorf("token shown outside its mask line:\n%s", out)
 	}
 }
+
+func TestProviderModeRefusesWhitespace(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
+	w.env["INPUT_PROVIDER-NAME"] = "github oidc"
+	out, err := w.run(Main)
+	if err == nil || !strings.Contains(out, "input provider-name holds whitespace") {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+	if w.issued.Load() != 0 {
+		t.Error("exchanged although the provider setting cannot be written")
+	}
+}

@@ -54,11 +54,11 @@ func Main(ctx context.Context, e Env) error {
 	var providerBin string // container path of the copied binary, provider mode
 	if cfg.CredentialMode == config.ModeProvider {
 		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
-		reg.CredentialProvider = providerCommand(cfg, paths.ToHost(providerBin))
-		if strings.ContainsAny(paths.ToHost(providerBin), " \t") {
-			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider",
-				fmt.Errorf("the runner's home folder %q contains a space, which Cargo's credential-provider setting cannot carry; use credential-mode: token", paths.ToHost(providerBin)))
+		cmd, err := providerCommand(cfg, paths.ToHost(providerBin))
+		if err != nil {
+			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
 		}
+		reg.CredentialProvider = cmd
 	}
 	var configChange *fileChange
 	if configPath != "" {
@@ -467,9 +467,19 @@ func installBinary(executable func() (string, error), dst string, owner cargocon
 // providerCommand is the credential-provider setting for Cargo: the host
 // path of the binary and the arguments that configure it. Cargo runs
 // "<path> --cargo-plugin" and passes the arguments in its JSON request.
-func providerCommand(cfg *config.Config, hostBin string) string {
+//
+// Cargo splits the setting on spaces, so a value holding whitespace cannot
+// be carried and is refused.
+func providerCommand(cfg *config.Config, hostBin string) (string, error) {
+	if strings.ContainsAny(hostBin, " \t\n") {
+		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", hostBin)
+	}
 	args := []string{hostBin, "--provider=" + string(cfg.Provider), "--url=" + cfg.URL}
+	var bad []string
 	add := func(name, v string) {
+		if strings.ContainsAny(v, " \t\n") {
+			bad = append(bad, name)
+		}
 		if v != "" {
 			args = append(args, "--"+name+"="+v)
 		}
@@ -485,5 +495,8 @@ func providerCommand(cfg *config.Config, hostBin string) string {
 		add("token-scheme", orText(cfg.TokenScheme, "none"))
 	}
 	add("retries", strconv.Itoa(cfg.Retries))
-	return strings.Join(args, " ")
+	if len(bad) > 0 {
+		return "", fmt.Errorf("input %s holds whitespace, which Cargo's credential-provider setting cannot carry (Cargo splits it on spaces); remove it or use credential-mode: token", strings.Join(bad, ", "))
+	}
+	return strings.Join(args, " "), nil
 }

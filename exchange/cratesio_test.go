@@ -55,7 +55,9 @@ func TestCratesIO(t *testing.T) {
 				writeJSON(w, 503, `{"errors":[{"detail":"down"}]}`)
 			}},
 		{name: "empty token", wantCount: 1, wantErr: []string{"no token"},
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) { writeJSON(w, 200, `{"token":""}`) }},
+			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+				writeJSON(w, 200, `{"token":""}`)
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

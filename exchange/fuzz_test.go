@@ -1,0 +1,113 @@
+package exchange
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func FuzzDecodeClaims(f *testing.F) {
+	f.Add(testIDToken)
+	f.Add("a." + base64.RawURLEncoding.EncodeToString([]byte(`{"aud":["x","y"],"exp":1e300}`)) + ".b")
+	f.Add("a." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"\u0000\n"}`)) + ".b")
+	f.Add("..")
+	f.Add("not a jwt")
+	f.Fuzz(func(t *testing.T, jwt string) {
+		c, err := DecodeClaims(jwt)
+		if err != nil {
+			if len(jwt) >= 8 && strings.Contains(err.Error(), jwt) {
+				t.Fatalf("error echoes the input: %q", err)
+			}
+			return
+		}
+		for _, l := range c.Lines() {
+			checkMessage(t, strings.SplitN(l, ": ", 2)[1])
+		}
+	})
+}
+
+func FuzzParseJFrogAnswer(f *testing.F) {
+	f.Add([]byte(`{"access_token":"a","expires_in":3600,"username":"u","reference_token":"r"}`), "application/json")
+	f.Add([]byte(`{"expires_in":"12"}`), "")
+	f.Add([]byte(`<html><title>x</title></html>`), "text/html")
+	f.Add([]byte("{\"access_token\":\n"), "")
+	f.Add([]byte(`null`), "")
+	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
+		a, err := parseJFrogAnswer(body, ctype)
+		if err != nil {
+			checkMalformed(t, err)
+			return
+		}
+		if a.ExpiresIn < 0 {
+			t.Fatal("negative expiry")
+		}
+	})
+}
+
+func FuzzParseTokenAnswer(f *testing.F) {
+	f.Add([]byte(`{"token":"t"}`), "")
+	f.Add([]byte(`{"token":"t","expires_at":"2026-01-01T00:00:00Z","expires_in":5}`), "application/json")
+	f.Add([]byte(`[]`), "")
+	f.Add([]byte("<!doctype html><p>hi"), "")
+	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
+		a, err := parseTokenAnswer(body, ctype)
+		if err != nil {
+			checkMalformed(t, err)
+			return
+		}
+		_ = a.expiry(fixedNow)
+	})
+}
+
+func checkMalformed(t *testing.T, err error) {
+	t.Helper()
+	me, ok := err.(*MalformedAnswerError)
+	if !ok {
+		t.Fatalf("error %T", err)
+	}
+	checkMessage(t, me.FirstLine)
+}
+
+// FuzzServiceErrorMessage covers the error-body parsers of all services
+// (JFrog errors[].message, crates.io errors[].detail, Cloudsmith detail) and
+// the generic fallback used for HTML and text.
+func FuzzServiceErrorMessage(f *testing.F) {
+	f.Add([]byte(`{"errors":[{"code":"X","message":"m"}]}`), "application/json")
+	f.Add([]byte(`{"errors":[{"detail":"d"}]}`), "")
+	f.Add([]byte(`{"detail":"generic"}`), "")
+	f.Add([]byte(`{"errors":["a","b"]}`), "")
+	f.Add([]byte("<html><head><title>T\x00</title>"), "text/html")
+	f.Add([]byte("\x1b[31mplain\ntext"), "text/plain")
+	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
+		checkMessage(t, serviceMessage(body))
+		msg := genericMessage(body, ctype)
+		checkMessage(t, strings.TrimPrefix(msg, "HTML page: "))
+		he := newHTTPError(ServiceJFrog, "POST", "https://x/y", 403, ctype, body, 1)
+		if strings.ContainsAny(he.Error(), "\n\r\x00") {
+			t.Fatalf("error has control characters: %q", he.Error())
+		}
+	})
+}
+
+func FuzzCleanMessage(f *testing.F) {
+	f.Add("hello\nworld")
+	f.Add("\xff\xfe\u202e")
+	f.Add(strings.Repeat("ab", 400))
+	f.Add(testIDToken)
+	f.Fuzz(func(t *testing.T, s string) {
+		out := CleanMessage(s)
+		checkMessage(t, out)
+		if CleanMessage(out) != out && !strings.HasSuffix(out, "…") {
+			t.Fatalf("not idempotent: %q -> %q", out, CleanMessage(out))
+		}
+	})
+}
+
+func FuzzHTMLSummary(f *testing.F) {
+	f.Add([]byte("<html><title>x</title></html>"))
+	f.Add([]byte("<title"))
+	f.Add([]byte("<script>a</script><p>b</p>"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkMessage(t, htmlSummary(body))
+	})
+}

@@ -373,15 +373,19 @@ func writeChange(ch *fileChange, owner cargoconf.Owner) error {
 		_, err := writeCredentialsData(ch, owner)
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(ch.path), 0o755); err != nil {
+	// Folders the action creates go to the workspace's owner like the file,
+	// so later steps (run as that user) can use them; existing ones are left alone.
+	if err := cargoconf.MkdirAll(filepath.Dir(ch.path), 0o755, owner); err != nil {
 		return fmt.Errorf("creating the folder of %s: %w", ch.path, err)
 	}
-	chownNew(filepath.Dir(ch.path), owner)
 	return cargoconf.WriteFileAtomic(ch.path, ch.data, ch.perm, owner)
 }
 
 func writeCredentialsData(ch *fileChange, owner cargoconf.Owner) (bool, error) {
-	if err := os.MkdirAll(filepath.Dir(ch.path), 0o700); err != nil {
+	// A folder created for the file is private (0700) but must belong to the
+	// user of the later steps, not to the container's root, or they cannot
+	// reach the file.
+	if err := cargoconf.MkdirAll(filepath.Dir(ch.path), 0o700, owner); err != nil {
 		return false, fmt.Errorf("creating the folder of %s: %w", ch.path, err)
 	}
 	if fi, err := os.Lstat(ch.path); err == nil && fi.Mode()&os.ModeSymlink != 0 {

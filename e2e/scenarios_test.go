@@ -69,7 +69,8 @@ func scnRunAll(t *testing.T, mode scnMode) {
 		{"wrong-claim/crates-io", scnWrongClaim("crates-io")},
 		{"replace-crates-io/existing-config", scnReplaceCratesIO(true)},
 		{"replace-crates-io/new-config", scnReplaceCratesIO(false)},
-		{"credentials-file/runner-temp", scnCredentialsFile},
+		{"credentials-file/runner-temp", scnCredentialsFile(false)},
+		{"credentials-file/runner-temp-subfolder", scnCredentialsFile(true)},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -515,31 +516,50 @@ func scnReplaceCratesIO(existing bool) func(w *scnWorld) {
 }
 
 // scnCredentialsFile: credentials-file under runner.temp is written with
-// mode 0600 holding the token, its host path is the output, and the post
-// stage removes it.
-func scnCredentialsFile(w *scnWorld) {
-	t := w.t
-	path := filepath.Join(w.job.Temp(), "cargo-credentials.toml") // ${{ runner.temp }}/cargo-credentials.toml
-	res := w.mustSucceed(w.inputs("jfrog", map[string]string{"credentials-file": path}))
-	tok := res.Outputs["token"]
-	scnWantOutputs(t, res, map[string]string{"credentials-file": path})
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatalf("credentials file: %v", err)
-	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
-		t.Errorf("credentials file mode %v, want a regular file with 0600", fi.Mode())
-	}
-	data := scnReadFile(t, path)
-	if !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+tok+`"`) {
-		t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
-	}
-	post := w.runPost()
-	if _, err := os.Lstat(path); !os.IsNotExist(err) {
-		t.Errorf("the post stage left the credentials file (%v):\n%s", err, scnOutput(post))
-	}
-	if _, err := os.Stat(w.job.Temp()); err != nil {
-		t.Errorf("runner.temp itself is gone: %v", err)
+// mode 0600 holding the token, owned (with the folder the action created for
+// it) by the workspace's owner, who runs the later steps; its host path is
+// the output, and the post stage removes it.
+func scnCredentialsFile(nested bool) func(w *scnWorld) {
+	return func(w *scnWorld) {
+		t := w.t
+		if err := os.Chown(w.job.Workspace(), scnOwner, scnOwner); err != nil {
+			t.Fatalf("chown the workspace: %v", err)
+		}
+		dir := w.job.Temp() // ${{ runner.temp }}
+		if nested {
+			dir = filepath.Join(dir, "cargo-oidc")
+		}
+		path := filepath.Join(dir, "credentials.toml")
+		res := w.mustSucceed(w.inputs("jfrog", map[string]string{"credentials-file": path}))
+		tok := res.Outputs["token"]
+		scnWantOutputs(t, res, map[string]string{"credentials-file": path})
+		fi, err := os.Lstat(path)
+		if err != nil {
+			t.Fatalf("credentials file: %v", err)
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+			t.Errorf("credentials file mode %v, want a regular file with 0600", fi.Mode())
+		}
+		data := scnReadFile(t, path)
+		if !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+tok+`"`) {
+			t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
+		}
+		owned := []string{path}
+		if nested {
+			owned = append(owned, dir)
+		}
+		for _, p := range owned {
+			if uid, gid := scnOwnerOf(t, p); uid != scnOwner || gid != scnOwner {
+				t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d (later steps run as that user)", p, uid, gid, scnOwner, scnOwner)
+			}
+		}
+		post := w.runPost()
+		if _, err := os.Lstat(path); !os.IsNotExist(err) {
+			t.Errorf("the post stage left the credentials file (%v):\n%s", err, scnOutput(post))
+		}
+		if _, err := os.Stat(w.job.Temp()); err != nil {
+			t.Errorf("runner.temp itself is gone: %v", err)
+		}
 	}
 }
 

@@ -86,14 +86,17 @@ func (e *HTTPError) Error() string {
 
 // Details returns the hint and the claims lines, for a hint block under the
 // error. Nothing in it is secret.
-func (e *HTTPError) Details() []string {
+func (e *HTTPError) Details() []string { return details(e.Hint, e.Claims) }
+
+// details is the hint and the claims block shown under an error.
+func details(hint string, claims *Claims) []string {
 	var out []string
-	if e.Hint != "" {
-		out = append(out, e.Hint)
+	if hint != "" {
+		out = append(out, hint)
 	}
-	if e.Claims != nil {
-		if lines := e.Claims.Lines(); len(lines) > 0 {
-			out = append(out, "claims of the ID token that was sent:")
+	if claims != nil {
+		if lines := claims.Lines(); len(lines) > 0 {
+			out = append(out, "", "The ID token's claims (not secret):")
 			for _, l := range lines {
 				out = append(out, "  "+l)
 			}
@@ -148,6 +151,10 @@ func (e *RequestError) Error() string {
 
 // Unwrap returns the cause.
 func (e *RequestError) Unwrap() error { return e.Err }
+
+// Details returns the hint and the non-secret claims of the ID token that
+// was sent, one line each, for the block shown under the error.
+func (e *RequestError) Details() []string { return details(e.Hint, e.Claims) }
 
 // TransportError is the last attempt's transport failure (connection
 // refused or reset, timeout, TLS) after Attempts attempts.

@@ -65,7 +65,7 @@ func (g *githubIDTokens) mapError(err error, endpoint string) error {
 	var em *githubactions.EnvMissingError
 	if errors.As(err, &em) {
 		me := &MissingIDTokenError{Variable: em.Name, Event: g.getenv("GITHUB_EVENT_NAME")}
-		if me.Event == "pull_request" || me.Event == "pull_request_target" {
+		if me.Event == "pull_request" { // pull_request_target runs in the base repository and gets tokens
 			head, base := pullRequestRepos(g.getenv("GITHUB_EVENT_PATH"))
 			if head != "" && base != "" && !strings.EqualFold(head, base) {
 				me.ForkPullRequest, me.HeadRepo, me.BaseRepo = true, head, base

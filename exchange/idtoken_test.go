@@ -145,7 +145,7 @@ func TestGitHubIDTokensMissing(t *testing.T) {
 		{name: "nothing", variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
 		{name: "url only", env: map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": "https://x/?a=1"}, variable: "ACTIONS_ID_TOKEN_REQUEST_TOKEN"},
 		{name: "fork pull_request", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": fork}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL", fork: true},
-		{name: "fork pull_request_target", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_EVENT_PATH": fork}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL", fork: true},
+		{name: "pull_request_target runs in the base repository, not called a fork", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_EVENT_PATH": fork}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
 		{name: "same-repo pull_request", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": same}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
 		{name: "push with fork payload", env: map[string]string{"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": fork}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
 		{name: "missing payload", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": filepath.Join(dir, "nope.json")}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},

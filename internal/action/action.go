@@ -110,19 +110,9 @@ func explain(err error) (msg, details string) {
 	}
 	msg = strings.Join(parts, "\n")
 	var lines []string
-	var he *exchange.HTTPError
-	if errors.As(err, &he) {
-		if he.Hint != "" {
-			lines = append(lines, he.Hint)
-		}
-		if he.Claims != nil {
-			if cl := he.Claims.Lines(); len(cl) > 0 {
-				lines = append(lines, "", "The ID token's claims (not secret):")
-				for _, l := range cl {
-					lines = append(lines, "  "+l)
-				}
-			}
-		}
+	var d interface{ Details() []string }
+	if errors.As(err, &d) {
+		lines = append(lines, d.Details()...)
 	}
 	var me *exchange.MissingIDTokenError
 	if errors.As(err, &me) && len(lines) == 0 {

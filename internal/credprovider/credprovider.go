@@ -146,14 +146,12 @@ func handle(ctx context.Context, e Env, line []byte) any {
 // caused-by lines, which Cargo prints under the message.
 func fail(err error) any {
 	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
-	var he *exchange.HTTPError
-	if errors.As(err, &he) {
-		if he.Hint != "" {
-			lines = append(lines, strings.Split(he.Hint, "\n")...)
-		}
-		if he.Claims != nil {
-			lines = append(lines, "the ID token's claims (not secret):")
-			lines = append(lines, he.Claims.Lines()...)
+	var d interface{ Details() []string }
+	if errors.As(err, &d) {
+		for _, l := range d.Details() {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
 		}
 	}
 	return map[string]errBody{"Err": {Kind: kindOther, Message: lines[0], CausedBy: lines[1:]}}

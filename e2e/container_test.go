@@ -15,8 +15,9 @@ import (
 )
 
 // scnImageTag is the tag of the image built from the repository's
-// Dockerfile for this test process.
-const scnImageTag = "localhost/cargo-oidc-e2e:scenarios"
+// Dockerfile for this test process; the process id keeps test processes
+// running at the same time from removing each other's image.
+var scnImageTag = fmt.Sprintf("localhost/cargo-oidc-e2e:scenarios-%d", os.Getpid())
 
 // scnMaxImageSize is the budget for the image (issue 8): 8 MB.
 const scnMaxImageSize = 8_000_000

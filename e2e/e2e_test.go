@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
@@ -25,7 +26,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: building cargo-oidc:", err)
 		os.Exit(1)
 	}
+	start := time.Now()
 	code := m.Run()
+	fmt.Printf("e2e: tests took %s\n", time.Since(start).Round(10*time.Millisecond))
 	scnRemoveImage()
 	harness.Cleanup()
 	os.Exit(code)

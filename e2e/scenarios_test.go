@@ -287,6 +287,9 @@ func scnFetch(provider string) func(w *scnWorld) {
 			n + "_CREDENTIAL_PROVIDER": "cargo:token",
 		})
 		scnWantOutputs(t, res, map[string]string{"registry-name": name, "index-url": index, "config-file": "", "credentials-file": ""})
+		if exp, err := time.Parse(time.RFC3339, res.Outputs["expires-at"]); err != nil || !exp.After(time.Now()) {
+			t.Errorf("expires-at %q is not a future RFC 3339 time (%v)", res.Outputs["expires-at"], err)
+		}
 
 		w.writeProject("scn-fetcher", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = %q }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion, name))
 		out := w.cargoStep(nil, "fetch")

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -157,6 +158,9 @@ func (c *Client) debugf(format string, args ...any) {
 // checkRetry retries transport errors, 429 and 5xx except 501. Redirects,
 // oversized bodies, certificate failures and malformed requests are final.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if last, ok := ctx.Value(lastStatusKey{}).(*lastStatus); ok && resp != nil {
+		last.set(resp.StatusCode)
+	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -306,6 +310,28 @@ func (c *Client) errorHandler(resp *http.Response, err error, attempts int) (*ht
 	return nil, &TransportError{Attempts: attempts, Err: unwrapURLError(err)}
 }
 
+// lastStatusKey is the context key of the *lastStatus of one send.
+type lastStatusKey struct{}
+
+// lastStatus records the status of the last answer of one logical request,
+// so that an error after the time ran out while waiting to retry can name it.
+type lastStatus struct {
+	mu   sync.Mutex
+	code int
+}
+
+func (l *lastStatus) set(code int) {
+	l.mu.Lock()
+	l.code = code
+	l.mu.Unlock()
+}
+
+func (l *lastStatus) get() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.code
+}
+
 // call describes one logical request of a service.
 type call struct {
 	method string
@@ -327,6 +353,8 @@ type answer struct {
 // statuses that were not retried come back as answers; retried statuses that
 // never succeeded come back as *HTTPError.
 func (c *Client) send(ctx context.Context, cl *call) (*answer, error) {
+	last := &lastStatus{}
+	ctx = context.WithValue(ctx, lastStatusKey{}, last)
 	cur := cl.body
 	var body any
 	if cur != nil {
@@ -356,6 +384,11 @@ func (c *Client) send(ctx context.Context, cl *call) (*answer, error) {
 	}
 	resp, err := rc.Do(req)
 	if err != nil {
+		if code := last.get(); code != 0 && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// The time ran out while waiting to retry: say what the
+			// service last answered, not only that time ran out.
+			return nil, fmt.Errorf("the last answer was %s, then the time ran out waiting to retry: %w", statusText(code), err)
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

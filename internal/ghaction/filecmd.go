@@ -67,6 +67,20 @@ func (c *FileCommands) Set(f File, name, value string) error {
 	return nil
 }
 
+// Discard drops the entries not yet written to the given files, e.g. the
+// token and the variables of a step that fails after the exchange.
+func (c *FileCommands) Discard(files ...File) {
+	for _, f := range files {
+		delete(c.entries, f)
+		for i, o := range c.order {
+			if o == f {
+				c.order = append(c.order[:i:i], c.order[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
 // AddSummary appends markdown to the step summary.
 func (c *FileCommands) AddSummary(markdown string) {
 	b := c.buffer(SummaryFile)

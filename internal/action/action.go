@@ -83,7 +83,13 @@ func serviceTitle(p config.Provider) string {
 // failure shows err as an ::error:: annotation titled title, with the hint
 // and the ID token's claims when the error carries them, and adds the same
 // to the step summary. It returns err wrapped as a *ReportedError.
+//
+// A failed step exports nothing: entries already planned for GITHUB_ENV,
+// GITHUB_OUTPUT and GITHUB_STATE (the token among them) are dropped, so no
+// later step (with if: always()) sees variables for files that were rolled
+// back, and the post stage finds nothing to clean up.
 func failure(r *ghaction.Runner, fc *ghaction.FileCommands, title string, err error) error {
+	fc.Discard(ghaction.EnvFile, ghaction.OutputFile, ghaction.StateFile)
 	msg, details := explain(err)
 	r.Error(title, strings.TrimSpace(msg+"\n\n"+details))
 	var b strings.Builder

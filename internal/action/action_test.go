@@ -479,3 +479,16 @@ func TestProviderModeRefusesWhitespace(t *testing.T) {
 		t.Error("exchanged although the provider setting cannot be written")
 	}
 }
+
+func TestCratesIORevokedWhenTheStepFailsLate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	w.env["GITHUB_ENV"] = filepath.Join(w.dir, "missing", "env")
+	out, err := w.run(Main)
+	if err == nil {
+		t.Fatal("Main succeeded with an unwritable GITHUB_ENV")
+	}
+	if w.issued.Load() != 1 || w.revoked.Load() != 1 {
+		t.Errorf("issued %d, revoked %d; want the failed step's token revoked\n%s", w.issued.Load(), w.revoked.Load(), out)
+	}
+}

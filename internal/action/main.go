@@ -28,7 +28,7 @@ type fileChange struct {
 }
 
 // Main runs the main stage.
-func Main(ctx context.Context, e Env) error {
+func Main(ctx context.Context, e Env) (err error) {
 	r := ghaction.New(e.Getenv, e.Stdout)
 	fc := ghaction.NewFileCommands(e.Getenv, e.Random)
 	cfg, err := config.Load(r.Input)
@@ -95,6 +95,22 @@ func Main(ctx context.Context, e Env) error {
 	r.Mask(tok.Value)
 	r.Mask(tok.ReferenceToken)
 	r.Debug(fmt.Sprintf("exchange took %s", e.now().Sub(start).Round(time.Millisecond)))
+	if cr, ok := svc.(*exchange.CratesIO); ok && cfg.Revoke {
+		// A step that fails from here on exports nothing, so the post stage
+		// would not know the token: revoke it now instead.
+		defer func() {
+			if err == nil {
+				return
+			}
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
+			defer cancel()
+			if rerr := cr.Revoke(rctx, tok.Value); rerr != nil {
+				r.Warning("cargo-oidc: crates.io token not revoked", rerr.Error())
+			} else {
+				r.Info("Revoked the crates.io token, since the step failed.")
+			}
+		}()
+	}
 
 	// Everything the step will write, computed before anything is written.
 	out := plan{cfg: cfg, tok: tok, paths: paths}

@@ -1,57 +1,56 @@
-package main
+package e2e
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 )
 
-func TestRunHelpAndVersion(t *testing.T) {
+func TestCLIHelpVersionPlugin(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		args    []string
-		want    string
-		wantErr error
-	}{
-		{[]string{"cargo-oidc", "--help"}, "Usage:", nil},
-		{[]string{"cargo-oidc", "--version"}, "cargo-oidc dev", nil},
-		{[]string{"cargo-oidc", "--bogus"}, "Usage:", errUsage},
-		{[]string{"cargo-oidc", "extra"}, "Usage:", errUsage},
-	}
-	for _, tt := range tests {
-		var out bytes.Buffer
-		err := run(context.Background(), tt.args, func(string) string { return "" }, strings.NewReader(""), &out)
-		if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
-			t.Errorf("run(%v) error = %v, want %v", tt.args, err, tt.wantErr)
-		}
-		if !strings.Contains(out.String(), tt.want) {
-			t.Errorf("run(%v) output lacks %q:\n%s", tt.args, tt.want, out.String())
-		}
-	}
-}
-
-func TestRunPluginHello(t *testing.T) {
-	t.Parallel()
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"cargo-oidc", "--cargo-plugin"}, func(string) string { return "" }, strings.NewReader(""), &out); err != nil {
+	bin, err := harness.Binary()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "{\"v\":[1]}\n" {
-		t.Errorf("hello = %q", out.String())
+	tests := []struct {
+		args     []string
+		want     string
+		wantCode int
+	}{
+		{[]string{"--help"}, "Usage:", 0},
+		{[]string{"--version"}, "cargo-oidc e2e", 0},
+		{[]string{"--bogus"}, "Usage:", 2},
+		{[]string{"extra"}, "Usage:", 2},
+		{[]string{"--cargo-plugin"}, "{\"v\":[1]}\n", 0},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.Output()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
+			t.Errorf("cargo-oidc %v: exit %d, output %q; want exit %d with %q", tt.args, code, out, tt.wantCode, tt.want)
+		}
 	}
 }
 
 // actionEntries reads action.yml's inputs or outputs: name, default and
 // description, in order.
-func actionEntries(t *testing.T, section string) [][3]string {
+func docActionEntries(t *testing.T, section string) [][3]string {
 	t.Helper()
-	data, err := os.ReadFile("action.yml")
+	data, err := os.ReadFile("../action.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,7 @@ func actionEntries(t *testing.T, section string) [][3]string {
 // identical to action.yml: same names, order, defaults and descriptions.
 func TestReadmeTablesMatchActionYML(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +98,7 @@ func TestReadmeTablesMatchActionYML(t *testing.T) {
 			}
 		}
 		var want []string
-		for _, e := range actionEntries(t, section) {
+		for _, e := range docActionEntries(t, section) {
 			desc := strings.ReplaceAll(e[2], "|", `\|`)
 			if section == "outputs" {
 				want = append(want, "| `"+e[0]+"` | "+desc+" |")
@@ -125,7 +124,7 @@ func TestReadmeTablesMatchActionYML(t *testing.T) {
 func TestActionYMLMatchesConfig(t *testing.T) {
 	t.Parallel()
 	var names []string
-	for _, e := range actionEntries(t, "inputs") {
+	for _, e := range docActionEntries(t, "inputs") {
 		names = append(names, e[0])
 		if got := config.Default(e[0]); got != e[1] {
 			t.Errorf("input %s: action.yml default %q, code default %q", e[0], e[1], got)

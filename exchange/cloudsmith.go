@@ -70,20 +70,9 @@ func (c *Cloudsmith) Exchange(ctx context.Context, ids IDTokenSource) (*Token, e
 	if err != nil {
 		return nil, fmt.Errorf("cloudsmith: encoding the request: %w", err)
 	}
-	a, err := c.Client.send(ctx, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body})
+	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body}, c.Mask)
 	if err != nil {
-		return nil, sc.fail(err)
-	}
-	if a.status/100 != 2 {
-		return nil, sc.failed(a)
-	}
-	ans, err := parseTokenAnswer(a.body, a.header.Get("Content-Type"))
-	if err != nil {
-		return nil, sc.bad(a.status, err)
-	}
-	maskSecret(c.Mask, ans.Token)
-	if err := CheckToken("token", ans.Token); err != nil {
-		return nil, sc.bad(a.status, err)
+		return nil, err
 	}
 	tok := &Token{Value: ans.Token}
 	if cl, err := DecodeClaims(ans.Token); err == nil {

@@ -89,20 +89,9 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 		}
 		return b, nil
 	}
-	a, err := c.Client.send(ctx, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body, next: next})
+	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body, next: next}, c.Mask)
 	if err != nil {
-		return nil, sc.fail(err)
-	}
-	if a.status/100 != 2 {
-		return nil, sc.failed(a)
-	}
-	ans, err := parseTokenAnswer(a.body, a.header.Get("Content-Type"))
-	if err != nil {
-		return nil, sc.bad(a.status, err)
-	}
-	maskSecret(c.Mask, ans.Token)
-	if err := CheckToken("token", ans.Token); err != nil {
-		return nil, sc.bad(a.status, err)
+		return nil, err
 	}
 	now := nowFunc(c.Now)
 	tok := &Token{Value: ans.Token, ExpiresAt: ans.expiry(now)}

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,4 +117,26 @@ func serviceMessage(body []byte) string {
 		return m
 	}
 	return ""
+}
+
+// tokenAnswer sends cl and reads a {"token": ...} answer (Cloudsmith,
+// crates.io): a non-2xx status, an unreadable answer and an unusable token
+// are errors; the token is masked before it is checked.
+func (s *svcCall) tokenAnswer(ctx context.Context, c *Client, cl *call, mask func(string)) (*tokenAnswer, error) {
+	a, err := c.send(ctx, cl)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	if a.status/100 != 2 {
+		return nil, s.failed(a)
+	}
+	ans, err := parseTokenAnswer(a.body, a.header.Get("Content-Type"))
+	if err != nil {
+		return nil, s.bad(a.status, err)
+	}
+	maskSecret(mask, ans.Token)
+	if err := CheckToken("token", ans.Token); err != nil {
+		return nil, s.bad(a.status, err)
+	}
+	return ans, nil
 }

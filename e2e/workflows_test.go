@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 // ---------------------------------------------------------------------------
@@ -575,22 +577,14 @@ func checkComposite(file string, src []byte, acts actionSet) []string {
 // ---------------------------------------------------------------------------
 // The repository's files.
 
+// repoRoot is the repository's root (harness.RepoRoot), or a test failure.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
+	return root
 }
 
 // workflowFiles lists the workflows under examples/ and .github/workflows/,

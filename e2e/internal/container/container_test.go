@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 func TestNormalizeImageName(t *testing.T) {
@@ -145,23 +147,14 @@ func (l testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// repoRoot finds the module root holding go.mod and go.sum.
+// repoRoot is the repository's root (harness.RepoRoot), or a test failure.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's folder")
-		}
-		dir = parent
-	}
+	return root
 }
 
 const helloDockerfile = `FROM golang:1.26 AS build

@@ -5,378 +5,110 @@ package e2e
 // workflow, and every input and output a step of cargo-oidc (or of the
 // composite) uses is declared in the action.yml it runs. actionlint does not
 // read composite actions, and it cannot know which inputs belong to which
-// provider, so the second part is done here with a small YAML reader.
+// provider, so the second part is done here on the YAML tree
+// (go.yaml.in/yaml/v3, a test-only dependency).
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 // ---------------------------------------------------------------------------
-// A small YAML reader: block mappings, block sequences, plain and quoted
-// scalars, block scalars (| and >) and comments. Flow collections ({}, [a, b])
-// are kept as scalars. Enough for workflow and action files.
+// Reading YAML: go.yaml.in/yaml/v3 nodes keep the order of keys and the line
+// of every node, which the messages below point at.
 
-type yamlKind int
-
-const (
-	yamlScalar yamlKind = iota
-	yamlMap
-	yamlSeq
-)
-
-// yamlNode is one node of a document.
-type yamlNode struct {
-	Kind  yamlKind
-	Value string               // scalar: the value, unquoted
-	Keys  []string             // map: keys in order
-	Map   map[string]*yamlNode // map: values
-	Items []*yamlNode          // seq: items
-	Line  int                  // 1-based line of the node
-}
-
-// get returns the value of key in a mapping, or nil.
-func (n *yamlNode) get(key string) *yamlNode {
-	if n == nil || n.Kind != yamlMap {
-		return nil
+// parseYAML reads a document whose top level is a mapping.
+func parseYAML(src []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, err
 	}
-	return n.Map[key]
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("the document is not a mapping")
+	}
+	return doc.Content[0], nil
 }
 
-// str returns a scalar's value, "" for anything else.
-func (n *yamlNode) str() string {
-	if n == nil || n.Kind != yamlScalar {
+// yget follows keys through nested mappings and returns the value found, or
+// nil when a key is missing or a node on the way is not a mapping.
+func yget(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, key := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var v *yaml.Node
+		for k, val := range ypairs(n) {
+			if k.Value == key {
+				v = val
+				break
+			}
+		}
+		n = v
+	}
+	return n
+}
+
+// ystr returns a scalar's value, "" for anything else.
+func ystr(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
 		return ""
 	}
 	return n.Value
 }
 
-// scalars calls f for every scalar under n (keys are not scalars here).
-func (n *yamlNode) scalars(f func(*yamlNode)) {
-	if n == nil {
-		return
+// ypairs yields the keys and values of a mapping in order (nothing for
+// anything else).
+func ypairs(n *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(*yaml.Node, *yaml.Node) bool) {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if !yield(n.Content[i], n.Content[i+1]) {
+				return
+			}
+		}
 	}
-	switch n.Kind {
-	case yamlScalar:
+}
+
+// yitems returns a sequence's items (nil for anything else).
+func yitems(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
+}
+
+// yscalars calls f for every scalar value under n (mapping keys excluded).
+func yscalars(n *yaml.Node, f func(*yaml.Node)) {
+	switch {
+	case n == nil:
+	case n.Kind == yaml.ScalarNode:
 		f(n)
-	case yamlMap:
-		for _, k := range n.Keys {
-			n.Map[k].scalars(f)
+	case n.Kind == yaml.MappingNode:
+		for _, v := range ypairs(n) {
+			yscalars(v, f)
 		}
-	case yamlSeq:
-		for _, it := range n.Items {
-			it.scalars(f)
+	case n.Kind == yaml.SequenceNode:
+		for _, it := range n.Content {
+			yscalars(it, f)
 		}
 	}
 }
 
-type yamlLine struct {
-	indent  int
-	content string // without indentation; comment lines and blank lines are dropped
-	raw     string // the whole line, for block scalars
-	num     int
-}
-
-type yamlParser struct {
-	lines []yamlLine
-	all   []string // every raw line, for block scalars
-	i     int
-}
-
-// parseYAML reads a document whose top level is a block mapping.
-func parseYAML(src []byte) (*yamlNode, error) {
-	p := &yamlParser{}
-	p.all = strings.Split(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n")
-	for n, raw := range p.all {
-		content := strings.TrimLeft(raw, " ")
-		if strings.HasPrefix(content, "\t") {
-			return nil, fmt.Errorf("line %d: tab indentation", n+1)
-		}
-		if content == "" || strings.HasPrefix(content, "#") || content == "---" {
-			continue
-		}
-		p.lines = append(p.lines, yamlLine{indent: len(raw) - len(content), content: strings.TrimRight(content, " "), raw: raw, num: n + 1})
-	}
-	if len(p.lines) == 0 {
-		return &yamlNode{Kind: yamlMap, Map: map[string]*yamlNode{}}, nil
-	}
-	if p.lines[0].indent != 0 {
-		return nil, fmt.Errorf("line %d: the document does not start at column 1", p.lines[0].num)
-	}
-	n, err := p.block(0)
-	if err != nil {
-		return nil, err
-	}
-	if p.i < len(p.lines) {
-		return nil, fmt.Errorf("line %d: unexpected indentation", p.lines[p.i].num)
-	}
-	return n, nil
-}
-
-func isSeqItem(content string) bool { return content == "-" || strings.HasPrefix(content, "- ") }
-
-// block parses the mapping or sequence whose lines start at indent.
-func (p *yamlParser) block(indent int) (*yamlNode, error) {
-	if isSeqItem(p.lines[p.i].content) {
-		return p.seq(indent)
-	}
-	return p.mapping(indent)
-}
-
-func (p *yamlParser) seq(indent int) (*yamlNode, error) {
-	n := &yamlNode{Kind: yamlSeq, Line: p.lines[p.i].num}
-	for p.i < len(p.lines) && p.lines[p.i].indent == indent && isSeqItem(p.lines[p.i].content) {
-		l := p.lines[p.i]
-		rest := strings.TrimLeft(strings.TrimPrefix(l.content, "-"), " ")
-		if rest == "" {
-			p.i++
-			if p.i < len(p.lines) && p.lines[p.i].indent > indent {
-				item, err := p.block(p.lines[p.i].indent)
-				if err != nil {
-					return nil, err
-				}
-				n.Items = append(n.Items, item)
-			} else {
-				n.Items = append(n.Items, &yamlNode{Kind: yamlScalar, Line: l.num})
-			}
-			continue
-		}
-		// "- key: value" starts a mapping at the column of "key";
-		// "- value" is a scalar.
-		col := indent + len(l.content) - len(rest)
-		if _, _, ok := splitKey(rest); ok || isSeqItem(rest) {
-			p.lines[p.i] = yamlLine{indent: col, content: rest, raw: l.raw, num: l.num}
-			item, err := p.block(col)
-			if err != nil {
-				return nil, err
-			}
-			n.Items = append(n.Items, item)
-			continue
-		}
-		v, err := p.scalarValue(rest, indent)
-		if err != nil {
-			return nil, err
-		}
-		v.Line = l.num
-		n.Items = append(n.Items, v)
-	}
-	return n, nil
-}
-
-func (p *yamlParser) mapping(indent int) (*yamlNode, error) {
-	n := &yamlNode{Kind: yamlMap, Map: map[string]*yamlNode{}, Line: p.lines[p.i].num}
-	for p.i < len(p.lines) && p.lines[p.i].indent == indent {
-		l := p.lines[p.i]
-		if isSeqItem(l.content) {
-			return nil, fmt.Errorf("line %d: a sequence item inside a mapping", l.num)
-		}
-		key, rest, ok := splitKey(l.content)
-		if !ok {
-			return nil, fmt.Errorf("line %d: %q is not a key: value", l.num, l.content)
-		}
-		if _, dup := n.Map[key]; dup {
-			return nil, fmt.Errorf("line %d: key %q repeated", l.num, key)
-		}
-		var v *yamlNode
-		var err error
-		switch {
-		case rest == "":
-			p.i++
-			switch {
-			case p.i < len(p.lines) && p.lines[p.i].indent > indent:
-				v, err = p.block(p.lines[p.i].indent)
-			case p.i < len(p.lines) && p.lines[p.i].indent == indent && isSeqItem(p.lines[p.i].content):
-				v, err = p.seq(indent) // a sequence may sit at its key's column
-			default:
-				v = &yamlNode{Kind: yamlScalar, Line: l.num}
-			}
-		default:
-			v, err = p.scalarValue(rest, indent)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if v.Line == 0 {
-			v.Line = l.num
-		}
-		n.Keys = append(n.Keys, key)
-		n.Map[key] = v
-	}
-	if p.i < len(p.lines) && p.lines[p.i].indent > indent {
-		return nil, fmt.Errorf("line %d: unexpected indentation", p.lines[p.i].num)
-	}
-	return n, nil
-}
-
-// scalarValue reads the value rest of the current line (at indent) and
-// advances past it, and past a block scalar's body.
-func (p *yamlParser) scalarValue(rest string, indent int) (*yamlNode, error) {
-	l := p.lines[p.i]
-	p.i++
-	if rest[0] == '|' || rest[0] == '>' {
-		var body []string
-		n := l.num // index in p.all of the line after the header
-		for ; n < len(p.all); n++ {
-			raw := p.all[n]
-			c := strings.TrimLeft(raw, " ")
-			if c != "" && len(raw)-len(c) <= indent {
-				break
-			}
-			body = append(body, raw)
-		}
-		for p.i < len(p.lines) && p.lines[p.i].num <= n {
-			p.i++
-		}
-		return &yamlNode{Kind: yamlScalar, Value: dedent(body), Line: l.num}, nil
-	}
-	v, err := unquoteScalar(rest)
-	if err != nil {
-		return nil, fmt.Errorf("line %d: %w", l.num, err)
-	}
-	// A plain scalar may continue on more-indented lines.
-	if rest[0] != '"' && rest[0] != '\'' {
-		for p.i < len(p.lines) && p.lines[p.i].indent > indent {
-			c := stripComment(p.lines[p.i].content)
-			if strings.Contains(c, ": ") || strings.HasSuffix(c, ":") {
-				return nil, fmt.Errorf("line %d: a mapping inside a plain scalar", p.lines[p.i].num)
-			}
-			v += " " + c
-			p.i++
-		}
-	}
-	return &yamlNode{Kind: yamlScalar, Value: v, Line: l.num}, nil
-}
-
-func dedent(body []string) string {
-	low := -1
-	for _, b := range body {
-		c := strings.TrimLeft(b, " ")
-		if c != "" && (low < 0 || len(b)-len(c) < low) {
-			low = len(b) - len(c)
-		}
-	}
-	var out []string
-	for _, b := range body {
-		if low >= 0 && len(b) >= low {
-			b = b[low:]
-		}
-		out = append(out, b)
-	}
-	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
-}
-
-// splitKey splits "key: rest" or "key:"; the key may be quoted.
-func splitKey(s string) (key, rest string, ok bool) {
-	if s == "" || strings.ContainsAny(s[:1], "{[|>&*!%@`") {
-		return "", "", false
-	}
-	var end int // index of the ':' after the key
-	switch s[0] {
-	case '"', '\'':
-		j := strings.IndexByte(s[1:], s[0])
-		if j < 0 {
-			return "", "", false
-		}
-		key, end = s[1:j+1], j+2
-		if end >= len(s) || s[end] != ':' {
-			return "", "", false
-		}
-	default:
-		end = -1
-		for j := 0; j < len(s); j++ {
-			if s[j] == ':' && (j+1 == len(s) || s[j+1] == ' ') {
-				end = j
-				break
-			}
-			if s[j] == ' ' && j+1 < len(s) && s[j+1] == '#' {
-				return "", "", false
-			}
-		}
-		if end <= 0 {
-			return "", "", false
-		}
-		key = strings.TrimRight(s[:end], " ")
-	}
-	rest = strings.TrimSpace(s[end+1:])
-	if strings.HasPrefix(rest, "#") {
-		rest = ""
-	}
-	return key, rest, true
-}
-
-// stripComment removes " # ..." from a plain scalar.
-func stripComment(s string) string {
-	if j := strings.Index(s, " #"); j >= 0 {
-		s = s[:j]
-	}
-	return strings.TrimSpace(s)
-}
-
-// unquoteScalar reads a plain, single- or double-quoted scalar (comment
-// after it dropped). Flow collections are returned as written.
-func unquoteScalar(s string) (string, error) {
-	switch s[0] {
-	case '\'':
-		var b strings.Builder
-		for j := 1; j < len(s); j++ {
-			if s[j] == '\'' {
-				if j+1 < len(s) && s[j+1] == '\'' {
-					b.WriteByte('\'')
-					j++
-					continue
-				}
-				return b.String(), trailing(s[j+1:])
-			}
-			b.WriteByte(s[j])
-		}
-		return "", fmt.Errorf("unterminated single-quoted scalar")
-	case '"':
-		var b strings.Builder
-		for j := 1; j < len(s); j++ {
-			switch s[j] {
-			case '\\':
-				if j+1 == len(s) {
-					return "", fmt.Errorf("bad escape")
-				}
-				j++
-				switch s[j] {
-				case 'n':
-					b.WriteByte('\n')
-				case 't':
-					b.WriteByte('\t')
-				default:
-					b.WriteByte(s[j])
-				}
-			case '"':
-				return b.String(), trailing(s[j+1:])
-			default:
-				b.WriteByte(s[j])
-			}
-		}
-		return "", fmt.Errorf("unterminated double-quoted scalar")
-	}
-	return stripComment(s), nil
-}
-
-func trailing(s string) error {
-	s = strings.TrimSpace(s)
-	if s != "" && !strings.HasPrefix(s, "#") {
-		return fmt.Errorf("text %q after a quoted scalar", s)
-	}
-	return nil
-}
-
-// ---------------------------------------------------------------------------
 // Action metadata and the checks.
 
 // actionSpec is what an action.yml declares.
@@ -384,7 +116,7 @@ type actionSpec struct {
 	File      string
 	Inputs    map[string]inputSpec
 	Outputs   []string
-	Composite *yamlNode // runs of a composite action
+	Composite *yaml.Node // runs of a composite action
 }
 
 type inputSpec struct {
@@ -401,22 +133,19 @@ func readActionSpec(file string, src []byte) (*actionSpec, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	spec := &actionSpec{File: file, Inputs: map[string]inputSpec{}}
-	if in := doc.get("inputs"); in != nil {
-		for _, k := range in.Keys {
-			d := in.Map[k]
-			s := inputSpec{Required: d.get("required").str() == "true", HasDefault: d.get("default") != nil}
-			if m := providerTagRE.FindStringSubmatch(d.get("description").str()); m != nil {
-				for _, p := range strings.Split(m[1], ",") {
-					s.Providers = append(s.Providers, strings.TrimSpace(p))
-				}
+	for k, d := range ypairs(yget(doc, "inputs")) {
+		s := inputSpec{Required: ystr(yget(d, "required")) == "true", HasDefault: yget(d, "default") != nil}
+		if m := providerTagRE.FindStringSubmatch(ystr(yget(d, "description"))); m != nil {
+			for _, p := range strings.Split(m[1], ",") {
+				s.Providers = append(s.Providers, strings.TrimSpace(p))
 			}
-			spec.Inputs[k] = s
 		}
+		spec.Inputs[k.Value] = s
 	}
-	if out := doc.get("outputs"); out != nil {
-		spec.Outputs = append(spec.Outputs, out.Keys...)
+	for k := range ypairs(yget(doc, "outputs")) {
+		spec.Outputs = append(spec.Outputs, k.Value)
 	}
-	if runs := doc.get("runs"); runs.get("using").str() == "composite" {
+	if runs := yget(doc, "runs"); ystr(yget(runs, "using")) == "composite" {
 		spec.Composite = runs
 	}
 	if len(spec.Inputs) == 0 || len(spec.Outputs) == 0 {
@@ -452,35 +181,35 @@ var (
 // no input of another provider is given, required inputs are there, and every
 // steps.<id>.outputs.<name> of such a step is a declared output. own is the
 // action the steps belong to when they are a composite's, for inputs.* refs.
-func checkSteps(where string, steps, scope *yamlNode, acts actionSet, own *actionSpec) []string {
+func checkSteps(where string, steps, scope *yaml.Node, acts actionSet, own *actionSpec) []string {
 	var problems []string
 	bad := func(line int, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("%s:%d: %s", where, line, fmt.Sprintf(format, args...)))
 	}
 	ids := map[string]*actionSpec{}
-	if steps == nil || steps.Kind != yamlSeq {
+	if steps == nil || steps.Kind != yaml.SequenceNode {
 		return []string{where + ": no steps"}
 	}
-	for _, st := range steps.Items {
-		uses := st.get("uses").str()
+	for _, st := range steps.Content {
+		uses := ystr(yget(st, "uses"))
 		spec := acts.target(uses)
 		if spec == nil {
 			continue
 		}
-		if id := st.get("id").str(); id != "" {
+		if id := ystr(yget(st, "id")); id != "" {
 			ids[id] = spec
 		}
-		with := st.get("with")
+		with := yget(st, "with")
 		given := map[string]bool{}
 		if with != nil {
-			if with.Kind != yamlMap {
+			if with.Kind != yaml.MappingNode {
 				bad(with.Line, "with: of %s is not a mapping", uses)
 				continue
 			}
-			for _, k := range with.Keys {
-				given[k] = true
-				if _, ok := spec.Inputs[k]; !ok {
-					bad(with.Map[k].Line, "input %q of %s is not declared in %s", k, uses, spec.File)
+			for k := range ypairs(with) {
+				given[k.Value] = true
+				if _, ok := spec.Inputs[k.Value]; !ok {
+					bad(k.Line, "input %q of %s is not declared in %s", k.Value, uses, spec.File)
 				}
 			}
 		}
@@ -491,20 +220,20 @@ func checkSteps(where string, steps, scope *yamlNode, acts actionSet, own *actio
 		}
 		// Provider-specific inputs only with their provider (when the
 		// provider is a literal known one).
-		provider := strings.ToLower(with.get("provider").str())
+		provider := strings.ToLower(ystr(yget(with, "provider")))
 		if provider == "artifactory" {
 			provider = "jfrog"
 		}
-		if spec == acts.Main && with != nil && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io"}, provider) {
-			for _, k := range with.Keys {
-				in, ok := spec.Inputs[k]
+		if spec == acts.Main && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io"}, provider) {
+			for k := range ypairs(with) {
+				in, ok := spec.Inputs[k.Value]
 				if ok && in.Providers != nil && !slices.Contains(in.Providers, provider) {
-					bad(with.Map[k].Line, "input %q is for %s, not provider %s", k, strings.Join(in.Providers, ", "), provider)
+					bad(k.Line, "input %q is for %s, not provider %s", k.Value, strings.Join(in.Providers, ", "), provider)
 				}
 			}
 		}
 	}
-	scope.scalars(func(n *yamlNode) {
+	yscalars(scope, func(n *yaml.Node) {
 		for _, m := range stepOutputRE.FindAllStringSubmatch(n.Value, -1) {
 			spec := ids[m[1]]
 			if spec != nil && !slices.Contains(spec.Outputs, m[2]) {
@@ -528,17 +257,16 @@ func checkWorkflow(file string, src []byte, acts actionSet) []string {
 	if err != nil {
 		return []string{fmt.Sprintf("%s: %v", file, err)}
 	}
-	jobs := doc.get("jobs")
-	if jobs == nil || jobs.Kind != yamlMap {
+	jobs := yget(doc, "jobs")
+	if jobs == nil || jobs.Kind != yaml.MappingNode {
 		return []string{file + ": no jobs"}
 	}
 	var problems []string
-	for _, id := range jobs.Keys {
-		job := jobs.Map[id]
-		if job.get("uses") != nil {
+	for id, job := range ypairs(jobs) {
+		if yget(job, "uses") != nil {
 			continue // a reusable workflow call
 		}
-		problems = append(problems, checkSteps(file+" job "+id, job.get("steps"), job, acts, nil)...)
+		problems = append(problems, checkSteps(file+" job "+id.Value, yget(job, "steps"), job, acts, nil)...)
 	}
 	return problems
 }
@@ -554,20 +282,21 @@ func checkComposite(file string, src []byte, acts actionSet) []string {
 		return []string{file + ": runs.using is not composite"}
 	}
 	doc, _ := parseYAML(src) // parsed without error by readActionSpec
-	problems := checkSteps(file, spec.Composite.get("steps"), doc, acts, spec)
+	steps := yget(spec.Composite, "steps")
+	problems := checkSteps(file, steps, doc, acts, spec)
 	var stepID string
-	for _, st := range spec.Composite.get("steps").Items {
-		if acts.target(st.get("uses").str()) == acts.Main {
-			stepID = st.get("id").str()
+	for _, st := range yitems(steps) {
+		if acts.target(ystr(yget(st, "uses"))) == acts.Main {
+			stepID = ystr(yget(st, "id"))
 		}
 	}
 	if stepID == "" {
 		return append(problems, file+": no step with an id runs cargo-oidc")
 	}
-	outs := doc.get("outputs")
+	outs := yget(doc, "outputs")
 	for _, name := range acts.Main.Outputs {
 		want := "${{ steps." + stepID + ".outputs." + name + " }}"
-		if got := outs.get(name).get("value").str(); got != want {
+		if got := ystr(yget(outs, name, "value")); got != want {
 			problems = append(problems, fmt.Sprintf("%s: output %q is %q, want it forwarded as %q", file, name, got, want))
 		}
 	}
@@ -602,7 +331,7 @@ func workflowFiles(t *testing.T, root string) []string {
 			files = append(files, filepath.ToSlash(rel))
 		}
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	if len(files) == 0 {
 		t.Fatal("no workflows found under examples/ and .github/workflows/")
 	}
@@ -687,7 +416,7 @@ func TestCompositeExampleForwardsEveryOutput(t *testing.T) {
 		t.Error(p)
 	}
 	doc, _ := parseYAML(b)
-	if got := doc.get("runs").get("steps").Items; len(got) == 0 || !strings.HasPrefix(got[0].get("uses").str(), "cargo-oidc/cargo-oidc@") {
+	if got := yitems(yget(doc, "runs", "steps")); len(got) == 0 || !strings.HasPrefix(ystr(yget(got[0], "uses")), "cargo-oidc/cargo-oidc@") {
 		t.Error("the composite does not wrap cargo-oidc/cargo-oidc by a literal uses:")
 	}
 }
@@ -711,22 +440,21 @@ func TestWorkflowExamplesUseTheActionAndMinimalPermissions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := doc.get("permissions"); p == nil || p.str() != "{}" {
+			if p := yget(doc, "permissions"); p == nil || p.Kind != yaml.MappingNode || len(p.Content) != 0 {
 				t.Errorf("top-level permissions is not {}")
 			}
 			example := strings.HasPrefix(f, "examples/")
-			jobs := doc.get("jobs")
 			usesAction := 0
-			for _, id := range jobs.Keys {
-				job := jobs.Map[id]
-				perms := job.get("permissions")
+			for idNode, job := range ypairs(yget(doc, "jobs")) {
+				id := idNode.Value
+				perms := yget(job, "permissions")
 				if perms == nil {
 					t.Errorf("job %s declares no permissions", id)
 					continue
 				}
 				runsAction := false
-				for _, st := range job.get("steps").Items {
-					uses := st.get("uses").str()
+				for _, st := range yitems(yget(job, "steps")) {
+					uses := ystr(yget(st, "uses"))
 					if acts.target(uses) != nil {
 						runsAction = true
 						usesAction++
@@ -735,14 +463,14 @@ func TestWorkflowExamplesUseTheActionAndMinimalPermissions(t *testing.T) {
 						t.Errorf("job %s uses %s, want cargo-oidc/cargo-oidc@v1", id, uses)
 					}
 				}
-				if runsAction && perms.get("id-token").str() != "write" {
+				if runsAction && ystr(yget(perms, "id-token")) != "write" {
 					t.Errorf("job %s runs the action without id-token: write", id)
 				}
 				if example {
 					want := map[string]string{"id-token": "write", "contents": "read"}
 					got := map[string]string{}
-					for _, k := range perms.Keys {
-						got[k] = perms.Map[k].str()
+					for k, v := range ypairs(perms) {
+						got[k.Value] = ystr(v)
 					}
 					if fmt.Sprint(got) != fmt.Sprint(want) {
 						t.Errorf("job %s permissions = %v, want %v", id, got, want)
@@ -789,9 +517,9 @@ func TestWorkflowThirdPartyActionsPinned(t *testing.T) {
 	}
 }
 
-// TestWorkflowCheckerCatchesMistakes proves the checker on in-memory samples.
-func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
-	t.Parallel()
+// sampleActions is a small main action and composite for the checker's
+// in-memory tests.
+func sampleActions() actionSet {
 	main := &actionSpec{File: "action.yml", Outputs: []string{"token", "index-url"}, Inputs: map[string]inputSpec{
 		"provider":     {Required: true},
 		"url":          {Providers: []string{"jfrog", "cloudsmith", "crates-io"}},
@@ -800,8 +528,14 @@ func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
 		"revoke":       {Providers: []string{"crates-io"}, HasDefault: true},
 		"retries":      {HasDefault: true},
 	}}
-	acts := actionSet{Main: main, Composite: &actionSpec{File: "examples/composite/action.yml",
+	return actionSet{Main: main, Composite: &actionSpec{File: "examples/composite/action.yml",
 		Inputs: map[string]inputSpec{"repository": {Required: true}}, Outputs: []string{"token"}}}
+}
+
+// TestWorkflowCheckerCatchesMistakes proves the checker on in-memory samples.
+func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
+	t.Parallel()
+	acts := sampleActions()
 	workflow := func(with, run string) string {
 		return `name: t
 on: push
@@ -887,65 +621,12 @@ runs:
 	}
 }
 
-// TestWorkflowYAMLReader checks the reader on the constructs the files use.
-func TestWorkflowYAMLReader(t *testing.T) {
-	t.Parallel()
-	src := `# comment
-name: "quoted: name" # trailing
-on:
-  push:
-    tags: ["v*.*.*"]
-permissions: {}
-jobs:
-  a:
-    steps:
-    - uses: x/y@v1
-      with:
-        k: 'it''s'
-    - run: |
-        echo "a: b"
-
-        echo c
-      env:
-        X: plain value # c
-  b:
-    steps:
-      -
-        run: >
-          folded
-`
-	doc, err := parseYAML([]byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct{ got, want string }{
-		{doc.get("name").str(), "quoted: name"},
-		{doc.get("on").get("push").get("tags").str(), `["v*.*.*"]`},
-		{doc.get("permissions").str(), "{}"},
-		{doc.get("jobs").get("a").get("steps").Items[0].get("with").get("k").str(), "it's"},
-		{doc.get("jobs").get("a").get("steps").Items[1].get("run").str(), "echo \"a: b\"\n\necho c\n"},
-		{doc.get("jobs").get("a").get("steps").Items[1].get("env").get("X").str(), "plain value"},
-		{doc.get("jobs").get("b").get("steps").Items[0].get("run").str(), "folded\n"},
-		{strings.Join(doc.Keys, ","), "name,on,permissions,jobs"},
-	}
-	for i, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("%d: got %q, want %q", i, tt.got, tt.want)
-		}
-	}
-	for _, bad := range []string{"a:\n\tb: c\n", "a: 'x\n", "a: b\na: c\n", "a:\n  b: c\n    d: e\n"} {
-		if _, err := parseYAML([]byte(bad)); err == nil {
-			t.Errorf("parsed %q without an error", bad)
-		}
-	}
-}
-
-// FuzzWorkflowYAMLReader: the reader never panics or loops, and on the files
-// it accepts every node has a line.
-func FuzzWorkflowYAMLReader(f *testing.F) {
-	root, err := os.Getwd()
-	if err == nil {
-		for _, pat := range []string{"../examples/*.yml", "../examples/composite/action.yml", "../.github/workflows/*.yml", "../action.yml"} {
+// FuzzWorkflowChecker: the checks never panic on any YAML (wrong kinds where
+// mappings or sequences are expected, aliases, empty documents), and every
+// problem names the file it is about.
+func FuzzWorkflowChecker(f *testing.F) {
+	if root, err := harness.RepoRoot(); err == nil {
+		for _, pat := range []string{"examples/*.yml", "examples/composite/action.yml", ".github/workflows/*.yml", "action.yml"} {
 			m, _ := filepath.Glob(filepath.Join(root, pat))
 			for _, file := range m {
 				if b, err := os.ReadFile(file); err == nil {
@@ -954,32 +635,15 @@ func FuzzWorkflowYAMLReader(f *testing.F) {
 			}
 		}
 	}
-	f.Add("a:\n- b: |\n    x\n  c: 'd''e' # f\n-\n  - g\n")
-	f.Add("a: \"\\\nb: >-\n")
+	f.Add("jobs:\n  j:\n    steps:\n      - uses: ./\n        with: [a]\n")
+	f.Add("jobs:\n  j:\n    steps: &s\n      - uses: ./\n        id: x\n  k:\n    steps: *s\n")
+	f.Add("inputs: {a: {}}\noutputs: {b: 1}\nruns: {using: composite, steps: {}}\n")
+	acts := sampleActions()
 	f.Fuzz(func(t *testing.T, src string) {
-		doc, err := parseYAML([]byte(src))
-		if err != nil {
-			return
-		}
-		var walk func(n *yamlNode)
-		walk = func(n *yamlNode) {
-			if n == nil {
-				t.Fatal("nil node")
-			}
-			switch n.Kind {
-			case yamlMap:
-				if len(n.Keys) != len(n.Map) {
-					t.Fatalf("%d keys, %d values", len(n.Keys), len(n.Map))
-				}
-				for _, k := range n.Keys {
-					walk(n.Map[k])
-				}
-			case yamlSeq:
-				for _, it := range n.Items {
-					walk(it)
-				}
+		for _, p := range append(checkWorkflow("w.yml", []byte(src), acts), checkComposite("c.yml", []byte(src), acts)...) {
+			if !strings.HasPrefix(p, "w.yml") && !strings.HasPrefix(p, "c.yml") {
+				t.Fatalf("problem without its file: %q", p)
 			}
 		}
-		walk(doc)
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // GitHubIssuer is the issuer of real GitHub Actions ID tokens.
@@ -120,7 +122,9 @@ func (i *Issuer) DefaultAudience() string { return "https://github.com/" + i.cfg
 func (i *Issuer) KeyID() string { return i.kid }
 
 // JWKS returns the key set published at /.well-known/jwks.
-func (i *Issuer) JWKS() JWKS { return JWKS{Keys: []JWK{NewJWK(&i.key.PublicKey, i.kid)}} }
+func (i *Issuer) JWKS() jose.JSONWebKeySet {
+	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{publicJWK(&i.key.PublicKey, i.kid)}}
+}
 
 // Override sets claims applied on top of the defaults to every token minted
 // from now on (for example {"repository": "evil/repo"}); a nil value removes

@@ -107,3 +107,26 @@ func TestVerifierKeyRotation(t *testing.T) {
 		t.Fatalf("err %v fetches %d", err, v.KeyFetches())
 	}
 }
+
+// TestVerifierRejectsOtherAlgorithms: a token the library parses but that is
+// not signed RS256 (here HS256 with the issuer's kid) is a signature
+// failure, and text that is no JWT is malformed.
+func TestVerifierRejectsOtherAlgorithms(t *testing.T) {
+	t.Parallel()
+	s := StartT(t, Options{})
+	v := &Verifier{Issuer: s.IssuerURL, Client: s.CA.Client()}
+	v.SetAudiences("crates.io")
+	hs, err := signHS256([]byte("a secret of at least 32 bytes, as HS256 wants"), s.Issuer.Claims("crates.io", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, token, reason string }{
+		{"HS256", hs, ReasonSignature},
+		{"not a JWT", "a.b.c", ReasonMalformed},
+	} {
+		_, err := v.Verify(t.Context(), tt.token)
+		if ve, ok := err.(*VerifyError); !ok || ve.Reason != tt.reason {
+			t.Errorf("%s: err %v, want reason %s", tt.name, err, tt.reason)
+		}
+	}
+}

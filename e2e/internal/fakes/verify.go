@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Reasons a Verifier rejects a token.
@@ -142,7 +144,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) (map[string]an
 	if err != nil {
 		return nil, err
 	}
-	if err := p.verifyRS256(key); err != nil {
+	if err := p.verifySignature(key); err != nil {
 		return nil, &VerifyError{Reason: ReasonSignature, Got: "signature does not match the key " + p.kid}
 	}
 	now := time.Now()
@@ -227,17 +229,15 @@ func (v *Verifier) fetchKeys(ctx context.Context) (map[string]*rsa.PublicKey, er
 	if !strings.HasPrefix(disc.JWKSURI, "https://") {
 		return nil, fmt.Errorf("jwks_uri %q is not https", disc.JWKSURI)
 	}
-	var set JWKS
+	var set jose.JSONWebKeySet
 	if err := v.getJSON(ctx, disc.JWKSURI, &set); err != nil {
 		return nil, err
 	}
 	keys := map[string]*rsa.PublicKey{}
 	for _, k := range set.Keys {
-		pub, err := k.PublicKey()
-		if err != nil {
-			continue
+		if pub, ok := k.Key.(*rsa.PublicKey); ok && k.Valid() {
+			keys[k.KeyID] = pub
 		}
-		keys[k.Kid] = pub
 	}
 	return keys, nil
 }

@@ -33,7 +33,7 @@ var (
 	scnImageOnce sync.Once
 	scnImage     *scnBuilt
 	scnImageErr  error
-	scnImageSkip string // why the container tests skip (no Podman)
+	scnImageSkip error // why the container tests skip (no Podman)
 )
 
 // scnContainer returns the engine and the image built from the repository's
@@ -42,15 +42,12 @@ var (
 func scnContainer(t *testing.T) *scnBuilt {
 	t.Helper()
 	scnImageOnce.Do(func() {
-		if err := container.Available(); err != nil {
-			scnImageSkip = err.Error()
+		if scnImageSkip = container.Available(); scnImageSkip != nil {
 			return
 		}
 		scnImage, scnImageErr = scnBuildImage()
 	})
-	if scnImageSkip != "" {
-		scnRequire(t, "Podman", scnImageSkip)
-	}
+	harness.Require(t, "Podman", scnImageSkip)
 	if scnImageErr != nil {
 		t.Fatalf("building the action's image: %v", scnImageErr)
 	}
@@ -97,15 +94,6 @@ func scnRemoveImage() {
 	if err := scnImage.engine.RemoveImage(ctx, scnImageTag); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: removing the test image:", err)
 	}
-}
-
-// scnRequire skips a test that needs tool, or fails it under CI=true.
-func scnRequire(t *testing.T, tool, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %s", tool, why)
-	}
-	t.Skipf("skipping: %s is not available: %s", tool, why)
 }
 
 // TestContainerImage checks the image built from the repository's

@@ -26,24 +26,6 @@ const provTTL = 5 * time.Second
 // authenticated requests: each index file is fetched after its parent's.
 var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e"}
 
-// provNeed returns the path of each tool, skipping the test with the reason
-// when one is missing, or failing it under CI=true.
-func provNeed(t testing.TB, tools ...string) []string {
-	t.Helper()
-	paths := make([]string, len(tools))
-	for i, tool := range tools {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI=true: %v", tool, err)
-			}
-			t.Skipf("%s not found in PATH; install it to run this test", tool)
-		}
-		paths[i] = p
-	}
-	return paths
-}
-
 // provBinary builds the action once (harness.Binary) or fails the test.
 func provBinary(t testing.TB) string {
 	t.Helper()
@@ -197,7 +179,7 @@ func provAuthRequests(s *fakes.Stack) (n int, distinct int) {
 // provider mode) one cargo run on a slow registry that outlives a token.
 func provFetchScenario(t *testing.T, mode string, inputs func(*fakes.Stack) map[string]string, registry, envName string) {
 	t.Parallel()
-	provNeed(t, "cargo")
+	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
 	bin := provBinary(t)
 	a := provActionYML(t)
 	s := provStack(t)
@@ -301,7 +283,7 @@ func TestProviderJFrog(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"provider", "token"} {
 		t.Run(mode, func(t *testing.T) {
-			provFetchScenario(t, mode, harness.JFrogInputs, "artifactory", "ARTIFACTORY")
+			provFetchScenario(t, mode, (*fakes.Stack).JFrogInputs, "artifactory", "ARTIFACTORY")
 		})
 	}
 }
@@ -311,7 +293,7 @@ func TestProviderCloudsmith(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"provider", "token"} {
 		t.Run(mode, func(t *testing.T) {
-			provFetchScenario(t, mode, harness.CloudsmithInputs, "cloudsmith", "CLOUDSMITH")
+			provFetchScenario(t, mode, (*fakes.Stack).CloudsmithInputs, "cloudsmith", "CLOUDSMITH")
 		})
 	}
 }
@@ -325,7 +307,7 @@ func TestProviderCratesIOPublish(t *testing.T) {
 	for _, mode := range []string{"provider", "token"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			provNeed(t, "cargo")
+			harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
 			bin := provBinary(t)
 			a := provActionYML(t)
 			s := provStack(t)
@@ -336,7 +318,7 @@ func TestProviderCratesIOPublish(t *testing.T) {
 			}
 			provWrite(t, j.Workspace(), files("0.1.0"))
 
-			in := harness.CratesIOInputs(s)
+			in := s.CratesIOInputs()
 			in["credential-mode"] = mode
 			res, err := j.RunAction(ctx, runner.Host(bin), a, runner.Step{ID: "registry", Inputs: in})
 			if err != nil {

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,11 +86,7 @@ func scnRunAll(t *testing.T, mode scnMode) {
 // scnCargo returns the cargo binary, or skips (fails under CI=true).
 func scnCargo(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("cargo")
-	if err != nil {
-		scnRequire(t, "cargo", err.Error()+"; install Rust (rustup) to run the scenarios")
-	}
-	return p
+	return harness.Tool(t, "cargo", "install Rust (rustup) to run the scenarios")
 }
 
 // scnAction loads the repository's action.yml.
@@ -150,11 +145,11 @@ func (w *scnWorld) inputs(provider string, extra map[string]string) map[string]s
 	var in map[string]string
 	switch provider {
 	case "jfrog":
-		in = harness.JFrogInputs(w.s)
+		in = w.s.JFrogInputs()
 	case "cloudsmith":
-		in = harness.CloudsmithInputs(w.s)
+		in = w.s.CloudsmithInputs()
 	case "crates-io":
-		in = harness.CratesIOInputs(w.s)
+		in = w.s.CratesIOInputs()
 	default:
 		w.t.Fatalf("unknown provider %q", provider)
 	}

@@ -238,7 +238,7 @@ func binaryFlow(ctx context.Context, s *fakes.Stack, bin, dir string) (*flow, *r
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := j.RunAction(ctx, runner.Host(bin), a, runner.Step{ID: "registry", Inputs: harness.JFrogInputs(s)})
+	res, err := j.RunAction(ctx, runner.Host(bin), a, runner.Step{ID: "registry", Inputs: s.JFrogInputs()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("run the action: %w", err)
 	}
@@ -268,7 +268,7 @@ func scriptFlow(s *fakes.Stack, act *runner.StepResult, path string) (*flow, err
 	if err := os.WriteFile(path, []byte(seedScript), 0o755); err != nil {
 		return nil, err
 	}
-	in := harness.JFrogInputs(s)
+	in := s.JFrogInputs()
 	env := append([]string(nil), act.Environ...)
 	env = append(env, "BENCH_CA="+s.CAFile, "ART_URL="+s.JFrogURL, "PROVIDER_NAME="+in["provider-name"], "REPO="+in["repository"])
 	bash, err := exec.LookPath("bash")

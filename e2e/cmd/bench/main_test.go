@@ -2,8 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,12 +14,7 @@ import (
 // about them; `go run ./e2e/cmd/bench` checks them.
 func TestRun(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI=true: %v", tool, err)
-			}
-			t.Skipf("%s not found in PATH; install bash, curl and jq to run the benchmark", tool)
-		}
+		harness.Tool(t, tool, "install bash, curl and jq to run the benchmark")
 	}
 	t.Cleanup(harness.Cleanup)
 	var out strings.Builder

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	inputs := harness.JFrogInputs(s)
+	inputs := s.JFrogInputs()
 	inputs["credential-mode"] = *mode
 	say("   the step:")
 	say("     - uses: cargo-oidc/cargo-oidc@v1")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -12,12 +10,7 @@ import (
 // TestRun runs the playground in both credential modes: the action step and
 // cargo fetch must succeed, and the log shown must be masked.
 func TestRun(t *testing.T) {
-	if _, err := exec.LookPath("cargo"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cargo is required under CI=true: %v", err)
-		}
-		t.Skip("cargo not found in PATH; install Rust to run the playground")
-	}
+	harness.Tool(t, "cargo", "install Rust (rustup) to run the playground")
 	t.Cleanup(harness.Cleanup)
 	for _, mode := range []string{"token", "provider"} {
 		t.Run(mode, func(t *testing.T) {

@@ -126,12 +126,7 @@ func TestRunCommand(t *testing.T) {
 // requirePodman skips without Podman, except under CI=true where it fails.
 func requirePodman(t *testing.T) *Engine {
 	t.Helper()
-	if err := Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("podman is required under CI=true: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	harness.Require(t, "Podman", Available())
 	e, err := New("")
 	if err != nil {
 		t.Fatal(err)

@@ -9,20 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// needCargo returns the cargo binary, skipping (or failing under CI=true)
-// when it is absent.
+// needCargo returns the cargo binary, or stops the test (harness.Tool).
 func needCargo(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("cargo")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cargo is required under CI=true: %v", err)
-		}
-		t.Skip("cargo not found in PATH; install Rust to run the cargo tests")
-	}
-	return p
+	return harness.Tool(t, "cargo", "install Rust (rustup) to run the cargo tests")
 }
 
 // cargoEnv is a minimal environment: PATH and HOME (the rustup proxy needs

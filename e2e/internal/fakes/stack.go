@@ -314,6 +314,29 @@ func (s *Stack) ActionEnv() []string {
 	}
 }
 
+// JFrogInputs are the action inputs of a step exchanging with the stack's
+// JFrog.
+func (s *Stack) JFrogInputs() map[string]string {
+	_, rest, _ := strings.Cut(s.JFrogIndex, "/api/cargo/")
+	repo, _, _ := strings.Cut(rest, "/")
+	return map[string]string{"provider": "jfrog", "url": s.JFrogURL, "provider-name": s.JFrog.ProviderName,
+		"repository": repo}
+}
+
+// CloudsmithInputs are the action inputs of a step exchanging with the
+// stack's Cloudsmith; the index is given since the default is
+// cargo.cloudsmith.io.
+func (s *Stack) CloudsmithInputs() map[string]string {
+	return map[string]string{"provider": "cloudsmith", "url": s.CloudsmithURL, "namespace": s.Cloudsmith.Namespace,
+		"service-slug": s.Cloudsmith.ServiceSlug, "index-url": s.CloudsmithIndex}
+}
+
+// CratesIOInputs are the action inputs of a crates.io trusted-publishing
+// step.
+func (s *Stack) CratesIOInputs() map[string]string {
+	return map[string]string{"provider": "crates-io", "url": s.CratesIOURL}
+}
+
 // CargoEnv returns the variables that make cargo use registry name with
 // index and token ("Bearer <t>" or raw, as given) through cargo:token, and
 // trust the CA, as "NAME=value". It does not set CARGO_HOME.

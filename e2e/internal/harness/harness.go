@@ -1,6 +1,6 @@
-// Package harness builds the action's binary once per test process and
-// gives the e2e tests, the benchmark and the playground the inputs that point
-// the action at the local fake services.
+// Package harness builds the action's binary once per test process, finds
+// the repository's root, and decides what a test does when a tool it needs
+// is missing, for the e2e tests, the benchmark and the playground.
 package harness
 
 import (
@@ -9,10 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
+	"testing"
 )
 
 // RepoRoot returns the repository's root: the nearest parent of the working
@@ -75,27 +73,29 @@ func Cleanup() {
 	}
 }
 
-// JFrogInputs are the inputs of a step exchanging with the stack's JFrog.
-func JFrogInputs(s *fakes.Stack) map[string]string {
-	return map[string]string{"provider": "jfrog", "url": s.JFrogURL, "provider-name": s.JFrog.ProviderName,
-		"repository": jfrogRepo(s)}
+// Require stops a test that needs something this machine lacks: what names
+// it and err says why it is unavailable. Outside CI the test is skipped with
+// that reason printed; under CI=true, where .ci/run installs every tool the
+// tests use, it fails. Require does nothing when err is nil.
+func Require(t testing.TB, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true: %v", what, err)
+		return
+	}
+	t.Skipf("skipping: %s is not available: %v", what, err)
 }
 
-// CloudsmithInputs are the inputs of a step exchanging with the stack's
-// Cloudsmith; the index is given since the default is cargo.cloudsmith.io.
-func CloudsmithInputs(s *fakes.Stack) map[string]string {
-	return map[string]string{"provider": "cloudsmith", "url": s.CloudsmithURL, "namespace": s.Cloudsmith.Namespace,
-		"service-slug": s.Cloudsmith.ServiceSlug, "index-url": s.CloudsmithIndex}
-}
-
-// CratesIOInputs are the inputs of a crates.io trusted-publishing step.
-func CratesIOInputs(s *fakes.Stack) map[string]string {
-	return map[string]string{"provider": "crates-io", "url": s.CratesIOURL}
-}
-
-// jfrogRepo is the repository key in the stack's JFrog index URL.
-func jfrogRepo(s *fakes.Stack) string {
-	_, rest, _ := strings.Cut(s.JFrogIndex, "/api/cargo/")
-	repo, _, _ := strings.Cut(rest, "/")
-	return repo
+// Tool returns the path of the executable name found in PATH, or stops the
+// test through Require; install says how to get it.
+func Tool(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Require(t, name, fmt.Errorf("%w; %s", err, install))
+	}
+	return p
 }

@@ -18,10 +18,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -102,7 +104,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	say("     - uses: cargo-oidc/cargo-oidc@v1")
 	say("       id: registry")
 	say("       with:")
-	for _, k := range sortedKeys(inputs) {
+	for _, k := range slices.Sorted(maps.Keys(inputs)) {
 		say("         %s: %s", k, inputs[k])
 	}
 
@@ -119,7 +121,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	say("\n== 4. What later steps get (masked)")
 	say("   outputs (steps.registry.outputs.*):")
-	for _, k := range sortedKeys(res.Outputs) {
+	for _, k := range slices.Sorted(maps.Keys(res.Outputs)) {
 		if res.Outputs[k] != "" {
 			say("     %-17s %s", k, mask(res.Outputs[k]))
 		}
@@ -249,15 +251,6 @@ func shorten(v string) string {
 		return v
 	}
 	return v[:107] + "..."
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func other(mode string) string {

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -431,7 +433,7 @@ func writeRootfs(w io.Writer, s *baseSources) error {
 			dirs[d] = true
 		}
 	}
-	for _, d := range sortedKeys(dirs) {
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		if err := t.dir("goproxy/"+d, 0o755); err != nil {
 			return err
 		}

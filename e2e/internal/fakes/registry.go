@@ -229,6 +229,13 @@ func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.mu.Unlock()
+	// The token is checked when the request arrives, as a registry does
+	// before it starts work; a slow answer does not expire it.
+	var token, why string
+	var ok bool
+	if root != nil {
+		token, ok, why = g.authorize(r, *root)
+	}
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -239,7 +246,6 @@ func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rec := &statusRecorder{ResponseWriter: w}
-	token := ""
 	defer func() {
 		g.mu.Lock()
 		g.requests = append(g.requests, RegistryRequest{Method: r.Method, Path: r.URL.Path, Status: rec.status, Token: token})
@@ -250,9 +256,6 @@ func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rest := strings.TrimPrefix(r.URL.Path, root.Prefix)
-	var ok bool
-	var why string
-	token, ok, why = g.authorize(r, *root)
 	if rest == "api/v1/crates/new" {
 		if r.Method != http.MethodPut {
 			registryError(rec, http.StatusMethodNotAllowed, "publish needs PUT")

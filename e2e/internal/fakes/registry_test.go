@@ -152,6 +152,45 @@ func TestRegistryDelay(t *testing.T) {
 	}
 }
 
+// TestRegistryChecksTokenOnArrival: on a slow registry a token that expires
+// while its request waits is still accepted, because the registry checks it
+// when the request arrives. Were it checked after the wait, the clock moved
+// past the token's expiry during the wait would make the answer a 401.
+func TestRegistryChecksTokenOnArrival(t *testing.T) {
+	t.Parallel()
+	s := StartT(t, Options{})
+	tok := jfrogToken(t, s)
+	s.Registry.SetDelay(time.Second)
+	url := strings.TrimPrefix(s.JFrogIndex, "sparse+") + "config.json"
+	path := strings.TrimPrefix(url, s.JFrogURL)
+	before := s.Store.Requests(path)
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := s.CA.Client().Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	for deadline := time.Now().Add(10 * time.Second); s.Store.Requests(path) == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the registry")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Clock.Advance(2 * DefaultTokenTTL)
+	if st := <-status; st != http.StatusOK {
+		t.Fatalf("status %d, want 200 for a token valid when the request arrived", st)
+	}
+	if st, _ := call(t, s, http.MethodGet, url, "Bearer "+tok, nil); st != http.StatusUnauthorized {
+		t.Fatalf("status %d for the expired token, want 401", st)
+	}
+}
+
 func FuzzParsePublish(f *testing.F) {
 	f.Add(publishBody(`{"name":"a","vers":"1.0.0"}`, []byte("crate")))
 	f.Add([]byte{})

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"io"
 	"net/http"
@@ -176,11 +177,8 @@ func TestRegistryChecksTokenOnArrival(t *testing.T) {
 		resp.Body.Close()
 		status <- resp.StatusCode
 	}()
-	for deadline := time.Now().Add(10 * time.Second); s.Store.Requests(path) == before; {
-		if time.Now().After(deadline) {
-			t.Fatal("the request never reached the registry")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := s.Store.WaitRequests(t.Context(), path, before+1); err != nil {
+		t.Fatalf("the request never reached the registry: %v", err)
 	}
 	s.Clock.Advance(2 * DefaultTokenTTL)
 	if st := <-status; st != http.StatusOK {
@@ -218,4 +216,20 @@ func FuzzParseJWT(f *testing.F) {
 			t.Fatal("nil claims without error")
 		}
 	})
+}
+
+// TestWaitRequests: WaitRequests returns once a path has its count, and
+// with the context's error when the count never comes.
+func TestWaitRequests(t *testing.T) {
+	t.Parallel()
+	st := NewTokenStore(nil)
+	go st.CountRequest("/a")
+	if err := st.WaitRequests(t.Context(), "/a", 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := st.WaitRequests(ctx, "/a", 2); err != context.Canceled {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
 }

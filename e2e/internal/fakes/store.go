@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -59,6 +60,7 @@ type TokenStore struct {
 	tokens      map[string]*IssuedToken
 	order       []string
 	requests    map[string]int
+	arrived     chan struct{} // closed and replaced on every request counted
 	exchanges   map[string]int
 	revocations int
 }
@@ -153,6 +155,33 @@ func (s *TokenStore) CountRequest(path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[path]++
+	if s.arrived != nil {
+		close(s.arrived)
+		s.arrived = nil
+	}
+}
+
+// WaitRequests blocks until path has received at least n requests (counted
+// when they arrive, before they are answered) or ctx ends, and returns
+// ctx's error then. Tests use it to act while a request is being served.
+func (s *TokenStore) WaitRequests(ctx context.Context, path string, n int) error {
+	for {
+		s.mu.Lock()
+		if s.requests[path] >= n {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.arrived == nil {
+			s.arrived = make(chan struct{})
+		}
+		arrived := s.arrived
+		s.mu.Unlock()
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Requests returns how many requests a path received.

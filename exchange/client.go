@@ -115,13 +115,6 @@ func NewClient(cfg HTTPConfig) *Client {
 // limit and the redirect refusal apply to it too.
 func (c *Client) Standard() *http.Client { return c.std }
 
-// Retryable returns the underlying *retryablehttp.Client. Callers must not
-// modify it.
-func (c *Client) Retryable() *retryablehttp.Client { return c.rc }
-
-// MaxBody returns the effective response body limit in bytes.
-func (c *Client) MaxBody() int64 { return c.cfg.MaxBody }
-
 func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // retryable builds a retryablehttp.Client sharing c's transport and policy;

@@ -27,7 +27,7 @@ func TestRetries(t *testing.T) {
 		retries   int
 		waitMax   time.Duration
 		wantCount int
-		wantErr   string // "" = success
+		wantErr   string        // "" = success
 		minTime   time.Duration // a lower bound: a loaded machine only makes it longer
 	}{
 		{name: "503 then 200", statuses: []int{503, 200}, retries: 3, wantCount: 2},
@@ -453,7 +453,7 @@ func TestNewClientDoesNotModifyBase(t *testing.T) {
 	if base.Transport != nil || base.CheckRedirect != nil {
 		t.Fatal("NewClient modified the base client")
 	}
-	if c.MaxBody() != DefaultMaxBody || c.Retryable().Logger != nil {
+	if c.cfg.MaxBody != DefaultMaxBody || c.rc.Logger != nil {
 		t.Fatal("defaults not applied")
 	}
 }

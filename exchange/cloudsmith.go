@@ -37,9 +37,6 @@ type tokenAnswer struct {
 	ExpiresIn seconds `json:"expires_in"`
 }
 
-// Name implements Service.
-func (c *Cloudsmith) Name() string { return "cloudsmith" }
-
 // IDTokenAudience implements Service: c.Audience ("" = GitHub's default).
 func (c *Cloudsmith) IDTokenAudience() string { return c.Audience }
 

@@ -89,8 +89,8 @@ func TestCloudsmith(t *testing.T) {
 func TestCloudsmithDefaults(t *testing.T) {
 	t.Parallel()
 	c := &Cloudsmith{Audience: "aud"}
-	if c.Name() != "cloudsmith" || c.IDTokenAudience() != "aud" {
-		t.Fatal("name/audience")
+	if c.IDTokenAudience() != "aud" {
+		t.Fatal("audience")
 	}
 	if _, err := (&Cloudsmith{Client: testClient(0)}).Exchange(context.Background(), staticIDs(testIDToken)); err == nil || !strings.Contains(err.Error(), "namespace and service slug") {
 		t.Fatalf("err = %v", err)

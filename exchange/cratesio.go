@@ -35,9 +35,6 @@ type cratesIORequest struct {
 
 const cratesIOPath = "/api/v1/trusted_publishing/tokens"
 
-// Name implements Service.
-func (c *CratesIO) Name() string { return "crates-io" }
-
 // IDTokenAudience implements Service: c.Audience, or "crates.io" when empty.
 func (c *CratesIO) IDTokenAudience() string {
 	if c.Audience == "" {

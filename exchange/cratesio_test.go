@@ -198,7 +198,4 @@ func TestCratesIOAudience(t *testing.T) {
 	if a := (&CratesIO{Audience: "x"}).IDTokenAudience(); a != "x" {
 		t.Fatal(a)
 	}
-	if (&CratesIO{}).Name() != "crates-io" {
-		t.Fatal("name")
-	}
 }

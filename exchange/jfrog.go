@@ -21,11 +21,10 @@ type JFrog struct {
 	ProjectKey          string
 	// Audience is the audience to request for the ID token and to send to
 	// JFrog; "" = GitHub's default.
-	Audience              string
-	IncludeReferenceToken bool
-	Context               JFrogContext
-	Mask                  func(string)
-	Now                   func() time.Time
+	Audience string
+	Context  JFrogContext
+	Mask     func(string)
+	Now      func() time.Time
 }
 
 // JFrogContext is the CI context JFrog's own client sends with an exchange
@@ -51,34 +50,29 @@ const (
 )
 
 type jfrogRequest struct {
-	GrantType             string `json:"grant_type"`
-	SubjectTokenType      string `json:"subject_token_type"`
-	SubjectToken          string `json:"subject_token"`
-	ProviderName          string `json:"provider_name"`
-	IdentityMappingName   string `json:"identity_mapping_name,omitempty"`
-	ProjectKey            string `json:"project_key,omitempty"`
-	Audience              string `json:"audience,omitempty"`
-	IncludeReferenceToken bool   `json:"include_reference_token,omitempty"`
-	ProviderType          string `json:"provider_type"`
-	Repo                  string `json:"repo,omitempty"`
-	Revision              string `json:"revision,omitempty"`
-	Branch                string `json:"branch,omitempty"`
-	JobID                 string `json:"job_id,omitempty"`
-	RunID                 string `json:"run_id,omitempty"`
+	GrantType           string `json:"grant_type"`
+	SubjectTokenType    string `json:"subject_token_type"`
+	SubjectToken        string `json:"subject_token"`
+	ProviderName        string `json:"provider_name"`
+	IdentityMappingName string `json:"identity_mapping_name,omitempty"`
+	ProjectKey          string `json:"project_key,omitempty"`
+	Audience            string `json:"audience,omitempty"`
+	ProviderType        string `json:"provider_type"`
+	Repo                string `json:"repo,omitempty"`
+	Revision            string `json:"revision,omitempty"`
+	Branch              string `json:"branch,omitempty"`
+	JobID               string `json:"job_id,omitempty"`
+	RunID               string `json:"run_id,omitempty"`
 }
 
 type jfrogAnswer struct {
 	AccessToken    string  `json:"access_token"`
 	TokenType      string  `json:"token_type"`
 	ExpiresIn      seconds `json:"expires_in"`
-	Scope          string  `json:"scope"`
 	Username       string  `json:"username"`
 	RefreshToken   string  `json:"refresh_token"`
 	ReferenceToken string  `json:"reference_token"`
 }
-
-// Name implements Service.
-func (j *JFrog) Name() string { return "jfrog" }
 
 // IDTokenAudience implements Service: j.Audience ("" = GitHub's default).
 func (j *JFrog) IDTokenAudience() string { return j.Audience }
@@ -102,20 +96,19 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 	}
 	sc.claims, _ = DecodeClaims(idt)
 	body, err := json.Marshal(jfrogRequest{
-		GrantType:             GrantTypeTokenExchange,
-		SubjectTokenType:      TokenTypeIDToken,
-		SubjectToken:          idt,
-		ProviderName:          j.ProviderName,
-		IdentityMappingName:   j.IdentityMappingName,
-		ProjectKey:            j.ProjectKey,
-		Audience:              j.Audience,
-		IncludeReferenceToken: j.IncludeReferenceToken,
-		ProviderType:          "GitHub",
-		Repo:                  j.Context.Repo,
-		Revision:              j.Context.Revision,
-		Branch:                j.Context.Branch,
-		JobID:                 j.Context.JobID,
-		RunID:                 j.Context.RunID,
+		GrantType:           GrantTypeTokenExchange,
+		SubjectTokenType:    TokenTypeIDToken,
+		SubjectToken:        idt,
+		ProviderName:        j.ProviderName,
+		IdentityMappingName: j.IdentityMappingName,
+		ProjectKey:          j.ProjectKey,
+		Audience:            j.Audience,
+		ProviderType:        "GitHub",
+		Repo:                j.Context.Repo,
+		Revision:            j.Context.Revision,
+		Branch:              j.Context.Branch,
+		JobID:               j.Context.JobID,
+		RunID:               j.Context.RunID,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jfrog: encoding the request: %w", err)
@@ -137,8 +130,8 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 	if err := CheckToken("access token", ans.AccessToken); err != nil {
 		return nil, sc.bad(a.status, err)
 	}
-	if ans.ReferenceToken != "" || j.IncludeReferenceToken {
-		if err := CheckToken("reference token (include_reference_token was asked)", ans.ReferenceToken); err != nil {
+	if ans.ReferenceToken != "" {
+		if err := CheckToken("reference token", ans.ReferenceToken); err != nil {
 			return nil, sc.bad(a.status, err)
 		}
 	}
@@ -146,7 +139,6 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 		Value:          ans.AccessToken,
 		Username:       CleanMessage(ans.Username),
 		ReferenceToken: ans.ReferenceToken,
-		Scope:          CleanMessage(ans.Scope),
 	}
 	if ans.ExpiresIn > 0 {
 		tok.ExpiresAt = nowFunc(j.Now).Add(time.Duration(ans.ExpiresIn) * time.Second)

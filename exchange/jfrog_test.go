@@ -37,9 +37,9 @@ func TestJFrogRequest(t *testing.T) {
 		{
 			name: "all options",
 			modify: func(j *JFrog) {
-				j.IdentityMappingName, j.ProjectKey, j.Audience, j.IncludeReferenceToken = "cargo-map", "proj", "jfrog-aud", true
+				j.IdentityMappingName, j.ProjectKey, j.Audience = "cargo-map", "proj", "jfrog-aud"
 			},
-			want: `{"grant_type":"urn:ietf:params:oauth:grant-type:token-exchange","subject_token_type":"urn:ietf:params:oauth:token-type:id_token","subject_token":"` + testIDToken + `","provider_name":"github-oidc","identity_mapping_name":"cargo-map","project_key":"proj","audience":"jfrog-aud","include_reference_token":true,"provider_type":"GitHub","repo":"octo/app","revision":"abc123","branch":"main","job_id":"build","run_id":"42"}`,
+			want: `{"grant_type":"urn:ietf:params:oauth:grant-type:token-exchange","subject_token_type":"urn:ietf:params:oauth:token-type:id_token","subject_token":"` + testIDToken + `","provider_name":"github-oidc","identity_mapping_name":"cargo-map","project_key":"proj","audience":"jfrog-aud","provider_type":"GitHub","repo":"octo/app","revision":"abc123","branch":"main","job_id":"build","run_id":"42"}`,
 		},
 		{
 			name:   "empty context omitted",
@@ -77,7 +77,7 @@ func TestJFrogRequest(t *testing.T) {
 			if r.Body != tc.want {
 				t.Fatalf("body\n got %s\nwant %s", r.Body, tc.want)
 			}
-			want := Token{Value: "acc-1", ExpiresAt: fixedNow.Add(time.Hour), Username: "octo-user", ReferenceToken: "ref-1", Scope: "applied-permissions/user"}
+			want := Token{Value: "acc-1", ExpiresAt: fixedNow.Add(time.Hour), Username: "octo-user", ReferenceToken: "ref-1"}
 			if *tok != want {
 				t.Fatalf("token %+v, want %+v", *tok, want)
 			}
@@ -92,7 +92,6 @@ func TestJFrogAnswers(t *testing.T) {
 		status     int
 		ctype      string
 		body       string
-		refAsked   bool
 		wantErr    []string // substrings; nil = success
 		wantHTTP   bool
 		wantHint   []string
@@ -121,7 +120,7 @@ func TestJFrogAnswers(t *testing.T) {
 		{name: "token with newline", status: 200, body: `{"access_token":"abcd1234\nNODE_OPTIONS=x"}`, wantErr: []string{"newline", "refused"}, wantMasked: []string{"abcd1234", "NODE_OPTIONS=x"}, secrets: []string{"abcd1234", "NODE_OPTIONS"}},
 		{name: "token with control char", status: 200, body: `{"access_token":"abcd\u001b[31mefgh"}`, wantErr: []string{"control", "refused"}, secrets: []string{"abcd", "efgh"}},
 		{name: "token with space", status: 200, body: `{"access_token":"abcd efgh"}`, wantErr: []string{"whitespace"}, secrets: []string{"abcd", "efgh"}},
-		{name: "reference token asked, missing", status: 200, refAsked: true, body: `{"access_token":"acc-5"}`, wantErr: []string{"reference token", "no token"}, wantMasked: []string{"acc-5"}},
+		{name: "reference token with space", status: 200, body: `{"access_token":"acc-5","reference_token":"refA bcdE"}`, wantErr: []string{"reference token", "whitespace"}, wantMasked: []string{"acc-5", "refA", "bcdE"}, secrets: []string{"refA", "bcdE"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -137,7 +136,6 @@ func TestJFrogAnswers(t *testing.T) {
 			})
 			m := &recMask{}
 			j := newJFrog(f.URL, testClient(3), m)
-			j.IncludeReferenceToken = tc.refAsked
 			tok, err := j.Exchange(context.Background(), staticIDs(testIDToken))
 			if tc.wantMasked != nil {
 				if got := m.list(); strings.Join(got, "|") != strings.Join(tc.wantMasked, "|") {
@@ -258,7 +256,7 @@ func TestJFrogContextFromEnv(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 	j := &JFrog{Audience: "a"}
-	if j.Name() != "jfrog" || j.IDTokenAudience() != "a" {
-		t.Fatal("name/audience")
+	if j.IDTokenAudience() != "a" {
+		t.Fatal("audience")
 	}
 }

@@ -11,14 +11,11 @@ type Token struct {
 	Value          string    // the access token (secret)
 	ExpiresAt      time.Time // zero when unknown
 	Username       string    // not secret
-	ReferenceToken string    // secret, JFrog only, when asked for
-	Scope          string
+	ReferenceToken string    // secret, JFrog only, when it sends one
 }
 
 // Service is a token service.
 type Service interface {
-	// Name is "jfrog", "cloudsmith" or "crates-io".
-	Name() string
 	// IDTokenAudience is the audience to ask the ID token source for (""
 	// = the source's default). The design contract calls it Audience(); see
 	// the package comment.

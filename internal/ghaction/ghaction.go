@@ -42,9 +42,6 @@ func New(getenv func(string) string, out io.Writer) *Runner {
 // Input returns the trimmed value of the named input ("" when unset).
 func (r *Runner) Input(name string) string { return r.gha.GetInput(name) }
 
-// Debugging reports whether debug lines are written (RUNNER_DEBUG=1).
-func (r *Runner) Debugging() bool { return r.debug }
-
 // Mask tells the runner to hide secret in all later log output. Empty values
 // and values already masked are skipped. A value with line breaks is masked
 // line by line, as the runner masks per line.

@@ -80,18 +80,6 @@ func (p Paths) ToHost(path string) string {
 	return path
 }
 
-// FromHost returns the container path of a host path under the host
-// workspace, temp folder or home, and whether it was under one of them.
-func (p Paths) FromHost(path string) (string, bool) {
-	best, bestLen := "", -1
-	for _, pr := range p.pairs() {
-		if rest, ok := under(path, pr[1]); ok && len(pr[1]) > bestLen {
-			best, bestLen = filepath.Join(pr[0], rest), len(pr[1])
-		}
-	}
-	return best, bestLen >= 0
-}
-
 // Resolve turns a file input into a container path: a relative path is taken
 // relative to the workspace and may not leave it; an absolute path must lie
 // under the workspace or the runner's temp folder (as the host or the

@@ -19,7 +19,7 @@ import (
 // running at the same time from removing each other's image.
 var scnImageTag = fmt.Sprintf("localhost/cargo-oidc-e2e:scenarios-%d", os.Getpid())
 
-// scnMaxImageSize is the budget for the image (issue 8): 8 MB.
+// scnMaxImageSize is the budget for the image: 8 MB.
 const scnMaxImageSize = 8_000_000
 
 // scnBuilt is the image the container tests share, built once per process.

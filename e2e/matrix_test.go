@@ -1,6 +1,6 @@
 package e2e
 
-// The fault matrix of issue 6: every way the ID token endpoint, the token
+// The fault matrix: every way the ID token endpoint, the token
 // services, the inputs and the user's files can go wrong, each run against
 // the built binary through the runner emulation, normally and with
 // RUNNER_DEBUG=1, with every output scanned for the secrets the fakes issued.

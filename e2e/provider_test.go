@@ -277,7 +277,7 @@ func provFetchScenario(t *testing.T, mode string, inputs func(*fakes.Stack) map[
 	}
 }
 
-// TestProviderJFrog runs issue 7's scenario against JFrog: a provider-mode
+// TestProviderJFrog runs the long-job scenario against JFrog: a provider-mode
 // step keeps cargo working past a token's life; a token-mode step does not.
 func TestProviderJFrog(t *testing.T) {
 	t.Parallel()

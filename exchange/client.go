@@ -20,7 +20,9 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 )
 
-// Defaults applied by NewClient to zero fields of HTTPConfig.
+// Defaults of the HTTP client. NewClient puts DefaultWaitMin, DefaultWaitMax
+// and DefaultMaxBody in the zero fields of HTTPConfig; DefaultRetries is the
+// default of the action's retries input and is not applied by NewClient.
 const (
 	// DefaultRetries is the action's default number of retries after the
 	// first attempt. NewClient does not apply it: Retries 0 means no retry.

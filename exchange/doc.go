@@ -13,8 +13,7 @@
 // every secret a service answers is handed to the caller's Mask function
 // before anything else happens with it.
 //
-// Note on the design contract: the services keep the struct field Audience
-// (the audience to request, "" = the default) and expose the effective value
-// through the method IDTokenAudience, because Go does not allow a field and a
-// method of the same name on one type.
+// The services keep the audience to request in the field Audience ("" = the
+// default) and give the effective value through the method IDTokenAudience
+// (Go does not allow a field and a method of one name).
 package exchange

@@ -17,8 +17,7 @@ type Token struct {
 // Service is a token service.
 type Service interface {
 	// IDTokenAudience is the audience to ask the ID token source for (""
-	// = the source's default). The design contract calls it Audience(); see
-	// the package comment.
+	// = the source's default).
 	IDTokenAudience() string
 	// Exchange fetches the ID token(s) it needs from ids (crates.io fetches
 	// a fresh one per attempt, a JWT is accepted once) and exchanges it.

@@ -42,7 +42,7 @@ func main() {
 	}
 }
 
-// Targets of issue 8: RSS in MiB (2^20 bytes); the binary's size in the
+// Targets the benchmark checks: RSS in MiB (2^20 bytes); the binary's size in the
 // stricter decimal megabytes (10^6 bytes).
 const (
 	maxRatio      = 0.5
@@ -53,11 +53,11 @@ const (
 	max403Failure = time.Second
 )
 
-// seedScript is the flow of the JFrog knowledge-base article (seed
-// 000_4965a0a7d9b7d4bd): curl for the ID token, curl + jq for the
+// articleScript is the flow of JFrog's knowledge-base article "How to use
+// OIDC with Cargo in GitHub Actions" (000006857): curl for the ID token, curl + jq for the
 // exchange, the mask, and the Cargo variables into GITHUB_ENV. curl gets
 // --cacert for the local CA; nothing else differs.
-const seedScript = `#!/usr/bin/env bash
+const articleScript = `#!/usr/bin/env bash
 set -euo pipefail
 ID_TOKEN=$(curl -sLS --cacert "$BENCH_CA" -H "User-Agent: actions/oidc-client" -H "Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
           "${ACTIONS_ID_TOKEN_REQUEST_URL}" | jq .value | tr -d '"')
@@ -133,7 +133,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	script, err := scriptFlow(s, act, filepath.Join(dir, "seed.sh"))
+	script, err := scriptFlow(s, act, filepath.Join(dir, "article.sh"))
 	if err != nil {
 		return err
 	}
@@ -262,10 +262,10 @@ func binaryFlow(ctx context.Context, s *fakes.Stack, bin, dir string) (*flow, *r
 	return f, res, nil
 }
 
-// scriptFlow writes the seed's script and returns its flow, with the same
-// environment as the binary plus the values the seed takes from secrets.
+// scriptFlow writes the article's script and returns its flow, with the same
+// environment as the binary plus the values the script takes from secrets.
 func scriptFlow(s *fakes.Stack, act *runner.StepResult, path string) (*flow, error) {
-	if err := os.WriteFile(path, []byte(seedScript), 0o755); err != nil {
+	if err := os.WriteFile(path, []byte(articleScript), 0o755); err != nil {
 		return nil, err
 	}
 	in := s.JFrogInputs()

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -46,33 +45,20 @@ func TestCLIHelpVersionPlugin(t *testing.T) {
 	}
 }
 
-// actionEntries reads action.yml's inputs or outputs: name, default and
-// description, in order.
+// docActionEntries lists action.yml's inputs or outputs: name, default
+// and description, in file order.
 func docActionEntries(t *testing.T, section string) [][3]string {
 	t.Helper()
-	data, err := os.ReadFile("../action.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := repoAction(t)
 	var out [][3]string
-	in := false
-	for _, line := range strings.Split(string(data), "\n") {
-		if regexp.MustCompile(`^[a-z]+:`).MatchString(line) {
-			in = strings.HasPrefix(line, section+":")
-			continue
+	if section == "outputs" {
+		for _, o := range a.Outputs {
+			out = append(out, [3]string{o.Name, "", o.Description})
 		}
-		if !in {
-			continue
-		}
-		if m := regexp.MustCompile(`^  ([a-z-]+):$`).FindStringSubmatch(line); m != nil {
-			out = append(out, [3]string{m[1]})
-		} else if m := regexp.MustCompile(`^    (default|description): "?(.*?)"?$`).FindStringSubmatch(line); m != nil && len(out) > 0 {
-			if m[1] == "default" {
-				out[len(out)-1][1] = m[2]
-			} else {
-				out[len(out)-1][2] = m[2]
-			}
-		}
+		return out
+	}
+	for _, in := range a.Inputs {
+		out = append(out, [3]string{in.Name, in.Default, in.Description})
 	}
 	return out
 }

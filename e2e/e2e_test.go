@@ -12,10 +12,13 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
 // TestMain builds the action's binary once for every test of the package
@@ -32,4 +35,28 @@ func TestMain(m *testing.M) {
 	scnRemoveImage()
 	harness.Cleanup()
 	os.Exit(code)
+}
+
+var (
+	actionOnce sync.Once
+	actionYML  *runner.Action
+	actionErr  error
+)
+
+// repoAction is the repository's action.yml as the runner reads it, loaded
+// once for every test of the package; tests must not modify it.
+func repoAction(t testing.TB) *runner.Action {
+	t.Helper()
+	actionOnce.Do(func() {
+		root, err := harness.RepoRoot()
+		if err != nil {
+			actionErr = err
+			return
+		}
+		actionYML, actionErr = runner.LoadAction(filepath.Join(root, "action.yml"))
+	})
+	if actionErr != nil {
+		t.Fatal(actionErr)
+	}
+	return actionYML
 }

@@ -129,14 +129,7 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	action, err := runner.LoadAction(filepath.Join(root, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	action := repoAction(t)
 	rows := mxRows()
 	var (
 		mu      sync.Mutex

@@ -36,20 +36,6 @@ func provBinary(t testing.TB) string {
 	return bin
 }
 
-// provActionYML loads the repository's action.yml.
-func provActionYML(t testing.TB) *runner.Action {
-	t.Helper()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := runner.LoadAction(filepath.Join(root, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // provStack starts the fakes with short-lived tokens and the crate chain.
 func provStack(t testing.TB) *fakes.Stack {
 	t.Helper()
@@ -181,7 +167,7 @@ func provFetchScenario(t *testing.T, mode string, inputs func(*fakes.Stack) map[
 	t.Parallel()
 	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
 	bin := provBinary(t)
-	a := provActionYML(t)
+	a := repoAction(t)
 	s := provStack(t)
 	j := provJob(t, s, nil)
 	ctx := t.Context()
@@ -309,7 +295,7 @@ func TestProviderCratesIOPublish(t *testing.T) {
 			t.Parallel()
 			harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
 			bin := provBinary(t)
-			a := provActionYML(t)
+			a := repoAction(t)
 			s := provStack(t)
 			j := provJob(t, s, map[string]string{fakes.CratesIOURLEnv: s.CratesIOIndex})
 			ctx := t.Context()

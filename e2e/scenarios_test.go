@@ -55,7 +55,7 @@ func TestScenarioContainer(t *testing.T) {
 // and its own job.
 func scnRunAll(t *testing.T, mode scnMode) {
 	cargo := scnCargo(t)
-	action := scnAction(t)
+	action := repoAction(t)
 	scenarios := []struct {
 		name string
 		run  func(w *scnWorld)
@@ -87,20 +87,6 @@ func scnRunAll(t *testing.T, mode scnMode) {
 func scnCargo(t *testing.T) string {
 	t.Helper()
 	return harness.Tool(t, "cargo", "install Rust (rustup) to run the scenarios")
-}
-
-// scnAction loads the repository's action.yml.
-func scnAction(t *testing.T) *runner.Action {
-	t.Helper()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := runner.LoadAction(filepath.Join(root, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
 }
 
 // scnWorld is one scenario's job: fake services, an emulated runner job and

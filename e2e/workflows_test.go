@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
 // ---------------------------------------------------------------------------
@@ -127,6 +128,33 @@ type inputSpec struct {
 
 var providerTagRE = regexp.MustCompile(`^\[([a-z, -]+)\]`)
 
+// providerTags reads the providers an input belongs to from the start of its
+// description ("[jfrog, cloudsmith] ..."); nil means every provider.
+func providerTags(description string) []string {
+	m := providerTagRE.FindStringSubmatch(description)
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(m[1], ",") {
+		out = append(out, strings.TrimSpace(p))
+	}
+	return out
+}
+
+// mainActionSpec is what the repository's action.yml declares, as the
+// runner reads it.
+func mainActionSpec(a *runner.Action) *actionSpec {
+	spec := &actionSpec{File: "action.yml", Inputs: map[string]inputSpec{}}
+	for _, in := range a.Inputs {
+		spec.Inputs[in.Name] = inputSpec{Required: in.Required, HasDefault: in.HasDefault, Providers: providerTags(in.Description)}
+	}
+	for _, o := range a.Outputs {
+		spec.Outputs = append(spec.Outputs, o.Name)
+	}
+	return spec
+}
+
 func readActionSpec(file string, src []byte) (*actionSpec, error) {
 	doc, err := parseYAML(src)
 	if err != nil {
@@ -134,13 +162,8 @@ func readActionSpec(file string, src []byte) (*actionSpec, error) {
 	}
 	spec := &actionSpec{File: file, Inputs: map[string]inputSpec{}}
 	for k, d := range ypairs(yget(doc, "inputs")) {
-		s := inputSpec{Required: ystr(yget(d, "required")) == "true", HasDefault: yget(d, "default") != nil}
-		if m := providerTagRE.FindStringSubmatch(ystr(yget(d, "description"))); m != nil {
-			for _, p := range strings.Split(m[1], ",") {
-				s.Providers = append(s.Providers, strings.TrimSpace(p))
-			}
-		}
-		spec.Inputs[k.Value] = s
+		spec.Inputs[k.Value] = inputSpec{Required: ystr(yget(d, "required")) == "true", HasDefault: yget(d, "default") != nil,
+			Providers: providerTags(ystr(yget(d, "description")))}
 	}
 	for k := range ypairs(yget(doc, "outputs")) {
 		spec.Outputs = append(spec.Outputs, k.Value)
@@ -351,7 +374,7 @@ func loadActions(t *testing.T, root string) actionSet {
 		}
 		return s
 	}
-	return actionSet{Main: read("action.yml"), Composite: read("examples/composite/action.yml")}
+	return actionSet{Main: mainActionSpec(repoAction(t)), Composite: read("examples/composite/action.yml")}
 }
 
 // ---------------------------------------------------------------------------

@@ -146,6 +146,27 @@ func provCheckProviderStep(t testing.TB, s *fakes.Stack, j *runner.Job, res *run
 	}
 }
 
+// provActionStep runs the action step in credential-mode mode and checks
+// what it left: in provider mode the credential provider variable
+// (prefix+"CREDENTIAL_PROVIDER") and no token, in token mode the token
+// output and prefix+"TOKEN". It returns the time the step's token was issued.
+func provActionStep(t *testing.T, s *fakes.Stack, j *runner.Job, bin string, a *runner.Action, in map[string]string, mode, prefix string) time.Time {
+	t.Helper()
+	in["credential-mode"] = mode
+	res, err := j.RunAction(t.Context(), runner.Host(bin), a, runner.Step{ID: "registry", Inputs: in})
+	if err != nil {
+		t.Fatalf("action step: %v", err)
+	}
+	issued := time.Now()
+	t.Logf("action step (%s):\n%s", res.Duration.Round(time.Millisecond), res.Combined())
+	if mode == "provider" {
+		provCheckProviderStep(t, s, j, res, prefix+"CREDENTIAL_PROVIDER")
+	} else if res.Failed() || res.Outputs["token"] == "" || res.Env[prefix+"TOKEN"] == "" {
+		t.Fatalf("token-mode action step did not export the token output and %sTOKEN (exit %d):\n%s", prefix, res.ExitCode, res.Combined())
+	}
+	return issued
+}
+
 // provAuthRequests counts the registry requests that presented a token the
 // store knew as valid at the time (answered 2xx).
 func provAuthRequests(s *fakes.Stack) (n int, distinct int) {
@@ -176,19 +197,7 @@ func provFetchScenario(t *testing.T, mode string, inputs func(*fakes.Stack) map[
 		"src/lib.rs": "pub fn f() {}\n",
 	})
 
-	in := inputs(s)
-	in["credential-mode"] = mode
-	res, err := j.RunAction(ctx, runner.Host(bin), a, runner.Step{ID: "registry", Inputs: in})
-	if err != nil {
-		t.Fatalf("action step: %v", err)
-	}
-	issued := time.Now()
-	t.Logf("action step (%s):\n%s", res.Duration.Round(time.Millisecond), res.Combined())
-	if mode == "provider" {
-		provCheckProviderStep(t, s, j, res, "CARGO_REGISTRIES_"+envName+"_CREDENTIAL_PROVIDER")
-	} else if res.Failed() || res.Outputs["token"] == "" || res.Env["CARGO_REGISTRIES_"+envName+"_TOKEN"] == "" {
-		t.Fatalf("token-mode action step did not export a token (exit %d):\n%s", res.ExitCode, res.Combined())
-	}
+	issued := provActionStep(t, s, j, bin, a, inputs(s), mode, "CARGO_REGISTRIES_"+envName+"_")
 	stepExchanges := s.Store.Exchanges("")
 
 	if r := provStep(t, ctx, j, "cargo", "generate-lockfile"); r.Failed() {
@@ -304,19 +313,7 @@ func TestProviderCratesIOPublish(t *testing.T) {
 			}
 			provWrite(t, j.Workspace(), files("0.1.0"))
 
-			in := s.CratesIOInputs()
-			in["credential-mode"] = mode
-			res, err := j.RunAction(ctx, runner.Host(bin), a, runner.Step{ID: "registry", Inputs: in})
-			if err != nil {
-				t.Fatalf("action step: %v", err)
-			}
-			issued := time.Now()
-			t.Logf("action step (%s):\n%s", res.Duration.Round(time.Millisecond), res.Combined())
-			if mode == "provider" {
-				provCheckProviderStep(t, s, j, res, "CARGO_REGISTRY_CREDENTIAL_PROVIDER")
-			} else if res.Failed() || res.Env["CARGO_REGISTRY_TOKEN"] == "" {
-				t.Fatalf("token-mode action step did not export CARGO_REGISTRY_TOKEN (exit %d):\n%s", res.ExitCode, res.Combined())
-			}
+			issued := provActionStep(t, s, j, bin, a, s.CratesIOInputs(), mode, "CARGO_REGISTRY_")
 			stepExchanges := s.Store.Exchanges("crates-io")
 
 			if r := provStep(t, ctx, j, "cargo", "publish", "--allow-dirty", "--no-verify"); r.Failed() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -303,4 +304,26 @@ func FuzzParseAction(f *testing.F) {
 			_ = a.Validate()
 		}
 	})
+}
+
+// TestTestOnlyDependencies keeps the YAML reader (and the other test-only
+// modules) out of the shipped binary.
+func TestTestOnlyDependencies(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("go", "list", "-deps", ".")
+	cmd.Dir = filepath.Join("..", "..", "..")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps .: %v", err)
+	}
+	for _, mod := range []string{"go.yaml.in/yaml", "gopkg.in/yaml", "github.com/go-jose/", "github.com/google/go-containerregistry"} {
+		for _, pkg := range strings.Fields(string(out)) {
+			if strings.HasPrefix(pkg, mod) {
+				t.Errorf("the binary depends on %s, a test-only module", pkg)
+			}
+		}
+	}
+	if !strings.Contains(string(out), "github.com/cargo-oidc/cargo-oidc/internal/action") {
+		t.Fatalf("go list -deps . printed no package of the project:\n%s", out)
+	}
 }

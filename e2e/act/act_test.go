@@ -149,6 +149,31 @@ jobs:
       - run: echo "OUTCOMES=${{ steps.provider.outcome }},${{ steps.temp.outcome }}"
 `
 
+// refusedWorkflow uses a container action whose runs.args names the github
+// context, as cargo-oidc's action.yml once did.
+const refusedWorkflow = `name: act-refused
+on: push
+jobs:
+  refused:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: ./.github/actions/refused
+`
+
+// refusedAction is a container action GitHub's runner refuses to load.
+const refusedAction = `name: refused
+description: runs.args may use the inputs context only.
+inputs:
+  host-temp:
+    default: ${{ runner.temp }}
+runs:
+  using: docker
+  image: Dockerfile
+  args:
+    - --host-workspace=${{ github.workspace }}
+    - --host-temp=${{ inputs.host-temp }}
+`
+
 // userConfig is a .cargo/config.toml the user already has.
 const userConfig = `# Team settings: keep this comment.
 [net]
@@ -208,6 +233,9 @@ func TestAct(t *testing.T) {
 		"@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
 	writeFile(t, filepath.Join(repo, ".github/workflows/jfrog.yml"), fill.Replace(jfrogWorkflow))
 	writeFile(t, filepath.Join(repo, ".github/workflows/failures.yml"), fill.Replace(failureWorkflow))
+	writeFile(t, filepath.Join(repo, ".github/workflows/refused.yml"), refusedWorkflow)
+	writeFile(t, filepath.Join(repo, ".github/actions/refused/action.yml"), refusedAction)
+	writeFile(t, filepath.Join(repo, ".github/actions/refused/Dockerfile"), "FROM scratch\n")
 	if err := actharness.InitRepo(ctx, repo); err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +346,19 @@ func TestAct(t *testing.T) {
 		}
 		if n := s.Store.Exchanges("") - before; n != 0 {
 			t.Errorf("%d exchanges: the checks must come before the exchange", n)
+		}
+	})
+
+	// The emulation and act agree on what the runner refuses to load.
+	t.Run("disallowed context", func(t *testing.T) {
+		_, err := runner.LoadAction(filepath.Join(repo, ".github/actions/refused/action.yml"))
+		if err == nil || !strings.Contains(err.Error(), "runs.args[0]: Unrecognized named-value: 'github'") {
+			t.Errorf("the emulation loaded it: %v", err)
+		}
+		res := run("refused.yml", "refused")
+		logs = append(logs, res)
+		if !res.Failed() || !strings.Contains(res.Output, "Unknown Variable Access github") {
+			t.Errorf("act did not refuse runs.args with the github context:\n%s", res.Output)
 		}
 	})
 

@@ -195,8 +195,12 @@ func (r *Runner) waitReady(ctx context.Context) error {
 	}
 }
 
-// Close stops the Podman service and removes the runner's folder.
+// Close removes containers act left behind, stops the Podman service and
+// removes the runner's folder.
 func (r *Runner) Close() {
+	if r.Engine != nil && r.dir != "" {
+		r.removeContainers()
+	}
 	if r.service != nil && r.service.Process != nil {
 		_ = r.service.Process.Signal(os.Interrupt)
 		select {
@@ -295,7 +299,7 @@ func (r *Runner) Args(run Run) []string {
 	}
 	args := []string{event, "-W", run.Workflow,
 		"-P", "ubuntu-latest=" + r.JobImage,
-		"--action-offline-mode", "--pull=false", "--network", "host", "--bind",
+		"--action-offline-mode", "--pull=false", "--network", "host", "--bind", "--rm",
 		"--no-cache-server", "--container-daemon-socket", "-"}
 	if run.Job != "" {
 		args = append(args, "-j", run.Job)
@@ -306,7 +310,8 @@ func (r *Runner) Args(run Run) []string {
 	for _, k := range sortedKeys(run.Secrets) {
 		args = append(args, "-s", k+"="+run.Secrets[k])
 	}
-	var opts []string
+	// The label lets Close remove whatever a killed act left behind.
+	opts := []string{"--label " + ContainerLabel + "=" + r.id()}
 	for _, m := range run.Mounts {
 		v := "-v " + m.Host + ":" + m.Container
 		if m.ReadOnly {
@@ -314,10 +319,29 @@ func (r *Runner) Args(run Run) []string {
 		}
 		opts = append(opts, v)
 	}
-	if len(opts) > 0 {
-		args = append(args, "--container-options", strings.Join(opts, " "))
+	return append(args, "--container-options", strings.Join(opts, " "))
+}
+
+// ContainerLabel labels every container act starts for a Runner, with the
+// Runner's id as value.
+const ContainerLabel = "io.github.cargo-oidc.e2e.act"
+
+// id names the runner in container labels.
+func (r *Runner) id() string { return filepath.Base(r.dir) }
+
+// removeContainers removes the containers act started for this runner and
+// left behind (act removes its own unless it is killed).
+func (r *Runner) removeContainers() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := r.Engine.Command(ctx, "ps", "-aq", "--filter", "label="+ContainerLabel+"="+r.id()).Output()
+	if err != nil {
+		return
 	}
-	return args
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		_ = r.Engine.Command(ctx, append([]string{"rm", "-f"}, ids...)...).Run()
+		r.logf("act: removed %d containers left behind", len(ids))
+	}
 }
 
 // Run runs act in run.Dir. A failed job is in Result.ExitCode, not an

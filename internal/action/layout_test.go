@@ -29,7 +29,7 @@ func TestMainRefusesUnreachablePaths(t *testing.T) {
 			want:   []string{"credential-mode: provider", `HOME is "/root", not /github/home`, "use credential-mode: token"},
 		},
 		{
-			name:   "credentials file under an unmounted runner.temp (runner before late 2025)",
+			name:   "credentials file under an unmounted runner.temp (runner before v2.331.0)",
 			inputs: map[string]string{"credentials-file": "creds/credentials.toml"},
 			env: func(w *world) map[string]string {
 				return map[string]string{"INPUT_CREDENTIALS-FILE": filepath.Join(w.env["RUNNER_TEMP"], "creds", "credentials.toml")}

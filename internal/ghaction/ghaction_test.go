@@ -231,7 +231,7 @@ func TestResolve(t *testing.T) {
 }
 
 // TestPathsRunnerLayouts covers the layouts a container action meets: a
-// runner that mounts runner.temp (late 2025 on), an older one that leaves
+// runner that mounts runner.temp (v2.331.0 on), an older one that leaves
 // RUNNER_TEMP a host path, nektos/act (HOME and runner.temp of the
 // container's own), and the action run on the runner's machine.
 func TestPathsRunnerLayouts(t *testing.T) {

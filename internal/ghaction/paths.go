@@ -25,8 +25,9 @@ type Paths struct {
 
 // The folders GitHub's runner mounts into a container action for HOME and
 // runner.temp. RUNNER_TEMP is mounted (and translated) only by runners from
-// late 2025 on; on older ones it stays the host path, which does not exist
-// in the container.
+// v2.331.0 on (December 2025; v2.329.0 and v2.330.0 behind a feature flag);
+// on older ones it stays the host path, which does not exist in the
+// container.
 const (
 	ContainerHome = "/github/home"
 	ContainerTemp = "/github/runner_temp"
@@ -80,7 +81,7 @@ func (p Paths) CheckShared(input, path string) error {
 		return nil
 	}
 	return fmt.Errorf("input %s: %q is under runner.temp (%s), which this runner does not mount into the action's container "+
-		"(GitHub's runners mount it at %s since late 2025; older self-hosted runners and nektos/act do not), so later steps would not see the file; "+
+		"(GitHub's runners mount it at %s from v2.331.0 on; older self-hosted runners and nektos/act do not), so later steps would not see the file; "+
 		"use a path relative to the workspace, or update the runner", input, path, p.Temp, ContainerTemp)
 }
 

@@ -33,7 +33,7 @@
 //     image (/root), which is gone when the step ends.
 //   - RUNNER_TEMP is /tmp in the job and in the action's container, and is
 //     not shared between them; GitHub mounts runner.temp at
-//     /github/runner_temp (runners from late 2025 on).
+//     /github/runner_temp (runner v2.331.0 and later).
 //   - The workspace keeps its host path in every container (with --bind),
 //     where GitHub mounts it at /github/workspace; file commands live under
 //     /var/run/act.

@@ -44,6 +44,11 @@
 // The runner emulation keeps GitHub's behaviour for these (post stage with
 // STATE_*, HOME at /github/home, runner.temp mounted), and the action fails
 // clearly where act's layout cannot deliver what was asked.
+//
+// act tags the image it builds for a local `uses: ./` action
+// act-dockeraction:latest (rebuilding it in every stage, --rebuild being
+// act's default), so two checkouts running act on one machine at the same
+// time can race on that tag; runs from one test process are sequential.
 package act
 
 import (

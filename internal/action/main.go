@@ -208,7 +208,6 @@ type plan struct {
 	redact func(string) string
 }
 
-
 // envVars returns the GITHUB_ENV entries, in a stable order.
 func (p *plan) envVars() [][2]string {
 	c := p.cfg

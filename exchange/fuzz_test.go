@@ -117,3 +117,21 @@ func FuzzHTMLSummary(f *testing.F) {
 		checkMessage(t, CleanMessage(htmlSummary(body)))
 	})
 }
+
+// FuzzRedactorClean: whatever surrounds a recorded secret, Clean removes it
+// (and its JWT parts) before the cut, and its output is one bounded line.
+func FuzzRedactorClean(f *testing.F) {
+	f.Add("bad token ", testIDToken, " here")
+	f.Add(strings.Repeat("x", 290), "cio_tp_0123456789abcdef0123456789abcdef", "")
+	f.Add("\n\x00", "abcdef\nghijkl", "\u202e")
+	f.Fuzz(func(t *testing.T, before, secret, after string) {
+		red := NewRedactor()
+		red.Add(secret)
+		out := red.Clean(before + secret + after)
+		checkMessage(t, out)
+		whole := before + secret + after
+		if len(secret) >= 40 && validToken(secret) && strings.Count(whole, secret[:20]) == 1 && strings.Contains(out, secret[:20]) {
+			t.Fatalf("%q keeps the start of the secret %q", out, secret)
+		}
+	})
+}

@@ -99,9 +99,9 @@ func revokeAll(ctx context.Context, e Env, r *ghaction.Runner, state func(string
 	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: retries, Debug: r.Debug, Redactor: r.Redactor()})
 	svc := &exchange.CratesIO{Client: client, BaseURL: state(stateURL), Mask: r.Mask, Now: e.now}
 	var failed []string
-	revoked := 0
+	revoked, revokedMinted := 0, 0
 	seen := map[string]bool{}
-	for _, t := range tokens {
+	for i, t := range tokens {
 		if seen[t] {
 			continue
 		}
@@ -111,6 +111,9 @@ func revokeAll(ctx context.Context, e Env, r *ghaction.Runner, state func(string
 			continue
 		}
 		revoked++
+		if i >= len(tokens)-minted {
+			revokedMinted++
+		}
 	}
 	if len(failed) > 0 {
 		r.Warning("cargo-oidc: crates.io token not revoked",
@@ -118,10 +121,10 @@ func revokeAll(ctx context.Context, e Env, r *ghaction.Runner, state func(string
 				len(failed), len(seen), failed[0]))
 	}
 	switch {
-	case revoked == 1 && minted == 0:
+	case revoked == 1 && revokedMinted == 0:
 		r.Info("Revoked the crates.io token.")
 	case revoked > 0:
-		r.Info(fmt.Sprintf("Revoked %d crates.io token(s), %d of them minted by the credential provider.", revoked, min(minted, revoked)))
+		r.Info(fmt.Sprintf("Revoked %d crates.io token(s), %d of them minted by the credential provider.", revoked, revokedMinted))
 	}
 }
 

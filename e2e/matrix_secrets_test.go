@@ -346,7 +346,7 @@ func mxProviderMinted(w *mxWorld) []string {
 	if issued != 3 || revoked != issued {
 		p = append(p, fmt.Sprintf("%d crates.io tokens issued, %d revoked; want 3 issued (the step's and 2 minted), all revoked\npost stage:\n%s", issued, revoked, post.Stdout))
 	}
-	matches, _ := filepath.Glob(filepath.Join(w.job.Temp(), "cargo-oidc-minted-*"))
+	matches, _ := filepath.Glob(filepath.Join(w.job.GitHubHome(), ".cargo-oidc", "minted-*"))
 	if len(matches) != 0 {
 		p = append(p, fmt.Sprintf("the post stage left the record of minted tokens: %v", matches))
 	}

@@ -561,8 +561,8 @@ func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
 		t.Fatalf("no record argument in %q", cp)
 	}
 	record, _, _ = strings.Cut(record, " ")
-	if !strings.HasPrefix(record, w.env["RUNNER_TEMP"]+"/cargo-oidc-minted-") {
-		t.Fatalf("record %q is not under the runner's temp folder", record)
+	if !strings.HasPrefix(record, w.env["RUNNER_TEMP"]+"/_github_home/.cargo-oidc/minted-") {
+		t.Fatalf("record %q is not beside the provider under the runner's temp folder", record)
 	}
 	if fi, err := os.Stat(filepath.Dir(record)); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("record folder: %v", err)

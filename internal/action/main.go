@@ -58,14 +58,16 @@ func Main(ctx context.Context, e Env) (err error) {
 	var minted string      // container path of the record of minted crates.io tokens
 	if cfg.CredentialMode == config.ModeProvider {
 		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
-		if cfg.Provider == config.CratesIO && cfg.Revoke && paths.Temp != "" {
-			// Every token the provider mints is recorded here, in the
-			// runner's temp folder, for the post stage to revoke.
+		if cfg.Provider == config.CratesIO && cfg.Revoke {
+			// Every token the provider mints is recorded here, beside the
+			// provider under the action's HOME ($RUNNER_TEMP/_github_home on
+			// the host, mounted on every runner), for the post stage to
+			// revoke.
 			name, err := randomName(e.Random)
 			if err != nil {
 				return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
 			}
-			minted = filepath.Join(paths.Temp, "cargo-oidc-minted-"+name, "tokens")
+			minted = filepath.Join(filepath.Dir(filepath.Dir(providerBin)), "minted-"+name, "tokens")
 		}
 		cmd, err := providerCommand(cfg, paths.ToHost(providerBin), hostOrEmpty(paths, minted))
 		if err != nil {
@@ -153,6 +155,14 @@ func Main(ctx context.Context, e Env) (err error) {
 	}
 
 	r.Group("Setting Cargo up")
+	if providerBin != "" {
+		if err := installBinary(e.Executable, providerBin, owner); err != nil {
+			fc.Close()
+			r.EndGroup()
+			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
+		}
+		r.Info("Credential provider: " + paths.ToHost(providerBin))
+	}
 	if minted != "" {
 		if err := makePrivateDir(filepath.Dir(minted), owner); err != nil {
 			fc.Close()
@@ -164,14 +174,6 @@ func Main(ctx context.Context, e Env) (err error) {
 				_ = os.RemoveAll(filepath.Dir(minted))
 			}
 		}()
-	}
-	if providerBin != "" {
-		if err := installBinary(e.Executable, providerBin, owner); err != nil {
-			fc.Close()
-			r.EndGroup()
-			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
-		}
-		r.Info("Credential provider: " + paths.ToHost(providerBin))
 	}
 	if err := apply(changes, owner); err != nil {
 		fc.Close()

@@ -1,5 +1,6 @@
 // Package ghaction is the action's side of the runner protocol: inputs, log
-// commands and masking through go-githubactions, a safe writer for the file
+// commands and masking through go-githubactions (every masked secret is also
+// removed by value from every line the action writes), a safe writer for the file
 // commands (GITHUB_ENV, GITHUB_OUTPUT, GITHUB_STATE), the step summary, and
 // the translation between container paths and the host paths later steps see.
 //

@@ -152,7 +152,7 @@ func (c *Change) apply(owner Owner) error {
 	dirs, err := c.f.mkdirAll(parentOf(c.rel), dirPerm, owner)
 	c.dirs = dirs
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot write %s: %w", c.f.display(c.rel), err)
 	}
 	id, err := c.f.writeAtomic(c.rel, bytes.NewReader(c.Data), perm, fileOwner)
 	if err != nil {

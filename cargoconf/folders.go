@@ -194,7 +194,7 @@ func (e *LinkError) Error() string {
 	if e.Path != e.Link {
 		s = fmt.Sprintf("refusing %s: its folder %s", e.Path, s)
 	} else {
-		s = "refusing " + s
+		s = fmt.Sprintf("refusing %s: it is a symbolic link to %s, outside %s", e.Path, e.Target, e.Folders)
 	}
 	return s + "; the action reads and writes only inside them (a link that stays inside is followed): replace the link with a file or folder of its own, or choose a path inside them"
 }
@@ -347,11 +347,12 @@ func escapes(dir, target string) bool {
 	return false
 }
 
-// unroot rewrites a *PathError's path (relative to the root) to the host path.
+// unroot drops the path of a *PathError (relative to the root, and the
+// temporary file's at that): every message names the file by its host path.
 func (f *folder) unroot(err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) && !filepath.IsAbs(pe.Path) {
-		return &fs.PathError{Op: pe.Op, Path: f.display(pe.Path), Err: pe.Err}
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
 	return err
 }

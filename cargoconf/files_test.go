@@ -682,3 +682,21 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldersAreNotFiles(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(ws, "sub", "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustLink(t, "..", filepath.Join(ws, "sub", "up.toml"))
+	mustLink(t, "dir/..", filepath.Join(ws, "sub", "here.toml"))
+	fl := OpenFolders(Folder{Dir: ws})
+	defer fl.Close()
+	for _, p := range []string{ws, filepath.Join(ws, "sub"), filepath.Join(ws, "sub", "up.toml"), filepath.Join(ws, "sub", "here.toml")} {
+		_, err := fl.PlanCredentials(p, "art", "tok", false)
+		if err == nil || !strings.Contains(err.Error(), "folder") {
+			t.Errorf("%s: err = %v, want a folder refused", p, err)
+		}
+	}
+}

@@ -268,6 +268,9 @@ func (fl *Folders) resolve(path string) (resolved, error) {
 	if f.err != nil {
 		return resolved{}, fmt.Errorf("cannot open %s (for %s): %w", f.HostDir, shown, f.err)
 	}
+	if rel == "" {
+		return resolved{}, fmt.Errorf("cannot use %s: it is a folder; give the path of a file", shown)
+	}
 	done, rest, links := "", split(rel), 0
 	for len(rest) > 0 {
 		c := rest[0]
@@ -326,7 +329,15 @@ func (fl *Folders) resolve(path string) (resolved, error) {
 			return resolved{f: f, rel: done, fi: fi}, nil
 		}
 	}
-	return resolved{f: f, rel: done}, nil
+	// A link's target ended in "." or "..": done is a folder.
+	if done == "" {
+		return resolved{}, fmt.Errorf("cannot use %s: it leads to the folder %s; give the path of a file", shown, f.HostDir)
+	}
+	fi, err := f.root.Lstat(done)
+	if err != nil {
+		return resolved{}, fmt.Errorf("cannot use %s: %w", shown, f.unroot(err))
+	}
+	return resolved{f: f, rel: done, fi: fi}, nil
 }
 
 // escapes reports whether a relative link target, read in folder dir
@@ -357,6 +368,18 @@ func (f *folder) unroot(err error) error {
 	return err
 }
 
+// notRegular describes why fi is not a file the action may read or replace.
+func notRegular(shown string, fi os.FileInfo) error {
+	switch t := fi.Mode().Type(); {
+	case fi.Mode().IsRegular():
+		return nil
+	case fi.IsDir():
+		return fmt.Errorf("cannot use %s: it is a folder; give the path of a file", shown)
+	default:
+		return fmt.Errorf("cannot use %s: it is not a regular file (%s); give the path of a file", shown, t)
+	}
+}
+
 // read reads the resolved file r, bounded by MaxFileSize. A missing file
 // gives (nil, nil).
 func (r resolved) read() ([]byte, error) {
@@ -364,8 +387,8 @@ func (r resolved) read() ([]byte, error) {
 	if r.fi == nil {
 		return nil, nil
 	}
-	if !r.fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("cannot use %s: it is not a regular file (%s)", shown, r.fi.Mode().Type())
+	if err := notRegular(shown, r.fi); err != nil {
+		return nil, err
 	}
 	if r.fi.Size() > MaxFileSize {
 		return nil, &TooLargeError{Path: shown, Size: r.fi.Size()}
@@ -500,8 +523,10 @@ func (fl *Folders) Install(path string, src io.Reader, perm os.FileMode, owner O
 	if err != nil {
 		return err
 	}
-	if r.fi != nil && !r.fi.Mode().IsRegular() {
-		return fmt.Errorf("cannot write %s: it is not a regular file (%s)", r.f.display(r.rel), r.fi.Mode().Type())
+	if r.fi != nil {
+		if err := notRegular(r.f.display(r.rel), r.fi); err != nil {
+			return err
+		}
 	}
 	if _, err := r.f.mkdirAll(parentOf(r.rel), 0o755, owner); err != nil {
 		return err

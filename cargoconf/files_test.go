@@ -623,6 +623,9 @@ func TestInstall(t *testing.T) {
 	}
 	mustLink(t, top, filepath.Join(home, ".cargo-oidc"))
 	var le *LinkError
+	if err := fl.Check(dst); !errors.As(err, &le) {
+		t.Errorf("Check through a link leaving home: %v", err)
+	}
 	if err := fl.Install(dst, strings.NewReader("x"), 0o755, Owner{}); !errors.As(err, &le) {
 		t.Errorf("Install through a link leaving home: %v", err)
 	}

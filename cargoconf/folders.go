@@ -514,6 +514,16 @@ func orDot(rel string) string {
 	return rel
 }
 
+// Check reports whether Install could write path, without writing: the path
+// resolves inside the folders and names a regular file or nothing yet.
+func (fl *Folders) Check(path string) error {
+	r, err := fl.resolve(path)
+	if err != nil || r.fi == nil {
+		return err
+	}
+	return notRegular(r.f.display(r.rel), r.fi)
+}
+
 // Install writes what src holds to path (for example the provider binary)
 // through the same atomic writer as the Cargo files, with mode perm. Links
 // are followed while they stay inside the folders. Missing folders are

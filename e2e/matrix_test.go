@@ -1302,7 +1302,7 @@ func mxRows() []mxRow {
 		check: func(w *mxWorld) []string {
 			return fsOwnerMode(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"), 0o644)
 		}}))
-	add(fail(mxRow{name: "files/provider-home-linked-outside", expected: "fail: the provider binary is not installed outside", provider: "jfrog",
+	add(noNet(mxRow{name: "files/provider-home-linked-outside", expected: "fail before the exchange: no binary installed outside", provider: "jfrog",
 		inputs: map[string]string{"credential-mode": "provider"},
 		setup: func(w *mxWorld) {
 			fsOutside(w, "keep", "x")

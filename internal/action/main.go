@@ -46,6 +46,9 @@ func Main(ctx context.Context, e Env) (err error) {
 	if cfg.CredentialMode == config.ModeProvider {
 		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
 		cmd, err := providerCommand(cfg, paths.ToHost(providerBin))
+		if err == nil {
+			err = folders.Check(providerBin)
+		}
 		if err != nil {
 			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
 		}

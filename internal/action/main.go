@@ -150,7 +150,12 @@ func Main(ctx context.Context, e Env) (err error) {
 	}
 	if credChange != nil && credChange.Created() {
 		// The post stage deletes this file only if it is still this one.
-		_ = fc.Set(ghaction.StateFile, stateCredentialsID, credChange.ID().String())
+		if err := fc.Set(ghaction.StateFile, stateCredentialsID, credChange.ID().String()); err != nil {
+			rollback(folders, changes)
+			fc.Close()
+			r.EndGroup()
+			return failure(r, fc, "cargo-oidc: cannot export the token", err)
+		}
 	}
 	for _, ch := range changes {
 		r.Info(wroteLine(folders, ch))

@@ -23,6 +23,7 @@ const (
 	CredentialsFile
 )
 
+// String names the file kind for messages.
 func (k Kind) String() string {
 	switch k {
 	case ConfigFile:
@@ -248,6 +249,7 @@ type ChangedError struct {
 	Why  string
 }
 
+// Error says which file was left alone and why.
 func (e *ChangedError) Error() string {
 	return fmt.Sprintf("%s was left alone: %s, so it is no longer the file cargo-oidc wrote", e.Path, e.Why)
 }

@@ -189,6 +189,7 @@ type LinkError struct {
 	Folders string // the folders, e.g. "the workspace and the runner's temp folder"
 }
 
+// Error names the link, its target and what to do.
 func (e *LinkError) Error() string {
 	s := fmt.Sprintf("%s is a symbolic link to %s, outside %s", e.Link, e.Target, e.Folders)
 	if e.Path != e.Link {
@@ -205,6 +206,7 @@ type OutsideError struct {
 	Folders string
 }
 
+// Error names the path and the folders it should be in.
 func (e *OutsideError) Error() string {
 	return fmt.Sprintf("%s is outside %s, the only places the action reads and writes; choose a path inside them", e.Path, e.Folders)
 }
@@ -215,6 +217,7 @@ type TooLargeError struct {
 	Size int64 // -1 when unknown (the file grew while being read)
 }
 
+// Error names the file and its size.
 func (e *TooLargeError) Error() string {
 	size := "more than 16 MiB"
 	if e.Size >= 0 {

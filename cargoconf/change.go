@@ -114,7 +114,8 @@ func (fl *Folders) PlanCredentials(path, registry, token string, cratesIO bool) 
 }
 
 // Apply writes the changes in order, each atomically. A file that existed
-// keeps its owner and mode, except that an existing credentials file loses
+// keeps its mode and (when running as root, as in the action's container,
+// the only user who can give a file away) its owner, except that an existing credentials file loses
 // any group and other permission (it now holds a token). A new config file
 // gets mode 0644, a new credentials file 0600; missing folders are created
 // (0755 for a config file, 0700 for a credentials file). New files and

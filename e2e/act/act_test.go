@@ -18,19 +18,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
-// need skips the test with the reason when a tool is missing, and fails it
-// under CI=true, where .ci/run installs every tool.
-func need(t *testing.T, tool string, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %v", tool, err)
-	}
-	t.Skipf("skipping: %s is not available: %v", tool, err)
-}
-
 // actionFiles are what `uses: ./` needs of the repository: action.yml and
 // everything the Dockerfile copies.
 var actionFiles = []string{"action.yml", "Dockerfile", "go.mod", "go.sum", "main.go", "exchange", "cargoconf", "internal"}
@@ -189,13 +176,13 @@ func TestAct(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping: -short")
 	}
-	need(t, "Podman", container.Available())
+	harness.Require(t, "Podman", container.Available())
 	actBin, err := actharness.Find()
-	need(t, "act", err)
+	harness.Require(t, "act", err)
 	rustc, err := exec.LookPath("rustc")
-	need(t, "rustc", err)
+	harness.Require(t, "rustc", err)
 	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
-	need(t, "a Rust toolchain", err)
+	harness.Require(t, "a Rust toolchain", err)
 	toolchain := strings.TrimSpace(string(sysroot))
 
 	start := time.Now()

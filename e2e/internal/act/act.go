@@ -309,10 +309,10 @@ func (r *Runner) Args(run Run) []string {
 	if run.Job != "" {
 		args = append(args, "-j", run.Job)
 	}
-	for _, k := range sortedKeys(run.Env) {
+	for _, k := range slices.Sorted(maps.Keys(run.Env)) {
 		args = append(args, "--env", k+"="+run.Env[k])
 	}
-	for _, k := range sortedKeys(run.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(run.Secrets)) {
 		args = append(args, "-s", k+"="+run.Secrets[k])
 	}
 	// The label lets Close remove whatever a killed act left behind.
@@ -452,5 +452,3 @@ func CopyFiles(src, dst string, names ...string) error {
 	}
 	return nil
 }
-
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

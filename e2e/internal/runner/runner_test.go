@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 // fakeAction is the "action" of these tests. It reports its argv, cwd and
@@ -206,12 +207,7 @@ func TestActionRoundTripHost(t *testing.T) {
 
 func TestActionRoundTripContainer(t *testing.T) {
 	t.Parallel()
-	if err := container.Available(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("podman is required under CI=true: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
+	harness.Require(t, "Podman", container.Available())
 	dir, _ := fakeActionDir(t)
 	e, err := container.New("")
 	if err != nil {

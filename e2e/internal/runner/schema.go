@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -68,7 +69,7 @@ func (a *Action) Validate() error {
 			return &ExpressionError{Key: fmt.Sprintf("runs.args[%d]", i), Reason: err.Error()}
 		}
 	}
-	for _, k := range sortedKeys(a.Runs.Env) {
+	for _, k := range slices.Sorted(maps.Keys(a.Runs.Env)) {
 		if err := CheckExpressions(a.Runs.Env[k], ArgsContexts); err != nil {
 			return &ExpressionError{Key: "runs.env." + k, Reason: err.Error()}
 		}
@@ -83,7 +84,7 @@ func (a *Action) Validate() error {
 		for k, v := range s.Env {
 			fields["env."+k] = v
 		}
-		for _, k := range sortedKeys(fields) {
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
 			if err := CheckExpressions(fields[k], StepContexts); err != nil {
 				return &ExpressionError{Key: key + "." + k, Reason: err.Error()}
 			}

@@ -118,7 +118,6 @@ func mxSecretRows() []mxRow {
 	// revocation hangs: the step ends within its timeout, and its summary is
 	// the failure alone.
 	add(fail(mxRow{name: "secrets/late-failure-revoke-hangs-timeout-3s", expected: "fail within timeout 3s; failure summary only", provider: "crates-io",
-		direct: true,
 		inputs: map[string]string{"timeout": "3s"},
 		setup:  func(w *mxWorld) { w.inputs["url"] = mxHangingDelete(w) },
 		fileEnv: func(w *mxWorld) map[string]string {

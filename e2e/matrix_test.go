@@ -11,16 +11,15 @@ package e2e
 // `N passed, M failed`.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -71,11 +71,11 @@ type mxRow struct {
 	job func(o *runner.Options)
 	// setup pushes faults and prepares files before the step runs.
 	setup func(w *mxWorld)
-	// direct runs the binary with exec.Cmd (same inputs, args and
-	// environment as the runner emulation) to read its peak memory or to
-	// give it file-command paths the emulation would not.
-	direct bool
-	// fileEnv overrides file-command variables in direct mode.
+	// memory measures the action's peak memory (through the runner's
+	// HostRuntime.Watch); the row's check reads w.mem.
+	memory bool
+	// fileEnv replaces file-command variables the runner sets
+	// (runner.Step.Override), to hand the action paths a runner would not.
 	fileEnv func(w *mxWorld) map[string]string
 	// exit is the expected exit status.
 	exit int
@@ -250,16 +250,16 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	step := runner.Step{ID: mxStepID, Inputs: w.inputs}
-	var err error
-	if row.direct {
-		var env map[string]string
-		if row.fileEnv != nil {
-			env = row.fileEnv(w)
-		}
-		w.res, w.mem, err = mxRunDirect(ctx, bin, w.job, action, step, env)
-	} else {
-		w.res, err = w.job.RunAction(ctx, runner.Host(bin), action, step)
+	if row.fileEnv != nil {
+		step.Override = row.fileEnv(w)
 	}
+	rt := runner.HostRuntime{Binary: bin}
+	if row.memory {
+		w.mem = &mxMem{}
+		rt.Watch = w.mem.watch
+	}
+	var err error
+	w.res, err = w.job.RunAction(ctx, rt, action, step)
 	var problems []string
 	if err != nil {
 		problems = append(problems, "harness: "+err.Error())
@@ -383,7 +383,7 @@ func (w *mxWorld) assert() []string {
 			}
 		}
 		if !found {
-			bad("no CARGO_*_TOKEN in GITHUB_ENV: %v", mxKeys(res.Env))
+			bad("no CARGO_*_TOKEN in GITHUB_ENV: %v", slices.Sorted(maps.Keys(res.Env)))
 		}
 	} else {
 		if len(w.errors) == 0 {
@@ -608,114 +608,6 @@ func mxDiff(before, after map[string]string) []string {
 	}
 	sort.Strings(p)
 	return p
-}
-
-func mxKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// mxRunDirect runs the main stage like runner.Host does (the inputs,
-// runs.args and environment come from the job), but with exec.Cmd here so
-// the child's resource usage can be read, and with env overriding the
-// file-command variables. The file-command files are parsed as the runner
-// parses them.
-func mxRunDirect(ctx context.Context, bin string, job *runner.Job, a *runner.Action, step runner.Step, override map[string]string) (*runner.StepResult, *mxMem, error) {
-	inputs, warnings, err := job.ActionInputs(a, step)
-	if err != nil {
-		return nil, nil, err
-	}
-	args, err := job.ActionArgs(a, inputs)
-	if err != nil {
-		return nil, nil, err
-	}
-	env := job.Env()
-	for k, v := range inputs {
-		env[runner.InputEnvName(k)] = v
-	}
-	env["HOME"] = job.GitHubHome()
-	env["GITHUB_ACTION"] = step.ID
-	files := map[string]string{}
-	for _, name := range []string{"GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY", "GITHUB_PATH"} {
-		p := filepath.Join(job.Temp(), "_runner_file_commands", "mx_"+strings.ToLower(name))
-		if err := os.WriteFile(p, nil, 0o666); err != nil {
-			return nil, nil, err
-		}
-		env[name], files[name] = p, p
-	}
-	for k, v := range override {
-		env[k] = v
-	}
-	environ := make([]string, 0, len(env))
-	for _, k := range mxKeys(env) {
-		environ = append(environ, k+"="+env[k])
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = job.Workspace(), environ, &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	runErr := cmd.Start()
-	mem := &mxMem{}
-	if runErr == nil {
-		stop := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() { // VmHWM is per address space: it starts afresh at exec
-			defer close(sampled)
-			status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-			tick := time.NewTicker(2 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				if kb := mxVmHWM(status); kb > mem.hwm {
-					mem.hwm = kb
-				}
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-			}
-		}()
-		runErr = cmd.Wait()
-		close(stop)
-		<-sampled
-	}
-	res := &runner.StepResult{ID: step.ID, Stage: runner.Main, Args: args, Environ: environ, Warnings: warnings,
-		Duration: time.Since(start), Stdout: stdout.String(), Stderr: stderr.String(), Files: map[string]string{}}
-	if cmd.ProcessState != nil {
-		res.ExitCode = cmd.ProcessState.ExitCode()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			mem.maxrss = ru.Maxrss
-		}
-	}
-	var exitErr *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &exitErr) {
-		return res, mem, runErr
-	}
-	var errs []error
-	for name, p := range files {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		res.Files[name] = string(data)
-	}
-	res.Summary = res.Files["GITHUB_STEP_SUMMARY"]
-	parse := func(file string) map[string]string {
-		entries, err := runner.ParseFileCommand(file, []byte(res.Files[file]))
-		errs = append(errs, err)
-		m := map[string]string{}
-		for _, e := range entries {
-			m[e.Name] = e.Value
-		}
-		return m
-	}
-	res.Env, res.Outputs, res.State = parse("GITHUB_ENV"), parse("GITHUB_OUTPUT"), parse("GITHUB_STATE")
-	return res, mem, errors.Join(errs...)
 }
 
 // mxWrite writes a file under the job's workspace.
@@ -960,7 +852,7 @@ func mxRows() []mxRow {
 		want:   []string{"refused"},
 		idReqs: mxN(1), svcReqs: mxN(1)}))
 	add(fail(mxRow{name: "service/100MB-body", expected: "fail: too large; peak RSS < 50 MB", provider: "jfrog",
-		direct: true,
+		memory: true,
 		setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultHugeBody)) },
 		want:   []string{"too large"},
 		idReqs: mxN(1), svcReqs: mxN(1), maxTime: 10 * time.Second,
@@ -1060,7 +952,6 @@ func mxRows() []mxRow {
 		}}))
 	brokenEnv := func(name, expected string, path func(w *mxWorld) string) {
 		add(fail(mxRow{name: "files/github-env-" + name, expected: expected, provider: "jfrog",
-			direct: true,
 			inputs: map[string]string{"credentials-file": "{temp}/mx-creds/credentials.toml", "replace-crates-io": "true"},
 			fileEnv: func(w *mxWorld) map[string]string {
 				return map[string]string{"GITHUB_ENV": path(w)}
@@ -1342,7 +1233,7 @@ func mxRows() []mxRow {
 // mxN is a request count a row expects.
 func mxN(n int) *int { return &n }
 
-// mxMem is the peak memory of a directly run child, measured two ways.
+// mxMem is the peak memory of the action's process, measured two ways.
 //
 // The rusage Maxrss of a child started by a Go program is an upper bound
 // only: Go starts children with vfork (CLONE_VM), and at exec Linux records
@@ -1353,6 +1244,39 @@ func mxN(n int) *int { return &n }
 type mxMem struct {
 	maxrss int64 // KB, from wait4's rusage
 	hwm    int64 // KB, the largest VmHWM sampled
+}
+
+// watch samples the VmHWM of a started process every 2 ms until it exits,
+// then reads its rusage (a runner.HostRuntime.Watch).
+func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() { // VmHWM is per address space: it starts afresh at exec
+		defer close(sampled)
+		status := fmt.Sprintf("/proc/%d/status", p.Pid)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if kb := mxVmHWM(status); kb > m.hwm {
+				m.hwm = kb
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func(st *os.ProcessState) {
+		close(stop)
+		<-sampled
+		if st == nil {
+			return
+		}
+		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+			m.maxrss = ru.Maxrss
+		}
+	}
 }
 
 // peak is the child's peak resident memory in bytes: the sampled VmHWM,

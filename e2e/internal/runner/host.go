@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -14,24 +15,45 @@ import (
 // the workspace, with the host paths (HOME is RUNNER_TEMP/_github_home). The
 // post stage runs `binary post ARGS...`.
 func Host(binary string) Runtime {
-	return hostRuntime{binary: binary}
+	return HostRuntime{Binary: binary}
 }
 
-type hostRuntime struct{ binary string }
+// HostRuntime is the Runtime Host returns, with a hook for tests that
+// measure the action's process (its peak memory, for example).
+type HostRuntime struct {
+	// Binary is the built action.
+	Binary string
+	// Watch, when set, is called with each stage's process once it has
+	// started; the function it returns, when not nil, is called with the
+	// process's state once it has exited, before the step's files are read.
+	Watch func(p *os.Process) (exited func(*os.ProcessState))
+}
 
-func (h hostRuntime) String() string { return "host " + filepath.Base(h.binary) }
+// String names the runtime for messages.
+func (h HostRuntime) String() string { return "host " + filepath.Base(h.Binary) }
 
-func (h hostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
+func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 	args := inv.args
 	if inv.stage == Post {
 		args = append([]string{"post"}, args...)
 	}
-	cmd := exec.CommandContext(ctx, h.binary, args...)
+	cmd := exec.CommandContext(ctx, h.Binary, args...)
 	cmd.Dir = inv.job.workspace
 	cmd.Env = inv.env
 	cmd.Stdout, cmd.Stderr = inv.stdout, inv.stderr
 	cmd.WaitDelay = 5 * time.Second
-	return exitCode(ctx, cmd.Run())
+	if err := cmd.Start(); err != nil {
+		return exitCode(ctx, err)
+	}
+	var exited func(*os.ProcessState)
+	if h.Watch != nil {
+		exited = h.Watch(cmd.Process)
+	}
+	err := cmd.Wait()
+	if exited != nil {
+		exited(cmd.ProcessState)
+	}
+	return exitCode(ctx, err)
 }
 
 // Container returns a Runtime that runs image through Podman with the

@@ -353,6 +353,11 @@ type Step struct {
 	Env map[string]string
 	// Args, when non-nil, replace runs.args (already evaluated).
 	Args []string
+	// Override replaces variables of the main stage that the runner sets
+	// itself, the file-command paths (GITHUB_ENV, ...) included, to test
+	// what the action does when a runner hands it an unusable path. The
+	// runner still reads its own file-command files afterwards.
+	Override map[string]string
 }
 
 // StepResult is everything a step left behind.
@@ -447,17 +452,14 @@ func (j *Job) newFileCommands() (fileCommands, error) {
 }
 
 // stepEnv returns the job env (without GITHUB_PATH changes), the given
-// overlays and the file-command variables, sorted by name.
-func (j *Job) stepEnv(fc fileCommands, overlays ...map[string]string) []string {
+// overlays, the file-command variables and override, sorted by name.
+func (j *Job) stepEnv(fc fileCommands, override map[string]string, overlays ...map[string]string) []string {
 	m := j.Env()
 	for _, o := range overlays {
-		for k, v := range o {
-			m[k] = v
-		}
+		maps.Copy(m, o)
 	}
-	for k, v := range fc {
-		m[k] = v
-	}
+	maps.Copy(m, fc)
+	maps.Copy(m, override)
 	out := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k+"="+m[k])
@@ -659,7 +661,11 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 		return nil, err
 	}
 	res := &StepResult{ID: as.id, Stage: stage, Args: args, Warnings: warnings}
-	res.Environ = j.stepEnv(fc, overlay)
+	var override map[string]string
+	if stage == Main {
+		override = as.step.Override
+	}
+	res.Environ = j.stepEnv(fc, override, overlay)
 	stdout, stderr := j.streams(res)
 	inv := &invocation{job: j, stage: stage, postEntrypoint: a.Runs.PostEntrypoint, args: args, env: res.Environ, stdout: stdout, stderr: stderr}
 	start := time.Now()
@@ -860,7 +866,7 @@ func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
 		return nil, err
 	}
 	res := &StepResult{ID: spec.ID, Args: spec.Args}
-	res.Environ = j.stepEnv(fc, spec.Env, map[string]string{"GITHUB_ACTION": "__run_" + spec.ID})
+	res.Environ = j.stepEnv(fc, nil, spec.Env, map[string]string{"GITHUB_ACTION": "__run_" + spec.ID})
 	env := j.Env()
 	for k, v := range spec.Env {
 		env[k] = v

@@ -444,3 +444,51 @@ func TestParseCommands(t *testing.T) {
 		t.Errorf("commands %+v", cmds)
 	}
 }
+
+// TestHostWatchAndOverride: Watch sees every stage's process start and
+// exit, and Override replaces a file-command path for the main stage only,
+// while the runner still reads its own files.
+func TestHostWatchAndOverride(t *testing.T) {
+	t.Parallel()
+	dir, bin := fakeActionDir(t)
+	a, err := LoadAction(filepath.Join(dir, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct{ pid, code int }
+	var watched []seen
+	rt := HostRuntime{Binary: bin, Watch: func(p *os.Process) func(*os.ProcessState) {
+		return func(st *os.ProcessState) { watched = append(watched, seen{p.Pid, st.ExitCode()}) }
+	}}
+	j := NewJob(t, Options{})
+	own := filepath.Join(j.Temp(), "own-env")
+	if err := os.WriteFile(own, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.RunAction(context.Background(), rt, a, Step{ID: "a", Override: map[string]string{"GITHUB_ENV": own}})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("main stage: exit %d, %v\n%s", res.ExitCode, err, res.Stderr)
+	}
+	if got := parseReport(t, res).Env["GITHUB_ENV"]; got != own {
+		t.Errorf("main stage GITHUB_ENV = %q, want the override %q", got, own)
+	}
+	if data, _ := os.ReadFile(own); !strings.Contains(string(data), "FOO=bar") {
+		t.Errorf("the action did not write to the overriding GITHUB_ENV: %q", data)
+	}
+	if len(res.Env) != 0 {
+		t.Errorf("the runner read %v from a GITHUB_ENV the action did not write", res.Env)
+	}
+	post, err := j.RunPost(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parseReport(t, post).Env["GITHUB_ENV"]; got == own {
+		t.Error("the override reached the post stage")
+	}
+	if _, err := j.RunAction(context.Background(), rt, a, Step{ID: "b", Inputs: map[string]string{"mode": "fail"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(watched) != 3 || watched[0].pid <= 0 || watched[0].code != 0 || watched[1].code != 0 || watched[2].code != 3 {
+		t.Errorf("watched %+v, want three processes exiting 0, 0 and 3", watched)
+	}
+}

@@ -68,7 +68,7 @@ func Main(ctx context.Context, e Env) (err error) {
 			}
 			minted = filepath.Join(filepath.Dir(filepath.Dir(providerBin)), "minted-"+name, "tokens")
 		}
-		cmd, err := providerCommand(cfg, paths.ToHost(providerBin), hostOrEmpty(paths, minted))
+		cmd, err := credprovider.Command(cfg, paths.ToHost(providerBin), hostOrEmpty(paths, minted))
 		if err == nil {
 			err = folders.Check(providerBin)
 		}
@@ -498,46 +498,4 @@ func installBinary(folders *cargoconf.Folders, executable func() (string, error)
 		return fmt.Errorf("installing the credential provider: %w", err)
 	}
 	return nil
-}
-
-// providerCommand is the credential-provider setting for Cargo: the host
-// path of the binary and the arguments that configure it. Cargo runs
-// "<path> --cargo-plugin" and passes the arguments in its JSON request.
-//
-// Cargo splits the setting on spaces, so a value holding whitespace cannot
-// be carried and is refused.
-//
-// record, when set, is the host path of the file the provider appends every
-// crates.io token it mints to, for the post stage to revoke.
-func providerCommand(cfg *config.Config, hostBin, record string) (string, error) {
-	if strings.ContainsAny(hostBin, " \t\n") {
-		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", hostBin)
-	}
-	args := []string{hostBin, "--provider=" + string(cfg.Provider), "--url=" + cfg.URL}
-	var bad []string
-	add := func(name, v string) {
-		if strings.ContainsAny(v, " \t\n") {
-			bad = append(bad, name)
-		}
-		if v != "" {
-			args = append(args, "--"+name+"="+v)
-		}
-	}
-	add("provider-name", cfg.ProviderName)
-	add("identity-mapping-name", cfg.IdentityMappingName)
-	add("project-key", cfg.ProjectKey)
-	add("namespace", cfg.Namespace)
-	add("service-slug", cfg.ServiceSlug)
-	add("audience", cfg.Audience)
-	if cfg.Provider != config.CratesIO {
-		add("index-url", cfg.IndexURL)
-		add("token-scheme", orText(cfg.TokenScheme, "none"))
-	}
-	add("retries", strconv.Itoa(cfg.Retries))
-	add("timeout", cfg.Timeout.String())
-	add(credprovider.RecordArg, record)
-	if len(bad) > 0 {
-		return "", fmt.Errorf("input %s holds whitespace, which Cargo's credential-provider setting cannot carry (Cargo splits it on spaces); remove it or use credential-mode: token", strings.Join(bad, ", "))
-	}
-	return strings.Join(args, " "), nil
 }

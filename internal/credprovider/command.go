@@ -12,10 +12,12 @@ import (
 // provider binary as the later steps see it) mint tokens for cfg: the path
 // and the "--name=value" arguments that ParseArgs reads back. Cargo runs
 // "<bin> --cargo-plugin" and passes the arguments in its JSON request.
+// record, when set, is the file the provider appends every crates.io token
+// it mints to (Options.Record), for the action's post stage to revoke.
 //
 // Cargo splits the setting on spaces, so a path or a value holding
 // whitespace cannot be carried and is refused.
-func Command(cfg *config.Config, bin string) (string, error) {
+func Command(cfg *config.Config, bin, record string) (string, error) {
 	if strings.ContainsAny(bin, " \t\n") {
 		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", bin)
 	}
@@ -44,6 +46,8 @@ func Command(cfg *config.Config, bin string) (string, error) {
 		add("token-scheme", scheme)
 	}
 	add("retries", strconv.Itoa(cfg.Retries))
+	add("timeout", cfg.Timeout.String())
+	add(RecordArg, record)
 	if len(bad) > 0 {
 		return "", fmt.Errorf("input %s holds whitespace, which Cargo's credential-provider setting cannot carry (Cargo splits it on spaces); remove it or use credential-mode: token", strings.Join(bad, ", "))
 	}

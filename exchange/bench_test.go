@@ -12,7 +12,7 @@ func BenchmarkJFrogExchange(b *testing.B) {
 		writeJSON(w, 200, `{"access_token":"acc-bench-token","token_type":"Bearer","expires_in":3600,"scope":"applied-permissions/user","username":"octo"}`)
 	}))
 	b.Cleanup(srv.Close)
-	j := &JFrog{Client: NewClient(HTTPConfig{Retries: DefaultRetries}), BaseURL: srv.URL, ProviderName: "github-oidc",
+	j := &JFrog{Client: NewClient(HTTPConfig{Retries: 3}), BaseURL: srv.URL, ProviderName: "github-oidc",
 		Context: JFrogContext{Repo: "octo/app", Revision: "abc", Branch: "main", JobID: "build", RunID: "1"}, Mask: func(string) {}}
 	ids := staticIDs(testIDToken)
 	ctx := context.Background()

@@ -20,22 +20,18 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 )
 
-// Defaults of the HTTP client. NewClient puts DefaultWaitMin, DefaultWaitMax
-// and DefaultMaxBody in the zero fields of HTTPConfig; DefaultRetries is the
-// default of the action's retries input and is not applied by NewClient.
+// Defaults NewClient puts in the zero fields of HTTPConfig.
 const (
-	// DefaultRetries is the action's default number of retries after the
-	// first attempt. NewClient does not apply it: Retries 0 means no retry.
-	DefaultRetries = 3
 	// DefaultWaitMin is the shortest wait before a retry.
 	DefaultWaitMin = 200 * time.Millisecond
 	// DefaultWaitMax is the longest wait before a retry, Retry-After included.
 	DefaultWaitMax = 5 * time.Second
 	// DefaultMaxBody is the largest response body read, in bytes (1 MiB).
 	DefaultMaxBody int64 = 1 << 20
-	// UserAgent is sent with every request the services make.
-	UserAgent = "cargo-oidc"
 )
+
+// UserAgent is sent with every request the services make.
+const UserAgent = "cargo-oidc"
 
 // maxErrorBody bounds the part of an error response kept for its message.
 const maxErrorBody = 64 << 10
@@ -47,8 +43,8 @@ type HTTPConfig struct {
 	// modified.
 	Base *http.Client
 	// Retries is the number of retries after the first attempt; 0 means
-	// none, negative values count as 0 (the action's input default is
-	// DefaultRetries).
+	// none, negative values count as 0 (the action's retries input has its
+	// own default).
 	Retries int
 	// WaitMin is the shortest wait before a retry; 0 means DefaultWaitMin.
 	WaitMin time.Duration

@@ -100,7 +100,7 @@ func TestDefaultsOne503Fast(t *testing.T) {
 		}
 		writeJSON(w, 200, `{}`)
 	})
-	c := NewClient(HTTPConfig{Retries: DefaultRetries})
+	c := NewClient(HTTPConfig{Retries: 3})
 	if _, err := get(context.Background(), c, f.URL); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
-	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 )
 
@@ -72,18 +71,6 @@ const (
 	stateTimeout            = "timeout"
 	stateMinted             = "minted"
 )
-
-// serviceTitle is the service's name as users know it.
-func serviceTitle(p config.Provider) string {
-	switch p {
-	case config.Cloudsmith:
-		return "Cloudsmith"
-	case config.CratesIO:
-		return "crates.io"
-	default:
-		return "JFrog"
-	}
-}
 
 // failure shows err as an ::error:: annotation titled title, with the hint
 // and the ID token's claims when the error carries them, and writes the same

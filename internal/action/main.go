@@ -99,7 +99,7 @@ func Main(ctx context.Context, e Env) (err error) {
 	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: cfg.Retries, Debug: r.Debug, Redactor: r.Redactor()})
 	ids := exchange.Masked(exchange.GitHubIDTokens(e.Getenv, client), r.Mask)
 	svc := cfg.Service(client, r.Mask, e.now, e.Getenv)
-	title := serviceTitle(cfg.Provider)
+	title := cfg.Provider.Title()
 
 	r.Group("Exchanging the GitHub ID token with " + title)
 	start := e.now()
@@ -366,7 +366,7 @@ func (p *plan) summary() string {
 			fmt.Fprintf(&b, "| %s | %s |\n", k, v)
 		}
 	}
-	row("Provider", serviceTitle(c.Provider))
+	row("Provider", c.Provider.Title())
 	row("Registry", "`"+c.RegistryName+"`")
 	if c.IndexURL != "" {
 		row("Index", "`"+c.IndexURL+"`")

@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
+	"github.com/cargo-oidc/cargo-oidc/exchange"
 )
 
 // Provider names a token service.
@@ -29,17 +30,28 @@ const (
 	CratesIO   Provider = "crates-io"
 )
 
+// Title is the service's name as users know it: JFrog, Cloudsmith or
+// crates.io.
+func (p Provider) Title() string {
+	switch p {
+	case Cloudsmith:
+		return "Cloudsmith"
+	case CratesIO:
+		return "crates.io"
+	default:
+		return "JFrog"
+	}
+}
+
 // Credential modes.
 const (
 	ModeToken    = "token"
 	ModeProvider = "provider"
 )
 
-// Defaults that differ by provider, applied when the input is empty.
+// Defaults applied when the input is empty. The services' own defaults (the
+// Cloudsmith and crates.io URLs, crates.io's audience) are exchange's.
 const (
-	DefaultCloudsmithURL   = "https://api.cloudsmith.io"
-	DefaultCratesIOURL     = "https://crates.io"
-	DefaultCratesIOAud     = "crates.io"
 	DefaultTokenScheme     = "Bearer"
 	DefaultConfigFile      = ".cargo/config.toml"
 	DefaultRetries         = 3
@@ -199,7 +211,7 @@ func Load(input func(name string) string) (*Config, error) {
 			return "sparse+" + c.URL + "/artifactory/api/cargo/" + url.PathEscape(c.Repository) + "/index/"
 		}, "the Cargo repository key in Artifactory")
 	case Cloudsmith:
-		c.URL = l.baseURL("url", DefaultCloudsmithURL)
+		c.URL = l.baseURL("url", exchange.DefaultCloudsmithURL)
 		c.Namespace = l.required("namespace", "the Cloudsmith workspace (organisation) slug")
 		c.ServiceSlug = l.required("service-slug", "the slug of the Cloudsmith service account to authenticate as")
 		c.RegistryName = l.registryName("cloudsmith")
@@ -211,9 +223,9 @@ func Load(input func(name string) string) (*Config, error) {
 			return "sparse+https://cargo.cloudsmith.io/" + url.PathEscape(c.Namespace) + "/" + url.PathEscape(c.Repository) + "/"
 		}, "the Cloudsmith repository slug")
 	case CratesIO:
-		c.URL = l.baseURL("url", DefaultCratesIOURL)
+		c.URL = l.baseURL("url", exchange.DefaultCratesIOURL)
 		if c.Audience == "" {
-			c.Audience = DefaultCratesIOAud
+			c.Audience = exchange.CratesIOAudience
 		}
 		c.RegistryName = "crates-io"
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/exchange"
 )
 
 // withDefaults returns an input lookup that behaves like the runner: every
@@ -65,12 +67,12 @@ func TestLoadValid(t *testing.T) {
 			}
 		}},
 		{"cloudsmith", map[string]string{"provider": "cloudsmith", "namespace": "acme", "service-slug": "ci", "repository": "crates"}, func(t *testing.T, c *Config) {
-			if c.URL != DefaultCloudsmithURL || c.IndexURL != "sparse+https://cargo.cloudsmith.io/acme/crates/" || c.RegistryName != "cloudsmith" || c.Authorization("t") != "Bearer t" {
+			if c.URL != exchange.DefaultCloudsmithURL || c.IndexURL != "sparse+https://cargo.cloudsmith.io/acme/crates/" || c.RegistryName != "cloudsmith" || c.Authorization("t") != "Bearer t" {
 				t.Errorf("config %+v", *c)
 			}
 		}},
 		{"crates-io", map[string]string{"provider": "crates-io"}, func(t *testing.T, c *Config) {
-			if c.URL != DefaultCratesIOURL || c.Audience != "crates.io" || c.IndexURL != "" || c.TokenScheme != "" || !c.Revoke {
+			if c.URL != exchange.DefaultCratesIOURL || c.Audience != "crates.io" || c.IndexURL != "" || c.TokenScheme != "" || !c.Revoke {
 				t.Errorf("config %+v", *c)
 			}
 		}},
@@ -198,4 +200,13 @@ func FuzzLoad(f *testing.F) {
 			t.Errorf("accepted retries %d timeout %s", c.Retries, c.Timeout)
 		}
 	})
+}
+
+func TestProviderTitle(t *testing.T) {
+	t.Parallel()
+	for p, want := range map[Provider]string{JFrog: "JFrog", Cloudsmith: "Cloudsmith", CratesIO: "crates.io"} {
+		if got := p.Title(); got != want {
+			t.Errorf("%s.Title() = %q, want %q", p, got, want)
+		}
+	}
 }

@@ -270,7 +270,7 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 		}
 		return mxResult{expected: row.expected, got: "did not run"}
 	}
-	w.errors = mxAnnotations(w.res.Stdout + "\n" + w.res.Stderr)
+	w.errors = mxAnnotations(w.res)
 	problems = append(problems, w.assert()...)
 	leaks := w.scan()
 	for _, l := range leaks {
@@ -417,28 +417,13 @@ func (w *mxWorld) assert() []string {
 	return p
 }
 
-// mxAnnotations returns the ::error commands of out as "title\nmessage".
-func mxAnnotations(out string) []string {
+// mxAnnotations returns the step's ::error commands as "title\nmessage".
+func mxAnnotations(res *runner.StepResult) []string {
 	var errs []string
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "::error") {
-			continue
+	for _, c := range res.Commands {
+		if c.Name == "error" {
+			errs = append(errs, c.Properties["title"]+"\n"+c.Data)
 		}
-		head, data, ok := strings.Cut(line[2:], "::")
-		if !ok {
-			continue
-		}
-		title := ""
-		if _, props, ok := strings.Cut(head, " "); ok {
-			for _, kv := range strings.Split(props, ",") {
-				if k, v, ok := strings.Cut(kv, "="); ok && k == "title" {
-					title = strings.NewReplacer("%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%").Replace(v)
-				}
-			}
-		}
-		data = strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%").Replace(data)
-		errs = append(errs, title+"\n"+data)
 	}
 	return errs
 }

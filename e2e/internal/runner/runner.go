@@ -739,7 +739,7 @@ func (j *Job) finishStep(res *StepResult, fc fileCommands) error {
 		}
 		res.Files[name] = string(data)
 	}
-	res.Commands = parseCommands(res.Stdout + res.Stderr)
+	res.Commands = parseCommands(res.Stdout + "\n" + res.Stderr)
 	for _, c := range res.Commands {
 		if c.Name == "add-mask" {
 			res.Masks = append(res.Masks, c.Data)

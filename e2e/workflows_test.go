@@ -329,16 +329,6 @@ func checkComposite(file string, src []byte, acts actionSet) []string {
 // ---------------------------------------------------------------------------
 // The repository's files.
 
-// repoRoot is the repository's root (harness.RepoRoot), or a test failure.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // workflowFiles lists the workflows under examples/ and .github/workflows/,
 // relative to root.
 func workflowFiles(t *testing.T, root string) []string {
@@ -382,7 +372,7 @@ func loadActions(t *testing.T, root string) actionSet {
 
 func TestActionlintWorkflows(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := harness.Root(t)
 	bin, err := exec.LookPath("actionlint")
 	if err != nil {
 		gopath, gerr := exec.Command("go", "env", "GOPATH").Output()
@@ -407,7 +397,7 @@ func TestActionlintWorkflows(t *testing.T) {
 
 func TestWorkflowAndExampleInputsOutputsDeclared(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := harness.Root(t)
 	acts := loadActions(t, root)
 	for _, f := range workflowFiles(t, root) {
 		t.Run(f, func(t *testing.T) {
@@ -425,7 +415,7 @@ func TestWorkflowAndExampleInputsOutputsDeclared(t *testing.T) {
 
 func TestCompositeExampleForwardsEveryOutput(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := harness.Root(t)
 	acts := loadActions(t, root)
 	b, err := os.ReadFile(filepath.Join(root, "examples/composite/action.yml"))
 	if err != nil {
@@ -446,7 +436,7 @@ func TestCompositeExampleForwardsEveryOutput(t *testing.T) {
 // examples for nothing but id-token: write and contents: read.
 func TestWorkflowExamplesUseTheActionAndMinimalPermissions(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := harness.Root(t)
 	acts := loadActions(t, root)
 	for _, f := range workflowFiles(t, root) {
 		t.Run(f, func(t *testing.T) {
@@ -513,7 +503,7 @@ var (
 // a full commit SHA followed by a version comment.
 func TestWorkflowThirdPartyActionsPinned(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
+	root := harness.Root(t)
 	files := append(workflowFiles(t, root), "examples/composite/action.yml")
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(root, f))

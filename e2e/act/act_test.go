@@ -188,10 +188,7 @@ func TestAct(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := harness.Root(t)
 	engine, err := container.New("")
 	if err != nil {
 		t.Fatal(err)

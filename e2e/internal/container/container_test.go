@@ -142,16 +142,6 @@ func (l testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// repoRoot is the repository's root (harness.RepoRoot), or a test failure.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 const helloDockerfile = `FROM golang:1.26 AS build
 ENV CGO_ENABLED=0 GOFLAGS=-trimpath
 WORKDIR /src
@@ -233,7 +223,7 @@ func TestBuildAndRun(t *testing.T) {
 	}
 	// The project's go.sum decides the base image's module proxy, so this
 	// test makes the same image the e2e suite uses.
-	base, err := e.EnsureBaseImage(ctx, filepath.Join(dir, "Dockerfile"), repoRoot(t))
+	base, err := e.EnsureBaseImage(ctx, filepath.Join(dir, "Dockerfile"), harness.Root(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +231,7 @@ func TestBuildAndRun(t *testing.T) {
 	if base.Name != "docker.io/library/golang:1.26" {
 		t.Errorf("base image name %q", base.Name)
 	}
-	again, err := e.EnsureBaseImage(ctx, filepath.Join(dir, "Dockerfile"), repoRoot(t))
+	again, err := e.EnsureBaseImage(ctx, filepath.Join(dir, "Dockerfile"), harness.Root(t))
 	if err != nil {
 		t.Fatal(err)
 	}

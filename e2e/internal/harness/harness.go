@@ -32,6 +32,16 @@ func RepoRoot() (string, error) {
 	}
 }
 
+// Root is RepoRoot for a test, which fails when there is none.
+func Root(t testing.TB) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 var (

@@ -639,3 +639,40 @@ func TestPostLeavesARecordFolderLinkedOutside(t *testing.T) {
 		t.Errorf("the link was deleted or replaced: %v, %v", fi, err)
 	}
 }
+
+// A step that fails after creating the record's folder deletes it again
+// (here the outputs cannot be written: /dev/full refuses every write).
+func TestMainFailureRemovesTheRecordFolder(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no /dev/full to fail the outputs with, and CI=true forbids skipping: %v", err)
+		}
+		t.Skipf("no /dev/full to fail the outputs with: %v", err)
+	}
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
+	w.env["GITHUB_OUTPUT"] = "/dev/full"
+	bin := filepath.Join(w.dir, "fake-binary")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := w.envFn()
+	var out bytes.Buffer
+	e.Stdout = &out
+	e.Executable = func() (string, error) { return bin, nil }
+	_ = Main(context.Background(), e)
+	if !strings.Contains(out.String(), "::error") {
+		t.Fatalf("the step did not fail:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(w.env["HOME"], ".cargo-oidc", "bin", "cargo-oidc")); err != nil {
+		t.Fatalf("the step failed before installing the provider (so before the record folder): %v\n%s", err, out.String())
+	}
+	matches, _ := filepath.Glob(filepath.Join(w.env["HOME"], ".cargo-oidc", "minted-*"))
+	if len(matches) != 0 {
+		t.Errorf("the failed step left the record folder %v", matches)
+	}
+	if w.revoked.Load() != 1 {
+		t.Errorf("revoked %d, want the step's token revoked at once", w.revoked.Load())
+	}
+}

@@ -38,6 +38,21 @@ func ReleaseActionYAML(mainYAML []byte, image string) ([]byte, error) {
 	if err := ValidateImage(image); err != nil {
 		return nil, err
 	}
+	return PinImage(mainYAML, image)
+}
+
+// pinnedRE is any image reference pinned by digest:
+// HOST[:PORT]/PATH[:TAG]@sha256:DIGEST.
+var pinnedRE = regexp.MustCompile(`^[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+(?::[0-9A-Za-z_][0-9A-Za-z_.-]*)?@sha256:[0-9a-f]{64}$`)
+
+// PinImage is ReleaseActionYAML for an image in any registry, as long as it
+// is pinned by digest (HOST[:PORT]/PATH[:TAG]@sha256:DIGEST): the e2e tests
+// run the release path against a registry on 127.0.0.1. Releases use
+// ReleaseActionYAML, which also insists on GHCR and a version tag.
+func PinImage(mainYAML []byte, image string) ([]byte, error) {
+	if !pinnedRE.MatchString(image) {
+		return nil, fmt.Errorf("image %q is not HOST/NAME[:TAG]@sha256:DIGEST (pinned by a sha256 digest)", image)
+	}
 	lines := bytes.SplitAfter(mainYAML, []byte("\n"))
 	runs, at := -1, -1
 	inRuns := false

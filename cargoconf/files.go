@@ -24,11 +24,11 @@ func OwnerOf(dir string) (Owner, error) {
 	if err != nil {
 		return Owner{}, fmt.Errorf("cannot find the owner of %s: %w", dir, err)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	o, ok := ownerOfInfo(fi)
 	if !ok {
 		return Owner{}, fmt.Errorf("cannot find the owner of %s: no ownership information on this system", dir)
 	}
-	return Owner{UID: int(st.Uid), GID: int(st.Gid), Set: true}, nil
+	return o, nil
 }
 
 func (o Owner) chown(path string) error {
@@ -119,7 +119,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode, owner Owner) (e
 // readNoFollow reads path without following a symbolic link. A missing file gives
 // (nil, fs.ErrNotExist).
 func readNoFollow(path string) ([]byte, os.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openNoFollow(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,8 +150,8 @@ func keepOwner(fi os.FileInfo, owner Owner) Owner {
 	if fi == nil || os.Geteuid() != 0 {
 		return owner
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return Owner{UID: int(st.Uid), GID: int(st.Gid), Set: true}
+	if o, ok := ownerOfInfo(fi); ok {
+		return o
 	}
 	return owner
 }

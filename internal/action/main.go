@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,7 @@ func Main(ctx context.Context, e Env) (err error) {
 	}
 	var providerBin string // container path of the copied binary, provider mode
 	if cfg.CredentialMode == config.ModeProvider {
-		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
+		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc"+exeSuffix)
 		cmd, err := providerCommand(cfg, paths.ToHost(providerBin))
 		if err != nil {
 			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
@@ -439,6 +440,10 @@ func chownNew(dir string, owner cargoconf.Owner) {
 		_ = os.Chown(dir, owner.UID, owner.GID)
 	}
 }
+
+// exeSuffix is the file name extension of an executable: Windows runs a
+// credential provider by its full name only.
+var exeSuffix = map[bool]string{true: ".exe"}[runtime.GOOS == "windows"]
 
 // installBinary copies the running binary to dst (provider mode), so that
 // Cargo on the host can run it as a credential provider.

@@ -816,6 +816,9 @@ func TestCompositeRefusals(t *testing.T) {
 		{"mirror without the file", nil, func(w *cmpWorld) map[string]string {
 			return map[string]string{"download-url": strings.Replace(w.rel.mirror, "{version}", "v0.0.1", 1)}
 		}, "could not download"},
+		{"default download URL", map[string]string{"PATH": "SHIM"}, func(w *cmpWorld) map[string]string {
+			return map[string]string{"download-url": ""}
+		}, "could not download https://github.com/cargo-oidc/cargo-oidc/releases/download/" + cmpVersion + "/cargo-oidc-"},
 		{"not a URL", nil, func(w *cmpWorld) map[string]string {
 			return map[string]string{"download-url": "mirror.example.com/cargo-oidc"}
 		}, "is not an https, http or file URL"},
@@ -823,7 +826,15 @@ func TestCompositeRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w := cmpNewWorld(t, tt.env)
+			env := maps.Clone(tt.env)
+			if env["PATH"] == "SHIM" {
+				// A curl that fails as for a network error: the test
+				// sees the URL the action chose, without the network.
+				shim := t.TempDir()
+				scnWriteFile(t, filepath.Join(shim, "curl"), "#!/bin/sh\nexit 7\n", 0o755)
+				env["PATH"] = shim + string(os.PathListSeparator) + os.Getenv("PATH")
+			}
+			w := cmpNewWorld(t, env)
 			in := map[string]string{"provider": "jfrog", "url": w.s.JFrogURL, "provider-name": "x", "repository": "r"}
 			in["download-url"] = w.rel.mirror
 			if tt.prepare != nil {

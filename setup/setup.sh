@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The steps of the composite action (setup/action.yml and setup/post/action.yml),
-# for bash on Linux, macOS and Windows (Git Bash) runners.
+# for bash on Linux, macOS and Windows (Git Bash) runners. It keeps to bash
+# 3.2 (macOS's /bin/bash) and to tools Git for Windows ships.
 #
 #   setup.sh main   download the release binary for this runner, check it
 #                   against the checksums committed with the action, run it
@@ -121,7 +122,9 @@ main() {
   home="$base/home"
   mkdir -p "$state_dir" "$home"
   chmod 0700 "$state_dir"
-  n=$(find "$state_dir" -name '*.state' | wc -l | tr -d ' ')
+  local -a states=()
+  list_states
+  n=${#states[@]}
   state="$state_dir/$(printf '%04d' $((n + 1))).state"
   (umask 077 && : >"$state")
   printf '%s\n' "$bin" >"${state%.state}.bin"
@@ -172,18 +175,25 @@ run_post() {
   env "${assigns[@]}" HOME="$base/home" "$bin" post || warn "the post stage of $(basename "$state") exited with status $?"
 }
 
+# list_states sets the array states to the state files, oldest first (a
+# glob, not find or sort: on Windows those names can be Windows' own tools).
+list_states() {
+  local f
+  states=()
+  for f in "$base/state/"*.state; do
+    if [ -e "$f" ]; then states+=("$f"); fi
+  done
+}
+
 post() {
-  local state_dir="$base/state" state
+  local i state
   local -a states=()
-  if [ -d "$state_dir" ]; then
-    while IFS= read -r state; do
-      states+=("$state")
-    done < <(find "$state_dir" -name '*.state' | sort -r)
-  fi
+  list_states
   if [ ${#states[@]} -eq 0 ]; then
     echo "Nothing to clean up: no cargo-oidc setup step ran in this job."
   fi
-  for state in "${states[@]}"; do
+  for ((i = ${#states[@]} - 1; i >= 0; i--)); do
+    state=${states[i]}
     run_post "$state"
     rm -f "$state" "${state%.state}.bin"
   done

@@ -9,4 +9,7 @@ require (
 	github.com/sethvargo/go-githubactions v1.4.0
 )
 
-require github.com/google/go-containerregistry v0.22.1
+require (
+	github.com/google/go-containerregistry v0.22.1
+	go.yaml.in/yaml/v3 v3.0.6
+)

@@ -87,6 +87,9 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 		}
 	}
 	for k := range cmpContainerOnly {
+		if main.get("inputs").get(k) == nil {
+			t.Errorf("input %q is listed as container-only but action.yml does not have it: drop the exception", k)
+		}
 		if comp.get("inputs").get(k) != nil {
 			t.Errorf("input %q is listed as container-only but setup/action.yml has it too: drop the exception", k)
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +59,12 @@ var cmpContainerOnly = map[string]string{
 func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
+	// Both load under the runner's rules (the contexts each key may use).
+	for _, p := range []string{"setup/action.yml", "setup/post/action.yml"} {
+		if _, err := runner.LoadAction(filepath.Join(root, p)); err != nil {
+			t.Errorf("the runner would not load %s: %v", p, err)
+		}
+	}
 	main := cmpParse(t, filepath.Join(root, "action.yml"))
 	comp := cmpParse(t, filepath.Join(root, "setup", "action.yml"))
 	if got := comp.get("runs").get("using").str(); got != "composite" {
@@ -347,6 +354,8 @@ type cmpRelease struct {
 	mirror   string // download-url, with {version}
 	caFile   string // the mirror's CA, for curl (CURL_CA_BUNDLE)
 
+	handler http.Handler // serves the release's files
+
 	mu        sync.Mutex
 	served    map[string][]byte // path -> body
 	downloads int
@@ -421,7 +430,7 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA, caFile string) *cmpRelease {
 	}
 	r := &cmpRelease{setupDir: dir, asset: host.Asset(), binary: bin, caFile: caFile,
 		served: map[string][]byte{"/releases/" + cmpVersion + "/" + host.Asset(): bin}}
-	srv := ca.StartServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
 		body, ok := r.served[req.URL.Path]
 		if ok && req.Method == http.MethodGet {
@@ -434,7 +443,8 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA, caFile string) *cmpRelease {
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(body)
-	}))
+	})
+	srv := ca.StartServer(r.handler)
 	t.Cleanup(srv.Close)
 	r.mirror = srv.URL + "/releases/{version}"
 	return r
@@ -853,6 +863,88 @@ func TestCompositeRefusals(t *testing.T) {
 			if n := w.s.Issuer.Faults.Requests(); n != 0 {
 				t.Errorf("%d ID token requests", n)
 			}
+		})
+	}
+}
+
+// cmpBusyboxPATH makes a folder holding only busybox's applets and a bash
+// that runs busybox sh (as in act's job image), for a job whose PATH has no
+// bash, curl or GNU tools.
+func cmpBusyboxPATH(t *testing.T) string {
+	t.Helper()
+	bb := ""
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		if _, err := os.Stat(p); err == nil {
+			bb = p
+		}
+	}
+	if bb == "" {
+		scnRequire(t, "busybox", "install busybox-static")
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		t.Fatalf("busybox --list: %v", err)
+	}
+	dir := t.TempDir()
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "bash" || strings.Contains(applet, "/") {
+			continue
+		}
+		if err := os.Symlink(bb, filepath.Join(dir, applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scnWriteFile(t, filepath.Join(dir, "bash"), "#!"+bb+" sh\n"+
+		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc) shift ;; *) break ;; esac; done\n"+
+		"exec "+bb+" sh \"$@\"\n", 0o755)
+	return dir
+}
+
+// TestCompositeBusyboxOnly: the composite's script is POSIX sh and needs
+// no curl: on a job whose PATH holds only busybox (sh as bash, wget, no
+// curl) it downloads with wget from an http:// mirror or copies from a file://
+// mirror,
+// checks the checksum, runs crates.io trusted publishing with a
+// credentials file, and setup/post revokes and removes it.
+func TestCompositeBusyboxOnly(t *testing.T) {
+	t.Parallel()
+	for _, mirror := range []string{"http", "file"} {
+		t.Run(mirror, func(t *testing.T) {
+			t.Parallel()
+			w := cmpNewWorld(t, map[string]string{"PATH": cmpBusyboxPATH(t)})
+			if mirror == "http" {
+				// busybox's wget cannot complete a TLS handshake with Go's
+				// servers (and validates no certificate anyway): a plain
+				// HTTP mirror, which the checksum makes as safe.
+				srv := httptest.NewServer(w.rel.handler)
+				t.Cleanup(srv.Close)
+				w.rel.mirror = srv.URL + "/releases/{version}"
+			}
+			if mirror == "file" {
+				dir := filepath.Join(t.TempDir(), cmpVersion)
+				scnWriteFile(t, filepath.Join(dir, w.rel.asset), string(w.rel.binary), 0o644)
+				w.rel.mirror = "file://" + filepath.Dir(dir) + "/{version}"
+			}
+			creds := filepath.Join(w.job.Temp(), "credentials.toml")
+			res := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL, "credentials-file": creds})
+			if res.Failed {
+				t.Fatalf("setup failed with busybox only:\n%s", res.Combined())
+			}
+			if want := map[string]int{"http": 1, "file": 0}[mirror]; w.rel.downloadCount() != want {
+				t.Errorf("%d downloads from the HTTPS mirror, want %d", w.rel.downloadCount(), want)
+			}
+			tok := res.Outputs["token"]
+			if !w.s.Store.Valid(tok) {
+				t.Fatal("no valid crates.io token")
+			}
+			w.runPost()
+			if w.s.Store.Valid(tok) {
+				t.Error("setup/post did not revoke the token")
+			}
+			if _, err := os.Stat(creds); !os.IsNotExist(err) {
+				t.Errorf("setup/post left the credentials file (%v)", err)
+			}
+			w.checkNoLeak()
 		})
 	}
 }

@@ -1,7 +1,7 @@
-#!/usr/bin/env bash
-# The steps of the composite action (setup/action.yml and setup/post/action.yml),
-# for bash on Linux, macOS and Windows (Git Bash) runners. It keeps to bash
-# 3.2 (macOS's /bin/bash) and to tools Git for Windows ships.
+#!/bin/sh
+# The steps of the composite action (setup/action.yml and setup/post/action.yml).
+# POSIX sh, so it runs in every bash (3.2 on macOS, Git Bash on Windows) and
+# in busybox sh, with tools Git for Windows ships.
 #
 #   setup.sh main   download the release binary for this runner, check it
 #                   against the checksums committed with the action, run it
@@ -10,7 +10,7 @@
 #
 # Environment: CARGO_OIDC_ACTION_PATH (the action's folder), RUNNER_TEMP,
 # RUNNER_OS, RUNNER_ARCH, CARGO_OIDC_DOWNLOAD_URL (main), INPUT_* (main).
-set -euo pipefail
+set -eu
 
 die() {
   echo "::error title=cargo-oidc setup::$*"
@@ -21,29 +21,66 @@ warn() {
   echo "::warning title=cargo-oidc post::$*"
 }
 
+cr=$(printf '\r')
+
 action_dir=${CARGO_OIDC_ACTION_PATH:-}
 [ -n "$action_dir" ] || die "CARGO_OIDC_ACTION_PATH is not set: run this script through the action (uses: cargo-oidc/cargo-oidc/setup@v1)"
 [ -n "${RUNNER_TEMP:-}" ] || die "RUNNER_TEMP is not set: run this action as a GitHub Actions step"
 # Everything the action keeps lives here; the runner empties RUNNER_TEMP
 # after every job.
 base="$RUNNER_TEMP/cargo-oidc-setup"
+state_dir="$base/state"
+home="$base/home"
 
 # sha256 prints the SHA-256 of a file in lower-case hex.
 sha256() {
-  local out
   if command -v sha256sum >/dev/null 2>&1; then
-    out=$(sha256sum "$1")
+    sum=$(sha256sum "$1")
   elif command -v shasum >/dev/null 2>&1; then
-    out=$(shasum -a 256 "$1")
+    sum=$(shasum -a 256 "$1")
   else
     die "neither sha256sum nor shasum is installed, so the download cannot be checked"
   fi
-  out=${out%% *}
-  printf '%s\n' "${out#\\}" | tr 'A-F' 'a-f'
+  sum=${sum%% *}
+  printf '%s\n' "${sum#\\}" | tr 'A-F' 'a-f'
+}
+
+# download URL FILE fetches URL into FILE: curl, else wget (busybox), else
+# a plain copy for a file:// URL. Integrity comes from the checksum, not
+# from the transport.
+download() {
+  case "$1" in
+    file://*)
+      path=${1#file://}
+      case "$path" in
+        /[A-Za-z]:/*) path=${path#/} ;; # file:///D:/mirror on Windows
+      esac
+      cp "$path" "$2"
+      return
+      ;;
+  esac
+  if command -v curl >/dev/null 2>&1; then
+    curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 300 \
+      --proto '=https,http' --proto-redir '=https' --output "$2" "$1"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -O "$2" "$1"
+  else
+    echo "neither curl nor wget is installed"
+    return 1
+  fi
+}
+
+# state_count prints how many state files there are (a glob, not find or
+# wc: on Windows find can be Windows' own tool).
+state_count() {
+  n=0
+  for f in "$state_dir"/*.state; do
+    if [ -e "$f" ]; then n=$((n + 1)); fi
+  done
+  echo "$n"
 }
 
 main() {
-  local os arch asset exe version expected url_base url bin_dir bin tmp actual
   case "${RUNNER_OS:-}" in
     Linux) os=linux ;;
     macOS) os=darwin ;;
@@ -68,16 +105,22 @@ main() {
     die "this copy of the action is not a release: $action_dir has no VERSION and SHA256SUMS (a release commit adds them). Use a release tag, like cargo-oidc/cargo-oidc/setup@v1"
   fi
   version=$(tr -d '\r\n' <"$action_dir/VERSION")
-  if ! [[ $version =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
+  if ! printf '%s\n' "$version" | grep -Eq '^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$'; then
     die "$action_dir/VERSION holds '$version', not a release tag like v1.2.3"
   fi
-  expected=$(tr -d '\r' <"$action_dir/SHA256SUMS" | awk -v n="$asset" '$2 == n || $2 == "*" n { print $1 }')
-  if ! [[ $expected =~ ^[0-9a-f]{64}$ ]]; then
+  expected=$(tr -d '\r' <"$action_dir/SHA256SUMS" | awk -v n="$asset" '$2 == n || $2 == "*" n { print $1; exit }')
+  case "$expected" in
+    *[!0-9a-f]* | "") expected="" ;;
+  esac
+  if [ ${#expected} -ne 64 ]; then
     die "$action_dir/SHA256SUMS has no checksum for $asset (this runner: $RUNNER_OS $RUNNER_ARCH)"
   fi
 
-  url_base=${CARGO_OIDC_DOWNLOAD_URL:-https://github.com/cargo-oidc/cargo-oidc/releases/download/{version\}}
-  url_base=${url_base//\{version\}/$version}
+  url_base=${CARGO_OIDC_DOWNLOAD_URL:-}
+  if [ -z "$url_base" ]; then
+    url_base="https://github.com/cargo-oidc/cargo-oidc/releases/download/{version}"
+  fi
+  url_base=$(printf '%s\n' "$url_base" | sed "s/{version}/$version/g")
   url_base=${url_base%/}
   case "$url_base" in
     https://* | http://* | file://*) ;;
@@ -95,8 +138,7 @@ main() {
     echo "From $url"
     tmp="$bin_dir/.download.$$"
     rm -f "$tmp"
-    if ! curl --fail --silent --show-error --location --retry 3 --connect-timeout 20 --max-time 300 \
-      --proto '=https,http,file' --proto-redir '=https' --output "$tmp" "$url"; then
+    if ! download "$url" "$tmp"; then
       rm -f "$tmp"
       echo "::endgroup::"
       die "could not download $url; check download-url and the runner's network (a mirror must hold the release's files under their release names)"
@@ -117,27 +159,25 @@ main() {
   # its own, since the post step is another action and cannot read this
   # step's GITHUB_STATE. HOME is the action's own folder, as in the
   # container (provider mode installs the binary under it).
-  local state_dir home n state
-  state_dir="$base/state"
-  home="$base/home"
   mkdir -p "$state_dir" "$home"
   chmod 0700 "$state_dir"
-  local -a states=()
-  list_states
-  n=${#states[@]}
-  state="$state_dir/$(printf '%04d' $((n + 1))).state"
+  state="$state_dir/$(printf '%04d' $(($(state_count) + 1))).state"
   (umask 077 && : >"$state")
   printf '%s\n' "$bin" >"${state%.state}.bin"
   GITHUB_STATE="$state" HOME="$home" "$bin"
 }
 
-# run_post runs the post stage for one state file.
+# run_post runs the post stage for one state file. The STATE_* variables
+# are passed with env, since their names hold dashes (STATE_registry-name),
+# which sh cannot export; the positional parameters collect them.
 run_post() {
-  local state=$1 bin line name delim value l first
-  local -a assigns=()
+  state=$1
+  name_of=$(basename "$state" .state)
   bin=$(cat "${state%.state}.bin" 2>/dev/null || true)
+  echo "Cleaning up after cargo-oidc setup step $name_of"
+  set --
   while IFS= read -r line || [ -n "$line" ]; do
-    line=${line%$'\r'}
+    line=${line%"$cr"}
     [ -n "$line" ] || continue
     case "$line" in
       *'<<'*)
@@ -146,9 +186,10 @@ run_post() {
         value=""
         first=1
         while IFS= read -r l || [ -n "$l" ]; do
-          l=${l%$'\r'}
+          l=${l%"$cr"}
           [ "$l" != "$delim" ] || break
-          if [ $first = 1 ]; then value=$l; else value="$value"$'\n'"$l"; fi
+          if [ $first = 1 ]; then value=$l; else value="$value
+$l"; fi
           first=0
         done
         ;;
@@ -157,45 +198,41 @@ run_post() {
         value=${line#*=}
         ;;
       *)
-        warn "$state: a line is neither NAME=VALUE nor NAME<<DELIMITER; skipped"
+        warn "$name_of: a state line is neither NAME=VALUE nor NAME<<DELIMITER; skipped"
         continue
         ;;
     esac
-    assigns+=("STATE_$name=$value")
+    set -- "$@" "STATE_$name=$value"
   done <"$state"
-  echo "Cleaning up after cargo-oidc setup step $(basename "$state" .state)"
-  if [ ${#assigns[@]} -eq 0 ]; then
-    echo "Nothing to clean up for $(basename "$state"): its setup step did not finish (a failed step cleans up after itself)."
+  if [ $# -eq 0 ]; then
+    echo "Nothing to clean up for $name_of: its setup step did not finish (a failed step cleans up after itself)."
     return 0
   fi
   if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-    warn "the cargo-oidc binary of $(basename "$state") is gone ($bin), so its token was not revoked and its credentials file not removed; the token expires on its own"
+    warn "the cargo-oidc binary of setup step $name_of is gone ($bin), so its token was not revoked and its credentials file not removed; the token expires on its own"
     return 0
   fi
-  env "${assigns[@]}" HOME="$base/home" "$bin" post || warn "the post stage of $(basename "$state") exited with status $?"
-}
-
-# list_states sets the array states to the state files, oldest first (a
-# glob, not find or sort: on Windows those names can be Windows' own tools).
-list_states() {
-  local f
-  states=()
-  for f in "$base/state/"*.state; do
-    if [ -e "$f" ]; then states+=("$f"); fi
-  done
+  status=0
+  env "$@" HOME="$home" "$bin" post || status=$?
+  if [ $status -ne 0 ]; then
+    warn "the post stage of setup step $name_of exited with status $status"
+  fi
 }
 
 post() {
-  local i state
-  local -a states=()
-  list_states
-  if [ ${#states[@]} -eq 0 ]; then
+  n=$(state_count)
+  if [ "$n" -eq 0 ]; then
     echo "Nothing to clean up: no cargo-oidc setup step ran in this job."
   fi
-  for ((i = ${#states[@]} - 1; i >= 0; i--)); do
-    state=${states[i]}
-    run_post "$state"
-    rm -f "$state" "${state%.state}.bin"
+  # Newest first, as the runner runs post stages.
+  i=$n
+  while [ "$i" -gt 0 ]; do
+    f="$state_dir/$(printf '%04d' "$i").state"
+    if [ -f "$f" ]; then
+      run_post "$f"
+      rm -f "$f" "${f%.state}.bin"
+    fi
+    i=$((i - 1))
   done
   # The binaries, the provider's copy and the state: nothing of the action
   # stays for later jobs on a self-hosted runner.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -129,12 +130,27 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	if run == nil {
 		t.Fatal("setup/action.yml has no step with id run")
 	}
+	// Each shared input reaches setup.sh as CARGO_OIDC_IN_<NAME> (an
+	// identifier: dash and busybox sh drop INPUT_REGISTRY-NAME and the like
+	// from the environment), and setup.sh's list hands each on to the binary
+	// as INPUT_<NAME>.
 	env := run.get("env")
 	for _, k := range mainIn {
-		name := runner.InputEnvName(k)
+		name := "CARGO_OIDC_IN_" + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
 		if got, want := env.get(name).str(), "${{ inputs."+k+" }}"; got != want {
 			t.Errorf("step run: env %s is %q, want %q", name, got, want)
 		}
+	}
+	script, err := os.ReadFile(filepath.Join(root, "setup", "setup.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^inputs="([a-z -]*)"$`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal(`setup/setup.sh has no line inputs="..."`)
+	}
+	if got := strings.Fields(string(m[1])); !slices.Equal(got, mainIn) {
+		t.Errorf("setup/setup.sh passes on the inputs %v, want %v", got, mainIn)
 	}
 	for _, k := range comp.get("outputs").Keys {
 		if got, want := comp.get("outputs").get(k).get("value").str(), "${{ steps.run.outputs."+k+" }}"; got != want {
@@ -924,6 +940,11 @@ func TestCompositeBusyboxOnly(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), cmpVersion)
 				scnWriteFile(t, filepath.Join(dir, w.rel.asset), string(w.rel.binary), 0o644)
 				w.rel.mirror = "file://" + filepath.Dir(dir) + "/{version}"
+			}
+			jf := w.runSetup("jfrog", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
+				"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local", "registry-name": "corp"})
+			if jf.Failed || jf.Outputs["registry-name"] != "corp" || !w.s.Store.Valid(jf.Outputs["token"]) {
+				t.Fatalf("jfrog setup with busybox only (inputs with dashes) failed:\n%s", jf.Combined())
 			}
 			creds := filepath.Join(w.job.Temp(), "credentials.toml")
 			res := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL, "credentials-file": creds})

@@ -23,6 +23,9 @@ warn() {
 
 cr=$(printf '\r')
 
+# The action's inputs (setup/action.yml, less download-url), in its order.
+inputs="provider url provider-name audience identity-mapping-name project-key namespace service-slug repository index-url registry-name default-registry token-scheme export-env credential-mode replace-crates-io config-file credentials-file cleanup revoke retries timeout"
+
 action_dir=${CARGO_OIDC_ACTION_PATH:-}
 [ -n "$action_dir" ] || die "CARGO_OIDC_ACTION_PATH is not set: run this script through the action (uses: cargo-oidc/cargo-oidc/setup@v1)"
 [ -n "${RUNNER_TEMP:-}" ] || die "RUNNER_TEMP is not set: run this action as a GitHub Actions step"
@@ -164,7 +167,17 @@ main() {
   state="$state_dir/$(printf '%04d' $(($(state_count) + 1))).state"
   (umask 077 && : >"$state")
   printf '%s\n' "$bin" >"${state%.state}.bin"
-  GITHUB_STATE="$state" HOME="$home" "$bin"
+  # The inputs reach this script as CARGO_OIDC_IN_<NAME> (identifier names:
+  # dash and busybox sh drop variables such as INPUT_REGISTRY-NAME from the
+  # environment of the programs they start) and go to the binary under the
+  # names the runner gives a container action's inputs, through env.
+  set --
+  for name in $inputs; do
+    var=CARGO_OIDC_IN_$(printf '%s' "$name" | tr 'a-z-' 'A-Z_')
+    eval "value=\${$var-}"
+    set -- "$@" "INPUT_$(printf '%s' "$name" | tr 'a-z' 'A-Z')=$value"
+  done
+  env "$@" GITHUB_STATE="$state" HOME="$home" "$bin"
 }
 
 # run_post runs the post stage for one state file. The STATE_* variables

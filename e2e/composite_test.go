@@ -918,10 +918,10 @@ func cmpBusyboxPATH(t *testing.T) string {
 
 // TestCompositeBusyboxOnly: the composite's script is POSIX sh and needs
 // no curl: on a job whose PATH holds only busybox (sh as bash, wget, no
-// curl) it downloads with wget from an http:// mirror or copies from a file://
-// mirror,
-// checks the checksum, runs crates.io trusted publishing with a
-// credentials file, and setup/post revokes and removes it.
+// curl) it downloads with wget from an http:// mirror or copies from a
+// file:// mirror, checks the checksum, runs JFrog (inputs with dashes in
+// their names) and crates.io trusted publishing with a credentials file,
+// and setup/post revokes and removes it.
 func TestCompositeBusyboxOnly(t *testing.T) {
 	t.Parallel()
 	for _, mirror := range []string{"http", "file"} {

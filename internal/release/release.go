@@ -3,6 +3,11 @@
 // release's runs a prebuilt image pinned by digest
 // (runs.image: docker://ghcr.io/OWNER/NAME:VERSION@sha256:DIGEST). Nothing
 // else in the file changes, byte for byte.
+//
+// It also knows the released binaries (Targets, their file names and build
+// flags) and their SHA256SUMS, and writes the files a release commit adds
+// to the composite action's folder (SetupFiles): the composite runs a
+// downloaded binary only when it matches them.
 package release
 
 import (

@@ -7,8 +7,11 @@ import (
 	"syscall"
 )
 
-// ownerOfInfo returns the owner recorded in fi, if the system records one.
-func ownerOfInfo(fi os.FileInfo) (Owner, bool) {
+// oNoFollow makes an open fail with ELOOP on a symbolic link.
+const oNoFollow = syscall.O_NOFOLLOW
+
+// statOwner returns the owner recorded in fi, if the system records one.
+func statOwner(fi os.FileInfo) (Owner, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return Owner{}, false
@@ -16,8 +19,10 @@ func ownerOfInfo(fi os.FileInfo) (Owner, bool) {
 	return Owner{UID: int(st.Uid), GID: int(st.Gid), Set: true}, true
 }
 
-// openNoFollow opens path for reading without following a symbolic link
-// (ELOOP) and without blocking on a FIFO.
-func openNoFollow(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// statIdentity returns fi's device and inode (zero when unknown).
+func statIdentity(fi os.FileInfo) (dev, ino uint64) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev), uint64(st.Ino)
+	}
+	return 0, 0
 }

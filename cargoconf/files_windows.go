@@ -1,25 +1,16 @@
 package cargoconf
 
-import (
-	"io/fs"
-	"os"
-	"syscall"
-)
+import "os"
 
-// ownerOfInfo reports no owner: Windows files have no UID and GID, and the
-// action runs as the runner's user there, never in a container as root.
-func ownerOfInfo(os.FileInfo) (Owner, bool) { return Owner{}, false }
+// oNoFollow is 0: Windows has no O_NOFOLLOW. The os.Root the files are
+// opened through still keeps every path inside its folder, and a file is
+// removed only when its size and SHA-256 match what was recorded.
+const oNoFollow = 0
 
-// openNoFollow opens path for reading, refusing a symbolic link with ELOOP
-// as O_NOFOLLOW does on Unix (Windows has no O_NOFOLLOW; the check and the
-// open are two steps).
-func openNoFollow(path string) (*os.File, error) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.ELOOP}
-	}
-	return os.Open(path)
-}
+// statOwner reports no owner: Windows files have no UID and GID, and the
+// action runs there as the runner's user, never as root in a container.
+func statOwner(os.FileInfo) (Owner, bool) { return Owner{}, false }
+
+// statIdentity reports no device and inode on Windows; the identity of a
+// file is its size and SHA-256 there.
+func statIdentity(os.FileInfo) (dev, ino uint64) { return 0, 0 }

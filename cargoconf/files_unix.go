@@ -7,8 +7,12 @@ import (
 	"syscall"
 )
 
-// oNoFollow makes an open fail with ELOOP on a symbolic link.
-const oNoFollow = syscall.O_NOFOLLOW
+// oNoFollow makes an open fail with ELOOP on a symbolic link; oDirectory
+// makes it fail unless the path is a folder.
+const (
+	oNoFollow  = syscall.O_NOFOLLOW
+	oDirectory = syscall.O_DIRECTORY
+)
 
 // statOwner returns the owner recorded in fi, if the system records one.
 func statOwner(fi os.FileInfo) (Owner, bool) {

@@ -304,16 +304,11 @@ func (o *Options) mint(ctx context.Context, e Env, red *exchange.Redactor) (*exc
 	return tok, nil
 }
 
-// appendRecord appends tok and a newline to the record file (created 0600)
-// in one write, so concurrent providers never interleave.
-func appendRecord(path, tok string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
+// linkOr says that path (the record or its folder) is a symbolic link when
+// it is one, and returns err otherwise.
+func linkOr(path string, err error) error {
+	if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link, which is not followed", path)
 	}
-	if _, err := f.Write([]byte(tok + "\n")); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return err
 }

@@ -969,3 +969,44 @@ func TestCompositeBusyboxOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestCompositeProviderModePublish: crates.io in provider mode natively:
+// `cargo publish` gets its token from the installed provider, which records
+// what it mints; setup/post revokes the step's token and every minted one.
+func TestCompositeProviderModePublish(t *testing.T) {
+	t.Parallel()
+	scnCargo(t)
+	w := cmpNewWorld(t, nil)
+	w.job.SetEnv(fakes.CratesIOURLEnv, w.s.CratesIOIndex)
+	res := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL, "credential-mode": "provider"})
+	if res.Failed {
+		t.Fatalf("setup failed:\n%s", res.Combined())
+	}
+	prov := res.Env()["CARGO_REGISTRY_CREDENTIAL_PROVIDER"]
+	if !strings.HasPrefix(prov, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home")) {
+		t.Fatalf("CARGO_REGISTRY_CREDENTIAL_PROVIDER = %q, want the copy under RUNNER_TEMP/cargo-oidc-setup/home", prov)
+	}
+	provWrite(t, w.job.Workspace(), map[string]string{"Cargo.toml": provManifest("cmp-published", "0.1.0", ""), "src/lib.rs": "pub fn f() {}\n"})
+	if r := w.cargo("publish", "--allow-dirty", "--no-verify"); r.Failed() {
+		t.Fatalf("cargo publish through the provider failed:\n%s", r.Combined())
+	}
+	if got := strings.Join(w.s.Registry.Published(), ","); got != "cmp-published@0.1.0" {
+		t.Errorf("published %q", got)
+	}
+	var issued []string
+	for _, tk := range w.s.Store.Tokens() {
+		if tk.Kind == fakes.KindAccessToken && tk.Service == "crates-io" {
+			issued = append(issued, tk.Value)
+		}
+	}
+	if len(issued) < 2 {
+		t.Fatalf("%d crates.io tokens issued, want the step's and at least one the provider minted", len(issued))
+	}
+	w.runPost()
+	for i, tok := range issued {
+		if w.s.Store.Valid(tok) {
+			t.Errorf("crates.io token %d of %d is still valid after setup/post", i+1, len(issued))
+		}
+	}
+	w.checkNoLeak()
+}

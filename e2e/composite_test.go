@@ -180,8 +180,8 @@ func cmpParse(t *testing.T, path string) *yamlNode {
 
 // cmpAction is a composite action folder.
 type cmpAction struct {
-	dir string
-	doc *yamlNode
+	dir    string
+	action *runner.Action
 }
 
 // cmpResult is what a composite step left.
@@ -218,20 +218,28 @@ func (r *cmpResult) Env() map[string]string {
 	return m
 }
 
+// cmpLoad loads a composite action with the runner emulation's loader,
+// which refuses what GitHub's runner refuses (contexts per key).
 func cmpLoad(t *testing.T, dir string) *cmpAction {
 	t.Helper()
-	return &cmpAction{dir: dir, doc: cmpParse(t, filepath.Join(dir, "action.yml"))}
+	a, err := runner.LoadAction(filepath.Join(dir, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Runs.Using != "composite" {
+		t.Fatalf("%s: runs.using is %q, want composite", dir, a.Runs.Using)
+	}
+	return &cmpAction{dir: dir, action: a}
 }
 
 // run runs the composite as the `uses:` step id of job, with the step's
 // with: inputs and env:. Steps run in order until one fails (the default
-// if: success()); a step with an if: or a shell other than bash is refused,
-// since the emulation would have to guess.
+// if: success()); a step with an if:, a uses: or a shell other than bash is
+// refused, since the emulation would have to guess.
 func (a *cmpAction) run(ctx context.Context, t *testing.T, job *runner.Job, id string, with, stepEnv map[string]string) *cmpResult {
 	t.Helper()
-	declared := a.doc.get("inputs")
 	for k := range with {
-		if declared.get(k) == nil {
+		if _, ok := a.action.Input(k); !ok {
 			t.Fatalf("the runner would warn: Unexpected input(s) '%s' for %s", k, a.dir)
 		}
 	}
@@ -259,25 +267,16 @@ func (a *cmpAction) run(ctx context.Context, t *testing.T, job *runner.Job, id s
 		return "", false
 	}
 	inputs := map[string]string{}
-	var declaredKeys []string
-	if declared != nil {
-		declaredKeys = declared.Keys
-	}
-	for _, k := range declaredKeys {
-		if v, ok := with[k]; ok {
-			inputs[k] = v
+	for _, in := range a.action.Inputs {
+		if v, ok := with[in.Name]; ok {
+			inputs[in.Name] = v
 			continue
 		}
-		def := declared.get(k).get("default")
-		if def == nil {
-			inputs[k] = ""
-			continue
-		}
-		v, err := runner.Evaluate(def.str(), lookupCtx)
+		v, err := runner.Evaluate(in.Default, lookupCtx)
 		if err != nil {
-			t.Fatalf("default of input %s: %v", k, err)
+			t.Fatalf("default of input %s: %v", in.Name, err)
 		}
-		inputs[k] = v
+		inputs[in.Name] = v
 	}
 	res := &cmpResult{Outputs: map[string]string{}}
 	stepOutputs := map[string]map[string]string{}
@@ -285,35 +284,30 @@ func (a *cmpAction) run(ctx context.Context, t *testing.T, job *runner.Job, id s
 		ctxName, rest, _ := strings.Cut(ref, ".")
 		switch ctxName {
 		case "inputs":
-			v, ok := inputs[rest]
-			return v, ok || true
+			return inputs[rest], true
 		case "steps":
 			sid, out, _ := strings.Cut(rest, ".outputs.")
 			return stepOutputs[sid][out], true
 		}
 		return lookupCtx(ref)
 	}
-	for i, st := range a.doc.get("runs").get("steps").Items {
-		if st.get("if") != nil || st.get("shell").str() != "bash" || st.get("run") == nil {
+	for i, st := range a.action.Runs.Steps {
+		if st.If != "" || st.Uses != "" || st.Shell != "bash" || st.Run == "" {
 			t.Fatalf("%s step %d: the emulation runs only `shell: bash` run: steps without if:", a.dir, i+1)
 		}
 		env := maps.Clone(stepEnv)
 		if env == nil {
 			env = map[string]string{}
 		}
-		var envKeys []string
-		if e := st.get("env"); e != nil {
-			envKeys = e.Keys
-		}
-		for _, k := range envKeys {
-			v, err := runner.Evaluate(st.get("env").get(k).str(), lookup)
+		for k, raw := range st.Env {
+			v, err := runner.Evaluate(raw, lookup)
 			if err != nil {
 				t.Fatalf("%s step %d env %s: %v", a.dir, i+1, k, err)
 			}
 			env[k] = v
 		}
 		env["GITHUB_ACTION_PATH"] = a.dir
-		script, err := runner.Evaluate(st.get("run").str(), lookup)
+		script, err := runner.Evaluate(st.Run, lookup)
 		if err != nil {
 			t.Fatalf("%s step %d run: %v", a.dir, i+1, err)
 		}
@@ -323,7 +317,7 @@ func (a *cmpAction) run(ctx context.Context, t *testing.T, job *runner.Job, id s
 		if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		sid := st.get("id").str()
+		// The runner's command for shell: bash.
 		r, err := job.RunCmd(ctx, runner.Cmd{
 			Name: "bash", Args: []string{"--noprofile", "--norc", "-e", "-o", "pipefail", file},
 			Env: env, ID: fmt.Sprintf("%s/%d", id, i+1),
@@ -334,24 +328,20 @@ func (a *cmpAction) run(ctx context.Context, t *testing.T, job *runner.Job, id s
 		if err != nil {
 			t.Fatalf("%s step %d: %v\n%s", a.dir, i+1, err, res.Combined())
 		}
-		if sid != "" {
-			stepOutputs[sid] = r.Outputs
+		if st.ID != "" {
+			stepOutputs[st.ID] = r.Outputs
 		}
 		if r.Failed() {
 			res.Failed = true
 			break
 		}
 	}
-	var outKeys []string
-	if outs := a.doc.get("outputs"); outs != nil {
-		outKeys = outs.Keys
-	}
-	for _, k := range outKeys {
-		v, err := runner.Evaluate(a.doc.get("outputs").get(k).get("value").str(), lookup)
+	for _, out := range a.action.Outputs {
+		v, err := runner.Evaluate(out.Value, lookup)
 		if err != nil {
-			t.Fatalf("output %s: %v", k, err)
+			t.Fatalf("output %s: %v", out.Name, err)
 		}
-		res.Outputs[k] = v
+		res.Outputs[out.Name] = v
 	}
 	return res
 }

@@ -68,7 +68,11 @@ func AWSEndpointsFromEnv(getenv func(string) string, region string) (AWSEndpoint
 		u, err := url.Parse(v)
 		switch {
 		case err != nil || u.Host == "":
-			return fmt.Errorf("%s %q is not a URL; give the endpoint's base URL, like https://vpce-1234.sts.%s.vpce.amazonaws.com", name, CleanMessage(displayRawURL(v)), region)
+			shown := CleanMessage(v)
+			if strings.Contains(shown, "@") {
+				shown = "(not shown: it holds @)"
+			}
+			return fmt.Errorf("%s %q is not a URL; give the endpoint's base URL, like https://vpce-1234.sts.%s.vpce.amazonaws.com", name, shown, region)
 		case u.Scheme != "https":
 			return fmt.Errorf("%s must be an https URL (got scheme %q): the ID token and the AWS credentials would travel in clear text", name, u.Scheme)
 		case u.User != nil || u.RawQuery != "" || u.Fragment != "":
@@ -146,7 +150,7 @@ func awsCode(s string) string {
 	}
 	s = CleanMessage(s)
 	if len(s) > maxAWSCode {
-		s = s[:maxAWSCode]
+		s = strings.ToValidUTF8(s[:maxAWSCode], "")
 	}
 	return s
 }

@@ -62,13 +62,14 @@ func parseSTSAnswer(body []byte, contentType string) (*awsCredentials, error) {
 	if looksHTML(body, contentType) {
 		return nil, &MalformedAnswerError{Reason: "the answer is an HTML page, expected XML", FirstLine: redactLong(htmlSummary(body))}
 	}
+	trimmed := strings.TrimSpace(string(body))
+	if trimmed == "" {
+		return nil, &MalformedAnswerError{Reason: "the answer is empty, expected XML"}
+	}
 	var a stsAnswer
 	if err := xml.Unmarshal(body, &a); err != nil {
-		if len(strings.TrimSpace(string(body))) == 0 {
-			return nil, &MalformedAnswerError{Reason: "the answer is empty, expected XML"}
-		}
 		var se *xml.SyntaxError
-		if errors.As(err, &se) {
+		if errors.As(err, &se) || !strings.HasPrefix(trimmed, "<") {
 			return nil, &MalformedAnswerError{Reason: "the answer is not valid XML", FirstLine: redactLong(firstLine(body))}
 		}
 		return nil, &MalformedAnswerError{Reason: "the answer is XML but not an AssumeRoleWithWebIdentityResponse"}

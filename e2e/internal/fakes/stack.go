@@ -69,7 +69,7 @@ type Stack struct {
 	STS          *STS
 	CodeArtifact *CodeArtifact
 	Registry     *Registry
-	Sink       *RedirectSink
+	Sink         *RedirectSink
 
 	// RequestURL and RequestToken are ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
 	RequestURL, RequestToken string

@@ -188,7 +188,6 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	s.sessions[akid] = ss
 	s.names = append(s.names, ss.name)
 	s.smu.Unlock()
-	s.store.countExchange("sts")
 	roleName := s.RoleARN[strings.LastIndex(s.RoleARN, "/")+1:]
 	account := strings.Split(s.RoleARN, ":")[4]
 	w.Header().Set("Content-Type", "text/xml")

@@ -145,7 +145,11 @@ func sigV4(r recorded, host, secret, region, service string) (string, error) {
 	creq := strings.Join([]string{r.Method, r.Path, strings.Join(cq, "&"), ch.String(), fields["SignedHeaders"], hex.EncodeToString(body[:])}, "\n")
 	h := sha256.Sum256([]byte(creq))
 	sts := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(h[:])
-	mac := func(key []byte, s string) []byte { m := hmac.New(sha256.New, key); m.Write([]byte(s)); return m.Sum(nil) }
+	mac := func(key []byte, s string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(s))
+		return m.Sum(nil)
+	}
 	k := mac([]byte("AWS4"+secret), amzDate[:8])
 	k = mac(k, region)
 	k = mac(k, service)
@@ -223,7 +227,9 @@ func TestCodeArtifactExchange(t *testing.T) {
 
 func TestCodeArtifactErrors(t *testing.T) {
 	t.Parallel()
-	hdr := func(code string) map[string]string { return map[string]string{"X-Amzn-Errortype": code + ":http://internal.amazon.com/coral/com.amazonaws.codeartifact/"} }
+	hdr := func(code string) map[string]string {
+		return map[string]string{"X-Amzn-Errortype": code + ":http://internal.amazon.com/coral/com.amazonaws.codeartifact/"}
+	}
 	tests := []struct {
 		name          string
 		sts, ca       []awsAnswer

@@ -40,10 +40,10 @@ func TestLoadCodeArtifact(t *testing.T) {
 		"aws-region=cn-north-1": func(c *Config) bool {
 			return c.IndexURL == "sparse+https://my-domain-111122223333.d.codeartifact.cn-north-1.amazonaws.com.cn/cargo/cargo-repo/"
 		},
-		"provider=aws-codeartifact": func(c *Config) bool { return c.Provider == CodeArtifact },
+		"provider=aws-codeartifact":       func(c *Config) bool { return c.Provider == CodeArtifact },
 		"role-session-name=ci@octo.app,1": func(c *Config) bool { return c.RoleSessionName == "ci@octo.app,1" },
-		"registry-name=aws":                func(c *Config) bool { return c.RegistryName == "aws" },
-		"audience=my-aud":                  func(c *Config) bool { return c.Audience == "my-aud" },
+		"registry-name=aws":               func(c *Config) bool { return c.RegistryName == "aws" },
+		"audience=my-aud":                 func(c *Config) bool { return c.Audience == "my-aud" },
 	} {
 		k, v, _ := strings.Cut(in, "=")
 		c, err := Load(withDefaults(merge(caOK, k, v)))

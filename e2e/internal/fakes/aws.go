@@ -373,7 +373,7 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 		return nil, "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", cred[2])
 	}
 	if cred[3] != "codeartifact" {
-		return nil, "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to correct service: 'codeartifact'. ")
+		return nil, "InvalidSignatureException", "Credential should be scoped to correct service: 'codeartifact'. "
 	}
 	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil || cred[1] != signedAt.Format("20060102") {

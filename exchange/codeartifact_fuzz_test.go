@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,38 @@ func FuzzParseCodeArtifactAnswer(f *testing.F) {
 		exp := a.expiry(fixedNow, time.Hour)
 		if exp.IsZero() {
 			t.Fatal("zero expiry")
+		}
+	})
+}
+
+// FuzzAWSEndpointsFromEnv: an endpoint variable gives an https base URL
+// without user info, query or fragment, or an error that never shows user
+// info.
+func FuzzAWSEndpointsFromEnv(f *testing.F) {
+	f.Add("https://sts.example", "", "eu-west-1")
+	f.Add("http://x", "https://u:p@y", "cn-north-1")
+	f.Add("", "not a url", "us-east-1")
+	f.Add("https://h/p?q#f", "ftp://h", "")
+	f.Fuzz(func(t *testing.T, sts, global, region string) {
+		env := map[string]string{EnvEndpointURLSTS: sts, EnvEndpointURL: global}
+		ep, err := AWSEndpointsFromEnv(func(k string) string { return env[k] }, region)
+		if err != nil {
+			if strings.Contains(err.Error(), "@") && (strings.Contains(sts, "@") || strings.Contains(global, "@")) {
+				for _, v := range []string{sts, global} {
+					if i := strings.Index(v, "@"); i > 0 && strings.Contains(err.Error(), v[:i]) && strings.Contains(v[:i], ":") {
+						t.Fatalf("error shows user info: %q", err)
+					}
+				}
+			}
+			return
+		}
+		for _, u := range []string{ep.STS, ep.CodeArtifact} {
+			if (sts != "" || global != "") && u != AWSDefaultEndpoints(region).STS && u != AWSDefaultEndpoints(region).CodeArtifact {
+				pu, perr := url.Parse(u)
+				if perr != nil || pu.Scheme != "https" || pu.User != nil || pu.RawQuery != "" || pu.Fragment != "" {
+					t.Fatalf("endpoint %q from %q / %q", u, sts, global)
+				}
+			}
 		}
 	})
 }

@@ -77,7 +77,7 @@ func (c *CodeArtifact) IDTokenAudience() string {
 // Endpoint describes where the calls go, for the log.
 func (c *CodeArtifact) Endpoint() string {
 	ep := c.endpoints()
-	return ep.STS + " and " + ep.CodeArtifact
+	return "STS " + ep.STS + ", CodeArtifact " + ep.CodeArtifact
 }
 
 func (c *CodeArtifact) endpoints() AWSEndpoints {

@@ -110,6 +110,7 @@ type stsCall struct {
 	roleARN     string
 	sessionName string
 	audience    string
+	subject     string // the ID token's sub claim, when known
 }
 
 // assumeRole exchanges idt for temporary credentials (POST, form body, so
@@ -121,6 +122,9 @@ func (s *stsCall) assumeRole(ctx context.Context, c *Client, idt string, claims 
 		return nil, fmt.Errorf("aws sts: %w", err)
 	}
 	var code string
+	if claims != nil {
+		s.subject = claims.Subject
+	}
 	sc := &svcCall{service: ServiceSTS, method: http.MethodPost, url: displayRawURL(endpoint), claims: claims,
 		hint: func(status int) string { return s.hint(status, code) }, parse: awsMessage}
 	form := url.Values{
@@ -178,10 +182,18 @@ func addDNSHint(err error, region, envName string) error {
 
 // hint says what to fix after STS refused, by error code.
 func (s *stsCall) hint(status int, code string) string {
+	account := "<account>"
+	if parts := strings.Split(s.roleARN, ":"); len(parts) > 4 && parts[4] != "" {
+		account = parts[4]
+	}
+	sub := "matching the sub claim listed below"
+	if s.subject != "" {
+		sub = fmt.Sprintf("matching %q (this job's sub claim; StringLike with * to allow more)", s.subject)
+	}
 	trust := fmt.Sprintf("the trust policy of role %s must allow sts:AssumeRoleWithWebIdentity for the federated principal "+
-		"arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com, with the conditions "+
-		"token.actions.githubusercontent.com:aud = %q and token.actions.githubusercontent.com:sub matching the sub claim listed below "+
-		"(repo:OWNER/REPO:ref:refs/heads/BRANCH, or repo:OWNER/REPO:environment:NAME when the job has an environment)", s.roleARN, s.audience)
+		"arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com, with the conditions "+
+		"token.actions.githubusercontent.com:aud = %q and token.actions.githubusercontent.com:sub %s "+
+		"(repo:OWNER/REPO:ref:refs/heads/BRANCH, or repo:OWNER/REPO:environment:NAME when the job has an environment)", s.roleARN, account, s.audience, sub)
 	switch code {
 	case "AccessDenied":
 		return "STS refused to let this ID token assume the role: " + trust + "; also check role-to-assume names the role you mean"

@@ -33,6 +33,9 @@ type Env struct {
 	// HostWorkspace and HostTemp are the host paths of the workspace and the
 	// runner's temp folder, from runs.args; empty outside a container.
 	HostWorkspace, HostTemp string
+	// Container is true when the stage runs as a container action (the
+	// binary is the container's entrypoint), false on the runner's machine.
+	Container bool
 	// Executable returns the path of the running binary (provider mode
 	// copies it to the host); nil means os.Executable.
 	Executable func() (string, error)

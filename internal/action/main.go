@@ -36,6 +36,7 @@ func Main(ctx context.Context, e Env) (err error) {
 		return failure(r, fc, "cargo-oidc: invalid input", err)
 	}
 	paths := ghaction.NewPaths(e.Getenv, e.HostWorkspace, e.HostTemp)
+	paths.Container = e.Container
 	owner := workspaceOwner(paths.Workspace)
 
 	// Everything that can be checked without the network is checked first,
@@ -51,8 +52,14 @@ func Main(ctx context.Context, e Env) (err error) {
 	if credPath, err = paths.Resolve("credentials-file", cfg.CredentialsFile); err != nil {
 		return failure(r, fc, "cargo-oidc: invalid input", err)
 	}
+	if err := errors.Join(paths.CheckShared("config-file", configPath), paths.CheckShared("credentials-file", credPath)); err != nil {
+		return failure(r, fc, "cargo-oidc: this runner cannot deliver the file", err)
+	}
 	var providerBin string // container path of the copied binary, provider mode
 	if cfg.CredentialMode == config.ModeProvider {
+		if err := paths.CheckHomeShared(); err != nil {
+			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider on this runner", err)
+		}
 		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
 		cmd, err := providerCommand(cfg, paths.ToHost(providerBin))
 		if err != nil {

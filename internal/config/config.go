@@ -97,6 +97,13 @@ var Inputs = []string{
 	"credentials-file", "cleanup", "revoke", "retries", "timeout",
 }
 
+// RunnerInputs are action.yml's inputs that only carry the runner's host
+// paths (defaults ${{ github.workspace }} and ${{ runner.temp }}) into
+// runs.args, since GitHub lets a container action's args use the inputs
+// context only. The action reads them as --host-workspace and --host-temp,
+// not as inputs; users leave them alone.
+var RunnerInputs = []string{"host-workspace", "host-temp"}
+
 // defaults are the values action.yml gives; an input holding its default is
 // not counted as "given" when checking inputs against the provider.
 var defaults = map[string]string{

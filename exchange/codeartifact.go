@@ -137,7 +137,7 @@ func (c *CodeArtifact) getToken(ctx context.Context, base string, creds *awsCred
 	}
 	full := endpoint + "?" + q.Encode()
 	var code string
-	sc := &svcCall{service: ServiceCodeArtifact, method: http.MethodPost, url: displayRawURL(endpoint),
+	sc := &svcCall{red: c.Client.red, service: ServiceCodeArtifact, method: http.MethodPost, url: displayRawURL(endpoint),
 		hint: func(status int) string { return c.hint(status, code, creds.AssumedRoleARN) }, parse: awsMessage}
 	signer := v4.NewSigner()
 	ac := aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken}
@@ -163,14 +163,16 @@ func (c *CodeArtifact) getToken(ctx context.Context, base string, creds *awsCred
 		he := sc.failed(a)
 		var h *HTTPError
 		if errors.As(he, &h) && e.Code != "" && !strings.HasPrefix(h.Message, e.Code) {
-			h.Message = CleanMessage(e.String())
+			h.Message = sc.red.Clean(e.String())
 		}
 		return nil, he
 	}
 	ans, err := parseCodeArtifactAnswer(a.body, a.header.Get("Content-Type"))
 	if err != nil {
+		sc.maskFound(c.Mask, err)
 		return nil, sc.bad(a.status, err)
 	}
+	sc.red.Add(ans.AuthorizationToken)
 	maskSecret(c.Mask, ans.AuthorizationToken)
 	if err := CheckToken("authorization token", ans.AuthorizationToken); err != nil {
 		return nil, sc.bad(a.status, err)

@@ -252,7 +252,7 @@ func TestCodeArtifactErrors(t *testing.T) {
 			svc: ServiceSTS, status: 400, stsN: 3, claims: true, wantErr: []string{"after 3 attempts", "Throttling: Rate exceeded"}, hint: []string{"throttling"}},
 		{name: "sts 503 retried then ok", sts: []awsAnswer{{503, "text/plain", nil, "Service Unavailable"}}, stsN: 2, caN: 1},
 		{name: "sts Throttling then ok", sts: []awsAnswer{{400, "text/xml", nil, stsErr("Throttling", "Rate exceeded")}}, stsN: 2, caN: 1},
-		{name: "sts html", sts: []awsAnswer{{200, "text/html", nil, "<html><title>Proxy login</title></html>"}}, stsN: 1, wantErr: []string{"HTML page", "Proxy login"}},
+		{name: "sts html", sts: []awsAnswer{{200, "text/html", nil, "<html><title>Proxy login</title></html>"}}, stsN: 1, wantErr: []string{"HTML page (39 bytes)", "not shown"}},
 		{name: "sts not xml", sts: []awsAnswer{{200, "text/xml", nil, "{oops"}}, stsN: 1, wantErr: []string{"not valid XML"}},
 		{name: "sts other xml", sts: []awsAnswer{{200, "text/xml", nil, "<Other/>"}}, stsN: 1, wantErr: []string{"not an AssumeRoleWithWebIdentityResponse"}},
 		{name: "sts no credentials", sts: []awsAnswer{{200, "text/xml", nil, stsOK("", tSecretKey, tSession)}}, stsN: 1, wantErr: []string{"access key id", "no token"}},
@@ -443,5 +443,31 @@ func TestCodeArtifactExpiry(t *testing.T) {
 		if got := a.expiry(fixedNow, tc.asked); !got.Equal(tc.want) {
 			t.Errorf("%s: %v, want %v", tc.raw, got, tc.want)
 		}
+	}
+}
+
+// TestSTSMalformedAnswerMasksCredentials: an STS answer that is not the XML
+// expected is described by its shape, and credentials still findable in it
+// are masked and redacted, never quoted.
+func TestSTSMalformedAnswerMasksCredentials(t *testing.T) {
+	t.Parallel()
+	body := `<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials><SecretAccessKey>` + tSecretKey +
+		`</SecretAccessKey><SessionToken>` + tSession + `</SessionToken><AccessKeyId>` + tAccessKey + `</AccessKeyId></Credentials></AssumeRoleWithWebIdentityResu`
+	f := fakeAWS(t, []awsAnswer{{200, "text/xml", nil, body}}, nil)
+	m := &recMask{}
+	ca := newCA(f, m)
+	_, err := ca.Exchange(context.Background(), staticIDs(testIDToken))
+	if err == nil || !strings.Contains(err.Error(), "not valid XML") || !strings.Contains(err.Error(), "not shown") {
+		t.Fatalf("err %v", err)
+	}
+	assertNoSecret(t, err.Error(), tSecretKey, tSession, tAccessKey)
+	got := strings.Join(m.list(), " ")
+	for _, s := range []string{tSecretKey, tSession, tAccessKey} {
+		if !strings.Contains(got, s) {
+			t.Errorf("%s... not masked", s[:6])
+		}
+	}
+	if red := ca.Client.red.Redact("x " + tSecretKey + " y"); strings.Contains(red, tSecretKey) {
+		t.Errorf("the redactor does not know the secret key")
 	}
 }

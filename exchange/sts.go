@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -53,26 +54,48 @@ type stsAnswer struct {
 // maxSTSAnswer bounds the XML parsed; a real answer is about 2 KB.
 const maxSTSAnswer = 64 << 10
 
-// parseSTSAnswer decodes AssumeRoleWithWebIdentity's answer. Errors never
-// quote a well-formed answer (it holds the secret key).
+// stsSecretRe finds the credentials still findable in an answer that is not
+// the XML expected.
+var stsSecretRe = regexp.MustCompile(`<(?:AccessKeyId|SecretAccessKey|SessionToken)>\s*([^<\s]+)\s*</`)
+
+// parseSTSAnswer decodes AssumeRoleWithWebIdentity's answer. An answer that
+// is not the XML expected is described by its shape only, never quoted (it
+// may hold the secret key); credentials still findable in it are kept in
+// the error for masking.
 func parseSTSAnswer(body []byte, contentType string) (*awsCredentials, error) {
-	if len(body) > maxSTSAnswer {
-		return nil, &MalformedAnswerError{Reason: fmt.Sprintf("the answer is larger than %d bytes, expected a short XML document", maxSTSAnswer)}
+	bad := func(reason string) error {
+		me := &MalformedAnswerError{Reason: reason}
+		scan := body
+		if len(scan) > maxErrorBody {
+			scan = scan[:maxErrorBody]
+		}
+		for _, m := range stsSecretRe.FindAllSubmatch(scan, 8) {
+			me.found = append(me.found, string(m[1]))
+		}
+		me.Found = len(me.found)
+		return me
+	}
+	n := len(body)
+	if n > maxSTSAnswer {
+		return nil, bad(fmt.Sprintf("the answer is larger than %d bytes (%d), expected a short XML document; %s", maxSTSAnswer, n, notShown))
 	}
 	if looksHTML(body, contentType) {
-		return nil, &MalformedAnswerError{Reason: "the answer is an HTML page, expected XML", FirstLine: redactLong(htmlSummary(body))}
+		return nil, bad(fmt.Sprintf("the answer is an HTML page (%d bytes), expected XML; %s", n, notShown))
 	}
 	trimmed := strings.TrimSpace(string(body))
 	if trimmed == "" {
-		return nil, &MalformedAnswerError{Reason: "the answer is empty, expected XML"}
+		return nil, bad(fmt.Sprintf("the answer is empty (%d bytes), expected XML", n))
 	}
 	var a stsAnswer
 	if err := xml.Unmarshal(body, &a); err != nil {
 		var se *xml.SyntaxError
-		if errors.As(err, &se) || !strings.HasPrefix(trimmed, "<") {
-			return nil, &MalformedAnswerError{Reason: "the answer is not valid XML", FirstLine: redactLong(firstLine(body))}
+		if errors.As(err, &se) {
+			return nil, bad(fmt.Sprintf("the answer is not valid XML (%d bytes; parsing stopped at line %d); %s", n, se.Line, notShown))
 		}
-		return nil, &MalformedAnswerError{Reason: "the answer is XML but not an AssumeRoleWithWebIdentityResponse"}
+		if !strings.HasPrefix(trimmed, "<") {
+			return nil, bad(fmt.Sprintf("the answer is not valid XML (%d bytes; it does not start with <); %s", n, notShown))
+		}
+		return nil, bad("the answer is XML but not an AssumeRoleWithWebIdentityResponse")
 	}
 	c := a.Result.Credentials
 	cr := &awsCredentials{
@@ -87,8 +110,11 @@ func parseSTSAnswer(body []byte, contentType string) (*awsCredentials, error) {
 	return cr, nil
 }
 
-// mask hands every secret of c to mask.
-func (c *awsCredentials) mask(mask func(string)) {
+// mask records every secret of c for redaction and hands it to mask.
+func (c *awsCredentials) mask(red *Redactor, mask func(string)) {
+	for _, s := range []string{c.AccessKeyID, c.SecretAccessKey, c.SessionToken} {
+		red.Add(s)
+	}
 	maskSecret(mask, c.AccessKeyID)
 	maskSecret(mask, c.SecretAccessKey)
 	maskSecret(mask, c.SessionToken)
@@ -125,7 +151,7 @@ func (s *stsCall) assumeRole(ctx context.Context, c *Client, idt string, claims 
 	if claims != nil {
 		s.subject = claims.Subject
 	}
-	sc := &svcCall{service: ServiceSTS, method: http.MethodPost, url: displayRawURL(endpoint), claims: claims,
+	sc := &svcCall{red: c.red, service: ServiceSTS, method: http.MethodPost, url: displayRawURL(endpoint), claims: claims,
 		hint: func(status int) string { return s.hint(status, code) }, parse: awsMessage}
 	form := url.Values{
 		"Action":           {"AssumeRoleWithWebIdentity"},
@@ -156,9 +182,10 @@ func (s *stsCall) assumeRole(ctx context.Context, c *Client, idt string, claims 
 	}
 	cr, err := parseSTSAnswer(a.body, a.header.Get("Content-Type"))
 	if err != nil {
+		sc.maskFound(mask, err)
 		return nil, sc.bad(a.status, err)
 	}
-	cr.mask(mask)
+	cr.mask(sc.red, mask)
 	if err := cr.check(); err != nil {
 		return nil, sc.bad(a.status, err)
 	}

@@ -21,7 +21,7 @@ func TestProviderCommandCodeArtifact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd, err := providerCommand(cfg, "/home/runner/.cargo-oidc/bin/cargo-oidc")
+	cmd, err := providerCommand(cfg, "/home/runner/.cargo-oidc/bin/cargo-oidc", "")
 	if err != nil {
 		t.Fatal(err)
 	}

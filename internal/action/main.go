@@ -2,6 +2,8 @@ package action
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 )
 
@@ -56,12 +59,24 @@ func Main(ctx context.Context, e Env) (err error) {
 		return failure(r, fc, "cargo-oidc: this runner cannot deliver the file", err)
 	}
 	var providerBin string // container path of the copied binary, provider mode
+	var minted string      // container path of the record of minted crates.io tokens
 	if cfg.CredentialMode == config.ModeProvider {
 		if err := paths.CheckHomeShared(); err != nil {
 			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider on this runner", err)
 		}
 		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
-		cmd, err := providerCommand(cfg, paths.ToHost(providerBin))
+		if cfg.Provider == config.CratesIO && cfg.Revoke {
+			// Every token the provider mints is recorded here, beside the
+			// provider under the action's HOME ($RUNNER_TEMP/_github_home on
+			// the host, mounted on every runner), for the post stage to
+			// revoke.
+			name, err := randomName(e.Random)
+			if err != nil {
+				return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
+			}
+			minted = filepath.Join(filepath.Dir(filepath.Dir(providerBin)), "minted-"+name, "tokens")
+		}
+		cmd, err := providerCommand(cfg, paths.ToHost(providerBin), hostOrEmpty(paths, minted))
 		if err != nil {
 			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
 		}
@@ -83,7 +98,10 @@ func Main(ctx context.Context, e Env) (err error) {
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: cfg.Retries, Debug: r.Debug})
+	// The runner's redactor learns every secret masked from here on (and the
+	// request token), and the client cleans outside text with it.
+	r.Redactor().Add(e.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: cfg.Retries, Debug: r.Debug, Redactor: r.Redactor()})
 	ids := exchange.Masked(exchange.GitHubIDTokens(e.Getenv, client), r.Mask)
 	svc := cfg.Service(client, r.Mask, e.now, e.Getenv)
 	title := serviceTitle(cfg.Provider)
@@ -108,14 +126,13 @@ func Main(ctx context.Context, e Env) (err error) {
 	r.Debug(fmt.Sprintf("exchange took %s", e.now().Sub(start).Round(time.Millisecond)))
 	if cr, ok := svc.(*exchange.CratesIO); ok && cfg.Revoke {
 		// A step that fails from here on exports nothing, so the post stage
-		// would not know the token: revoke it now instead.
+		// would not know the token: revoke it now instead, within the
+		// step's timeout (a hard bound on the step, revocation included).
 		defer func() {
 			if err == nil {
 				return
 			}
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
-			defer cancel()
-			if rerr := cr.Revoke(rctx, tok.Value); rerr != nil {
+			if rerr := cr.Revoke(ctx, tok.Value); rerr != nil {
 				r.Warning("cargo-oidc: crates.io token not revoked", rerr.Error())
 			} else {
 				r.Info("Revoked the crates.io token, since the step failed.")
@@ -124,7 +141,7 @@ func Main(ctx context.Context, e Env) (err error) {
 	}
 
 	// Everything the step will write, computed before anything is written.
-	out := plan{cfg: cfg, tok: tok, paths: paths}
+	out := plan{cfg: cfg, tok: tok, paths: paths, minted: minted, redact: r.Redact}
 	if cfg.CredentialMode == config.ModeProvider {
 		out.providerCmd = reg.CredentialProvider
 	}
@@ -157,6 +174,18 @@ func Main(ctx context.Context, e Env) (err error) {
 		}
 		r.Info("Credential provider: " + paths.ToHost(providerBin))
 	}
+	if minted != "" {
+		if err := makePrivateDir(filepath.Dir(minted), owner); err != nil {
+			fc.Close()
+			r.EndGroup()
+			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
+		}
+		defer func() {
+			if err != nil {
+				_ = os.RemoveAll(filepath.Dir(minted))
+			}
+		}()
+	}
 	if err := apply(changes, owner); err != nil {
 		fc.Close()
 		r.EndGroup()
@@ -165,13 +194,13 @@ func Main(ctx context.Context, e Env) (err error) {
 	for _, ch := range changes {
 		r.Info("Wrote " + paths.ToHost(ch.path))
 	}
-	for _, line := range out.exportedLines() {
-		r.Info(line)
-	}
 	r.EndGroup()
 	if err := fc.Flush(); err != nil {
 		rollback(changes)
 		return failure(r, fc, "cargo-oidc: cannot export the token", err)
+	}
+	for _, line := range out.exportedLines() {
+		r.Info(line)
 	}
 	r.Notice("Cargo registry ready", out.notice())
 	return r.Err()
@@ -185,6 +214,11 @@ type plan struct {
 	providerCmd          string
 	configPath, credPath string // container paths
 	credCreated          bool
+	// minted is the container path of the file the credential provider
+	// records the crates.io tokens it mints in ("" when none).
+	minted string
+	// redact removes the step's secrets from outside text (nil: none).
+	redact func(string) string
 }
 
 // envVars returns the GITHUB_ENV entries, in a stable order.
@@ -211,6 +245,13 @@ func (p *plan) envVars() [][2]string {
 		vars = append(vars, [2]string{"CARGO_REGISTRY_DEFAULT", c.RegistryName})
 	}
 	return vars
+}
+
+func (p *plan) redactText(s string) string {
+	if p.redact == nil {
+		return s
+	}
+	return p.redact(s)
 }
 
 func (p *plan) expiresAt() string {
@@ -248,10 +289,14 @@ func (p *plan) fileCommands(fc *ghaction.FileCommands) error {
 	set(ghaction.StateFile, stateProvider, string(c.Provider))
 	set(ghaction.StateFile, stateURL, c.URL)
 	set(ghaction.StateFile, stateRetries, strconv.Itoa(c.Retries))
+	set(ghaction.StateFile, stateTimeout, c.Timeout.String())
 	set(ghaction.StateFile, stateRegistryName, c.RegistryName)
 	if c.Provider == config.CratesIO && c.Revoke {
 		set(ghaction.StateFile, stateRevoke, "true")
 		set(ghaction.StateFile, stateToken, p.tok.Value)
+		if p.minted != "" {
+			set(ghaction.StateFile, stateMinted, p.minted)
+		}
 	}
 	if p.credPath != "" {
 		set(ghaction.StateFile, stateCredentialsFile, p.credPath)
@@ -323,7 +368,7 @@ func (p *plan) summary() string {
 		row("Index", "`"+c.IndexURL+"`")
 	}
 	row("Expires", orText(p.expiresAt(), "not said by the service"))
-	row("Username", mdEscape(p.tok.Username))
+	row("Username", mdEscape(p.redactText(p.tok.Username)))
 	row("Credential mode", c.CredentialMode)
 	row("Exported", strings.Join(p.exported(), ", "))
 	return b.String()
@@ -451,6 +496,41 @@ func chownNew(dir string, owner cargoconf.Owner) {
 	}
 }
 
+// hostOrEmpty is the host path of a container path, "" for "".
+func hostOrEmpty(p ghaction.Paths, container string) string {
+	if container == "" {
+		return ""
+	}
+	return p.ToHost(container)
+}
+
+// randomName is 16 random hex digits from random (crypto/rand when nil).
+func randomName(random io.Reader) (string, error) {
+	if random == nil {
+		random = rand.Reader
+	}
+	var b [8]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("making a random folder name: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// makePrivateDir creates dir with mode 0700, owned by owner (the user the
+// later steps run as, who runs the credential provider).
+func makePrivateDir(dir string, owner cargoconf.Owner) error {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if owner.Set {
+		if err := os.Chown(dir, owner.UID, owner.GID); err != nil {
+			_ = os.Remove(dir)
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
 // installBinary copies the running binary to dst (provider mode), so that
 // Cargo on the host can run it as a credential provider.
 func installBinary(executable func() (string, error), dst string, owner cargoconf.Owner) error {
@@ -501,7 +581,10 @@ func installBinary(executable func() (string, error), dst string, owner cargocon
 //
 // Cargo splits the setting on spaces, so a value holding whitespace cannot
 // be carried and is refused.
-func providerCommand(cfg *config.Config, hostBin string) (string, error) {
+//
+// record, when set, is the host path of the file the provider appends every
+// crates.io token it mints to, for the post stage to revoke.
+func providerCommand(cfg *config.Config, hostBin, record string) (string, error) {
 	if strings.ContainsAny(hostBin, " \t\n") {
 		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", hostBin)
 	}
@@ -535,6 +618,8 @@ func providerCommand(cfg *config.Config, hostBin string) (string, error) {
 		add("token-scheme", orText(cfg.TokenScheme, "none"))
 	}
 	add("retries", strconv.Itoa(cfg.Retries))
+	add("timeout", cfg.Timeout.String())
+	add(credprovider.RecordArg, record)
 	if len(bad) > 0 {
 		return "", fmt.Errorf("input %s holds whitespace, which Cargo's credential-provider setting cannot carry (Cargo splits it on spaces); remove it or use credential-mode: token", strings.Join(bad, ", "))
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 )
@@ -193,6 +194,10 @@ func Load(input func(name string) string) (*Config, error) {
 		l.fail("credential-mode", fmt.Sprintf("%q is not allowed; use token (a token in the environment) or provider (cargo-oidc as Cargo's credential provider)", m))
 	}
 	c.Audience = l.get("audience")
+	if strings.IndexFunc(c.Audience, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		l.fail("audience", "holds a control character (such as a line break); give the audience the token service expects, on one line")
+		c.Audience = ""
+	}
 
 	switch c.Provider {
 	case JFrog:

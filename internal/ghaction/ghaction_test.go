@@ -283,3 +283,24 @@ func TestPathsRunnerLayouts(t *testing.T) {
 		t.Errorf("older runner: ToHost(home file) = %q", got)
 	}
 }
+
+func TestLogLinesAreRedactedByValue(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	r := New(func(string) string { return "1" }, &out)
+	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLWJ5dGVz"
+	r.Mask(jwt)
+	sig := "c2lnbmF0dXJlLWJ5dGVz"
+	r.Info("info " + sig)
+	r.Debug("debug " + jwt)
+	r.Warning("warn "+sig, "body "+sig)
+	r.Error("err", "payload eyJzdWIiOiJ4In0")
+	got := out.String()
+	_, rest, _ := strings.Cut(got, "\n") // after the ::add-mask:: line
+	if strings.Contains(rest, sig) || strings.Contains(rest, "eyJzdWIiOiJ4In0") {
+		t.Fatalf("a secret or one of its parts shows:\n%s", got)
+	}
+	if !strings.HasPrefix(got, "::add-mask::"+jwt+"\n") || !strings.Contains(rest, "info ***") {
+		t.Fatalf("output:\n%s", got)
+	}
+}

@@ -19,6 +19,7 @@ var (
 	regionRe      = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+-[0-9]{1,2}$`)
 	domainRe      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,48}[a-z0-9]$`)
 	accountRe     = regexp.MustCompile(`^[0-9]{12}$`)
+	shortRe       = regexp.MustCompile(`^[0-9]{1,11}$`)
 	caRepoRe      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$`)
 	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 )
@@ -39,7 +40,11 @@ func (l *loader) codeArtifact(c *Config) {
 	}
 	c.DomainOwner = l.required("domain-owner", "the 12-digit ID of the AWS account that owns the domain")
 	if c.DomainOwner != "" && !accountRe.MatchString(c.DomainOwner) {
-		l.fail("domain-owner", fmt.Sprintf("%q is not an AWS account ID; give the 12 digits, without dashes", c.DomainOwner))
+		msg := fmt.Sprintf("%q is not an AWS account ID; give the 12 digits, without dashes", c.DomainOwner)
+		if shortRe.MatchString(c.DomainOwner) {
+			msg += `; an ID that starts with 0 loses its zeros when YAML reads it as a number: quote it, like domain-owner: "012345678901"`
+		}
+		l.fail("domain-owner", msg)
 	}
 	c.Duration = l.duration()
 	c.RoleSessionName = l.get("role-session-name")

@@ -72,6 +72,7 @@ func TestLoadCodeArtifactInvalid(t *testing.T) {
 		{[]string{"domain", "My_Domain"}, []string{"input domain:"}},
 		{[]string{"domain-owner", "1111-2222-3333"}, []string{"input domain-owner:", "12 digits"}},
 		{[]string{"domain-owner", ""}, []string{"input domain-owner: is required"}},
+		{[]string{"domain-owner", "12345678901"}, []string{"input domain-owner:", "starts with 0", `"012345678901"`}},
 		{[]string{"repository", ""}, []string{"input repository: is required (or give index-url)"}},
 		{[]string{"repository", "a/b"}, []string{"input repository:"}},
 		{[]string{"duration", "10m"}, []string{"input duration:", "15m to 12h"}},

@@ -1052,6 +1052,9 @@ func mxRows() []mxRow {
 			if !w.s.Store.Valid(tok) || w.res.Env["CARGO_REGISTRIES_CODEARTIFACT_TOKEN"] != tok {
 				p = append(p, "CARGO_REGISTRIES_CODEARTIFACT_TOKEN is not the raw CodeArtifact token")
 			}
+			if v, ok := w.res.State["token"]; ok && v != "" {
+				p = append(p, "the CodeArtifact token was saved as state (nothing revokes it)")
+			}
 			if got := w.res.Outputs["username"]; !strings.HasPrefix(got, "arn:aws:sts::"+fakes.DefaultAWSAccount+":assumed-role/") {
 				p = append(p, "username output "+got)
 			}

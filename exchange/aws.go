@@ -103,15 +103,26 @@ func parseAWSError(header http.Header, body []byte) (e awsError, ok bool) {
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
+	// <ErrorResponse><Error>..</Error></ErrorResponse> (STS), or a bare
+	// <Error>..</Error> (S3-style).
 	var x struct {
-		Error struct {
+		XMLName xml.Name
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+		Error   struct {
 			Code    string `xml:"Code"`
 			Message string `xml:"Message"`
 		} `xml:"Error"`
 	}
 	if t := strings.TrimSpace(string(body)); strings.HasPrefix(t, "<") && !looksHTML(body, "") {
-		if xml.Unmarshal(body, &x) == nil && (x.Error.Code != "" || x.Error.Message != "") {
-			return awsError{Code: awsCode(x.Error.Code), Message: CleanMessage(x.Error.Message)}, true
+		if xml.Unmarshal(body, &x) == nil {
+			code, msg := x.Error.Code, x.Error.Message
+			if x.XMLName.Local == "Error" {
+				code, msg = x.Code, x.Message
+			}
+			if code != "" || msg != "" {
+				return awsError{Code: awsCode(code), Message: CleanMessage(msg)}, true
+			}
 		}
 	}
 	var j struct {

@@ -412,6 +412,7 @@ func TestParseAWSError(t *testing.T) {
 		{nil, stsErr("AccessDenied", "Not authorized &amp; more"), "AccessDenied", "Not authorized & more", true},
 		{http.Header{"X-Amzn-Errortype": {"AccessDeniedException:http://internal.amazon.com/coral/x"}}, `{"message":"no"}`, "AccessDeniedException", "no", true},
 		{nil, `{"__type":"com.amazon.coral.service#UnrecognizedClientException","Message":"The security token is invalid"}`, "UnrecognizedClientException", "The security token is invalid", true},
+		{nil, `<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`, "SlowDown", "Please reduce your request rate.", true},
 		{nil, `<html><title>502</title></html>`, "", "", false},
 		{nil, `plain text`, "", "", false},
 		{nil, `{"message":"line\nbreak"}`, "", "line break", true},

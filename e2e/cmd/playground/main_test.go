@@ -73,3 +73,34 @@ func TestRunRejectsBadMode(t *testing.T) {
 		t.Fatal("run accepted -mode nope")
 	}
 }
+
+// TestRunCodeArtifact: the playground against the local STS and
+// CodeArtifact, in token mode.
+func TestRunCodeArtifact(t *testing.T) {
+	if _, err := exec.LookPath("cargo"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("cargo is required under CI=true: %v", err)
+		}
+		t.Skip("cargo not found in PATH; install Rust to run the playground")
+	}
+	t.Cleanup(harness.Cleanup)
+	var out strings.Builder
+	err := run(t.Context(), []string{"-provider", "codeartifact"}, &out)
+	t.Logf("playground output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("playground failed: %v", err)
+	}
+	got := out.String()
+	for _, want := range []string{"> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",
+		"Downloaded e2e-dep v1.0.0 (registry `codeartifact`)", "OK: cargo fetched e2e-dep"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "ASIA") {
+		t.Errorf("output shows a mask command, a JWT, a CodeArtifact token or an AWS access key id")
+	}
+	if err := run(t.Context(), []string{"-provider", "nexus"}, &out); err == nil || !strings.Contains(err.Error(), "want jfrog or codeartifact") {
+		t.Errorf("-provider nexus: %v", err)
+	}
+}

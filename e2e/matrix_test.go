@@ -1063,6 +1063,26 @@ func mxRows() []mxRow {
 			}
 			return p
 		}})
+	add(mxRow{name: "codeartifact/files-and-default", expected: "ok: config merged, credentials file raw token", provider: "codeartifact",
+		inputs: map[string]string{"replace-crates-io": "true", "default-registry": "true", "credentials-file": "{temp}/ca-creds/credentials.toml"},
+		idReqs: mxN(1), svcReqs: mxN(2),
+		check: func(w *mxWorld) []string {
+			var p []string
+			tok := w.res.Outputs["token"]
+			cfg, err := os.ReadFile(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
+			if err != nil || !strings.Contains(string(cfg), `replace-with = "codeartifact"`) || !strings.Contains(string(cfg), "[registries.codeartifact]") ||
+				!strings.Contains(string(cfg), `index = "`+w.s.CodeArtifactIndex+`"`) {
+				p = append(p, fmt.Sprintf("config file: %v\n%s", err, cfg))
+			}
+			creds, err := os.ReadFile(w.credentials)
+			if err != nil || !strings.Contains(string(creds), `token = "`+tok+`"`) {
+				p = append(p, fmt.Sprintf("the credentials file does not hold the raw token: %v", err))
+			}
+			if w.res.Env["CARGO_REGISTRY_DEFAULT"] != "codeartifact" {
+				p = append(p, "CARGO_REGISTRY_DEFAULT is not codeartifact")
+			}
+			return p
+		}})
 	add(mxRow{name: "codeartifact/sts-throttling-400-then-ok", expected: "ok: STS Throttling retried", provider: "codeartifact",
 		setup: func(w *mxWorld) {
 			w.s.STS.Faults.Push(fakes.Fault{Kind: fakes.FaultStatus, Status: 400, ContentType: "text/xml",

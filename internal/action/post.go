@@ -59,20 +59,7 @@ func Post(ctx context.Context, e Env) error {
 	}
 
 	if path := state(stateCredentialsFile); path != "" && state(stateCleanup) == "true" {
-		var err error
-		if state(stateCredentialsCreated) == "true" {
-			err = os.Remove(path)
-			if errors.Is(err, os.ErrNotExist) {
-				err = nil
-			}
-		} else {
-			err = cargoconf.RemoveCredential(path, state(stateRegistryName), state(stateProvider) == string(config.CratesIO))
-		}
-		if err != nil {
-			r.Warning("cargo-oidc: credentials file not cleaned up", fmt.Sprintf("%v\nDelete the file by hand; the token in it expires on its own.", err))
-		} else {
-			r.Info("Removed the token from the credentials file.")
-		}
+		cleanupCredentials(r, ghaction.NewPaths(e.Getenv, e.HostWorkspace, e.HostTemp), path, state)
 	}
 	return r.Err()
 }
@@ -158,4 +145,31 @@ func readMinted(path string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// stateCredentialsID is the identity (device, inode, size, hash) of the
+// credentials file the main stage created.
+const stateCredentialsID = "credentials-id"
+
+// cleanupCredentials removes the credentials file the main stage created,
+// or the token it added to an existing one. Nothing is followed through a
+// symbolic link, and a created file is deleted only while it is still the
+// file the main stage wrote.
+func cleanupCredentials(r *ghaction.Runner, paths ghaction.Paths, path string, state func(string) string) {
+	folders := openFolders(paths)
+	defer folders.Close()
+	var err error
+	if state(stateCredentialsCreated) == "true" {
+		var id cargoconf.FileID
+		if id, err = cargoconf.ParseFileID(state(stateCredentialsID)); err == nil {
+			err = folders.RemoveCreated(path, id)
+		}
+	} else {
+		err = folders.RemoveCredential(path, state(stateRegistryName), state(stateProvider) == string(config.CratesIO))
+	}
+	if err != nil {
+		r.Warning("cargo-oidc: credentials file not cleaned up", fmt.Sprintf("%v\nDelete the file by hand if it still holds the token; the token expires on its own.", err))
+		return
+	}
+	r.Info("Removed the token from the credentials file.")
 }

@@ -214,6 +214,9 @@ func TestResolve(t *testing.T) {
 		{"/github/runner_temp/c.toml", "/github/runner_temp/c.toml", ""},
 		{"../outside.toml", "", "leaves the workspace"},
 		{"/etc/cargo.toml", "", "outside the workspace"},
+		{"~/.cargo/credentials.toml", "", "${{ runner.temp }}"},
+		{"~", "", "starts with ~"},
+		{"~runner/.cargo/config.toml", "", "starts with ~"},
 		{"", "", ""},
 	}
 	for _, tt := range tests {

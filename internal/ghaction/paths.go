@@ -142,10 +142,14 @@ func (p Paths) FromHost(path string) (string, bool) {
 // Resolve turns a file input into a container path: a relative path is taken
 // relative to the workspace and may not leave it; an absolute path must lie
 // under the workspace or the runner's temp folder (as the host or the
-// container names them).
+// container names them). A path starting with ~ is refused: nothing expands
+// it, and the action's home is not the home of later steps.
 func (p Paths) Resolve(input, value string) (string, error) {
 	if value == "" {
 		return "", nil
+	}
+	if strings.HasPrefix(value, "~") {
+		return "", fmt.Errorf("input %s: %q starts with ~, which is not expanded (it would be a folder named ~ in the workspace), and the home folder of later steps is not visible to the action's container; use a path relative to the workspace or under ${{ runner.temp }}, for example ${{ runner.temp }}/cargo/credentials.toml", input, value)
 	}
 	if !filepath.IsAbs(value) {
 		if p.Workspace == "" {

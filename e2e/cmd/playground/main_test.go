@@ -19,6 +19,7 @@ func TestRun(t *testing.T) {
 		t.Skip("cargo not found in PATH; install Rust to run the playground")
 	}
 	t.Cleanup(harness.Cleanup)
+	t.Run("codeartifact", runCodeArtifact)
 	for _, mode := range []string{"token", "provider"} {
 		t.Run(mode, func(t *testing.T) {
 			var out strings.Builder
@@ -74,16 +75,9 @@ func TestRunRejectsBadMode(t *testing.T) {
 	}
 }
 
-// TestRunCodeArtifact: the playground against the local STS and
-// CodeArtifact, in token mode.
-func TestRunCodeArtifact(t *testing.T) {
-	if _, err := exec.LookPath("cargo"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cargo is required under CI=true: %v", err)
-		}
-		t.Skip("cargo not found in PATH; install Rust to run the playground")
-	}
-	t.Cleanup(harness.Cleanup)
+// runCodeArtifact: the playground against the local STS and CodeArtifact,
+// in token mode (a subtest of TestRun, which removes the built binary).
+func runCodeArtifact(t *testing.T) {
 	var out strings.Builder
 	err := run(t.Context(), []string{"-provider", "codeartifact"}, &out)
 	t.Logf("playground output:\n%s", out.String())

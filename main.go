@@ -1,6 +1,6 @@
 // Command cargo-oidc is a GitHub Action that exchanges the job's GitHub OIDC
 // ID token for a short-lived registry token (JFrog Artifactory, Cloudsmith,
-// crates.io trusted publishing) and sets Cargo up for the later steps of the
+// crates.io trusted publishing, AWS CodeArtifact) and sets Cargo up for the later steps of the
 // job. Run with --cargo-plugin it is a Cargo credential provider that mints a
 // fresh token whenever Cargo asks. See README.md.
 package main
@@ -61,7 +61,8 @@ func main() {
 }
 
 const usage = `cargo-oidc exchanges a GitHub Actions OIDC ID token for a short-lived Cargo
-registry token (JFrog Artifactory, Cloudsmith, crates.io trusted publishing).
+registry token (JFrog Artifactory, Cloudsmith, crates.io trusted publishing,
+AWS CodeArtifact).
 
 Usage:
   cargo-oidc [--host-workspace=DIR] [--host-temp=DIR]   main stage (a GitHub Actions step;

@@ -24,7 +24,7 @@ warn() {
 cr=$(printf '\r')
 
 # The action's inputs (setup/action.yml, less download-url), in its order.
-inputs="provider url provider-name audience identity-mapping-name project-key namespace service-slug repository index-url registry-name default-registry token-scheme export-env credential-mode replace-crates-io config-file credentials-file cleanup revoke retries timeout"
+inputs="provider url provider-name audience identity-mapping-name project-key namespace service-slug role-to-assume aws-region domain domain-owner duration role-session-name repository index-url registry-name default-registry token-scheme export-env credential-mode replace-crates-io config-file credentials-file cleanup revoke retries timeout"
 
 action_dir=${CARGO_OIDC_ACTION_PATH:-}
 [ -n "$action_dir" ] || die "CARGO_OIDC_ACTION_PATH is not set: run this script through the action (uses: cargo-oidc/cargo-oidc/setup@v1)"

@@ -247,7 +247,7 @@ func checkSteps(where string, steps, scope *yaml.Node, acts actionSet, own *acti
 		if provider == "artifactory" {
 			provider = "jfrog"
 		}
-		if spec == acts.Main && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io"}, provider) {
+		if spec == acts.Main && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io", "codeartifact"}, provider) {
 			for k := range ypairs(with) {
 				in, ok := spec.Inputs[k.Value]
 				if ok && in.Providers != nil && !slices.Contains(in.Providers, provider) {

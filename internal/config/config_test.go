@@ -204,7 +204,7 @@ func FuzzLoad(f *testing.F) {
 
 func TestProviderTitle(t *testing.T) {
 	t.Parallel()
-	for p, want := range map[Provider]string{JFrog: "JFrog", Cloudsmith: "Cloudsmith", CratesIO: "crates.io"} {
+	for p, want := range map[Provider]string{JFrog: "JFrog", Cloudsmith: "Cloudsmith", CratesIO: "crates.io", CodeArtifact: "AWS CodeArtifact"} {
 		if got := p.Title(); got != want {
 			t.Errorf("%s.Title() = %q, want %q", p, got, want)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 )
@@ -21,7 +22,7 @@ func Command(cfg *config.Config, bin, record string) (string, error) {
 	if strings.ContainsAny(bin, " \t\n") {
 		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", bin)
 	}
-	args := []string{bin, "--provider=" + string(cfg.Provider), "--url=" + cfg.URL}
+	args := []string{bin, "--provider=" + string(cfg.Provider)}
 	var bad []string
 	add := func(name, v string) {
 		if strings.ContainsAny(v, " \t\n") {
@@ -31,11 +32,20 @@ func Command(cfg *config.Config, bin, record string) (string, error) {
 			args = append(args, "--"+name+"="+v)
 		}
 	}
+	add("url", cfg.URL)
 	add("provider-name", cfg.ProviderName)
 	add("identity-mapping-name", cfg.IdentityMappingName)
 	add("project-key", cfg.ProjectKey)
 	add("namespace", cfg.Namespace)
 	add("service-slug", cfg.ServiceSlug)
+	add("role-to-assume", cfg.RoleARN)
+	add("aws-region", cfg.Region)
+	add("domain", cfg.Domain)
+	add("domain-owner", cfg.DomainOwner)
+	if cfg.Duration > 0 {
+		add("duration", strconv.FormatInt(int64(cfg.Duration/time.Second), 10))
+	}
+	add("role-session-name", cfg.RoleSessionName)
 	add("audience", cfg.Audience)
 	if cfg.Provider != config.CratesIO {
 		add("index-url", cfg.IndexURL)

@@ -6,7 +6,7 @@
 // exported variables, and then runs `cargo fetch` in a small project that
 // depends on a crate of that registry, with what the action produced.
 //
-//	go run ./e2e/cmd/playground [-mode token|provider]
+//	go run ./e2e/cmd/playground [-mode token|provider] [-provider jfrog|codeartifact]
 //
 // It exits 0 when cargo fetch succeeded. It needs Go and cargo.
 package main
@@ -50,11 +50,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("playground", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	mode := fs.String("mode", "token", "credential-mode of the step: token (export a token) or provider (cargo asks cargo-oidc for each token)")
+	provider := fs.String("provider", "jfrog", "token service: jfrog, or codeartifact (a local STS and CodeArtifact)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *mode != "token" && *mode != "provider" {
 		return fmt.Errorf("-mode %q: want token or provider", *mode)
+	}
+	if *provider != "jfrog" && *provider != "codeartifact" {
+		return fmt.Errorf("-provider %q: want jfrog or codeartifact", *provider)
 	}
 	if _, err := exec.LookPath("cargo"); err != nil {
 		return errors.New("cargo not found in PATH: install Rust (https://rustup.rs) and run the playground again")
@@ -68,8 +72,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer s.Close()
 	say("   GitHub OIDC issuer   %s", s.IssuerURL)
-	say("   JFrog token service  %s (OIDC integration %q)", s.JFrogURL, s.JFrog.ProviderName)
-	say("   Cargo registry       %s (auth required, holds %s %s)", s.JFrogIndex, fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	index := s.JFrogIndex
+	if *provider == "codeartifact" {
+		index = s.CodeArtifactIndex
+		say("   AWS STS              %s (role %s)", s.STSURL, fakes.DefaultAWSRole)
+		say("   AWS CodeArtifact     %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
+	} else {
+		say("   JFrog token service  %s (OIDC integration %q)", s.JFrogURL, s.JFrog.ProviderName)
+	}
+	say("   Cargo registry       %s (auth required, holds %s %s)", index, fakes.DefaultCrate, fakes.DefaultCrateVersion)
 
 	say("\n== 2. Building cargo-oidc")
 	bin, err := harness.Binary()
@@ -89,16 +100,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	j, err := runner.New(dir, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: map[string]string{
+	env := map[string]string{
 		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
 		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
 		"CARGO_TERM_COLOR":  "never",
 		"CARGO_NET_RETRY":   "0",
-	}})
+	}
+	inputs := s.JFrogInputs()
+	if *provider == "codeartifact" {
+		inputs = s.CodeArtifactInputs()
+		for k, v := range s.AWSEnv() { // the local endpoints, as a VPC endpoint would be given
+			env[k] = v
+		}
+	}
+	j, err := runner.New(dir, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
 	if err != nil {
 		return err
 	}
-	inputs := s.JFrogInputs()
 	inputs["credential-mode"] = *mode
 	say("   the step:")
 	say("     - uses: cargo-oidc/cargo-oidc@v1")
@@ -159,7 +177,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	how := "with the exported token"
 	if *mode == "provider" {
-		how = fmt.Sprintf("through the credential provider (%d exchanges: the step's and cargo's)", s.Store.Exchanges("jfrog"))
+		how = fmt.Sprintf("through the credential provider (%d exchanges: the step's and cargo's)", s.Store.Exchanges(*provider))
 	}
 	say("\nOK: cargo fetched %s %s %s. Try -mode=%s too.", fakes.DefaultCrate, fakes.DefaultCrateVersion, how, other(*mode))
 	return nil

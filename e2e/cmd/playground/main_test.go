@@ -12,6 +12,7 @@ import (
 func TestRun(t *testing.T) {
 	harness.Tool(t, "cargo", "install Rust (rustup) to run the playground")
 	t.Cleanup(harness.Cleanup)
+	t.Run("codeartifact", runCodeArtifact)
 	for _, mode := range []string{"token", "provider"} {
 		t.Run(mode, func(t *testing.T) {
 			var out strings.Builder
@@ -64,5 +65,29 @@ func TestRunRejectsBadMode(t *testing.T) {
 	var out strings.Builder
 	if err := run(t.Context(), []string{"-mode", "nope"}, &out); err == nil {
 		t.Fatal("run accepted -mode nope")
+	}
+}
+
+// runCodeArtifact: the playground against the local STS and CodeArtifact,
+// in token mode (a subtest of TestRun, which removes the built binary).
+func runCodeArtifact(t *testing.T) {
+	var out strings.Builder
+	err := run(t.Context(), []string{"-provider", "codeartifact"}, &out)
+	t.Logf("playground output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("playground failed: %v", err)
+	}
+	got := out.String()
+	for _, want := range []string{"> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",
+		"Downloaded e2e-dep v1.0.0 (registry `codeartifact`)", "OK: cargo fetched e2e-dep"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "ASIA") {
+		t.Errorf("output shows a mask command, a JWT, a CodeArtifact token or an AWS access key id")
+	}
+	if err := run(t.Context(), []string{"-provider", "nexus"}, &out); err == nil || !strings.Contains(err.Error(), "want jfrog or codeartifact") {
+		t.Errorf("-provider nexus: %v", err)
 	}
 }

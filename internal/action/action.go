@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +81,37 @@ func serviceTitle(p config.Provider) string {
 	}
 }
 
+// summaryHeading is title starting with "cargo-oidc: " exactly once.
+func summaryHeading(title string) string {
+	return "cargo-oidc: " + strings.TrimPrefix(title, "cargo-oidc: ")
+}
+
+// exchangeTitle is the title of a failed exchange with the service called
+// name: what happened (exchange.Classify), not only that it failed.
+func exchangeTitle(name string, err error) string {
+	switch exchange.Classify(err) {
+	case exchange.KindNoIDToken:
+		return "cargo-oidc: no GitHub ID token (" + name + " was not contacted)"
+	case exchange.KindUnreachable:
+		return "cargo-oidc: cannot reach " + name
+	case exchange.KindRefused:
+		return "cargo-oidc: " + name + " refused the token exchange"
+	case exchange.KindServiceFailed:
+		var he *exchange.HTTPError
+		if errors.As(err, &he) {
+			status := strconv.Itoa(he.StatusCode) + " " + http.StatusText(he.StatusCode)
+			if he.Attempts > 1 {
+				return fmt.Sprintf("cargo-oidc: %s failed (%s, %d attempts)", name, strings.TrimSpace(status), he.Attempts)
+			}
+			return fmt.Sprintf("cargo-oidc: %s failed (%s)", name, strings.TrimSpace(status))
+		}
+		return "cargo-oidc: " + name + " failed until the time ran out"
+	case exchange.KindBadAnswer:
+		return "cargo-oidc: " + name + " gave an unusable answer"
+	}
+	return "cargo-oidc: the token exchange with " + name + " failed"
+}
+
 // failure shows err as an ::error:: annotation titled title, with the hint
 // and the ID token's claims when the error carries them, and adds the same
 // to the step summary. It returns err wrapped as a *ReportedError.
@@ -93,7 +125,7 @@ func failure(r *ghaction.Runner, fc *ghaction.FileCommands, title string, err er
 	msg, details := explain(err)
 	r.Error(title, strings.TrimSpace(msg+"\n\n"+details))
 	var b strings.Builder
-	fmt.Fprintf(&b, "### cargo-oidc: %s\n\n", mdEscape(title))
+	fmt.Fprintf(&b, "### %s\n\n", mdEscape(summaryHeading(title)))
 	for _, line := range strings.Split(msg, "\n") {
 		fmt.Fprintf(&b, "> %s\n", mdEscape(line))
 	}
@@ -119,10 +151,6 @@ func explain(err error) (msg, details string) {
 	var d interface{ Details() []string }
 	if errors.As(err, &d) {
 		lines = append(lines, d.Details()...)
-	}
-	var me *exchange.MissingIDTokenError
-	if errors.As(err, &me) && len(lines) == 0 {
-		lines = append(lines, "Add to the job (or workflow):\n  permissions:\n    id-token: write\n    contents: read")
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		lines = append(lines, "The step ran out of time (input timeout). A service that does not answer, or one that keeps asking to retry later, ends this way; raise timeout if it is only slow.")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 func TestCLIHelpVersionPlugin(t *testing.T) {
@@ -18,21 +19,36 @@ func TestCLIHelpVersionPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The help lists everything the binary and its credential provider
+	// accept: the stages, every flag, --cargo-plugin, the provider's own
+	// arguments and every input (credprovider.ParseArgs takes --<input>=).
+	help := []string{"Usage:", "post", "--cargo-plugin", "--help", "-h", "--version", "--host-workspace=DIR", "--host-temp=DIR",
+		"--<input>=value", "--id-token-env=VAR", "--id-token-file=PATH"}
+	help = append(help, config.Inputs...)
 	tests := []struct {
-		args     []string
-		want     string
-		wantCode int
+		args       []string
+		wantStdout []string
+		wantStderr []string
+		wantCode   int
 	}{
-		{[]string{"--help"}, "Usage:", 0},
-		{[]string{"--version"}, "cargo-oidc e2e", 0},
-		{[]string{"--bogus"}, "Usage:", 2},
-		{[]string{"extra"}, "Usage:", 2},
-		{[]string{"--cargo-plugin"}, "{\"v\":[1]}\n", 0},
+		{args: []string{"--help"}, wantStdout: help},
+		{args: []string{"-h"}, wantStdout: help},
+		{args: []string{"-help"}, wantStdout: help},
+		{args: []string{"--version"}, wantStdout: []string{"cargo-oidc e2e"}},
+		{args: []string{"--bogus"}, wantStderr: []string{"unknown flag --bogus", "--help"}, wantCode: 2},
+		{args: []string{"-x=1"}, wantStderr: []string{"unknown flag -x"}, wantCode: 2},
+		{args: []string{"post", "--nope"}, wantStderr: []string{"unknown flag --nope"}, wantCode: 2},
+		{args: []string{"--provider=jfrog"}, wantStderr: []string{"unknown flag --provider", "credential-provider setting", "INPUT_"}, wantCode: 2},
+		{args: []string{"--host-temp"}, wantStderr: []string{"--host-temp"}, wantCode: 2},
+		{args: []string{"extra"}, wantStderr: []string{`unexpected argument "extra"`}, wantCode: 2},
+		{args: []string{"--cargo-plugin"}, wantStdout: []string{"{\"v\":[1]}\n"}},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, tt.args...)
 		cmd.Stdin = strings.NewReader("")
-		out, err := cmd.Output()
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
 		code := 0
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -40,9 +56,78 @@ func TestCLIHelpVersionPlugin(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
-			t.Errorf("cargo-oidc %v: exit %d, output %q; want exit %d with %q", tt.args, code, out, tt.wantCode, tt.want)
+		if code != tt.wantCode {
+			t.Errorf("cargo-oidc %v: exit %d, want %d; stderr %q", tt.args, code, tt.wantCode, stderr.String())
 		}
+		for _, w := range tt.wantStdout {
+			if !strings.Contains(stdout.String(), w) {
+				t.Errorf("cargo-oidc %v: stdout lacks %q:\n%s", tt.args, w, stdout.String())
+			}
+		}
+		for _, w := range tt.wantStderr {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("cargo-oidc %v: stderr lacks %q:\n%s", tt.args, w, stderr.String())
+			}
+		}
+		if tt.wantCode == 2 && stdout.Len() != 0 {
+			t.Errorf("cargo-oidc %v: a command-line error wrote to stdout: %q", tt.args, stdout.String())
+		}
+	}
+}
+
+// TestCLIHelpListsOnlyWhatIsAccepted: every --name= the help shows is
+// accepted: the stage flags by the binary, the provider's arguments and
+// inputs by credprovider.ParseArgs.
+func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
+	t.Parallel()
+	bin, err := harness.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	help := string(out)
+	flagsPart, providerPart, ok := strings.Cut(help, "Credential provider:")
+	if !ok {
+		t.Fatalf("help has no credential provider section:\n%s", help)
+	}
+	names := func(s string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`--([a-z][a-z-]*)=`).FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	stageFlags := names(flagsPart)
+	if len(stageFlags) == 0 {
+		t.Fatal("help lists no stage flags")
+	}
+	for _, f := range stageFlags {
+		// The post stage with no state does nothing: only the flag is judged.
+		cmd := exec.Command(bin, "post", "--"+f+"="+t.TempDir())
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("help lists --%s=, which the binary refuses: %v\n%s", f, err, out)
+		}
+	}
+	providerArgs := names(providerPart)
+	for _, in := range config.Inputs {
+		if !strings.Contains(providerPart, " "+in) {
+			t.Errorf("help does not list input %s", in)
+		}
+		providerArgs = append(providerArgs, in)
+	}
+	for _, a := range providerArgs {
+		args := []string{"--provider=jfrog", "--url=https://example.jfrog.io", "--provider-name=p", "--repository=r"}
+		_, err := credprovider.ParseArgs(append(args, "--"+a+"=x"))
+		if err != nil && strings.Contains(err.Error(), "unknown argument") {
+			t.Errorf("help lists --%s=, which the credential provider refuses: %v", a, err)
+		}
+	}
+	if _, err := credprovider.ParseArgs([]string{"--provider=crates-io", "--nonsense=x"}); err == nil || !strings.Contains(err.Error(), "unknown argument") {
+		t.Errorf("ParseArgs accepted an unknown argument (err %v): the check above proves nothing", err)
 	}
 }
 

@@ -97,15 +97,18 @@ func exchangeTitle(name string, err error) string {
 	case exchange.KindRefused:
 		return "cargo-oidc: " + name + " refused the token exchange"
 	case exchange.KindServiceFailed:
+		status := func(code int) string { return strings.TrimSpace(strconv.Itoa(code) + " " + http.StatusText(code)) }
 		var he *exchange.HTTPError
-		if errors.As(err, &he) {
-			status := strconv.Itoa(he.StatusCode) + " " + http.StatusText(he.StatusCode)
-			if he.Attempts > 1 {
-				return fmt.Sprintf("cargo-oidc: %s failed (%s, %d attempts)", name, strings.TrimSpace(status), he.Attempts)
-			}
-			return fmt.Sprintf("cargo-oidc: %s failed (%s)", name, strings.TrimSpace(status))
+		var rt *exchange.RetryTimeoutError
+		switch {
+		case errors.As(err, &he) && he.Attempts > 1:
+			return fmt.Sprintf("cargo-oidc: %s failed (%s, %d attempts)", name, status(he.StatusCode), he.Attempts)
+		case he != nil:
+			return fmt.Sprintf("cargo-oidc: %s failed (%s)", name, status(he.StatusCode))
+		case errors.As(err, &rt):
+			return fmt.Sprintf("cargo-oidc: %s failed (%s until the time ran out)", name, status(rt.LastStatus))
 		}
-		return "cargo-oidc: " + name + " failed until the time ran out"
+		return "cargo-oidc: " + name + " failed"
 	case exchange.KindBadAnswer:
 		return "cargo-oidc: " + name + " gave an unusable answer"
 	}

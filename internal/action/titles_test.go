@@ -56,6 +56,14 @@ func TestMainFailureTitles(t *testing.T) {
 				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusBadGateway) }
 			},
 			title: "cargo-oidc: JFrog failed (502 Bad Gateway, 2 attempts)"},
+		{name: "service failed until the time ran out", inputs: merge(jfrogInputs, "timeout", "1s", "retries", "5"),
+			setup: func(_ *testing.T, w *world) {
+				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) {
+					rw.Header().Set("Retry-After", "3")
+					rw.WriteHeader(http.StatusServiceUnavailable)
+				}
+			},
+			title: "cargo-oidc: JFrog failed (503 Service Unavailable until the time ran out)"},
 		{name: "unusable answer", inputs: jfrogInputs,
 			setup: func(_ *testing.T, w *world) {
 				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, `{"token_type":"Bearer"}`) }
@@ -144,4 +152,16 @@ func TestMainProviderModeNoExpiry(t *testing.T) {
 	if strings.Contains(out.String(), "expires at") {
 		t.Errorf("the notice names an expiry:\n%s", out.String())
 	}
+}
+
+// merge returns base with the key/value pairs kv on top.
+func merge(base map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -376,7 +377,15 @@ func TestShellWordsAndParseGoTest(t *testing.T) {
 // returns the names it lists.
 func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	t.Helper()
-	cmd := exec.Command("go", "test", "-list", pattern, pkg)
+	args := []string{"test", "-list", pattern, pkg}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, st := range bi.Settings {
+			if st.Key == "-race" && st.Value == "true" {
+				args = append(args[:1], append([]string{"-race"}, args[1:]...)...) // reuse what this run compiled
+			}
+		}
+	}
+	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -266,7 +266,7 @@ type MissingIDTokenError struct {
 func (e *MissingIDTokenError) Error() string {
 	if e.ForkPullRequest {
 		return fmt.Sprintf("no github id token: this %s run is for a pull request from a fork (head %s, base %s), "+
-			"and GitHub never gives an ID token to a pull request from a fork, whatever the workflow's `permissions: id-token: write` says (%s is not set)",
+			"and GitHub gives no ID token to pull requests from forks, even to a job with `permissions: id-token: write` (%s is not set)",
 			e.Event, e.HeadRepo, e.BaseRepo, e.Variable)
 	}
 	return fmt.Sprintf("no github id token: %s is not set; does the job have `permissions: id-token: write`?", e.Variable)

@@ -8,3 +8,5 @@ require (
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/sethvargo/go-githubactions v1.4.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.6

@@ -147,7 +147,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case fs.NArg() > 0:
 		return &usageError{fmt.Sprintf("unexpected argument %q: the stages take their inputs from INPUT_<NAME> variables, not from arguments", fs.Arg(0))}
 	}
-	env := action.Env{Getenv: getenv, Stdout: stdout, HostWorkspace: *hostWorkspace, HostTemp: *hostTemp}
+	// A container action's binary is the container's first process: the
+	// runner's `docker run` has no --init.
+	env := action.Env{Getenv: getenv, Stdout: stdout, HostWorkspace: *hostWorkspace, HostTemp: *hostTemp,
+		Container: os.Getpid() == 1}
 	if post {
 		return action.Post(ctx, env)
 	}

@@ -176,14 +176,11 @@ func TestRealCargoReplacesCratesIO(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte("# the user's own settings\n[net]\nretry = 0\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if err := UpdateConfig(cfg, r, Owner{}); err != nil {
-				t.Fatal(err)
-			}
+			applyConfig(t, cfg, r)
 			env := cargoEnv(home)
 			if tc.viaFile {
-				created, err := WriteCredentials(filepath.Join(home, "credentials.toml"), r.Name, token, false, Owner{})
-				if err != nil || !created {
-					t.Fatalf("WriteCredentials: created=%v err=%v", created, err)
+				if c := applyCredentials(t, filepath.Join(home, "credentials.toml"), r.Name, token); !c.Created() {
+					t.Fatal("the credentials file was not created")
 				}
 			} else {
 				env = append(env, "CARGO_REGISTRIES_"+EnvName(r.Name)+"_TOKEN="+token)
@@ -215,9 +212,7 @@ func TestRealCargoWithoutToken(t *testing.T) {
 	reg := startRegistry(t, "Bearer right")
 	dir := project(t)
 	cfg := filepath.Join(dir, ".cargo", "config.toml")
-	if err := UpdateConfig(cfg, Registry{Name: "art", Index: reg.Index, CredentialProvider: "cargo:token", ReplaceCratesIO: true}, Owner{}); err != nil {
-		t.Fatal(err)
-	}
+	applyConfig(t, cfg, Registry{Name: "art", Index: reg.Index, CredentialProvider: "cargo:token", ReplaceCratesIO: true})
 	out, err := runCargo(t, cargo, dir, cargoEnv(t.TempDir(), "CARGO_REGISTRIES_ART_TOKEN=Bearer wrong"), "generate-lockfile")
 	if err == nil {
 		t.Fatalf("cargo succeeded with a wrong token:\n%s", out)

@@ -1,8 +1,9 @@
 // Package cargoconf writes the Cargo files cargo-oidc needs without breaking a
 // user's configuration: it mangles registry names the way Cargo does for
 // environment variables, validates registry names by Cargo's rules, merges our
-// settings into a .cargo/config.toml, sets a token in a credentials file, and writes
-// files atomically with the right owner.
+// settings into a .cargo/config.toml, sets a token in a credentials file, and reads
+// and writes those files only inside the workspace and the runner's temp folder,
+// atomically, keeping their owner and mode.
 //
 // # Merging by editing text
 //
@@ -61,9 +62,31 @@
 //
 // # Files
 //
-// WriteFileAtomic writes a temporary file in the same folder, syncs, renames and
-// syncs the folder. UpdateConfig follows a config path that is a symbolic link and
-// updates its target (a config holds no secret); WriteCredentials refuses one.
-// Credentials files are always mode 0600 (a looser pre-existing mode is tightened).
-// Errors never contain a token, nor the parser's message for a credentials file.
+// Folders is the only way the action touches Cargo's files and its own binary.
+// It holds an os.Root for each folder the action may use (the workspace and the
+// runner's temp folder), so nothing outside them is read, written or deleted,
+// whatever links the job planted. A symbolic link on the way, in a folder or as
+// the file itself, is followed while it stays inside the folders: a relative
+// link, or an absolute one naming a path in a folder by its container or host
+// path. A config file linked to another file of the workspace is updated in
+// place and stays a link. A link that leaves (a linked .cargo folder, a config
+// linked to /proc/self/pagemap) is refused with a *LinkError naming the link and
+// its target. Credentials files follow the same rule.
+//
+// PlanConfig and PlanCredentials read the file (at most MaxFileSize, 16 MiB;
+// a larger file, a FIFO or a device is refused before it is read) and compute
+// the new content; Apply writes each file atomically (a temporary file in the
+// same folder, synced, renamed over the file, folder synced) and Rollback puts
+// back what Apply wrote. An existing file keeps its owner and mode, on success
+// and on rollback; only an existing credentials file loses its group and other
+// permissions, since it now holds a token. New config files are 0644, new
+// credentials files 0600, and new files and folders belong to the given Owner.
+// Which file is the credentials file comes from the plan (Kind), never from a
+// mode. Install writes the provider binary through the same writer.
+//
+// The post stage removes what the main stage wrote without following any link:
+// RemoveCreated deletes a file only while its device, inode, size and SHA-256
+// are the FileID recorded when it was written, and RemoveCredential takes our
+// token out of a file that existed before. Errors never contain a token, nor
+// the parser's message for a credentials file.
 package cargoconf

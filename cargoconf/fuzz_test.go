@@ -183,3 +183,53 @@ func checkKept(t *testing.T, orig, out []byte, ours map[string]string) {
 		}
 	}
 }
+
+// FuzzParseFileID checks that ParseFileID never panics, and that whatever it
+// accepts is written back by String in the same canonical form.
+func FuzzParseFileID(f *testing.F) {
+	f.Add("2049:1234:51:" + strings.Repeat("ab", 32))
+	f.Add("0:0:0:" + strings.Repeat("00", 32))
+	f.Add("1:2:3")
+	f.Add("+1:2:3:" + strings.Repeat("AB", 32))
+	f.Add("18446744073709551615:1:9223372036854775807:" + strings.Repeat("ff", 32))
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseFileID(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseFileID(id.String())
+		if err != nil || again != id {
+			t.Fatalf("%q -> %v -> %q: %v", s, id, id.String(), err)
+		}
+	})
+}
+
+// FuzzEscapes checks the lexical test on a link's target against a walk of
+// the same components: a target escapes exactly when some ".." climbs above
+// the root.
+func FuzzEscapes(f *testing.F) {
+	for _, s := range [][2]string{{"", ".."}, {"a/b", "../../x"}, {"a", "../../x"}, {"a/b", "./.././../c/.."}, {"", "a/../../b"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, dir, target string) {
+		got := escapes(dir, target)
+		clean := filepath.Clean("/r/" + dir + "/" + target)
+		_, inside := within(clean, "/r")
+		if got {
+			// Some prefix of the components, cleaned, must leave the root.
+			parts := strings.Split(dir+"/"+target, "/")
+			above := false
+			for k := range parts {
+				if _, in := within(filepath.Clean("/r/"+strings.Join(parts[:k+1], "/")), "/r"); !in {
+					above = true
+				}
+			}
+			if !above {
+				t.Fatalf("escapes(%q, %q) = true, but it stays inside", dir, target)
+			}
+		}
+		if !got && !inside {
+			t.Fatalf("escapes(%q, %q) = false, but it leads to %s", dir, target, clean)
+		}
+	})
+}

@@ -104,6 +104,8 @@ type mxWorld struct {
 	// credentials is the host path of the credentials file the step was
 	// asked to write ("" when none): the one file a token may be in.
 	credentials string
+	// credExisted is whether the credentials file existed before the step.
+	credExisted bool
 	// extraSecrets are secrets outside the stack's TokenStore.
 	extraSecrets []string
 	// tlsConns counts connections to a row's untrusted TLS server.
@@ -247,6 +249,8 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 		if !filepath.IsAbs(c) {
 			w.credentials = filepath.Join(w.job.Workspace(), c)
 		}
+		_, err := os.Lstat(w.credentials)
+		w.credExisted = err == nil
 	}
 	w.before = mxFingerprint(t, w.job.Workspace())
 
@@ -373,12 +377,15 @@ func (w *mxWorld) assert() []string {
 		if len(w.errors) > 0 {
 			bad("a successful step printed ::error: %q", w.errors)
 		}
-		if res.Outputs["token"] == "" {
+		// In credential-mode provider no token leaves the step: the
+		// credential provider mints them.
+		provider := w.inputs["credential-mode"] == "provider"
+		if res.Outputs["token"] == "" && !provider {
 			bad("no token output")
 		}
 		found := false
 		for k := range res.Env {
-			if strings.HasPrefix(k, "CARGO_") && strings.HasSuffix(k, "_TOKEN") {
+			if strings.HasPrefix(k, "CARGO_") && (strings.HasSuffix(k, "_TOKEN") || provider && strings.HasSuffix(k, "_CREDENTIAL_PROVIDER")) {
 				found = true
 			}
 		}
@@ -403,7 +410,7 @@ func (w *mxWorld) assert() []string {
 		after := mxFingerprint(w.t, w.job.Workspace())
 		p = append(p, mxDiff(w.before, after)...)
 		if w.credentials != "" && !strings.HasPrefix(w.credentials, w.job.Workspace()) {
-			if _, err := os.Lstat(w.credentials); err == nil && w.row.name != "files/credentials-symlink" {
+			if _, err := os.Lstat(w.credentials); err == nil && !w.credExisted {
 				bad("a failed step left the credentials file %s", w.credentials)
 			}
 		}
@@ -1086,6 +1093,262 @@ func mxRows() []mxRow {
 			w.t.Fatal(err)
 		}
 		return d
+	})
+
+	rows = append(rows, mxSecretRows()...)
+	// ---- files: links, bounded reads, owners, the post stage's deletion.
+	// Nothing outside the workspace and the runner's temp folder is read,
+	// written or deleted, whatever links the job planted.
+	fsOutside := func(w *mxWorld, rel, content string) string { // a file outside both folders
+		p := filepath.Join(w.job.Root(), "outside", rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			w.t.Fatal(err)
+		}
+		return p
+	}
+	fsLink := func(w *mxWorld, target, link string) {
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := os.Symlink(target, link); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	fsUnchanged := func(path, want string) []string {
+		data, err := os.ReadFile(path)
+		if err != nil || string(data) != want {
+			return []string{fmt.Sprintf("%s changed: %q, %v", path, data, err)}
+		}
+		return nil
+	}
+	fsOutsideOnly := func(w *mxWorld, names ...string) []string { // the outside folder holds only names
+		entries, _ := os.ReadDir(filepath.Join(w.job.Root(), "outside"))
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		if strings.Join(got, ",") != strings.Join(names, ",") {
+			return []string{fmt.Sprintf("the folder outside the workspace holds %v, want %v", got, names)}
+		}
+		return nil
+	}
+	// fsOwned gives path to user 1234 (root ignores modes; the test runs as
+	// root like the action's container).
+	fsOwned := func(w *mxWorld, path string, mode os.FileMode) {
+		if os.Geteuid() != 0 {
+			msg := "the row needs root to give a file to another user"
+			if os.Getenv("CI") == "true" {
+				w.t.Fatal(msg)
+			}
+			w.t.Skip(msg)
+		}
+		if err := os.Chown(path, 1234, 1234); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	fsOwnerMode := func(path string, mode os.FileMode) []string {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 1234 || st.Gid != 1234 || fi.Mode() != mode {
+			return []string{fmt.Sprintf("%s is %v %d:%d, want %v 1234:1234 (its owner and mode kept)", path, fi.Mode(), st.Uid, st.Gid, mode)}
+		}
+		return nil
+	}
+	// fsPost runs the post stage and checks its output holds no secret.
+	fsPost := func(w *mxWorld) (*runner.StepResult, []string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		res, err := w.job.RunPost(ctx, mxStepID)
+		if err != nil || res == nil {
+			return res, []string{fmt.Sprintf("post stage: %v", err)}
+		}
+		var p []string
+		if res.ExitCode != 0 {
+			p = append(p, fmt.Sprintf("post stage exit %d", res.ExitCode))
+		}
+		for _, line := range strings.Split(res.Stdout+"\n"+res.Stderr, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "::add-mask::") {
+				continue
+			}
+			for _, needles := range w.mxSecrets() {
+				for _, n := range needles {
+					if strings.Contains(line, n) {
+						p = append(p, "LEAK: the post stage printed a secret")
+					}
+				}
+			}
+		}
+		return res, p
+	}
+	const fsUserConfig = "# the user's own settings\n[build]\njobs = 2\n"
+
+	add(mxRow{name: "files/config-link-inside-kept", expected: "ok: the linked file is updated, the link stays", provider: "jfrog",
+		inputs: map[string]string{"replace-crates-io": "true"},
+		setup: func(w *mxWorld) {
+			shared := mxWrite(w, "shared/cargo-config.toml", fsUserConfig)
+			fsLink(w, shared, filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
+		},
+		check: func(w *mxWorld) []string {
+			link := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
+			var p []string
+			if target, err := os.Readlink(link); err != nil || target != filepath.Join(w.job.Workspace(), "shared", "cargo-config.toml") {
+				p = append(p, fmt.Sprintf(".cargo/config.toml is no longer the link: %q, %v", target, err))
+			}
+			data, _ := os.ReadFile(filepath.Join(w.job.Workspace(), "shared", "cargo-config.toml"))
+			if !strings.HasPrefix(string(data), fsUserConfig) || !strings.Contains(string(data), `replace-with = "artifactory"`) {
+				p = append(p, fmt.Sprintf("the linked file was not updated in place:\n%s", data))
+			}
+			return p
+		}})
+	add(noNet(mxRow{name: "files/config-link-outside", expected: "fail before the exchange: link leaves the workspace", provider: "jfrog",
+		inputs: map[string]string{"replace-crates-io": "true"},
+		setup: func(w *mxWorld) {
+			fsLink(w, fsOutside(w, "config.toml", "[registries.other]\ntoken = \"not-for-the-workspace\"\n"),
+				filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
+		},
+		want: []string{"symbolic link", "outside the workspace", "config.toml"},
+		check: func(w *mxWorld) []string {
+			return append(fsUnchanged(filepath.Join(w.job.Root(), "outside", "config.toml"), "[registries.other]\ntoken = \"not-for-the-workspace\"\n"),
+				fsOutsideOnly(w, "config.toml")...)
+		}}))
+	add(noNet(mxRow{name: "files/dot-cargo-linked-outside", expected: "fail before the exchange: no credentials written outside", provider: "cloudsmith",
+		inputs: map[string]string{"credentials-file": ".cargo/credentials.toml"},
+		setup: func(w *mxWorld) {
+			fsOutside(w, "keep", "x")
+			fsLink(w, filepath.Join(w.job.Root(), "outside"), filepath.Join(w.job.Workspace(), ".cargo"))
+		},
+		want:  []string{"symbolic link", ".cargo", "outside the workspace"},
+		check: func(w *mxWorld) []string { return fsOutsideOnly(w, "keep") }}))
+	add(noNet(mxRow{name: "files/config-link-proc-pagemap", expected: "fail before the exchange: link refused, nothing read", provider: "jfrog",
+		inputs: map[string]string{"replace-crates-io": "true"},
+		setup: func(w *mxWorld) {
+			fsLink(w, "/proc/self/pagemap", filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
+		},
+		want: []string{"symbolic link", "/proc/self/pagemap"}, maxTime: 5 * time.Second}))
+	add(noNet(mxRow{name: "files/config-200GB-sparse", expected: "fail before the exchange: over 16 MiB, not read", provider: "jfrog",
+		inputs: map[string]string{"replace-crates-io": "true", "config-file": "{temp}/big/config.toml"},
+		setup: func(w *mxWorld) {
+			p := filepath.Join(w.job.Temp(), "big", "config.toml")
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				w.t.Fatal(err)
+			}
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				w.t.Fatal(err)
+			}
+			if err := os.Truncate(p, 200<<30); err != nil {
+				w.t.Fatalf("a sparse file of 200 GB: %v", err)
+			}
+		},
+		want: []string{"16 MiB", "config.toml"}, maxTime: 5 * time.Second,
+		check: func(w *mxWorld) []string {
+			p := filepath.Join(w.job.Temp(), "big", "config.toml")
+			fi, err := os.Stat(p)
+			_ = os.Remove(p) // the leak scan reads every file
+			if err != nil || fi.Size() != 200<<30 {
+				return []string{fmt.Sprintf("the sparse file changed: %v", err)}
+			}
+			return nil
+		}}))
+	add(noNet(mxRow{name: "files/credentials-file-tilde", expected: "fail before the exchange: ~ refused, points to runner.temp", provider: "jfrog",
+		inputs: map[string]string{"credentials-file": "~/.cargo/credentials.toml"},
+		want:   []string{"input credentials-file", "~", "${{ runner.temp }}"}}))
+	add(mxRow{name: "files/config-0600-owner-kept", expected: "ok: a user's 0600 config keeps mode and owner", provider: "jfrog",
+		inputs: map[string]string{"replace-crates-io": "true"},
+		setup: func(w *mxWorld) {
+			fsOwned(w, mxWrite(w, ".cargo/config.toml", fsUserConfig), 0o600)
+		},
+		check: func(w *mxWorld) []string {
+			p := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
+			data, _ := os.ReadFile(p)
+			if !strings.HasPrefix(string(data), fsUserConfig) || !strings.Contains(string(data), "[registries.artifactory]") {
+				return []string{fmt.Sprintf("config not merged:\n%s", data)}
+			}
+			return fsOwnerMode(p, 0o600)
+		}})
+	add(fail(mxRow{name: "files/failed-step-keeps-credentials-owner", expected: "fail: the user's credentials file keeps content, 0644, owner", provider: "jfrog",
+		inputs: map[string]string{"replace-crates-io": "true", "credentials-file": "{temp}/mine/credentials.toml"},
+		setup: func(w *mxWorld) {
+			p := filepath.Join(w.job.Temp(), "mine", "credentials.toml")
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				w.t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("[registries.other]\ntoken = \"mine\"\n"), 0o644); err != nil {
+				w.t.Fatal(err)
+			}
+			fsOwned(w, p, 0o644)
+			mxWrite(w, ".cargo/config.toml", fsUserConfig)
+			mxImmutable(w, filepath.Join(w.job.Workspace(), ".cargo"))
+		},
+		want: []string{"config.toml"},
+		check: func(w *mxWorld) []string {
+			p := filepath.Join(w.job.Temp(), "mine", "credentials.toml")
+			return append(fsUnchanged(p, "[registries.other]\ntoken = \"mine\"\n"), fsOwnerMode(p, 0o644)...)
+		}}))
+	add(fail(mxRow{name: "files/failed-step-restores-config-owner", expected: "fail late: the config is put back with its 0644 and owner", provider: "cloudsmith",
+		inputs: map[string]string{"replace-crates-io": "true", "credentials-file": "{temp}/ro/credentials.toml"},
+		setup: func(w *mxWorld) {
+			fsOwned(w, mxWrite(w, ".cargo/config.toml", fsUserConfig), 0o644)
+			if err := os.MkdirAll(filepath.Join(w.job.Temp(), "ro"), 0o755); err != nil {
+				w.t.Fatal(err)
+			}
+			mxImmutable(w, filepath.Join(w.job.Temp(), "ro"))
+		},
+		want: []string{"credentials.toml"},
+		check: func(w *mxWorld) []string {
+			return fsOwnerMode(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"), 0o644)
+		}}))
+	add(noNet(mxRow{name: "files/provider-home-linked-outside", expected: "fail before the exchange: no binary installed outside", provider: "jfrog",
+		inputs: map[string]string{"credential-mode": "provider"},
+		setup: func(w *mxWorld) {
+			fsOutside(w, "keep", "x")
+			fsLink(w, filepath.Join(w.job.Root(), "outside"), filepath.Join(w.job.GitHubHome(), ".cargo-oidc"))
+		},
+		want:  []string{"symbolic link", ".cargo-oidc"},
+		check: func(w *mxWorld) []string { return fsOutsideOnly(w, "keep") }}))
+	// The post stage deletes only the file the main stage created.
+	postRow := func(name, expected string, later func(w *mxWorld) []string) {
+		add(mxRow{name: "files/post-" + name, expected: expected, provider: "jfrog",
+			inputs: map[string]string{"credentials-file": ".cargo/credentials.toml"},
+			check:  later})
+	}
+	postRow("after-cargo-repointed-outside", "ok; post leaves <outside>/credentials.toml alone", func(w *mxWorld) []string {
+		const theirs = "[registries.artifactory]\ntoken = \"someone else's\"\n"
+		fsOutside(w, "credentials.toml", theirs)
+		ws := w.job.Workspace()
+		if err := os.Rename(filepath.Join(ws, ".cargo"), filepath.Join(w.job.Root(), "moved")); err != nil {
+			w.t.Fatal(err)
+		}
+		fsLink(w, filepath.Join(w.job.Root(), "outside"), filepath.Join(ws, ".cargo"))
+		w.t.Cleanup(func() { _ = os.RemoveAll(filepath.Join(w.job.Root(), "moved")) })
+		_, p := fsPost(w)
+		p = append(p, fsUnchanged(filepath.Join(w.job.Root(), "outside", "credentials.toml"), theirs)...)
+		_ = os.RemoveAll(filepath.Join(w.job.Root(), "moved")) // holds the token; the scan follows
+		return p
+	})
+	postRow("after-file-replaced", "ok; post leaves a file a later step put there", func(w *mxWorld) []string {
+		p := filepath.Join(w.job.Workspace(), ".cargo", "credentials.toml")
+		const theirs = "[registries.artifactory]\ntoken = \"a later step's\"\n"
+		if err := os.WriteFile(p+".new", []byte(theirs), 0o600); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := os.Rename(p+".new", p); err != nil {
+			w.t.Fatal(err)
+		}
+		res, probs := fsPost(w)
+		probs = append(probs, fsUnchanged(p, theirs)...)
+		if res != nil && !strings.Contains(res.Stdout, "not cleaned up") {
+			probs = append(probs, "the post stage did not warn that it left the file")
+		}
+		return probs
 	})
 
 	return rows

@@ -58,11 +58,17 @@ type HTTPConfig struct {
 	// Debug, when set, receives one line per attempt, response and retry
 	// (method, host and path, status, attempt, wait). Never tokens.
 	Debug func(msg string)
+	// Redactor removes the step's secrets from every message built from
+	// outside text (service bodies, transport errors, a redirect's
+	// Location); nil means a fresh one. Hook it next to masking so that it
+	// knows every secret the step learns.
+	Redactor *Redactor
 }
 
 // Client is the retrying HTTP client every call of this package goes
 // through. It wraps a *retryablehttp.Client; it is safe for concurrent use.
 type Client struct {
+	red  *Redactor
 	cfg  HTTPConfig
 	http *http.Client
 	rc   *retryablehttp.Client
@@ -91,6 +97,9 @@ func NewClient(cfg HTTPConfig) *Client {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
+	if cfg.Redactor == nil {
+		cfg.Redactor = NewRedactor()
+	}
 	var hc http.Client
 	if cfg.Base != nil {
 		hc = *cfg.Base
@@ -101,9 +110,9 @@ func NewClient(cfg HTTPConfig) *Client {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	hc.Transport = &guardTransport{base: base, maxBody: cfg.MaxBody}
+	hc.Transport = &guardTransport{base: base, maxBody: cfg.MaxBody, red: cfg.Redactor}
 	hc.CheckRedirect = refuseRedirect
-	c := &Client{cfg: cfg, http: &hc}
+	c := &Client{red: cfg.Redactor, cfg: cfg, http: &hc}
 	c.rc = c.retryable(nil)
 	c.std = c.rc.StandardClient()
 	c.std.CheckRedirect = refuseRedirect
@@ -118,6 +127,9 @@ func (c *Client) Standard() *http.Client { return c.std }
 // Retryable returns the underlying *retryablehttp.Client. Callers must not
 // modify it.
 func (c *Client) Retryable() *retryablehttp.Client { return c.rc }
+
+// Redactor returns the client's redactor.
+func (c *Client) Redactor() *Redactor { return c.red }
 
 // MaxBody returns the effective response body limit in bytes.
 func (c *Client) MaxBody() int64 { return c.cfg.MaxBody }
@@ -151,7 +163,7 @@ func (c *Client) retryable(prepare retryablehttp.PrepareRetry) *retryablehttp.Cl
 
 func (c *Client) debugf(format string, args ...any) {
 	if c.cfg.Debug != nil {
-		c.cfg.Debug(fmt.Sprintf(format, args...))
+		c.cfg.Debug(c.red.Redact(fmt.Sprintf(format, args...)))
 	}
 }
 
@@ -165,10 +177,10 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		return false, ctx.Err()
 	}
 	if err != nil {
-		if perm := permanentError(err); perm != nil {
+		if perm := permanentError(c.red, err); perm != nil {
 			return false, perm
 		}
-		c.debugf("transport error: %v", unwrapURLError(err))
+		c.debugf("transport error: %s", c.red.Clean(unwrapURLError(err).Error()))
 		return true, err
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -181,8 +193,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 }
 
 // permanentError returns the error to report when err must not be retried,
-// or nil when a retry may help.
-func permanentError(err error) error {
+// or nil when a retry may help. Text from outside (a certificate's names, a
+// transport error) is cleaned by red.
+func permanentError(red *Redactor, err error) error {
 	var re *RedirectError
 	if errors.As(err, &re) {
 		return re
@@ -192,7 +205,7 @@ func permanentError(err error) error {
 		return tl
 	}
 	if isCertificateError(err) {
-		ce := &CertificateError{Err: unwrapURLError(err)}
+		ce := &CertificateError{Err: red.Err(unwrapURLError(err))}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			if u, perr := url.Parse(ue.URL); perr == nil {
@@ -203,11 +216,11 @@ func permanentError(err error) error {
 	}
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-		return unwrapURLError(err)
+		return red.Err(unwrapURLError(err))
 	}
 	// Invalid scheme, invalid header, too many redirects: retryablehttp knows them.
 	if retry, e := retryablehttp.ErrorPropagatedRetryPolicy(context.Background(), nil, err); !retry {
-		return unwrapURLError(e)
+		return red.Err(unwrapURLError(e))
 	}
 	return nil
 }
@@ -299,7 +312,7 @@ func (c *Client) errorHandler(resp *http.Response, err error, attempts int) (*ht
 		if resp.Request != nil {
 			method, u = resp.Request.Method, displayURL(resp.Request.URL)
 		}
-		return nil, newHTTPError("", method, u, resp.StatusCode, resp.Header.Get("Content-Type"), body, attempts)
+		return nil, newHTTPError(c.red, "", method, u, resp.StatusCode, resp.Header.Get("Content-Type"), body, attempts)
 	}
 	if resp != nil {
 		resp.Body.Close()
@@ -307,7 +320,7 @@ func (c *Client) errorHandler(resp *http.Response, err error, attempts int) (*ht
 	if err == nil {
 		err = errors.New("request failed")
 	}
-	return nil, &TransportError{Attempts: attempts, Err: unwrapURLError(err)}
+	return nil, &TransportError{Attempts: attempts, Err: c.red.Err(unwrapURLError(err))}
 }
 
 // lastStatusKey is the context key of the *lastStatus of one send.
@@ -394,7 +407,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*answer, error) {
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, &TransportError{Attempts: 1, Err: fmt.Errorf("reading the answer (%s): %w", statusText(resp.StatusCode), unwrapURLError(err))}
+		return nil, &TransportError{Attempts: 1, Err: fmt.Errorf("reading the answer (%s): %w", statusText(resp.StatusCode), c.red.Err(unwrapURLError(err)))}
 	}
 	return &answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
@@ -404,6 +417,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*answer, error) {
 type guardTransport struct {
 	base    http.RoundTripper
 	maxBody int64
+	red     *Redactor
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -417,7 +431,7 @@ func (t *guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		re := &RedirectError{Method: req.Method, URL: displayURL(req.URL), StatusCode: resp.StatusCode}
 		if loc := resp.Header.Get("Location"); loc != "" {
 			if lu, err := req.URL.Parse(loc); err == nil {
-				re.LocationHost = lu.Host
+				re.LocationHost = t.red.Clean(lu.Host)
 			}
 		}
 		return nil, re

@@ -68,7 +68,7 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 	if err != nil {
 		return nil, err
 	}
-	sc := &svcCall{service: ServiceCratesIO, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage}
+	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage}
 	aud := c.IDTokenAudience()
 	build := func(ctx context.Context) ([]byte, error) {
 		idt, err := fetchIDToken(ctx, ids, aud)
@@ -91,6 +91,7 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 	}
 	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body, next: next}, c.Mask)
 	if err != nil {
+		c.revokeFound(ctx, err)
 		return nil, err
 	}
 	now := nowFunc(c.Now)
@@ -112,7 +113,8 @@ func (c *CratesIO) Revoke(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	sc := &svcCall{service: ServiceCratesIO, method: http.MethodDelete, url: displayRawURL(endpoint), hint: revokeHint, parse: serviceMessage}
+	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodDelete, url: displayRawURL(endpoint), hint: revokeHint, parse: serviceMessage}
+	c.Client.red.Add(token)
 	if err := CheckToken("token to revoke", token); err != nil {
 		return sc.bad(0, err)
 	}
@@ -125,6 +127,36 @@ func (c *CratesIO) Revoke(ctx context.Context, token string) error {
 		return sc.failed(a)
 	}
 	return nil
+}
+
+// revokeFound revokes the tokens still findable in a malformed success
+// answer (they were masked already) and notes the outcome in the error.
+func (c *CratesIO) revokeFound(ctx context.Context, err error) {
+	var me *MalformedAnswerError
+	if !errors.As(err, &me) || len(me.found) == 0 {
+		return
+	}
+	revoked, failed := 0, 0
+	var last error
+	for _, tok := range me.found {
+		if !validToken(tok) {
+			continue
+		}
+		if rerr := c.Revoke(ctx, tok); rerr != nil {
+			failed++
+			last = rerr
+		} else {
+			revoked++
+		}
+	}
+	switch {
+	case failed > 0:
+		me.Note = fmt.Sprintf("%d token(s) found in it are masked but could not be revoked (%v); they expire on their own after 30 minutes", failed, last)
+	case revoked > 0:
+		me.Note = fmt.Sprintf("%d token(s) found in it were masked and revoked", revoked)
+	default:
+		me.Note = "the token found in it is unusable and was masked"
+	}
 }
 
 func revokeHint(status int) string {

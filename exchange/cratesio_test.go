@@ -202,3 +202,65 @@ func TestCratesIOAudience(t *testing.T) {
 		t.Fatal("name")
 	}
 }
+
+// TestCratesIOMalformedSuccess: a success answer that is not valid JSON is
+// described by its shape only; a token still findable in it is masked and
+// revoked, and never quoted.
+func TestCratesIOMalformedSuccess(t *testing.T) {
+	t.Parallel()
+	tok := "cio_tp_" + strings.Repeat("Qx7", 10) + "ab" // 39 characters
+	tests := []struct {
+		name, body string
+		revokeCode int
+		want       []string
+		revokes    int
+	}{
+		{name: "byte order mark", body: "\ufeff{\"token\":\"" + tok + "\"}", revokeCode: 204, revokes: 1,
+			want: []string{"200 OK: the answer is not valid JSON (54 bytes; it starts with a byte order mark; parsing stopped at byte 1); not shown", "1 token(s) found in it were masked and revoked"}},
+		{name: "trailing bytes", body: "{\"token\":\"" + tok + "\"}\r\nX", revokeCode: 204, revokes: 1,
+			want: []string{"a JSON value of 51 bytes is followed by 3 more bytes", "masked and revoked"}},
+		{name: "revocation refused", body: "\ufeff{\"token\":\"" + tok + "\"}", revokeCode: 401, revokes: 1,
+			want: []string{"could not be revoked", "401 Unauthorized"}},
+		{name: "nothing findable", body: "\ufeffgarbage " + tok, revokes: 0,
+			want: []string{"not valid JSON (50 bytes"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var deletes atomic.Int64
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+				if r.Method == "DELETE" {
+					if r.Header.Get("Authorization") != "Bearer "+tok {
+						w.WriteHeader(418)
+						return
+					}
+					deletes.Add(1)
+					writeJSON(w, tc.revokeCode, `{"errors":[{"detail":"nope `+tok+`"}]}`)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(tc.body))
+			})
+			m := &recMask{}
+			red := NewRedactor()
+			client := NewClient(HTTPConfig{Retries: 0, Redactor: red})
+			c := &CratesIO{Client: client, BaseURL: f.URL, Mask: red.Hook(m.mask), Now: nowFixed}
+			_, err := c.Exchange(context.Background(), &mintingIDs{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("err %q lacks %q", err, w)
+				}
+			}
+			assertNoSecret(t, err.Error(), tok, tok[:20], "garbage")
+			if got := int(deletes.Load()); got != tc.revokes {
+				t.Fatalf("%d revocations, want %d", got, tc.revokes)
+			}
+			if tc.revokes > 0 && !strings.Contains(strings.Join(m.list(), "|"), tok) {
+				t.Fatalf("the token found was not masked: %q", m.list())
+			}
+		})
+	}
+}

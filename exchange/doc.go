@@ -9,9 +9,13 @@
 // they return and a decoder for the non-secret claims of an ID token.
 //
 // Secrets never appear in an error string: errors quote a service's own
-// message (sanitized and bounded) but never a request body or a token, and
-// every secret a service answers is handed to the caller's Mask function
-// before anything else happens with it.
+// message but never a request body or a token, and every secret a service
+// answers is handed to the caller's Mask function before anything else
+// happens with it. Text from outside (service messages, transport errors, a
+// redirect's host) goes through the client's Redactor, which removes every
+// secret the step knows by value and token-like runs by pattern before the
+// text is cut to length. A success answer that is not the JSON expected is
+// described by its shape only, never quoted.
 //
 // Note on the design contract: the services keep the struct field Audience
 // (the audience to request, "" = the default) and expose the effective value

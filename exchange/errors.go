@@ -48,7 +48,9 @@ type HTTPError struct {
 	contentType string
 }
 
-func newHTTPError(service, method, u string, status int, contentType string, body []byte, attempts int) *HTTPError {
+// newHTTPError builds the error for a non-success answer; its message is
+// cleaned by red (every secret the step knows removed before the cut).
+func newHTTPError(red *Redactor, service, method, u string, status int, contentType string, body []byte, attempts int) *HTTPError {
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
@@ -57,7 +59,7 @@ func newHTTPError(service, method, u string, status int, contentType string, bod
 		Method:      method,
 		URL:         u,
 		StatusCode:  status,
-		Message:     genericMessage(body, contentType),
+		Message:     red.Clean(genericMessage(body, contentType)),
 		Attempts:    attempts,
 		body:        body,
 		contentType: contentType,
@@ -233,21 +235,27 @@ func (e *CertificateError) Error() string {
 // Unwrap returns the cause.
 func (e *CertificateError) Unwrap() error { return e.Err }
 
-// MalformedAnswerError is an answer that is not the JSON the service should
-// send: invalid JSON, an HTML page, an unexpected shape. FirstLine is a
-// bounded, sanitized first line (HTML: the title), with long token-like
-// strings redacted.
+// MalformedAnswerError is a success answer that is not the JSON the service
+// should send: invalid JSON, an HTML page, an unexpected shape. A success
+// answer may hold a token, so it is described by its shape only (length,
+// where parsing stopped), never quoted.
 type MalformedAnswerError struct {
-	Reason    string // e.g. "the answer is not valid JSON"
-	FirstLine string
+	Reason string // e.g. "the answer is not valid JSON (57 bytes; parsing stopped at byte 1)"
+	// Found is the number of tokens still findable in the answer; they are
+	// masked, and revoked where the service allows it.
+	Found int
+	// Note says what became of the tokens found ("" when none).
+	Note string
+
+	found []string // the tokens found (secret)
 }
 
 // Error implements error.
 func (e *MalformedAnswerError) Error() string {
-	if e.FirstLine == "" {
+	if e.Note == "" {
 		return e.Reason
 	}
-	return fmt.Sprintf("%s; first line: %q", e.Reason, e.FirstLine)
+	return e.Reason + "; " + e.Note
 }
 
 // MissingIDTokenError says that the GitHub Actions runtime offers no ID

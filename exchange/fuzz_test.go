@@ -65,7 +65,12 @@ func checkMalformed(t *testing.T, err error) {
 	if !ok {
 		t.Fatalf("error %T", err)
 	}
-	checkMessage(t, me.FirstLine)
+	checkMessage(t, me.Error())
+	for _, tok := range me.found {
+		if strings.Contains(me.Error(), tok) {
+			t.Fatalf("the error quotes a token found in the answer: %q", me.Error())
+		}
+	}
 }
 
 // FuzzServiceErrorMessage covers the error-body parsers of all services
@@ -79,10 +84,11 @@ func FuzzServiceErrorMessage(f *testing.F) {
 	f.Add([]byte("<html><head><title>T\x00</title>"), "text/html")
 	f.Add([]byte("\x1b[31mplain\ntext"), "text/plain")
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
-		checkMessage(t, serviceMessage(body))
-		msg := genericMessage(body, ctype)
+		var red *Redactor
+		checkMessage(t, red.Clean(serviceMessage(body)))
+		msg := red.Clean(genericMessage(body, ctype))
 		checkMessage(t, strings.TrimPrefix(msg, "HTML page: "))
-		he := newHTTPError(ServiceJFrog, "POST", "https://x/y", 403, ctype, body, 1)
+		he := newHTTPError(nil, ServiceJFrog, "POST", "https://x/y", 403, ctype, body, 1)
 		if strings.ContainsAny(he.Error(), "\n\r\x00") {
 			t.Fatalf("error has control characters: %q", he.Error())
 		}
@@ -108,6 +114,24 @@ func FuzzHTMLSummary(f *testing.F) {
 	f.Add([]byte("<title"))
 	f.Add([]byte("<script>a</script><p>b</p>"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		checkMessage(t, htmlSummary(body))
+		checkMessage(t, CleanMessage(htmlSummary(body)))
+	})
+}
+
+// FuzzRedactorClean: whatever surrounds a recorded secret, Clean removes it
+// (and its JWT parts) before the cut, and its output is one bounded line.
+func FuzzRedactorClean(f *testing.F) {
+	f.Add("bad token ", testIDToken, " here")
+	f.Add(strings.Repeat("x", 290), "cio_tp_0123456789abcdef0123456789abcdef", "")
+	f.Add("\n\x00", "abcdef\nghijkl", "\u202e")
+	f.Fuzz(func(t *testing.T, before, secret, after string) {
+		red := NewRedactor()
+		red.Add(secret)
+		out := red.Clean(before + secret + after)
+		checkMessage(t, out)
+		whole := before + secret + after
+		if len(secret) >= 40 && validToken(secret) && strings.Count(whole, secret[:20]) == 1 && strings.Contains(out, secret[:20]) {
+			t.Fatalf("%q keeps the start of the secret %q", out, secret)
+		}
 	})
 }

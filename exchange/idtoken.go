@@ -77,9 +77,10 @@ func (g *githubIDTokens) mapError(err error, endpoint string) error {
 		return me
 	}
 	secret := g.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+	g.c.red.Add(secret)
 	var rf *githubactions.RequestFailedError
 	if errors.As(err, &rf) {
-		he := newHTTPError(ServiceGitHub, "GET", endpoint, rf.StatusCode, "", []byte(rf.Body), 1)
+		he := newHTTPError(g.c.red, ServiceGitHub, "GET", endpoint, rf.StatusCode, "", []byte(rf.Body), 1)
 		he.Message = scrub(he.Message, secret)
 		he.Hint = githubHint(rf.StatusCode)
 		return he
@@ -102,7 +103,7 @@ func (g *githubIDTokens) mapError(err error, endpoint string) error {
 	} else if strings.HasPrefix(err.Error(), "failed to parse request URL") {
 		err = errors.New("ACTIONS_ID_TOKEN_REQUEST_URL is not a valid URL")
 	}
-	return &RequestError{Service: ServiceGitHub, Method: "GET", URL: endpoint, Err: scrubErr(err, secret)}
+	return &RequestError{Service: ServiceGitHub, Method: "GET", URL: endpoint, Err: g.c.red.Err(scrubErr(err, secret))}
 }
 
 func githubHint(status int) string {

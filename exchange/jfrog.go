@@ -95,7 +95,7 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 	if err != nil {
 		return nil, fmt.Errorf("jfrog: %w", err)
 	}
-	sc := &svcCall{service: ServiceJFrog, method: http.MethodPost, url: displayRawURL(endpoint), hint: j.hint, parse: serviceMessage}
+	sc := &svcCall{red: j.Client.red, service: ServiceJFrog, method: http.MethodPost, url: displayRawURL(endpoint), hint: j.hint, parse: serviceMessage}
 	idt, err := fetchIDToken(ctx, ids, j.Audience)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,11 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 	}
 	ans, err := parseJFrogAnswer(a.body, a.header.Get("Content-Type"))
 	if err != nil {
+		sc.maskFound(j.Mask, err)
 		return nil, sc.bad(a.status, err)
+	}
+	for _, t := range []string{ans.AccessToken, ans.ReferenceToken, ans.RefreshToken} {
+		sc.red.Add(t)
 	}
 	maskSecret(j.Mask, ans.AccessToken)
 	maskSecret(j.Mask, ans.ReferenceToken)

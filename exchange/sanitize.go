@@ -3,9 +3,12 @@ package exchange
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"html"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -17,8 +20,10 @@ const MaxMessage = 300
 const scanLimit = 64 << 10
 
 var (
-	jwtRe       = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}(\.[A-Za-z0-9_-]*)?`)
-	longRunRe   = regexp.MustCompile(`[A-Za-z0-9_\-.~+/=]{40,}`)
+	jwtRe = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}(\.[A-Za-z0-9_-]*)?`)
+	// longRunRe matches token-like runs: a crates.io API token is 35
+	// characters, a trusted publishing token 39.
+	longRunRe   = regexp.MustCompile(`[A-Za-z0-9_\-~+=]{32,}`)
 	scriptRe    = regexp.MustCompile(`(?is)<(script|style)\b.*?</(script|style)\s*>`)
 	tagRe       = regexp.MustCompile(`(?s)<[^>]*>`)
 	htmlStartRe = regexp.MustCompile(`(?i)^\s*(<!doctype\s+html|<html|<head|<body|<title|<!--)`)
@@ -27,14 +32,29 @@ var (
 // CleanMessage makes s safe to quote: invalid UTF-8 replaced, control and
 // format characters removed (newlines and tabs become spaces), runs of
 // spaces collapsed, JWT-like strings redacted, and the result bounded to
-// MaxMessage runes.
+// MaxMessage runes. Text from a service goes through Redactor.Clean instead,
+// which also removes known secrets and long token-like runs.
 func CleanMessage(s string) string {
+	return truncateRunes(jwtRe.ReplaceAllString(sanitize(s), redactedMark), MaxMessage)
+}
+
+// redactedMark replaces a secret in text that is shown.
+const redactedMark = "[redacted]"
+
+// sanitizeRunes bounds the text sanitize keeps, far beyond MaxMessage so
+// that redaction sees every secret whole before the cut to MaxMessage.
+const sanitizeRunes = 8 << 10
+
+// sanitize replaces invalid UTF-8, removes control and format characters
+// (whitespace becomes one space) and trims; it bounds the result to
+// sanitizeRunes runes but does not cut to MaxMessage.
+func sanitize(s string) string {
 	if len(s) > scanLimit {
 		s = s[:scanLimit]
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
-	b.Grow(min(len(s), MaxMessage*4))
+	b.Grow(min(len(s), sanitizeRunes))
 	space := false
 	n := 0
 	for _, r := range s {
@@ -52,13 +72,120 @@ func CleanMessage(s string) string {
 		}
 		b.WriteRune(r)
 		n++
-		if n >= MaxMessage*2 {
+		if n >= sanitizeRunes {
 			break
 		}
 	}
-	out := jwtRe.ReplaceAllString(b.String(), "[redacted]")
-	return truncateRunes(out, MaxMessage)
+	return b.String()
 }
+
+// Redactor removes secrets from text that came from outside the step
+// (service answers, transport errors, headers) before it is shown. It
+// collects every secret the step learns (hook it next to masking with Hook)
+// and removes them by value; then it removes JWT-like strings and long
+// token-like runs by pattern; only then is text cut to length, so a cut
+// never leaves part of a secret. A nil *Redactor removes by pattern only.
+// It is safe for concurrent use.
+type Redactor struct {
+	mu      sync.RWMutex
+	secrets []string // longest first
+	known   map[string]bool
+}
+
+// NewRedactor returns an empty Redactor.
+func NewRedactor() *Redactor { return &Redactor{known: map[string]bool{}} }
+
+// minSecret is the shortest value removed by value: shorter pieces would
+// mangle ordinary words.
+const minSecret = 6
+
+// Add records secret. A JWT's three parts are recorded too (a service may
+// echo one part alone), and so are the printable pieces of a secret that
+// holds whitespace or control characters.
+func (r *Redactor) Add(secret string) {
+	if r == nil || secret == "" {
+		return
+	}
+	pieces := []string{secret}
+	if parts := strings.Split(secret, "."); len(parts) == 3 {
+		pieces = append(pieces, parts...)
+	}
+	pieces = append(pieces, strings.FieldsFunc(secret, func(c rune) bool { return c <= ' ' || c == 0x7f })...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.known == nil {
+		r.known = map[string]bool{}
+	}
+	for _, p := range pieces {
+		if len(p) < minSecret || r.known[p] {
+			continue
+		}
+		r.known[p] = true
+		r.secrets = append(r.secrets, p)
+	}
+	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+}
+
+// Hook returns a mask function that records each secret and then passes it
+// to next (when not nil): the one place every secret goes through.
+func (r *Redactor) Hook(next func(string)) func(string) {
+	return func(secret string) {
+		r.Add(secret)
+		if next != nil {
+			next(secret)
+		}
+	}
+}
+
+// Redact replaces every recorded secret in s with "***". It neither
+// shortens nor otherwise changes s, so it can be applied to any text that is
+// about to be shown, ours or not.
+func (r *Redactor) Redact(s string) string {
+	if r == nil || s == "" {
+		return s
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, sec := range r.secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}
+
+// Clean makes outside text safe to quote: sanitized as CleanMessage does,
+// every recorded secret removed by value, JWT-like strings and long
+// token-like runs removed by pattern, and only then bounded to MaxMessage
+// runes.
+func (r *Redactor) Clean(s string) string {
+	s = r.Redact(sanitize(s))
+	s = jwtRe.ReplaceAllString(s, redactedMark)
+	s = longRunRe.ReplaceAllString(s, redactedMark)
+	return truncateRunes(s, MaxMessage)
+}
+
+// Err returns err with its message passed through Clean; errors.Is and
+// errors.As still see err. nil stays nil.
+func (r *Redactor) Err(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *cleanError
+	if errors.As(err, &ce) && ce.msg == err.Error() {
+		return err
+	}
+	return &cleanError{msg: r.Clean(err.Error()), err: err}
+}
+
+// cleanError is an error whose message was cleaned.
+type cleanError struct {
+	msg string
+	err error
+}
+
+func (e *cleanError) Error() string { return e.msg }
+func (e *cleanError) Unwrap() error { return e.err }
 
 func truncateRunes(s string, max int) string {
 	if utf8.RuneCountInString(s) <= max {
@@ -99,7 +226,7 @@ func htmlSummary(body []byte) string {
 			if end < 0 {
 				end = min(len(body)-start, 1024)
 			}
-			if t := CleanMessage(html.UnescapeString(string(body[start : start+end]))); t != "" {
+			if t := sanitize(html.UnescapeString(string(body[start : start+end]))); t != "" {
 				return t
 			}
 		}
@@ -109,7 +236,7 @@ func htmlSummary(body []byte) string {
 	return firstLine([]byte(html.UnescapeString(string(text))))
 }
 
-// firstLine is the first non-blank line of body, cleaned and bounded.
+// firstLine is the first non-blank line of body, sanitized.
 func firstLine(body []byte) string {
 	if len(body) > scanLimit {
 		body = body[:scanLimit]
@@ -121,22 +248,16 @@ func firstLine(body []byte) string {
 		} else {
 			body = nil
 		}
-		if l := CleanMessage(string(line)); l != "" {
+		if l := sanitize(string(line)); l != "" {
 			return l
 		}
 	}
 	return ""
 }
 
-// redactLong replaces long token-like runs (possible secrets in a
-// malformed success answer) with "[redacted]".
-func redactLong(s string) string {
-	return longRunRe.ReplaceAllString(s, "[redacted]")
-}
-
 // genericMessage is the message of an error body whose shape is unknown:
 // an HTML page's title, a JSON message/detail/error field, else the first
-// line.
+// line; sanitized but neither redacted nor cut (see Redactor.Clean).
 func genericMessage(body []byte, contentType string) string {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return ""
@@ -187,7 +308,7 @@ func jsonText(raw json.RawMessage) string {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return CleanMessage(s)
+		return sanitize(s)
 	}
 	if m, ok := jsonMessage(raw); ok {
 		return m
@@ -232,23 +353,12 @@ func messagesOf(raw json.RawMessage) string {
 func joinMessages(msgs []string) string {
 	var parts []string
 	for _, m := range msgs {
-		if m = CleanMessage(m); m != "" {
+		if m = sanitize(m); m != "" {
 			parts = append(parts, m)
 		}
 		if len(parts) == 10 {
 			break
 		}
 	}
-	return CleanMessage(strings.Join(parts, "; "))
-}
-
-// malformed describes an answer that should have been JSON.
-func malformed(body []byte, contentType string) *MalformedAnswerError {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return &MalformedAnswerError{Reason: "the answer is empty, expected JSON"}
-	}
-	if looksHTML(body, contentType) {
-		return &MalformedAnswerError{Reason: "the answer is an HTML page, expected JSON", FirstLine: redactLong(htmlSummary(body))}
-	}
-	return &MalformedAnswerError{Reason: "the answer is not valid JSON", FirstLine: redactLong(firstLine(body))}
+	return sanitize(strings.Join(parts, "; "))
 }

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -86,5 +87,79 @@ func checkMessage(t *testing.T, s string) {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
 			t.Fatalf("control character %U in %q", r, s)
 		}
+	}
+}
+
+func TestRedactorClean(t *testing.T) {
+	t.Parallel()
+	cio := "cio_tp_" + strings.Repeat("a1B2", 8) // 39 characters, like crates.io's
+	api := "cio" + strings.Repeat("Zz09", 8)     // 35 characters
+	parts := strings.Split(testIDToken, ".")
+	red := NewRedactor()
+	red.Add(testIDToken)
+	red.Add("short")          // too short to remove by value
+	red.Add("ref-0123456789") // a reference token
+	tests := []struct {
+		name, in string
+		want     string
+		gone     []string
+	}{
+		{"id token whole", "echo " + testIDToken, "echo ***", []string{testIDToken}},
+		{"signature alone", "bad signature " + parts[2] + "!", "bad signature ***!", []string{parts[2]}},
+		{"payload alone", "payload=" + parts[1], "payload=***", []string{parts[1]}},
+		{"cut after redaction", strings.Repeat("x ", 140) + "token " + testIDToken, "", []string{parts[0][:10], parts[2][:8]}},
+		{"trusted publishing token by pattern", "got " + cio + " back", "got [redacted] back", []string{cio[:12]}},
+		{"api token by pattern", "got " + api, "got [redacted]", []string{api[:10]}},
+		{"reference token by value", "ref=ref-0123456789.", "ref=***.", []string{"ref-0123456789"}},
+		{"short values kept", "a short word", "a short word", nil},
+		{"control characters", "a\nb\x1b[0m", "a b[0m", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := red.Clean(tc.in)
+			if tc.want != "" && got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			checkMessage(t, got)
+			for _, g := range tc.gone {
+				if strings.Contains(got, g) {
+					t.Fatalf("%q still holds %q", got, g)
+				}
+			}
+		})
+	}
+	// A secret straddling the cut at MaxMessage leaves nothing of itself.
+	for off := MaxMessage - 40; off <= MaxMessage+2; off++ {
+		got := red.Clean(strings.Repeat("y", off) + " " + cio + " tail")
+		if strings.Contains(got, "cio_tp") || strings.Contains(got, "a1B2a1B2") {
+			t.Fatalf("offset %d: %q keeps part of the token", off, got)
+		}
+	}
+	var none *Redactor
+	if got := none.Clean("plain " + testIDToken); got != "plain [redacted]" {
+		t.Fatalf("nil redactor: %q", got)
+	}
+	if got := none.Redact("x"); got != "x" {
+		t.Fatalf("nil Redact: %q", got)
+	}
+}
+
+func TestRedactorHookAndErr(t *testing.T) {
+	t.Parallel()
+	red := NewRedactor()
+	m := &recMask{}
+	mask := red.Hook(m.mask)
+	mask("secret-value-1")
+	if got := m.list(); len(got) != 1 || got[0] != "secret-value-1" {
+		t.Fatalf("hook did not pass the secret on: %q", got)
+	}
+	base := errors.New(`malformed HTTP response "secret-value-1 and more"`)
+	err := red.Err(base)
+	if strings.Contains(err.Error(), "secret-value-1") || !errors.Is(err, base) {
+		t.Fatalf("Err: %q (is base: %v)", err, errors.Is(err, base))
+	}
+	if red.Err(nil) != nil {
+		t.Fatal("Err(nil) is not nil")
 	}
 }

@@ -1,18 +1,21 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
 
 // svcCall holds what the errors of one service call need.
 type svcCall struct {
+	red     *Redactor
 	service string
 	method  string
 	url     string // display URL, no query
@@ -32,7 +35,7 @@ func (s *svcCall) fail(err error) error {
 
 // failed is the error for a non-success answer that was not retried.
 func (s *svcCall) failed(a *answer) error {
-	return s.enrich(newHTTPError(s.service, s.method, s.url, a.status, a.header.Get("Content-Type"), a.body, 1))
+	return s.enrich(newHTTPError(s.red, s.service, s.method, s.url, a.status, a.header.Get("Content-Type"), a.body, 1))
 }
 
 func (s *svcCall) enrich(he *HTTPError) *HTTPError {
@@ -40,7 +43,7 @@ func (s *svcCall) enrich(he *HTTPError) *HTTPError {
 	out.Service, out.Method, out.URL, out.Claims = s.service, s.method, s.url, s.claims
 	if s.parse != nil && !looksHTML(he.body, he.contentType) {
 		if m := s.parse(he.body); m != "" {
-			out.Message = m
+			out.Message = s.red.Clean(m)
 		}
 	}
 	if s.hint != nil {
@@ -82,16 +85,86 @@ func jsonHeaders() http.Header {
 }
 
 // decodeAnswer unmarshals a success answer into v, or describes why it is
-// not the JSON expected (never quoting a valid JSON answer, which may hold a
-// token).
+// not the JSON expected by its shape only: a success answer may hold a
+// token, so nothing of it is quoted. Tokens still findable in it are kept
+// in the error (see foundTokens).
 func decodeAnswer(body []byte, contentType string, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		if json.Valid(body) {
-			return &MalformedAnswerError{Reason: "the answer is JSON but not the expected object"}
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	me := &MalformedAnswerError{Reason: describeAnswer(body, contentType, err)}
+	me.found = findTokens(body)
+	me.Found = len(me.found)
+	return me
+}
+
+const notShown = "not shown, as a success answer may hold a token"
+
+// describeAnswer says what is wrong with a success answer without quoting it.
+func describeAnswer(body []byte, contentType string, err error) string {
+	n := len(body)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fmt.Sprintf("the answer is empty (%d bytes), expected JSON", n)
+	}
+	if json.Valid(body) {
+		return "the answer is JSON but not the expected object"
+	}
+	if looksHTML(body, contentType) {
+		return fmt.Sprintf("the answer is an HTML page (%d bytes), expected JSON; %s", n, notShown)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "the answer is not valid JSON (%d bytes", n)
+	if bytes.HasPrefix(body, []byte("\xef\xbb\xbf")) {
+		b.WriteString("; it starts with a byte order mark")
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		fmt.Fprintf(&b, "; parsing stopped at byte %d", se.Offset)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var first json.RawMessage
+	if dec.Decode(&first) == nil {
+		if end := dec.InputOffset(); end < int64(n) {
+			fmt.Fprintf(&b, "; a JSON value of %d bytes is followed by %d more bytes", end, int64(n)-end)
 		}
-		return malformed(body, contentType)
+	}
+	b.WriteString("); " + notShown)
+	return b.String()
+}
+
+// tokenFieldRe finds token fields in an answer that is not valid JSON.
+var tokenFieldRe = regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
+
+// findTokens returns the values of token fields still findable in a
+// malformed answer (at most 8).
+func findTokens(body []byte) []string {
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
+	var out []string
+	for _, m := range tokenFieldRe.FindAllSubmatch(body, 8) {
+		out = append(out, string(m[1]))
+	}
+	return out
+}
+
+// foundTokens returns the tokens found in a malformed answer err holds.
+func foundTokens(err error) []string {
+	var me *MalformedAnswerError
+	if errors.As(err, &me) {
+		return me.found
 	}
 	return nil
+}
+
+// maskFound masks the tokens found in a malformed answer err holds and
+// records them for redaction, before anything can print them.
+func (s *svcCall) maskFound(mask func(string), err error) {
+	for _, t := range foundTokens(err) {
+		s.red.Add(t)
+		maskSecret(mask, t)
+	}
 }
 
 // seconds is a JSON number of seconds, also accepted as a numeric string;
@@ -132,8 +205,10 @@ func (s *svcCall) tokenAnswer(ctx context.Context, c *Client, cl *call, mask fun
 	}
 	ans, err := parseTokenAnswer(a.body, a.header.Get("Content-Type"))
 	if err != nil {
+		s.maskFound(mask, err)
 		return nil, s.bad(a.status, err)
 	}
+	s.red.Add(ans.Token)
 	maskSecret(mask, ans.Token)
 	if err := CheckToken("token", ans.Token); err != nil {
 		return nil, s.bad(a.status, err)

@@ -34,6 +34,9 @@ type Env struct {
 	// HostWorkspace and HostTemp are the host paths of the workspace and the
 	// runner's temp folder, from runs.args; empty outside a container.
 	HostWorkspace, HostTemp string
+	// Container is true when the stage runs as a container action (the
+	// binary is the container's entrypoint), false on the runner's machine.
+	Container bool
 	// Executable returns the path of the running binary (provider mode
 	// copies it to the host); nil means os.Executable.
 	Executable func() (string, error)
@@ -67,6 +70,8 @@ const (
 	stateCredentialsCreated = "credentials-created"
 	stateCleanup            = "cleanup"
 	stateRegistryName       = "registry-name"
+	stateTimeout            = "timeout"
+	stateMinted             = "minted"
 )
 
 // serviceTitle is the service's name as users know it.
@@ -116,30 +121,52 @@ func exchangeTitle(name string, err error) string {
 }
 
 // failure shows err as an ::error:: annotation titled title, with the hint
-// and the ID token's claims when the error carries them, and adds the same
-// to the step summary. It returns err wrapped as a *ReportedError.
+// and the ID token's claims when the error carries them, and writes the same
+// as the step summary. It returns err wrapped as a *ReportedError.
 //
 // A failed step exports nothing: entries already planned for GITHUB_ENV,
 // GITHUB_OUTPUT and GITHUB_STATE (the token among them) are dropped, so no
 // later step (with if: always()) sees variables for files that were rolled
-// back, and the post stage finds nothing to clean up.
+// back, and the post stage finds nothing to clean up. The success summary
+// planned with them is dropped too: the summary of a failed step is the
+// failure alone.
+//
+// Every secret the step knows is removed from the text by value first (the
+// runner masks the summary by exact match only); the summary then quotes the
+// text in code blocks, unchanged, so that no escaping can split a secret.
 func failure(r *ghaction.Runner, fc *ghaction.FileCommands, title string, err error) error {
-	fc.Discard(ghaction.EnvFile, ghaction.OutputFile, ghaction.StateFile)
+	fc.Discard(ghaction.EnvFile, ghaction.OutputFile, ghaction.StateFile, ghaction.SummaryFile)
 	msg, details := explain(err)
+	msg, details = r.Redact(msg), r.Redact(details)
 	r.Error(title, strings.TrimSpace(msg+"\n\n"+details))
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s\n\n", mdEscape(summaryHeading(title)))
-	for _, line := range strings.Split(msg, "\n") {
-		fmt.Fprintf(&b, "> %s\n", mdEscape(line))
-	}
+	fmt.Fprintf(&b, "### %s\n\n", mdEscape(r.Redact(summaryHeading(title))))
+	b.WriteString(codeBlock(msg))
 	if details != "" {
-		fmt.Fprintf(&b, "\n```text\n%s\n```\n", strings.ReplaceAll(details, "```", "'''"))
+		b.WriteString("\n" + codeBlock(details))
 	}
 	fc.AddSummary(b.String())
 	if ferr := fc.Flush(); ferr != nil {
 		r.Debug("writing the step summary: " + ferr.Error())
 	}
 	return &ReportedError{Err: err}
+}
+
+// codeBlock quotes text verbatim in a fenced code block whose fence is
+// longer than any run of backticks in it, so nothing in text needs escaping
+// (and GitHub renders no markdown or HTML inside).
+func codeBlock(text string) string {
+	longest, run := 0, 0
+	for _, c := range text {
+		if c == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", max(3, longest+1))
+	return fence + "text\n" + strings.TrimRight(text, "\n") + "\n" + fence + "\n"
 }
 
 // explain splits err into its message and a details block: the hint and the

@@ -492,3 +492,100 @@ func TestCratesIORevokedWhenTheStepFailsLate(t *testing.T) {
 		t.Errorf("issued %d, revoked %d; want the failed step's token revoked\n%s", w.issued.Load(), w.revoked.Load(), out)
 	}
 }
+
+func TestLateFailureWritesTheFailureSummaryOnly(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	w.env["GITHUB_ENV"] = filepath.Join(w.dir, "missing", "env")
+	out, err := w.run(Main)
+	if err == nil {
+		t.Fatal("Main succeeded with an unwritable GITHUB_ENV")
+	}
+	sum := w.read("summary")
+	if strings.Contains(sum, "registry ready") || strings.Contains(sum, "CARGO_REGISTRY_TOKEN") || !strings.Contains(sum, "GITHUB_ENV") {
+		t.Errorf("summary of a failed step:\n%s", sum)
+	}
+	if strings.Contains(out, "Exported ") {
+		t.Errorf("a failed step lists exported variables:\n%s", out)
+	}
+}
+
+// The failure summary quotes outside text verbatim in a code block (no
+// escaping that could split a secret the runner masks by exact match),
+// after removing every secret the step knows.
+func TestFailureSummaryKeepsSecretsMaskable(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	sig := strings.Split(w.idToken, ".")[1] // the payload: the fake signature is short
+	w.serviceFn = func(rw http.ResponseWriter, r *http.Request) {
+		rw.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(rw, `{"errors":[{"message":"sig %s; weird_name *x* `+"```"+` [link](x) <b>"}]}`, sig)
+	}
+	out, err := w.run(Main)
+	if err == nil {
+		t.Fatal("Main succeeded")
+	}
+	sum := w.read("summary")
+	if !strings.Contains(sum, "sig *** weird_name *x* ``` [link](x) <b>") && !strings.Contains(sum, "sig ***; weird_name *x* ``` [link](x) <b>") {
+		t.Errorf("summary does not quote the message verbatim:\n%s", sum)
+	}
+	if !strings.Contains(sum, "\n````text\n") {
+		t.Errorf("summary fence is not longer than the backticks inside:\n%s", sum)
+	}
+	_, shown, _ := strings.Cut(out, "::endgroup::") // after the mask lines
+	for _, where := range []string{sum, shown} {
+		if strings.Contains(strings.ReplaceAll(where, `\`, ""), sig[:20]) {
+			t.Errorf("the signature shows:\n%s", where)
+		}
+	}
+}
+
+func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
+	bin := filepath.Join(w.dir, "fake-binary")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := w.envFn()
+	var out bytes.Buffer
+	e.Stdout = &out
+	e.Executable = func() (string, error) { return bin, nil }
+	if err := Main(context.Background(), e); err != nil {
+		t.Fatalf("Main: %v\n%s", err, out.String())
+	}
+	cp := parseEntries(t, w.read("env"))["CARGO_REGISTRY_CREDENTIAL_PROVIDER"]
+	_, record, ok := strings.Cut(cp, " --minted-record=")
+	if !ok {
+		t.Fatalf("no record argument in %q", cp)
+	}
+	record, _, _ = strings.Cut(record, " ")
+	if !strings.HasPrefix(record, w.env["RUNNER_TEMP"]+"/_github_home/.cargo-oidc/minted-") {
+		t.Fatalf("record %q is not beside the provider under the runner's temp folder", record)
+	}
+	if fi, err := os.Stat(filepath.Dir(record)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("record folder: %v", err)
+	}
+	// What the credential provider would have appended: two tokens (the
+	// fake accepts only its own, so one revocation fails and is reported).
+	if err := os.WriteFile(record, []byte("cio_tp_SECRET123\ncio_tp_OTHER456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range parseEntries(t, w.read("state")) {
+		w.env["STATE_"+k] = v
+	}
+	post, err := w.run(Post)
+	if err != nil {
+		t.Fatalf("Post: %v\n%s", err, post)
+	}
+	if w.revoked.Load() != 1 || !strings.Contains(post, "1 of 2 token(s) not revoked") {
+		t.Errorf("revoked %d; post stage:\n%s", w.revoked.Load(), post)
+	}
+	if !strings.Contains(post, "::add-mask::cio_tp_OTHER456") || strings.Count(post, "cio_tp_OTHER456") != 1 {
+		t.Errorf("a minted token is not masked, or shown:\n%s", post)
+	}
+	if _, err := os.Stat(filepath.Dir(record)); !os.IsNotExist(err) {
+		t.Errorf("the record folder is left: %v", err)
+	}
+}

@@ -2,6 +2,8 @@ package action
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,18 +16,9 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 )
-
-// fileChange is a user file the main stage is about to write, and how to
-// put it back if a later part of the stage fails.
-type fileChange struct {
-	path    string // container path
-	data    []byte
-	perm    os.FileMode
-	before  []byte // nil when the file did not exist
-	existed bool
-}
 
 // Main runs the main stage.
 func Main(ctx context.Context, e Env) (err error) {
@@ -36,7 +29,10 @@ func Main(ctx context.Context, e Env) (err error) {
 		return failure(r, fc, "cargo-oidc: invalid input", err)
 	}
 	paths := ghaction.NewPaths(e.Getenv, e.HostWorkspace, e.HostTemp)
+	paths.Container = e.Container
 	owner := workspaceOwner(paths.Workspace)
+	folders := openFolders(paths)
+	defer folders.Close()
 
 	// Everything that can be checked without the network is checked first,
 	// so a misconfiguration fails fast and before any token exists.
@@ -51,32 +47,56 @@ func Main(ctx context.Context, e Env) (err error) {
 	if credPath, err = paths.Resolve("credentials-file", cfg.CredentialsFile); err != nil {
 		return failure(r, fc, "cargo-oidc: invalid input", err)
 	}
+	if err := errors.Join(paths.CheckShared("config-file", configPath), paths.CheckShared("credentials-file", credPath)); err != nil {
+		return failure(r, fc, "cargo-oidc: this runner cannot deliver the file", err)
+	}
 	var providerBin string // container path of the copied binary, provider mode
+	var minted string      // container path of the record of minted crates.io tokens
 	if cfg.CredentialMode == config.ModeProvider {
+		if err := paths.CheckHomeShared(); err != nil {
+			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider on this runner", err)
+		}
 		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
-		cmd, err := providerCommand(cfg, paths.ToHost(providerBin))
+		if cfg.Provider == config.CratesIO && cfg.Revoke {
+			// Every token the provider mints is recorded here, beside the
+			// provider under the action's HOME ($RUNNER_TEMP/_github_home on
+			// the host, mounted on every runner), for the post stage to
+			// revoke.
+			name, err := randomName(e.Random)
+			if err != nil {
+				return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
+			}
+			minted = filepath.Join(filepath.Dir(filepath.Dir(providerBin)), "minted-"+name, "tokens")
+		}
+		cmd, err := providerCommand(cfg, paths.ToHost(providerBin), hostOrEmpty(paths, minted))
+		if err == nil {
+			err = folders.Check(providerBin)
+		}
 		if err != nil {
 			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
 		}
 		reg.CredentialProvider = cmd
 	}
-	var configChange *fileChange
+	var configChange *cargoconf.Change
 	if configPath != "" {
-		if configChange, err = planConfig(configPath, reg); err != nil {
+		if configChange, err = planConfig(folders, configPath, reg); err != nil {
 			return failure(r, fc, "cargo-oidc: cannot update the Cargo config file", err)
 		}
 	}
 	if credPath != "" {
 		// A dry run with a placeholder: the real token is merged after the
 		// exchange, but a bad file should fail before it.
-		if _, err := planCredentials(credPath, cfg, "placeholder"); err != nil {
+		if _, err := planCredentials(folders, credPath, cfg, "placeholder"); err != nil {
 			return failure(r, fc, "cargo-oidc: cannot write the credentials file", err)
 		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: cfg.Retries, Debug: r.Debug})
+	// The runner's redactor learns every secret masked from here on (and the
+	// request token), and the client cleans outside text with it.
+	r.Redactor().Add(e.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: cfg.Retries, Debug: r.Debug, Redactor: r.Redactor()})
 	ids := exchange.Masked(exchange.GitHubIDTokens(e.Getenv, client), r.Mask)
 	svc := cfg.Service(client, r.Mask, e.now, e.Getenv)
 	title := serviceTitle(cfg.Provider)
@@ -97,14 +117,13 @@ func Main(ctx context.Context, e Env) (err error) {
 	r.Debug(fmt.Sprintf("exchange took %s", e.now().Sub(start).Round(time.Millisecond)))
 	if cr, ok := svc.(*exchange.CratesIO); ok && cfg.Revoke {
 		// A step that fails from here on exports nothing, so the post stage
-		// would not know the token: revoke it now instead.
+		// would not know the token: revoke it now instead, within the
+		// step's timeout (a hard bound on the step, revocation included).
 		defer func() {
 			if err == nil {
 				return
 			}
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
-			defer cancel()
-			if rerr := cr.Revoke(rctx, tok.Value); rerr != nil {
+			if rerr := cr.Revoke(ctx, tok.Value); rerr != nil {
 				r.Warning("cargo-oidc: crates.io token not revoked", rerr.Error())
 			} else {
 				r.Info("Revoked the crates.io token, since the step failed.")
@@ -113,22 +132,25 @@ func Main(ctx context.Context, e Env) (err error) {
 	}
 
 	// Everything the step will write, computed before anything is written.
-	out := plan{cfg: cfg, tok: tok, paths: paths}
+	out := plan{cfg: cfg, tok: tok, paths: paths, minted: minted, redact: r.Redact}
 	if cfg.CredentialMode == config.ModeProvider {
 		out.providerCmd = reg.CredentialProvider
 	}
-	var changes []*fileChange
-	if credPath != "" {
-		ch, err := planCredentials(credPath, cfg, cfg.Authorization(tok.Value))
-		if err != nil {
-			return failure(r, fc, "cargo-oidc: cannot write the credentials file", err)
-		}
-		changes = append(changes, ch)
-		out.credPath, out.credCreated = credPath, !ch.existed
-	}
+	// The config file goes first: a credentials file that cannot be
+	// written then rolls the config file back.
+	var changes []*cargoconf.Change
 	if configChange != nil {
 		changes = append(changes, configChange)
 		out.configPath = configPath
+	}
+	var credChange *cargoconf.Change
+	if credPath != "" {
+		credChange, err = planCredentials(folders, credPath, cfg, cfg.Authorization(tok.Value))
+		if err != nil {
+			return failure(r, fc, "cargo-oidc: cannot write the credentials file", err)
+		}
+		changes = append(changes, credChange)
+		out.credPath, out.credTarget, out.credCreated = credPath, credChange.Target, !credChange.Existed
 	}
 	if err := out.fileCommands(fc); err != nil {
 		return failure(r, fc, "cargo-oidc: cannot export the token", err)
@@ -139,28 +161,49 @@ func Main(ctx context.Context, e Env) (err error) {
 
 	r.Group("Setting Cargo up")
 	if providerBin != "" {
-		if err := installBinary(e.Executable, providerBin, owner); err != nil {
+		if err := installBinary(folders, e.Executable, providerBin, owner); err != nil {
 			fc.Close()
 			r.EndGroup()
 			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
 		}
 		r.Info("Credential provider: " + paths.ToHost(providerBin))
 	}
-	if err := apply(changes, owner); err != nil {
+	if minted != "" {
+		if err := makePrivateDir(filepath.Dir(minted), owner); err != nil {
+			fc.Close()
+			r.EndGroup()
+			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
+		}
+		defer func() {
+			if err != nil {
+				_ = os.RemoveAll(filepath.Dir(minted))
+			}
+		}()
+	}
+	if err := apply(folders, changes, owner); err != nil {
 		fc.Close()
 		r.EndGroup()
 		return failure(r, fc, "cargo-oidc: cannot write Cargo's files", err)
 	}
-	for _, ch := range changes {
-		r.Info("Wrote " + paths.ToHost(ch.path))
+	if credChange != nil && credChange.Created() {
+		// The post stage deletes this file only if it is still this one.
+		if err := fc.Set(ghaction.StateFile, stateCredentialsID, credChange.ID().String()); err != nil {
+			rollback(folders, changes)
+			fc.Close()
+			r.EndGroup()
+			return failure(r, fc, "cargo-oidc: cannot export the token", err)
+		}
 	}
-	for _, line := range out.exportedLines() {
-		r.Info(line)
+	for _, ch := range changes {
+		r.Info(wroteLine(folders, ch))
 	}
 	r.EndGroup()
 	if err := fc.Flush(); err != nil {
-		rollback(changes)
+		rollback(folders, changes)
 		return failure(r, fc, "cargo-oidc: cannot export the token", err)
+	}
+	for _, line := range out.exportedLines() {
+		r.Info(line)
 	}
 	r.Notice("Cargo registry ready", out.notice())
 	return r.Err()
@@ -172,8 +215,14 @@ type plan struct {
 	tok                  *exchange.Token
 	paths                ghaction.Paths
 	providerCmd          string
-	configPath, credPath string // container paths
+	configPath, credPath string // container paths, as asked
+	credTarget           string // container path of the credentials file, links resolved
 	credCreated          bool
+	// minted is the container path of the file the credential provider
+	// records the crates.io tokens it mints in ("" when none).
+	minted string
+	// redact removes the step's secrets from outside text (nil: none).
+	redact func(string) string
 }
 
 // envVars returns the GITHUB_ENV entries, in a stable order.
@@ -200,6 +249,13 @@ func (p *plan) envVars() [][2]string {
 		vars = append(vars, [2]string{"CARGO_REGISTRY_DEFAULT", c.RegistryName})
 	}
 	return vars
+}
+
+func (p *plan) redactText(s string) string {
+	if p.redact == nil {
+		return s
+	}
+	return p.redact(s)
 }
 
 // expiresAt is the exported token's expiry, RFC 3339; "" when unknown, and
@@ -240,13 +296,17 @@ func (p *plan) fileCommands(fc *ghaction.FileCommands) error {
 	set(ghaction.StateFile, stateProvider, string(c.Provider))
 	set(ghaction.StateFile, stateURL, c.URL)
 	set(ghaction.StateFile, stateRetries, strconv.Itoa(c.Retries))
+	set(ghaction.StateFile, stateTimeout, c.Timeout.String())
 	set(ghaction.StateFile, stateRegistryName, c.RegistryName)
 	if c.Provider == config.CratesIO && c.Revoke {
 		set(ghaction.StateFile, stateRevoke, "true")
 		set(ghaction.StateFile, stateToken, p.tok.Value)
+		if p.minted != "" {
+			set(ghaction.StateFile, stateMinted, p.minted)
+		}
 	}
 	if p.credPath != "" {
-		set(ghaction.StateFile, stateCredentialsFile, p.credPath)
+		set(ghaction.StateFile, stateCredentialsFile, p.credTarget)
 		set(ghaction.StateFile, stateCredentialsCreated, strconv.FormatBool(p.credCreated))
 		set(ghaction.StateFile, stateCleanup, strconv.FormatBool(c.Cleanup))
 	}
@@ -323,7 +383,7 @@ func (p *plan) summary() string {
 	} else {
 		row("Expires", orText(p.expiresAt(), "not said by the service"))
 	}
-	row("Username", mdEscape(p.tok.Username))
+	row("Username", mdEscape(p.redactText(p.tok.Username)))
 	row("Credential mode", c.CredentialMode)
 	row("Exported", strings.Join(p.exported(), ", "))
 	return b.String()
@@ -336,100 +396,49 @@ func orText(v, d string) string {
 	return v
 }
 
+// openFolders opens the folders the action may touch: the workspace, the
+// runner's temp folder and the action's home (under the temp folder on the
+// host). Every Cargo file and the provider binary go through them.
+func openFolders(p ghaction.Paths) *cargoconf.Folders {
+	const temp = "the runner's temp folder"
+	return cargoconf.OpenFolders(
+		cargoconf.Folder{Dir: p.Workspace, HostDir: p.HostWorkspace, Name: "the workspace"},
+		cargoconf.Folder{Dir: p.Temp, HostDir: p.HostTemp, Name: temp},
+		cargoconf.Folder{Dir: p.Home, HostDir: p.HostHome, Name: temp},
+	)
+}
+
 // planConfig reads the config file and merges the registry into it.
-func planConfig(path string, reg cargoconf.Registry) (*fileChange, error) {
-	before, existed, perm, err := readExisting(path)
-	if err != nil {
-		return nil, err
-	}
-	data, err := cargoconf.Merge(before, path, reg)
-	if err != nil {
-		return nil, err
-	}
-	return &fileChange{path: path, data: data, perm: perm, before: before, existed: existed}, nil
+func planConfig(folders *cargoconf.Folders, path string, reg cargoconf.Registry) (*cargoconf.Change, error) {
+	return folders.PlanConfig(path, reg)
 }
 
 // planCredentials merges the token into the credentials file's content.
-func planCredentials(path string, cfg *config.Config, value string) (*fileChange, error) {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return nil, fmt.Errorf("credentials file %s is a symbolic link; the action does not follow links for credentials: give the path of a regular file", path)
-	}
-	before, existed, _, err := readExisting(path)
-	if err != nil {
-		return nil, err
-	}
-	data, err := cargoconf.MergeCredential(before, path, cfg.RegistryName, value, cfg.Provider == config.CratesIO)
-	if err != nil {
-		return nil, err
-	}
-	return &fileChange{path: path, data: data, perm: 0o600, before: before, existed: existed}, nil
-}
-
-func readExisting(path string) (data []byte, existed bool, perm os.FileMode, err error) {
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, false, 0o644, nil
-	}
-	if err != nil {
-		return nil, false, 0, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, false, 0, fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err = os.ReadFile(path)
-	if err != nil {
-		return nil, false, 0, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return data, true, fi.Mode().Perm(), nil
+func planCredentials(folders *cargoconf.Folders, path string, cfg *config.Config, value string) (*cargoconf.Change, error) {
+	return folders.PlanCredentials(path, cfg.RegistryName, value, cfg.Provider == config.CratesIO)
 }
 
 // apply writes every change atomically; on a failure it puts back what it
 // already wrote, so the user's files end as they began.
-func apply(changes []*fileChange, owner cargoconf.Owner) error {
-	for i, ch := range changes {
-		if err := writeChange(ch, owner); err != nil {
-			rollback(changes[:i])
-			return err
-		}
-	}
-	return nil
+func apply(folders *cargoconf.Folders, changes []*cargoconf.Change, owner cargoconf.Owner) error {
+	return folders.Apply(changes, owner)
 }
 
-func writeChange(ch *fileChange, owner cargoconf.Owner) error {
-	if ch.perm == 0o600 {
-		_, err := writeCredentialsData(ch, owner)
-		return err
-	}
-	// Folders the action creates go to the workspace's owner like the file,
-	// so later steps (run as that user) can use them; existing ones are left alone.
-	if err := cargoconf.MkdirAll(filepath.Dir(ch.path), 0o755, owner); err != nil {
-		return fmt.Errorf("creating the folder of %s: %w", ch.path, err)
-	}
-	return cargoconf.WriteFileAtomic(ch.path, ch.data, ch.perm, owner)
+// rollback restores files to their content, mode and owner before the stage.
+func rollback(folders *cargoconf.Folders, changes []*cargoconf.Change) {
+	_ = folders.Rollback(changes)
 }
 
-func writeCredentialsData(ch *fileChange, owner cargoconf.Owner) (bool, error) {
-	// A folder created for the file is private (0700) but must belong to the
-	// user of the later steps, not to the container's root, or they cannot
-	// reach the file.
-	if err := cargoconf.MkdirAll(filepath.Dir(ch.path), 0o700, owner); err != nil {
-		return false, fmt.Errorf("creating the folder of %s: %w", ch.path, err)
+// wroteLine tells the log which file was written (through which link).
+func wroteLine(folders *cargoconf.Folders, ch *cargoconf.Change) string {
+	s := "Wrote " + folders.Display(ch.Path)
+	if ch.Target != ch.Path {
+		s += " (a link to " + folders.Display(ch.Target) + ")"
 	}
-	if fi, err := os.Lstat(ch.path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return false, fmt.Errorf("credentials file %s is a symbolic link; the action does not follow links for credentials", ch.path)
+	if !ch.Changed() {
+		s = folders.Display(ch.Path) + " already holds these settings"
 	}
-	return !ch.existed, cargoconf.WriteFileAtomic(ch.path, ch.data, 0o600, owner)
-}
-
-// rollback restores files to their content before the stage.
-func rollback(changes []*fileChange) {
-	for _, ch := range changes {
-		if !ch.existed {
-			_ = os.Remove(ch.path)
-			continue
-		}
-		_ = cargoconf.WriteFileAtomic(ch.path, ch.before, ch.perm, cargoconf.Owner{})
-	}
+	return s
 }
 
 // workspaceOwner is the owner files created in the workspace get: the
@@ -445,15 +454,45 @@ func workspaceOwner(workspace string) cargoconf.Owner {
 	return o
 }
 
-func chownNew(dir string, owner cargoconf.Owner) {
-	if owner.Set {
-		_ = os.Chown(dir, owner.UID, owner.GID)
+// hostOrEmpty is the host path of a container path, "" for "".
+func hostOrEmpty(p ghaction.Paths, container string) string {
+	if container == "" {
+		return ""
 	}
+	return p.ToHost(container)
 }
 
-// installBinary copies the running binary to dst (provider mode), so that
-// Cargo on the host can run it as a credential provider.
-func installBinary(executable func() (string, error), dst string, owner cargoconf.Owner) error {
+// randomName is 16 random hex digits from random (crypto/rand when nil).
+func randomName(random io.Reader) (string, error) {
+	if random == nil {
+		random = rand.Reader
+	}
+	var b [8]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", fmt.Errorf("making a random folder name: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// makePrivateDir creates dir with mode 0700, owned by owner (the user the
+// later steps run as, who runs the credential provider).
+func makePrivateDir(dir string, owner cargoconf.Owner) error {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if owner.Set {
+		if err := os.Chown(dir, owner.UID, owner.GID); err != nil {
+			_ = os.Remove(dir)
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// installBinary copies the running binary to dst (provider mode) through
+// the same atomic writer as Cargo's files, so that Cargo on the host can
+// run it as a credential provider.
+func installBinary(folders *cargoconf.Folders, executable func() (string, error), dst string, owner cargoconf.Owner) error {
 	if executable == nil {
 		executable = os.Executable
 	}
@@ -466,31 +505,8 @@ func installBinary(executable func() (string, error), dst string, owner cargocon
 		return fmt.Errorf("reading the cargo-oidc binary: %w", err)
 	}
 	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(dst), err)
-	}
-	for d := filepath.Dir(dst); d != filepath.Dir(filepath.Dir(filepath.Dir(dst))); d = filepath.Dir(d) {
-		chownNew(d, owner)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".cargo-oidc-*")
-	if err != nil {
-		return fmt.Errorf("installing %s: %w", dst, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return fmt.Errorf("installing %s: %w", dst, err)
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return fmt.Errorf("installing %s: %w", dst, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("installing %s: %w", dst, err)
-	}
-	chownNew(tmp.Name(), owner)
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("installing %s: %w", dst, err)
+	if err := folders.Install(dst, in, 0o755, owner); err != nil {
+		return fmt.Errorf("installing the credential provider: %w", err)
 	}
 	return nil
 }
@@ -501,7 +517,10 @@ func installBinary(executable func() (string, error), dst string, owner cargocon
 //
 // Cargo splits the setting on spaces, so a value holding whitespace cannot
 // be carried and is refused.
-func providerCommand(cfg *config.Config, hostBin string) (string, error) {
+//
+// record, when set, is the host path of the file the provider appends every
+// crates.io token it mints to, for the post stage to revoke.
+func providerCommand(cfg *config.Config, hostBin, record string) (string, error) {
 	if strings.ContainsAny(hostBin, " \t\n") {
 		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", hostBin)
 	}
@@ -526,6 +545,8 @@ func providerCommand(cfg *config.Config, hostBin string) (string, error) {
 		add("token-scheme", orText(cfg.TokenScheme, "none"))
 	}
 	add("retries", strconv.Itoa(cfg.Retries))
+	add("timeout", cfg.Timeout.String())
+	add(credprovider.RecordArg, record)
 	if len(bad) > 0 {
 		return "", fmt.Errorf("input %s holds whitespace, which Cargo's credential-provider setting cannot carry (Cargo splits it on spaces); remove it or use credential-mode: token", strings.Join(bad, ", "))
 	}

@@ -1,11 +1,16 @@
 package action
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
@@ -14,14 +19,15 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 )
 
-// postTimeout bounds the post stage: a revoke that cannot be done in this
-// time is reported and left to expire on its own.
-const postTimeout = 30 * time.Second
+// maxMintedRecord bounds the record of minted tokens the post stage reads.
+const maxMintedRecord = 1 << 20
 
-// Post runs the post stage: it revokes the crates.io token and removes the
-// credentials file the main stage created. Its failures are warnings, never
-// a failure of the job; it returns an error only when it cannot write its
-// own log.
+// Post runs the post stage: it revokes the crates.io tokens (the one the
+// main stage got and, in credential-mode provider, every one the credential
+// provider minted) and removes the credentials file the main stage created.
+// Revocation is bounded by the timeout input. Its failures are warnings,
+// never a failure of the job; it returns an error only when it cannot write
+// its own log.
 func Post(ctx context.Context, e Env) error {
 	r := ghaction.New(e.Getenv, e.Stdout)
 	state := func(k string) string { return e.Getenv("STATE_" + k) }
@@ -32,36 +38,138 @@ func Post(ctx context.Context, e Env) error {
 		return r.Err()
 	}
 
-	if token != "" && state(stateProvider) == string(config.CratesIO) && state(stateRevoke) == "true" {
-		ctx, cancel := context.WithTimeout(ctx, postTimeout)
-		retries, _ := strconv.Atoi(state(stateRetries))
-		client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: retries, Debug: r.Debug})
-		svc := &exchange.CratesIO{Client: client, BaseURL: state(stateURL), Mask: r.Mask, Now: e.now}
-		err := svc.Revoke(ctx, token)
-		cancel()
-		if err != nil {
-			r.Warning("cargo-oidc: crates.io token not revoked",
-				fmt.Sprintf("%v\nThe token stays valid until it expires (30 minutes after it was issued).", err))
-		} else {
-			r.Info("Revoked the crates.io token.")
+	if state(stateProvider) == string(config.CratesIO) && state(stateRevoke) == "true" {
+		var tokens []string
+		if token != "" {
+			tokens = append(tokens, token)
+		}
+		minted, merr := readMinted(state(stateMinted))
+		for _, t := range minted {
+			r.Mask(t)
+		}
+		tokens = append(tokens, minted...)
+		if merr != nil {
+			r.Warning("cargo-oidc: crates.io tokens minted by the credential provider not revoked",
+				merr.Error()+"\nThey stay valid until they expire (30 minutes after each was issued).")
+		}
+		revokeAll(ctx, e, r, state, tokens, len(minted))
+		if m := state(stateMinted); m != "" && merr == nil {
+			_ = os.RemoveAll(filepath.Dir(m))
 		}
 	}
 
 	if path := state(stateCredentialsFile); path != "" && state(stateCleanup) == "true" {
-		var err error
-		if state(stateCredentialsCreated) == "true" {
-			err = os.Remove(path)
-			if errors.Is(err, os.ErrNotExist) {
-				err = nil
-			}
-		} else {
-			err = cargoconf.RemoveCredential(path, state(stateRegistryName), state(stateProvider) == string(config.CratesIO))
-		}
-		if err != nil {
-			r.Warning("cargo-oidc: credentials file not cleaned up", fmt.Sprintf("%v\nDelete the file by hand; the token in it expires on its own.", err))
-		} else {
-			r.Info("Removed the token from the credentials file.")
-		}
+		cleanupCredentials(r, ghaction.NewPaths(e.Getenv, e.HostWorkspace, e.HostTemp), path, state)
 	}
 	return r.Err()
+}
+
+// stepTimeout is the timeout input the main stage saved, or the default.
+func stepTimeout(v string) time.Duration {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return config.DefaultTimeout
+	}
+	return d
+}
+
+// revokeAll revokes every token (the main stage's first, then minted of the
+// credential provider's), all within the step's timeout, and reports the
+// outcome.
+func revokeAll(ctx context.Context, e Env, r *ghaction.Runner, state func(string) string, tokens []string, minted int) {
+	if len(tokens) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout(state(stateTimeout)))
+	defer cancel()
+	retries, _ := strconv.Atoi(state(stateRetries))
+	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: retries, Debug: r.Debug, Redactor: r.Redactor()})
+	svc := &exchange.CratesIO{Client: client, BaseURL: state(stateURL), Mask: r.Mask, Now: e.now}
+	var failed []string
+	revoked, revokedMinted := 0, 0
+	seen := map[string]bool{}
+	for i, t := range tokens {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if err := svc.Revoke(ctx, t); err != nil {
+			failed = append(failed, err.Error())
+			continue
+		}
+		revoked++
+		if i >= len(tokens)-minted {
+			revokedMinted++
+		}
+	}
+	if len(failed) > 0 {
+		r.Warning("cargo-oidc: crates.io token not revoked",
+			fmt.Sprintf("%d of %d token(s) not revoked: %s\nThey stay valid until they expire (30 minutes after each was issued).",
+				len(failed), len(seen), failed[0]))
+	}
+	switch {
+	case revoked == 1 && revokedMinted == 0:
+		r.Info("Revoked the crates.io token.")
+	case revoked > 0:
+		r.Info(fmt.Sprintf("Revoked %d crates.io token(s), %d of them minted by the credential provider.", revoked, revokedMinted))
+	}
+}
+
+// readMinted reads the tokens the credential provider recorded, one per
+// line ("" path or no file: none). The file is read without following a
+// link and within a size bound.
+func readMinted(path string) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the record of minted tokens %s: %w", path, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("the record of minted tokens %s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxMintedRecord))
+	if err != nil {
+		return nil, fmt.Errorf("reading the record of minted tokens %s: %w", path, err)
+	}
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if t := string(bytes.TrimSpace(sc.Bytes())); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// stateCredentialsID is the identity (device, inode, size, hash) of the
+// credentials file the main stage created.
+const stateCredentialsID = "credentials-id"
+
+// cleanupCredentials removes the credentials file the main stage created,
+// or the token it added to an existing one. Nothing is followed through a
+// symbolic link, and a created file is deleted only while it is still the
+// file the main stage wrote.
+func cleanupCredentials(r *ghaction.Runner, paths ghaction.Paths, path string, state func(string) string) {
+	folders := openFolders(paths)
+	defer folders.Close()
+	var err error
+	if state(stateCredentialsCreated) == "true" {
+		var id cargoconf.FileID
+		if id, err = cargoconf.ParseFileID(state(stateCredentialsID)); err == nil {
+			err = folders.RemoveCreated(path, id)
+		}
+	} else {
+		err = folders.RemoveCredential(path, state(stateRegistryName), state(stateProvider) == string(config.CratesIO))
+	}
+	if err != nil {
+		r.Warning("cargo-oidc: credentials file not cleaned up", fmt.Sprintf("%v\nDelete the file by hand if it still holds the token; the token expires on its own.", err))
+		return
+	}
+	r.Info("Removed the token from the credentials file.")
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 )
@@ -85,6 +86,13 @@ var Inputs = []string{
 	"token-scheme", "export-env", "credential-mode", "replace-crates-io", "config-file",
 	"credentials-file", "cleanup", "revoke", "retries", "timeout",
 }
+
+// RunnerInputs are action.yml's inputs that only carry the runner's host
+// paths (defaults ${{ github.workspace }} and ${{ runner.temp }}) into
+// runs.args, since GitHub lets a container action's args use the inputs
+// context only. The action reads them as --host-workspace and --host-temp,
+// not as inputs; users leave them alone.
+var RunnerInputs = []string{"host-workspace", "host-temp"}
 
 // defaults are the values action.yml gives; an input holding its default is
 // not counted as "given" when checking inputs against the provider.
@@ -171,6 +179,10 @@ func Load(input func(name string) string) (*Config, error) {
 		l.fail("credential-mode", fmt.Sprintf("%q is not allowed; use token (a token in the environment) or provider (cargo-oidc as Cargo's credential provider)", m))
 	}
 	c.Audience = l.get("audience")
+	if strings.IndexFunc(c.Audience, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		l.fail("audience", "holds a control character (such as a line break); give the audience the token service expects, on one line")
+		c.Audience = ""
+	}
 
 	switch c.Provider {
 	case JFrog:

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -114,10 +115,10 @@ func Serve(ctx context.Context, e Env) error {
 func handle(ctx context.Context, e Env, line []byte) any {
 	var req Request
 	if err := json.Unmarshal(line, &req); err != nil {
-		return fail(fmt.Errorf("cargo-oidc: cargo sent a request that is not JSON (%v); is this cargo 1.74 or later?", err))
+		return fail(nil, fmt.Errorf("cargo-oidc: cargo sent a request that is not JSON (%v); is this cargo 1.74 or later?", err))
 	}
 	if req.V != 1 {
-		return fail(fmt.Errorf("cargo-oidc: cargo asked for protocol version %d; cargo-oidc speaks version 1", req.V))
+		return fail(nil, fmt.Errorf("cargo-oidc: cargo asked for protocol version %d; cargo-oidc speaks version 1", req.V))
 	}
 	switch req.Kind {
 	case "get":
@@ -128,14 +129,15 @@ func handle(ctx context.Context, e Env, line []byte) any {
 	}
 	opts, err := ParseArgs(req.Args)
 	if err != nil {
-		return fail(err)
+		return fail(nil, err)
 	}
 	if !opts.serves(req.Registry) {
 		return map[string]errBody{"Err": {Kind: kindURLNotSupported}}
 	}
-	tok, err := opts.mint(ctx, e)
+	red := exchange.NewRedactor()
+	tok, err := opts.mint(ctx, e, red)
 	if err != nil {
-		return fail(err)
+		return fail(red, err)
 	}
 	cache, expiration := cacheFor(tok, e.Now())
 	return map[string]okGet{"Ok": {Kind: "get", Token: opts.cfg.Authorization(tok.Value),
@@ -143,13 +145,14 @@ func handle(ctx context.Context, e Env, line []byte) any {
 }
 
 // fail turns err into an "other" error answer; wrapped causes become
-// caused-by lines, which Cargo prints under the message.
-func fail(err error) any {
-	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+// caused-by lines, which Cargo prints under the message. Every secret red
+// knows is removed first: Cargo prints the answer.
+func fail(red *exchange.Redactor, err error) any {
+	lines := strings.Split(strings.TrimSpace(red.Redact(err.Error())), "\n")
 	var d interface{ Details() []string }
 	if errors.As(err, &d) {
 		for _, l := range d.Details() {
-			if l = strings.TrimSpace(l); l != "" {
+			if l = strings.TrimSpace(red.Redact(l)); l != "" {
 				lines = append(lines, l)
 			}
 		}
@@ -185,7 +188,14 @@ type Options struct {
 	IDTokenEnv string
 	// IDTokenFile names a file holding a ready OIDC token.
 	IDTokenFile string
+	// Record names the file every crates.io token minted is appended to
+	// (one per line), for the action's post stage to revoke.
+	Record string
 }
+
+// RecordArg is the argument (--minted-record=PATH) naming the file the
+// provider records the crates.io tokens it mints in.
+const RecordArg = "minted-record"
 
 // Config returns the validated configuration.
 func (o *Options) Config() *config.Config { return o.cfg }
@@ -205,6 +215,8 @@ func ParseArgs(args []string) (*Options, error) {
 			o.IDTokenEnv = value
 		case "id-token-file":
 			o.IDTokenFile = value
+		case RecordArg:
+			o.Record = value
 		default:
 			if !known(name) {
 				return nil, fmt.Errorf("cargo-oidc: unknown argument --%s in the credential-provider setting; use the action's input names (--provider=, --url=, ...)", name)
@@ -232,20 +244,38 @@ func known(name string) bool {
 	return false
 }
 
-// serves reports whether the request is for the configured registry.
+// CratesIOIndexes are the index URLs Cargo names crates.io by: the git
+// index and the sparse index. Cargo sends the git one for crates.io even
+// when it uses the sparse protocol.
+var CratesIOIndexes = []string{"https://github.com/rust-lang/crates.io-index", "sparse+https://index.crates.io/"}
+
+// serves reports whether the request is for the configured registry: for
+// crates-io, crates.io's index only (a trusted publishing token must never
+// go to another registry); else the configured index, when one is set.
 func (o *Options) serves(r Registry) bool {
-	if o.cfg.Provider == config.CratesIO || o.cfg.IndexURL == "" {
+	norm := func(u string) string { return strings.TrimRight(strings.TrimPrefix(u, "sparse+"), "/") }
+	if o.cfg.Provider == config.CratesIO {
+		for _, idx := range CratesIOIndexes {
+			if norm(r.IndexURL) == norm(idx) {
+				return true
+			}
+		}
+		return false
+	}
+	if o.cfg.IndexURL == "" {
 		return true
 	}
-	norm := func(u string) string { return strings.TrimRight(strings.TrimPrefix(u, "sparse+"), "/") }
 	return norm(r.IndexURL) == norm(o.cfg.IndexURL)
 }
 
-// mint gets an ID token and exchanges it.
-func (o *Options) mint(ctx context.Context, e Env) (*exchange.Token, error) {
+// mint gets an ID token and exchanges it. Every secret met goes to red. A
+// crates.io token is recorded for revocation before it is answered; one
+// that cannot be recorded is revoked at once and not answered.
+func (o *Options) mint(ctx context.Context, e Env, red *exchange.Redactor) (*exchange.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
-	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: o.cfg.Retries})
+	red.Add(e.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: o.cfg.Retries, Redactor: red})
 	var ids exchange.IDTokenSource
 	switch {
 	case o.IDTokenEnv != "":
@@ -255,10 +285,35 @@ func (o *Options) mint(ctx context.Context, e Env) (*exchange.Token, error) {
 	default:
 		ids = exchange.GitHubIDTokens(e.Getenv, client)
 	}
-	svc := o.cfg.Service(client, nil, e.Now, e.Getenv)
+	ids = exchange.Masked(ids, red.Add)
+	svc := o.cfg.Service(client, red.Add, e.Now, e.Getenv)
 	tok, err := svc.Exchange(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("cargo-oidc: %w", err)
 	}
+	if cr, ok := svc.(*exchange.CratesIO); ok && o.Record != "" {
+		if err := appendRecord(o.Record, tok.Value); err != nil {
+			rerr := cr.Revoke(ctx, tok.Value)
+			what := "it was revoked"
+			if rerr != nil {
+				what = fmt.Sprintf("revoking it failed too (%v); it expires on its own in 30 minutes", rerr)
+			}
+			return nil, fmt.Errorf("cargo-oidc: cannot record the crates.io token for revocation at the end of the job, so it is not used (%s): %w", what, err)
+		}
+	}
 	return tok, nil
+}
+
+// appendRecord appends tok and a newline to the record file (created 0600)
+// in one write, so concurrent providers never interleave.
+func appendRecord(path, tok string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write([]byte(tok + "\n")); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -225,4 +227,98 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("answer %s", b)
 		}
 	})
+}
+
+// newCratesFake is a crates.io whose exchange issues cio_tp_<n> and whose
+// revocation counts.
+func newCratesFake(t *testing.T, body func(n int32) string) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
+	var issued, revoked atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"value":%q}`, idToken)
+	})
+	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, body(issued.Add(1)))
+	})
+	mux.HandleFunc("DELETE /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
+		revoked.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, &issued, &revoked
+}
+
+func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
+	t.Parallel()
+	srv, issued, _ := newCratesFake(t, func(n int32) string { return fmt.Sprintf(`{"token":"cio_tp_minted%02d"}`, n) })
+	record := filepath.Join(t.TempDir(), "tokens")
+	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + record}
+	req := func(index, name string) string {
+		b, _ := json.Marshal(Request{V: 1, Kind: "get", Operation: "publish", Registry: Registry{IndexURL: index, Name: name}, Args: args})
+		return string(b)
+	}
+	f := &fake{srv: srv}
+	answers := f.serve(t, nil,
+		req("https://github.com/rust-lang/crates.io-index", "crates-io"),
+		req("sparse+https://index.crates.io/", "crates-io"),
+		req("sparse+https://evil.example/index/", "evil"),
+		req("https://github.com/rust-lang/crates.io-index-fork", "crates-io"))
+	for i, a := range answers[:2] {
+		if !strings.Contains(string(a["Ok"]), fmt.Sprintf(`"token":"cio_tp_minted%02d"`, i+1)) {
+			t.Errorf("answer %d = %s", i, a)
+		}
+	}
+	for i, a := range answers[2:] {
+		if !strings.Contains(string(a["Err"]), kindURLNotSupported) {
+			t.Errorf("answer for another registry %d = %s", i, a)
+		}
+	}
+	if issued.Load() != 2 {
+		t.Errorf("%d exchanges, want 2", issued.Load())
+	}
+	data, err := os.ReadFile(record)
+	if err != nil || string(data) != "cio_tp_minted01\ncio_tp_minted02\n" {
+		t.Fatalf("record = %q, %v", data, err)
+	}
+	if fi, _ := os.Stat(record); fi.Mode().Perm() != 0o600 {
+		t.Errorf("record mode %v", fi.Mode())
+	}
+}
+
+func TestCratesIOTokenNotRecordedIsRevokedAndNotAnswered(t *testing.T) {
+	t.Parallel()
+	srv, _, revoked := newCratesFake(t, func(n int32) string { return `{"token":"cio_tp_unrecorded"}` })
+	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + filepath.Join(t.TempDir(), "missing", "tokens")}
+	b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
+	f := &fake{srv: srv}
+	a := f.serve(t, nil, string(b))[0]
+	if a["Ok"] != nil || !strings.Contains(string(a["Err"]), "cannot record") || strings.Contains(string(a["Err"]), "cio_tp_unrecorded") {
+		t.Errorf("answer = %s", a)
+	}
+	if revoked.Load() != 1 {
+		t.Errorf("%d revocations, want 1", revoked.Load())
+	}
+}
+
+func TestErrorAnswerIsRedacted(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"value":%q}`, idToken)
+	})
+	payload := strings.Split(idToken, ".")[1]
+	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"errors":[{"detail":"bad jwt payload %s"}]}`, payload)
+	})
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	f := &fake{srv: srv}
+	b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"},
+		Args: []string{"--provider=crates-io", "--url=" + srv.URL}})
+	a := f.serve(t, nil, string(b))[0]
+	if !strings.Contains(string(a["Err"]), "bad jwt payload ***") || strings.Contains(string(a["Err"]), payload) {
+		t.Errorf("answer = %s", a)
+	}
 }

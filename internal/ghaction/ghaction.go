@@ -1,5 +1,6 @@
 // Package ghaction is the action's side of the runner protocol: inputs, log
-// commands and masking through go-githubactions, a safe writer for the file
+// commands and masking through go-githubactions (every masked secret is also
+// removed by value from every line the action writes), a safe writer for the file
 // commands (GITHUB_ENV, GITHUB_OUTPUT, GITHUB_STATE), the step summary, and
 // the translation between container paths and the host paths later steps see.
 //
@@ -15,6 +16,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/sethvargo/go-githubactions"
 )
 
@@ -25,6 +27,7 @@ type Runner struct {
 	out    *safeWriter
 	debug  bool
 	masked map[string]bool
+	red    *exchange.Redactor
 }
 
 // New returns a Runner reading inputs through getenv and writing log commands
@@ -36,8 +39,17 @@ func New(getenv func(string) string, out io.Writer) *Runner {
 		out:    w,
 		debug:  getenv("RUNNER_DEBUG") == "1",
 		masked: map[string]bool{},
+		red:    exchange.NewRedactor(),
 	}
 }
+
+// Redactor returns the redactor that knows every secret passed to Mask
+// (and the three parts of a JWT): give it to the HTTP client so that
+// messages built from outside text lose them before they are cut.
+func (r *Runner) Redactor() *exchange.Redactor { return r.red }
+
+// Redact removes every secret passed to Mask from s, by value.
+func (r *Runner) Redact(s string) string { return r.red.Redact(s) }
 
 // Input returns the trimmed value of the named input ("" when unset).
 func (r *Runner) Input(name string) string { return r.gha.GetInput(name) }
@@ -45,10 +57,13 @@ func (r *Runner) Input(name string) string { return r.gha.GetInput(name) }
 // Debugging reports whether debug lines are written (RUNNER_DEBUG=1).
 func (r *Runner) Debugging() bool { return r.debug }
 
-// Mask tells the runner to hide secret in all later log output. Empty values
-// and values already masked are skipped. A value with line breaks is masked
-// line by line, as the runner masks per line.
+// Mask tells the runner to hide secret in all later log output, and
+// records it for redaction: every log line, annotation and summary the
+// action writes is redacted by value as well. Empty values and values
+// already masked are skipped. A value with line breaks is masked line by
+// line, as the runner masks per line.
 func (r *Runner) Mask(secret string) {
+	r.red.Add(secret)
 	for _, line := range strings.FieldsFunc(secret, func(c rune) bool { return c == '\n' || c == '\r' }) {
 		if line == "" || r.masked[line] {
 			continue
@@ -59,35 +74,35 @@ func (r *Runner) Mask(secret string) {
 }
 
 // Group opens a collapsible group in the log.
-func (r *Runner) Group(title string) { r.gha.Group(title) }
+func (r *Runner) Group(title string) { r.gha.Group(r.Redact(title)) }
 
 // EndGroup closes the group opened by Group.
 func (r *Runner) EndGroup() { r.gha.EndGroup() }
 
 // Info writes a plain log line.
-func (r *Runner) Info(msg string) { r.gha.Infof("%s", msg) }
+func (r *Runner) Info(msg string) { r.gha.Infof("%s", r.Redact(msg)) }
 
 // Debug writes a ::debug:: line when RUNNER_DEBUG is "1".
 func (r *Runner) Debug(msg string) {
 	if r.debug {
-		r.gha.Debugf("%s", msg)
+		r.gha.Debugf("%s", r.Redact(msg))
 	}
 }
 
 // Notice writes a ::notice:: annotation with a title.
 func (r *Runner) Notice(title, msg string) {
-	r.gha.WithFieldsMap(map[string]string{"title": title}).Noticef("%s", msg)
+	r.gha.WithFieldsMap(map[string]string{"title": r.Redact(title)}).Noticef("%s", r.Redact(msg))
 }
 
 // Warning writes a ::warning:: annotation with a title.
 func (r *Runner) Warning(title, msg string) {
-	r.gha.WithFieldsMap(map[string]string{"title": title}).Warningf("%s", msg)
+	r.gha.WithFieldsMap(map[string]string{"title": r.Redact(title)}).Warningf("%s", r.Redact(msg))
 }
 
 // Error writes an ::error:: annotation with a title. The message may span
 // several lines; the runner shows them all in the annotation.
 func (r *Runner) Error(title, msg string) {
-	r.gha.WithFieldsMap(map[string]string{"title": title}).Errorf("%s", msg)
+	r.gha.WithFieldsMap(map[string]string{"title": r.Redact(title)}).Errorf("%s", r.Redact(msg))
 }
 
 // Err returns the first error met while writing log commands, if any.

@@ -214,6 +214,9 @@ func TestResolve(t *testing.T) {
 		{"/github/runner_temp/c.toml", "/github/runner_temp/c.toml", ""},
 		{"../outside.toml", "", "leaves the workspace"},
 		{"/etc/cargo.toml", "", "outside the workspace"},
+		{"~/.cargo/credentials.toml", "", "${{ runner.temp }}"},
+		{"~", "", "starts with ~"},
+		{"~runner/.cargo/config.toml", "", "starts with ~"},
 		{"", "", ""},
 	}
 	for _, tt := range tests {
@@ -227,5 +230,80 @@ func TestResolve(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.value, got, err, tt.want)
 		}
+	}
+}
+
+// TestPathsRunnerLayouts covers the layouts a container action meets: a
+// runner that mounts runner.temp (v2.331.0 on), an older one that leaves
+// RUNNER_TEMP a host path, nektos/act (HOME and runner.temp of the
+// container's own), and the action run on the runner's machine.
+func TestPathsRunnerLayouts(t *testing.T) {
+	t.Parallel()
+	const hw, ht = "/home/runner/work/r/r", "/home/runner/work/_temp"
+	layout := func(temp, home string, inContainer bool) Paths {
+		ws := "/github/workspace"
+		if !inContainer {
+			ws = hw
+		}
+		p := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": temp, "HOME": home}), hw, ht)
+		p.Container = inContainer
+		return p
+	}
+	current := layout(ContainerTemp, ContainerHome, true)
+	older := layout(ht, ContainerHome, true)
+	act := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": "/tmp/act/repo", "RUNNER_TEMP": "/tmp", "HOME": "/root"}), "/tmp/act/repo", "/tmp")
+	act.Container = true
+	host := layout(ht, ht+"/_github_home", false)
+
+	for _, tt := range []struct {
+		name     string
+		p        Paths
+		homeOK   bool
+		path     string // a credentials file, as Resolve returns it
+		sharedOK bool
+	}{
+		{"current runner", current, true, ContainerTemp + "/creds.toml", true},
+		{"older runner", older, true, ht + "/creds.toml", false},
+		{"older runner, workspace file", older, true, "/github/workspace/.cargo/credentials.toml", true},
+		{"act", act, false, "/tmp/creds.toml", false},
+		{"act, workspace under /tmp", act, false, "/tmp/act/repo/.cargo/credentials.toml", true},
+		{"on the runner's machine", host, true, ht + "/creds.toml", true},
+	} {
+		if err := tt.p.CheckHomeShared(); (err == nil) != tt.homeOK {
+			t.Errorf("%s: CheckHomeShared() = %v, want ok=%v", tt.name, err, tt.homeOK)
+		}
+		err := tt.p.CheckShared("credentials-file", tt.path)
+		if (err == nil) != tt.sharedOK {
+			t.Errorf("%s: CheckShared(%q) = %v, want ok=%v", tt.name, tt.path, err, tt.sharedOK)
+		}
+		if err != nil && !strings.Contains(err.Error(), "input credentials-file:") {
+			t.Errorf("%s: error %q does not name the input", tt.name, err)
+		}
+	}
+	// An older runner leaves RUNNER_TEMP untranslated but still mounts
+	// _github_home at /github/home: later steps find HOME's files there.
+	if got := older.ToHost(ContainerHome + "/.cargo-oidc/bin/cargo-oidc"); got != ht+"/_github_home/.cargo-oidc/bin/cargo-oidc" {
+		t.Errorf("older runner: ToHost(home file) = %q", got)
+	}
+}
+
+func TestLogLinesAreRedactedByValue(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	r := New(func(string) string { return "1" }, &out)
+	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLWJ5dGVz"
+	r.Mask(jwt)
+	sig := "c2lnbmF0dXJlLWJ5dGVz"
+	r.Info("info " + sig)
+	r.Debug("debug " + jwt)
+	r.Warning("warn "+sig, "body "+sig)
+	r.Error("err", "payload eyJzdWIiOiJ4In0")
+	got := out.String()
+	_, rest, _ := strings.Cut(got, "\n") // after the ::add-mask:: line
+	if strings.Contains(rest, sig) || strings.Contains(rest, "eyJzdWIiOiJ4In0") {
+		t.Fatalf("a secret or one of its parts shows:\n%s", got)
+	}
+	if !strings.HasPrefix(got, "::add-mask::"+jwt+"\n") || !strings.Contains(rest, "info ***") {
+		t.Fatalf("output:\n%s", got)
 	}
 }

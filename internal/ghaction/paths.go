@@ -18,7 +18,20 @@ type Paths struct {
 	Workspace, HostWorkspace string
 	Temp, HostTemp           string
 	Home, HostHome           string
+	// Container is true when the action runs as a container action (the
+	// runner's `docker run`), false when it runs on the runner's machine.
+	Container bool
 }
+
+// The folders GitHub's runner mounts into a container action for HOME and
+// runner.temp. RUNNER_TEMP is mounted (and translated) only by runners from
+// v2.331.0 on (December 2025; v2.329.0 and v2.330.0 behind a feature flag);
+// on older ones it stays the host path, which does not exist in the
+// container.
+const (
+	ContainerHome = "/github/home"
+	ContainerTemp = "/github/runner_temp"
+)
 
 // NewPaths builds the mapping from the step's environment and the host paths
 // given as arguments (empty: same as the container's).
@@ -31,11 +44,45 @@ func NewPaths(getenv func(string) string, hostWorkspace, hostTemp string) Paths 
 	p.HostWorkspace = orDefault(clean(hostWorkspace), p.Workspace)
 	p.HostTemp = orDefault(clean(hostTemp), p.Temp)
 	p.HostHome = p.Home
-	if p.HostTemp != p.Temp && p.HostTemp != "" {
-		// In the container HOME is $RUNNER_TEMP/_github_home on the host.
+	if p.HostTemp != "" && (p.HostTemp != p.Temp || p.Home == ContainerHome) {
+		// In the container HOME is $RUNNER_TEMP/_github_home on the host
+		// (also on runners that leave RUNNER_TEMP untranslated).
 		p.HostHome = filepath.Join(p.HostTemp, "_github_home")
 	}
 	return p
+}
+
+// CheckHomeShared reports an error when the action runs in a container
+// whose HOME is not the folder the runner shares with later steps
+// (/github/home, which GitHub's runner mounts from $RUNNER_TEMP/_github_home).
+// nektos/act, for one, gives the action's container a HOME of its own, so a
+// file put there is gone when the step ends.
+func (p Paths) CheckHomeShared() error {
+	if !p.Container || p.Home == ContainerHome {
+		return nil
+	}
+	return fmt.Errorf("credential-mode: provider installs the provider under HOME, but HOME is %q, not %s: this runner does not share the action's HOME with later steps "+
+		"(GitHub's runner mounts $RUNNER_TEMP/_github_home there; nektos/act, for one, does not), "+
+		"so a credential provider installed there would not exist when cargo runs; use credential-mode: token on this runner", p.Home, ContainerHome)
+}
+
+// CheckShared reports an error when path (a container path from Resolve)
+// lies under runner.temp and the action runs in a container into which the
+// runner does not mount runner.temp: a file written there would stay in
+// the container, out of reach of later steps.
+func (p Paths) CheckShared(input, path string) error {
+	if !p.Container || p.Temp == ContainerTemp {
+		return nil
+	}
+	if _, ok := under(path, p.Temp); !ok {
+		return nil
+	}
+	if _, ok := under(path, p.Workspace); ok {
+		return nil
+	}
+	return fmt.Errorf("input %s: %q is under runner.temp (%s), which this runner does not mount into the action's container "+
+		"(GitHub's runners mount it at %s from v2.331.0 on; older self-hosted runners and nektos/act do not), so later steps would not see the file; "+
+		"use a path relative to the workspace, or update the runner", input, path, p.Temp, ContainerTemp)
 }
 
 func clean(p string) string {
@@ -95,10 +142,14 @@ func (p Paths) FromHost(path string) (string, bool) {
 // Resolve turns a file input into a container path: a relative path is taken
 // relative to the workspace and may not leave it; an absolute path must lie
 // under the workspace or the runner's temp folder (as the host or the
-// container names them).
+// container names them). A path starting with ~ is refused: nothing expands
+// it, and the action's home is not the home of later steps.
 func (p Paths) Resolve(input, value string) (string, error) {
 	if value == "" {
 		return "", nil
+	}
+	if strings.HasPrefix(value, "~") {
+		return "", fmt.Errorf("input %s: %q starts with ~, which is not expanded (it would be a folder named ~ in the workspace), and the home folder of later steps is not visible to the action's container; use a path relative to the workspace or under ${{ runner.temp }}, for example ${{ runner.temp }}/cargo/credentials.toml", input, value)
 	}
 	if !filepath.IsAbs(value) {
 		if p.Workspace == "" {

@@ -1,9 +1,14 @@
 package runner
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Action is what the runner reads from an action's metadata file
@@ -30,6 +35,9 @@ type Input struct {
 type Output struct {
 	Name        string
 	Description string
+	// Value is a composite action's `value:` (unevaluated); empty for a
+	// container action, whose outputs come from GITHUB_OUTPUT.
+	Value string
 }
 
 // Runs is action.yml's `runs:` section. Args and Env values are unevaluated.
@@ -42,156 +50,162 @@ type Runs struct {
 	PreIf, PostIf  string
 	Args           []string
 	Env            map[string]string
+	// Steps are a composite action's steps (using: composite).
+	Steps []CompositeStep
 }
 
-// LoadAction reads and parses an action.yml file.
+// CompositeStep is one step of a composite action, kept so that its
+// expressions can be checked against the contexts the runner allows.
+type CompositeStep struct {
+	ID               string            `yaml:"id"`
+	Name             string            `yaml:"name"`
+	If               string            `yaml:"if"`
+	Uses             string            `yaml:"uses"`
+	Run              string            `yaml:"run"`
+	Shell            string            `yaml:"shell"`
+	WorkingDirectory string            `yaml:"working-directory"`
+	ContinueOnError  string            `yaml:"continue-on-error"`
+	With             map[string]string `yaml:"with"`
+	Env              map[string]string `yaml:"env"`
+}
+
+// LoadAction reads and parses an action.yml file and checks it the way the
+// runner does when it loads an action (see Validate): an action the runner
+// would refuse fails here too.
 func LoadAction(path string) (*Action, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read action metadata: %w", err)
 	}
 	a, err := ParseAction(data)
+	if err == nil {
+		err = a.Validate()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return a, nil
 }
 
-// ParseAction parses the contents of an action.yml file. It understands the
-// YAML that action metadata files use (block mappings and sequences, quoted
-// and plain scalars, block scalars, flow sequences, comments) and refuses the
-// rest with an error naming the line.
+// The shapes of action.yml as yaml.v3 decodes them. Inputs and outputs are
+// nodes so that their file order is kept.
+type (
+	actionDoc struct {
+		Name        string    `yaml:"name"`
+		Description string    `yaml:"description"`
+		Inputs      yaml.Node `yaml:"inputs"`
+		Outputs     yaml.Node `yaml:"outputs"`
+		Runs        *runsDoc  `yaml:"runs"`
+	}
+	inputDoc struct {
+		Description        string  `yaml:"description"`
+		Required           string  `yaml:"required"`
+		Default            *string `yaml:"default"`
+		DeprecationMessage string  `yaml:"deprecationMessage"`
+	}
+	outputDoc struct {
+		Description string `yaml:"description"`
+		Value       string `yaml:"value"`
+	}
+	runsDoc struct {
+		Using          string            `yaml:"using"`
+		Image          string            `yaml:"image"`
+		Entrypoint     string            `yaml:"entrypoint"`
+		PreEntrypoint  string            `yaml:"pre-entrypoint"`
+		PostEntrypoint string            `yaml:"post-entrypoint"`
+		PreIf          string            `yaml:"pre-if"`
+		PostIf         string            `yaml:"post-if"`
+		Args           yaml.Node         `yaml:"args"`
+		Env            map[string]string `yaml:"env"`
+		Steps          []CompositeStep   `yaml:"steps"`
+	}
+)
+
+// ParseAction parses the contents of an action.yml file (YAML, one
+// document). It checks the file's shape only; Validate checks the
+// expressions.
 func ParseAction(data []byte) (*Action, error) {
-	doc, err := parseYAML(data)
+	var doc actionDoc
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("action metadata: runs is missing")
+		}
+		return nil, fmt.Errorf("action metadata: %w", err)
+	}
+	a := &Action{Name: doc.Name, Description: doc.Description}
+	err := eachEntry(&doc.Inputs, "inputs", func(name string, v *yaml.Node) error {
+		var spec inputDoc
+		if err := v.Decode(&spec); err != nil {
+			return fmt.Errorf("input %q: %w", name, err)
+		}
+		in := Input{Name: name, Description: spec.Description, DeprecationMessage: spec.DeprecationMessage}
+		switch spec.Required {
+		case "", "false", "False", "FALSE":
+		case "true", "True", "TRUE":
+			in.Required = true
+		default:
+			return fmt.Errorf("input %q: required must be true or false, got %q", name, spec.Required)
+		}
+		if spec.Default != nil {
+			in.Default, in.HasDefault = *spec.Default, true
+		}
+		a.Inputs = append(a.Inputs, in)
+		return nil
+	})
+	if err == nil {
+		err = eachEntry(&doc.Outputs, "outputs", func(name string, v *yaml.Node) error {
+			var spec outputDoc
+			if err := v.Decode(&spec); err != nil {
+				return fmt.Errorf("output %q: %w", name, err)
+			}
+			a.Outputs = append(a.Outputs, Output{Name: name, Description: spec.Description, Value: spec.Value})
+			return nil
+		})
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("action metadata: %w", err)
 	}
-	top, ok := doc.(*yamlMap)
-	if !ok {
-		return nil, fmt.Errorf("action metadata: top level is not a mapping")
-	}
-	a := &Action{}
-	if a.Name, err = optString(top, "name"); err != nil {
-		return nil, err
-	}
-	if a.Description, err = optString(top, "description"); err != nil {
-		return nil, err
-	}
-	if v, ok := top.get("inputs"); ok && v != "" {
-		m, ok := v.(*yamlMap)
-		if !ok {
-			return nil, fmt.Errorf("action metadata: inputs is not a mapping")
-		}
-		for _, name := range m.keys {
-			in := Input{Name: name}
-			spec, ok := m.values[name].(*yamlMap)
-			if !ok {
-				if m.values[name] != "" {
-					return nil, fmt.Errorf("action metadata: input %q is not a mapping", name)
-				}
-				spec = &yamlMap{values: map[string]any{}}
-			}
-			if in.Description, err = optString(spec, "description"); err != nil {
-				return nil, err
-			}
-			req, err := optString(spec, "required")
-			if err != nil {
-				return nil, err
-			}
-			switch req {
-			case "", "false", "False", "FALSE":
-			case "true", "True", "TRUE":
-				in.Required = true
-			default:
-				return nil, fmt.Errorf("action metadata: input %q: required must be true or false, got %q", name, req)
-			}
-			if _, in.HasDefault = spec.get("default"); in.HasDefault {
-				if in.Default, err = optString(spec, "default"); err != nil {
-					return nil, err
-				}
-			}
-			if in.DeprecationMessage, err = optString(spec, "deprecationMessage"); err != nil {
-				return nil, err
-			}
-			a.Inputs = append(a.Inputs, in)
-		}
-	}
-	if v, ok := top.get("outputs"); ok && v != "" {
-		m, ok := v.(*yamlMap)
-		if !ok {
-			return nil, fmt.Errorf("action metadata: outputs is not a mapping")
-		}
-		for _, name := range m.keys {
-			out := Output{Name: name}
-			if spec, ok := m.values[name].(*yamlMap); ok {
-				if out.Description, err = optString(spec, "description"); err != nil {
-					return nil, err
-				}
-			}
-			a.Outputs = append(a.Outputs, out)
-		}
-	}
-	v, ok := top.get("runs")
-	if !ok {
+	r := doc.Runs
+	if r == nil {
 		return nil, fmt.Errorf("action metadata: runs is missing")
 	}
-	runs, ok := v.(*yamlMap)
-	if !ok {
-		return nil, fmt.Errorf("action metadata: runs is not a mapping")
-	}
-	r := &a.Runs
-	for key, dst := range map[string]*string{
-		"using": &r.Using, "image": &r.Image, "entrypoint": &r.Entrypoint,
-		"pre-entrypoint": &r.PreEntrypoint, "post-entrypoint": &r.PostEntrypoint,
-		"pre-if": &r.PreIf, "post-if": &r.PostIf,
-	} {
-		if *dst, err = optString(runs, key); err != nil {
-			return nil, err
+	a.Runs = Runs{Using: r.Using, Image: r.Image, Entrypoint: r.Entrypoint, PreEntrypoint: r.PreEntrypoint,
+		PostEntrypoint: r.PostEntrypoint, PreIf: r.PreIf, PostIf: r.PostIf, Env: r.Env, Steps: r.Steps}
+	if r.Args.Kind != 0 && r.Args.Tag != "!!null" {
+		if r.Args.Kind != yaml.SequenceNode {
+			return nil, fmt.Errorf("action metadata: line %d: runs.args is not a sequence", r.Args.Line)
+		}
+		if err := r.Args.Decode(&a.Runs.Args); err != nil {
+			return nil, fmt.Errorf("action metadata: runs.args: %w", err)
 		}
 	}
-	if v, ok := runs.get("args"); ok && v != "" {
-		list, ok := v.([]any)
-		if !ok {
-			return nil, fmt.Errorf("action metadata: runs.args is not a sequence")
-		}
-		for i, item := range list {
-			s, ok := item.(string)
-			if !ok {
-				return nil, fmt.Errorf("action metadata: runs.args[%d] is not a string", i)
-			}
-			r.Args = append(r.Args, s)
-		}
-	}
-	if v, ok := runs.get("env"); ok && v != "" {
-		m, ok := v.(*yamlMap)
-		if !ok {
-			return nil, fmt.Errorf("action metadata: runs.env is not a mapping")
-		}
-		r.Env = map[string]string{}
-		for _, k := range m.keys {
-			s, ok := m.values[k].(string)
-			if !ok {
-				return nil, fmt.Errorf("action metadata: runs.env.%s is not a string", k)
-			}
-			r.Env[k] = s
-		}
-	}
-	if r.Using == "" {
+	if a.Runs.Using == "" {
 		return nil, fmt.Errorf("action metadata: runs.using is missing")
 	}
 	return a, nil
 }
 
-func optString(m *yamlMap, key string) (string, error) {
-	v, ok := m.get(key)
-	if !ok {
-		return "", nil
+// eachEntry calls fn for every key of a mapping node, in file order. An
+// absent or empty node has no entries; a null value is passed as an empty
+// mapping.
+func eachEntry(n *yaml.Node, what string, fn func(name string, v *yaml.Node) error) error {
+	if n.Kind == 0 || n.Tag == "!!null" {
+		return nil
 	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("action metadata: %s is not a string", key)
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: %s is not a mapping", n.Line, what)
 	}
-	return s, nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Tag == "!!null" {
+			v = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		}
+		if err := fn(k.Value, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Input returns the input named name (compared case-insensitively, as the

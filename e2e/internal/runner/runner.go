@@ -2,9 +2,10 @@
 // suite can drive the action the way GitHub does: the runner's folders (a
 // workspace, RUNNER_TEMP with _github_home, _github_workflow and
 // _runner_file_commands), the job's GITHUB_*/RUNNER_* environment, INPUT_*
-// variables with action.yml's defaults, runs.args evaluated to host paths,
-// fresh file-command files per step parsed afterwards exactly as the runner
-// parses them, GITHUB_ENV and GITHUB_PATH applied to the later steps, and the
+// variables for every input given or with a default, the runner's rules for
+// which contexts each key of action.yml may use (Action.Validate), runs.args
+// evaluated with the inputs context only, fresh file-command files per step
+// parsed afterwards exactly as the runner parses them, GITHUB_ENV and GITHUB_PATH applied to the later steps, and the
 // post stage run with STATE_* from the main stage.
 //
 // The action runs either as the built binary on the host (Host) or as the
@@ -471,9 +472,16 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// lookup resolves an expression's context reference for this job.
-func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
+// lookup resolves an expression's context reference for this job, with
+// only the contexts allowed: github and runner from the job, inputs from
+// the step's inputs. A context that is not allowed resolves to nothing (the
+// action was validated first, so that does not happen).
+func (j *Job) lookup(allowed Contexts, inputs map[string]string) func(string) (string, bool) {
 	return func(ref string) (string, bool) {
+		ctxName, key, _ := strings.Cut(ref, ".")
+		if !containsFold(allowed.Names, ctxName) {
+			return "", false
+		}
 		switch ref {
 		case "github.workspace":
 			return j.workspace, true
@@ -486,7 +494,6 @@ func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 		case "github.action_path":
 			return "", false
 		}
-		ctxName, key, _ := strings.Cut(ref, ".")
 		switch ctxName {
 		case "inputs":
 			for k, v := range inputs {
@@ -515,9 +522,14 @@ func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 }
 
 // ActionInputs returns the inputs the action gets for step: the step's
-// values, then action.yml's defaults (evaluated) for inputs not given, and
-// warnings for inputs action.yml does not declare.
+// values, then action.yml's defaults for inputs not given, evaluated with
+// the contexts an input default may use. The runner sets INPUT_<NAME> for
+// every one of them, so an input with a default is always set. It also
+// returns warnings for inputs action.yml does not declare.
 func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, error) {
+	if err := a.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("runner: %w", err)
+	}
 	inputs := map[string]string{}
 	var warnings []string
 	for k, v := range step.Inputs {
@@ -537,7 +549,7 @@ func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, e
 		if given || !in.HasDefault {
 			continue
 		}
-		v, err := Evaluate(in.Default, j.lookup(inputs))
+		v, err := Evaluate(in.Default, j.lookup(InputDefaultContexts, nil))
 		if err != nil {
 			return nil, nil, fmt.Errorf("runner: default of input %q: %w", in.Name, err)
 		}
@@ -546,12 +558,15 @@ func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, e
 	return inputs, warnings, nil
 }
 
-// ActionArgs evaluates runs.args for the step (host paths for
-// ${{ github.workspace }} and ${{ runner.temp }}).
+// ActionArgs evaluates runs.args for the step with the inputs context only,
+// as the runner does; the values are not rewritten to container paths.
 func (j *Job) ActionArgs(a *Action, inputs map[string]string) ([]string, error) {
+	if err := a.Validate(); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
 	args := make([]string, 0, len(a.Runs.Args))
 	for _, raw := range a.Runs.Args {
-		v, err := Evaluate(raw, j.lookup(inputs))
+		v, err := Evaluate(raw, j.lookup(ArgsContexts, inputs))
 		if err != nil {
 			return nil, fmt.Errorf("runner: runs.args: %w", err)
 		}
@@ -630,7 +645,7 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 		overlay[k] = v
 	}
 	for k, raw := range a.Runs.Env {
-		v, err := Evaluate(raw, j.lookup(inputs))
+		v, err := Evaluate(raw, j.lookup(ArgsContexts, inputs))
 		if err != nil {
 			return nil, fmt.Errorf("runner: runs.env.%s: %w", k, err)
 		}

@@ -93,6 +93,10 @@ inputs:
     default: ${{ github.workspace }}/x
   no-default:
     description: none
+  host-workspace:
+    default: ${{ github.workspace }}
+  host-temp:
+    default: ${{ runner.temp }}
 outputs:
   token:
     description: the token
@@ -100,8 +104,8 @@ runs:
   using: docker
   image: Dockerfile
   args:
-    - --host-workspace=${{ github.workspace }}
-    - --host-temp=${{ runner.temp }}
+    - --host-workspace=${{ inputs.host-workspace }}
+    - --host-temp=${{ inputs.host-temp }}
   post-entrypoint: /fakeaction-post
 `
 
@@ -272,6 +276,7 @@ func roundTrip(t *testing.T, rc runtimeCase) {
 		"INPUT_MODE":                     "ok",
 		"INPUT_WITH_SPACE":               "spaced",
 		"INPUT_WS-DEFAULT":               rc.workspace(j) + "/x",
+		"INPUT_HOST-WORKSPACE":           rc.workspace(j),
 		"INPUT_UNKNOWN":                  "u",
 		"HOME":                           rc.home(j),
 		"GITHUB_WORKSPACE":               rc.workspace(j),

@@ -246,13 +246,18 @@ func ParseFileID(s string) (FileID, error) {
 // ChangedError reports a file a later stage left alone because it is no
 // longer the file the action wrote.
 type ChangedError struct {
-	Path string // host path
-	Why  string
+	Path   string // host path
+	Why    string
+	Folder bool // Path is a folder
 }
 
 // Error says which file was left alone and why.
 func (e *ChangedError) Error() string {
-	return fmt.Sprintf("%s was left alone: %s, so it is no longer the file cargo-oidc wrote", e.Path, e.Why)
+	what := "file"
+	if e.Folder {
+		what = "folder"
+	}
+	return fmt.Sprintf("%s was left alone: %s, so it is no longer the %s cargo-oidc wrote", e.Path, e.Why, what)
 }
 
 // resolveNoLinks finds path without following any symbolic link: every

@@ -62,7 +62,8 @@
 //
 // # Files
 //
-// Folders is the only way the action touches Cargo's files and its own binary.
+// Folders is the only way the action touches Cargo's files, its own binary and
+// the private folder where the credential provider records the tokens it mints.
 // It holds an os.Root for each folder the action may use (the workspace and the
 // runner's temp folder), so nothing outside them is read, written or deleted,
 // whatever links the job planted. A symbolic link on the way, in a folder or as
@@ -89,4 +90,9 @@
 // are the FileID recorded when it was written, and RemoveCredential takes our
 // token out of a file that existed before. Errors never contain a token, nor
 // the parser's message for a credentials file.
+//
+// A private folder for a file another process appends secrets to is created
+// by MkdirPrivate (mode 0700, given to the Owner, never one that exists
+// already); a later stage reads the file with ReadBounded and deletes the
+// folder with RemoveAllBeneath, neither of which follows any link.
 package cargoconf

@@ -213,12 +213,20 @@ func (e *OutsideError) Error() string {
 
 // TooLargeError reports a file larger than MaxFileSize; it was not read.
 type TooLargeError struct {
-	Path string
-	Size int64 // -1 when unknown (the file grew while being read)
+	Path  string
+	Size  int64 // -1 when unknown (the file grew while being read)
+	Limit int64 // the limit in bytes; 0 means MaxFileSize, the limit for a Cargo file
 }
 
-// Error names the file and its size.
+// Error names the file, its size and the limit.
 func (e *TooLargeError) Error() string {
+	if e.Limit > 0 && e.Limit != MaxFileSize {
+		size := fmt.Sprintf("more than %d bytes", e.Limit)
+		if e.Size >= 0 {
+			size = fmt.Sprintf("%d bytes", e.Size)
+		}
+		return fmt.Sprintf("%s is %s, over the %d-byte limit, and was not read", e.Path, size, e.Limit)
+	}
 	size := "more than 16 MiB"
 	if e.Size >= 0 {
 		size = fmt.Sprintf("%d bytes", e.Size)

@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -172,6 +173,12 @@ func mxSecretRows() []mxRow {
 		inputs: map[string]string{"credential-mode": "provider"},
 		check:  mxProviderMinted,
 	})
+	// A later step replaces the record's folder with a link to a folder
+	// outside: the post stage neither reads nor deletes there.
+	add(mxRow{name: "files/provider-mode-minted-folder-linked-outside", expected: "ok; post reads and deletes nothing outside, warns", provider: "crates-io",
+		inputs: map[string]string{"credential-mode": "provider"},
+		check:  mxProviderMintedLinkedOutside,
+	})
 
 	// An audience with a line break would print a workflow command.
 	add(fail(mxRow{name: "input/audience-control-character", expected: "fail before any request: audience refused", provider: "jfrog",
@@ -300,27 +307,9 @@ func mxScanText(w *mxWorld, where, text string) []string {
 // of the run must be revoked.
 func mxProviderMinted(w *mxWorld) []string {
 	var p []string
-	setting := w.res.Env["CARGO_REGISTRY_CREDENTIAL_PROVIDER"]
-	fields := strings.Fields(setting)
-	if len(fields) < 2 {
-		return []string{"no CARGO_REGISTRY_CREDENTIAL_PROVIDER: " + setting}
-	}
-	env := os.Environ()
-	for k, v := range w.job.Env() {
-		env = append(env, k+"="+v)
-	}
-	get := func(index, name string) string {
-		req, _ := json.Marshal(map[string]any{"v": 1, "kind": "get", "operation": "publish", "args": fields[1:],
-			"registry": map[string]string{"index-url": index, "name": name}})
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, fields[0], "--cargo-plugin")
-		cmd.Env, cmd.Stdin = env, bytes.NewReader(append(req, '\n'))
-		out, err := cmd.Output()
-		if err != nil {
-			p = append(p, fmt.Sprintf("provider: %v", err))
-		}
-		return string(out)
+	get, err := mxProviderGet(w, &p)
+	if err != nil {
+		return []string{err.Error()}
 	}
 	for range 2 {
 		if out := get("https://github.com/rust-lang/crates.io-index", "crates-io"); !strings.Contains(out, `"Ok"`) {
@@ -349,6 +338,110 @@ func mxProviderMinted(w *mxWorld) []string {
 	matches, _ := filepath.Glob(filepath.Join(w.job.GitHubHome(), ".cargo-oidc", "minted-*"))
 	if len(matches) != 0 {
 		p = append(p, fmt.Sprintf("the post stage left the record of minted tokens: %v", matches))
+	}
+	return append(p, mxScanText(w, "post stage", post.Stdout+post.Stderr)...)
+}
+
+// mxProviderGet returns a function that plays Cargo's get for a registry
+// against the credential provider the step installed, as a later step
+// would; problems go to p.
+func mxProviderGet(w *mxWorld, p *[]string) (func(index, name string) string, error) {
+	setting := w.res.Env["CARGO_REGISTRY_CREDENTIAL_PROVIDER"]
+	fields := strings.Fields(setting)
+	if len(fields) < 2 {
+		return nil, errors.New("no CARGO_REGISTRY_CREDENTIAL_PROVIDER: " + setting)
+	}
+	env := os.Environ()
+	for k, v := range w.job.Env() {
+		env = append(env, k+"="+v)
+	}
+	return func(index, name string) string {
+		req, _ := json.Marshal(map[string]any{"v": 1, "kind": "get", "operation": "publish", "args": fields[1:],
+			"registry": map[string]string{"index-url": index, "name": name}})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, fields[0], "--cargo-plugin")
+		cmd.Env, cmd.Stdin = env, bytes.NewReader(append(req, '\n'))
+		out, err := cmd.Output()
+		if err != nil {
+			*p = append(*p, fmt.Sprintf("provider: %v", err))
+		}
+		return string(out)
+	}, nil
+}
+
+// mxProviderMintedLinkedOutside: the provider mints a token, then a later
+// step replaces the record's folder with a link to a folder outside the
+// workspace and the runner's temp folder that holds a file of the same name
+// (with a token-shaped line). The post stage must read nothing there (the
+// line is never masked, shown or revoked), delete nothing (the folder, its
+// files and the link stay), revoke the step's own token and warn that the
+// minted one was not revoked.
+func mxProviderMintedLinkedOutside(w *mxWorld) []string {
+	var p []string
+	get, err := mxProviderGet(w, &p)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if out := get("https://github.com/rust-lang/crates.io-index", "crates-io"); !strings.Contains(out, `"Ok"`) {
+		p = append(p, "the provider gave no token for crates.io")
+	}
+	matches, _ := filepath.Glob(filepath.Join(w.job.GitHubHome(), ".cargo-oidc", "minted-*"))
+	if len(matches) != 1 {
+		return append(p, fmt.Sprintf("want one record folder, found %v", matches))
+	}
+	minted := matches[0]
+	outside := filepath.Join(w.t.TempDir(), "elsewhere")
+	planted := "cio_tp_" + mxRandomHex(16)
+	w.extraSecrets = append(w.extraSecrets, planted)
+	files := map[string]string{"tokens": planted + "\n", "keep.txt": "a file the post stage must not delete\n"}
+	if err := os.Mkdir(outside, 0o700); err != nil {
+		return append(p, err.Error())
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(outside, name), []byte(data), 0o600); err != nil {
+			return append(p, err.Error())
+		}
+	}
+	if err := os.RemoveAll(minted); err != nil {
+		return append(p, err.Error())
+	}
+	if err := os.Symlink(outside, minted); err != nil {
+		return append(p, err.Error())
+	}
+	before := w.s.Store.Requests(fakes.CratesIOTokenPath)
+	post, err := w.job.RunPost(context.Background(), mxStepID)
+	if err != nil || post == nil {
+		return append(p, fmt.Sprintf("post stage: %v", err))
+	}
+	if strings.Contains(post.Stdout+post.Stderr, planted) {
+		p = append(p, "the post stage read the record outside (it masked or showed its line)")
+	}
+	if n := w.s.Store.Requests(fakes.CratesIOTokenPath) - before; n != 1 {
+		p = append(p, fmt.Sprintf("the post stage sent %d request(s) to crates.io; want 1 (the step's token only)", n))
+	}
+	issued, revoked := 0, 0
+	for _, t := range w.s.Store.Tokens() {
+		if t.Service == "crates-io" && t.Kind == fakes.KindAccessToken {
+			issued++
+			if t.Revoked {
+				revoked++
+			}
+		}
+	}
+	if issued != 2 || revoked != 1 {
+		p = append(p, fmt.Sprintf("%d crates.io tokens issued, %d revoked; want 2 issued, the step's revoked", issued, revoked))
+	}
+	if !strings.Contains(post.Stdout, "minted by the credential provider not revoked") || !strings.Contains(post.Stdout, "symbolic link") {
+		p = append(p, "the post stage did not warn that the record was a link and not read:\n"+post.Stdout)
+	}
+	for name, data := range files {
+		if b, err := os.ReadFile(filepath.Join(outside, name)); err != nil || string(b) != data {
+			p = append(p, fmt.Sprintf("the post stage changed or deleted %s outside: %v", name, err))
+		}
+	}
+	if fi, err := os.Lstat(minted); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		p = append(p, fmt.Sprintf("the link the job planted was removed or replaced: %v", err))
 	}
 	return append(p, mxScanText(w, "post stage", post.Stdout+post.Stderr)...)
 }

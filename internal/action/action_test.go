@@ -540,9 +540,11 @@ func TestFailureSummaryKeepsSecretsMaskable(t *testing.T) {
 	}
 }
 
-func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t, map[string]string{"provider": "crates-io"})
+// mainProviderMode runs the main stage with provider crates-io in
+// credential-mode provider and returns the record of minted tokens its
+// credential provider would append to, checked to be in a private folder.
+func mainProviderMode(t *testing.T, w *world) string {
+	t.Helper()
 	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
 	bin := filepath.Join(w.dir, "fake-binary")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -564,16 +566,23 @@ func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
 	if !strings.HasPrefix(record, w.env["RUNNER_TEMP"]+"/_github_home/.cargo-oidc/minted-") {
 		t.Fatalf("record %q is not beside the provider under the runner's temp folder", record)
 	}
-	if fi, err := os.Stat(filepath.Dir(record)); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("record folder: %v", err)
+	if fi, err := os.Lstat(filepath.Dir(record)); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("record folder: %v, %v; want a 0700 folder", fi, err)
 	}
+	for k, v := range parseEntries(t, w.read("state")) {
+		w.env["STATE_"+k] = v
+	}
+	return record
+}
+
+func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	record := mainProviderMode(t, w)
 	// What the credential provider would have appended: two tokens (the
 	// fake accepts only its own, so one revocation fails and is reported).
 	if err := os.WriteFile(record, []byte("cio_tp_SECRET123\ncio_tp_OTHER456\n"), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	for k, v := range parseEntries(t, w.read("state")) {
-		w.env["STATE_"+k] = v
 	}
 	post, err := w.run(Post)
 	if err != nil {
@@ -587,5 +596,83 @@ func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(record)); !os.IsNotExist(err) {
 		t.Errorf("the record folder is left: %v", err)
+	}
+}
+
+// A later step replaces the record's folder with a link to a folder outside
+// the workspace and the runner's temp folder: the post stage reads nothing
+// there and deletes nothing, not even the link, and says so.
+func TestPostLeavesARecordFolderLinkedOutside(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	record := mainProviderMode(t, w)
+	outside := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "tokens"), []byte("cio_tp_OUTSIDE789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Dir(record)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Dir(record)); err != nil {
+		t.Fatal(err)
+	}
+	post, err := w.run(Post)
+	if err != nil {
+		t.Fatalf("Post: %v\n%s", err, post)
+	}
+	if strings.Contains(post, "OUTSIDE789") {
+		t.Errorf("the post stage read the file outside:\n%s", post)
+	}
+	if w.revoked.Load() != 1 || !strings.Contains(post, "Revoked the crates.io token.") {
+		t.Errorf("revoked %d; want the step's token revoked; post stage:\n%s", w.revoked.Load(), post)
+	}
+	if !strings.Contains(post, "minted by the credential provider not revoked") || !strings.Contains(post, "symbolic link") {
+		t.Errorf("the post stage does not warn about the link:\n%s", post)
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "tokens")); err != nil || string(b) != "cio_tp_OUTSIDE789\n" {
+		t.Errorf("the file outside is %q, %v; want it untouched", b, err)
+	}
+	if fi, err := os.Lstat(filepath.Dir(record)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was deleted or replaced: %v, %v", fi, err)
+	}
+}
+
+// A step that fails after creating the record's folder deletes it again
+// (here the outputs cannot be written: /dev/full refuses every write).
+func TestMainFailureRemovesTheRecordFolder(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no /dev/full to fail the outputs with, and CI=true forbids skipping: %v", err)
+		}
+		t.Skipf("no /dev/full to fail the outputs with: %v", err)
+	}
+	w := newWorld(t, map[string]string{"provider": "crates-io"})
+	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
+	w.env["GITHUB_OUTPUT"] = "/dev/full"
+	bin := filepath.Join(w.dir, "fake-binary")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := w.envFn()
+	var out bytes.Buffer
+	e.Stdout = &out
+	e.Executable = func() (string, error) { return bin, nil }
+	_ = Main(context.Background(), e)
+	if !strings.Contains(out.String(), "::error") {
+		t.Fatalf("the step did not fail:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(w.env["HOME"], ".cargo-oidc", "bin", "cargo-oidc")); err != nil {
+		t.Fatalf("the step failed before installing the provider (so before the record folder): %v\n%s", err, out.String())
+	}
+	matches, _ := filepath.Glob(filepath.Join(w.env["HOME"], ".cargo-oidc", "minted-*"))
+	if len(matches) != 0 {
+		t.Errorf("the failed step left the record folder %v", matches)
+	}
+	if w.revoked.Load() != 1 {
+		t.Errorf("revoked %d, want the step's token revoked at once", w.revoked.Load())
 	}
 }

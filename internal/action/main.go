@@ -169,14 +169,16 @@ func Main(ctx context.Context, e Env) (err error) {
 		r.Info("Credential provider: " + paths.ToHost(providerBin))
 	}
 	if minted != "" {
-		if err := makePrivateDir(filepath.Dir(minted), owner); err != nil {
+		// The record's folder is private to the user later steps run as
+		// (who runs the provider), and goes again if the step fails.
+		if err := folders.MkdirPrivate(filepath.Dir(minted), owner); err != nil {
 			fc.Close()
 			r.EndGroup()
 			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
 		}
 		defer func() {
 			if err != nil {
-				_ = os.RemoveAll(filepath.Dir(minted))
+				_ = folders.RemoveAllBeneath(filepath.Dir(minted))
 			}
 		}()
 	}
@@ -472,21 +474,6 @@ func randomName(random io.Reader) (string, error) {
 		return "", fmt.Errorf("making a random folder name: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
-}
-
-// makePrivateDir creates dir with mode 0700, owned by owner (the user the
-// later steps run as, who runs the credential provider).
-func makePrivateDir(dir string, owner cargoconf.Owner) error {
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	if owner.Set {
-		if err := os.Chown(dir, owner.UID, owner.GID); err != nil {
-			_ = os.Remove(dir)
-			return fmt.Errorf("creating %s: %w", dir, err)
-		}
-	}
-	return nil
 }
 
 // installBinary copies the running binary to dst (provider mode) through

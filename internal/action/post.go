@@ -6,11 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
@@ -38,12 +36,15 @@ func Post(ctx context.Context, e Env) error {
 		return r.Err()
 	}
 
+	folders := openFolders(ghaction.NewPaths(e.Getenv, e.HostWorkspace, e.HostTemp))
+	defer folders.Close()
+
 	if state(stateProvider) == string(config.CratesIO) && state(stateRevoke) == "true" {
 		var tokens []string
 		if token != "" {
 			tokens = append(tokens, token)
 		}
-		minted, merr := readMinted(state(stateMinted))
+		minted, merr := readMinted(folders, state(stateMinted))
 		for _, t := range minted {
 			r.Mask(t)
 		}
@@ -54,12 +55,14 @@ func Post(ctx context.Context, e Env) error {
 		}
 		revokeAll(ctx, e, r, state, tokens, len(minted))
 		if m := state(stateMinted); m != "" && merr == nil {
-			_ = os.RemoveAll(filepath.Dir(m))
+			if err := folders.RemoveAllBeneath(filepath.Dir(m)); err != nil {
+				r.Warning("cargo-oidc: record of minted tokens not deleted", err.Error())
+			}
 		}
 	}
 
 	if path := state(stateCredentialsFile); path != "" && state(stateCleanup) == "true" {
-		cleanupCredentials(r, ghaction.NewPaths(e.Getenv, e.HostWorkspace, e.HostTemp), path, state)
+		cleanupCredentials(r, folders, path, state)
 	}
 	return r.Err()
 }
@@ -116,26 +119,19 @@ func revokeAll(ctx context.Context, e Env, r *ghaction.Runner, state func(string
 }
 
 // readMinted reads the tokens the credential provider recorded, one per
-// line ("" path or no file: none). The file is read without following a
-// link and within a size bound.
-func readMinted(path string) ([]string, error) {
+// line ("" path or no file: none). The file is read through the folders,
+// following no symbolic link, and within a size bound: a record (or its
+// folder) that a step replaced with a link is not read.
+func readMinted(folders *cargoconf.Folders, path string) ([]string, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := folders.ReadBounded(path, maxMintedRecord)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the record of minted tokens %s: %w", path, err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("the record of minted tokens %s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxMintedRecord))
-	if err != nil {
-		return nil, fmt.Errorf("reading the record of minted tokens %s: %w", path, err)
+		return nil, fmt.Errorf("the record of minted tokens was not read: %w", err)
 	}
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -155,9 +151,7 @@ const stateCredentialsID = "credentials-id"
 // or the token it added to an existing one. Nothing is followed through a
 // symbolic link, and a created file is deleted only while it is still the
 // file the main stage wrote.
-func cleanupCredentials(r *ghaction.Runner, paths ghaction.Paths, path string, state func(string) string) {
-	folders := openFolders(paths)
-	defer folders.Close()
+func cleanupCredentials(r *ghaction.Runner, folders *cargoconf.Folders, path string, state func(string) string) {
 	var err error
 	if state(stateCredentialsCreated) == "true" {
 		var id cargoconf.FileID

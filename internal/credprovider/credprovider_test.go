@@ -301,6 +301,63 @@ func TestCratesIOTokenNotRecordedIsRevokedAndNotAnswered(t *testing.T) {
 	}
 }
 
+// A record, or its folder, that a step replaced with a symbolic link is
+// not written through: the token is revoked at once and not answered, and
+// the file the link leads to is untouched.
+func TestCratesIORecordLinkIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		link func(t *testing.T, dir, outside string) string // returns the record path
+	}{
+		{"record linked", func(t *testing.T, dir, outside string) string {
+			mustSymlink(t, filepath.Join(outside, "tokens"), filepath.Join(dir, "tokens"))
+			return filepath.Join(dir, "tokens")
+		}},
+		{"record dangling link", func(t *testing.T, dir, outside string) string {
+			mustSymlink(t, filepath.Join(outside, "new"), filepath.Join(dir, "tokens"))
+			return filepath.Join(dir, "tokens")
+		}},
+		{"folder linked", func(t *testing.T, dir, outside string) string {
+			mustSymlink(t, outside, filepath.Join(dir, "minted"))
+			return filepath.Join(dir, "minted", "tokens")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _, revoked := newCratesFake(t, func(n int32) string { return `{"token":"cio_tp_linkedrecord"}` })
+			outside := t.TempDir()
+			if err := os.WriteFile(filepath.Join(outside, "tokens"), []byte("before\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			record := tc.link(t, t.TempDir(), outside)
+			args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + record}
+			b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
+			f := &fake{srv: srv}
+			a := f.serve(t, nil, string(b))[0]
+			if a["Ok"] != nil || !strings.Contains(string(a["Err"]), "symbolic link") || strings.Contains(string(a["Err"]), "cio_tp_linkedrecord") {
+				t.Errorf("answer = %s", a)
+			}
+			if revoked.Load() != 1 {
+				t.Errorf("%d revocations, want 1", revoked.Load())
+			}
+			if data, err := os.ReadFile(filepath.Join(outside, "tokens")); err != nil || string(data) != "before\n" {
+				t.Errorf("the file outside is %q, %v; want it untouched", data, err)
+			}
+			if _, err := os.Lstat(filepath.Join(outside, "new")); err == nil {
+				t.Error("a file was created through the link")
+			}
+		})
+	}
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestErrorAnswerIsRedacted(t *testing.T) {
 	t.Parallel()
 	mux := http.NewServeMux()

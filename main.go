@@ -1,6 +1,6 @@
 // Command cargo-oidc is a GitHub Action that exchanges the job's GitHub OIDC
 // ID token for a short-lived registry token (JFrog Artifactory, Cloudsmith,
-// crates.io trusted publishing) and sets Cargo up for the later steps of the
+// crates.io trusted publishing, AWS CodeArtifact) and sets Cargo up for the later steps of the
 // job. Run with --cargo-plugin it is a Cargo credential provider that mints a
 // fresh token whenever Cargo asks. See README.md.
 package main
@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -23,8 +24,24 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..." (the
+// release builds and the Dockerfile do); when it is empty, buildVersion reads
+// the module version from the build info instead.
+var version string
+
+// buildVersion is the version --version prints and the credential provider
+// reports: the stamped one, else the main module's version from the build
+// info (v1.2.3 after `go install github.com/cargo-oidc/cargo-oidc@v1.2.3`, a
+// pseudo-version for a build in a git checkout), else "dev".
+func buildVersion(stamped string, read func() (*debug.BuildInfo, bool)) string {
+	if stamped != "" {
+		return stamped
+	}
+	if info, ok := read(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}
 
 // errUsage marks a command-line error (exit code 2).
 var errUsage = errors.New("usage")
@@ -63,7 +80,8 @@ var providerArgs = []string{"id-token-env", "id-token-file"}
 func usage(flags *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString(`cargo-oidc exchanges a GitHub Actions OIDC ID token for a short-lived Cargo
-registry token (JFrog Artifactory, Cloudsmith, crates.io trusted publishing).
+registry token (JFrog Artifactory, Cloudsmith, crates.io trusted publishing,
+AWS CodeArtifact).
 
 Usage:
   cargo-oidc [flags]          main stage of the action: exchange, then set Cargo up;
@@ -120,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	for _, a := range args {
 		if a == "--cargo-plugin" {
-			return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Version: version})
+			return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Version: buildVersion(version, debug.ReadBuildInfo)})
 		}
 	}
 
@@ -142,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stdout, usage(fs))
 		return nil
 	case *showVersion:
-		fmt.Fprintln(stdout, "cargo-oidc", version)
+		fmt.Fprintln(stdout, "cargo-oidc", buildVersion(version, debug.ReadBuildInfo))
 		return nil
 	case fs.NArg() > 0:
 		return &usageError{fmt.Sprintf("unexpected argument %q: the stages take their inputs from INPUT_<NAME> variables, not from arguments", fs.Arg(0))}

@@ -201,9 +201,7 @@ type FileID struct {
 // identity returns fi's device and inode (size and hash are the caller's).
 func identity(fi os.FileInfo) FileID {
 	var id FileID
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.Dev, id.Ino = uint64(st.Dev), uint64(st.Ino)
-	}
+	id.Dev, id.Ino = statIdentity(fi)
 	return id
 }
 
@@ -318,7 +316,7 @@ func (f *folder) removeIf(rel string, id FileID) error {
 	if id.IsZero() {
 		return &ChangedError{Path: shown, Why: "its identity was not recorded"}
 	}
-	file, err := f.root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	file, err := f.root.OpenFile(rel, os.O_RDONLY|oNoFollow|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return err

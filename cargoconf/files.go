@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Owner is the user and group that files and folders should belong to. The action
@@ -24,11 +23,11 @@ func OwnerOf(dir string) (Owner, error) {
 	if err != nil {
 		return Owner{}, fmt.Errorf("cannot find the owner of %s: %w", dir, err)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	o, ok := statOwner(fi)
 	if !ok {
 		return Owner{}, fmt.Errorf("cannot find the owner of %s: no ownership information on this system", dir)
 	}
-	return Owner{UID: int(st.Uid), GID: int(st.Gid), Set: true}, nil
+	return o, nil
 }
 
 // ownerOfInfo returns the owner recorded in fi, Set only when this process can
@@ -37,8 +36,8 @@ func ownerOfInfo(fi os.FileInfo) Owner {
 	if fi == nil || os.Geteuid() != 0 {
 		return Owner{}
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return Owner{UID: int(st.Uid), GID: int(st.Gid), Set: true}
+	if o, ok := statOwner(fi); ok {
+		return o
 	}
 	return Owner{}
 }

@@ -69,7 +69,7 @@ func (fl *Folders) MkdirPrivate(path string, owner Owner) error {
 // through a descriptor opened without following a link, so that a link put
 // in its place meanwhile is not changed instead.
 func (f *folder) setPrivate(rel string, owner Owner) error {
-	d, err := f.root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
+	d, err := f.root.OpenFile(rel, os.O_RDONLY|oNoFollow|oDirectory, 0)
 	if err != nil {
 		return f.unroot(err)
 	}
@@ -99,7 +99,7 @@ func (fl *Folders) ReadBounded(path string, limit int64) ([]byte, error) {
 	if r.fi.Size() > limit {
 		return nil, &TooLargeError{Path: shown, Size: r.fi.Size(), Limit: limit}
 	}
-	file, err := r.f.root.OpenFile(r.rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	file, err := r.f.root.OpenFile(r.rel, os.O_RDONLY|oNoFollow|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", shown, r.f.unroot(err))
 	}

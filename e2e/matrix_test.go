@@ -21,6 +21,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,7 +60,7 @@ const mxMaxRSS = 50 << 20
 type mxRow struct {
 	name     string
 	expected string // what the action must do, for the table
-	provider string // jfrog, cloudsmith or crates-io: the base inputs
+	provider string // jfrog, cloudsmith, crates-io or codeartifact: the base inputs
 	// inputs override the base inputs (mxDrop removes one); "timeout"
 	// defaults to 20s so that no row can run long.
 	inputs map[string]string
@@ -220,6 +221,9 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 	w := &mxWorld{t: t, row: row, debug: debug}
 	w.s = fakes.StartT(t, row.stack)
 	opts := runner.Options{Debug: debug, Env: map[string]string{"SSL_CERT_FILE": w.s.CAFile}}
+	if row.provider == "codeartifact" {
+		maps.Copy(opts.Env, w.s.AWSEnv())
+	}
 	if !row.noIDToken {
 		opts.IDTokenURL, opts.IDTokenToken = w.s.RequestURL, w.s.RequestToken
 	}
@@ -299,6 +303,8 @@ func mxBaseInputs(s *fakes.Stack, provider string) map[string]string {
 		return harness.CloudsmithInputs(s)
 	case "crates-io":
 		return harness.CratesIOInputs(s)
+	case "codeartifact":
+		return harness.CodeArtifactInputs(s)
 	}
 	return harness.JFrogInputs(s)
 }
@@ -338,6 +344,8 @@ func (w *mxWorld) svcRequests() int {
 		return w.s.Cloudsmith.Faults.Requests()
 	case "crates-io":
 		return w.s.CratesIO.Faults.Requests()
+	case "codeartifact": // STS and CodeArtifact together
+		return w.s.STS.Faults.Requests() + w.s.CodeArtifact.Faults.Requests()
 	}
 	return w.s.JFrog.Faults.Requests()
 }
@@ -1020,6 +1028,121 @@ func mxRows() []mxRow {
 	in("cloudsmith-input-for-jfrog", "jfrog", "fail: belongs to cloudsmith", map[string]string{"namespace": "acme"}, "input namespace", "cloudsmith")
 	in("jfrog-input-for-crates-io", "crates-io", "fail: belongs to jfrog", map[string]string{"provider-name": "github-oidc"}, "input provider-name", "jfrog")
 	in("crates-io-input-for-cloudsmith", "cloudsmith", "fail: belongs to crates-io", map[string]string{"revoke": "false"}, "input revoke", "crates-io")
+
+	// ---- AWS CodeArtifact: STS, then CodeArtifact (svcReqs counts both)
+	caSecretsMasked := func(w *mxWorld) []string {
+		var p []string
+		masks := map[string]bool{}
+		for _, line := range strings.Split(w.res.Stdout, "\n") {
+			if m, ok := strings.CutPrefix(strings.TrimSpace(line), "::add-mask::"); ok {
+				masks[m] = true
+			}
+		}
+		for _, it := range w.s.Store.Tokens() {
+			switch it.Kind {
+			case fakes.KindAWSAccessKeyID, fakes.KindAWSSecretAccessKey, fakes.KindAWSSessionToken, fakes.KindAccessToken:
+				if !masks[it.Value] {
+					p = append(p, "no ::add-mask:: for the "+it.Kind)
+				}
+			}
+		}
+		return p
+	}
+	add(mxRow{name: "codeartifact/ok", expected: "ok: raw token, every AWS secret masked", provider: "codeartifact",
+		idReqs: mxN(1), svcReqs: mxN(2),
+		check: func(w *mxWorld) []string {
+			p := caSecretsMasked(w)
+			tok := w.res.Outputs["token"]
+			if !w.s.Store.Valid(tok) || w.res.Env["CARGO_REGISTRIES_CODEARTIFACT_TOKEN"] != tok {
+				p = append(p, "CARGO_REGISTRIES_CODEARTIFACT_TOKEN is not the raw CodeArtifact token")
+			}
+			if v, ok := w.res.State["token"]; ok && v != "" {
+				p = append(p, "the CodeArtifact token was saved as state (nothing revokes it)")
+			}
+			if got := w.res.Outputs["username"]; !strings.HasPrefix(got, "arn:aws:sts::"+fakes.DefaultAWSAccount+":assumed-role/") {
+				p = append(p, "username output "+got)
+			}
+			if got := w.s.STS.SessionNames(); len(got) != 1 || got[0] != "cargo-oidc-"+w.job.Env()["GITHUB_RUN_ID"]+"-"+w.job.Env()["GITHUB_RUN_ATTEMPT"] {
+				p = append(p, fmt.Sprintf("role session names %v", got))
+			}
+			return p
+		}})
+	add(mxRow{name: "codeartifact/files-and-default", expected: "ok: config merged, credentials file raw token", provider: "codeartifact",
+		inputs: map[string]string{"replace-crates-io": "true", "default-registry": "true", "credentials-file": "{temp}/ca-creds/credentials.toml"},
+		idReqs: mxN(1), svcReqs: mxN(2),
+		check: func(w *mxWorld) []string {
+			var p []string
+			tok := w.res.Outputs["token"]
+			cfg, err := os.ReadFile(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
+			if err != nil || !strings.Contains(string(cfg), `replace-with = "codeartifact"`) || !strings.Contains(string(cfg), "[registries.codeartifact]") ||
+				!strings.Contains(string(cfg), `index = "`+w.s.CodeArtifactIndex+`"`) {
+				p = append(p, fmt.Sprintf("config file: %v\n%s", err, cfg))
+			}
+			creds, err := os.ReadFile(w.credentials)
+			if err != nil || !strings.Contains(string(creds), `token = "`+tok+`"`) {
+				p = append(p, fmt.Sprintf("the credentials file does not hold the raw token: %v", err))
+			}
+			if w.res.Env["CARGO_REGISTRY_DEFAULT"] != "codeartifact" {
+				p = append(p, "CARGO_REGISTRY_DEFAULT is not codeartifact")
+			}
+			return p
+		}})
+	add(mxRow{name: "codeartifact/sts-throttling-400-then-ok", expected: "ok: STS Throttling retried", provider: "codeartifact",
+		setup: func(w *mxWorld) {
+			w.s.STS.Faults.Push(fakes.Fault{Kind: fakes.FaultStatus, Status: 400, ContentType: "text/xml",
+				Body: "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"})
+		},
+		idReqs: mxN(1), svcReqs: mxN(3), maxTime: 8 * time.Second})
+	add(mxRow{name: "codeartifact/503-then-ok", expected: "ok: the retry is signed afresh", provider: "codeartifact",
+		setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Status(503)) },
+		idReqs: mxN(1), svcReqs: mxN(3), maxTime: 8 * time.Second})
+	add(fail(mxRow{name: "codeartifact/sts-access-denied", expected: "fail at once: trust policy + claims", provider: "codeartifact",
+		stack: fakes.Options{Issuer: fakes.IssuerConfig{Environment: "release"}, Mapping: map[string]string{"repository": "other-org/other-repo"}},
+		want: append([]string{"403", "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity", "trust policy",
+			`token.actions.githubusercontent.com:aud = "sts.amazonaws.com"`, "token.actions.githubusercontent.com:sub", fakes.DefaultAWSRole}, mxHintLines...),
+		idReqs: mxN(1), svcReqs: mxN(1)}))
+	add(fail(mxRow{name: "codeartifact/sts-invalid-identity-token", expected: "fail at once: OIDC provider and audience", provider: "codeartifact",
+		inputs: map[string]string{"audience": "https://github.com/octo-org"},
+		want:   []string{"InvalidIdentityToken: Incorrect token audience", "IAM OIDC identity provider", `"https://github.com/octo-org"`, "aud: https://github.com/octo-org"},
+		idReqs: mxN(1), svcReqs: mxN(1)}))
+	add(fail(mxRow{name: "codeartifact/access-denied-exception", expected: "fail at once: the two permissions", provider: "codeartifact",
+		setup: func(w *mxWorld) { w.s.CodeArtifact.SetPermitted(false) },
+		want: []string{"403", "AccessDeniedException", "codeartifact:GetAuthorizationToken", "sts:GetServiceBearerToken",
+			"arn:aws:codeartifact:" + fakes.DefaultAWSRegion + ":" + fakes.DefaultAWSAccount + ":domain/" + fakes.DefaultCADomain},
+		idReqs: mxN(1), svcReqs: mxN(2), check: caSecretsMasked}))
+	add(fail(mxRow{name: "codeartifact/wrong-domain-owner", expected: "fail at once: names domain-owner", provider: "codeartifact",
+		inputs: map[string]string{"domain-owner": "444455556666"},
+		want:   []string{"AccessDeniedException", "444455556666", "domain-owner"},
+		idReqs: mxN(1), svcReqs: mxN(2)}))
+	add(fail(mxRow{name: "codeartifact/wrong-domain", expected: "fail at once: domain not found", provider: "codeartifact",
+		inputs: map[string]string{"domain": "other-domain"},
+		want:   []string{"404", "ResourceNotFoundException", "domain-owner", "aws-region"},
+		idReqs: mxN(1), svcReqs: mxN(2)}))
+	add(fail(mxRow{name: "codeartifact/wrong-region", expected: "fail at once: names aws-region", provider: "codeartifact",
+		inputs: map[string]string{"aws-region": "us-east-1"},
+		want:   []string{"InvalidSignatureException", "aws-region", `"us-east-1"`},
+		idReqs: mxN(1), svcReqs: mxN(2)}))
+	add(fail(mxRow{name: "codeartifact/sts-not-xml", expected: "fail: not valid XML, nothing quoted", provider: "codeartifact",
+		setup:  func(w *mxWorld) { w.s.STS.Faults.Push(fakes.Of(fakes.FaultMalformedJSON)) },
+		want:   []string{"aws sts", "not valid XML"},
+		idReqs: mxN(1), svcReqs: mxN(1)}))
+	add(fail(mxRow{name: "codeartifact/newline-token", expected: "fail: token refused, not shown", provider: "codeartifact",
+		setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
+		want:   []string{"authorization token", "refused"},
+		idReqs: mxN(1), svcReqs: mxN(2), check: caSecretsMasked}))
+	add(fail(mxRow{name: "codeartifact/308-other-host", expected: "fail: redirects refused; credentials not sent there", provider: "codeartifact",
+		setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Of(fakes.FaultRedirect308)) },
+		want:   []string{"redirects are refused"},
+		idReqs: mxN(1), svcReqs: mxN(2)}))
+	add(noNet(mxRow{name: "codeartifact/http-endpoint", expected: "fail before any request: https only", provider: "codeartifact",
+		job:  func(o *runner.Options) { o.Env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9" },
+		want: []string{"AWS_ENDPOINT_URL_STS must be an https URL"}}))
+	in("codeartifact-role-missing", "codeartifact", "fail: role-to-assume is required", map[string]string{"role-to-assume": mxDrop}, "input role-to-assume", "required")
+	in("codeartifact-domain-owner-invalid", "codeartifact", "fail: 12 digits", map[string]string{"domain-owner": "1111-2222-3333"}, "input domain-owner", "12 digits")
+	in("codeartifact-duration-too-long", "codeartifact", "fail: 15m to 12h", map[string]string{"duration": "24h"}, "input duration", "15m to 12h")
+	in("codeartifact-region-invalid", "codeartifact", "fail: a region code", map[string]string{"aws-region": "London"}, "input aws-region", "us-east-1")
+	in("jfrog-input-for-codeartifact", "codeartifact", "fail: belongs to jfrog", map[string]string{"provider-name": "github-oidc"}, "input provider-name", "jfrog")
+	in("codeartifact-input-for-cloudsmith", "cloudsmith", "fail: belongs to codeartifact", map[string]string{"role-to-assume": fakes.DefaultAWSRole}, "input role-to-assume", "codeartifact")
 
 	// ---- files
 	add(noNet(mxRow{name: "files/config-does-not-parse", expected: "fail before the exchange: names the file", provider: "jfrog",

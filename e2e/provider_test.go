@@ -201,7 +201,7 @@ func provFetchScenario(t *testing.T, mode string, inputs func(*fakes.Stack) map[
 	bin := provBinary(t)
 	a := provActionYML(t)
 	s := provStack(t)
-	j := provJob(t, s, nil)
+	j := provJob(t, s, s.AWSEnv()) // the AWS endpoints (only CodeArtifact reads them)
 	ctx := t.Context()
 	provWrite(t, j.Workspace(), map[string]string{
 		"Cargo.toml": provManifest("prov-user", "0.1.0", provChain[0]+` = { version = "1", registry = "`+registry+`" }`+"\n"),

@@ -63,10 +63,12 @@ func scnRunAll(t *testing.T, mode scnMode) {
 	}{
 		{"fetch/jfrog", scnFetch("jfrog")},
 		{"fetch/cloudsmith", scnFetch("cloudsmith")},
+		{"fetch/codeartifact", scnFetch("codeartifact")},
 		{"publish-then-revoke/crates-io", scnPublishRevoke},
 		{"wrong-claim/jfrog", scnWrongClaim("jfrog")},
 		{"wrong-claim/cloudsmith", scnWrongClaim("cloudsmith")},
 		{"wrong-claim/crates-io", scnWrongClaim("crates-io")},
+		{"wrong-claim/codeartifact", scnWrongClaim("codeartifact")},
 		{"replace-crates-io/existing-config", scnReplaceCratesIO(true)},
 		{"replace-crates-io/new-config", scnReplaceCratesIO(false)},
 		{"credentials-file/runner-temp", scnCredentialsFile(false)},
@@ -155,6 +157,8 @@ func (w *scnWorld) inputs(provider string, extra map[string]string) map[string]s
 		in = harness.CloudsmithInputs(w.s)
 	case "crates-io":
 		in = harness.CratesIOInputs(w.s)
+	case "codeartifact":
+		in = harness.CodeArtifactInputs(w.s)
 	default:
 		w.t.Fatalf("unknown provider %q", provider)
 	}
@@ -166,8 +170,12 @@ func (w *scnWorld) inputs(provider string, extra map[string]string) map[string]s
 // the action through the step's SSL_CERT_FILE only, never later steps.
 func (w *scnWorld) runAction(inputs map[string]string) *runner.StepResult {
 	w.t.Helper()
+	env := map[string]string{"SSL_CERT_FILE": w.caFile}
+	if inputs["provider"] == "codeartifact" {
+		maps.Copy(env, w.s.AWSEnv()) // the step's env, as a workflow would set it
+	}
 	res, err := w.job.RunAction(w.ctx, w.mode.rt, w.action, runner.Step{
-		ID: scnStepID, Inputs: inputs, Env: map[string]string{"SSL_CERT_FILE": w.caFile},
+		ID: scnStepID, Inputs: inputs, Env: env,
 	})
 	if err != nil {
 		w.t.Fatalf("running the action (%s): %v\n%s", w.mode.rt, err, scnOutput(res))
@@ -266,8 +274,11 @@ func scnFetch(provider string) func(w *scnWorld) {
 	return func(w *scnWorld) {
 		t := w.t
 		name, index := "artifactory", w.s.JFrogIndex
-		if provider == "cloudsmith" {
+		switch provider {
+		case "cloudsmith":
 			name, index = "cloudsmith", w.s.CloudsmithIndex
+		case "codeartifact":
+			name, index = "codeartifact", w.s.CodeArtifactIndex
 		}
 		res := w.mustSucceed(w.inputs(provider, nil))
 		tok := res.Outputs["token"]
@@ -281,9 +292,13 @@ func scnFetch(provider string) func(w *scnWorld) {
 			t.Errorf("the token output is not a token %s issued", provider)
 		}
 		n := "CARGO_REGISTRIES_" + strings.ToUpper(name)
+		auth := "Bearer " + tok
+		if provider == "codeartifact" {
+			auth = tok // the raw token, as AWS documents for Cargo
+		}
 		scnWantEnv(t, res, map[string]string{
 			n + "_INDEX":               index,
-			n + "_TOKEN":               "Bearer " + tok,
+			n + "_TOKEN":               auth,
 			n + "_CREDENTIAL_PROVIDER": "cargo:token",
 		})
 		scnWantOutputs(t, res, map[string]string{"registry-name": name, "index-url": index, "config-file": "", "credentials-file": ""})
@@ -388,9 +403,10 @@ func scnWrongClaim(provider string) func(w *scnWorld) {
 		const evil = "evil-org/evil-repo"
 		w.s.Issuer.Override(map[string]any{"repository": evil})
 		want := map[string]string{
-			"jfrog":      "Failed to find a matching identity mapping for the provided token claims: claim 'repository' is '" + evil + "'",
-			"cloudsmith": "Incorrect authentication credentials.",
-			"crates-io":  "No Trusted Publishing config found for repository `" + evil + "`.",
+			"jfrog":        "Failed to find a matching identity mapping for the provided token claims: claim 'repository' is '" + evil + "'",
+			"cloudsmith":   "Incorrect authentication credentials.",
+			"crates-io":    "No Trusted Publishing config found for repository `" + evil + "`.",
+			"codeartifact": "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",
 		}[provider]
 		res := w.runAction(w.inputs(provider, nil))
 		if !res.Failed() {

@@ -495,7 +495,7 @@ func checkSteps(where string, steps, scope *yamlNode, acts actionSet, own *actio
 		if provider == "artifactory" {
 			provider = "jfrog"
 		}
-		if spec == acts.Main && with != nil && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io"}, provider) {
+		if spec == acts.Main && with != nil && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io", "codeartifact"}, provider) {
 			for _, k := range with.Keys {
 				in, ok := spec.Inputs[k]
 				if ok && in.Providers != nil && !slices.Contains(in.Providers, provider) {

@@ -189,7 +189,27 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if resp.StatusCode == 0 || (resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented) {
 		return true, nil
 	}
+	if retry, ok := ctx.Value(retryAnswerKey{}).(func(int, http.Header, []byte) bool); ok && resp.StatusCode >= 400 {
+		return retry(resp.StatusCode, resp.Header, peekBody(resp)), nil
+	}
 	return false, nil
+}
+
+// retryAnswerKey is the context key of a call's retryAnswer function.
+type retryAnswerKey struct{}
+
+// peekBody reads the start of resp's body (up to maxErrorBody) and puts it
+// back, so that the answer can still be read in full.
+func peekBody(resp *http.Response) []byte {
+	if resp.Body == nil {
+		return nil
+	}
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return head
 }
 
 // permanentError returns the error to report when err must not be retried,
@@ -353,6 +373,12 @@ type call struct {
 	body   []byte
 	// next, when set, builds a fresh body before every retry.
 	next func(ctx context.Context) ([]byte, error)
+	// sign, when set, signs the request before every attempt (AWS
+	// Signature Version 4: a retry gets a fresh date and signature).
+	sign func(r *http.Request) error
+	// retryAnswer, when set, decides whether a 4xx answer is retried too
+	// (AWS reports throttling as 400 with an error code in the body).
+	retryAnswer func(status int, header http.Header, body []byte) bool
 }
 
 // answer is a response read in full (within the limit).
@@ -368,6 +394,9 @@ type answer struct {
 func (c *Client) send(ctx context.Context, cl *call) (*answer, error) {
 	last := &lastStatus{}
 	ctx = context.WithValue(ctx, lastStatusKey{}, last)
+	if cl.retryAnswer != nil {
+		ctx = context.WithValue(ctx, retryAnswerKey{}, cl.retryAnswer)
+	}
 	cur := cl.body
 	var body any
 	if cur != nil {
@@ -383,15 +412,27 @@ func (c *Client) send(ctx context.Context, cl *call) (*answer, error) {
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", UserAgent)
 	}
+	if cl.sign != nil {
+		if err := cl.sign(req.Request); err != nil {
+			return nil, fmt.Errorf("signing the request: %w", err)
+		}
+	}
 	rc := c.rc
-	if cl.next != nil {
+	if cl.next != nil || cl.sign != nil {
 		rc = c.retryable(func(hr *http.Request) error {
-			b, err := cl.next(hr.Context())
-			if err != nil {
-				return err
+			if cl.next != nil {
+				b, err := cl.next(hr.Context())
+				if err != nil {
+					return err
+				}
+				cur = b
+				hr.ContentLength = int64(len(b))
 			}
-			cur = b
-			hr.ContentLength = int64(len(b))
+			if cl.sign != nil {
+				if err := cl.sign(hr); err != nil {
+					return fmt.Errorf("signing the request: %w", err)
+				}
+			}
 			return nil
 		})
 	}

@@ -4,8 +4,9 @@
 // It holds the HTTP client every call goes through (go-retryablehttp with
 // jittered backoff, a capped Retry-After, fail-fast on client errors, no
 // redirects, bounded response bodies), the ID token sources (the GitHub
-// Actions runtime, an environment variable, a file), the three token services
-// (JFrog Platform, Cloudsmith, crates.io trusted publishing), the typed errors
+// Actions runtime, an environment variable, a file), the token services
+// (JFrog Platform, Cloudsmith, crates.io trusted publishing, and AWS
+// CodeArtifact through STS with a SigV4-signed call), the typed errors
 // they return and a decoder for the non-secret claims of an ID token.
 //
 // Secrets never appear in an error string: errors quote a service's own

@@ -90,7 +90,7 @@ func (e *HTTPError) Error() string {
 // (KindRefused), the claims lines, for a hint block under the error.
 // Nothing in it is secret.
 func (e *HTTPError) Details() []string {
-	if e.Service == ServiceGitHub || statusKind(e.StatusCode) != KindRefused {
+	if e.Service == ServiceGitHub || e.kind() != KindRefused {
 		return details(e.Hint, nil)
 	}
 	return details(e.Hint, e.Claims)

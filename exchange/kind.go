@@ -25,11 +25,12 @@ const (
 	// connection refused or reset, TLS, or no answer in time.
 	KindUnreachable
 	// KindRefused: the token service answered and refused the exchange
-	// (a 4xx status other than 429). Only this kind shows the ID token's
-	// claims: they are what the service judged.
+	// (a 4xx status other than 429, not retried). Only this kind shows the
+	// ID token's claims: they are what the service judged.
 	KindRefused
-	// KindServiceFailed: the token service kept failing (5xx, or 429) until
-	// the retries or the time ran out.
+	// KindServiceFailed: the token service kept failing (5xx, 429, or a
+	// 4xx it asked to retry, like STS's throttling) until the retries or the
+	// time ran out.
 	KindServiceFailed
 	// KindBadAnswer: the token service answered success but the answer is
 	// unusable (not the expected JSON, too large, no or an invalid token),
@@ -92,7 +93,7 @@ func Classify(err error) Kind {
 		if he.Service == ServiceGitHub {
 			return KindNoIDToken
 		}
-		return statusKind(he.StatusCode)
+		return he.kind()
 	}
 	var rt *RetryTimeoutError
 	if errors.As(err, &rt) {
@@ -121,6 +122,17 @@ func Classify(err error) Kind {
 		return KindUnreachable
 	}
 	return KindOther
+}
+
+// kind is the Kind of a token service's final non-success answer. A 4xx
+// that was retried (STS answers throttling with 400) means the service kept
+// asking to try again, not that it refused.
+func (e *HTTPError) kind() Kind {
+	k := statusKind(e.StatusCode)
+	if k == KindRefused && e.Attempts > 1 {
+		return KindServiceFailed
+	}
+	return k
 }
 
 // statusKind is the Kind of a final non-success status of a token service.

@@ -140,6 +140,8 @@ func TestClassifyOther(t *testing.T) {
 		{&MissingIDTokenError{Variable: "ACTIONS_ID_TOKEN_REQUEST_URL"}, KindNoIDToken},
 		{fmt.Errorf("wrapped: %w", &HTTPError{Service: ServiceCratesIO, StatusCode: 400}), KindRefused},
 		{&HTTPError{Service: ServiceCloudsmith, StatusCode: 502}, KindServiceFailed},
+		{&HTTPError{Service: ServiceSTS, StatusCode: 400, Attempts: 3}, KindServiceFailed}, // throttling, retried
+		{&HTTPError{Service: ServiceSTS, StatusCode: 400, Attempts: 1}, KindRefused},
 	}
 	for _, tc := range tests {
 		if got := Classify(tc.err); got != tc.want {

@@ -134,7 +134,7 @@ func describeAnswer(body []byte, contentType string, err error) string {
 }
 
 // tokenFieldRe finds token fields in an answer that is not valid JSON.
-var tokenFieldRe = regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
+var tokenFieldRe = regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token|authorizationToken)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
 
 // findTokens returns the values of token fields still findable in a
 // malformed answer (at most 8).

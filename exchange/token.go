@@ -17,7 +17,7 @@ type Token struct {
 
 // Service is a token service.
 type Service interface {
-	// Name is "jfrog", "cloudsmith" or "crates-io".
+	// Name is "jfrog", "cloudsmith", "crates-io" or "codeartifact".
 	Name() string
 	// IDTokenAudience is the audience to ask the ID token source for (""
 	// = the source's default). The design contract calls it Audience(); see

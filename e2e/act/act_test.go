@@ -234,6 +234,7 @@ func TestAct(t *testing.T) {
 	writeFile(t, filepath.Join(repo, ".github/workflows/jfrog.yml"), fill.Replace(jfrogWorkflow))
 	writeFile(t, filepath.Join(repo, ".github/workflows/failures.yml"), fill.Replace(failureWorkflow))
 	writeFile(t, filepath.Join(repo, ".github/workflows/refused.yml"), refusedWorkflow)
+	writeCodeArtifact(t, repo, s)
 	writeFile(t, filepath.Join(repo, ".github/actions/refused/action.yml"), refusedAction)
 	writeFile(t, filepath.Join(repo, ".github/actions/refused/Dockerfile"), "FROM scratch\n")
 	if err := actharness.InitRepo(ctx, repo); err != nil {
@@ -360,6 +361,12 @@ func TestAct(t *testing.T) {
 		if !res.Failed() || !strings.Contains(res.Output, "Unknown Variable Access github") {
 			t.Errorf("act did not refuse runs.args with the github context:\n%s", res.Output)
 		}
+	})
+
+	t.Run("codeartifact", func(t *testing.T) {
+		res := run("codeartifact.yml", "codeartifact")
+		logs = append(logs, res)
+		checkCodeArtifact(t, s, res)
 	})
 
 	t.Run("no secret in any log", func(t *testing.T) {

@@ -81,6 +81,8 @@ func serviceTitle(p config.Provider) string {
 		return "Cloudsmith"
 	case config.CratesIO:
 		return "crates.io"
+	case config.CodeArtifact:
+		return "AWS CodeArtifact"
 	default:
 		return "JFrog"
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +57,7 @@ func Main(ctx context.Context, e Env) (err error) {
 		if err := paths.CheckHomeShared(); err != nil {
 			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider on this runner", err)
 		}
-		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc")
+		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc"+exeSuffix)
 		if cfg.Provider == config.CratesIO && cfg.Revoke {
 			// Every token the provider mints is recorded here, beside the
 			// provider under the action's HOME ($RUNNER_TEMP/_github_home on
@@ -103,7 +104,11 @@ func Main(ctx context.Context, e Env) (err error) {
 
 	r.Group("Exchanging the GitHub ID token with " + title)
 	start := e.now()
-	r.Info(fmt.Sprintf("Token service: %s (audience %s)", cfg.URL, orText(svc.IDTokenAudience(), "GitHub's default")))
+	where := cfg.URL
+	if ep, ok := svc.(interface{ Endpoint() string }); ok {
+		where = ep.Endpoint()
+	}
+	r.Info(fmt.Sprintf("Token service: %s (audience %s)", where, orText(svc.IDTokenAudience(), "GitHub's default")))
 	tok, err := svc.Exchange(ctx, ids)
 	r.EndGroup()
 	if err != nil {
@@ -476,6 +481,10 @@ func randomName(random io.Reader) (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// exeSuffix is the file name extension of an executable: Windows runs a
+// credential provider by its full name only.
+var exeSuffix = map[bool]string{true: ".exe"}[runtime.GOOS == "windows"]
+
 // installBinary copies the running binary to dst (provider mode) through
 // the same atomic writer as Cargo's files, so that Cargo on the host can
 // run it as a credential provider.
@@ -511,7 +520,7 @@ func providerCommand(cfg *config.Config, hostBin, record string) (string, error)
 	if strings.ContainsAny(hostBin, " \t\n") {
 		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", hostBin)
 	}
-	args := []string{hostBin, "--provider=" + string(cfg.Provider), "--url=" + cfg.URL}
+	args := []string{hostBin, "--provider=" + string(cfg.Provider)}
 	var bad []string
 	add := func(name, v string) {
 		if strings.ContainsAny(v, " \t\n") {
@@ -521,11 +530,20 @@ func providerCommand(cfg *config.Config, hostBin, record string) (string, error)
 			args = append(args, "--"+name+"="+v)
 		}
 	}
+	add("url", cfg.URL)
 	add("provider-name", cfg.ProviderName)
 	add("identity-mapping-name", cfg.IdentityMappingName)
 	add("project-key", cfg.ProjectKey)
 	add("namespace", cfg.Namespace)
 	add("service-slug", cfg.ServiceSlug)
+	add("role-to-assume", cfg.RoleARN)
+	add("aws-region", cfg.Region)
+	add("domain", cfg.Domain)
+	add("domain-owner", cfg.DomainOwner)
+	if cfg.Duration > 0 {
+		add("duration", strconv.FormatInt(int64(cfg.Duration/time.Second), 10))
+	}
+	add("role-session-name", cfg.RoleSessionName)
 	add("audience", cfg.Audience)
 	if cfg.Provider != config.CratesIO {
 		add("index-url", cfg.IndexURL)

@@ -27,6 +27,8 @@ const (
 	JFrog      Provider = "jfrog"
 	Cloudsmith Provider = "cloudsmith"
 	CratesIO   Provider = "crates-io"
+	// CodeArtifact is AWS CodeArtifact (STS, then GetAuthorizationToken).
+	CodeArtifact Provider = "codeartifact"
 )
 
 // Credential modes.
@@ -58,6 +60,14 @@ type Config struct {
 	ProjectKey          string // jfrog
 	Namespace           string // cloudsmith
 	ServiceSlug         string // cloudsmith
+	RoleARN             string // codeartifact: role-to-assume
+	Region              string // codeartifact: aws-region
+	Domain              string // codeartifact
+	DomainOwner         string // codeartifact
+	// Duration is the CodeArtifact token's lifetime (0 = AWS's default).
+	Duration time.Duration
+	// RoleSessionName is the STS session name ("" = from the run).
+	RoleSessionName string
 	// Audience is the audience asked of GitHub ("" = GitHub's default).
 	Audience   string
 	Repository string
@@ -82,7 +92,8 @@ type Config struct {
 // Inputs lists every input the action reads, in action.yml's order.
 var Inputs = []string{
 	"provider", "url", "provider-name", "audience", "identity-mapping-name", "project-key",
-	"namespace", "service-slug", "repository", "index-url", "registry-name", "default-registry",
+	"namespace", "service-slug", "role-to-assume", "aws-region", "domain", "domain-owner", "duration",
+	"role-session-name", "repository", "index-url", "registry-name", "default-registry",
 	"token-scheme", "export-env", "credential-mode", "replace-crates-io", "config-file",
 	"credentials-file", "cleanup", "revoke", "retries", "timeout",
 }
@@ -112,6 +123,8 @@ var uses = map[Provider][]string{
 	Cloudsmith: {"url", "namespace", "service-slug", "audience", "repository", "index-url", "registry-name",
 		"default-registry", "token-scheme", "replace-crates-io", "config-file"},
 	CratesIO: {"url", "audience", "revoke"},
+	CodeArtifact: {"role-to-assume", "aws-region", "domain", "domain-owner", "duration", "role-session-name", "audience",
+		"repository", "index-url", "registry-name", "default-registry", "token-scheme", "replace-crates-io", "config-file"},
 }
 
 var common = []string{"provider", "export-env", "credential-mode", "credentials-file", "cleanup", "retries", "timeout"}
@@ -119,7 +132,7 @@ var common = []string{"provider", "export-env", "credential-mode", "credentials-
 // UsedBy returns the providers that read an input (nil for common inputs).
 func UsedBy(input string) []Provider {
 	var out []Provider
-	for _, p := range []Provider{JFrog, Cloudsmith, CratesIO} {
+	for _, p := range []Provider{JFrog, Cloudsmith, CratesIO, CodeArtifact} {
 		for _, in := range uses[p] {
 			if in == input {
 				out = append(out, p)
@@ -149,11 +162,13 @@ func Load(input func(name string) string) (*Config, error) {
 		c.Provider = Cloudsmith
 	case "crates-io", "crates.io", "cratesio":
 		c.Provider = CratesIO
+	case "codeartifact", "aws-codeartifact":
+		c.Provider = CodeArtifact
 	case "":
-		l.fail("provider", "is required; use jfrog (or artifactory), cloudsmith or crates-io")
+		l.fail("provider", "is required; use jfrog (or artifactory), cloudsmith, crates-io or codeartifact")
 		return nil, l.err()
 	default:
-		l.fail("provider", fmt.Sprintf("%q is not a known provider; use jfrog (or artifactory), cloudsmith or crates-io", p))
+		l.fail("provider", fmt.Sprintf("%q is not a known provider; use jfrog (or artifactory), cloudsmith, crates-io or codeartifact", p))
 		return nil, l.err()
 	}
 	l.checkForeign(c.Provider)
@@ -216,8 +231,15 @@ func Load(input func(name string) string) (*Config, error) {
 			c.Audience = DefaultCratesIOAud
 		}
 		c.RegistryName = "crates-io"
+	case CodeArtifact:
+		l.codeArtifact(c)
 	}
-	if c.Provider != CratesIO {
+	switch c.Provider {
+	case CratesIO:
+	case CodeArtifact:
+		// AWS documents the raw token for Cargo (cargo login, token-from-stdout).
+		c.TokenScheme = l.schemeOr("")
+	default:
 		c.TokenScheme = l.scheme()
 	}
 	if c.CredentialMode == ModeProvider && c.CredentialsFile != "" {
@@ -390,18 +412,21 @@ func (l *loader) index(computed func() string, repoWhat string) string {
 	return ""
 }
 
-func (l *loader) scheme() string {
+func (l *loader) scheme() string { return l.schemeOr(DefaultTokenScheme) }
+
+// schemeOr validates token-scheme; def is the scheme when it is empty.
+func (l *loader) schemeOr(def string) string {
 	v := l.get("token-scheme")
 	switch {
 	case v == "":
-		return DefaultTokenScheme
+		return def
 	case strings.EqualFold(v, "none"):
 		return ""
 	}
 	for i, r := range v {
 		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_')) {
 			l.fail("token-scheme", fmt.Sprintf("%q is not an HTTP auth scheme; use Bearer (the default), Token, or none for the raw token", v))
-			return DefaultTokenScheme
+			return def
 		}
 	}
 	return v

@@ -15,6 +15,8 @@ func (c *Config) Service(client *exchange.Client, mask func(string), now func() 
 	case Cloudsmith:
 		return &exchange.Cloudsmith{Client: client, BaseURL: c.URL, Namespace: c.Namespace, ServiceSlug: c.ServiceSlug,
 			Audience: c.Audience, Mask: mask, Now: now}
+	case CodeArtifact:
+		return c.codeArtifactService(client, mask, now, getenv)
 	case CratesIO:
 		return &exchange.CratesIO{Client: client, BaseURL: c.URL, Audience: c.Audience, Mask: mask, Now: now}
 	default:

@@ -21,9 +21,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
@@ -304,34 +302,6 @@ func (o *Options) mint(ctx context.Context, e Env, red *exchange.Redactor) (*exc
 		}
 	}
 	return tok, nil
-}
-
-// appendRecord appends tok and a newline to the record file (created 0600)
-// in one write, so concurrent providers never interleave. Neither the file
-// nor its folder is reached through a symbolic link: the folder is opened
-// without following one and the file beneath it with O_NOFOLLOW, so a step
-// that replaced either with a link gets an error and the token is not used.
-func appendRecord(path, tok string) error {
-	dirPath := filepath.Dir(path)
-	dir, err := os.OpenFile(dirPath, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return linkOr(dirPath, err)
-	}
-	defer dir.Close()
-	fd, err := syscall.Openat(int(dir.Fd()), filepath.Base(path), syscall.O_WRONLY|syscall.O_APPEND|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return linkOr(path, &os.PathError{Op: "open", Path: path, Err: err})
-	}
-	f := os.NewFile(uintptr(fd), path)
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return fmt.Errorf("the record %s is not a regular file", path)
-	}
-	if _, err := f.Write([]byte(tok + "\n")); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // linkOr says that path (the record or its folder) is a symbolic link when

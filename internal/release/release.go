@@ -3,6 +3,11 @@
 // release's runs a prebuilt image pinned by digest
 // (runs.image: docker://ghcr.io/OWNER/NAME:VERSION@sha256:DIGEST). Nothing
 // else in the file changes, byte for byte.
+//
+// It also knows the released binaries (Targets, their file names and build
+// flags) and their SHA256SUMS, and writes the files a release commit adds
+// to the composite action's folder (SetupFiles): the composite runs a
+// downloaded binary only when it matches them.
 package release
 
 import (
@@ -37,6 +42,21 @@ func ValidateImage(image string) error {
 func ReleaseActionYAML(mainYAML []byte, image string) ([]byte, error) {
 	if err := ValidateImage(image); err != nil {
 		return nil, err
+	}
+	return PinImage(mainYAML, image)
+}
+
+// pinnedRE is any image reference pinned by digest:
+// HOST[:PORT]/PATH[:TAG]@sha256:DIGEST.
+var pinnedRE = regexp.MustCompile(`^[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+(?::[0-9A-Za-z_][0-9A-Za-z_.-]*)?@sha256:[0-9a-f]{64}$`)
+
+// PinImage is ReleaseActionYAML for an image in any registry, as long as it
+// is pinned by digest (HOST[:PORT]/PATH[:TAG]@sha256:DIGEST): the e2e tests
+// run the release path against a registry on 127.0.0.1. Releases use
+// ReleaseActionYAML, which also insists on GHCR and a version tag.
+func PinImage(mainYAML []byte, image string) ([]byte, error) {
+	if !pinnedRE.MatchString(image) {
+		return nil, fmt.Errorf("image %q is not HOST/NAME[:TAG]@sha256:DIGEST (pinned by a sha256 digest)", image)
 	}
 	lines := bytes.SplitAfter(mainYAML, []byte("\n"))
 	runs, at := -1, -1

@@ -5,10 +5,11 @@
 // as the runner would, shows the step's log as the Actions page would
 // (masked), the step summary it wrote, the step's outputs and exported
 // variables, and then runs Cargo with only what the action produced:
-// `cargo fetch` of a crate from the registry (jfrog, cloudsmith) or `cargo
-// publish` (crates-io, to the local stand-in for crates.io).
+// `cargo fetch` of a crate from the registry (jfrog, cloudsmith,
+// codeartifact) or `cargo publish` (crates-io, to the local stand-in for
+// crates.io).
 //
-//	go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|crates-io] [-mode token|provider]
+//	go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|crates-io|codeartifact] [-mode token|provider]
 //
 // It exits 0 when Cargo succeeded. It needs Go and cargo.
 package main
@@ -55,7 +56,7 @@ func exitCode(err error) int {
 }
 
 // providers are the -provider values, in the order the help lists them.
-var providers = []string{"jfrog", "cloudsmith", "crates-io"}
+var providers = []string{"jfrog", "cloudsmith", "crates-io", "codeartifact"}
 
 // run is the whole playground; everything it starts or creates is gone when
 // it returns. -h and --help print the usage and return flag.ErrHelp.
@@ -94,6 +95,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer s.Close()
 	say("   GitHub OIDC issuer        %s", s.IssuerURL)
+	env := map[string]string{
+		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
+		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
+		"CARGO_TERM_COLOR":  "never",
+		"CARGO_NET_RETRY":   "0",
+	}
 	var inputs map[string]string
 	switch *provider {
 	case "jfrog":
@@ -108,6 +115,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		inputs = harness.CratesIOInputs(s)
 		say("   crates.io token service   %s (trusted publishing)", s.CratesIOURL)
 		say("   stand-in for crates.io    %s (publishing needs a token)", s.CratesIOIndex)
+	case "codeartifact":
+		inputs = harness.CodeArtifactInputs(s)
+		for k, v := range s.AWSEnv() { // the local endpoints, as a VPC endpoint would be given
+			env[k] = v
+		}
+		say("   AWS STS                   %s (role %s)", s.STSURL, fakes.DefaultAWSRole)
+		say("   AWS CodeArtifact          %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
+		say("   Cargo registry            %s (auth required, holds %s %s)", s.CodeArtifactIndex, fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	}
 	inputs["credential-mode"] = *mode
 
@@ -129,12 +144,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	j, err := runner.New(dir, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: map[string]string{
-		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
-		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
-		"CARGO_TERM_COLOR":  "never",
-		"CARGO_NET_RETRY":   "0",
-	}})
+	j, err := runner.New(dir, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,8 @@ func TestRun(t *testing.T) {
 			"Exported CARGO_REGISTRIES_CLOUDSMITH_TOKEN=Bearer ***", "Downloaded e2e-dep v1.0.0 (registry `cloudsmith`)"}},
 		{"crates-io", "provider", []string{"> Exchanging the GitHub ID token with crates.io", "| Provider | crates.io |",
 			"CARGO_REGISTRY_CREDENTIAL_PROVIDER=", "Published playground v0.1.0", "OK: cargo published playground 0.1.0"}},
+		{"codeartifact", "token", []string{"> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",
+			"Downloaded e2e-dep v1.0.0 (registry `codeartifact`)", "OK: cargo fetched e2e-dep"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.provider+"/"+tt.mode, func(t *testing.T) {
@@ -49,8 +51,8 @@ func TestRun(t *testing.T) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
-			if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "cio_tp_") {
-				t.Errorf("output shows a mask command or a token")
+			if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "cio_tp_") || strings.Contains(got, "ASIA") {
+				t.Errorf("output shows a mask command, a JWT, a token or an AWS access key id")
 			}
 		})
 	}
@@ -64,7 +66,7 @@ func TestHelp(t *testing.T) {
 		if exitCode(err) != 0 {
 			t.Errorf("%s: err %v, exit code %d; want 0", arg, err, exitCode(err))
 		}
-		for _, w := range []string{"-provider", "jfrog", "cloudsmith", "crates-io", "-mode"} {
+		for _, w := range []string{"-provider", "jfrog", "cloudsmith", "crates-io", "codeartifact", "-mode"} {
 			if !strings.Contains(out.String(), w) {
 				t.Errorf("%s: usage lacks %q:\n%s", arg, w, out.String())
 			}

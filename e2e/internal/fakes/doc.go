@@ -15,6 +15,15 @@
 //     cached, iss, aud, exp/nbf, a claim mapping) and answering with the
 //     service's own success and error shapes. crates.io accepts a JWT once
 //     and revokes with DELETE.
+//   - STS, CodeArtifact: AWS. STS answers AssumeRoleWithWebIdentity (form
+//     body, XML answers) after checking the JWT like the others (the IAM OIDC
+//     provider's audience sts.amazonaws.com, then the role's trust policy as
+//     the claim mapping) and issues an access key id, secret and session
+//     token; CodeArtifact recomputes the SigV4 signature of
+//     GetAuthorizationToken with that secret (the SDK's signer), checks the
+//     session token, the signing region and the domain owner, and issues a
+//     token the Registry's CodeArtifact root takes raw. Point the action at
+//     them with Stack.AWSEnv.
 //   - TokenStore: every token issued (the list a leak scan looks for), which
 //     of them are valid now, and request/exchange/revocation counters.
 //   - Registry: a sparse Cargo registry serving real .crate files only to a

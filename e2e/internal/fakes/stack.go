@@ -37,6 +37,9 @@ type Options struct {
 	// JFrogAudiences and CloudsmithAudiences default to GitHub's default
 	// audience (https://github.com/<owner>); CratesIOAudiences to "crates.io".
 	JFrogAudiences, CloudsmithAudiences, CratesIOAudiences []string
+	// STSAudiences are the audiences of the account's IAM OIDC provider;
+	// default sts.amazonaws.com.
+	STSAudiences []string
 	// Crates are added to the registry at start; default a single
 	// "e2e-dep" 1.0.0 (see DefaultCrate).
 	Crates []Dep
@@ -61,8 +64,12 @@ type Stack struct {
 	JFrog      *JFrog
 	Cloudsmith *Cloudsmith
 	CratesIO   *CratesIO
-	Registry   *Registry
-	Sink       *RedirectSink
+	// STS and CodeArtifact play AWS (role DefaultAWSRole, domain
+	// DefaultCADomain of DefaultAWSAccount in DefaultAWSRegion).
+	STS          *STS
+	CodeArtifact *CodeArtifact
+	Registry     *Registry
+	Sink         *RedirectSink
 
 	// RequestURL and RequestToken are ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
 	RequestURL, RequestToken string
@@ -91,6 +98,13 @@ type Stack struct {
 	// CratesIOIndex is sparse+<RegistryURL>/crates-io/ (raw tokens,
 	// public index, publish needs a token): the value for CratesIOURLEnv.
 	CratesIOIndex string
+	// STSURL and CodeArtifactURL are the AWS endpoints (AWSEnv points the
+	// action at them).
+	STSURL, CodeArtifactURL string
+	// CodeArtifactIndex is the registry's CodeArtifact root (raw tokens),
+	// like sparse+https://<domain>-<owner>.d.codeartifact.<region>.amazonaws.com/cargo/<repo>/;
+	// pass it to the action as index-url.
+	CodeArtifactIndex string
 
 	servers []*httptest.Server
 	faults  []*Faults
@@ -153,6 +167,9 @@ func Start(opts Options) (s *Stack, err error) {
 	if opts.CloudsmithAudiences == nil {
 		opts.CloudsmithAudiences = []string{s.Issuer.DefaultAudience()}
 	}
+	if opts.STSAudiences == nil {
+		opts.STSAudiences = []string{STSDefaultAudience}
+	}
 	if opts.CratesIOAudiences == nil {
 		opts.CratesIOAudiences = []string{"crates.io"}
 	}
@@ -178,6 +195,8 @@ func Start(opts Options) (s *Stack, err error) {
 	s.JFrog = NewJFrog(svc(opts.JFrogAudiences), opts.JFrogProvider)
 	s.Cloudsmith = NewCloudsmith(svc(opts.CloudsmithAudiences), opts.CloudsmithNamespace, opts.CloudsmithServiceSlug)
 	s.CratesIO = NewCratesIO(svc(opts.CratesIOAudiences))
+	s.STS = NewSTS(svc(opts.STSAudiences), DefaultAWSRole)
+	s.CodeArtifact = NewCodeArtifact(svc(nil), s.STS, DefaultAWSRegion, DefaultCADomain, DefaultAWSAccount)
 	s.Registry = NewRegistry(s.Store)
 	for _, c := range opts.Crates {
 		if err := s.Registry.AddCrate(c.Name, c.Req); err != nil {
@@ -189,6 +208,8 @@ func Start(opts Options) (s *Stack, err error) {
 	s.Registry.AddRoot(Root{Prefix: jfrogPrefix, Scheme: SchemeBearer, AuthRequired: true})
 	s.Registry.AddRoot(Root{Prefix: csPrefix, Scheme: SchemeBearer, AuthRequired: true})
 	s.Registry.AddRoot(Root{Prefix: "/crates-io/", Scheme: SchemeRaw})
+	caPrefix := "/" + DefaultCADomain + "-" + DefaultAWSAccount + "/cargo/" + DefaultCARepo + "/"
+	s.Registry.AddRoot(Root{Prefix: caPrefix, Scheme: SchemeRaw, AuthRequired: true})
 
 	jfrogSrv, csSrv, cratesSrv, regSrv, sinkSrv := s.newServer(), s.newServer(), s.newServer(), s.newServer(), s.newServer()
 	s.JFrogURL = serverURL(jfrogSrv, "127.0.0.1")
@@ -199,8 +220,11 @@ func Start(opts Options) (s *Stack, err error) {
 	s.JFrogIndex = "sparse+" + s.JFrogURL + jfrogPrefix
 	s.CloudsmithIndex = "sparse+" + s.RegistryURL + csPrefix
 	s.CratesIOIndex = "sparse+" + s.RegistryURL + "/crates-io/"
+	stsSrv, caSrv := s.newServer(), s.newServer()
+	s.STSURL, s.CodeArtifactURL = serverURL(stsSrv, "127.0.0.1"), serverURL(caSrv, "127.0.0.1")
+	s.CodeArtifactIndex = "sparse+" + s.RegistryURL + caPrefix
 
-	s.faults = []*Faults{s.Issuer.Faults, s.JFrog.Faults, s.Cloudsmith.Faults, s.CratesIO.Faults}
+	s.faults = []*Faults{s.Issuer.Faults, s.JFrog.Faults, s.Cloudsmith.Faults, s.CratesIO.Faults, s.STS.Faults, s.CodeArtifact.Faults}
 	for _, f := range s.faults {
 		f.RedirectTo = s.RedirectURL
 	}
@@ -214,6 +238,8 @@ func Start(opts Options) (s *Stack, err error) {
 	s.run(csSrv, s.Cloudsmith.Handler())
 	s.run(cratesSrv, s.CratesIO.Handler())
 	s.run(regSrv, s.Registry.Handler())
+	s.run(stsSrv, s.STS.Handler())
+	s.run(caSrv, s.CodeArtifact.Handler())
 	s.run(sinkSrv, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Store.CountRequest(SinkPathPrefix + r.URL.Path) // kept apart from the real endpoints' counts
 		s.Sink.ServeHTTP(w, r)
@@ -286,8 +312,12 @@ func (s *Stack) Faults(service string) (*Faults, error) {
 		return s.Cloudsmith.Faults, nil
 	case "crates-io":
 		return s.CratesIO.Faults, nil
+	case "sts":
+		return s.STS.Faults, nil
+	case "codeartifact":
+		return s.CodeArtifact.Faults, nil
 	}
-	return nil, errors.New("unknown service " + service + ": want github, jfrog, cloudsmith or crates-io")
+	return nil, errors.New("unknown service " + service + ": want github, jfrog, cloudsmith, crates-io, sts or codeartifact")
 }
 
 // SetTokenTTL sets the lifetime of tokens the three services issue from now on.
@@ -295,6 +325,7 @@ func (s *Stack) SetTokenTTL(d time.Duration) {
 	s.JFrog.SetTTL(d)
 	s.Cloudsmith.SetTTL(d)
 	s.CratesIO.SetTTL(d)
+	s.CodeArtifact.setTTL(d)
 }
 
 // SetMapping sets the claim mapping of all three services.
@@ -302,6 +333,13 @@ func (s *Stack) SetMapping(m map[string]string) {
 	s.JFrog.Verifier().SetMapping(m)
 	s.Cloudsmith.Verifier().SetMapping(m)
 	s.CratesIO.Verifier().SetMapping(m)
+	s.STS.Verifier().SetMapping(m)
+}
+
+// AWSEnv returns the variables that point the action at the stack's STS and
+// CodeArtifact, as the AWS SDKs read them.
+func (s *Stack) AWSEnv() map[string]string {
+	return map[string]string{"AWS_ENDPOINT_URL_STS": s.STSURL, "AWS_ENDPOINT_URL_CODEARTIFACT": s.CodeArtifactURL}
 }
 
 // ActionEnv returns the variables a runner gives a job with

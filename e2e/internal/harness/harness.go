@@ -99,3 +99,11 @@ func jfrogRepo(s *fakes.Stack) string {
 	repo, _, _ := strings.Cut(rest, "/")
 	return repo
 }
+
+// CodeArtifactInputs are the inputs of a step exchanging with the stack's
+// STS and CodeArtifact; the index is given since the real one is on
+// amazonaws.com. The step also needs Stack.AWSEnv in its environment.
+func CodeArtifactInputs(s *fakes.Stack) map[string]string {
+	return map[string]string{"provider": "codeartifact", "role-to-assume": fakes.DefaultAWSRole, "aws-region": fakes.DefaultAWSRegion,
+		"domain": fakes.DefaultCADomain, "domain-owner": fakes.DefaultAWSAccount, "index-url": s.CodeArtifactIndex}
+}

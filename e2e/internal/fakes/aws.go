@@ -1,0 +1,444 @@
+package fakes
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// AWS defaults of a Stack.
+const (
+	DefaultAWSRegion   = "eu-west-2"
+	DefaultAWSAccount  = "111122223333"
+	DefaultAWSRole     = "arn:aws:iam::111122223333:role/cargo-oidc-e2e"
+	DefaultCADomain    = "e2e-domain"
+	DefaultCARepo      = "cargo-e2e"
+	STSDefaultAudience = "sts.amazonaws.com"
+	// CodeArtifactTokenPath is GetAuthorizationToken's path.
+	CodeArtifactTokenPath = "/v1/authorization-token"
+)
+
+// Token kinds of the AWS fakes, recorded in the TokenStore so that a leak
+// scan looks for them too.
+const (
+	KindAWSAccessKeyID     = "aws-access-key-id"
+	KindAWSSecretAccessKey = "aws-secret-access-key"
+	KindAWSSessionToken    = "aws-session-token"
+)
+
+// awsSession is one set of temporary credentials STS issued.
+type awsSession struct {
+	secret, token string
+	role, name    string
+	expires       time.Time
+}
+
+// STS plays AWS STS AssumeRoleWithWebIdentity (the Query API: POST / with a
+// form body, or GET with a query; XML answers). It checks what STS checks:
+// the ID token's signature against the issuer's JWKS, its issuer, expiry
+// and audience (the IAM OIDC provider), then the role's trust policy (the
+// claim mapping) and the role ARN, the session name and duration.
+type STS struct {
+	service
+	// RoleARN is the only role that exists.
+	RoleARN string
+	// Faults are served by the endpoint.
+	Faults *Faults
+
+	smu      sync.Mutex
+	sessions map[string]*awsSession
+	names    []string
+}
+
+// NewSTS returns an STS whose verifier holds the OIDC provider (issuer,
+// audiences) and the role's trust policy (mapping).
+func NewSTS(cfg ServiceConfig, roleARN string) *STS {
+	s := &STS{service: newService("sts", cfg), RoleARN: roleARN, sessions: map[string]*awsSession{}}
+	s.Faults = s.faults
+	return s
+}
+
+// Verifier returns the verifier holding the OIDC provider and trust policy.
+func (s *STS) Verifier() *Verifier { return s.verifier }
+
+// SessionNames returns the RoleSessionName of every successful call.
+func (s *STS) SessionNames() []string {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return append([]string(nil), s.names...)
+}
+
+func (s *STS) session(akid string) (*awsSession, bool) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	ss, ok := s.sessions[akid]
+	return ss, ok
+}
+
+// Handler serves the STS Query API at /.
+func (s *STS) Handler() http.Handler {
+	shape := func(tok *string) any {
+		m := map[string]any{}
+		if tok != nil {
+			m["AccessKeyId"] = *tok
+		}
+		return m
+	}
+	return countRequests(s.store, s.faults.wrap("sts", shape, http.HandlerFunc(s.serve)))
+}
+
+func stsError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(msg))
+	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <Error>
+    <Type>Sender</Type>
+    <Code>%s</Code>
+    <Message>%s</Message>
+  </Error>
+  <RequestId>%s</RequestId>
+</ErrorResponse>
+`, code, b.String(), awsRequestID())
+}
+
+var sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
+func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		stsError(w, http.StatusNotFound, "InvalidAction", "Could not find operation for "+r.URL.Path)
+		return
+	}
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		stsError(w, http.StatusMethodNotAllowed, "InvalidAction", "method not allowed")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		stsError(w, http.StatusBadRequest, "MalformedInput", "could not parse the request")
+		return
+	}
+	f := r.Form
+	switch {
+	case f.Get("Action") != "AssumeRoleWithWebIdentity":
+		stsError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", f.Get("Action"), f.Get("Version")))
+		return
+	case f.Get("Version") != "2011-06-15":
+		stsError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation for version "+f.Get("Version"))
+		return
+	case f.Get("WebIdentityToken") == "" || f.Get("RoleArn") == "" || f.Get("RoleSessionName") == "":
+		stsError(w, http.StatusBadRequest, "MissingParameter", "The request must contain the parameters RoleArn, RoleSessionName and WebIdentityToken")
+		return
+	case !sessionNameRe.MatchString(f.Get("RoleSessionName")):
+		stsError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
+		return
+	}
+	dur := 3600
+	if d := f.Get("DurationSeconds"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 900 || n > 43200 {
+			stsError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value '"+d+"' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900")
+			return
+		}
+		dur = n
+	}
+	claims, err := s.verifier.VerifyToken(r.Context(), f.Get("WebIdentityToken"))
+	if err != nil {
+		ve, _ := err.(*VerifyError)
+		switch {
+		case ve != nil && ve.Reason == ReasonExpired:
+			stsError(w, http.StatusBadRequest, "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.Got)
+		case ve != nil && ve.Reason == ReasonAudience:
+			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience")
+		case ve != nil && ve.Reason == ReasonIssuer:
+			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "No OpenIDConnect provider found in your account for "+ve.Got)
+		case ve != nil && ve.Reason == ReasonKeys:
+			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements")
+		default:
+			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+		}
+		return
+	}
+	// A role that does not exist and a trust policy that does not match
+	// look the same to the caller.
+	if f.Get("RoleArn") != s.RoleARN || s.verifier.CheckMapping(claims) != nil {
+		stsError(w, http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+		return
+	}
+	ttl := time.Duration(dur) * time.Second
+	akid := "ASIA" + strings.ToUpper(awsRandom(16))
+	ss := &awsSession{secret: awsRandom(40), token: "IQoJb3JpZ2luX2VjE" + awsRandom(300), role: s.RoleARN, name: f.Get("RoleSessionName"), expires: s.now().Add(ttl)}
+	s.store.Add(KindAWSAccessKeyID, "sts", akid, ttl)
+	s.store.Add(KindAWSSecretAccessKey, "sts", ss.secret, ttl)
+	s.store.Add(KindAWSSessionToken, "sts", ss.token, ttl)
+	s.smu.Lock()
+	s.sessions[akid] = ss
+	s.names = append(s.names, ss.name)
+	s.smu.Unlock()
+	roleName := s.RoleARN[strings.LastIndex(s.RoleARN, "/")+1:]
+	account := strings.Split(s.RoleARN, ":")[4]
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Audience>%s</Audience>
+    <AssumedRoleUser>
+      <AssumedRoleId>AROA%s:%s</AssumedRoleId>
+      <Arn>arn:aws:sts::%s:assumed-role/%s/%s</Arn>
+    </AssumedRoleUser>
+    <Provider>arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com</Provider>
+    <Credentials>
+      <AccessKeyId>%s</AccessKeyId>
+      <SecretAccessKey>%s</SecretAccessKey>
+      <SessionToken>%s</SessionToken>
+      <Expiration>%s</Expiration>
+    </Credentials>
+    <SubjectFromWebIdentityToken>%s</SubjectFromWebIdentityToken>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata>
+    <RequestId>%s</RequestId>
+  </ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>
+`, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(awsRandom(17)), ss.name, account, roleName, ss.name, account,
+		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), awsRequestID())
+}
+
+// CodeArtifact plays GetAuthorizationToken
+// (POST /v1/authorization-token?domain=..&domain-owner=..&duration=..). It
+// checks what CodeArtifact checks: the SigV4 Authorization header, recomputed
+// from the request and the secret STS issued, the session token, the
+// credentials' expiry and the signing region and service; then the domain,
+// its owner and the role's permission. The token it issues is what the
+// Registry's CodeArtifact root accepts.
+type CodeArtifact struct {
+	service
+	sts *STS
+	// Region, Domain and Owner name the one domain that exists.
+	Region, Domain, Owner string
+	// Faults are served by the endpoint.
+	Faults *Faults
+
+	pmu       sync.Mutex
+	permitted bool
+	asked     []time.Duration
+}
+
+// NewCodeArtifact returns a CodeArtifact that trusts the credentials sts
+// issued.
+func NewCodeArtifact(cfg ServiceConfig, sts *STS, region, domain, owner string) *CodeArtifact {
+	c := &CodeArtifact{service: newService("codeartifact", cfg), sts: sts, Region: region, Domain: domain, Owner: owner, permitted: true}
+	c.Faults = c.faults
+	return c
+}
+
+// SetPermitted says whether the role's permissions policy allows
+// codeartifact:GetAuthorizationToken and sts:GetServiceBearerToken.
+func (c *CodeArtifact) SetPermitted(ok bool) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	c.permitted = ok
+}
+
+// Durations returns the duration each successful call asked for (0: none).
+func (c *CodeArtifact) Durations() []time.Duration {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	return append([]time.Duration(nil), c.asked...)
+}
+
+// Handler serves GetAuthorizationToken.
+func (c *CodeArtifact) Handler() http.Handler {
+	shape := func(tok *string) any {
+		m := map[string]any{"expiration": c.now().Add(time.Hour).Unix()}
+		if tok != nil {
+			m["authorizationToken"] = *tok
+		}
+		return m
+	}
+	mux := http.NewServeMux()
+	mux.Handle(CodeArtifactTokenPath, c.faults.wrap("codeartifact", shape, http.HandlerFunc(c.serve)))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		caError(w, http.StatusNotFound, "ResourceNotFoundException", "Unknown operation "+r.URL.Path)
+	})
+	return countRequests(c.store, mux)
+}
+
+// caError answers in the restJson1 shape: the code in x-amzn-ErrorType, the
+// message in the body.
+func caError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("X-Amzn-Errortype", code+":http://internal.amazon.com/coral/com.amazonaws.codeartifact/")
+	w.Header().Set("X-Amzn-Requestid", awsRequestID())
+	b, _ := json.Marshal(map[string]string{"message": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func (c *CodeArtifact) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		caError(w, http.StatusMethodNotAllowed, "ValidationException", "GetAuthorizationToken needs POST")
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	ss, code, msg := c.authenticate(r)
+	if code != "" {
+		caError(w, http.StatusForbidden, code, msg)
+		return
+	}
+	q := r.URL.Query()
+	account := strings.Split(ss.role, ":")[4]
+	caller := fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, ss.role[strings.LastIndex(ss.role, "/")+1:], ss.name)
+	domain, owner := q.Get("domain"), q.Get("domain-owner")
+	resource := fmt.Sprintf("arn:aws:codeartifact:%s:%s:domain/%s", c.Region, owner, domain)
+	c.pmu.Lock()
+	permitted := c.permitted
+	c.pmu.Unlock()
+	switch {
+	case domain == "":
+		caError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value null at 'domain' failed to satisfy constraint: Member must not be null")
+		return
+	case owner != "" && owner != c.Owner:
+		caError(w, http.StatusForbidden, "AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: codeartifact:GetAuthorizationToken on resource: %s because no resource-based policy allows the codeartifact:GetAuthorizationToken action", caller, resource))
+		return
+	case !permitted:
+		caError(w, http.StatusForbidden, "AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: codeartifact:GetAuthorizationToken on resource: %s because no identity-based policy allows the codeartifact:GetAuthorizationToken action", caller, resource))
+		return
+	case domain != c.Domain:
+		caError(w, http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Domain not found. Domain name: %s, domain owner: %s", domain, c.Owner))
+		return
+	}
+	ttl := 12 * time.Hour
+	var asked time.Duration
+	if d := q.Get("duration"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || (n != 0 && (n < 900 || n > 43200)) {
+			caError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200")
+			return
+		}
+		asked = time.Duration(n) * time.Second
+		ttl = asked
+		if n == 0 {
+			ttl = ss.expires.Sub(c.now())
+		}
+	}
+	if fixed := c.getTTL(); fixed != DefaultTokenTTL {
+		ttl = fixed // a test asked for short-lived tokens
+	}
+	tok := "eyJ2ZXIiOjEsImlzdSI6" + awsRandom(24) + "." + awsRandom(400)
+	it := c.store.Add(KindAccessToken, "codeartifact", tok, ttl)
+	c.store.countExchange("codeartifact")
+	c.pmu.Lock()
+	c.asked = append(c.asked, asked)
+	c.pmu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"authorizationToken": tok, "expiration": it.ExpiresAt.Unix()})
+}
+
+// authenticate checks the request's SigV4 signature as AWS does and returns
+// the session, or the error code and message AWS would answer.
+func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, string) {
+	auth := r.Header.Get("Authorization")
+	const algo = "AWS4-HMAC-SHA256 "
+	if !strings.HasPrefix(auth, algo) {
+		return nil, "MissingAuthenticationTokenException", "Missing Authentication Token"
+	}
+	fields := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimPrefix(auth, algo), ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		fields[k] = v
+	}
+	cred := strings.Split(fields["Credential"], "/")
+	if len(cred) != 5 || cred[4] != "aws4_request" || fields["Signature"] == "" || fields["SignedHeaders"] == "" {
+		return nil, "IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters"
+	}
+	ss, ok := c.sts.session(cred[0])
+	if !ok || r.Header.Get("X-Amz-Security-Token") != ss.token {
+		return nil, "UnrecognizedClientException", "The security token included in the request is invalid."
+	}
+	if !c.now().Before(ss.expires) {
+		return nil, "ExpiredTokenException", "The security token included in the request is expired"
+	}
+	if cred[2] != c.Region {
+		return nil, "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", cred[2])
+	}
+	if cred[3] != "codeartifact" {
+		return nil, "InvalidSignatureException", "Credential should be scoped to correct service: 'codeartifact'. "
+	}
+	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil || cred[1] != signedAt.Format("20060102") {
+		return nil, "IncompleteSignatureException", "Date must be in ISO-8601 'basic format'"
+	}
+	if d := c.now().Sub(signedAt); d > 5*time.Minute || d < -5*time.Minute {
+		return nil, "InvalidSignatureException", "Signature expired: " + signedAt.Format("20060102T150405Z") + " is now earlier or later than the allowed 5 minutes"
+	}
+	signed := strings.Split(fields["SignedHeaders"], ";")
+	for _, must := range []string{"host", "x-amz-date"} {
+		if !contains(signed, must) {
+			return nil, "InvalidSignatureException", "'" + must + "' must be a signed header"
+		}
+	}
+	// Recompute: the same request (method, host, path, query and the signed
+	// headers) signed with the issued secret at the same time.
+	u := &url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	re, err := http.NewRequest(r.Method, u.String(), nil)
+	if err != nil {
+		return nil, "InvalidSignatureException", "cannot rebuild the request"
+	}
+	re.Host = r.Host
+	for _, h := range signed {
+		if h != "host" && h != "x-amz-date" && h != "x-amz-security-token" {
+			re.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
+		}
+	}
+	creds := aws.Credentials{AccessKeyID: cred[0], SecretAccessKey: ss.secret, SessionToken: ss.token}
+	const emptySHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	if err := v4.NewSigner().SignHTTP(r.Context(), creds, re, emptySHA, "codeartifact", c.Region, signedAt); err != nil {
+		return nil, "InvalidSignatureException", "cannot sign"
+	}
+	if re.Header.Get("Authorization") != auth {
+		return nil, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+	}
+	return ss, "", ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func xmlText(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// awsRandom returns n random characters of [A-Za-z0-9].
+func awsRandom(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func awsRequestID() string {
+	r := strings.ToLower(awsRandom(32))
+	return r[:8] + "-" + r[8:12] + "-" + r[12:16] + "-" + r[16:20] + "-" + r[20:]
+}

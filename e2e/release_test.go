@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/release"
+)
+
+// relCounter counts the requests an in-process registry answers.
+type relCounter struct {
+	mu    sync.Mutex
+	blobs map[string]int // "GET" or "PUT"/"POST"/"PATCH" -> blob requests
+	next  http.Handler
+}
+
+func (c *relCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, "/blobs/") {
+		c.mu.Lock()
+		c.blobs[r.Method]++
+		c.mu.Unlock()
+	}
+	c.next.ServeHTTP(w, r)
+}
+
+func (c *relCounter) count(method string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blobs[method]
+}
+
+// TestReleasePathPulledImage runs the release path end to end: the image is
+// built from the Dockerfile as a release builds it, pushed to a registry on
+// 127.0.0.1 (go-containerregistry's in-process registry), internal/release
+// writes the release action.yml (runs.image: docker://...@sha256:...), and
+// the action runs from that image, pulled by digest and not built, followed
+// by a `cargo fetch` with what it exported. It prints the step's wall time
+// on the pulled image against the build from the Dockerfile.
+func TestReleasePathPulledImage(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("skipping in -short mode: builds the image without cache")
+	}
+	if err := container.Available(); err != nil {
+		scnRequire(t, "Podman", err.Error())
+	}
+	cargo := scnCargo(t)
+	root := repoRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	e, err := container.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Log = os.Stdout
+	if _, err := e.EnsureBaseImage(ctx, filepath.Join(root, "Dockerfile"), root); err != nil {
+		t.Fatalf("base image: %v", err)
+	}
+
+	// The registry: plain HTTP on 127.0.0.1, so podman talks to it with
+	// --tls-verify=false; it stops with the test.
+	counter := &relCounter{blobs: map[string]int{}, next: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(counter)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	// 1. Build from the Dockerfile without cache, as a fresh runner does
+	// for `image: Dockerfile`, and run the step on it.
+	built := fmt.Sprintf("localhost/cargo-oidc-e2e:release-%d", os.Getpid())
+	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), built) })
+	b, err := e.BuildWith(ctx, root, built, container.BuildOptions{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mainAction := scnAction(t)
+	buildStep := relRunStep(ctx, t, cargo, mainAction, runner.Container(e, built))
+
+	// 2. Push it, as release.yml pushes to ghcr.io, and write the release
+	// action.yml with the digest.
+	pushed := host + "/cargo-oidc/cargo-oidc:0.99.2"
+	digestFile := filepath.Join(t.TempDir(), "digest")
+	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, built, "docker://"+pushed)
+	digest, err := os.ReadFile(digestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := pushed + "@" + strings.TrimSpace(string(digest))
+	mainYAML, err := os.ReadFile(filepath.Join(root, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	relYAML, err := release.PinImage(mainYAML, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actionDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(actionDir, "action.yml"), relYAML, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	relAction, err := runner.LoadAction(filepath.Join(actionDir, "action.yml"))
+	if err != nil {
+		t.Fatalf("the release action.yml does not load: %v", err)
+	}
+	if relAction.Runs.Image != "docker://"+ref {
+		t.Fatalf("release runs.image = %q, want docker://%s", relAction.Runs.Image, ref)
+	}
+	// Docker pulls NAME:TAG@DIGEST by the digest and ignores the tag;
+	// Podman refuses a reference with both, so it gets NAME@DIGEST.
+	image := relByDigest(strings.TrimPrefix(relAction.Runs.Image, "docker://"))
+
+	// 3. Nothing of the image stays on this machine: the runner of a user's
+	// job has never built it.
+	if err := e.RemoveImage(ctx, built); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RemoveImage(ctx, pushed); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Command(ctx, "image", "exists", image).Run(); err == nil {
+		t.Fatalf("%s still exists locally after removing the built image", image)
+	}
+
+	// 4. Pull it by digest, as the runner does during job set-up for
+	// image: docker://..., and run the step on it.
+	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), image) })
+	gets := counter.count(http.MethodGet)
+	pullStart := time.Now()
+	relPodman(ctx, t, e, "pull", "--tls-verify=false", "docker://"+image)
+	pull := time.Since(pullStart)
+	if counter.count(http.MethodGet) == gets {
+		t.Fatal("the pull fetched no blob from the registry: the image was not pulled")
+	}
+	pulledStep := relRunStep(ctx, t, cargo, relAction, runner.Container(e, image))
+
+	buildTotal := b.Duration + buildStep
+	pullTotal := pull + pulledStep
+	fmt.Printf("release path: image: Dockerfile: podman build (no cache) %s + step %s = %s; "+
+		"image: docker://...@sha256: podman pull %s + step %s = %s (%.1fx faster)\n",
+		b.Duration.Round(10*time.Millisecond), buildStep.Round(10*time.Millisecond), buildTotal.Round(10*time.Millisecond),
+		pull.Round(10*time.Millisecond), pulledStep.Round(10*time.Millisecond), pullTotal.Round(10*time.Millisecond),
+		float64(buildTotal)/float64(pullTotal))
+	if pullTotal >= buildTotal {
+		t.Errorf("the pulled image (%s) was not faster than a build from the Dockerfile (%s)", pullTotal, buildTotal)
+	}
+}
+
+// relRunStep runs one job: the action (JFrog, token mode) on rt, its post
+// stage, and a later `cargo fetch` that must download the registry's crate
+// with only what the action exported. It returns the main stage's wall time.
+func relRunStep(ctx context.Context, t *testing.T, cargo string, a *runner.Action, rt runner.Runtime) time.Duration {
+	t.Helper()
+	s := fakes.StartT(t, fakes.Options{})
+	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken})
+	ca, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(job.Temp(), "e2e-ca.pem") // under RUNNER_TEMP: mounted in the container
+	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := job.RunAction(ctx, rt, a, runner.Step{ID: "registry", Inputs: harness.JFrogInputs(s),
+		Env: map[string]string{"SSL_CERT_FILE": caFile}})
+	if err != nil {
+		t.Fatalf("%s: %v", rt, err)
+	}
+	if res.Failed() || !s.Store.Valid(res.Outputs["token"]) {
+		t.Fatalf("%s: the step failed or gave no valid token (exit %d):\n%s", rt, res.ExitCode, res.Combined())
+	}
+	scnWriteFile(t, filepath.Join(job.Workspace(), "Cargo.toml"),
+		provManifest("rel-user", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)), 0o644)
+	scnWriteFile(t, filepath.Join(job.Workspace(), "src", "lib.rs"), "pub fn f() {}\n", 0o644)
+	out, err := job.RunCmd(ctx, runner.Cmd{Name: cargo, Args: []string{"fetch"}, Env: map[string]string{"CARGO_HTTP_CAINFO": s.CAFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Failed() || !strings.Contains(out.Stderr, "Downloaded "+fakes.DefaultCrate) {
+		t.Fatalf("%s: cargo fetch after the step failed (exit %d):\n%s", rt, out.ExitCode, out.Combined())
+	}
+	post, err := job.RunPost(ctx, "registry")
+	if err != nil || post == nil || post.Failed() {
+		t.Fatalf("%s: post stage: %v\n%v", rt, err, post)
+	}
+	t.Logf("%s: step %s, cargo fetch %s", rt, res.Duration.Round(time.Millisecond), out.Duration.Round(time.Millisecond))
+	return res.Duration
+}
+
+// relPodman runs podman with the engine's configuration and fails the test
+// on error.
+func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...string) {
+	t.Helper()
+	cmd := e.Command(ctx, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// relByDigest drops the tag of NAME:TAG@DIGEST.
+func relByDigest(ref string) string {
+	name, digest, ok := strings.Cut(ref, "@")
+	if !ok {
+		return ref
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	return name + "@" + digest
+}
+
+// relBinaryModules are the modules the binary may link (the project's
+// rules); test-only modules such as go-containerregistry, go-jose and the
+// YAML parser must never reach it.
+var relBinaryModules = []string{
+	"github.com/cargo-oidc/cargo-oidc",
+	"github.com/sethvargo/go-githubactions",
+	"github.com/hashicorp/go-retryablehttp",
+	"github.com/hashicorp/go-cleanhttp",
+	"github.com/BurntSushi/toml",
+	"github.com/aws/aws-sdk-go-v2", // the SigV4 signer (CodeArtifact)
+	"github.com/aws/smithy-go",
+}
+
+// TestReleaseBinaryDependencies: for every released target, `go list -deps`
+// of the binary names only allowed modules.
+func TestReleaseBinaryDependencies(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	for _, tg := range release.Targets {
+		t.Run(tg.GOOS+"-"+tg.GOARCH, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command("go", "list", "-deps", "-tags", "nethttpomithttp2", "-f", "{{with .Module}}{{.Path}}{{end}}", ".")
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOOS="+tg.GOOS, "GOARCH="+tg.GOARCH, "CGO_ENABLED=0")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list -deps: %v", err)
+			}
+			for _, mod := range strings.Fields(string(out)) {
+				ok := false
+				for _, allowed := range relBinaryModules {
+					if mod == allowed || strings.HasPrefix(mod, allowed+"/") {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("the %s binary links module %s, which is not allowed in the binary", tg, mod)
+				}
+			}
+		})
+	}
+}

@@ -15,9 +15,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/action"
+	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
@@ -50,6 +53,7 @@ func main() {
 	switch {
 	case err == nil:
 	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "cargo-oidc: %v\nRun 'cargo-oidc --help' for what it accepts.\n", err)
 		os.Exit(2)
 	default:
 		var reported *action.ReportedError
@@ -60,21 +64,65 @@ func main() {
 	}
 }
 
-const usage = `cargo-oidc exchanges a GitHub Actions OIDC ID token for a short-lived Cargo
+// usageError is a command-line mistake (exit code 2); its text names what
+// was wrong.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+// providerArgs are the credential provider's own arguments, besides the
+// inputs (credprovider.ParseArgs).
+var providerArgs = []string{"id-token-env", "id-token-file"}
+
+// usage is the --help text: every way to run the binary, every flag of
+// flags and every argument the credential provider accepts.
+func usage(flags *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString(`cargo-oidc exchanges a GitHub Actions OIDC ID token for a short-lived Cargo
 registry token (JFrog Artifactory, Cloudsmith, crates.io trusted publishing,
 AWS CodeArtifact).
 
 Usage:
-  cargo-oidc [--host-workspace=DIR] [--host-temp=DIR]   main stage (a GitHub Actions step;
-                                                        inputs come from INPUT_* variables)
-  cargo-oidc post [--host-workspace=DIR] [--host-temp=DIR]
-                                                        post stage (revoke, clean up)
-  cargo-oidc --cargo-plugin                             Cargo credential provider; configure it with
-                                                        credential-provider = "/path/cargo-oidc --provider=jfrog ..."
-  cargo-oidc --help | --version
+  cargo-oidc [flags]          main stage of the action: exchange, then set Cargo up;
+                              the inputs come from the runner's INPUT_<NAME> variables
+  cargo-oidc post [flags]     post stage of the action: revoke, clean up
+  cargo-oidc --cargo-plugin   Cargo credential provider (Cargo starts it this way)
+  cargo-oidc --help | -h      print this text
+  cargo-oidc --version        print the version
 
-See https://github.com/cargo-oidc/cargo-oidc for the inputs and examples.
-`
+Flags of the main and post stages:
+`)
+	flags.VisitAll(func(f *flag.Flag) {
+		if f.Name != "help" && f.Name != "version" {
+			fmt.Fprintf(&b, "  --%-20s %s\n", f.Name+"=DIR", f.Usage)
+		}
+	})
+	b.WriteString(`
+Credential provider: set Cargo's credential-provider for the registry to
+  "/path/to/cargo-oidc --provider=NAME --<input>=value ..."
+Cargo (1.74 or later) runs "/path/to/cargo-oidc --cargo-plugin" and passes the
+other words in its request. They are:
+  --<input>=value        an input of the action, as in the step's with: block
+  --id-token-env=VAR     use the ready OIDC ID token in environment variable VAR
+                         (other CI systems: CIRCLE_OIDC_TOKEN_V2, a GitLab id_tokens entry)
+  --id-token-file=PATH   use the ready OIDC ID token in file PATH, read for each token
+Without --id-token-env or --id-token-file the GitHub Actions runtime gives the
+ID token (the job needs permissions: id-token: write).
+
+Inputs (README.md says what each means and which provider reads it):
+`)
+	line := " "
+	for _, in := range config.Inputs {
+		if len(line)+len(in)+1 > 78 {
+			b.WriteString(line + "\n")
+			line = " "
+		}
+		line += " " + in
+	}
+	b.WriteString(line + "\n\nSee https://github.com/cargo-oidc/cargo-oidc for the inputs and examples.\n")
+	return b.String()
+}
 
 // run dispatches on the command line. args[0] is the program name; when it is
 // cargo-oidc-post (the image's post-entrypoint) the post stage runs.
@@ -96,24 +144,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	hostWorkspace := fs.String("host-workspace", "", "host path of the workspace (runs.args)")
-	hostTemp := fs.String("host-temp", "", "host path of the runner's temp folder (runs.args)")
+	hostWorkspace := fs.String("host-workspace", "", "host path of the workspace (from action.yml's runs.args)")
+	hostTemp := fs.String("host-temp", "", "host path of the runner's temp folder (from action.yml's runs.args)")
 	help := fs.Bool("help", false, "print usage")
 	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprint(stdout, usage)
-		return fmt.Errorf("%w: %w", errUsage, err)
+		if errors.Is(err, flag.ErrHelp) { // -h
+			fmt.Fprint(stdout, usage(fs))
+			return nil
+		}
+		return flagError(err, args)
 	}
 	switch {
 	case *help:
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage(fs))
 		return nil
 	case *showVersion:
 		fmt.Fprintln(stdout, "cargo-oidc", buildVersion(version, debug.ReadBuildInfo))
 		return nil
 	case fs.NArg() > 0:
-		fmt.Fprint(stdout, usage)
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return &usageError{fmt.Sprintf("unexpected argument %q: the stages take their inputs from INPUT_<NAME> variables, not from arguments", fs.Arg(0))}
 	}
 	// A container action's binary is the container's first process: the
 	// runner's `docker run` has no --init.
@@ -123,4 +173,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return action.Post(ctx, env)
 	}
 	return action.Main(ctx, env)
+}
+
+// flagError rewords an error of the flag package: it names the flag as it
+// was written, and says where an action input given as a flag belongs.
+func flagError(err error, args []string) error {
+	msg := err.Error()
+	undefined, ok := strings.CutPrefix(msg, "flag provided but not defined: -")
+	if !ok {
+		return &usageError{strings.Replace(msg, ": -", ": --", 1)}
+	}
+	written := "--" + undefined
+	for _, a := range args {
+		if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); n == undefined && strings.HasPrefix(a, "-") {
+			written, _, _ = strings.Cut(a, "=")
+			break
+		}
+	}
+	if slices.Contains(config.Inputs, undefined) || slices.Contains(providerArgs, undefined) {
+		return &usageError{fmt.Sprintf("unknown flag %s: --%s=value is an argument of Cargo's credential-provider setting "+
+			"(Cargo passes it to cargo-oidc --cargo-plugin in its request); the action's main stage reads its inputs from INPUT_<NAME> variables",
+			written, undefined)}
+	}
+	return &usageError{"unknown flag " + written}
 }

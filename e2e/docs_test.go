@@ -2,14 +2,22 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 func TestCLIHelpVersionPlugin(t *testing.T) {
@@ -18,21 +26,36 @@ func TestCLIHelpVersionPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The help lists everything the binary and its credential provider
+	// accept: the stages, every flag, --cargo-plugin, the provider's own
+	// arguments and every input (credprovider.ParseArgs takes --<input>=).
+	help := []string{"Usage:", "post", "--cargo-plugin", "--help", "-h", "--version", "--host-workspace=DIR", "--host-temp=DIR",
+		"--<input>=value", "--id-token-env=VAR", "--id-token-file=PATH"}
+	help = append(help, config.Inputs...)
 	tests := []struct {
-		args     []string
-		want     string
-		wantCode int
+		args       []string
+		wantStdout []string
+		wantStderr []string
+		wantCode   int
 	}{
-		{[]string{"--help"}, "Usage:", 0},
-		{[]string{"--version"}, "cargo-oidc e2e", 0},
-		{[]string{"--bogus"}, "Usage:", 2},
-		{[]string{"extra"}, "Usage:", 2},
-		{[]string{"--cargo-plugin"}, "{\"v\":[1]}\n", 0},
+		{args: []string{"--help"}, wantStdout: help},
+		{args: []string{"-h"}, wantStdout: help},
+		{args: []string{"-help"}, wantStdout: help},
+		{args: []string{"--version"}, wantStdout: []string{"cargo-oidc e2e"}},
+		{args: []string{"--bogus"}, wantStderr: []string{"unknown flag --bogus", "--help"}, wantCode: 2},
+		{args: []string{"-x=1"}, wantStderr: []string{"unknown flag -x"}, wantCode: 2},
+		{args: []string{"post", "--nope"}, wantStderr: []string{"unknown flag --nope"}, wantCode: 2},
+		{args: []string{"--provider=jfrog"}, wantStderr: []string{"unknown flag --provider", "credential-provider setting", "INPUT_"}, wantCode: 2},
+		{args: []string{"--host-temp"}, wantStderr: []string{"--host-temp"}, wantCode: 2},
+		{args: []string{"extra"}, wantStderr: []string{`unexpected argument "extra"`}, wantCode: 2},
+		{args: []string{"--cargo-plugin"}, wantStdout: []string{"{\"v\":[1]}\n"}},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, tt.args...)
 		cmd.Stdin = strings.NewReader("")
-		out, err := cmd.Output()
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
 		code := 0
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -40,9 +63,78 @@ func TestCLIHelpVersionPlugin(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
-			t.Errorf("cargo-oidc %v: exit %d, output %q; want exit %d with %q", tt.args, code, out, tt.wantCode, tt.want)
+		if code != tt.wantCode {
+			t.Errorf("cargo-oidc %v: exit %d, want %d; stderr %q", tt.args, code, tt.wantCode, stderr.String())
 		}
+		for _, w := range tt.wantStdout {
+			if !strings.Contains(stdout.String(), w) {
+				t.Errorf("cargo-oidc %v: stdout lacks %q:\n%s", tt.args, w, stdout.String())
+			}
+		}
+		for _, w := range tt.wantStderr {
+			if !strings.Contains(stderr.String(), w) {
+				t.Errorf("cargo-oidc %v: stderr lacks %q:\n%s", tt.args, w, stderr.String())
+			}
+		}
+		if tt.wantCode == 2 && stdout.Len() != 0 {
+			t.Errorf("cargo-oidc %v: a command-line error wrote to stdout: %q", tt.args, stdout.String())
+		}
+	}
+}
+
+// TestCLIHelpListsOnlyWhatIsAccepted: every --name= the help shows is
+// accepted: the stage flags by the binary, the provider's arguments and
+// inputs by credprovider.ParseArgs.
+func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
+	t.Parallel()
+	bin, err := harness.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	help := string(out)
+	flagsPart, providerPart, ok := strings.Cut(help, "Credential provider:")
+	if !ok {
+		t.Fatalf("help has no credential provider section:\n%s", help)
+	}
+	names := func(s string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`--([a-z][a-z-]*)=`).FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	stageFlags := names(flagsPart)
+	if len(stageFlags) == 0 {
+		t.Fatal("help lists no stage flags")
+	}
+	for _, f := range stageFlags {
+		// The post stage with no state does nothing: only the flag is judged.
+		cmd := exec.Command(bin, "post", "--"+f+"="+t.TempDir())
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("help lists --%s=, which the binary refuses: %v\n%s", f, err, out)
+		}
+	}
+	providerArgs := names(providerPart)
+	for _, in := range config.Inputs {
+		if !strings.Contains(providerPart, " "+in) {
+			t.Errorf("help does not list input %s", in)
+		}
+		providerArgs = append(providerArgs, in)
+	}
+	for _, a := range providerArgs {
+		args := []string{"--provider=jfrog", "--url=https://example.jfrog.io", "--provider-name=p", "--repository=r"}
+		_, err := credprovider.ParseArgs(append(args, "--"+a+"=x"))
+		if err != nil && strings.Contains(err.Error(), "unknown argument") {
+			t.Errorf("help lists --%s=, which the credential provider refuses: %v", a, err)
+		}
+	}
+	if _, err := credprovider.ParseArgs([]string{"--provider=crates-io", "--nonsense=x"}); err == nil || !strings.Contains(err.Error(), "unknown argument") {
+		t.Errorf("ParseArgs accepted an unknown argument (err %v): the check above proves nothing", err)
 	}
 }
 
@@ -122,5 +214,478 @@ func TestActionYMLMatchesConfig(t *testing.T) {
 	}
 	if strings.Join(names, " ") != strings.Join(config.Inputs, " ") {
 		t.Errorf("action.yml inputs %v\ncode inputs %v", names, config.Inputs)
+	}
+}
+
+// readmeText reads README.md at the repository root.
+func readmeText(t *testing.T) string {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// readmeCommands returns the commands README.md gives a reader to copy: the
+// lines of fenced sh/bash/console blocks and the inline code spans outside
+// fenced blocks, comments after " # " dropped.
+func readmeCommands(readme string) []string {
+	var out []string
+	inFence, shell := false, false
+	for _, line := range strings.Split(readme, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "```"); ok {
+			if inFence {
+				inFence = false
+				continue
+			}
+			inFence, shell = true, rest == "sh" || rest == "bash" || rest == "console" || rest == ""
+			continue
+		}
+		if inFence {
+			if shell {
+				cmd, _, _ := strings.Cut(line, " # ")
+				if cmd = strings.TrimSpace(cmd); cmd != "" {
+					out = append(out, cmd)
+				}
+			}
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(line, -1) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// shellWords splits a command line as a POSIX shell would for the simple
+// quoting README.md uses: single and double quotes, no expansions.
+func shellWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := strings.IndexByte(s[i+1:], c)
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated quote in %q", s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '\\' && i+1 < len(s):
+			cur.WriteByte(s[i+1])
+			i++
+			inWord = true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// goTestCommand is the part of a `go test` command line the checks need.
+type goTestCommand struct {
+	line       string
+	pkgs       []string
+	run, bench string
+	hasRun     bool
+}
+
+func parseGoTest(line string) (*goTestCommand, error) {
+	words, err := shellWords(line)
+	if err != nil {
+		return nil, err
+	}
+	if len(words) < 2 || words[0] != "go" || words[1] != "test" {
+		return nil, nil
+	}
+	c := &goTestCommand{line: line}
+	for i := 2; i < len(words); i++ {
+		w := words[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
+		switch {
+		case strings.HasPrefix(w, "-") && (name == "run" || name == "bench"):
+			if !hasValue {
+				if i+1 >= len(words) {
+					return nil, fmt.Errorf("%q: -%s without a pattern", line, name)
+				}
+				i++
+				value = words[i]
+			}
+			if name == "run" {
+				c.run, c.hasRun = value, true
+			} else {
+				c.bench = value
+			}
+		case !strings.HasPrefix(w, "-") && (strings.HasPrefix(w, "./") || w == "."):
+			c.pkgs = append(c.pkgs, w)
+		}
+	}
+	if len(c.pkgs) == 0 {
+		c.pkgs = []string{"."}
+	}
+	return c, nil
+}
+
+func TestShellWordsAndParseGoTest(t *testing.T) {
+	t.Parallel()
+	c, err := parseGoTest(`go test ./e2e/ -run 'Scenario|Container' -v`)
+	if err != nil || c == nil || c.run != "Scenario|Container" || strings.Join(c.pkgs, " ") != "./e2e/" {
+		t.Errorf("parseGoTest = %+v, %v", c, err)
+	}
+	// What a reader gets from a table cell's escaped pipe: a backslash in
+	// the pattern, which then matches no test.
+	c, err = parseGoTest(`go test ./e2e/ -run 'Scenario\|Container' -v`)
+	if err != nil || c.run != `Scenario\|Container` {
+		t.Errorf("parseGoTest kept %q, want the backslash", c.run)
+	}
+	c, err = parseGoTest(`go test ./exchange ./cargoconf -run '^$' -bench=. -benchmem`)
+	if err != nil || c.run != "^$" || c.bench != "." || len(c.pkgs) != 2 {
+		t.Errorf("parseGoTest = %+v, %v", c, err)
+	}
+	if _, err := shellWords(`go test -run 'open`); err == nil {
+		t.Error("an unterminated quote was accepted")
+	}
+}
+
+// goTestList runs `go test -list pattern pkg` at the repository root and
+// returns the names it lists.
+func goTestList(t *testing.T, root, pattern, pkg string) []string {
+	t.Helper()
+	args := []string{"test", "-list", pattern, pkg}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, st := range bi.Settings {
+			if st.Key == "-race" && st.Value == "true" {
+				args = append(args[:1], append([]string{"-race"}, args[1:]...)...) // reuse what this run compiled
+			}
+		}
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go test -list %q %s: %v\n%s", pattern, pkg, err, out)
+	}
+	var names []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if regexp.MustCompile(`^(Test|Benchmark|Fuzz|Example)\w*$`).MatchString(l) {
+			names = append(names, l)
+		}
+	}
+	return names
+}
+
+// TestReadmeGoTestPatternsSelectTests: every `go test` command README.md
+// gives runs as written: each -run pattern selects at least one test, and
+// each -bench pattern at least one benchmark, in every package named.
+func TestReadmeGoTestPatternsSelectTests(t *testing.T) {
+	t.Parallel()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, line := range readmeCommands(readmeText(t)) {
+		c, err := parseGoTest(line)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if c == nil || (!c.hasRun && c.bench == "") {
+			continue
+		}
+		for _, pkg := range c.pkgs {
+			if c.hasRun && c.run != "^$" {
+				names := goTestList(t, root, c.run, pkg)
+				if !slices.ContainsFunc(names, func(n string) bool { return !strings.HasPrefix(n, "Benchmark") }) {
+					t.Errorf("README.md: %q: -run %q selects no test in %s", line, c.run, pkg)
+				}
+			}
+			if c.bench != "" {
+				names := goTestList(t, root, c.bench, pkg)
+				if !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "Benchmark") }) {
+					t.Errorf("README.md: %q: -bench %q selects no benchmark in %s", line, c.bench, pkg)
+				}
+			}
+			checked++
+		}
+	}
+	if checked < 5 {
+		t.Errorf("checked %d go test commands in README.md; the extraction is broken", checked)
+	}
+	t.Logf("%d go test commands checked", checked)
+}
+
+// TestReadmeGoRunFlagsExist: every flag README.md gives a `go run` command
+// is one the program accepts (its -help lists it).
+func TestReadmeGoRunFlagsExist(t *testing.T) {
+	t.Parallel()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helps := map[string]string{}
+	help := func(pkg string) string {
+		if h, ok := helps[pkg]; ok {
+			return h
+		}
+		bin := filepath.Join(t.TempDir(), "prog")
+		if pkg == "." {
+			b, err := harness.Binary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bin = b
+		} else {
+			build := exec.Command("go", "build", "-o", bin, pkg)
+			build.Dir = root
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+			}
+		}
+		out, _ := exec.Command(bin, "-help").CombinedOutput() // the exit code is the program's business here
+		helps[pkg] = string(out)
+		return helps[pkg]
+	}
+	checked := 0
+	for _, line := range readmeCommands(readmeText(t)) {
+		words, err := shellWords(line)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if len(words) < 3 || words[0] != "go" || words[1] != "run" {
+			continue
+		}
+		h := help(words[2])
+		for _, w := range words[3:] {
+			if !strings.HasPrefix(w, "-") {
+				continue
+			}
+			name, _, _ := strings.Cut(strings.TrimLeft(w, "-"), "=")
+			if (name == "help" || name == "h") && strings.Contains(h, "Usage") {
+				checked++ // the flag package accepts -help and -h in every program
+				continue
+			}
+			if !regexp.MustCompile(`(^|[\s\[|])--?` + regexp.QuoteMeta(name) + `\b`).MatchString(h) {
+				t.Errorf("README.md: %q: %s is not a flag of %s:\n%s", line, w, words[2], h)
+			}
+			checked++
+		}
+	}
+	if checked < 4 {
+		t.Errorf("checked %d go run flags in README.md; the extraction is broken", checked)
+	}
+}
+
+// TestReadmeNoCommandInTableCell: a command in a table cell needs its | escaped
+// as \|, which a reader copying from the raw file keeps; commands belong in
+// code blocks.
+func TestReadmeNoCommandInTableCell(t *testing.T) {
+	t.Parallel()
+	for n, line := range strings.Split(readmeText(t), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "|") {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(line, -1) {
+			span := m[1]
+			if strings.Contains(span, `\|`) || regexp.MustCompile(`^(go|git|cargo|bash|sh|curl|docker|podman) `).MatchString(span) {
+				t.Errorf("README.md:%d: command in a table cell: `%s`", n+1, span)
+			}
+		}
+	}
+}
+
+// githubSlug is the anchor GitHub gives a heading.
+func githubSlug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// readmeHeadings returns README.md's headings, text and anchor.
+func readmeHeadings(readme string) map[string]string {
+	out := map[string]string{}
+	inFence := false
+	for _, line := range strings.Split(readme, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inFence = !inFence
+			continue
+		}
+		if m := regexp.MustCompile(`^#{1,6}\s+(.+?)\s*$`).FindStringSubmatch(line); m != nil && !inFence {
+			out[m[1]] = githubSlug(m[1])
+		}
+	}
+	return out
+}
+
+// TestDocReferencesResolve: every reference from examples/ to README.md
+// (`README.md, "Heading"` or `README.md#anchor`) names a heading that
+// exists, every in-page link of README.md points at a heading, and every
+// relative link points at a file that exists.
+func TestDocReferencesResolve(t *testing.T) {
+	t.Parallel()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := readmeText(t)
+	headings := readmeHeadings(readme)
+	anchors := map[string]bool{}
+	for _, a := range headings {
+		anchors[a] = true
+	}
+	if githubSlug("crates.io set-up") != "cratesio-set-up" || githubSlug("Pinning, and what it costs") != "pinning-and-what-it-costs" {
+		t.Fatal("githubSlug does not make GitHub's anchors")
+	}
+
+	refs := 0
+	refRE := regexp.MustCompile(`README\.md(?:, "([^"]+)"|#([A-Za-z0-9_-]+))`)
+	err = filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		for n, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, "README.md") {
+				continue
+			}
+			ms := refRE.FindAllStringSubmatch(line, -1)
+			if len(ms) == 0 {
+				t.Errorf("%s:%d: a mention of README.md without a heading on the same line (README.md, \"Heading\"): %s", rel, n+1, strings.TrimSpace(line))
+			}
+			for _, m := range ms {
+				refs++
+				if m[1] != "" {
+					if _, ok := headings[m[1]]; !ok {
+						t.Errorf("%s:%d: README.md has no heading %q", rel, n+1, m[1])
+					}
+				} else if !anchors[m[2]] {
+					t.Errorf("%s:%d: README.md has no heading with anchor #%s", rel, n+1, m[2])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs == 0 {
+		t.Error("no reference from examples/ to README.md found; the check proves nothing")
+	}
+
+	linked := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\]\(([^)\s]+)\)`).FindAllStringSubmatch(readme, -1) {
+		target := m[1]
+		switch {
+		case strings.HasPrefix(target, "#"):
+			if !anchors[target[1:]] {
+				t.Errorf("README.md links to #%s, which no heading has", target[1:])
+			}
+		case strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:"):
+		default:
+			file, _, _ := strings.Cut(target, "#")
+			linked[strings.TrimSuffix(file, "/")] = true
+			if _, err := os.Stat(filepath.Join(root, file)); err != nil {
+				t.Errorf("README.md links to %s, which does not exist", target)
+			}
+		}
+	}
+	for _, want := range []string{"examples", "CHANGELOG.md", "LICENSE"} {
+		if !linked[want] {
+			t.Errorf("README.md does not link %s", want)
+		}
+	}
+}
+
+// TestExamplesSkipForksOnPullRequest: an example that runs on pull_request
+// skips the cargo-oidc step (or its whole job) for pull requests from forks,
+// which never get an ID token.
+func TestExamplesSkipForksOnPullRequest(t *testing.T) {
+	t.Parallel()
+	root := harness.Root(t)
+	files, err := filepath.Glob(filepath.Join(root, "examples", "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	const forkCheck = "github.event.pull_request.head.repo.full_name == github.repository"
+	onPR := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := parseYAML(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		on := yget(doc, "on")
+		isPR := func(n *yaml.Node) bool { return ystr(n) == "pull_request" }
+		if yget(on, "pull_request") == nil && !isPR(on) && !slices.ContainsFunc(yitems(on), isPR) {
+			continue
+		}
+		onPR++
+		jobs := yget(doc, "jobs")
+		// A job is skipped for forks when its if: says so, when it runs
+		// for tags only, or when a job it needs is skipped.
+		skips := map[string]bool{}
+		for changed := true; changed; {
+			changed = false
+			for idNode, job := range ypairs(jobs) {
+				id := idNode.Value
+				cond := ystr(yget(job, "if"))
+				s := strings.Contains(cond, forkCheck) || strings.Contains(cond, "startsWith(github.ref, 'refs/tags/")
+				needs := yget(job, "needs")
+				for _, n := range append([]*yaml.Node{needs}, yitems(needs)...) {
+					s = s || skips[ystr(n)]
+				}
+				if s && !skips[id] {
+					skips[id], changed = true, true
+				}
+			}
+		}
+		for idNode, job := range ypairs(jobs) {
+			id := idNode.Value
+			jobSkips := skips[id]
+			for _, st := range yitems(yget(job, "steps")) {
+				if !strings.HasPrefix(ystr(yget(st, "uses")), "cargo-oidc/") {
+					continue
+				}
+				if !jobSkips && !strings.Contains(ystr(yget(st, "if")), forkCheck) {
+					t.Errorf("%s: job %s runs cargo-oidc on pull_request without skipping forks (if: ... %s)", filepath.Base(f), id, forkCheck)
+				}
+			}
+		}
+	}
+	if onPR == 0 {
+		t.Error("no example runs on pull_request; the check proves nothing")
 	}
 }

@@ -432,7 +432,7 @@ func (c *Client) send(ctx context.Context, cl *call) (*answer, error) {
 		if code := last.get(); code != 0 && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			// The time ran out while waiting to retry: say what the
 			// service last answered, not only that time ran out.
-			return nil, fmt.Errorf("the last answer was %s, then the time ran out waiting to retry: %w", statusText(code), err)
+			return nil, &RetryTimeoutError{LastStatus: code, Err: err}
 		}
 		return nil, err
 	}

@@ -86,9 +86,15 @@ func (e *HTTPError) Error() string {
 	return b.String()
 }
 
-// Details returns the hint and the claims lines, for a hint block under the
-// error. Nothing in it is secret.
-func (e *HTTPError) Details() []string { return details(e.Hint, e.Claims) }
+// Details returns the hint and, when the service answered and refused
+// (KindRefused), the claims lines, for a hint block under the error.
+// Nothing in it is secret.
+func (e *HTTPError) Details() []string {
+	if e.Service == ServiceGitHub || e.kind() != KindRefused {
+		return details(e.Hint, nil)
+	}
+	return details(e.Hint, e.Claims)
+}
 
 // details is the hint and the claims block shown under an error.
 func details(hint string, claims *Claims) []string {
@@ -154,9 +160,10 @@ func (e *RequestError) Error() string {
 // Unwrap returns the cause.
 func (e *RequestError) Unwrap() error { return e.Err }
 
-// Details returns the hint and the non-secret claims of the ID token that
-// was sent, one line each, for the block shown under the error.
-func (e *RequestError) Details() []string { return details(e.Hint, e.Claims) }
+// Details returns the hint, for the block shown under the error. The
+// claims are left out: the service did not refuse them (Claims keeps them
+// for callers that want them anyway).
+func (e *RequestError) Details() []string { return details(e.Hint, nil) }
 
 // TransportError is the last attempt's transport failure (connection
 // refused or reset, timeout, TLS) after Attempts attempts.
@@ -265,10 +272,31 @@ type MissingIDTokenError struct {
 
 // Error implements error.
 func (e *MissingIDTokenError) Error() string {
-	msg := fmt.Sprintf("no github id token: %s is not set; does the job have `permissions: id-token: write`?", e.Variable)
 	if e.ForkPullRequest {
-		msg += fmt.Sprintf(" this %s run is for a pull request from a fork (head %s, base %s): pull requests from forks get no ID token",
-			e.Event, e.HeadRepo, e.BaseRepo)
+		return fmt.Sprintf("no github id token: this %s run is for a pull request from a fork (head %s, base %s), "+
+			"and GitHub gives no ID token to pull requests from forks, even to a job with `permissions: id-token: write` (%s is not set)",
+			e.Event, e.HeadRepo, e.BaseRepo, e.Variable)
 	}
-	return msg
+	return fmt.Sprintf("no github id token: %s is not set; does the job have `permissions: id-token: write`?", e.Variable)
+}
+
+// Details says what to do: for a fork's pull request how to run without
+// the registry token, else which permission to add.
+func (e *MissingIDTokenError) Details() []string {
+	if e.ForkPullRequest {
+		return []string{
+			"A pull request from a fork cannot use the registry through OIDC. Instead:",
+			"- skip this step (or the job) for forks, with",
+			"    if: github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository",
+			"  and build forks without the private registry where you can (crates.io only);",
+			"- or let a maintainer push the branch to " + e.BaseRepo + " and run the workflow from there.",
+			"Do not switch to pull_request_target to get a token: it would hand a registry token to the fork's code.",
+		}
+	}
+	return []string{
+		"Add to the job (or the workflow):",
+		"  permissions:",
+		"    id-token: write",
+		"    contents: read",
+	}
 }

@@ -65,7 +65,10 @@ func (g *githubIDTokens) mapError(err error, endpoint string) error {
 	var em *githubactions.EnvMissingError
 	if errors.As(err, &em) {
 		me := &MissingIDTokenError{Variable: em.Name, Event: g.getenv("GITHUB_EVENT_NAME")}
-		if me.Event == "pull_request" { // pull_request_target runs in the base repository and gets tokens
+		// pull_request, pull_request_review and pull_request_review_comment
+		// runs of a fork's pull request get no token; pull_request_target
+		// runs in the base repository and gets one.
+		if strings.HasPrefix(me.Event, "pull_request") && me.Event != "pull_request_target" {
 			head, base := pullRequestRepos(g.getenv("GITHUB_EVENT_PATH"))
 			if head != "" && base != "" && !strings.EqualFold(head, base) {
 				me.ForkPullRequest, me.HeadRepo, me.BaseRepo = true, head, base
@@ -237,10 +240,10 @@ func fetchIDToken(ctx context.Context, ids IDTokenSource, audience string) (stri
 	}
 	tok, err := ids.IDToken(ctx, audience)
 	if err != nil {
-		return "", err
+		return "", &IDTokenError{Err: err}
 	}
 	if err := CheckToken("id token", tok); err != nil {
-		return "", err
+		return "", &IDTokenError{Err: err}
 	}
 	return tok, nil
 }

@@ -148,6 +148,7 @@ func TestGitHubIDTokensMissing(t *testing.T) {
 		{name: "pull_request_target runs in the base repository, not called a fork", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_EVENT_PATH": fork}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
 		{name: "same-repo pull_request", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": same}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
 		{name: "push with fork payload", env: map[string]string{"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": fork}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
+		{name: "fork pull_request_review", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request_review", "GITHUB_EVENT_PATH": fork}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL", fork: true},
 		{name: "missing payload", env: map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": filepath.Join(dir, "nope.json")}, variable: "ACTIONS_ID_TOKEN_REQUEST_URL"},
 	}
 	for _, tc := range tests {
@@ -160,11 +161,27 @@ func TestGitHubIDTokensMissing(t *testing.T) {
 				t.Fatalf("err = %#v", err)
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, "`permissions: id-token: write`") || !strings.Contains(msg, tc.variable) {
-				t.Fatalf("err %q", msg)
+			details := strings.Join(me.Details(), "\n")
+			if !strings.Contains(msg, tc.variable) {
+				t.Fatalf("err %q does not name %s", msg, tc.variable)
 			}
-			if got := strings.Contains(msg, "pull requests from forks get no ID token"); got != tc.fork {
+			if got := strings.Contains(msg, "pull request from a fork"); got != tc.fork {
 				t.Fatalf("fork mention %v in %q", got, msg)
+			}
+			if Classify(err) != KindNoIDToken {
+				t.Errorf("Classify = %v, want %v", Classify(err), KindNoIDToken)
+			}
+			if tc.fork {
+				// The permission cannot help a fork: no advice to add it,
+				// but what to do instead.
+				if strings.Contains(msg, "does the job have") || strings.Contains(details, "Add to the job") ||
+					!strings.Contains(details, "head.repo.full_name == github.repository") || !strings.Contains(details, "pull_request_target") {
+					t.Fatalf("fork advice wrong:\n%s\n%s", msg, details)
+				}
+				return
+			}
+			if !strings.Contains(msg, "`permissions: id-token: write`") || !strings.Contains(details, "id-token: write") {
+				t.Fatalf("err %q, details %q: no advice to add the permission", msg, details)
 			}
 		})
 	}

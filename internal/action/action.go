@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +73,40 @@ const (
 	stateMinted             = "minted"
 )
 
+// summaryHeading is title starting with "cargo-oidc: " exactly once.
+func summaryHeading(title string) string {
+	return "cargo-oidc: " + strings.TrimPrefix(title, "cargo-oidc: ")
+}
+
+// exchangeTitle is the title of a failed exchange with the service called
+// name: what happened (exchange.Classify), not only that it failed.
+func exchangeTitle(name string, err error) string {
+	switch exchange.Classify(err) {
+	case exchange.KindNoIDToken:
+		return "cargo-oidc: no GitHub ID token (" + name + " was not contacted)"
+	case exchange.KindUnreachable:
+		return "cargo-oidc: cannot reach " + name
+	case exchange.KindRefused:
+		return "cargo-oidc: " + name + " refused the token exchange"
+	case exchange.KindServiceFailed:
+		status := func(code int) string { return strings.TrimSpace(strconv.Itoa(code) + " " + http.StatusText(code)) }
+		var he *exchange.HTTPError
+		var rt *exchange.RetryTimeoutError
+		switch {
+		case errors.As(err, &he) && he.Attempts > 1:
+			return fmt.Sprintf("cargo-oidc: %s failed (%s, %d attempts)", name, status(he.StatusCode), he.Attempts)
+		case he != nil:
+			return fmt.Sprintf("cargo-oidc: %s failed (%s)", name, status(he.StatusCode))
+		case errors.As(err, &rt):
+			return fmt.Sprintf("cargo-oidc: %s failed (%s until the time ran out)", name, status(rt.LastStatus))
+		}
+		return "cargo-oidc: " + name + " failed"
+	case exchange.KindBadAnswer:
+		return "cargo-oidc: " + name + " gave an unusable answer"
+	}
+	return "cargo-oidc: the token exchange with " + name + " failed"
+}
+
 // failure shows err as an ::error:: annotation titled title, with the hint
 // and the ID token's claims when the error carries them, and writes the same
 // as the step summary. It returns err wrapped as a *ReportedError.
@@ -92,7 +127,7 @@ func failure(r *ghaction.Runner, fc *ghaction.FileCommands, title string, err er
 	msg, details = r.Redact(msg), r.Redact(details)
 	r.Error(title, strings.TrimSpace(msg+"\n\n"+details))
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s\n\n", mdEscape(r.Redact(title)))
+	fmt.Fprintf(&b, "### %s\n\n", mdEscape(r.Redact(summaryHeading(title))))
 	b.WriteString(codeBlock(msg))
 	if details != "" {
 		b.WriteString("\n" + codeBlock(details))
@@ -133,10 +168,6 @@ func explain(err error) (msg, details string) {
 	var d interface{ Details() []string }
 	if errors.As(err, &d) {
 		lines = append(lines, d.Details()...)
-	}
-	var me *exchange.MissingIDTokenError
-	if errors.As(err, &me) && len(lines) == 0 {
-		lines = append(lines, "Add to the job (or workflow):\n  permissions:\n    id-token: write\n    contents: read")
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		lines = append(lines, "The step ran out of time (input timeout). A service that does not answer, or one that keeps asking to retry later, ends this way; raise timeout if it is only slow.")

@@ -115,7 +115,7 @@ func Main(ctx context.Context, e Env) (err error) {
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (timed out after %s: %w)", err, cfg.Timeout, context.DeadlineExceeded)
 		}
-		return failure(r, fc, "cargo-oidc: "+title+" refused the token exchange", err)
+		return failure(r, fc, exchangeTitle(title, err), err)
 	}
 	r.Mask(tok.Value)
 	r.Mask(tok.ReferenceToken)
@@ -265,8 +265,11 @@ func (p *plan) redactText(s string) string {
 	return p.redact(s)
 }
 
+// expiresAt is the exported token's expiry, RFC 3339; "" when unknown, and
+// in provider mode, which exports no token (Cargo gets a fresh one, with
+// its own expiry, whenever it asks).
 func (p *plan) expiresAt() string {
-	if p.tok.ExpiresAt.IsZero() {
+	if p.providerCmd != "" || p.tok.ExpiresAt.IsZero() {
 		return ""
 	}
 	return p.tok.ExpiresAt.UTC().Format(time.RFC3339)
@@ -341,7 +344,11 @@ func (p *plan) exportedLines() []string {
 	for _, kv := range p.envVars() {
 		v := kv[1]
 		if strings.HasSuffix(kv[0], "_TOKEN") {
+			// What the log shows once the runner masks the token.
 			v = "***"
+			if sch := p.cfg.TokenScheme; sch != "" {
+				v = sch + " ***"
+			}
 		}
 		lines = append(lines, "Exported "+kv[0]+"="+v)
 	}
@@ -378,7 +385,11 @@ func (p *plan) summary() string {
 	if c.IndexURL != "" {
 		row("Index", "`"+c.IndexURL+"`")
 	}
-	row("Expires", orText(p.expiresAt(), "not said by the service"))
+	if p.providerCmd != "" {
+		row("Tokens", "minted by cargo-oidc whenever Cargo needs one (credential provider); none exported")
+	} else {
+		row("Expires", orText(p.expiresAt(), "not said by the service"))
+	}
 	row("Username", mdEscape(p.redactText(p.tok.Username)))
 	row("Credential mode", c.CredentialMode)
 	row("Exported", strings.Join(p.exported(), ", "))

@@ -388,18 +388,23 @@ func (l *loader) registryName(def string) string {
 	return v
 }
 
-// index returns index-url when given (validated), else the computed index.
+// index returns index-url when given (validated), else the index computed
+// from repository. Giving both is refused rather than letting one win: the
+// other would be silently ignored, and which one was meant cannot be told.
 func (l *loader) index(computed func() string, repoWhat string) string {
 	v := l.get("index-url")
+	repo := l.get("repository")
 	if v == "" {
-		c := computed()
-		if c == "" {
+		if repo == "" {
 			l.fail("repository", "is required (or give index-url): "+repoWhat)
+			return ""
 		}
-		return c
+		// "" when an input the index is computed from was refused; that
+		// input's error says so, and repository is not blamed for it.
+		return computed()
 	}
-	if l.get("repository") != "" {
-		l.fail("index-url", "and repository both set; give one: index-url overrides the index computed from repository")
+	if repo != "" {
+		l.fail("index-url", "and repository are both set; give one of them: repository computes the index, index-url names it directly (a mirror, another host)")
 	}
 	rest, ok := strings.CutPrefix(v, "sparse+")
 	u, err := url.Parse(rest)

@@ -127,7 +127,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"foreign for crates", map[string]string{"provider": "crates-io", "repository": "x"}, "repository", "not used with provider crates-io"},
 		{"foreign non-default bool", map[string]string{"provider": "crates-io", "default-registry": "true"}, "default-registry", "not used with provider crates-io"},
 		{"revoke for jfrog", merge(jfrogOK, "revoke", "false"), "revoke", "belongs to crates-io"},
-		{"index and repository", merge(jfrogOK, "index-url", "sparse+https://x/"), "index-url", "both set"},
+		{"index and repository", merge(jfrogOK, "index-url", "sparse+https://x/"), "index-url", "are both set; give one of them"},
 		{"git index", merge(jfrogOK, "repository", "", "index-url", "https://github.com/x/index"), "index-url", "not a sparse index"},
 		{"http index", merge(jfrogOK, "repository", "", "index-url", "sparse+http://x/"), "index-url", "sparse+https://"},
 		{"bad scheme", merge(jfrogOK, "token-scheme", "Bearer x"), "token-scheme", "not an HTTP auth scheme"},
@@ -148,6 +148,39 @@ func TestLoadInvalid(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "input "+tt.input+":") || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %q, want it to name input %s and say %q", err, tt.input, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadNoSecondError: an input that is wrong is reported once, and an
+// input that was given is not blamed for it.
+func TestLoadNoSecondError(t *testing.T) {
+	t.Parallel()
+	cloudsmithOK := map[string]string{"provider": "cloudsmith", "namespace": "acme", "service-slug": "ci", "repository": "crates"}
+	tests := []struct {
+		name  string
+		in    map[string]string
+		input string
+	}{
+		{"jfrog no url", merge(jfrogOK, "url", ""), "url"},
+		{"jfrog url not a url", merge(jfrogOK, "url", "example"), "url"},
+		{"jfrog url with a path", merge(jfrogOK, "url", "https://example.jfrog.io/artifactory"), "url"},
+		{"jfrog http url", merge(jfrogOK, "url", "http://example.jfrog.io"), "url"},
+		{"cloudsmith no namespace", merge(cloudsmithOK, "namespace", ""), "namespace"},
+		{"jfrog no repository", merge(jfrogOK, "repository", ""), "repository"},
+		{"index-url and repository", merge(jfrogOK, "index-url", "sparse+https://mirror.example/idx/"), "index-url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(withDefaults(tt.in))
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			got := strings.Split(err.Error(), "\n")
+			if len(got) != 1 || !strings.HasPrefix(got[0], "input "+tt.input+":") {
+				t.Errorf("errors %q, want exactly one, about input %s", got, tt.input)
 			}
 		})
 	}

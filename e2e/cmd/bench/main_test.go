@@ -38,3 +38,20 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		t.Fatal("run accepted -n 0")
 	}
 }
+
+func TestHelpExitsZero(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		var out strings.Builder
+		err := run(t.Context(), []string{arg}, &out)
+		if exitCode(err) != 0 {
+			t.Errorf("%s: err %v, exit code %d; want 0", arg, err, exitCode(err))
+		}
+		if !strings.Contains(out.String(), "-warmup") {
+			t.Errorf("%s: usage lacks -warmup:\n%s", arg, out.String())
+		}
+	}
+	if exitCode(run(t.Context(), []string{"-bogus"}, &strings.Builder{})) != 1 {
+		t.Error("an unknown flag exits 0")
+	}
+}

@@ -1,14 +1,17 @@
 // Command playground shows cargo-oidc working on your machine, with no
 // registry account and no network beyond loopback. It starts a local GitHub
-// OIDC issuer, a JFrog token service and an authenticated Cargo registry
-// (e2e/internal/fakes), runs the action binary as the runner would, shows
-// the step's log as the Actions page would (masked), the step's outputs and
-// exported variables, and then runs `cargo fetch` in a small project that
-// depends on a crate of that registry, with what the action produced.
+// OIDC issuer, the token service of the chosen provider and an
+// authenticated Cargo registry (e2e/internal/fakes), runs the action binary
+// as the runner would, shows the step's log as the Actions page would
+// (masked), the step summary it wrote, the step's outputs and exported
+// variables, and then runs Cargo with only what the action produced:
+// `cargo fetch` of a crate from the registry (jfrog, cloudsmith,
+// codeartifact) or `cargo publish` (crates-io, to the local stand-in for
+// crates.io).
 //
-//	go run ./e2e/cmd/playground [-mode token|provider] [-provider jfrog|codeartifact]
+//	go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|crates-io|codeartifact] [-mode token|provider]
 //
-// It exits 0 when cargo fetch succeeded. It needs Go and cargo.
+// It exits 0 when Cargo succeeded. It needs Go and cargo.
 package main
 
 import (
@@ -38,27 +41,48 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
 	harness.Cleanup()
-	if err != nil {
+	code := exitCode(err)
+	if code != 0 {
 		fmt.Fprintln(os.Stderr, "playground:", err)
-		os.Exit(1)
 	}
+	os.Exit(code)
 }
 
+// exitCode is 0 for success and for -help, 1 for any other error.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 1
+}
+
+// providers are the -provider values, in the order the help lists them.
+var providers = []string{"jfrog", "cloudsmith", "crates-io", "codeartifact"}
+
 // run is the whole playground; everything it starts or creates is gone when
-// it returns.
+// it returns. -h and --help print the usage and return flag.ErrHelp.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("playground", flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	provider := fs.String("provider", "jfrog", "token service: "+strings.Join(providers, ", "))
 	mode := fs.String("mode", "token", "credential-mode of the step: token (export a token) or provider (cargo asks cargo-oidc for each token)")
-	provider := fs.String("provider", "jfrog", "token service: jfrog, or codeartifact (a local STS and CodeArtifact)")
+	fs.Usage = func() {
+		fmt.Fprint(stdout, "Usage: go run ./e2e/cmd/playground [-provider "+strings.Join(providers, "|")+"] [-mode token|provider]\n\n"+
+			"Runs the cargo-oidc step against local stand-ins of GitHub's OIDC issuer, the token service\n"+
+			"and a Cargo registry (127.0.0.1 only), shows its log and step summary, then runs cargo.\n\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
+	}
+	if !slices.Contains(providers, *provider) {
+		return fmt.Errorf("-provider %q: want one of %s", *provider, strings.Join(providers, ", "))
+	}
 	if *mode != "token" && *mode != "provider" {
 		return fmt.Errorf("-mode %q: want token or provider", *mode)
-	}
-	if *provider != "jfrog" && *provider != "codeartifact" {
-		return fmt.Errorf("-provider %q: want jfrog or codeartifact", *provider)
 	}
 	if _, err := exec.LookPath("cargo"); err != nil {
 		return errors.New("cargo not found in PATH: install Rust (https://rustup.rs) and run the playground again")
@@ -71,16 +95,37 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("start the local services: %w", err)
 	}
 	defer s.Close()
-	say("   GitHub OIDC issuer   %s", s.IssuerURL)
-	index := s.JFrogIndex
-	if *provider == "codeartifact" {
-		index = s.CodeArtifactIndex
-		say("   AWS STS              %s (role %s)", s.STSURL, fakes.DefaultAWSRole)
-		say("   AWS CodeArtifact     %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
-	} else {
-		say("   JFrog token service  %s (OIDC integration %q)", s.JFrogURL, s.JFrog.ProviderName)
+	say("   GitHub OIDC issuer        %s", s.IssuerURL)
+	env := map[string]string{
+		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
+		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
+		"CARGO_TERM_COLOR":  "never",
+		"CARGO_NET_RETRY":   "0",
 	}
-	say("   Cargo registry       %s (auth required, holds %s %s)", index, fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	var inputs map[string]string
+	switch *provider {
+	case "jfrog":
+		inputs = s.JFrogInputs()
+		say("   JFrog token service       %s (OIDC integration %q)", s.JFrogURL, s.JFrog.ProviderName)
+		say("   Cargo registry            %s (auth required, holds %s %s)", s.JFrogIndex, fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	case "cloudsmith":
+		inputs = s.CloudsmithInputs()
+		say("   Cloudsmith token service  %s (workspace %q, service account %q)", s.CloudsmithURL, s.Cloudsmith.Namespace, s.Cloudsmith.ServiceSlug)
+		say("   Cargo registry            %s (auth required, holds %s %s)", s.CloudsmithIndex, fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	case "crates-io":
+		inputs = s.CratesIOInputs()
+		say("   crates.io token service   %s (trusted publishing)", s.CratesIOURL)
+		say("   stand-in for crates.io    %s (publishing needs a token)", s.CratesIOIndex)
+	case "codeartifact":
+		inputs = s.CodeArtifactInputs()
+		for k, v := range s.AWSEnv() { // the local endpoints, as a VPC endpoint would be given
+			env[k] = v
+		}
+		say("   AWS STS                   %s (role %s)", s.STSURL, fakes.DefaultAWSRole)
+		say("   AWS CodeArtifact          %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
+		say("   Cargo registry            %s (auth required, holds %s %s)", s.CodeArtifactIndex, fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	}
+	inputs["credential-mode"] = *mode
 
 	say("\n== 2. Building cargo-oidc")
 	bin, err := harness.Binary()
@@ -100,24 +145,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	env := map[string]string{
-		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
-		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
-		"CARGO_TERM_COLOR":  "never",
-		"CARGO_NET_RETRY":   "0",
-	}
-	inputs := s.JFrogInputs()
-	if *provider == "codeartifact" {
-		inputs = s.CodeArtifactInputs()
-		for k, v := range s.AWSEnv() { // the local endpoints, as a VPC endpoint would be given
-			env[k] = v
-		}
-	}
 	j, err := runner.New(dir, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
 	if err != nil {
 		return err
 	}
-	inputs["credential-mode"] = *mode
 	say("   the step:")
 	say("     - uses: cargo-oidc/cargo-oidc@v1")
 	say("       id: registry")
@@ -133,11 +164,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	mask := masker(res.Masks)
 	fmt.Fprint(stdout, renderLog(res.Combined(), mask))
+
+	say("\n== 4. The step summary it wrote (GITHUB_STEP_SUMMARY, markdown)")
+	for _, line := range strings.Split(strings.TrimRight(mask(res.Summary), "\n"), "\n") {
+		say("   %s", line)
+	}
 	if res.Failed() {
 		return fmt.Errorf("the action step failed (exit %d)", res.ExitCode)
 	}
 
-	say("\n== 4. What later steps get (masked)")
+	say("\n== 5. What later steps get (masked)")
 	say("   outputs (steps.registry.outputs.*):")
 	for _, k := range slices.Sorted(maps.Keys(res.Outputs)) {
 		if res.Outputs[k] != "" {
@@ -149,12 +185,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		say("     %s=%s", e.Name, shorten(mask(e.Value)))
 	}
 
-	say("\n== 5. cargo fetch in a project depending on %s from the registry", fakes.DefaultCrate)
-	files := map[string]string{
-		"Cargo.toml": "[package]\nname = \"playground\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n" +
-			fakes.DefaultCrate + " = { version = \"1\", registry = \"" + res.Outputs["registry-name"] + "\" }\n",
-		"src/lib.rs": "pub fn hello() {}\n",
+	manifest := "[package]\nname = \"playground\"\nversion = \"0.1.0\"\nedition = \"2021\"\n" +
+		"description = \"cargo-oidc playground\"\nlicense = \"MIT\"\n"
+	cmd := runner.Cmd{Name: "cargo", Args: []string{"fetch"}}
+	what := fmt.Sprintf("fetched %s %s", fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	if *provider == "crates-io" {
+		// A test hook of cargo points "crates.io" at the local stand-in.
+		cmd = runner.Cmd{Name: "cargo", Args: []string{"publish", "--allow-dirty", "--no-verify"},
+			Env: map[string]string{fakes.CratesIOURLEnv: s.CratesIOIndex}}
+		what = "published playground 0.1.0"
+		say("\n== 6. cargo publish of a new crate (to the local stand-in for crates.io)")
+	} else {
+		manifest += "\n[dependencies]\n" + fakes.DefaultCrate + " = { version = \"1\", registry = \"" + res.Outputs["registry-name"] + "\" }\n"
+		say("\n== 6. cargo fetch in a project depending on %s from the registry", fakes.DefaultCrate)
 	}
+	files := map[string]string{"Cargo.toml": manifest, "src/lib.rs": "pub fn hello() {}\n"}
 	for name, content := range files {
 		p := filepath.Join(j.Workspace(), name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -164,22 +209,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	say("   $ cargo fetch")
-	fetch, err := j.Run(ctx, "cargo", "fetch")
+	say("   $ cargo %s", strings.Join(cmd.Args, " "))
+	out, err := j.RunCmd(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	for _, line := range strings.Split(strings.TrimRight(mask(fetch.Combined()), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimRight(mask(out.Combined()), "\n"), "\n") {
 		say("   %s", line)
 	}
-	if fetch.Failed() {
-		return fmt.Errorf("cargo fetch failed (exit %d)", fetch.ExitCode)
+	if out.Failed() {
+		return fmt.Errorf("cargo %s failed (exit %d)", cmd.Args[0], out.ExitCode)
 	}
 	how := "with the exported token"
 	if *mode == "provider" {
 		how = fmt.Sprintf("through the credential provider (%d exchanges: the step's and cargo's)", s.Store.Exchanges(*provider))
 	}
-	say("\nOK: cargo fetched %s %s %s. Try -mode=%s too.", fakes.DefaultCrate, fakes.DefaultCrateVersion, how, other(*mode))
+	say("\nOK: cargo %s %s. Try -mode=%s, or -provider with %s.", what, how, other(*mode), strings.Join(without(providers, *provider), " or "))
 	return nil
 }
 
@@ -276,4 +321,14 @@ func other(mode string) string {
 		return "provider"
 	}
 	return "token"
+}
+
+func without(list []string, v string) []string {
+	var out []string
+	for _, x := range list {
+		if x != v {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -1,40 +1,72 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// TestRun runs the playground in both credential modes: the action step and
-// cargo fetch must succeed, and the log shown must be masked.
+// TestRun runs the playground for every provider, in both credential
+// modes where they differ most: the action step and cargo must succeed, the
+// step summary must be shown, and the log shown must be masked.
 func TestRun(t *testing.T) {
 	harness.Tool(t, "cargo", "install Rust (rustup) to run the playground")
 	t.Cleanup(harness.Cleanup)
-	t.Run("codeartifact", runCodeArtifact)
-	for _, mode := range []string{"token", "provider"} {
-		t.Run(mode, func(t *testing.T) {
+	tests := []struct {
+		provider, mode string
+		want           []string
+	}{
+		{"jfrog", "token", []string{"> Exchanging the GitHub ID token with JFrog", "| Provider | JFrog |", "| Expires | ",
+			"Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***", "Downloaded e2e-dep v1.0.0", "OK: cargo fetched e2e-dep"}},
+		{"jfrog", "provider", []string{"| Provider | JFrog |", "| Tokens | minted by cargo-oidc", "Downloaded e2e-dep v1.0.0",
+			"OK: cargo fetched e2e-dep 1.0.0 through the credential provider"}},
+		{"cloudsmith", "token", []string{"> Exchanging the GitHub ID token with Cloudsmith", "| Provider | Cloudsmith |",
+			"Exported CARGO_REGISTRIES_CLOUDSMITH_TOKEN=Bearer ***", "Downloaded e2e-dep v1.0.0 (registry `cloudsmith`)"}},
+		{"crates-io", "provider", []string{"> Exchanging the GitHub ID token with crates.io", "| Provider | crates.io |",
+			"CARGO_REGISTRY_CREDENTIAL_PROVIDER=", "Published playground v0.1.0", "OK: cargo published playground 0.1.0"}},
+		{"codeartifact", "token", []string{"> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",
+			"Downloaded e2e-dep v1.0.0 (registry `codeartifact`)", "OK: cargo fetched e2e-dep"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.provider+"/"+tt.mode, func(t *testing.T) {
 			var out strings.Builder
-			err := run(t.Context(), []string{"-mode", mode}, &out)
+			err := run(t.Context(), []string{"-provider", tt.provider, "-mode", tt.mode}, &out)
 			t.Logf("playground output:\n%s", out.String())
 			if err != nil {
 				t.Fatalf("playground failed: %v", err)
 			}
 			got := out.String()
-			for _, want := range []string{"> Exchanging the GitHub ID token with JFrog", "Notice (Cargo registry ready)",
-				"Downloaded e2e-dep v1.0.0", "OK: cargo fetched e2e-dep"} {
-				if !strings.Contains(got, want) {
-					t.Errorf("output lacks %q", want)
+			want := append([]string{"Notice (Cargo registry ready)", "== 4. The step summary it wrote", "### cargo-oidc: Cargo registry ready"}, tt.want...)
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("output lacks %q", w)
 				}
 			}
-			if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") {
-				t.Errorf("output shows a mask command or a JWT")
-			}
-			if mode == "token" && !strings.Contains(got, "TOKEN=Bearer ***") {
-				t.Errorf("exported token not shown masked")
+			if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "cio_tp_") || strings.Contains(got, "ASIA") {
+				t.Errorf("output shows a mask command, a JWT, a token or an AWS access key id")
 			}
 		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"-help", "--help", "-h"} {
+		var out strings.Builder
+		err := run(t.Context(), []string{arg}, &out)
+		if exitCode(err) != 0 {
+			t.Errorf("%s: err %v, exit code %d; want 0", arg, err, exitCode(err))
+		}
+		for _, w := range []string{"-provider", "jfrog", "cloudsmith", "crates-io", "codeartifact", "-mode"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%s: usage lacks %q:\n%s", arg, w, out.String())
+			}
+		}
+	}
+	if exitCode(errors.New("x")) != 1 {
+		t.Error("an error exits 0")
 	}
 }
 
@@ -60,34 +92,12 @@ func TestRenderLog(t *testing.T) {
 	}
 }
 
-func TestRunRejectsBadMode(t *testing.T) {
+func TestRunRejectsBadArguments(t *testing.T) {
 	t.Parallel()
-	var out strings.Builder
-	if err := run(t.Context(), []string{"-mode", "nope"}, &out); err == nil {
-		t.Fatal("run accepted -mode nope")
-	}
-}
-
-// runCodeArtifact: the playground against the local STS and CodeArtifact,
-// in token mode (a subtest of TestRun, which removes the built binary).
-func runCodeArtifact(t *testing.T) {
-	var out strings.Builder
-	err := run(t.Context(), []string{"-provider", "codeartifact"}, &out)
-	t.Logf("playground output:\n%s", out.String())
-	if err != nil {
-		t.Fatalf("playground failed: %v", err)
-	}
-	got := out.String()
-	for _, want := range []string{"> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",
-		"Downloaded e2e-dep v1.0.0 (registry `codeartifact`)", "OK: cargo fetched e2e-dep"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q", want)
+	for _, args := range [][]string{{"-mode", "nope"}, {"-provider", "nexus"}, {"-bogus"}, {"extra"}} {
+		var out strings.Builder
+		if err := run(t.Context(), args, &out); exitCode(err) != 1 {
+			t.Errorf("run accepted %q (err %v)", args, err)
 		}
-	}
-	if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "ASIA") {
-		t.Errorf("output shows a mask command, a JWT, a CodeArtifact token or an AWS access key id")
-	}
-	if err := run(t.Context(), []string{"-provider", "nexus"}, &out); err == nil || !strings.Contains(err.Error(), "want jfrog or codeartifact") {
-		t.Errorf("-provider nexus: %v", err)
 	}
 }

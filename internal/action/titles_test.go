@@ -1,0 +1,167 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMainFailureTitles: the error's title says what happened, the claims
+// block appears only when the service answered and refused, and the step
+// summary's heading says "cargo-oidc:" once.
+func TestMainFailureTitles(t *testing.T) {
+	t.Parallel()
+	closedURL := func(t *testing.T) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return "https://" + addr
+	}
+	tests := []struct {
+		name    string
+		inputs  map[string]string
+		setup   func(t *testing.T, w *world)
+		title   string
+		claims  bool
+		summary string // the heading line
+	}{
+		{name: "no id token", inputs: jfrogInputs,
+			setup: func(_ *testing.T, w *world) { delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL") },
+			title: "cargo-oidc: no GitHub ID token (JFrog was not contacted)"},
+		{name: "id token endpoint refuses", inputs: jfrogInputs,
+			setup: func(_ *testing.T, w *world) { w.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "wrong" },
+			title: "cargo-oidc: no GitHub ID token (JFrog was not contacted)"},
+		{name: "cannot reach", inputs: jfrogInputs,
+			setup: func(t *testing.T, w *world) { w.env["INPUT_URL"] = closedURL(t) },
+			title: "cargo-oidc: cannot reach JFrog"},
+		{name: "refused", inputs: jfrogInputs,
+			setup: func(_ *testing.T, w *world) {
+				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) {
+					rw.WriteHeader(http.StatusForbidden)
+					fmt.Fprint(rw, `{"errors":[{"code":"FORBIDDEN","message":"Failed to find a matching identity mapping"}]}`)
+				}
+			},
+			title: "cargo-oidc: JFrog refused the token exchange", claims: true},
+		{name: "service failed", inputs: jfrogInputs,
+			setup: func(_ *testing.T, w *world) {
+				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusBadGateway) }
+			},
+			title: "cargo-oidc: JFrog failed (502 Bad Gateway, 2 attempts)"},
+		{name: "service failed until the time ran out", inputs: merge(jfrogInputs, "timeout", "1s", "retries", "5"),
+			setup: func(_ *testing.T, w *world) {
+				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) {
+					rw.Header().Set("Retry-After", "3")
+					rw.WriteHeader(http.StatusServiceUnavailable)
+				}
+			},
+			title: "cargo-oidc: JFrog failed (503 Service Unavailable until the time ran out)"},
+		{name: "unusable answer", inputs: jfrogInputs,
+			setup: func(_ *testing.T, w *world) {
+				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, `{"token_type":"Bearer"}`) }
+			},
+			title: "cargo-oidc: JFrog gave an unusable answer"},
+		{name: "invalid input", inputs: map[string]string{"provider": "jfrog"},
+			title: "cargo-oidc: invalid input"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, tc.inputs)
+			if tc.setup != nil {
+				tc.setup(t, w)
+			}
+			out, err := w.run(Main)
+			if err == nil {
+				t.Fatalf("Main succeeded:\n%s", out)
+			}
+			var titles []string
+			for _, line := range strings.Split(out, "\n") {
+				if rest, ok := strings.CutPrefix(line, "::error title="); ok {
+					title, _, _ := strings.Cut(rest, "::")
+					titles = append(titles, strings.NewReplacer("%3A", ":", "%2C", ",", "%25", "%").Replace(title))
+				}
+			}
+			if len(titles) != 1 || titles[0] != tc.title {
+				t.Fatalf("error titles %q, want [%q]\n%s", titles, tc.title, out)
+			}
+			if got := strings.Contains(out, "repository: octo-org/octo-repo"); got != tc.claims {
+				t.Errorf("claims block shown: %v, want %v\n%s", got, tc.claims, out)
+			}
+			summary := w.read("summary")
+			heading, _, _ := strings.Cut(summary, "\n")
+			if strings.Count(heading, "cargo-oidc") != 1 || !strings.HasPrefix(heading, "### cargo-oidc: ") {
+				t.Errorf("summary heading %q: want cargo-oidc: once", heading)
+			}
+		})
+	}
+}
+
+func TestMainLogShowsSchemeOfMaskedToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	out, err := w.run(Main)
+	if err != nil {
+		t.Fatalf("Main: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***\n") {
+		t.Errorf("log does not show the exported token as Bearer ***:\n%s", out)
+	}
+	w = newWorld(t, map[string]string{"provider": "crates-io"})
+	if out, err = w.run(Main); err != nil {
+		t.Fatalf("Main: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "Exported CARGO_REGISTRY_TOKEN=***\n") {
+		t.Errorf("log does not show the raw crates.io token as ***:\n%s", out)
+	}
+}
+
+// TestMainProviderModeNoExpiry: provider mode exports no token, so it
+// reports no expiry: Cargo gets a fresh token with its own expiry.
+func TestMainProviderModeNoExpiry(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
+	bin := filepath.Join(w.dir, "fake-binary")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := w.envFn()
+	var out bytes.Buffer
+	e.Stdout = &out
+	e.Executable = func() (string, error) { return bin, nil }
+	if err := Main(context.Background(), e); err != nil {
+		t.Fatalf("Main: %v\n%s", err, out.String())
+	}
+	outs := parseEntries(t, w.read("output"))
+	if v, ok := outs["expires-at"]; !ok || v != "" {
+		t.Errorf("expires-at = %q (set %v), want empty in provider mode", v, ok)
+	}
+	summary := w.read("summary")
+	if strings.Contains(summary, "Expires") || !strings.Contains(summary, "| Tokens | minted by cargo-oidc whenever Cargo needs one") {
+		t.Errorf("summary:\n%s", summary)
+	}
+	if strings.Contains(out.String(), "expires at") {
+		t.Errorf("the notice names an expiry:\n%s", out.String())
+	}
+}
+
+// merge returns base with the key/value pairs kv on top.
+func merge(base map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}

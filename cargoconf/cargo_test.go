@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // fakeRegistry is a sparse Cargo registry on 127.0.0.1 that requires a token for
@@ -99,14 +101,7 @@ func startRegistry(t *testing.T, token string) *fakeRegistry {
 
 func needCargo(t *testing.T) string {
 	t.Helper()
-	cargo, err := exec.LookPath("cargo")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cargo is not installed, and CI=true forbids skipping this test")
-		}
-		t.Skip("cargo is not installed: skipping the test with the real cargo")
-	}
-	return cargo
+	return testenv.Tool(t, "cargo", "install Rust with rustup (https://rustup.rs)")
 }
 
 // project writes a crate that depends on democrate from crates.io.

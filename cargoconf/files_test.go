@@ -2,12 +2,15 @@ package cargoconf
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // applyConfig merges r into the config file at path through Folders rooted
@@ -67,22 +70,9 @@ func stateOf(t *testing.T, path string) fileState {
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test needs root (chown) and CI=true forbids skipping")
-		}
-		t.Skip("needs root to chown; run as root")
+	if uid := os.Geteuid(); uid != 0 {
+		testenv.Require(t, "root (to chown files)", fmt.Errorf("running as uid %d; run the tests as root", uid))
 	}
-}
-
-// skipUnlessCI skips with the reason, or fails under CI=true, where every
-// tool the tests need is installed.
-func skipUnlessCI(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }
 
 func write(t *testing.T, path, data string, perm os.FileMode) {
@@ -457,7 +447,7 @@ func TestTooLargeIsRefused(t *testing.T) {
 	path := filepath.Join(ws, ".cargo", "config.toml")
 	write(t, path, "", 0o644)
 	if err := os.Truncate(path, 200<<30); err != nil {
-		skipUnlessCI(t, "no sparse files here: %v", err)
+		testenv.Require(t, "a file system with sparse files", err)
 	}
 	fl := OpenFolders(Folder{Dir: ws})
 	defer fl.Close()
@@ -477,7 +467,7 @@ func TestNotARegularFile(t *testing.T) {
 	ws := t.TempDir()
 	path := filepath.Join(ws, "config.toml")
 	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		skipUnlessCI(t, "mkfifo: %v", err)
+		testenv.Require(t, "mkfifo", err)
 	}
 	fl := OpenFolders(Folder{Dir: ws})
 	defer fl.Close()

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // fakeJWT builds an unsigned JWT with the given claims (the action never
@@ -644,12 +646,8 @@ func TestPostLeavesARecordFolderLinkedOutside(t *testing.T) {
 // (here the outputs cannot be written: /dev/full refuses every write).
 func TestMainFailureRemovesTheRecordFolder(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat("/dev/full"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no /dev/full to fail the outputs with, and CI=true forbids skipping: %v", err)
-		}
-		t.Skipf("no /dev/full to fail the outputs with: %v", err)
-	}
+	_, err := os.Stat("/dev/full")
+	testenv.Require(t, "/dev/full (to fail the outputs with)", err)
 	w := newWorld(t, map[string]string{"provider": "crates-io"})
 	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
 	w.env["GITHUB_OUTPUT"] = "/dev/full"

@@ -1,6 +1,7 @@
 // Package harness builds the action's binary once per test process, finds
-// the repository's root, and decides what a test does when a tool it needs
-// is missing, for the e2e tests, the benchmark and the playground.
+// the repository's root, and (through internal/testenv) decides what a test
+// does when a tool it needs is missing, for the e2e tests, the benchmark and
+// the playground.
 package harness
 
 import (
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // RepoRoot returns the repository's root: the nearest parent of the working
@@ -83,29 +86,16 @@ func Cleanup() {
 	}
 }
 
-// Require stops a test that needs something this machine lacks: what names
-// it and err says why it is unavailable. Outside CI the test is skipped with
-// that reason printed; under CI=true, where .ci/run installs every tool the
-// tests use, it fails. Require does nothing when err is nil.
+// Require is testenv.Require: outside CI a test that lacks what it needs is
+// skipped with the reason printed; under CI=true it fails.
 func Require(t testing.TB, what string, err error) {
 	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true: %v", what, err)
-		return
-	}
-	t.Skipf("skipping: %s is not available: %v", what, err)
+	testenv.Require(t, what, err)
 }
 
-// Tool returns the path of the executable name found in PATH, or stops the
-// test through Require; install says how to get it.
+// Tool is testenv.Tool: the path of the executable name found in PATH, or
+// the test stops through Require; install says how to get it.
 func Tool(t testing.TB, name, install string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		Require(t, name, fmt.Errorf("%w; %s", err, install))
-	}
-	return p
+	return testenv.Tool(t, name, install)
 }

@@ -1,0 +1,41 @@
+// Package testenv decides what a test does when something it needs is
+// missing from the machine: outside CI it skips with the reason printed;
+// under CI=true, where .ci/run installs every tool the tests use, it fails.
+//
+// It is for tests only: no package built into the cargo-oidc binary may
+// import it (TestReleaseBinaryDependencies in e2e checks this).
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Require stops a test that needs something this machine lacks: what names
+// it and err says why it is unavailable. Outside CI the test is skipped with
+// that reason printed; under CI=true it fails. Require does nothing when err
+// is nil.
+func Require(t testing.TB, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true: %v", what, err)
+		return
+	}
+	t.Skipf("skipping: %s is not available: %v", what, err)
+}
+
+// Tool returns the path of the executable name found in PATH, or stops the
+// test through Require; install says how to get it.
+func Tool(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Require(t, name, fmt.Errorf("%w; %s", err, install))
+	}
+	return p
+}

@@ -236,22 +236,39 @@ var relBinaryModules = []string{
 	"github.com/aws/smithy-go",
 }
 
+// relTestOnlyPackages are packages of this module that only tests may
+// import.
+var relTestOnlyPackages = []string{
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv",
+	"github.com/cargo-oidc/cargo-oidc/e2e",
+}
+
 // TestReleaseBinaryDependencies: for every released target, `go list -deps`
-// of the binary names only allowed modules.
+// of the binary names only allowed modules and none of this module's
+// test-only packages.
 func TestReleaseBinaryDependencies(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
 	for _, tg := range release.Targets {
 		t.Run(tg.GOOS+"-"+tg.GOARCH, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command("go", "list", "-deps", "-tags", "nethttpomithttp2", "-f", "{{with .Module}}{{.Path}}{{end}}", ".")
+			cmd := exec.Command("go", "list", "-deps", "-tags", "nethttpomithttp2", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", ".")
 			cmd.Dir = root
 			cmd.Env = append(os.Environ(), "GOOS="+tg.GOOS, "GOARCH="+tg.GOARCH, "CGO_ENABLED=0")
 			out, err := cmd.Output()
 			if err != nil {
 				t.Fatalf("go list -deps: %v", err)
 			}
-			for _, mod := range strings.Fields(string(out)) {
+			for line := range strings.Lines(string(out)) {
+				pkg, mod, _ := strings.Cut(strings.TrimSpace(line), " ")
+				for _, testOnly := range relTestOnlyPackages {
+					if pkg == testOnly || strings.HasPrefix(pkg, testOnly+"/") {
+						t.Errorf("the %s binary links %s, a package only tests may import", tg, pkg)
+					}
+				}
+				if mod == "" {
+					continue // the standard library
+				}
 				ok := false
 				for _, allowed := range relBinaryModules {
 					if mod == allowed || strings.HasPrefix(mod, allowed+"/") {

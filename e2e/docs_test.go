@@ -20,6 +20,28 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
+// The patterns the docs tests read README.md, help texts and test lists with.
+var (
+	docFlagAssignRE = regexp.MustCompile(`--([a-z][a-z-]*)=`)                            // --name= in a help text
+	docCodeSpanRE   = regexp.MustCompile("`([^`]+)`")                                    // a `code span`
+	docTestNameRE   = regexp.MustCompile(`^(Test|Benchmark|Fuzz|Example)\w*$`)           // a line of go test -list
+	docCommandRE    = regexp.MustCompile(`^(go|git|cargo|bash|sh|curl|docker|podman) `)  // a shell command
+	docHeadingRE    = regexp.MustCompile(`^#{1,6}\s+(.+?)\s*$`)                          // a Markdown heading
+	docLinkRE       = regexp.MustCompile(`\]\(([^)\s]+)\)`)                              // a Markdown link's target
+	docReadmeRefRE  = regexp.MustCompile(`README\.md(?:, "([^"]+)"|#([A-Za-z0-9_-]+))`)  // a reference to a README section
+	docHelpFlagRE   = regexp.MustCompile(`(?:^|[\s\[|])--?([A-Za-z0-9][A-Za-z0-9_.-]*)`) // a flag named in a help text
+)
+
+// helpFlags returns the names of the flags a help text mentions (-name or
+// --name, at the start of a word or after [ or |).
+func helpFlags(help string) []string {
+	var out []string
+	for _, m := range docHelpFlagRE.FindAllStringSubmatch(help, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
 func TestCLIHelpVersionPlugin(t *testing.T) {
 	t.Parallel()
 	bin, err := harness.Binary()
@@ -102,7 +124,7 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 	}
 	names := func(s string) []string {
 		var out []string
-		for _, m := range regexp.MustCompile(`--([a-z][a-z-]*)=`).FindAllStringSubmatch(s, -1) {
+		for _, m := range docFlagAssignRE.FindAllStringSubmatch(s, -1) {
 			out = append(out, m[1])
 		}
 		return out
@@ -255,7 +277,7 @@ func readmeCommands(readme string) []string {
 			}
 			continue
 		}
-		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(line, -1) {
+		for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
 			out = append(out, m[1])
 		}
 	}
@@ -385,7 +407,7 @@ func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	}
 	var names []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if regexp.MustCompile(`^(Test|Benchmark|Fuzz|Example)\w*$`).MatchString(l) {
+		if docTestNameRE.MatchString(l) {
 			names = append(names, l)
 		}
 	}
@@ -484,7 +506,7 @@ func TestReadmeGoRunFlagsExist(t *testing.T) {
 				checked++ // the flag package accepts -help and -h in every program
 				continue
 			}
-			if !regexp.MustCompile(`(^|[\s\[|])--?` + regexp.QuoteMeta(name) + `\b`).MatchString(h) {
+			if !slices.Contains(helpFlags(h), name) {
 				t.Errorf("README.md: %q: %s is not a flag of %s:\n%s", line, w, words[2], h)
 			}
 			checked++
@@ -504,9 +526,9 @@ func TestReadmeNoCommandInTableCell(t *testing.T) {
 		if !strings.HasPrefix(strings.TrimSpace(line), "|") {
 			continue
 		}
-		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(line, -1) {
+		for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
 			span := m[1]
-			if strings.Contains(span, `\|`) || regexp.MustCompile(`^(go|git|cargo|bash|sh|curl|docker|podman) `).MatchString(span) {
+			if strings.Contains(span, `\|`) || docCommandRE.MatchString(span) {
 				t.Errorf("README.md:%d: command in a table cell: `%s`", n+1, span)
 			}
 		}
@@ -536,7 +558,7 @@ func readmeHeadings(readme string) map[string]string {
 			inFence = !inFence
 			continue
 		}
-		if m := regexp.MustCompile(`^#{1,6}\s+(.+?)\s*$`).FindStringSubmatch(line); m != nil && !inFence {
+		if m := docHeadingRE.FindStringSubmatch(line); m != nil && !inFence {
 			out[m[1]] = githubSlug(m[1])
 		}
 	}
@@ -564,7 +586,6 @@ func TestDocReferencesResolve(t *testing.T) {
 	}
 
 	refs := 0
-	refRE := regexp.MustCompile(`README\.md(?:, "([^"]+)"|#([A-Za-z0-9_-]+))`)
 	err = filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -578,7 +599,7 @@ func TestDocReferencesResolve(t *testing.T) {
 			if !strings.Contains(line, "README.md") {
 				continue
 			}
-			ms := refRE.FindAllStringSubmatch(line, -1)
+			ms := docReadmeRefRE.FindAllStringSubmatch(line, -1)
 			if len(ms) == 0 {
 				t.Errorf("%s:%d: a mention of README.md without a heading on the same line (README.md, \"Heading\"): %s", rel, n+1, strings.TrimSpace(line))
 			}
@@ -603,7 +624,7 @@ func TestDocReferencesResolve(t *testing.T) {
 	}
 
 	linked := map[string]bool{}
-	for _, m := range regexp.MustCompile(`\]\(([^)\s]+)\)`).FindAllStringSubmatch(readme, -1) {
+	for _, m := range docLinkRE.FindAllStringSubmatch(readme, -1) {
 		target := m[1]
 		switch {
 		case strings.HasPrefix(target, "#"):

@@ -173,17 +173,7 @@ b = "build" # short
 // TestAct runs the action through nektos/act over Podman's Docker API, from
 // the real Dockerfile, the way a user's workflow would on GitHub.
 func TestAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping: -short")
-	}
-	harness.Require(t, "Podman", container.Available())
-	actBin, err := actharness.Find()
-	harness.Require(t, "act", err)
-	rustc, err := exec.LookPath("rustc")
-	harness.Require(t, "rustc", err)
-	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
-	harness.Require(t, "a Rust toolchain", err)
-	toolchain := strings.TrimSpace(string(sysroot))
+	actBin, toolchain := requireAct(t)
 
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
@@ -373,6 +363,24 @@ func TestAct(t *testing.T) {
 		t.Logf("scanned %d act logs (%d bytes) for %d secrets", len(logs), totalLen(logs), len(secrets))
 	})
 	fmt.Printf("e2e act: %d act runs, %s in all (including the Podman service and the job image)\n", len(logs), time.Since(start).Round(100*time.Millisecond))
+}
+
+// requireAct skips under -short and checks what every act test needs:
+// Podman, act and a Rust toolchain. It returns act's path and the
+// toolchain's sysroot (mounted read-only into the job container).
+func requireAct(t *testing.T) (actBin, toolchain string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping: -short")
+	}
+	harness.Require(t, "Podman", container.Available())
+	actBin, err := actharness.Find()
+	harness.Require(t, "act", err)
+	rustc, err := exec.LookPath("rustc")
+	harness.Require(t, "rustc", err)
+	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
+	harness.Require(t, "a Rust toolchain", err)
+	return actBin, strings.TrimSpace(string(sysroot))
 }
 
 // makeRepo lays out the repository act runs: the action's files, a

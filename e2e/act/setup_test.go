@@ -95,19 +95,9 @@ jobs:
 // the host's curl (and its libraries) is mounted into the job to download
 // from the HTTPS mirror on 127.0.0.1, as a hosted runner's curl would.
 func TestActSetup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping: -short")
-	}
-	harness.Require(t, "Podman", container.Available())
-	actBin, err := actharness.Find()
-	harness.Require(t, "act", err)
+	actBin, toolchain := requireAct(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)
-	rustc, err := exec.LookPath("rustc")
-	harness.Require(t, "rustc", err)
-	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
-	harness.Require(t, "a Rust toolchain", err)
-	toolchain := strings.TrimSpace(string(sysroot))
 	host, err := release.ParseTarget(runtime.GOOS + "/" + runtime.GOARCH)
 	if err != nil {
 		t.Skipf("skipping: this machine's target is not released: %v", err)

@@ -7,10 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 )
 
 // Target is one released binary: an operating system and an architecture,
@@ -190,28 +191,8 @@ func SetupFiles(version string, sums []Sum) (map[string][]byte, error) {
 }
 
 // WriteFile writes data to a temporary file next to path, syncs it and
-// renames it over path, so a reader never sees half a file.
+// renames it over path, so a reader never sees half a file. It is the
+// action's own atomic writer (cargoconf.WriteFileAtomic), owner unchanged.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // fails harmlessly after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return cargoconf.WriteFileAtomic(path, data, perm, cargoconf.Owner{})
 }

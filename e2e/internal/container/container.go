@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 )
 
 // containersConf is the Podman configuration this package uses. crun fails
@@ -92,7 +94,7 @@ func New(dir string) (*Engine, error) {
 	}
 	conf := filepath.Join(dir, "containers.conf")
 	if old, err := os.ReadFile(conf); err != nil || string(old) != containersConf {
-		if err := writeFileAtomic(conf, []byte(containersConf), 0o644); err != nil {
+		if err := cargoconf.WriteFileAtomic(conf, []byte(containersConf), 0o644, cargoconf.Owner{}); err != nil {
 			return nil, fmt.Errorf("write %s: %w", conf, err)
 		}
 	}
@@ -403,30 +405,4 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
-}
-
-// writeFileAtomic writes data to a temporary file in path's folder and
-// renames it over path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -261,13 +261,9 @@ func (e *ChangedError) Error() string {
 // resolveNoLinks finds path without following any symbolic link: every
 // folder on the way must be a real folder and the file a regular file.
 func (fl *Folders) resolveNoLinks(path string) (resolved, error) {
-	f, rel, ok := fl.locate(path, false)
-	if !ok {
-		return resolved{}, &OutsideError{Path: path, Folders: fl.names()}
-	}
-	shown := f.display(rel)
-	if f.err != nil {
-		return resolved{}, fmt.Errorf("cannot open %s (for %s): %w", f.HostDir, shown, f.err)
+	f, rel, shown, err := fl.open(path)
+	if err != nil {
+		return resolved{}, err
 	}
 	parts := split(rel)
 	cur := ""

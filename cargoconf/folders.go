@@ -268,16 +268,27 @@ type resolved struct {
 	fi  os.FileInfo // nil when the file does not exist yet
 }
 
+// open finds the folder path is under and opens it: the folder, path
+// relative to it, the host path for messages, and an *OutsideError when path
+// is under none of them.
+func (fl *Folders) open(path string) (f *folder, rel, shown string, err error) {
+	f, rel, ok := fl.locate(path, false)
+	if !ok {
+		return nil, "", "", &OutsideError{Path: path, Folders: fl.names()}
+	}
+	shown = f.display(rel)
+	if f.err != nil {
+		return nil, "", "", fmt.Errorf("cannot open %s (for %s): %w", f.HostDir, shown, f.err)
+	}
+	return f, rel, shown, nil
+}
+
 // resolve follows path's symbolic links as long as they stay inside the
 // folders. A missing component ends the walk: the rest is created on write.
 func (fl *Folders) resolve(path string) (resolved, error) {
-	f, rel, ok := fl.locate(path, false)
-	if !ok {
-		return resolved{}, &OutsideError{Path: path, Folders: fl.names()}
-	}
-	shown := f.display(rel)
-	if f.err != nil {
-		return resolved{}, fmt.Errorf("cannot open %s (for %s): %w", f.HostDir, shown, f.err)
+	f, rel, shown, err := fl.open(path)
+	if err != nil {
+		return resolved{}, err
 	}
 	if rel == "" {
 		return resolved{}, fmt.Errorf("cannot use %s: it is a folder; give the path of a file", shown)

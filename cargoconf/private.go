@@ -25,11 +25,10 @@ import (
 // ones are created with mode 0755 and given to owner. On an error the new
 // folder is removed again.
 func (fl *Folders) MkdirPrivate(path string, owner Owner) error {
-	f, rel, ok := fl.locate(path, false)
-	if !ok {
-		return &OutsideError{Path: path, Folders: fl.names()}
+	f, rel, shown, err := fl.open(path)
+	if err != nil {
+		return err
 	}
-	shown := f.display(rel)
 	if rel == "" {
 		return fmt.Errorf("cannot create folder %s: it is %s itself; give a folder inside it", shown, f.Name)
 	}
@@ -127,16 +126,12 @@ func (fl *Folders) ReadBounded(path string, limit int64) ([]byte, error) {
 // deleted); a link inside it is deleted, never what it points to. A folder
 // that is gone is not an error. One of the folders itself is never deleted.
 func (fl *Folders) RemoveAllBeneath(path string) error {
-	f, rel, ok := fl.locate(path, false)
-	if !ok {
-		return &OutsideError{Path: path, Folders: fl.names()}
+	f, rel, shown, err := fl.open(path)
+	if err != nil {
+		return err
 	}
-	shown := f.display(rel)
 	if rel == "" {
 		return fmt.Errorf("refusing to delete %s: it is %s itself", shown, f.Name)
-	}
-	if f.err != nil {
-		return fmt.Errorf("cannot open %s (for %s): %w", f.HostDir, shown, f.err)
 	}
 	cur := ""
 	for _, c := range split(rel) {

@@ -396,18 +396,7 @@ func TestMainSymlinkCredentialsRefused(t *testing.T) {
 func TestMainProviderMode(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, jfrogInputs)
-	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
-	bin := filepath.Join(w.dir, "fake-binary")
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e := w.envFn()
-	var out bytes.Buffer
-	e.Stdout = &out
-	e.Executable = func() (string, error) { return bin, nil }
-	if err := Main(context.Background(), e); err != nil {
-		t.Fatalf("Main: %v\n%s", err, out.String())
-	}
+	runProviderMode(t, w)
 	env := parseEntries(t, w.read("env"))
 	installed := filepath.Join(w.env["HOME"], ".cargo-oidc", "bin", "cargo-oidc")
 	cp := env["CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER"]
@@ -542,10 +531,9 @@ func TestFailureSummaryKeepsSecretsMaskable(t *testing.T) {
 	}
 }
 
-// mainProviderMode runs the main stage with provider crates-io in
-// credential-mode provider and returns the record of minted tokens its
-// credential provider would append to, checked to be in a private folder.
-func mainProviderMode(t *testing.T, w *world) string {
+// runProviderMode runs the main stage of w in credential-mode provider,
+// with a stand-in for the binary it installs, and returns its log.
+func runProviderMode(t *testing.T, w *world) *bytes.Buffer {
 	t.Helper()
 	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
 	bin := filepath.Join(w.dir, "fake-binary")
@@ -559,6 +547,15 @@ func mainProviderMode(t *testing.T, w *world) string {
 	if err := Main(context.Background(), e); err != nil {
 		t.Fatalf("Main: %v\n%s", err, out.String())
 	}
+	return &out
+}
+
+// mainProviderMode runs the main stage with provider crates-io in
+// credential-mode provider and returns the record of minted tokens its
+// credential provider would append to, checked to be in a private folder.
+func mainProviderMode(t *testing.T, w *world) string {
+	t.Helper()
+	runProviderMode(t, w)
 	cp := parseEntries(t, w.read("env"))["CARGO_REGISTRY_CREDENTIAL_PROVIDER"]
 	_, record, ok := strings.Cut(cp, " --minted-record=")
 	if !ok {

@@ -1,13 +1,9 @@
 package action
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -129,18 +125,7 @@ func TestMainLogShowsSchemeOfMaskedToken(t *testing.T) {
 func TestMainProviderModeNoExpiry(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, jfrogInputs)
-	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
-	bin := filepath.Join(w.dir, "fake-binary")
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e := w.envFn()
-	var out bytes.Buffer
-	e.Stdout = &out
-	e.Executable = func() (string, error) { return bin, nil }
-	if err := Main(context.Background(), e); err != nil {
-		t.Fatalf("Main: %v\n%s", err, out.String())
-	}
+	out := runProviderMode(t, w)
 	outs := parseEntries(t, w.read("output"))
 	if v, ok := outs["expires-at"]; !ok || v != "" {
 		t.Errorf("expires-at = %q (set %v), want empty in provider mode", v, ok)

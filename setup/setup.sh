@@ -84,6 +84,9 @@ state_count() {
 }
 
 main() {
+  # Checked here, not inside sha256: a die in $(...) would exit silently.
+  command -v sha256sum >/dev/null 2>&1 || command -v shasum >/dev/null 2>&1 ||
+    die "neither sha256sum nor shasum is installed, so the download cannot be checked"
   case "${RUNNER_OS:-}" in
     Linux) os=linux ;;
     macOS) os=darwin ;;

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -669,5 +670,45 @@ func TestMainFailureRemovesTheRecordFolder(t *testing.T) {
 	}
 	if w.revoked.Load() != 1 {
 		t.Errorf("revoked %d, want the step's token revoked at once", w.revoked.Load())
+	}
+}
+
+// brokenLog fails every write after the first limit bytes, like a closed
+// pipe on the step's standard output.
+type brokenLog struct{ limit int }
+
+func (b *brokenLog) Write(p []byte) (int, error) {
+	if b.limit < len(p) {
+		return 0, errors.New("write /dev/stdout: broken pipe")
+	}
+	b.limit -= len(p)
+	return len(p), nil
+}
+
+// TestMainBrokenLogExportsNothing: a step whose log broke before the file
+// commands were written fails with nothing exported and the user's config
+// file as it was.
+func TestMainBrokenLogExportsNothing(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+	cfg := filepath.Join(w.env["GITHUB_WORKSPACE"], ".cargo", "config.toml")
+	orig := "# mine\n"
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := w.envFn()
+	e.Stdout = &brokenLog{limit: 0}
+	if err := Main(context.Background(), e); err == nil {
+		t.Fatal("Main succeeded with a broken log")
+	}
+	if env := w.read("env"); strings.Contains(env, "TOKEN") {
+		t.Errorf("GITHUB_ENV holds a token entry:\n%s", env)
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != orig {
+		t.Errorf("config file changed to:\n%s", got)
 	}
 }

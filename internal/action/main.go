@@ -205,15 +205,22 @@ func Main(ctx context.Context, e Env) (err error) {
 		r.Info(wroteLine(folders, ch))
 	}
 	r.EndGroup()
+	if err := r.Err(); err != nil {
+		// The log is broken: fail before anything is exported.
+		rollback(folders, changes)
+		return failure(r, fc, "cargo-oidc: cannot write the step's log", err)
+	}
 	if err := fc.Flush(); err != nil {
 		rollback(folders, changes)
 		return failure(r, fc, "cargo-oidc: cannot export the token", err)
 	}
+	// Everything is exported: a log line lost from here on must not fail
+	// the step, which would revoke a token later steps already hold.
 	for _, line := range out.exportedLines() {
 		r.Info(line)
 	}
 	r.Notice("Cargo registry ready", out.notice())
-	return r.Err()
+	return nil
 }
 
 // plan holds what a successful main stage exports.

@@ -412,10 +412,20 @@ func (r resolved) read() ([]byte, error) {
 	if err := notRegular(shown, r.fi); err != nil {
 		return nil, err
 	}
-	if r.fi.Size() > MaxFileSize {
-		return nil, &TooLargeError{Path: shown, Size: r.fi.Size()}
+	return r.readLimited(0, MaxFileSize, func(shown string) error {
+		return fmt.Errorf("cannot read %s: it was replaced while being read; run again", shown)
+	})
+}
+
+// readLimited reads the regular file r (opened with the extra flag),
+// refusing more than limit bytes with a *TooLargeError, and a file that is
+// not the one r found with the error replaced makes.
+func (r resolved) readLimited(flag int, limit int64, replaced func(shown string) error) ([]byte, error) {
+	shown := r.f.display(r.rel)
+	if r.fi.Size() > limit {
+		return nil, &TooLargeError{Path: shown, Size: r.fi.Size(), Limit: limit}
 	}
-	file, err := r.f.root.OpenFile(r.rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	file, err := r.f.root.OpenFile(r.rel, os.O_RDONLY|flag|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", shown, r.f.unroot(err))
 	}
@@ -425,14 +435,14 @@ func (r resolved) read() ([]byte, error) {
 		return nil, fmt.Errorf("cannot read %s: %w", shown, err)
 	}
 	if !os.SameFile(fi, r.fi) {
-		return nil, fmt.Errorf("cannot read %s: it was replaced while being read; run again", shown)
+		return nil, replaced(shown)
 	}
-	data, err := io.ReadAll(io.LimitReader(file, MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(file, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", shown, err)
 	}
-	if len(data) > MaxFileSize {
-		return nil, &TooLargeError{Path: shown, Size: -1}
+	if int64(len(data)) > limit {
+		return nil, &TooLargeError{Path: shown, Size: -1, Limit: limit}
 	}
 	return data, nil
 }

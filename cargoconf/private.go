@@ -3,11 +3,9 @@ package cargoconf
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // A private folder holds files with secrets that another process (the
@@ -94,30 +92,9 @@ func (fl *Folders) ReadBounded(path string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	shown := r.f.display(r.rel)
-	if r.fi.Size() > limit {
-		return nil, &TooLargeError{Path: shown, Size: r.fi.Size(), Limit: limit}
-	}
-	file, err := r.f.root.OpenFile(r.rel, os.O_RDONLY|oNoFollow|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", shown, r.f.unroot(err))
-	}
-	defer file.Close()
-	fi, err := file.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", shown, err)
-	}
-	if !os.SameFile(fi, r.fi) {
-		return nil, &ChangedError{Path: shown, Why: "another file took its place while it was read"}
-	}
-	data, err := io.ReadAll(io.LimitReader(file, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", shown, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, &TooLargeError{Path: shown, Size: -1, Limit: limit}
-	}
-	return data, nil
+	return r.readLimited(oNoFollow, limit, func(shown string) error {
+		return &ChangedError{Path: shown, Why: "another file took its place while it was read"}
+	})
 }
 
 // RemoveAllBeneath deletes the folder at path and everything in it without

@@ -137,6 +137,20 @@ func (w *world) run(stage func(context.Context, Env) error) (string, error) {
 	return out.String(), err
 }
 
+// userConfig writes the user's own .cargo/config.toml (mode 0644) into the
+// workspace and returns its path.
+func (w *world) userConfig(content string) string {
+	w.t.Helper()
+	cfg := filepath.Join(w.env["GITHUB_WORKSPACE"], ".cargo", "config.toml")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	return cfg
+}
+
 // parseEntries reads a file-command file as the runner does.
 func parseEntries(t *testing.T, s string) map[string]string {
 	t.Helper()
@@ -277,14 +291,8 @@ func TestMainReplaceCratesIOKeepsUserConfig(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, jfrogInputs)
 	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
-	cfg := filepath.Join(w.env["GITHUB_WORKSPACE"], ".cargo", "config.toml")
 	orig := "# my settings\n[build]\njobs = 2 # keep\n"
-	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, []byte(orig), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := w.userConfig(orig)
 	for i := 0; i < 2; i++ { // a re-run updates in place
 		if out, err := w.run(Main); err != nil {
 			t.Fatalf("Main: %v\n%s", err, out)
@@ -325,11 +333,7 @@ func TestMainFailuresLeaveFilesUntouched(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(w)
 			}
-			cfg := filepath.Join(w.env["GITHUB_WORKSPACE"], ".cargo", "config.toml")
-			_ = os.MkdirAll(filepath.Dir(cfg), 0o755)
-			if err := os.WriteFile(cfg, []byte(tt.config), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			cfg := w.userConfig(tt.config)
 			out, err := w.run(Main)
 			if err == nil {
 				t.Fatal("Main succeeded")
@@ -692,14 +696,8 @@ func TestMainBrokenLogExportsNothing(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, jfrogInputs)
 	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
-	cfg := filepath.Join(w.env["GITHUB_WORKSPACE"], ".cargo", "config.toml")
 	orig := "# mine\n"
-	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, []byte(orig), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := w.userConfig(orig)
 	e := w.envFn()
 	e.Stdout = &brokenLog{limit: 0}
 	if err := Main(context.Background(), e); err == nil {

@@ -1,7 +1,6 @@
 package fakes
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -179,8 +178,8 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ttl := time.Duration(dur) * time.Second
-	akid := "ASIA" + strings.ToUpper(awsRandom(16))
-	ss := &awsSession{secret: awsRandom(40), token: "IQoJb3JpZ2luX2VjE" + awsRandom(300), role: s.RoleARN, name: f.Get("RoleSessionName"), expires: s.now().Add(ttl)}
+	akid := "ASIA" + strings.ToUpper(randomAlnum(16))
+	ss := &awsSession{secret: randomAlnum(40), token: "IQoJb3JpZ2luX2VjE" + randomAlnum(300), role: s.RoleARN, name: f.Get("RoleSessionName"), expires: s.now().Add(ttl)}
 	s.store.Add(KindAWSAccessKeyID, "sts", akid, ttl)
 	s.store.Add(KindAWSSecretAccessKey, "sts", ss.secret, ttl)
 	s.store.Add(KindAWSSessionToken, "sts", ss.token, ttl)
@@ -211,7 +210,7 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
     <RequestId>%s</RequestId>
   </ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>
-`, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(awsRandom(17)), ss.name, account, roleName, ss.name, account,
+`, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(randomAlnum(17)), ss.name, account, roleName, ss.name, account,
 		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), awsRequestID())
 }
 
@@ -336,7 +335,7 @@ func (c *CodeArtifact) serve(w http.ResponseWriter, r *http.Request) {
 	if fixed := c.getTTL(); fixed != DefaultTokenTTL {
 		ttl = fixed // a test asked for short-lived tokens
 	}
-	tok := "eyJ2ZXIiOjEsImlzdSI6" + awsRandom(24) + "." + awsRandom(400)
+	tok := "eyJ2ZXIiOjEsImlzdSI6" + randomAlnum(24) + "." + randomAlnum(400)
 	it := c.store.Add(KindAccessToken, "codeartifact", tok, ttl)
 	c.store.countExchange("codeartifact")
 	c.pmu.Lock()
@@ -427,18 +426,7 @@ func xmlText(s string) string {
 	return b.String()
 }
 
-// awsRandom returns n random characters of [A-Za-z0-9].
-func awsRandom(n int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
-
 func awsRequestID() string {
-	r := strings.ToLower(awsRandom(32))
+	r := strings.ToLower(randomAlnum(32))
 	return r[:8] + "-" + r[8:12] + "-" + r[12:16] + "-" + r[16:20] + "-" + r[20:]
 }

@@ -277,10 +277,19 @@ func (p *publisher) publish(ctx context.Context) error {
 	if refs, err = p.remoteTags(ctx); err != nil {
 		return err
 	}
-	if err := p.githubRelease(ctx, want, isLatest(p.o.version, refs)); err != nil {
+	major, err := p.planMajor(ctx, refs, commit)
+	if err != nil {
 		return err
 	}
-	return p.moveMajor(ctx, refs, commit)
+	// A stable release that leaves its major tag on a higher version is
+	// not the repository's Latest release either.
+	latest := isLatest(p.o.version, refs) && (major.push || major.cur != nil && major.cur.Commit == commit)
+	// The binaries are published before the major tag moves, so a job using
+	// setup@v1 never sees checksums whose files are not there yet.
+	if err := p.githubRelease(ctx, want, latest); err != nil {
+		return err
+	}
+	return p.moveMajor(ctx, major, commit)
 }
 
 // commitAndTag makes the release commit from the work tree (github.sha with
@@ -547,44 +556,72 @@ func (p *publisher) notes() string {
 		"`sha256sum --ignore-missing -c SHA256SUMS`, then `gh attestation verify FILE --repo " + repo + "`."
 }
 
-// moveMajor moves the major tag (v1) to the release commit, only for a
-// stable release and only forward.
-func (p *publisher) moveMajor(ctx context.Context, refs map[string]remoteRef, commit string) error {
+// majorMove is what happens to the major tag (v1): nothing for a
+// prerelease, nothing when it is on the release commit or on a higher
+// version, else a push (a creation when it does not exist yet).
+type majorMove struct {
+	tag    string          // v1
+	cur    *remoteRef      // where it points now, nil when absent
+	at     release.Version // the version it points at now
+	push   bool
+	reason string // why it does not move
+}
+
+// planMajor decides the major tag's move before anything is published, so
+// a major tag the workflow cannot read fails the run early.
+func (p *publisher) planMajor(ctx context.Context, refs map[string]remoteRef, commit string) (*majorMove, error) {
 	v := p.o.version
-	major := v.MajorTag()
+	m := &majorMove{tag: v.MajorTag()}
 	if v.Prerelease() {
-		p.say("%s: a prerelease; %s stays where it is", p.o.tag, major)
-		return nil
+		m.reason = "a prerelease; " + m.tag + " stays where it is"
+		return m, nil
 	}
-	ref := "refs/tags/" + major
-	cur, ok := refs[major]
+	cur, ok := refs[m.tag]
 	if !ok {
-		if _, err := p.git(ctx, "push", "--quiet", p.o.remote, commit+":"+ref); err != nil {
-			return fmt.Errorf("creating %s at %s: %w", major, commit, err)
-		}
-		p.say("%s: created %s at %s", p.o.tag, major, commit)
-		return nil
+		m.push = true
+		return m, nil
 	}
+	m.cur = &cur
 	if cur.Commit == commit {
-		p.say("%s: %s already points at %s", p.o.tag, major, commit)
-		return nil
+		m.reason = fmt.Sprintf("%s already points at %s", m.tag, commit)
+		return m, nil
 	}
-	at, err := p.versionAt(ctx, refs, major, cur.Commit)
+	at, err := p.versionAt(ctx, refs, m.tag, cur.Commit)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	m.at = at
 	switch c := v.Compare(at); {
 	case c < 0:
-		p.say("%s: %s stays at %s (%s), a higher version; it only moves forward", p.o.tag, major, at, cur.Commit)
-		return nil
+		m.reason = fmt.Sprintf("%s stays at %s (%s), a higher version; it only moves forward", m.tag, at, cur.Commit)
 	case c == 0:
-		return fmt.Errorf("%s points at %s, another commit of %s than its release commit %s; "+
-			"find out how, and move %s by hand if it is wrong", major, cur.Commit, at, commit, major)
+		return nil, fmt.Errorf("%s points at %s, another commit of %s than its release commit %s; "+
+			"find out how, and move %s by hand if it is wrong", m.tag, cur.Commit, at, commit, m.tag)
+	default:
+		m.push = true
 	}
-	if _, err := p.git(ctx, "push", "--quiet", "--force-with-lease="+ref+":"+cur.Object, p.o.remote, commit+":"+ref); err != nil {
-		return fmt.Errorf("moving %s from %s (%s) to %s: %w; re-run the workflow", major, at, cur.Commit, commit, err)
+	return m, nil
+}
+
+// moveMajor pushes the major tag to the release commit when planMajor said
+// so, leased on its old value.
+func (p *publisher) moveMajor(ctx context.Context, m *majorMove, commit string) error {
+	if !m.push {
+		p.say("%s: %s", p.o.tag, m.reason)
+		return nil
 	}
-	p.say("%s: moved %s forward from %s (%s) to %s", p.o.tag, major, at, cur.Commit, commit)
+	ref := "refs/tags/" + m.tag
+	if m.cur == nil {
+		if _, err := p.git(ctx, "push", "--quiet", p.o.remote, commit+":"+ref); err != nil {
+			return fmt.Errorf("creating %s at %s: %w; re-run the workflow", m.tag, commit, err)
+		}
+		p.say("%s: created %s at %s", p.o.tag, m.tag, commit)
+		return nil
+	}
+	if _, err := p.git(ctx, "push", "--quiet", "--force-with-lease="+ref+":"+m.cur.Object, p.o.remote, commit+":"+ref); err != nil {
+		return fmt.Errorf("moving %s from %s (%s) to %s: %w; re-run the workflow", m.tag, m.at, m.cur.Commit, commit, err)
+	}
+	p.say("%s: moved %s forward from %s (%s) to %s", p.o.tag, m.tag, m.at, m.cur.Commit, commit)
 	return nil
 }
 

@@ -44,7 +44,10 @@ import (
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "release-publish:", err)
-		fmt.Fprintf(os.Stdout, "::error title=release::%s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		// The run's annotation; % and line breaks escaped as the runner
+		// expects in a workflow command's data.
+		msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(err.Error())
+		fmt.Fprintf(os.Stdout, "::error title=release-publish::%s\n", msg)
 		os.Exit(1)
 	}
 }

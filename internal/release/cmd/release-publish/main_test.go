@@ -514,45 +514,62 @@ func TestRerunFinishesMissingSteps(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		// fail breaks the first run; the re-run must finish the release.
+		// prior is a release made before, whose commit v1 holds, or "".
+		prior string
+		// fail breaks the first run; nil: the run succeeds and v1 is then
+		// put back where it was, as if its push had failed.
 		fail func(w *world)
 		// wantWrites are the gh calls of the re-run that change the release.
 		wantWrites []string
 	}{
-		{"release creation failed", func(w *world) { w.write(w.root, "gh/fail", "create:0") },
+		{"release creation failed", "", func(w *world) { w.write(w.root, "gh/fail", "create:0") },
 			[]string{"create"}},
-		{"release creation left a draft with 3 of 7 files", func(w *world) { w.write(w.root, "gh/fail", "create:3") },
+		{"release creation left a draft with 3 of 7 files", "", func(w *world) { w.write(w.root, "gh/fail", "create:3") },
 			[]string{"upload", "edit"}},
-		{"major tag not created", nil, nil},
+		{"major tag not created", "", nil, nil},
+		{"major tag not moved from the previous release", "v1.0.0", nil, nil},
+		{"draft left, v1 on the previous release", "v1.0.0", func(w *world) { w.write(w.root, "gh/fail", "create:5") },
+			[]string{"upload", "edit"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
-			sha := w.tag("v1.0.0")
+			tag := "v1.0.0"
+			if tt.prior != "" {
+				w.mustRelease(tt.prior, w.tag(tt.prior))
+				tag = "v1.1.0"
+			}
+			before := w.tags()["v1"]
+			sha := w.tag(tag)
 			if tt.fail != nil {
 				tt.fail(w)
-				if r := w.release("v1.0.0", sha, runOpts{}); r.err == nil {
+				if r := w.release(tag, sha, runOpts{}); r.err == nil {
 					t.Fatalf("the first run did not fail:\n%s", r.log)
 				}
 				os.Remove(filepath.Join(w.root, "gh", "fail"))
 			} else {
-				w.mustRelease("v1.0.0", sha)
-				w.git(w.dev, "push", "--quiet", "origin", ":refs/tags/v1") // as if its push had failed
+				w.mustRelease(tag, sha)
+				if before == "" {
+					w.git(w.dev, "push", "--quiet", "origin", ":refs/tags/v1")
+				} else {
+					w.git(w.remote, "update-ref", "refs/tags/v1", before)
+				}
 			}
-			if _, ok := w.tags()["v1"]; ok {
-				t.Fatal("v1 exists after the failed run: the major tag moved before the release was complete")
+			if got := w.tags()["v1"]; got != before {
+				t.Fatalf("v1 = %q after the failed run, want %q: the major tag moved before the release was complete", got, before)
 			}
-			commit := w.tags()["v1.0.0"]
+			commit := w.tags()[tag]
 			commits := w.commits()
+			had := len(w.ghState().assets(tag))
 			n := len(w.calls())
 
-			r := w.mustRelease("v1.0.0", sha)
+			r := w.mustRelease(tag, sha)
 			if r.outputs["build"] != "false" {
 				t.Errorf("the re-run builds again: %v", r.outputs)
 			}
-			if got := w.checkComplete("v1.0.0", sha, false); got != commit {
-				t.Errorf("v1.0.0 moved from %s to %s", commit, got)
+			if got := w.checkComplete(tag, sha, false); got != commit {
+				t.Errorf("%s moved from %s to %s", tag, commit, got)
 			}
 			if got := w.commits(); !reflect.DeepEqual(got, commits) {
 				t.Errorf("the re-run added commits: %v, before %v", got, commits)
@@ -566,8 +583,8 @@ func TestRerunFinishesMissingSteps(t *testing.T) {
 				if hasArg(c, "--clobber") {
 					t.Errorf("gh call with --clobber: %q", c)
 				}
-				if c[1] == "upload" && len(c) != 3+4 {
-					t.Errorf("upload of %d files, want the 4 missing: %q", len(c)-3, c)
+				if uploaded := len(c) - 3; c[1] == "upload" && uploaded != len(release.Targets)+1-had {
+					t.Errorf("upload of %d files, want only the missing ones: %q", uploaded, c)
 				}
 			}
 			if !reflect.DeepEqual(got, tt.wantWrites) {

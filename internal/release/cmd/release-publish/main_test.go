@@ -128,6 +128,7 @@ type runOpts struct {
 type runResult struct {
 	outputs map[string]string
 	log     string
+	summary string // what publish appended to $GITHUB_STEP_SUMMARY
 	err     error // of plan, or of publish
 }
 
@@ -195,6 +196,9 @@ func (w *world) release(tag, sha string, o runOpts) runResult {
 	}
 	res.err = run(context.Background(), []string{"publish", "--tag", tag, "--sha", sha, "--repo", dir, "--dist", dist, "--gh", w.gh}, env, &log, &log)
 	res.log = log.String()
+	if b, err := os.ReadFile(summary); err == nil {
+		res.summary = string(b)
+	}
 	return res
 }
 
@@ -366,6 +370,11 @@ func TestFirstReleaseCreatesMajorTag(t *testing.T) {
 	commit := w.checkComplete("v1.0.0", sha, false)
 	if got := w.tags()["v1"]; got != commit {
 		t.Errorf("v1 = %q, want the release commit %s", got, commit)
+	}
+	for _, want := range []string{"- v1.0.0: pushed release commit " + commit, "- v1.0.0: published the GitHub release with 7 files", "- v1.0.0: created v1 at " + commit} {
+		if !strings.Contains(r.summary, want+"\n") && !strings.Contains(r.summary, want+" ") {
+			t.Errorf("step summary lacks %q:\n%s", want, r.summary)
+		}
 	}
 	rel, _ := w.githubRelease("v1.0.0")
 	if rel.Latest != "true" || rel.Title != "cargo-oidc v1.0.0" || !strings.Contains(rel.Notes, "--repo cargo-oidc/cargo-oidc") {

@@ -129,7 +129,7 @@ type runResult struct {
 	outputs map[string]string
 	log     string
 	summary string // what publish appended to $GITHUB_STEP_SUMMARY
-	err     error // of plan, or of publish
+	err     error  // of plan, or of publish
 }
 
 // release runs the workflow for tag at sha as release.yml does: checkout,

@@ -297,7 +297,7 @@ for (const [kind, label, text] of selfTest) {
     console.log(`FAIL  self-test: GitHub's parser accepted a planted mistake (${kind}: ${label}); the check does not work with this @actions/workflow-parser or action_yaml.json`);
   } else refused.push(label);
 }
-console.log(`ok    self-test: ${refused.length} of ${selfTest.length} planted mistakes refused`);
+if (refused.length === selfTest.length) console.log(`ok    self-test: ${refused.length} planted mistakes refused`);
 
 function glob(dir, re) {
   const d = path.join(root, dir);

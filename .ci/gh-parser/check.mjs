@@ -7,7 +7,7 @@
 //   - action metadata (action.yml, setup/action.yml, setup/post/action.yml,
 //     examples/*/action.yml, and any ACTION_YML given as an argument) against
 //     the schema GitHub's runner loads, action_yaml.json of actions/runner
-//     (copied here, see README.md), read by the package's template reader as
+//     (from ../shared/tools/gh-parser, or RUNNER_SCHEMA; see README.md), read by the package's template reader as
 //     the runner's ActionManifestManager reads it, then the runner's checks
 //     of `runs`; and against the package's own, stricter action schema.
 //
@@ -75,9 +75,20 @@ async function checkWorkflow(name, content) {
 
 // ---- action metadata: the runner's schema and checks -------------------------
 
+// The runner's schema is not committed here (it is actions/runner's file):
+// it comes from the project's shared tools beside the checkout, as CI lays
+// them out, or from RUNNER_SCHEMA (a copy of src/Runner.Worker/action_yaml.json).
+const runnerSchemaPath = process.env.RUNNER_SCHEMA ||
+  path.join(root, "..", "shared", "tools", "gh-parser", "runner-action_yaml.json");
+if (!fs.existsSync(runnerSchemaPath)) {
+  console.log(`gh-parser: the runner's action_yaml.json is not at ${runnerSchemaPath}: put the project's shared/ folder beside the checkout (as CI has it), or set RUNNER_SCHEMA to a copy of actions/runner's src/Runner.Worker/action_yaml.json`);
+  process.exit(2);
+}
 const runnerSchema = TemplateSchema.load(
-  new JSONObjectReader(undefined, fs.readFileSync(path.join(here, "action_yaml.json"), "utf8").replace(/^\uFEFF/, "")));
-const runnerSchemaOrigin = fs.readFileSync(path.join(here, "action_yaml.json.commit"), "utf8").trim();
+  new JSONObjectReader(undefined, fs.readFileSync(runnerSchemaPath, "utf8").replace(/^\uFEFF/, "")));
+const runnerSchemaOrigin = fs.existsSync(runnerSchemaPath + ".commit")
+  ? fs.readFileSync(runnerSchemaPath + ".commit", "utf8").trim()
+  : "commit unknown";
 
 // As ActionManifestManager.Load: TemplateReader.Read against "action-root",
 // then ConvertRuns. Errors thrown by the conversion are the runner's strings.
@@ -256,7 +267,7 @@ const selfTest = [
 
 // Hints by what was checked ("workflow" or "action") and the message.
 const hints = [
-  ["action", /Unrecognized named-value|Unrecognized function/, "the runner refuses this context (or function) at this key: runs.args and runs.env of a container action may use only inputs, input defaults only github, runner, job, matrix, strategy and hashFiles() (.ci/gh-parser/action_yaml.json lists every key's); pass a host value through an input whose default holds it"],
+  ["action", /Unrecognized named-value|Unrecognized function/, "the runner refuses this context (or function) at this key: runs.args and runs.env of a container action may use only inputs, input defaults only github, runner, job, matrix, strategy and hashFiles() (the runner's action_yaml.json lists every key's); pass a host value through an input whose default holds it"],
   ["workflow", /Unrecognized named-value|Unrecognized function/, "GitHub refuses this context (or function) at this key; see \"Context availability\" in GitHub's contexts reference"],
   [undefined, /Unexpected value|Required property is missing/, "a key GitHub does not know at this place (a typo, or the wrong indentation), or a required key missing"],
 ];
@@ -287,7 +298,7 @@ function report(kind, label, where, list, after = []) {
 }
 const at = file => p => (p.line ? `${file}:${p.line}:${p.col}` : file);
 
-console.log(`gh-parser: @actions/workflow-parser ${installed}; runner schema .ci/gh-parser/action_yaml.json (${runnerSchemaOrigin.split("\n")[0]})`);
+console.log(`gh-parser: @actions/workflow-parser ${installed}; runner schema ${path.relative(root, runnerSchemaPath)} (${runnerSchemaOrigin.split("\n")[0]})`);
 
 const refused = [];
 for (const [kind, label, text] of selfTest) {

@@ -181,7 +181,11 @@ download() {
     if [ -f "$2.log" ]; then
       grep -i -e 'error' -e 'failed' -e 'refused' -e 'wget:' "$2.log" | tail -n 3 || true
     fi
-    problem="the download failed (exit status $status)"
+    if command -v curl >/dev/null 2>&1; then
+      problem="curl failed with exit status $status (its message is above; redirects are followed to https only)"
+    else
+      problem="wget failed with exit status $status"
+    fi
     return 1
   fi
   rm -f "$2.status" "$2.log"

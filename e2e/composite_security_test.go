@@ -95,6 +95,15 @@ func (w *argvWatch) halt() {
 	<-w.done
 }
 
+// add records command lines seen another way.
+func (w *argvWatch) add(lines ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range lines {
+		w.seen[l] = true
+	}
+}
+
 // check stops the watch and fails for every secret some command line held.
 func (w *argvWatch) check(t *testing.T, secrets map[string]string) {
 	t.Helper()
@@ -114,6 +123,27 @@ func (w *argvWatch) check(t *testing.T, secrets map[string]string) {
 		}
 	}
 	t.Logf("%d scans of /proc, %d distinct command lines", w.scans.Load(), len(w.seen))
+}
+
+// cmpArgvShims makes a folder of wrappers for the programs setup.sh may
+// start through PATH: each appends its command line to the returned log and
+// runs the real program. They see every command line exactly, however
+// short-lived (busybox sh runs its own applets instead, which only the
+// /proc watch sees).
+func cmpArgvShims(t *testing.T) (dir, log string) {
+	t.Helper()
+	dir = t.TempDir()
+	log = filepath.Join(t.TempDir(), "argv.log")
+	for _, name := range []string{"env", "curl", "wget", "sed", "cat", "tr", "awk", "grep", "head", "tail", "od", "cp", "mv",
+		"rm", "mkdir", "chmod", "basename", "sha256sum", "shasum", "wc"} {
+		real, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>'" + log + "'\nexec '" + real + "' \"$@\"\n"
+		scnWriteFile(t, filepath.Join(dir, name), script, 0o755)
+	}
+	return dir, log
 }
 
 // cmpShellPATH makes a folder with a `bash` that runs shell instead (the
@@ -159,11 +189,12 @@ func TestCompositeNoSecretInArguments(t *testing.T) {
 		t.Run(shell, func(t *testing.T) {
 			t.Parallel()
 			dir, uses := cmpShellPATH(t, shell)
-			var env map[string]string
+			shims, argv := cmpArgvShims(t)
+			path := shims + string(os.PathListSeparator) + os.Getenv("PATH")
 			if dir != "" {
-				env = map[string]string{"PATH": dir + string(os.PathListSeparator) + os.Getenv("PATH")}
+				path = dir + string(os.PathListSeparator) + path
 			}
-			w := cmpNewWorld(t, env)
+			w := cmpNewWorld(t, map[string]string{"PATH": path})
 			pass := "mirror-pass-" + cmpRandom(t, 12)
 			w.rel.mirror = w.rel.requireAuth("mirror-user", pass)
 
@@ -185,9 +216,15 @@ func TestCompositeNoSecretInArguments(t *testing.T) {
 			w.runPost()
 
 			secrets := map[string]string{"mirror password": pass, "ID token request token": w.s.RequestToken}
-			for i, s := range w.s.Store.Secrets() {
-				secrets[fmt.Sprintf("token %d the fakes issued", i+1)] = s
+			for i, tk := range w.s.Store.Tokens() {
+				secrets[fmt.Sprintf("%s %s (#%d)", tk.Service, tk.Kind, i+1)] = tk.Value
 			}
+			if shell != "busybox" {
+				if data := scnReadFile(t, argv); !strings.Contains(data, "sha256sum ") {
+					t.Errorf("the argument log misses setup.sh's sha256sum:\n%s", data)
+				}
+			}
+			watch.add(strings.Split(scnReadFile(t, argv), "\n")...)
 			watch.check(t, secrets)
 
 			if w.s.Store.Valid(tok) {

@@ -29,7 +29,7 @@ func ReadStateFile(path string) (map[string]string, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxStateFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("the state file %s was not read: %w", path, err)
+		return nil, fmt.Errorf("the state file was not read: %w", err)
 	}
 	if len(data) > MaxStateFile {
 		return nil, fmt.Errorf("the state file %s is larger than %d bytes: %w; the main stage writes a few hundred, so it was not written by cargo-oidc", path, MaxStateFile, ErrBadStateFile)

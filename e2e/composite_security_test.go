@@ -479,3 +479,40 @@ func TestSetupScriptShellcheck(t *testing.T) {
 		t.Errorf("shellcheck --shell=sh setup/setup.sh: %v\n%s", err, out)
 	}
 }
+
+// TestCLICompositeFlags: --composite belongs to the main stage and
+// --state-file to the post stage; the wrong pairing is a usage error (exit
+// 2) that says where the flag belongs, and post --state-file with a state
+// file of an unfinished step succeeds.
+func TestCLICompositeFlags(t *testing.T) {
+	t.Parallel()
+	bin, err := harness.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(t.TempDir(), "0001.state")
+	scnWriteFile(t, empty, "", 0o600)
+	tests := []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"post", "--composite"}, 2, "--composite is a flag of the main stage"},
+		{[]string{"--state-file=" + empty}, 2, "--state-file is a flag of the post stage"},
+		{[]string{"post", "--state-file=" + empty}, 0, "Nothing to clean up: the main stage did not finish."},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
+			t.Errorf("cargo-oidc %v: exit %d, output %q; want exit %d and %q", tt.args, code, out, tt.wantCode, tt.want)
+		}
+	}
+}

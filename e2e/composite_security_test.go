@@ -164,7 +164,7 @@ func cmpShellPATH(t *testing.T, shell string) (dir, log string) {
 			}
 		}
 		if exe == "" {
-			harness.Tool(t, "busybox", "apt-get install busybox-static")
+			exe = harness.Tool(t, "busybox", "apt-get install busybox-static") + " sh"
 		}
 	}
 	dir = t.TempDir()

@@ -22,6 +22,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/action"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
+	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 )
 
 // version is set at build time with -ldflags "-X main.version=..." (the
@@ -94,7 +95,13 @@ Usage:
 Flags of the main and post stages:
 `)
 	flags.VisitAll(func(f *flag.Flag) {
-		if f.Name != "help" && f.Name != "version" {
+		switch f.Name {
+		case "help", "version":
+		case "composite":
+			fmt.Fprintf(&b, "  --%-20s %s\n", f.Name, f.Usage)
+		case "state-file":
+			fmt.Fprintf(&b, "  --%-20s %s\n", f.Name+"=FILE", f.Usage)
+		default:
 			fmt.Fprintf(&b, "  --%-20s %s\n", f.Name+"=DIR", f.Usage)
 		}
 	})
@@ -146,6 +153,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.SetOutput(io.Discard)
 	hostWorkspace := fs.String("host-workspace", "", "host path of the workspace (from action.yml's runs.args)")
 	hostTemp := fs.String("host-temp", "", "host path of the runner's temp folder (from action.yml's runs.args)")
+	composite := fs.Bool("composite", false, "main stage of setup/: inputs from CARGO_OIDC_IN_<NAME> (dashes as _)")
+	stateFile := fs.String("state-file", "", "post stage of setup/: the state from this GITHUB_STATE file")
 	help := fs.Bool("help", false, "print usage")
 	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
@@ -169,8 +178,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// runner's `docker run` has no --init.
 	env := action.Env{Getenv: getenv, Stdout: stdout, HostWorkspace: *hostWorkspace, HostTemp: *hostTemp,
 		Container: os.Getpid() == 1}
-	if post {
+	switch {
+	case post && *composite:
+		return &usageError{"--composite is a flag of the main stage; the post stage of the composite action takes --state-file=FILE"}
+	case !post && *stateFile != "":
+		return &usageError{"--state-file is a flag of the post stage: cargo-oidc post --state-file=FILE"}
+	case post && *stateFile != "":
+		return action.PostFromFile(ctx, env, *stateFile)
+	case post:
 		return action.Post(ctx, env)
+	case *composite:
+		env.Getenv = ghaction.CompositeGetenv(getenv)
 	}
 	return action.Main(ctx, env)
 }

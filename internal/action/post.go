@@ -67,6 +67,24 @@ func Post(ctx context.Context, e Env) error {
 	return r.Err()
 }
 
+// PostFromFile runs the post stage with the state the main stage wrote to
+// the GITHUB_STATE file at path, not with STATE_<name> variables: the
+// composite action setup/ runs its clean-up as another action, which gets no
+// state from the runner, and passes the file's path instead (no value on a
+// command line). A state file that cannot be read is a warning, like every
+// failure of the post stage.
+func PostFromFile(ctx context.Context, e Env, path string) error {
+	state, err := ghaction.ReadStateFile(path)
+	if err != nil {
+		r := ghaction.New(e.Getenv, e.Stdout)
+		r.Warning("cargo-oidc: nothing cleaned up",
+			err.Error()+"\nIts token was not revoked and its credentials file not removed; the token expires on its own.")
+		return r.Err()
+	}
+	e.Getenv = ghaction.StateGetenv(e.Getenv, state)
+	return Post(ctx, e)
+}
+
 // stepTimeout is the timeout input the main stage saved, or the default.
 func stepTimeout(v string) time.Duration {
 	d, err := time.ParseDuration(v)

@@ -49,8 +49,8 @@ func NewFileCommands(getenv func(string) string, random io.Reader) *FileCommands
 
 // Set adds name=value to file f.
 func (c *FileCommands) Set(f File, name, value string) error {
-	if name == "" || strings.ContainsAny(name, "=\r\n") || strings.Contains(name, "<<") {
-		return fmt.Errorf("%s entry %q: %w: a name must be non-empty without '=', '<<' or line breaks", f, name, ErrUnsafeValue)
+	if name == "" || strings.ContainsAny(name, "=\r\n") || strings.Contains(name, "<<") || strings.HasSuffix(name, "<") {
+		return fmt.Errorf("%s entry %q: %w: a name must be non-empty without '=', '<<', a final '<' or line breaks", f, name, ErrUnsafeValue)
 	}
 	if strings.ContainsAny(value, "\r\n") {
 		return fmt.Errorf("%s entry %s: %w: the value contains a line break", f, name, ErrUnsafeValue)

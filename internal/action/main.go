@@ -401,9 +401,7 @@ func (p *plan) summary() string {
 	} else {
 		row("Expires", orText(p.expiresAt(), "not said by the service"))
 	}
-	if u := p.redactText(p.tok.Username); u != "" {
-		row("Username", mdCode(u))
-	}
+	row("Username", mdCode(p.redactText(p.tok.Username)))
 	row("Credential mode", c.CredentialMode)
 	row("Exported", strings.Join(p.exported(), ", "))
 	return b.String()

@@ -197,3 +197,27 @@ func FuzzParseArgs(f *testing.F) {
 		}
 	})
 }
+
+// TestCommandWritesProviderInputs: the arguments Command writes are exactly
+// config.ProviderInputs, the inputs config checks for characters Cargo
+// splits on in provider mode.
+func TestCommandWritesProviderInputs(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{Provider: config.JFrog, URL: "https://x", ProviderName: "a", IdentityMappingName: "b", ProjectKey: "c",
+		Namespace: "d", ServiceSlug: "e", RoleARN: "f", Region: "g", Domain: "h", DomainOwner: "i", Duration: time.Hour,
+		RoleSessionName: "j", Audience: "k", IndexURL: "sparse+https://x/", TokenScheme: "Bearer", Retries: 1, Timeout: time.Minute}
+	cmd, err := Command(cfg, "/bin/cargo-oidc", "/tmp/record")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range strings.Fields(cmd)[1:] {
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if name != RecordArg {
+			got = append(got, name)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(config.ProviderInputs, " ") {
+		t.Errorf("Command writes %q,\nconfig.ProviderInputs is %q", got, config.ProviderInputs)
+	}
+}

@@ -468,7 +468,7 @@ func TestProviderModeRefusesWhitespace(t *testing.T) {
 	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
 	w.env["INPUT_PROVIDER-NAME"] = "github oidc"
 	out, err := w.run(Main)
-	if err == nil || !strings.Contains(out, "input provider-name holds whitespace") {
+	if err == nil || !strings.Contains(out, "input provider-name: holds the space character U+0020") {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
 	if w.issued.Load() != 0 {

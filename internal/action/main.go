@@ -332,13 +332,13 @@ func (p *plan) fileCommands(fc *ghaction.FileCommands) error {
 func (p *plan) exported() []string {
 	var what []string
 	for _, kv := range p.envVars() {
-		what = append(what, "`"+kv[0]+"`")
+		what = append(what, mdCode(kv[0]))
 	}
 	if p.configPath != "" {
-		what = append(what, "config file `"+p.hostPath(p.configPath)+"`")
+		what = append(what, "config file "+mdCode(p.hostPath(p.configPath)))
 	}
 	if p.credPath != "" {
-		what = append(what, "credentials file `"+p.hostPath(p.credPath)+"`")
+		what = append(what, "credentials file "+mdCode(p.hostPath(p.credPath)))
 	}
 	if len(what) == 0 {
 		what = append(what, "step outputs only")
@@ -378,6 +378,10 @@ func (p *plan) notice() string {
 	return s
 }
 
+// summary is the step summary of a successful step: a two-column Markdown
+// table. Every value that comes from an input, a path or the service (the
+// registry name, index, file paths, username) is shown through mdCode, so
+// none can break the table or add HTML; the rest is the action's own text.
 func (p *plan) summary() string {
 	c := p.cfg
 	var b strings.Builder
@@ -388,16 +392,16 @@ func (p *plan) summary() string {
 		}
 	}
 	row("Provider", c.Provider.Title())
-	row("Registry", "`"+c.RegistryName+"`")
+	row("Registry", mdCode(c.RegistryName))
 	if c.IndexURL != "" {
-		row("Index", "`"+c.IndexURL+"`")
+		row("Index", mdCode(c.IndexURL))
 	}
 	if p.providerCmd != "" {
 		row("Tokens", "minted by cargo-oidc whenever Cargo needs one (credential provider); none exported")
 	} else {
 		row("Expires", orText(p.expiresAt(), "not said by the service"))
 	}
-	row("Username", mdEscape(p.redactText(p.tok.Username)))
+	row("Username", mdCode(p.redactText(p.tok.Username)))
 	row("Credential mode", c.CredentialMode)
 	row("Exported", strings.Join(p.exported(), ", "))
 	return b.String()

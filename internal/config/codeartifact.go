@@ -82,15 +82,34 @@ func (l *loader) duration() time.Duration {
 	if v == "" {
 		return 0
 	}
-	d, err := time.ParseDuration(v)
-	if n, nerr := strconv.ParseInt(v, 10, 64); nerr == nil {
-		d, err = time.Duration(n)*time.Second, nil
+	lo, hi := exchange.CodeArtifactMinDuration, exchange.CodeArtifactMaxDuration
+	d, ok := seconds(v, lo, hi)
+	if !ok {
+		var err error
+		d, err = time.ParseDuration(v)
+		ok = err == nil && d >= lo && d <= hi && d%time.Second == 0
 	}
-	if err != nil || d < exchange.CodeArtifactMinDuration || d > exchange.CodeArtifactMaxDuration || d%time.Second != 0 {
+	if !ok {
 		l.fail("duration", fmt.Sprintf("%q is not allowed; use 15m to 12h, as a Go duration (90m, 2h) or whole seconds (3600)", v))
 		return 0
 	}
 	return d
+}
+
+// seconds reads v as whole seconds (digits only) from lo to hi. The number
+// is range-checked as an int64 before it is multiplied by time.Second: a
+// larger one would wrap around into the range (36028797018964868 seconds
+// is 15 minutes once multiplied). ok is false when v is not digits or out
+// of range.
+func seconds(v string, lo, hi time.Duration) (time.Duration, bool) {
+	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < int64(lo/time.Second) || n > int64(hi/time.Second) {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
 }
 
 // roleSessionName returns the STS session name: the role-session-name input,

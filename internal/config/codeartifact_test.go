@@ -36,6 +36,9 @@ func TestLoadCodeArtifact(t *testing.T) {
 		"duration=90m":        func(c *Config) bool { return c.Duration == 90*time.Minute },
 		"duration=3600":       func(c *Config) bool { return c.Duration == time.Hour },
 		"duration=12h":        func(c *Config) bool { return c.Duration == 12*time.Hour },
+		"duration=900":        func(c *Config) bool { return c.Duration == 15*time.Minute },
+		"duration=43200":      func(c *Config) bool { return c.Duration == 12*time.Hour },
+		"duration=0000900":    func(c *Config) bool { return c.Duration == 15*time.Minute },
 		"token-scheme=Bearer": func(c *Config) bool { return c.Authorization("t") == "Bearer t" },
 		"aws-region=cn-north-1": func(c *Config) bool {
 			return c.IndexURL == "sparse+https://my-domain-111122223333.d.codeartifact.cn-north-1.amazonaws.com.cn/cargo/cargo-repo/"
@@ -80,6 +83,18 @@ func TestLoadCodeArtifactInvalid(t *testing.T) {
 		{[]string{"duration", "0"}, []string{"input duration:"}},
 		{[]string{"duration", "1h0m0.5s"}, []string{"input duration:"}},
 		{[]string{"duration", "soon"}, []string{"input duration:"}},
+		{[]string{"duration", "899"}, []string{"input duration:"}},
+		{[]string{"duration", "43201"}, []string{"input duration:"}},
+		// Seconds that wrap around to 15 minutes (2^55+900) or 1 hour once
+		// multiplied by time.Second; the int64 maximum; beyond int64.
+		{[]string{"duration", "36028797018964868"}, []string{"input duration:", "15m to 12h"}},
+		{[]string{"duration", "36028797018967568"}, []string{"input duration:"}},
+		{[]string{"duration", "9223372036854775807"}, []string{"input duration:"}},
+		{[]string{"duration", "99999999999999999999999"}, []string{"input duration:"}},
+		{[]string{"duration", "-900"}, []string{"input duration:"}},
+		{[]string{"duration", "+900"}, []string{"input duration:"}},
+		{[]string{"duration", "2562047h47m16.854775808s"}, []string{"input duration:"}},
+		{[]string{"duration", "9999999999h"}, []string{"input duration:"}},
 		{[]string{"role-session-name", "a"}, []string{"input role-session-name:", "2 to 64"}},
 		{[]string{"role-session-name", "has space"}, []string{"input role-session-name:"}},
 		{[]string{"role-session-name", strings.Repeat("x", 65)}, []string{"input role-session-name:"}},

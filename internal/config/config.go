@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 	"github.com/cargo-oidc/cargo-oidc/exchange"
@@ -208,10 +209,6 @@ func Load(input func(name string) string) (*Config, error) {
 		l.fail("credential-mode", fmt.Sprintf("%q is not allowed; use token (a token in the environment) or provider (cargo-oidc as Cargo's credential provider)", m))
 	}
 	c.Audience = l.get("audience")
-	if strings.IndexFunc(c.Audience, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
-		l.fail("audience", "holds a control character (such as a line break); give the audience the token service expects, on one line")
-		c.Audience = ""
-	}
 
 	switch c.Provider {
 	case JFrog:
@@ -259,6 +256,7 @@ func Load(input func(name string) string) (*Config, error) {
 	if c.CredentialMode == ModeProvider && c.CredentialsFile != "" {
 		l.fail("credentials-file", "cannot be used with credential-mode: provider, which keeps no token anywhere; remove one of them")
 	}
+	l.checkCharacters(c.CredentialMode == ModeProvider)
 	if err := l.err(); err != nil {
 		return nil, err
 	}
@@ -268,12 +266,82 @@ func Load(input func(name string) string) (*Config, error) {
 type loader struct {
 	input func(string) string
 	errs  []error
+	// failed holds the inputs already reported, so that no input gets a
+	// second error.
+	failed map[string]bool
 }
 
 func (l *loader) get(name string) string { return strings.TrimSpace(l.input(name)) }
 
 func (l *loader) fail(input, msg string) {
+	if l.failed == nil {
+		l.failed = map[string]bool{}
+	}
+	l.failed[input] = true
 	l.errs = append(l.errs, &InputError{Input: input, Msg: msg})
+}
+
+// ProviderInputs are the inputs that credential-mode: provider writes into
+// Cargo's credential-provider setting (credprovider.Command), as
+// "--name=value" arguments.
+var ProviderInputs = []string{
+	"provider", "url", "provider-name", "identity-mapping-name", "project-key", "namespace", "service-slug",
+	"role-to-assume", "aws-region", "domain", "domain-owner", "duration", "role-session-name", "audience",
+	"index-url", "token-scheme", "retries", "timeout",
+}
+
+// Hidden reports whether r is a control or format character (Unicode Cc,
+// Cf, or the line and paragraph separators Zl, Zp), or a byte that is not
+// UTF-8: characters that end a line, hide text or reorder it, which no
+// input may hold.
+func Hidden(r rune) bool {
+	return r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// SplitsArgument reports whether r cannot stand inside one argument of
+// Cargo's credential-provider setting. Cargo reads the setting as a
+// StringList, split with Rust's str::split_whitespace, that is on every
+// Unicode White_Space character (no-break space, U+2028, vertical tab,
+// form feed, ... as well as space, tab and line breaks), which is Go's
+// unicode.IsSpace. Every separator (Z*) and every Hidden character is
+// refused too, so that no argument looks like another.
+func SplitsArgument(r rune) bool {
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Z) || Hidden(r)
+}
+
+// BadCharacter returns the first character of v for which bad is true.
+func BadCharacter(v string, bad func(rune) bool) (rune, bool) {
+	for _, r := range v {
+		if bad(r) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// checkCharacters refuses an input holding a Hidden character and, in
+// provider mode, one of ProviderInputs holding a character that
+// SplitsArgument: Cargo would cut the value there and read the rest as
+// more arguments (another --url). An input already refused is not blamed
+// twice. The character is named by its code point, never printed.
+func (l *loader) checkCharacters(provider bool) {
+	carried := map[string]bool{}
+	if provider {
+		for _, in := range ProviderInputs {
+			carried[in] = true
+		}
+	}
+	for _, in := range Inputs {
+		if l.failed[in] {
+			continue
+		}
+		v := l.get(in)
+		if r, ok := BadCharacter(v, Hidden); ok {
+			l.fail(in, fmt.Sprintf("holds %U, a control character or invisible format character (such as a line break); give the value on one line, without invisible characters", r))
+		} else if r, ok := BadCharacter(v, SplitsArgument); ok && carried[in] {
+			l.fail(in, fmt.Sprintf("holds the space character %U, where Cargo would split its credential-provider setting into another argument; remove it, or use credential-mode: token", r))
+		}
+	}
 }
 
 func (l *loader) err() error { return errors.Join(l.errs...) }
@@ -325,12 +393,12 @@ func (l *loader) retries() int {
 	if v == "" {
 		return DefaultRetries
 	}
-	n, err := strconv.Atoi(v)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || n > MaxRetries {
 		l.fail("retries", fmt.Sprintf("%q is not allowed; use a whole number from 0 to %d", v, MaxRetries))
 		return DefaultRetries
 	}
-	return n
+	return int(n)
 }
 
 func (l *loader) timeout() time.Duration {

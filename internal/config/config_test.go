@@ -76,6 +76,21 @@ func TestLoadValid(t *testing.T) {
 				t.Errorf("config %+v", *c)
 			}
 		}},
+		{"provider mode, a space in a file path, which Cargo's setting does not carry", merge(jfrogOK, "credential-mode", "provider", "config-file", "my dir/config.toml"), func(t *testing.T, c *Config) {
+			if c.ConfigFile != "my dir/config.toml" {
+				t.Errorf("config %+v", *c)
+			}
+		}},
+		{"token mode, a no-break space, which goes into JSON only", merge(jfrogOK, "provider-name", "git\u00a0hub"), func(t *testing.T, c *Config) {
+			if c.ProviderName != "git\u00a0hub" {
+				t.Errorf("config %+v", *c)
+			}
+		}},
+		{"retries 10, timeout 15m", merge(jfrogOK, "retries", "10", "timeout", "15m"), func(t *testing.T, c *Config) {
+			if c.Retries != 10 || c.Timeout != 15*time.Minute {
+				t.Errorf("config %+v", *c)
+			}
+		}},
 		{"provider mode, retries 0, timeout 2m", merge(jfrogOK, "credential-mode", "provider", "retries", "0", "timeout", "2m"), func(t *testing.T, c *Config) {
 			if c.CredentialMode != ModeProvider || c.Retries != 0 || c.Timeout != 2*time.Minute {
 				t.Errorf("config %+v", *c)
@@ -134,6 +149,23 @@ func TestLoadInvalid(t *testing.T) {
 		{"cloudsmith no slug", map[string]string{"provider": "cloudsmith", "namespace": "a", "repository": "r"}, "service-slug", "is required"},
 		{"cloudsmith no namespace", map[string]string{"provider": "cloudsmith", "service-slug": "a", "repository": "r"}, "namespace", "is required"},
 		{"provider mode with credentials file", merge(jfrogOK, "credential-mode", "provider", "credentials-file", "c.toml"), "credentials-file", "cannot be used"},
+		{"huge retries beyond int64", merge(jfrogOK, "retries", "99999999999999999999"), "retries", "from 0 to 10"},
+		{"timeout that overflows", merge(jfrogOK, "timeout", "9999999999h"), "timeout", "Go duration"},
+		{"timeout in seconds without a unit", merge(jfrogOK, "timeout", "36028797018964868"), "timeout", "Go duration"},
+		// Cargo splits the credential-provider setting on every Unicode
+		// space: "gh<no-break space>--url=..." became a second --url.
+		{"provider mode, no-break space", merge(jfrogOK, "credential-mode", "provider", "provider-name", "gh\u00a0--url=https://other.example"), "provider-name", "holds the space character U+00A0"},
+		{"provider mode, carriage return", merge(jfrogOK, "credential-mode", "provider", "project-key", "p\r--url=https://other.example"), "project-key", "U+000D"},
+		{"provider mode, vertical tab", merge(jfrogOK, "credential-mode", "provider", "identity-mapping-name", "m\v--url=x"), "identity-mapping-name", "U+000B"},
+		{"provider mode, form feed", merge(jfrogOK, "credential-mode", "provider", "audience", "a\f--url=x"), "audience", "U+000C"},
+		{"provider mode, line separator", merge(jfrogOK, "credential-mode", "provider", "provider-name", "a\u2028--url=x"), "provider-name", "U+2028"},
+		{"provider mode, ideographic space", merge(jfrogOK, "credential-mode", "provider", "provider-name", "a\u3000--url=x"), "provider-name", "U+3000"},
+		{"provider mode, space in a cloudsmith slug", map[string]string{"provider": "cloudsmith", "namespace": "a b", "service-slug": "s", "index-url": "sparse+https://x/", "credential-mode": "provider"}, "namespace", "U+0020"},
+		{"zero-width space", merge(jfrogOK, "provider-name", "g\u200bh"), "provider-name", "U+200B, a control character or invisible format character"},
+		{"byte order mark", merge(jfrogOK, "project-key", "\ufeffp"), "project-key", "U+FEFF"},
+		{"line separator in token mode", merge(jfrogOK, "provider-name", "a\u2028b"), "provider-name", "U+2028"},
+		{"not utf-8", merge(jfrogOK, "provider-name", "a\xffb"), "provider-name", "U+FFFD"},
+		{"newline in a file path", merge(jfrogOK, "config-file", "a\nb.toml"), "config-file", "U+000A"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +202,8 @@ func TestLoadNoSecondError(t *testing.T) {
 		{"cloudsmith no namespace", merge(cloudsmithOK, "namespace", ""), "namespace"},
 		{"jfrog no repository", merge(jfrogOK, "repository", ""), "repository"},
 		{"index-url and repository", merge(jfrogOK, "index-url", "sparse+https://mirror.example/idx/"), "index-url"},
+		{"index-url with a control character", merge(jfrogOK, "repository", "", "index-url", "sparse+https://x/\u202e/"), "index-url"},
+		{"provider mode, url with a no-break space", merge(jfrogOK, "credential-mode", "provider", "url", "https://x.jfrog.io/\u00a0--url=x"), "url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,6 +249,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("jfrog", "https://example.jfrog.io", "cargo-local", "", "artifactory", "3", "60s")
 	f.Add("cloudsmith", "", "r", "sparse+https://x/y", "x.y", "-1", "1h")
 	f.Add("crates-io", "https://crates.io/", "", "", "", "", "")
+	f.Add("jfrog", "https://example.jfrog.io", "", "sparse+https://x/\u202e/", "", "99999999999999999999", "9999999999h")
 	f.Fuzz(func(t *testing.T, provider, u, repo, index, name, retries, timeout string) {
 		in := map[string]string{"provider": provider, "url": u, "repository": repo, "index-url": index,
 			"registry-name": name, "retries": retries, "timeout": timeout, "provider-name": "p",
@@ -231,6 +266,11 @@ func FuzzLoad(f *testing.F) {
 		}
 		if c.Retries < 0 || c.Retries > MaxRetries || c.Timeout < MinTimeout || c.Timeout > MaxTimeout {
 			t.Errorf("accepted retries %d timeout %s", c.Retries, c.Timeout)
+		}
+		for k, v := range in {
+			if r, bad := BadCharacter(strings.TrimSpace(v), Hidden); bad {
+				t.Errorf("accepted input %s holding %U", k, r)
+			}
 		}
 	})
 }

@@ -16,22 +16,26 @@ import (
 // record, when set, is the file the provider appends every crates.io token
 // it mints to (Options.Record), for the action's post stage to revoke.
 //
-// Cargo splits the setting on spaces, so a path or a value holding
-// whitespace cannot be carried and is refused.
+// Cargo splits the setting on every Unicode space character (Rust's
+// str::split_whitespace), so a path or value holding one, or a control or
+// format character, cannot be carried and is refused with the input's
+// name (config.SplitsArgument): "gh<no-break space>--url=https://other"
+// would otherwise reach the provider as a second --url.
 func Command(cfg *config.Config, bin, record string) (string, error) {
-	if strings.ContainsAny(bin, " \t\n") {
-		return "", fmt.Errorf("the runner's home folder %q contains whitespace, which Cargo's credential-provider setting cannot carry; use credential-mode: token", bin)
+	if r, ok := config.BadCharacter(bin, config.SplitsArgument); ok {
+		return "", fmt.Errorf("the path of the provider binary %q holds %U, a space, control or format character, which Cargo's credential-provider setting cannot carry (Cargo splits the setting there); move the runner's home or temp folder to a path without it, or use credential-mode: token", bin, r)
 	}
-	args := []string{bin, "--provider=" + string(cfg.Provider)}
+	args := []string{bin}
 	var bad []string
 	add := func(name, v string) {
-		if strings.ContainsAny(v, " \t\n") {
-			bad = append(bad, name)
+		if r, ok := config.BadCharacter(v, config.SplitsArgument); ok {
+			bad = append(bad, fmt.Sprintf("%s (%U)", name, r))
 		}
 		if v != "" {
 			args = append(args, "--"+name+"="+v)
 		}
 	}
+	add("provider", string(cfg.Provider))
 	add("url", cfg.URL)
 	add("provider-name", cfg.ProviderName)
 	add("identity-mapping-name", cfg.IdentityMappingName)
@@ -57,9 +61,14 @@ func Command(cfg *config.Config, bin, record string) (string, error) {
 	}
 	add("retries", strconv.Itoa(cfg.Retries))
 	add("timeout", cfg.Timeout.String())
-	add(RecordArg, record)
 	if len(bad) > 0 {
-		return "", fmt.Errorf("input %s holds whitespace, which Cargo's credential-provider setting cannot carry (Cargo splits it on spaces); remove it or use credential-mode: token", strings.Join(bad, ", "))
+		return "", fmt.Errorf("input %s holds a space, control or format character, which Cargo's credential-provider setting cannot carry (Cargo splits the setting on every Unicode space and would read the rest as another argument); remove it or use credential-mode: token", strings.Join(bad, ", "))
+	}
+	if r, ok := config.BadCharacter(record, config.SplitsArgument); ok {
+		return "", fmt.Errorf("the path of the minted-token record %q holds %U, a space, control or format character, which Cargo's credential-provider setting cannot carry; move the runner's temp folder to a path without it, or use credential-mode: token", record, r)
+	}
+	if record != "" {
+		args = append(args, "--"+RecordArg+"="+record)
 	}
 	return strings.Join(args, " "), nil
 }

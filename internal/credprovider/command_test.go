@@ -79,16 +79,145 @@ func TestCommandRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCommandRefusesWhitespace: Cargo splits the setting on spaces, so a
-// path or value holding whitespace is refused with the input's name.
+// TestCommandRefusesWhitespace: Cargo splits the setting on every Unicode
+// space (Rust's split_whitespace), so a path or value holding one, or a
+// control or format character, is refused with the input's name.
 func TestCommandRefusesWhitespace(t *testing.T) {
 	t.Parallel()
-	cfg := &config.Config{Provider: config.JFrog, URL: "https://x.jfrog.io", ProviderName: "git hub", ProjectKey: "a\tb", Retries: 3}
-	if _, err := Command(cfg, "/bin/cargo-oidc", ""); err == nil || !strings.Contains(err.Error(), "input provider-name, project-key holds whitespace") {
-		t.Errorf("err = %v, want one naming provider-name and project-key", err)
+	tests := []struct {
+		name string
+		cfg  config.Config
+		bin  string
+		rec  string
+		want string
+	}{
+		{"space and tab", config.Config{ProviderName: "git hub", ProjectKey: "a\tb"}, "", "", "input provider-name (U+0020), project-key (U+0009) holds"},
+		{"no-break space smuggling a url", config.Config{ProviderName: "gh\u00a0--url=https://other.example"}, "", "", "input provider-name (U+00A0) holds"},
+		{"carriage return", config.Config{IdentityMappingName: "m\r--url=https://other.example"}, "", "", "input identity-mapping-name (U+000D)"},
+		{"vertical tab", config.Config{ProjectKey: "p\v--url=x"}, "", "", "input project-key (U+000B)"},
+		{"form feed", config.Config{Audience: "a\f--url=x"}, "", "", "input audience (U+000C)"},
+		{"next line", config.Config{Audience: "a\u0085b"}, "", "", "input audience (U+0085)"},
+		{"line separator", config.Config{ProviderName: "a\u2028b"}, "", "", "input provider-name (U+2028)"},
+		{"ideographic space", config.Config{ProviderName: "a\u3000b"}, "", "", "input provider-name (U+3000)"},
+		{"zero-width space", config.Config{ProviderName: "a\u200bb"}, "", "", "input provider-name (U+200B)"},
+		{"bidi override", config.Config{IndexURL: "sparse+https://x/\u202e/"}, "", "", "input index-url (U+202E)"},
+		{"not utf-8", config.Config{ProviderName: "a\xffb"}, "", "", "input provider-name (U+FFFD)"},
+		{"home with a space", config.Config{}, "/home/my runner/cargo-oidc", "", "provider binary \"/home/my runner/cargo-oidc\" holds U+0020"},
+		{"home with a no-break space", config.Config{}, "/home/my\u00a0runner/cargo-oidc", "", `provider binary "/home/my\u00a0runner/cargo-oidc" holds U+00A0`},
+		{"record with a no-break space", config.Config{}, "", "/tmp/a\u00a0--url=x/tokens", `minted-token record "/tmp/a\u00a0--url=x/tokens" holds U+00A0`},
 	}
-	cfg.ProviderName, cfg.ProjectKey = "gh", ""
-	if _, err := Command(cfg, "/home/my runner/cargo-oidc", ""); err == nil || !strings.Contains(err.Error(), "contains whitespace") {
-		t.Errorf("err = %v, want one about the home folder", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := tt.cfg
+			cfg.Provider, cfg.URL, cfg.Retries, cfg.Timeout = config.JFrog, "https://x.jfrog.io", 3, time.Minute
+			if cfg.ProviderName == "" {
+				cfg.ProviderName = "gh"
+			}
+			bin := tt.bin
+			if bin == "" {
+				bin = "/bin/cargo-oidc"
+			}
+			cmd, err := Command(&cfg, bin, tt.rec)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Command = %q, %v; want an error saying %q", cmd, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseArgsRefuses: an argument given twice is refused rather than the
+// later one winning, and so is one holding a character Cargo splits on.
+func TestParseArgsRefuses(t *testing.T) {
+	t.Parallel()
+	base := []string{"--provider=jfrog", "--url=https://x.jfrog.io", "--provider-name=gh", "--index-url=sparse+https://x.jfrog.io/i/"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"url twice", append(base, "--url=https://other.example"), "argument --url is given twice"},
+		{"provider twice", append(base, "--provider=cloudsmith"), "argument --provider is given twice"},
+		{"record twice", append(base, "--minted-record=/tmp/a", "--minted-record=/tmp/b"), "argument --minted-record is given twice"},
+		{"id token file twice", append(base, "--id-token-file=/tmp/a", "--id-token-file=/tmp/b"), "argument --id-token-file is given twice"},
+		{"id token env twice", append(base, "--id-token-env=A", "--id-token-env=B"), "argument --id-token-env is given twice"},
+		{"no-break space", append(base[:2:2], "--provider-name=gh\u00a0--url=https://other.example"), `holds U+00A0`},
+		{"zero-width space", append(base[:2:2], "--provider-name=g\u200bh"), `holds U+200B`},
+		{"line separator", append(base[:2:2], "--provider-name=g\u2028h"), `holds U+2028`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := ParseArgs(tt.args)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("ParseArgs = %+v, %v; want an error saying %q", o, err, tt.want)
+			}
+			if strings.ContainsFunc(err.Error(), func(r rune) bool { return r != ' ' && config.SplitsArgument(r) }) {
+				t.Errorf("the error prints the character itself: %q", err)
+			}
+		})
+	}
+}
+
+// FuzzParseArgs: ParseArgs never panics, never accepts an argument twice
+// or one holding a character Cargo splits on, and what it accepts Command
+// writes back into a setting that reads back the same.
+func FuzzParseArgs(f *testing.F) {
+	f.Add("--provider=jfrog", "--url=https://x.jfrog.io", "--provider-name=gh", "--index-url=sparse+https://x/i/")
+	f.Add("--provider=crates-io", "--minted-record=/tmp/r", "--id-token-file=/tmp/t", "--timeout=5m")
+	f.Add("--provider=jfrog", "--url=https://x.jfrog.io", "--provider-name=gh\u00a0--url=https://o", "--repository=r")
+	f.Add("--provider=cloudsmith", "--namespace=a", "--service-slug=b", "--namespace=c")
+	f.Fuzz(func(t *testing.T, a, b, c, d string) {
+		args := []string{a, b, c, d}
+		o, err := ParseArgs(args)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, arg := range args {
+			name, _, _ := strings.Cut(arg, "=")
+			if seen[name] {
+				t.Fatalf("accepted %s twice in %q", name, args)
+			}
+			seen[name] = true
+			if strings.ContainsFunc(arg, config.SplitsArgument) {
+				t.Fatalf("accepted %q, which Cargo would split", arg)
+			}
+		}
+		cmd, err := Command(o.Config(), "/bin/cargo-oidc", o.Record)
+		if err != nil {
+			t.Fatalf("Command of accepted arguments %q: %v", args, err)
+		}
+		back, err := ParseArgs(strings.Fields(cmd)[1:])
+		if err != nil {
+			t.Fatalf("ParseArgs of %q: %v", cmd, err)
+		}
+		if got, want := carriedOf(back.Config()), carriedOf(o.Config()); got != want || back.Record != o.Record {
+			t.Fatalf("read back\n got %+v\nwant %+v", got, want)
+		}
+	})
+}
+
+// TestCommandWritesProviderInputs: the arguments Command writes are exactly
+// config.ProviderInputs, the inputs config checks for characters Cargo
+// splits on in provider mode.
+func TestCommandWritesProviderInputs(t *testing.T) {
+	t.Parallel()
+	cfg := &config.Config{Provider: config.JFrog, URL: "https://x", ProviderName: "a", IdentityMappingName: "b", ProjectKey: "c",
+		Namespace: "d", ServiceSlug: "e", RoleARN: "f", Region: "g", Domain: "h", DomainOwner: "i", Duration: time.Hour,
+		RoleSessionName: "j", Audience: "k", IndexURL: "sparse+https://x/", TokenScheme: "Bearer", Retries: 1, Timeout: time.Minute}
+	cmd, err := Command(cfg, "/bin/cargo-oidc", "/tmp/record")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range strings.Fields(cmd)[1:] {
+		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if name != RecordArg {
+			got = append(got, name)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(config.ProviderInputs, " ") {
+		t.Errorf("Command writes %q,\nconfig.ProviderInputs is %q", got, config.ProviderInputs)
 	}
 }

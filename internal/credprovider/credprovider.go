@@ -201,15 +201,27 @@ const RecordArg = "minted-record"
 func (o *Options) Config() *config.Config { return o.cfg }
 
 // ParseArgs reads "--name=value" arguments: every action input (provider,
-// url, provider-name, ...) and --id-token-env / --id-token-file.
+// url, provider-name, ...) and --id-token-env / --id-token-file. An
+// argument given twice is refused, not overridden by the later one (which
+// would let text smuggled into one value replace another), and so is one
+// holding a space, control or format character (config.SplitsArgument),
+// which Command never writes.
 func ParseArgs(args []string) (*Options, error) {
 	in := map[string]string{}
+	seen := map[string]bool{}
 	o := &Options{}
 	for _, a := range args {
+		if r, bad := config.BadCharacter(a, config.SplitsArgument); bad {
+			return nil, fmt.Errorf("cargo-oidc: argument %q holds %U, a space, control or format character; give every argument of the credential-provider setting without one", a, r)
+		}
 		name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		if !ok || !strings.HasPrefix(a, "--") {
 			return nil, fmt.Errorf("cargo-oidc: argument %q is not of the form --name=value; check the credential-provider setting", a)
 		}
+		if seen[name] {
+			return nil, fmt.Errorf("cargo-oidc: argument --%s is given twice in the credential-provider setting; give each argument once", name)
+		}
+		seen[name] = true
 		switch name {
 		case "id-token-env":
 			o.IDTokenEnv = value
@@ -281,7 +293,7 @@ func (o *Options) mint(ctx context.Context, e Env, red *exchange.Redactor) (*exc
 	case o.IDTokenEnv != "":
 		ids = exchange.EnvIDToken(e.Getenv, o.IDTokenEnv)
 	case o.IDTokenFile != "":
-		ids = exchange.FileIDToken(o.IDTokenFile)
+		ids = fileIDToken(o.IDTokenFile)
 	default:
 		ids = exchange.GitHubIDTokens(e.Getenv, client)
 	}

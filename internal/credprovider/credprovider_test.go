@@ -177,11 +177,36 @@ func TestRefusalCarriesClaimsNotTokens(t *testing.T) {
 
 func TestIDTokenFromAnotherCI(t *testing.T) {
 	t.Parallel()
-	f := newFake(t)
-	env := map[string]string{"CIRCLE_OIDC_TOKEN_V2": idToken}
-	a := f.serve(t, env, request("get", f.index(), append(f.args(), "--id-token-env=CIRCLE_OIDC_TOKEN_V2")...))[0]
-	if _, ok := a["Ok"]; !ok {
-		t.Fatalf("answer = %s", a["Err"])
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		arg  string
+		want string // "" = a token is answered
+	}{
+		{"variable", "--id-token-env=CIRCLE_OIDC_TOKEN_V2", ""},
+		{"file", "--id-token-file=" + write("id", idToken+"\n"), ""},
+		{"file missing", "--id-token-file=" + filepath.Join(dir, "none"), "does not exist"},
+		{"file empty", "--id-token-file=" + write("empty", "\n"), "is empty"},
+		{"file huge", "--id-token-file=" + write("huge", strings.Repeat("a", maxIDTokenFile+1)), "larger than"},
+		{"file with two lines", "--id-token-file=" + write("two", "abc\ndef"), "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t)
+			env := map[string]string{"CIRCLE_OIDC_TOKEN_V2": idToken}
+			a := f.serve(t, env, request("get", f.index(), append(f.args(), tt.arg)...))[0]
+			if _, ok := a["Ok"]; ok != (tt.want == "") || !strings.Contains(string(a["Err"]), tt.want) {
+				t.Fatalf("answer = %s, want %q", a, tt.want)
+			}
+		})
 	}
 }
 

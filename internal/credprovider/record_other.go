@@ -14,7 +14,8 @@ import (
 // symbolic link and opened as an os.Root, and the file beneath it is
 // checked not to be a link before it is opened through that root, which
 // never leaves the folder; the Linux version opens both without following
-// a link instead.
+// a link instead. The file is opened without blocking where the system has
+// O_NONBLOCK (macOS) and checked, once open, to be a regular file.
 func appendRecord(path, tok string) error {
 	dirPath := filepath.Dir(path)
 	if fi, err := os.Lstat(dirPath); err != nil {
@@ -31,13 +32,16 @@ func appendRecord(path, tok string) error {
 	if fi, err := root.Lstat(name); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		return fmt.Errorf("%s is a symbolic link, which is not followed", path)
 	}
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|nonBlock, 0o600)
 	if err != nil {
-		return linkOr(path, err)
+		return notRegularOr(path, err)
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	if fi, err := f.Stat(); err != nil {
 		f.Close()
-		return fmt.Errorf("the record %s is not a regular file", path)
+		return fmt.Errorf("the record %s cannot be checked: %w", path, err)
+	} else if !fi.Mode().IsRegular() {
+		f.Close()
+		return &NotRegularError{Path: path, Mode: fi.Mode()}
 	}
 	if _, err := f.Write([]byte(tok + "\n")); err != nil {
 		f.Close()

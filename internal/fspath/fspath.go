@@ -15,6 +15,7 @@ package fspath
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -188,69 +189,184 @@ func (o OS) IsRooted(path string) bool {
 
 // Clean is path/filepath.Clean under these rules: the shortest equivalent
 // path by lexical processing, with every separator written as Separator.
+// It is filepathlite's Clean (path.go), lazybuf and postClean included, so
+// that it gives what path/filepath gives byte for byte (a fuzz test checks).
 func (o OS) Clean(path string) string {
 	original := path
 	volLen := o.volumeNameLen(path)
-	vol := o.fromSlash(path[:volLen])
 	path = path[volLen:]
 	if path == "" {
 		if volLen > 1 && o.IsSeparator(original[0]) && o.IsSeparator(original[1]) {
-			return vol // a UNC volume
+			return o.fromSlash(original) // a UNC volume
 		}
 		return original + "."
 	}
 	rooted := o.IsSeparator(path[0])
-	var out []string
-	dotdot := 0 // out[:dotdot] are leading ".." that cannot go back
-	for p := path; p != ""; {
-		var c string
-		c, p, _ = o.cut(p)
-		switch c {
-		case "", ".":
-		case "..":
+	sep := o.Separator()
+
+	// Reading from path (r: next byte), writing to out (out.w: next byte);
+	// dotdot is where ".." must stop: the leading separator or the end of
+	// a leading run of ../../..
+	n := len(path)
+	out := lazybuf{path: path, volAndPath: original, volLen: volLen}
+	r, dotdot := 0, 0
+	if rooted {
+		out.append(sep)
+		r, dotdot = 1, 1
+	}
+	for r < n {
+		switch {
+		case o.IsSeparator(path[r]):
+			r++ // an empty element
+		case path[r] == '.' && (r+1 == n || o.IsSeparator(path[r+1])):
+			r++ // a . element
+		case path[r] == '.' && path[r+1] == '.' && (r+2 == n || o.IsSeparator(path[r+2])):
+			// A .. element: remove up to the last separator.
+			r += 2
 			switch {
-			case len(out) > dotdot:
-				out = out[:len(out)-1]
+			case out.w > dotdot:
+				out.w--
+				for out.w > dotdot && !o.IsSeparator(out.index(out.w)) {
+					out.w--
+				}
 			case !rooted:
-				out = append(out, "..")
-				dotdot = len(out)
+				if out.w > 0 {
+					out.append(sep)
+				}
+				out.append('.')
+				out.append('.')
+				dotdot = out.w
 			}
 		default:
-			out = append(out, c)
+			// A real element: a separator if needed, then the element.
+			if rooted && out.w != 1 || !rooted && out.w != 0 {
+				out.append(sep)
+			}
+			for ; r < n && !o.IsSeparator(path[r]); r++ {
+				out.append(path[r])
+			}
 		}
 	}
-	sep := string(o.Separator())
-	s := strings.Join(out, sep)
-	if rooted {
-		s = sep + s
-	} else if s == "" {
-		s = "."
+	if out.w == 0 {
+		out.append('.')
 	}
-	if o.windows && volLen == 0 && !strings.HasPrefix(path, s) {
-		// As filepathlite's postClean (which acts only on a path that
-		// cleaning changed): keep a relative path relative.
-		if first, _, _ := o.cut(s); strings.Contains(first, ":") {
-			s = `.\` + s // a/../c: is not the drive c:
-		} else if strings.HasPrefix(s, `\??`) {
-			s = `\.` + s // \a\..\??\c:\x is not \??\c:\x
-		}
+	if o.windows {
+		o.postClean(&out)
 	}
-	return vol + s
+	return o.fromSlash(out.string())
 }
 
-// Join joins a folder and a relative path with Separator and cleans the
-// result; empty elements are left out, and no element is "" gives "".
-func (o OS) Join(elem ...string) string {
-	var keep []string
-	for _, e := range elem {
-		if e != "" {
-			keep = append(keep, e)
+// postClean is filepathlite's (path_windows.go): it keeps a relative path
+// relative when cleaning changed it ("a/../c:" is `.\c:`, not the drive c:;
+// `\a\..\??\c:\x` is `\.\??\c:\x`, not the device path \??\c:\x). Like
+// Go's, it scans the whole buffer, past the written length.
+func (o OS) postClean(out *lazybuf) {
+	if out.volLen != 0 || out.buf == nil {
+		return
+	}
+	for _, c := range out.buf {
+		if o.IsSeparator(c) {
+			break
+		}
+		if c == ':' {
+			out.prepend('.', o.Separator())
+			return
 		}
 	}
-	if len(keep) == 0 {
+	if len(out.buf) >= 3 && o.IsSeparator(out.buf[0]) && out.buf[1] == '?' && out.buf[2] == '?' {
+		out.prepend(o.Separator(), '.')
+	}
+}
+
+// lazybuf is filepathlite's lazily built path buffer: no copy is made
+// until the output differs from path.
+type lazybuf struct {
+	path       string
+	buf        []byte
+	w          int
+	volAndPath string
+	volLen     int
+}
+
+func (b *lazybuf) index(i int) byte {
+	if b.buf != nil {
+		return b.buf[i]
+	}
+	return b.path[i]
+}
+
+func (b *lazybuf) append(c byte) {
+	if b.buf == nil {
+		if b.w < len(b.path) && b.path[b.w] == c {
+			b.w++
+			return
+		}
+		b.buf = make([]byte, len(b.path))
+		copy(b.buf, b.path[:b.w])
+	}
+	b.buf[b.w] = c
+	b.w++
+}
+
+func (b *lazybuf) prepend(prefix ...byte) {
+	b.buf = slices.Insert(b.buf, 0, prefix...)
+	b.w += len(prefix)
+}
+
+func (b *lazybuf) string() string {
+	if b.buf == nil {
+		return b.volAndPath[:b.volLen+b.w]
+	}
+	return b.volAndPath[:b.volLen] + string(b.buf[:b.w])
+}
+
+// Join is path/filepath.Join under these rules: the non-empty elements
+// joined with Separator and cleaned; "" when every element is empty. The
+// Windows form follows path/filepath's path_windows.go: Join("C:", "f") is
+// "C:f", and no UNC path (\\host) is made from elements that were not one.
+func (o OS) Join(elem ...string) string {
+	if !o.windows {
+		var keep []string
+		for _, e := range elem {
+			if e != "" {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) == 0 {
+			return ""
+		}
+		return o.Clean(strings.Join(keep, "/"))
+	}
+	var b strings.Builder
+	var last byte
+	for _, e := range elem {
+		switch {
+		case b.Len() == 0:
+			// The first non-empty element, unchanged.
+		case o.IsSeparator(last):
+			// Strip the next element's leading separators, so that no
+			// UNC path is made; \ followed by ?? becomes \.\??.
+			for len(e) > 0 && o.IsSeparator(e[0]) {
+				e = e[1:]
+			}
+			if b.Len() == 1 && strings.HasPrefix(e, "??") && (len(e) == 2 || o.IsSeparator(e[2])) {
+				b.WriteString(`.\`)
+			}
+		case last == ':':
+			// C: followed by f is C:f, relative to the drive's folder.
+		default:
+			b.WriteByte('\\')
+			last = '\\'
+		}
+		if e != "" {
+			b.WriteString(e)
+			last = e[len(e)-1]
+		}
+	}
+	if b.Len() == 0 {
 		return ""
 	}
-	return o.Clean(strings.Join(keep, string(o.Separator())))
+	return o.Clean(b.String())
 }
 
 // Split returns the components of a relative path, without empty ones

@@ -204,8 +204,23 @@ func TestSplitJoin(t *testing.T) {
 			t.Errorf("%s.Join(%q, %q) = %q, want %q", tc.os, root, tc.rel, got, tc.join)
 		}
 	}
-	if got := Unix.Join("", ""); got != "" {
-		t.Errorf(`Join("", "") = %q, want ""`, got)
+	for _, tc := range []struct {
+		os   OS
+		elem []string
+		want string
+	}{
+		{Unix, []string{"", ""}, ""},
+		{Windows, []string{"", ""}, ""},
+		{Windows, []string{"C:", "f"}, `C:f`},
+		{Windows, []string{"C:", `\f`}, `C:\f`},
+		{Windows, []string{`\`, "host", "share"}, `\host\share`},
+		{Windows, []string{`\`, "??", "c:"}, `\.\??\c:`},
+		{Windows, []string{`\\server\share`, "x"}, `\\server\share\x`},
+		{Windows, []string{`D:\a`, "", "b"}, `D:\a\b`},
+	} {
+		if got := tc.os.Join(tc.elem...); got != tc.want {
+			t.Errorf("%s.Join(%q) = %q, want %q", tc.os, tc.elem, got, tc.want)
+		}
 	}
 }
 

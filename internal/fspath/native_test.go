@@ -32,11 +32,11 @@ func FuzzNativeMatchesFilepath(f *testing.F) {
 		if got, want := Native.VolumeName(a), filepath.VolumeName(a); got != want {
 			t.Fatalf("%s.VolumeName(%q) = %q, filepath.VolumeName gives %q", Native, a, got, want)
 		}
-		// Join is meant for a folder and a relative path.
-		if Native.IsAbs(a) && !Native.IsRooted(b) {
-			if got, want := Native.Join(a, b), filepath.Join(a, b); got != want {
-				t.Fatalf("%s.Join(%q, %q) = %q, filepath.Join gives %q", Native, a, b, got, want)
-			}
+		if got, want := Native.Join(a, b), filepath.Join(a, b); got != want {
+			t.Fatalf("%s.Join(%q, %q) = %q, filepath.Join gives %q", Native, a, b, got, want)
+		}
+		if got, want := Native.Join(a, "", b, ""), filepath.Join(a, "", b, ""); got != want {
+			t.Fatalf("%s.Join(%q, \"\", %q, \"\") = %q, filepath.Join gives %q", Native, a, b, got, want)
 		}
 		// A name CheckName accepts is local to any folder: os.Root opens it.
 		if a != "" && a != ".." && !strings.ContainsAny(a, `/\`) && Native.CheckName(a) == nil && !filepath.IsLocal(a) {

@@ -5,11 +5,11 @@
 //
 // The rules are values (Unix, Windows) so that the Windows rules run in
 // tests on any machine: path/filepath implements Windows paths only when
-// compiled for Windows. Native is the running system's. The Windows volume
-// parsing and cleaning follow Go's internal/filepathlite (path.go and
-// path_windows.go, Go 1.26, BSD licence), which is what path/filepath and
-// os.Root use there; a fuzz test compares the native rules with
-// path/filepath.
+// compiled for Windows. Native is the running system's. Volume parsing and
+// cleaning are ported from Go's internal/filepathlite (path.go and
+// path_windows.go, Go 1.26, BSD licence), which path/filepath and os.Root
+// use, and Join from path/filepath's path_windows.go; a fuzz test compares
+// the native rules with path/filepath (on Linux, and on Windows or wine).
 package fspath
 
 import (

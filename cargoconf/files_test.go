@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,8 +55,8 @@ func stateOf(t *testing.T, path string) fileState {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	s := fileState{uid: st.Uid, gid: st.Gid, mode: fi.Mode()}
+	uid, gid := ownerOf(fi)
+	s := fileState{uid: uid, gid: gid, mode: fi.Mode()}
 	if fi.Mode().IsRegular() {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -466,9 +465,7 @@ func TestNotARegularFile(t *testing.T) {
 	t.Parallel()
 	ws := t.TempDir()
 	path := filepath.Join(ws, "config.toml")
-	if err := syscall.Mkfifo(path, 0o644); err != nil {
-		testenv.Require(t, "mkfifo", err)
-	}
+	mkfifo(t, path)
 	fl := OpenFolders(Folder{Dir: ws})
 	defer fl.Close()
 	done := make(chan error, 1)

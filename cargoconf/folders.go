@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/fspath"
 )
 
 // MaxFileSize bounds every file read through Folders: a Cargo config or
@@ -74,7 +76,7 @@ func OpenFolders(list ...Folder) *Folders {
 	for i, f := range keep {
 		inner := false
 		for j, o := range keep {
-			if _, ok := within(f.Dir, o.Dir); ok && (f.Dir != o.Dir || j < i) {
+			if _, ok := fspath.Within(f.Dir, o.Dir); ok && (f.Dir != o.Dir || j < i) {
 				inner = true
 			}
 		}
@@ -155,29 +157,12 @@ func (fl *Folders) locate(path string, host bool) (*folder, string, bool) {
 			dirs = append(dirs, f.HostDir)
 		}
 		for _, d := range dirs {
-			if rel, ok := within(path, d); ok && len(d) > bestLen {
+			if rel, ok := fspath.Within(path, d); ok && len(d) > bestLen {
 				best, bestRel, bestLen = f, rel, len(d)
 			}
 		}
 	}
 	return best, bestRel, best != nil
-}
-
-// within reports whether path is dir or below it, and the rest of the path
-// ("" for dir itself). Both are cleaned first.
-func within(path, dir string) (string, bool) {
-	path, dir = filepath.Clean(path), filepath.Clean(dir)
-	if path == dir {
-		return "", true
-	}
-	prefix := dir
-	if !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	if strings.HasPrefix(path, prefix) {
-		return path[len(prefix):], true
-	}
-	return "", false
 }
 
 // LinkError reports a path that leads through a symbolic link outside the
@@ -234,22 +219,18 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("%s is %s, over the %d MiB limit for a Cargo file, and was not read: check that the path names the right file", e.Path, size, MaxFileSize>>20)
 }
 
-// split returns the components of a relative path.
-func split(rel string) []string {
-	var out []string
-	for _, c := range strings.Split(rel, "/") {
-		if c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+// split returns the components of a relative path (a path from
+// fspath.Within, or a link's target), split at the system's separators: on
+// Windows both \ and /.
+func split(rel string) []string { return fspath.Split(rel) }
 
+// join appends a component to a path relative to a folder's os.Root, with
+// the system's separator (os.Root on Windows takes \ and /).
 func join(dir, name string) string {
 	if dir == "" {
 		return name
 	}
-	return dir + "/" + name
+	return dir + string(filepath.Separator) + name
 }
 
 func parentOf(rel string) string {
@@ -297,6 +278,12 @@ func (fl *Folders) resolve(path string) (resolved, error) {
 	for len(rest) > 0 {
 		c := rest[0]
 		rest = rest[1:]
+		if err := fspath.CheckName(c); err != nil {
+			// A Windows device name (NUL, CON.txt), a name Windows would
+			// change (a trailing dot) or a stream (a:b), in the path or in
+			// a link's target: os.Root refuses these too, without saying why.
+			return resolved{}, fmt.Errorf("cannot use %s: %w", shown, err)
+		}
 		switch c {
 		case ".":
 			continue
@@ -328,6 +315,11 @@ func (fl *Folders) resolve(path string) (resolved, error) {
 			target, err := f.root.Readlink(next)
 			if err != nil {
 				return resolved{}, fmt.Errorf("cannot use %s: %w", shown, f.unroot(err))
+			}
+			if fspath.IsRooted(target) && !filepath.IsAbs(target) {
+				// On Windows, \x or C:x: relative to the current drive or
+				// to the drive's current folder, which the action cannot know.
+				return resolved{}, &LinkError{Path: shown, Link: f.display(next), Target: target, Folders: fl.names()}
 			}
 			if filepath.IsAbs(target) {
 				nf, nrel, ok := fl.locate(target, true)
@@ -366,7 +358,7 @@ func (fl *Folders) resolve(path string) (resolved, error) {
 // (relative to the root), climbs above the root at any point.
 func escapes(dir, target string) bool {
 	depth := 0
-	for _, c := range split(dir + "/" + target) {
+	for _, c := range append(split(dir), split(target)...) {
 		switch c {
 		case ".":
 		case "..":

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/cargo-oidc/cargo-oidc/internal/fspath"
 )
 
 // seeds adds every golden input and a few hand-written documents to f's corpus.
@@ -214,13 +215,13 @@ func FuzzEscapes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, dir, target string) {
 		got := escapes(dir, target)
 		clean := filepath.Clean("/r/" + dir + "/" + target)
-		_, inside := within(clean, "/r")
+		_, inside := fspath.Within(clean, "/r")
 		if got {
 			// Some prefix of the components, cleaned, must leave the root.
-			parts := strings.Split(dir+"/"+target, "/")
+			parts := append(fspath.Split(dir), fspath.Split(target)...)
 			above := false
 			for k := range parts {
-				if _, in := within(filepath.Clean("/r/"+strings.Join(parts[:k+1], "/")), "/r"); !in {
+				if _, in := fspath.Within(filepath.Clean("/r/"+strings.Join(parts[:k+1], "/")), "/r"); !in {
 					above = true
 				}
 			}

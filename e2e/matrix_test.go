@@ -32,7 +32,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -1140,9 +1139,9 @@ func mxRows() []mxRow {
 		if err != nil {
 			return []string{err.Error()}
 		}
-		st := fi.Sys().(*syscall.Stat_t)
-		if st.Uid != 1234 || st.Gid != 1234 || fi.Mode() != mode {
-			return []string{fmt.Sprintf("%s is %v %d:%d, want %v 1234:1234 (its owner and mode kept)", path, fi.Mode(), st.Uid, st.Gid, mode)}
+		uid, gid := ownerOf(fi)
+		if uid != 1234 || gid != 1234 || fi.Mode() != mode {
+			return []string{fmt.Sprintf("%s is %v %d:%d, want %v 1234:1234 (its owner and mode kept)", path, fi.Mode(), uid, gid, mode)}
 		}
 		return nil
 	}
@@ -1380,8 +1379,8 @@ func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
 		if st == nil {
 			return
 		}
-		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-			m.maxrss = ru.Maxrss
+		if rss, ok := maxRSS(st); ok {
+			m.maxrss = rss
 		}
 	}
 }

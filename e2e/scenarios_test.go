@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -622,9 +621,6 @@ func scnOwnerOf(t *testing.T, path string) (uid, gid int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		t.Fatalf("no owner for %s on this system", path)
-	}
-	return int(st.Uid), int(st.Gid)
+	u, g := ownerOf(fi)
+	return int(u), int(g)
 }

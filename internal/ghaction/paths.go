@@ -2,8 +2,12 @@ package ghaction
 
 import (
 	"fmt"
-	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/fspath"
 )
 
 // Paths maps between the paths the action sees and the paths later steps see.
@@ -14,6 +18,9 @@ import (
 // those container paths; nothing is rewritten back. The host paths come in
 // through runs.args (--host-workspace, --host-temp). Run outside a container
 // both sides are the same and every mapping is the identity.
+//
+// Paths follow the running system's rules (internal/fspath): on Windows
+// (setup/) drive letters, UNC shares, both separators and any case.
 type Paths struct {
 	Workspace, HostWorkspace string
 	Temp, HostTemp           string
@@ -21,6 +28,17 @@ type Paths struct {
 	// Container is true when the action runs as a container action (the
 	// runner's `docker run`), false when it runs on the runner's machine.
 	Container bool
+	// rules are the path rules; nil means the running system's. Tests set
+	// fspath.Windows to run the Windows cases on any machine.
+	rules *fspath.OS
+}
+
+// fs returns the path rules in force.
+func (p Paths) fs() fspath.OS {
+	if p.rules != nil {
+		return *p.rules
+	}
+	return fspath.Native
 }
 
 // The folders GitHub's runner mounts into a container action for HOME and
@@ -36,10 +54,21 @@ const (
 // NewPaths builds the mapping from the step's environment and the host paths
 // given as arguments (empty: same as the container's).
 func NewPaths(getenv func(string) string, hostWorkspace, hostTemp string) Paths {
+	return newPaths(fspath.Native, getenv, hostWorkspace, hostTemp)
+}
+
+func newPaths(o fspath.OS, getenv func(string) string, hostWorkspace, hostTemp string) Paths {
+	clean := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		return o.Clean(p)
+	}
 	p := Paths{
 		Workspace: clean(getenv("GITHUB_WORKSPACE")),
 		Temp:      clean(getenv("RUNNER_TEMP")),
 		Home:      clean(getenv("HOME")),
+		rules:     &o,
 	}
 	p.HostWorkspace = orDefault(clean(hostWorkspace), p.Workspace)
 	p.HostTemp = orDefault(clean(hostTemp), p.Temp)
@@ -47,7 +76,7 @@ func NewPaths(getenv func(string) string, hostWorkspace, hostTemp string) Paths 
 	if p.HostTemp != "" && (p.HostTemp != p.Temp || p.Home == ContainerHome) {
 		// In the container HOME is $RUNNER_TEMP/_github_home on the host
 		// (also on runners that leave RUNNER_TEMP untranslated).
-		p.HostHome = filepath.Join(p.HostTemp, "_github_home")
+		p.HostHome = o.Join(p.HostTemp, "_github_home")
 	}
 	return p
 }
@@ -74,22 +103,25 @@ func (p Paths) CheckShared(input, path string) error {
 	if !p.Container || p.Temp == ContainerTemp {
 		return nil
 	}
-	if _, ok := under(path, p.Temp); !ok {
+	if _, ok := p.fs().Within(path, p.Temp); !ok {
 		return nil
 	}
-	if _, ok := under(path, p.Workspace); ok {
+	if _, ok := p.fs().Within(path, p.Workspace); ok {
 		return nil
 	}
-	return fmt.Errorf("input %s: %q is under runner.temp (%s), which this runner does not mount into the action's container "+
+	return fmt.Errorf("input %s: %s is under runner.temp (%s), which this runner does not mount into the action's container "+
 		"(GitHub's runners mount it at %s from v2.331.0 on; older self-hosted runners and nektos/act do not), so later steps would not see the file; "+
-		"use a path relative to the workspace, or update the runner", input, path, p.Temp, ContainerTemp)
+		"use a path relative to the workspace, or update the runner", input, quote(path), p.Temp, ContainerTemp)
 }
 
-func clean(p string) string {
-	if p == "" {
-		return ""
+// quote puts a path in double quotes for a message, leaving backslashes as
+// they are (D:\a\repo reads as Windows writes it); a path with a quote, a
+// control character or invalid UTF-8 is quoted with escapes instead.
+func quote(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r == '"' || !unicode.IsPrint(r) }) {
+		return `"` + s + `"`
 	}
-	return filepath.Clean(p)
+	return strconv.Quote(s)
 }
 
 func orDefault(v, d string) string {
@@ -120,8 +152,8 @@ func (p Paths) pairs() [][2]string {
 // temp folder or home; other paths are returned unchanged.
 func (p Paths) ToHost(path string) string {
 	for _, pr := range p.pairs() {
-		if rest, ok := under(path, pr[0]); ok {
-			return filepath.Join(pr[1], rest)
+		if rest, ok := p.fs().Within(path, pr[0]); ok {
+			return p.fs().Join(pr[1], rest)
 		}
 	}
 	return path
@@ -131,54 +163,59 @@ func (p Paths) ToHost(path string) string {
 // relative to the workspace and may not leave it; an absolute path must lie
 // under the workspace or the runner's temp folder (as the host or the
 // container names them). A path starting with ~ is refused: nothing expands
-// it, and the action's home is not the home of later steps.
+// it, and the action's home is not the home of later steps. On Windows a
+// path relative to a drive or to the current drive's root (C:foo, \foo)
+// is refused, and so is a name Windows does not keep as written (a device
+// name such as NUL, a trailing dot or space, a colon).
 func (p Paths) Resolve(input, value string) (string, error) {
 	if value == "" {
 		return "", nil
 	}
+	o := p.fs()
 	if strings.HasPrefix(value, "~") {
-		return "", fmt.Errorf("input %s: %q starts with ~, which is not expanded (it would be a folder named ~ in the workspace), and the home folder of later steps is not visible to the action's container; use a path relative to the workspace or under ${{ runner.temp }}, for example ${{ runner.temp }}/cargo/credentials.toml", input, value)
+		return "", fmt.Errorf("input %s: %s starts with ~, which is not expanded (it would be a folder named ~ in the workspace), and the home folder of later steps is not visible to the action's container; use a path relative to the workspace or under ${{ runner.temp }}, for example ${{ runner.temp }}/cargo/credentials.toml", input, quote(value))
 	}
-	if !filepath.IsAbs(value) {
-		if p.Workspace == "" {
-			return "", fmt.Errorf("input %s: GITHUB_WORKSPACE is not set, so the relative path %q has no base; give an absolute path", input, value)
+	var path, rest string
+	switch {
+	case o.IsAbs(value):
+		var ok bool
+		path, rest, ok = p.inside(value)
+		if !ok {
+			return "", fmt.Errorf("input %s: %s is outside the workspace and the runner's temp folder, which are the only places the action's container can write for later steps; use a path relative to the workspace or under ${{ runner.temp }}", input, quote(value))
 		}
-		joined := filepath.Join(p.Workspace, value)
-		if _, ok := under(joined, p.Workspace); !ok {
-			return "", fmt.Errorf("input %s: %q leaves the workspace; give a path inside it, or under ${{ runner.temp }}", input, value)
+	case o.IsRooted(value):
+		return "", fmt.Errorf("input %s: %s is relative to a drive or to the root of the current drive, not a full path; give a path relative to the workspace, or a full path with its drive letter under ${{ runner.temp }}", input, quote(value))
+	case p.Workspace == "":
+		return "", fmt.Errorf("input %s: GITHUB_WORKSPACE is not set, so the relative path %s has no base; give an absolute path", input, quote(value))
+	default:
+		path = o.Join(p.Workspace, value)
+		var ok bool
+		if rest, ok = o.Within(path, p.Workspace); !ok {
+			return "", fmt.Errorf("input %s: %s leaves the workspace; give a path inside it, or under ${{ runner.temp }}", input, quote(value))
 		}
-		return joined, nil
 	}
-	v := filepath.Clean(value)
+	if err := o.CheckNames(rest); err != nil {
+		return "", fmt.Errorf("input %s: %s cannot name a file here: %w", input, quote(value), err)
+	}
+	return path, nil
+}
+
+// inside returns the container path of the absolute path v when it lies
+// under the workspace or the temp folder (by either name), and the rest of
+// it below that folder.
+func (p Paths) inside(v string) (path, rest string, ok bool) {
+	o := p.fs()
+	v = o.Clean(v)
 	for _, pr := range [][2]string{{p.Workspace, p.HostWorkspace}, {p.Temp, p.HostTemp}} {
 		if pr[0] == "" {
 			continue
 		}
-		if _, ok := under(v, pr[0]); ok {
-			return v, nil
+		if rest, ok := o.Within(v, pr[0]); ok {
+			return v, rest, true
 		}
-		if rest, ok := under(v, pr[1]); ok {
-			return filepath.Join(pr[0], rest), nil
+		if rest, ok := o.Within(v, pr[1]); ok {
+			return o.Join(pr[0], rest), rest, true
 		}
 	}
-	return "", fmt.Errorf("input %s: %q is outside the workspace and the runner's temp folder, which are the only places the action's container can write for later steps; use a path relative to the workspace or under ${{ runner.temp }}", input, value)
-}
-
-// under reports whether path is dir or below it, and the rest of the path.
-func under(path, dir string) (string, bool) {
-	if dir == "" {
-		return "", false
-	}
-	path, dir = filepath.Clean(path), filepath.Clean(dir)
-	if path == dir {
-		return "", true
-	}
-	prefix := dir
-	if !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	if strings.HasPrefix(path, prefix) {
-		return path[len(prefix):], true
-	}
-	return "", false
+	return "", "", false
 }

@@ -314,8 +314,8 @@ func (f *flow) once(ctx context.Context, s *fakes.Stack) (sample, error) {
 	err := cmd.Run()
 	smp := sample{wall: time.Since(start), requests: binaryRequests(s) - before}
 	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			smp.maxRSSKB = ru.Maxrss
+		if rss, ok := maxRSS(cmd.ProcessState); ok {
+			smp.maxRSSKB = rss
 		}
 	}
 	if err != nil {

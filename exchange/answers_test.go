@@ -45,9 +45,9 @@ func TestErrorAnswerNeverQuotesSuccessShape(t *testing.T) {
 		{name: "codeartifact 403 with a token", ca: []awsAnswer{{403, "application/json", nil, `{"authorizationToken":"` + tCAToken + `","message":"denied"}`}},
 			secrets: []string{tCAToken}, want: []string{"403 Forbidden", "success answer"}},
 		{name: "crates.io 400 with a token and a detail", service: ServiceCratesIO, status: 400, ctype: "application/json",
-			body: `{"token":"` + cioTok + `","errors":[{"detail":"nope"}]}`, secrets: []string{cioTok}, want: []string{"400 Bad Request", "success answer"}},
+			body: `{"token":"` + cioTok + `","errors":[{"detail":"nope"}]}`, secrets: []string{cioTok}, want: []string{"400 Bad Request", "success answer", "1 token(s) found in it were masked and revoked"}},
 		{name: "crates.io 500 plain text token", service: ServiceCratesIO, status: 500, ctype: "text/plain",
-			body: "token " + cioTok + " issued", secrets: []string{cioTok}, want: []string{"500 Internal Server Error"}},
+			body: "token " + cioTok + " issued", secrets: []string{cioTok}, want: []string{"500 Internal Server Error", "looks like a token", "masked and revoked"}},
 		{name: "jfrog 401 with an access token", service: ServiceJFrog, status: 401, ctype: "application/json",
 			body: `{"access_token":"` + jfTok + `","errors":[{"message":"x"}]}`, secrets: []string{jfTok}, want: []string{"401 Unauthorized", "success answer"}},
 		{name: "cloudsmith 403 with a token", service: ServiceCloudsmith, status: 403, ctype: "application/json",
@@ -68,6 +68,10 @@ func TestErrorAnswerNeverQuotesSuccessShape(t *testing.T) {
 			} else {
 				f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
 					if r.Method == http.MethodDelete {
+						if r.URL.Path != cratesIOPath || r.Header.Get("Authorization") != "Bearer "+tc.secrets[0] {
+							w.WriteHeader(418)
+							return
+						}
 						w.WriteHeader(204)
 						return
 					}

@@ -1,6 +1,10 @@
 package cargoconf
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // realisticConfig is a 50-line project config with comments, arrays and several tables.
 const realisticConfig = `# Cargo configuration for the monorepo.
@@ -83,5 +87,61 @@ func BenchmarkMergeIdempotent(b *testing.B) {
 		if _, err := Merge(in, "config.toml", r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkNesting measures refusing the worst inputs of MaxFileSize
+// bytes (see worstShapes): the time per file is the figure to compare with
+// a second.
+func BenchmarkNesting(b *testing.B) {
+	r := Registry{Name: "artifactory", Index: testIndex}
+	for _, w := range worstShapes() {
+		b.Run(strings.ReplaceAll(w.name, " ", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(w.in)))
+			for b.Loop() {
+				if _, err := Merge(w.in, "config.toml", r); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAcceptedAtLimits measures the costliest inputs the shape check
+// lets through to the decoder: MaxItems items of several kinds, nesting at
+// MaxNesting, long keys and one long string, the larger ones close to
+// MaxFileSize bytes.
+func BenchmarkAcceptedAtLimits(b *testing.B) {
+	r := Registry{Name: "artifactory", Index: testIndex}
+	pad := strings.Repeat("x", MaxFileSize/MaxItems-32)
+	var long, nested strings.Builder
+	for i := range MaxItems - 8 {
+		fmt.Fprintf(&long, "[t%d%s]\n", i, pad)
+	}
+	for i := range (MaxItems - 8) / (MaxNesting + 1) {
+		fmt.Fprintf(&nested, "a%d = %s\n", i, strings.Repeat("[", MaxNesting)+strings.Repeat("]", MaxNesting))
+	}
+	inputs := []struct {
+		name string
+		in   string
+	}{
+		{"keys", keys(MaxItems - 8)},
+		{"long_table_names", long.String()},
+		{"nested_arrays", nested.String()},
+		{"array_elements", "a = [" + strings.Repeat("1,", MaxItems-8) + "]\n"},
+		{"one_long_string", "s = \"" + strings.Repeat("x", MaxFileSize-8) + "\"\n"},
+	}
+	for _, tc := range inputs {
+		in := []byte(tc.in)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				if _, err := Merge(in, "config.toml", r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

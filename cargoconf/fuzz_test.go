@@ -150,6 +150,82 @@ func FuzzScan(f *testing.F) {
 	})
 }
 
+// FuzzNesting checks the shape check that runs before the decoder against
+// BurntSushi/toml and the scanner. It never panics. On a document the
+// parser accepts, the depth it measures is exactly the depth of the arrays,
+// inline tables and table headers the scanner finds (so it never lets
+// through a document that nests deeper than it says), and never more than
+// the depth of the decoded document (so it never refuses a document for
+// brackets inside strings or comments). With a small limit it stops
+// exactly when the depth passes the limit, at a position inside the input.
+func FuzzNesting(f *testing.F) {
+	seeds(f)
+	for _, s := range []string{
+		deep(5, true), deep(5, false), `a = """[\""""` + "\nb = [[1]]\n", `a = '''[[[['''''` + "\nb = [{c = [1]}]\n",
+		"[[a.b]]\n[[a.b]]\nc = [[[]]]\n", `a = "[\"[[[["` + "\nb = [1]\n", `a = "\\" # [[[[` + "\nb = {c = {d = {}}}\n", `a = "[\` + "\n\"\nb = [[[1]]]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		const limit = 3
+		sh := measure(in, 1<<30, 1<<30)
+		small := measure(in, limit, 1<<30)
+		if small.tooDeep != (sh.depth > limit) || (small.tooDeep && (small.line < 1 || small.col < 1 || small.depth != limit+1)) {
+			t.Fatalf("limit %d: %+v, without a limit %+v", limit, small, sh)
+		}
+		if sh.tooDeep || sh.tooMany || sh.line != 0 {
+			t.Fatalf("no limit, yet %+v", sh)
+		}
+		var m map[string]any
+		if _, err := toml.Decode(string(in), &m); err != nil {
+			return
+		}
+		if d := valueDepth(m) - 1; sh.depth > d {
+			t.Fatalf("measured depth %d, but the decoded document nests %d deep", sh.depth, d)
+		}
+		s := &scanner{src: in}
+		secs, err := s.sections()
+		if err != nil {
+			return // too deep for the scanner, or FuzzScan's concern
+		}
+		want := s.deepest
+		for _, sec := range secs {
+			switch {
+			case sec.array:
+				want = max(want, 2)
+			case sec.path != nil:
+				want = max(want, 1)
+			}
+		}
+		if sh.depth != want {
+			t.Fatalf("measured depth %d, the scanner found %d", sh.depth, want)
+		}
+	})
+}
+
+// valueDepth is how deeply v nests: 0 for a scalar, 1 more than its
+// deepest element for a table or an array.
+func valueDepth(v any) int {
+	d := 0
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			d = max(d, valueDepth(e))
+		}
+	case []any:
+		for _, e := range t {
+			d = max(d, valueDepth(e))
+		}
+	case []map[string]any:
+		for _, e := range t {
+			d = max(d, valueDepth(e))
+		}
+	default:
+		return 0
+	}
+	return d + 1
+}
+
 func decodeOK(t *testing.T, b []byte) map[string]any {
 	t.Helper()
 	m := map[string]any{}

@@ -227,6 +227,11 @@ func decode(src []byte, path string, showMsg bool) (map[string]any, error) {
 	if !utf8.Valid(src) {
 		return nil, &SyntaxError{Path: path, Msg: "the file is not valid UTF-8"}
 	}
+	// Before any decoder: it recurses once per level of nesting, and its
+	// time and memory grow with the number of items.
+	if err := checkShape(src, path); err != nil {
+		return nil, err
+	}
 	if _, err := toml.Decode(string(src), &m); err != nil {
 		se := &SyntaxError{Path: path}
 		var pe toml.ParseError
@@ -271,6 +276,10 @@ func apply(src []byte, path string, orig map[string]any, sets, removes []setting
 // value, that ours have the intended values, and that nothing else appeared.
 func verify(out []byte, path string, orig map[string]any, sets, removes []setting) error {
 	got := map[string]any{}
+	// Our edits add a few items (keys, a header) to what was accepted.
+	if sh := measure(out, MaxNesting, MaxItems+16); sh.line > 0 {
+		return fmt.Errorf("%s: internal error: the edited file would nest too deeply or hold too many items, so it was left untouched; please report this", path)
+	}
 	if _, err := toml.Decode(string(out), &got); err != nil {
 		return fmt.Errorf("%s: internal error: the edited file would not be valid TOML, so it was left untouched; please report this", path)
 	}

@@ -30,8 +30,9 @@ type section struct {
 // values. It skips multi-line strings, arrays and inline tables correctly, so a
 // "[header]" inside a string is never taken for a header.
 type scanner struct {
-	src []byte
-	pos int
+	src     []byte
+	pos     int
+	deepest int // the deepest array or inline table met, 1 for one at the top
 }
 
 // errScan is wrapped by every error of the scanner.
@@ -44,7 +45,11 @@ func (s *scanner) errorf(format string, args ...any) error {
 // scan splits src into sections. It expects TOML that BurntSushi/toml has already
 // accepted; on anything else it may return an error but never panics.
 func scan(src []byte) ([]section, error) {
-	s := &scanner{src: src}
+	return (&scanner{src: src}).sections()
+}
+
+// sections is scan's work.
+func (s *scanner) sections() ([]section, error) {
 	secs := []section{{}}
 	for {
 		lineStart := s.pos
@@ -309,8 +314,134 @@ func unescape(p []byte) (r rune, n int, err error) {
 	return rune(v), 2 + width, nil
 }
 
-// maxDepth bounds the nesting of arrays and inline tables.
-const maxDepth = 1000
+// MaxNesting is how deeply arrays and inline tables may nest in a Cargo file
+// this package reads (a table header's brackets count too). Deeper files are
+// refused before any decoder runs: the decoder recurses once per level, and
+// an 8 MiB file of "[[[[..." took 34 s and a 1 GB stack before crashing.
+// Cargo's own TOML parser limits recursion too, so a real Cargo file stays
+// far below it.
+const MaxNesting = 128
+
+// MaxItems is how many keys, table headers, arrays, inline tables and array
+// elements a Cargo file this package reads may hold. Larger files are
+// refused before any decoder runs: decoding costs about 10 µs and 1 KB per
+// item, so a file of MaxFileSize bytes that is all items would take minutes
+// and gigabytes, while a large real Cargo configuration holds a few hundred.
+const MaxItems = 20000
+
+// maxDepth bounds the nesting of values in the scanner (which runs on text
+// that checkShape already accepted).
+const maxDepth = MaxNesting
+
+// shape is what measure found: the deepest nesting and the number of items
+// (up to where it stopped), and where it stopped when a limit was passed.
+type shape struct {
+	depth, items int
+	line, col    int // 1-based position of the byte that passed a limit; 0 when none did
+	tooDeep      bool
+	tooMany      bool
+}
+
+// measure scans src for the nesting of arrays, inline tables and table
+// headers, and for its number of items, outside strings and comments: every
+// [ and { opens a level, every ] and } closes one; every [, {, = and ,
+// counts as an item. It knows TOML's four kinds of strings (basic "..." with
+// its escapes, literal '...', multi-line """...""" and ”'...”'), so
+// nothing inside any of them counts. It stops at the first byte that goes
+// deeper than maxNest or past maxItems. It allocates nothing and reads each
+// byte at most once, whatever src holds (not necessarily valid TOML or
+// UTF-8).
+func measure(src []byte, maxNest, maxItems int) shape {
+	var sh shape
+	cur := 0
+	ln, lineStart := 1, 0
+	n := len(src)
+	stop := func(i int) shape {
+		sh.line, sh.col = ln, utf8.RuneCount(src[lineStart:i])+1
+		return sh
+	}
+	for i := 0; i < n; {
+		switch c := src[i]; c {
+		case '\n':
+			ln, lineStart = ln+1, i+1
+			i++
+		case '#':
+			for i < n && src[i] != '\n' {
+				i++
+			}
+		case '"', '\'':
+			if i+2 < n && src[i+1] == c && src[i+2] == c {
+				// Multi-line: ends at the first run of three or more quotes,
+				// of which up to two belong to the string.
+				i += 3
+				for i < n {
+					if src[i] == c && i+2 < n && src[i+1] == c && src[i+2] == c {
+						for i < n && src[i] == c {
+							i++
+						}
+						break
+					}
+					if src[i] == '\n' {
+						ln, lineStart = ln+1, i+1
+					} else if c == '"' && src[i] == '\\' && i+1 < n && src[i+1] != '\n' {
+						i++ // an escaped character (an escaped newline is counted as one)
+					}
+					i++
+				}
+				continue
+			}
+			// One line: ends at the closing quote or at the end of the
+			// line (an unclosed string; the decoder refuses the file).
+			i++
+			for i < n && src[i] != c && src[i] != '\n' {
+				if c == '"' && src[i] == '\\' && i+1 < n && src[i+1] != '\n' {
+					i++
+				}
+				i++
+			}
+			if i < n && src[i] == c {
+				i++
+			}
+		case '[', '{', '=', ',':
+			if sh.items++; sh.items > maxItems {
+				sh.tooMany = true
+				return stop(i)
+			}
+			if c == '[' || c == '{' {
+				if cur++; cur > maxNest {
+					sh.depth, sh.tooDeep = cur, true
+					return stop(i)
+				}
+				sh.depth = max(sh.depth, cur)
+			}
+			i++
+		case ']', '}':
+			if cur > 0 {
+				cur--
+			}
+			i++
+		default:
+			i++
+		}
+	}
+	return sh
+}
+
+// checkShape refuses src when arrays and inline tables nest deeper than
+// MaxNesting or it holds more than MaxItems items, with a *SyntaxError
+// naming path, the line and the limit. It runs before any decoder.
+func checkShape(src []byte, path string) error {
+	sh := measure(src, MaxNesting, MaxItems)
+	switch {
+	case sh.tooDeep:
+		return &SyntaxError{Path: path, Line: sh.line, Column: sh.col, Msg: fmt.Sprintf(
+			"arrays and inline tables nest more than %d deep here, the limit (Cargo's own parser refuses deep nesting too)", MaxNesting)}
+	case sh.tooMany:
+		return &SyntaxError{Path: path, Line: sh.line, Column: sh.col, Msg: fmt.Sprintf(
+			"the file holds more than %d keys, tables and array elements (the limit is passed here), far more than a Cargo file holds: check that the path names the right file", MaxItems)}
+	}
+	return nil
+}
 
 // value skips one value of any kind.
 func (s *scanner) value(depth int) error {
@@ -329,6 +460,7 @@ func (s *scanner) value(depth int) error {
 		_, err := s.keyPart()
 		return err
 	case s.peek() == '[':
+		s.deepest = max(s.deepest, depth+1)
 		s.pos++
 		for {
 			s.wsNL()
@@ -349,6 +481,7 @@ func (s *scanner) value(depth int) error {
 			}
 		}
 	case s.peek() == '{':
+		s.deepest = max(s.deepest, depth+1)
 		s.pos++
 		for {
 			s.wsNL()

@@ -68,11 +68,7 @@ func AWSEndpointsFromEnv(getenv func(string) string, region string) (AWSEndpoint
 		u, err := url.Parse(v)
 		switch {
 		case err != nil || u.Host == "":
-			shown := CleanMessage(v)
-			if strings.Contains(shown, "@") {
-				shown = "(not shown: it holds @)"
-			}
-			return fmt.Errorf("%s %q is not a URL; give the endpoint's base URL, like https://vpce-1234.sts.%s.vpce.amazonaws.com", name, shown, region)
+			return fmt.Errorf("%s %q is not a URL; give the endpoint's base URL, like https://vpce-1234.sts.%s.vpce.amazonaws.com", name, displayEndpoint(v), region)
 		case u.Scheme != "https":
 			return fmt.Errorf("%s must be an https URL (got scheme %q): the ID token and the AWS credentials would travel in clear text", name, u.Scheme)
 		case u.User != nil || u.RawQuery != "" || u.Fragment != "":
@@ -83,6 +79,24 @@ func AWSEndpointsFromEnv(getenv func(string) string, region string) (AWSEndpoint
 	}
 	err := errors.Join(pick(EnvEndpointURLSTS, &ep.STS), pick(EnvEndpointURLCodeArtifact, &ep.CodeArtifact))
 	return ep, err
+}
+
+// displayEndpoint is an endpoint variable's value as it may be shown, parsable
+// or not: without query and fragment (everything from the first ? or #) and
+// without user info (everything between the scheme's // and the last @:
+// a password may hold a slash, so the last @ anywhere counts), cleaned.
+func displayEndpoint(v string) string {
+	if i := strings.IndexAny(v, "?#"); i >= 0 {
+		v = v[:i]
+	}
+	if at := strings.LastIndexByte(v, '@'); at >= 0 {
+		start := 0
+		if i := strings.Index(v, "//"); i >= 0 && i < at {
+			start = i + 2
+		}
+		v = v[:start] + v[at+1:]
+	}
+	return CleanMessage(v)
 }
 
 // awsError is an AWS error answer: the Query protocol's XML

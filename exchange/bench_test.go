@@ -47,6 +47,6 @@ func BenchmarkErrorMessage(b *testing.B) {
 	body := []byte(`{"errors":[{"code":"FORBIDDEN","message":"Failed to validate identity mapping"}]}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = genericMessage(body, "application/json")
+		_, _ = errorAnswerMessage(body, "application/json", nil, 0)
 	}
 }

@@ -57,7 +57,7 @@ func (c *Cloudsmith) Exchange(ctx context.Context, ids IDTokenSource) (*Token, e
 	if err != nil {
 		return nil, fmt.Errorf("cloudsmith: %w", err)
 	}
-	sc := &svcCall{red: c.Client.red, service: ServiceCloudsmith, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage}
+	sc := &svcCall{red: c.Client.red, service: ServiceCloudsmith, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage, mask: c.Mask}
 	idt, err := fetchIDToken(ctx, ids, c.Audience)
 	if err != nil {
 		return nil, err

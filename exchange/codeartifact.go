@@ -135,7 +135,7 @@ func (c *CodeArtifact) getToken(ctx context.Context, base string, creds *awsCred
 	full := endpoint + "?" + q.Encode()
 	var code string
 	sc := &svcCall{red: c.Client.red, service: ServiceCodeArtifact, method: http.MethodPost, url: displayRawURL(endpoint),
-		hint: func(status int) string { return c.hint(status, code, creds.AssumedRoleARN) }, parse: awsMessage}
+		hint: func(status int) string { return c.hint(status, code, creds.AssumedRoleARN) }, parse: awsMessage, mask: c.Mask}
 	signer := v4.NewSigner()
 	ac := aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: creds.SessionToken}
 	sign := func(r *http.Request) error {
@@ -159,7 +159,7 @@ func (c *CodeArtifact) getToken(ctx context.Context, base string, creds *awsCred
 		code = e.Code
 		he := sc.failed(a)
 		var h *HTTPError
-		if errors.As(he, &h) && e.Code != "" && !strings.HasPrefix(h.Message, e.Code) {
+		if errors.As(he, &h) && !h.withheld && e.Code != "" && !strings.HasPrefix(h.Message, e.Code) {
 			h.Message = sc.red.Clean(e.String())
 		}
 		return nil, he

@@ -65,7 +65,7 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 	if err != nil {
 		return nil, err
 	}
-	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage}
+	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage, mask: c.Mask}
 	aud := c.IDTokenAudience()
 	build := func(ctx context.Context) ([]byte, error) {
 		idt, err := fetchIDToken(ctx, ids, aud)
@@ -110,7 +110,7 @@ func (c *CratesIO) Revoke(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodDelete, url: displayRawURL(endpoint), hint: revokeHint, parse: serviceMessage}
+	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodDelete, url: displayRawURL(endpoint), hint: revokeHint, parse: serviceMessage, mask: c.Mask}
 	c.Client.red.Add(token)
 	if err := CheckToken("token to revoke", token); err != nil {
 		return sc.bad(0, err)
@@ -126,16 +126,20 @@ func (c *CratesIO) Revoke(ctx context.Context, token string) error {
 	return nil
 }
 
-// revokeFound revokes the tokens still findable in a malformed success
-// answer (they were masked already) and notes the outcome in the error.
+// revokeFound revokes the tokens found in an answer that could not be used
+// (a malformed success answer, or an error answer that holds a token): every
+// crates.io trusted publishing token ("cio_tp_...") anywhere in it, and the
+// value of every token field. They were masked already. Other strings of
+// the answer are not sent anywhere: crates.io revokes its own tokens only.
+// The outcome is noted in the error.
 func (c *CratesIO) revokeFound(ctx context.Context, err error) {
-	var me *MalformedAnswerError
-	if !errors.As(err, &me) || len(me.found) == 0 {
+	found := foundSecrets(err)
+	if len(found) == 0 {
 		return
 	}
 	revoked, failed := 0, 0
 	var last error
-	for _, tok := range me.found {
+	for _, tok := range found {
 		if !validToken(tok) {
 			continue
 		}
@@ -148,11 +152,11 @@ func (c *CratesIO) revokeFound(ctx context.Context, err error) {
 	}
 	switch {
 	case failed > 0:
-		me.Note = fmt.Sprintf("%d token(s) found in it are masked but could not be revoked (%v); they expire on their own after 30 minutes", failed, last)
+		noteFound(err, fmt.Sprintf("%d token(s) found in it are masked but could not be revoked (%v); they expire on their own after 30 minutes", failed, last))
 	case revoked > 0:
-		me.Note = fmt.Sprintf("%d token(s) found in it were masked and revoked", revoked)
+		noteFound(err, fmt.Sprintf("%d token(s) found in it were masked and revoked", revoked))
 	default:
-		me.Note = "the token found in it is unusable and was masked"
+		noteFound(err, "the token found in it is unusable and was masked")
 	}
 }
 

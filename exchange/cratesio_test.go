@@ -218,8 +218,10 @@ func TestCratesIOMalformedSuccess(t *testing.T) {
 			want: []string{"a JSON value of 51 bytes is followed by 3 more bytes", "masked and revoked"}},
 		{name: "revocation refused", body: "\ufeff{\"token\":\"" + tok + "\"}", revokeCode: 401, revokes: 1,
 			want: []string{"could not be revoked", "401 Unauthorized"}},
-		{name: "nothing findable", body: "\ufeffgarbage " + tok, revokes: 0,
-			want: []string{"not valid JSON (50 bytes"}},
+		{name: "token outside a token field", body: "\ufeffgarbage " + tok, revokeCode: 204, revokes: 1,
+			want: []string{"not valid JSON (50 bytes", "1 token(s) found in it were masked and revoked"}},
+		{name: "nothing findable", body: "\ufeffgarbage cio_tp_short", revokes: 0,
+			want: []string{"not valid JSON (23 bytes"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

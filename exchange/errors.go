@@ -32,9 +32,13 @@ type HTTPError struct {
 	Method     string
 	URL        string // without query
 	StatusCode int
-	// Message is the service's own message (parsed from its error shape),
-	// else the first line of the body (HTML: the <title> or first text
-	// line), bounded to about 300 characters, control characters stripped.
+	// Message is the service's own message, read from the fields of its
+	// error shape (AWS's Code and Message; JSON's errors[].message,
+	// errors[].detail, detail, message), else an HTML page's title or a
+	// plain-text answer's first line, bounded to about 300 characters,
+	// control characters stripped, secrets redacted. A structured answer
+	// without an error field is not quoted; an answer that has the shape of
+	// a success answer or holds a token is described, never quoted.
 	Message string
 	// Claims are the non-secret claims of the ID token that was sent, when
 	// one was.
@@ -46,24 +50,40 @@ type HTTPError struct {
 
 	body        []byte // bounded raw body, for the service's own parser
 	contentType string
+	found       []string // secrets found in the answer (masked by the service)
+	withheld    bool     // the answer is not quoted: it may hold secrets
 }
 
 // newHTTPError builds the error for a non-success answer; its message is
-// cleaned by red (every secret the step knows removed before the cut).
+// cleaned by red (every secret the step knows, and every secret found in
+// the answer, removed before the cut). parse, when set, reads the service's
+// own error shape.
 func newHTTPError(red *Redactor, service, method, u string, status int, contentType string, body []byte, attempts int) *HTTPError {
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
-	return &HTTPError{
+	he := &HTTPError{
 		Service:     service,
 		Method:      method,
 		URL:         u,
 		StatusCode:  status,
-		Message:     red.Clean(genericMessage(body, contentType)),
 		Attempts:    attempts,
 		body:        body,
 		contentType: contentType,
+		found:       findSecrets(body),
 	}
+	for _, s := range he.found {
+		red.Add(s)
+	}
+	he.setMessage(red, nil)
+	return he
+}
+
+// setMessage sets Message from the answer, reading the service's own error
+// shape with parse when set.
+func (e *HTTPError) setMessage(red *Redactor, parse func([]byte) string) {
+	msg, withheld := errorAnswerMessage(e.body, e.contentType, parse, len(e.found))
+	e.Message, e.withheld = red.Clean(msg), withheld
 }
 
 // Error implements error.
@@ -299,4 +319,18 @@ func (e *MissingIDTokenError) Details() []string {
 		"    id-token: write",
 		"    contents: read",
 	}
+}
+
+// asMalformed is errors.As for *MalformedAnswerError.
+func asMalformed(err error) (*MalformedAnswerError, bool) {
+	var me *MalformedAnswerError
+	ok := errors.As(err, &me)
+	return me, ok
+}
+
+// asHTTPError is errors.As for *HTTPError.
+func asHTTPError(err error) (*HTTPError, bool) {
+	var he *HTTPError
+	ok := errors.As(err, &he)
+	return he, ok
 }

@@ -74,8 +74,10 @@ func checkMalformed(t *testing.T, err error) {
 }
 
 // FuzzServiceErrorMessage covers the error-body parsers of all services
-// (JFrog errors[].message, crates.io errors[].detail, Cloudsmith detail) and
-// the generic fallback used for HTML and text.
+// (JFrog errors[].message, crates.io errors[].detail, Cloudsmith detail,
+// AWS Code and Message) and the fallback used for HTML and text: the
+// message is one bounded line, and no secret findable in the answer is
+// ever quoted.
 func FuzzServiceErrorMessage(f *testing.F) {
 	f.Add([]byte(`{"errors":[{"code":"X","message":"m"}]}`), "application/json")
 	f.Add([]byte(`{"errors":[{"detail":"d"}]}`), "")
@@ -83,14 +85,27 @@ func FuzzServiceErrorMessage(f *testing.F) {
 	f.Add([]byte(`{"errors":["a","b"]}`), "")
 	f.Add([]byte("<html><head><title>T\x00</title>"), "text/html")
 	f.Add([]byte("\x1b[31mplain\ntext"), "text/plain")
+	f.Add([]byte(oneLine(stsOK(tAccessKey, tSecretKey, tSession))), "text/xml")
+	f.Add([]byte(`{"token":["cio_tp_0123456789abcdefABCDEF0123456789"],"detail":"x"}`), "application/json")
+	f.Add([]byte("token cio_tp_0123456789abcdefABCDEF0123456789 issued"), "text/plain")
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
 		var red *Redactor
 		checkMessage(t, red.Clean(serviceMessage(body)))
-		msg := red.Clean(genericMessage(body, ctype))
-		checkMessage(t, strings.TrimPrefix(msg, "HTML page: "))
+		raw, _ := errorAnswerMessage(body, ctype, awsMessage, 0)
+		checkMessage(t, strings.TrimPrefix(red.Clean(raw), "HTML page: "))
 		he := newHTTPError(nil, ServiceJFrog, "POST", "https://x/y", 403, ctype, body, 1)
 		if strings.ContainsAny(he.Error(), "\n\r\x00") {
 			t.Fatalf("error has control characters: %q", he.Error())
+		}
+		const prefix = "jfrog token exchange failed: POST https://x/y: 403 Forbidden: "
+		for _, s := range he.found {
+			if len(s) >= minSecret && !strings.Contains(prefix+"the answer has the shape of a success answer", s) &&
+				strings.Contains(he.Error(), s) {
+				t.Fatalf("the error quotes %q found in the answer: %q", s, he.Error())
+			}
+		}
+		if hasSuccessShape(body) && !he.withheld {
+			t.Fatalf("an answer of a success shape is quoted: %q", he.Error())
 		}
 	})
 }

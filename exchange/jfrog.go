@@ -89,7 +89,7 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 	if err != nil {
 		return nil, fmt.Errorf("jfrog: %w", err)
 	}
-	sc := &svcCall{red: j.Client.red, service: ServiceJFrog, method: http.MethodPost, url: displayRawURL(endpoint), hint: j.hint, parse: serviceMessage}
+	sc := &svcCall{red: j.Client.red, service: ServiceJFrog, method: http.MethodPost, url: displayRawURL(endpoint), hint: j.hint, parse: serviceMessage, mask: j.Mask}
 	idt, err := fetchIDToken(ctx, ids, j.Audience)
 	if err != nil {
 		return nil, err

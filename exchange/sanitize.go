@@ -23,7 +23,11 @@ var (
 	jwtRe = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}(\.[A-Za-z0-9_-]*)?`)
 	// longRunRe matches token-like runs: a crates.io API token is 35
 	// characters, a trusted publishing token 39.
-	longRunRe   = regexp.MustCompile(`[A-Za-z0-9_\-~+=]{32,}`)
+	longRunRe = regexp.MustCompile(`[A-Za-z0-9_\-~+=]{32,}`)
+	// base64RunRe matches runs of standard base64 (with / and +), where an
+	// AWS secret access key (40 characters) or session token hides from
+	// longRunRe; secretRun decides which of them to remove.
+	base64RunRe = regexp.MustCompile(`[A-Za-z0-9+/=]{32,}`)
 	scriptRe    = regexp.MustCompile(`(?is)<(script|style)\b.*?</(script|style)\s*>`)
 	tagRe       = regexp.MustCompile(`(?s)<[^>]*>`)
 	htmlStartRe = regexp.MustCompile(`(?i)^\s*(<!doctype\s+html|<html|<head|<body|<title|<!--)`)
@@ -155,14 +159,47 @@ func (r *Redactor) Redact(s string) string {
 }
 
 // Clean makes outside text safe to quote: sanitized as CleanMessage does,
-// every recorded secret removed by value, JWT-like strings and long
-// token-like runs removed by pattern, and only then bounded to MaxMessage
-// runes.
+// every recorded secret removed by value, JWT-like strings, long token-like
+// runs and base64 secrets removed by pattern, and only then bounded to
+// MaxMessage runes.
 func (r *Redactor) Clean(s string) string {
 	s = r.Redact(sanitize(s))
 	s = jwtRe.ReplaceAllString(s, redactedMark)
+	s = base64RunRe.ReplaceAllStringFunc(s, func(run string) string {
+		if secretRun(run) {
+			return redactedMark
+		}
+		return run
+	})
 	s = longRunRe.ReplaceAllString(s, redactedMark)
 	return truncateRunes(s, MaxMessage)
+}
+
+// secretRun reports whether a run of 32 or more standard base64 characters
+// that holds a slash is a secret (a run without one is left to longRunRe,
+// which takes it whole with a token's prefix). With a slash it may be a
+// path, so it is a secret when it holds + or = (base64, not a path), mixes
+// upper case, lower case and digits, or is 40 characters of mixed case (an
+// AWS secret access key). Paths of lower-case words and digits stay.
+func secretRun(run string) bool {
+	if !strings.Contains(run, "/") {
+		return false
+	}
+	if strings.ContainsAny(run, "+=") {
+		return true
+	}
+	var upper, lower, digit bool
+	for i := 0; i < len(run); i++ {
+		switch c := run[i]; {
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= '0' && c <= '9':
+			digit = true
+		}
+	}
+	return upper && lower && (digit || len(run) == 40)
 }
 
 // Err returns err with its message passed through Clean; errors.Is and
@@ -253,22 +290,6 @@ func firstLine(body []byte) string {
 		}
 	}
 	return ""
-}
-
-// genericMessage is the message of an error body whose shape is unknown:
-// an HTML page's title, a JSON message/detail/error field, else the first
-// line; sanitized but neither redacted nor cut (see Redactor.Clean).
-func genericMessage(body []byte, contentType string) string {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return ""
-	}
-	if looksHTML(body, contentType) {
-		return htmlMessage(body)
-	}
-	if m, ok := jsonMessage(body); ok {
-		return m
-	}
-	return firstLine(body)
 }
 
 func htmlMessage(body []byte) string {

@@ -42,12 +42,14 @@ func TestGenericMessage(t *testing.T) {
 		{"json error object", "", `{"error":{"message":"inner"}}`, "inner"},
 		{"oauth", "", `{"error":"invalid_grant","error_description":"expired"}`, "expired"},
 		{"text first line", "text/plain", "\n\nfirst line\nsecond", "first line"},
-		{"json without message", "", `{"foo":1}`, `{"foo":1}`},
+		{"json without message", "", `{"foo":1}`, ""},
+		{"xml without an error shape", "text/xml", `<Foo>bar</Foo>`, ""},
+		{"aws xml error", "text/xml", `<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>`, "AccessDenied: no"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := genericMessage([]byte(tc.body), tc.ctype); got != tc.want {
+			if got, _ := errorAnswerMessage([]byte(tc.body), tc.ctype, nil, 0); got != tc.want {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -22,6 +21,7 @@ type svcCall struct {
 	claims  *Claims
 	hint    func(status int) string
 	parse   func(body []byte) string // the service's own error message, "" if none
+	mask    func(string)             // masks a secret for the runner's log; nil = none
 }
 
 // fail turns an error of Client.send into the error the caller sees.
@@ -41,11 +41,11 @@ func (s *svcCall) failed(a *answer) error {
 func (s *svcCall) enrich(he *HTTPError) *HTTPError {
 	out := *he
 	out.Service, out.Method, out.URL, out.Claims = s.service, s.method, s.url, s.claims
-	if s.parse != nil && !looksHTML(he.body, he.contentType) {
-		if m := s.parse(he.body); m != "" {
-			out.Message = s.red.Clean(m)
-		}
+	for _, t := range out.found {
+		s.red.Add(t)
+		maskSecret(s.mask, t)
 	}
+	out.setMessage(s.red, s.parse)
 	if s.hint != nil {
 		out.Hint = s.hint(he.StatusCode)
 	}
@@ -86,15 +86,15 @@ func jsonHeaders() http.Header {
 
 // decodeAnswer unmarshals a success answer into v, or describes why it is
 // not the JSON expected by its shape only: a success answer may hold a
-// token, so nothing of it is quoted. Tokens still findable in it are kept
-// in the error (see foundTokens).
+// token, so nothing of it is quoted. Secrets still findable in it are kept
+// in the error (see findSecrets).
 func decodeAnswer(body []byte, contentType string, v any) error {
 	err := json.Unmarshal(body, v)
 	if err == nil {
 		return nil
 	}
 	me := &MalformedAnswerError{Reason: describeAnswer(body, contentType, err)}
-	me.found = findTokens(body)
+	me.found = findSecrets(body)
 	me.Found = len(me.found)
 	return me
 }
@@ -133,35 +133,10 @@ func describeAnswer(body []byte, contentType string, err error) string {
 	return b.String()
 }
 
-// tokenFieldRe finds token fields in an answer that is not valid JSON.
-var tokenFieldRe = regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token|authorizationToken)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
-
-// findTokens returns the values of token fields still findable in a
-// malformed answer (at most 8).
-func findTokens(body []byte) []string {
-	if len(body) > maxErrorBody {
-		body = body[:maxErrorBody]
-	}
-	var out []string
-	for _, m := range tokenFieldRe.FindAllSubmatch(body, 8) {
-		out = append(out, string(m[1]))
-	}
-	return out
-}
-
-// foundTokens returns the tokens found in a malformed answer err holds.
-func foundTokens(err error) []string {
-	var me *MalformedAnswerError
-	if errors.As(err, &me) {
-		return me.found
-	}
-	return nil
-}
-
-// maskFound masks the tokens found in a malformed answer err holds and
+// maskFound masks the secrets found in the answer err describes and
 // records them for redaction, before anything can print them.
 func (s *svcCall) maskFound(mask func(string), err error) {
-	for _, t := range foundTokens(err) {
+	for _, t := range foundSecrets(err) {
 		s.red.Add(t)
 		maskSecret(mask, t)
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -54,24 +53,13 @@ type stsAnswer struct {
 // maxSTSAnswer bounds the XML parsed; a real answer is about 2 KB.
 const maxSTSAnswer = 64 << 10
 
-// stsSecretRe finds the credentials still findable in an answer that is not
-// the XML expected.
-var stsSecretRe = regexp.MustCompile(`<(?:AccessKeyId|SecretAccessKey|SessionToken)>\s*([^<\s]+)\s*</`)
-
 // parseSTSAnswer decodes AssumeRoleWithWebIdentity's answer. An answer that
 // is not the XML expected is described by its shape only, never quoted (it
 // may hold the secret key); credentials still findable in it are kept in
 // the error for masking.
 func parseSTSAnswer(body []byte, contentType string) (*awsCredentials, error) {
 	bad := func(reason string) error {
-		me := &MalformedAnswerError{Reason: reason}
-		scan := body
-		if len(scan) > maxErrorBody {
-			scan = scan[:maxErrorBody]
-		}
-		for _, m := range stsSecretRe.FindAllSubmatch(scan, 8) {
-			me.found = append(me.found, string(m[1]))
-		}
+		me := &MalformedAnswerError{Reason: reason, found: findSecrets(body)}
 		me.Found = len(me.found)
 		return me
 	}
@@ -152,7 +140,7 @@ func (s *stsCall) assumeRole(ctx context.Context, c *Client, idt string, claims 
 		s.subject = claims.Subject
 	}
 	sc := &svcCall{red: c.red, service: ServiceSTS, method: http.MethodPost, url: displayRawURL(endpoint), claims: claims,
-		hint: func(status int) string { return s.hint(status, code) }, parse: awsMessage}
+		hint: func(status int) string { return s.hint(status, code) }, parse: awsMessage, mask: mask}
 	form := url.Values{
 		"Action":           {"AssumeRoleWithWebIdentity"},
 		"Version":          {stsVersion},

@@ -74,7 +74,7 @@
 // linked to /proc/self/pagemap) is refused with a *LinkError naming the link and
 // its target. Credentials files follow the same rule.
 //
-// PlanConfig and PlanCredentials read the file (at most MaxFileSize, 16 MiB;
+// PlanConfig and PlanCredentials read the file (at most MaxFileSize, 1 MiB;
 // a larger file, a FIFO or a device is refused before it is read) and compute
 // the new content; Apply writes each file atomically (a temporary file in the
 // same folder, synced, renamed over the file, folder synced) and Rollback puts

@@ -453,7 +453,7 @@ func TestTooLargeIsRefused(t *testing.T) {
 	start := time.Now()
 	_, err := fl.PlanConfig(path, Registry{Name: "art", Index: testIndex})
 	var te *TooLargeError
-	if !errors.As(err, &te) || te.Size != 200<<30 || !strings.Contains(err.Error(), "16 MiB") {
+	if !errors.As(err, &te) || te.Size != 200<<30 || !strings.Contains(err.Error(), "1 MiB") {
 		t.Fatalf("err = %v", err)
 	}
 	if d := time.Since(start); d > 2*time.Second {

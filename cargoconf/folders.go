@@ -19,7 +19,7 @@ import (
 // MaxFileSize bounds every file read through Folders: a Cargo config or
 // credentials file is a few kilobytes, and a larger one (a sparse file, a
 // device) is refused before it is read.
-const MaxFileSize = 16 << 20
+const MaxFileSize = 1 << 20
 
 // maxLinks bounds the symbolic links followed for one path, as Linux does.
 const maxLinks = 40
@@ -212,7 +212,7 @@ func (e *TooLargeError) Error() string {
 		}
 		return fmt.Sprintf("%s is %s, over the %d-byte limit, and was not read", e.Path, size, e.Limit)
 	}
-	size := "more than 16 MiB"
+	size := "more than 1 MiB"
 	if e.Size >= 0 {
 		size = fmt.Sprintf("%d bytes", e.Size)
 	}

@@ -161,9 +161,9 @@ type worstShape struct {
 	want string
 }
 
-// worstShapes are 16 MiB of "["; 16 MiB of brackets, quotes and escapes
+// worstShapes are MaxFileSize bytes of "["; as many bytes of brackets, quotes and escapes
 // inside the three kinds of multi-line strings and comments, with the deep
-// nesting on the last line (the whole file must be read); and 16 MiB of
+// nesting on the last line (the whole file must be read); and MaxFileSize bytes of
 // table headers.
 func worstShapes() []worstShape {
 	open := []byte("a = " + strings.Repeat("[", MaxFileSize-4))
@@ -188,8 +188,8 @@ func worstShapes() []worstShape {
 	}
 	deepMsg := fmt.Sprintf("more than %d deep", MaxNesting)
 	return []worstShape{
-		{"16 MiB of [", open, 1, deepMsg},
+		{"MaxFileSize of [", open, 1, deepMsg},
 		{"deep nesting at the end", hidden, bytes.Count(hidden, []byte("\n")), deepMsg},
-		{"16 MiB of tables", []byte(tb.String()), MaxItems + 1, fmt.Sprintf("more than %d keys", MaxItems)},
+		{"MaxFileSize of tables", []byte(tb.String()), MaxItems + 1, fmt.Sprintf("more than %d keys", MaxItems)},
 	}
 }

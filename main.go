@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/action"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
@@ -138,7 +139,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	for _, a := range args {
 		if a == "--cargo-plugin" {
-			return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Version: buildVersion(version, debug.ReadBuildInfo)})
+			hc, err := exchange.BaseHTTPClient(getenv)
+			if err != nil {
+				return err
+			}
+			return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
 		}
 	}
 
@@ -165,9 +170,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case fs.NArg() > 0:
 		return &usageError{fmt.Sprintf("unexpected argument %q: the stages take their inputs from INPUT_<NAME> variables, not from arguments", fs.Arg(0))}
 	}
+	// SSL_CERT_FILE adds a private CA on every OS (exchange.BaseHTTPClient).
+	hc, err := exchange.BaseHTTPClient(getenv)
+	if err != nil {
+		return err
+	}
 	// A container action's binary is the container's first process: the
 	// runner's `docker run` has no --init.
-	env := action.Env{Getenv: getenv, Stdout: stdout, HostWorkspace: *hostWorkspace, HostTemp: *hostTemp,
+	env := action.Env{Getenv: getenv, Stdout: stdout, HTTP: hc, HostWorkspace: *hostWorkspace, HostTemp: *hostTemp,
 		Container: os.Getpid() == 1}
 	if post {
 		return action.Post(ctx, env)

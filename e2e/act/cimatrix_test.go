@@ -2,6 +2,7 @@ package act
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	actharness "github.com/cargo-oidc/cargo-oidc/e2e/internal/act"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
@@ -83,6 +86,8 @@ func TestActCIMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	stubs := stubRemoteActions(t, workflow, "setup")
+
 	engine, err := container.New("")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +101,8 @@ func TestActCIMatrix(t *testing.T) {
 
 	res, err := r.Run(ctx, actharness.Run{
 		Dir: repo, Workflow: workflow, Job: "setup",
-		Matrix: map[string]string{"os": "ubuntu-latest"},
+		Matrix:            map[string]string{"os": "ubuntu-latest"},
+		LocalRepositories: stubs,
 		Env: map[string]string{
 			"PATH":       filepath.Join(goEnv["GOROOT"], "bin") + ":/opt/rust/bin:" + actharness.JobPATH,
 			"GOCACHE":    goEnv["GOCACHE"],
@@ -141,7 +147,7 @@ func TestActCIMatrix(t *testing.T) {
 		"matches",                        // setup.sh checked the download
 		"fakeserver: started, pid",       // the fakes
 		"Downloaded " + "e2e-dep v1.0.0", // cargo fetch through the provider
-		"POST /quit", "stopping",         // the fakes stopped
+		"stopping",                       // the fakes stopped
 	} {
 		if !strings.Contains(res.Output, w) {
 			t.Errorf("the log lacks %q", w)
@@ -149,9 +155,54 @@ func TestActCIMatrix(t *testing.T) {
 	}
 	// A JWT (ID tokens, JFrog's tokens), a crates.io token, the request token.
 	for _, secret := range []string{"eyJ", "cio_tp_", "req_"} {
-		if strings.Contains(res.Output, secret) {
-			t.Errorf("the act log shows a secret starting %q", secret)
+		for i, line := range strings.Split(res.Output, "\n") {
+			if j := strings.Index(line, secret); j >= 0 {
+				t.Errorf("line %d of the act log shows a secret starting %q: %s[...]", i+1, secret, line[:j+len(secret)])
+			}
 		}
 	}
 	t.Logf("e2e act ci.yml setup job: %s in all", time.Since(start).Round(100*time.Millisecond))
+}
+
+// stubRemoteActions checks that every step of job that uses a remote
+// action is skipped under act (if: ${{ !env.ACT }}) and returns, for act's
+// --local-repository, a stub folder for each: act fetches a job's actions
+// before its first step, skipped ones included. A stub fails if it runs.
+func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(workflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Uses string `yaml:"uses"`
+				If   string `yaml:"if"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", workflow, err)
+	}
+	steps := doc.Jobs[job].Steps
+	if len(steps) == 0 {
+		t.Fatalf("%s has no job %q with steps", workflow, job)
+	}
+	stubs := map[string]string{}
+	for i, st := range steps {
+		if st.Uses == "" || strings.HasPrefix(st.Uses, "./") {
+			continue
+		}
+		if strings.ReplaceAll(st.If, " ", "") != "${{!env.ACT}}" {
+			t.Fatalf("%s: step %d of job %s uses %s, which needs the internet, but has if: %q; want if: ${{ !env.ACT }}, and this test providing its result",
+				workflow, i+1, job, st.Uses, st.If)
+		}
+		dir := t.TempDir()
+		stub := fmt.Sprintf("name: stub\ndescription: stands in for %s under act, where the job skips it\nruns:\n  using: composite\n"+
+			"  steps:\n    - run: echo '::error::the stub of %s ran'; exit 1\n      shell: bash\n", st.Uses, st.Uses)
+		writeFile(t, filepath.Join(dir, "action.yml"), stub)
+		stubs[st.Uses] = dir
+	}
+	return stubs
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/action"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
+	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 )
 
 // version is set at build time with -ldflags "-X main.version=..." (the
@@ -173,7 +174,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// SSL_CERT_FILE adds a private CA on every OS (exchange.BaseHTTPClient).
 	hc, err := exchange.BaseHTTPClient(getenv)
 	if err != nil {
-		return err
+		r := ghaction.New(getenv, stdout)
+		if !post {
+			r.Error("cargo-oidc: cannot use SSL_CERT_FILE", err.Error())
+			return &action.ReportedError{Err: err}
+		}
+		// The post stage never fails the job and still removes its files.
+		r.Warning("cargo-oidc: cannot use SSL_CERT_FILE", err.Error()+"\nThe post stage goes on with the system's trusted roots.")
 	}
 	// A container action's binary is the container's first process: the
 	// runner's `docker run` has no --init.

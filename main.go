@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/action"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
@@ -145,7 +146,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	for _, a := range args {
 		if a == "--cargo-plugin" {
-			return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Version: buildVersion(version, debug.ReadBuildInfo)})
+			hc, err := exchange.BaseHTTPClient(getenv)
+			if err != nil {
+				return err
+			}
+			return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
 		}
 	}
 
@@ -174,9 +179,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case fs.NArg() > 0:
 		return &usageError{fmt.Sprintf("unexpected argument %q: the stages take their inputs from INPUT_<NAME> variables, not from arguments", fs.Arg(0))}
 	}
+	// SSL_CERT_FILE adds a private CA on every OS (exchange.BaseHTTPClient).
+	hc, err := exchange.BaseHTTPClient(getenv)
+	if err != nil {
+		r := ghaction.New(getenv, stdout)
+		if !post {
+			r.Error("cargo-oidc: cannot use SSL_CERT_FILE", err.Error())
+			return &action.ReportedError{Err: err}
+		}
+		// The post stage never fails the job and still removes its files.
+		r.Warning("cargo-oidc: cannot use SSL_CERT_FILE", err.Error()+"\nThe post stage goes on with the system's trusted roots.")
+	}
 	// A container action's binary is the container's first process: the
 	// runner's `docker run` has no --init.
-	env := action.Env{Getenv: getenv, Stdout: stdout, HostWorkspace: *hostWorkspace, HostTemp: *hostTemp,
+	env := action.Env{Getenv: getenv, Stdout: stdout, HTTP: hc, HostWorkspace: *hostWorkspace, HostTemp: *hostTemp,
 		Container: os.Getpid() == 1}
 	switch {
 	case post && *composite:

@@ -246,6 +246,15 @@ type Run struct {
 	Event string
 	// Job runs only the job with this id (-j); empty runs every job.
 	Job string
+	// Matrix keeps only the matrix combinations with these values
+	// (--matrix key:value), for example os: ubuntu-latest of a job over
+	// three runner OSes.
+	Matrix map[string]string
+	// LocalRepositories replace remote actions (OWNER/REPO@REF) with local
+	// folders (--local-repository), so that act, which fetches every
+	// action of a job before the first step, even one whose step will be
+	// skipped, does not go to the network for them.
+	LocalRepositories map[string]string
 	// Env is passed with --env: every step and action sees it, as the
 	// runner's job environment (ACTIONS_ID_TOKEN_REQUEST_URL and friends).
 	Env map[string]string
@@ -308,6 +317,12 @@ func (r *Runner) Args(run Run) []string {
 		"--no-cache-server", "--container-daemon-socket", "-"}
 	if run.Job != "" {
 		args = append(args, "-j", run.Job)
+	}
+	for _, k := range slices.Sorted(maps.Keys(run.Matrix)) {
+		args = append(args, "--matrix", k+":"+run.Matrix[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(run.LocalRepositories)) {
+		args = append(args, "--local-repository", k+"="+run.LocalRepositories[k])
 	}
 	for _, k := range slices.Sorted(maps.Keys(run.Env)) {
 		args = append(args, "--env", k+"="+run.Env[k])

@@ -17,17 +17,19 @@ func TestArgs(t *testing.T) {
 	t.Parallel()
 	r := &Runner{JobImage: "localhost/job:abc", dir: "/tmp/cargo-oidc-act-123"}
 	got := r.Args(Run{Dir: "/repo", Workflow: ".github/workflows/ci.yml", Job: "build",
-		Env:     map[string]string{"B": "2", "A": "1"},
-		Secrets: map[string]string{"S": "x"},
-		Mounts:  []Mount{{Host: "/ca", Container: "/ca", ReadOnly: true}, {Host: "/h", Container: "/c"}}})
+		Matrix:            map[string]string{"os": "ubuntu-latest", "arch": "x64"},
+		LocalRepositories: map[string]string{"actions/setup-go@v5": "/stub"},
+		Env:               map[string]string{"B": "2", "A": "1"},
+		Secrets:           map[string]string{"S": "x"},
+		Mounts:            []Mount{{Host: "/ca", Container: "/ca", ReadOnly: true}, {Host: "/h", Container: "/c"}}})
 	want := []string{"push", "-W", ".github/workflows/ci.yml", "-P", "ubuntu-latest=localhost/job:abc",
 		"--action-offline-mode", "--pull=false", "--network", "host", "--bind", "--rm", "--no-cache-server",
-		"--container-daemon-socket", "-", "-j", "build", "--env", "A=1", "--env", "B=2", "-s", "S=x",
+		"--container-daemon-socket", "-", "-j", "build", "--matrix", "arch:x64", "--matrix", "os:ubuntu-latest", "--local-repository", "actions/setup-go@v5=/stub", "--env", "A=1", "--env", "B=2", "-s", "S=x",
 		"--container-options", "--label " + ContainerLabel + "=cargo-oidc-act-123 -v /ca:/ca:ro -v /h:/c"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Args:\n got %q\nwant %q", got, want)
 	}
-	if got := r.Args(Run{Workflow: "w.yml", Event: "workflow_dispatch"}); got[0] != "workflow_dispatch" || slices.Contains(got, "-j") ||
+	if got := r.Args(Run{Workflow: "w.yml", Event: "workflow_dispatch"}); got[0] != "workflow_dispatch" || slices.Contains(got, "-j") || slices.Contains(got, "--matrix") ||
 		got[len(got)-1] != "--label "+ContainerLabel+"=cargo-oidc-act-123" {
 		t.Errorf("Args with an event and no job: %q", got)
 	}

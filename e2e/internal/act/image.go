@@ -29,9 +29,10 @@ const jobImageFormat = "cargo-oidc-act-job/1"
 // what went in.
 const JobImageRepo = "localhost/cargo-oidc-act-job"
 
-// jobPATH is the job image's PATH (that of GitHub's Ubuntu images, less
-// what they install).
-const jobPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// JobPATH is the job image's PATH (that of GitHub's Ubuntu images, less
+// what they install); a run that mounts tools elsewhere puts their folders
+// before it.
+const JobPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // jobSources are the host files the job image is made of.
 type jobSources struct {
@@ -59,7 +60,7 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 		return name, nil
 	}
 	start := time.Now()
-	cmd := e.Command(ctx, "import", "--change", "ENV PATH="+jobPATH, "--change", `CMD ["/bin/sh"]`, "-", name)
+	cmd := e.Command(ctx, "import", "--change", "ENV PATH="+JobPATH, "--change", `CMD ["/bin/sh"]`, "-", name)
 	pr, pw := io.Pipe()
 	cmd.Stdin = pr
 	var out bytes.Buffer

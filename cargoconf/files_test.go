@@ -90,7 +90,7 @@ func write(t *testing.T, path, data string, perm os.FileMode) {
 func TestOwnership(t *testing.T) {
 	t.Parallel()
 	needRoot(t)
-	ws := t.TempDir()
+	ws := testenv.TempDir(t)
 	if err := os.Chown(ws, 1234, 1234); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestExistingFileKeepsOwnerAndMode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ws := t.TempDir() // owned by root: the owner new files would get
+			ws := testenv.TempDir(t) // owned by root: the owner new files would get
 			path := filepath.Join(ws, ".cargo", "file.toml")
 			const orig = "# the user's\n[net]\nretry = 1\n"
 			write(t, path, orig, tc.mode)
@@ -213,7 +213,7 @@ func TestExistingFileKeepsOwnerAndMode(t *testing.T) {
 
 func TestRollbackRemovesWhatItCreated(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
+	ws := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: ws})
 	defer fl.Close()
 	cred, err := fl.PlanCredentials(filepath.Join(ws, "new", "deeper", "credentials.toml"), "art", "tok", false)
@@ -235,7 +235,7 @@ func TestRollbackRemovesWhatItCreated(t *testing.T) {
 
 func TestPlanLeavesFileUntouchedOnError(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	cfg := filepath.Join(dir, "config.toml")
 	in := "[registries.art]\nindex = \"sparse+https://other/\"\n"
 	write(t, cfg, in, 0o664)
@@ -256,7 +256,7 @@ func TestPlanLeavesFileUntouchedOnError(t *testing.T) {
 
 func TestUnchangedConfigNotRewritten(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	cfg := filepath.Join(dir, ".cargo", "config.toml")
 	applyConfig(t, cfg, Registry{Name: "art", Index: testIndex})
 	before, _ := os.Stat(cfg)
@@ -298,7 +298,7 @@ func TestLinksInsideAreFollowed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			top := t.TempDir()
+			top := testenv.TempDir(t)
 			ws, temp := filepath.Join(top, "ws"), filepath.Join(top, "temp")
 			for _, d := range []string{ws, temp} {
 				if err := os.MkdirAll(d, 0o755); err != nil {
@@ -384,7 +384,7 @@ func TestLinksLeavingAreRefused(t *testing.T) {
 		for _, kind := range []Kind{ConfigFile, CredentialsFile} {
 			t.Run(tt.name+"/"+kind.String(), func(t *testing.T) {
 				t.Parallel()
-				top := t.TempDir()
+				top := testenv.TempDir(t)
 				ws, outside := filepath.Join(top, "ws"), filepath.Join(top, "outside")
 				write(t, filepath.Join(outside, "config.toml"), "# not yours\n", 0o644)
 				if err := os.MkdirAll(ws, 0o755); err != nil {
@@ -428,7 +428,7 @@ func fmtnil(err error) string {
 
 func TestPathOutsideTheFolders(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
+	ws := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: ws, Name: "the workspace"})
 	defer fl.Close()
 	_, err := fl.PlanConfig("/etc/cargo/config.toml", Registry{Name: "art", Index: testIndex})
@@ -442,7 +442,7 @@ func TestPathOutsideTheFolders(t *testing.T) {
 // sparse file costs no memory and no time.
 func TestTooLargeIsRefused(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
+	ws := testenv.TempDir(t)
 	path := filepath.Join(ws, ".cargo", "config.toml")
 	write(t, path, "", 0o644)
 	if err := os.Truncate(path, 200<<30); err != nil {
@@ -463,7 +463,7 @@ func TestTooLargeIsRefused(t *testing.T) {
 
 func TestNotARegularFile(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
+	ws := testenv.TempDir(t)
 	path := filepath.Join(ws, "config.toml")
 	mkfifo(t, path)
 	fl := OpenFolders(Folder{Dir: ws})
@@ -525,7 +525,7 @@ func TestRemoveCreated(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ws := t.TempDir()
+			ws := testenv.TempDir(t)
 			path := filepath.Join(ws, ".cargo", "credentials.toml")
 			c := applyCredentials(t, path, "art", "tok")
 			if !c.Created() || c.ID().IsZero() || c.ID().Size != int64(len(c.Data)) {
@@ -567,7 +567,7 @@ func TestRemoveCreated(t *testing.T) {
 
 func TestRemoveCredentialKeepsTheRest(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
+	ws := testenv.TempDir(t)
 	path := filepath.Join(ws, ".cargo", "credentials.toml")
 	const orig = "[registries.other]\ntoken = \"x\"\n"
 	write(t, path, orig, 0o600)
@@ -595,7 +595,7 @@ func TestRemoveCredentialKeepsTheRest(t *testing.T) {
 
 func TestInstall(t *testing.T) {
 	t.Parallel()
-	top := t.TempDir()
+	top := testenv.TempDir(t)
 	home := filepath.Join(top, "home")
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
@@ -642,7 +642,7 @@ func TestParseFileIDRefuses(t *testing.T) {
 
 func TestWriteFileAtomicNoLeftovers(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	path := filepath.Join(dir, "f")
 	for i := 0; i < 3; i++ {
 		if err := WriteFileAtomic(path, []byte{byte(i)}, 0o640, Owner{}); err != nil {
@@ -685,7 +685,7 @@ func TestNames(t *testing.T) {
 
 func TestFoldersAreNotFiles(t *testing.T) {
 	t.Parallel()
-	ws := t.TempDir()
+	ws := testenv.TempDir(t)
 	if err := os.MkdirAll(filepath.Join(ws, "sub", "dir"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // outsideWithSecret is a 0755 folder outside the folders under test holding
 // a file, to check that nothing there is read, changed or deleted.
 func outsideWithSecret(t *testing.T) (dir, file string) {
 	t.Helper()
-	dir = t.TempDir()
+	dir = testenv.TempDir(t)
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +43,7 @@ func checkOutsideUntouched(t *testing.T, dir, file string) {
 
 func TestMkdirPrivate(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
+	home := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: home, HostDir: "/host/_github_home", Name: "the runner's temp folder"})
 	defer fl.Close()
 	dir := filepath.Join(home, ".cargo-oidc", "minted-1")
@@ -63,7 +65,7 @@ func TestMkdirPrivate(t *testing.T) {
 	if err := fl.MkdirPrivate(home, Owner{}); err == nil {
 		t.Error("MkdirPrivate of the folder itself succeeded")
 	}
-	if err := fl.MkdirPrivate(filepath.Join(t.TempDir(), "x"), Owner{}); err == nil {
+	if err := fl.MkdirPrivate(filepath.Join(testenv.TempDir(t), "x"), Owner{}); err == nil {
 		t.Error("MkdirPrivate outside the folders succeeded")
 	}
 }
@@ -71,7 +73,7 @@ func TestMkdirPrivate(t *testing.T) {
 func TestMkdirPrivateOwner(t *testing.T) {
 	t.Parallel()
 	needRoot(t)
-	home := t.TempDir()
+	home := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: home})
 	defer fl.Close()
 	dir := filepath.Join(home, ".cargo-oidc", "minted-2")
@@ -101,7 +103,7 @@ func TestMkdirPrivateRefusesLinkOutside(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			home := t.TempDir()
+			home := testenv.TempDir(t)
 			out, file := outsideWithSecret(t)
 			target := out
 			if strings.HasSuffix(tc.name, "relative") {
@@ -128,7 +130,7 @@ func TestMkdirPrivateRefusesLinkOutside(t *testing.T) {
 
 func TestReadBounded(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
+	home := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: home, HostDir: "/host/home", Name: "the runner's temp folder"})
 	defer fl.Close()
 	file := filepath.Join(home, "minted", "tokens")
@@ -170,7 +172,7 @@ func TestReadBoundedRefusesLinks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			home := t.TempDir()
+			home := testenv.TempDir(t)
 			out, file := outsideWithSecret(t)
 			tc.setup(t, home, out)
 			fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
@@ -187,7 +189,7 @@ func TestReadBoundedRefusesLinks(t *testing.T) {
 
 func TestRemoveAllBeneath(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
+	home := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
 	defer fl.Close()
 	out, file := outsideWithSecret(t)
@@ -235,7 +237,7 @@ func TestRemoveAllBeneathRefusesLinks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			home := t.TempDir()
+			home := testenv.TempDir(t)
 			out, file := outsideWithSecret(t)
 			write(t, filepath.Join(home, "keep", "tokens"), "keep\n", 0o600)
 			target := out
@@ -244,7 +246,7 @@ func TestRemoveAllBeneathRefusesLinks(t *testing.T) {
 				target = filepath.Join(home, "keep")
 			case tc.parent:
 				// Through the link, the outside folder is minted-5.
-				target = t.TempDir()
+				target = testenv.TempDir(t)
 				if err := os.Rename(out, filepath.Join(target, "minted-5")); err != nil {
 					t.Fatal(err)
 				}

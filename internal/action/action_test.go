@@ -45,7 +45,7 @@ const accessToken = "eyJ2ZXIiOiIyIn0.ACCESS-TOKEN-SECRET"
 
 func newWorld(t *testing.T, inputs map[string]string) *world {
 	t.Helper()
-	w := &world{t: t, dir: t.TempDir()}
+	w := &world{t: t, dir: testenv.TempDir(t)}
 	w.idToken = fakeJWT(map[string]any{"iss": "https://token.actions.githubusercontent.com", "aud": "https://github.com/octo-org",
 		"sub": "repo:octo-org/octo-repo:ref:refs/heads/main", "repository": "octo-org/octo-repo", "ref": "refs/heads/main"})
 	mux := http.NewServeMux()
@@ -610,7 +610,7 @@ func TestPostLeavesARecordFolderLinkedOutside(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, map[string]string{"provider": "crates-io"})
 	record := mainProviderMode(t, w)
-	outside := filepath.Join(t.TempDir(), "elsewhere")
+	outside := filepath.Join(testenv.TempDir(t), "elsewhere")
 	if err := os.Mkdir(outside, 0o755); err != nil {
 		t.Fatal(err)
 	}

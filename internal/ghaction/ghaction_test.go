@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -66,7 +68,7 @@ func (f fixedReader) Read(p []byte) (int, error) {
 
 func TestFileCommandsFormat(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	envPath := filepath.Join(dir, "env")
 	outPath := filepath.Join(dir, "out")
 	if err := os.WriteFile(envPath, []byte("EXISTING=1\n"), 0o644); err != nil {
@@ -108,7 +110,7 @@ func TestFileCommandsRefuse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(t.TempDir(), "env")
+			path := filepath.Join(testenv.TempDir(t), "env")
 			c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), fixedReader(0xab))
 			err := c.Set(EnvFile, tt.key, tt.value)
 			if !errors.Is(err, ErrUnsafeValue) {
@@ -129,7 +131,7 @@ func TestFileCommandsRefuse(t *testing.T) {
 
 func TestFileCommandsUnwritable(t *testing.T) {
 	t.Parallel()
-	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": filepath.Join(t.TempDir(), "missing", "env")}), nil)
+	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": filepath.Join(testenv.TempDir(t), "missing", "env")}), nil)
 	if err := c.Set(EnvFile, "A", "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +152,7 @@ func FuzzFileCommands(f *testing.F) {
 		f.Add("NAME", s)
 	}
 	f.Fuzz(func(t *testing.T, name, value string) {
-		path := filepath.Join(t.TempDir(), "env")
+		path := filepath.Join(testenv.TempDir(t), "env")
 		c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), nil)
 		if err := c.Set(EnvFile, name, value); err != nil {
 			return

@@ -30,11 +30,17 @@ func Require(t testing.TB, what string, err error) {
 }
 
 // Tool returns the path of the executable name found in PATH, or stops the
-// test through Require; install says how to get it.
+// test through Require; install says how to get it. Under wine (see
+// UnderWine) a missing tool skips even under CI=true: the tools CI installs
+// are Linux programs, which a Windows program under wine cannot run.
 func Tool(t testing.TB, name, install string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
+		if underWine {
+			t.Skipf("skipping under wine: %s is not installed for Windows in the wine prefix (CI installs the Linux one): %v", name, err)
+			return ""
+		}
 		Require(t, name, fmt.Errorf("%w; %s", err, install))
 	}
 	return p

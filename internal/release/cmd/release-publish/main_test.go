@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // world is a repository on a bare remote (t.TempDir), a maintainer's clone
@@ -39,7 +41,7 @@ func newWorld(t *testing.T) *world {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("skipping: git is not installed (%v); CI installs it (.ci/run)", err)
 	}
-	root := t.TempDir()
+	root := testenv.TempDir(t)
 	w := &world{t: t, root: root, remote: filepath.Join(root, "remote.git"), dev: filepath.Join(root, "dev")}
 	for _, d := range []string{"bin", "gh", "home"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {

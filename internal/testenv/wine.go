@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -81,4 +82,49 @@ func removeTree(dir string) error {
 		}
 	}
 	return err
+}
+
+// RemoveDefect is the wine defect that stops deletions through os.Root and
+// os.RemoveAll: wine 8 does not implement FileDispositionInformationEx,
+// which Go uses on Windows to delete a file relative to a folder handle.
+// Give it to SkipUnderWine in a test of code that deletes that way.
+const RemoveDefect = `wine 8 does not implement FileDispositionInformationEx, which os.Root's Remove and os.RemoveAll delete with on Windows ("Invalid function")`
+
+// LinkDefect is the wine defect that stops every test of symbolic links:
+// wine 8's CreateSymbolicLink reports success and makes nothing.
+const LinkDefect = "wine 8 reports a symbolic link made but makes none (os.Readlink finds nothing)"
+
+// RemoveAll is os.RemoveAll for a test's own clean-up, failing the test on
+// an error; under wine it removes entry by entry (see TempDir).
+func RemoveAll(t testing.TB, path string) {
+	t.Helper()
+	remove := os.RemoveAll
+	if underWine {
+		remove = removeTree
+	}
+	if err := remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Symlink makes a symbolic link at link to target, or stops the test: on
+// Windows without the privilege to make links (developer mode or an
+// administrator, which GitHub's runners are) through Require, under wine
+// (LinkDefect) with a skip when the link does not read back as target.
+func Symlink(t testing.TB, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		if underWine {
+			t.Skipf("skipping under wine (not Windows behaviour): %s: %v", LinkDefect, err)
+		}
+		if runtime.GOOS == "windows" {
+			Require(t, "the privilege to make symbolic links (Windows developer mode, or an administrator)", err)
+		}
+		t.Fatal(err)
+	}
+	if underWine {
+		if got, err := os.Readlink(link); err != nil || got != filepath.FromSlash(target) {
+			t.Skipf("skipping under wine (not Windows behaviour): %s: Readlink(%s) = %q, %v", LinkDefect, link, got, err)
+		}
+	}
 }

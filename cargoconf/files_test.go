@@ -597,7 +597,7 @@ func TestRemoveCredentialKeepsTheRest(t *testing.T) {
 	if err := fl.RemoveCredential(c.Target, "art", false); err != nil {
 		t.Fatal(err)
 	}
-	if s := stateOf(t, path); s.data != orig || !permIs(t, s.mode, 0o600) {
+	if s := stateOf(t, path); s.data != orig || !testenv.PermIs(t, s.mode, 0o600) {
 		t.Errorf("after removal: %q %v", s.data, s.mode)
 	}
 	if err := fl.RemoveCredential(filepath.Join(ws, "missing.toml"), "art", false); err != nil {
@@ -625,7 +625,7 @@ func TestInstall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s := stateOf(t, dst); s.data != "binary1" || !permIs(t, s.mode, 0o755) {
+	if s := stateOf(t, dst); s.data != "binary1" || !testenv.PermIs(t, s.mode, 0o755) {
 		t.Errorf("installed %q %v", s.data, s.mode)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(dst))

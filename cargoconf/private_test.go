@@ -36,7 +36,7 @@ func checkOutsideUntouched(t *testing.T, dir, file string) {
 	if err != nil || len(entries) != 1 {
 		t.Errorf("the folder outside holds %d entries, %v; want only its file", len(entries), err)
 	}
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || !permIs(t, fi.Mode(), 0o755) {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || !testenv.PermIs(t, fi.Mode(), 0o755) {
 		t.Errorf("the folder outside changed: %v, %v", fi, err)
 	}
 }
@@ -52,10 +52,10 @@ func TestMkdirPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	fi, err := os.Lstat(dir)
-	if err != nil || !fi.IsDir() || !permIs(t, fi.Mode(), 0o700) {
+	if err != nil || !fi.IsDir() || !testenv.PermIs(t, fi.Mode(), 0o700) {
 		t.Fatalf("folder %v, %v; want a 0700 folder", fi, err)
 	}
-	if fi, err := os.Lstat(filepath.Dir(dir)); err != nil || !permIs(t, fi.Mode(), 0o755) {
+	if fi, err := os.Lstat(filepath.Dir(dir)); err != nil || !testenv.PermIs(t, fi.Mode(), 0o755) {
 		t.Errorf("parent %v, %v; want a new 0755 folder", fi, err)
 	}
 	// Nothing is reused: a second call, or a file there, is an error.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 )
 
@@ -44,4 +45,18 @@ func Tool(t testing.TB, name, install string) string {
 		Require(t, name, fmt.Errorf("%w; %s", err, install))
 	}
 	return p
+}
+
+// PermIs reports whether mode has the Unix permission bits perm. On Windows
+// it logs why it does not check them and reports true: a Windows file has
+// only a read-only attribute, and the action's files there are private
+// through the ACLs of the runner's folders (SECURITY.md, "Windows: the
+// folders' ACLs decide who can read the tokens").
+func PermIs(t testing.TB, mode, perm os.FileMode) bool {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Logf("not checking the mode %#o: Windows files have no Unix modes; the ACLs of the runner's folders keep them private (SECURITY.md)", perm)
+		return true
+	}
+	return mode.Perm() == perm
 }

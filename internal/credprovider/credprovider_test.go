@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
-
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
@@ -308,7 +307,7 @@ func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
 	if err != nil || string(data) != "cio_tp_minted01\ncio_tp_minted02\n" {
 		t.Fatalf("record = %q, %v", data, err)
 	}
-	if fi, _ := os.Stat(record); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(record); !testenv.PermIs(t, fi.Mode(), 0o600) {
 		t.Errorf("record mode %v", fi.Mode())
 	}
 }
@@ -378,11 +377,11 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 	}
 }
 
+// mustSymlink makes a symbolic link (testenv.Symlink: skipped under wine,
+// which makes no links).
 func mustSymlink(t *testing.T, target, link string) {
 	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Symlink(t, target, link)
 }
 
 func TestErrorAnswerIsRedacted(t *testing.T) {

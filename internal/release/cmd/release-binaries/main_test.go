@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
-
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
@@ -53,6 +52,7 @@ func TestBuildHostTarget(t *testing.T) {
 	if err != nil {
 		t.Skipf("skipping: this machine's target is not released: %v", err)
 	}
+	testenv.Tool(t, "go", "install Go (https://go.dev/dl/)")
 	out := testenv.TempDir(t)
 	var stdout bytes.Buffer
 	args := []string{"--version", "v1.2.3-test.1", "--out", out, "--repo", "../../../..", "--targets", host.String()}

@@ -453,6 +453,7 @@ func TestTooLargeIsRefused(t *testing.T) {
 	ws := testenv.TempDir(t)
 	path := filepath.Join(ws, ".cargo", "config.toml")
 	write(t, path, "", 0o644)
+	makeSparse(t, path)
 	if err := os.Truncate(path, 200<<30); err != nil {
 		testenv.Require(t, "a file system with sparse files", err)
 	}

@@ -107,7 +107,7 @@ func needCargo(t *testing.T) string {
 // project writes a crate that depends on democrate from crates.io.
 func project(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	files := map[string]string{
 		"Cargo.toml": "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ndemocrate = \"0.1\"\n",
 		"src/lib.rs": "pub use democrate::hello;\n",
@@ -162,7 +162,7 @@ func TestRealCargoReplacesCratesIO(t *testing.T) {
 			t.Parallel()
 			reg := startRegistry(t, token)
 			dir := project(t)
-			home := t.TempDir()
+			home := testenv.TempDir(t)
 			r := Registry{Name: "my-art", Index: reg.Index, CredentialProvider: "cargo:token", ReplaceCratesIO: true}
 			cfg := filepath.Join(dir, ".cargo", "config.toml")
 			if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
@@ -208,7 +208,7 @@ func TestRealCargoWithoutToken(t *testing.T) {
 	dir := project(t)
 	cfg := filepath.Join(dir, ".cargo", "config.toml")
 	applyConfig(t, cfg, Registry{Name: "art", Index: reg.Index, CredentialProvider: "cargo:token", ReplaceCratesIO: true})
-	out, err := runCargo(t, cargo, dir, cargoEnv(t.TempDir(), "CARGO_REGISTRIES_ART_TOKEN=Bearer wrong"), "generate-lockfile")
+	out, err := runCargo(t, cargo, dir, cargoEnv(testenv.TempDir(t), "CARGO_REGISTRIES_ART_TOKEN=Bearer wrong"), "generate-lockfile")
 	if err == nil {
 		t.Fatalf("cargo succeeded with a wrong token:\n%s", out)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestFoldersWindowsPaths runs Windows spellings of paths in a real
@@ -14,7 +16,7 @@ import (
 // fspath.Windows (internal/fspath).
 func TestFoldersWindowsPaths(t *testing.T) {
 	t.Parallel()
-	ws := tempDir(t) // C:\Users\...\Temp\...: a drive letter, \ separators
+	ws := testenv.TempDir(t) // C:\Users\...\Temp\...: a drive letter, \ separators
 	if filepath.VolumeName(ws) == "" {
 		t.Fatalf("temp folder %q has no volume name", ws)
 	}
@@ -91,17 +93,12 @@ func TestFoldersWindowsPaths(t *testing.T) {
 // a target rooted on the current drive (\x) is refused like one outside.
 func TestFoldersWindowsLinks(t *testing.T) {
 	t.Parallel()
-	ws := tempDir(t)
+	ws := testenv.TempDir(t)
 	write(t, filepath.Join(ws, "shared", "cargo.toml"), "[net]\nretry = 1\n", 0o640)
 	if err := os.MkdirAll(filepath.Join(ws, ".cargo"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(`..\shared\cargo.toml`, filepath.Join(ws, ".cargo", "config.toml")); err != nil {
-		t.Skipf("skipping: cannot make a symbolic link here (Windows needs developer mode or the privilege): %v", err)
-	}
-	if got, err := os.Readlink(filepath.Join(ws, ".cargo", "config.toml")); err != nil || got != `..\shared\cargo.toml` {
-		t.Skipf("skipping: this system makes symbolic links it cannot read back (wine 8 does): Readlink = %q, %v", got, err)
-	}
+	testenv.Symlink(t, `..\shared\cargo.toml`, filepath.Join(ws, ".cargo", "config.toml"))
 	rooted := strings.TrimPrefix(filepath.Join(ws, "shared", "cargo.toml"), filepath.VolumeName(ws))
 	if err := os.Symlink(rooted, filepath.Join(ws, "rooted.toml")); err != nil {
 		t.Fatal(err)
@@ -129,21 +126,4 @@ func TestFoldersWindowsLinks(t *testing.T) {
 			t.Errorf("%s: err = %v, want a *LinkError", name, err)
 		}
 	}
-}
-
-// tempDir is t.TempDir, but a folder that cannot be removed afterwards is
-// only logged: under wine 8 os.RemoveAll fails on any file ("unlinkat ...:
-// Invalid function"), which says nothing about the code under test.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "cargoconf-windows-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.RemoveAll(dir); err != nil {
-			t.Logf("cannot remove %s: %v", dir, err)
-		}
-	})
-	return dir
 }

@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // outsideWithSecret is a 0755 folder outside the folders under test holding
 // a file, to check that nothing there is read, changed or deleted.
 func outsideWithSecret(t *testing.T) (dir, file string) {
 	t.Helper()
-	dir = t.TempDir()
+	dir = testenv.TempDir(t)
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -34,36 +36,37 @@ func checkOutsideUntouched(t *testing.T, dir, file string) {
 	if err != nil || len(entries) != 1 {
 		t.Errorf("the folder outside holds %d entries, %v; want only its file", len(entries), err)
 	}
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o755 {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || !testenv.PermIs(t, fi.Mode(), 0o755) {
 		t.Errorf("the folder outside changed: %v, %v", fi, err)
 	}
 }
 
 func TestMkdirPrivate(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
-	fl := OpenFolders(Folder{Dir: home, HostDir: "/host/_github_home", Name: "the runner's temp folder"})
+	home := testenv.TempDir(t)
+	host := hostPath("/host/_github_home")
+	fl := OpenFolders(Folder{Dir: home, HostDir: host, Name: "the runner's temp folder"})
 	defer fl.Close()
 	dir := filepath.Join(home, ".cargo-oidc", "minted-1")
 	if err := fl.MkdirPrivate(dir, Owner{}); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Lstat(dir)
-	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+	if err != nil || !fi.IsDir() || !testenv.PermIs(t, fi.Mode(), 0o700) {
 		t.Fatalf("folder %v, %v; want a 0700 folder", fi, err)
 	}
-	if fi, err := os.Lstat(filepath.Dir(dir)); err != nil || fi.Mode().Perm() != 0o755 {
+	if fi, err := os.Lstat(filepath.Dir(dir)); err != nil || !testenv.PermIs(t, fi.Mode(), 0o755) {
 		t.Errorf("parent %v, %v; want a new 0755 folder", fi, err)
 	}
 	// Nothing is reused: a second call, or a file there, is an error.
 	err = fl.MkdirPrivate(dir, Owner{})
-	if err == nil || !strings.Contains(err.Error(), "/host/_github_home/.cargo-oidc/minted-1") || !strings.Contains(err.Error(), "exists already") {
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(host, ".cargo-oidc", "minted-1")) || !strings.Contains(err.Error(), "exists already") {
 		t.Errorf("second MkdirPrivate: %v; want an error naming the host path", err)
 	}
 	if err := fl.MkdirPrivate(home, Owner{}); err == nil {
 		t.Error("MkdirPrivate of the folder itself succeeded")
 	}
-	if err := fl.MkdirPrivate(filepath.Join(t.TempDir(), "x"), Owner{}); err == nil {
+	if err := fl.MkdirPrivate(filepath.Join(testenv.TempDir(t), "x"), Owner{}); err == nil {
 		t.Error("MkdirPrivate outside the folders succeeded")
 	}
 }
@@ -71,7 +74,7 @@ func TestMkdirPrivate(t *testing.T) {
 func TestMkdirPrivateOwner(t *testing.T) {
 	t.Parallel()
 	needRoot(t)
-	home := t.TempDir()
+	home := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: home})
 	defer fl.Close()
 	dir := filepath.Join(home, ".cargo-oidc", "minted-2")
@@ -101,7 +104,7 @@ func TestMkdirPrivateRefusesLinkOutside(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			home := t.TempDir()
+			home := testenv.TempDir(t)
 			out, file := outsideWithSecret(t)
 			target := out
 			if strings.HasSuffix(tc.name, "relative") {
@@ -128,8 +131,9 @@ func TestMkdirPrivateRefusesLinkOutside(t *testing.T) {
 
 func TestReadBounded(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
-	fl := OpenFolders(Folder{Dir: home, HostDir: "/host/home", Name: "the runner's temp folder"})
+	home := testenv.TempDir(t)
+	host := hostPath("/host/home")
+	fl := OpenFolders(Folder{Dir: home, HostDir: host, Name: "the runner's temp folder"})
 	defer fl.Close()
 	file := filepath.Join(home, "minted", "tokens")
 	write(t, file, "a\nb\n", 0o600)
@@ -137,7 +141,7 @@ func TestReadBounded(t *testing.T) {
 		t.Errorf("ReadBounded = %q, %v", b, err)
 	}
 	var tl *TooLargeError
-	if _, err := fl.ReadBounded(file, 3); !errors.As(err, &tl) || tl.Limit != 3 || tl.Size != 4 || !strings.Contains(err.Error(), "/host/home/minted/tokens is 4 bytes, over the 3-byte limit") {
+	if _, err := fl.ReadBounded(file, 3); !errors.As(err, &tl) || tl.Limit != 3 || tl.Size != 4 || !strings.Contains(err.Error(), filepath.Join(host, "minted", "tokens")+" is 4 bytes, over the 3-byte limit") {
 		t.Errorf("ReadBounded over the limit: %v; want a *TooLargeError", err)
 	}
 	if _, err := fl.ReadBounded(filepath.Join(home, "minted", "none"), 10); !errors.Is(err, fs.ErrNotExist) {
@@ -170,7 +174,7 @@ func TestReadBoundedRefusesLinks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			home := t.TempDir()
+			home := testenv.TempDir(t)
 			out, file := outsideWithSecret(t)
 			tc.setup(t, home, out)
 			fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
@@ -187,7 +191,8 @@ func TestReadBoundedRefusesLinks(t *testing.T) {
 
 func TestRemoveAllBeneath(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
+	testenv.SkipUnderWine(t, testenv.RemoveDefect)
+	home := testenv.TempDir(t)
 	fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
 	defer fl.Close()
 	out, file := outsideWithSecret(t)
@@ -235,7 +240,7 @@ func TestRemoveAllBeneathRefusesLinks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			home := t.TempDir()
+			home := testenv.TempDir(t)
 			out, file := outsideWithSecret(t)
 			write(t, filepath.Join(home, "keep", "tokens"), "keep\n", 0o600)
 			target := out
@@ -244,7 +249,7 @@ func TestRemoveAllBeneathRefusesLinks(t *testing.T) {
 				target = filepath.Join(home, "keep")
 			case tc.parent:
 				// Through the link, the outside folder is minted-5.
-				target = t.TempDir()
+				target = testenv.TempDir(t)
 				if err := os.Rename(out, filepath.Join(target, "minted-5")); err != nil {
 					t.Fatal(err)
 				}

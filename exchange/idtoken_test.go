@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 const requestToken = "runtime-request-token-abcdef"
@@ -125,7 +127,7 @@ func TestGitHubIDTokens(t *testing.T) {
 
 func TestGitHubIDTokensMissing(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	event := func(name, head, base string) string {
 		p := filepath.Join(dir, name)
 		body := `{"pull_request":{"head":{"repo":{"full_name":"` + head + `"}},"base":{"repo":{"full_name":"` + base + `"}}}}`
@@ -189,7 +191,7 @@ func TestGitHubIDTokensMissing(t *testing.T) {
 
 func TestEnvAndFileIDTokens(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {

@@ -108,14 +108,14 @@ func TestMainLogShowsSchemeOfMaskedToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Main: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***\n") {
+	if !strings.Contains(out, "Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***"+eol) {
 		t.Errorf("log does not show the exported token as Bearer ***:\n%s", out)
 	}
 	w = newWorld(t, map[string]string{"provider": "crates-io"})
 	if out, err = w.run(Main); err != nil {
 		t.Fatalf("Main: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "Exported CARGO_REGISTRY_TOKEN=***\n") {
+	if !strings.Contains(out, "Exported CARGO_REGISTRY_TOKEN=***"+eol) {
 		t.Errorf("log does not show the raw crates.io token as ***:\n%s", out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 const idToken = "eyJhbGciOiJSUzI1NiJ9.eyJyZXBvc2l0b3J5Ijoib2N0by1vcmcvb2N0by1yZXBvIn0.c2ln"
@@ -177,7 +178,7 @@ func TestRefusalCarriesClaimsNotTokens(t *testing.T) {
 
 func TestIDTokenFromAnotherCI(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -277,7 +278,7 @@ func newCratesFake(t *testing.T, body func(n int32) string) (*httptest.Server, *
 func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
 	t.Parallel()
 	srv, issued, _ := newCratesFake(t, func(n int32) string { return fmt.Sprintf(`{"token":"cio_tp_minted%02d"}`, n) })
-	record := filepath.Join(t.TempDir(), "tokens")
+	record := filepath.Join(testenv.TempDir(t), "tokens")
 	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + record}
 	req := func(index, name string) string {
 		b, _ := json.Marshal(Request{V: 1, Kind: "get", Operation: "publish", Registry: Registry{IndexURL: index, Name: name}, Args: args})
@@ -306,7 +307,7 @@ func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
 	if err != nil || string(data) != "cio_tp_minted01\ncio_tp_minted02\n" {
 		t.Fatalf("record = %q, %v", data, err)
 	}
-	if fi, _ := os.Stat(record); fi.Mode().Perm() != 0o600 {
+	if fi, _ := os.Stat(record); !testenv.PermIs(t, fi.Mode(), 0o600) {
 		t.Errorf("record mode %v", fi.Mode())
 	}
 }
@@ -314,7 +315,7 @@ func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
 func TestCratesIOTokenNotRecordedIsRevokedAndNotAnswered(t *testing.T) {
 	t.Parallel()
 	srv, _, revoked := newCratesFake(t, func(n int32) string { return `{"token":"cio_tp_unrecorded"}` })
-	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + filepath.Join(t.TempDir(), "missing", "tokens")}
+	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + filepath.Join(testenv.TempDir(t), "missing", "tokens")}
 	b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
 	f := &fake{srv: srv}
 	a := f.serve(t, nil, string(b))[0]
@@ -351,11 +352,11 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv, _, revoked := newCratesFake(t, func(n int32) string { return `{"token":"cio_tp_linkedrecord"}` })
-			outside := t.TempDir()
+			outside := testenv.TempDir(t)
 			if err := os.WriteFile(filepath.Join(outside, "tokens"), []byte("before\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			record := tc.link(t, t.TempDir(), outside)
+			record := tc.link(t, testenv.TempDir(t), outside)
 			args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + record}
 			b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
 			f := &fake{srv: srv}
@@ -376,11 +377,11 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 	}
 }
 
+// mustSymlink makes a symbolic link (testenv.Symlink: skipped under wine,
+// which makes no links).
 func mustSymlink(t *testing.T, target, link string) {
 	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Symlink(t, target, link)
 }
 
 func TestErrorAnswerIsRedacted(t *testing.T) {

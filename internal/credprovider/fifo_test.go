@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestFilesThatAreNotRegularFailAtOnce: a named pipe (or another file that
@@ -81,7 +83,7 @@ func TestFilesThatAreNotRegularFailAtOnce(t *testing.T) {
 			})
 			srv := httptest.NewTLSServer(mux)
 			t.Cleanup(srv.Close)
-			dir := t.TempDir()
+			dir := testenv.TempDir(t)
 			args := append([]string{"--provider=crates-io", "--url=" + srv.URL}, tt.setup(t, dir)...)
 			var pipe *os.File
 			if tt.reader != "" {

@@ -5,11 +5,23 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/fspath"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// eol is the line end of the log commands go-githubactions writes to
+// stdout: the system's, "\r\n" on Windows (as @actions/core writes
+// os.EOL); the runner reads either.
+var eol = map[bool]string{false: "\n", true: "\r\n"}[runtime.GOOS == "windows"]
+
+// crlf turns the "\n" of a wanted log into eol.
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", eol) }
 
 func TestRunnerCommands(t *testing.T) {
 	t.Parallel()
@@ -34,8 +46,8 @@ func TestRunnerCommands(t *testing.T) {
 			var out bytes.Buffer
 			r := New(env(map[string]string{"RUNNER_DEBUG": tt.debug}), &out)
 			tt.do(r)
-			if got := out.String(); got != tt.want {
-				t.Errorf("output = %q, want %q", got, tt.want)
+			if got := out.String(); got != crlf(tt.want) {
+				t.Errorf("output = %q, want %q", got, crlf(tt.want))
 			}
 		})
 	}
@@ -66,7 +78,7 @@ func (f fixedReader) Read(p []byte) (int, error) {
 
 func TestFileCommandsFormat(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	envPath := filepath.Join(dir, "env")
 	outPath := filepath.Join(dir, "out")
 	if err := os.WriteFile(envPath, []byte("EXISTING=1\n"), 0o644); err != nil {
@@ -108,7 +120,7 @@ func TestFileCommandsRefuse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(t.TempDir(), "env")
+			path := filepath.Join(testenv.TempDir(t), "env")
 			c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), fixedReader(0xab))
 			err := c.Set(EnvFile, tt.key, tt.value)
 			if !errors.Is(err, ErrUnsafeValue) {
@@ -129,7 +141,7 @@ func TestFileCommandsRefuse(t *testing.T) {
 
 func TestFileCommandsUnwritable(t *testing.T) {
 	t.Parallel()
-	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": filepath.Join(t.TempDir(), "missing", "env")}), nil)
+	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": filepath.Join(testenv.TempDir(t), "missing", "env")}), nil)
 	if err := c.Set(EnvFile, "A", "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +162,7 @@ func FuzzFileCommands(f *testing.F) {
 		f.Add("NAME", s)
 	}
 	f.Fuzz(func(t *testing.T, name, value string) {
-		path := filepath.Join(t.TempDir(), "env")
+		path := filepath.Join(testenv.TempDir(t), "env")
 		c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), nil)
 		if err := c.Set(EnvFile, name, value); err != nil {
 			return
@@ -170,12 +182,23 @@ func FuzzFileCommands(f *testing.F) {
 	})
 }
 
+// containerPaths is NewPaths as the container action calls it, always on
+// Linux. On Windows, where NewPaths takes the Windows rules (setup/ runs
+// the action there outside a container; paths_windows_test.go), the same
+// cases run through the Unix rules.
+func containerPaths(getenv func(string) string, hostWorkspace, hostTemp string) Paths {
+	if fspath.Native != fspath.Unix {
+		return newPaths(fspath.Unix, getenv, hostWorkspace, hostTemp)
+	}
+	return NewPaths(getenv, hostWorkspace, hostTemp)
+}
+
 func TestPaths(t *testing.T) {
 	t.Parallel()
-	container := NewPaths(env(map[string]string{
+	container := containerPaths(env(map[string]string{
 		"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp", "HOME": "/github/home",
 	}), "/home/runner/work/r/r", "/home/runner/work/_temp")
-	host := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": "/w", "RUNNER_TEMP": "/t", "HOME": "/h"}), "", "")
+	host := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": "/w", "RUNNER_TEMP": "/t", "HOME": "/h"}), "", "")
 	tests := []struct {
 		name string
 		p    Paths
@@ -201,7 +224,7 @@ func TestPaths(t *testing.T) {
 
 func TestResolve(t *testing.T) {
 	t.Parallel()
-	p := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp"}), "/hw", "/ht")
+	p := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp"}), "/hw", "/ht")
 	tests := []struct {
 		value, want, err string
 	}{
@@ -242,13 +265,13 @@ func TestPathsRunnerLayouts(t *testing.T) {
 		if !inContainer {
 			ws = hw
 		}
-		p := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": temp, "HOME": home}), hw, ht)
+		p := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": temp, "HOME": home}), hw, ht)
 		p.Container = inContainer
 		return p
 	}
 	current := layout(ContainerTemp, ContainerHome, true)
 	older := layout(ht, ContainerHome, true)
-	act := NewPaths(env(map[string]string{"GITHUB_WORKSPACE": "/tmp/act/repo", "RUNNER_TEMP": "/tmp", "HOME": "/root"}), "/tmp/act/repo", "/tmp")
+	act := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": "/tmp/act/repo", "RUNNER_TEMP": "/tmp", "HOME": "/root"}), "/tmp/act/repo", "/tmp")
 	act.Container = true
 	host := layout(ht, ht+"/_github_home", false)
 
@@ -296,11 +319,11 @@ func TestLogLinesAreRedactedByValue(t *testing.T) {
 	r.Warning("warn "+sig, "body "+sig)
 	r.Error("err", "payload eyJzdWIiOiJ4In0")
 	got := out.String()
-	_, rest, _ := strings.Cut(got, "\n") // after the ::add-mask:: line
+	_, rest, _ := strings.Cut(got, eol) // after the ::add-mask:: line
 	if strings.Contains(rest, sig) || strings.Contains(rest, "eyJzdWIiOiJ4In0") {
 		t.Fatalf("a secret or one of its parts shows:\n%s", got)
 	}
-	if !strings.HasPrefix(got, "::add-mask::"+jwt+"\n") || !strings.Contains(rest, "info ***") {
+	if !strings.HasPrefix(got, "::add-mask::"+jwt+eol) || !strings.Contains(rest, "info ***") {
 		t.Fatalf("output:\n%s", got)
 	}
 }

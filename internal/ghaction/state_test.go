@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func TestParseStateFile(t *testing.T) {
@@ -57,7 +59,7 @@ func TestParseStateFile(t *testing.T) {
 // back; a missing or oversized file is an error.
 func TestReadStateFileWritten(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	path := filepath.Join(dir, "state")
 	c := NewFileCommands(env(map[string]string{"GITHUB_STATE": path}), nil)
 	want := map[string]string{"provider": "crates-io", "token": "cio_tp_x", "registry-name": "crates-io", "empty": ""}
@@ -122,7 +124,7 @@ func FuzzParseStateFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, name, value string) {
 		_, _ = ParseStateFile(data)
-		path := filepath.Join(t.TempDir(), "state")
+		path := filepath.Join(testenv.TempDir(t), "state")
 		c := NewFileCommands(env(map[string]string{"GITHUB_STATE": path}), nil)
 		if err := c.Set(StateFile, "first", "1"); err != nil {
 			t.Fatal(err)

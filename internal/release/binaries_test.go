@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -231,7 +233,7 @@ func TestPinImage(t *testing.T) {
 
 func TestWriteFile(t *testing.T) {
 	t.Parallel()
-	p := filepath.Join(t.TempDir(), "f")
+	p := filepath.Join(testenv.TempDir(t), "f")
 	for _, data := range []string{"one\n", "two\n"} {
 		if err := WriteFile(p, []byte(data), 0o644); err != nil {
 			t.Fatal(err)

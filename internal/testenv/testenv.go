@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 )
 
@@ -30,12 +31,32 @@ func Require(t testing.TB, what string, err error) {
 }
 
 // Tool returns the path of the executable name found in PATH, or stops the
-// test through Require; install says how to get it.
+// test through Require; install says how to get it. Under wine (see
+// UnderWine) a missing tool skips even under CI=true: the tools CI installs
+// are Linux programs, which a Windows program under wine cannot run.
 func Tool(t testing.TB, name, install string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
+		if underWine {
+			t.Skipf("skipping under wine: %s is not installed for Windows in the wine prefix (CI installs the Linux one): %v", name, err)
+			return ""
+		}
 		Require(t, name, fmt.Errorf("%w; %s", err, install))
 	}
 	return p
+}
+
+// PermIs reports whether mode has the Unix permission bits perm. On Windows
+// it logs why it does not check them and reports true: a Windows file has
+// only a read-only attribute, and the action's files there are private
+// through the ACLs of the runner's folders (SECURITY.md, "Windows: the
+// folders' ACLs decide who can read the tokens").
+func PermIs(t testing.TB, mode, perm os.FileMode) bool {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Logf("not checking the mode %#o: Windows files have no Unix modes; the ACLs of the runner's folders keep them private (SECURITY.md)", perm)
+		return true
+	}
+	return mode.Perm() == perm
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 const image = "ghcr.io/cargo-oidc/cargo-oidc:1.2.3@sha256:" +
@@ -40,7 +42,7 @@ func TestReleaseWorkflowCommandOnRealActionYAML(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
+			dir := testenv.TempDir(t)
 			in := filepath.Join(dir, "action.yml")
 			if err := os.WriteFile(in, real, 0o644); err != nil {
 				t.Fatal(err)

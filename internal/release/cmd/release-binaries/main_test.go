@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func TestParseRefuses(t *testing.T) {
@@ -51,7 +52,8 @@ func TestBuildHostTarget(t *testing.T) {
 	if err != nil {
 		t.Skipf("skipping: this machine's target is not released: %v", err)
 	}
-	out := t.TempDir()
+	testenv.Tool(t, "go", "install Go (https://go.dev/dl/)")
+	out := testenv.TempDir(t)
 	var stdout bytes.Buffer
 	args := []string{"--version", "v1.2.3-test.1", "--out", out, "--repo", "../../../..", "--targets", host.String()}
 	if err := run(context.Background(), args, &stdout, os.Stderr); err != nil {

@@ -77,6 +77,12 @@ func needRoot(t *testing.T) {
 		t.Skip("skipping: Windows files have no Unix owner or mode to keep; the ACLs of the runner's folders decide who reads them (SECURITY.md)")
 	}
 	if uid := os.Geteuid(); uid != 0 {
+		// GitHub's runners run a job's commands as an unprivileged user
+		// (ci.yml's setup job runs the unit tests there); .ci/run runs the
+		// suite as root, where these tests always run.
+		if os.Getenv("GITHUB_ACTIONS") == "true" {
+			t.Skipf("skipping: chown needs root, and this GitHub runner runs the tests as uid %d; .ci/run runs them as root", uid)
+		}
 		testenv.Require(t, "root (to chown files)", fmt.Errorf("running as uid %d; run the tests as root", uid))
 	}
 }

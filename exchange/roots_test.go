@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestBaseHTTPClient checks that SSL_CERT_FILE, read through getenv and
@@ -25,7 +27,7 @@ func TestBaseHTTPClient(t *testing.T) {
 		_, _ = w.Write([]byte("pong"))
 	}))
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	caFile := filepath.Join(dir, "ca.pem")
 	other := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not a certificate")})
 	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/regularfile"
 )
 
 // maxIDTokenFile bounds a token file and the part of an event payload read.
@@ -189,10 +191,12 @@ func EnvIDToken(getenv func(string) string, name string) IDTokenSource {
 
 // FileIDToken returns an IDTokenSource reading a ready-made ID token from
 // the file at path, read afresh on every call, surrounding whitespace
-// trimmed.
+// trimmed. The file is opened without blocking and must be a regular file,
+// so a named pipe or a device there fails at once instead of blocking the
+// caller (a credential provider) past its timeout.
 func FileIDToken(path string) IDTokenSource {
 	return IDTokenFunc(func(context.Context, string) (string, error) {
-		f, err := os.Open(path)
+		f, err := regularfile.Open(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return "", fmt.Errorf("id token file %s does not exist; it must hold an OIDC ID token", path)

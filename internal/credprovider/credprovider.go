@@ -293,7 +293,7 @@ func (o *Options) mint(ctx context.Context, e Env, red *exchange.Redactor) (*exc
 	case o.IDTokenEnv != "":
 		ids = exchange.EnvIDToken(e.Getenv, o.IDTokenEnv)
 	case o.IDTokenFile != "":
-		ids = fileIDToken(o.IDTokenFile)
+		ids = exchange.FileIDToken(o.IDTokenFile)
 	default:
 		ids = exchange.GitHubIDTokens(e.Getenv, client)
 	}

@@ -195,7 +195,7 @@ func TestIDTokenFromAnotherCI(t *testing.T) {
 		{"file", "--id-token-file=" + write("id", idToken+"\n"), ""},
 		{"file missing", "--id-token-file=" + filepath.Join(dir, "none"), "does not exist"},
 		{"file empty", "--id-token-file=" + write("empty", "\n"), "is empty"},
-		{"file huge", "--id-token-file=" + write("huge", strings.Repeat("a", maxIDTokenFile+1)), "larger than"},
+		{"file huge", "--id-token-file=" + write("huge", strings.Repeat("a", 64<<10+1)), "larger than"},
 		{"file with two lines", "--id-token-file=" + write("two", "abc\ndef"), "refused"},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/regularfile"
 )
 
 // appendRecord appends tok and a newline to the record file (created 0600)
@@ -32,16 +34,16 @@ func appendRecord(path, tok string) error {
 	if fi, err := root.Lstat(name); err == nil && fi.Mode()&os.ModeSymlink != 0 {
 		return fmt.Errorf("%s is a symbolic link, which is not followed", path)
 	}
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|nonBlock, 0o600)
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE|regularfile.NonBlock, 0o600)
 	if err != nil {
-		return notRegularOr(path, err)
+		return regularfile.Explain(path, err)
 	}
 	if fi, err := f.Stat(); err != nil {
 		f.Close()
 		return fmt.Errorf("the record %s cannot be checked: %w", path, err)
 	} else if !fi.Mode().IsRegular() {
 		f.Close()
-		return &NotRegularError{Path: path, Mode: fi.Mode()}
+		return &regularfile.NotRegularError{Path: path, Mode: fi.Mode()}
 	}
 	if _, err := f.Write([]byte(tok + "\n")); err != nil {
 		f.Close()

@@ -11,11 +11,11 @@ import (
 
 // topLevel is everything the repository's top level may hold: the action,
 // its image, the command, its packages and tests, the composite action for
-// macOS and Windows runners (setup), the usual documents, and the .gitignore
-// that keeps .ci/gh-parser's node_modules out.
+// macOS and Windows runners (setup), the usual documents, the pages README.md
+// links (docs), and the .gitignore that keeps build outputs out.
 var topLevel = []string{
 	".ci", ".github", ".gitignore", "CHANGELOG.md", "Dockerfile", "LICENSE", "README.md", "SECURITY.md",
-	"action.yml", "cargoconf", "e2e", "examples", "exchange", "go.mod", "go.sum",
+	"action.yml", "cargoconf", "docs", "e2e", "examples", "exchange", "go.mod", "go.sum",
 	"internal", "main.go", "setup",
 }
 

@@ -32,6 +32,8 @@ var (
 	docReadmeRefRE  = regexp.MustCompile(`README\.md(?:, "([^"]+)"|#([A-Za-z0-9_-]+))`)  // a reference to a README section
 	docHelpFlagRE   = regexp.MustCompile(`(?:^|[\s\[|])--?([A-Za-z0-9][A-Za-z0-9_.-]*)`) // a flag named in a help text
 	docDocsRefRE    = regexp.MustCompile(`\bdocs/[A-Za-z0-9_.-]+\.md\b`)                 // a reference to a docs/ page
+	docReleaseRE    = regexp.MustCompile(`(?m)^## \[\d+\.\d+\.\d+`)                      // a released version's CHANGELOG section
+	docSubheadingRE = regexp.MustCompile(`(?m)^### (.+)$`)                               // a level-3 Markdown heading
 )
 
 // helpFlags returns the names of the flags a help text mentions (-name or
@@ -981,5 +983,101 @@ func TestExamplesSkipForksOnPullRequest(t *testing.T) {
 	}
 	if onPR == 0 {
 		t.Error("no example runs on pull_request; the check proves nothing")
+	}
+}
+
+// changelogProblems checks CHANGELOG.md's text: before the first release
+// (no "## [x.y.z]" section) the Unreleased section describes the first
+// release, so it has no Fixed, Removed or Deprecated section (there is
+// nothing released to fix, remove or deprecate) and no section twice; and
+// it names every example (each file and folder under examples/, by its
+// name relative to examples/).
+func changelogProblems(changelog string, examples []string) []string {
+	var problems []string
+	released := docReleaseRE.MatchString(changelog)
+	_, unreleased, ok := strings.Cut(changelog, "\n## [Unreleased]\n")
+	if !ok {
+		return []string{`CHANGELOG.md has no "## [Unreleased]" section`}
+	}
+	if i := strings.Index(unreleased, "\n## "); i >= 0 {
+		unreleased = unreleased[:i]
+	}
+	seen := map[string]bool{}
+	for _, m := range docSubheadingRE.FindAllStringSubmatch(unreleased, -1) {
+		kind := strings.TrimSpace(m[1])
+		if seen[kind] {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has two %q sections", kind))
+		}
+		seen[kind] = true
+		if !released && (kind == "Fixed" || kind == "Removed" || kind == "Deprecated") {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has a %q section, but nothing has been released: describe the first release (Added, Changed, Security)", kind))
+		}
+	}
+	for _, ex := range examples {
+		if !strings.Contains(unreleased, "`"+ex+"`") {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md does not name the example `%s`", ex))
+		}
+	}
+	return problems
+}
+
+// TestChangelog: CHANGELOG.md's Unreleased section passes changelogProblems
+// with the examples there are.
+func TestChangelog(t *testing.T) {
+	t.Parallel()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "CHANGELOG.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var examples []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() {
+			name += "/"
+		}
+		examples = append(examples, name)
+	}
+	if len(examples) < 2 {
+		t.Fatalf("examples/ holds %v; the check proves nothing", examples)
+	}
+	for _, p := range changelogProblems(string(b), examples) {
+		t.Error(p)
+	}
+}
+
+// TestChangelogProblems proves changelogProblems on small samples.
+func TestChangelogProblems(t *testing.T) {
+	t.Parallel()
+	head := "# Changelog\n\n## [Unreleased]\n\n"
+	tests := []struct {
+		name, text, want string
+	}{
+		{"good", head + "### Added\n\n- `a.yml` and `dir/`\n\n### Security\n\n- x\n", ""},
+		{"fixed before a release", head + "### Added\n\n- `a.yml` `dir/`\n\n### Fixed\n\n- y\n", `a "Fixed" section`},
+		{"fixed after a release", head + "### Fixed\n\n- `a.yml` `dir/`\n\n## [1.0.0] - 2026-01-01\n\n### Added\n", ""},
+		{"two security sections", head + "### Security\n\n- `a.yml` `dir/`\n\n### Security\n\n- z\n", `two "Security" sections`},
+		{"an example left out", head + "### Added\n\n- `a.yml`\n", "does not name the example `dir/`"},
+		{"an example named only in a release", head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n", "does not name the example `dir/`"},
+		{"no unreleased", "# Changelog\n", "no \"## [Unreleased]\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := strings.Join(changelogProblems(tt.text, []string{"a.yml", "dir/"}), "\n")
+			switch {
+			case tt.want == "" && got != "":
+				t.Errorf("problems in a good sample:\n%s", got)
+			case tt.want != "" && !strings.Contains(got, tt.want):
+				t.Errorf("problems:\n%s\nwant one saying %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -840,8 +840,8 @@ func TestReadmeContentsMatchesHeadings(t *testing.T) {
 	}
 }
 
-// TestContentsProblems proves the table-of-contents check on small samples.
-func TestContentsProblems(t *testing.T) {
+// TestReadmeContentsCheckCatchesMistakes proves the table-of-contents check on small samples.
+func TestReadmeContentsCheckCatchesMistakes(t *testing.T) {
 	t.Parallel()
 	const md = "# T\n## Contents\n## A\n### A1\n### A2\n## B\n#### B1\n## C\n"
 	tests := []struct {
@@ -1021,9 +1021,9 @@ func changelogProblems(changelog string, examples []string) []string {
 	return problems
 }
 
-// TestChangelog: CHANGELOG.md's Unreleased section passes changelogProblems
+// TestDocChangelog: CHANGELOG.md's Unreleased section passes changelogProblems
 // with the examples there are.
-func TestChangelog(t *testing.T) {
+func TestDocChangelog(t *testing.T) {
 	t.Parallel()
 	root, err := harness.RepoRoot()
 	if err != nil {
@@ -1053,8 +1053,8 @@ func TestChangelog(t *testing.T) {
 	}
 }
 
-// TestChangelogProblems proves changelogProblems on small samples.
-func TestChangelogProblems(t *testing.T) {
+// TestDocChangelogCheckCatchesMistakes proves changelogProblems on small samples.
+func TestDocChangelogCheckCatchesMistakes(t *testing.T) {
 	t.Parallel()
 	head := "# Changelog\n\n## [Unreleased]\n\n"
 	tests := []struct {

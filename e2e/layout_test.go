@@ -41,11 +41,11 @@ func TestTopLevelLayout(t *testing.T) {
 	}
 }
 
-// TestGitignoreKeepsBuildOutputsOut: `go build -o cargo-oidc .` (or
+// TestLayoutGitignoreKeepsBuildOutputsOut: `go build -o cargo-oidc .` (or
 // cargo-oidc.exe) at the top level, the release binaries under dist/ and
 // .ci/gh-parser's node_modules are ignored, and a source file of the same
 // name deeper down is not.
-func TestGitignoreKeepsBuildOutputsOut(t *testing.T) {
+func TestLayoutGitignoreKeepsBuildOutputsOut(t *testing.T) {
 	t.Parallel()
 	git, err := exec.LookPath("git")
 	harness.Require(t, "git", err)

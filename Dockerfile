@@ -3,7 +3,9 @@
 # binary stays under 7.5 MB. The runner builds this file with
 # `docker build` (no build args) when action.yml says `image: Dockerfile`;
 # releases ship a prebuilt image instead (see README.md, "Pinning").
-FROM golang:1.26 AS build
+# The Go image is the toolchain go.mod names (go 1.26.8); Dependabot's docker
+# ecosystem (.github/dependabot.yml) proposes every newer one.
+FROM golang:1.26.8 AS build
 ENV CGO_ENABLED=0 GOFLAGS=-trimpath
 WORKDIR /src
 # No separate `go mod download`: it would also fetch the test-only modules

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -30,6 +31,9 @@ var (
 	docLinkRE       = regexp.MustCompile(`\]\(([^)\s]+)\)`)                              // a Markdown link's target
 	docReadmeRefRE  = regexp.MustCompile(`README\.md(?:, "([^"]+)"|#([A-Za-z0-9_-]+))`)  // a reference to a README section
 	docHelpFlagRE   = regexp.MustCompile(`(?:^|[\s\[|])--?([A-Za-z0-9][A-Za-z0-9_.-]*)`) // a flag named in a help text
+	docDocsRefRE    = regexp.MustCompile(`\bdocs/[A-Za-z0-9_.-]+\.md\b`)                 // a reference to a docs/ page
+	docReleaseRE    = regexp.MustCompile(`(?m)^## \[\d+\.\d+\.\d+`)                      // a released version's CHANGELOG section
+	docSubheadingRE = regexp.MustCompile(`(?m)^### (.+)$`)                               // a level-3 Markdown heading
 )
 
 // helpFlags returns the names of the flags a help text mentions (-name or
@@ -549,24 +553,101 @@ func githubSlug(heading string) string {
 	return b.String()
 }
 
-// readmeHeadings returns README.md's headings, text and anchor.
-func readmeHeadings(readme string) map[string]string {
-	out := map[string]string{}
+// mdHeading is one Markdown heading: its level (the number of #), text,
+// GitHub anchor and 1-based line.
+type mdHeading struct {
+	Level        int
+	Text, Anchor string
+	Line         int
+}
+
+// mdHeadings returns a Markdown file's headings in order, skipping lines in
+// fenced code blocks.
+func mdHeadings(md string) []mdHeading {
+	var out []mdHeading
 	inFence := false
-	for _, line := range strings.Split(readme, "\n") {
+	for n, line := range strings.Split(md, "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "```") {
 			inFence = !inFence
 			continue
 		}
 		if m := docHeadingRE.FindStringSubmatch(line); m != nil && !inFence {
-			out[m[1]] = githubSlug(m[1])
+			level := len(line) - len(strings.TrimLeft(line, "#"))
+			out = append(out, mdHeading{Level: level, Text: m[1], Anchor: githubSlug(m[1]), Line: n + 1})
 		}
 	}
 	return out
 }
 
+// readmeHeadings returns README.md's headings, text and anchor.
+func readmeHeadings(readme string) map[string]string {
+	out := map[string]string{}
+	for _, h := range mdHeadings(readme) {
+		out[h.Text] = h.Anchor
+	}
+	return out
+}
+
+// mdAnchors returns the set of anchors a Markdown file's headings make.
+func mdAnchors(md string) map[string]bool {
+	out := map[string]bool{}
+	for _, h := range mdHeadings(md) {
+		out[h.Anchor] = true
+	}
+	return out
+}
+
+// docsPages lists the Markdown pages under docs/, relative to root with
+// forward slashes.
+func docsPages(t *testing.T, root string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range m {
+		rel, _ := filepath.Rel(root, f)
+		out = append(out, filepath.ToSlash(rel))
+	}
+	return out
+}
+
+// mdLinkProblems checks every link of the Markdown file rel (relative to
+// root, forward slashes): an in-page #anchor names one of its headings, a
+// relative link names a file or folder that exists, and a relative link to
+// a Markdown file with #anchor names a heading of that file. It returns the
+// problems and the relative targets, resolved against root.
+func mdLinkProblems(root, rel, md string) (problems []string, targets []string) {
+	own := mdAnchors(md)
+	for _, m := range docLinkRE.FindAllStringSubmatch(md, -1) {
+		target := m[1]
+		switch {
+		case strings.HasPrefix(target, "#"):
+			if !own[target[1:]] {
+				problems = append(problems, fmt.Sprintf("%s links to #%s, which no heading of it has", rel, target[1:]))
+			}
+		case strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:"):
+		default:
+			file, anchor, _ := strings.Cut(target, "#")
+			resolved := path.Clean(path.Join(path.Dir(rel), file))
+			targets = append(targets, resolved)
+			b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(resolved)))
+			if _, serr := os.Stat(filepath.Join(root, filepath.FromSlash(resolved))); serr != nil {
+				problems = append(problems, fmt.Sprintf("%s links to %s, which does not exist", rel, target))
+				continue
+			}
+			if anchor != "" && strings.HasSuffix(resolved, ".md") && (err != nil || !mdAnchors(string(b))[anchor]) {
+				problems = append(problems, fmt.Sprintf("%s links to %s, but %s has no heading with anchor #%s", rel, target, resolved, anchor))
+			}
+		}
+	}
+	return problems, targets
+}
+
 // TestDocReferencesResolve: every reference from examples/ to README.md
 // (`README.md, "Heading"` or `README.md#anchor`) names a heading that
+// exists, every reference from examples/ to a docs/ page names a page that
 // exists, every in-page link of README.md points at a heading, and every
 // relative link points at a file that exists.
 func TestDocReferencesResolve(t *testing.T) {
@@ -577,10 +658,7 @@ func TestDocReferencesResolve(t *testing.T) {
 	}
 	readme := readmeText(t)
 	headings := readmeHeadings(readme)
-	anchors := map[string]bool{}
-	for _, a := range headings {
-		anchors[a] = true
-	}
+	anchors := mdAnchors(readme)
 	if githubSlug("crates.io set-up") != "cratesio-set-up" || githubSlug("Pinning, and what it costs") != "pinning-and-what-it-costs" {
 		t.Fatal("githubSlug does not make GitHub's anchors")
 	}
@@ -596,6 +674,12 @@ func TestDocReferencesResolve(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		for n, line := range strings.Split(string(b), "\n") {
+			for _, m := range docDocsRefRE.FindAllString(line, -1) {
+				refs++
+				if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(m))); err != nil {
+					t.Errorf("%s:%d: %s does not exist", rel, n+1, m)
+				}
+			}
 			if !strings.Contains(line, "README.md") {
 				continue
 			}
@@ -620,30 +704,221 @@ func TestDocReferencesResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	if refs == 0 {
-		t.Error("no reference from examples/ to README.md found; the check proves nothing")
+		t.Error("no reference from examples/ to README.md or docs/ found; the check proves nothing")
 	}
 
+	problems, targets := mdLinkProblems(root, "README.md", readme)
+	for _, p := range problems {
+		t.Error(p)
+	}
 	linked := map[string]bool{}
-	for _, m := range docLinkRE.FindAllStringSubmatch(readme, -1) {
-		target := m[1]
-		switch {
-		case strings.HasPrefix(target, "#"):
-			if !anchors[target[1:]] {
-				t.Errorf("README.md links to #%s, which no heading has", target[1:])
-			}
-		case strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:"):
-		default:
-			file, _, _ := strings.Cut(target, "#")
-			linked[strings.TrimSuffix(file, "/")] = true
-			if _, err := os.Stat(filepath.Join(root, file)); err != nil {
-				t.Errorf("README.md links to %s, which does not exist", target)
-			}
-		}
+	for _, target := range targets {
+		linked[target] = true
 	}
 	for _, want := range []string{"examples", "CHANGELOG.md", "LICENSE"} {
 		if !linked[want] {
 			t.Errorf("README.md does not link %s", want)
 		}
+	}
+}
+
+// TestDocsPagesLinksResolve: every page under docs/ is linked from
+// README.md, and every link of a page resolves: its own #anchors, relative
+// files, and headings of the Markdown files it links with #anchor
+// (README.md's included).
+func TestDocsPagesLinksResolve(t *testing.T) {
+	t.Parallel()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := docsPages(t, root)
+	if len(pages) == 0 {
+		t.Fatal("no pages under docs/")
+	}
+	_, readmeTargets := mdLinkProblems(root, "README.md", readmeText(t))
+	for _, page := range pages {
+		if !slices.Contains(readmeTargets, page) {
+			t.Errorf("README.md does not link %s", page)
+		}
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(page)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, targets := mdLinkProblems(root, page, string(b))
+		for _, p := range problems {
+			t.Error(p)
+		}
+		if !slices.ContainsFunc(targets, func(s string) bool { return s == "README.md" }) {
+			t.Errorf("%s does not link back to README.md", page)
+		}
+	}
+}
+
+// readmeContents returns the links of README.md's table of contents: the
+// list under the "## Contents" heading, up to the next heading.
+func readmeContents(readme string) ([]string, error) {
+	_, rest, ok := strings.Cut(readme, "\n## Contents\n")
+	if !ok {
+		return nil, errors.New(`README.md has no "## Contents" heading`)
+	}
+	if i := strings.Index(rest, "\n#"); i >= 0 {
+		rest = rest[:i]
+	}
+	var links []string
+	for _, m := range docLinkRE.FindAllStringSubmatch(rest, -1) {
+		links = append(links, m[1])
+	}
+	if len(links) == 0 {
+		return nil, errors.New("README.md's Contents list has no links")
+	}
+	return links, nil
+}
+
+// contentsProblems checks a table of contents against the headings: every
+// level-2 heading but Contents itself is listed once, in order; a deeper
+// heading may be listed after the level-2 heading it belongs to, in order;
+// nothing else is listed.
+func contentsProblems(links []string, headings []mdHeading) []string {
+	var problems []string
+	var sections []mdHeading  // level-2 headings, Contents excluded
+	owner := map[string]int{} // anchor => index in sections of its level-2 heading
+	order := map[string]int{} // anchor => position in the document
+	for i, h := range headings {
+		if h.Level < 2 || h.Text == "Contents" {
+			continue
+		}
+		if h.Level == 2 {
+			sections = append(sections, h)
+		}
+		if len(sections) > 0 {
+			owner[h.Anchor] = len(sections) - 1
+		}
+		order[h.Anchor] = i
+	}
+	next, last := 0, -1 // next level-2 heading expected; position of the last link
+	for _, l := range links {
+		anchor, ok := strings.CutPrefix(l, "#")
+		pos, known := order[anchor]
+		switch {
+		case !ok || !known:
+			problems = append(problems, fmt.Sprintf("Contents lists %s, which is no heading of README.md", l))
+			continue
+		case pos <= last:
+			problems = append(problems, fmt.Sprintf("Contents lists %s out of the headings' order", l))
+			continue
+		}
+		if headings[pos].Level == 2 {
+			k := owner[anchor]
+			for _, s := range sections[next:k] {
+				problems = append(problems, fmt.Sprintf("Contents does not list %q (line %d)", s.Text, s.Line))
+			}
+			next = k + 1
+		} else if owner[anchor] != next-1 {
+			s := sections[owner[anchor]]
+			problems = append(problems, fmt.Sprintf("Contents lists %s before its section %q (line %d)", l, s.Text, s.Line))
+		}
+		last = pos
+	}
+	for _, s := range sections[next:] {
+		problems = append(problems, fmt.Sprintf("Contents does not list %q (line %d)", s.Text, s.Line))
+	}
+	return problems
+}
+
+// TestReadmeContentsMatchesHeadings: README.md's table of contents lists
+// every section in order and nothing that is not a heading.
+func TestReadmeContentsMatchesHeadings(t *testing.T) {
+	t.Parallel()
+	readme := readmeText(t)
+	links, err := readmeContents(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range contentsProblems(links, mdHeadings(readme)) {
+		t.Error(p)
+	}
+}
+
+// TestReadmeContentsCheckCatchesMistakes proves the table-of-contents check on small samples.
+func TestReadmeContentsCheckCatchesMistakes(t *testing.T) {
+	t.Parallel()
+	const md = "# T\n## Contents\n## A\n### A1\n### A2\n## B\n#### B1\n## C\n"
+	tests := []struct {
+		name  string
+		links []string
+		want  string
+	}{
+		{"every section", []string{"#a", "#b", "#c"}, ""},
+		{"with subsections", []string{"#a", "#a1", "#a2", "#b", "#b1", "#c"}, ""},
+		{"missing section", []string{"#a", "#c"}, `does not list "B"`},
+		{"missing last", []string{"#a", "#b"}, `does not list "C"`},
+		{"out of order", []string{"#b", "#a", "#c"}, "#a out of the headings' order"},
+		{"unknown", []string{"#a", "#b", "#c", "#d"}, "#d, which is no heading"},
+		{"subsection under the wrong section", []string{"#a", "#b", "#a2", "#c"}, "out of the headings' order"},
+		{"subsection before its section", []string{"#a1", "#a", "#b", "#c"}, `lists #a1 before its section "A"`},
+		{"a file", []string{"#a", "#b", "#c", "docs/x.md"}, "docs/x.md, which is no heading"},
+		{"contents itself", []string{"#contents", "#a", "#b", "#c"}, "#contents, which is no heading"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := strings.Join(contentsProblems(tt.links, mdHeadings(md)), "\n")
+			switch {
+			case tt.want == "" && got != "":
+				t.Errorf("problems in a good sample:\n%s", got)
+			case tt.want != "" && !strings.Contains(got, tt.want):
+				t.Errorf("problems:\n%s\nwant one saying %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// readmeOrder is the order README.md's sections take, as a user needs them:
+// what it is and a quickstart per provider, then options, then runners and
+// requirements, then other CIs, then troubleshooting, then development.
+// Each is a level-2 heading, so none sits inside another's section.
+var readmeOrder = []string{
+	"Quickstart", "Inputs", "Outputs", "What the action writes, and where",
+	"Long jobs: credential-provider mode", "Supported runners", "Requirements",
+	"macOS and Windows runners", "Outside GitHub Actions", "Troubleshooting", "Development",
+}
+
+// readmeQuickstartWithin is the line by which the first quickstart starts.
+const readmeQuickstartWithin = 60
+
+// TestReadmeShape: the sections of readmeOrder are level-2 headings in that
+// order, and the first quickstart (the first heading under Quickstart)
+// starts within readmeQuickstartWithin lines.
+func TestReadmeShape(t *testing.T) {
+	t.Parallel()
+	headings := mdHeadings(readmeText(t))
+	pos := map[string]int{}
+	for i, h := range headings {
+		if _, dup := pos[h.Text]; !dup {
+			pos[h.Text] = i
+		}
+	}
+	last := -1
+	for _, name := range readmeOrder {
+		i, ok := pos[name]
+		switch {
+		case !ok:
+			t.Errorf("README.md has no heading %q", name)
+			continue
+		case headings[i].Level != 2:
+			t.Errorf("README.md:%d: %q is a level-%d heading, inside another section; want ## %s", headings[i].Line, name, headings[i].Level, name)
+		case i < last:
+			t.Errorf("README.md:%d: %q comes before %q; want the order %q", headings[i].Line, name, headings[last].Text, readmeOrder)
+		}
+		last = max(last, i)
+	}
+	q, ok := pos["Quickstart"]
+	if !ok || q+1 >= len(headings) || headings[q+1].Level != 3 {
+		t.Fatal("README.md's Quickstart has no subsection")
+	}
+	if first := headings[q+1]; first.Line > readmeQuickstartWithin {
+		t.Errorf("README.md:%d: the first quickstart (%s) starts after line %d", first.Line, first.Text, readmeQuickstartWithin)
 	}
 }
 
@@ -708,5 +983,101 @@ func TestExamplesSkipForksOnPullRequest(t *testing.T) {
 	}
 	if onPR == 0 {
 		t.Error("no example runs on pull_request; the check proves nothing")
+	}
+}
+
+// changelogProblems checks CHANGELOG.md's text: before the first release
+// (no "## [x.y.z]" section) the Unreleased section describes the first
+// release, so it has no Fixed, Removed or Deprecated section (there is
+// nothing released to fix, remove or deprecate) and no section twice; and
+// it names every example (each file and folder under examples/, by its
+// name relative to examples/).
+func changelogProblems(changelog string, examples []string) []string {
+	var problems []string
+	released := docReleaseRE.MatchString(changelog)
+	_, unreleased, ok := strings.Cut(changelog, "\n## [Unreleased]\n")
+	if !ok {
+		return []string{`CHANGELOG.md has no "## [Unreleased]" section`}
+	}
+	if i := strings.Index(unreleased, "\n## "); i >= 0 {
+		unreleased = unreleased[:i]
+	}
+	seen := map[string]bool{}
+	for _, m := range docSubheadingRE.FindAllStringSubmatch(unreleased, -1) {
+		kind := strings.TrimSpace(m[1])
+		if seen[kind] {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has two %q sections", kind))
+		}
+		seen[kind] = true
+		if !released && (kind == "Fixed" || kind == "Removed" || kind == "Deprecated") {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has a %q section, but nothing has been released: describe the first release (Added, Changed, Security)", kind))
+		}
+	}
+	for _, ex := range examples {
+		if !strings.Contains(unreleased, "`"+ex+"`") {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md does not name the example `%s`", ex))
+		}
+	}
+	return problems
+}
+
+// TestDocChangelog: CHANGELOG.md's Unreleased section passes changelogProblems
+// with the examples there are.
+func TestDocChangelog(t *testing.T) {
+	t.Parallel()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "CHANGELOG.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var examples []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() {
+			name += "/"
+		}
+		examples = append(examples, name)
+	}
+	if len(examples) < 2 {
+		t.Fatalf("examples/ holds %v; the check proves nothing", examples)
+	}
+	for _, p := range changelogProblems(string(b), examples) {
+		t.Error(p)
+	}
+}
+
+// TestDocChangelogCheckCatchesMistakes proves changelogProblems on small samples.
+func TestDocChangelogCheckCatchesMistakes(t *testing.T) {
+	t.Parallel()
+	head := "# Changelog\n\n## [Unreleased]\n\n"
+	tests := []struct {
+		name, text, want string
+	}{
+		{"good", head + "### Added\n\n- `a.yml` and `dir/`\n\n### Security\n\n- x\n", ""},
+		{"fixed before a release", head + "### Added\n\n- `a.yml` `dir/`\n\n### Fixed\n\n- y\n", `a "Fixed" section`},
+		{"fixed after a release", head + "### Fixed\n\n- `a.yml` `dir/`\n\n## [1.0.0] - 2026-01-01\n\n### Added\n", ""},
+		{"two security sections", head + "### Security\n\n- `a.yml` `dir/`\n\n### Security\n\n- z\n", `two "Security" sections`},
+		{"an example left out", head + "### Added\n\n- `a.yml`\n", "does not name the example `dir/`"},
+		{"an example named only in a release", head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n", "does not name the example `dir/`"},
+		{"no unreleased", "# Changelog\n", "no \"## [Unreleased]\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := strings.Join(changelogProblems(tt.text, []string{"a.yml", "dir/"}), "\n")
+			switch {
+			case tt.want == "" && got != "":
+				t.Errorf("problems in a good sample:\n%s", got)
+			case tt.want != "" && !strings.Contains(got, tt.want):
+				t.Errorf("problems:\n%s\nwant one saying %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -381,11 +381,17 @@ func TestMainCredentialsFileAndPostCleanup(t *testing.T) {
 		w.env["STATE_"+k] = v
 	}
 	testenv.SkipUnderWine(t, testenv.RemoveDefect)
-	if out, err := w.run(Post); err != nil {
+	out, err := w.run(Post)
+	if err != nil {
 		t.Fatalf("Post: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("credentials file not removed by the post stage: %v", err)
+	}
+	// The step created the file, so the post stage deleted it: it says so,
+	// not that it took a token out of it.
+	if !strings.Contains(out, "Deleted the credentials file the main stage created."+eol) || strings.Contains(out, "Removed the token") {
+		t.Errorf("the post stage does not say it deleted the file:\n%s", out)
 	}
 }
 

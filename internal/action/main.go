@@ -282,9 +282,19 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 	r.Mask(tok.Value)
 	r.Mask(tok.ReferenceToken)
 	r.Debug(fmt.Sprintf("exchange took %s", m.e.now().Sub(start).Round(time.Millisecond)))
-	cr, ok := svc.(*exchange.CratesIO)
+	if cr, ok := svc.(*exchange.CratesIO); ok && cfg.Revoke {
+		m.scheduleRevocation(ctx, cr, cfg, tok)
+	}
+	return tok, nil
+}
+
+// scheduleRevocation revokes the crates.io token tok at once in credential-mode
+// provider, where it only checked the trust set-up, and otherwise if the
+// stage fails: a failed step exports nothing, so the post stage would not
+// know the token.
+func (m *mainStage) scheduleRevocation(ctx context.Context, cr *exchange.CratesIO, cfg *config.Config, tok *exchange.Token) {
+	r := m.r
 	switch {
-	case !ok || !cfg.Revoke:
 	case cfg.CredentialMode == config.ModeProvider:
 		// Within the step's timeout, a hard bound on the step.
 		if rerr := cr.Revoke(ctx, tok.Value); rerr != nil {
@@ -302,7 +312,6 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 			}
 		})
 	}
-	return tok, nil
 }
 
 // plan computes everything the step will write, before anything is

@@ -180,10 +180,18 @@ func (e *RequestError) Error() string {
 // Unwrap returns the cause.
 func (e *RequestError) Unwrap() error { return e.Err }
 
-// Details returns the hint, for the block shown under the error. The
+// Details returns the hint, for the block shown under the error: the
+// service's own when it gave one, else what to do about this kind of
+// failure (an unusable answer, an unreachable service; see advice). The
 // claims are left out: the service did not refuse them (Claims keeps them
 // for callers that want them anyway).
-func (e *RequestError) Details() []string { return details(e.Hint, nil) }
+func (e *RequestError) Details() []string {
+	hint := e.Hint
+	if hint == "" {
+		hint = advice(e)
+	}
+	return details(hint, nil)
+}
 
 // TransportError is the last attempt's transport failure (connection
 // refused or reset, timeout, TLS) after Attempts attempts.

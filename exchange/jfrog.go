@@ -167,10 +167,12 @@ func (j *JFrog) hint(status int) string {
 	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
 		var b strings.Builder
 		fmt.Fprintf(&b, "JFrog matched no identity mapping of the OIDC integration %q to this ID token: a mapping's claims JSON must match the token's claims listed below (usually repository, often also sub, ref, job_workflow_ref or environment)", j.ProviderName)
+		// JFrog's integration Audience is optional; when set, the token's
+		// aud must match it.
 		if j.Audience != "" {
-			fmt.Fprintf(&b, ", and the integration's audience must be %q", j.Audience)
+			fmt.Fprintf(&b, ", and the integration's Audience, if it has one, must be %q (the audience input)", j.Audience)
 		} else {
-			b.WriteString(", and the integration's audience must be GitHub's default (https://github.com/<owner>) unless the audience input is set")
+			b.WriteString(", and the integration's Audience, if it has one, must equal the token's aud (GitHub's default, https://github.com/<owner>, since the audience input is empty): set the audience input to the integration's Audience, or leave that empty")
 		}
 		b.WriteString("; check provider-name")
 		if j.IdentityMappingName != "" {

@@ -147,3 +147,48 @@ func statusKind(status int) Kind {
 	}
 	return KindOther
 }
+
+// advice says what to do about a failed call whose service gave no hint of
+// its own, by the kind of failure: an unusable answer (an HTML page, a
+// redirect, no token) or an unreachable service. It is "" where the
+// message already says it (a certificate) or the caller does (a deadline).
+func advice(e *RequestError) string {
+	switch Classify(e) {
+	case KindBadAnswer:
+		var redirect *RedirectError
+		switch {
+		case errors.As(e, &redirect):
+			return "Give the service's own address (" + addressInput(e.Service) + "): the one the redirect names, if you trust it. " +
+				"A proxy or load balancer in front of the service may redirect (http to https, another path); " +
+				"cargo-oidc never follows a redirect, which would send the ID token on to another host."
+		case errors.Is(e, ErrEmptyToken) || errors.Is(e, ErrInvalidToken):
+			return "The service said success but gave no usable token. Check that " + addressInput(e.Service) +
+				" names the token service itself, not a mirror or a proxy; re-run the job in case it was passing, " +
+				"and report the answer's shape (above) to the service if it stays."
+		}
+		return "An HTML page or other text where the service's JSON was expected usually comes from something in front of it, " +
+			"not the token service: check " + addressInput(e.Service) + ", and that no proxy, firewall or single sign-on page " +
+			"answers in its place (HTTPS_PROXY, NO_PROXY). Re-run with debug logging (the secret ACTIONS_STEP_DEBUG: true) to see the request made."
+	case KindUnreachable:
+		var ce *CertificateError
+		if errors.As(e, &ce) || errors.Is(e, context.DeadlineExceeded) {
+			return ""
+		}
+		return "Check " + addressInput(e.Service) + " (scheme, host and port), and that this runner can reach the host: " +
+			"a self-hosted runner may need HTTPS_PROXY (and NO_PROXY), a firewall rule, or DNS for a private host. " +
+			"Re-run the job if the service was down for a moment."
+	}
+	return ""
+}
+
+// addressInput names what sets the address of service: the url input, or
+// for AWS the region and the endpoint variables.
+func addressInput(service string) string {
+	switch service {
+	case ServiceJFrog:
+		return "url (the JFrog Platform's base URL, such as https://example.jfrog.io, without /artifactory or /ui)"
+	case ServiceSTS, ServiceCodeArtifact:
+		return "aws-region, and " + EnvEndpointURL + " or " + EnvEndpointURLSTS + " / " + EnvEndpointURLCodeArtifact + " if set"
+	}
+	return "url"
+}

@@ -41,10 +41,11 @@ func TestClassify(t *testing.T) {
 		ids     IDTokenSource
 		timeout time.Duration
 		want    Kind
+		todo    string // in the "what to do" block (Details); "" = not checked
 	}{
 		{name: "id token source fails", url: status(200, `{}`), ids: failingIDs, want: KindNoIDToken},
 		{name: "id token invalid", url: status(200, `{}`), ids: staticIDs("not a token"), want: KindNoIDToken},
-		{name: "connection refused", url: closed, want: KindUnreachable},
+		{name: "connection refused", url: closed, want: KindUnreachable, todo: "that this runner can reach the host"},
 		{name: "untrusted certificate", url: func(t *testing.T) string {
 			s := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			s.Config.ErrorLog = newDiscardLogger()
@@ -69,11 +70,11 @@ func TestClassify(t *testing.T) {
 		{name: "html on 200", url: serve(func(w http.ResponseWriter, _ *http.Request, _ int) {
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprint(w, "<html><title>Login</title></html>")
-		}), want: KindBadAnswer},
-		{name: "no token on 200", url: status(200, `{"token_type":"Bearer"}`), want: KindBadAnswer},
+		}), want: KindBadAnswer, todo: "no proxy, firewall or single sign-on page answers in its place"},
+		{name: "no token on 200", url: status(200, `{"token_type":"Bearer"}`), want: KindBadAnswer, todo: "names the token service itself"},
 		{name: "redirect", url: serve(func(w http.ResponseWriter, r *http.Request, _ int) {
 			http.Redirect(w, r, "https://elsewhere.example/x", http.StatusTemporaryRedirect)
-		}), want: KindBadAnswer},
+		}), want: KindBadAnswer, todo: "never follows a redirect"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +102,9 @@ func TestClassify(t *testing.T) {
 			claims := errors.As(err, &d) && strings.Contains(strings.Join(d.Details(), "\n"), "repository: octo/app")
 			if claims != (tc.want == KindRefused) {
 				t.Errorf("claims block shown: %v, want it only for a refusal; error %q", claims, err)
+			}
+			if tc.todo != "" && (d == nil || !strings.Contains(strings.Join(d.Details(), "\n"), tc.todo)) {
+				t.Errorf("error %q has no what-to-do block with %q", err, tc.todo)
 			}
 		})
 	}

@@ -381,11 +381,17 @@ func TestMainCredentialsFileAndPostCleanup(t *testing.T) {
 		w.env["STATE_"+k] = v
 	}
 	testenv.SkipUnderWine(t, testenv.RemoveDefect)
-	if out, err := w.run(Post); err != nil {
+	out, err := w.run(Post)
+	if err != nil {
 		t.Fatalf("Post: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("credentials file not removed by the post stage: %v", err)
+	}
+	// The step created the file, so the post stage deleted it: it says so,
+	// not that it took a token out of it.
+	if !strings.Contains(out, "Deleted the credentials file the main stage created."+eol) || strings.Contains(out, "Removed the token") {
+		t.Errorf("the post stage does not say it deleted the file:\n%s", out)
 	}
 }
 
@@ -485,33 +491,47 @@ func TestProviderModeRefusesWhitespace(t *testing.T) {
 	}
 }
 
+// A step that fails after the exchange (here its log breaks, found just
+// before the file commands are written) revokes the crates.io token it got.
 func TestCratesIORevokedWhenTheStepFailsLate(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, map[string]string{"provider": "crates-io"})
-	w.env["GITHUB_ENV"] = filepath.Join(w.dir, "missing", "env")
-	out, err := w.run(Main)
-	if err == nil {
-		t.Fatal("Main succeeded with an unwritable GITHUB_ENV")
+	e := w.envFn()
+	e.Stdout = &brokenLog{limit: 0}
+	if err := Main(context.Background(), e); err == nil {
+		t.Fatal("Main succeeded with a broken log")
 	}
 	if w.issued.Load() != 1 || w.revoked.Load() != 1 {
-		t.Errorf("issued %d, revoked %d; want the failed step's token revoked\n%s", w.issued.Load(), w.revoked.Load(), out)
+		t.Errorf("issued %d, revoked %d; want the failed step's token revoked", w.issued.Load(), w.revoked.Load())
+	}
+	if env := w.read("env"); env != "" {
+		t.Errorf("a failed step wrote GITHUB_ENV:\n%s", env)
 	}
 }
 
+// A step that fails after the exchange (here the credential provider cannot
+// be installed) writes the failure as its summary, not the success summary
+// it had planned, and lists nothing as exported.
 func TestLateFailureWritesTheFailureSummaryOnly(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, map[string]string{"provider": "crates-io"})
-	w.env["GITHUB_ENV"] = filepath.Join(w.dir, "missing", "env")
-	out, err := w.run(Main)
-	if err == nil {
-		t.Fatal("Main succeeded with an unwritable GITHUB_ENV")
+	w := newWorld(t, jfrogInputs)
+	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
+	e := w.envFn()
+	var out bytes.Buffer
+	e.Stdout = &out
+	e.Executable = func() (string, error) { return "", errors.New("no executable here") }
+	if err := Main(context.Background(), e); err == nil {
+		t.Fatal("Main succeeded without a binary to install")
+	}
+	if w.issued.Load() != 1 {
+		t.Fatalf("issued %d tokens; want the step to fail after the exchange\n%s", w.issued.Load(), out.String())
 	}
 	sum := w.read("summary")
-	if strings.Contains(sum, "registry ready") || strings.Contains(sum, "CARGO_REGISTRY_TOKEN") || !strings.Contains(sum, "GITHUB_ENV") {
+	if strings.Contains(sum, "registry ready") || strings.Contains(sum, "CREDENTIAL_PROVIDER") || !strings.Contains(sum, "no executable here") {
 		t.Errorf("summary of a failed step:\n%s", sum)
 	}
-	if strings.Contains(out, "Exported ") {
-		t.Errorf("a failed step lists exported variables:\n%s", out)
+	if strings.Contains(out.String(), "Exported ") {
+		t.Errorf("a failed step lists exported variables:\n%s", out.String())
 	}
 }
 
@@ -592,6 +612,9 @@ func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, map[string]string{"provider": "crates-io"})
 	record := mainProviderMode(t, w)
+	if w.revoked.Load() != 1 {
+		t.Fatalf("the main stage revoked %d tokens; want its own (it only checked the trust set-up) revoked at once", w.revoked.Load())
+	}
 	// What the credential provider would have appended: two tokens (the
 	// fake accepts only its own, so one revocation fails and is reported).
 	if err := os.WriteFile(record, []byte("cio_tp_SECRET123\ncio_tp_OTHER456\n"), 0o600); err != nil {
@@ -601,7 +624,7 @@ func TestPostRevokesEveryTokenTheProviderMinted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Post: %v\n%s", err, post)
 	}
-	if w.revoked.Load() != 1 || !strings.Contains(post, "1 of 2 token(s) not revoked") {
+	if w.revoked.Load() != 2 || !strings.Contains(post, "1 of 2 token(s) not revoked") {
 		t.Errorf("revoked %d; post stage:\n%s", w.revoked.Load(), post)
 	}
 	if !strings.Contains(post, "::add-mask::cio_tp_OTHER456") || strings.Count(post, "cio_tp_OTHER456") != 1 {
@@ -638,8 +661,8 @@ func TestPostLeavesARecordFolderLinkedOutside(t *testing.T) {
 	if strings.Contains(post, "OUTSIDE789") {
 		t.Errorf("the post stage read the file outside:\n%s", post)
 	}
-	if w.revoked.Load() != 1 || !strings.Contains(post, "Revoked the crates.io token.") {
-		t.Errorf("revoked %d; want the step's token revoked; post stage:\n%s", w.revoked.Load(), post)
+	if w.revoked.Load() != 1 || strings.Contains(post, "Revoked") {
+		t.Errorf("revoked %d; want only the step's own token revoked, by the main stage; post stage:\n%s", w.revoked.Load(), post)
 	}
 	if !strings.Contains(post, "minted by the credential provider not revoked") || !strings.Contains(post, "symbolic link") {
 		t.Errorf("the post stage does not warn about the link:\n%s", post)

@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
@@ -21,397 +19,410 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 )
 
-// Main runs the main stage.
-func Main(ctx context.Context, e Env) (err error) {
-	r := ghaction.New(e.Getenv, e.Stdout)
-	fc := ghaction.NewFileCommands(e.Getenv, e.Random)
-	cfg, err := config.Load(r.Input)
-	if err != nil {
-		return failure(r, fc, "cargo-oidc: invalid input", err)
-	}
-	paths := ghaction.NewPaths(e.Getenv, e.HostWorkspace, e.HostTemp)
-	paths.Container = e.Container
-	owner := workspaceOwner(paths.Workspace)
-	folders := openFolders(paths)
-	defer folders.Close()
+// The titles of the main stage's failures (besides the exchange's own,
+// exchangeTitle).
+const (
+	titleInput     = "cargo-oidc: invalid input"
+	titleDelivery  = "cargo-oidc: this runner cannot deliver the file"
+	titleProvider  = "cargo-oidc: cannot use credential-mode: provider"
+	titleConfig    = "cargo-oidc: cannot update the Cargo config file"
+	titleCreds     = "cargo-oidc: cannot write the credentials file"
+	titleExport    = "cargo-oidc: cannot export the token"
+	titleInstall   = "cargo-oidc: cannot install the credential provider"
+	titleCargo     = "cargo-oidc: cannot write Cargo's files"
+	titleLog       = "cargo-oidc: cannot write the step's log"
+	titleUnplanned = "cargo-oidc: the main stage failed"
+)
 
-	// Everything that can be checked without the network is checked first,
-	// so a misconfiguration fails fast and before any token exists.
-	reg := cargoconf.Registry{Name: cfg.RegistryName, Index: cfg.IndexURL, CredentialProvider: "cargo:token",
-		Default: cfg.DefaultRegistry, ReplaceCratesIO: cfg.ReplaceCratesIO}
-	var configPath, credPath string
-	if cfg.ReplaceCratesIO {
-		if configPath, err = paths.Resolve("config-file", cfg.ConfigFile); err != nil {
-			return failure(r, fc, "cargo-oidc: invalid input", err)
-		}
+// phaseError is the failure of one phase of the main stage: the error and
+// the title of the annotation that reports it.
+type phaseError struct {
+	title string
+	err   error
+}
+
+func (e *phaseError) Error() string { return e.err.Error() }
+func (e *phaseError) Unwrap() error { return e.err }
+
+// failed is err titled title, for Main to report.
+func failed(title string, err error) error { return &phaseError{title: title, err: err} }
+
+// Main runs the main stage in four phases: preflight checks the inputs,
+// paths and files without the network; exchange gets the registry token;
+// plan computes every file and file command; commit writes them. A phase
+// that fails returns its error with its title; Main then reports it (in
+// one place) and runs, once and newest first, what undoes the phases'
+// work: the files' rollback, the removal of the record folder, the
+// crates.io token's revocation.
+func Main(ctx context.Context, e Env) error {
+	m := &mainStage{e: e, r: ghaction.New(e.Getenv, e.Stdout), fc: ghaction.NewFileCommands(e.Getenv, e.Random)}
+	defer m.close()
+	out, err := m.run(ctx)
+	if err != nil {
+		return m.fail(err)
 	}
-	if credPath, err = paths.Resolve("credentials-file", cfg.CredentialsFile); err != nil {
-		return failure(r, fc, "cargo-oidc: invalid input", err)
+	// Everything is exported: a log line lost from here on must not fail
+	// the step, which would revoke a token later steps already hold.
+	for _, line := range out.exportedLines() {
+		m.r.Info(line)
 	}
-	if err := errors.Join(paths.CheckShared("config-file", configPath), paths.CheckShared("credentials-file", credPath)); err != nil {
-		return failure(r, fc, "cargo-oidc: this runner cannot deliver the file", err)
+	m.r.Notice("Cargo registry ready", out.notice())
+	return nil
+}
+
+// mainStage is the state the phases of the main stage share.
+type mainStage struct {
+	e       Env
+	r       *ghaction.Runner
+	fc      *ghaction.FileCommands
+	paths   ghaction.Paths
+	folders *cargoconf.Folders
+	owner   cargoconf.Owner
+	group   bool               // a log group is open
+	cancel  context.CancelFunc // ends the step's timeout
+	undo    []func()           // run once, newest first, if the stage fails
+}
+
+// prepared is what the preflight found, and the plan adds to.
+type prepared struct {
+	cfg                  *config.Config
+	reg                  cargoconf.Registry
+	configPath, credPath string // container paths; "" when not written
+	// providerBin is the container path of the copied binary (provider
+	// mode), minted that of the record of minted crates.io tokens.
+	providerBin, minted string
+	configChange        *cargoconf.Change
+	credChange          *cargoconf.Change
+	changes             []*cargoconf.Change // in the order they are written
+}
+
+// run runs the phases in order and returns what the step exported.
+func (m *mainStage) run(ctx context.Context) (*plan, error) {
+	pre, err := m.preflight()
+	if err != nil {
+		return nil, err
 	}
-	var providerBin string // container path of the copied binary, provider mode
-	var minted string      // container path of the record of minted crates.io tokens
+	ctx, m.cancel = context.WithTimeout(ctx, pre.cfg.Timeout)
+	tok, err := m.exchange(ctx, pre.cfg)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.plan(pre, tok)
+	if err != nil {
+		return nil, err
+	}
+	return out, m.commit(pre)
+}
+
+// fail reports err (one ::error:: annotation and the failure summary, with
+// nothing exported), then undoes what the phases did.
+func (m *mainStage) fail(err error) error {
+	title := titleUnplanned
+	var pe *phaseError
+	if errors.As(err, &pe) {
+		title, err = pe.title, pe.err
+	}
+	m.fc.Close()
+	m.endGroup()
+	reported := failure(m.r, m.fc, title, err)
+	for i := len(m.undo) - 1; i >= 0; i-- {
+		m.undo[i]()
+	}
+	m.undo = nil
+	return reported
+}
+
+// onFailure adds f to what a failed stage undoes.
+func (m *mainStage) onFailure(f func()) { m.undo = append(m.undo, f) }
+
+func (m *mainStage) close() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.folders != nil {
+		m.folders.Close()
+	}
+}
+
+func (m *mainStage) beginGroup(name string) {
+	m.r.Group(name)
+	m.group = true
+}
+
+func (m *mainStage) endGroup() {
+	if m.group {
+		m.r.EndGroup()
+		m.group = false
+	}
+}
+
+// preflight checks everything that can be checked without the network, so
+// that a misconfiguration fails fast and before any token exists: the
+// inputs, the paths, the provider's setting, the files (merged in a dry
+// run) and the runner's file commands.
+func (m *mainStage) preflight() (*prepared, error) {
+	cfg, err := config.Load(m.r.Input)
+	if err != nil {
+		return nil, failed(titleInput, err)
+	}
+	m.paths = ghaction.NewPaths(m.e.Getenv, m.e.HostWorkspace, m.e.HostTemp)
+	m.paths.Container = m.e.Container
+	m.owner = workspaceOwner(m.paths.Workspace)
+	m.folders = openFolders(m.paths)
+	pre := &prepared{cfg: cfg, reg: cargoconf.Registry{Name: cfg.RegistryName, Index: cfg.IndexURL,
+		CredentialProvider: "cargo:token", Default: cfg.DefaultRegistry, ReplaceCratesIO: cfg.ReplaceCratesIO}}
+	if err := m.resolvePaths(pre); err != nil {
+		return nil, err
+	}
 	if cfg.CredentialMode == config.ModeProvider {
-		if err := paths.CheckHomeShared(); err != nil {
-			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider on this runner", err)
-		}
-		providerBin = filepath.Join(paths.Home, ".cargo-oidc", "bin", "cargo-oidc"+exeSuffix)
-		if cfg.Provider == config.CratesIO && cfg.Revoke {
-			// Every token the provider mints is recorded here, beside the
-			// provider under the action's HOME ($RUNNER_TEMP/_github_home on
-			// the host, mounted on every runner), for the post stage to
-			// revoke.
-			name, err := randomName(e.Random)
-			if err != nil {
-				return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
-			}
-			minted = filepath.Join(filepath.Dir(filepath.Dir(providerBin)), "minted-"+name, "tokens")
-		}
-		cmd, err := credprovider.Command(cfg, paths.ToHost(providerBin), hostOrEmpty(paths, minted))
-		if err == nil {
-			err = folders.Check(providerBin)
-		}
-		if err != nil {
-			return failure(r, fc, "cargo-oidc: cannot use credential-mode: provider", err)
-		}
-		reg.CredentialProvider = cmd
-	}
-	var configChange *cargoconf.Change
-	if configPath != "" {
-		if configChange, err = planConfig(folders, configPath, reg); err != nil {
-			return failure(r, fc, "cargo-oidc: cannot update the Cargo config file", err)
+		if err := m.prepareProvider(pre); err != nil {
+			return nil, err
 		}
 	}
-	if credPath != "" {
+	if pre.configPath != "" {
+		if pre.configChange, err = m.folders.PlanConfig(pre.configPath, pre.reg); err != nil {
+			return nil, failed(titleConfig, err)
+		}
+	}
+	if pre.credPath != "" {
 		// A dry run with a placeholder: the real token is merged after the
 		// exchange, but a bad file should fail before it.
-		if _, err := planCredentials(folders, credPath, cfg, "placeholder"); err != nil {
-			return failure(r, fc, "cargo-oidc: cannot write the credentials file", err)
+		if _, err := planCredentials(m.folders, pre.credPath, cfg, "placeholder"); err != nil {
+			return nil, failed(titleCreds, err)
 		}
 	}
+	files := []ghaction.File{ghaction.OutputFile, ghaction.StateFile, ghaction.SummaryFile}
+	if cfg.ExportEnv {
+		files = append([]ghaction.File{ghaction.EnvFile}, files...)
+	}
+	if err := checkFileCommands(m.e.Getenv, files...); err != nil {
+		return nil, failed("cargo-oidc: cannot write the runner's files ("+cfg.Provider.Title()+" was not contacted)", err)
+	}
+	return pre, nil
+}
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
+// resolvePaths turns the file inputs into container paths and checks that
+// later steps can reach them.
+func (m *mainStage) resolvePaths(pre *prepared) error {
+	var err error
+	if pre.cfg.ReplaceCratesIO {
+		if pre.configPath, err = m.paths.Resolve("config-file", pre.cfg.ConfigFile); err != nil {
+			return failed(titleInput, err)
+		}
+	}
+	if pre.credPath, err = m.paths.Resolve("credentials-file", pre.cfg.CredentialsFile); err != nil {
+		return failed(titleInput, err)
+	}
+	if err := errors.Join(m.paths.CheckShared("config-file", pre.configPath), m.paths.CheckShared("credentials-file", pre.credPath)); err != nil {
+		return failed(titleDelivery, err)
+	}
+	return nil
+}
+
+// prepareProvider chooses where the credential provider goes (and, for
+// crates.io, the record of the tokens it mints) and writes its setting for
+// Cargo.
+func (m *mainStage) prepareProvider(pre *prepared) error {
+	if err := m.paths.CheckHomeShared(); err != nil {
+		return failed("cargo-oidc: cannot use credential-mode: provider on this runner", err)
+	}
+	pre.providerBin = filepath.Join(m.paths.Home, ".cargo-oidc", "bin", "cargo-oidc"+exeSuffix())
+	if pre.cfg.Provider == config.CratesIO && pre.cfg.Revoke {
+		// Every token the provider mints is recorded here, beside the
+		// provider under the action's HOME ($RUNNER_TEMP/_github_home on
+		// the host, mounted on every runner), for the post stage to
+		// revoke.
+		name, err := randomName(m.e.Random)
+		if err != nil {
+			return failed(titleProvider, err)
+		}
+		pre.minted = filepath.Join(filepath.Dir(filepath.Dir(pre.providerBin)), "minted-"+name, "tokens")
+	}
+	cmd, err := credprovider.Command(pre.cfg, m.paths.ToHost(pre.providerBin), hostOrEmpty(m.paths, pre.minted))
+	if err == nil {
+		err = m.folders.Check(pre.providerBin)
+	}
+	if err != nil {
+		return failed(titleProvider, err)
+	}
+	pre.reg.CredentialProvider = cmd
+	return nil
+}
+
+// exchange gets the registry token for the job's ID token. A crates.io
+// token is revoked if the stage fails later (it would be exported nowhere,
+// so the post stage would not know it); in credential-mode provider, where
+// this exchange only checks the trust set-up and Cargo gets tokens of its
+// own, it is revoked at once.
+func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange.Token, error) {
+	r := m.r
 	// The runner's redactor learns every secret masked from here on (and the
 	// request token), and the client cleans outside text with it.
-	r.Redactor().Add(e.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
-	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: cfg.Retries, Debug: r.Debug, Redactor: r.Redactor()})
-	ids := exchange.Masked(exchange.GitHubIDTokens(e.Getenv, client), r.Mask)
-	svc := cfg.Service(client, r.Mask, e.now, e.Getenv)
+	r.Redactor().Add(m.e.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+	client := exchange.NewClient(exchange.HTTPConfig{Base: m.e.HTTP, Retries: cfg.Retries, Debug: r.Debug, Redactor: r.Redactor()})
+	ids := exchange.Masked(exchange.GitHubIDTokens(m.e.Getenv, client), r.Mask)
+	svc := cfg.Service(client, r.Mask, m.e.now, m.e.Getenv)
 	title := cfg.Provider.Title()
 
-	r.Group("Exchanging the GitHub ID token with " + title)
-	start := e.now()
+	m.beginGroup("Exchanging the GitHub ID token with " + title)
+	start := m.e.now()
 	where := cfg.URL
 	if ep, ok := svc.(interface{ Endpoint() string }); ok {
 		where = ep.Endpoint()
 	}
 	r.Info(fmt.Sprintf("Token service: %s (audience %s)", where, orText(svc.IDTokenAudience(), "GitHub's default")))
 	tok, err := svc.Exchange(ctx, ids)
-	r.EndGroup()
+	m.endGroup()
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (timed out after %s: %w)", err, cfg.Timeout, context.DeadlineExceeded)
 		}
-		return failure(r, fc, exchangeTitle(title, err), err)
+		return nil, failed(exchangeTitle(title, err), err)
 	}
 	r.Mask(tok.Value)
 	r.Mask(tok.ReferenceToken)
-	r.Debug(fmt.Sprintf("exchange took %s", e.now().Sub(start).Round(time.Millisecond)))
+	r.Debug(fmt.Sprintf("exchange took %s", m.e.now().Sub(start).Round(time.Millisecond)))
 	if cr, ok := svc.(*exchange.CratesIO); ok && cfg.Revoke {
-		// A step that fails from here on exports nothing, so the post stage
-		// would not know the token: revoke it now instead, within the
-		// step's timeout (a hard bound on the step, revocation included).
-		defer func() {
-			if err == nil {
-				return
-			}
+		m.scheduleRevocation(ctx, cr, cfg, tok)
+	}
+	return tok, nil
+}
+
+// scheduleRevocation revokes the crates.io token tok at once in credential-mode
+// provider, where it only checked the trust set-up, and otherwise if the
+// stage fails: a failed step exports nothing, so the post stage would not
+// know the token.
+func (m *mainStage) scheduleRevocation(ctx context.Context, cr *exchange.CratesIO, cfg *config.Config, tok *exchange.Token) {
+	r := m.r
+	switch {
+	case cfg.CredentialMode == config.ModeProvider:
+		// Within the step's timeout, a hard bound on the step.
+		if rerr := cr.Revoke(ctx, tok.Value); rerr != nil {
+			r.Warning("cargo-oidc: crates.io token not revoked",
+				rerr.Error()+"\nThe step's own token (it only checked the trust set-up) stays valid until it expires, 30 minutes after issue.")
+		} else {
+			r.Info("Revoked the step's own crates.io token: it only checked the trust set-up; Cargo gets its tokens from the credential provider.")
+		}
+	default:
+		m.onFailure(func() {
 			if rerr := cr.Revoke(ctx, tok.Value); rerr != nil {
 				r.Warning("cargo-oidc: crates.io token not revoked", rerr.Error())
 			} else {
 				r.Info("Revoked the crates.io token, since the step failed.")
 			}
-		}()
+		})
 	}
+}
 
-	// Everything the step will write, computed before anything is written.
-	out := plan{cfg: cfg, tok: tok, paths: paths, minted: minted, redact: r.Redact}
+// plan computes everything the step will write, before anything is
+// written, and opens the runner's file commands.
+func (m *mainStage) plan(pre *prepared, tok *exchange.Token) (*plan, error) {
+	cfg := pre.cfg
+	out := &plan{cfg: cfg, tok: tok, paths: m.paths, minted: pre.minted, redact: m.r.Redact}
 	if cfg.CredentialMode == config.ModeProvider {
-		out.providerCmd = reg.CredentialProvider
+		out.providerCmd = pre.reg.CredentialProvider
 	}
 	// The config file goes first: a credentials file that cannot be
 	// written then rolls the config file back.
-	var changes []*cargoconf.Change
-	if configChange != nil {
-		changes = append(changes, configChange)
-		out.configPath = configPath
+	if pre.configChange != nil {
+		pre.changes = append(pre.changes, pre.configChange)
+		out.configPath = pre.configPath
 	}
-	var credChange *cargoconf.Change
-	if credPath != "" {
-		credChange, err = planCredentials(folders, credPath, cfg, cfg.Authorization(tok.Value))
+	if pre.credPath != "" {
+		ch, err := planCredentials(m.folders, pre.credPath, cfg, cfg.Authorization(tok.Value))
 		if err != nil {
-			return failure(r, fc, "cargo-oidc: cannot write the credentials file", err)
+			return nil, failed(titleCreds, err)
 		}
-		changes = append(changes, credChange)
-		out.credPath, out.credTarget, out.credCreated = credPath, credChange.Target, !credChange.Existed
+		pre.credChange = ch
+		pre.changes = append(pre.changes, ch)
+		out.credPath, out.credTarget, out.credCreated = pre.credPath, ch.Target, !ch.Existed
 	}
-	if err := out.fileCommands(fc); err != nil {
-		return failure(r, fc, "cargo-oidc: cannot export the token", err)
+	if err := out.fileCommands(m.fc); err != nil {
+		return nil, failed(titleExport, err)
 	}
-	if err := fc.Open(); err != nil {
-		return failure(r, fc, "cargo-oidc: cannot export the token", err)
+	if err := m.fc.Open(); err != nil {
+		return nil, failed(titleExport, err)
 	}
+	return out, nil
+}
 
-	r.Group("Setting Cargo up")
-	if providerBin != "" {
-		if err := installBinary(folders, e.Executable, providerBin, owner); err != nil {
-			fc.Close()
-			r.EndGroup()
-			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
+// commit installs the credential provider, writes Cargo's files and then
+// the runner's file commands.
+func (m *mainStage) commit(pre *prepared) error {
+	m.beginGroup("Setting Cargo up")
+	if err := m.installProvider(pre); err != nil {
+		return err
+	}
+	if err := m.folders.Apply(pre.changes, m.owner); err != nil {
+		// Apply has put back what it wrote.
+		return failed(titleCargo, err)
+	}
+	m.onFailure(func() {
+		if err := m.folders.Rollback(pre.changes); err != nil {
+			m.r.Warning("cargo-oidc: a Cargo file was not restored", err.Error()+"\nCheck the file: it may hold the step's settings although the step failed.")
 		}
-		r.Info("Credential provider: " + paths.ToHost(providerBin))
-	}
-	if minted != "" {
-		// The record's folder is private to the user later steps run as
-		// (who runs the provider), and goes again if the step fails.
-		if err := folders.MkdirPrivate(filepath.Dir(minted), owner); err != nil {
-			fc.Close()
-			r.EndGroup()
-			return failure(r, fc, "cargo-oidc: cannot install the credential provider", err)
-		}
-		defer func() {
-			if err != nil {
-				_ = folders.RemoveAllBeneath(filepath.Dir(minted))
-			}
-		}()
-	}
-	if err := apply(folders, changes, owner); err != nil {
-		fc.Close()
-		r.EndGroup()
-		return failure(r, fc, "cargo-oidc: cannot write Cargo's files", err)
-	}
-	if credChange != nil && credChange.Created() {
+	})
+	if ch := pre.credChange; ch != nil && ch.Created() {
 		// The post stage deletes this file only if it is still this one.
-		if err := fc.Set(ghaction.StateFile, stateCredentialsID, credChange.ID().String()); err != nil {
-			rollback(folders, changes)
-			fc.Close()
-			r.EndGroup()
-			return failure(r, fc, "cargo-oidc: cannot export the token", err)
+		if err := m.fc.Set(ghaction.StateFile, stateCredentialsID, ch.ID().String()); err != nil {
+			return failed(titleExport, err)
 		}
 	}
-	for _, ch := range changes {
-		r.Info(wroteLine(folders, ch))
+	for _, ch := range pre.changes {
+		m.r.Info(wroteLine(m.folders, ch))
 	}
-	r.EndGroup()
-	if err := r.Err(); err != nil {
+	m.endGroup()
+	if err := m.r.Err(); err != nil {
 		// The log is broken: fail before anything is exported.
-		rollback(folders, changes)
-		return failure(r, fc, "cargo-oidc: cannot write the step's log", err)
+		return failed(titleLog, err)
 	}
-	if err := fc.Flush(); err != nil {
-		rollback(folders, changes)
-		return failure(r, fc, "cargo-oidc: cannot export the token", err)
+	if err := m.fc.Flush(); err != nil {
+		return failed(titleExport, err)
 	}
-	// Everything is exported: a log line lost from here on must not fail
-	// the step, which would revoke a token later steps already hold.
-	for _, line := range out.exportedLines() {
-		r.Info(line)
-	}
-	r.Notice("Cargo registry ready", out.notice())
 	return nil
 }
 
-// plan holds what a successful main stage exports.
-type plan struct {
-	cfg                  *config.Config
-	tok                  *exchange.Token
-	paths                ghaction.Paths
-	providerCmd          string
-	configPath, credPath string // container paths, as asked
-	credTarget           string // container path of the credentials file, links resolved
-	credCreated          bool
-	// minted is the container path of the file the credential provider
-	// records the crates.io tokens it mints in ("" when none).
-	minted string
-	// redact removes the step's secrets from outside text (nil: none).
-	redact func(string) string
-}
-
-// envVars returns the GITHUB_ENV entries, in a stable order.
-func (p *plan) envVars() [][2]string {
-	c := p.cfg
-	if !c.ExportEnv {
-		return nil
-	}
-	if c.Provider == config.CratesIO {
-		if p.providerCmd != "" {
-			return [][2]string{{"CARGO_REGISTRY_CREDENTIAL_PROVIDER", p.providerCmd}}
+// installProvider copies the binary for Cargo (provider mode) and makes
+// the record's folder, private to the user later steps run as (who runs
+// the provider); the folder goes again if the step fails.
+func (m *mainStage) installProvider(pre *prepared) error {
+	if pre.providerBin != "" {
+		if err := installBinary(m.folders, m.e.Executable, pre.providerBin, m.owner); err != nil {
+			return failed(titleInstall, err)
 		}
-		return [][2]string{{"CARGO_REGISTRY_TOKEN", p.tok.Value}}
+		m.r.Info("Credential provider: " + m.paths.ToHost(pre.providerBin))
 	}
-	n := "CARGO_REGISTRIES_" + cargoconf.EnvName(c.RegistryName)
-	vars := [][2]string{{n + "_INDEX", c.IndexURL}}
-	if p.providerCmd != "" {
-		vars = append(vars, [2]string{n + "_CREDENTIAL_PROVIDER", p.providerCmd})
-	} else {
-		vars = append(vars, [2]string{n + "_TOKEN", c.Authorization(p.tok.Value)},
-			[2]string{n + "_CREDENTIAL_PROVIDER", "cargo:token"})
+	if pre.minted != "" {
+		dir := filepath.Dir(pre.minted)
+		if err := m.folders.MkdirPrivate(dir, m.owner); err != nil {
+			return failed(titleInstall, err)
+		}
+		m.onFailure(func() { _ = m.folders.RemoveAllBeneath(dir) })
 	}
-	if c.DefaultRegistry {
-		vars = append(vars, [2]string{"CARGO_REGISTRY_DEFAULT", c.RegistryName})
-	}
-	return vars
+	return nil
 }
 
-func (p *plan) redactText(s string) string {
-	if p.redact == nil {
-		return s
-	}
-	return p.redact(s)
-}
-
-// expiresAt is the exported token's expiry, RFC 3339; "" when unknown, and
-// in provider mode, which exports no token (Cargo gets a fresh one, with
-// its own expiry, whenever it asks).
-func (p *plan) expiresAt() string {
-	if p.providerCmd != "" || p.tok.ExpiresAt.IsZero() {
-		return ""
-	}
-	return p.tok.ExpiresAt.UTC().Format(time.RFC3339)
-}
-
-func (p *plan) hostPath(container string) string {
-	if container == "" {
-		return ""
-	}
-	return p.paths.ToHost(container)
-}
-
-// fileCommands adds the env entries, outputs, state and summary to fc.
-func (p *plan) fileCommands(fc *ghaction.FileCommands) error {
-	c := p.cfg
+// checkFileCommands opens, for appending, each file command the step will
+// write, and closes it again: a file that is not set or cannot be written
+// fails the step before any network call, not after the exchange.
+func checkFileCommands(getenv func(string) string, files ...ghaction.File) error {
 	var errs []error
-	set := func(f ghaction.File, k, v string) { errs = append(errs, fc.Set(f, k, v)) }
-	for _, kv := range p.envVars() {
-		set(ghaction.EnvFile, kv[0], kv[1])
-	}
-	if p.providerCmd == "" {
-		set(ghaction.OutputFile, "token", p.tok.Value)
-	}
-	set(ghaction.OutputFile, "registry-name", c.RegistryName)
-	set(ghaction.OutputFile, "index-url", c.IndexURL)
-	set(ghaction.OutputFile, "expires-at", p.expiresAt())
-	set(ghaction.OutputFile, "username", p.tok.Username)
-	set(ghaction.OutputFile, "config-file", p.hostPath(p.configPath))
-	set(ghaction.OutputFile, "credentials-file", p.hostPath(p.credPath))
-
-	set(ghaction.StateFile, stateProvider, string(c.Provider))
-	set(ghaction.StateFile, stateURL, c.URL)
-	set(ghaction.StateFile, stateRetries, strconv.Itoa(c.Retries))
-	set(ghaction.StateFile, stateTimeout, c.Timeout.String())
-	set(ghaction.StateFile, stateRegistryName, c.RegistryName)
-	if c.Provider == config.CratesIO && c.Revoke {
-		set(ghaction.StateFile, stateRevoke, "true")
-		set(ghaction.StateFile, stateToken, p.tok.Value)
-		if p.minted != "" {
-			set(ghaction.StateFile, stateMinted, p.minted)
+	for _, f := range files {
+		path := getenv(string(f))
+		if path == "" {
+			errs = append(errs, fmt.Errorf("%s is not set: run the action as a GitHub Actions step, or set %s to a file", f, f))
+			continue
+		}
+		fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cannot write %s: %w; the runner creates this file for every step: check that nothing earlier in the job removed or replaced it", f, err))
+			continue
+		}
+		if err := fh.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cannot write %s: %w", f, err))
 		}
 	}
-	if p.credPath != "" {
-		set(ghaction.StateFile, stateCredentialsFile, p.credTarget)
-		set(ghaction.StateFile, stateCredentialsCreated, strconv.FormatBool(p.credCreated))
-		set(ghaction.StateFile, stateCleanup, strconv.FormatBool(c.Cleanup))
-	}
-	fc.AddSummary(p.summary())
 	return errors.Join(errs...)
-}
-
-// exported describes what went where, without values that are secret.
-func (p *plan) exported() []string {
-	var what []string
-	for _, kv := range p.envVars() {
-		what = append(what, mdCode(kv[0]))
-	}
-	if p.configPath != "" {
-		what = append(what, "config file "+mdCode(p.hostPath(p.configPath)))
-	}
-	if p.credPath != "" {
-		what = append(what, "credentials file "+mdCode(p.hostPath(p.credPath)))
-	}
-	if len(what) == 0 {
-		what = append(what, "step outputs only")
-	}
-	return what
-}
-
-func (p *plan) exportedLines() []string {
-	var lines []string
-	for _, kv := range p.envVars() {
-		v := kv[1]
-		if strings.HasSuffix(kv[0], "_TOKEN") {
-			// What the log shows once the runner masks the token.
-			v = "***"
-			if sch := p.cfg.TokenScheme; sch != "" {
-				v = sch + " ***"
-			}
-		}
-		lines = append(lines, "Exported "+kv[0]+"="+v)
-	}
-	return lines
-}
-
-func (p *plan) notice() string {
-	c := p.cfg
-	s := "registry " + c.RegistryName
-	if c.Provider == config.CratesIO {
-		s = "crates.io trusted publishing"
-	} else {
-		s += " (" + c.IndexURL + ")"
-	}
-	if p.providerCmd != "" {
-		s += "; Cargo mints a fresh token through cargo-oidc whenever it needs one"
-	} else if e := p.expiresAt(); e != "" {
-		s += "; token expires at " + e
-	}
-	return s
-}
-
-// summary is the step summary of a successful step: a two-column Markdown
-// table. Every value that comes from an input, a path or the service (the
-// registry name, index, file paths, username) is shown through mdCode, so
-// none can break the table or add HTML; the rest is the action's own text.
-func (p *plan) summary() string {
-	c := p.cfg
-	var b strings.Builder
-	b.WriteString("### cargo-oidc: Cargo registry ready\n\n| | |\n|---|---|\n")
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, "| %s | %s |\n", k, v)
-		}
-	}
-	row("Provider", c.Provider.Title())
-	row("Registry", mdCode(c.RegistryName))
-	if c.IndexURL != "" {
-		row("Index", mdCode(c.IndexURL))
-	}
-	if p.providerCmd != "" {
-		row("Tokens", "minted by cargo-oidc whenever Cargo needs one (credential provider); none exported")
-	} else {
-		row("Expires", orText(p.expiresAt(), "not said by the service"))
-	}
-	row("Username", mdCode(p.redactText(p.tok.Username)))
-	row("Credential mode", c.CredentialMode)
-	row("Exported", strings.Join(p.exported(), ", "))
-	return b.String()
-}
-
-func orText(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
 }
 
 // openFolders opens the folders the action may touch: the workspace, the
@@ -426,25 +437,9 @@ func openFolders(p ghaction.Paths) *cargoconf.Folders {
 	)
 }
 
-// planConfig reads the config file and merges the registry into it.
-func planConfig(folders *cargoconf.Folders, path string, reg cargoconf.Registry) (*cargoconf.Change, error) {
-	return folders.PlanConfig(path, reg)
-}
-
 // planCredentials merges the token into the credentials file's content.
 func planCredentials(folders *cargoconf.Folders, path string, cfg *config.Config, value string) (*cargoconf.Change, error) {
 	return folders.PlanCredentials(path, cfg.RegistryName, value, cfg.Provider == config.CratesIO)
-}
-
-// apply writes every change atomically; on a failure it puts back what it
-// already wrote, so the user's files end as they began.
-func apply(folders *cargoconf.Folders, changes []*cargoconf.Change, owner cargoconf.Owner) error {
-	return folders.Apply(changes, owner)
-}
-
-// rollback restores files to their content, mode and owner before the stage.
-func rollback(folders *cargoconf.Folders, changes []*cargoconf.Change) {
-	_ = folders.Rollback(changes)
 }
 
 // wroteLine tells the log which file was written (through which link).
@@ -494,7 +489,12 @@ func randomName(random io.Reader) (string, error) {
 
 // exeSuffix is the file name extension of an executable: Windows runs a
 // credential provider by its full name only.
-var exeSuffix = map[bool]string{true: ".exe"}[runtime.GOOS == "windows"]
+func exeSuffix() string {
+	if runtime.GOOS == "windows" {
+		return ".exe"
+	}
+	return ""
+}
 
 // installBinary copies the running binary to dst (provider mode) through
 // the same atomic writer as Cargo's files, so that Cargo on the host can

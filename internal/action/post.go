@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -171,7 +172,11 @@ const stateCredentialsID = "credentials-id"
 // file the main stage wrote.
 func cleanupCredentials(r *ghaction.Runner, folders *cargoconf.Folders, path string, state func(string) string) {
 	var err error
-	if state(stateCredentialsCreated) == "true" {
+	created := state(stateCredentialsCreated) == "true"
+	gone := false
+	if created {
+		_, serr := os.Lstat(path)
+		gone = errors.Is(serr, fs.ErrNotExist)
 		var id cargoconf.FileID
 		if id, err = cargoconf.ParseFileID(state(stateCredentialsID)); err == nil {
 			err = folders.RemoveCreated(path, id)
@@ -181,6 +186,14 @@ func cleanupCredentials(r *ghaction.Runner, folders *cargoconf.Folders, path str
 	}
 	if err != nil {
 		r.Warning("cargo-oidc: credentials file not cleaned up", fmt.Sprintf("%v\nDelete the file by hand if it still holds the token; the token expires on its own.", err))
+		return
+	}
+	switch {
+	case created && gone:
+		r.Info("The credentials file the main stage created was already gone.")
+		return
+	case created:
+		r.Info("Deleted the credentials file the main stage created.")
 		return
 	}
 	r.Info("Removed the token from the credentials file.")

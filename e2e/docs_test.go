@@ -281,8 +281,13 @@ func readmeCommands(readme string) []string {
 			}
 			continue
 		}
+		// Inline code is a command only when it starts with go (a
+		// troubleshooting title such as `cannot write the runner's files`
+		// is prose).
 		for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
-			out = append(out, m[1])
+			if strings.HasPrefix(m[1], "go ") {
+				out = append(out, m[1])
+			}
 		}
 	}
 	return out

@@ -142,7 +142,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"foreign for crates", map[string]string{"provider": "crates-io", "repository": "x"}, "repository", "not used with provider crates-io"},
 		{"foreign non-default bool", map[string]string{"provider": "crates-io", "default-registry": "true"}, "default-registry", "not used with provider crates-io"},
 		{"revoke for jfrog", merge(jfrogOK, "revoke", "false"), "revoke", "belongs to crates-io"},
-		{"index and repository", merge(jfrogOK, "index-url", "sparse+https://x/"), "index-url", "are both set; give one of them"},
+		{"index and repository", merge(jfrogOK, "index-url", "sparse+https://x/"), "index-url", "inputs index-url and repository are both set; give one of them: "},
 		{"git index", merge(jfrogOK, "repository", "", "index-url", "https://github.com/x/index"), "index-url", "not a sparse index"},
 		{"http index", merge(jfrogOK, "repository", "", "index-url", "sparse+http://x/"), "index-url", "sparse+https://"},
 		{"bad scheme", merge(jfrogOK, "token-scheme", "Bearer x"), "token-scheme", "not an HTTP auth scheme"},
@@ -178,8 +178,11 @@ func TestLoadInvalid(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Fatalf("error %v is not an *InputError", err)
 			}
-			if !strings.Contains(err.Error(), "input "+tt.input+":") || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error = %q, want it to name input %s and say %q", err, tt.input, tt.want)
+			if ie.Input != tt.input || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q (input %s), want it to name input %s and say %q", err, ie.Input, tt.input, tt.want)
+			}
+			if ie.With == "" && !strings.Contains(err.Error(), "input "+tt.input+": ") {
+				t.Errorf("error = %q, want it to start %q", err, "input "+tt.input+": ")
 			}
 		})
 	}
@@ -213,7 +216,7 @@ func TestLoadNoSecondError(t *testing.T) {
 				t.Fatal("Load succeeded, want an error")
 			}
 			got := strings.Split(err.Error(), "\n")
-			if len(got) != 1 || !strings.HasPrefix(got[0], "input "+tt.input+":") {
+			if len(got) != 1 || !strings.HasPrefix(got[0], "input "+tt.input+":") && !strings.HasPrefix(got[0], "inputs "+tt.input+" and ") {
 				t.Errorf("errors %q, want exactly one, about input %s", got, tt.input)
 			}
 		})

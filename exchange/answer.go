@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
-	"sync"
 )
 
 // What an answer may carry that is secret, and how an error may quote it.
@@ -26,23 +24,17 @@ const maxFound = 16
 var (
 	// tokenFieldRe finds token fields whose value is a plain JSON string,
 	// in text that need not be valid JSON.
-	tokenFieldRe = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
-	})
+	tokenFieldRe = lazyRegexp(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
 	// stsSecretRe finds the credentials of an STS answer in XML.
-	stsSecretRe = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`<(?:AccessKeyId|SecretAccessKey|SessionToken)>\s*([^<\s]+)\s*</`)
-	})
+	stsSecretRe = lazyRegexp(`<(?:AccessKeyId|SecretAccessKey|SessionToken)>\s*([^<\s]+)\s*</`)
 	// cratesIOTokenRe finds crates.io trusted publishing tokens anywhere:
 	// "cio_tp_" then alphanumerics. crates.io's are 32 (31 random and a
 	// checksum character); 16 or more are taken, so that a change of length
 	// still finds them.
-	cratesIOTokenRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`cio_tp_[A-Za-z0-9]{16,}`) })
+	cratesIOTokenRe = lazyRegexp(`cio_tp_[A-Za-z0-9]{16,}`)
 	// successShapeRe finds the marks of a success answer: its token fields
 	// (whatever their value) or STS's credential elements.
-	successShapeRe = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken|Credentials)"\s*:|<(?:AssumeRoleWithWebIdentityResult|Credentials|AccessKeyId|SecretAccessKey|SessionToken)[\s>/]`)
-	})
+	successShapeRe = lazyRegexp(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken|Credentials)"\s*:|<(?:AssumeRoleWithWebIdentityResult|Credentials|AccessKeyId|SecretAccessKey|SessionToken)[\s>/]`)
 )
 
 // tokenKeys are the JSON keys whose string values are secrets, at any depth.

@@ -48,6 +48,24 @@ func (p Provider) Title() string {
 	}
 }
 
+// ParseProvider reads the provider input: a provider's name or an alias
+// (artifactory, crates.io, cratesio, aws-codeartifact), in any case. When
+// ok is false, p is the name lower-cased, "" for none.
+func ParseProvider(name string) (p Provider, ok bool) {
+	switch n := strings.ToLower(strings.TrimSpace(name)); n {
+	case "jfrog", "artifactory":
+		return JFrog, true
+	case "cloudsmith":
+		return Cloudsmith, true
+	case "crates-io", "crates.io", "cratesio":
+		return CratesIO, true
+	case "codeartifact", "aws-codeartifact":
+		return CodeArtifact, true
+	default:
+		return Provider(n), false
+	}
+}
+
 // Credential modes.
 const (
 	ModeToken    = "token"
@@ -178,16 +196,11 @@ func (e *InputError) Error() string {
 func Load(input func(name string) string) (*Config, error) {
 	l := loader{input: input}
 	c := &Config{}
-	switch p := strings.ToLower(l.get("provider")); p {
-	case "jfrog", "artifactory":
-		c.Provider = JFrog
-	case "cloudsmith":
-		c.Provider = Cloudsmith
-	case "crates-io", "crates.io", "cratesio":
-		c.Provider = CratesIO
-	case "codeartifact", "aws-codeartifact":
-		c.Provider = CodeArtifact
-	case "":
+	p, ok := ParseProvider(l.get("provider"))
+	switch {
+	case ok:
+		c.Provider = p
+	case p == "":
 		l.fail("provider", "is required; use jfrog (or artifactory), cloudsmith, crates-io or codeartifact")
 		return nil, l.err()
 	default:

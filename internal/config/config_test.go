@@ -286,3 +286,25 @@ func TestProviderTitle(t *testing.T) {
 		}
 	}
 }
+
+// TestParseProvider checks every name and alias the provider input takes,
+// in any case and with spaces around, and what an unknown name gives.
+func TestParseProvider(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in     string
+		want   Provider
+		wantOK bool
+	}{
+		{"jfrog", JFrog, true}, {"Artifactory", JFrog, true}, {" JFROG ", JFrog, true},
+		{"cloudsmith", Cloudsmith, true},
+		{"crates-io", CratesIO, true}, {"crates.io", CratesIO, true}, {"CratesIO", CratesIO, true},
+		{"codeartifact", CodeArtifact, true}, {"aws-codeartifact", CodeArtifact, true},
+		{"", "", false}, {" ", "", false}, {"Nexus", "nexus", false}, {"jfrog-cloud", "jfrog-cloud", false},
+	}
+	for _, tt := range tests {
+		if got, ok := ParseProvider(tt.in); got != tt.want || ok != tt.wantOK {
+			t.Errorf("ParseProvider(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}

@@ -129,6 +129,9 @@ func TestLoadInvalid(t *testing.T) {
 		{"not a url", merge(jfrogOK, "url", "example"), "url", "is not a URL"},
 		{"bad registry name", merge(jfrogOK, "registry-name", "my registry"), "registry-name", ""},
 		{"registry name crates-io", merge(jfrogOK, "registry-name", "crates-io"), "registry-name", "Cargo's own name"},
+		// Cargo 1.95 refuses it too: "invalid character `.` in registry
+		// name: `my.reg`, characters must be Unicode XID characters".
+		{"dot in a registry name", merge(jfrogOK, "registry-name", "my.reg"), "registry-name", `character '.' is not allowed; a registry name must start with a letter or '_' and may contain only letters, digits, '-' and '_' (Cargo's rules)`},
 		{"bad boolean", merge(jfrogOK, "default-registry", "yes please"), "default-registry", "is not a boolean"},
 		{"negative retries", merge(jfrogOK, "retries", "-1"), "retries", "from 0 to 10"},
 		{"huge retries", merge(jfrogOK, "retries", "1000"), "retries", "from 0 to 10"},

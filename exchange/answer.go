@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -25,17 +24,17 @@ const maxFound = 16
 var (
 	// tokenFieldRe finds token fields whose value is a plain JSON string,
 	// in text that need not be valid JSON.
-	tokenFieldRe = regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
+	tokenFieldRe = lazyRegexp(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken)"\s*:\s*"([^"\\\x00-\x1f]+)"`)
 	// stsSecretRe finds the credentials of an STS answer in XML.
-	stsSecretRe = regexp.MustCompile(`<(?:AccessKeyId|SecretAccessKey|SessionToken)>\s*([^<\s]+)\s*</`)
+	stsSecretRe = lazyRegexp(`<(?:AccessKeyId|SecretAccessKey|SessionToken)>\s*([^<\s]+)\s*</`)
 	// cratesIOTokenRe finds crates.io trusted publishing tokens anywhere:
 	// "cio_tp_" then alphanumerics. crates.io's are 32 (31 random and a
 	// checksum character); 16 or more are taken, so that a change of length
 	// still finds them.
-	cratesIOTokenRe = regexp.MustCompile(`cio_tp_[A-Za-z0-9]{16,}`)
+	cratesIOTokenRe = lazyRegexp(`cio_tp_[A-Za-z0-9]{16,}`)
 	// successShapeRe finds the marks of a success answer: its token fields
 	// (whatever their value) or STS's credential elements.
-	successShapeRe = regexp.MustCompile(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken|Credentials)"\s*:|<(?:AssumeRoleWithWebIdentityResult|Credentials|AccessKeyId|SecretAccessKey|SessionToken)[\s>/]`)
+	successShapeRe = lazyRegexp(`"(?:access_token|token|reference_token|refresh_token|authorizationToken|AccessKeyId|SecretAccessKey|SessionToken|Credentials)"\s*:|<(?:AssumeRoleWithWebIdentityResult|Credentials|AccessKeyId|SecretAccessKey|SessionToken)[\s>/]`)
 )
 
 // tokenKeys are the JSON keys whose string values are secrets, at any depth.
@@ -66,13 +65,13 @@ func findSecrets(body []byte) []string {
 	if json.Unmarshal(body, &v) == nil {
 		walkTokens(v, false, add)
 	}
-	for _, m := range tokenFieldRe.FindAllSubmatch(body, maxFound) {
+	for _, m := range tokenFieldRe().FindAllSubmatch(body, maxFound) {
 		add(string(m[1]))
 	}
-	for _, m := range stsSecretRe.FindAllSubmatch(body, maxFound) {
+	for _, m := range stsSecretRe().FindAllSubmatch(body, maxFound) {
 		add(string(m[1]))
 	}
-	for _, m := range cratesIOTokenRe.FindAll(body, maxFound) {
+	for _, m := range cratesIOTokenRe().FindAll(body, maxFound) {
 		add(string(m))
 	}
 	return out
@@ -103,7 +102,7 @@ func hasSuccessShape(body []byte) bool {
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
 	}
-	return successShapeRe.Match(body)
+	return successShapeRe().Match(body)
 }
 
 // errorAnswerMessage is what an error may quote of a non-success answer,

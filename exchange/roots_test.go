@@ -2,14 +2,26 @@ package exchange
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
@@ -88,3 +100,181 @@ func TestBaseHTTPClient(t *testing.T) {
 		})
 	}
 }
+
+// testCA is a CA made for one test and a server certificate it signed for
+// 127.0.0.1 only.
+type testCA struct {
+	cert   *x509.Certificate
+	pem    []byte
+	server tls.Certificate
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name + " server"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert: ca, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+}
+
+// serve starts an HTTPS server with the CA's server certificate.
+func (ca *testCA) serve(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			_, _ = io.Copy(w, r.Body)
+			return
+		}
+		_, _ = w.Write([]byte("pong"))
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.server}, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestBaseHTTPClientSystemRootsLazily checks that the system's roots are
+// loaded only when a server's certificate is not trusted through
+// SSL_CERT_FILE alone, at most once per client; that a request refused by
+// the file's roots is sent again, body and all, with the system's; and that
+// what neither trusts is refused with crypto/tls's own error types.
+func TestBaseHTTPClientSystemRootsLazily(t *testing.T) {
+	t.Parallel()
+	fileCA, systemCA, otherCA := newTestCA(t, "file CA"), newTestCA(t, "system CA"), newTestCA(t, "other CA")
+	fileSrv, systemSrv, otherSrv := fileCA.serve(t), systemCA.serve(t), otherCA.serve(t)
+	caFile := filepath.Join(testenv.TempDir(t), "ca.pem")
+	if err := os.WriteFile(caFile, fileCA.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	localhost := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
+	tests := []struct {
+		name      string
+		urls      []string // fetched in turn, each on a new connection
+		post      bool     // POST a body (echoed) instead of GET
+		systemErr bool     // the system pool fails to load
+		wantLoads int32    // loads of the system pool
+		wantErr   error    // the x509 error of the last fetch; nil = all succeed
+	}{
+		{name: "file CA only", urls: []string{fileSrv.URL, fileSrv.URL}, wantLoads: 0},
+		{name: "file CA only, POST", urls: []string{fileSrv.URL}, post: true, wantLoads: 0},
+		{name: "system CA, loaded once", urls: []string{fileSrv.URL, systemSrv.URL, systemSrv.URL, fileSrv.URL}, wantLoads: 1},
+		{name: "system CA, POST sent again with its body", urls: []string{systemSrv.URL, systemSrv.URL}, post: true, wantLoads: 1},
+		{name: "unknown CA", urls: []string{otherSrv.URL}, wantLoads: 1, wantErr: x509.UnknownAuthorityError{}},
+		{name: "system pool fails to load", urls: []string{fileSrv.URL, systemSrv.URL}, systemErr: true, wantLoads: 1, wantErr: x509.UnknownAuthorityError{}},
+		{name: "wrong host name, file CA", urls: []string{localhost(fileSrv.URL)}, wantLoads: 1, wantErr: x509.HostnameError{}},
+		{name: "wrong host name, system CA", urls: []string{localhost(systemSrv.URL)}, wantLoads: 1, wantErr: x509.HostnameError{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var loads atomic.Int32
+			system := func() (*x509.CertPool, error) {
+				loads.Add(1)
+				if tt.systemErr {
+					return nil, errors.New("no system roots")
+				}
+				p := x509.NewCertPool()
+				p.AddCert(systemCA.cert)
+				return p, nil
+			}
+			getenv := func(k string) string {
+				if k == CertFileEnv {
+					return caFile
+				}
+				return ""
+			}
+			base, err := baseHTTPClient(getenv, system)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base.Transport.(*rootsTransport).fast.DisableKeepAlives = true
+			for i, u := range tt.urls {
+				want := "pong"
+				var resp *http.Response
+				if tt.post {
+					want = fmt.Sprintf(`{"n":%d}`, i)
+					// A body that cannot be read again once closed, as
+					// http.Transport closes it when the handshake fails.
+					resp, err = base.Post(u+"/echo", "application/json", &onceBody{r: strings.NewReader(want)})
+				} else {
+					resp, err = base.Get(u + "/ping")
+				}
+				if tt.wantErr == nil || i < len(tt.urls)-1 {
+					if err != nil {
+						t.Fatalf("fetch %d, %s: %v", i, u, err)
+					}
+					got, err := io.ReadAll(resp.Body)
+					_ = resp.Body.Close()
+					if err != nil || string(got) != want {
+						t.Fatalf("fetch %d, %s: %q, %v; want %q", i, u, got, err, want)
+					}
+					continue
+				}
+				if err == nil {
+					_ = resp.Body.Close()
+				}
+				var cv *tls.CertificateVerificationError
+				if !errors.As(err, &cv) {
+					t.Fatalf("fetch %s: err %v, want a *tls.CertificateVerificationError", u, err)
+				}
+				var ua x509.UnknownAuthorityError
+				var he x509.HostnameError
+				switch tt.wantErr.(type) {
+				case x509.UnknownAuthorityError:
+					if !errors.As(err, &ua) {
+						t.Fatalf("fetch %s: err %v, want x509.UnknownAuthorityError", u, err)
+					}
+				case x509.HostnameError:
+					if !errors.As(err, &he) {
+						t.Fatalf("fetch %s: err %v, want x509.HostnameError", u, err)
+					}
+				}
+			}
+			base.CloseIdleConnections()
+			if got := loads.Load(); got != tt.wantLoads {
+				t.Errorf("system pool loaded %d times, want %d", got, tt.wantLoads)
+			}
+		})
+	}
+}
+
+// onceBody is a request body without GetBody that fails to read once
+// closed.
+type onceBody struct {
+	r      io.Reader
+	closed bool
+}
+
+func (b *onceBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, errors.New("read after close")
+	}
+	return b.r.Read(p)
+}
+
+func (b *onceBody) Close() error { b.closed = true; return nil }

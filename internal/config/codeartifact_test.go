@@ -142,7 +142,7 @@ func TestDefaultRoleSessionName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got := DefaultRoleSessionName(env(tc.env))
-		if got != tc.want || !sessionNameRe.MatchString(got) {
+		if got != tc.want || !isSessionName(got) {
 			t.Errorf("%v: %q, want %q", tc.env, got, tc.want)
 		}
 	}

@@ -48,6 +48,24 @@ func (p Provider) Title() string {
 	}
 }
 
+// ParseProvider reads the provider input: a provider's name or an alias
+// (artifactory, crates.io, cratesio, aws-codeartifact), in any case. When
+// ok is false, p is the name lower-cased, "" for none.
+func ParseProvider(name string) (p Provider, ok bool) {
+	switch n := strings.ToLower(strings.TrimSpace(name)); n {
+	case "jfrog", "artifactory":
+		return JFrog, true
+	case "cloudsmith":
+		return Cloudsmith, true
+	case "crates-io", "crates.io", "cratesio":
+		return CratesIO, true
+	case "codeartifact", "aws-codeartifact":
+		return CodeArtifact, true
+	default:
+		return Provider(n), false
+	}
+}
+
 // Credential modes.
 const (
 	ModeToken    = "token"
@@ -157,29 +175,32 @@ func UsedBy(input string) []Provider {
 	return out
 }
 
-// InputError is a problem with one input.
+// InputError is a problem with one input, or with two that conflict.
 type InputError struct {
 	Input string
-	Msg   string
+	// With is the other input of a conflict ("" for a problem of Input
+	// alone); Msg then completes "inputs <Input> and <With> ...".
+	With string
+	Msg  string
 }
 
-func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
+func (e *InputError) Error() string {
+	if e.With != "" {
+		return "inputs " + e.Input + " and " + e.With + " " + e.Msg
+	}
+	return "input " + e.Input + ": " + e.Msg
+}
 
 // Load reads and validates every input through input (name -> trimmed value).
 // The error joins one *InputError per problem.
 func Load(input func(name string) string) (*Config, error) {
 	l := loader{input: input}
 	c := &Config{}
-	switch p := strings.ToLower(l.get("provider")); p {
-	case "jfrog", "artifactory":
-		c.Provider = JFrog
-	case "cloudsmith":
-		c.Provider = Cloudsmith
-	case "crates-io", "crates.io", "cratesio":
-		c.Provider = CratesIO
-	case "codeartifact", "aws-codeartifact":
-		c.Provider = CodeArtifact
-	case "":
+	p, ok := ParseProvider(l.get("provider"))
+	switch {
+	case ok:
+		c.Provider = p
+	case p == "":
 		l.fail("provider", "is required; use jfrog (or artifactory), cloudsmith, crates-io or codeartifact")
 		return nil, l.err()
 	default:
@@ -273,12 +294,20 @@ type loader struct {
 
 func (l *loader) get(name string) string { return strings.TrimSpace(l.input(name)) }
 
-func (l *loader) fail(input, msg string) {
+func (l *loader) fail(input, msg string) { l.report(&InputError{Input: input, Msg: msg}) }
+
+// conflict reports that input and with may not both be set; msg completes
+// "inputs <input> and <with> ...". Only input counts as reported.
+func (l *loader) conflict(input, with, msg string) {
+	l.report(&InputError{Input: input, With: with, Msg: msg})
+}
+
+func (l *loader) report(e *InputError) {
 	if l.failed == nil {
 		l.failed = map[string]bool{}
 	}
-	l.failed[input] = true
-	l.errs = append(l.errs, &InputError{Input: input, Msg: msg})
+	l.failed[e.Input] = true
+	l.errs = append(l.errs, e)
 }
 
 // ProviderInputs are the inputs that credential-mode: provider writes into
@@ -472,7 +501,7 @@ func (l *loader) index(computed func() string, repoWhat string) string {
 		return computed()
 	}
 	if repo != "" {
-		l.fail("index-url", "and repository are both set; give one of them: repository computes the index, index-url names it directly (a mirror, another host)")
+		l.conflict("index-url", "repository", "are both set; give one of them: repository computes the index, index-url names it directly (a mirror, another host)")
 	}
 	rest, ok := strings.CutPrefix(v, "sparse+")
 	u, err := url.Parse(rest)

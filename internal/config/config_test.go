@@ -129,6 +129,9 @@ func TestLoadInvalid(t *testing.T) {
 		{"not a url", merge(jfrogOK, "url", "example"), "url", "is not a URL"},
 		{"bad registry name", merge(jfrogOK, "registry-name", "my registry"), "registry-name", ""},
 		{"registry name crates-io", merge(jfrogOK, "registry-name", "crates-io"), "registry-name", "Cargo's own name"},
+		// Cargo 1.95 refuses it too: "invalid character `.` in registry
+		// name: `my.reg`, characters must be Unicode XID characters".
+		{"dot in a registry name", merge(jfrogOK, "registry-name", "my.reg"), "registry-name", `character '.' is not allowed; a registry name must start with a letter or '_' and may contain only letters, digits, '-' and '_' (Cargo's rules)`},
 		{"bad boolean", merge(jfrogOK, "default-registry", "yes please"), "default-registry", "is not a boolean"},
 		{"negative retries", merge(jfrogOK, "retries", "-1"), "retries", "from 0 to 10"},
 		{"huge retries", merge(jfrogOK, "retries", "1000"), "retries", "from 0 to 10"},
@@ -142,7 +145,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"foreign for crates", map[string]string{"provider": "crates-io", "repository": "x"}, "repository", "not used with provider crates-io"},
 		{"foreign non-default bool", map[string]string{"provider": "crates-io", "default-registry": "true"}, "default-registry", "not used with provider crates-io"},
 		{"revoke for jfrog", merge(jfrogOK, "revoke", "false"), "revoke", "belongs to crates-io"},
-		{"index and repository", merge(jfrogOK, "index-url", "sparse+https://x/"), "index-url", "are both set; give one of them"},
+		{"index and repository", merge(jfrogOK, "index-url", "sparse+https://x/"), "index-url", "inputs index-url and repository are both set; give one of them: "},
 		{"git index", merge(jfrogOK, "repository", "", "index-url", "https://github.com/x/index"), "index-url", "not a sparse index"},
 		{"http index", merge(jfrogOK, "repository", "", "index-url", "sparse+http://x/"), "index-url", "sparse+https://"},
 		{"bad scheme", merge(jfrogOK, "token-scheme", "Bearer x"), "token-scheme", "not an HTTP auth scheme"},
@@ -178,8 +181,11 @@ func TestLoadInvalid(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Fatalf("error %v is not an *InputError", err)
 			}
-			if !strings.Contains(err.Error(), "input "+tt.input+":") || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error = %q, want it to name input %s and say %q", err, tt.input, tt.want)
+			if ie.Input != tt.input || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q (input %s), want it to name input %s and say %q", err, ie.Input, tt.input, tt.want)
+			}
+			if ie.With == "" && !strings.Contains(err.Error(), "input "+tt.input+": ") {
+				t.Errorf("error = %q, want it to start %q", err, "input "+tt.input+": ")
 			}
 		})
 	}
@@ -213,7 +219,7 @@ func TestLoadNoSecondError(t *testing.T) {
 				t.Fatal("Load succeeded, want an error")
 			}
 			got := strings.Split(err.Error(), "\n")
-			if len(got) != 1 || !strings.HasPrefix(got[0], "input "+tt.input+":") {
+			if len(got) != 1 || !strings.HasPrefix(got[0], "input "+tt.input+":") && !strings.HasPrefix(got[0], "inputs "+tt.input+" and ") {
 				t.Errorf("errors %q, want exactly one, about input %s", got, tt.input)
 			}
 		})
@@ -280,6 +286,28 @@ func TestProviderTitle(t *testing.T) {
 	for p, want := range map[Provider]string{JFrog: "JFrog", Cloudsmith: "Cloudsmith", CratesIO: "crates.io", CodeArtifact: "AWS CodeArtifact"} {
 		if got := p.Title(); got != want {
 			t.Errorf("%s.Title() = %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestParseProvider checks every name and alias the provider input takes,
+// in any case and with spaces around, and what an unknown name gives.
+func TestParseProvider(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in     string
+		want   Provider
+		wantOK bool
+	}{
+		{"jfrog", JFrog, true}, {"Artifactory", JFrog, true}, {" JFROG ", JFrog, true},
+		{"cloudsmith", Cloudsmith, true},
+		{"crates-io", CratesIO, true}, {"crates.io", CratesIO, true}, {"CratesIO", CratesIO, true},
+		{"codeartifact", CodeArtifact, true}, {"aws-codeartifact", CodeArtifact, true},
+		{"", "", false}, {" ", "", false}, {"Nexus", "nexus", false}, {"jfrog-cloud", "jfrog-cloud", false},
+	}
+	for _, tt := range tests {
+		if got, ok := ParseProvider(tt.in); got != tt.want || ok != tt.wantOK {
+			t.Errorf("ParseProvider(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }

@@ -2,11 +2,11 @@
 // it replaces (curl for the ID token, curl for the JFrog exchange, jq,
 // writing the Cargo variables to GITHUB_ENV), both against the same local
 // fake services (e2e/internal/fakes), and checks the performance targets:
-// the binary's median wall time at most half the script's, peak RSS at most
-// 20 MB, exactly two HTTP requests per run, a binary of at most 7.5 MB, one 503
-// then success in under 1.5 s and a 403 in under 1 s.
+// the binary's median wall time at most -max-ratio (0.3) of the script's,
+// peak RSS at most 20 MB, exactly two HTTP requests per run, a binary of at
+// most 7.5 MB, one 503 then success in under 1.5 s and a 403 in under 1 s.
 //
-//	go run ./e2e/cmd/bench [-n 20] [-warmup 3]
+//	go run ./e2e/cmd/bench [-n 20] [-warmup 3] [-max-ratio 0.3]
 //
 // It exits 1 when a target is missed. It needs bash, curl and jq.
 package main
@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -55,15 +56,21 @@ func exitCode(err error) int {
 // until AWS CodeArtifact came, whose SigV4 signer (aws-sdk-go-v2) and STS
 // XML answers added 0.15 MB (7.07 MB -> 7.22 MB); 7.5 MB keeps the image
 // (binary and CA bundle) under its 8 MB budget, which the container tests
-// check.
+// check. The ratio's target is the flag -max-ratio, DefaultMaxRatio unless
+// given.
 const (
-	maxRatio      = 0.5
 	maxRSSMB      = 20.0
 	maxBinaryMB   = 7.5 // decimal MB
 	wantRequests  = 2
 	max503Success = 1500 * time.Millisecond
 	max403Failure = time.Second
 )
+
+// DefaultMaxRatio is the highest binary/script ratio of median wall times
+// that passes. The binary took 0.25x the script on 2026-11-28 and 0.28-0.37x
+// on 2026-12-02, half of it loading the system's CA certificates it did not
+// need; without that, 0.13-0.15x (on a two-core machine with a load of 5).
+const DefaultMaxRatio = 0.3
 
 // articleScript is the flow of JFrog's knowledge-base article "How to use
 // OIDC with Cargo in GitHub Actions" (000006857): curl for the ID token, curl + jq for the
@@ -108,11 +115,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(stdout)
 	n := fs.Int("n", 20, "timed runs of each flow")
 	warmup := fs.Int("warmup", 3, "untimed runs of each flow first")
+	maxRatio := fs.Float64("max-ratio", DefaultMaxRatio, "fail when the binary's median wall time is more than this times the script's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 1 || *warmup < 0 {
 		return errors.New("-n must be at least 1 and -warmup at least 0")
+	}
+	if !(*maxRatio > 0) || math.IsInf(*maxRatio, 1) {
+		return fmt.Errorf("-max-ratio %v: give a ratio above 0, like %.1f", *maxRatio, DefaultMaxRatio)
 	}
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -183,38 +194,27 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	s.JFrog.Faults.Clear()
 
 	bs, ss := stats(bins), stats(scripts)
-	ratio := float64(bs.median) / float64(ss.median)
+	res := results{ratio: float64(bs.median) / float64(ss.median), reqOK: true, requests: requestCounts(bins),
+		binaryMB: float64(fi.Size()) / 1e6, retry: retry, retryErr: retryErr,
+		forbidden: forbidden, forbiddenErr: forbiddenErr, forbiddenTries: forbiddenTries}
 	var peakKB int64
-	reqOK := true
 	for _, b := range bins {
 		peakKB = max(peakKB, b.maxRSSKB)
-		reqOK = reqOK && b.requests == wantRequests
+		res.reqOK = res.reqOK && b.requests == wantRequests
 	}
-	peakMB := float64(peakKB) / 1024
+	res.peakMB = float64(peakKB) / 1024
 
 	fmt.Fprintf(stdout, "\n%d timed runs of each flow after %d warm-up runs, alternating; JFrog exchange, token mode, TLS on 127.0.0.1\n\n", *n, *warmup)
 	fmt.Fprintf(stdout, "%-22s %9s %9s %9s %9s\n", "wall time", "median", "min", "p90", "max")
 	fmt.Fprintf(stdout, "%-22s %9s %9s %9s %9s\n", "cargo-oidc binary", ms(bs.median), ms(bs.min), ms(bs.p90), ms(bs.max))
 	fmt.Fprintf(stdout, "%-22s %9s %9s %9s %9s\n", "curl + jq script", ms(ss.median), ms(ss.min), ms(ss.p90), ms(ss.max))
-	fmt.Fprintf(stdout, "%-22s %9.2f\n\n", "ratio binary/script", ratio)
-	fmt.Fprintf(stdout, "binary: size %.2f MiB (%.2f MB), peak RSS %.1f MiB, HTTP requests per run %s\n", binaryMB, float64(fi.Size())/1e6, peakMB, requestCounts(bins))
+	fmt.Fprintf(stdout, "%-22s %9.2f\n\n", "ratio binary/script", res.ratio)
+	fmt.Fprintf(stdout, "binary: size %.2f MiB (%.2f MB), peak RSS %.1f MiB, HTTP requests per run %s\n", binaryMB, res.binaryMB, res.peakMB, res.requests)
 	fmt.Fprintf(stdout, "one 503 then success: %s (%s); 403: %s (%d request%s, %s)\n\n",
 		ms(retry.wall), outcome(retryErr, true), ms(forbidden.wall), forbiddenTries, plural(forbiddenTries), outcome(forbiddenErr, false))
 
-	type check struct {
-		ok   bool
-		what string
-	}
-	checks := []check{
-		{ratio <= maxRatio, fmt.Sprintf("binary median <= %.1f x script median (%.2f)", maxRatio, ratio)},
-		{peakMB <= maxRSSMB, fmt.Sprintf("binary peak RSS <= %.0f MiB (%.1f MiB)", maxRSSMB, peakMB)},
-		{reqOK, fmt.Sprintf("exactly %d HTTP requests per binary run (%s)", wantRequests, requestCounts(bins))},
-		{float64(fi.Size())/1e6 <= maxBinaryMB, fmt.Sprintf("binary size <= %.1f MB (%.2f MB)", maxBinaryMB, float64(fi.Size())/1e6)},
-		{retryErr == nil && retry.wall < max503Success, fmt.Sprintf("one 503 then success in < %s (%s, %s)", max503Success, ms(retry.wall), outcome(retryErr, true))},
-		{forbiddenErr != nil && forbiddenTries == 1 && forbidden.wall < max403Failure, fmt.Sprintf("403 fails in < %s without retrying (%s, %d request%s)", max403Failure, ms(forbidden.wall), forbiddenTries, plural(forbiddenTries))},
-	}
 	failed := 0
-	for _, c := range checks {
+	for _, c := range targets(res, *maxRatio) {
 		mark := "PASS"
 		if !c.ok {
 			mark = "FAIL"
@@ -226,6 +226,39 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return &missedError{n: failed}
 	}
 	return nil
+}
+
+// results are the figures the targets are checked against.
+type results struct {
+	ratio          float64 // binary median / script median
+	peakMB         float64 // the binary's peak RSS, MiB
+	binaryMB       float64 // decimal MB
+	reqOK          bool    // every binary run made wantRequests requests
+	requests       string  // the request counts seen
+	retry          sample  // one 503, then success
+	retryErr       error
+	forbidden      sample // a 403
+	forbiddenErr   error
+	forbiddenTries int
+}
+
+// check is one target, met or not, and what it says.
+type check struct {
+	ok   bool
+	what string
+}
+
+// targets checks r against the performance targets, the ratio against
+// maxRatio.
+func targets(r results, maxRatio float64) []check {
+	return []check{
+		{r.ratio <= maxRatio, fmt.Sprintf("binary median <= %.2g x script median (%.2f)", maxRatio, r.ratio)},
+		{r.peakMB <= maxRSSMB, fmt.Sprintf("binary peak RSS <= %.0f MiB (%.1f MiB)", maxRSSMB, r.peakMB)},
+		{r.reqOK, fmt.Sprintf("exactly %d HTTP requests per binary run (%s)", wantRequests, r.requests)},
+		{r.binaryMB <= maxBinaryMB, fmt.Sprintf("binary size <= %.1f MB (%.2f MB)", maxBinaryMB, r.binaryMB)},
+		{r.retryErr == nil && r.retry.wall < max503Success, fmt.Sprintf("one 503 then success in < %s (%s, %s)", max503Success, ms(r.retry.wall), outcome(r.retryErr, true))},
+		{r.forbiddenErr != nil && r.forbiddenTries == 1 && r.forbidden.wall < max403Failure, fmt.Sprintf("403 fails in < %s without retrying (%s, %d request%s)", max403Failure, ms(r.forbidden.wall), r.forbiddenTries, plural(r.forbiddenTries))},
+	}
 }
 
 // missedError reports that the runs worked but targets were missed.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
@@ -24,7 +25,8 @@ func TestRun(t *testing.T) {
 	if err != nil && !errors.As(err, &missed) {
 		t.Fatalf("bench failed: %v", err)
 	}
-	for _, want := range []string{"PASS  exactly 2 HTTP requests per binary run", "cargo-oidc binary", "curl + jq script", "one 503 then success"} {
+	for _, want := range []string{"PASS  exactly 2 HTTP requests per binary run", "cargo-oidc binary", "curl + jq script", "one 503 then success",
+		"binary median <= 0.3 x script median"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("bench output lacks %q", want)
 		}
@@ -33,9 +35,57 @@ func TestRun(t *testing.T) {
 
 func TestRunRejectsBadFlags(t *testing.T) {
 	t.Parallel()
-	var out strings.Builder
-	if err := run(t.Context(), []string{"-n", "0"}, &out); err == nil {
-		t.Fatal("run accepted -n 0")
+	for _, args := range [][]string{{"-n", "0"}, {"-warmup", "-1"}, {"-max-ratio", "0"}, {"-max-ratio", "-0.3"}, {"-max-ratio", "NaN"}, {"-max-ratio", "+Inf"}} {
+		var out strings.Builder
+		if err := run(t.Context(), args, &out); err == nil || exitCode(err) != 1 {
+			t.Errorf("run %q: err %v, want a refusal (exit 1)", args, err)
+		}
+	}
+}
+
+// TestTargets checks the verdicts on given figures: the ratio passes up to
+// -max-ratio inclusive and fails above it, and every other target fails
+// on its own.
+func TestTargets(t *testing.T) {
+	t.Parallel()
+	good := results{ratio: 0.2, peakMB: 15, binaryMB: 7.4, reqOK: true, requests: "2",
+		retry: sample{wall: 300 * time.Millisecond}, forbidden: sample{wall: 30 * time.Millisecond},
+		forbiddenErr: errors.New("403"), forbiddenTries: 1}
+	with := func(f func(*results)) results { r := good; f(&r); return r }
+	tests := []struct {
+		name     string
+		r        results
+		maxRatio float64
+		wantFail string // the start of the one target that fails; "" = none
+	}{
+		{"all met", good, DefaultMaxRatio, ""},
+		{"ratio at the default", with(func(r *results) { r.ratio = 0.3 }), DefaultMaxRatio, ""},
+		{"ratio above the default", with(func(r *results) { r.ratio = 0.31 }), DefaultMaxRatio, "binary median <= 0.3 x script median (0.31)"},
+		{"ratio of the old target", with(func(r *results) { r.ratio = 0.45 }), DefaultMaxRatio, "binary median <= 0.3 x"},
+		{"ratio within a looser -max-ratio", with(func(r *results) { r.ratio = 0.45 }), 0.5, ""},
+		{"ratio above a tighter -max-ratio", good, 0.15, "binary median <= 0.15 x script median (0.20)"},
+		{"RSS", with(func(r *results) { r.peakMB = 21 }), DefaultMaxRatio, "binary peak RSS"},
+		{"requests", with(func(r *results) { r.reqOK, r.requests = false, "2, 3" }), DefaultMaxRatio, "exactly 2 HTTP requests per binary run (2, 3)"},
+		{"size", with(func(r *results) { r.binaryMB = 7.6 }), DefaultMaxRatio, "binary size"},
+		{"503 not recovered", with(func(r *results) { r.retryErr = errors.New("503") }), DefaultMaxRatio, "one 503 then success"},
+		{"403 retried", with(func(r *results) { r.forbiddenTries = 2 }), DefaultMaxRatio, "403 fails"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var failed []string
+			for _, c := range targets(tt.r, tt.maxRatio) {
+				if !c.ok {
+					failed = append(failed, c.what)
+				}
+			}
+			switch {
+			case tt.wantFail == "" && len(failed) > 0:
+				t.Errorf("failed %q, want every target met", failed)
+			case tt.wantFail != "" && (len(failed) != 1 || !strings.HasPrefix(failed[0], tt.wantFail)):
+				t.Errorf("failed %q, want only %q", failed, tt.wantFail)
+			}
+		})
 	}
 }
 
@@ -47,7 +97,7 @@ func TestHelpExitsZero(t *testing.T) {
 		if exitCode(err) != 0 {
 			t.Errorf("%s: err %v, exit code %d; want 0", arg, err, exitCode(err))
 		}
-		if !strings.Contains(out.String(), "-warmup") {
+		if !strings.Contains(out.String(), "-warmup") || !strings.Contains(out.String(), "-max-ratio") {
 			t.Errorf("%s: usage lacks -warmup:\n%s", arg, out.String())
 		}
 	}

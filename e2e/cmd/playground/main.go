@@ -11,6 +11,9 @@
 //
 //	go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|crates-io|codeartifact] [-mode token|provider]
 //
+// -provider takes what the action's provider input takes, aliases too
+// (artifactory, crates.io, aws-codeartifact), and gives it to the step as is.
+//
 // It exits 0 when Cargo succeeded. It needs Go and cargo.
 package main
 
@@ -28,12 +31,16 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/config"
 )
 
 func main() {
@@ -78,8 +85,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
 	}
-	if !slices.Contains(providers, *provider) {
-		return fmt.Errorf("-provider %q: want one of %s", *provider, strings.Join(providers, ", "))
+	p, ok := config.ParseProvider(*provider)
+	if !ok || !slices.Contains(providers, string(p)) {
+		return fmt.Errorf("-provider %q: want one of %s (or an alias the action takes: artifactory, crates.io, aws-codeartifact)", *provider, strings.Join(providers, ", "))
 	}
 	if *mode != "token" && *mode != "provider" {
 		return fmt.Errorf("-mode %q: want token or provider", *mode)
@@ -103,7 +111,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		"CARGO_NET_RETRY":   "0",
 	}
 	var inputs map[string]string
-	switch *provider {
+	switch string(p) {
 	case "jfrog":
 		inputs = s.JFrogInputs()
 		say("   JFrog token service       %s (OIDC integration %q)", s.JFrogURL, s.JFrog.ProviderName)
@@ -125,6 +133,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		say("   AWS CodeArtifact          %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
 		say("   Cargo registry            %s (auth required, holds %s %s)", s.CodeArtifactIndex, fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	}
+	inputs["provider"] = *provider // as given: the action reads the alias itself
 	inputs["credential-mode"] = *mode
 
 	say("\n== 2. Building cargo-oidc")
@@ -154,7 +163,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	say("       id: registry")
 	say("       with:")
 	for _, k := range slices.Sorted(maps.Keys(inputs)) {
-		say("         %s: %s", k, inputs[k])
+		say("         %s", withLine(k, inputs[k]))
 	}
 
 	say("\n== 3. The step's log, as the Actions page shows it")
@@ -189,7 +198,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		"description = \"cargo-oidc playground\"\nlicense = \"MIT\"\n"
 	cmd := runner.Cmd{Name: "cargo", Args: []string{"fetch"}}
 	what := fmt.Sprintf("fetched %s %s", fakes.DefaultCrate, fakes.DefaultCrateVersion)
-	if *provider == "crates-io" {
+	if p == config.CratesIO {
 		// A test hook of cargo points "crates.io" at the local stand-in.
 		cmd = runner.Cmd{Name: "cargo", Args: []string{"publish", "--allow-dirty", "--no-verify"},
 			Env: map[string]string{fakes.CratesIOURLEnv: s.CratesIOIndex}}
@@ -222,10 +231,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	how := "with the exported token"
 	if *mode == "provider" {
-		how = fmt.Sprintf("through the credential provider (%d exchanges: the step's and cargo's)", s.Store.Exchanges(*provider))
+		how = fmt.Sprintf("through the credential provider (%d exchanges: the step's and cargo's)", s.Store.Exchanges(string(p)))
 	}
-	say("\nOK: cargo %s %s. Try -mode=%s, or -provider with %s.", what, how, other(*mode), strings.Join(without(providers, *provider), " or "))
+	say("\nOK: cargo %s %s. Try -mode=%s, or -provider with %s.", what, how, other(*mode), strings.Join(without(providers, string(p)), " or "))
 	return nil
+}
+
+// withLine is the line "key: value" of a step's with: block, the value
+// quoted where YAML would not read it as that string: an AWS account ID
+// read as a number loses its leading zeros, so README quotes domain-owner.
+func withLine(key, value string) string {
+	b, err := yaml.Marshal(map[string]string{key: value})
+	if err != nil {
+		return key + ": " + strconv.Quote(value)
+	}
+	return strings.TrimSuffix(string(b), "\n")
 }
 
 // masker replaces every masked value with ***, longest first, as the runner

@@ -26,7 +26,9 @@ func TestRun(t *testing.T) {
 			"Exported CARGO_REGISTRIES_CLOUDSMITH_TOKEN=Bearer ***", "Downloaded e2e-dep v1.0.0 (registry `cloudsmith`)"}},
 		{"crates-io", "provider", []string{"> Exchanging the GitHub ID token with crates.io", "| Provider | crates.io |",
 			"CARGO_REGISTRY_CREDENTIAL_PROVIDER=", "Published playground v0.1.0", "OK: cargo published playground 0.1.0"}},
-		{"codeartifact", "token", []string{"> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",
+		{"artifactory", "token", []string{"provider: artifactory\n", "> Exchanging the GitHub ID token with JFrog",
+			"Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***", "OK: cargo fetched e2e-dep 1.0.0 with the exported token. Try -mode=provider, or -provider with cloudsmith or crates-io or codeartifact."}},
+		{"codeartifact", "token", []string{`domain-owner: "111122223333"` + "\n", "> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",
 			"Downloaded e2e-dep v1.0.0 (registry `codeartifact`)", "OK: cargo fetched e2e-dep"}},
 	}
 	for _, tt := range tests {
@@ -70,6 +72,27 @@ func TestHelp(t *testing.T) {
 	}
 }
 
+// TestWithLine checks the step's with: lines: a value YAML would read as
+// something other than that string is quoted, others are shown plain.
+func TestWithLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ key, value, want string }{
+		{"domain-owner", "111122223333", `domain-owner: "111122223333"`},
+		{"domain-owner", "012345678901", `domain-owner: "012345678901"`},
+		{"export-env", "false", `export-env: "false"`},
+		{"retries", "3", `retries: "3"`},
+		{"provider", "artifactory", "provider: artifactory"},
+		{"role-to-assume", "arn:aws:iam::111122223333:role/cargo-ci", "role-to-assume: arn:aws:iam::111122223333:role/cargo-ci"},
+		{"index-url", "sparse+https://127.0.0.1:4443/cargo/r/", "index-url: sparse+https://127.0.0.1:4443/cargo/r/"},
+		{"audience", "a: b", `audience: 'a: b'`},
+	}
+	for _, tt := range tests {
+		if got := withLine(tt.key, tt.value); got != tt.want {
+			t.Errorf("withLine(%q, %q) = %s, want %s", tt.key, tt.value, got, tt.want)
+		}
+	}
+}
+
 func TestRenderLog(t *testing.T) {
 	t.Parallel()
 	mask := masker([]string{"sekrit", "sekrit-longer", " "})
@@ -94,7 +117,7 @@ func TestRenderLog(t *testing.T) {
 
 func TestRunRejectsBadArguments(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"-mode", "nope"}, {"-provider", "nexus"}, {"-bogus"}, {"extra"}} {
+	for _, args := range [][]string{{"-mode", "nope"}, {"-provider", "nexus"}, {"-provider", ""}, {"-bogus"}, {"extra"}} {
 		var out strings.Builder
 		if err := run(t.Context(), args, &out); exitCode(err) != 1 {
 			t.Errorf("run accepted %q (err %v)", args, err)

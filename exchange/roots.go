@@ -22,7 +22,8 @@ const CertFileEnv = "SSL_CERT_FILE"
 // and the credential provider: a cleanhttp pooled client that trusts the
 // system's roots plus every certificate in the PEM file SSL_CERT_FILE
 // names, read through getenv. Go reads SSL_CERT_FILE by itself only on
-// Linux and the BSDs (where it replaces the system bundle); on macOS and
+// Linux and the BSDs (as the bundle file, beside the certificates under
+// /etc/ssl/certs); on macOS and
 // Windows it asks the platform verifier, which ignores the variable.
 // Adding the file here makes a private CA work the same on every runner.
 // With SSL_CERT_FILE empty it returns nil, NewClient's default.

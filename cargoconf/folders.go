@@ -312,27 +312,9 @@ func (fl *Folders) resolve(path string) (resolved, error) {
 			if links++; links > maxLinks {
 				return resolved{}, fmt.Errorf("cannot use %s: more than %d symbolic links on the way", shown, maxLinks)
 			}
-			target, err := f.root.Readlink(next)
-			if err != nil {
-				return resolved{}, fmt.Errorf("cannot use %s: %w", shown, f.unroot(err))
+			if f, done, rest, err = fl.followLink(f, shown, done, next, rest); err != nil {
+				return resolved{}, err
 			}
-			if fspath.IsRooted(target) && !filepath.IsAbs(target) {
-				// On Windows, \x or C:x: relative to the current drive or
-				// to the drive's current folder, which the action cannot know.
-				return resolved{}, &LinkError{Path: shown, Link: f.display(next), Target: target, Folders: fl.names()}
-			}
-			if filepath.IsAbs(target) {
-				nf, nrel, ok := fl.locate(target, true)
-				if !ok || nf.err != nil {
-					return resolved{}, &LinkError{Path: shown, Link: f.display(next), Target: target, Folders: fl.names()}
-				}
-				f, done, rest = nf, "", append(split(nrel), rest...)
-				continue
-			}
-			if escapes(done, target) {
-				return resolved{}, &LinkError{Path: shown, Link: f.display(next), Target: target, Folders: fl.names()}
-			}
-			rest = append(split(target), rest...)
 			continue
 		}
 		if len(rest) > 0 && !fi.IsDir() {
@@ -352,6 +334,34 @@ func (fl *Folders) resolve(path string) (resolved, error) {
 		return resolved{}, fmt.Errorf("cannot use %s: %w", shown, f.unroot(err))
 	}
 	return resolved{f: f, rel: done, fi: fi}, nil
+}
+
+// followLink reads the symbolic link next (in folder f, whose walk has
+// reached done) and returns where the walk goes on: the folder, the part of
+// it walked, and the components left. A link leaving the folders is a
+// *LinkError.
+func (fl *Folders) followLink(f *folder, shown, done, next string, rest []string) (*folder, string, []string, error) {
+	target, err := f.root.Readlink(next)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("cannot use %s: %w", shown, f.unroot(err))
+	}
+	outside := &LinkError{Path: shown, Link: f.display(next), Target: target, Folders: fl.names()}
+	if fspath.IsRooted(target) && !filepath.IsAbs(target) {
+		// On Windows, \x or C:x: relative to the current drive or to the
+		// drive's current folder, which the action cannot know.
+		return nil, "", nil, outside
+	}
+	if filepath.IsAbs(target) {
+		nf, nrel, ok := fl.locate(target, true)
+		if !ok || nf.err != nil {
+			return nil, "", nil, outside
+		}
+		return nf, "", append(split(nrel), rest...), nil
+	}
+	if escapes(done, target) {
+		return nil, "", nil, outside
+	}
+	return f, done, append(split(target), rest...), nil
 }
 
 // escapes reports whether a relative link target, read in folder dir

@@ -209,6 +209,20 @@ func Load(input func(name string) string) (*Config, error) {
 	}
 	l.checkForeign(c.Provider)
 
+	l.common(c)
+	l.providerInputs(c)
+	if c.CredentialMode == ModeProvider && c.CredentialsFile != "" {
+		l.fail("credentials-file", "cannot be used with credential-mode: provider, which keeps no token anywhere; remove one of them")
+	}
+	l.checkCharacters(c.CredentialMode == ModeProvider)
+	if err := l.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// common reads the inputs every provider takes.
+func (l *loader) common(c *Config) {
 	c.ExportEnv = l.boolean("export-env")
 	c.DefaultRegistry = l.boolean("default-registry")
 	c.ReplaceCratesIO = l.boolean("replace-crates-io")
@@ -230,7 +244,11 @@ func Load(input func(name string) string) (*Config, error) {
 		l.fail("credential-mode", fmt.Sprintf("%q is not allowed; use token (a token in the environment) or provider (cargo-oidc as Cargo's credential provider)", m))
 	}
 	c.Audience = l.get("audience")
+}
 
+// providerInputs reads the inputs of c.Provider and the token scheme it
+// sends to Cargo.
+func (l *loader) providerInputs(c *Config) {
 	switch c.Provider {
 	case JFrog:
 		c.URL = l.baseURL("url", "")
@@ -274,14 +292,6 @@ func Load(input func(name string) string) (*Config, error) {
 	default:
 		c.TokenScheme = l.scheme()
 	}
-	if c.CredentialMode == ModeProvider && c.CredentialsFile != "" {
-		l.fail("credentials-file", "cannot be used with credential-mode: provider, which keeps no token anywhere; remove one of them")
-	}
-	l.checkCharacters(c.CredentialMode == ModeProvider)
-	if err := l.err(); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 type loader struct {

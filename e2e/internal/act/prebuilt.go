@@ -29,7 +29,7 @@ func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string)
 }
 
 // imageLine is action.yml's `runs.image: Dockerfile` line.
-var imageLine = regexp.MustCompile(`(?m)^(\s+image:\s*)['"]?Dockerfile['"]?\s*$`)
+var imageLine = regexp.MustCompile(`(?m)^([ \t]+image:[ \t]*)['"]?Dockerfile['"]?[ \t]*$`)
 
 // UsePrebuiltImage rewrites the action.yml at path so that `runs.image:
 // Dockerfile` becomes `docker://image`: act (with --pull=false, as Run

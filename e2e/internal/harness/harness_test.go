@@ -159,8 +159,8 @@ func TestSweep(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("the dead session's process still runs")
 	}
-	if bystander.ProcessState != nil {
-		t.Error("a pid that runs another command was killed")
+	if _, running := processIdentity(bystander.Process.Pid); !running {
+		t.Error("a pid that runs another command than the one recorded was killed")
 	}
 	for _, dir := range []string{live, other} {
 		if _, err := os.Stat(dir); err != nil {

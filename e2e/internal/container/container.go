@@ -71,10 +71,13 @@ type Engine struct {
 	// Log receives progress lines (build time, image size, base image
 	// creation). Nil discards them.
 	Log io.Writer
-	// Labels ("NAME=VALUE") are put on every image Build makes and every
-	// container Run starts: harness.Label=1, and harness.RunLabel with the
-	// test process's session (harness.RunEnv) when it has one, so that a
-	// later run can sweep what a killed one left (harness.Sweep).
+	// Labels ("NAME=VALUE") are put on every container Run starts:
+	// harness.Label=1, and harness.RunLabel with the test process's
+	// session (harness.RunEnv) when it has one, so that a later run can
+	// sweep what a killed one left (harness.Sweep). Build puts only
+	// harness.Label=1 on images: podman puts build labels on every stage,
+	// and removing a session's stages would throw away the build cache;
+	// harness.Sweep finds a session's image by its tag (the session id).
 	Labels []string
 
 	logMu sync.Mutex
@@ -191,7 +194,7 @@ func (e *Engine) BuildWith(ctx context.Context, repoDir, tag string, opts BuildO
 	if opts.NoCache {
 		args = append(args, "--no-cache")
 	}
-	args = append(args, e.labelArgs()...)
+	args = append(args, "--label", harness.Label+"=1")
 	args = append(args, repoDir)
 	cmd := e.Command(ctx, args...)
 	var out bytes.Buffer

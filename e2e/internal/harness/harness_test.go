@@ -146,11 +146,12 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	format := ` --filter label=` + Label + `=1 --format {{.ID}} {{index .Labels "` + RunLabel + `"}}`
+	label := " --filter label=" + Label + "=1"
 	podman := &fakePodman{listings: map[string]string{
-		"ps -aq --filter label=" + RunLabel + "=" + Prefix + "dead-2": "c1\n",
-		"ps -a" + format: "c2 " + Prefix + "live-1\nc3 " + Prefix + "gone-3\nc4 \n",
-		"images" + format: "i1 " + Prefix + "gone-3\n",
+		"ps -aq --filter label=" + RunLabel + "=" + Prefix + "dead-2":         "c1\n",
+		"images -q" + label + " --filter reference=*:" + Prefix + "dead-2":    "i0\n",
+		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label: "c2 " + Prefix + "live-1\nc3 " + Prefix + "gone-3\nc4 \n",
+		"images --format {{.ID}} {{.Tag}}" + label:                            "i1 " + Prefix + "gone-3\ni2 latest\ni3 " + Prefix + "live-1\n",
 	}}
 	swept := Sweep(base, podman.command)
 
@@ -171,17 +172,15 @@ func TestSweep(t *testing.T) {
 		t.Errorf("the dead session's folder is still there: %v", err)
 	}
 	for _, want := range []string{
-		"ps -aq --filter label=" + RunLabel + "=" + Prefix + "dead-2",
-		"images -q --filter label=" + RunLabel + "=" + Prefix + "dead-2",
-		"rm -f c1", "rm -f c3", "rmi -f i1",
+		"rm -f c1", "rmi -f i0", "rm -f c3", "rmi -f i1",
 	} {
 		if !slices.Contains(podman.calls, want) {
 			t.Errorf("podman was not asked %q; calls: %q", want, podman.calls)
 		}
 	}
-	for _, never := range []string{"rm -f c2", "rm -f c4"} {
+	for _, never := range []string{"rm -f c2", "rm -f c4", "rmi -f i2", "rmi -f i3"} {
 		if slices.Contains(podman.calls, never) {
-			t.Errorf("podman was asked %q (a live session's container, or one of no session)", never)
+			t.Errorf("podman was asked %q (a live session's container or image, or one of no session)", never)
 		}
 	}
 	if len(swept) == 0 || !strings.Contains(fmt.Sprint(swept), "process "+strconv.Itoa(orphan.Process.Pid)) {

@@ -21,7 +21,10 @@ import (
 const Prefix = "cargo-oidc-test-"
 
 // Label marks (=1) every container and image the e2e tests make through
-// Podman; RunLabel holds the id of the session that made it.
+// Podman; RunLabel holds the id of the session that made a container. An
+// image of a session is tagged with the session's id (NAME:ID) instead:
+// a per-session label would land on every build stage, and removing those
+// would empty the build cache.
 const (
 	Label    = "cargo-oidc-test"
 	RunLabel = "cargo-oidc-test.run"
@@ -174,10 +177,10 @@ func Sweep(base string, podman Podman) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, kind := range []struct{ list, rm []string }{
-		{[]string{"ps", "-a"}, []string{"rm", "-f"}},
-		{[]string{"images"}, []string{"rmi", "-f"}},
+		{[]string{"ps", "-a", "--format", `{{.ID}} {{index .Labels "` + RunLabel + `"}}`}, []string{"rm", "-f"}},
+		{[]string{"images", "--format", "{{.ID}} {{.Tag}}"}, []string{"rmi", "-f"}},
 	} {
-		args := append(append([]string{}, kind.list...), "--filter", "label="+Label+"=1", "--format", `{{.ID}} {{index .Labels "`+RunLabel+`"}}`)
+		args := append(append([]string{}, kind.list...), "--filter", "label="+Label+"=1")
 		out, err := podman(ctx, args...).Output()
 		if err != nil {
 			continue
@@ -224,15 +227,14 @@ func sweepSession(dir, id string, podman Podman) []string {
 	if podman != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		filter := "label=" + RunLabel + "=" + id
 		for _, kind := range []struct {
 			what     string
 			list, rm []string
 		}{
-			{"containers", []string{"ps", "-aq"}, []string{"rm", "-f"}},
-			{"images", []string{"images", "-q"}, []string{"rmi", "-f"}},
+			{"containers", []string{"ps", "-aq", "--filter", "label=" + RunLabel + "=" + id}, []string{"rm", "-f"}},
+			{"images", []string{"images", "-q", "--filter", "label=" + Label + "=1", "--filter", "reference=*:" + id}, []string{"rmi", "-f"}},
 		} {
-			out, err := podman(ctx, append(append([]string{}, kind.list...), "--filter", filter)...).Output()
+			out, err := podman(ctx, kind.list...).Output()
 			if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
 				if podman(ctx, append(append([]string{}, kind.rm...), ids...)...).Run() == nil {
 					swept = append(swept, fmt.Sprintf("%d %s of session %s", len(ids), kind.what, id))

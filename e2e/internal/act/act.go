@@ -47,8 +47,18 @@
 //
 // act tags the image it builds for a local `uses: ./` action
 // act-dockeraction:latest (rebuilding it in every stage, --rebuild being
-// act's default), so two checkouts running act on one machine at the same
-// time can race on that tag; runs from one test process are sequential.
+// act's default: 10-30 s each under load), so two checkouts running act on
+// one machine at the same time can race on that tag. Tests therefore let
+// act build the Dockerfile in one job only, and otherwise build the image
+// once (BuildActionImage) and point a copy of action.yml at it
+// (UsePrebuiltImage: `image: docker://<local tag>`, which act with
+// --pull=false takes from the local store, as act's
+// pkg/container/docker_pull.go does when the image exists).
+//
+// Every container act starts carries the engine's labels (see
+// harness.Session), every act process and the Podman service are recorded
+// with Options.Session, and every Run has a deadline whose error names the
+// workflow (*harness.SlowError).
 package act
 
 import (

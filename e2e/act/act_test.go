@@ -138,6 +138,7 @@ runs:
 // with act building the repository's Dockerfile itself (`uses: ./`), then
 // from the image built once per run for everything else.
 func TestAct(t *testing.T) {
+	t.Parallel() // the act runs share one Podman service and wait mostly on containers
 	sh := actRunner(t)
 	image := actionImage(t, sh)
 	start := time.Now()

@@ -33,6 +33,7 @@ const ciWorkflow = ".github/workflows/ci.yml"
 // Go, its module and build caches, the Rust toolchain and curl come from
 // this machine, mounted into the job (read-only but for the build cache).
 func TestActCIMatrix(t *testing.T) {
+	t.Parallel() // the act runs share one Podman service and wait mostly on containers
 	sh := actRunner(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)

@@ -93,6 +93,7 @@ jobs:
 // the host's curl (and its libraries) is mounted into the job to download
 // from the HTTPS mirror on 127.0.0.1, as a hosted runner's curl would.
 func TestActSetup(t *testing.T) {
+	t.Parallel() // the act runs share one Podman service and wait mostly on containers
 	sh := actRunner(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)

@@ -173,6 +173,7 @@ func TestSweep(t *testing.T) {
 	}
 	for _, want := range []string{
 		"rm -f c1", "rmi -f i0", "rm -f c3", "rmi -f i1",
+		"image prune --force --filter label=" + Label + "=1 --filter until=24h0m0s",
 	} {
 		if !slices.Contains(podman.calls, want) {
 			t.Errorf("podman was not asked %q; calls: %q", want, podman.calls)

@@ -35,6 +35,10 @@ const (
 // it to label what Podman builds and runs).
 const RunEnv = "CARGO_OIDC_TEST_RUN"
 
+// StaleCache is the age from which Sweep prunes the tests' build-cache
+// images (dangling build stages labelled Label=1).
+const StaleCache = 24 * time.Hour
+
 // Podman runs podman with the tests' configuration (container.Engine's
 // Command); Sweep and Session.Close use it to remove labelled containers and
 // images. Nil: Podman is not used.
@@ -173,9 +177,17 @@ func Sweep(base string, podman Podman) []string {
 	if podman == nil {
 		return swept
 	}
-	// Containers and images of sessions whose folder is already gone.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// Build stages (podman's build cache, labelled Label=1 by
+	// container.Engine.Build) that no build has made for a day: stale
+	// cache, 400 MB each. Fresh ones may belong to a build under way.
+	if out, err := podman(ctx, "image", "prune", "--force", "--filter", "label="+Label+"=1", "--filter", "until="+StaleCache.String()).Output(); err == nil {
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			swept = append(swept, fmt.Sprintf("%d build-cache images older than %s", len(ids), StaleCache))
+		}
+	}
+	// Containers and images of sessions whose folder is already gone.
 	for _, kind := range []struct{ list, rm []string }{
 		{[]string{"ps", "-a", "--format", `{{.ID}} {{index .Labels "` + RunLabel + `"}}`}, []string{"rm", "-f"}},
 		{[]string{"images", "--format", "{{.ID}} {{.Tag}}"}, []string{"rmi", "-f"}},

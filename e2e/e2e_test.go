@@ -17,15 +17,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
-// TestMain builds the action's binary once for every test of the package
+// TestMain sweeps what a killed earlier run left and starts a harness
+// session (every temporary folder under one, cleaned up also on SIGINT or
+// SIGTERM), builds the action's binary once for every test of the package
 // (harness.Binary caches it) and removes it, and the image the container
 // tests built, when the tests are done.
 func TestMain(m *testing.M) {
+	var podman harness.Podman
+	if e, err := container.New(""); err == nil {
+		podman = e.Command
+	}
+	session, err := harness.Begin("e2e", podman, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	session.CloseOnSignal(func(os.Signal) {
+		scnRemoveImage()
+		os.Exit(130)
+	})
 	if _, err := harness.Binary(); err != nil {
+		session.Close()
 		fmt.Fprintln(os.Stderr, "e2e: building cargo-oidc:", err)
 		os.Exit(1)
 	}
@@ -34,6 +51,7 @@ func TestMain(m *testing.M) {
 	fmt.Printf("e2e: tests took %s\n", time.Since(start).Round(10*time.Millisecond))
 	scnRemoveImage()
 	harness.Cleanup()
+	session.Close()
 	os.Exit(code)
 }
 

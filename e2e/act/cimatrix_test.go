@@ -1,7 +1,6 @@
 package act
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,7 +13,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	actharness "github.com/cargo-oidc/cargo-oidc/e2e/internal/act"
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
@@ -35,17 +33,24 @@ const ciWorkflow = ".github/workflows/ci.yml"
 // Go, its module and build caches, the Rust toolchain and curl come from
 // this machine, mounted into the job (read-only but for the build cache).
 func TestActCIMatrix(t *testing.T) {
-	actBin, toolchain := requireAct(t)
+	t.Parallel() // the act runs share one Podman service and wait mostly on containers
+	sh := actRunner(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)
 	goBin, err := exec.LookPath("go")
 	harness.Require(t, "go", err)
+	// The unit tests of internal/release need git under CI=true; the job
+	// image has none, so the host's is mounted, as curl is.
+	git, err := exec.LookPath("git")
+	harness.Require(t, "git", err)
+	gitCore, err := exec.CommandContext(t.Context(), git, "--exec-path").Output()
+	harness.Require(t, "git --exec-path", err)
 	libDir := "/usr/lib/" + map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH] + "-linux-gnu"
 	if _, err := os.Stat(libDir); err != nil {
 		t.Skipf("skipping: %s (curl's libraries) not found: %v", libDir, err)
 	}
 	goEnv := map[string]string{}
-	out, err := exec.Command(goBin, "env", "GOROOT", "GOMODCACHE", "GOCACHE").Output()
+	out, err := exec.CommandContext(t.Context(), goBin, "env", "GOROOT", "GOMODCACHE", "GOCACHE").Output()
 	if err != nil {
 		t.Fatalf("go env: %v", err)
 	}
@@ -54,7 +59,7 @@ func TestActCIMatrix(t *testing.T) {
 	}
 
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	ctx, cancel := harness.Context(t.Context(), t, "copying the working tree for act", 2*time.Minute)
 	defer cancel()
 	root := harness.Root(t)
 	workflow := filepath.Join(root, ciWorkflow)
@@ -71,7 +76,7 @@ func TestActCIMatrix(t *testing.T) {
 	ls.Dir = root
 	list, err := ls.Output()
 	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
+		t.Fatalf("git ls-files: %v", harness.Err(ctx, err))
 	}
 	var files []string
 	for _, f := range strings.Split(strings.TrimSuffix(string(list), "\x00"), "\x00") {
@@ -83,23 +88,12 @@ func TestActCIMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := actharness.InitRepo(ctx, repo); err != nil {
-		t.Fatal(err)
+		t.Fatal(harness.Err(ctx, err))
 	}
 
 	stubs := stubRemoteActions(t, workflow, "setup")
 
-	engine, err := container.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine.Log = os.Stdout
-	r, err := actharness.Start(ctx, engine, actharness.Options{Act: actBin, Toolchain: toolchain, Log: os.Stdout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-
-	res, err := r.Run(ctx, actharness.Run{
+	res, err := sh.runner.Run(t.Context(), actharness.Run{
 		Dir: repo, Workflow: workflow, Job: "setup",
 		Matrix:            map[string]string{"os": "ubuntu-latest"},
 		LocalRepositories: stubs,
@@ -115,11 +109,13 @@ func TestActCIMatrix(t *testing.T) {
 			{Host: goEnv["GOROOT"], Container: goEnv["GOROOT"], ReadOnly: true},
 			{Host: goEnv["GOMODCACHE"], Container: goEnv["GOMODCACHE"], ReadOnly: true},
 			{Host: goEnv["GOCACHE"], Container: goEnv["GOCACHE"]},
-			{Host: toolchain, Container: "/opt/rust", ReadOnly: true},
+			{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true},
 			{Host: curl, Container: "/usr/local/bin/curl", ReadOnly: true},
+			{Host: git, Container: "/usr/local/bin/git", ReadOnly: true},
+			{Host: strings.TrimSpace(string(gitCore)), Container: strings.TrimSpace(string(gitCore)), ReadOnly: true},
 			{Host: libDir, Container: libDir, ReadOnly: true},
 		},
-		Timeout: 20 * time.Minute,
+		Timeout: harness.Budget(t, 8*time.Minute),
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, tail(res))

@@ -1,7 +1,6 @@
 package act
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	actharness "github.com/cargo-oidc/cargo-oidc/e2e/internal/act"
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
@@ -95,7 +93,8 @@ jobs:
 // the host's curl (and its libraries) is mounted into the job to download
 // from the HTTPS mirror on 127.0.0.1, as a hosted runner's curl would.
 func TestActSetup(t *testing.T) {
-	actBin, toolchain := requireAct(t)
+	t.Parallel() // the act runs share one Podman service and wait mostly on containers
+	sh := actRunner(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)
 	host, err := release.ParseTarget(runtime.GOOS + "/" + runtime.GOARCH)
@@ -108,8 +107,6 @@ func TestActSetup(t *testing.T) {
 	}
 
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -118,27 +115,18 @@ func TestActSetup(t *testing.T) {
 	// The release: this machine's binary, built as release-binaries does.
 	binDir := t.TempDir()
 	binPath := filepath.Join(binDir, host.Asset())
+	ctx, cancel := harness.Context(t.Context(), t, "go build of the release binary", 3*time.Minute)
+	defer cancel()
 	build := exec.CommandContext(ctx, "go", release.BuildArgs(setupVersion, binPath)...)
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatalf("go build: %v\n%s", harness.Err(ctx, err), out)
 	}
 	bin, err := os.ReadFile(binPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	engine, err := container.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine.Log = os.Stdout
-	r, err := actharness.Start(ctx, engine, actharness.Options{Act: actBin, Toolchain: toolchain, Log: os.Stdout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 
 	caDir := t.TempDir()
 	s := fakes.StartT(t, fakes.Options{Dir: caDir})
@@ -192,23 +180,23 @@ func TestActSetup(t *testing.T) {
 	writeFile(t, filepath.Join(repo, "crate/Cargo.toml"), fmt.Sprintf("[package]\nname = \"act-setup\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n%s\n", dep))
 	writeFile(t, filepath.Join(repo, "crate/src/lib.rs"), "")
 	if err := actharness.InitRepo(ctx, repo); err != nil {
-		t.Fatal(err)
+		t.Fatal(harness.Err(ctx, err))
 	}
 
 	run := func(job string) *actharness.Result {
 		t.Helper()
-		res, err := r.Run(ctx, actharness.Run{
+		res, err := sh.runner.Run(t.Context(), actharness.Run{
 			Dir: repo, Workflow: ".github/workflows/setup.yml", Job: job,
 			Env: map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL,
 				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile,
 				"CURL_CA_BUNDLE": s.CAFile},
 			Mounts: []actharness.Mount{
 				{Host: caDir, Container: caDir, ReadOnly: true},
-				{Host: toolchain, Container: "/opt/rust", ReadOnly: true},
+				{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true},
 				{Host: curl, Container: "/usr/local/bin/curl", ReadOnly: true},
 				{Host: libDir, Container: libDir, ReadOnly: true},
 			},
-			Timeout: 6 * time.Minute,
+			Timeout: harness.Budget(t, 4*time.Minute),
 		})
 		if err != nil {
 			t.Fatalf("%v\n%s", err, tail(res))

@@ -47,8 +47,18 @@
 //
 // act tags the image it builds for a local `uses: ./` action
 // act-dockeraction:latest (rebuilding it in every stage, --rebuild being
-// act's default), so two checkouts running act on one machine at the same
-// time can race on that tag; runs from one test process are sequential.
+// act's default: 10-30 s each under load), so two checkouts running act on
+// one machine at the same time can race on that tag. Tests therefore let
+// act build the Dockerfile in one job only, and otherwise build the image
+// once (BuildActionImage) and point a copy of action.yml at it
+// (UsePrebuiltImage: `image: docker://<local tag>`, which act with
+// --pull=false takes from the local store, as act's
+// pkg/container/docker_pull.go does when the image exists).
+//
+// Every container act starts carries the engine's labels (see
+// harness.Session), every act process and the Podman service are recorded
+// with Options.Session, and every Run has a deadline whose error names the
+// workflow (*harness.SlowError).
 package act
 
 import (
@@ -69,6 +79,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 // Version is the act release this package is written against; .ci/run
@@ -105,6 +116,10 @@ type Options struct {
 	Toolchain string
 	// Log receives progress lines (service start, job image). Nil discards.
 	Log io.Writer
+	// Session, when set, records the Podman service and every act process
+	// (harness.Session.Track), so that a later run kills them if this
+	// one is killed.
+	Session *harness.Session
 }
 
 // Runner runs workflows with act over one Podman API service. Its methods
@@ -122,6 +137,7 @@ type Runner struct {
 	Toolchain string
 
 	dir     string
+	session *harness.Session
 	service *exec.Cmd
 	done    chan struct{}
 	svcOut  *bytes.Buffer
@@ -143,7 +159,7 @@ func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, e
 		return nil, err
 	}
 	r = &Runner{Act: actBin, Engine: e, Socket: filepath.Join(dir, "podman.sock"), Toolchain: opts.Toolchain,
-		dir: dir, done: make(chan struct{}), svcOut: &bytes.Buffer{}, log: opts.Log}
+		dir: dir, session: opts.Session, done: make(chan struct{}), svcOut: &bytes.Buffer{}, log: opts.Log}
 	defer func() {
 		if err != nil {
 			r.Close()
@@ -161,7 +177,11 @@ func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, e
 		return r, fmt.Errorf("start podman system service: %w", err)
 	}
 	r.service = svc
-	go func() { _ = svc.Wait(); close(r.done) }()
+	if err := r.session.Track(svc); err != nil {
+		_ = svc.Process.Kill()
+		return r, fmt.Errorf("record the podman service's pid: %w", err)
+	}
+	go func() { _ = svc.Wait(); r.session.Untrack(svc); close(r.done) }()
 	if err := r.waitReady(ctx); err != nil {
 		return r, err
 	}
@@ -262,7 +282,8 @@ type Run struct {
 	Secrets map[string]string
 	// Mounts are added with --container-options "-v ...".
 	Mounts []Mount
-	// Timeout bounds the run; default 5 minutes.
+	// Timeout bounds the run; default 5 minutes. When it runs out, Run's
+	// error is a *harness.SlowError naming the workflow.
 	Timeout time.Duration
 	// Output, when set, receives act's output as it happens.
 	Output io.Writer
@@ -330,8 +351,14 @@ func (r *Runner) Args(run Run) []string {
 	for _, k := range slices.Sorted(maps.Keys(run.Secrets)) {
 		args = append(args, "-s", k+"="+run.Secrets[k])
 	}
-	// The label lets Close remove whatever a killed act left behind.
+	// The labels let Close, and harness.Sweep after a killed run, remove
+	// whatever act left behind.
 	opts := []string{"--label " + ContainerLabel + "=" + r.id()}
+	if r.Engine != nil {
+		for _, l := range r.Engine.Labels {
+			opts = append(opts, "--label "+l)
+		}
+	}
 	for _, m := range run.Mounts {
 		v := "-v " + m.Host + ":" + m.Container
 		if m.ReadOnly {
@@ -374,7 +401,11 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	if timeout == 0 {
 		timeout = 5 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	what := "act run of workflow " + run.Workflow
+	if run.Job != "" {
+		what += " (job " + run.Job + ")"
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, &harness.SlowError{What: what, Limit: timeout})
 	defer cancel()
 	home := filepath.Join(r.dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
@@ -395,13 +426,20 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if terr := r.session.Track(cmd); terr != nil {
+			r.logf("act: %v", terr)
+		}
+		err = cmd.Wait()
+		r.session.Untrack(cmd)
+	}
 	res.Duration = time.Since(start)
 	res.Output = out.String()
 	var exitErr *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		return res, fmt.Errorf("act %s: %w after %s", run.Workflow, ctx.Err(), res.Duration.Round(time.Second))
+		return res, fmt.Errorf("%w (stopped after %s)", context.Cause(ctx), res.Duration.Round(time.Second))
 	case errors.As(err, &exitErr):
 		res.ExitCode = exitErr.ExitCode()
 	case err != nil:

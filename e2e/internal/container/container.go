@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 // containersConf is the Podman configuration this package uses. crun fails
@@ -70,6 +71,14 @@ type Engine struct {
 	// Log receives progress lines (build time, image size, base image
 	// creation). Nil discards them.
 	Log io.Writer
+	// Labels ("NAME=VALUE") are put on every container Run starts:
+	// harness.Label=1, and harness.RunLabel with the test process's
+	// session (harness.RunEnv) when it has one, so that a later run can
+	// sweep what a killed one left (harness.Sweep). Build puts only
+	// harness.Label=1 on images: podman puts build labels on every stage,
+	// and removing a session's stages would throw away the build cache;
+	// harness.Sweep finds a session's image by its tag (the session id).
+	Labels []string
 
 	logMu sync.Mutex
 }
@@ -98,7 +107,11 @@ func New(dir string) (*Engine, error) {
 			return nil, fmt.Errorf("write %s: %w", conf, err)
 		}
 	}
-	return &Engine{Podman: podman, Dir: dir, ConfFile: conf}, nil
+	labels := []string{harness.Label + "=1"}
+	if run := os.Getenv(harness.RunEnv); run != "" {
+		labels = append(labels, harness.RunLabel+"="+run)
+	}
+	return &Engine{Podman: podman, Dir: dir, ConfFile: conf, Labels: labels}, nil
 }
 
 func (e *Engine) logf(format string, args ...any) {
@@ -108,6 +121,15 @@ func (e *Engine) logf(format string, args ...any) {
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	fmt.Fprintf(e.Log, format+"\n", args...)
+}
+
+// labelArgs returns --label NAME=VALUE for each of the engine's labels.
+func (e *Engine) labelArgs() []string {
+	var args []string
+	for _, l := range e.Labels {
+		args = append(args, "--label", l)
+	}
+	return args
 }
 
 // environ returns base with CONTAINERS_CONF pointing at the engine's file.
@@ -172,6 +194,7 @@ func (e *Engine) BuildWith(ctx context.Context, repoDir, tag string, opts BuildO
 	if opts.NoCache {
 		args = append(args, "--no-cache")
 	}
+	args = append(args, "--label", harness.Label+"=1")
 	args = append(args, repoDir)
 	cmd := e.Command(ctx, args...)
 	var out bytes.Buffer
@@ -370,6 +393,7 @@ func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunRe
 		return nil, fmt.Errorf("container run: workspace and runner temp folders are required")
 	}
 	args, env := RunCommand(image, opts, os.Environ())
+	args = append(append([]string{args[0]}, e.labelArgs()...), args[1:]...)
 	cmd := exec.CommandContext(ctx, e.Podman, args...)
 	cmd.Env = e.environ(env)
 	cmd.WaitDelay = 10 * time.Second

@@ -2,6 +2,17 @@
 // the repository's root, and (through internal/testenv) decides what a test
 // does when a tool it needs is missing, for the e2e tests, the benchmark and
 // the playground.
+//
+// It also keeps the e2e tests bounded and tidy. Context and Budget give
+// everything a test starts (act, podman, go build, cargo) a deadline below
+// go test's -timeout, so a slow run fails with a *SlowError naming what was
+// slow instead of a goroutine dump. A Session (Begin, from TestMain) puts
+// every temporary folder of the test process under one folder
+// os.TempDir()/cargo-oidc-test-NAME-*, records the pids of long-lived
+// processes (the Podman service, act) there, labels containers
+// (cargo-oidc-test=1, cargo-oidc-test.run=<session>) and tags images with
+// the session's id; Begin first sweeps what killed sessions left, and
+// Close (also on SIGINT/SIGTERM) removes what this one made.
 package harness
 
 import (

@@ -148,10 +148,10 @@ func TestSweep(t *testing.T) {
 
 	label := " --filter label=" + Label + "=1"
 	podman := &fakePodman{listings: map[string]string{
-		"ps -aq --filter label=" + RunLabel + "=" + Prefix + "dead-2":         "c1\n",
-		"images -q" + label + " --filter reference=*:" + Prefix + "dead-2":    "i0\n",
-		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label: "c2 " + Prefix + "live-1\nc3 " + Prefix + "gone-3\nc4 \n",
-		"images --format {{.ID}} {{.Tag}}" + label:                            "i1 " + Prefix + "gone-3\ni2 latest\ni3 " + Prefix + "live-1\n",
+		"ps -aq --filter label=" + RunLabel + "=" + Prefix + "dead-2":                                     "c1\n",
+		"images --format {{.Repository}}:{{.Tag}}" + label + " --filter reference=*:" + Prefix + "dead-2": "localhost/x:" + Prefix + "dead-2\n",
+		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label:                             "c2 " + Prefix + "live-1\nc3 " + Prefix + "gone-3\nc4 \n",
+		"images --format {{.Repository}}:{{.Tag}} {{.Tag}}" + label:                                       "localhost/x:" + Prefix + "gone-3 " + Prefix + "gone-3\nlocalhost/y:latest latest\nlocalhost/x:" + Prefix + "live-1 " + Prefix + "live-1\n",
 	}}
 	swept := Sweep(base, podman.command)
 
@@ -172,14 +172,14 @@ func TestSweep(t *testing.T) {
 		t.Errorf("the dead session's folder is still there: %v", err)
 	}
 	for _, want := range []string{
-		"rm -f c1", "rmi -f i0", "rm -f c3", "rmi -f i1",
+		"rm -f c1", "rmi --ignore localhost/x:" + Prefix + "dead-2", "rm -f c3", "rmi --ignore localhost/x:" + Prefix + "gone-3",
 		"image prune --force --filter label=" + Label + "=1 --filter until=24h0m0s",
 	} {
 		if !slices.Contains(podman.calls, want) {
 			t.Errorf("podman was not asked %q; calls: %q", want, podman.calls)
 		}
 	}
-	for _, never := range []string{"rm -f c2", "rm -f c4", "rmi -f i2", "rmi -f i3"} {
+	for _, never := range []string{"rm -f c2", "rm -f c4", "rmi --ignore localhost/y:latest", "rmi --ignore localhost/x:" + Prefix + "live-1"} {
 		if slices.Contains(podman.calls, never) {
 			t.Errorf("podman was asked %q (a live session's container or image, or one of no session)", never)
 		}

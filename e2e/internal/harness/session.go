@@ -190,7 +190,10 @@ func Sweep(base string, podman Podman) []string {
 	// Containers and images of sessions whose folder is already gone.
 	for _, kind := range []struct{ list, rm []string }{
 		{[]string{"ps", "-a", "--format", `{{.ID}} {{index .Labels "` + RunLabel + `"}}`}, []string{"rm", "-f"}},
-		{[]string{"images", "--format", "{{.ID}} {{.Tag}}"}, []string{"rmi", "-f"}},
+		// Images by name, not by ID: another process's image can share
+		// the ID (the same build under another tag), and rmi of an ID
+		// removes every tag of it.
+		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}} {{.Tag}}"}, []string{"rmi", "--ignore"}},
 	} {
 		args := append(append([]string{}, kind.list...), "--filter", "label="+Label+"=1")
 		out, err := podman(ctx, args...).Output()
@@ -244,7 +247,9 @@ func sweepSession(dir, id string, podman Podman) []string {
 			list, rm []string
 		}{
 			{"containers", []string{"ps", "-aq", "--filter", "label=" + RunLabel + "=" + id}, []string{"rm", "-f"}},
-			{"images", []string{"images", "-q", "--filter", "label=" + Label + "=1", "--filter", "reference=*:" + id}, []string{"rmi", "-f"}},
+			// By name (rmi of an ID would remove every tag of an image
+			// another process built the same way).
+			{"images", []string{"images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "label=" + Label + "=1", "--filter", "reference=*:" + id}, []string{"rmi", "--ignore"}},
 		} {
 			out, err := podman(ctx, kind.list...).Output()
 			if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,22 +39,15 @@ func TestBinaryReadsSSLCertFile(t *testing.T) {
 			t.Parallel()
 			cmd := exec.Command(bin, tt.args...)
 			cmd.Env = []string{"SSL_CERT_FILE=" + missing, "INPUT_PROVIDER=crates-io", "RUNNER_TEMP=" + t.TempDir()}
-			cmd.Stdin = strings.NewReader("")
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
+			stdout, stderr, code, err := harness.Output(cmd)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if code != tt.wantCode {
-				t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout.String(), stderr.String())
+				t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout, stderr)
 			}
-			if !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
-				t.Errorf("stdout:\n%s\nstderr:\n%s\nwant %q in stdout and %q in stderr", stdout.String(), stderr.String(), tt.wantStdout, tt.wantStderr)
+			if !strings.Contains(stdout, tt.wantStdout) || !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stdout:\n%s\nstderr:\n%s\nwant %q in stdout and %q in stderr", stdout, stderr, tt.wantStdout, tt.wantStderr)
 			}
 		})
 	}

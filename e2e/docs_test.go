@@ -78,32 +78,25 @@ func TestCLIHelpVersionPlugin(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(bin, tt.args...)
-		cmd.Stdin = strings.NewReader("")
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
+		stdout, stderr, code, err := harness.Output(cmd)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if code != tt.wantCode {
-			t.Errorf("cargo-oidc %v: exit %d, want %d; stderr %q", tt.args, code, tt.wantCode, stderr.String())
+			t.Errorf("cargo-oidc %v: exit %d, want %d; stderr %q", tt.args, code, tt.wantCode, stderr)
 		}
 		for _, w := range tt.wantStdout {
-			if !strings.Contains(stdout.String(), w) {
-				t.Errorf("cargo-oidc %v: stdout lacks %q:\n%s", tt.args, w, stdout.String())
+			if !strings.Contains(stdout, w) {
+				t.Errorf("cargo-oidc %v: stdout lacks %q:\n%s", tt.args, w, stdout)
 			}
 		}
 		for _, w := range tt.wantStderr {
-			if !strings.Contains(stderr.String(), w) {
-				t.Errorf("cargo-oidc %v: stderr lacks %q:\n%s", tt.args, w, stderr.String())
+			if !strings.Contains(stderr, w) {
+				t.Errorf("cargo-oidc %v: stderr lacks %q:\n%s", tt.args, w, stderr)
 			}
 		}
-		if tt.wantCode == 2 && stdout.Len() != 0 {
-			t.Errorf("cargo-oidc %v: a command-line error wrote to stdout: %q", tt.args, stdout.String())
+		if tt.wantCode == 2 && stdout != "" {
+			t.Errorf("cargo-oidc %v: a command-line error wrote to stdout: %q", tt.args, stdout)
 		}
 	}
 }

@@ -16,6 +16,7 @@
 package harness
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -109,4 +110,21 @@ func Require(t testing.TB, what string, err error) {
 func Tool(t testing.TB, name, install string) string {
 	t.Helper()
 	return testenv.Tool(t, name, install)
+}
+
+// Output runs cmd with empty standard input and its output captured, and
+// returns stdout, stderr and the exit status. err is set only when cmd
+// could not run (an exit status other than 0 is not an error).
+func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
+	var out, errOut bytes.Buffer
+	if cmd.Stdin == nil {
+		cmd.Stdin = bytes.NewReader(nil)
+	}
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code, err = ee.ExitCode(), nil
+	}
+	return out.String(), errOut.String(), code, err
 }

@@ -57,14 +57,25 @@ func checkForm(secs []section, path string, table []string, key string) error {
 	return nil
 }
 
-// setKey sets table.key = value in the text: in place when the key exists, appended
-// to the table when the table exists, or in a new table at the end.
-func setKey(src []byte, path string, s setting) ([]byte, error) {
+// scanFor scans the text of path for an edit of s: it fails when the text
+// cannot be scanned or when s's table or key is written in a form the edits
+// cannot change (checkForm).
+func scanFor(src []byte, path string, s setting) ([]section, error) {
 	secs, err := scan(src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; this tool cannot edit this file safely", path, err)
 	}
 	if err := checkForm(secs, path, s.table, s.key); err != nil {
+		return nil, err
+	}
+	return secs, nil
+}
+
+// setKey sets table.key = value in the text: in place when the key exists, appended
+// to the table when the table exists, or in a new table at the end.
+func setKey(src []byte, path string, s setting) ([]byte, error) {
+	secs, err := scanFor(src, path, s)
+	if err != nil {
 		return nil, err
 	}
 	nl := newline(src)
@@ -105,11 +116,8 @@ func setKey(src []byte, path string, s setting) ([]byte, error) {
 // removeKey deletes the line of table.key; when the table is then empty (no key and
 // nothing but blank lines) its header goes too.
 func removeKey(src []byte, path string, s setting) ([]byte, error) {
-	secs, err := scan(src)
+	secs, err := scanFor(src, path, s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w; this tool cannot edit this file safely", path, err)
-	}
-	if err := checkForm(secs, path, s.table, s.key); err != nil {
 		return nil, err
 	}
 	for i, sec := range secs {

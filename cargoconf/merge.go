@@ -384,27 +384,9 @@ func equal(a, b any) bool {
 		y, ok := b.(float64)
 		return ok && (x == y || math.IsNaN(x) && math.IsNaN(y))
 	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
+		return equalSlice(x, b)
 	case []map[string]any:
-		y, ok := b.([]map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
+		return equalSlice(x, b)
 	case map[string]any:
 		y, ok := b.(map[string]any)
 		if !ok || len(x) != len(y) {
@@ -419,6 +401,21 @@ func equal(a, b any) bool {
 		return true
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// equalSlice reports whether b is a []T of the same length as x whose
+// elements are equal to x's, one by one.
+func equalSlice[T any](x []T, b any) bool {
+	y, ok := b.([]T)
+	if !ok || len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if !equal(x[i], y[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // newline returns the line ending the document uses ("\r\n" or "\n").

@@ -460,56 +460,47 @@ func (s *scanner) value(depth int) error {
 		_, err := s.keyPart()
 		return err
 	case s.peek() == '[':
-		s.deepest = max(s.deepest, depth+1)
-		s.pos++
-		for {
-			s.wsNL()
-			if s.peek() == ']' {
-				s.pos++
-				return nil
-			}
-			if err := s.value(depth + 1); err != nil {
-				return err
-			}
-			s.wsNL()
-			if s.peek() == ',' {
-				s.pos++
-				continue
-			}
-			if s.peek() != ']' {
-				return s.errorf("expected ',' or ']' in an array")
-			}
-		}
+		return s.list(depth, ']', "an array", false)
 	case s.peek() == '{':
-		s.deepest = max(s.deepest, depth+1)
-		s.pos++
-		for {
-			s.wsNL()
-			if s.peek() == '}' {
-				s.pos++
-				return nil
-			}
+		return s.list(depth, '}', "an inline table", true)
+	}
+	return s.scalar()
+}
+
+// list skips an array or an inline table (what, keyed: each value after a
+// key and '=') whose opening bracket is at s.pos, up to its closing bracket
+// end: values separated by commas. depth is value's depth for the list;
+// its values are one deeper.
+func (s *scanner) list(depth int, end byte, what string, keyed bool) error {
+	s.deepest = max(s.deepest, depth+1)
+	s.pos++
+	for {
+		s.wsNL()
+		if s.peek() == end {
+			s.pos++
+			return nil
+		}
+		if keyed {
 			if _, err := s.key(); err != nil {
 				return err
 			}
 			if !s.consume('=') {
-				return s.errorf("expected '=' in an inline table")
+				return s.errorf("expected '=' in %s", what)
 			}
 			s.ws()
-			if err := s.value(depth + 1); err != nil {
-				return err
-			}
-			s.wsNL()
-			if s.peek() == ',' {
-				s.pos++
-				continue
-			}
-			if s.peek() != '}' {
-				return s.errorf("expected ',' or '}' in an inline table")
-			}
+		}
+		if err := s.value(depth + 1); err != nil {
+			return err
+		}
+		s.wsNL()
+		if s.peek() == ',' {
+			s.pos++
+			continue
+		}
+		if s.peek() != end {
+			return s.errorf("expected ',' or '%c' in %s", end, what)
 		}
 	}
-	return s.scalar()
 }
 
 // multiline skips a multi-line string delimited by delim. Up to two extra quote

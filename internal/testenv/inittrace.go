@@ -39,3 +39,15 @@ func InitCost(t testing.TB, pkg string) (int64, int64) {
 	}
 	return 0, 0
 }
+
+// InitAtMost fails the test when pkg's initialisation (InitCost) allocates
+// more than maxBytes; hint says what to do about it. It logs the cost either
+// way.
+func InitAtMost(t testing.TB, pkg string, maxBytes int64, hint string) {
+	t.Helper()
+	bytes, allocs := InitCost(t, pkg)
+	t.Logf("init %s: %d bytes, %d allocations", pkg, bytes, allocs)
+	if bytes > maxBytes {
+		t.Errorf("init of %s allocated %d bytes (%d allocations), want at most %d: %s", pkg, bytes, allocs, maxBytes, hint)
+	}
+}

@@ -2,6 +2,12 @@
 // missing from the machine: outside CI it skips with the reason printed;
 // under CI=true, where .ci/run installs every tool the tests use, it fails.
 //
+// It also holds the few helpers that tests of several packages share
+// instead of each keeping a copy: Run for a table of parallel cases, Getenv
+// for a getenv read from a map, ClosedAddr for a service that cannot be
+// reached, TempDir, and InitCost and InitAtMost for what a package's
+// initialisation allocates.
+//
 // It is for tests only: no package built into the cargo-oidc binary may
 // import it (TestReleaseBinaryDependencies in e2e checks this).
 package testenv

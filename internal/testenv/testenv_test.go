@@ -10,12 +10,13 @@ import (
 // stopRecorder records how Require stops a test instead of stopping it.
 type stopRecorder struct {
 	testing.TB
-	skipped, failed string
+	skipped, failed, errored string
 }
 
 func (r *stopRecorder) Helper()                        {}
 func (r *stopRecorder) Skipf(format string, a ...any)  { r.skipped = fmt.Sprintf(format, a...) }
 func (r *stopRecorder) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
+func (r *stopRecorder) Errorf(format string, a ...any) { r.errored = fmt.Sprintf(format, a...) }
 
 // TestRequire: nothing happens when the tool is there; a missing one skips
 // with the reason outside CI and fails under CI=true. Not parallel: it sets

@@ -1,0 +1,79 @@
+package testenv
+
+import (
+	"errors"
+	"maps"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRun: every case runs once, under its own name, with its own value.
+func TestRun(t *testing.T) {
+	cases := map[string]int{"one": 1, "two": 2, "three words": 3}
+	var mu sync.Mutex
+	got := map[string]int{}
+	// Run's subtests are parallel: they end after this function returns,
+	// before the clean-up runs.
+	t.Cleanup(func() {
+		if !maps.Equal(got, cases) {
+			t.Errorf("the checks saw %v, want %v", got, cases)
+		}
+	})
+	Run(t, cases, func(t *testing.T, name string, c int) {
+		if want := "TestRun/" + strings.ReplaceAll(name, " ", "_"); t.Name() != want {
+			t.Errorf("subtest %q, want %q", t.Name(), want)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		got[name] += c
+	})
+}
+
+// TestGetenv: set names read their value, others "".
+func TestGetenv(t *testing.T) {
+	t.Parallel()
+	getenv := Getenv(map[string]string{"A": "1", "EMPTY": ""})
+	for name, want := range map[string]string{"A": "1", "EMPTY": "", "UNSET": ""} {
+		if got := getenv(name); got != want {
+			t.Errorf("getenv(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestClosedAddr: a connection to the address is refused.
+func TestClosedAddr(t *testing.T) {
+	t.Parallel()
+	addr := ClosedAddr(t)
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Errorf("ClosedAddr = %q, want 127.0.0.1:PORT", addr)
+	}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err == nil {
+		c.Close()
+		t.Fatalf("dial %s: connected, want the connection refused", addr)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Logf("dial %s: %v (not ECONNREFUSED, but refused all the same)", addr, err)
+	}
+}
+
+// TestInitAtMost: within the limit nothing happens; over it the test fails
+// with the package, its cost and the hint. unicode's init allocates its
+// tables' maps, some kilobytes.
+func TestInitAtMost(t *testing.T) {
+	t.Parallel()
+	r := &stopRecorder{TB: t}
+	InitAtMost(r, "unicode", 1<<20, "make it smaller")
+	if r.failed != "" || r.errored != "" {
+		t.Errorf("within the limit: failed %q, errored %q", r.failed, r.errored)
+	}
+	r = &stopRecorder{TB: t}
+	InitAtMost(r, "unicode", 100, "make it smaller")
+	if !strings.HasPrefix(r.errored, "init of unicode allocated ") || !strings.HasSuffix(r.errored, "want at most 100: make it smaller") {
+		t.Errorf("over the limit: errored %q", r.errored)
+	}
+}

@@ -41,12 +41,19 @@ func checkOutsideUntouched(t *testing.T, dir, file string) {
 	}
 }
 
+// openTemp opens home as the runner's temp folder, whose path in later
+// steps is host ("" for home itself), until the test ends.
+func openTemp(t *testing.T, home, host string) *Folders {
+	fl := OpenFolders(Folder{Dir: home, HostDir: host, Name: "the runner's temp folder"})
+	t.Cleanup(func() { fl.Close() })
+	return fl
+}
+
 func TestMkdirPrivate(t *testing.T) {
 	t.Parallel()
 	home := testenv.TempDir(t)
 	host := hostPath("/host/_github_home")
-	fl := OpenFolders(Folder{Dir: home, HostDir: host, Name: "the runner's temp folder"})
-	defer fl.Close()
+	fl := openTemp(t, home, host)
 	dir := filepath.Join(home, ".cargo-oidc", "minted-1")
 	if err := fl.MkdirPrivate(dir, Owner{}); err != nil {
 		t.Fatal(err)
@@ -115,8 +122,7 @@ func TestMkdirPrivateRefusesLinkOutside(t *testing.T) {
 				target = rel
 			}
 			mustLink(t, target, filepath.Join(home, tc.link))
-			fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
-			defer fl.Close()
+			fl := openTemp(t, home, "")
 			err := fl.MkdirPrivate(filepath.Join(home, tc.dir), Owner{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("MkdirPrivate through a link outside: %v; want an error with %q", err, tc.want)
@@ -133,8 +139,7 @@ func TestReadBounded(t *testing.T) {
 	t.Parallel()
 	home := testenv.TempDir(t)
 	host := hostPath("/host/home")
-	fl := OpenFolders(Folder{Dir: home, HostDir: host, Name: "the runner's temp folder"})
-	defer fl.Close()
+	fl := openTemp(t, home, host)
 	file := filepath.Join(home, "minted", "tokens")
 	write(t, file, "a\nb\n", 0o600)
 	if b, err := fl.ReadBounded(file, 4); err != nil || string(b) != "a\nb\n" {
@@ -177,8 +182,7 @@ func TestReadBoundedRefusesLinks(t *testing.T) {
 			home := testenv.TempDir(t)
 			out, file := outsideWithSecret(t)
 			tc.setup(t, home, out)
-			fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
-			defer fl.Close()
+			fl := openTemp(t, home, "")
 			b, err := fl.ReadBounded(filepath.Join(home, "minted", "tokens"), 1<<20)
 			var ce *ChangedError
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), "symbolic link") || len(b) != 0 {
@@ -193,8 +197,7 @@ func TestRemoveAllBeneath(t *testing.T) {
 	t.Parallel()
 	testenv.SkipUnderWine(t, testenv.RemoveDefect)
 	home := testenv.TempDir(t)
-	fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
-	defer fl.Close()
+	fl := openTemp(t, home, "")
 	out, file := outsideWithSecret(t)
 	dir := filepath.Join(home, ".cargo-oidc", "minted-4")
 	write(t, filepath.Join(dir, "tokens"), "t\n", 0o600)
@@ -256,8 +259,7 @@ func TestRemoveAllBeneathRefusesLinks(t *testing.T) {
 				out, file = filepath.Join(target, "minted-5"), filepath.Join(target, "minted-5", "tokens")
 			}
 			mustLink(t, target, filepath.Join(home, tc.link))
-			fl := OpenFolders(Folder{Dir: home, Name: "the runner's temp folder"})
-			defer fl.Close()
+			fl := openTemp(t, home, "")
 			err := fl.RemoveAllBeneath(filepath.Join(home, ".cargo-oidc", "minted-5"))
 			var ce *ChangedError
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), "symbolic link") || !strings.Contains(err.Error(), "no longer the folder") {

@@ -320,45 +320,40 @@ func TestMainReplaceCratesIOKeepsUserConfig(t *testing.T) {
 }
 
 func TestMainFailuresLeaveFilesUntouched(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
+	type test struct {
 		config string
 		setup  func(w *world)
 		want   string
-	}{
-		{"config does not parse", "[registries\n", nil, "config.toml"},
-		{"config conflict", "[registries.artifactory]\nindex = \"sparse+https://other.example/\"\n", nil, "sparse+https://other.example/"},
-		{"service refuses", "[build]\n", func(w *world) {
+	}
+	testenv.Run(t, map[string]test{
+		"config does not parse": {"[registries\n", nil, "config.toml"},
+		"config conflict":       {"[registries.artifactory]\nindex = \"sparse+https://other.example/\"\n", nil, "sparse+https://other.example/"},
+		"service refuses": {"[build]\n", func(w *world) {
 			w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusUnauthorized) }
 		}, "401"},
-		{"GITHUB_ENV not writable", "[build]\n", func(w *world) { w.env["GITHUB_ENV"] = filepath.Join(w.dir, "nope", "env") }, "cannot write GITHUB_ENV"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, jfrogInputs)
-			w.env["INPUT_REPLACE-CRATES-IO"] = "true"
-			w.env["INPUT_CREDENTIALS-FILE"] = "creds/credentials.toml"
-			if tt.setup != nil {
-				tt.setup(w)
-			}
-			cfg := w.userConfig(tt.config)
-			out, err := w.run(Main)
-			if err == nil {
-				t.Fatal("Main succeeded")
-			}
-			if !strings.Contains(out, tt.want) {
-				t.Errorf("output lacks %q:\n%s", tt.want, out)
-			}
-			if got, _ := os.ReadFile(cfg); string(got) != tt.config {
-				t.Errorf("config changed to\n%s", got)
-			}
-			if _, err := os.Stat(filepath.Join(w.env["GITHUB_WORKSPACE"], "creds", "credentials.toml")); !os.IsNotExist(err) {
-				t.Errorf("credentials file exists after a failure: %v", err)
-			}
-		})
-	}
+		"GITHUB_ENV not writable": {"[build]\n", func(w *world) { w.env["GITHUB_ENV"] = filepath.Join(w.dir, "nope", "env") }, "cannot write GITHUB_ENV"},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t, jfrogInputs)
+		w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+		w.env["INPUT_CREDENTIALS-FILE"] = "creds/credentials.toml"
+		if tt.setup != nil {
+			tt.setup(w)
+		}
+		cfg := w.userConfig(tt.config)
+		out, err := w.run(Main)
+		if err == nil {
+			t.Fatal("Main succeeded")
+		}
+		if !strings.Contains(out, tt.want) {
+			t.Errorf("output lacks %q:\n%s", tt.want, out)
+		}
+		if got, _ := os.ReadFile(cfg); string(got) != tt.config {
+			t.Errorf("config changed to\n%s", got)
+		}
+		if _, err := os.Stat(filepath.Join(w.env["GITHUB_WORKSPACE"], "creds", "credentials.toml")); !os.IsNotExist(err) {
+			t.Errorf("credentials file exists after a failure: %v", err)
+		}
+	})
 }
 
 func TestMainCredentialsFileAndPostCleanup(t *testing.T) {
@@ -569,6 +564,17 @@ func TestFailureSummaryKeepsSecretsMaskable(t *testing.T) {
 // with a stand-in for the binary it installs, and returns its log.
 func runProviderMode(t *testing.T, w *world) *bytes.Buffer {
 	t.Helper()
+	out, err := tryProviderMode(t, w)
+	if err != nil {
+		t.Fatalf("Main: %v\n%s", err, out.String())
+	}
+	return out
+}
+
+// tryProviderMode is runProviderMode for a step that may fail: it returns
+// Main's error too.
+func tryProviderMode(t *testing.T, w *world) (*bytes.Buffer, error) {
+	t.Helper()
 	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
 	bin := filepath.Join(w.dir, "fake-binary")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -578,10 +584,7 @@ func runProviderMode(t *testing.T, w *world) *bytes.Buffer {
 	var out bytes.Buffer
 	e.Stdout = &out
 	e.Executable = func() (string, error) { return bin, nil }
-	if err := Main(context.Background(), e); err != nil {
-		t.Fatalf("Main: %v\n%s", err, out.String())
-	}
-	return &out
+	return &out, Main(context.Background(), e)
 }
 
 // mainProviderMode runs the main stage with provider crates-io in
@@ -685,17 +688,8 @@ func TestMainFailureRemovesTheRecordFolder(t *testing.T) {
 	_, err := os.Stat("/dev/full")
 	testenv.Require(t, "/dev/full (to fail the outputs with)", err)
 	w := newWorld(t, map[string]string{"provider": "crates-io"})
-	w.env["INPUT_CREDENTIAL-MODE"] = "provider"
 	w.env["GITHUB_OUTPUT"] = "/dev/full"
-	bin := filepath.Join(w.dir, "fake-binary")
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	e := w.envFn()
-	var out bytes.Buffer
-	e.Stdout = &out
-	e.Executable = func() (string, error) { return bin, nil }
-	_ = Main(context.Background(), e)
+	out, _ := tryProviderMode(t, w)
 	if !strings.Contains(out.String(), "::error") {
 		t.Fatalf("the step did not fail:\n%s", out.String())
 	}

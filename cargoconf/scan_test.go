@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // deep is a key whose value nests n arrays (closed when closed is true).
@@ -22,43 +24,38 @@ func deep(n int, closed bool) string {
 // in all four kinds of strings, and stops at the first bracket over the
 // limit with its line and column.
 func TestNesting(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name            string
+	type test struct {
 		in              string
 		limit           int
 		depth, line, co int
-	}{
-		{"empty", "", 3, 0, 0, 0},
-		{"header", "[a]\nb = 1\n", 3, 1, 0, 0},
-		{"array of tables", "[[a]]\n", 3, 2, 0, 0},
-		{"arrays and inline tables", "a = [{b = [1]}, [2]]\n", 3, 3, 0, 0},
-		{"over the limit", "x = 1\nab = [[[[1]]]]\n", 3, 4, 2, 9},
-		{"column in characters", "é = [[[[1]]]]\n", 3, 4, 1, 8},
-		{"basic string", `a = "[[[[\"[[[["` + "\n", 3, 0, 0, 0},
-		{"basic string with escaped backslash", `a = "\\" ` + "\nb = [[[[1]]]]\n", 3, 4, 2, 8},
-		{"literal string", `a = '[[[[\' ` + "\nb = [1]\n", 3, 1, 0, 0},
-		{"literal string ends at its quote", `a = '\' b = [[[[`, 3, 4, 1, 16},
-		{"multi-line basic", "a = \"\"\"\n[[[[\n\\\"\"\"[[[[\n\"\"\"\nb = [1]\n", 3, 1, 0, 0},
-		{"multi-line basic with extra quotes", "a = \"\"\"x\"\"\"\"\"\nb = [[[[1]]]]\n", 3, 4, 2, 8},
-		{"multi-line literal", "a = '''\n[[[[\\'''\nb = [[[[1]]]]\n", 3, 4, 3, 8},
-		{"multi-line literal holds quotes", "a = '''it's [[[[ '' '''\n", 3, 0, 0, 0},
-		{"comment", "# [[[[ \"\na = [1] # ]]]] '''\nb = [[1]]\n", 3, 2, 0, 0},
-		{"quoted key", `"[[[[" = 1` + "\n", 3, 0, 0, 0},
-		{"unclosed string stops at the line", "a = \"[[\nb = [[[[1]]]]\n", 3, 4, 2, 8},
-		{"closing more than opened", "]]]] a = [[[1]]]\n", 3, 3, 0, 0},
-		{"crlf lines", "a = 1\r\nb = 2\r\nc = [[[[1]]]]\r\n", 3, 4, 3, 8},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			sh := measure([]byte(tc.in), tc.limit, 1<<30)
-			depth, line, col := sh.depth, sh.line, sh.col
-			if depth != tc.depth || line != tc.line || col != tc.co {
-				t.Fatalf("measure(%q) = depth %d, line %d, column %d; want %d, %d, %d", tc.in, depth, line, col, tc.depth, tc.line, tc.co)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"empty":                               {"", 3, 0, 0, 0},
+		"header":                              {"[a]\nb = 1\n", 3, 1, 0, 0},
+		"array of tables":                     {"[[a]]\n", 3, 2, 0, 0},
+		"arrays and inline tables":            {"a = [{b = [1]}, [2]]\n", 3, 3, 0, 0},
+		"over the limit":                      {"x = 1\nab = [[[[1]]]]\n", 3, 4, 2, 9},
+		"column in characters":                {"é = [[[[1]]]]\n", 3, 4, 1, 8},
+		"basic string":                        {`a = "[[[[\"[[[["` + "\n", 3, 0, 0, 0},
+		"basic string with escaped backslash": {`a = "\\" ` + "\nb = [[[[1]]]]\n", 3, 4, 2, 8},
+		"literal string":                      {`a = '[[[[\' ` + "\nb = [1]\n", 3, 1, 0, 0},
+		"literal string ends at its quote":    {`a = '\' b = [[[[`, 3, 4, 1, 16},
+		"multi-line basic":                    {"a = \"\"\"\n[[[[\n\\\"\"\"[[[[\n\"\"\"\nb = [1]\n", 3, 1, 0, 0},
+		"multi-line basic with extra quotes":  {"a = \"\"\"x\"\"\"\"\"\nb = [[[[1]]]]\n", 3, 4, 2, 8},
+		"multi-line literal":                  {"a = '''\n[[[[\\'''\nb = [[[[1]]]]\n", 3, 4, 3, 8},
+		"multi-line literal holds quotes":     {"a = '''it's [[[[ '' '''\n", 3, 0, 0, 0},
+		"comment":                             {"# [[[[ \"\na = [1] # ]]]] '''\nb = [[1]]\n", 3, 2, 0, 0},
+		"quoted key":                          {`"[[[[" = 1` + "\n", 3, 0, 0, 0},
+		"unclosed string stops at the line":   {"a = \"[[\nb = [[[[1]]]]\n", 3, 4, 2, 8},
+		"closing more than opened":            {"]]]] a = [[[1]]]\n", 3, 3, 0, 0},
+		"crlf lines":                          {"a = 1\r\nb = 2\r\nc = [[[[1]]]]\r\n", 3, 4, 3, 8},
+	}, func(t *testing.T, _ string, tc test) {
+		sh := measure([]byte(tc.in), tc.limit, 1<<30)
+		depth, line, col := sh.depth, sh.line, sh.col
+		if depth != tc.depth || line != tc.line || col != tc.co {
+			t.Fatalf("measure(%q) = depth %d, line %d, column %d; want %d, %d, %d", tc.in, depth, line, col, tc.depth, tc.line, tc.co)
+		}
+	})
 }
 
 // TestMergeRefusesDeepNesting: every function that reads a Cargo file

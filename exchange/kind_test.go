@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestClassify drives real exchanges into every kind of failure and checks
@@ -17,15 +18,7 @@ import (
 // answered and refused.
 func TestClassify(t *testing.T) {
 	t.Parallel()
-	closed := func(t *testing.T) string { // a port nothing listens on
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return "http://" + addr
-	}
+	closed := func(t *testing.T) string { return "http://" + testenv.ClosedAddr(t) } // a port nothing listens on
 	serve := func(h func(w http.ResponseWriter, r *http.Request, n int)) func(t *testing.T) string {
 		return func(t *testing.T) string { return newFake(t, h).URL }
 	}
@@ -133,25 +126,29 @@ func TestClassifyGitHubEndpoint(t *testing.T) {
 }
 
 func TestClassifyOther(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
+	type test struct {
 		err  error
 		want Kind
-	}{
-		{nil, KindOther},
-		{errors.New("something"), KindOther},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), KindUnreachable},
-		{&MissingIDTokenError{Variable: "ACTIONS_ID_TOKEN_REQUEST_URL"}, KindNoIDToken},
-		{fmt.Errorf("wrapped: %w", &HTTPError{Service: ServiceCratesIO, StatusCode: 400}), KindRefused},
-		{&HTTPError{Service: ServiceCloudsmith, StatusCode: 502}, KindServiceFailed},
-		{&HTTPError{Service: ServiceSTS, StatusCode: 400, Attempts: 3}, KindServiceFailed}, // throttling, retried
-		{&HTTPError{Service: ServiceSTS, StatusCode: 400, Attempts: 1}, KindRefused},
 	}
-	for _, tc := range tests {
+	testenv.Run(t, map[string]test{
+		"nil":                     {nil, KindOther},
+		"plain error":             {errors.New("something"), KindOther},
+		"deadline":                {fmt.Errorf("x: %w", context.DeadlineExceeded), KindUnreachable},
+		"no ID token":             {&MissingIDTokenError{Variable: "ACTIONS_ID_TOKEN_REQUEST_URL"}, KindNoIDToken},
+		"wrapped 400":             {fmt.Errorf("wrapped: %w", &HTTPError{Service: ServiceCratesIO, StatusCode: 400}), KindRefused},
+		"502":                     {&HTTPError{Service: ServiceCloudsmith, StatusCode: 502}, KindServiceFailed},
+		"STS 400 retried":         {&HTTPError{Service: ServiceSTS, StatusCode: 400, Attempts: 3}, KindServiceFailed}, // throttling
+		"STS 400 at the first go": {&HTTPError{Service: ServiceSTS, StatusCode: 400, Attempts: 1}, KindRefused},
+	}, func(t *testing.T, _ string, tc test) {
 		if got := Classify(tc.err); got != tc.want {
 			t.Errorf("Classify(%v) = %v, want %v", tc.err, got, tc.want)
 		}
-	}
+	})
+}
+
+// TestKindNames: every Kind has a name of its own.
+func TestKindNames(t *testing.T) {
+	t.Parallel()
 	for k := KindOther; k <= KindBadAnswer; k++ {
 		if k.String() == "" || (k != KindOther && k.String() == KindOther.String()) {
 			t.Errorf("Kind(%d) has no name of its own", k)

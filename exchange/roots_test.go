@@ -30,7 +30,6 @@ import (
 // not the process environment, adds a CA that the client then trusts, and
 // that a file that cannot be used is an error naming the variable.
 func TestBaseHTTPClient(t *testing.T) {
-	t.Parallel()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet || r.URL.Path != "/ping" {
 			http.Error(w, "want GET /ping", http.StatusBadRequest)
@@ -51,54 +50,44 @@ func TestBaseHTTPClient(t *testing.T) {
 	if err := os.WriteFile(noPEM, []byte("no certificates here\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name     string
+	type test struct {
 		certFile string
 		wantNil  bool   // BaseHTTPClient returns nil: NewClient's default
 		wantErr  string // from BaseHTTPClient
 		wantCert bool   // the GET fails with a certificate error
-	}{
-		{name: "CA added", certFile: caFile},
-		{name: "unset", wantNil: true, wantCert: true},
-		{name: "missing file", certFile: filepath.Join(dir, "missing.pem"), wantErr: "read the CA certificates of SSL_CERT_FILE=" + filepath.Join(dir, "missing.pem")},
-		{name: "no PEM", certFile: noPEM, wantErr: "SSL_CERT_FILE=" + noPEM + " holds no PEM certificate"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			getenv := func(k string) string {
-				if k == CertFileEnv {
-					return tt.certFile
-				}
-				return ""
+	testenv.Run(t, map[string]test{
+		"CA added":     {certFile: caFile},
+		"unset":        {wantNil: true, wantCert: true},
+		"missing file": {certFile: filepath.Join(dir, "missing.pem"), wantErr: "read the CA certificates of SSL_CERT_FILE=" + filepath.Join(dir, "missing.pem")},
+		"no PEM":       {certFile: noPEM, wantErr: "SSL_CERT_FILE=" + noPEM + " holds no PEM certificate"},
+	}, func(t *testing.T, _ string, tt test) {
+		base, err := BaseHTTPClient(testenv.Getenv(map[string]string{CertFileEnv: tt.certFile}))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "unset it") {
+				t.Fatalf("err %v, want %q and a hint", err, tt.wantErr)
 			}
-			base, err := BaseHTTPClient(getenv)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "unset it") {
-					t.Fatalf("err %v, want %q and a hint", err, tt.wantErr)
-				}
-				return
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (base == nil) != tt.wantNil {
+			t.Fatalf("client %v, want nil %v", base, tt.wantNil)
+		}
+		c := NewClient(HTTPConfig{Base: base})
+		ans, err := get(context.Background(), c, srv.URL+"/ping")
+		if tt.wantCert {
+			var ce *CertificateError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err %v, want a *CertificateError", err)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (base == nil) != tt.wantNil {
-				t.Fatalf("client %v, want nil %v", base, tt.wantNil)
-			}
-			c := NewClient(HTTPConfig{Base: base})
-			ans, err := get(context.Background(), c, srv.URL+"/ping")
-			if tt.wantCert {
-				var ce *CertificateError
-				if !errors.As(err, &ce) {
-					t.Fatalf("err %v, want a *CertificateError", err)
-				}
-				return
-			}
-			if err != nil || ans.status != http.StatusOK || string(ans.body) != "pong" {
-				t.Fatalf("GET: %v, %+v; want 200 pong", err, ans)
-			}
-		})
-	}
+			return
+		}
+		if err != nil || ans.status != http.StatusOK || string(ans.body) != "pong" {
+			t.Fatalf("GET: %v, %+v; want 200 pong", err, ans)
+		}
+	})
 }
 
 // testCA is a CA made for one test and a server certificate it signed for
@@ -202,13 +191,7 @@ func TestBaseHTTPClientSystemRootsLazily(t *testing.T) {
 				p.AddCert(systemCA.cert)
 				return p, nil
 			}
-			getenv := func(k string) string {
-				if k == CertFileEnv {
-					return caFile
-				}
-				return ""
-			}
-			base, err := baseHTTPClient(getenv, system)
+			base, err := baseHTTPClient(testenv.Getenv(map[string]string{CertFileEnv: caFile}), system)
 			if err != nil {
 				t.Fatal(err)
 			}

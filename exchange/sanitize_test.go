@@ -5,28 +5,26 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func TestCleanMessage(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ name, in, want string }{
-		{"plain", "Forbidden", "Forbidden"},
-		{"newlines and tabs", "a\nb\r\n\tc  d", "a b c d"},
-		{"control and escape", "a\x1b[31mred\x07\x00", "a[31mred"},
-		{"bidi override", "ab\u202ecd", "abcd"},
-		{"invalid utf8", "a\xffb", "a\uFFFDb"},
-		{"jwt redacted", "bad token " + testIDToken + " here", "bad token [redacted] here"},
-		{"trim", "  x  ", "x"},
-		{"bounded", strings.Repeat("é", 1000), strings.Repeat("é", MaxMessage) + "…"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got := CleanMessage(tc.in); got != tc.want {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
+	type test struct{ in, want string }
+	testenv.Run(t, map[string]test{
+		"plain":              {"Forbidden", "Forbidden"},
+		"newlines and tabs":  {"a\nb\r\n\tc  d", "a b c d"},
+		"control and escape": {"a\x1b[31mred\x07\x00", "a[31mred"},
+		"bidi override":      {"ab\u202ecd", "abcd"},
+		"invalid utf8":       {"a\xffb", "a\uFFFDb"},
+		"jwt redacted":       {"bad token " + testIDToken + " here", "bad token [redacted] here"},
+		"trim":               {"  x  ", "x"},
+		"bounded":            {strings.Repeat("é", 1000), strings.Repeat("é", MaxMessage) + "…"},
+	}, func(t *testing.T, _ string, tc test) {
+		if got := CleanMessage(tc.in); got != tc.want {
+			t.Fatalf("got %q, want %q", got, tc.want)
+		}
+	})
 }
 
 func TestGenericMessage(t *testing.T) {

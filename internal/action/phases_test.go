@@ -5,57 +5,64 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestMainChecksFileCommandsBeforeTheNetwork: a file command the step would
 // write that is not set or cannot be written fails the step before the ID
 // token is asked for, so no token exists (none to revoke, none to leak).
 func TestMainChecksFileCommandsBeforeTheNetwork(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
+	type test struct {
 		inputs map[string]string
 		env    func(w *world) // changes the runner's variables
 		want   string         // in the output; "" means the step succeeds
-	}{
-		{name: "GITHUB_ENV in a missing folder", inputs: jfrogInputs,
-			env:  func(w *world) { w.env["GITHUB_ENV"] = filepath.Join(w.dir, "missing", "env") },
-			want: "cannot write GITHUB_ENV"},
-		{name: "GITHUB_ENV not set", inputs: map[string]string{"provider": "crates-io"},
-			env:  func(w *world) { delete(w.env, "GITHUB_ENV") },
-			want: "GITHUB_ENV is not set"},
-		{name: "GITHUB_OUTPUT not set", inputs: jfrogInputs,
-			env:  func(w *world) { delete(w.env, "GITHUB_OUTPUT") },
-			want: "GITHUB_OUTPUT is not set"},
-		{name: "GITHUB_STATE is a folder", inputs: map[string]string{"provider": "crates-io"},
-			env:  func(w *world) { w.env["GITHUB_STATE"] = w.dir },
-			want: "cannot write GITHUB_STATE"},
-		{name: "export-env false needs no GITHUB_ENV", inputs: merge(jfrogInputs, "export-env", "false"),
-			env: func(w *world) { delete(w.env, "GITHUB_ENV") }},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, tt.inputs)
-			tt.env(w)
-			out, err := w.run(Main)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Main: %v\n%s", err, out)
-				}
-				return
+	testenv.Run(t, map[string]test{
+		"GITHUB_ENV in a missing folder": {
+			inputs: jfrogInputs,
+			env:    func(w *world) { w.env["GITHUB_ENV"] = filepath.Join(w.dir, "missing", "env") },
+			want:   "cannot write GITHUB_ENV",
+		},
+		"GITHUB_ENV not set": {
+			inputs: map[string]string{"provider": "crates-io"},
+			env:    func(w *world) { delete(w.env, "GITHUB_ENV") },
+			want:   "GITHUB_ENV is not set",
+		},
+		"GITHUB_OUTPUT not set": {
+			inputs: jfrogInputs,
+			env:    func(w *world) { delete(w.env, "GITHUB_OUTPUT") },
+			want:   "GITHUB_OUTPUT is not set",
+		},
+		"GITHUB_STATE is a folder": {
+			inputs: map[string]string{"provider": "crates-io"},
+			env:    func(w *world) { w.env["GITHUB_STATE"] = w.dir },
+			want:   "cannot write GITHUB_STATE",
+		},
+		"export-env false needs no GITHUB_ENV": {
+			inputs: merge(jfrogInputs, "export-env", "false"),
+			env:    func(w *world) { delete(w.env, "GITHUB_ENV") },
+		},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t, tt.inputs)
+		tt.env(w)
+		out, err := w.run(Main)
+		if tt.want == "" {
+			if err != nil {
+				t.Fatalf("Main: %v\n%s", err, out)
 			}
-			if err == nil {
-				t.Fatalf("Main succeeded:\n%s", out)
-			}
-			if !strings.Contains(out, tt.want) || !strings.Contains(out, "was not contacted)::") {
-				t.Errorf("output lacks %q under a title that says the service was not contacted:\n%s", tt.want, out)
-			}
-			if strings.Contains(out, "Exchanging the GitHub ID token") || w.issued.Load() != 0 {
-				t.Errorf("the step went on to the exchange (%d tokens issued):\n%s", w.issued.Load(), out)
-			}
-		})
-	}
+			return
+		}
+		if err == nil {
+			t.Fatalf("Main succeeded:\n%s", out)
+		}
+		if !strings.Contains(out, tt.want) || !strings.Contains(out, "was not contacted)::") {
+			t.Errorf("output lacks %q under a title that says the service was not contacted:\n%s", tt.want, out)
+		}
+		if strings.Contains(out, "Exchanging the GitHub ID token") || w.issued.Load() != 0 {
+			t.Errorf("the step went on to the exchange (%d tokens issued):\n%s", w.issued.Load(), out)
+		}
+	})
 }
 
 // TestCratesIOProviderModeRevokesItsCheckAtOnce: in credential-mode

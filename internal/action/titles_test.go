@@ -2,10 +2,11 @@ package action
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestMainFailureTitles: the error's title says what happened, the claims
@@ -13,15 +14,6 @@ import (
 // summary's heading says "cargo-oidc:" once.
 func TestMainFailureTitles(t *testing.T) {
 	t.Parallel()
-	closedURL := func(t *testing.T) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return "https://" + addr
-	}
 	tests := []struct {
 		name    string
 		inputs  map[string]string
@@ -37,7 +29,7 @@ func TestMainFailureTitles(t *testing.T) {
 			setup: func(_ *testing.T, w *world) { w.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "wrong" },
 			title: "cargo-oidc: no GitHub ID token (JFrog was not contacted)"},
 		{name: "cannot reach", inputs: jfrogInputs,
-			setup: func(t *testing.T, w *world) { w.env["INPUT_URL"] = closedURL(t) },
+			setup: func(t *testing.T, w *world) { w.env["INPUT_URL"] = "https://" + testenv.ClosedAddr(t) },
 			title: "cargo-oidc: cannot reach JFrog"},
 		{name: "refused", inputs: jfrogInputs,
 			setup: func(_ *testing.T, w *world) {

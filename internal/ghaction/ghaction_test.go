@@ -13,8 +13,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
 // eol is the line end of the log commands go-githubactions writes to
 // stdout: the system's, "\r\n" on Windows (as @actions/core writes
 // os.EOL); the runner reads either.
@@ -24,33 +22,28 @@ var eol = map[bool]string{false: "\n", true: "\r\n"}[runtime.GOOS == "windows"]
 func crlf(s string) string { return strings.ReplaceAll(s, "\n", eol) }
 
 func TestRunnerCommands(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name  string
+	type test struct {
 		debug string
 		do    func(r *Runner)
 		want  string
-	}{
-		{"mask", "", func(r *Runner) { r.Mask("s3cret"); r.Mask("s3cret"); r.Mask("") }, "::add-mask::s3cret\n"},
-		{"mask lines", "", func(r *Runner) { r.Mask("a\nb") }, "::add-mask::a\n::add-mask::b\n"},
-		{"debug hidden", "", func(r *Runner) { r.Debug("x") }, ""},
-		{"debug shown", "1", func(r *Runner) { r.Debug("100% %s") }, "::debug::100%25 %25s\n"},
-		{"info not a format", "", func(r *Runner) { r.Info("50% %d done") }, "50% %d done\n"},
-		{"notice", "", func(r *Runner) { r.Notice("Registry ready", "artifactory") }, "::notice title=Registry ready::artifactory\n"},
-		{"error multi-line", "", func(r *Runner) { r.Error("T", "a\nb") }, "::error title=T::a%0Ab\n"},
-		{"group", "", func(r *Runner) { r.Group("G"); r.EndGroup() }, "::group::G\n::endgroup::\n"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var out bytes.Buffer
-			r := New(env(map[string]string{"RUNNER_DEBUG": tt.debug}), &out)
-			tt.do(r)
-			if got := out.String(); got != crlf(tt.want) {
-				t.Errorf("output = %q, want %q", got, crlf(tt.want))
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"mask":              {"", func(r *Runner) { r.Mask("s3cret"); r.Mask("s3cret"); r.Mask("") }, "::add-mask::s3cret\n"},
+		"mask lines":        {"", func(r *Runner) { r.Mask("a\nb") }, "::add-mask::a\n::add-mask::b\n"},
+		"debug hidden":      {"", func(r *Runner) { r.Debug("x") }, ""},
+		"debug shown":       {"1", func(r *Runner) { r.Debug("100% %s") }, "::debug::100%25 %25s\n"},
+		"info not a format": {"", func(r *Runner) { r.Info("50% %d done") }, "50% %d done\n"},
+		"notice":            {"", func(r *Runner) { r.Notice("Registry ready", "artifactory") }, "::notice title=Registry ready::artifactory\n"},
+		"error multi-line":  {"", func(r *Runner) { r.Error("T", "a\nb") }, "::error title=T::a%0Ab\n"},
+		"group":             {"", func(r *Runner) { r.Group("G"); r.EndGroup() }, "::group::G\n::endgroup::\n"},
+	}, func(t *testing.T, _ string, tt test) {
+		var out bytes.Buffer
+		r := New(testenv.Getenv(map[string]string{"RUNNER_DEBUG": tt.debug}), &out)
+		tt.do(r)
+		if got := out.String(); got != crlf(tt.want) {
+			t.Errorf("output = %q, want %q", got, crlf(tt.want))
+		}
+	})
 }
 
 type failWriter struct{}
@@ -59,7 +52,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("closed") }
 
 func TestRunnerWriteErrorDoesNotPanic(t *testing.T) {
 	t.Parallel()
-	r := New(env(nil), failWriter{})
+	r := New(testenv.Getenv(nil), failWriter{})
 	r.Mask("x")
 	r.Info("y")
 	if r.Err() == nil {
@@ -84,7 +77,7 @@ func TestFileCommandsFormat(t *testing.T) {
 	if err := os.WriteFile(envPath, []byte("EXISTING=1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": envPath, "GITHUB_OUTPUT": outPath}), fixedReader(0xab))
+	c := NewFileCommands(testenv.Getenv(map[string]string{"GITHUB_ENV": envPath, "GITHUB_OUTPUT": outPath}), fixedReader(0xab))
 	for _, kv := range [][2]string{{"A", "1"}, {"B", "x=y <<EOF"}} {
 		if err := c.Set(EnvFile, kv[0], kv[1]); err != nil {
 			t.Fatal(err)
@@ -107,48 +100,44 @@ func TestFileCommandsFormat(t *testing.T) {
 }
 
 func TestFileCommandsRefuse(t *testing.T) {
-	t.Parallel()
 	d := "ghadelimiter_" + strings.Repeat("ab", 16)
-	tests := []struct{ name, key, value string }{
-		{"newline value", "A", "1\nNODE_OPTIONS=--require /tmp/x"},
-		{"carriage return", "A", "1\rB"},
-		{"delimiter in value", "A", d},
-		{"empty name", "", "v"},
-		{"equals in name", "A=B", "v"},
-		{"heredoc in name", "A<<X", "v"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			path := filepath.Join(testenv.TempDir(t), "env")
-			c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), fixedReader(0xab))
-			err := c.Set(EnvFile, tt.key, tt.value)
-			if !errors.Is(err, ErrUnsafeValue) {
-				t.Fatalf("Set(%q, %q) error = %v, want ErrUnsafeValue", tt.key, tt.value, err)
-			}
-			if strings.Contains(err.Error(), tt.value) && tt.value != "v" {
-				t.Errorf("error %q repeats the value", err)
-			}
-			if err := c.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := os.Stat(path); !os.IsNotExist(err) {
-				t.Errorf("file written for a refused entry: %v", err)
-			}
-		})
-	}
+	type test struct{ key, value string }
+	testenv.Run(t, map[string]test{
+		"newline value":      {"A", "1\nNODE_OPTIONS=--require /tmp/x"},
+		"carriage return":    {"A", "1\rB"},
+		"delimiter in value": {"A", d},
+		"empty name":         {"", "v"},
+		"equals in name":     {"A=B", "v"},
+		"heredoc in name":    {"A<<X", "v"},
+	}, func(t *testing.T, _ string, tt test) {
+		path := filepath.Join(testenv.TempDir(t), "env")
+		c := NewFileCommands(testenv.Getenv(map[string]string{"GITHUB_ENV": path}), fixedReader(0xab))
+		err := c.Set(EnvFile, tt.key, tt.value)
+		if !errors.Is(err, ErrUnsafeValue) {
+			t.Fatalf("Set(%q, %q) error = %v, want ErrUnsafeValue", tt.key, tt.value, err)
+		}
+		if strings.Contains(err.Error(), tt.value) && tt.value != "v" {
+			t.Errorf("error %q repeats the value", err)
+		}
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("file written for a refused entry: %v", err)
+		}
+	})
 }
 
 func TestFileCommandsUnwritable(t *testing.T) {
 	t.Parallel()
-	c := NewFileCommands(env(map[string]string{"GITHUB_ENV": filepath.Join(testenv.TempDir(t), "missing", "env")}), nil)
+	c := NewFileCommands(testenv.Getenv(map[string]string{"GITHUB_ENV": filepath.Join(testenv.TempDir(t), "missing", "env")}), nil)
 	if err := c.Set(EnvFile, "A", "1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Open(); err == nil || !strings.Contains(err.Error(), "cannot write GITHUB_ENV") {
 		t.Fatalf("Open() = %v, want a GITHUB_ENV error", err)
 	}
-	c2 := NewFileCommands(env(nil), nil)
+	c2 := NewFileCommands(testenv.Getenv(nil), nil)
 	_ = c2.Set(OutputFile, "A", "1")
 	if err := c2.Flush(); err == nil || !strings.Contains(err.Error(), "GITHUB_OUTPUT is not set") {
 		t.Fatalf("Flush() = %v, want GITHUB_OUTPUT is not set", err)
@@ -163,7 +152,7 @@ func FuzzFileCommands(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name, value string) {
 		path := filepath.Join(testenv.TempDir(t), "env")
-		c := NewFileCommands(env(map[string]string{"GITHUB_ENV": path}), nil)
+		c := NewFileCommands(testenv.Getenv(map[string]string{"GITHUB_ENV": path}), nil)
 		if err := c.Set(EnvFile, name, value); err != nil {
 			return
 		}
@@ -194,37 +183,32 @@ func containerPaths(getenv func(string) string, hostWorkspace, hostTemp string) 
 }
 
 func TestPaths(t *testing.T) {
-	t.Parallel()
-	container := containerPaths(env(map[string]string{
+	container := containerPaths(testenv.Getenv(map[string]string{
 		"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp", "HOME": "/github/home",
 	}), "/home/runner/work/r/r", "/home/runner/work/_temp")
-	host := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": "/w", "RUNNER_TEMP": "/t", "HOME": "/h"}), "", "")
-	tests := []struct {
-		name string
+	host := containerPaths(testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": "/w", "RUNNER_TEMP": "/t", "HOME": "/h"}), "", "")
+	type test struct {
 		p    Paths
 		in   string
 		want string
-	}{
-		{"workspace file", container, "/github/workspace/.cargo/config.toml", "/home/runner/work/r/r/.cargo/config.toml"},
-		{"temp file", container, "/github/runner_temp/creds.toml", "/home/runner/work/_temp/creds.toml"},
-		{"home file", container, "/github/home/.cargo-oidc/bin/cargo-oidc", "/home/runner/work/_temp/_github_home/.cargo-oidc/bin/cargo-oidc"},
-		{"elsewhere", container, "/etc/passwd", "/etc/passwd"},
-		{"prefix lookalike", container, "/github/workspace2/x", "/github/workspace2/x"},
-		{"host mode", host, "/w/x", "/w/x"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := tt.p.ToHost(tt.in); got != tt.want {
-				t.Errorf("ToHost(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"workspace file":   {container, "/github/workspace/.cargo/config.toml", "/home/runner/work/r/r/.cargo/config.toml"},
+		"temp file":        {container, "/github/runner_temp/creds.toml", "/home/runner/work/_temp/creds.toml"},
+		"home file":        {container, "/github/home/.cargo-oidc/bin/cargo-oidc", "/home/runner/work/_temp/_github_home/.cargo-oidc/bin/cargo-oidc"},
+		"elsewhere":        {container, "/etc/passwd", "/etc/passwd"},
+		"prefix lookalike": {container, "/github/workspace2/x", "/github/workspace2/x"},
+		"host mode":        {host, "/w/x", "/w/x"},
+	}, func(t *testing.T, _ string, tt test) {
+		if got := tt.p.ToHost(tt.in); got != tt.want {
+			t.Errorf("ToHost(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	})
 }
 
 func TestResolve(t *testing.T) {
 	t.Parallel()
-	p := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp"}), "/hw", "/ht")
+	p := containerPaths(testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp"}), "/hw", "/ht")
 	tests := []struct {
 		value, want, err string
 	}{
@@ -265,13 +249,13 @@ func TestPathsRunnerLayouts(t *testing.T) {
 		if !inContainer {
 			ws = hw
 		}
-		p := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": temp, "HOME": home}), hw, ht)
+		p := containerPaths(testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": temp, "HOME": home}), hw, ht)
 		p.Container = inContainer
 		return p
 	}
 	current := layout(ContainerTemp, ContainerHome, true)
 	older := layout(ht, ContainerHome, true)
-	act := containerPaths(env(map[string]string{"GITHUB_WORKSPACE": "/tmp/act/repo", "RUNNER_TEMP": "/tmp", "HOME": "/root"}), "/tmp/act/repo", "/tmp")
+	act := containerPaths(testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": "/tmp/act/repo", "RUNNER_TEMP": "/tmp", "HOME": "/root"}), "/tmp/act/repo", "/tmp")
 	act.Container = true
 	host := layout(ht, ht+"/_github_home", false)
 

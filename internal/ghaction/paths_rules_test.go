@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/fspath"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestResolveWindowsRules runs the Windows cases through the Windows path
@@ -12,7 +14,7 @@ import (
 func TestResolveWindowsRules(t *testing.T) {
 	t.Parallel()
 	runWindowsResolveCases(t, func(ws string) Paths {
-		return newPaths(fspath.Windows, env(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": windowsTemp}), "", "")
+		return newPaths(fspath.Windows, testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": windowsTemp}), "", "")
 	})
 }
 
@@ -27,7 +29,7 @@ func TestPathsWindowsRules(t *testing.T) {
 // what Windows refuses is an ordinary name there, as it always was.
 func TestResolveUnixNames(t *testing.T) {
 	t.Parallel()
-	p := newPaths(fspath.Unix, env(map[string]string{"GITHUB_WORKSPACE": "/github/workspace"}), "", "")
+	p := newPaths(fspath.Unix, testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": "/github/workspace"}), "", "")
 	for _, tc := range []struct{ value, want string }{
 		{"NUL", "/github/workspace/NUL"},
 		{".cargo/con.toml", "/github/workspace/.cargo/con.toml"},

@@ -3,6 +3,8 @@ package ghaction
 import (
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // windowsWorkspace and windowsTemp are where GitHub's Windows runners put
@@ -76,7 +78,7 @@ func runWindowsResolveCases(t *testing.T, newP func(workspace string) Paths) {
 // spelled the Windows way) and a temp folder that is not shared.
 func runWindowsMappingCases(t *testing.T, newP func(getenv func(string) string, hostWorkspace, hostTemp string) Paths) {
 	t.Helper()
-	p := newP(env(map[string]string{"GITHUB_WORKSPACE": windowsWorkspace, "RUNNER_TEMP": windowsTemp, "HOME": `C:\Users\runneradmin`}), `E:\host\ws`, `E:\host\temp`)
+	p := newP(testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": windowsWorkspace, "RUNNER_TEMP": windowsTemp, "HOME": `C:\Users\runneradmin`}), `E:\host\ws`, `E:\host\temp`)
 	for _, tc := range []struct{ in, want string }{
 		{`D:\a\repo\repo\.cargo\config.toml`, `E:\host\ws\.cargo\config.toml`},
 		{`d:/A/REPO/repo/.cargo/config.toml`, `E:\host\ws\.cargo\config.toml`},

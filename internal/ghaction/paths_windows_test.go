@@ -2,14 +2,18 @@
 
 package ghaction
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
+)
 
 // TestResolveWindows runs the Windows cases through NewPaths, the running
 // system's rules, as setup/ does on a Windows runner.
 func TestResolveWindows(t *testing.T) {
 	t.Parallel()
 	runWindowsResolveCases(t, func(ws string) Paths {
-		return NewPaths(env(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": windowsTemp}), "", "")
+		return NewPaths(testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": ws, "RUNNER_TEMP": windowsTemp}), "", "")
 	})
 }
 

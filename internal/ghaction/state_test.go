@@ -12,47 +12,44 @@ import (
 )
 
 func TestParseStateFile(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
+	type test struct {
 		data string
 		want map[string]string
 		bad  bool
-	}{
-		{name: "empty", data: "", want: map[string]string{}},
-		{name: "plain", data: "provider=jfrog\nurl=https://x/a=b\n", want: map[string]string{"provider": "jfrog", "url": "https://x/a=b"}},
-		{name: "heredoc", data: "token<<ghadelimiter_1\nsecret\nghadelimiter_1\nrevoke<<D\ntrue\nD\n",
-			want: map[string]string{"token": "secret", "revoke": "true"}},
-		{name: "heredoc with = and <<", data: "a<<E\nx=y<<z\nE\n", want: map[string]string{"a": "x=y<<z"}},
-		{name: "multi-line and empty heredoc", data: "a<<E\n1\n\n2\nE\nb<<F\nF\n", want: map[string]string{"a": "1\n\n2", "b": ""}},
-		{name: "later wins", data: "a=1\na<<E\n2\nE\n", want: map[string]string{"a": "2"}},
-		{name: "windows line ends, BOM, no final newline", data: "\xef\xbb\xbfa=1\r\nb<<E\r\n2\r\nE", want: map[string]string{"a": "1", "b": "2"}},
-		{name: "blank lines", data: "\n\na=1\n\n", want: map[string]string{"a": "1"}},
-		{name: "name = before <<", data: "a=b<<c\n", want: map[string]string{"a": "b<<c"}},
-		{name: "missing end delimiter", data: "token<<E\nsecret\n", bad: true},
-		{name: "neither form", data: "garbage\n", bad: true},
-		{name: "empty name", data: "=x\n", bad: true},
-		{name: "empty heredoc name", data: "<<E\nx\nE\n", bad: true},
-		{name: "empty delimiter", data: "a<<\nx\n\n", bad: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseStateFile([]byte(tt.data))
-			if tt.bad {
-				if !errors.Is(err, ErrBadStateFile) {
-					t.Fatalf("ParseStateFile(%q) = %v, %v; want ErrBadStateFile", tt.data, got, err)
-				}
-				if strings.Contains(err.Error(), "secret") {
-					t.Errorf("the error quotes a value: %v", err)
-				}
-				return
+	testenv.Run(t, map[string]test{
+		"empty": {data: "", want: map[string]string{}},
+		"plain": {data: "provider=jfrog\nurl=https://x/a=b\n", want: map[string]string{"provider": "jfrog", "url": "https://x/a=b"}},
+		"heredoc": {
+			data: "token<<ghadelimiter_1\nsecret\nghadelimiter_1\nrevoke<<D\ntrue\nD\n",
+			want: map[string]string{"token": "secret", "revoke": "true"},
+		},
+		"heredoc with = and <<":                    {data: "a<<E\nx=y<<z\nE\n", want: map[string]string{"a": "x=y<<z"}},
+		"multi-line and empty heredoc":             {data: "a<<E\n1\n\n2\nE\nb<<F\nF\n", want: map[string]string{"a": "1\n\n2", "b": ""}},
+		"later wins":                               {data: "a=1\na<<E\n2\nE\n", want: map[string]string{"a": "2"}},
+		"windows line ends, BOM, no final newline": {data: "\xef\xbb\xbfa=1\r\nb<<E\r\n2\r\nE", want: map[string]string{"a": "1", "b": "2"}},
+		"blank lines":                              {data: "\n\na=1\n\n", want: map[string]string{"a": "1"}},
+		"name = before <<":                         {data: "a=b<<c\n", want: map[string]string{"a": "b<<c"}},
+		"missing end delimiter":                    {data: "token<<E\nsecret\n", bad: true},
+		"neither form":                             {data: "garbage\n", bad: true},
+		"empty name":                               {data: "=x\n", bad: true},
+		"empty heredoc name":                       {data: "<<E\nx\nE\n", bad: true},
+		"empty delimiter":                          {data: "a<<\nx\n\n", bad: true},
+	}, func(t *testing.T, _ string, tt test) {
+		got, err := ParseStateFile([]byte(tt.data))
+		if tt.bad {
+			if !errors.Is(err, ErrBadStateFile) {
+				t.Fatalf("ParseStateFile(%q) = %v, %v; want ErrBadStateFile", tt.data, got, err)
 			}
-			if err != nil || !maps.Equal(got, tt.want) {
-				t.Fatalf("ParseStateFile(%q) = %q, %v; want %q", tt.data, got, err, tt.want)
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("the error quotes a value: %v", err)
 			}
-		})
-	}
+			return
+		}
+		if err != nil || !maps.Equal(got, tt.want) {
+			t.Fatalf("ParseStateFile(%q) = %q, %v; want %q", tt.data, got, err, tt.want)
+		}
+	})
 }
 
 // TestReadStateFileWritten: what FileCommands writes to GITHUB_STATE reads
@@ -61,7 +58,7 @@ func TestReadStateFileWritten(t *testing.T) {
 	t.Parallel()
 	dir := testenv.TempDir(t)
 	path := filepath.Join(dir, "state")
-	c := NewFileCommands(env(map[string]string{"GITHUB_STATE": path}), nil)
+	c := NewFileCommands(testenv.Getenv(map[string]string{"GITHUB_STATE": path}), nil)
 	want := map[string]string{"provider": "crates-io", "token": "cio_tp_x", "registry-name": "crates-io", "empty": ""}
 	for k, v := range want {
 		if err := c.Set(StateFile, k, v); err != nil {
@@ -89,7 +86,7 @@ func TestReadStateFileWritten(t *testing.T) {
 
 func TestStateAndCompositeGetenv(t *testing.T) {
 	t.Parallel()
-	base := env(map[string]string{
+	base := testenv.Getenv(map[string]string{
 		"STATE_token": "from-env", "INPUT_PROVIDER": "from-input", "INPUT_REGISTRY-NAME": "from-input",
 		"CARGO_OIDC_IN_PROVIDER": "jfrog", "CARGO_OIDC_IN_REGISTRY_NAME": "corp", "HOME": "/h",
 	})
@@ -125,7 +122,7 @@ func FuzzParseStateFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, name, value string) {
 		_, _ = ParseStateFile(data)
 		path := filepath.Join(testenv.TempDir(t), "state")
-		c := NewFileCommands(env(map[string]string{"GITHUB_STATE": path}), nil)
+		c := NewFileCommands(testenv.Getenv(map[string]string{"GITHUB_STATE": path}), nil)
 		if err := c.Set(StateFile, "first", "1"); err != nil {
 			t.Fatal(err)
 		}

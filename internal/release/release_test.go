@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 const (
@@ -191,30 +193,26 @@ func TestReleaseWorkflowRefusesBadImages(t *testing.T) {
 }
 
 func TestReleaseWorkflowRefusesBadActionYAML(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ name, in, want string }{
-		{"no runs", "name: x\n", "no top-level runs"},
-		{"no image", "runs:\n  using: docker\n", "no runs.image"},
-		{"image only nested", "runs:\n  using: docker\n  env:\n    image: Dockerfile\n", "no runs.image"},
-		{"image outside runs", "image: Dockerfile\nruns:\n  using: docker\n", "no runs.image"},
-		{"image twice", "runs:\n  using: docker\n  image: Dockerfile\n  image: Dockerfile\n", "runs.image twice"},
-		{"runs twice", "runs:\n  image: Dockerfile\nruns:\n  using: docker\n", "two runs"},
-		{"already released", "runs:\n  using: docker\n  image: docker://" + image + "\n", "already a release"},
-		{"flow mapping", "runs: {using: docker, image: Dockerfile}\n", "block mapping"},
-		{"tab", "runs:\n\timage: Dockerfile\n", "tab"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			out, err := ReleaseActionYAML([]byte(tt.in), image)
-			if err == nil || out != nil {
-				t.Fatalf("accepted, out:\n%s", out)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not say %q", err, tt.want)
-			}
-		})
-	}
+	type test struct{ in, want string }
+	testenv.Run(t, map[string]test{
+		"no runs":            {"name: x\n", "no top-level runs"},
+		"no image":           {"runs:\n  using: docker\n", "no runs.image"},
+		"image only nested":  {"runs:\n  using: docker\n  env:\n    image: Dockerfile\n", "no runs.image"},
+		"image outside runs": {"image: Dockerfile\nruns:\n  using: docker\n", "no runs.image"},
+		"image twice":        {"runs:\n  using: docker\n  image: Dockerfile\n  image: Dockerfile\n", "runs.image twice"},
+		"runs twice":         {"runs:\n  image: Dockerfile\nruns:\n  using: docker\n", "two runs"},
+		"already released":   {"runs:\n  using: docker\n  image: docker://" + image + "\n", "already a release"},
+		"flow mapping":       {"runs: {using: docker, image: Dockerfile}\n", "block mapping"},
+		"tab":                {"runs:\n\timage: Dockerfile\n", "tab"},
+	}, func(t *testing.T, _ string, tt test) {
+		out, err := ReleaseActionYAML([]byte(tt.in), image)
+		if err == nil || out != nil {
+			t.Fatalf("accepted, out:\n%s", out)
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %q does not say %q", err, tt.want)
+		}
+	})
 }
 
 func TestReleaseWorkflowScalarQuoting(t *testing.T) {

@@ -3,47 +3,44 @@ package release
 import (
 	"strings"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func TestParseVersion(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		tag     string
+	type test struct {
 		want    Version
 		wantErr string
-	}{
-		{"v1.2.3", Version{1, 2, 3, ""}, ""},
-		{"v0.0.0", Version{0, 0, 0, ""}, ""},
-		{"v1.3.0-rc.1", Version{1, 3, 0, "rc.1"}, ""},
-		{"v10.20.30-alpha-1.x", Version{10, 20, 30, "alpha-1.x"}, ""},
-		{"1.2.3", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v1.2", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v1", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v01.2.3", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v1.2.3+build.5", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v1.2.3-", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v1.2.3-rc..1", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v1.2.3 ", Version{}, "is not vMAJOR.MINOR.PATCH"},
-		{"v99999999999999999999.0.0", Version{}, "too large"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.tag, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseVersion(tt.tag)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseVersion(%q) = %v, %v; want error %q", tt.tag, got, err, tt.wantErr)
-				}
-				return
+	testenv.Run(t, map[string]test{
+		"v1.2.3":                    {Version{1, 2, 3, ""}, ""},
+		"v0.0.0":                    {Version{0, 0, 0, ""}, ""},
+		"v1.3.0-rc.1":               {Version{1, 3, 0, "rc.1"}, ""},
+		"v10.20.30-alpha-1.x":       {Version{10, 20, 30, "alpha-1.x"}, ""},
+		"1.2.3":                     {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v1.2":                      {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v1":                        {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v01.2.3":                   {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v1.2.3+build.5":            {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v1.2.3-":                   {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v1.2.3-rc..1":              {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v1.2.3 ":                   {Version{}, "is not vMAJOR.MINOR.PATCH"},
+		"v99999999999999999999.0.0": {Version{}, "too large"},
+	}, func(t *testing.T, tag string, tt test) {
+		got, err := ParseVersion(tag)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ParseVersion(%q) = %v, %v; want error %q", tag, got, err, tt.wantErr)
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("ParseVersion(%q) = %+v, %v; want %+v", tt.tag, got, err, tt.want)
-			}
-			if got.String() != tt.tag {
-				t.Errorf("String() = %q, want %q", got.String(), tt.tag)
-			}
-		})
-	}
+			return
+		}
+		if err != nil || got != tt.want {
+			t.Fatalf("ParseVersion(%q) = %+v, %v; want %+v", tag, got, err, tt.want)
+		}
+		if got.String() != tag {
+			t.Errorf("String() = %q, want %q", got.String(), tag)
+		}
+	})
 }
 
 // TestVersionCompare walks semver.org's precedence example (item 11) and a

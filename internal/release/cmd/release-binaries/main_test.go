@@ -15,29 +15,24 @@ import (
 )
 
 func TestParseRefuses(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
+	type test struct {
 		args []string
 		want string
-	}{
-		{"no version", []string{"--out", "d"}, "--version"},
-		{"bad version", []string{"--version", "1.2.3", "--out", "d"}, "is not vMAJOR.MINOR.PATCH"},
-		{"no out", []string{"--version", "v1.2.3"}, "--out is required"},
-		{"unknown target", []string{"--version", "v1.2.3", "--out", "d", "--targets", "plan9/amd64"}, "is not released"},
-		{"setup with some targets", []string{"--version", "v1.2.3", "--out", "d", "--setup", "s", "--targets", "linux/amd64"}, "--setup needs every released target"},
-		{"check with out", []string{"--check", "--out", "d"}, "do not give --out"},
-		{"stray argument", []string{"--version", "v1.2.3", "--out", "d", "x"}, "unexpected argument"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := parse(tt.args, &bytes.Buffer{})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err %v, want %q", err, tt.want)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"no version":              {[]string{"--out", "d"}, "--version"},
+		"bad version":             {[]string{"--version", "1.2.3", "--out", "d"}, "is not vMAJOR.MINOR.PATCH"},
+		"no out":                  {[]string{"--version", "v1.2.3"}, "--out is required"},
+		"unknown target":          {[]string{"--version", "v1.2.3", "--out", "d", "--targets", "plan9/amd64"}, "is not released"},
+		"setup with some targets": {[]string{"--version", "v1.2.3", "--out", "d", "--setup", "s", "--targets", "linux/amd64"}, "--setup needs every released target"},
+		"check with out":          {[]string{"--check", "--out", "d"}, "do not give --out"},
+		"stray argument":          {[]string{"--version", "v1.2.3", "--out", "d", "x"}, "unexpected argument"},
+	}, func(t *testing.T, _ string, tt test) {
+		_, err := parse(tt.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("err %v, want %q", err, tt.want)
+		}
+	})
 }
 
 // TestBuildHostTarget builds the binary of the machine's own target as a

@@ -396,51 +396,46 @@ func TestFirstReleaseCreatesMajorTag(t *testing.T) {
 }
 
 func TestPrereleaseNeverMovesMajorTag(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name  string
+	type test struct {
 		first string // a stable release made before, or ""
 		tag   string
-	}{
-		{"rc after a stable release", "v1.0.0", "v1.1.0-rc.1"},
-		{"rc of the next major", "v1.0.0", "v2.0.0-rc.1"},
-		{"rc as the very first release", "", "v1.0.0-rc.1"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t)
-			if tt.first != "" {
-				w.mustRelease(tt.first, w.tag(tt.first))
+	testenv.Run(t, map[string]test{
+		"rc after a stable release":    {"v1.0.0", "v1.1.0-rc.1"},
+		"rc of the next major":         {"v1.0.0", "v2.0.0-rc.1"},
+		"rc as the very first release": {"", "v1.0.0-rc.1"},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t)
+		if tt.first != "" {
+			w.mustRelease(tt.first, w.tag(tt.first))
+		}
+		before := w.tags()
+		sha := w.tag(tt.tag)
+		n := len(w.calls())
+		r := w.mustRelease(tt.tag, sha)
+		if r.outputs["prerelease"] != "true" {
+			t.Errorf("plan outputs prerelease = %q", r.outputs["prerelease"])
+		}
+		w.checkComplete(tt.tag, sha, true)
+		after := w.tags()
+		for _, major := range []string{"v1", "v2"} {
+			if after[major] != before[major] {
+				t.Errorf("%s moved from %q to %q", major, before[major], after[major])
 			}
-			before := w.tags()
-			sha := w.tag(tt.tag)
-			n := len(w.calls())
-			r := w.mustRelease(tt.tag, sha)
-			if r.outputs["prerelease"] != "true" {
-				t.Errorf("plan outputs prerelease = %q", r.outputs["prerelease"])
+		}
+		var create []string
+		for _, c := range writes(w.calls()[n:]) {
+			if c[1] == "create" {
+				create = c
 			}
-			w.checkComplete(tt.tag, sha, true)
-			after := w.tags()
-			for _, major := range []string{"v1", "v2"} {
-				if after[major] != before[major] {
-					t.Errorf("%s moved from %q to %q", major, before[major], after[major])
-				}
-			}
-			var create []string
-			for _, c := range writes(w.calls()[n:]) {
-				if c[1] == "create" {
-					create = c
-				}
-			}
-			if !hasArg(create, "--prerelease") || !hasArg(create, "--latest=false") {
-				t.Errorf("gh release create = %q, want --prerelease and --latest=false", create)
-			}
-			if !strings.Contains(r.log, "a prerelease; v") {
-				t.Errorf("log does not say the major tag stays:\n%s", r.log)
-			}
-		})
-	}
+		}
+		if !hasArg(create, "--prerelease") || !hasArg(create, "--latest=false") {
+			t.Errorf("gh release create = %q, want --prerelease and --latest=false", create)
+		}
+		if !strings.Contains(r.log, "a prerelease; v") {
+			t.Errorf("log does not say the major tag stays:\n%s", r.log)
+		}
+	})
 }
 
 func TestMajorTagOnlyMovesForward(t *testing.T) {
@@ -523,9 +518,7 @@ func TestRerunAfterSuccessChangesNothing(t *testing.T) {
 }
 
 func TestRerunFinishesMissingSteps(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
+	type test struct {
 		// prior is a release made before, whose commit v1 holds, or "".
 		prior string
 		// fail breaks the first run; nil: the run succeeds and v1 is then
@@ -533,77 +526,71 @@ func TestRerunFinishesMissingSteps(t *testing.T) {
 		fail func(w *world)
 		// wantWrites are the gh calls of the re-run that change the release.
 		wantWrites []string
-	}{
-		{"release creation failed", "", func(w *world) { w.write(w.root, "gh/fail", "create:0") },
-			[]string{"create"}},
-		{"release creation left a draft with 3 of 7 files", "", func(w *world) { w.write(w.root, "gh/fail", "create:3") },
-			[]string{"upload", "edit"}},
-		{"major tag not created", "", nil, nil},
-		{"major tag not moved from the previous release", "v1.0.0", nil, nil},
-		{"draft left, v1 on the previous release", "v1.0.0", func(w *world) { w.write(w.root, "gh/fail", "create:5") },
-			[]string{"upload", "edit"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t)
-			tag := "v1.0.0"
-			if tt.prior != "" {
-				w.mustRelease(tt.prior, w.tag(tt.prior))
-				tag = "v1.1.0"
+	testenv.Run(t, map[string]test{
+		"release creation failed":                         {"", func(w *world) { w.write(w.root, "gh/fail", "create:0") }, []string{"create"}},
+		"release creation left a draft with 3 of 7 files": {"", func(w *world) { w.write(w.root, "gh/fail", "create:3") }, []string{"upload", "edit"}},
+		"major tag not created":                           {"", nil, nil},
+		"major tag not moved from the previous release":   {"v1.0.0", nil, nil},
+		"draft left, v1 on the previous release":          {"v1.0.0", func(w *world) { w.write(w.root, "gh/fail", "create:5") }, []string{"upload", "edit"}},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t)
+		tag := "v1.0.0"
+		if tt.prior != "" {
+			w.mustRelease(tt.prior, w.tag(tt.prior))
+			tag = "v1.1.0"
+		}
+		before := w.tags()["v1"]
+		sha := w.tag(tag)
+		if tt.fail != nil {
+			tt.fail(w)
+			if r := w.release(tag, sha, runOpts{}); r.err == nil {
+				t.Fatalf("the first run did not fail:\n%s", r.log)
 			}
-			before := w.tags()["v1"]
-			sha := w.tag(tag)
-			if tt.fail != nil {
-				tt.fail(w)
-				if r := w.release(tag, sha, runOpts{}); r.err == nil {
-					t.Fatalf("the first run did not fail:\n%s", r.log)
-				}
-				os.Remove(filepath.Join(w.root, "gh", "fail"))
+			os.Remove(filepath.Join(w.root, "gh", "fail"))
+		} else {
+			w.mustRelease(tag, sha)
+			if before == "" {
+				w.git(w.dev, "push", "--quiet", "origin", ":refs/tags/v1")
 			} else {
-				w.mustRelease(tag, sha)
-				if before == "" {
-					w.git(w.dev, "push", "--quiet", "origin", ":refs/tags/v1")
-				} else {
-					w.git(w.remote, "update-ref", "refs/tags/v1", before)
-				}
+				w.git(w.remote, "update-ref", "refs/tags/v1", before)
 			}
-			if got := w.tags()["v1"]; got != before {
-				t.Fatalf("v1 = %q after the failed run, want %q: the major tag moved before the release was complete", got, before)
-			}
-			commit := w.tags()[tag]
-			commits := w.commits()
-			had := len(w.ghState().assets(tag))
-			n := len(w.calls())
+		}
+		if got := w.tags()["v1"]; got != before {
+			t.Fatalf("v1 = %q after the failed run, want %q: the major tag moved before the release was complete", got, before)
+		}
+		commit := w.tags()[tag]
+		commits := w.commits()
+		had := len(w.ghState().assets(tag))
+		n := len(w.calls())
 
-			r := w.mustRelease(tag, sha)
-			if r.outputs["build"] != "false" {
-				t.Errorf("the re-run builds again: %v", r.outputs)
+		r := w.mustRelease(tag, sha)
+		if r.outputs["build"] != "false" {
+			t.Errorf("the re-run builds again: %v", r.outputs)
+		}
+		if got := w.checkComplete(tag, sha, false); got != commit {
+			t.Errorf("%s moved from %s to %s", tag, commit, got)
+		}
+		if got := w.commits(); !reflect.DeepEqual(got, commits) {
+			t.Errorf("the re-run added commits: %v, before %v", got, commits)
+		}
+		if got := w.tags()["v1"]; got != commit {
+			t.Errorf("v1 = %q, want %s", got, commit)
+		}
+		var got []string
+		for _, c := range writes(w.calls()[n:]) {
+			got = append(got, c[1])
+			if hasArg(c, "--clobber") {
+				t.Errorf("gh call with --clobber: %q", c)
 			}
-			if got := w.checkComplete(tag, sha, false); got != commit {
-				t.Errorf("%s moved from %s to %s", tag, commit, got)
+			if uploaded := len(c) - 3; c[1] == "upload" && uploaded != len(release.Targets)+1-had {
+				t.Errorf("upload of %d files, want only the missing ones: %q", uploaded, c)
 			}
-			if got := w.commits(); !reflect.DeepEqual(got, commits) {
-				t.Errorf("the re-run added commits: %v, before %v", got, commits)
-			}
-			if got := w.tags()["v1"]; got != commit {
-				t.Errorf("v1 = %q, want %s", got, commit)
-			}
-			var got []string
-			for _, c := range writes(w.calls()[n:]) {
-				got = append(got, c[1])
-				if hasArg(c, "--clobber") {
-					t.Errorf("gh call with --clobber: %q", c)
-				}
-				if uploaded := len(c) - 3; c[1] == "upload" && uploaded != len(release.Targets)+1-had {
-					t.Errorf("upload of %d files, want only the missing ones: %q", uploaded, c)
-				}
-			}
-			if !reflect.DeepEqual(got, tt.wantWrites) {
-				t.Errorf("the re-run's gh writes = %q, want %q", got, tt.wantWrites)
-			}
-		})
-	}
+		}
+		if !reflect.DeepEqual(got, tt.wantWrites) {
+			t.Errorf("the re-run's gh writes = %q, want %q", got, tt.wantWrites)
+		}
+	})
 }
 
 func TestAssetsAreNeverReplaced(t *testing.T) {
@@ -707,30 +694,25 @@ func TestRefusesBadTagsAndMovedTags(t *testing.T) {
 }
 
 func TestParseRefuses(t *testing.T) {
-	t.Parallel()
 	sha := strings.Repeat("a", 40)
-	tests := []struct {
-		name string
+	type test struct {
 		args []string
 		want string
-	}{
-		{"no command", nil, "plan or publish"},
-		{"unknown command", []string{"push"}, "plan or publish"},
-		{"no tag", []string{"plan", "--sha", sha}, "--tag is required"},
-		{"bad tag", []string{"plan", "--tag", "v1.2", "--sha", sha}, "is not vMAJOR.MINOR.PATCH"},
-		{"no sha", []string{"plan", "--tag", "v1.2.3"}, "not a full commit id"},
-		{"short sha", []string{"plan", "--tag", "v1.2.3", "--sha", "abc123"}, "not a full commit id"},
-		{"publish without dist", []string{"publish", "--tag", "v1.2.3", "--sha", sha}, "--dist is required"},
-		{"dist on plan", []string{"plan", "--tag", "v1.2.3", "--sha", sha, "--dist", "d"}, "flag provided but not defined"},
-		{"stray argument", []string{"plan", "--tag", "v1.2.3", "--sha", sha, "x"}, "unexpected argument"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := parse(tt.args, &bytes.Buffer{})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want %q", err, tt.want)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"no command":           {nil, "plan or publish"},
+		"unknown command":      {[]string{"push"}, "plan or publish"},
+		"no tag":               {[]string{"plan", "--sha", sha}, "--tag is required"},
+		"bad tag":              {[]string{"plan", "--tag", "v1.2", "--sha", sha}, "is not vMAJOR.MINOR.PATCH"},
+		"no sha":               {[]string{"plan", "--tag", "v1.2.3"}, "not a full commit id"},
+		"short sha":            {[]string{"plan", "--tag", "v1.2.3", "--sha", "abc123"}, "not a full commit id"},
+		"publish without dist": {[]string{"publish", "--tag", "v1.2.3", "--sha", sha}, "--dist is required"},
+		"dist on plan":         {[]string{"plan", "--tag", "v1.2.3", "--sha", sha, "--dist", "d"}, "flag provided but not defined"},
+		"stray argument":       {[]string{"plan", "--tag", "v1.2.3", "--sha", sha, "x"}, "unexpected argument"},
+	}, func(t *testing.T, _ string, tt test) {
+		_, err := parse(tt.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("err = %v, want %q", err, tt.want)
+		}
+	})
 }

@@ -8,6 +8,9 @@
 // flags) and their SHA256SUMS, and writes the files a release commit adds
 // to the composite action's folder (SetupFiles): the composite runs a
 // downloaded binary only when it matches them.
+//
+// The release commands (cmd/...) share their command-line handling through
+// ParseFlags and ExitCode.
 package release
 
 import (

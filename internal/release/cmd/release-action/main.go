@@ -18,25 +18,19 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "release-action:", err)
-		os.Exit(1)
-	}
+	os.Exit(release.ExitCode("release-action", run(os.Args[1:], os.Stderr), os.Stderr))
 }
 
 // run parses args, reads --in, and writes the release action.yml to --out.
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("release-action", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	in := fs.String("in", "action.yml", "the main branch's action.yml")
 	out := fs.String("out", "", "where to write the release action.yml (may be the same file as --in)")
 	image := fs.String("image", "", "ghcr.io/OWNER/NAME:VERSION@sha256:DIGEST")
-	if err := fs.Parse(args); err != nil {
+	if err := release.ParseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case *image == "":
 		return errors.New("--image is required")
 	case *out == "":

@@ -26,10 +26,7 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "release-binaries:", err)
-		os.Exit(1)
-	}
+	os.Exit(release.ExitCode("release-binaries", run(context.Background(), os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
 }
 
 // options are the parsed command line.
@@ -41,7 +38,6 @@ type options struct {
 
 func parse(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("release-binaries", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	o := &options{}
 	fs.StringVar(&o.version, "version", "", "release tag to stamp, like v1.2.3 (required)")
 	fs.StringVar(&o.out, "out", "", "folder for the binaries and SHA256SUMS (required)")
@@ -49,11 +45,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.repo, "repo", ".", "the repository to build")
 	targets := fs.String("targets", "", "comma-separated GOOS/GOARCH list (default: every released target)")
 	fs.BoolVar(&o.check, "check", false, "only check that every target builds: --out is a temporary folder, removed afterwards")
-	if err := fs.Parse(args); err != nil {
+	if err := release.ParseFlags(fs, args, stderr); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if o.check {
 		if o.version == "" {

@@ -42,13 +42,13 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "release-publish:", err)
+	err := run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	if code := release.ExitCode("release-publish", err, os.Stderr); code != 0 {
 		// The run's annotation; % and line breaks escaped as the runner
 		// expects in a workflow command's data.
 		msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(err.Error())
 		fmt.Fprintf(os.Stdout, "::error title=release-publish::%s\n", msg)
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 
@@ -72,7 +72,6 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	o := &options{command: args[0]}
 	fs := flag.NewFlagSet("release-publish "+o.command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.tag, "tag", "", "the version tag being released, like v1.2.3 or v1.3.0-rc.1 (required)")
 	fs.StringVar(&o.sha, "sha", "", "the commit the tag pointed at when it was pushed: github.sha (required)")
 	fs.StringVar(&o.repo, "repo", ".", "the checkout of --sha")
@@ -81,11 +80,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fs.StringVar(&o.dist, "dist", "", "the folder with the binaries and SHA256SUMS release-binaries wrote (required)")
 		fs.StringVar(&o.gh, "gh", "gh", "the GitHub CLI")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := release.ParseFlags(fs, args[1:], stderr); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q; %s", fs.Arg(0), usage)
 	}
 	if o.tag == "" {
 		return nil, errors.New("--tag is required")

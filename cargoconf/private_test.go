@@ -49,11 +49,16 @@ func openTemp(t *testing.T, home, host string) *Folders {
 	return fl
 }
 
+// tempFolders is openTemp of a new temporary folder, which it returns.
+func tempFolders(t *testing.T, host string) (string, *Folders) {
+	home := testenv.TempDir(t)
+	return home, openTemp(t, home, host)
+}
+
 func TestMkdirPrivate(t *testing.T) {
 	t.Parallel()
-	home := testenv.TempDir(t)
 	host := hostPath("/host/_github_home")
-	fl := openTemp(t, home, host)
+	home, fl := tempFolders(t, host)
 	dir := filepath.Join(home, ".cargo-oidc", "minted-1")
 	if err := fl.MkdirPrivate(dir, Owner{}); err != nil {
 		t.Fatal(err)
@@ -137,9 +142,8 @@ func TestMkdirPrivateRefusesLinkOutside(t *testing.T) {
 
 func TestReadBounded(t *testing.T) {
 	t.Parallel()
-	home := testenv.TempDir(t)
 	host := hostPath("/host/home")
-	fl := openTemp(t, home, host)
+	home, fl := tempFolders(t, host)
 	file := filepath.Join(home, "minted", "tokens")
 	write(t, file, "a\nb\n", 0o600)
 	if b, err := fl.ReadBounded(file, 4); err != nil || string(b) != "a\nb\n" {
@@ -196,8 +200,7 @@ func TestReadBoundedRefusesLinks(t *testing.T) {
 func TestRemoveAllBeneath(t *testing.T) {
 	t.Parallel()
 	testenv.SkipUnderWine(t, testenv.RemoveDefect)
-	home := testenv.TempDir(t)
-	fl := openTemp(t, home, "")
+	home, fl := tempFolders(t, "")
 	out, file := outsideWithSecret(t)
 	dir := filepath.Join(home, ".cargo-oidc", "minted-4")
 	write(t, filepath.Join(dir, "tokens"), "t\n", 0o600)

@@ -299,8 +299,7 @@ func TestMainMissingIDTokenPermission(t *testing.T) {
 
 func TestMainReplaceCratesIOKeepsUserConfig(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, jfrogInputs)
-	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+	w := newWorld(t, merge(jfrogInputs, "replace-crates-io", "true"))
 	orig := "# my settings\n[build]\njobs = 2 # keep\n"
 	cfg := w.userConfig(orig)
 	for i := 0; i < 2; i++ { // a re-run updates in place
@@ -333,8 +332,7 @@ func TestMainFailuresLeaveFilesUntouched(t *testing.T) {
 		}, "401"},
 		"GITHUB_ENV not writable": {"[build]\n", func(w *world) { w.env["GITHUB_ENV"] = filepath.Join(w.dir, "nope", "env") }, "cannot write GITHUB_ENV"},
 	}, func(t *testing.T, _ string, tt test) {
-		w := newWorld(t, jfrogInputs)
-		w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+		w := newWorld(t, merge(jfrogInputs, "replace-crates-io", "true"))
 		w.env["INPUT_CREDENTIALS-FILE"] = "creds/credentials.toml"
 		if tt.setup != nil {
 			tt.setup(w)
@@ -722,8 +720,7 @@ func (b *brokenLog) Write(p []byte) (int, error) {
 // file as it was.
 func TestMainBrokenLogExportsNothing(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, jfrogInputs)
-	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+	w := newWorld(t, merge(jfrogInputs, "replace-crates-io", "true"))
 	orig := "# mine\n"
 	cfg := w.userConfig(orig)
 	e := w.envFn()

@@ -16,8 +16,7 @@ import (
 // inside the workspace is followed there, and the link is kept.
 func TestMainFollowsHostLinkInsideWorkspace(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, jfrogInputs)
-	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
+	w := newWorld(t, merge(jfrogInputs, "replace-crates-io", "true"))
 	ws := w.env["GITHUB_WORKSPACE"]
 	host := "/home/runner/work/octo-repo/octo-repo"
 	if runtime.GOOS == "windows" {

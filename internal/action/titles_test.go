@@ -13,84 +13,96 @@ import (
 // block appears only when the service answered and refused, and the step
 // summary's heading says "cargo-oidc:" once.
 func TestMainFailureTitles(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
+	type test struct {
 		inputs  map[string]string
 		setup   func(t *testing.T, w *world)
 		title   string
 		claims  bool
 		summary string // the heading line
-	}{
-		{name: "no id token", inputs: jfrogInputs,
-			setup: func(_ *testing.T, w *world) { delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL") },
-			title: "cargo-oidc: no GitHub ID token (JFrog was not contacted)"},
-		{name: "id token endpoint refuses", inputs: jfrogInputs,
-			setup: func(_ *testing.T, w *world) { w.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "wrong" },
-			title: "cargo-oidc: no GitHub ID token (JFrog was not contacted)"},
-		{name: "cannot reach", inputs: jfrogInputs,
-			setup: func(t *testing.T, w *world) { w.env["INPUT_URL"] = "https://" + testenv.ClosedAddr(t) },
-			title: "cargo-oidc: cannot reach JFrog"},
-		{name: "refused", inputs: jfrogInputs,
+	}
+	testenv.Run(t, map[string]test{
+		"no id token": {
+			inputs: jfrogInputs,
+			setup:  func(_ *testing.T, w *world) { delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL") },
+			title:  "cargo-oidc: no GitHub ID token (JFrog was not contacted)",
+		},
+		"id token endpoint refuses": {
+			inputs: jfrogInputs,
+			setup:  func(_ *testing.T, w *world) { w.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "wrong" },
+			title:  "cargo-oidc: no GitHub ID token (JFrog was not contacted)",
+		},
+		"cannot reach": {
+			inputs: jfrogInputs,
+			setup:  func(t *testing.T, w *world) { w.env["INPUT_URL"] = "https://" + testenv.ClosedAddr(t) },
+			title:  "cargo-oidc: cannot reach JFrog",
+		},
+		"refused": {
+			inputs: jfrogInputs,
 			setup: func(_ *testing.T, w *world) {
 				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) {
 					rw.WriteHeader(http.StatusForbidden)
 					fmt.Fprint(rw, `{"errors":[{"code":"FORBIDDEN","message":"Failed to find a matching identity mapping"}]}`)
 				}
 			},
-			title: "cargo-oidc: JFrog refused the token exchange", claims: true},
-		{name: "service failed", inputs: jfrogInputs,
+			title:  "cargo-oidc: JFrog refused the token exchange",
+			claims: true,
+		},
+		"service failed": {
+			inputs: jfrogInputs,
 			setup: func(_ *testing.T, w *world) {
 				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusBadGateway) }
 			},
-			title: "cargo-oidc: JFrog failed (502 Bad Gateway, 2 attempts)"},
-		{name: "service failed until the time ran out", inputs: merge(jfrogInputs, "timeout", "1s", "retries", "5"),
+			title: "cargo-oidc: JFrog failed (502 Bad Gateway, 2 attempts)",
+		},
+		"service failed until the time ran out": {
+			inputs: merge(jfrogInputs, "timeout", "1s", "retries", "5"),
 			setup: func(_ *testing.T, w *world) {
 				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) {
 					rw.Header().Set("Retry-After", "3")
 					rw.WriteHeader(http.StatusServiceUnavailable)
 				}
 			},
-			title: "cargo-oidc: JFrog failed (503 Service Unavailable until the time ran out)"},
-		{name: "unusable answer", inputs: jfrogInputs,
+			title: "cargo-oidc: JFrog failed (503 Service Unavailable until the time ran out)",
+		},
+		"unusable answer": {
+			inputs: jfrogInputs,
 			setup: func(_ *testing.T, w *world) {
 				w.serviceFn = func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, `{"token_type":"Bearer"}`) }
 			},
-			title: "cargo-oidc: JFrog gave an unusable answer"},
-		{name: "invalid input", inputs: map[string]string{"provider": "jfrog"},
-			title: "cargo-oidc: invalid input"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, tc.inputs)
-			if tc.setup != nil {
-				tc.setup(t, w)
+			title: "cargo-oidc: JFrog gave an unusable answer",
+		},
+		"invalid input": {
+			inputs: map[string]string{"provider": "jfrog"},
+			title:  "cargo-oidc: invalid input",
+		},
+	}, func(t *testing.T, _ string, tc test) {
+		w := newWorld(t, tc.inputs)
+		if tc.setup != nil {
+			tc.setup(t, w)
+		}
+		out, err := w.run(Main)
+		if err == nil {
+			t.Fatalf("Main succeeded:\n%s", out)
+		}
+		var titles []string
+		for _, line := range strings.Split(out, "\n") {
+			if rest, ok := strings.CutPrefix(line, "::error title="); ok {
+				title, _, _ := strings.Cut(rest, "::")
+				titles = append(titles, strings.NewReplacer("%3A", ":", "%2C", ",", "%25", "%").Replace(title))
 			}
-			out, err := w.run(Main)
-			if err == nil {
-				t.Fatalf("Main succeeded:\n%s", out)
-			}
-			var titles []string
-			for _, line := range strings.Split(out, "\n") {
-				if rest, ok := strings.CutPrefix(line, "::error title="); ok {
-					title, _, _ := strings.Cut(rest, "::")
-					titles = append(titles, strings.NewReplacer("%3A", ":", "%2C", ",", "%25", "%").Replace(title))
-				}
-			}
-			if len(titles) != 1 || titles[0] != tc.title {
-				t.Fatalf("error titles %q, want [%q]\n%s", titles, tc.title, out)
-			}
-			if got := strings.Contains(out, "repository: octo-org/octo-repo"); got != tc.claims {
-				t.Errorf("claims block shown: %v, want %v\n%s", got, tc.claims, out)
-			}
-			summary := w.read("summary")
-			heading, _, _ := strings.Cut(summary, "\n")
-			if strings.Count(heading, "cargo-oidc") != 1 || !strings.HasPrefix(heading, "### cargo-oidc: ") {
-				t.Errorf("summary heading %q: want cargo-oidc: once", heading)
-			}
-		})
-	}
+		}
+		if len(titles) != 1 || titles[0] != tc.title {
+			t.Fatalf("error titles %q, want [%q]\n%s", titles, tc.title, out)
+		}
+		if got := strings.Contains(out, "repository: octo-org/octo-repo"); got != tc.claims {
+			t.Errorf("claims block shown: %v, want %v\n%s", got, tc.claims, out)
+		}
+		summary := w.read("summary")
+		heading, _, _ := strings.Cut(summary, "\n")
+		if strings.Count(heading, "cargo-oidc") != 1 || !strings.HasPrefix(heading, "### cargo-oidc: ") {
+			t.Errorf("summary heading %q: want cargo-oidc: once", heading)
+		}
+	})
 }
 
 func TestMainLogShowsSchemeOfMaskedToken(t *testing.T) {

@@ -48,16 +48,26 @@ func Open(path string) (*os.File, error) {
 	if err != nil {
 		return nil, Explain(path, err)
 	}
+	if err := Check(f, path); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Check checks, on f, the file just opened at path, that it is a regular
+// file (a *NotRegularError otherwise): a check of the path before the open
+// could be raced. When it is not, or cannot be checked, Check closes f.
+func Check(f *os.File, path string) error {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return fmt.Errorf("%s cannot be checked: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, &NotRegularError{Path: path, Mode: fi.Mode()}
+		return &NotRegularError{Path: path, Mode: fi.Mode()}
 	}
-	return f, nil
+	return nil
 }
 
 // Explain says that path is a symbolic link or not a regular file when it

@@ -3,117 +3,92 @@ package cargoconf
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
+)
 
 const testIndex = "sparse+https://example.jfrog.io/artifactory/api/cargo/cargo-local/index/"
 
-// golden compares got with the file testdata/<name>, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
-
 func TestMergeGolden(t *testing.T) {
-	t.Parallel()
 	all := Registry{Name: "artifactory", Index: testIndex, CredentialProvider: "cargo:token", Default: true, ReplaceCratesIO: true}
 	only := Registry{Name: "artifactory", Index: testIndex, CredentialProvider: "cargo:token"}
 	replace := only
 	replace.ReplaceCratesIO = true
 	def := only
 	def.Default = true
-	tests := []struct {
-		name    string
+	type test struct {
 		r       Registry
 		wantErr any // nil, or a pointer to the expected error type
-	}{
-		{"empty", all, nil},
-		{"unrelated", all, nil},
-		{"same-index-update-provider", only, nil},
-		{"default-into-registry-table", def, nil},
-		{"replace-added", replace, nil},
-		{"replaced-by-other", replace, new(*ConflictError)},
-		{"replaced-by-ours-remote", all, nil},
-		{"weird-formatting", all, nil},
-		{"crlf", all, nil},
-		{"no-trailing-newline", all, nil},
-		{"no-trailing-newline-new-table", only, nil},
-		{"different-index", only, new(*ConflictError)},
-		{"dotted-root", only, new(*FormError)},
-		{"inline-table", only, new(*FormError)},
-		{"invalid", only, new(*SyntaxError)},
-		{"env-collision", Registry{Name: "artifactory-x", Index: testIndex}, new(*ConflictError)},
-		{"source-name-taken", replace, new(*ConflictError)},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			in, err := os.ReadFile(filepath.Join("testdata", "merge", tc.name+".in.toml"))
-			if err != nil {
-				t.Fatal(err)
+	testenv.Run(t, map[string]test{
+		"empty":                         {all, nil},
+		"unrelated":                     {all, nil},
+		"same-index-update-provider":    {only, nil},
+		"default-into-registry-table":   {def, nil},
+		"replace-added":                 {replace, nil},
+		"replaced-by-other":             {replace, new(*ConflictError)},
+		"replaced-by-ours-remote":       {all, nil},
+		"weird-formatting":              {all, nil},
+		"crlf":                          {all, nil},
+		"no-trailing-newline":           {all, nil},
+		"no-trailing-newline-new-table": {only, nil},
+		"different-index":               {only, new(*ConflictError)},
+		"dotted-root":                   {only, new(*FormError)},
+		"inline-table":                  {only, new(*FormError)},
+		"invalid":                       {only, new(*SyntaxError)},
+		"env-collision":                 {Registry{Name: "artifactory-x", Index: testIndex}, new(*ConflictError)},
+		"source-name-taken":             {replace, new(*ConflictError)},
+	}, func(t *testing.T, name string, tc test) {
+		in, err := os.ReadFile(filepath.Join("testdata", "merge", name+".in.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := bytes.Clone(in)
+		path := ".cargo/config.toml"
+		out, err := Merge(in, path, tc.r)
+		if !bytes.Equal(in, orig) {
+			t.Fatal("Merge modified its input")
+		}
+		if tc.wantErr != nil {
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", out)
 			}
-			orig := bytes.Clone(in)
-			path := ".cargo/config.toml"
-			out, err := Merge(in, path, tc.r)
-			if !bytes.Equal(in, orig) {
-				t.Fatal("Merge modified its input")
-			}
-			if tc.wantErr != nil {
-				if err == nil {
-					t.Fatalf("no error; output:\n%s", out)
+			switch target := tc.wantErr.(type) {
+			case **ConflictError:
+				if !errors.As(err, target) {
+					t.Fatalf("error %T %v, want *ConflictError", err, err)
 				}
-				switch target := tc.wantErr.(type) {
-				case **ConflictError:
-					if !errors.As(err, target) {
-						t.Fatalf("error %T %v, want *ConflictError", err, err)
-					}
-				case **FormError:
-					if !errors.As(err, target) {
-						t.Fatalf("error %T %v, want *FormError", err, err)
-					}
-				case **SyntaxError:
-					if !errors.As(err, target) {
-						t.Fatalf("error %T %v, want *SyntaxError", err, err)
-					}
+			case **FormError:
+				if !errors.As(err, target) {
+					t.Fatalf("error %T %v, want *FormError", err, err)
 				}
-				if !strings.Contains(err.Error(), path) {
-					t.Errorf("error %q does not name the file", err)
+			case **SyntaxError:
+				if !errors.As(err, target) {
+					t.Fatalf("error %T %v, want *SyntaxError", err, err)
 				}
-				golden(t, filepath.Join("merge", tc.name+".err"), []byte(err.Error()+"\n"))
-				return
 			}
-			if err != nil {
-				t.Fatal(err)
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file", err)
 			}
-			golden(t, filepath.Join("merge", tc.name+".out.toml"), out)
-			again, err := Merge(out, path, tc.r)
-			if err != nil {
-				t.Fatalf("re-run: %v", err)
-			}
-			if !bytes.Equal(again, out) {
-				t.Errorf("re-run is not idempotent:\n%s", again)
-			}
-		})
-	}
+			testenv.Golden(t, filepath.Join("testdata", "merge", name+".err"), []byte(err.Error()+"\n"))
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.Golden(t, filepath.Join("testdata", "merge", name+".out.toml"), out)
+		again, err := Merge(out, path, tc.r)
+		if err != nil {
+			t.Fatalf("re-run: %v", err)
+		}
+		if !bytes.Equal(again, out) {
+			t.Errorf("re-run is not idempotent:\n%s", again)
+		}
+	})
 }
 
 func TestMergeUpdatesInPlace(t *testing.T) {
@@ -205,7 +180,7 @@ func TestMergeCredentialGolden(t *testing.T) {
 			if !bytes.Equal(in, orig) {
 				t.Fatal("MergeCredential modified its input")
 			}
-			golden(t, filepath.Join("credentials", name+".out.toml"), out)
+			testenv.Golden(t, filepath.Join("testdata", "credentials", name+".out.toml"), out)
 			again, err := MergeCredential(out, "credentials.toml", tc.registry, token, tc.cratesIO)
 			if err != nil || !bytes.Equal(again, out) {
 				t.Errorf("re-run: %v\n%s", err, again)
@@ -214,7 +189,7 @@ func TestMergeCredentialGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("credentials", name+".removed.toml"), removed)
+			testenv.Golden(t, filepath.Join("testdata", "credentials", name+".removed.toml"), removed)
 			if strings.Contains(string(removed), "eyJ") {
 				t.Error("the token is still there after removal")
 			}

@@ -1,8 +1,6 @@
 package action
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,9 +8,9 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
+)
 
 func TestMdCode(t *testing.T) {
 	t.Parallel()
@@ -70,19 +68,7 @@ func TestSummaryKeepsItsShape(t *testing.T) {
 		credPath:   "/github/runner_temp/``" + hostile + "``",
 	}
 	got := p.summary()
-	golden := filepath.Join("testdata", "summary-hostile.md")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("summary differs from %s (go test -update rewrites it):\n%s", golden, got)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "summary-hostile.md"), []byte(got))
 	rows := checkTable(t, got, []string{"Provider", "Registry", "Index", "Expires", "Username", "Credential mode", "Exported"})
 	for k, v := range map[string]string{"Index": p.cfg.IndexURL, "Username": p.tok.Username} {
 		if shown, ok := codeSpan(rows[k]); !ok || shown != `"`+strings.NewReplacer("\n", `\n`).Replace(v)+`"` {

@@ -1,8 +1,6 @@
 package release
 
 import (
-	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +8,6 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fakeSums are checksums for every target: the SHA-256 of each asset's name.
 func fakeSums() []Sum {
@@ -89,93 +85,73 @@ func TestSetupFilesGolden(t *testing.T) {
 	if got := string(files[SetupVersionFile]); got != "v1.2.3\n" {
 		t.Errorf("VERSION = %q", got)
 	}
-	golden := filepath.Join("testdata", "SHA256SUMS.golden")
-	if *update {
-		if err := os.WriteFile(golden, files[SetupSumsFile], 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(files[SetupSumsFile], want) {
-		t.Errorf("SHA256SUMS differs from %s:\n%s", golden, files[SetupSumsFile])
-	}
-	parsed, err := ParseSums(want)
+	testenv.Golden(t, filepath.Join("testdata", "SHA256SUMS.golden"), files[SetupSumsFile])
+	parsed, err := ParseSums(files[SetupSumsFile])
 	if err != nil || len(parsed) != len(Targets) {
 		t.Fatalf("ParseSums(golden) = %d sums, %v", len(parsed), err)
 	}
 }
 
 func TestSetupFilesRefuses(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, version string
-		sums          []Sum
-		want          string
-	}{
-		{"bad version", "1.2.3", fakeSums(), "is not vMAJOR.MINOR.PATCH"},
-		{"a target missing", "v1.2.3", fakeSums()[1:], "no checksum for cargo-oidc-linux-amd64"},
-		{"a name twice", "v1.2.3", append(fakeSums(), fakeSums()[0]), "listed twice"},
-		{"bad hash", "v1.2.3", append(fakeSums(), Sum{Name: "x", Hex: "ABC"}), "not 64 lower-case hex digits"},
-		{"a path as name", "v1.2.3", append(fakeSums(), SumOf("../x", nil)), "not a plain release file name"},
-		{"a name with a space", "v1.2.3", append(fakeSums(), SumOf("a b", nil)), "not a plain release file name"},
+	type test struct {
+		version string
+		sums    []Sum
+		want    string
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := SetupFiles(tt.version, tt.sums)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err %v, want %q", err, tt.want)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"bad version":         {"1.2.3", fakeSums(), "is not vMAJOR.MINOR.PATCH"},
+		"a target missing":    {"v1.2.3", fakeSums()[1:], "no checksum for cargo-oidc-linux-amd64"},
+		"a name twice":        {"v1.2.3", append(fakeSums(), fakeSums()[0]), "listed twice"},
+		"bad hash":            {"v1.2.3", append(fakeSums(), Sum{Name: "x", Hex: "ABC"}), "not 64 lower-case hex digits"},
+		"a path as name":      {"v1.2.3", append(fakeSums(), SumOf("../x", nil)), "not a plain release file name"},
+		"a name with a space": {"v1.2.3", append(fakeSums(), SumOf("a b", nil)), "not a plain release file name"},
+	}, func(t *testing.T, _ string, tt test) {
+		_, err := SetupFiles(tt.version, tt.sums)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("err %v, want %q", err, tt.want)
+		}
+	})
 }
 
 func TestParseSums(t *testing.T) {
-	t.Parallel()
 	h := strings.Repeat("ab", 32)
-	tests := []struct {
-		name, in string
-		want     []Sum
-		err      string
-	}{
-		{"empty", "", nil, ""},
-		{"text mode", h + "  a\n", []Sum{{"a", h}}, ""},
-		{"binary mode", h + " *a\n", []Sum{{"a", h}}, ""},
-		{"crlf and blank lines", "\r\n" + h + "  a\r\n\n", []Sum{{"a", h}}, ""},
-		{"no newline at the end", h + "  a", []Sum{{"a", h}}, ""},
-		{"upper-case hash", strings.ToUpper(h) + "  a\n", nil, "line 1"},
-		{"short hash", h[:60] + "  a\n", nil, "line 1"},
-		{"one space", h + " a\n", nil, "two spaces"},
-		{"path", h + "  ../a\n", nil, "not a plain release file name"},
-		{"twice", h + "  a\n" + h + "  a\n", nil, "line 2: a is listed twice"},
-		{"comment", "# sums\n", nil, "line 1"},
+	type test struct {
+		in   string
+		want []Sum
+		err  string
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := ParseSums([]byte(tt.in))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err %v, want %q", err, tt.err)
-				}
-				return
+	testenv.Run(t, map[string]test{
+		"empty":                 {"", nil, ""},
+		"text mode":             {h + "  a\n", []Sum{{"a", h}}, ""},
+		"binary mode":           {h + " *a\n", []Sum{{"a", h}}, ""},
+		"crlf and blank lines":  {"\r\n" + h + "  a\r\n\n", []Sum{{"a", h}}, ""},
+		"no newline at the end": {h + "  a", []Sum{{"a", h}}, ""},
+		"upper-case hash":       {strings.ToUpper(h) + "  a\n", nil, "line 1"},
+		"short hash":            {h[:60] + "  a\n", nil, "line 1"},
+		"one space":             {h + " a\n", nil, "two spaces"},
+		"path":                  {h + "  ../a\n", nil, "not a plain release file name"},
+		"twice":                 {h + "  a\n" + h + "  a\n", nil, "line 2: a is listed twice"},
+		"comment":               {"# sums\n", nil, "line 1"},
+	}, func(t *testing.T, _ string, tt test) {
+		got, err := ParseSums([]byte(tt.in))
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("err %v, want %q", err, tt.err)
 			}
-			if err != nil {
-				t.Fatal(err)
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tt.want) {
+			t.Fatalf("got %v, want %v", got, tt.want)
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("sum %d = %v, want %v", i, got[i], tt.want[i])
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %v, want %v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Errorf("sum %d = %v, want %v", i, got[i], tt.want[i])
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func FuzzParseSums(f *testing.F) {

@@ -2,8 +2,11 @@ package testenv
 
 import (
 	"errors"
+	"flag"
 	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,5 +78,39 @@ func TestInitAtMost(t *testing.T) {
 	InitAtMost(r, "unicode", 100, "make it smaller")
 	if !strings.HasPrefix(r.errored, "init of unicode allocated ") || !strings.HasSuffix(r.errored, "want at most 100: make it smaller") {
 		t.Errorf("over the limit: errored %q", r.errored)
+	}
+}
+
+// TestGolden: the same content passes; another fails naming the file; a
+// missing file stops the test; with -update the file is rewritten. Not
+// parallel: it sets -update.
+func TestGolden(t *testing.T) {
+	path := filepath.Join(TempDir(t), "out.golden")
+	if err := os.WriteFile(path, []byte("want\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &stopRecorder{TB: t}
+	Golden(r, path, []byte("want\n"))
+	if r.failed != "" || r.errored != "" {
+		t.Errorf("same content: failed %q, errored %q", r.failed, r.errored)
+	}
+	r = &stopRecorder{TB: t}
+	Golden(r, path, []byte("got\n"))
+	if !strings.HasPrefix(r.errored, path+" differs") || !strings.Contains(r.errored, "got\n") {
+		t.Errorf("other content: errored %q, want the file named and the content shown", r.errored)
+	}
+	r = &stopRecorder{TB: t}
+	Golden(r, path+".missing", []byte("got\n"))
+	if !strings.Contains(r.failed, "go test -update creates it") {
+		t.Errorf("missing file: failed %q", r.failed)
+	}
+	if err := flag.Set("update", "true"); err != nil {
+		t.Fatal(err)
+	}
+	defer flag.Set("update", "false")
+	r = &stopRecorder{TB: t}
+	Golden(r, path, []byte("new\n"))
+	if b, err := os.ReadFile(path); err != nil || string(b) != "new\n" || r.failed != "" || r.errored != "" {
+		t.Errorf("-update: file %q, %v; failed %q, errored %q; want it rewritten", b, err, r.failed, r.errored)
 	}
 }

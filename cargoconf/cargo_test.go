@@ -147,56 +147,51 @@ func runCargo(t *testing.T, cargo, dir string, env []string, args ...string) (st
 }
 
 func TestRealCargoReplacesCratesIO(t *testing.T) {
-	t.Parallel()
 	cargo := needCargo(t)
 	const token = "Bearer cargo-oidc-test-token"
-	tests := []struct {
-		name    string
+	type test struct {
 		viaFile bool // token in CARGO_HOME/credentials.toml instead of the environment
-	}{
-		{"token from env", false},
-		{"token from credentials file", true},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			reg := startRegistry(t, token)
-			dir := project(t)
-			home := testenv.TempDir(t)
-			r := Registry{Name: "my-art", Index: reg.Index, CredentialProvider: "cargo:token", ReplaceCratesIO: true}
-			cfg := filepath.Join(dir, ".cargo", "config.toml")
-			if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
-				t.Fatal(err)
+	testenv.Run(t, map[string]test{
+		"token from env":              {false},
+		"token from credentials file": {true},
+	}, func(t *testing.T, _ string, tc test) {
+		reg := startRegistry(t, token)
+		dir := project(t)
+		home := testenv.TempDir(t)
+		r := Registry{Name: "my-art", Index: reg.Index, CredentialProvider: "cargo:token", ReplaceCratesIO: true}
+		cfg := filepath.Join(dir, ".cargo", "config.toml")
+		if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg, []byte("# the user's own settings\n[net]\nretry = 0\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		applyConfig(t, cfg, r)
+		env := cargoEnv(home)
+		if tc.viaFile {
+			if c := applyCredentials(t, filepath.Join(home, "credentials.toml"), r.Name, token); !c.Created() {
+				t.Fatal("the credentials file was not created")
 			}
-			if err := os.WriteFile(cfg, []byte("# the user's own settings\n[net]\nretry = 0\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			applyConfig(t, cfg, r)
-			env := cargoEnv(home)
-			if tc.viaFile {
-				if c := applyCredentials(t, filepath.Join(home, "credentials.toml"), r.Name, token); !c.Created() {
-					t.Fatal("the credentials file was not created")
-				}
-			} else {
-				env = append(env, "CARGO_REGISTRIES_"+EnvName(r.Name)+"_TOKEN="+token)
-			}
-			out, err := runCargo(t, cargo, dir, env, "fetch")
-			if err != nil {
-				written, _ := os.ReadFile(cfg)
-				t.Fatalf("cargo fetch: %v\n%s\nconfig:\n%s", err, out, written)
-			}
-			if reg.authed.Load() < 2 {
-				t.Errorf("the registry saw the token %d times, want the index and the download", reg.authed.Load())
-			}
-			if strings.Contains(out, "note: name of alternative registry") {
-				t.Errorf("cargo printed a note about the layout:\n%s", out)
-			}
-			lock, err := os.ReadFile(filepath.Join(dir, "Cargo.lock"))
-			if err != nil || !strings.Contains(string(lock), "name = \"democrate\"") {
-				t.Errorf("Cargo.lock: %v\n%s", err, lock)
-			}
-		})
-	}
+		} else {
+			env = append(env, "CARGO_REGISTRIES_"+EnvName(r.Name)+"_TOKEN="+token)
+		}
+		out, err := runCargo(t, cargo, dir, env, "fetch")
+		if err != nil {
+			written, _ := os.ReadFile(cfg)
+			t.Fatalf("cargo fetch: %v\n%s\nconfig:\n%s", err, out, written)
+		}
+		if reg.authed.Load() < 2 {
+			t.Errorf("the registry saw the token %d times, want the index and the download", reg.authed.Load())
+		}
+		if strings.Contains(out, "note: name of alternative registry") {
+			t.Errorf("cargo printed a note about the layout:\n%s", out)
+		}
+		lock, err := os.ReadFile(filepath.Join(dir, "Cargo.lock"))
+		if err != nil || !strings.Contains(string(lock), "name = \"democrate\"") {
+			t.Errorf("Cargo.lock: %v\n%s", err, lock)
+		}
+	})
 }
 
 // TestRealCargoWithoutToken shows the registry really checks the token: without it

@@ -284,68 +284,63 @@ func TestUnchangedConfigNotRewritten(t *testing.T) {
 // A link that stays inside the folders is followed and kept; the file it
 // points to is updated in place.
 func TestLinksInsideAreFollowed(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
+	type test struct {
 		setup  func(t *testing.T, ws string) // ws is the container view
 		target string                        // the file that must be written, relative to ws
-	}{
-		{"relative file link", func(t *testing.T, ws string) {
+	}
+	testenv.Run(t, map[string]test{
+		"relative file link": {func(t *testing.T, ws string) {
 			write(t, filepath.Join(ws, "shared", "cargo.toml"), "[net]\nretry = 1\n", 0o640)
 			mustLink(t, "../shared/cargo.toml", filepath.Join(ws, ".cargo", "config.toml"))
 		}, "shared/cargo.toml"},
-		{"absolute link by the host path", func(t *testing.T, ws string) {
+		"absolute link by the host path": {func(t *testing.T, ws string) {
 			write(t, filepath.Join(ws, "shared", "cargo.toml"), "[net]\nretry = 1\n", 0o640)
 			mustLink(t, hostPath("/host/work/repo/shared/cargo.toml"), filepath.Join(ws, ".cargo", "config.toml"))
 		}, "shared/cargo.toml"},
-		{"linked .cargo folder", func(t *testing.T, ws string) {
+		"linked .cargo folder": {func(t *testing.T, ws string) {
 			write(t, filepath.Join(ws, "conf", "config.toml"), "[net]\nretry = 1\n", 0o640)
 			mustLink(t, "conf", filepath.Join(ws, ".cargo"))
 		}, "conf/config.toml"},
-		{"dangling link inside", func(t *testing.T, ws string) {
+		"dangling link inside": {func(t *testing.T, ws string) {
 			mustLink(t, "../later/config.toml", filepath.Join(ws, ".cargo", "config.toml"))
 		}, "later/config.toml"},
-		{"link into the temp folder by its host path", func(t *testing.T, ws string) {
+		"link into the temp folder by its host path": {func(t *testing.T, ws string) {
 			mustLink(t, hostPath("/host/temp/cargo/config.toml"), filepath.Join(ws, ".cargo", "config.toml"))
 		}, "../temp/cargo/config.toml"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			top := testenv.TempDir(t)
-			ws, temp := filepath.Join(top, "ws"), filepath.Join(top, "temp")
-			for _, d := range []string{ws, temp} {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			tt.setup(t, ws)
-			fl := OpenFolders(Folder{Dir: ws, HostDir: hostPath("/host/work/repo"), Name: "the workspace"},
-				Folder{Dir: temp, HostDir: hostPath("/host/temp"), Name: "the runner's temp folder"})
-			defer fl.Close()
-			path := filepath.Join(ws, ".cargo", "config.toml")
-			c, err := fl.PlanConfig(path, Registry{Name: "art", Index: testIndex})
-			if err != nil {
+	}, func(t *testing.T, _ string, tt test) {
+		top := testenv.TempDir(t)
+		ws, temp := filepath.Join(top, "ws"), filepath.Join(top, "temp")
+		for _, d := range []string{ws, temp} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			want := filepath.Join(ws, tt.target)
-			if c.Target != want {
-				t.Errorf("Target = %q, want %q", c.Target, want)
-			}
-			if err := fl.Apply([]*Change{c}, Owner{}); err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(want)
-			if err != nil || !strings.Contains(string(got), "[registries.art]") {
-				t.Errorf("target not updated: %q, %v", got, err)
-			}
-			dotCargo, _ := os.Lstat(filepath.Dir(path))
-			file, _ := os.Lstat(path)
-			if dotCargo.Mode()&os.ModeSymlink == 0 && file.Mode()&os.ModeSymlink == 0 {
-				t.Error("the link was replaced by a file")
-			}
-		})
-	}
+		}
+		tt.setup(t, ws)
+		fl := OpenFolders(Folder{Dir: ws, HostDir: hostPath("/host/work/repo"), Name: "the workspace"},
+			Folder{Dir: temp, HostDir: hostPath("/host/temp"), Name: "the runner's temp folder"})
+		defer fl.Close()
+		path := filepath.Join(ws, ".cargo", "config.toml")
+		c, err := fl.PlanConfig(path, Registry{Name: "art", Index: testIndex})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := filepath.Join(ws, tt.target)
+		if c.Target != want {
+			t.Errorf("Target = %q, want %q", c.Target, want)
+		}
+		if err := fl.Apply([]*Change{c}, Owner{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(want)
+		if err != nil || !strings.Contains(string(got), "[registries.art]") {
+			t.Errorf("target not updated: %q, %v", got, err)
+		}
+		dotCargo, _ := os.Lstat(filepath.Dir(path))
+		file, _ := os.Lstat(path)
+		if dotCargo.Mode()&os.ModeSymlink == 0 && file.Mode()&os.ModeSymlink == 0 {
+			t.Error("the link was replaced by a file")
+		}
+	})
 }
 
 // mustLink makes the folder of link and a symbolic link there to target

@@ -17,7 +17,6 @@ import (
 // the Kind, and that the claims block appears only when the service
 // answered and refused.
 func TestClassify(t *testing.T) {
-	t.Parallel()
 	closed := func(t *testing.T) string { return "http://" + testenv.ClosedAddr(t) } // a port nothing listens on
 	serve := func(h func(w http.ResponseWriter, r *http.Request, n int)) func(t *testing.T) string {
 		return func(t *testing.T) string { return newFake(t, h).URL }
@@ -28,79 +27,94 @@ func TestClassify(t *testing.T) {
 	failingIDs := IDTokenFunc(func(context.Context, string) (string, error) {
 		return "", errors.New("environment variable X is empty or not set")
 	})
-	tests := []struct {
-		name    string
+	type test struct {
 		url     func(t *testing.T) string
 		ids     IDTokenSource
 		timeout time.Duration
 		want    Kind
 		todo    string // in the "what to do" block (Details); "" = not checked
-	}{
-		{name: "id token source fails", url: status(200, `{}`), ids: failingIDs, want: KindNoIDToken},
-		{name: "id token invalid", url: status(200, `{}`), ids: staticIDs("not a token"), want: KindNoIDToken},
-		{name: "connection refused", url: closed, want: KindUnreachable, todo: "that this runner can reach the host"},
-		{name: "untrusted certificate", url: func(t *testing.T) string {
-			s := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			s.Config.ErrorLog = newDiscardLogger()
-			t.Cleanup(s.Close)
-			return s.URL
-		}, want: KindUnreachable},
-		{name: "no answer in time", timeout: 150 * time.Millisecond, url: serve(func(_ http.ResponseWriter, r *http.Request, _ int) {
-			<-r.Context().Done()
-		}), want: KindUnreachable},
-		{name: "400", url: status(400, `{"errors":[{"message":"bad"}]}`), want: KindRefused},
-		{name: "401", url: status(401, `{"errors":[{"message":"no mapping"}]}`), want: KindRefused},
-		{name: "403", url: status(403, `{"errors":[{"message":"no mapping"}]}`), want: KindRefused},
-		{name: "404", url: status(404, `{"errors":[{"message":"no integration"}]}`), want: KindRefused},
-		{name: "500 after retries", url: status(500, `{}`), want: KindServiceFailed},
-		{name: "501 not retried", url: status(501, `{}`), want: KindServiceFailed},
-		{name: "503 after retries", url: status(503, `oops`), want: KindServiceFailed},
-		{name: "429 after retries", url: status(429, `{}`), want: KindServiceFailed},
-		{name: "503 until the time runs out", timeout: 300 * time.Millisecond, url: serve(func(w http.ResponseWriter, _ *http.Request, _ int) {
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, 503, `{}`)
-		}), want: KindServiceFailed},
-		{name: "html on 200", url: serve(func(w http.ResponseWriter, _ *http.Request, _ int) {
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprint(w, "<html><title>Login</title></html>")
-		}), want: KindBadAnswer, todo: "no proxy, firewall or single sign-on page answers in its place"},
-		{name: "no token on 200", url: status(200, `{"token_type":"Bearer"}`), want: KindBadAnswer, todo: "names the token service itself"},
-		{name: "redirect", url: serve(func(w http.ResponseWriter, r *http.Request, _ int) {
-			http.Redirect(w, r, "https://elsewhere.example/x", http.StatusTemporaryRedirect)
-		}), want: KindBadAnswer, todo: "never follows a redirect"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c := NewClient(HTTPConfig{Retries: 2, WaitMin: time.Millisecond, WaitMax: 200 * time.Millisecond})
-			j := newJFrog(tc.url(t), c, nil)
-			ids := tc.ids
-			if ids == nil {
-				ids = staticIDs(testIDToken)
-			}
-			ctx := context.Background()
-			if tc.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
-				defer cancel()
-			}
-			_, err := j.Exchange(ctx, ids)
-			if err == nil {
-				t.Fatal("the exchange succeeded")
-			}
-			if got := Classify(err); got != tc.want {
-				t.Fatalf("Classify(%q) = %v, want %v", err, got, tc.want)
-			}
-			var d interface{ Details() []string }
-			claims := errors.As(err, &d) && strings.Contains(strings.Join(d.Details(), "\n"), "repository: octo/app")
-			if claims != (tc.want == KindRefused) {
-				t.Errorf("claims block shown: %v, want it only for a refusal; error %q", claims, err)
-			}
-			if tc.todo != "" && (d == nil || !strings.Contains(strings.Join(d.Details(), "\n"), tc.todo)) {
-				t.Errorf("error %q has no what-to-do block with %q", err, tc.todo)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"id token source fails": {url: status(200, `{}`), ids: failingIDs, want: KindNoIDToken},
+		"id token invalid":      {url: status(200, `{}`), ids: staticIDs("not a token"), want: KindNoIDToken},
+		"connection refused":    {url: closed, want: KindUnreachable, todo: "that this runner can reach the host"},
+		"untrusted certificate": {
+			url: func(t *testing.T) string {
+				s := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+				s.Config.ErrorLog = newDiscardLogger()
+				t.Cleanup(s.Close)
+				return s.URL
+			},
+			want: KindUnreachable,
+		},
+		"no answer in time": {
+			timeout: 150 * time.Millisecond,
+			url: serve(func(_ http.ResponseWriter, r *http.Request, _ int) {
+				<-r.Context().Done()
+			}),
+			want: KindUnreachable,
+		},
+		"400":               {url: status(400, `{"errors":[{"message":"bad"}]}`), want: KindRefused},
+		"401":               {url: status(401, `{"errors":[{"message":"no mapping"}]}`), want: KindRefused},
+		"403":               {url: status(403, `{"errors":[{"message":"no mapping"}]}`), want: KindRefused},
+		"404":               {url: status(404, `{"errors":[{"message":"no integration"}]}`), want: KindRefused},
+		"500 after retries": {url: status(500, `{}`), want: KindServiceFailed},
+		"501 not retried":   {url: status(501, `{}`), want: KindServiceFailed},
+		"503 after retries": {url: status(503, `oops`), want: KindServiceFailed},
+		"429 after retries": {url: status(429, `{}`), want: KindServiceFailed},
+		"503 until the time runs out": {
+			timeout: 300 * time.Millisecond,
+			url: serve(func(w http.ResponseWriter, _ *http.Request, _ int) {
+				w.Header().Set("Retry-After", "1")
+				writeJSON(w, 503, `{}`)
+			}),
+			want: KindServiceFailed,
+		},
+		"html on 200": {
+			url: serve(func(w http.ResponseWriter, _ *http.Request, _ int) {
+				w.Header().Set("Content-Type", "text/html")
+				fmt.Fprint(w, "<html><title>Login</title></html>")
+			}),
+			want: KindBadAnswer,
+			todo: "no proxy, firewall or single sign-on page answers in its place",
+		},
+		"no token on 200": {url: status(200, `{"token_type":"Bearer"}`), want: KindBadAnswer, todo: "names the token service itself"},
+		"redirect": {
+			url: serve(func(w http.ResponseWriter, r *http.Request, _ int) {
+				http.Redirect(w, r, "https://elsewhere.example/x", http.StatusTemporaryRedirect)
+			}),
+			want: KindBadAnswer,
+			todo: "never follows a redirect",
+		},
+	}, func(t *testing.T, _ string, tc test) {
+		c := NewClient(HTTPConfig{Retries: 2, WaitMin: time.Millisecond, WaitMax: 200 * time.Millisecond})
+		j := newJFrog(tc.url(t), c, nil)
+		ids := tc.ids
+		if ids == nil {
+			ids = staticIDs(testIDToken)
+		}
+		ctx := context.Background()
+		if tc.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, tc.timeout)
+			defer cancel()
+		}
+		_, err := j.Exchange(ctx, ids)
+		if err == nil {
+			t.Fatal("the exchange succeeded")
+		}
+		if got := Classify(err); got != tc.want {
+			t.Fatalf("Classify(%q) = %v, want %v", err, got, tc.want)
+		}
+		var d interface{ Details() []string }
+		claims := errors.As(err, &d) && strings.Contains(strings.Join(d.Details(), "\n"), "repository: octo/app")
+		if claims != (tc.want == KindRefused) {
+			t.Errorf("claims block shown: %v, want it only for a refusal; error %q", claims, err)
+		}
+		if tc.todo != "" && (d == nil || !strings.Contains(strings.Join(d.Details(), "\n"), tc.todo)) {
+			t.Errorf("error %q has no what-to-do block with %q", err, tc.todo)
+		}
+	})
 }
 
 // TestClassifyGitHubEndpoint: a failure of GitHub's ID token endpoint is

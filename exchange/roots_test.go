@@ -153,7 +153,6 @@ func (ca *testCA) serve(t *testing.T) *httptest.Server {
 // the file's roots is sent again, body and all, with the system's; and that
 // what neither trusts is refused with crypto/tls's own error types.
 func TestBaseHTTPClientSystemRootsLazily(t *testing.T) {
-	t.Parallel()
 	fileCA, systemCA, otherCA := newTestCA(t, "file CA"), newTestCA(t, "system CA"), newTestCA(t, "other CA")
 	fileSrv, systemSrv, otherSrv := fileCA.serve(t), systemCA.serve(t), otherCA.serve(t)
 	caFile := filepath.Join(testenv.TempDir(t), "ca.pem")
@@ -161,89 +160,85 @@ func TestBaseHTTPClientSystemRootsLazily(t *testing.T) {
 		t.Fatal(err)
 	}
 	localhost := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
-	tests := []struct {
-		name      string
+	type test struct {
 		urls      []string // fetched in turn, each on a new connection
 		post      bool     // POST a body (echoed) instead of GET
 		systemErr bool     // the system pool fails to load
 		wantLoads int32    // loads of the system pool
 		wantErr   error    // the x509 error of the last fetch; nil = all succeed
-	}{
-		{name: "file CA only", urls: []string{fileSrv.URL, fileSrv.URL}, wantLoads: 0},
-		{name: "file CA only, POST", urls: []string{fileSrv.URL}, post: true, wantLoads: 0},
-		{name: "system CA, loaded once", urls: []string{fileSrv.URL, systemSrv.URL, systemSrv.URL, fileSrv.URL}, wantLoads: 1},
-		{name: "system CA, POST sent again with its body", urls: []string{systemSrv.URL, systemSrv.URL}, post: true, wantLoads: 1},
-		{name: "unknown CA", urls: []string{otherSrv.URL}, wantLoads: 1, wantErr: x509.UnknownAuthorityError{}},
-		{name: "system pool fails to load", urls: []string{fileSrv.URL, systemSrv.URL}, systemErr: true, wantLoads: 1, wantErr: x509.UnknownAuthorityError{}},
-		{name: "wrong host name, file CA", urls: []string{localhost(fileSrv.URL)}, wantLoads: 1, wantErr: x509.HostnameError{}},
-		{name: "wrong host name, system CA", urls: []string{localhost(systemSrv.URL)}, wantLoads: 1, wantErr: x509.HostnameError{}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var loads atomic.Int32
-			system := func() (*x509.CertPool, error) {
-				loads.Add(1)
-				if tt.systemErr {
-					return nil, errors.New("no system roots")
-				}
-				p := x509.NewCertPool()
-				p.AddCert(systemCA.cert)
-				return p, nil
+	testenv.Run(t, map[string]test{
+		"file CA only":                             {urls: []string{fileSrv.URL, fileSrv.URL}, wantLoads: 0},
+		"file CA only, POST":                       {urls: []string{fileSrv.URL}, post: true, wantLoads: 0},
+		"system CA, loaded once":                   {urls: []string{fileSrv.URL, systemSrv.URL, systemSrv.URL, fileSrv.URL}, wantLoads: 1},
+		"system CA, POST sent again with its body": {urls: []string{systemSrv.URL, systemSrv.URL}, post: true, wantLoads: 1},
+		"unknown CA":                               {urls: []string{otherSrv.URL}, wantLoads: 1, wantErr: x509.UnknownAuthorityError{}},
+		"system pool fails to load":                {urls: []string{fileSrv.URL, systemSrv.URL}, systemErr: true, wantLoads: 1, wantErr: x509.UnknownAuthorityError{}},
+		"wrong host name, file CA":                 {urls: []string{localhost(fileSrv.URL)}, wantLoads: 1, wantErr: x509.HostnameError{}},
+		"wrong host name, system CA":               {urls: []string{localhost(systemSrv.URL)}, wantLoads: 1, wantErr: x509.HostnameError{}},
+	}, func(t *testing.T, _ string, tt test) {
+		var loads atomic.Int32
+		system := func() (*x509.CertPool, error) {
+			loads.Add(1)
+			if tt.systemErr {
+				return nil, errors.New("no system roots")
 			}
-			base, err := baseHTTPClient(testenv.Getenv(map[string]string{CertFileEnv: caFile}), system)
-			if err != nil {
-				t.Fatal(err)
+			p := x509.NewCertPool()
+			p.AddCert(systemCA.cert)
+			return p, nil
+		}
+		base, err := baseHTTPClient(testenv.Getenv(map[string]string{CertFileEnv: caFile}), system)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base.Transport.(*rootsTransport).fast.DisableKeepAlives = true
+		for i, u := range tt.urls {
+			want := "pong"
+			var resp *http.Response
+			if tt.post {
+				want = fmt.Sprintf(`{"n":%d}`, i)
+				// A body that cannot be read again once closed, as
+				// http.Transport closes it when the handshake fails.
+				resp, err = base.Post(u+"/echo", "application/json", &onceBody{r: strings.NewReader(want)})
+			} else {
+				resp, err = base.Get(u + "/ping")
 			}
-			base.Transport.(*rootsTransport).fast.DisableKeepAlives = true
-			for i, u := range tt.urls {
-				want := "pong"
-				var resp *http.Response
-				if tt.post {
-					want = fmt.Sprintf(`{"n":%d}`, i)
-					// A body that cannot be read again once closed, as
-					// http.Transport closes it when the handshake fails.
-					resp, err = base.Post(u+"/echo", "application/json", &onceBody{r: strings.NewReader(want)})
-				} else {
-					resp, err = base.Get(u + "/ping")
+			if tt.wantErr == nil || i < len(tt.urls)-1 {
+				if err != nil {
+					t.Fatalf("fetch %d, %s: %v", i, u, err)
 				}
-				if tt.wantErr == nil || i < len(tt.urls)-1 {
-					if err != nil {
-						t.Fatalf("fetch %d, %s: %v", i, u, err)
-					}
-					got, err := io.ReadAll(resp.Body)
-					_ = resp.Body.Close()
-					if err != nil || string(got) != want {
-						t.Fatalf("fetch %d, %s: %q, %v; want %q", i, u, got, err, want)
-					}
-					continue
+				got, err := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				if err != nil || string(got) != want {
+					t.Fatalf("fetch %d, %s: %q, %v; want %q", i, u, got, err, want)
 				}
-				if err == nil {
-					_ = resp.Body.Close()
+				continue
+			}
+			if err == nil {
+				_ = resp.Body.Close()
+			}
+			var cv *tls.CertificateVerificationError
+			if !errors.As(err, &cv) {
+				t.Fatalf("fetch %s: err %v, want a *tls.CertificateVerificationError", u, err)
+			}
+			var ua x509.UnknownAuthorityError
+			var he x509.HostnameError
+			switch tt.wantErr.(type) {
+			case x509.UnknownAuthorityError:
+				if !errors.As(err, &ua) {
+					t.Fatalf("fetch %s: err %v, want x509.UnknownAuthorityError", u, err)
 				}
-				var cv *tls.CertificateVerificationError
-				if !errors.As(err, &cv) {
-					t.Fatalf("fetch %s: err %v, want a *tls.CertificateVerificationError", u, err)
-				}
-				var ua x509.UnknownAuthorityError
-				var he x509.HostnameError
-				switch tt.wantErr.(type) {
-				case x509.UnknownAuthorityError:
-					if !errors.As(err, &ua) {
-						t.Fatalf("fetch %s: err %v, want x509.UnknownAuthorityError", u, err)
-					}
-				case x509.HostnameError:
-					if !errors.As(err, &he) {
-						t.Fatalf("fetch %s: err %v, want x509.HostnameError", u, err)
-					}
+			case x509.HostnameError:
+				if !errors.As(err, &he) {
+					t.Fatalf("fetch %s: err %v, want x509.HostnameError", u, err)
 				}
 			}
-			base.CloseIdleConnections()
-			if got := loads.Load(); got != tt.wantLoads {
-				t.Errorf("system pool loaded %d times, want %d", got, tt.wantLoads)
-			}
-		})
-	}
+		}
+		base.CloseIdleConnections()
+		if got := loads.Load(); got != tt.wantLoads {
+			t.Errorf("system pool loaded %d times, want %d", got, tt.wantLoads)
+		}
+	})
 }
 
 // onceBody is a request body without GetBody that fails to read once

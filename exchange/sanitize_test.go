@@ -28,30 +28,26 @@ func TestCleanMessage(t *testing.T) {
 }
 
 func TestGenericMessage(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ name, ctype, body, want string }{
-		{"empty", "", "  ", ""},
-		{"html title", "text/html", "<html><head><TITLE>502 Bad &amp; Gateway</TITLE></head><body>" + strings.Repeat("x", 100000) + "</body></html>", "HTML page: 502 Bad & Gateway"},
-		{"html without content type", "", "<!DOCTYPE html>\n<html><body><script>var s='x'</script><h1>Service down</h1><p>later</p></body></html>", "HTML page: Service down"},
-		{"html no text", "text/html", "<html></html>", "HTML page"},
-		{"json message", "application/json", `{"message":"nope"}`, "nope"},
-		{"json detail", "", `{"detail":"Not found."}`, "Not found."},
-		{"json errors", "", `{"errors":[{"code":"A","message":"one"},{"detail":"two"},{"code":"THREE"}]}`, "one; two; THREE"},
-		{"json error object", "", `{"error":{"message":"inner"}}`, "inner"},
-		{"oauth", "", `{"error":"invalid_grant","error_description":"expired"}`, "expired"},
-		{"text first line", "text/plain", "\n\nfirst line\nsecond", "first line"},
-		{"json without message", "", `{"foo":1}`, ""},
-		{"xml without an error shape", "text/xml", `<Foo>bar</Foo>`, ""},
-		{"aws xml error", "text/xml", `<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>`, "AccessDenied: no"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			if got, _ := errorAnswerMessage([]byte(tc.body), tc.ctype, nil, 0); got != tc.want {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
+	type test struct{ ctype, body, want string }
+	testenv.Run(t, map[string]test{
+		"empty":                      {"", "  ", ""},
+		"html title":                 {"text/html", "<html><head><TITLE>502 Bad &amp; Gateway</TITLE></head><body>" + strings.Repeat("x", 100000) + "</body></html>", "HTML page: 502 Bad & Gateway"},
+		"html without content type":  {"", "<!DOCTYPE html>\n<html><body><script>var s='x'</script><h1>Service down</h1><p>later</p></body></html>", "HTML page: Service down"},
+		"html no text":               {"text/html", "<html></html>", "HTML page"},
+		"json message":               {"application/json", `{"message":"nope"}`, "nope"},
+		"json detail":                {"", `{"detail":"Not found."}`, "Not found."},
+		"json errors":                {"", `{"errors":[{"code":"A","message":"one"},{"detail":"two"},{"code":"THREE"}]}`, "one; two; THREE"},
+		"json error object":          {"", `{"error":{"message":"inner"}}`, "inner"},
+		"oauth":                      {"", `{"error":"invalid_grant","error_description":"expired"}`, "expired"},
+		"text first line":            {"text/plain", "\n\nfirst line\nsecond", "first line"},
+		"json without message":       {"", `{"foo":1}`, ""},
+		"xml without an error shape": {"text/xml", `<Foo>bar</Foo>`, ""},
+		"aws xml error":              {"text/xml", `<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>`, "AccessDenied: no"},
+	}, func(t *testing.T, _ string, tc test) {
+		if got, _ := errorAnswerMessage([]byte(tc.body), tc.ctype, nil, 0); got != tc.want {
+			t.Fatalf("got %q, want %q", got, tc.want)
+		}
+	})
 }
 
 func TestMaskSecret(t *testing.T) {

@@ -99,59 +99,54 @@ func TestCratesIOProviderModeRevokesItsCheckAtOnce(t *testing.T) {
 // exported, no config file) a later step can give it to Cargo; the notice
 // then says Cargo is not set up yet instead of that Cargo mints tokens.
 func TestMainProviderModeCredentialProviderOutput(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name       string
+	type test struct {
 		inputs     map[string]string
 		mode       string
 		wantNotice string
-	}{
-		{"provider mode, exported", jfrogInputs, "provider", "Cargo mints a fresh token"},
-		{"provider mode, export-env false", merge(jfrogInputs, "export-env", "false"), "provider", "Cargo is not set up to use it (export-env: false)"},
-		{"provider mode, export-env false, config file", merge(jfrogInputs, "export-env", "false", "replace-crates-io", "true"), "provider", "Cargo mints a fresh token"},
-		{"token mode", jfrogInputs, "token", "token expires at"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, tt.inputs)
-			var log string
-			if tt.mode == "provider" {
-				log = runProviderMode(t, w).String()
-			} else {
-				out, err := w.run(Main)
-				if err != nil {
-					t.Fatalf("Main: %v\n%s", err, out)
-				}
-				log = out
+	testenv.Run(t, map[string]test{
+		"provider mode, exported":                      {jfrogInputs, "provider", "Cargo mints a fresh token"},
+		"provider mode, export-env false":              {merge(jfrogInputs, "export-env", "false"), "provider", "Cargo is not set up to use it (export-env: false)"},
+		"provider mode, export-env false, config file": {merge(jfrogInputs, "export-env", "false", "replace-crates-io", "true"), "provider", "Cargo mints a fresh token"},
+		"token mode": {jfrogInputs, "token", "token expires at"},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t, tt.inputs)
+		var log string
+		if tt.mode == "provider" {
+			log = runProviderMode(t, w).String()
+		} else {
+			out, err := w.run(Main)
+			if err != nil {
+				t.Fatalf("Main: %v\n%s", err, out)
 			}
-			outs := parseEntries(t, w.read("output"))
-			got, ok := outs["credential-provider"]
-			if !ok {
-				t.Fatalf("no credential-provider output: %v", outs)
+			log = out
+		}
+		outs := parseEntries(t, w.read("output"))
+		got, ok := outs["credential-provider"]
+		if !ok {
+			t.Fatalf("no credential-provider output: %v", outs)
+		}
+		installed := filepath.Join(w.env["HOME"], ".cargo-oidc", "bin", "cargo-oidc"+exe)
+		switch {
+		case tt.mode == "token" && got != "":
+			t.Errorf("credential-provider output %q in token mode, want empty", got)
+		case tt.mode == "provider" && !strings.HasPrefix(got, installed+" --provider=jfrog --url="+w.srv.URL+" --provider-name=github-oidc"):
+			t.Errorf("credential-provider output %q, want the installed provider's setting", got)
+		}
+		if env := parseEntries(t, w.read("env")); tt.mode == "provider" && tt.inputs["export-env"] != "false" && env["CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER"] != got {
+			t.Errorf("the output %q is not the exported setting %q", got, env["CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER"])
+		}
+		notice := ""
+		for _, line := range strings.Split(log, "\n") {
+			if strings.HasPrefix(line, "::notice") {
+				notice = line
 			}
-			installed := filepath.Join(w.env["HOME"], ".cargo-oidc", "bin", "cargo-oidc"+exe)
-			switch {
-			case tt.mode == "token" && got != "":
-				t.Errorf("credential-provider output %q in token mode, want empty", got)
-			case tt.mode == "provider" && !strings.HasPrefix(got, installed+" --provider=jfrog --url="+w.srv.URL+" --provider-name=github-oidc"):
-				t.Errorf("credential-provider output %q, want the installed provider's setting", got)
-			}
-			if env := parseEntries(t, w.read("env")); tt.mode == "provider" && tt.inputs["export-env"] != "false" && env["CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER"] != got {
-				t.Errorf("the output %q is not the exported setting %q", got, env["CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER"])
-			}
-			notice := ""
-			for _, line := range strings.Split(log, "\n") {
-				if strings.HasPrefix(line, "::notice") {
-					notice = line
-				}
-			}
-			if !strings.Contains(notice, tt.wantNotice) {
-				t.Errorf("notice %q lacks %q", notice, tt.wantNotice)
-			}
-			if _, err := os.Stat(installed); tt.mode == "provider" && err != nil {
-				t.Errorf("the provider is not installed: %v", err)
-			}
-		})
-	}
+		}
+		if !strings.Contains(notice, tt.wantNotice) {
+			t.Errorf("notice %q lacks %q", notice, tt.wantNotice)
+		}
+		if _, err := os.Stat(installed); tt.mode == "provider" && err != nil {
+			t.Errorf("the provider is not installed: %v", err)
+		}
+	})
 }

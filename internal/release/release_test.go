@@ -78,53 +78,48 @@ func shapeOf(t *testing.T, doc []byte) shape {
 }
 
 func TestReleaseWorkflowActionYAMLChangesOnlyImage(t *testing.T) {
-	t.Parallel()
 	small := "name: x\nruns:\n  using: docker\n  image: Dockerfile\n  post-entrypoint: /p\n"
-	tests := []struct {
-		name     string
+	type test struct {
 		in       string
 		image    string
 		wantLine string
-	}{
-		{"real action.yml", string(realActionYAML(t)), image, "  image: docker://" + image},
-		{"small", small, image, "  image: docker://" + image},
-		{"v prefix and prerelease", small, "ghcr.io/acme/x-y:v2.0.0-rc.1@" + digest, "  image: docker://ghcr.io/acme/x-y:v2.0.0-rc.1@" + digest},
-		{"quoted value, comment", "runs:\n  using: docker\n  image: 'Dockerfile' # built per job\n", image, "  image: docker://" + image},
-		{"four-space indent", "runs:\n    using: docker\n    image: Dockerfile\n", image, "    image: docker://" + image},
-		{"crlf kept", "runs:\r\n  using: docker\r\n  image: Dockerfile\r\n", image, "  image: docker://" + image + "\r"},
-		{"no final newline", "runs:\n  using: docker\n  image: Dockerfile", image, "  image: docker://" + image},
-		{"image key elsewhere untouched", "inputs:\n  image:\n    description: image: Dockerfile\nruns:\n  using: docker\n  image: Dockerfile\n  env:\n    image: Dockerfile\n", image, "  image: docker://" + image},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			out, err := ReleaseActionYAML([]byte(tt.in), tt.image)
-			if err != nil {
-				t.Fatal(err)
+	testenv.Run(t, map[string]test{
+		"real action.yml":               {string(realActionYAML(t)), image, "  image: docker://" + image},
+		"small":                         {small, image, "  image: docker://" + image},
+		"v prefix and prerelease":       {small, "ghcr.io/acme/x-y:v2.0.0-rc.1@" + digest, "  image: docker://ghcr.io/acme/x-y:v2.0.0-rc.1@" + digest},
+		"quoted value, comment":         {"runs:\n  using: docker\n  image: 'Dockerfile' # built per job\n", image, "  image: docker://" + image},
+		"four-space indent":             {"runs:\n    using: docker\n    image: Dockerfile\n", image, "    image: docker://" + image},
+		"crlf kept":                     {"runs:\r\n  using: docker\r\n  image: Dockerfile\r\n", image, "  image: docker://" + image + "\r"},
+		"no final newline":              {"runs:\n  using: docker\n  image: Dockerfile", image, "  image: docker://" + image},
+		"image key elsewhere untouched": {"inputs:\n  image:\n    description: image: Dockerfile\nruns:\n  using: docker\n  image: Dockerfile\n  env:\n    image: Dockerfile\n", image, "  image: docker://" + image},
+	}, func(t *testing.T, _ string, tt test) {
+		out, err := ReleaseActionYAML([]byte(tt.in), tt.image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inLines := strings.Split(tt.in, "\n")
+		outLines := strings.Split(string(out), "\n")
+		if len(inLines) != len(outLines) {
+			t.Fatalf("%d lines in, %d out", len(inLines), len(outLines))
+		}
+		changed := 0
+		for i := range inLines {
+			if inLines[i] == outLines[i] {
+				continue
 			}
-			inLines := strings.Split(tt.in, "\n")
-			outLines := strings.Split(string(out), "\n")
-			if len(inLines) != len(outLines) {
-				t.Fatalf("%d lines in, %d out", len(inLines), len(outLines))
+			changed++
+			if strings.TrimSpace(inLines[i]) == "" || !strings.Contains(inLines[i], "image:") {
+				t.Errorf("line %d changed and is not runs.image: %q -> %q", i+1, inLines[i], outLines[i])
 			}
-			changed := 0
-			for i := range inLines {
-				if inLines[i] == outLines[i] {
-					continue
-				}
-				changed++
-				if strings.TrimSpace(inLines[i]) == "" || !strings.Contains(inLines[i], "image:") {
-					t.Errorf("line %d changed and is not runs.image: %q -> %q", i+1, inLines[i], outLines[i])
-				}
-				if outLines[i] != tt.wantLine {
-					t.Errorf("line %d = %q, want %q", i+1, outLines[i], tt.wantLine)
-				}
+			if outLines[i] != tt.wantLine {
+				t.Errorf("line %d = %q, want %q", i+1, outLines[i], tt.wantLine)
 			}
-			if changed != 1 {
-				t.Errorf("%d lines changed, want exactly 1", changed)
-			}
-		})
-	}
+		}
+		if changed != 1 {
+			t.Errorf("%d lines changed, want exactly 1", changed)
+		}
+	})
 }
 
 func TestReleaseWorkflowActionYAMLKeepsStructure(t *testing.T) {

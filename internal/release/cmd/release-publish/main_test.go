@@ -439,50 +439,45 @@ func TestPrereleaseNeverMovesMajorTag(t *testing.T) {
 }
 
 func TestMajorTagOnlyMovesForward(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
+	type test struct {
 		// forget removes the version tag v1.3.0 from the remote, so the
 		// version v1 points at is read from its setup/VERSION.
 		forget bool
-	}{
-		{"version read from the tags", false},
-		{"version read from setup/VERSION", true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t)
-			w.mustRelease("v1.3.0", w.tag("v1.3.0"))
-			v13 := w.tags()["v1"]
-			if tt.forget {
-				w.git(w.dev, "push", "--quiet", "origin", ":refs/tags/v1.3.0")
-			}
+	testenv.Run(t, map[string]test{
+		"version read from the tags":      {false},
+		"version read from setup/VERSION": {true},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t)
+		w.mustRelease("v1.3.0", w.tag("v1.3.0"))
+		v13 := w.tags()["v1"]
+		if tt.forget {
+			w.git(w.dev, "push", "--quiet", "origin", ":refs/tags/v1.3.0")
+		}
 
-			sha := w.tag("v1.2.0") // a maintenance release, after v1.3.0
-			n := len(w.calls())
-			r := w.mustRelease("v1.2.0", sha)
-			w.checkComplete("v1.2.0", sha, false)
-			if got := w.tags()["v1"]; got != v13 {
-				t.Fatalf("v1 moved backwards from v1.3.0 (%s) to %s", v13, got)
+		sha := w.tag("v1.2.0") // a maintenance release, after v1.3.0
+		n := len(w.calls())
+		r := w.mustRelease("v1.2.0", sha)
+		w.checkComplete("v1.2.0", sha, false)
+		if got := w.tags()["v1"]; got != v13 {
+			t.Fatalf("v1 moved backwards from v1.3.0 (%s) to %s", v13, got)
+		}
+		if !strings.Contains(r.log, "v1 stays at v1.3.0") {
+			t.Errorf("log does not say v1 stays:\n%s", r.log)
+		}
+		for _, c := range writes(w.calls()[n:]) {
+			if c[1] == "create" && !hasArg(c, "--latest=false") {
+				t.Errorf("v1.2.0 would become the Latest release: %q", c)
 			}
-			if !strings.Contains(r.log, "v1 stays at v1.3.0") {
-				t.Errorf("log does not say v1 stays:\n%s", r.log)
-			}
-			for _, c := range writes(w.calls()[n:]) {
-				if c[1] == "create" && !hasArg(c, "--latest=false") {
-					t.Errorf("v1.2.0 would become the Latest release: %q", c)
-				}
-			}
+		}
 
-			// A higher version moves it.
-			sha = w.tag("v1.4.0")
-			w.mustRelease("v1.4.0", sha)
-			if got, want := w.tags()["v1"], w.checkComplete("v1.4.0", sha, false); got != want {
-				t.Errorf("v1 = %s after v1.4.0, want its release commit %s", got, want)
-			}
-		})
-	}
+		// A higher version moves it.
+		sha = w.tag("v1.4.0")
+		w.mustRelease("v1.4.0", sha)
+		if got, want := w.tags()["v1"], w.checkComplete("v1.4.0", sha, false); got != want {
+			t.Errorf("v1 = %s after v1.4.0, want its release commit %s", got, want)
+		}
+	})
 }
 
 func TestRerunAfterSuccessChangesNothing(t *testing.T) {
@@ -594,103 +589,93 @@ func TestRerunFinishesMissingSteps(t *testing.T) {
 }
 
 func TestAssetsAreNeverReplaced(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
+	type test struct {
 		tamper  func(w *world) // after a run that left a draft with 3 files
 		salt    string         // the re-run's binaries differ from the first build
 		wantErr string
-	}{
-		{"published asset differs from the release commit", func(w *world) {
+	}
+	testenv.Run(t, map[string]test{
+		"published asset differs from the release commit": {func(w *world) {
 			w.write(w.root, "gh/releases/v1.0.0/assets/cargo-oidc-darwin-amd64", "someone else's binary")
 		}, "", "is not replaced"},
-		{"published SHA256SUMS differs", func(w *world) {
+		"published SHA256SUMS differs": {func(w *world) {
 			w.write(w.root, "gh/releases/v1.0.0/assets/SHA256SUMS", "0000  x\n")
 		}, "", "is not replaced"},
-		{"an asset the release does not make", func(w *world) {
+		"an asset the release does not make": {func(w *world) {
 			w.write(w.root, "gh/releases/v1.0.0/assets/evil.sh", "curl | sh")
 		}, "", "that the release does not make"},
-		{"rebuilt binary differs from the release commit's checksum", nil, " rebuilt", "cannot be uploaded"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t)
-			sha := w.tag("v1.0.0")
-			w.write(w.root, "gh/fail", "create:3")
-			if r := w.release("v1.0.0", sha, runOpts{}); r.err == nil {
-				t.Fatal("the first run did not fail")
-			}
-			os.Remove(filepath.Join(w.root, "gh", "fail"))
-			if tt.tamper != nil {
-				tt.tamper(w)
-			}
-			_, assets := w.githubRelease("v1.0.0")
-			tags := w.tagObjects()
-			n := len(w.calls())
+		"rebuilt binary differs from the release commit's checksum": {nil, " rebuilt", "cannot be uploaded"},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t)
+		sha := w.tag("v1.0.0")
+		w.write(w.root, "gh/fail", "create:3")
+		if r := w.release("v1.0.0", sha, runOpts{}); r.err == nil {
+			t.Fatal("the first run did not fail")
+		}
+		os.Remove(filepath.Join(w.root, "gh", "fail"))
+		if tt.tamper != nil {
+			tt.tamper(w)
+		}
+		_, assets := w.githubRelease("v1.0.0")
+		tags := w.tagObjects()
+		n := len(w.calls())
 
-			r := w.release("v1.0.0", sha, runOpts{binarySalt: tt.salt})
-			if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want %q\n%s", r.err, tt.wantErr, r.log)
-			}
-			if got := writes(w.calls()[n:]); len(got) != 0 {
-				t.Errorf("gh changed the release: %q", got)
-			}
-			if _, got := w.githubRelease("v1.0.0"); !reflect.DeepEqual(got, assets) {
-				t.Error("the release's files changed")
-			}
-			if got := w.tagObjects(); got != tags {
-				t.Errorf("tags changed:\n%s\nbefore:\n%s", got, tags)
-			}
-		})
-	}
+		r := w.release("v1.0.0", sha, runOpts{binarySalt: tt.salt})
+		if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
+			t.Fatalf("err = %v, want %q\n%s", r.err, tt.wantErr, r.log)
+		}
+		if got := writes(w.calls()[n:]); len(got) != 0 {
+			t.Errorf("gh changed the release: %q", got)
+		}
+		if _, got := w.githubRelease("v1.0.0"); !reflect.DeepEqual(got, assets) {
+			t.Error("the release's files changed")
+		}
+		if got := w.tagObjects(); got != tags {
+			t.Errorf("tags changed:\n%s\nbefore:\n%s", got, tags)
+		}
+	})
 }
 
 func TestRefusesBadTagsAndMovedTags(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
+	type test struct {
 		push    string // the tag the maintainer pushes ("" for none)
 		tag     string // the tag the workflow runs for
 		other   bool   // run for an older commit than the tag's
 		wantErr string
-	}{
-		{"no v", "1.2.3", "1.2.3", false, "is not vMAJOR.MINOR.PATCH"},
-		{"two numbers", "v1.2", "v1.2", false, "is not vMAJOR.MINOR.PATCH"},
-		{"major only", "v1", "v1", false, "is not vMAJOR.MINOR.PATCH"},
-		{"build metadata", "v1.2.3+5", "v1.2.3+5", false, "is not vMAJOR.MINOR.PATCH"},
-		{"leading zero", "v1.02.3", "v1.02.3", false, "is not vMAJOR.MINOR.PATCH"},
-		{"empty pre-release", "v1.2.3-", "v1.2.3-", false, "is not vMAJOR.MINOR.PATCH"},
-		{"tag not on the remote", "", "v1.2.3", false, "is not on origin"},
-		{"tag moved to another main commit", "v1.2.3", "v1.2.3", true, "neither"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t)
-			sha := w.git(w.dev, "rev-parse", "HEAD")
-			if tt.push != "" {
-				tagged := w.tag(tt.push)
-				if !tt.other {
-					sha = tagged
-				}
+	testenv.Run(t, map[string]test{
+		"no v":                             {"1.2.3", "1.2.3", false, "is not vMAJOR.MINOR.PATCH"},
+		"two numbers":                      {"v1.2", "v1.2", false, "is not vMAJOR.MINOR.PATCH"},
+		"major only":                       {"v1", "v1", false, "is not vMAJOR.MINOR.PATCH"},
+		"build metadata":                   {"v1.2.3+5", "v1.2.3+5", false, "is not vMAJOR.MINOR.PATCH"},
+		"leading zero":                     {"v1.02.3", "v1.02.3", false, "is not vMAJOR.MINOR.PATCH"},
+		"empty pre-release":                {"v1.2.3-", "v1.2.3-", false, "is not vMAJOR.MINOR.PATCH"},
+		"tag not on the remote":            {"", "v1.2.3", false, "is not on origin"},
+		"tag moved to another main commit": {"v1.2.3", "v1.2.3", true, "neither"},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t)
+		sha := w.git(w.dev, "rev-parse", "HEAD")
+		if tt.push != "" {
+			tagged := w.tag(tt.push)
+			if !tt.other {
+				sha = tagged
 			}
-			tags, commits := w.tagObjects(), w.commits()
-			r := w.release(tt.tag, sha, runOpts{})
-			if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want %q\n%s", r.err, tt.wantErr, r.log)
-			}
-			if len(w.calls()) != 0 {
-				t.Errorf("gh was called: %q", w.calls())
-			}
-			if got := w.tagObjects(); got != tags {
-				t.Errorf("tags changed:\n%s", got)
-			}
-			if got := w.commits(); !reflect.DeepEqual(got, commits) {
-				t.Error("commits were pushed")
-			}
-		})
-	}
+		}
+		tags, commits := w.tagObjects(), w.commits()
+		r := w.release(tt.tag, sha, runOpts{})
+		if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
+			t.Fatalf("err = %v, want %q\n%s", r.err, tt.wantErr, r.log)
+		}
+		if len(w.calls()) != 0 {
+			t.Errorf("gh was called: %q", w.calls())
+		}
+		if got := w.tagObjects(); got != tags {
+			t.Errorf("tags changed:\n%s", got)
+		}
+		if got := w.commits(); !reflect.DeepEqual(got, commits) {
+			t.Error("commits were pushed")
+		}
+	})
 }
 
 func TestParseRefuses(t *testing.T) {

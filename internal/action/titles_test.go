@@ -14,11 +14,10 @@ import (
 // summary's heading says "cargo-oidc:" once.
 func TestMainFailureTitles(t *testing.T) {
 	type test struct {
-		inputs  map[string]string
-		setup   func(t *testing.T, w *world)
-		title   string
-		claims  bool
-		summary string // the heading line
+		inputs map[string]string
+		setup  func(t *testing.T, w *world)
+		title  string
+		claims bool
 	}
 	testenv.Run(t, map[string]test{
 		"no id token": {

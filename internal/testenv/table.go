@@ -17,9 +17,3 @@ func Run[C any](t *testing.T, cases map[string]C, check func(t *testing.T, name 
 		})
 	}
 }
-
-// Getenv returns a getenv that reads env: the value of a name env does not
-// hold is "", as for an unset variable.
-func Getenv(env map[string]string) func(string) string {
-	return func(name string) string { return env[name] }
-}

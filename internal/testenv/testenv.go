@@ -66,3 +66,9 @@ func PermIs(t testing.TB, mode, perm os.FileMode) bool {
 	}
 	return mode.Perm() == perm
 }
+
+// Getenv returns a getenv that reads env: the value of a name env does not
+// hold is "", as for an unset variable.
+func Getenv(env map[string]string) func(string) string {
+	return func(name string) string { return env[name] }
+}

@@ -110,7 +110,7 @@ func (e *HTTPError) Error() string {
 // (KindRefused), the claims lines, for a hint block under the error.
 // Nothing in it is secret.
 func (e *HTTPError) Details() []string {
-	if e.Service == ServiceGitHub || e.kind() != KindRefused {
+	if isIDTokenService(e.Service) || e.kind() != KindRefused {
 		return details(e.Hint, nil)
 	}
 	return details(e.Hint, e.Claims)
@@ -138,6 +138,8 @@ func failedPrefix(service, method string) string {
 	switch {
 	case service == ServiceGitHub:
 		return "github id token request failed"
+	case service == ServiceAzurePipelines:
+		return "azure pipelines id token request failed"
 	case service == "":
 		return "request failed"
 	case method == "DELETE":
@@ -145,6 +147,12 @@ func failedPrefix(service, method string) string {
 	default:
 		return service + " token exchange failed"
 	}
+}
+
+// isIDTokenService reports whether service names an ID token endpoint
+// (not a token service).
+func isIDTokenService(service string) bool {
+	return service == ServiceGitHub || service == ServiceAzurePipelines
 }
 
 // RequestError is a failed call that has no non-success status to report:

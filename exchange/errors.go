@@ -298,6 +298,9 @@ func (e *MalformedAnswerError) Error() string {
 // token: the request variables are not set.
 type MissingIDTokenError struct {
 	Variable string // the variable that is missing
+	// Source names the runner when it is not GitHub's (Forgejo Actions,
+	// Gitea Actions); "" for GitHub Actions.
+	Source string
 	// ForkPullRequest is true when the run is for a pull request whose head
 	// repository differs from the base repository.
 	ForkPullRequest bool
@@ -312,6 +315,9 @@ func (e *MissingIDTokenError) Error() string {
 		return fmt.Sprintf("no github id token: this %s run is for a pull request from a fork (head %s, base %s), "+
 			"and GitHub gives no ID token to pull requests from forks, even to a job with `permissions: id-token: write` (%s is not set)",
 			e.Event, e.HeadRepo, e.BaseRepo, e.Variable)
+	}
+	if e.Source != "" {
+		return fmt.Sprintf("no ID token from %s: %s is not set; does the job have `permissions: id-token: write`?", e.Source, e.Variable)
 	}
 	return fmt.Sprintf("no github id token: %s is not set; does the job have `permissions: id-token: write`?", e.Variable)
 }

@@ -79,6 +79,9 @@ type Source struct {
 	// checked before any request.
 	fixed bool
 	only  string
+	// named: the fetch's errors already name the source (the Actions
+	// runtime's), so they are not wrapped.
+	named bool
 	// howToSet says how to give the token the audience want.
 	howToSet func(want string) string
 	mask     func(string)
@@ -92,6 +95,9 @@ func (s *Source) IDToken(ctx context.Context, audience string) (string, error) {
 	tok, err := s.fetch(ctx, audience)
 	if tok != "" {
 		maskSecret(s.mask, tok)
+	}
+	if err != nil && s.named {
+		return "", err
 	}
 	if err != nil {
 		return "", &NoIDTokenError{Source: s.Name, Err: err}
@@ -311,7 +317,15 @@ func ActionsSource(getenv func(string) string, c *Client) *Source {
 	case getenv("GITEA_ACTIONS") != "":
 		ci = CIGitea
 	}
-	return &Source{Name: ci.Title(), CI: ci, fetch: GitHubIDTokens(getenv, c).IDToken}
+	gh := GitHubIDTokens(getenv, c)
+	return &Source{Name: ci.Title(), CI: ci, named: true, fetch: func(ctx context.Context, audience string) (string, error) {
+		tok, err := gh.IDToken(ctx, audience)
+		var me *MissingIDTokenError
+		if ci != CIGitHub && errors.As(err, &me) {
+			me.Source = ci.Title()
+		}
+		return tok, err
+	}}
 }
 
 func detectActions(e *SourceEnv) (*Source, bool) {

@@ -386,3 +386,21 @@ func TestGitLabClaimLines(t *testing.T) {
 		t.Errorf("Lines:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestActionsSourceNamesForgejo: the Actions runtime's missing variables
+// are reported for the runner that runs the job.
+func TestActionsSourceNamesForgejo(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ env map[string]string }{
+		{map[string]string{"GITHUB_ACTIONS": "true", "FORGEJO_ACTIONS": "true", "GITEA_ACTIONS": "true"}},
+	} {
+		s, err := DetectSource(SourceEnv{Getenv: envOf(tt.env), Client: testClient(0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.IDToken(context.Background(), "")
+		if want := "no ID token from Forgejo Actions: ACTIONS_ID_TOKEN_REQUEST_URL is not set"; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
+	}
+}

@@ -106,9 +106,8 @@ Usage:
   cargo-oidc --cargo-plugin   Cargo credential provider (Cargo starts it this way)
   cargo-oidc --help | -h      print this text
   cargo-oidc --version        print the version
-
-Commands for any CI system (and scripts):
-` + cli.Usage() + `
+  cargo-oidc exec|configure|token [--INPUT=value ...]
+                              for any CI system and scripts; see Commands below
 
 Flags of the main and post stages:
 `)
@@ -145,7 +144,8 @@ Inputs (README.md says what each means and which provider reads it):
 		}
 		line += " " + in
 	}
-	b.WriteString(line + "\n\nSee https://github.com/cargo-oidc/cargo-oidc for the inputs and examples.\n")
+	b.WriteString(line + "\n\nCommands for any CI system (and scripts):\n" + cli.Usage() +
+		"\n\nSee https://github.com/cargo-oidc/cargo-oidc for the inputs and examples.\n")
 	return b.String()
 }
 

@@ -61,13 +61,13 @@ type command struct {
 
 // commands are the terminal commands, in the order --help lists them.
 var commands = []command{
-	{"exec", "[--input=value ...] -- COMMAND [ARG ...]",
+	{"exec", "[--INPUT=value ...] -- COMMAND [ARG ...]",
 		"exchange; run COMMAND with Cargo's token variables set for it alone;\n" +
 			"      revoke (crates.io); exit with COMMAND's status", runExec, true},
-	{"configure", "[--input=value ...]",
+	{"configure", "[--INPUT=value ...]",
 		"merge the registry, with cargo-oidc as its credential provider, into\n" +
 			"      $CARGO_HOME/config.toml: plain cargo works for the rest of the job", runConfigure, false},
-	{"token", "[--input=value ...]",
+	{"token", "[--INPUT=value ...]",
 		"print a registry token on stdout (it is then in your hands)", runToken, false},
 }
 

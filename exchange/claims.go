@@ -163,3 +163,15 @@ func (c *Claims) Lines() []string {
 	add("job_workflow_ref", c.JobWorkflowRef)
 	return out
 }
+
+// gitLabHint is crates.io's hint for a refused GitLab CI token (one with
+// project_path): the fields of a GitLab trusted publisher; other tokens get
+// hint's.
+func gitLabHint(status int, c *Claims, hint func(int) string) string {
+	if c == nil || c.ProjectPath == "" || status < 400 || status >= 500 || status == 404 || status == 429 {
+		return hint(status)
+	}
+	return "check the crate's GitLab trusted publisher on crates.io: the namespace and project (project_path), the pipeline file " +
+		"(in ci_config_ref_uri) and the environment (if one is set) must match the ID token's claims listed below, and the " +
+		"id_tokens entry must have aud: " + CratesIOAudience
+}

@@ -13,7 +13,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 )
@@ -240,3 +242,50 @@ func TestConfigure(t *testing.T) {
 }
 
 var tokenT = exchange.Token{Value: "T"}
+
+// TestExecForwardsSignals: a signal received while the command runs goes
+// to the command, whose exit status exec returns; the token is still
+// revoked.
+func TestExecForwardsSignals(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("signals are Unix's; the Linux and macOS runs cover forwarding")
+	}
+	idt := jwt("crates.io")
+	f := newCratesFake(t, idt)
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	sigs := make(chan os.Signal, 1)
+	var out, errb bytes.Buffer
+	env := map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt}
+	done := make(chan int)
+	go func() {
+		done <- Main(context.Background(), Env{Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, HTTP: f.Client(), Signals: sigs},
+			[]string{"exec", "--provider=crates-io", "--url=" + f.URL, "--", "/bin/sh", "-c",
+				`trap 'echo got-term; exit 5' TERM; : > "$0"; i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 9`, ready})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the command did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		if code != 5 || !strings.Contains(out.String(), "got-term") {
+			t.Errorf("exit %d, stdout %q: the command did not get the signal", code, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("exec did not end after the signal")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.revoked) != 1 {
+		t.Errorf("revoked %v after the signal", f.revoked)
+	}
+}

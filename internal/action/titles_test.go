@@ -33,6 +33,12 @@ func TestMainFailureTitles(t *testing.T) {
 		{name: "no id token", inputs: jfrogInputs,
 			setup: func(_ *testing.T, w *world) { delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL") },
 			title: "cargo-oidc: no GitHub ID token (JFrog was not contacted)"},
+		{name: "no id token on forgejo", inputs: jfrogInputs,
+			setup: func(_ *testing.T, w *world) {
+				delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL")
+				w.env["FORGEJO_ACTIONS"], w.env["GITEA_ACTIONS"] = "true", "true"
+			},
+			title: "cargo-oidc: no ID token from Forgejo Actions (JFrog was not contacted)"},
 		{name: "id token endpoint refuses", inputs: jfrogInputs,
 			setup: func(_ *testing.T, w *world) { w.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "wrong" },
 			title: "cargo-oidc: no GitHub ID token (JFrog was not contacted)"},

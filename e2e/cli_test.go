@@ -56,6 +56,9 @@ func cliExec(t *testing.T, s *fakes.Stack, dir string, env map[string]string, ar
 	}
 	t.Logf("$ cargo-oidc %s (exit %d)\n%s%s", strings.Join(args, " "), code, stdout, stderr)
 	provCheckNoSecrets(t, s, "stderr of cargo-oidc "+args[0], stderr)
+	if args[0] != "token" { // token's stdout is the token, by design
+		provCheckNoSecrets(t, s, "stdout of cargo-oidc "+args[0], stdout)
+	}
 	return cliRun{stdout, stderr, code}
 }
 

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -288,4 +290,34 @@ func TestExecForwardsSignals(t *testing.T) {
 	if len(f.revoked) != 1 {
 		t.Errorf("revoked %v after the signal", f.revoked)
 	}
+}
+
+// FuzzParse: any command line is either read or refused as a usage error
+// (status 2), never a panic; exec's command is exactly what follows the
+// first "--".
+func FuzzParse(f *testing.F) {
+	f.Add("--provider=crates-io\x00--\x00cargo\x00publish", true)
+	f.Add("--provider=jfrog\x00--url=https://x.example\x00--provider-name=p\x00--repository=r", false)
+	f.Add("--provider=crates-io\x00--provider=crates-io", false)
+	f.Add("--\x00--\x00--cargo-plugin", true)
+	f.Fuzz(func(t *testing.T, joined string, wantCommand bool) {
+		args := strings.Split(joined, "\x00")
+		o, rest, err := parse(args, wantCommand)
+		if err != nil {
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("parse(%q) = %v, not a usage error", args, err)
+			}
+			return
+		}
+		if o == nil || o.Config() == nil {
+			t.Fatalf("parse(%q) gave no configuration", args)
+		}
+		if wantCommand {
+			i := slices.Index(args, "--")
+			if i < 0 || !slices.Equal(rest, args[i+1:]) || len(rest) == 0 {
+				t.Fatalf("parse(%q) command %q", args, rest)
+			}
+		}
+	})
 }

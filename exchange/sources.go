@@ -181,6 +181,22 @@ func (e *AudienceError) Details() []string {
 	return strings.Split(e.Hint, "\n")
 }
 
+// HintedError is a source's error with what to do about it, for the block
+// under the error.
+type HintedError struct {
+	Err  error
+	Hint []string
+}
+
+// Error implements error.
+func (e *HintedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *HintedError) Unwrap() error { return e.Err }
+
+// Details returns the hint.
+func (e *HintedError) Details() []string { return e.Hint }
+
 // NoSourceError says that no ID token source was found; Looked lists what
 // was looked for.
 type NoSourceError struct{ Looked []string }

@@ -16,7 +16,7 @@ func detectGitLab(e *SourceEnv) (*Source, bool) {
 // gitLabSource reads the id_tokens variable name.
 func gitLabSource(getenv func(string) string, name string) *Source {
 	yml := func(want string) string {
-		return "Give the job an ID token for that audience in .gitlab-ci.yml:\n" +
+		return "Give the job an ID token for audience " + want + " in .gitlab-ci.yml:\n" +
 			"  id_tokens:\n    " + name + ":\n      aud: " + want
 	}
 	return &Source{Name: "GitLab CI's " + name, CI: CIGitLab, fixed: true, howToSet: yml,
@@ -27,7 +27,7 @@ func gitLabSource(getenv func(string) string, name string) *Source {
 				if want == "" {
 					want = "<the registry's audience>"
 				}
-				return "", fmt.Errorf("%s is not set; %s", name, strings.ReplaceAll(yml(want), "\n", " "))
+				return "", &HintedError{Err: fmt.Errorf("%s is not set", name), Hint: strings.Split(yml(want), "\n")}
 			}
 			return tok, nil
 		}}

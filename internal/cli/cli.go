@@ -245,11 +245,21 @@ func (s *session) exchange(ctx context.Context) (*exchange.Token, error) {
 	defer cancel()
 	tok, err := s.svc.Exchange(ctx, s.src)
 	if err != nil {
-		return nil, &redactedError{err: fmt.Errorf("%s: %w", title(s, err), err), red: s.red}
+		return nil, &redactedError{err: fmt.Errorf("%s: %w", title(s, err), withoutSource(err)), red: s.red}
 	}
 	s.red.Add(tok.Value)
 	s.red.Add(tok.ReferenceToken)
 	return tok, nil
+}
+
+// withoutSource is err without the "no ID token from <source>: " its
+// title already says.
+func withoutSource(err error) error {
+	var ne *exchange.NoIDTokenError
+	if errors.As(err, &ne) {
+		return ne.Err
+	}
+	return err
 }
 
 // title says what went wrong, naming the ID token's source.

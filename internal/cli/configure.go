@@ -60,7 +60,7 @@ func runConfigure(ctx context.Context, e *Env, args []string) (int, error) {
 	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	if _, err := s.src.IDToken(cctx, s.svc.IDTokenAudience()); err != nil {
-		return 1, &redactedError{err: fmt.Errorf("no ID token from %s (%s was not contacted): %w", s.src.Name, cfg.Provider.Title(), err), red: s.red}
+		return 1, &redactedError{err: fmt.Errorf("no ID token from %s (%s was not contacted): %w", s.src.Name, cfg.Provider.Title(), withoutSource(err)), red: s.red}
 	}
 	path := filepath.Join(home, "config.toml")
 	folders := cargoconf.OpenFolders(cargoconf.Folder{Dir: home, Name: "CARGO_HOME"})

@@ -2,7 +2,8 @@
 // ID token for a short-lived registry token (JFrog Artifactory, Cloudsmith,
 // crates.io trusted publishing, AWS CodeArtifact) and sets Cargo up for the later steps of the
 // job. Run with --cargo-plugin it is a Cargo credential provider that mints a
-// fresh token whenever Cargo asks. See README.md.
+// fresh token whenever Cargo asks; its exec, configure and token commands
+// (internal/cli) do the same on other CI systems. See README.md.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/action"
+	"github.com/cargo-oidc/cargo-oidc/internal/cli"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
@@ -49,6 +51,18 @@ func buildVersion(stamped string, read func() (*debug.BuildInfo, bool)) string {
 var errUsage = errors.New("usage")
 
 func main() {
+	if len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
+		// exec passes signals on to its command instead of dying of them.
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		hc, err := exchange.BaseHTTPClient(os.Getenv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cargo-oidc: error: cannot use SSL_CERT_FILE:", err)
+			os.Exit(1)
+		}
+		os.Exit(cli.Main(context.Background(), cli.Env{Getenv: os.Getenv, Environ: os.Environ, Stdin: os.Stdin, Stdout: os.Stdout,
+			Stderr: os.Stderr, HTTP: hc, Signals: sigs}, os.Args[1:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout)
 	stop()
@@ -81,7 +95,7 @@ var providerArgs = []string{"id-token-env", "id-token-file"}
 // flags and every argument the credential provider accepts.
 func usage(flags *flag.FlagSet) string {
 	var b strings.Builder
-	b.WriteString(`cargo-oidc exchanges a GitHub Actions OIDC ID token for a short-lived Cargo
+	b.WriteString(`cargo-oidc exchanges a CI job's OIDC ID token for a short-lived Cargo
 registry token (JFrog Artifactory, Cloudsmith, crates.io trusted publishing,
 AWS CodeArtifact).
 
@@ -92,6 +106,8 @@ Usage:
   cargo-oidc --cargo-plugin   Cargo credential provider (Cargo starts it this way)
   cargo-oidc --help | -h      print this text
   cargo-oidc --version        print the version
+  cargo-oidc exec|configure|token [--INPUT=value ...]
+                              for any CI system and scripts; see Commands below
 
 Flags of the main and post stages:
 `)
@@ -113,10 +129,10 @@ Cargo (1.74 or later) runs "/path/to/cargo-oidc --cargo-plugin" and passes the
 other words in its request. They are:
   --<input>=value        an input of the action, as in the step's with: block
   --id-token-env=VAR     use the ready OIDC ID token in environment variable VAR
-                         (other CI systems: CIRCLE_OIDC_TOKEN_V2, a GitLab id_tokens entry)
+                         (a GitLab id_tokens entry other than CARGO_OIDC_ID_TOKEN)
   --id-token-file=PATH   use the ready OIDC ID token in file PATH, read for each token
-Without --id-token-env or --id-token-file the GitHub Actions runtime gives the
-ID token (the job needs permissions: id-token: write).
+Without --id-token-env or --id-token-file the CI system gives the ID token
+(GitHub Actions: the job needs permissions: id-token: write).
 
 Inputs (README.md says what each means and which provider reads it):
 `)
@@ -128,7 +144,8 @@ Inputs (README.md says what each means and which provider reads it):
 		}
 		line += " " + in
 	}
-	b.WriteString(line + "\n\nSee https://github.com/cargo-oidc/cargo-oidc for the inputs and examples.\n")
+	b.WriteString(line + "\n\nCommands for any CI system (and scripts):\n" + cli.Usage() +
+		"\n\nSee https://github.com/cargo-oidc/cargo-oidc for the inputs and examples.\n")
 	return b.String()
 }
 
@@ -144,14 +161,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if len(args) > 0 && args[0] == "post" {
 		post, args = true, args[1:]
 	}
-	for _, a := range args {
-		if a == "--cargo-plugin" {
-			hc, err := exchange.BaseHTTPClient(getenv)
-			if err != nil {
-				return err
-			}
-			return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
+	// Cargo always passes --cargo-plugin first; anywhere else it is an
+	// argument of something else (cargo-oidc exec -- tool --cargo-plugin).
+	if len(args) > 0 && args[0] == "--cargo-plugin" {
+		hc, err := exchange.BaseHTTPClient(getenv)
+		if err != nil {
+			return err
 		}
+		return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
 	}
 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

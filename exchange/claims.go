@@ -26,8 +26,16 @@ type Claims struct {
 	JobWorkflowRef  string
 	EventName       string
 	RunID           string
-	ExpiresAt       time.Time // zero when absent
-	IssuedAt        time.Time // zero when absent
+	// GitLab CI's claims, the ones crates.io matches a GitLab trusted
+	// publisher by (rust-lang/crates.io,
+	// src/controllers/trustpub/tokens/exchange/mod.rs): the namespace and
+	// project of project_path, namespace_id, the pipeline file of
+	// ci_config_ref_uri, and environment.
+	ProjectPath    string
+	NamespaceID    string
+	CIConfigRefURI string
+	ExpiresAt      time.Time // zero when absent
+	IssuedAt       time.Time // zero when absent
 }
 
 // DecodeClaims decodes the payload of a JWT without verifying it. The input
@@ -64,6 +72,9 @@ func DecodeClaims(jwt string) (*Claims, error) {
 		JobWorkflowRef:  claimString(raw["job_workflow_ref"]),
 		EventName:       claimString(raw["event_name"]),
 		RunID:           claimString(raw["run_id"]),
+		ProjectPath:     claimString(raw["project_path"]),
+		NamespaceID:     claimString(raw["namespace_id"]),
+		CIConfigRefURI:  claimString(raw["ci_config_ref_uri"]),
 		ExpiresAt:       claimTime(raw["exp"]),
 		IssuedAt:        claimTime(raw["iat"]),
 	}
@@ -121,9 +132,11 @@ func claimTime(raw json.RawMessage) time.Time {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
 }
 
-// Lines returns the claims for a hint block: "iss: ...", "aud: ...", "sub:
-// ...", "repository: ...", "ref: ...", "environment: ...",
-// "job_workflow_ref: ...", omitting empty ones.
+// Lines returns the claims for a hint block, omitting empty ones: "iss:
+// ...", "aud: ...", "sub: ...", then for a GitLab CI token (one with
+// project_path) the claims crates.io matches a GitLab publisher by,
+// "project_path", "namespace_id", "ci_config_ref_uri", "environment", else
+// GitHub's "repository", "ref", "environment", "job_workflow_ref".
 func (c *Claims) Lines() []string {
 	if c == nil {
 		return nil
@@ -137,9 +150,28 @@ func (c *Claims) Lines() []string {
 	add("iss", c.Issuer)
 	add("aud", strings.Join(c.Audience, ", "))
 	add("sub", c.Subject)
+	if c.ProjectPath != "" {
+		add("project_path", c.ProjectPath)
+		add("namespace_id", c.NamespaceID)
+		add("ci_config_ref_uri", c.CIConfigRefURI)
+		add("environment", c.Environment)
+		return out
+	}
 	add("repository", c.Repository)
 	add("ref", c.Ref)
 	add("environment", c.Environment)
 	add("job_workflow_ref", c.JobWorkflowRef)
 	return out
+}
+
+// gitLabHint is crates.io's hint for a refused GitLab CI token (one with
+// project_path): the fields of a GitLab trusted publisher; other tokens get
+// hint's.
+func gitLabHint(status int, c *Claims, hint func(int) string) string {
+	if c == nil || c.ProjectPath == "" || status < 400 || status >= 500 || status == 404 || status == 429 {
+		return hint(status)
+	}
+	return "check the crate's GitLab trusted publisher on crates.io: the namespace and project (project_path), the pipeline file " +
+		"(in ci_config_ref_uri) and the environment (if one is set) must match the ID token's claims listed below, and the " +
+		"id_tokens entry must have aud: " + CratesIOAudience
 }

@@ -110,7 +110,7 @@ func (e *HTTPError) Error() string {
 // (KindRefused), the claims lines, for a hint block under the error.
 // Nothing in it is secret.
 func (e *HTTPError) Details() []string {
-	if e.Service == ServiceGitHub || e.kind() != KindRefused {
+	if isIDTokenService(e.Service) || e.kind() != KindRefused {
 		return details(e.Hint, nil)
 	}
 	return details(e.Hint, e.Claims)
@@ -138,6 +138,8 @@ func failedPrefix(service, method string) string {
 	switch {
 	case service == ServiceGitHub:
 		return "github id token request failed"
+	case service == ServiceAzurePipelines:
+		return "azure pipelines id token request failed"
 	case service == "":
 		return "request failed"
 	case method == "DELETE":
@@ -145,6 +147,12 @@ func failedPrefix(service, method string) string {
 	default:
 		return service + " token exchange failed"
 	}
+}
+
+// isIDTokenService reports whether service names an ID token endpoint
+// (not a token service).
+func isIDTokenService(service string) bool {
+	return service == ServiceGitHub || service == ServiceAzurePipelines
 }
 
 // RequestError is a failed call that has no non-success status to report:
@@ -290,6 +298,9 @@ func (e *MalformedAnswerError) Error() string {
 // token: the request variables are not set.
 type MissingIDTokenError struct {
 	Variable string // the variable that is missing
+	// Source names the runner when it is not GitHub's (Forgejo Actions,
+	// Gitea Actions); "" for GitHub Actions.
+	Source string
 	// ForkPullRequest is true when the run is for a pull request whose head
 	// repository differs from the base repository.
 	ForkPullRequest bool
@@ -304,6 +315,9 @@ func (e *MissingIDTokenError) Error() string {
 		return fmt.Sprintf("no github id token: this %s run is for a pull request from a fork (head %s, base %s), "+
 			"and GitHub gives no ID token to pull requests from forks, even to a job with `permissions: id-token: write` (%s is not set)",
 			e.Event, e.HeadRepo, e.BaseRepo, e.Variable)
+	}
+	if e.Source != "" {
+		return fmt.Sprintf("no ID token from %s: %s is not set; does the job have `permissions: id-token: write`?", e.Source, e.Variable)
 	}
 	return fmt.Sprintf("no github id token: %s is not set; does the job have `permissions: id-token: write`?", e.Variable)
 }

@@ -223,10 +223,14 @@ func FileIDToken(path string) IDTokenSource {
 }
 
 // Masked returns src with every token it gives passed to mask before it is
-// returned (mask nil: src unchanged).
+// returned (mask nil: src unchanged). A *Source stays a *Source, so what
+// it says of itself (its name, JFrog's provider_type) is kept.
 func Masked(src IDTokenSource, mask func(secret string)) IDTokenSource {
 	if mask == nil {
 		return src
+	}
+	if s, ok := src.(*Source); ok {
+		return s.withMask(mask)
 	}
 	return IDTokenFunc(func(ctx context.Context, audience string) (string, error) {
 		tok, err := src.IDToken(ctx, audience)

@@ -28,7 +28,8 @@ type JFrog struct {
 }
 
 // JFrogContext is the CI context JFrog's own client sends with an exchange
-// (provider_type "GitHub" is added).
+// (provider_type "GitHub" is added for GitHub Actions' tokens, see
+// jfrogProviderType).
 type JFrogContext struct{ Repo, Revision, Branch, JobID, RunID string }
 
 // JFrogContextFromEnv reads GITHUB_REPOSITORY, GITHUB_SHA, GITHUB_REF_NAME,
@@ -57,7 +58,7 @@ type jfrogRequest struct {
 	IdentityMappingName string `json:"identity_mapping_name,omitempty"`
 	ProjectKey          string `json:"project_key,omitempty"`
 	Audience            string `json:"audience,omitempty"`
-	ProviderType        string `json:"provider_type"`
+	ProviderType        string `json:"provider_type,omitempty"`
 	Repo                string `json:"repo,omitempty"`
 	Revision            string `json:"revision,omitempty"`
 	Branch              string `json:"branch,omitempty"`
@@ -103,7 +104,7 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 		IdentityMappingName: j.IdentityMappingName,
 		ProjectKey:          j.ProjectKey,
 		Audience:            j.Audience,
-		ProviderType:        "GitHub",
+		ProviderType:        jfrogProviderType(ids),
 		Repo:                j.Context.Repo,
 		Revision:            j.Context.Revision,
 		Branch:              j.Context.Branch,
@@ -191,4 +192,15 @@ func (j *JFrog) hint(status int) string {
 		return "JFrog kept failing; this is usually transient: re-run the job, or raise the retries input"
 	}
 	return ""
+}
+
+// jfrogProviderType is the provider_type sent with a token of ids: what a
+// *Source says of itself ("GitHub" for GitHub Actions, "" for the others,
+// whose JFrog integration is generic OpenID Connect), "GitHub" for any
+// other source (GitHubIDTokens).
+func jfrogProviderType(ids IDTokenSource) string {
+	if s, ok := ids.(interface{ JFrogProviderType() string }); ok {
+		return s.JFrogProviderType()
+	}
+	return "GitHub"
 }

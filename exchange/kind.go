@@ -88,9 +88,20 @@ func Classify(err error) Kind {
 	if err == nil {
 		return KindOther
 	}
+	// ID-token failures first: the failed request of a source (Azure
+	// Pipelines' endpoint, a Buildkite agent) is an HTTP error too, but the
+	// token service was never contacted.
+	var ie *IDTokenError
+	var me *MissingIDTokenError
+	var ne *NoIDTokenError
+	var ae *AudienceError
+	var se *NoSourceError
+	if errors.As(err, &ie) || errors.As(err, &me) || errors.As(err, &ne) || errors.As(err, &ae) || errors.As(err, &se) {
+		return KindNoIDToken
+	}
 	var he *HTTPError
 	if errors.As(err, &he) {
-		if he.Service == ServiceGitHub {
+		if isIDTokenService(he.Service) {
 			return KindNoIDToken
 		}
 		return he.kind()
@@ -99,14 +110,9 @@ func Classify(err error) Kind {
 	if errors.As(err, &rt) {
 		return statusKind(rt.LastStatus)
 	}
-	var ie *IDTokenError
-	var me *MissingIDTokenError
-	if errors.As(err, &ie) || errors.As(err, &me) {
-		return KindNoIDToken
-	}
 	var re *RequestError
 	isRequest := errors.As(err, &re)
-	if isRequest && re.Service == ServiceGitHub {
+	if isRequest && isIDTokenService(re.Service) {
 		return KindNoIDToken
 	}
 	var redirect *RedirectError

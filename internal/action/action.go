@@ -79,11 +79,12 @@ func summaryHeading(title string) string {
 }
 
 // exchangeTitle is the title of a failed exchange with the service called
-// name: what happened (exchange.Classify), not only that it failed.
-func exchangeTitle(name string, err error) string {
+// name, of an ID token from source: what happened (exchange.Classify), not
+// only that it failed.
+func exchangeTitle(name, source string, err error) string {
 	switch exchange.Classify(err) {
 	case exchange.KindNoIDToken:
-		return "cargo-oidc: no GitHub ID token (" + name + " was not contacted)"
+		return "cargo-oidc: no " + idTokenOf(source) + " (" + name + " was not contacted)"
 	case exchange.KindUnreachable:
 		return "cargo-oidc: cannot reach " + name
 	case exchange.KindRefused:

@@ -260,11 +260,12 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 	// request token), and the client cleans outside text with it.
 	r.Redactor().Add(m.e.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
 	client := exchange.NewClient(exchange.HTTPConfig{Base: m.e.HTTP, Retries: cfg.Retries, Debug: r.Debug, Redactor: r.Redactor()})
-	ids := exchange.Masked(exchange.GitHubIDTokens(m.e.Getenv, client), r.Mask)
+	src := exchange.ActionsSource(m.e.Getenv, client)
+	ids := exchange.Masked(src, r.Mask)
 	svc := cfg.Service(client, r.Mask, m.e.now, m.e.Getenv)
 	title := cfg.Provider.Title()
 
-	m.beginGroup("Exchanging the GitHub ID token with " + title)
+	m.beginGroup("Exchanging the " + idTokenOf(src.Name) + " with " + title)
 	start := m.e.now()
 	where := cfg.URL
 	if ep, ok := svc.(interface{ Endpoint() string }); ok {
@@ -277,7 +278,7 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (timed out after %s: %w)", err, cfg.Timeout, context.DeadlineExceeded)
 		}
-		return nil, failed(exchangeTitle(title, err), err)
+		return nil, failed(exchangeTitle(title, src.Name, err), err)
 	}
 	r.Mask(tok.Value)
 	r.Mask(tok.ReferenceToken)
@@ -516,4 +517,13 @@ func installBinary(folders *cargoconf.Folders, executable func() (string, error)
 		return fmt.Errorf("installing the credential provider: %w", err)
 	}
 	return nil
+}
+
+// idTokenOf is "GitHub ID token" for GitHub Actions, else "ID token from
+// <source>" (Forgejo and Gitea run the action too).
+func idTokenOf(source string) string {
+	if source == exchange.CIGitHub.Title() {
+		return "GitHub ID token"
+	}
+	return "ID token from " + source
 }

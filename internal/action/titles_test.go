@@ -25,6 +25,14 @@ func TestMainFailureTitles(t *testing.T) {
 			setup:  func(_ *testing.T, w *world) { delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL") },
 			title:  "cargo-oidc: no GitHub ID token (JFrog was not contacted)",
 		},
+		"no id token on forgejo": {
+			inputs: jfrogInputs,
+			setup: func(_ *testing.T, w *world) {
+				delete(w.env, "ACTIONS_ID_TOKEN_REQUEST_URL")
+				w.env["FORGEJO_ACTIONS"], w.env["GITEA_ACTIONS"] = "true", "true"
+			},
+			title: "cargo-oidc: no ID token from Forgejo Actions (JFrog was not contacted)",
+		},
 		"id token endpoint refuses": {
 			inputs: jfrogInputs,
 			setup:  func(_ *testing.T, w *world) { w.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "wrong" },

@@ -200,62 +200,6 @@ const RecordArg = "minted-record"
 // Config returns the validated configuration.
 func (o *Options) Config() *config.Config { return o.cfg }
 
-// ParseArgs reads "--name=value" arguments: every action input (provider,
-// url, provider-name, ...) and --id-token-env / --id-token-file. An
-// argument given twice is refused, not overridden by the later one (which
-// would let text smuggled into one value replace another), and so is one
-// holding a space, control or format character (config.SplitsArgument),
-// which Command never writes.
-func ParseArgs(args []string) (*Options, error) {
-	in := map[string]string{}
-	seen := map[string]bool{}
-	o := &Options{}
-	for _, a := range args {
-		if r, bad := config.BadCharacter(a, config.SplitsArgument); bad {
-			return nil, fmt.Errorf("cargo-oidc: argument %q holds %U, a space, control or format character; give every argument of the credential-provider setting without one", a, r)
-		}
-		name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if !ok || !strings.HasPrefix(a, "--") {
-			return nil, fmt.Errorf("cargo-oidc: argument %q is not of the form --name=value; check the credential-provider setting", a)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("cargo-oidc: argument --%s is given twice in the credential-provider setting; give each argument once", name)
-		}
-		seen[name] = true
-		switch name {
-		case "id-token-env":
-			o.IDTokenEnv = value
-		case "id-token-file":
-			o.IDTokenFile = value
-		case RecordArg:
-			o.Record = value
-		default:
-			if !known(name) {
-				return nil, fmt.Errorf("cargo-oidc: unknown argument --%s in the credential-provider setting; use the action's input names (--provider=, --url=, ...)", name)
-			}
-			in[name] = value
-		}
-	}
-	if o.IDTokenEnv != "" && o.IDTokenFile != "" {
-		return nil, errors.New("cargo-oidc: give --id-token-env or --id-token-file, not both")
-	}
-	cfg, err := config.Load(func(name string) string { return in[name] })
-	if err != nil {
-		return nil, fmt.Errorf("cargo-oidc: the credential-provider setting is invalid:\n%w", err)
-	}
-	o.cfg = cfg
-	return o, nil
-}
-
-func known(name string) bool {
-	for _, in := range config.Inputs {
-		if in == name {
-			return true
-		}
-	}
-	return false
-}
-
 // CratesIOIndexes are the index URLs Cargo names crates.io by: the git
 // index and the sparse index. Cargo sends the git one for crates.io even
 // when it uses the sparse protocol.
@@ -288,16 +232,10 @@ func (o *Options) mint(ctx context.Context, e Env, red *exchange.Redactor) (*exc
 	defer cancel()
 	red.Add(e.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
 	client := exchange.NewClient(exchange.HTTPConfig{Base: e.HTTP, Retries: o.cfg.Retries, Redactor: red})
-	var ids exchange.IDTokenSource
-	switch {
-	case o.IDTokenEnv != "":
-		ids = exchange.EnvIDToken(e.Getenv, o.IDTokenEnv)
-	case o.IDTokenFile != "":
-		ids = exchange.FileIDToken(o.IDTokenFile)
-	default:
-		ids = exchange.GitHubIDTokens(e.Getenv, client)
+	ids, err := o.IDTokens(e.Getenv, client, red.Add)
+	if err != nil {
+		return nil, fmt.Errorf("cargo-oidc: %w", err)
 	}
-	ids = exchange.Masked(ids, red.Add)
 	svc := o.cfg.Service(client, red.Add, e.Now, e.Getenv)
 	tok, err := svc.Exchange(ctx, ids)
 	if err != nil {

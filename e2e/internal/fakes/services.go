@@ -373,8 +373,9 @@ type CratesIO struct {
 	// Faults are served by the exchange endpoint (POST and DELETE).
 	Faults *Faults
 
-	jmu  sync.Mutex
-	jtis map[string]bool
+	jmu    sync.Mutex
+	jtis   map[string]bool
+	gitlab *gitlabTrust // TrustGitLab (gitlab.go)
 }
 
 // NewCratesIO returns a crates.io trusted-publishing service.
@@ -425,6 +426,9 @@ func (c *CratesIO) exchange(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := decodeBody(r, &body); err != nil || body.JWT == "" {
 		cratesError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
+		return
+	}
+	if c.serveGitLab(r.Context(), w, body.JWT) {
 		return
 	}
 	claims, err := c.verifier.VerifyToken(r.Context(), body.JWT)

@@ -1,0 +1,84 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// AzurePipelinesAudience is the one audience of Azure Pipelines' ID tokens.
+const AzurePipelinesAudience = "api://AzureADTokenExchange"
+
+// ServiceAzurePipelines names Azure Pipelines' ID token endpoint in
+// HTTPError.Service and RequestError.Service.
+const ServiceAzurePipelines = "azure pipelines id token endpoint"
+
+func detectAzurePipelines(e *SourceEnv) (*Source, bool) {
+	if !strings.EqualFold(e.Getenv("TF_BUILD"), "true") {
+		return nil, false
+	}
+	getenv, c := e.Getenv, e.Client
+	how := func(want string) string {
+		return "Azure Pipelines mints ID tokens for " + AzurePipelinesAudience + " only: use a registry whose trust accepts that audience " +
+			"(audience: " + AzurePipelinesAudience + "), or give another token with --id-token-env or --id-token-file (" + want + " was needed)."
+	}
+	return &Source{Name: "Azure Pipelines", CI: CIAzurePipelines, only: AzurePipelinesAudience, howToSet: how,
+		fetch: func(ctx context.Context, _ string) (string, error) {
+			return azurePipelinesToken(ctx, getenv, c)
+		}}, true
+}
+
+// azurePipelinesToken asks SYSTEM_OIDCREQUESTURI for an ID token: a POST
+// with api-version=7.1 and the job's SYSTEM_ACCESSTOKEN, answered with
+// {"oidcToken": ...} (as the Cloudsmith CLI's azure_devops.py and the Azure
+// SDK's AzurePipelinesCredential do).
+func azurePipelinesToken(ctx context.Context, getenv func(string) string, c *Client) (string, error) {
+	uri, access := strings.TrimSpace(getenv("SYSTEM_OIDCREQUESTURI")), strings.TrimSpace(getenv("SYSTEM_ACCESSTOKEN"))
+	switch {
+	case uri == "":
+		return "", errors.New("SYSTEM_OIDCREQUESTURI is not set; it is set in Azure Pipelines jobs by agents from 2024 on: update the agent")
+	case access == "":
+		return "", errors.New("SYSTEM_ACCESSTOKEN is not set; map it into the step: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)")
+	case c == nil:
+		return "", errors.New("no HTTP client configured")
+	}
+	c.red.Add(access)
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	u := uri + sep + "api-version=7.1"
+	sc := &svcCall{red: c.red, service: ServiceAzurePipelines, method: http.MethodPost, url: displayRawURL(u), hint: azureHint}
+	header := jsonHeaders()
+	header.Set("Authorization", "Bearer "+access)
+	header.Set("X-TFS-FedAuthRedirect", "Suppress")
+	a, err := c.send(ctx, &call{method: http.MethodPost, url: u, header: header, body: []byte("{}")})
+	if err != nil {
+		return "", sc.fail(err)
+	}
+	if a.status/100 != 2 {
+		return "", sc.failed(a)
+	}
+	var ans struct {
+		OIDCToken string `json:"oidcToken"`
+	}
+	if err := decodeAnswer(a.body, a.header.Get("Content-Type"), &ans); err != nil {
+		return "", sc.bad(a.status, err)
+	}
+	if ans.OIDCToken == "" {
+		return "", sc.bad(a.status, fmt.Errorf("oidcToken: %w", ErrEmptyToken))
+	}
+	return ans.OIDCToken, nil
+}
+
+func azureHint(status int) string {
+	switch {
+	case status == 401 || status == 403:
+		return "Azure Pipelines refused SYSTEM_ACCESSTOKEN; map it into the step with env: SYSTEM_ACCESSTOKEN: $(System.AccessToken), while the job runs"
+	case status == 429 || status >= 500:
+		return "Azure Pipelines' ID token endpoint failed repeatedly; this is usually transient: re-run the job"
+	}
+	return ""
+}

@@ -218,6 +218,10 @@ func TestAzureBadAnswers(t *testing.T) {
 				t.Errorf("kind %v", Classify(err))
 			}
 			assertNoSecret(t, err.Error(), testIDToken, "abcdefghijklmnop", "abcdefgh", "ijklmnop")
+			var re *RequestError
+			if !errors.As(err, &re) || !strings.Contains(strings.Join(re.Details(), " "), "tenant-id, and AZURE_AUTHORITY_HOST if set") {
+				t.Errorf("details %q do not name what sets Entra's address", re.Details())
+			}
 		})
 	}
 }

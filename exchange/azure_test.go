@@ -91,6 +91,10 @@ func TestAzure(t *testing.T) {
 	}
 }
 
+// shortIDT is an ID token whose parts are too short for the redactor's
+// patterns: only its knowing the token removes them from a message.
+var shortIDT = fakeJWT(map[string]any{"iss": "x"})
+
 // TestAzureErrors: each AADSTS code Entra answers with becomes a title in
 // the message and a hint that says what to fix; the ID token never shows.
 func TestAzureErrors(t *testing.T) {
@@ -135,6 +139,8 @@ func TestAzureErrors(t *testing.T) {
 		{"404 html", 404, `<html><title>Not found</title></html>`, []string{"404 Not Found"}, []string{"wrong tenant-id or AZURE_AUTHORITY_HOST"}, KindRefused, 1},
 		{"assertion echoed", 400, entraError(50027, "JWT token is invalid: "+idt+" or "+strings.Split(idt, ".")[1]+"."),
 			[]string{"AADSTS50027: JWT token is invalid:"}, nil, KindRefused, 1},
+		{"parts of a short assertion echoed", 400, entraError(50027, "Invalid JWT payload "+strings.Split(shortIDT, ".")[1]+" signature "+strings.Split(shortIDT, ".")[2]+"."),
+			[]string{"AADSTS50027: Invalid JWT payload *** signature ***."}, nil, KindRefused, 1},
 		{"token in an error body", 400, `{"error":"invalid_request","access_token":"sekrit-access-token-value"}`,
 			[]string{"has the shape of a success answer"}, nil, KindRefused, 1},
 	}
@@ -152,7 +158,11 @@ func TestAzureErrors(t *testing.T) {
 			})
 			m := &recMask{}
 			z := &Azure{Client: testClient(2), Authority: f.URL, TenantID: azTenant, ClientID: azClient, Mask: m.mask, Now: nowFixed}
-			_, err := z.Exchange(context.Background(), staticIDs(idt))
+			ids := staticIDs(idt)
+			if strings.Contains(tc.name, "short") {
+				ids = staticIDs(shortIDT)
+			}
+			_, err := z.Exchange(context.Background(), ids)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -177,7 +187,8 @@ func TestAzureErrors(t *testing.T) {
 				t.Errorf("%d requests, want %d", f.count(), tc.wantCalls)
 			}
 			all := err.Error() + "\n" + strings.Join(he.Details(), "\n")
-			assertNoSecret(t, all, idt, strings.Split(idt, ".")[1], strings.Split(idt, ".")[2], "sekrit-access-token-value")
+			assertNoSecret(t, all, idt, strings.Split(idt, ".")[1][:24], strings.Split(idt, ".")[2], "sekrit-access-token-value",
+				strings.Split(shortIDT, ".")[1], strings.Split(shortIDT, ".")[2])
 			checkMessage(t, he.Message)
 		})
 	}

@@ -217,7 +217,8 @@ const maxAzureCodes = 8
 // ParseAzureError reads Entra's error shape from body; ok is false when
 // body is not a JSON object with an error or error_codes field. Codes
 // come from error_codes, else from "AADSTS<n>" in the description. Strings
-// are sanitized (control characters removed, bounded).
+// are sanitized (control characters removed, bounded to a few thousand
+// characters), not redacted: see Redactor.Clean.
 func ParseAzureError(body []byte) (e AzureError, ok bool) {
 	if len(body) > maxErrorBody {
 		body = body[:maxErrorBody]
@@ -232,12 +233,15 @@ func ParseAzureError(body []byte) (e AzureError, ok bool) {
 	if json.Unmarshal(body, &raw) != nil {
 		return AzureError{}, false
 	}
+	// Strings are sanitized but not cut here: the message is redacted
+	// (Redactor.Clean) before it is cut, so that no part of a secret
+	// survives the cut.
 	str := func(r json.RawMessage) string {
 		var s string
 		if json.Unmarshal(r, &s) != nil {
 			return ""
 		}
-		return truncateRunes(sanitize(s), MaxMessage)
+		return sanitize(s)
 	}
 	e.Error, e.Description = str(raw.Error), str(raw.Description)
 	e.TraceID, e.CorrelationID = azureID(str(raw.TraceID)), azureID(str(raw.CorrelationID))

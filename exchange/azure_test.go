@@ -141,6 +141,8 @@ func TestAzureErrors(t *testing.T) {
 			[]string{"AADSTS50027: JWT token is invalid:"}, nil, KindRefused, 1},
 		{"parts of a short assertion echoed", 400, entraError(50027, "Invalid JWT payload "+strings.Split(shortIDT, ".")[1]+" signature "+strings.Split(shortIDT, ".")[2]+"."),
 			[]string{"AADSTS50027: Invalid JWT payload *** signature ***."}, nil, KindRefused, 1},
+		{"short assertion part at the cut", 400, `{"error":"invalid_client","error_description":"AADSTS50027: ` + strings.Repeat("a ", 140) + strings.Split(shortIDT, ".")[1] + `","error_codes":[50027]}`,
+			[]string{"AADSTS50027: a a a"}, nil, KindRefused, 1},
 		{"token in an error body", 400, `{"error":"invalid_request","access_token":"sekrit-access-token-value"}`,
 			[]string{"has the shape of a success answer"}, nil, KindRefused, 1},
 	}
@@ -188,7 +190,7 @@ func TestAzureErrors(t *testing.T) {
 			}
 			all := err.Error() + "\n" + strings.Join(he.Details(), "\n")
 			assertNoSecret(t, all, idt, strings.Split(idt, ".")[1][:24], strings.Split(idt, ".")[2], "sekrit-access-token-value",
-				strings.Split(shortIDT, ".")[1], strings.Split(shortIDT, ".")[2])
+				strings.Split(shortIDT, ".")[1][:7], strings.Split(shortIDT, ".")[2])
 			checkMessage(t, he.Message)
 		})
 	}

@@ -34,6 +34,12 @@ func isGUID(s string) bool {
 	return true
 }
 
+// Entra's token endpoint takes the tenant "in GUID or domain-name format"
+// (Microsoft identity platform, OAuth 2.0 client credentials flow:
+// learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow);
+// common, organizations and consumers name no tenant and cannot hold a
+// federated credential.
+
 // isDomainName reports whether s is a DNS name of two or more labels
 // (letters, digits, hyphens; no label starting or ending with a hyphen;
 // the last label not all digits), at most 253 characters: a tenant's

@@ -183,3 +183,37 @@ func TestAzureIndex(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoadAzure: whatever Azure inputs Load accepts give GUID client
+// IDs, a tenant that names one tenant, an https sparse index ending in /,
+// on pkgs.dev.azure.com unless index-url named it, and no hidden
+// character anywhere.
+func FuzzLoadAzure(f *testing.F) {
+	f.Add(testClientID, testTenantID, "contoso", "Fabrikam Web", "crates", "")
+	f.Add(testClientID, "contoso.onmicrosoft.com", "", "", "", "sparse+https://tfs.example/c/_packaging/f/Cargo/index")
+	f.Add(testClientID, "common", "o", "p/../q", "f?x", "")
+	f.Add("{"+testClientID+"}", "a..b", "-o-", "_p", ".f", "sparse+http://x/")
+	f.Fuzz(func(t *testing.T, client, tenant, org, project, feed, index string) {
+		in := map[string]string{"provider": "azure", "client-id": client, "tenant-id": tenant, "organization": org,
+			"project": project, "feed": feed, "index-url": index}
+		c, err := Load(withDefaults(in))
+		if err != nil {
+			return
+		}
+		if !isGUID(c.ClientID) || c.TenantID == "" || strings.EqualFold(c.TenantID, "common") || strings.ContainsAny(c.TenantID, "/?#% ") {
+			t.Errorf("accepted client %q tenant %q", c.ClientID, c.TenantID)
+		}
+		if !strings.HasPrefix(c.IndexURL, "sparse+https://") || !strings.HasSuffix(c.IndexURL, "/") || strings.ContainsAny(c.IndexURL, " \t\n") {
+			t.Errorf("accepted index %q", c.IndexURL)
+		}
+		if strings.TrimSpace(index) == "" && (!strings.HasPrefix(c.IndexURL, "sparse+https://pkgs.dev.azure.com/") || !strings.HasSuffix(c.IndexURL, "/Cargo/index/") ||
+			strings.Count(c.IndexURL, "/") != map[bool]int{true: 8, false: 9}[c.Project == ""]) {
+			t.Errorf("index %q from organization %q project %q feed %q", c.IndexURL, org, project, feed)
+		}
+		for k, v := range in {
+			if r, bad := BadCharacter(strings.TrimSpace(v), Hidden); bad {
+				t.Errorf("accepted input %s holding %U", k, r)
+			}
+		}
+	})
+}

@@ -52,66 +52,6 @@ runs:
   post-entrypoint: /cargo-oidc-post
 `
 
-func TestParseAction(t *testing.T) {
-	t.Parallel()
-	a, err := ParseAction([]byte(sampleAction))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Name != "fake action" || a.Description != "Folded text over two lines." {
-		t.Errorf("name %q, description %q", a.Name, a.Description)
-	}
-	want := []Input{
-		{Name: "registry-name", Description: "Name: with a colon # and a hash", Default: "artifactory", HasDefault: true},
-		{Name: "provider", Description: "It's required", Required: true},
-		{Name: "with space", Description: "Line one\nLine two\n", Default: "", HasDefault: true},
-		{Name: "ws-default", Description: "plain text that continues here", Default: "${{ github.workspace }}/x", HasDefault: true},
-		{Name: "no-spec"},
-	}
-	if !reflect.DeepEqual(a.Inputs, want) {
-		t.Errorf("inputs:\n got %+v\nwant %+v", a.Inputs, want)
-	}
-	if wantOut := []Output{{Name: "token", Description: "The token"}, {Name: "index-url", Description: "The index"}}; !reflect.DeepEqual(a.Outputs, wantOut) {
-		t.Errorf("outputs %+v", a.Outputs)
-	}
-	wantRuns := Runs{
-		Using: "docker", Image: "Dockerfile", PostEntrypoint: "/cargo-oidc-post",
-		Args: []string{"--host-workspace=${{ github.workspace }}", "--host-temp=${{ runner.temp }}"},
-		Env:  map[string]string{"FROM_RUNS": "${{ inputs.registry-name }}"},
-	}
-	if !reflect.DeepEqual(a.Runs, wantRuns) {
-		t.Errorf("runs:\n got %+v\nwant %+v", a.Runs, wantRuns)
-	}
-	if in, ok := a.Input("REGISTRY-NAME"); !ok || in.Name != "registry-name" {
-		t.Errorf("Input lookup is not case-insensitive")
-	}
-}
-
-func TestParseActionErrors(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ name, doc, want string }{
-		{"empty", "", "runs is missing"},
-		{"no runs", "name: x\n", "runs is missing"},
-		{"no using", "runs:\n  image: Dockerfile\n", "runs.using is missing"},
-		{"bad required", "inputs:\n  a:\n    required: maybe\nruns:\n  using: docker\n", "required must be true or false"},
-		{"tab", "runs:\n\tusing: docker\n", "line 2"},
-		{"duplicate", "runs:\n  using: docker\n  using: node20\n", "already defined"},
-		{"bad indent", "runs:\n  using: docker\n    image: x\n", "line 3"},
-		{"args not list", "runs:\n  using: docker\n  args: x\n", "not a sequence"},
-		{"inputs not map", "inputs: [a]\nruns:\n  using: docker\n", "inputs is not a mapping"},
-		{"not a map", "- a\n- b\n", "cannot unmarshal"},
-		{"unterminated quote", "name: \"abc\nruns:\n  using: docker\n", "found unexpected end of stream"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := ParseAction([]byte(tc.doc))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-}
-
 // TestValidate holds the runner's rules for which contexts each key of
 // action.yml may use (action_yaml.json in actions/runner): what GitHub
 // refuses to load is refused here too, with the runner's message.
@@ -261,34 +201,6 @@ func TestInputEnvName(t *testing.T) {
 	}
 	if got := StateEnvName("token_file"); got != "STATE_token_file" {
 		t.Errorf("StateEnvName = %q", got)
-	}
-}
-
-func TestEvaluate(t *testing.T) {
-	t.Parallel()
-	lookup := func(ref string) (string, bool) {
-		v, ok := map[string]string{"github.workspace": "/w/repo", "runner.temp": "/w/_temp", "inputs.x-y": "val"}[ref]
-		return v, ok
-	}
-	for _, tc := range []struct {
-		in, want string
-		wantErr  bool
-	}{
-		{"--host-workspace=${{ github.workspace }}", "--host-workspace=/w/repo", false},
-		{"${{runner.temp}}/a ${{ github.workspace }}", "/w/_temp/a /w/repo", false},
-		{"${{ GitHub.Workspace }}", "/w/repo", false},
-		{"${{ inputs.x-y }}", "val", false},
-		{"${{ 'lit''s' }}", "lit's", false},
-		{"plain", "plain", false},
-		{"${{ github.unknown }}", "", true},
-		{"${{ github.workspace == 'x' }}", "", true},
-		{"${{ toJSON(github) }}", "", true},
-		{"${{ github.workspace", "", true},
-	} {
-		got, err := Evaluate(tc.in, lookup)
-		if (err != nil) != tc.wantErr || got != tc.want {
-			t.Errorf("Evaluate(%q) = %q, %v; want %q, error %v", tc.in, got, err, tc.want, tc.wantErr)
-		}
 	}
 }
 

@@ -66,14 +66,6 @@ func TestParseFileCommand(t *testing.T) {
 	}
 }
 
-func TestParsePathFile(t *testing.T) {
-	t.Parallel()
-	got := ParsePathFile([]byte("/a\r\n\n/b\r/c\n"))
-	if want := []string{"/a", "/b", "/c"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("ParsePathFile = %q, want %q", got, want)
-	}
-}
-
 // FuzzParseFileCommand checks that the parser never panics, that it stops
 // at a rejected file, and that any name/value written with a delimiter
 // the value does not contain parses back unchanged.

@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 func TestTranslatePath(t *testing.T) {
@@ -76,87 +74,4 @@ func TestRunCommand(t *testing.T) {
 			t.Errorf("a value is on podman's command line: %q", a)
 		}
 	}
-}
-
-// requirePodman skips without Podman, except under CI=true where it fails.
-func requirePodman(t *testing.T) *Engine {
-	t.Helper()
-	harness.Require(t, "Podman", Available())
-	e, err := New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Log = testLog{t}
-	return e
-}
-
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-const helloDockerfile = `FROM golang:1.26 AS build
-ENV CGO_ENABLED=0 GOFLAGS=-trimpath
-WORKDIR /src
-COPY go.mod ./
-RUN go mod download
-COPY main.go ./
-RUN mkdir -p /out \
- && go build -ldflags "-s -w" -o /out/hello . \
- && ln -s hello /out/hello-post
-
-FROM scratch
-COPY --from=build /out/ /
-ENTRYPOINT ["/hello"]
-`
-
-const helloMain = `package main
-
-import (
-	"encoding/json"
-	"os"
-	"strconv"
-	"strings"
-)
-
-func main() {
-	cwd, _ := os.Getwd()
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	files := map[string]string{}
-	for _, dir := range []string{"/github/workspace", "/github/home", "/github/workflow", "/github/file_commands", "/github/runner_temp"} {
-		p := dir + "/written-by-container"
-		files[dir] = "ok"
-		if err := os.WriteFile(p, []byte(dir), 0o644); err != nil {
-			files[dir] = err.Error()
-		}
-	}
-	seen, err := os.ReadFile("/github/workspace/from-host.txt")
-	if err != nil {
-		seen = []byte(err.Error())
-	}
-	json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"argv": os.Args, "cwd": cwd, "env": env, "files": files, "seen": string(seen),
-	})
-	os.Stderr.WriteString("hello on stderr\n")
-	for _, a := range os.Args[1:] {
-		if c, ok := strings.CutPrefix(a, "exit="); ok {
-			n, _ := strconv.Atoi(c)
-			os.Exit(n)
-		}
-	}
-}
-`
-
-type helloReport struct {
-	Argv  []string          `json:"argv"`
-	Cwd   string            `json:"cwd"`
-	Env   map[string]string `json:"env"`
-	Files map[string]string `json:"files"`
-	Seen  string            `json:"seen"`
 }

@@ -9,8 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -125,16 +123,6 @@ func (ca *CA) Client() *http.Client {
 func (ca *CA) StartServer(h http.Handler) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = ca.ServerTLS()
-	srv.StartTLS()
-	return srv
-}
-
-// StartUntrustedServer starts h on 127.0.0.1 with a certificate that no CA
-// of this package signed (httptest's built-in certificate), for tests of TLS
-// failures. The caller closes the server.
-func StartUntrustedServer(h http.Handler) *httptest.Server {
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are the point
 	srv.StartTLS()
 	return srv
 }

@@ -118,9 +118,6 @@ func (i *Issuer) Repository() string { return i.cfg.Owner + "/" + i.cfg.Repo }
 // DefaultAudience is the aud GitHub uses when no audience is asked for.
 func (i *Issuer) DefaultAudience() string { return "https://github.com/" + i.cfg.Owner }
 
-// KeyID returns the kid of the signing key.
-func (i *Issuer) KeyID() string { return i.kid }
-
 // JWKS returns the key set published at /.well-known/jwks.
 func (i *Issuer) JWKS() jose.JSONWebKeySet {
 	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{publicJWK(&i.key.PublicKey, i.kid)}}
@@ -140,14 +137,6 @@ func (i *Issuer) Override(claims map[string]any) {
 		i.overrides = map[string]any{}
 	}
 	maps.Copy(i.overrides, claims)
-}
-
-// Audiences returns the audience parameter of every token request served
-// ("" when none was given), in order.
-func (i *Issuer) Audiences() []string {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return append([]string(nil), i.audiences...)
 }
 
 // Claims returns the claims a token for audience would carry now (audience

@@ -53,12 +53,6 @@ func newService(name string, cfg ServiceConfig) service {
 	return service{name: name, verifier: cfg.Verifier, store: cfg.Store, now: cfg.Now, ttl: cfg.TTL, faults: &Faults{Store: cfg.Store}}
 }
 
-func (s *service) setTTL(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ttl = d
-}
-
 func (s *service) getTTL() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -111,18 +105,8 @@ func NewJFrog(cfg ServiceConfig, providerName string) *JFrog {
 	return j
 }
 
-// SetTTL sets the lifetime of tokens issued from now on.
-func (j *JFrog) SetTTL(d time.Duration) { j.setTTL(d) }
-
 // Verifier returns the verifier holding the trust configuration.
 func (j *JFrog) Verifier() *Verifier { return j.verifier }
-
-// Received returns the non-secret fields of every well-formed request.
-func (j *JFrog) Received() []JFrogRequest {
-	j.rmu.Lock()
-	defer j.rmu.Unlock()
-	return append([]JFrogRequest(nil), j.requests...)
-}
 
 func jfrogError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
@@ -276,16 +260,6 @@ func NewCloudsmith(cfg ServiceConfig, namespace, serviceSlug string) *Cloudsmith
 	return c
 }
 
-// SetTTL sets the lifetime of tokens issued from now on.
-func (c *Cloudsmith) SetTTL(d time.Duration) { c.setTTL(d) }
-
-// SetSuccessStatus sets the status of a successful exchange (200 or 201).
-func (c *Cloudsmith) SetSuccessStatus(code int) {
-	c.smu.Lock()
-	defer c.smu.Unlock()
-	c.status = code
-}
-
 // Verifier returns the verifier holding the trust configuration.
 func (c *Cloudsmith) Verifier() *Verifier { return c.verifier }
 
@@ -383,9 +357,6 @@ func NewCratesIO(cfg ServiceConfig) *CratesIO {
 	c.Faults = c.faults
 	return c
 }
-
-// SetTTL sets the lifetime of tokens issued from now on.
-func (c *CratesIO) SetTTL(d time.Duration) { c.setTTL(d) }
 
 // Verifier returns the verifier holding the trust configuration.
 func (c *CratesIO) Verifier() *Verifier { return c.verifier }

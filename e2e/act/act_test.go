@@ -138,9 +138,7 @@ runs:
 // with act building the repository's Dockerfile itself (`uses: ./`), then
 // from the image built once per run for everything else.
 func TestAct(t *testing.T) {
-	// Not parallel: act runs in parallel on one Podman service lost their
-	// job containers ("does not exist in database") while the e2e package
-	// used Podman too; one at a time they are reliable.
+	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
 	image := actionImage(t, sh)
 	start := time.Now()

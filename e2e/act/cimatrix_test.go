@@ -33,9 +33,7 @@ const ciWorkflow = ".github/workflows/ci.yml"
 // Go, its module and build caches, the Rust toolchain and curl come from
 // this machine, mounted into the job (read-only but for the build cache).
 func TestActCIMatrix(t *testing.T) {
-	// Not parallel: act runs in parallel on one Podman service lost their
-	// job containers ("does not exist in database") while the e2e package
-	// used Podman too; one at a time they are reliable.
+	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)

@@ -93,9 +93,7 @@ jobs:
 // the host's curl (and its libraries) is mounted into the job to download
 // from the HTTPS mirror on 127.0.0.1, as a hosted runner's curl would.
 func TestActSetup(t *testing.T) {
-	// Not parallel: act runs in parallel on one Podman service lost their
-	// job containers ("does not exist in database") while the e2e package
-	// used Podman too; one at a time they are reliable.
+	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)

@@ -11,7 +11,9 @@
 // os.TempDir()/cargo-oidc-test-NAME-*, records the pids of long-lived
 // processes (the Podman service, act) there, labels containers
 // (cargo-oidc-test=1, cargo-oidc-test.run=<session>) and tags images with
-// the session's id; Begin first sweeps what killed sessions left, and
+// the session's id, which names its owner (pid and start time), so that a
+// sweep judges a session by whether that process still runs, wherever the
+// sweeper's TMPDIR is; Begin first sweeps what killed sessions left, and
 // Close (also on SIGINT/SIGTERM) removes what this one made.
 package harness
 

@@ -72,15 +72,18 @@ func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	for _, line := range Sweep(base, podman) {
 		fmt.Fprintln(log, "harness: swept", line)
 	}
-	dir, err := os.MkdirTemp(base, Prefix+name+"-")
-	if err != nil {
-		return nil, fmt.Errorf("make the session folder: %w", err)
-	}
-	s := &Session{ID: filepath.Base(dir), Dir: dir, podman: podman, stop: make(chan struct{})}
 	owner, ok := processIdentity(os.Getpid())
 	if !ok {
 		owner = strconv.Itoa(os.Getpid())
 	}
+	// The id names the owner ("pid-starttime"), so that any sweeper can
+	// tell a live session from a dead one by the id alone (a container's
+	// RunLabel, an image's tag), wherever its folder is.
+	dir, err := os.MkdirTemp(base, Prefix+name+"-"+strings.ReplaceAll(owner, " ", "-")+"-")
+	if err != nil {
+		return nil, fmt.Errorf("make the session folder: %w", err)
+	}
+	s := &Session{ID: filepath.Base(dir), Dir: dir, podman: podman, stop: make(chan struct{})}
 	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner+"\n"), 0o600); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("record the session's owner: %w", err)
@@ -205,8 +208,13 @@ func Sweep(base string, podman Podman) []string {
 			if id == "" || !strings.HasPrefix(run, Prefix) || live[run] {
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(base, run)); err == nil {
-				continue // a session we did not judge dead
+			// Judge by the owner the id names, not by the folder: a
+			// session's folder need not be under this base (a test that
+			// runs `go test -list` starts a sweeper whose TMPDIR is inside
+			// its own session), and a live session found nowhere here
+			// must keep its containers and images.
+			if alive, known := idOwnerAlive(run); alive || (!known && dirExists(filepath.Join(base, run))) {
+				continue
 			}
 			if podman(ctx, append(append([]string{}, kind.rm...), id)...).Run() == nil {
 				swept = append(swept, fmt.Sprintf("%s %s of session %s", kind.list[0], id, run))
@@ -299,6 +307,32 @@ func ownerAlive(dir string) bool {
 	now, ok := processIdentity(pid)
 	return ok && now == owner
 }
+
+// idOwnerAlive reports whether the process a session id names
+// (Prefix+NAME-PID-STARTTIME-RANDOM, as Begin makes it) still runs; known
+// is false for an id in another form. Without /proc every session counts
+// as alive.
+func idOwnerAlive(id string) (alive, known bool) {
+	f := strings.Split(id, "-")
+	if len(f) < 4 {
+		return false, false
+	}
+	pid, start := f[len(f)-3], f[len(f)-2]
+	if _, err := strconv.Atoi(pid); err != nil {
+		return false, false
+	}
+	if _, err := strconv.ParseUint(start, 10, 64); err != nil {
+		return false, false
+	}
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return true, true
+	}
+	n, _ := strconv.Atoi(pid)
+	now, ok := processIdentity(n)
+	return ok && now == pid+" "+start, true
+}
+
+func dirExists(p string) bool { fi, err := os.Stat(p); return err == nil && fi.IsDir() }
 
 // processIdentity is "pid starttime" from /proc/pid/stat: a pid alone may
 // be reused by a later process.

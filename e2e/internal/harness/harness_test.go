@@ -255,12 +255,14 @@ func TestSweepKeepsLiveSessionsElsewhere(t *testing.T) {
 	if !ok {
 		t.Fatal("no identity for this process")
 	}
-	id := func(name, owner string) string { return Prefix + name + "-" + strings.ReplaceAll(owner, " ", "-") + "-42" }
+	id := func(name, owner string) string {
+		return Prefix + name + "-" + strings.ReplaceAll(owner, " ", "-") + "-42"
+	}
 	live, dead := id("act", self), id("e2e", deadIdentity(t))
 	label := " --filter label=" + Label + "=1"
 	podman := &fakePodman{listings: map[string]string{
 		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label: "c-live " + live + "\nc-dead " + dead + "\n",
-		"images --format {{.Repository}}:{{.Tag}} {{.Tag}}" + label:          "localhost/a:" + live + " " + live + "\nlocalhost/b:" + dead + " " + dead + "\n",
+		"images --format {{.Repository}}:{{.Tag}} {{.Tag}}" + label:           "localhost/a:" + live + " " + live + "\nlocalhost/b:" + dead + " " + dead + "\n",
 	}}
 	Sweep(t.TempDir(), podman.command) // neither session's folder is here
 	for _, want := range []string{"rm -f c-dead", "rmi --ignore localhost/b:" + dead} {

@@ -19,12 +19,17 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
@@ -129,4 +134,21 @@ func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 		code, err = ee.ExitCode(), nil
 	}
 	return out.String(), errOut.String(), code, err
+}
+
+// Command runs the main function of an e2e command (bench, playground,
+// fakeserver): run gets a context that ends on SIGINT or SIGTERM, the
+// arguments and stdout; the built binary is removed afterwards. It returns
+// the exit status for main's os.Exit: 0 on success and for -help
+// (flag.ErrHelp), else 1 with the error printed as "name: error".
+func Command(name string, run func(ctx context.Context, args []string, stdout io.Writer) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	Cleanup()
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	return 1
 }

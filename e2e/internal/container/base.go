@@ -1,28 +1,23 @@
 package container
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"io/fs"
-	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
 
 // baseFormat changes whenever the layout of the base image changes, so a
 // cached image of an older layout is rebuilt.
-const baseFormat = "cargo-oidc-base/1"
+const baseFormat = "cargo-oidc-base/2"
 
 // baseLabel is the image label holding the base image's content hash.
 const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
@@ -147,25 +142,22 @@ func (e *Engine) imageLabel(ctx context.Context, image, label string) string {
 }
 
 type baseSources struct {
+	sys       *System
 	goroot    string
 	goVersion string
-	busybox   string
-	applets   []string
-	caBundle  string
 	modCache  string   // $GOMODCACHE/cache/download
 	modules   []string // paths relative to modCache
-	digest    []byte   // hash of file identities
+	digest    []byte   // hash of the modules' identities
 }
 
 func (s *baseSources) hash(name string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n", baseFormat, name, s.goroot, s.goVersion, strings.Join(s.applets, ","))
-	h.Write(s.digest)
+	fmt.Fprintf(h, "%s\n%s\n", s.sys.Hash(baseFormat+"\n"+name+"\n"+s.goroot+"\n"+s.goVersion,
+		filepath.Join(s.goroot, "VERSION"), filepath.Join(s.goroot, "bin", "go")), s.digest)
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 func collectBaseSources(ctx context.Context, moduleDir string) (*baseSources, error) {
-	s := &baseSources{}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return nil, fmt.Errorf("base image: the go command is needed: %w", err)
@@ -178,49 +170,17 @@ func collectBaseSources(ctx context.Context, moduleDir string) (*baseSources, er
 	if len(lines) != 3 {
 		return nil, fmt.Errorf("base image: unexpected `go env` output %q", out)
 	}
-	s.goroot, s.modCache, s.goVersion = lines[0], filepath.Join(lines[1], "cache", "download"), lines[2]
-
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			s.busybox = p
-			break
-		}
+	sys, err := HostSystem(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
 	}
-	if s.busybox == "" {
-		return nil, fmt.Errorf("base image: busybox not found; install it with `apt-get install -y busybox-static`")
-	}
-	if out, err := exec.CommandContext(ctx, s.busybox, "--list").Output(); err != nil {
-		return nil, fmt.Errorf("base image: busybox --list: %w (a static busybox is needed: apt-get install -y busybox-static)", err)
-	} else {
-		for _, a := range strings.Fields(string(out)) {
-			if a != "busybox" && !strings.Contains(a, "/") {
-				s.applets = append(s.applets, a)
-			}
-		}
-	}
-	for _, p := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"} {
-		if _, err := os.Stat(p); err == nil {
-			s.caBundle = p
-			break
-		}
-	}
-
+	s := &baseSources{sys: sys, goroot: lines[0], modCache: filepath.Join(lines[1], "cache", "download"), goVersion: lines[2]}
 	digest := sha256.New()
-	for _, p := range []string{s.busybox, s.caBundle, filepath.Join(s.goroot, "VERSION"), filepath.Join(s.goroot, "bin", "go")} {
-		if p == "" {
-			continue
-		}
-		if fi, err := os.Stat(p); err == nil {
-			fmt.Fprintf(digest, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
-		}
-	}
 	if moduleDir != "" {
-		mods, err := moduleFiles(ctx, goBin, moduleDir, s.modCache)
-		if err != nil {
+		if s.modules, err = moduleFiles(ctx, goBin, moduleDir, s.modCache); err != nil {
 			return nil, err
 		}
-		s.modules = mods
-		for _, m := range mods {
+		for _, m := range s.modules {
 			fi, err := os.Stat(filepath.Join(s.modCache, m))
 			if err != nil {
 				return nil, err
@@ -300,192 +260,34 @@ func escapeModulePath(p string) string {
 	return b.String()
 }
 
-// importBase streams the root filesystem as a tar archive into `podman
-// import`.
+// importBase makes the base image: the System, the Go toolchain at
+// /usr/local/go and the module files at /goproxy, with the official golang
+// image's environment.
 func (e *Engine) importBase(ctx context.Context, name, hash string, s *baseSources) error {
-	goVer := strings.TrimPrefix(s.goVersion, "go")
 	changes := []string{
 		"ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"ENV GOLANG_VERSION=" + goVer,
-		"ENV GOTOOLCHAIN=local",
-		"ENV GOPATH=/go",
-		"ENV GOPROXY=file:///goproxy",
-		"ENV GOSUMDB=off",
-		"WORKDIR /go",
-		`CMD ["/bin/sh"]`,
-		"LABEL " + baseLabel + "=" + hash,
+		"ENV GOLANG_VERSION=" + strings.TrimPrefix(s.goVersion, "go"),
+		"ENV GOTOOLCHAIN=local", "ENV GOPATH=/go", "ENV GOPROXY=file:///goproxy", "ENV GOSUMDB=off",
+		"WORKDIR /go", `CMD ["/bin/sh"]`, "LABEL " + baseLabel + "=" + hash,
 	}
-	args := []string{"import"}
-	for _, c := range changes {
-		args = append(args, "--change", c)
-	}
-	args = append(args, "-", name)
-	cmd := e.Command(ctx, args...)
-	pr, pw := io.Pipe()
-	cmd.Stdin = pr
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("podman import: %w", err)
-	}
-	werr := writeRootfs(pw, s)
-	pw.CloseWithError(werr)
-	err := cmd.Wait()
-	if werr != nil {
-		return fmt.Errorf("base image: write root filesystem: %w", werr)
-	}
-	if err != nil {
-		return fmt.Errorf("podman import %s: %w\n%s", name, err, tail(out.String(), 2000))
-	}
-	return nil
-}
-
-// tarWriter adds entries with fixed ownership (root) and a fixed time.
-type tarWriter struct {
-	tw    *tar.Writer
-	mtime time.Time
-}
-
-func (t *tarWriter) dir(name string, mode int64) error {
-	return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: t.mtime})
-}
-
-func (t *tarWriter) symlink(name, target string) error {
-	return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777, ModTime: t.mtime})
-}
-
-func (t *tarWriter) bytes(name string, mode int64, data []byte) error {
-	if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data)), ModTime: t.mtime}); err != nil {
-		return err
-	}
-	_, err := t.tw.Write(data)
-	return err
-}
-
-func (t *tarWriter) file(name, src string, mode int64) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: fi.Size(), ModTime: t.mtime}); err != nil {
-		return err
-	}
-	_, err = io.Copy(t.tw, f)
-	return err
-}
-
-func writeRootfs(w io.Writer, s *baseSources) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	t := &tarWriter{tw: tar.NewWriter(bw), mtime: time.Unix(0, 0)}
-	for _, d := range []struct {
-		name string
-		mode int64
-	}{
-		{"bin", 0o755}, {"sbin", 0o755}, {"etc", 0o755}, {"etc/ssl", 0o755}, {"etc/ssl/certs", 0o755},
-		{"usr", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755}, {"usr/local", 0o755},
-		{"usr/local/bin", 0o755}, {"usr/local/sbin", 0o755},
-		{"root", 0o700}, {"tmp", 0o1777}, {"var", 0o755}, {"var/tmp", 0o1777},
-		{"go", 0o777}, {"go/bin", 0o777}, {"go/src", 0o777}, {"goproxy", 0o755},
-	} {
-		if err := t.dir(d.name, d.mode); err != nil {
-			return err
-		}
-	}
-	if err := t.file("bin/busybox", s.busybox, 0o755); err != nil {
-		return err
-	}
-	for _, a := range s.applets {
-		if err := t.symlink("bin/"+a, "busybox"); err != nil {
-			return err
-		}
-	}
-	if err := t.symlink("usr/bin/env", "/bin/busybox"); err != nil {
-		return err
-	}
-	for name, data := range map[string]string{
-		"etc/passwd":        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		"etc/group":         "root:x:0:\nnogroup:x:65534:\n",
-		"etc/nsswitch.conf": "hosts: files dns\n",
-	} {
-		if err := t.bytes(name, 0o644, []byte(data)); err != nil {
-			return err
-		}
-	}
-	if s.caBundle != "" {
-		if err := t.file("etc/ssl/certs/ca-certificates.crt", s.caBundle, 0o644); err != nil {
-			return err
-		}
-	}
-	if err := addTree(t, s.goroot, "usr/local/go", func(rel string) bool {
-		return rel == "test" || strings.HasPrefix(rel, "test/")
-	}); err != nil {
-		return err
-	}
-	dirs := map[string]bool{}
-	for _, rel := range s.modules {
-		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	for _, d := range slices.Sorted(maps.Keys(dirs)) {
-		if err := t.dir("goproxy/"+d, 0o755); err != nil {
-			return err
-		}
-	}
-	for _, rel := range s.modules {
-		if err := t.file("goproxy/"+rel, filepath.Join(s.modCache, filepath.FromSlash(rel)), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := t.tw.Close(); err != nil {
-		return err
-	}
-	return bw.Flush()
-}
-
-// addTree adds the tree at src under the archive path dst, keeping
-// symlinks and modes.
-func addTree(t *tarWriter, src, dst string, skip func(rel string) bool) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel != "." && skip(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		name := dst
-		if rel != "." {
-			name = dst + "/" + rel
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := int64(info.Mode().Perm())
-		switch {
-		case d.IsDir():
-			return t.dir(name, mode)
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
+	return e.Import(ctx, name, s.sys, changes, func(t *Tar) error {
+		for _, d := range []string{"go", "go/bin", "go/src"} {
+			if err := t.Dir(d, 0o777); err != nil {
 				return err
 			}
-			return t.symlink(name, target)
-		case info.Mode().IsRegular():
-			return t.file(name, p, mode)
+		}
+		if err := t.Tree(s.goroot, "usr/local/go", func(rel string) bool {
+			return rel == "test" || strings.HasPrefix(rel, "test/")
+		}); err != nil {
+			return err
+		}
+		if err := t.Dir("goproxy", 0o755); err != nil {
+			return err
+		}
+		for _, rel := range s.modules {
+			if err := t.File("goproxy/"+rel, filepath.Join(s.modCache, filepath.FromSlash(rel)), 0o644); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -36,10 +36,7 @@ jobs:
       - uses: ./
         id: reg
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
       - name: read the outputs
         run: |
 @ECHO_REG@
@@ -92,19 +89,13 @@ jobs:
         id: provider
         continue-on-error: true
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           credential-mode: provider
       - uses: ./
         id: temp
         continue-on-error: true
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           credentials-file: ${{ runner.temp }}/cargo-credentials.toml
       - run: echo "OUTCOMES=${{ steps.provider.outcome }},${{ steps.temp.outcome }}"
 `
@@ -149,8 +140,7 @@ func TestAct(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("@JFROG_URL@", s.JFrogURL, "@PROVIDER@", s.JFrog.ProviderName,
-		"@REPO@", jfrogRepo(s.JFrogIndex), "@CA@", s.CAFile,
+	fill := jfrogFill(s, "@CA@", s.CAFile,
 		"@ECHO_REG@", echoOutputs(action, "reg", "OUT"), "@ECHO_WRAP@", echoOutputs(action, "wrap", "WRAP"),
 		"@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
 	built := makeRepo(t, root, action, "")
@@ -171,26 +161,7 @@ func TestAct(t *testing.T) {
 
 	run := func(t *testing.T, repo, workflow, job string) *actharness.Result {
 		t.Helper()
-		res, err := sh.runner.Run(t.Context(), actharness.Run{
-			Dir: repo, Workflow: ".github/workflows/" + workflow, Job: job,
-			// What GitHub gives a job with permissions: id-token: write,
-			// and the fake services' CA for the action (as a proxy's CA
-			// would be given).
-			Env: map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL,
-				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile},
-			Mounts:  []actharness.Mount{{Host: caDir, Container: caDir, ReadOnly: true}, {Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true}},
-			Timeout: harness.Budget(t, 4*time.Minute),
-		})
-		if err != nil {
-			t.Fatalf("%v\n%s", err, tail(res))
-		}
-		t.Logf("act %s: exit %d in %s", workflow, res.ExitCode, res.Duration.Round(10*time.Millisecond))
-		for _, line := range strings.Split(res.Output, "\n") {
-			if strings.Contains(line, "Success - ") || strings.Contains(line, "Failure - ") {
-				t.Log(strings.TrimSpace(line))
-			}
-		}
-		return res
+		return runAct(t, sh, s, actharness.Run{Dir: repo, Workflow: ".github/workflows/" + workflow, Job: job})
 	}
 
 	var logs []*actharness.Result
@@ -279,25 +250,9 @@ func TestAct(t *testing.T) {
 		}
 	})
 
-	t.Run("no secret in any log", func(t *testing.T) {
-		kinds := map[string]int{}
-		for _, tok := range s.Store.Tokens() {
-			kinds[tok.Kind]++
-		}
-		// One exchange in the built job, one per wrapper.
-		if kinds[fakes.KindIDToken] < 3 || kinds[fakes.KindAccessToken] < 3 {
-			t.Fatalf("the fakes issued %v; want at least 3 ID tokens and 3 access tokens", kinds)
-		}
-		secrets := s.Store.Secrets()
-		for i, res := range logs {
-			for _, sec := range secrets {
-				if strings.Contains(res.Output, sec) {
-					t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
-				}
-			}
-		}
-		t.Logf("scanned %d act logs (%d bytes) for %d secrets", len(logs), totalLen(logs), len(secrets))
-	})
+	// One exchange in the built job, one per wrapper: 3 ID tokens and 3
+	// access tokens at least.
+	t.Run("no secret in any log", func(t *testing.T) { noSecretIn(t, s, logs, 6) })
 	fmt.Printf("e2e act: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
 }
 
@@ -375,11 +330,14 @@ func echoOutputs(a *runner.Action, id, prefix string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// jfrogRepo is the repository key in a JFrog index URL.
-func jfrogRepo(index string) string {
-	_, rest, _ := strings.Cut(index, "/api/cargo/")
+// jfrogFill replaces @JFROG_URL@, @PROVIDER@, @REPO@ and @JFROG@ (the
+// four with: lines of a JFrog step, at the workflows' indentation) with the
+// stack's values, and then the pairs of more.
+func jfrogFill(s *fakes.Stack, more ...string) *strings.Replacer {
+	_, rest, _ := strings.Cut(s.JFrogIndex, "/api/cargo/")
 	repo, _, _ := strings.Cut(rest, "/")
-	return repo
+	with := fmt.Sprintf("provider: jfrog\n          url: %s\n          provider-name: %s\n          repository: %s", s.JFrogURL, s.JFrog.ProviderName, repo)
+	return strings.NewReplacer(append([]string{"@JFROG@", with, "@JFROG_URL@", s.JFrogURL, "@PROVIDER@", s.JFrog.ProviderName, "@REPO@", repo}, more...)...)
 }
 
 func writeFile(t *testing.T, path, data string) {
@@ -400,12 +358,4 @@ func tail(res *actharness.Result) string {
 		return "...\n" + res.Output[len(res.Output)-6000:]
 	}
 	return res.Output
-}
-
-func totalLen(rs []*actharness.Result) int {
-	n := 0
-	for _, r := range rs {
-		n += len(r.Output)
-	}
-	return n
 }

@@ -3,6 +3,7 @@ package act
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	actharness "github.com/cargo-oidc/cargo-oidc/e2e/internal/act"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
@@ -153,4 +155,48 @@ func requireAct(t *testing.T) (actBin, toolchain string) {
 	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
 	harness.Require(t, "a Rust toolchain", err)
 	return actBin, strings.TrimSpace(string(sysroot))
+}
+
+// runAct runs run with what GitHub gives a job with permissions: id-token:
+// write (the stack's request URL and token), the fake services' CA for the
+// action (SSL_CERT_FILE, its folder mounted, as a proxy's CA would be
+// given) and the Rust toolchain at /opt/rust, within the test's budget. A
+// failed job is the caller's to judge; act not running fails the test.
+func runAct(t *testing.T, sh *shared, s *fakes.Stack, run actharness.Run) *actharness.Result {
+	t.Helper()
+	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile}
+	maps.Copy(env, run.Env)
+	run.Env = env
+	caDir := filepath.Dir(s.CAFile)
+	run.Mounts = append(run.Mounts, actharness.Mount{Host: caDir, Container: caDir, ReadOnly: true},
+		actharness.Mount{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true})
+	run.Timeout = harness.Budget(t, 4*time.Minute)
+	res, err := sh.runner.Run(t.Context(), run)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, tail(res))
+	}
+	t.Logf("act %s (job %q): exit %d in %s", run.Workflow, run.Job, res.ExitCode, res.Duration.Round(10*time.Millisecond))
+	for _, line := range strings.Split(res.Output, "\n") {
+		if strings.Contains(line, "Success - ") || strings.Contains(line, "Failure - ") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	return res
+}
+
+// noSecretIn fails when an act log holds a secret the fakes issued, or
+// when they issued fewer than least (the check would prove nothing).
+func noSecretIn(t *testing.T, s *fakes.Stack, logs []*actharness.Result, least int) {
+	t.Helper()
+	secrets := s.Store.Secrets()
+	if len(secrets) < least {
+		t.Fatalf("the fakes issued %d secrets, want at least %d", len(secrets), least)
+	}
+	for i, res := range logs {
+		for _, sec := range secrets {
+			if strings.Contains(res.Output, sec) {
+				t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
+			}
+		}
+	}
 }

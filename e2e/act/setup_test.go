@@ -39,10 +39,7 @@ jobs:
       - uses: ./setup
         id: reg
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           download-url: @MIRROR@
       - name: read the outputs
         run: |
@@ -77,10 +74,7 @@ jobs:
         id: bad
         continue-on-error: true
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           download-url: @BAD_MIRROR@
       - if: always()
         run: |
@@ -171,8 +165,7 @@ func TestActSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("@JFROG_URL@", s.JFrogURL, "@PROVIDER@", s.JFrog.ProviderName,
-		"@REPO@", jfrogRepo(s.JFrogIndex), "@CA@", s.CAFile, "@CRATES_URL@", s.CratesIOURL,
+	fill := jfrogFill(s, "@CA@", s.CAFile, "@CRATES_URL@", s.CratesIOURL,
 		"@MIRROR@", mirror.URL+"/good/{version}", "@BAD_MIRROR@", mirror.URL+"/bad/{version}",
 		"@ECHO_REG@", echoOutputs(setup, "reg", "OUT"))
 	writeFile(t, filepath.Join(repo, ".github/workflows/setup.yml"), fill.Replace(setupWorkflow))
@@ -185,24 +178,12 @@ func TestActSetup(t *testing.T) {
 
 	run := func(job string) *actharness.Result {
 		t.Helper()
-		res, err := sh.runner.Run(t.Context(), actharness.Run{
-			Dir: repo, Workflow: ".github/workflows/setup.yml", Job: job,
-			Env: map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL,
-				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile,
-				"CURL_CA_BUNDLE": s.CAFile},
+		return runAct(t, sh, s, actharness.Run{Dir: repo, Workflow: ".github/workflows/setup.yml", Job: job,
+			Env: map[string]string{"CURL_CA_BUNDLE": s.CAFile},
 			Mounts: []actharness.Mount{
-				{Host: caDir, Container: caDir, ReadOnly: true},
-				{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true},
 				{Host: curl, Container: "/usr/local/bin/curl", ReadOnly: true},
 				{Host: libDir, Container: libDir, ReadOnly: true},
-			},
-			Timeout: harness.Budget(t, 4*time.Minute),
-		})
-		if err != nil {
-			t.Fatalf("%v\n%s", err, tail(res))
-		}
-		t.Logf("act setup.yml (job %s): exit %d in %s", job, res.ExitCode, res.Duration.Round(10*time.Millisecond))
-		return res
+			}})
 	}
 
 	var logs []*actharness.Result
@@ -256,18 +237,6 @@ func TestActSetup(t *testing.T) {
 		}
 	})
 
-	t.Run("no secret in any log", func(t *testing.T) {
-		secrets := s.Store.Secrets()
-		if len(secrets) < 4 {
-			t.Fatalf("the fakes issued %d secrets, want at least 4", len(secrets))
-		}
-		for i, res := range logs {
-			for _, sec := range secrets {
-				if strings.Contains(res.Output, sec) {
-					t.Errorf("act log %d contains a secret the fakes issued (%d chars)", i, len(sec))
-				}
-			}
-		}
-	})
+	t.Run("no secret in any log", func(t *testing.T) { noSecretIn(t, s, logs, 4) })
 	fmt.Printf("e2e act setup: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
 }

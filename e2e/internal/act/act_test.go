@@ -1,12 +1,18 @@
 package act
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 func TestArgs(t *testing.T) {
@@ -41,5 +47,80 @@ func TestCIInstallsThisVersion(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "ACT_VERSION="+Version+"\n") {
 		t.Errorf(".ci/run does not install act %s", Version)
+	}
+}
+
+func TestUsePrebuiltImage(t *testing.T) {
+	t.Parallel()
+	const image = "localhost/cargo-oidc-test-action:cargo-oidc-test-act-1"
+	tests := []struct {
+		name, in, want, err string
+	}{
+		{"Dockerfile", "runs:\n  using: docker\n  image: Dockerfile\n  post-entrypoint: /cargo-oidc-post\n",
+			"runs:\n  using: docker\n  image: docker://" + image + "\n  post-entrypoint: /cargo-oidc-post\n", ""},
+		{"quoted", "runs:\n  using: docker\n  image: 'Dockerfile'\n", "runs:\n  using: docker\n  image: docker://" + image + "\n", ""},
+		{"already an image", "runs:\n  using: docker\n  image: docker://alpine\n", "", "0 lines `image: Dockerfile`"},
+		{"another Dockerfile", "runs:\n  using: docker\n  image: build/Dockerfile\n", "", "0 lines"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "action.yml")
+			if err := os.WriteFile(path, []byte(tt.in), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := UsePrebuiltImage(path, image)
+			got, _ := os.ReadFile(path)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want %q", err, tt.err)
+				}
+				if string(got) != tt.in {
+					t.Errorf("action.yml changed on error:\n%s", got)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Errorf("err %v, action.yml:\n%s\nwant:\n%s", err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestArgsLabels checks that every container act starts carries the
+// engine's labels (harness.Label, harness.RunLabel), which Sweep uses.
+func TestArgsLabels(t *testing.T) {
+	t.Parallel()
+	r := &Runner{JobImage: "job", dir: "/tmp/cargo-oidc-act-1",
+		Engine: &container.Engine{Labels: []string{harness.Label + "=1", harness.RunLabel + "=cargo-oidc-test-act-7"}}}
+	args := r.Args(Run{Workflow: "w.yml"})
+	got := args[len(args)-1]
+	want := "--label " + ContainerLabel + "=cargo-oidc-act-1 --label cargo-oidc-test=1 --label cargo-oidc-test.run=cargo-oidc-test-act-7"
+	if got != want {
+		t.Errorf("--container-options %q, want %q", got, want)
+	}
+}
+
+// TestRunDeadlineNamesTheWorkflow runs a stand-in for act that outlives
+// the run's Timeout: the error names the workflow and the job.
+func TestRunDeadlineNamesTheWorkflow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "act")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Act: fake, JobImage: "job", dir: dir}
+	start := time.Now()
+	_, err := r.Run(context.Background(), Run{Dir: dir, Workflow: ".github/workflows/slow.yml", Job: "build", Timeout: 200 * time.Millisecond})
+	var slow *harness.SlowError
+	if !errors.As(err, &slow) {
+		t.Fatalf("Run = %v, want a *harness.SlowError", err)
+	}
+	if want := "act run of workflow .github/workflows/slow.yml (job build) did not finish in 200ms"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Run = %q, want it to hold %q", err, want)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("Run returned after %s: the stand-in was not stopped at the deadline", d)
 	}
 }

@@ -42,16 +42,7 @@ jobs:
         id: reg
         with:
           @JFROG@
-      - name: read the outputs
-        run: |
-@ECHO_REG@
-          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
-      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
-      - name: cargo fetch
-        working-directory: crate
-        env:
-          CARGO_HTTP_CAINFO: @CA@
-        run: cargo fetch && echo "FETCH=ok"
+@FETCH@
 `
 
 // prebuiltWorkflow runs, from the image built once, what only a second
@@ -149,7 +140,7 @@ func TestAct(t *testing.T) {
 		"@ECHO_REG@", echoOutputs(action, "reg", "OUT"), "@ECHO_WRAP@", echoOutputs(action, "wrap", "WRAP"),
 		"@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
 	built := makeRepo(t, root, action, "")
-	writeFile(t, filepath.Join(built, ".github/workflows/build.yml"), fill.Replace(buildWorkflow))
+	writeFile(t, filepath.Join(built, ".github/workflows/build.yml"), fill.Replace(withFetch(buildWorkflow)))
 	prebuilt := makeRepo(t, root, action, image)
 	writeFile(t, filepath.Join(prebuilt, ".github/workflows/prebuilt.yml"), fill.Replace(prebuiltWorkflow))
 	writeFile(t, filepath.Join(prebuilt, ".github/workflows/refused.yml"), refusedWorkflow)
@@ -334,6 +325,24 @@ func echoOutputs(a *runner.Action, id, prefix string) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// fetchSteps follow a JFrog step with id reg: one prints its outputs
+// (@ECHO_REG@) and whether the token reached the environment
+// (ENV_TOKEN_SET=yes), then cargo fetch with only what it exported
+// (FETCH=ok). They stand for @FETCH@ in a workflow (withFetch).
+const fetchSteps = `      - name: read the outputs
+        run: |
+@ECHO_REG@
+          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
+      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
+      - name: cargo fetch
+        working-directory: crate
+        env:
+          CARGO_HTTP_CAINFO: @CA@
+        run: cargo fetch && echo "FETCH=ok"`
+
+// withFetch puts fetchSteps in place of @FETCH@ in workflow.
+func withFetch(workflow string) string { return strings.Replace(workflow, "@FETCH@", fetchSteps, 1) }
 
 // jfrogFill replaces @JFROG_URL@, @PROVIDER@, @REPO@ and @JFROG@ (the
 // four with: lines of a JFrog step, at the workflows' indentation) with the

@@ -42,16 +42,7 @@ jobs:
         with:
           @JFROG@
           download-url: @MIRROR@
-      - name: read the outputs
-        run: |
-@ECHO_REG@
-          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
-      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
-      - name: cargo fetch
-        working-directory: crate
-        env:
-          CARGO_HTTP_CAINFO: @CA@
-        run: cargo fetch && echo "FETCH=ok"
+@FETCH@
       - uses: ./setup
         id: cio
         with:
@@ -169,7 +160,7 @@ func TestActSetup(t *testing.T) {
 	fill := jfrogFill(s, "@CA@", s.CAFile, "@CRATES_URL@", s.CratesIOURL,
 		"@MIRROR@", mirror.URL+"/good/{version}", "@BAD_MIRROR@", mirror.URL+"/bad/{version}",
 		"@ECHO_REG@", echoOutputs(setup, "reg", "OUT"))
-	writeFile(t, filepath.Join(repo, ".github/workflows/setup.yml"), fill.Replace(setupWorkflow))
+	writeFile(t, filepath.Join(repo, ".github/workflows/setup.yml"), fill.Replace(withFetch(setupWorkflow)))
 	dep := fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }", fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	writeFile(t, filepath.Join(repo, "crate/Cargo.toml"), fmt.Sprintf("[package]\nname = \"act-setup\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n%s\n", dep))
 	writeFile(t, filepath.Join(repo, "crate/src/lib.rs"), "")

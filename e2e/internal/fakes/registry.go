@@ -3,6 +3,7 @@ package fakes
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
@@ -364,16 +365,12 @@ type publishMeta struct {
 	Name     string              `json:"name"`
 	Vers     string              `json:"vers"`
 	Features map[string][]string `json:"features"`
-	Deps     []struct {
-		Name               string   `json:"name"`
-		VersionReq         string   `json:"version_req"`
-		Features           []string `json:"features"`
-		Optional           bool     `json:"optional"`
-		DefaultFeatures    bool     `json:"default_features"`
-		Target             *string  `json:"target"`
-		Kind               string   `json:"kind"`
-		Registry           *string  `json:"registry"`
-		ExplicitNameInToml *string  `json:"explicit_name_in_toml"`
+	// Deps are an index entry's, but for the requirement's key and the
+	// name in Cargo.toml (the index names the package instead).
+	Deps []struct {
+		IndexDep
+		VersionReq         string  `json:"version_req"`
+		ExplicitNameInToml *string `json:"explicit_name_in_toml"`
 	} `json:"deps"`
 }
 
@@ -426,11 +423,8 @@ func (g *Registry) publish(w http.ResponseWriter, r *http.Request) {
 		e.Features = map[string][]string{}
 	}
 	for _, d := range meta.Deps {
-		kind := d.Kind
-		if kind == "" {
-			kind = "normal"
-		}
-		dep := IndexDep{Name: d.Name, Req: d.VersionReq, Features: d.Features, Optional: d.Optional, DefaultFeatures: d.DefaultFeatures, Target: d.Target, Kind: kind, Registry: d.Registry}
+		dep := d.IndexDep
+		dep.Req, dep.Kind, dep.Package = d.VersionReq, cmp.Or(dep.Kind, "normal"), nil
 		if dep.Features == nil {
 			dep.Features = []string{}
 		}

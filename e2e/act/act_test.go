@@ -382,20 +382,13 @@ var session *harness.Session
 // removes everything the tests started when they end, also on SIGINT or
 // SIGTERM.
 func TestMain(m *testing.M) {
-	var podman harness.Podman
-	if e, err := container.New(""); err == nil {
-		podman = e.Command
-	}
-	s, err := harness.Begin("act", podman, os.Stdout)
+	s, err := harness.Begin("act", container.Podman(), os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e/act:", err)
 		os.Exit(1)
 	}
 	session = s
-	s.CloseOnSignal(func(os.Signal) {
-		closeShared()
-		os.Exit(130)
-	})
+	s.CloseOnSignal(func(os.Signal) { closeShared(); os.Exit(130) })
 	start := time.Now()
 	code := m.Run()
 	fmt.Printf("e2e/act: tests took %s\n", time.Since(start).Round(10*time.Millisecond))

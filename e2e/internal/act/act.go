@@ -239,14 +239,7 @@ func (r *Runner) Close() {
 	_ = os.RemoveAll(r.dir)
 }
 
-func (r *Runner) logf(format string, args ...any) {
-	if r.log == nil {
-		return
-	}
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
-	fmt.Fprintf(r.log, format+"\n", args...)
-}
+func (r *Runner) logf(format string, args ...any) { container.Logf(&r.logMu, r.log, format, args...) }
 
 // Mount is a bind mount into the job's containers (and the action's, since
 // act passes --container-options to both).

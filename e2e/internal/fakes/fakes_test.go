@@ -82,36 +82,19 @@ func jfrogBody(s *Stack, jwt string) map[string]any {
 	}
 }
 
-// jfrogToken performs the whole JFrog flow and returns the access token.
-func jfrogToken(t *testing.T, s *Stack) string {
+// serviceToken performs a whole exchange with service ("jfrog" or
+// "crates-io") and returns the token it issued.
+func serviceToken(t *testing.T, s *Stack, service string) string {
 	t.Helper()
-	st, b := call(t, s, http.MethodPost, s.JFrogURL+JFrogTokenPath, "", jfrogBody(s, idToken(t, s, "")))
-	if st != http.StatusOK {
-		t.Fatalf("jfrog exchange: %d %s", st, b)
-	}
+	st, b := exchangeCall(t, s, service, idToken(t, s, audienceFor(s, service)))
 	var v struct {
 		AccessToken string `json:"access_token"`
+		Token       string `json:"token"`
 	}
-	if err := json.Unmarshal(b, &v); err != nil || v.AccessToken == "" {
-		t.Fatalf("jfrog answer %s: %v", b, err)
+	if err := json.Unmarshal(b, &v); st != http.StatusOK || err != nil || v.AccessToken+v.Token == "" {
+		t.Fatalf("%s exchange: %d %s (%v)", service, st, b, err)
 	}
-	return v.AccessToken
-}
-
-// cratesToken performs the crates.io trusted-publishing exchange.
-func cratesToken(t *testing.T, s *Stack) string {
-	t.Helper()
-	st, b := call(t, s, http.MethodPost, s.CratesIOURL+CratesIOTokenPath, "", map[string]string{"jwt": idToken(t, s, "crates.io")})
-	if st != http.StatusOK {
-		t.Fatalf("crates.io exchange: %d %s", st, b)
-	}
-	var v struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil || v.Token == "" {
-		t.Fatalf("crates.io answer %s: %v", b, err)
-	}
-	return v.Token
+	return v.AccessToken + v.Token
 }
 
 // exchangeCall posts jwt to one service in its own request shape.
@@ -437,8 +420,8 @@ func publishBody(meta string, crate []byte) []byte {
 func TestRegistryAuthAndPublish(t *testing.T) {
 	t.Parallel()
 	s := StartT(t, Options{})
-	jt := jfrogToken(t, s)
-	ct := cratesToken(t, s)
+	jt := serviceToken(t, s, "jfrog")
+	ct := serviceToken(t, s, "crates-io")
 	jidx := strings.TrimPrefix(s.JFrogIndex, "sparse+")
 	cidx := strings.TrimPrefix(s.CloudsmithIndex, "sparse+")
 	pidx := strings.TrimPrefix(s.CratesIOIndex, "sparse+")

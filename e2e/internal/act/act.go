@@ -67,6 +67,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net"
 	"net/http"
@@ -405,6 +406,9 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
+	if err := r.nameWorkflow(filepath.Join(run.Dir, run.Workflow)); err != nil {
+		return nil, err
+	}
 	res := &Result{Args: r.Args(run)}
 	cmd := exec.CommandContext(ctx, r.Act, res.Args...)
 	cmd.Dir = run.Dir
@@ -441,6 +445,34 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	}
 	r.logf("act: %s finished in %s (exit %d)", run.Workflow, res.Duration.Round(10*time.Millisecond), res.ExitCode)
 	return res, nil
+}
+
+// workflowName is a workflow's top-level name: line.
+var workflowName = regexp.MustCompile(`(?m)^name:[ \t]*(.*?)[ \t]*$`)
+
+// nameWorkflow puts the runner's id into the workflow's name. act names a
+// job's containers after the workflow's and the job's names alone and
+// removes a container of that name before it starts one, so two runs of
+// one workflow at once (two checkouts on one machine) would remove each
+// other's job containers.
+func (r *Runner) nameWorkflow(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // act says so
+	} else if err != nil {
+		return fmt.Errorf("act: %w", err)
+	}
+	name := r.id()
+	loc := workflowName.FindSubmatchIndex(data)
+	if loc == nil {
+		return os.WriteFile(path, append([]byte("name: "+name+"\n"), data...), 0o644)
+	}
+	old := strings.Trim(string(data[loc[2]:loc[3]]), `"'`)
+	if strings.HasSuffix(old, name) {
+		return nil
+	}
+	line := fmt.Sprintf("name: %q", strings.TrimSpace(old+" "+name))
+	return os.WriteFile(path, slices.Concat(data[:loc[0]], []byte(line), data[loc[1]:]), 0o644)
 }
 
 // InitRepo makes dir a git repository with one commit of everything in it,

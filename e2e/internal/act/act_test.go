@@ -124,3 +124,29 @@ func TestRunDeadlineNamesTheWorkflow(t *testing.T) {
 		t.Errorf("Run returned after %s: the stand-in was not stopped at the deadline", d)
 	}
 }
+
+// TestNameWorkflow: the workflow's name carries the runner's id, so that
+// act's job containers (named after the workflow and the job) of two runs
+// at once do not share a name; nothing else of the file changes.
+func TestNameWorkflow(t *testing.T) {
+	t.Parallel()
+	r := &Runner{dir: "/tmp/cargo-oidc-act-7"}
+	for _, tc := range []struct{ in, want string }{
+		{"name: ci\non: push\njobs:\n  a:\n    name: job\n", "name: \"ci cargo-oidc-act-7\"\non: push\njobs:\n  a:\n    name: job\n"},
+		{"name: 'a: b'\non: push\n", "name: \"a: b cargo-oidc-act-7\"\non: push\n"},
+		{"on: push\n", "name: cargo-oidc-act-7\non: push\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "w.yml")
+		if err := os.WriteFile(path, []byte(tc.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // a second Run of the same file keeps one id
+			if err := r.nameWorkflow(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := os.ReadFile(path); string(got) != tc.want {
+			t.Errorf("%q became %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -5,22 +5,12 @@ import (
 	"time"
 )
 
-// Clock is a settable clock shared by the fakes of a Stack: the real time
-// plus an offset that tests move forward to expire tokens without sleeping.
-type Clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
+// Clock is the clock the fakes of a Stack share: the real time (tokens
+// expire in real time).
+type Clock struct{}
 
-// Now returns the real time plus the offset. A nil Clock is the real clock.
-func (c *Clock) Now() time.Time {
-	if c == nil {
-		return time.Now()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
+// Now returns the real time.
+func (*Clock) Now() time.Time { return time.Now() }
 
 // Token kinds recorded by a TokenStore.
 const (

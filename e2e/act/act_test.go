@@ -1,15 +1,20 @@
 package act
 
 import (
+	"context"
 	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	actharness "github.com/cargo-oidc/cargo-oidc/e2e/internal/act"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
@@ -36,20 +41,8 @@ jobs:
       - uses: ./
         id: reg
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
-      - name: read the outputs
-        run: |
-@ECHO_REG@
-          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
-      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
-      - name: cargo fetch
-        working-directory: crate
-        env:
-          CARGO_HTTP_CAINFO: @CA@
-        run: cargo fetch && echo "FETCH=ok"
+          @JFROG@
+@FETCH@
 `
 
 // prebuiltWorkflow runs, from the image built once, what only a second
@@ -92,19 +85,13 @@ jobs:
         id: provider
         continue-on-error: true
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           credential-mode: provider
       - uses: ./
         id: temp
         continue-on-error: true
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           credentials-file: ${{ runner.temp }}/cargo-credentials.toml
       - run: echo "OUTCOMES=${{ steps.provider.outcome }},${{ steps.temp.outcome }}"
 `
@@ -138,9 +125,7 @@ runs:
 // with act building the repository's Dockerfile itself (`uses: ./`), then
 // from the image built once per run for everything else.
 func TestAct(t *testing.T) {
-	// Not parallel: act runs in parallel on one Podman service lost their
-	// job containers ("does not exist in database") while the e2e package
-	// used Podman too; one at a time they are reliable.
+	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
 	image := actionImage(t, sh)
 	start := time.Now()
@@ -151,12 +136,11 @@ func TestAct(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("@JFROG_URL@", s.JFrogURL, "@PROVIDER@", s.JFrog.ProviderName,
-		"@REPO@", jfrogRepo(s.JFrogIndex), "@CA@", s.CAFile,
+	fill := jfrogFill(s, "@CA@", s.CAFile,
 		"@ECHO_REG@", echoOutputs(action, "reg", "OUT"), "@ECHO_WRAP@", echoOutputs(action, "wrap", "WRAP"),
 		"@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
 	built := makeRepo(t, root, action, "")
-	writeFile(t, filepath.Join(built, ".github/workflows/build.yml"), fill.Replace(buildWorkflow))
+	writeFile(t, filepath.Join(built, ".github/workflows/build.yml"), fill.Replace(withFetch(buildWorkflow)))
 	prebuilt := makeRepo(t, root, action, image)
 	writeFile(t, filepath.Join(prebuilt, ".github/workflows/prebuilt.yml"), fill.Replace(prebuiltWorkflow))
 	writeFile(t, filepath.Join(prebuilt, ".github/workflows/refused.yml"), refusedWorkflow)
@@ -173,26 +157,7 @@ func TestAct(t *testing.T) {
 
 	run := func(t *testing.T, repo, workflow, job string) *actharness.Result {
 		t.Helper()
-		res, err := sh.runner.Run(t.Context(), actharness.Run{
-			Dir: repo, Workflow: ".github/workflows/" + workflow, Job: job,
-			// What GitHub gives a job with permissions: id-token: write,
-			// and the fake services' CA for the action (as a proxy's CA
-			// would be given).
-			Env: map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL,
-				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile},
-			Mounts:  []actharness.Mount{{Host: caDir, Container: caDir, ReadOnly: true}, {Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true}},
-			Timeout: harness.Budget(t, 4*time.Minute),
-		})
-		if err != nil {
-			t.Fatalf("%v\n%s", err, tail(res))
-		}
-		t.Logf("act %s: exit %d in %s", workflow, res.ExitCode, res.Duration.Round(10*time.Millisecond))
-		for _, line := range strings.Split(res.Output, "\n") {
-			if strings.Contains(line, "Success - ") || strings.Contains(line, "Failure - ") {
-				t.Log(strings.TrimSpace(line))
-			}
-		}
-		return res
+		return runAct(t, sh, s, actharness.Run{Dir: repo, Workflow: ".github/workflows/" + workflow, Job: job})
 	}
 
 	var logs []*actharness.Result
@@ -281,25 +246,9 @@ func TestAct(t *testing.T) {
 		}
 	})
 
-	t.Run("no secret in any log", func(t *testing.T) {
-		kinds := map[string]int{}
-		for _, tok := range s.Store.Tokens() {
-			kinds[tok.Kind]++
-		}
-		// One exchange in the built job, one per wrapper.
-		if kinds[fakes.KindIDToken] < 3 || kinds[fakes.KindAccessToken] < 3 {
-			t.Fatalf("the fakes issued %v; want at least 3 ID tokens and 3 access tokens", kinds)
-		}
-		secrets := s.Store.Secrets()
-		for i, res := range logs {
-			for _, sec := range secrets {
-				if strings.Contains(res.Output, sec) {
-					t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
-				}
-			}
-		}
-		t.Logf("scanned %d act logs (%d bytes) for %d secrets", len(logs), totalLen(logs), len(secrets))
-	})
+	// One exchange in the built job, one per wrapper: 3 ID tokens and 3
+	// access tokens at least.
+	t.Run("no secret in any log", func(t *testing.T) { noSecretIn(t, s, logs, 6) })
 	fmt.Printf("e2e act: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
 }
 
@@ -377,11 +326,32 @@ func echoOutputs(a *runner.Action, id, prefix string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// jfrogRepo is the repository key in a JFrog index URL.
-func jfrogRepo(index string) string {
-	_, rest, _ := strings.Cut(index, "/api/cargo/")
+// fetchSteps follow a JFrog step with id reg: one prints its outputs
+// (@ECHO_REG@) and whether the token reached the environment
+// (ENV_TOKEN_SET=yes), then cargo fetch with only what it exported
+// (FETCH=ok). They stand for @FETCH@ in a workflow (withFetch).
+const fetchSteps = `      - name: read the outputs
+        run: |
+@ECHO_REG@
+          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
+      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
+      - name: cargo fetch
+        working-directory: crate
+        env:
+          CARGO_HTTP_CAINFO: @CA@
+        run: cargo fetch && echo "FETCH=ok"`
+
+// withFetch puts fetchSteps in place of @FETCH@ in workflow.
+func withFetch(workflow string) string { return strings.Replace(workflow, "@FETCH@", fetchSteps, 1) }
+
+// jfrogFill replaces @JFROG_URL@, @PROVIDER@, @REPO@ and @JFROG@ (the
+// four with: lines of a JFrog step, at the workflows' indentation) with the
+// stack's values, and then the pairs of more.
+func jfrogFill(s *fakes.Stack, more ...string) *strings.Replacer {
+	_, rest, _ := strings.Cut(s.JFrogIndex, "/api/cargo/")
 	repo, _, _ := strings.Cut(rest, "/")
-	return repo
+	with := fmt.Sprintf("provider: jfrog\n          url: %s\n          provider-name: %s\n          repository: %s", s.JFrogURL, s.JFrog.ProviderName, repo)
+	return strings.NewReplacer(append([]string{"@JFROG@", with, "@JFROG_URL@", s.JFrogURL, "@PROVIDER@", s.JFrog.ProviderName, "@REPO@", repo}, more...)...)
 }
 
 func writeFile(t *testing.T, path, data string) {
@@ -404,10 +374,178 @@ func tail(res *actharness.Result) string {
 	return res.Output
 }
 
-func totalLen(rs []*actharness.Result) int {
-	n := 0
-	for _, r := range rs {
-		n += len(r.Output)
+// session is this test process's harness session: its folders, processes
+// and labelled containers, swept by the next run if this one is killed.
+var session *harness.Session
+
+// TestMain sweeps what a killed earlier run left, starts a session, and
+// removes everything the tests started when they end, also on SIGINT or
+// SIGTERM.
+func TestMain(m *testing.M) {
+	s, err := harness.Begin("act", container.Podman(), os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e/act:", err)
+		os.Exit(1)
 	}
-	return n
+	session = s
+	s.CloseOnSignal(func(os.Signal) { closeShared(); os.Exit(130) })
+	start := time.Now()
+	code := m.Run()
+	fmt.Printf("e2e/act: tests took %s\n", time.Since(start).Round(10*time.Millisecond))
+	closeShared()
+	s.Close()
+	os.Exit(code)
+}
+
+// shared is what every act test of the process uses: one Podman service
+// and job image, and the action image built once from the Dockerfile.
+type shared struct {
+	engine    *container.Engine
+	runner    *actharness.Runner
+	toolchain string
+	image     string // the action image, built once (actionImage)
+}
+
+var (
+	sharedOnce sync.Once
+	sharedVal  *shared
+	sharedErr  error
+	imageOnce  sync.Once
+	imageErr   error
+	closeOnce  sync.Once
+)
+
+// closeShared stops the shared Podman service and removes the action image.
+func closeShared() {
+	closeOnce.Do(func() {
+		if sharedVal == nil {
+			return
+		}
+		sharedVal.runner.Close()
+		if sharedVal.image != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = sharedVal.engine.RemoveImage(ctx, sharedVal.image)
+		}
+	})
+}
+
+// actRunner returns the shared act runner, starting it on first use within
+// the test's budget. Without Podman, act or Rust it skips (fails under
+// CI=true).
+func actRunner(t *testing.T) *shared {
+	t.Helper()
+	actBin, toolchain := requireAct(t)
+	sharedOnce.Do(func() {
+		ctx, cancel := harness.Context(context.Background(), t, "starting the Podman service and the act job image", 3*time.Minute)
+		defer cancel()
+		engine, err := container.New("")
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		engine.Log = os.Stdout
+		r, err := actharness.Start(ctx, engine, actharness.Options{Act: actBin, Toolchain: toolchain, Log: os.Stdout, Session: session})
+		if err != nil {
+			sharedErr = harness.Err(ctx, err)
+			return
+		}
+		sharedVal = &shared{engine: engine, runner: r, toolchain: toolchain}
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return sharedVal
+}
+
+// actionImage builds the action's image from the repository's Dockerfile
+// once per run, labelled for the sweep; every act test but one runs the
+// action from it (actharness.UsePrebuiltImage).
+func actionImage(t *testing.T, sh *shared) string {
+	t.Helper()
+	imageOnce.Do(func() {
+		ctx, cancel := harness.Context(context.Background(), t, "building the action image once", 4*time.Minute)
+		defer cancel()
+		root, err := harness.RepoRoot()
+		if err != nil {
+			imageErr = err
+			return
+		}
+		if _, err := sh.engine.EnsureBaseImage(ctx, filepath.Join(root, "Dockerfile"), root); err != nil {
+			imageErr = harness.Err(ctx, err)
+			return
+		}
+		img, err := actharness.BuildActionImage(ctx, sh.engine, root, strings.ToLower(session.ID))
+		if err != nil {
+			imageErr = harness.Err(ctx, err)
+			return
+		}
+		sh.image = img
+	})
+	if imageErr != nil {
+		t.Fatal(imageErr)
+	}
+	return sh.image
+}
+
+// requireAct skips under -short and checks what every act test needs:
+// Podman, act and a Rust toolchain. It returns act's path and the
+// toolchain's sysroot (mounted read-only into the job container).
+func requireAct(t *testing.T) (actBin, toolchain string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping: -short")
+	}
+	harness.Require(t, "Podman", container.Available())
+	actBin, err := actharness.Find()
+	harness.Require(t, "act", err)
+	rustc, err := exec.LookPath("rustc")
+	harness.Require(t, "rustc", err)
+	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
+	harness.Require(t, "a Rust toolchain", err)
+	return actBin, strings.TrimSpace(string(sysroot))
+}
+
+// runAct runs run with what GitHub gives a job with permissions: id-token:
+// write (the stack's request URL and token), the fake services' CA for the
+// action (SSL_CERT_FILE, its folder mounted, as a proxy's CA would be
+// given) and the Rust toolchain at /opt/rust, within the test's budget. A
+// failed job is the caller's to judge; act not running fails the test.
+func runAct(t *testing.T, sh *shared, s *fakes.Stack, run actharness.Run) *actharness.Result {
+	t.Helper()
+	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile}
+	maps.Copy(env, run.Env)
+	run.Env = env
+	caDir := filepath.Dir(s.CAFile)
+	run.Mounts = append(run.Mounts, actharness.Mount{Host: caDir, Container: caDir, ReadOnly: true},
+		actharness.Mount{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true})
+	run.Timeout = harness.Budget(t, 4*time.Minute)
+	res, err := sh.runner.Run(t.Context(), run)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, tail(res))
+	}
+	t.Logf("act %s (job %q): exit %d in %s", run.Workflow, run.Job, res.ExitCode, res.Duration.Round(10*time.Millisecond))
+	for _, line := range strings.Split(res.Output, "\n") {
+		if strings.Contains(line, "Success - ") || strings.Contains(line, "Failure - ") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	return res
+}
+
+// noSecretIn fails when an act log holds a secret the fakes issued, or
+// when they issued fewer than least (the check would prove nothing).
+func noSecretIn(t *testing.T, s *fakes.Stack, logs []*actharness.Result, least int) {
+	t.Helper()
+	secrets := s.Store.Secrets()
+	if len(secrets) < least {
+		t.Fatalf("the fakes issued %d secrets, want at least %d", len(secrets), least)
+	}
+	for i, res := range logs {
+		for _, sec := range secrets {
+			if strings.Contains(res.Output, sec) {
+				t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
+			}
+		}
+	}
 }

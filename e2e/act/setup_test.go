@@ -17,6 +17,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
+	"go.yaml.in/yaml/v3"
 )
 
 // setupVersion is the release the test makes for the composite action.
@@ -39,21 +40,9 @@ jobs:
       - uses: ./setup
         id: reg
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           download-url: @MIRROR@
-      - name: read the outputs
-        run: |
-@ECHO_REG@
-          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
-      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
-      - name: cargo fetch
-        working-directory: crate
-        env:
-          CARGO_HTTP_CAINFO: @CA@
-        run: cargo fetch && echo "FETCH=ok"
+@FETCH@
       - uses: ./setup
         id: cio
         with:
@@ -77,10 +66,7 @@ jobs:
         id: bad
         continue-on-error: true
         with:
-          provider: jfrog
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
+          @JFROG@
           download-url: @BAD_MIRROR@
       - if: always()
         run: |
@@ -93,9 +79,7 @@ jobs:
 // the host's curl (and its libraries) is mounted into the job to download
 // from the HTTPS mirror on 127.0.0.1, as a hosted runner's curl would.
 func TestActSetup(t *testing.T) {
-	// Not parallel: act runs in parallel on one Podman service lost their
-	// job containers ("does not exist in database") while the e2e package
-	// used Podman too; one at a time they are reliable.
+	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
 	curl, err := exec.LookPath("curl")
 	harness.Require(t, "curl", err)
@@ -173,11 +157,10 @@ func TestActSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("@JFROG_URL@", s.JFrogURL, "@PROVIDER@", s.JFrog.ProviderName,
-		"@REPO@", jfrogRepo(s.JFrogIndex), "@CA@", s.CAFile, "@CRATES_URL@", s.CratesIOURL,
+	fill := jfrogFill(s, "@CA@", s.CAFile, "@CRATES_URL@", s.CratesIOURL,
 		"@MIRROR@", mirror.URL+"/good/{version}", "@BAD_MIRROR@", mirror.URL+"/bad/{version}",
 		"@ECHO_REG@", echoOutputs(setup, "reg", "OUT"))
-	writeFile(t, filepath.Join(repo, ".github/workflows/setup.yml"), fill.Replace(setupWorkflow))
+	writeFile(t, filepath.Join(repo, ".github/workflows/setup.yml"), fill.Replace(withFetch(setupWorkflow)))
 	dep := fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }", fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	writeFile(t, filepath.Join(repo, "crate/Cargo.toml"), fmt.Sprintf("[package]\nname = \"act-setup\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n%s\n", dep))
 	writeFile(t, filepath.Join(repo, "crate/src/lib.rs"), "")
@@ -187,24 +170,12 @@ func TestActSetup(t *testing.T) {
 
 	run := func(job string) *actharness.Result {
 		t.Helper()
-		res, err := sh.runner.Run(t.Context(), actharness.Run{
-			Dir: repo, Workflow: ".github/workflows/setup.yml", Job: job,
-			Env: map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL,
-				"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile,
-				"CURL_CA_BUNDLE": s.CAFile},
+		return runAct(t, sh, s, actharness.Run{Dir: repo, Workflow: ".github/workflows/setup.yml", Job: job,
+			Env: map[string]string{"CURL_CA_BUNDLE": s.CAFile},
 			Mounts: []actharness.Mount{
-				{Host: caDir, Container: caDir, ReadOnly: true},
-				{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true},
 				{Host: curl, Container: "/usr/local/bin/curl", ReadOnly: true},
 				{Host: libDir, Container: libDir, ReadOnly: true},
-			},
-			Timeout: harness.Budget(t, 4*time.Minute),
-		})
-		if err != nil {
-			t.Fatalf("%v\n%s", err, tail(res))
-		}
-		t.Logf("act setup.yml (job %s): exit %d in %s", job, res.ExitCode, res.Duration.Round(10*time.Millisecond))
-		return res
+			}})
 	}
 
 	var logs []*actharness.Result
@@ -258,18 +229,193 @@ func TestActSetup(t *testing.T) {
 		}
 	})
 
-	t.Run("no secret in any log", func(t *testing.T) {
-		secrets := s.Store.Secrets()
-		if len(secrets) < 4 {
-			t.Fatalf("the fakes issued %d secrets, want at least 4", len(secrets))
+	t.Run("no secret in any log", func(t *testing.T) { noSecretIn(t, s, logs, 4) })
+	fmt.Printf("e2e act setup: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
+}
+
+// ciWorkflow is the workflow whose setup job this file runs, read from the
+// working tree as it is, so a change to the job is what gets tested.
+const ciWorkflow = ".github/workflows/ci.yml"
+
+// TestActCIMatrix runs the setup job of .github/workflows/ci.yml (the
+// matrix over ubuntu-latest, macos-latest and windows-latest) under act, for
+// ubuntu-latest: the unit tests, the release mirror, the fakes started with
+// fakeserver -background, setup in provider mode with crates.io replaced,
+// setup for crates.io with a credentials file, cargo fetch, setup/post and
+// the job's own check that the token was revoked and the files removed.
+//
+// The steps that need the internet (actions/checkout, actions/setup-go)
+// are skipped by the job under act (if: ${{ !env.ACT }}); this test
+// provides their result: the workspace is a copy of the working tree, and
+// Go, its module and build caches, the Rust toolchain and curl come from
+// this machine, mounted into the job (read-only but for the build cache).
+func TestActCIMatrix(t *testing.T) {
+	// Not parallel: every act run keeps the two cores busy on its own.
+	sh := actRunner(t)
+	curl, err := exec.LookPath("curl")
+	harness.Require(t, "curl", err)
+	goBin, err := exec.LookPath("go")
+	harness.Require(t, "go", err)
+	// The unit tests of internal/release need git under CI=true; the job
+	// image has none, so the host's is mounted, as curl is.
+	git, err := exec.LookPath("git")
+	harness.Require(t, "git", err)
+	gitCore, err := exec.CommandContext(t.Context(), git, "--exec-path").Output()
+	harness.Require(t, "git --exec-path", err)
+	libDir := "/usr/lib/" + map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH] + "-linux-gnu"
+	if _, err := os.Stat(libDir); err != nil {
+		t.Skipf("skipping: %s (curl's libraries) not found: %v", libDir, err)
+	}
+	goEnv := map[string]string{}
+	out, err := exec.CommandContext(t.Context(), goBin, "env", "GOROOT", "GOMODCACHE", "GOCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	for i, v := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		goEnv[[]string{"GOROOT", "GOMODCACHE", "GOCACHE"}[i]] = v
+	}
+
+	start := time.Now()
+	ctx, cancel := harness.Context(t.Context(), t, "copying the working tree for act", 2*time.Minute)
+	defer cancel()
+	root := harness.Root(t)
+	workflow := filepath.Join(root, ciWorkflow)
+	if _, err := os.Stat(workflow); err != nil {
+		t.Fatal(err)
+	}
+
+	// The checkout: the working tree's files (tracked and new, not
+	// ignored), in a git repository of their own, as actions/checkout
+	// would give them. The job writes into it (setup/SHA256SUMS,
+	// .cargo/config.toml), never into the working tree.
+	repo := filepath.Join(t.TempDir(), "repo")
+	ls := exec.CommandContext(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	ls.Dir = root
+	list, err := ls.Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", harness.Err(ctx, err))
+	}
+	var files []string
+	for _, f := range strings.Split(strings.TrimSuffix(string(list), "\x00"), "\x00") {
+		if fi, err := os.Lstat(filepath.Join(root, f)); err == nil && fi.Mode().IsRegular() {
+			files = append(files, f)
 		}
-		for i, res := range logs {
-			for _, sec := range secrets {
-				if strings.Contains(res.Output, sec) {
-					t.Errorf("act log %d contains a secret the fakes issued (%d chars)", i, len(sec))
-				}
+	}
+	if err := actharness.CopyFiles(root, repo, files...); err != nil {
+		t.Fatal(err)
+	}
+	if err := actharness.InitRepo(ctx, repo); err != nil {
+		t.Fatal(harness.Err(ctx, err))
+	}
+
+	stubs := stubRemoteActions(t, workflow, "setup")
+
+	res, err := sh.runner.Run(t.Context(), actharness.Run{
+		Dir: repo, Workflow: workflow, Job: "setup",
+		Matrix:            map[string]string{"os": "ubuntu-latest"},
+		LocalRepositories: stubs,
+		Env: map[string]string{
+			"PATH":       filepath.Join(goEnv["GOROOT"], "bin") + ":/opt/rust/bin:" + actharness.JobPATH,
+			"GOCACHE":    goEnv["GOCACHE"],
+			"GOMODCACHE": goEnv["GOMODCACHE"],
+			// No network and no git in the job: the module cache has
+			// every module, and there is no VCS information to stamp.
+			"GOPROXY": "off", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0",
+		},
+		Mounts: []actharness.Mount{
+			{Host: goEnv["GOROOT"], Container: goEnv["GOROOT"], ReadOnly: true},
+			{Host: goEnv["GOMODCACHE"], Container: goEnv["GOMODCACHE"], ReadOnly: true},
+			{Host: goEnv["GOCACHE"], Container: goEnv["GOCACHE"]},
+			{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true},
+			{Host: curl, Container: "/usr/local/bin/curl", ReadOnly: true},
+			{Host: git, Container: "/usr/local/bin/git", ReadOnly: true},
+			{Host: strings.TrimSpace(string(gitCore)), Container: strings.TrimSpace(string(gitCore)), ReadOnly: true},
+			{Host: libDir, Container: libDir, ReadOnly: true},
+		},
+		Timeout: harness.Budget(t, 8*time.Minute),
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, tail(res))
+	}
+	t.Logf("act %s (job setup, os ubuntu-latest): exit %d in %s", ciWorkflow, res.ExitCode, res.Duration.Round(10*time.Millisecond))
+	if res.Failed() {
+		t.Fatalf("the job failed:\n%s", tail(res))
+	}
+
+	want := map[string]string{
+		"CHECK_INDEX": "ok", "CHECK_CONFIG": "ok", "CHECK_PROVIDER": "set", "CHECK_JFROG_TOKEN": "",
+		"CHECK_CRATES_IO_TOKEN": "set", "CHECK_CREDENTIALS": "present", "CHECK_FETCH": "ok",
+		"CHECK_REVOCATIONS": "1", "CHECK_LIVE_CRATES_IO_TOKENS": "0", "CHECK_CRATES_IO_EXCHANGES": "1",
+		"CHECK_JFROG_EXCHANGES_2_OR_MORE": "yes", "CHECK_CREDENTIALS_AFTER": "removed", "CHECK_SETUP_STATE_AFTER": "removed",
+	}
+	for key, w := range want {
+		if got, ok := res.Value(key); !ok || got != w {
+			t.Errorf("%s = %q (printed %v), want %q", key, got, ok, w)
+		}
+	}
+	for _, w := range []string{
+		"ok  \tgithub.com/cargo-oidc/cargo-oidc/exchange", // the unit tests ran
+		"ok  \tgithub.com/cargo-oidc/cargo-oidc/cargoconf",
+		"wrote SHA256SUMS and VERSION under setup", // the mirror
+		"matches",                        // setup.sh checked the download
+		"fakeserver: started, pid",       // the fakes
+		"Downloaded " + "e2e-dep v1.0.0", // cargo fetch through the provider
+		"stopping",                       // the fakes stopped
+	} {
+		if !strings.Contains(res.Output, w) {
+			t.Errorf("the log lacks %q", w)
+		}
+	}
+	// A JWT (ID tokens, JFrog's tokens), a crates.io token, the request token.
+	for _, secret := range []string{"eyJ", "cio_tp_", "req_"} {
+		for i, line := range strings.Split(res.Output, "\n") {
+			if j := strings.Index(line, secret); j >= 0 {
+				t.Errorf("line %d of the act log shows a secret starting %q: %s[...]", i+1, secret, line[:j+len(secret)])
 			}
 		}
-	})
-	fmt.Printf("e2e act setup: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
+	}
+	t.Logf("e2e act ci.yml setup job: %s in all", time.Since(start).Round(100*time.Millisecond))
+}
+
+// stubRemoteActions checks that every step of job that uses a remote
+// action is skipped under act (if: ${{ !env.ACT }}) and returns, for act's
+// --local-repository, a stub folder for each: act fetches a job's actions
+// before its first step, skipped ones included. A stub fails if it runs.
+func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(workflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Uses string `yaml:"uses"`
+				If   string `yaml:"if"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", workflow, err)
+	}
+	steps := doc.Jobs[job].Steps
+	if len(steps) == 0 {
+		t.Fatalf("%s has no job %q with steps", workflow, job)
+	}
+	stubs := map[string]string{}
+	for i, st := range steps {
+		if st.Uses == "" || strings.HasPrefix(st.Uses, "./") {
+			continue
+		}
+		if strings.ReplaceAll(st.If, " ", "") != "${{!env.ACT}}" {
+			t.Fatalf("%s: step %d of job %s uses %s, which needs the internet, but has if: %q; want if: ${{ !env.ACT }}, and this test providing its result",
+				workflow, i+1, job, st.Uses, st.If)
+		}
+		dir := t.TempDir()
+		stub := fmt.Sprintf("name: stub\ndescription: stands in for %s under act, where the job skips it\nruns:\n  using: composite\n"+
+			"  steps:\n    - run: echo '::error::the stub of %s ran'; exit 1\n      shell: bash\n", st.Uses, st.Uses)
+		writeFile(t, filepath.Join(dir, "action.yml"), stub)
+		stubs[st.Uses] = dir
+	}
+	return stubs
 }

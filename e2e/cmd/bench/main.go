@@ -20,11 +20,9 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
@@ -32,24 +30,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	harness.Cleanup()
-	if code := exitCode(err); code != 0 {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(code)
-	}
-}
-
-// exitCode is 0 for success and for -help, 1 for any other error.
-func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 1
-}
+func main() { os.Exit(harness.Command("bench", run)) }
 
 // The performance targets: RSS in MiB (2^20 bytes); the binary's size in the
 // stricter decimal megabytes (10^6 bytes). The binary's budget was 7 MB

@@ -35,29 +35,18 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	default:
-		fmt.Fprintln(os.Stderr, "fakeserver:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(harness.Command("fakeserver", run)) }
 
 // options are the parsed command line.
 type options struct {

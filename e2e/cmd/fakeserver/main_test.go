@@ -19,29 +19,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 )
 
-func TestParseRefuses(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"no env file", nil, "-env-file is required"},
-		{"zero deadline", []string{"-env-file", "e", "-deadline", "0s"}, "want a positive duration"},
-		{"log without background", []string{"-env-file", "e", "-log", "l"}, "-log goes with -background"},
-		{"stray argument", []string{"-env-file", "e", "x"}, "unexpected argument"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := parse(tt.args, io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err %v, want %q", err, tt.want)
-			}
-		})
-	}
-}
-
 // readEnv reads an env file into a map, checking it has every EnvKeys line
 // in order, each with a value.
 func readEnv(t *testing.T, path string) map[string]string {

@@ -27,13 +27,11 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"go.yaml.in/yaml/v3"
 
@@ -43,25 +41,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	harness.Cleanup()
-	code := exitCode(err)
-	if code != 0 {
-		fmt.Fprintln(os.Stderr, "playground:", err)
-	}
-	os.Exit(code)
-}
-
-// exitCode is 0 for success and for -help, 1 for any other error.
-func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	return 1
-}
+func main() { os.Exit(harness.Command("playground", run)) }
 
 // providers are the -provider values, in the order the help lists them.
 var providers = []string{"jfrog", "cloudsmith", "crates-io", "codeartifact"}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -50,77 +49,5 @@ func TestRun(t *testing.T) {
 				t.Errorf("output shows a mask command, a JWT, a token or an AWS access key id")
 			}
 		})
-	}
-}
-
-func TestHelp(t *testing.T) {
-	t.Parallel()
-	for _, arg := range []string{"-help", "--help", "-h"} {
-		var out strings.Builder
-		err := run(t.Context(), []string{arg}, &out)
-		if exitCode(err) != 0 {
-			t.Errorf("%s: err %v, exit code %d; want 0", arg, err, exitCode(err))
-		}
-		for _, w := range []string{"-provider", "jfrog", "cloudsmith", "crates-io", "codeartifact", "-mode"} {
-			if !strings.Contains(out.String(), w) {
-				t.Errorf("%s: usage lacks %q:\n%s", arg, w, out.String())
-			}
-		}
-	}
-	if exitCode(errors.New("x")) != 1 {
-		t.Error("an error exits 0")
-	}
-}
-
-// TestWithLine checks the step's with: lines: a value YAML would read as
-// something other than that string is quoted, others are shown plain.
-func TestWithLine(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ key, value, want string }{
-		{"domain-owner", "111122223333", `domain-owner: "111122223333"`},
-		{"domain-owner", "012345678901", `domain-owner: "012345678901"`},
-		{"export-env", "false", `export-env: "false"`},
-		{"retries", "3", `retries: "3"`},
-		{"provider", "artifactory", "provider: artifactory"},
-		{"role-to-assume", "arn:aws:iam::111122223333:role/cargo-ci", "role-to-assume: arn:aws:iam::111122223333:role/cargo-ci"},
-		{"index-url", "sparse+https://127.0.0.1:4443/cargo/r/", "index-url: sparse+https://127.0.0.1:4443/cargo/r/"},
-		{"audience", "a: b", `audience: 'a: b'`},
-	}
-	for _, tt := range tests {
-		if got := withLine(tt.key, tt.value); got != tt.want {
-			t.Errorf("withLine(%q, %q) = %s, want %s", tt.key, tt.value, got, tt.want)
-		}
-	}
-}
-
-func TestRenderLog(t *testing.T) {
-	t.Parallel()
-	mask := masker([]string{"sekrit", "sekrit-longer", " "})
-	tests := []struct{ name, in, want string }{
-		{"plain", "hello sekrit\n", "   hello ***\n"},
-		{"longest mask first", "x sekrit-longer\n", "   x ***\n"},
-		{"mask and debug hidden", "::add-mask::sekrit\n::debug::GET host 200\n", ""},
-		{"group", "::group::Phase one\ninside\n::endgroup::\nafter\n", "   > Phase one\n     inside\n   after\n"},
-		{"notice with title", "::notice title=Ready::registry x%0Asecond sekrit\n", "   Notice (Ready): registry x\n     second ***\n"},
-		{"error", "::error title=cargo-oidc%3A failed::bad%25\n", "   Error (cargo-oidc: failed): bad%\n"},
-		{"not a command", ":: nope\n", "   :: nope\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := renderLog(tt.in, mask); got != tt.want {
-				t.Errorf("renderLog(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestRunRejectsBadArguments(t *testing.T) {
-	t.Parallel()
-	for _, args := range [][]string{{"-mode", "nope"}, {"-provider", "nexus"}, {"-provider", ""}, {"-bogus"}, {"extra"}} {
-		var out strings.Builder
-		if err := run(t.Context(), args, &out); exitCode(err) != 1 {
-			t.Errorf("run accepted %q (err %v)", args, err)
-		}
 	}
 }

@@ -67,12 +67,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -238,14 +240,7 @@ func (r *Runner) Close() {
 	_ = os.RemoveAll(r.dir)
 }
 
-func (r *Runner) logf(format string, args ...any) {
-	if r.log == nil {
-		return
-	}
-	r.logMu.Lock()
-	defer r.logMu.Unlock()
-	fmt.Fprintf(r.log, format+"\n", args...)
-}
+func (r *Runner) logf(format string, args ...any) { container.Logf(&r.logMu, r.log, format, args...) }
 
 // Mount is a bind mount into the job's containers (and the action's, since
 // act passes --container-options to both).
@@ -411,6 +406,9 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
+	if err := r.nameWorkflow(filepath.Join(run.Dir, run.Workflow)); err != nil {
+		return nil, err
+	}
 	res := &Result{Args: r.Args(run)}
 	cmd := exec.CommandContext(ctx, r.Act, res.Args...)
 	cmd.Dir = run.Dir
@@ -447,6 +445,34 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	}
 	r.logf("act: %s finished in %s (exit %d)", run.Workflow, res.Duration.Round(10*time.Millisecond), res.ExitCode)
 	return res, nil
+}
+
+// workflowName is a workflow's top-level name: line.
+var workflowName = regexp.MustCompile(`(?m)^name:[ \t]*(.*?)[ \t]*$`)
+
+// nameWorkflow puts the runner's id into the workflow's name. act names a
+// job's containers after the workflow's and the job's names alone and
+// removes a container of that name before it starts one, so two runs of
+// one workflow at once (two checkouts on one machine) would remove each
+// other's job containers.
+func (r *Runner) nameWorkflow(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // act says so
+	} else if err != nil {
+		return fmt.Errorf("act: %w", err)
+	}
+	name := r.id()
+	loc := workflowName.FindSubmatchIndex(data)
+	if loc == nil {
+		return os.WriteFile(path, append([]byte("name: "+name+"\n"), data...), 0o644)
+	}
+	old := strings.Trim(string(data[loc[2]:loc[3]]), `"'`)
+	if strings.HasSuffix(old, name) {
+		return nil
+	}
+	line := fmt.Sprintf("name: %q", strings.TrimSpace(old+" "+name))
+	return os.WriteFile(path, slices.Concat(data[:loc[0]], []byte(line), data[loc[1]:]), 0o644)
 }
 
 // InitRepo makes dir a git repository with one commit of everything in it,
@@ -504,4 +530,140 @@ func CopyFiles(src, dst string, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// jobImageFormat changes whenever the layout of the job image changes, so
+// an image of an older layout is not reused.
+const jobImageFormat = "cargo-oidc-act-job/2"
+
+// JobImageRepo is the repository of the job images; the tag is a hash of
+// what went in.
+const JobImageRepo = "localhost/cargo-oidc-act-job"
+
+// JobPATH is the job image's PATH (that of GitHub's Ubuntu images, less
+// what they install); a run that mounts tools elsewhere puts their folders
+// before it.
+const JobPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// EnsureJobImage makes the image act runs jobs in, since nothing can be
+// pulled: the container.System (busybox and its applets, the CA bundle,
+// /etc/passwd), a /bin/bash that runs busybox sh (act runs `bash -e` for
+// run: steps), and the host's shared libraries that the toolchain's cargo
+// and rustc need (empty toolchain: none). The image is tagged
+// JobImageRepo:<hash of those files' identities> and made only when no
+// image has that tag, so repeated calls cost one `podman image exists`.
+func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) (string, error) {
+	sys, err := container.HostSystem(ctx)
+	if err != nil {
+		return "", fmt.Errorf("job image: %w", err)
+	}
+	libs, err := toolchainLibraries(ctx, toolchain)
+	if err != nil {
+		return "", err
+	}
+	name := JobImageRepo + ":" + sys.Hash(jobImageFormat, libs...)[:16]
+	if e.Command(ctx, "image", "exists", name).Run() == nil {
+		return name, nil
+	}
+	start := time.Now()
+	err = e.Import(ctx, name, sys, []string{"ENV PATH=" + JobPATH, `CMD ["/bin/sh"]`}, func(t *container.Tar) error {
+		if err := t.Bytes("bin/bash", 0o755, []byte("#!/bin/sh\nexec /bin/sh \"$@\"\n")); err != nil {
+			return err
+		}
+		for _, l := range libs {
+			if err := t.File(strings.TrimPrefix(l, "/"), l, 0o755); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if e.Log != nil {
+		fmt.Fprintf(e.Log, "act job image: %s made in %s\n", name, time.Since(start).Round(10*time.Millisecond))
+	}
+	return name, nil
+}
+
+// toolchainLibraries lists the host's shared libraries outside the
+// toolchain that its cargo and rustc load, sorted.
+func toolchainLibraries(ctx context.Context, toolchain string) ([]string, error) {
+	if toolchain == "" {
+		return nil, nil
+	}
+	libs := map[string]bool{}
+	for _, exe := range []string{"cargo", "rustc"} {
+		found, err := sharedLibraries(ctx, filepath.Join(toolchain, "bin", exe))
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range found {
+			if !strings.HasPrefix(l, filepath.Clean(toolchain)+"/") {
+				libs[l] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(libs)), nil
+}
+
+// lddLine matches "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"
+// and "/lib64/ld-linux-x86-64.so.2 (0x...)".
+var lddLine = regexp.MustCompile(`(?:=>\s*)?(/\S+)\s+\(0x`)
+
+// sharedLibraries lists the shared libraries exe loads, as ldd resolves
+// them on this machine.
+func sharedLibraries(ctx context.Context, exe string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "ldd", exe).Output()
+	if err != nil {
+		return nil, fmt.Errorf("job image: ldd %s: %w", exe, err)
+	}
+	var libs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := lddLine.FindStringSubmatch(line); m != nil {
+			libs = append(libs, filepath.Clean(m[1]))
+		}
+	}
+	return libs, nil
+}
+
+// ActionImageRepo is the repository of the action image the tests build
+// once per run (BuildActionImage).
+const ActionImageRepo = "localhost/cargo-oidc-test-action"
+
+// BuildActionImage builds the Dockerfile in dir once, as the runner does,
+// tagged ActionImageRepo:tag and labelled by the engine (so that a killed
+// run's image is swept), and returns the image name. Tests then run the
+// action from that image (UsePrebuiltImage) instead of letting act build
+// the Dockerfile for every `uses: ./` and every post stage. The
+// Dockerfile's FROM image must exist (container.Engine.EnsureBaseImage).
+func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string) (string, error) {
+	image := ActionImageRepo + ":" + tag
+	if _, err := e.Build(ctx, dir, image); err != nil {
+		return "", fmt.Errorf("build the action image once for every act run: %w", err)
+	}
+	return image, nil
+}
+
+// imageLine is action.yml's `runs.image: Dockerfile` line.
+var imageLine = regexp.MustCompile(`(?m)^([ \t]+image:[ \t]*)['"]?Dockerfile['"]?[ \t]*$`)
+
+// UsePrebuiltImage rewrites the action.yml at path so that `runs.image:
+// Dockerfile` becomes `docker://image`: act (with --pull=false, as Run
+// passes) then starts the local image instead of building the Dockerfile,
+// as GitHub's runner does for a released action. Everything else of
+// action.yml (inputs, args, env, post-entrypoint) is kept.
+func UsePrebuiltImage(path, image string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if n := len(imageLine.FindAllIndex(data, -1)); n != 1 {
+		return fmt.Errorf("%s: %d lines `image: Dockerfile`, want exactly 1; update UsePrebuiltImage to the action's layout", path, n)
+	}
+	out := imageLine.ReplaceAll(data, []byte("${1}docker://"+image))
+	if bytes.Equal(out, data) {
+		return fmt.Errorf("%s: runs.image was not rewritten", path)
+	}
+	return os.WriteFile(path, out, 0o644)
 }

@@ -1,16 +1,18 @@
 package act
 
 import (
-	"archive/tar"
-	"bytes"
+	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
 func TestArgs(t *testing.T) {
@@ -35,156 +37,6 @@ func TestArgs(t *testing.T) {
 	}
 }
 
-func TestResultLines(t *testing.T) {
-	t.Parallel()
-	res := &Result{Output: strings.Join([]string{
-		"[ci/build] ⭐ Run Main echo",
-		"[ci/build]   | TOKEN=***",
-		"[ci/build]   | A=1",
-		"[ci/build]   | A=2",
-		"[ci/build]   | not a pair",
-		"TOKEN=outside a step",
-		"[ci/build]   ✅  Success - Main echo",
-	}, "\n"), ExitCode: 1}
-	if want := []string{"TOKEN=***", "A=1", "A=2", "not a pair"}; !reflect.DeepEqual(res.StepLines(), want) {
-		t.Errorf("StepLines = %q", res.StepLines())
-	}
-	if v, ok := res.Value("A"); !ok || v != "1" {
-		t.Errorf("Value(A) = %q, %v; want the first, 1", v, ok)
-	}
-	if v, ok := res.Value("TOKEN"); v != "***" || !ok {
-		t.Errorf("Value(TOKEN) = %q, %v", v, ok)
-	}
-	if _, ok := res.Value("MISSING"); ok {
-		t.Error("Value found a key no step printed")
-	}
-	if !res.Failed() {
-		t.Error("exit 1 is not Failed")
-	}
-}
-
-func TestLddLine(t *testing.T) {
-	t.Parallel()
-	out := `	linux-vdso.so.1 (0x00007ffd)
-	libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x00007f94339ff000)
-	librustc_driver.so => /opt/rust/bin/../lib/librustc_driver.so (0x00007f9433c00000)
-	/lib64/ld-linux-x86-64.so.2 (0x00007f943bbc6000)
-	libmissing.so => not found`
-	var got []string
-	for _, line := range strings.Split(out, "\n") {
-		if m := lddLine.FindStringSubmatch(line); m != nil {
-			got = append(got, filepath.Clean(m[1]))
-		}
-	}
-	want := []string{"/lib/x86_64-linux-gnu/libz.so.1", "/opt/rust/lib/librustc_driver.so", "/lib64/ld-linux-x86-64.so.2"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
-// TestJobRootfs checks the job image's root filesystem: what act needs to
-// start a job (tail, sh, bash) and run cargo (the libraries at their host
-// paths), and a stable hash.
-func TestJobRootfs(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	s := &jobSources{busybox: write("busybox", "BUSYBOX"), applets: []string{"sh", "tail", "env"},
-		ca: write("ca.crt", "CA"), libs: []string{write("libc.so.6", "LIBC")}}
-	var buf bytes.Buffer
-	if err := s.write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	entries := map[string]*tar.Header{}
-	contents := map[string]string{}
-	tr := tar.NewReader(&buf)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, dup := entries[h.Name]; dup {
-			t.Errorf("duplicate entry %s", h.Name)
-		}
-		entries[h.Name] = h
-		b, _ := io.ReadAll(tr)
-		contents[h.Name] = string(b)
-	}
-	for name, want := range map[string]string{
-		"bin/busybox": "BUSYBOX", "etc/ssl/certs/ca-certificates.crt": "CA",
-		strings.TrimPrefix(s.libs[0], "/"): "LIBC", "bin/bash": "#!/bin/sh\nexec /bin/sh \"$@\"\n",
-	} {
-		if contents[name] != want {
-			t.Errorf("%s = %q, want %q", name, contents[name], want)
-		}
-	}
-	for _, a := range []string{"bin/sh", "bin/tail"} {
-		if h := entries[a]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "busybox" {
-			t.Errorf("%s is not a link to busybox: %+v", a, h)
-		}
-	}
-	if h := entries["tmp/"]; h == nil || h.Mode != 0o1777 {
-		t.Errorf("tmp/ is not mode 1777: %+v", h)
-	}
-	if h := entries["bin/bash"]; h == nil || h.Mode != 0o755 {
-		t.Errorf("bin/bash is not executable: %+v", h)
-	}
-	if !strings.Contains(contents["etc/passwd"], "root:x:0:0:root:/root:") {
-		t.Errorf("etc/passwd = %q", contents["etc/passwd"])
-	}
-	h1 := s.hash()
-	if h2 := s.hash(); h1 != h2 || len(h1) != 16 {
-		t.Errorf("hash %q then %q", h1, h2)
-	}
-	s.applets = append(s.applets, "vi")
-	if s.hash() == h1 {
-		t.Error("the hash ignores the applets")
-	}
-}
-
-func TestCopyFiles(t *testing.T) {
-	t.Parallel()
-	src, dst := t.TempDir(), t.TempDir()
-	for name, data := range map[string]string{"a.txt": "a", "dir/b.txt": "b", "dir/sub/c.sh": "c", "other.txt": "o"} {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chmod(filepath.Join(src, "dir/sub/c.sh"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := CopyFiles(src, dst, "a.txt", "dir"); err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range map[string]string{"a.txt": "a", "dir/b.txt": "b", "dir/sub/c.sh": "c"} {
-		if b, err := os.ReadFile(filepath.Join(dst, name)); err != nil || string(b) != want {
-			t.Errorf("%s: %q, %v", name, b, err)
-		}
-	}
-	if fi, err := os.Stat(filepath.Join(dst, "dir/sub/c.sh")); err != nil || fi.Mode().Perm() != 0o755 {
-		t.Errorf("mode not kept: %v %v", fi, err)
-	}
-	if _, err := os.Stat(filepath.Join(dst, "other.txt")); err == nil {
-		t.Error("copied a file not asked for")
-	}
-	if err := CopyFiles(src, dst, "missing"); err == nil {
-		t.Error("no error for a missing file")
-	}
-}
-
 // TestCIInstallsThisVersion keeps .ci/run installing the act this package
 // is written against.
 func TestCIInstallsThisVersion(t *testing.T) {
@@ -195,5 +47,106 @@ func TestCIInstallsThisVersion(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "ACT_VERSION="+Version+"\n") {
 		t.Errorf(".ci/run does not install act %s", Version)
+	}
+}
+
+func TestUsePrebuiltImage(t *testing.T) {
+	t.Parallel()
+	const image = "localhost/cargo-oidc-test-action:cargo-oidc-test-act-1"
+	tests := []struct {
+		name, in, want, err string
+	}{
+		{"Dockerfile", "runs:\n  using: docker\n  image: Dockerfile\n  post-entrypoint: /cargo-oidc-post\n",
+			"runs:\n  using: docker\n  image: docker://" + image + "\n  post-entrypoint: /cargo-oidc-post\n", ""},
+		{"quoted", "runs:\n  using: docker\n  image: 'Dockerfile'\n", "runs:\n  using: docker\n  image: docker://" + image + "\n", ""},
+		{"already an image", "runs:\n  using: docker\n  image: docker://alpine\n", "", "0 lines `image: Dockerfile`"},
+		{"another Dockerfile", "runs:\n  using: docker\n  image: build/Dockerfile\n", "", "0 lines"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "action.yml")
+			if err := os.WriteFile(path, []byte(tt.in), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := UsePrebuiltImage(path, image)
+			got, _ := os.ReadFile(path)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want %q", err, tt.err)
+				}
+				if string(got) != tt.in {
+					t.Errorf("action.yml changed on error:\n%s", got)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Errorf("err %v, action.yml:\n%s\nwant:\n%s", err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestArgsLabels checks that every container act starts carries the
+// engine's labels (harness.Label, harness.RunLabel), which Sweep uses.
+func TestArgsLabels(t *testing.T) {
+	t.Parallel()
+	r := &Runner{JobImage: "job", dir: "/tmp/cargo-oidc-act-1",
+		Engine: &container.Engine{Labels: []string{harness.Label + "=1", harness.RunLabel + "=cargo-oidc-test-act-7"}}}
+	args := r.Args(Run{Workflow: "w.yml"})
+	got := args[len(args)-1]
+	want := "--label " + ContainerLabel + "=cargo-oidc-act-1 --label cargo-oidc-test=1 --label cargo-oidc-test.run=cargo-oidc-test-act-7"
+	if got != want {
+		t.Errorf("--container-options %q, want %q", got, want)
+	}
+}
+
+// TestRunDeadlineNamesTheWorkflow runs a stand-in for act that outlives
+// the run's Timeout: the error names the workflow and the job.
+func TestRunDeadlineNamesTheWorkflow(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "act")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nexec sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Act: fake, JobImage: "job", dir: dir}
+	start := time.Now()
+	_, err := r.Run(context.Background(), Run{Dir: dir, Workflow: ".github/workflows/slow.yml", Job: "build", Timeout: 200 * time.Millisecond})
+	var slow *harness.SlowError
+	if !errors.As(err, &slow) {
+		t.Fatalf("Run = %v, want a *harness.SlowError", err)
+	}
+	if want := "act run of workflow .github/workflows/slow.yml (job build) did not finish in 200ms"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Run = %q, want it to hold %q", err, want)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("Run returned after %s: the stand-in was not stopped at the deadline", d)
+	}
+}
+
+// TestNameWorkflow: the workflow's name carries the runner's id, so that
+// act's job containers (named after the workflow and the job) of two runs
+// at once do not share a name; nothing else of the file changes.
+func TestNameWorkflow(t *testing.T) {
+	t.Parallel()
+	r := &Runner{dir: "/tmp/cargo-oidc-act-7"}
+	for _, tc := range []struct{ in, want string }{
+		{"name: ci\non: push\njobs:\n  a:\n    name: job\n", "name: \"ci cargo-oidc-act-7\"\non: push\njobs:\n  a:\n    name: job\n"},
+		{"name: 'a: b'\non: push\n", "name: \"a: b cargo-oidc-act-7\"\non: push\n"},
+		{"on: push\n", "name: cargo-oidc-act-7\non: push\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "w.yml")
+		if err := os.WriteFile(path, []byte(tc.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // a second Run of the same file keeps one id
+			if err := r.nameWorkflow(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := os.ReadFile(path); string(got) != tc.want {
+			t.Errorf("%q became %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

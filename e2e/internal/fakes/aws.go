@@ -53,8 +53,6 @@ type STS struct {
 	service
 	// RoleARN is the only role that exists.
 	RoleARN string
-	// Faults are served by the endpoint.
-	Faults *Faults
 
 	smu      sync.Mutex
 	sessions map[string]*awsSession
@@ -64,13 +62,8 @@ type STS struct {
 // NewSTS returns an STS whose verifier holds the OIDC provider (issuer,
 // audiences) and the role's trust policy (mapping).
 func NewSTS(cfg ServiceConfig, roleARN string) *STS {
-	s := &STS{service: newService("sts", cfg), RoleARN: roleARN, sessions: map[string]*awsSession{}}
-	s.Faults = s.faults
-	return s
+	return &STS{service: newService("sts", cfg), RoleARN: roleARN, sessions: map[string]*awsSession{}}
 }
-
-// Verifier returns the verifier holding the OIDC provider and trust policy.
-func (s *STS) Verifier() *Verifier { return s.verifier }
 
 // SessionNames returns the RoleSessionName of every successful call.
 func (s *STS) SessionNames() []string {
@@ -95,7 +88,7 @@ func (s *STS) Handler() http.Handler {
 		}
 		return m
 	}
-	return countRequests(s.store, s.faults.wrap("sts", shape, http.HandlerFunc(s.serve)))
+	return s.handler("/", shape, s.serve)
 }
 
 func stsError(w http.ResponseWriter, status int, code, msg string) {
@@ -226,8 +219,6 @@ type CodeArtifact struct {
 	sts *STS
 	// Region, Domain and Owner name the one domain that exists.
 	Region, Domain, Owner string
-	// Faults are served by the endpoint.
-	Faults *Faults
 
 	pmu       sync.Mutex
 	permitted bool
@@ -237,9 +228,7 @@ type CodeArtifact struct {
 // NewCodeArtifact returns a CodeArtifact that trusts the credentials sts
 // issued.
 func NewCodeArtifact(cfg ServiceConfig, sts *STS, region, domain, owner string) *CodeArtifact {
-	c := &CodeArtifact{service: newService("codeartifact", cfg), sts: sts, Region: region, Domain: domain, Owner: owner, permitted: true}
-	c.Faults = c.faults
-	return c
+	return &CodeArtifact{service: newService("codeartifact", cfg), sts: sts, Region: region, Domain: domain, Owner: owner, permitted: true}
 }
 
 // SetPermitted says whether the role's permissions policy allows
@@ -267,7 +256,7 @@ func (c *CodeArtifact) Handler() http.Handler {
 		return m
 	}
 	mux := http.NewServeMux()
-	mux.Handle(CodeArtifactTokenPath, c.faults.wrap("codeartifact", shape, http.HandlerFunc(c.serve)))
+	mux.Handle(CodeArtifactTokenPath, c.Faults.wrap("codeartifact", shape, http.HandlerFunc(c.serve)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		caError(w, http.StatusNotFound, "ResourceNotFoundException", "Unknown operation "+r.URL.Path)
 	})
@@ -332,7 +321,7 @@ func (c *CodeArtifact) serve(w http.ResponseWriter, r *http.Request) {
 			ttl = ss.expires.Sub(c.now())
 		}
 	}
-	if fixed := c.getTTL(); fixed != DefaultTokenTTL {
+	if fixed := c.ttl; fixed != DefaultTokenTTL {
 		ttl = fixed // a test asked for short-lived tokens
 	}
 	tok := "eyJ2ZXIiOjEsImlzdSI6" + randomAlnum(24) + "." + randomAlnum(400)

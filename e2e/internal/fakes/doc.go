@@ -34,14 +34,13 @@
 //     connection reset, hang).
 //   - Stack: all of the above started by one call (Start or StartT).
 //
-// Time: a Stack's services share a Clock; Clock.Advance expires tokens
-// without sleeping. Tokens still expire in real time, so a TTL of a few
-// seconds (Stack.SetTokenTTL) works for tests that run real cargo for longer.
+// Time: a Stack's services share a Clock (Options.TokenTTL sets how long
+// their tokens live); tokens expire in real time.
 //
 // # Pointing the real cargo (1.95) at the fakes
 //
-// Found by experiment with cargo 1.95.0 and proved by the tests in
-// cargo_test.go. In every case set CARGO_HTTP_CAINFO=<Stack.CAFile> and a
+// Found by experiment with cargo 1.95.0; the e2e scenario, provider and
+// composite tests (package e2e) run cargo this way. In every case set CARGO_HTTP_CAINFO=<Stack.CAFile> and a
 // fresh CARGO_HOME.
 //
 // Alternative registries (JFrog, Cloudsmith), cargo fetch: environment only,

@@ -352,16 +352,6 @@ func (s *RedirectSink) Requests() []SinkRequest {
 	return append([]SinkRequest(nil), s.requests...)
 }
 
-// ReceivedBody reports whether any request carried a non-empty body.
-func (s *RedirectSink) ReceivedBody() bool {
-	for _, r := range s.Requests() {
-		if len(r.Body) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // Received reports whether any received request (path, body) contains secret.
 func (s *RedirectSink) Received(secret string) bool {
 	if secret == "" {

@@ -117,7 +117,7 @@ func (c *CratesIO) serveGitLab(ctx context.Context, w http.ResponseWriter, jwt s
 		return true
 	}
 	tok := "cio_tp_" + randomAlnum(32)
-	c.store.Add(KindAccessToken, "crates-io", tok, c.getTTL())
+	c.store.Add(KindAccessToken, "crates-io", tok, c.ttl)
 	c.store.countExchange("crates-io")
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 	return true

@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -32,27 +33,13 @@ type IssuerConfig struct {
 }
 
 func (c *IssuerConfig) defaults() {
-	if c.Owner == "" {
-		c.Owner = "octo-org"
-	}
-	if c.Repo == "" {
-		c.Repo = "octo-repo"
-	}
-	if c.Ref == "" {
-		c.Ref = "refs/heads/main"
-	}
-	if c.SHA == "" {
-		c.SHA = "0123456789abcdef0123456789abcdef01234567"
-	}
-	if c.EventName == "" {
-		c.EventName = "push"
-	}
-	if c.RunID == "" {
-		c.RunID = "4242424242"
-	}
-	if c.Workflow == "" {
-		c.Workflow = ".github/workflows/ci.yml"
-	}
+	c.Owner = cmp.Or(c.Owner, "octo-org")
+	c.Repo = cmp.Or(c.Repo, "octo-repo")
+	c.Ref = cmp.Or(c.Ref, "refs/heads/main")
+	c.SHA = cmp.Or(c.SHA, "0123456789abcdef0123456789abcdef01234567")
+	c.EventName = cmp.Or(c.EventName, "push")
+	c.RunID = cmp.Or(c.RunID, "4242424242")
+	c.Workflow = cmp.Or(c.Workflow, ".github/workflows/ci.yml")
 	if c.Lifetime <= 0 {
 		c.Lifetime = 5 * time.Minute
 	}
@@ -118,9 +105,6 @@ func (i *Issuer) Repository() string { return i.cfg.Owner + "/" + i.cfg.Repo }
 // DefaultAudience is the aud GitHub uses when no audience is asked for.
 func (i *Issuer) DefaultAudience() string { return "https://github.com/" + i.cfg.Owner }
 
-// KeyID returns the kid of the signing key.
-func (i *Issuer) KeyID() string { return i.kid }
-
 // JWKS returns the key set published at /.well-known/jwks.
 func (i *Issuer) JWKS() jose.JSONWebKeySet {
 	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{publicJWK(&i.key.PublicKey, i.kid)}}
@@ -140,14 +124,6 @@ func (i *Issuer) Override(claims map[string]any) {
 		i.overrides = map[string]any{}
 	}
 	maps.Copy(i.overrides, claims)
-}
-
-// Audiences returns the audience parameter of every token request served
-// ("" when none was given), in order.
-func (i *Issuer) Audiences() []string {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return append([]string(nil), i.audiences...)
 }
 
 // Claims returns the claims a token for audience would carry now (audience

@@ -33,11 +33,9 @@ type service struct {
 	verifier *Verifier
 	store    *TokenStore
 	now      func() time.Time
-	// Faults served by the exchange endpoint.
-	faults *Faults
-
-	mu  sync.Mutex
-	ttl time.Duration
+	ttl      time.Duration
+	// Faults are served by the exchange endpoint.
+	Faults *Faults
 }
 
 func newService(name string, cfg ServiceConfig) service {
@@ -50,19 +48,27 @@ func newService(name string, cfg ServiceConfig) service {
 	if cfg.Store == nil {
 		cfg.Store = NewTokenStore(cfg.Now)
 	}
-	return service{name: name, verifier: cfg.Verifier, store: cfg.Store, now: cfg.Now, ttl: cfg.TTL, faults: &Faults{Store: cfg.Store}}
+	return service{name: name, verifier: cfg.Verifier, store: cfg.Store, now: cfg.Now, ttl: cfg.TTL, Faults: &Faults{Store: cfg.Store}}
 }
 
-func (s *service) setTTL(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ttl = d
+// Verifier returns the verifier holding the trust configuration.
+func (s *service) Verifier() *Verifier { return s.verifier }
+
+// handler serves the exchange endpoint at path (other paths: 404), with
+// its faults answering in shape, and counts every request.
+func (s *service) handler(path string, shape tokenShape, serve http.HandlerFunc) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(path, s.Faults.wrap(s.name, shape, serve))
+	return countRequests(s.store, mux)
 }
 
-func (s *service) getTTL() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ttl
+// tokenField is the answer shape {"token": ...} of Cloudsmith and crates.io.
+func tokenField(tok *string) any {
+	m := map[string]any{}
+	if tok != nil {
+		m["token"] = *tok
+	}
+	return m
 }
 
 // decodeBody reads a bounded JSON request body into out.
@@ -83,45 +89,18 @@ const (
 	JFrogTokenPath        = "/access/api/v1/oidc/token"
 )
 
-// JFrogRequest is the non-secret part of one exchange request received.
-type JFrogRequest struct {
-	ProviderName, ProviderType, IdentityMappingName, ProjectKey, Audience string
-	IncludeReferenceToken                                                 bool
-	Repo, Revision, Branch, JobID, RunID                                  string
-}
-
 // JFrog plays the JFrog Platform OIDC token exchange,
 // POST /access/api/v1/oidc/token.
 type JFrog struct {
 	service
 	// ProviderName is the configured OIDC integration name.
 	ProviderName string
-	// Faults are served by the exchange endpoint.
-	Faults *Faults
-	secret []byte
-
-	rmu      sync.Mutex
-	requests []JFrogRequest
+	secret       []byte
 }
 
 // NewJFrog returns a JFrog service with the given OIDC provider name.
 func NewJFrog(cfg ServiceConfig, providerName string) *JFrog {
-	j := &JFrog{service: newService("jfrog", cfg), ProviderName: providerName, secret: []byte(randomString(32))}
-	j.Faults = j.faults
-	return j
-}
-
-// SetTTL sets the lifetime of tokens issued from now on.
-func (j *JFrog) SetTTL(d time.Duration) { j.setTTL(d) }
-
-// Verifier returns the verifier holding the trust configuration.
-func (j *JFrog) Verifier() *Verifier { return j.verifier }
-
-// Received returns the non-secret fields of every well-formed request.
-func (j *JFrog) Received() []JFrogRequest {
-	j.rmu.Lock()
-	defer j.rmu.Unlock()
-	return append([]JFrogRequest(nil), j.requests...)
+	return &JFrog{service: newService("jfrog", cfg), ProviderName: providerName, secret: []byte(randomString(32))}
 }
 
 func jfrogError(w http.ResponseWriter, status int, code, msg string) {
@@ -130,16 +109,13 @@ func jfrogError(w http.ResponseWriter, status int, code, msg string) {
 
 // Handler serves the exchange endpoint (other paths: 404).
 func (j *JFrog) Handler() http.Handler {
-	mux := http.NewServeMux()
-	shape := func(tok *string) any {
-		m := map[string]any{"token_type": "Bearer", "expires_in": int(j.getTTL() / time.Second), "scope": "applied-permissions/groups:readers", "username": "oidc/octo", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
+	return j.handler(JFrogTokenPath, func(tok *string) any {
+		m := map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers", "username": "oidc/octo", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
 		if tok != nil {
 			m["access_token"] = *tok
 		}
 		return m
-	}
-	mux.Handle(JFrogTokenPath, j.faults.wrap("jfrog", shape, http.HandlerFunc(j.serve)))
-	return countRequests(j.store, mux)
+	}, j.serve)
 }
 
 func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
@@ -152,16 +128,7 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 		SubjectTokenType      string `json:"subject_token_type"`
 		SubjectToken          string `json:"subject_token"`
 		ProviderName          string `json:"provider_name"`
-		ProviderType          string `json:"provider_type"`
-		IdentityMappingName   string `json:"identity_mapping_name"`
-		ProjectKey            string `json:"project_key"`
-		Audience              string `json:"audience"`
 		IncludeReferenceToken bool   `json:"include_reference_token"`
-		Repo                  string `json:"repo"`
-		Revision              string `json:"revision"`
-		Branch                string `json:"branch"`
-		JobID                 string `json:"job_id"`
-		RunID                 string `json:"run_id"`
 	}
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		jfrogError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
@@ -185,13 +152,6 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 		jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", "provider_name is required")
 		return
 	}
-	j.rmu.Lock()
-	j.requests = append(j.requests, JFrogRequest{
-		ProviderName: body.ProviderName, ProviderType: body.ProviderType, IdentityMappingName: body.IdentityMappingName,
-		ProjectKey: body.ProjectKey, Audience: body.Audience, IncludeReferenceToken: body.IncludeReferenceToken,
-		Repo: body.Repo, Revision: body.Revision, Branch: body.Branch, JobID: body.JobID, RunID: body.RunID,
-	})
-	j.rmu.Unlock()
 	if body.ProviderName != j.ProviderName {
 		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body.ProviderName))
 		return
@@ -201,8 +161,7 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 		jfrogError(w, http.StatusUnauthorized, "UNAUTHORIZED", j.message(err))
 		return
 	}
-	ttl := j.getTTL()
-	now := j.now()
+	ttl, now := j.ttl, j.now()
 	repo := claimString(claims["repository"])
 	access, err := signHS256(j.secret, map[string]any{
 		"ver": "2", "sub": "jfac@01e2e/users/oidc/" + repo, "scp": "applied-permissions/groups:readers",
@@ -260,48 +219,17 @@ type Cloudsmith struct {
 	service
 	// Namespace and ServiceSlug are the configured workspace and service account.
 	Namespace, ServiceSlug string
-	// Faults are served by the exchange endpoint.
-	Faults *Faults
-	secret []byte
-
-	smu    sync.Mutex
-	status int
+	secret                 []byte
 }
 
 // NewCloudsmith returns a Cloudsmith service for one namespace and service
 // account.
 func NewCloudsmith(cfg ServiceConfig, namespace, serviceSlug string) *Cloudsmith {
-	c := &Cloudsmith{service: newService("cloudsmith", cfg), Namespace: namespace, ServiceSlug: serviceSlug, secret: []byte(randomString(32)), status: http.StatusOK}
-	c.Faults = c.faults
-	return c
+	return &Cloudsmith{service: newService("cloudsmith", cfg), Namespace: namespace, ServiceSlug: serviceSlug, secret: []byte(randomString(32))}
 }
-
-// SetTTL sets the lifetime of tokens issued from now on.
-func (c *Cloudsmith) SetTTL(d time.Duration) { c.setTTL(d) }
-
-// SetSuccessStatus sets the status of a successful exchange (200 or 201).
-func (c *Cloudsmith) SetSuccessStatus(code int) {
-	c.smu.Lock()
-	defer c.smu.Unlock()
-	c.status = code
-}
-
-// Verifier returns the verifier holding the trust configuration.
-func (c *Cloudsmith) Verifier() *Verifier { return c.verifier }
 
 // Handler serves POST /openid/{namespace}/.
-func (c *Cloudsmith) Handler() http.Handler {
-	mux := http.NewServeMux()
-	shape := func(tok *string) any {
-		m := map[string]any{}
-		if tok != nil {
-			m["token"] = *tok
-		}
-		return m
-	}
-	mux.Handle("/openid/", c.faults.wrap("cloudsmith", shape, http.HandlerFunc(c.serve)))
-	return countRequests(c.store, mux)
-}
+func (c *Cloudsmith) Handler() http.Handler { return c.handler("/openid/", tokenField, c.serve) }
 
 func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/openid/")
@@ -342,8 +270,7 @@ func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Incorrect authentication credentials."})
 		return
 	}
-	ttl := c.getTTL()
-	now := c.now()
+	ttl, now := c.ttl, c.now()
 	tok, err := signHS256(c.secret, map[string]any{
 		"iss": "https://api.cloudsmith.io", "sub": c.ServiceSlug, "aud": c.Namespace,
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": randomString(16),
@@ -354,10 +281,7 @@ func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	c.store.Add(KindAccessToken, "cloudsmith", tok, ttl)
 	c.store.countExchange("cloudsmith")
-	c.smu.Lock()
-	status := c.status
-	c.smu.Unlock()
-	writeJSON(w, status, map[string]string{"token": tok})
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 }
 
 // ------------------------------------------------------------- crates.io
@@ -370,9 +294,6 @@ const CratesIOTokenPath = "/api/v1/trusted_publishing/tokens"
 // and DELETE on the same path with "Authorization: Bearer <token>".
 type CratesIO struct {
 	service
-	// Faults are served by the exchange endpoint (POST and DELETE).
-	Faults *Faults
-
 	jmu    sync.Mutex
 	jtis   map[string]bool
 	gitlab *gitlabTrust // TrustGitLab (gitlab.go)
@@ -380,34 +301,16 @@ type CratesIO struct {
 
 // NewCratesIO returns a crates.io trusted-publishing service.
 func NewCratesIO(cfg ServiceConfig) *CratesIO {
-	c := &CratesIO{service: newService("crates-io", cfg), jtis: map[string]bool{}}
-	c.Faults = c.faults
-	return c
+	return &CratesIO{service: newService("crates-io", cfg), jtis: map[string]bool{}}
 }
-
-// SetTTL sets the lifetime of tokens issued from now on.
-func (c *CratesIO) SetTTL(d time.Duration) { c.setTTL(d) }
-
-// Verifier returns the verifier holding the trust configuration.
-func (c *CratesIO) Verifier() *Verifier { return c.verifier }
 
 func cratesError(w http.ResponseWriter, status int, detail string) {
 	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"detail": detail}}})
 }
 
-// Handler serves the exchange and revocation endpoint.
-func (c *CratesIO) Handler() http.Handler {
-	mux := http.NewServeMux()
-	shape := func(tok *string) any {
-		m := map[string]any{}
-		if tok != nil {
-			m["token"] = *tok
-		}
-		return m
-	}
-	mux.Handle(CratesIOTokenPath, c.faults.wrap("crates-io", shape, http.HandlerFunc(c.serve)))
-	return countRequests(c.store, mux)
-}
+// Handler serves the exchange and revocation endpoint (faults: POST and
+// DELETE).
+func (c *CratesIO) Handler() http.Handler { return c.handler(CratesIOTokenPath, tokenField, c.serve) }
 
 func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
@@ -463,7 +366,7 @@ func (c *CratesIO) exchange(w http.ResponseWriter, r *http.Request) {
 		cratesError(w, http.StatusBadRequest, fmt.Sprintf("No matching Trusted Publishing config found for repository `%s`: the token's `%s` is `%s`, the config requires `%s`.", repo, ve.Claim, ve.Got, ve.Want))
 		return
 	}
-	ttl := c.getTTL()
+	ttl := c.ttl
 	tok := "cio_tp_" + randomAlnum(32)
 	c.store.Add(KindAccessToken, "crates-io", tok, ttl)
 	c.store.countExchange("crates-io")

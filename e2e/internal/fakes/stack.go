@@ -1,7 +1,6 @@
 package fakes
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -300,34 +299,6 @@ func (s *Stack) Close() {
 	})
 }
 
-// Faults returns the fault queue of an endpoint: "github" (the ID token
-// endpoint), "jfrog", "cloudsmith" or "crates-io".
-func (s *Stack) Faults(service string) (*Faults, error) {
-	switch service {
-	case "github":
-		return s.Issuer.Faults, nil
-	case "jfrog":
-		return s.JFrog.Faults, nil
-	case "cloudsmith":
-		return s.Cloudsmith.Faults, nil
-	case "crates-io":
-		return s.CratesIO.Faults, nil
-	case "sts":
-		return s.STS.Faults, nil
-	case "codeartifact":
-		return s.CodeArtifact.Faults, nil
-	}
-	return nil, errors.New("unknown service " + service + ": want github, jfrog, cloudsmith, crates-io, sts or codeartifact")
-}
-
-// SetTokenTTL sets the lifetime of tokens the three services issue from now on.
-func (s *Stack) SetTokenTTL(d time.Duration) {
-	s.JFrog.SetTTL(d)
-	s.Cloudsmith.SetTTL(d)
-	s.CratesIO.SetTTL(d)
-	s.CodeArtifact.setTTL(d)
-}
-
 // SetMapping sets the claim mapping of all three services.
 func (s *Stack) SetMapping(m map[string]string) {
 	s.JFrog.Verifier().SetMapping(m)
@@ -381,17 +352,4 @@ func (s *Stack) CratesIOInputs() map[string]string {
 func (s *Stack) CodeArtifactInputs() map[string]string {
 	return map[string]string{"provider": "codeartifact", "role-to-assume": DefaultAWSRole, "aws-region": DefaultAWSRegion,
 		"domain": DefaultCADomain, "domain-owner": DefaultAWSAccount, "index-url": s.CodeArtifactIndex}
-}
-
-// CargoEnv returns the variables that make cargo use registry name with
-// index and token ("Bearer <t>" or raw, as given) through cargo:token, and
-// trust the CA, as "NAME=value". It does not set CARGO_HOME.
-func (s *Stack) CargoEnv(name, index, token string) []string {
-	n := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name))
-	return []string{
-		"CARGO_HTTP_CAINFO=" + s.CAFile,
-		"CARGO_REGISTRIES_" + n + "_INDEX=" + index,
-		"CARGO_REGISTRIES_" + n + "_TOKEN=" + token,
-		"CARGO_REGISTRIES_" + n + "_CREDENTIAL_PROVIDER=cargo:token",
-	}
 }

@@ -1,35 +1,16 @@
 package fakes
 
 import (
-	"context"
-	"sort"
 	"sync"
 	"time"
 )
 
-// Clock is a settable clock shared by the fakes of a Stack: the real time
-// plus an offset that tests move forward to expire tokens without sleeping.
-type Clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
+// Clock is the clock the fakes of a Stack share: the real time (tokens
+// expire in real time).
+type Clock struct{}
 
-// Now returns the real time plus the offset. A nil Clock is the real clock.
-func (c *Clock) Now() time.Time {
-	if c == nil {
-		return time.Now()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
+// Now returns the real time.
+func (*Clock) Now() time.Time { return time.Now() }
 
 // Token kinds recorded by a TokenStore.
 const (
@@ -161,29 +142,6 @@ func (s *TokenStore) CountRequest(path string) {
 	}
 }
 
-// WaitRequests blocks until path has received at least n requests (counted
-// when they arrive, before they are answered) or ctx ends, and returns
-// ctx's error then. Tests use it to act while a request is being served.
-func (s *TokenStore) WaitRequests(ctx context.Context, path string, n int) error {
-	for {
-		s.mu.Lock()
-		if s.requests[path] >= n {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.arrived == nil {
-			s.arrived = make(chan struct{})
-		}
-		arrived := s.arrived
-		s.mu.Unlock()
-		select {
-		case <-arrived:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
 // Requests returns how many requests a path received.
 func (s *TokenStore) Requests(path string) int {
 	s.mu.Lock()
@@ -199,17 +157,6 @@ func (s *TokenStore) AllRequests() map[string]int {
 	for k, v := range s.requests {
 		out[k] = v
 	}
-	return out
-}
-
-// Paths returns the paths that received requests, sorted.
-func (s *TokenStore) Paths() []string {
-	m := s.AllRequests()
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

@@ -106,13 +106,6 @@ func (v *Verifier) Mapping() map[string]string {
 	return maps.Clone(v.mapping)
 }
 
-// KeyFetches returns how many times the JWKS was fetched.
-func (v *Verifier) KeyFetches() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.fetches
-}
-
 // Verify checks token, including the claim mapping, and returns its claims
 // or a *VerifyError.
 func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, error) {

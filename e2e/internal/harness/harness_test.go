@@ -239,3 +239,40 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 		t.Errorf("Close did not look for the session's containers; calls %q", podman.calls)
 	}
 }
+
+// TestSweepKeepsLiveSessionsElsewhere is the reason e2e/act can run beside
+// the e2e package: a test there runs `go test -list` on both packages, and
+// their TestMain sweeps with TMPDIR inside the parent's session, where no
+// other session's folder is. A session is judged by the owner its id
+// names: a live one's containers and image survive a sweep from any base;
+// a dead one's go.
+func TestSweepKeepsLiveSessionsElsewhere(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("skipping: no /proc on this system; Sweep leaves every session alone there")
+	}
+	self, ok := processIdentity(os.Getpid())
+	if !ok {
+		t.Fatal("no identity for this process")
+	}
+	id := func(name, owner string) string {
+		return Prefix + name + "-" + strings.ReplaceAll(owner, " ", "-") + "-42"
+	}
+	live, dead := id("act", self), id("e2e", deadIdentity(t))
+	label := " --filter label=" + Label + "=1"
+	podman := &fakePodman{listings: map[string]string{
+		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label: "c-live " + live + "\nc-dead " + dead + "\n",
+		"images --format {{.Repository}}:{{.Tag}} {{.Tag}}" + label:           "localhost/a:" + live + " " + live + "\nlocalhost/b:" + dead + " " + dead + "\n",
+	}}
+	Sweep(t.TempDir(), podman.command) // neither session's folder is here
+	for _, want := range []string{"rm -f c-dead", "rmi --ignore localhost/b:" + dead} {
+		if !slices.Contains(podman.calls, want) {
+			t.Errorf("podman was not asked %q (a dead session's); calls: %q", want, podman.calls)
+		}
+	}
+	for _, never := range []string{"rm -f c-live", "rmi --ignore localhost/a:" + live} {
+		if slices.Contains(podman.calls, never) {
+			t.Errorf("podman was asked %q: a live session's container or image, swept from another base", never)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/internal/release"
 )
 
 // fakeAction is the "action" of these tests. It reports its argv, cwd and
@@ -396,99 +398,329 @@ func roundTrip(t *testing.T, rc runtimeCase) {
 	}
 }
 
-func TestNewJobLayout(t *testing.T) {
+const sampleAction = `# A comment
+name: fake action
+description: >-
+  Folded text
+  over two lines.
+inputs:
+  registry-name:
+    description: "Name: with a colon # and a hash"
+    required: false
+    default: artifactory
+  provider:
+    description: 'It''s required'
+    required: true
+  with space:
+    description: |
+      Line one
+      Line two
+    default: ""   # empty default
+  ws-default:
+    description: plain text that
+      continues here
+    default: ${{ github.workspace }}/x
+  no-spec:
+outputs:
+  token:
+    description: The token
+  index-url:
+    description: "The index"
+runs:
+  using: docker
+  image: Dockerfile
+  args:
+    - --host-workspace=${{ github.workspace }}
+    - "--host-temp=${{ runner.temp }}"
+  env:
+    FROM_RUNS: "${{ inputs.registry-name }}"
+  post-entrypoint: /cargo-oidc-post
+`
+
+// TestValidate holds the runner's rules for which contexts each key of
+// action.yml may use (action_yaml.json in actions/runner): what GitHub
+// refuses to load is refused here too, with the runner's message.
+func TestValidate(t *testing.T) {
 	t.Parallel()
-	j := NewJob(t, Options{Repository: "me/proj", Ref: "refs/tags/v1.2.3", EventName: "pull_request"})
-	for _, d := range []string{j.Workspace(), j.GitHubHome(), filepath.Join(j.Temp(), "_github_workflow"), filepath.Join(j.Temp(), "_runner_file_commands"), j.Home()} {
-		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-			t.Errorf("folder %s: %v", d, err)
-		}
-	}
-	env := j.Env()
-	for name, want := range map[string]string{
-		"GITHUB_REF_NAME": "v1.2.3", "GITHUB_REF_TYPE": "tag", "GITHUB_REPOSITORY_OWNER": "me",
-		"GITHUB_EVENT_NAME": "pull_request", "RUNNER_TEMP": j.Temp(), "GITHUB_WORKSPACE": j.Workspace(),
+	const head = "name: x\n"
+	docker := func(body string) string { return head + body }
+	for _, tc := range []struct {
+		name, doc string
+		want      string // "" means valid
+	}{
+		{"args inputs", docker("runs:\n  using: docker\n  image: Dockerfile\n  args:\n    - --a=${{ inputs.a }}\n"), ""},
+		{"args github", docker("runs:\n  using: docker\n  args:\n    - --host-workspace=${{ github.workspace }}\n"),
+			"runs.args[0]: Unrecognized named-value: 'github'. Located at position 1 within expression: github.workspace"},
+		{"args runner", docker("runs:\n  using: docker\n  args:\n    - x\n    - ${{ runner.temp }}\n"),
+			"runs.args[1]: Unrecognized named-value: 'runner'"},
+		{"args env", docker("runs:\n  using: docker\n  args:\n    - ${{ env.HOME }}\n"), "Unrecognized named-value: 'env'"},
+		{"args hashFiles", docker("runs:\n  using: docker\n  args:\n    - ${{ hashFiles('x') }}\n"), "Unrecognized function: 'hashFiles'"},
+		{"args builtin function", docker("runs:\n  using: docker\n  args:\n    - ${{ format('{0}', inputs.a) }}\n"), ""},
+		{"args string literal", docker("runs:\n  using: docker\n  args:\n    - ${{ 'github.workspace' }}\n"), ""},
+		{"args second expression", docker("runs:\n  using: docker\n  args:\n    - ${{ inputs.a }}/${{ github.sha }}\n"),
+			"Located at position 1 within expression: github.sha"},
+		{"args position", docker("runs:\n  using: docker\n  args:\n    - ${{ inputs.a || secrets.X }}\n"),
+			"Unrecognized named-value: 'secrets'. Located at position 13 within expression: inputs.a || secrets.X"},
+		{"env inputs", docker("runs:\n  using: docker\n  env:\n    A: ${{ inputs.a }}\n"), ""},
+		{"env github", docker("runs:\n  using: docker\n  env:\n    A: ${{ github.token }}\n"), "runs.env.A: Unrecognized named-value: 'github'"},
+		{"default github runner", docker("inputs:\n  a:\n    default: ${{ github.workspace }}:${{ runner.temp }}:${{ job.status }}\nruns:\n  using: docker\n"), ""},
+		{"default matrix strategy hashFiles", docker("inputs:\n  a:\n    default: ${{ matrix.os }}-${{ strategy.job-index }}-${{ hashFiles('Cargo.lock') }}\nruns:\n  using: docker\n"), ""},
+		{"default inputs", docker("inputs:\n  a:\n    default: ${{ inputs.b }}\nruns:\n  using: docker\n"), "inputs.a.default: Unrecognized named-value: 'inputs'"},
+		{"default env", docker("inputs:\n  a:\n    default: ${{ env.X }}\nruns:\n  using: docker\n"), "Unrecognized named-value: 'env'"},
+		{"default secrets", docker("inputs:\n  a:\n    default: ${{ secrets.X }}\nruns:\n  using: docker\n"), "Unrecognized named-value: 'secrets'"},
+		{"default steps", docker("inputs:\n  a:\n    default: ${{ steps.x.outputs.y }}\nruns:\n  using: docker\n"), "Unrecognized named-value: 'steps'"},
+		{"output value steps", docker("outputs:\n  t:\n    value: ${{ steps.a.outputs.t }}${{ env.X }}${{ inputs.y }}${{ github.sha }}\nruns:\n  using: composite\n"), ""},
+		{"output value secrets", docker("outputs:\n  t:\n    value: ${{ secrets.T }}\nruns:\n  using: composite\n"), "outputs.t.value: Unrecognized named-value: 'secrets'"},
+		{"output value hashFiles", docker("outputs:\n  t:\n    value: ${{ hashFiles('x') }}\nruns:\n  using: composite\n"), "Unrecognized function: 'hashFiles'"},
+		{"composite step with", docker("runs:\n  using: composite\n  steps:\n    - uses: ./\n      if: always() && inputs.a == 'x'\n      with:\n        a: ${{ inputs.a }}${{ env.B }}\n"), ""},
+		{"composite step secrets", docker("runs:\n  using: composite\n  steps:\n    - run: echo ${{ secrets.X }}\n      shell: bash\n"), "runs.steps[0].run: Unrecognized named-value: 'secrets'"},
+		{"composite step if", docker("runs:\n  using: composite\n  steps:\n    - run: x\n      shell: bash\n      if: ${{ vars.X }}\n"), "runs.steps[0].if: Unrecognized named-value: 'vars'"},
 	} {
-		if env[name] != want {
-			t.Errorf("%s = %q, want %q", name, env[name], want)
-		}
-	}
-	for _, name := range []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "RUNNER_DEBUG"} {
-		if _, ok := env[name]; ok {
-			t.Errorf("%s is set without being asked for", name)
-		}
-	}
-	var ev struct {
-		PullRequest struct {
-			Head struct {
-				Repo struct {
-					FullName string `json:"full_name"`
-				} `json:"repo"`
-			} `json:"head"`
-		} `json:"pull_request"`
-	}
-	data, err := os.ReadFile(env["GITHUB_EVENT_PATH"])
-	if err != nil || json.Unmarshal(data, &ev) != nil || ev.PullRequest.Head.Repo.FullName != "me/proj" {
-		t.Errorf("event payload %s: %v", data, err)
-	}
-	if _, err := New(t.TempDir(), Options{Repository: "noslash"}); err == nil {
-		t.Errorf("a repository without owner was accepted")
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, err := ParseAction([]byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = a.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("valid action refused: %v", err)
+				}
+				return
+			}
+			var ee *ExpressionError
+			if !errors.As(err, &ee) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an *ExpressionError containing %q", err, tc.want)
+			}
+		})
 	}
 }
 
-func TestParseCommands(t *testing.T) {
+// TestLoadActionRefuses proves that an action GitHub's runner would refuse
+// does not load, and that the job refuses to run one built in code.
+func TestLoadActionRefuses(t *testing.T) {
 	t.Parallel()
-	cmds := parseCommands("plain\n  ::add-mask::a%25b%0Ac\n::error file=x%2Cy,line=3::bad\n::not a command\n")
-	if len(cmds) != 2 || cmds[0].Name != "add-mask" || cmds[0].Data != "a%b\nc" ||
-		cmds[1].Properties["file"] != "x,y" || cmds[1].Properties["line"] != "3" || cmds[1].Data != "bad" {
-		t.Errorf("commands %+v", cmds)
-	}
-}
-
-// TestHostWatchAndOverride: Watch sees every stage's process start and
-// exit, and Override replaces a file-command path for the main stage only,
-// while the runner still reads its own files.
-func TestHostWatchAndOverride(t *testing.T) {
-	t.Parallel()
-	dir, bin := fakeActionDir(t)
-	a, err := LoadAction(filepath.Join(dir, "action.yml"))
-	if err != nil {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "action.yml")
+	doc := "name: x\nruns:\n  using: docker\n  image: Dockerfile\n  args:\n    - --host-workspace=${{ github.workspace }}\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	type seen struct{ pid, code int }
-	var watched []seen
-	rt := HostRuntime{Binary: bin, Watch: func(p *os.Process) func(*os.ProcessState) {
-		return func(st *os.ProcessState) { watched = append(watched, seen{p.Pid, st.ExitCode()}) }
-	}}
+	if _, err := LoadAction(path); err == nil || !strings.Contains(err.Error(), "Unrecognized named-value: 'github'") {
+		t.Fatalf("LoadAction: %v", err)
+	}
+	a := &Action{Runs: Runs{Using: "docker", Args: []string{"${{ runner.temp }}"}}}
 	j := NewJob(t, Options{})
-	own := filepath.Join(j.Temp(), "own-env")
-	if err := os.WriteFile(own, nil, 0o644); err != nil {
-		t.Fatal(err)
+	if _, err := j.RunAction(context.Background(), Host("/bin/true"), a, Step{}); err == nil || !strings.Contains(err.Error(), "Unrecognized named-value: 'runner'") {
+		t.Fatalf("RunAction: %v", err)
 	}
-	res, err := j.RunAction(context.Background(), rt, a, Step{ID: "a", Override: map[string]string{"GITHUB_ENV": own}})
-	if err != nil || res.ExitCode != 0 {
-		t.Fatalf("main stage: exit %d, %v\n%s", res.ExitCode, err, res.Stderr)
+	if _, err := j.ActionArgs(a, nil); err == nil {
+		t.Fatal("ActionArgs accepted runner in runs.args")
 	}
-	if got := parseReport(t, res).Env["GITHUB_ENV"]; got != own {
-		t.Errorf("main stage GITHUB_ENV = %q, want the override %q", got, own)
-	}
-	if data, _ := os.ReadFile(own); !strings.Contains(string(data), "FOO=bar") {
-		t.Errorf("the action did not write to the overriding GITHUB_ENV: %q", data)
-	}
-	if len(res.Env) != 0 {
-		t.Errorf("the runner read %v from a GITHUB_ENV the action did not write", res.Env)
-	}
-	post, err := j.RunPost(context.Background(), "a")
+}
+
+// TestProjectActionYAML reads the repository's own action.yml and the
+// release action.yml made from it: both load under the runner's rules,
+// every input with a default arrives as INPUT_<NAME>, and the host paths
+// reach runs.args through inputs.
+func TestProjectActionYAML(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "..", "..", "action.yml")
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := parseReport(t, post).Env["GITHUB_ENV"]; got == own {
-		t.Error("the override reached the post stage")
-	}
-	if _, err := j.RunAction(context.Background(), rt, a, Step{ID: "b", Inputs: map[string]string{"mode": "fail"}}); err != nil {
+	rel, err := release.ReleaseActionYAML(data, "ghcr.io/cargo-oidc/cargo-oidc:1.2.3@sha256:"+strings.Repeat("ab", 32))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(watched) != 3 || watched[0].pid <= 0 || watched[0].code != 0 || watched[1].code != 0 || watched[2].code != 3 {
-		t.Errorf("watched %+v, want three processes exiting 0, 0 and 3", watched)
+	for name, doc := range map[string][]byte{"action.yml": data, "release action.yml": rel} {
+		a, err := ParseAction(doc)
+		if err == nil {
+			err = a.Validate()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if a.Runs.Using != "docker" || a.Runs.PostEntrypoint == "" || len(a.Inputs) == 0 || len(a.Outputs) == 0 {
+			t.Errorf("%s: unexpected metadata: %+v", name, a.Runs)
+		}
+		for input, def := range map[string]string{"host-workspace": "${{ github.workspace }}", "host-temp": "${{ runner.temp }}"} {
+			if in, ok := a.Input(input); !ok || !in.HasDefault || in.Default != def || in.Required {
+				t.Errorf("%s: input %s = %+v, want an optional input with default %s", name, input, in, def)
+			}
+		}
+		j := NewJob(t, Options{})
+		inputs, _, err := j.ActionInputs(a, Step{Inputs: map[string]string{"provider": "jfrog"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range a.Inputs {
+			if _, ok := inputs[in.Name]; in.HasDefault && !ok {
+				t.Errorf("%s: input %s has a default but would not arrive as %s", name, in.Name, InputEnvName(in.Name))
+			}
+		}
+		args, err := j.ActionArgs(a, inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"--host-workspace=" + j.Workspace(), "--host-temp=" + j.Temp()}
+		if !reflect.DeepEqual(args, want) {
+			t.Errorf("%s: args %q, want %q", name, args, want)
+		}
 	}
+}
+
+func TestInputEnvName(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"registry-name":  "INPUT_REGISTRY-NAME",
+		"provider":       "INPUT_PROVIDER",
+		"with space":     "INPUT_WITH_SPACE",
+		"Mixed_Case-x y": "INPUT_MIXED_CASE-X_Y",
+	} {
+		if got := InputEnvName(in); got != want {
+			t.Errorf("InputEnvName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := StateEnvName("token_file"); got != "STATE_token_file" {
+		t.Errorf("StateEnvName = %q", got)
+	}
+}
+
+// FuzzParseAction checks that reading and validating action metadata never
+// panics or loops.
+func FuzzParseAction(f *testing.F) {
+	f.Add([]byte(sampleAction))
+	f.Add([]byte("a:\n- b\n- c: d\n  e: f\n"))
+	f.Add([]byte("a: |+\n  x\n\n"))
+	f.Add([]byte("a: ['x', \"y\\u0041\", z]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if a, err := ParseAction(data); err == nil {
+			_ = a.Validate()
+		}
+	})
+}
+
+// TestTestOnlyDependencies keeps the YAML reader (and the other test-only
+// modules) out of the shipped binary.
+func TestTestOnlyDependencies(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("go", "list", "-deps", ".")
+	cmd.Dir = filepath.Join("..", "..", "..")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps .: %v", err)
+	}
+	for _, mod := range []string{"go.yaml.in/yaml", "gopkg.in/yaml", "github.com/go-jose/", "github.com/google/go-containerregistry"} {
+		for _, pkg := range strings.Fields(string(out)) {
+			if strings.HasPrefix(pkg, mod) {
+				t.Errorf("the binary depends on %s, a test-only module", pkg)
+			}
+		}
+	}
+	if !strings.Contains(string(out), "github.com/cargo-oidc/cargo-oidc/internal/action") {
+		t.Fatalf("go list -deps . printed no package of the project:\n%s", out)
+	}
+}
+
+func TestParseFileCommand(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		in      string
+		want    []Entry
+		wantErr string
+	}{
+		{"empty", "", nil, ""},
+		{"plain", "A=1\nB=two words\n", []Entry{{"A", "1"}, {"B", "two words"}}, ""},
+		{"equals in value", "URL=https://x/?a=b=c\n", []Entry{{"URL", "https://x/?a=b=c"}}, ""},
+		{"empty value", "A=\n", []Entry{{"A", ""}}, ""},
+		{"no final newline", "A=1", []Entry{{"A", "1"}}, ""},
+		{"blank lines", "\n\nA=1\n\n", []Entry{{"A", "1"}}, ""},
+		{"heredoc", "M<<EOF\nline 1\nline 2\nEOF\n", []Entry{{"M", "line 1\nline 2"}}, ""},
+		{"heredoc empty", "M<<EOF\nEOF\n", []Entry{{"M", ""}}, ""},
+		{"heredoc empty line", "M<<EOF\n\nEOF\n", []Entry{{"M", ""}}, ""},
+		{"heredoc blank inside", "M<<EOF\na\n\nb\nEOF\n", []Entry{{"M", "a\n\nb"}}, ""},
+		{"heredoc delimiter without newline", "M<<EOF\nv\nEOF", []Entry{{"M", "v"}}, ""},
+		{"heredoc value with =", "M<<EOF\nA=1\nEOF\nB=2\n", []Entry{{"M", "A=1"}, {"B", "2"}}, ""},
+		{"heredoc then plain", "A<<ghadelimiter_1\nx\nghadelimiter_1\nB=y\n", []Entry{{"A", "x"}, {"B", "y"}}, ""},
+		{"equals before heredoc", "A=x<<EOF\n", []Entry{{"A", "x<<EOF"}}, ""},
+		{"heredoc before equals", "A<<E=F\nv\nE=F\n", []Entry{{"A", "v"}}, ""},
+		{"crlf plain keeps CR", "A=1\r\nB=2\r\n", []Entry{{"A", "1\r"}, {"B", "2\r"}}, ""},
+		// On Linux the runner splits on "\n" only: the delimiter is "EOF\r",
+		// which a CRLF file's end line matches, and the value keeps its CR.
+		{"crlf heredoc", "M<<EOF\r\nv\r\nEOF\r\n", []Entry{{"M", "v\r"}}, ""},
+		{"crlf delimiter, lf end line", "M<<EOF\r\nv\nEOF\n", nil, "matching delimiter not found"},
+		{"lf delimiter, crlf end line", "M<<EOF\nv\r\nEOF\r\n", nil, "matching delimiter not found"},
+		{"bom", "\xef\xbb\xbfA=1\n", []Entry{{"A", "1"}}, ""},
+		{"missing delimiter", "M<<EOF\nvalue\n", nil, "matching delimiter not found"},
+		{"missing delimiter no newline", "M<<EOF\nvalue", nil, "EOF marker missing new line"},
+		{"delimiter is a prefix", "M<<EOF\nEOFX\n", nil, "matching delimiter not found"},
+		{"empty name", "=1\n", nil, "name must not be empty"},
+		{"empty heredoc name", "<<EOF\nx\nEOF\n", nil, "name must not be empty"},
+		{"empty delimiter", "M<<\nx\n", nil, "delimiter must not be empty"},
+		{"no separator", "JUSTTEXT\n", nil, "invalid format"},
+		{"error keeps earlier", "A=1\nBAD\n", []Entry{{"A", "1"}}, "invalid format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseFileCommand("GITHUB_ENV", []byte(tc.in))
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+			} else {
+				var fe *FileCommandError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.wantErr) || fe.File != "GITHUB_ENV" {
+					t.Fatalf("error %v, want a *FileCommandError containing %q", err, tc.wantErr)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("entries %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzParseFileCommand checks that the parser never panics, that it stops
+// at a rejected file, and that any name/value written with a delimiter
+// the value does not contain parses back unchanged.
+func FuzzParseFileCommand(f *testing.F) {
+	f.Add([]byte("A=1\nM<<EOF\nx\nEOF\n"), "NAME", "value\nwith lines", "ghadelimiter_123")
+	f.Add([]byte("M<<EOF\r\nv\r\n"), "X", "", "EOF")
+	f.Add([]byte("=\n<<\n"), "N=Y", "a=b", "D")
+	f.Add([]byte("\xef\xbb\xbf"), "N", "EOF\nEOF", "EOF")
+	f.Fuzz(func(t *testing.T, data []byte, name, value, delim string) {
+		entries, err := ParseFileCommand("GITHUB_OUTPUT", data)
+		if err != nil {
+			var fe *FileCommandError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error of type %T", err)
+			}
+		}
+		for _, e := range entries {
+			if e.Name == "" {
+				t.Fatalf("entry with an empty name from %q", data)
+			}
+		}
+		// Round trip of a well-formed heredoc entry.
+		if name == "" || delim == "" || strings.ContainsAny(name, "\n=<") ||
+			strings.Contains(delim, "\n") || strings.Contains(value+"\n", delim) || strings.Contains("\n"+value, "\n"+delim) {
+			return
+		}
+		if strings.Contains(value, "\n"+delim+"\n") || strings.HasPrefix(value, delim+"\n") || value == delim {
+			return
+		}
+		text := FormatHeredoc(name, delim, value) + "AFTER=1\n"
+		got, err := ParseFileCommand("GITHUB_OUTPUT", []byte(text))
+		if err != nil {
+			t.Fatalf("well-formed entry %q: %v", text, err)
+		}
+		want := []Entry{{name, value}, {"AFTER", "1"}}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("round trip of %q: got %q, want %q", text, got, want)
+		}
+	})
 }

@@ -166,14 +166,7 @@ func relRunStep(ctx context.Context, t *testing.T, cargo string, a *runner.Actio
 	t.Helper()
 	s := fakes.StartT(t, fakes.Options{})
 	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken})
-	ca, err := os.ReadFile(s.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(job.Temp(), "e2e-ca.pem") // under RUNNER_TEMP: mounted in the container
-	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	caFile := writeFile(t, filepath.Join(job.Temp(), "e2e-ca.pem"), readFile(t, s.CAFile), 0o644) // under RUNNER_TEMP: mounted in the container
 	res, err := job.RunAction(ctx, rt, a, runner.Step{ID: "registry", Inputs: s.JFrogInputs(),
 		Env: map[string]string{"SSL_CERT_FILE": caFile}})
 	if err != nil {
@@ -182,9 +175,7 @@ func relRunStep(ctx context.Context, t *testing.T, cargo string, a *runner.Actio
 	if res.Failed() || !s.Store.Valid(res.Outputs["token"]) {
 		t.Fatalf("%s: the step failed or gave no valid token (exit %d):\n%s", rt, res.ExitCode, res.Combined())
 	}
-	scnWriteFile(t, filepath.Join(job.Workspace(), "Cargo.toml"),
-		provManifest("rel-user", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)), 0o644)
-	scnWriteFile(t, filepath.Join(job.Workspace(), "src", "lib.rs"), "pub fn f() {}\n", 0o644)
+	writeFiles(t, job.Workspace(), project("rel-user", "0.1.0", dependsOn("artifactory")))
 	out, err := job.RunCmd(ctx, runner.Cmd{Name: cargo, Args: []string{"fetch"}, Env: map[string]string{"CARGO_HTTP_CAINFO": s.CAFile}})
 	if err != nil {
 		t.Fatal(err)

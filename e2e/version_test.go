@@ -75,18 +75,10 @@ func TestVersionGoInstall(t *testing.T) {
 	}
 }
 
-// TestVersionStampedAndUnstamped: a build stamped with -X main.version
-// prints that version (the release builds), one without a stamp and without
-// VCS information prints "dev".
-func TestVersionStampedAndUnstamped(t *testing.T) {
+// TestVersionUnstamped: a build without a -X main.version stamp and without
+// VCS information prints "dev" (a stamped build prints its stamp: TestCLI).
+func TestVersionUnstamped(t *testing.T) {
 	t.Parallel()
-	bin, err := harness.Binary() // stamped "e2e"
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := exec.Command(bin, "--version").Output(); err != nil || string(got) != "cargo-oidc e2e\n" {
-		t.Errorf("stamped build: --version printed %q (%v), want %q", got, err, "cargo-oidc e2e\n")
-	}
 	plain := filepath.Join(t.TempDir(), "cargo-oidc")
 	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", plain, ".")
 	cmd.Dir = harness.Root(t)

@@ -26,11 +26,7 @@ func TestCICompositeTestsThisCheckout(t *testing.T) {
 	t.Parallel()
 	bash := harness.Tool(t, "bash", "install bash (with grep and sed)")
 	root := harness.Root(t)
-	src, err := os.ReadFile(filepath.Join(root, ".github/workflows/ci.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := parseYAML(src)
+	doc, err := parseYAML([]byte(readFile(t, filepath.Join(root, ".github/workflows/ci.yml"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +43,7 @@ func TestCICompositeTestsThisCheckout(t *testing.T) {
 	if rewrite < 0 || script == "" || uses < 0 || rewrite > uses {
 		t.Fatalf("ci.yml's composite job: step %q at %d, uses: ./examples/composite at %d; want the rewrite first", compositeRewriteStep, rewrite, uses)
 	}
-	exampleData, err := os.ReadFile(filepath.Join(root, "examples/composite/action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	example := string(exampleData)
+	example := readFile(t, filepath.Join(root, "examples/composite/action.yml"))
 	const ref = "    - uses: cargo-oidc/cargo-oidc@v1\n"
 	if strings.Count(example, ref) != 1 {
 		t.Fatalf("examples/composite/action.yml has %d lines %q, want 1", strings.Count(example, ref), ref)
@@ -72,17 +64,8 @@ func TestCICompositeTestsThisCheckout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			file := filepath.Join(dir, "examples/composite/action.yml")
-			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(file, []byte(tt.in), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			scriptFile := filepath.Join(t.TempDir(), "step.sh")
-			if err := os.WriteFile(scriptFile, []byte(script), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			file := writeFile(t, filepath.Join(dir, "examples/composite/action.yml"), tt.in, 0o644)
+			scriptFile := writeFile(t, filepath.Join(t.TempDir(), "step.sh"), script, 0o644)
 			// How GitHub runs a step with shell: bash.
 			cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", scriptFile)
 			cmd.Dir = dir

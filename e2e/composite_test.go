@@ -35,123 +35,70 @@ import (
 // release's build flags and served by the mirror.
 const cmpVersion = "v0.99.1"
 
-// cmpCompositeOnly are the composite's inputs the container action does not
-// have, and why.
-var cmpCompositeOnly = map[string]string{
-	"download-url": "the container action has no binary to download: its image is pulled by the runner",
-}
+// cmpOwnInputs are the inputs one action has and the other lacks, and why:
+// the composite's download-url (the container action has no binary to
+// download: its image is pulled by the runner), and the container action's
+// host paths (runs.args; the composite runs on the host, where
+// GITHUB_WORKSPACE and RUNNER_TEMP are the host paths already).
+var cmpOwnInputs = map[string]string{"download-url": "setup/action.yml", "host-workspace": "action.yml", "host-temp": "action.yml"}
 
-// cmpContainerOnly are the container action's inputs the composite may
-// lack, and why. Both are the container's host paths (runs.args); the
-// composite runs on the host, where GITHUB_WORKSPACE and RUNNER_TEMP are the
-// host paths already.
-var cmpContainerOnly = map[string]string{
-	"host-workspace": "the host path of the workspace, needed only inside the container",
-	"host-temp":      "the host path of RUNNER_TEMP, needed only inside the container",
-}
-
-// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml declares
-// the container action's inputs (name, description, required, default) and
-// outputs (name, description), in the same order, except the documented
-// exceptions above; its step passes every shared input on as INPUT_<NAME>
-// and every output is forwarded from that step.
+// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml and
+// setup/post/action.yml load under the runner's rules; setup/action.yml
+// declares the container action's inputs (name, description, required,
+// default) and outputs (name, description), in the same order, except
+// cmpOwnInputs; it runs only bash steps; its step run passes every shared
+// input on as CARGO_OIDC_IN_<NAME> (an identifier: dash and busybox sh drop
+// INPUT_REGISTRY-NAME and the like from the environment, and no input value
+// goes on a command line), and every output is forwarded from that step.
 func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
-	// Both load under the runner's rules (the contexts each key may use).
-	var comp *runner.Action
-	for _, p := range []string{"setup/action.yml", "setup/post/action.yml"} {
-		a, err := runner.LoadAction(filepath.Join(root, p))
-		if err != nil {
-			t.Errorf("the runner would not load %s: %v", p, err)
-		}
-		if comp == nil {
-			comp = a
-		}
+	if _, err := runner.LoadAction(filepath.Join(root, "setup/post/action.yml")); err != nil {
+		t.Errorf("the runner would not load setup/post/action.yml: %v", err)
 	}
-	if comp == nil {
-		t.FailNow()
+	comp, err := runner.LoadAction(filepath.Join(root, "setup/action.yml"))
+	if err != nil || comp.Runs.Using != "composite" {
+		t.Fatalf("the runner would not load setup/action.yml as a composite action: %v", err)
 	}
 	main := repoAction(t)
-	if comp.Runs.Using != "composite" {
-		t.Fatalf("setup/action.yml: runs.using is %q, want composite", comp.Runs.Using)
-	}
-	inputs := func(a *runner.Action) map[string]runner.Input {
-		m := map[string]runner.Input{}
+	shared := func(a *runner.Action, file string) (names []string, byName map[string]runner.Input) {
+		byName = map[string]runner.Input{}
 		for _, in := range a.Inputs {
-			m[in.Name] = in
+			in.DeprecationMessage = ""
+			byName[in.Name] = in
+			if cmpOwnInputs[in.Name] == "" {
+				names = append(names, in.Name)
+			}
 		}
-		return m
-	}
-	mainInputs, compInputs := inputs(main), inputs(comp)
-
-	var mainIn, compIn []string
-	for _, in := range main.Inputs {
-		if _, ok := cmpContainerOnly[in.Name]; !ok {
-			mainIn = append(mainIn, in.Name)
+		for k, owner := range cmpOwnInputs {
+			if _, ok := byName[k]; ok != (owner == file) {
+				t.Errorf("input %q is listed as %s's own, but %s has it: %v (fix the exception)", k, owner, file, ok)
+			}
 		}
+		return names, byName
 	}
-	for _, in := range comp.Inputs {
-		if _, ok := cmpCompositeOnly[in.Name]; !ok {
-			compIn = append(compIn, in.Name)
-		}
-	}
+	mainIn, mainBy := shared(main, "action.yml")
+	compIn, compBy := shared(comp, "setup/action.yml")
 	if !slices.Equal(mainIn, compIn) {
 		t.Errorf("inputs differ (exceptions aside):\n action.yml:       %v\n setup/action.yml: %v", mainIn, compIn)
 	}
-	for k := range cmpCompositeOnly {
-		if _, ok := compInputs[k]; !ok {
-			t.Errorf("setup/action.yml lacks its own input %q", k)
-		}
-		if _, ok := mainInputs[k]; ok {
-			t.Errorf("input %q is listed as composite-only but action.yml has it too: drop the exception", k)
-		}
-	}
-	for k := range cmpContainerOnly {
-		if _, ok := mainInputs[k]; !ok {
-			t.Errorf("input %q is listed as container-only but action.yml does not have it: drop the exception", k)
-		}
-		if _, ok := compInputs[k]; ok {
-			t.Errorf("input %q is listed as container-only but setup/action.yml has it too: drop the exception", k)
-		}
-	}
 	for _, k := range mainIn {
-		m, c := mainInputs[k], compInputs[k]
-		m.DeprecationMessage, c.DeprecationMessage = "", ""
-		if m != c {
-			t.Errorf("input %s is %+v in action.yml but %+v in setup/action.yml", k, m, c)
+		if mainBy[k] != compBy[k] {
+			t.Errorf("input %s is %+v in action.yml but %+v in setup/action.yml", k, mainBy[k], compBy[k])
 		}
 	}
-	outputNames := func(a *runner.Action) []string {
-		var names []string
-		for _, o := range a.Outputs {
-			names = append(names, o.Name)
-		}
-		return names
-	}
-	if mo, co := outputNames(main), outputNames(comp); !slices.Equal(mo, co) {
-		t.Errorf("outputs differ:\n action.yml:       %v\n setup/action.yml: %v", mo, co)
-	}
-
 	var run *runner.CompositeStep
 	for i, st := range comp.Runs.Steps {
 		if st.ID == "run" {
 			run = &comp.Runs.Steps[i]
 		}
-		if st.Shell != "bash" {
-			t.Errorf("setup/action.yml step %d: shell is %q, want bash (the one shell of all three hosted OSes)", i+1, st.Shell)
-		}
-		if st.Uses != "" {
-			t.Errorf("setup/action.yml step %d: a uses: step; the composite runs only its own bash", i+1)
+		if st.Shell != "bash" || st.Uses != "" {
+			t.Errorf("setup/action.yml step %d: shell %q, uses %q; want only bash (the one shell of all three hosted OSes)", i+1, st.Shell, st.Uses)
 		}
 	}
 	if run == nil {
 		t.Fatal("setup/action.yml has no step with id run")
 	}
-	// Each shared input reaches the binary as CARGO_OIDC_IN_<NAME> (an
-	// identifier: dash and busybox sh drop INPUT_REGISTRY-NAME and the like
-	// from the environment), which cargo-oidc --composite reads itself: no
-	// input value goes on a command line.
 	for _, k := range mainIn {
 		name := ghaction.CompositeInputPrefix + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
 		if got, want := run.Env[name], "${{ inputs."+k+" }}"; got != want {
@@ -163,16 +110,12 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 			t.Errorf("step run: env %s names no input of the container action", k)
 		}
 	}
-	descriptions := map[string]string{}
-	for _, o := range main.Outputs {
-		descriptions[o.Name] = o.Description
+	if len(main.Outputs) != len(comp.Outputs) {
+		t.Errorf("%d outputs in action.yml, %d in setup/action.yml", len(main.Outputs), len(comp.Outputs))
 	}
-	for _, o := range comp.Outputs {
-		if want := "${{ steps.run.outputs." + o.Name + " }}"; o.Value != want {
-			t.Errorf("output %s: value %q, want %q", o.Name, o.Value, want)
-		}
-		if m := descriptions[o.Name]; m != o.Description {
-			t.Errorf("output %s: description %q in action.yml but %q in setup/action.yml", o.Name, m, o.Description)
+	for i, o := range comp.Outputs {
+		if i >= len(main.Outputs) || main.Outputs[i].Name != o.Name || main.Outputs[i].Description != o.Description || o.Value != "${{ steps.run.outputs."+o.Name+" }}" {
+			t.Errorf("setup/action.yml output %d (%s) is not action.yml's, in order, forwarded from step run", i+1, o.Name)
 		}
 	}
 }

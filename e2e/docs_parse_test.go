@@ -93,10 +93,17 @@ func shellWords(s string) ([]string, error) {
 
 // goTestCommand is the part of a `go test` command line the checks need.
 type goTestCommand struct {
-	line       string
 	pkgs       []string
 	run, bench string
-	hasRun     bool
+}
+
+// packages are the packages a go test command names; none for another
+// command (a nil c).
+func (c *goTestCommand) packages() []string {
+	if c == nil {
+		return nil
+	}
+	return c.pkgs
 }
 
 func parseGoTest(line string) (*goTestCommand, error) {
@@ -107,7 +114,7 @@ func parseGoTest(line string) (*goTestCommand, error) {
 	if len(words) < 2 || words[0] != "go" || words[1] != "test" {
 		return nil, nil
 	}
-	c := &goTestCommand{line: line}
+	c := &goTestCommand{}
 	for i := 2; i < len(words); i++ {
 		w := words[i]
 		name, value, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
@@ -121,7 +128,7 @@ func parseGoTest(line string) (*goTestCommand, error) {
 				value = words[i]
 			}
 			if name == "run" {
-				c.run, c.hasRun = value, true
+				c.run = value
 			} else {
 				c.bench = value
 			}

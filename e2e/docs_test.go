@@ -7,6 +7,7 @@ package e2e
 // checkers are proven on small samples in TestDocCheckersCatchMistakes.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -85,8 +86,7 @@ func TestReadme(t *testing.T) {
 	runDocChecks(t, []docCheck{
 		{"tables match action.yml", readmeTableProblems},
 		{"action.yml matches the code", func(t *testing.T, _ docSet) []string { return actionConfigProblems(t) }},
-		{"go test patterns select tests", goTestPatternProblems},
-		{"go run flags exist", goRunFlagProblems},
+		{"commands run as written", commandProblems},
 		{"no command in a table cell", func(_ *testing.T, d docSet) []string { return tableCellProblems(d.readme) }},
 		{"contents match the headings", func(_ *testing.T, d docSet) []string {
 			links, err := readmeContents(d.readme)
@@ -258,73 +258,46 @@ func actionConfigProblems(t *testing.T) []string {
 	return problems
 }
 
-// goTestPatternProblems runs `go test -list` for every -run and -bench
-// pattern of README.md's `go test` commands.
-func goTestPatternProblems(t *testing.T, d docSet) []string {
+// commandProblems runs every command README.md gives as written: each -run
+// pattern of a `go test` selects a test and each -bench pattern a benchmark
+// (`go test -list`) in every package named, and each flag of a `go run` is
+// one the program's -help lists.
+func commandProblems(t *testing.T, d docSet) []string {
 	var problems []string
-	checked := 0
-	for _, line := range readmeCommands(d.readme) {
-		c, err := parseGoTest(line)
-		if err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		if c == nil || (!c.hasRun && c.bench == "") {
-			continue
-		}
-		for _, pkg := range c.pkgs {
-			if c.hasRun && c.run != "^$" && !slices.ContainsFunc(goTestList(t, d.root, c.run, pkg), func(n string) bool { return !strings.HasPrefix(n, "Benchmark") }) {
-				problems = append(problems, fmt.Sprintf("README.md: %q: -run %q selects no test in %s", line, c.run, pkg))
-			}
-			if c.bench != "" && !slices.ContainsFunc(goTestList(t, d.root, c.bench, pkg), func(n string) bool { return strings.HasPrefix(n, "Benchmark") }) {
-				problems = append(problems, fmt.Sprintf("README.md: %q: -bench %q selects no benchmark in %s", line, c.bench, pkg))
-			}
-			checked++
-		}
-	}
-	if checked < 5 {
-		problems = append(problems, fmt.Sprintf("checked %d go test commands in README.md; the extraction is broken", checked))
-	}
-	return problems
-}
-
-// goRunFlagProblems checks every flag README.md gives a `go run` command
-// against the program's -help.
-func goRunFlagProblems(t *testing.T, d docSet) []string {
 	helps := map[string]string{}
-	help := func(pkg string) string {
-		if h, ok := helps[pkg]; ok {
-			return h
-		}
-		bin := filepath.Join(t.TempDir(), "prog")
-		if pkg == "." {
-			bin = provBinary(t)
-		} else {
-			build := exec.Command("go", "build", "-o", bin, pkg)
-			build.Dir = d.root
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-			}
-		}
-		out, _ := exec.Command(bin, "-help").CombinedOutput() // the exit code is the program's business here
-		helps[pkg] = string(out)
-		return helps[pkg]
-	}
-	var problems []string
-	checked := 0
+	tests, flags := 0, 0
 	for _, line := range readmeCommands(d.readme) {
 		words, err := shellWords(line)
-		if err != nil {
-			problems = append(problems, err.Error())
+		c, perr := parseGoTest(line)
+		if err != nil || perr != nil {
+			problems = append(problems, fmt.Sprintf("README.md: %q: %v", line, errors.Join(err, perr)))
 			continue
+		}
+		for _, pkg := range c.packages() {
+			for _, sel := range []struct {
+				pattern, what string
+				bench         bool
+			}{{c.run, "test", false}, {c.bench, "benchmark", true}} {
+				if sel.pattern == "" || sel.pattern == "^$" {
+					continue
+				}
+				tests++
+				if !slices.ContainsFunc(goTestList(t, d.root, sel.pattern, pkg), func(n string) bool { return strings.HasPrefix(n, "Benchmark") == sel.bench }) {
+					problems = append(problems, fmt.Sprintf("README.md: %q: %q selects no %s in %s", line, sel.pattern, sel.what, pkg))
+				}
+			}
 		}
 		if len(words) < 3 || words[0] != "go" || words[1] != "run" {
 			continue
 		}
-		h := help(words[2])
-		var flags []string
+		h, ok := helps[words[2]]
+		if !ok {
+			h = goRunHelp(t, d.root, words[2])
+			helps[words[2]] = h
+		}
+		var known []string
 		for _, m := range docHelpFlagRE.FindAllStringSubmatch(h, -1) {
-			flags = append(flags, m[1])
+			known = append(known, m[1])
 		}
 		for _, w := range words[3:] {
 			name, _, _ := strings.Cut(strings.TrimLeft(w, "-"), "=")
@@ -333,16 +306,32 @@ func goRunFlagProblems(t *testing.T, d docSet) []string {
 				continue
 			case (name == "help" || name == "h") && strings.Contains(h, "Usage"):
 				// the flag package accepts -help and -h in every program
-			case !slices.Contains(flags, name):
+			case !slices.Contains(known, name):
 				problems = append(problems, fmt.Sprintf("README.md: %q: %s is not a flag of %s:\n%s", line, w, words[2], h))
 			}
-			checked++
+			flags++
 		}
 	}
-	if checked < 4 {
-		problems = append(problems, fmt.Sprintf("checked %d go run flags in README.md; the extraction is broken", checked))
+	if tests < 5 || flags < 4 {
+		problems = append(problems, fmt.Sprintf("checked %d go test patterns and %d go run flags in README.md; the extraction is broken", tests, flags))
 	}
 	return problems
+}
+
+// goRunHelp is what the program pkg prints for -help.
+func goRunHelp(t *testing.T, root, pkg string) string {
+	bin := filepath.Join(t.TempDir(), "prog")
+	if pkg == "." {
+		bin = provBinary(t)
+	} else {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	out, _ := exec.Command(bin, "-help").CombinedOutput() // the exit code is the program's business here
+	return string(out)
 }
 
 // tableCellProblems finds commands in table cells: a command needs its |

@@ -1,9 +1,10 @@
 package e2e
 
-// The rows of the fault matrix about files and secrets. Files: nothing
-// outside the workspace and the runner's temp folder is read, written or
-// deleted, whatever links the job planted; reads are bounded; owners and
-// modes are kept; a failed step leaves the workspace as it was. Secrets:
+// The rows of the fault matrix about files and secrets. Files: the binary
+// refuses a link out of the folders it may write before any request, a
+// failed step leaves the workspace as it was, and the post stage deletes
+// nothing outside (which links, sizes, owners and modes cargoconf handles
+// how: its unit tests). Secrets:
 // services and transports that echo the ID token, revocation within the
 // timeout, and inputs that could print workflow commands.
 
@@ -31,14 +32,7 @@ func mxFileRows() []mxRow {
 	var rows []mxRow
 	add := func(r mxRow) { rows = append(rows, r) }
 	fsOutside := func(w *mxWorld, rel, content string) string { // a file outside both folders
-		p := filepath.Join(w.job.Root(), "outside", rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			w.t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			w.t.Fatal(err)
-		}
-		return p
+		return writeFile(w.t, filepath.Join(w.job.Root(), "outside", rel), content, 0o644)
 	}
 	fsLink := func(w *mxWorld, target, link string) {
 		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
@@ -63,30 +57,6 @@ func mxFileRows() []mxRow {
 		}
 		if strings.Join(got, ",") != strings.Join(names, ",") {
 			return []string{fmt.Sprintf("the folder outside the workspace holds %v, want %v", got, names)}
-		}
-		return nil
-	}
-	// fsOwned gives path to user 1234 (root ignores modes; the test runs as
-	// root like the action's container).
-	fsOwned := func(w *mxWorld, path string, mode os.FileMode) {
-		if uid := os.Geteuid(); uid != 0 {
-			harness.Require(w.t, "root (the row gives a file to another user)", fmt.Errorf("running as uid %d", uid))
-		}
-		if err := os.Chown(path, 1234, 1234); err != nil {
-			w.t.Fatal(err)
-		}
-		if err := os.Chmod(path, mode); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	fsOwnerMode := func(path string, mode os.FileMode) []string {
-		fi, err := os.Lstat(path)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		uid, gid := ownerOf(fi)
-		if uid != 1234 || gid != 1234 || fi.Mode() != mode {
-			return []string{fmt.Sprintf("%s is %v %d:%d, want %v 1234:1234 (its owner and mode kept)", path, fi.Mode(), uid, gid, mode)}
 		}
 		return nil
 	}
@@ -116,11 +86,6 @@ func mxFileRows() []mxRow {
 		}
 		return res, p
 	}
-	const fsUserConfig = "# the user's own settings\n[build]\njobs = 2\n"
-	add(mxNoNet(mxRow{name: "files/config-does-not-parse", expected: "fail before the exchange: names the file", provider: "jfrog",
-		inputs: map[string]string{"replace-crates-io": "true"},
-		setup:  func(w *mxWorld) { mxWrite(w, ".cargo/config.toml", "[source.crates-io\nreplace-with = \n") },
-		want:   []string{"config.toml"}}))
 	add(mxFail(mxRow{name: "files/read-only-workspace", expected: "fail: nothing written, workspace unchanged", provider: "jfrog",
 		inputs: map[string]string{"replace-crates-io": "true"},
 		setup: func(w *mxWorld) {
@@ -152,89 +117,6 @@ func mxFileRows() []mxRow {
 		check: func(w *mxWorld) []string {
 			return append(fsUnchanged(filepath.Join(w.job.Root(), "outside", "config.toml"), "[registries.other]\ntoken = \"not-for-the-workspace\"\n"),
 				fsOutsideOnly(w, "config.toml")...)
-		}}))
-	add(mxNoNet(mxRow{name: "files/dot-cargo-linked-outside", expected: "fail before the exchange: no credentials written outside", provider: "cloudsmith",
-		inputs: map[string]string{"credentials-file": ".cargo/credentials.toml"},
-		setup: func(w *mxWorld) {
-			fsOutside(w, "keep", "x")
-			fsLink(w, filepath.Join(w.job.Root(), "outside"), filepath.Join(w.job.Workspace(), ".cargo"))
-		},
-		want:  []string{"symbolic link", ".cargo", "outside the workspace"},
-		check: func(w *mxWorld) []string { return fsOutsideOnly(w, "keep") }}))
-	add(mxNoNet(mxRow{name: "files/config-link-proc-pagemap", expected: "fail before the exchange: link refused, nothing read", provider: "jfrog",
-		inputs: map[string]string{"replace-crates-io": "true"},
-		setup: func(w *mxWorld) {
-			fsLink(w, "/proc/self/pagemap", filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
-		},
-		want: []string{"symbolic link", "/proc/self/pagemap"}, maxTime: 5 * time.Second}))
-	add(mxNoNet(mxRow{name: "files/config-200GB-sparse", expected: "fail before the exchange: over 1 MiB, not read", provider: "jfrog",
-		inputs: map[string]string{"replace-crates-io": "true", "config-file": "{temp}/big/config.toml"},
-		setup: func(w *mxWorld) {
-			p := filepath.Join(w.job.Temp(), "big", "config.toml")
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				w.t.Fatal(err)
-			}
-			if err := os.WriteFile(p, nil, 0o644); err != nil {
-				w.t.Fatal(err)
-			}
-			if err := os.Truncate(p, 200<<30); err != nil {
-				w.t.Fatalf("a sparse file of 200 GB: %v", err)
-			}
-		},
-		want: []string{"1 MiB", "config.toml"}, maxTime: 5 * time.Second,
-		check: func(w *mxWorld) []string {
-			p := filepath.Join(w.job.Temp(), "big", "config.toml")
-			fi, err := os.Stat(p)
-			_ = os.Remove(p) // the leak scan reads every file
-			if err != nil || fi.Size() != 200<<30 {
-				return []string{fmt.Sprintf("the sparse file changed: %v", err)}
-			}
-			return nil
-		}}))
-	add(mxRow{name: "files/config-0600-owner-kept", expected: "ok: a user's 0600 config keeps mode and owner", provider: "jfrog",
-		inputs: map[string]string{"replace-crates-io": "true"},
-		setup: func(w *mxWorld) {
-			fsOwned(w, mxWrite(w, ".cargo/config.toml", fsUserConfig), 0o600)
-		},
-		check: func(w *mxWorld) []string {
-			p := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
-			data, _ := os.ReadFile(p)
-			if !strings.HasPrefix(string(data), fsUserConfig) || !strings.Contains(string(data), "[registries.artifactory]") {
-				return []string{fmt.Sprintf("config not merged:\n%s", data)}
-			}
-			return fsOwnerMode(p, 0o600)
-		}})
-	add(mxFail(mxRow{name: "files/failed-step-keeps-credentials-owner", expected: "fail: the user's credentials file keeps content, 0644, owner", provider: "jfrog",
-		inputs: map[string]string{"replace-crates-io": "true", "credentials-file": "{temp}/mine/credentials.toml"},
-		setup: func(w *mxWorld) {
-			p := filepath.Join(w.job.Temp(), "mine", "credentials.toml")
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				w.t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte("[registries.other]\ntoken = \"mine\"\n"), 0o644); err != nil {
-				w.t.Fatal(err)
-			}
-			fsOwned(w, p, 0o644)
-			mxWrite(w, ".cargo/config.toml", fsUserConfig)
-			mxImmutable(w, filepath.Join(w.job.Workspace(), ".cargo"))
-		},
-		want: []string{"config.toml"},
-		check: func(w *mxWorld) []string {
-			p := filepath.Join(w.job.Temp(), "mine", "credentials.toml")
-			return append(fsUnchanged(p, "[registries.other]\ntoken = \"mine\"\n"), fsOwnerMode(p, 0o644)...)
-		}}))
-	add(mxFail(mxRow{name: "files/failed-step-restores-config-owner", expected: "fail late: the config is put back with its 0644 and owner", provider: "cloudsmith",
-		inputs: map[string]string{"replace-crates-io": "true", "credentials-file": "{temp}/ro/credentials.toml"},
-		setup: func(w *mxWorld) {
-			fsOwned(w, mxWrite(w, ".cargo/config.toml", fsUserConfig), 0o644)
-			if err := os.MkdirAll(filepath.Join(w.job.Temp(), "ro"), 0o755); err != nil {
-				w.t.Fatal(err)
-			}
-			mxImmutable(w, filepath.Join(w.job.Temp(), "ro"))
-		},
-		want: []string{"credentials.toml"},
-		check: func(w *mxWorld) []string {
-			return fsOwnerMode(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"), 0o644)
 		}}))
 	add(mxNoNet(mxRow{name: "files/provider-home-linked-outside", expected: "fail before the exchange: no binary installed outside", provider: "jfrog",
 		inputs: map[string]string{"credential-mode": "provider"},

@@ -95,23 +95,13 @@ func TestReleasePathPulledImage(t *testing.T) {
 	pushed := host + "/cargo-oidc/cargo-oidc:0.99.2"
 	digestFile := filepath.Join(t.TempDir(), "digest")
 	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, built, "docker://"+pushed)
-	digest, err := os.ReadFile(digestFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := pushed + "@" + strings.TrimSpace(string(digest))
-	mainYAML, err := os.ReadFile(filepath.Join(root, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	relYAML, err := release.PinImage(mainYAML, ref)
+	ref := pushed + "@" + strings.TrimSpace(readFile(t, digestFile))
+	relYAML, err := release.PinImage([]byte(readFile(t, filepath.Join(root, "action.yml"))), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
 	actionDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(actionDir, "action.yml"), relYAML, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(actionDir, "action.yml"), string(relYAML), 0o644)
 	relAction, err := runner.LoadAction(filepath.Join(actionDir, "action.yml"))
 	if err != nil {
 		t.Fatalf("the release action.yml does not load: %v", err)

@@ -46,11 +46,7 @@ func workflowFiles(t *testing.T, root string) []string {
 func loadActions(t *testing.T, root string) actionSet {
 	t.Helper()
 	read := func(rel string) *actionSpec {
-		b, err := os.ReadFile(filepath.Join(root, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := readActionSpec(rel, b)
+		s, err := readActionSpec(rel, []byte(readFile(t, filepath.Join(root, rel))))
 		if err != nil {
 			t.Fatal(err)
 		}

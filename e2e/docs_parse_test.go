@@ -355,3 +355,19 @@ func changelogProblems(changelog string, examples []string) []string {
 	}
 	return problems
 }
+
+// goRunHelp is what the program pkg prints for -help.
+func goRunHelp(t *testing.T, root, pkg string) string {
+	bin := filepath.Join(t.TempDir(), "prog")
+	if pkg == "." {
+		bin = provBinary(t)
+	} else {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	out, _ := exec.Command(bin, "-help").CombinedOutput() // the exit code is the program's business here
+	return string(out)
+}

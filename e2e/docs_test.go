@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -316,22 +315,6 @@ func commandProblems(t *testing.T, d docSet) []string {
 		problems = append(problems, fmt.Sprintf("checked %d go test patterns and %d go run flags in README.md; the extraction is broken", tests, flags))
 	}
 	return problems
-}
-
-// goRunHelp is what the program pkg prints for -help.
-func goRunHelp(t *testing.T, root, pkg string) string {
-	bin := filepath.Join(t.TempDir(), "prog")
-	if pkg == "." {
-		bin = provBinary(t)
-	} else {
-		build := exec.Command("go", "build", "-o", bin, pkg)
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
-	}
-	out, _ := exec.Command(bin, "-help").CombinedOutput() // the exit code is the program's business here
-	return string(out)
 }
 
 // tableCellProblems finds commands in table cells: a command needs its |

@@ -1,18 +1,14 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
@@ -55,7 +51,7 @@ type provWorld struct {
 
 func provNewWorld(t *testing.T) *provWorld {
 	t.Helper()
-	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
+	scnCargo(t)
 	s := fakes.StartT(t, fakes.Options{TokenTTL: provTTL})
 	next := fakes.DefaultCrate
 	for i := len(provChain) - 1; i >= 0; i-- {
@@ -225,53 +221,5 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 	t.Logf("%d provider exchanges (plus %d by the action step) for %d authenticated registry requests with %d distinct tokens", calls, stepExchanges, authReqs, len(seen))
 	if calls < 3 || calls >= authReqs || len(seen) < 2 {
 		t.Errorf("%d provider exchanges for %d authenticated requests and %d distinct tokens; want one per cargo run (at least 3), fewer than the requests (Cargo's cache), and fresh tokens after expiry", calls, authReqs, len(seen))
-	}
-}
-
-// provBinary builds the action once (harness.Binary) or fails the test.
-func provBinary(t testing.TB) string {
-	t.Helper()
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatalf("build the action: %v", err)
-	}
-	return bin
-}
-
-// BenchmarkProviderGet measures what the credential provider adds to a
-// cargo run that needs the registry: start the built binary with
-// --cargo-plugin, read the hello, send one get, read the token (one ID
-// token request and one JFrog exchange against the local fakes).
-func BenchmarkProviderGet(b *testing.B) {
-	bin := provBinary(b)
-	s := fakes.StartT(b, fakes.Options{})
-	args := []string{"--provider=jfrog", "--url=" + s.JFrogURL, "--provider-name=" + s.JFrog.ProviderName,
-		"--index-url=" + s.JFrogIndex, "--token-scheme=Bearer", "--retries=3"}
-	req, err := json.Marshal(map[string]any{"v": 1, "kind": "get", "operation": "read", "args": args,
-		"registry": map[string]string{"index-url": s.JFrogIndex, "name": "artifactory"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	req = append(req, '\n')
-	env := append([]string{"PATH=" + os.Getenv("PATH")}, s.ActionEnv()...)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(bin, "--cargo-plugin")
-		cmd.Env = env
-		cmd.Stdin = bytes.NewReader(req)
-		out, err := cmd.Output()
-		if err != nil {
-			b.Fatalf("provider: %v", err)
-		}
-		if !bytes.Contains(out, []byte(`"Ok"`)) || !bytes.Contains(out, []byte(`"token":"Bearer `)) {
-			b.Fatalf("provider answered no token: %d bytes", len(out))
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
-	if got, want := s.Store.Exchanges("jfrog"), b.N; got != want {
-		b.Fatalf("%d exchanges for %d gets", got, want)
 	}
 }

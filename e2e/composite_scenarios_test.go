@@ -132,7 +132,7 @@ func TestCompositeRefusals(t *testing.T) {
 		// A step the binary fails (a credentials-file outside the workspace
 		// and RUNNER_TEMP) leaves an empty state: setup/post says there was
 		// nothing to do for it. (The binary revokes a crates.io token at
-		// once when it fails after the exchange: TestMatrix.)
+		// once when it fails after the exchange: internal/action TestCratesIORevokedWhenTheStepFailsLate.)
 		{name: "binary refuses", provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
 			return map[string]string{"credentials-file": filepath.Join(w.t.TempDir(), "credentials.toml")}
 		}, want: cmpSays("credentials-file"), check: func(t *testing.T, w *cmpWorld) {

@@ -51,7 +51,7 @@ const mxMaxRSS = 50 << 20
 type mxRow struct {
 	name     string
 	expected string // what the action must do, for the table
-	provider string // jfrog, cloudsmith, crates-io or codeartifact: the base inputs
+	provider string // a name of providers: the base inputs and the exchange counted
 	// inputs override the base inputs (mxDrop removes one); "timeout"
 	// defaults to 20s so that no row can run long.
 	inputs map[string]string

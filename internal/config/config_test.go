@@ -119,6 +119,7 @@ func TestLoadInvalid(t *testing.T) {
 	}{
 		{"no provider", map[string]string{}, "provider", "is required"},
 		{"unknown provider", map[string]string{"provider": "nexus"}, "provider", `"nexus" is not a known provider`},
+		{"unknown provider names the known ones", map[string]string{"provider": "nexus"}, "provider", "use jfrog (or artifactory), cloudsmith, crates-io"},
 		{"jfrog no url", merge(jfrogOK, "url", ""), "url", "is required"},
 		{"jfrog no provider-name", merge(jfrogOK, "provider-name", ""), "provider-name", "is required"},
 		{"jfrog no repository", merge(jfrogOK, "repository", ""), "repository", "or give index-url"},

@@ -1,219 +1,331 @@
 package e2e
 
 import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
-// cliRun is one run of the built binary's terminal commands.
-type cliRun struct {
-	stdout, stderr string
-	code           int
-}
-
-// cliEnv is a job's environment outside GitHub Actions: a private HOME and
-// CARGO_HOME, the machine's rustup, the stack's CA, and extra on top.
-func cliEnv(t *testing.T, s *fakes.Stack, extra map[string]string) map[string]string {
-	t.Helper()
-	home := t.TempDir()
-	env := map[string]string{
-		"PATH": os.Getenv("PATH"), "HOME": home, "CARGO_HOME": filepath.Join(home, ".cargo"),
-		"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile,
-		"CARGO_TERM_COLOR": "never", "CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20",
-	}
-	if rh := os.Getenv("RUSTUP_HOME"); rh != "" {
-		env["RUSTUP_HOME"] = rh
-	} else if h, err := os.UserHomeDir(); err == nil {
-		env["RUSTUP_HOME"] = filepath.Join(h, ".rustup")
-	}
-	if v, ok := os.LookupEnv("RUSTUP_TOOLCHAIN"); ok {
-		env["RUSTUP_TOOLCHAIN"] = v
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	return env
-}
-
-// cliExec runs the binary in dir with env and args, and fails the test
-// when a secret the fakes issued shows in its output.
-func cliExec(t *testing.T, s *fakes.Stack, dir string, env map[string]string, args ...string) cliRun {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), provBinary(t), args...)
-	cmd.Dir = dir
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stdout, stderr, code, err := harness.Output(cmd)
-	if err != nil {
-		t.Fatalf("cargo-oidc %v: %v", args, err)
-	}
-	t.Logf("$ cargo-oidc %s (exit %d)\n%s%s", strings.Join(args, " "), code, stdout, stderr)
-	provCheckNoSecrets(t, s, "stderr of cargo-oidc "+args[0], stderr)
-	if args[0] != "token" { // token's stdout is the token, by design
-		provCheckNoSecrets(t, s, "stdout of cargo-oidc "+args[0], stdout)
-	}
-	return cliRun{stdout, stderr, code}
-}
-
-// cliInputs are --name=value arguments.
-func cliInputs(in map[string]string) []string {
-	var out []string
-	for k, v := range in {
-		out = append(out, "--"+k+"="+v)
-	}
-	return out
-}
-
-// TestCLIExecGitLabPublishesToCratesIO: in a GitLab job, `cargo-oidc exec
-// --provider=crates-io -- cargo publish` exchanges the job's id_tokens
-// variable (GitLab's issuer and claims) with crates.io, the real cargo
-// publishes with the token, and the token is revoked after; the ID token
-// is then spent, and a second exec says so without running its command.
-// A project crates.io does not trust is refused with GitLab's claims shown.
-func TestCLIExecGitLabPublishesToCratesIO(t *testing.T) {
+// TestCLI runs the built binary as a user, the runner or Cargo does, one
+// row per command line: the exit status and what stdout and stderr must
+// hold. A usage error (exit 2) writes nothing to stdout.
+func TestCLI(t *testing.T) {
 	t.Parallel()
-	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
-	s := provStack(t)
-	gl, err := s.StartGitLab()
+	bin, err := harness.Binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.TrustGitLab(gl, &fakes.GitLabPublisher{Namespace: "GRP", Project: "app", WorkflowFilepath: ".gitlab-ci.yml", Environment: "release"})
-	idt, err := gl.MintGitLab("crates.io", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := cliEnv(t, s, map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt, fakes.CratesIOURLEnv: s.CratesIOIndex})
 	dir := t.TempDir()
-	provWrite(t, dir, map[string]string{"Cargo.toml": provManifest("gl-published", "0.1.0", ""), "src/lib.rs": "pub fn f() {}\n"})
-
-	r := cliExec(t, s, dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "cargo", "publish", "--allow-dirty", "--no-verify")
-	if r.code != 0 {
-		t.Fatalf("exec cargo publish: exit %d", r.code)
+	missing := filepath.Join(dir, "missing-ca.pem")
+	empty := writeFile(t, filepath.Join(dir, "0001.state"), "", 0o600)
+	// The help lists everything the binary and its credential provider
+	// accept: the stages, every flag, --cargo-plugin, the provider's own
+	// arguments and every input (credprovider.ParseArgs takes --<input>=).
+	help := append([]string{"Usage:", "post", "--cargo-plugin", "--help", "-h", "--version", "--host-workspace=DIR", "--host-temp=DIR",
+		"--<input>=value", "--id-token-env=VAR", "--id-token-file=PATH"}, config.Inputs...)
+	// Every way the binary runs builds its HTTP client from SSL_CERT_FILE
+	// (exchange.BaseHTTPClient), which makes a private CA work on macOS and
+	// Windows, where Go's own verifier ignores the variable: a file that
+	// cannot be read stops the main stage and the provider before any
+	// request, naming the variable and the path; the post stage, which
+	// never fails the job, warns and goes on.
+	certEnv := []string{"SSL_CERT_FILE=" + missing, "INPUT_PROVIDER=crates-io", "RUNNER_TEMP=" + dir}
+	const certErr = "cannot use SSL_CERT_FILE::read the CA certificates of SSL_CERT_FILE="
+	tests := []struct {
+		args           []string
+		env            []string
+		code           int
+		stdout, stderr []string
+	}{
+		{args: []string{"--help"}, stdout: help},
+		{args: []string{"-h"}, stdout: help},
+		{args: []string{"-help"}, stdout: help},
+		{args: []string{"--version"}, stdout: []string{"cargo-oidc e2e\n"}}, // harness.Binary stamps "e2e"
+		{args: []string{"--cargo-plugin"}, stdout: []string{"{\"v\":[1]}\n"}},
+		{args: []string{"--bogus"}, code: 2, stderr: []string{"unknown flag --bogus", "--help"}},
+		{args: []string{"-x=1"}, code: 2, stderr: []string{"unknown flag -x"}},
+		{args: []string{"post", "--nope"}, code: 2, stderr: []string{"unknown flag --nope"}},
+		{args: []string{"--provider=jfrog"}, code: 2, stderr: []string{"unknown flag --provider", "credential-provider setting", "INPUT_"}},
+		{args: []string{"--host-temp"}, code: 2, stderr: []string{"--host-temp"}},
+		{args: []string{"extra"}, code: 2, stderr: []string{`unexpected argument "extra"`}},
+		// --composite belongs to the main stage and --state-file to the
+		// post stage; post --state-file with the state of an unfinished
+		// step succeeds.
+		{args: []string{"post", "--composite"}, code: 2, stderr: []string{"--composite is a flag of the main stage"}},
+		{args: []string{"--state-file=" + empty}, code: 2, stderr: []string{"--state-file is a flag of the post stage"}},
+		{args: []string{"post", "--state-file=" + empty}, stdout: []string{"Nothing to clean up: the main stage did not finish."}},
+		{env: certEnv, code: 1, stdout: []string{"::error title=cargo-oidc%3A " + certErr + missing}},
+		{args: []string{"post"}, env: certEnv, stdout: []string{"::warning title=cargo-oidc%3A " + certErr + missing}},
+		{args: []string{"--cargo-plugin"}, env: certEnv, code: 1, stderr: []string{"cargo-oidc: read the CA certificates of SSL_CERT_FILE=" + missing}},
 	}
-	if got := strings.Join(s.Registry.Published(), ","); got != "gl-published@0.1.0" {
-		t.Errorf("published %q", got)
-	}
-	if s.Store.Exchanges("crates-io") != 1 || s.Store.Revocations() != 1 || !strings.Contains(r.stderr, "revoked the crates.io token") {
-		t.Errorf("%d exchanges, %d revocations, want 1 and 1", s.Store.Exchanges("crates-io"), s.Store.Revocations())
-	}
-	if entries, _ := os.ReadDir(env["CARGO_HOME"]); len(entries) > 0 {
-		for _, e := range entries {
-			if e.Name() == "credentials.toml" || e.Name() == "config.toml" {
-				t.Errorf("exec wrote %s", e.Name())
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tt.env...)
+		stdout, stderr, code, err := harness.Output(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != tt.code || code == 2 && stdout != "" {
+			t.Errorf("cargo-oidc %q (env %q): exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tt.args, tt.env, code, tt.code, stdout, stderr)
+		}
+		for _, w := range tt.stdout {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("cargo-oidc %q: stdout lacks %q:\n%s", tt.args, w, stdout)
+			}
+		}
+		for _, w := range tt.stderr {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("cargo-oidc %q: stderr lacks %q:\n%s", tt.args, w, stderr)
 			}
 		}
 	}
+}
 
-	marker := filepath.Join(dir, "ran")
-	r = cliExec(t, s, dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "touch", marker)
-	if r.code != 1 || !strings.Contains(r.stderr, "JWT has already been used") {
-		t.Errorf("a second exec with the spent ID token: exit %d", r.code)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Errorf("the command ran without a token")
-	}
-
-	other, err := gl.MintGitLab("crates.io", map[string]any{"project_path": "grp/other", "ci_config_ref_uri": "gitlab.com/grp/other//ci/release.yml@refs/heads/main"})
+// TestCLIHelpListsOnlyWhatIsAccepted: every --name= the help shows is
+// accepted: the stage flags by the binary, the provider's arguments and
+// inputs by credprovider.ParseArgs.
+func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
+	t.Parallel()
+	bin, err := harness.Binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env["CARGO_OIDC_ID_TOKEN"] = other
-	r = cliExec(t, s, dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "touch", marker)
-	for _, w := range []string{"crates.io refused the token exchange of the ID token from GitLab CI's CARGO_OIDC_ID_TOKEN",
-		"No Trusted Publishing config found for repository `grp/other`", "hint: check the crate's GitLab trusted publisher",
-		"hint:   project_path: grp/other", "hint:   namespace_id: 72",
-		"hint:   ci_config_ref_uri: gitlab.com/grp/other//ci/release.yml@refs/heads/main", "hint:   environment: release"} {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("the refusal does not say %q", w)
+	out, err := exec.Command(bin, "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagsPart, providerPart, ok := strings.Cut(string(out), "Credential provider:")
+	if !ok {
+		t.Fatalf("help has no credential provider section:\n%s", out)
+	}
+	names := func(s string) []string {
+		var out []string
+		for _, m := range docFlagAssignRE.FindAllStringSubmatch(s, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	stageFlags := names(flagsPart)
+	if len(stageFlags) == 0 {
+		t.Fatal("help lists no stage flags")
+	}
+	for _, f := range stageFlags {
+		// The post stage with no state does nothing: only the flag is judged.
+		cmd := exec.Command(bin, "post", "--"+f+"="+t.TempDir())
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("help lists --%s=, which the binary refuses: %v\n%s", f, err, out)
 		}
 	}
-	if r.code != 1 {
-		t.Errorf("exit %d, want 1", r.code)
+	providerArgs := names(providerPart)
+	for _, in := range config.Inputs {
+		if !strings.Contains(providerPart, " "+in) {
+			t.Errorf("help does not list input %s", in)
+		}
+		providerArgs = append(providerArgs, in)
+	}
+	for _, a := range providerArgs {
+		args := []string{"--provider=jfrog", "--url=https://example.jfrog.io", "--provider-name=p", "--repository=r"}
+		if _, err := credprovider.ParseArgs(append(args, "--"+a+"=x")); err != nil && strings.Contains(err.Error(), "unknown argument") {
+			t.Errorf("help lists --%s=, which the credential provider refuses: %v", a, err)
+		}
+	}
+	if _, err := credprovider.ParseArgs([]string{"--provider=crates-io", "--nonsense=x"}); err == nil || !strings.Contains(err.Error(), "unknown argument") {
+		t.Errorf("ParseArgs accepted an unknown argument (err %v): the check above proves nothing", err)
 	}
 }
 
-// TestCLIConfigureThenCargoFetch: configure writes the registry and
-// cargo-oidc as its provider into $CARGO_HOME/config.toml (the file's
-// comments kept); plain cargo then fetches from the registry that needs a
-// token, the provider finding the ID token in the named variable.
-func TestCLIConfigureThenCargoFetch(t *testing.T) {
-	t.Parallel()
-	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
-	s := provStack(t)
-	idt, err := s.Issuer.Mint("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := cliEnv(t, s, map[string]string{"REG_ID_TOKEN": idt})
-	provWrite(t, env["CARGO_HOME"], map[string]string{"config.toml": "# the machine's own\n[net]\ngit-fetch-with-cli = false\n"})
-	dir := t.TempDir()
-	provWrite(t, dir, map[string]string{"Cargo.toml": provManifest("uses-dep", "0.1.0", `prov-a = { version = "1", registry = "artifactory" }`+"\n"),
-		"src/lib.rs": ""})
+// verModule is the module path `go install` is given.
+const verModule = "github.com/cargo-oidc/cargo-oidc"
 
-	args := append([]string{"configure", "--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}, cliInputs(s.JFrogInputs())...)
-	r := cliExec(t, s, dir, env, args...)
-	if r.code != 0 {
-		t.Fatalf("configure: exit %d", r.code)
+// TestVersionGoInstall: `go install github.com/cargo-oidc/cargo-oidc@vX.Y.Z`
+// stamps nothing with -ldflags, yet `cargo-oidc --version` prints vX.Y.Z.
+// The module is served at v0.99.0 (made from this working tree) by a
+// file-system module proxy, so the go command installs it exactly as it
+// would from proxy.golang.org; the dependencies come from the module cache.
+func TestVersionGoInstall(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("skipping in -short mode: compiles the binary once more")
 	}
-	cfg, _ := os.ReadFile(filepath.Join(env["CARGO_HOME"], "config.toml"))
-	for _, w := range []string{"# the machine's own\n[net]\ngit-fetch-with-cli = false\n", "[registries.artifactory]", "index = \"" + s.JFrogIndex + "\"",
-		"credential-provider = \"" + provBinary(t) + " --provider=jfrog", "--id-token-env=REG_ID_TOKEN\""} {
-		if !strings.Contains(string(cfg), w) {
-			t.Errorf("config.toml lacks %q:\n%s", w, cfg)
-		}
+	root := harness.Root(t)
+	const ver = "v0.99.0"
+	proxy := t.TempDir()
+	verWriteModule(t, root, filepath.Join(proxy, verModule, "@v"), ver)
+
+	gobin := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "install", verModule+"@"+ver)
+	cmd.Dir = t.TempDir() // outside any module, as a user would run it
+	cmd.Env = append(os.Environ(),
+		"GOBIN="+gobin,
+		"GOPROXY=file://"+filepath.ToSlash(proxy),
+		"GOSUMDB=off", // the proxy's module is not in sum.golang.org; go.sum still checks the dependencies
+		"GOFLAGS=",
+		"GOTOOLCHAIN=local",
+		"CGO_ENABLED=0",
+	)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go install %s@%s: %v\n%s", verModule, ver, err, out)
 	}
-	if strings.Contains(string(cfg), idt) || s.Store.Exchanges("jfrog") != 0 {
-		t.Errorf("configure exchanged or wrote the ID token")
+	bin := filepath.Join(gobin, "cargo-oidc")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
 	}
-	cmd := exec.CommandContext(t.Context(), "cargo", "fetch")
-	cmd.Dir = dir
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	got, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("%s --version: %v", bin, err)
 	}
-	stdout, stderr, code, err := harness.Output(cmd)
-	if err != nil || code != 0 {
-		t.Fatalf("cargo fetch: exit %d %v\n%s%s", code, err, stdout, stderr)
+	if want := "cargo-oidc " + ver + "\n"; string(got) != want {
+		t.Errorf("go install ...@%s: --version printed %q, want %q", ver, got, want)
 	}
-	provCheckNoSecrets(t, s, "cargo's output", stdout+stderr)
-	if s.Store.Exchanges("jfrog") == 0 {
-		t.Errorf("cargo fetched without asking cargo-oidc for a token")
+	// The credential provider reports the same version in its hello.
+	plugin := exec.Command(bin, "--cargo-plugin")
+	plugin.Stdin = strings.NewReader("")
+	hello, err := plugin.Output()
+	if err != nil {
+		t.Fatalf("%s --cargo-plugin: %v", bin, err)
+	}
+	if !bytes.HasPrefix(hello, []byte(`{"v":[1]}`)) {
+		t.Errorf("--cargo-plugin hello is %q", hello)
 	}
 }
 
-// TestCLITokenAndPluginPosition: token prints a token the registry
-// accepts, alone on stdout, and warns on stderr; --cargo-plugin starts the
-// credential provider only as the first argument, so exec runs a tool that
-// takes --cargo-plugin itself.
-func TestCLITokenAndPluginPosition(t *testing.T) {
+// TestVersionUnstamped: a build without a -X main.version stamp and without
+// VCS information prints "dev" (a stamped build prints its stamp: TestCLI).
+func TestVersionUnstamped(t *testing.T) {
 	t.Parallel()
-	s := provStack(t)
-	idt, err := s.Issuer.Mint("", nil)
+	plain := filepath.Join(t.TempDir(), "cargo-oidc")
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", plain, ".")
+	cmd.Dir = harness.Root(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if got, err := exec.Command(plain, "--version").Output(); err != nil || string(got) != "cargo-oidc dev\n" {
+		t.Errorf("unstamped build without VCS info: --version printed %q (%v), want %q", got, err, "cargo-oidc dev\n")
+	}
+}
+
+// verWriteModule writes the files a module proxy serves for version ver
+// (list, .info, .mod, .zip) into dir, the zip made from the working tree at
+// root the way `go mod download` expects it: every file under
+// "<module>@<version>/", without .git.
+func verWriteModule(t *testing.T, root, dir, ver string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv(t, s, map[string]string{"REG_ID_TOKEN": idt})
-	in := append([]string{"--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}, cliInputs(s.JFrogInputs())...)
-
-	r := cliExec(t, s, t.TempDir(), env, append([]string{"token"}, in...)...)
-	tok := strings.TrimSuffix(r.stdout, "\n")
-	if r.code != 0 || strings.Contains(tok, "\n") || !s.Store.Valid(tok) {
-		t.Fatalf("token: exit %d, stdout is not one valid token", r.code)
+	info, _ := json.Marshal(map[string]string{"Version": ver, "Time": "2026-01-02T03:04:05Z"})
+	files := map[string][]byte{"list": []byte(ver + "\n"), ver + ".info": info, ver + ".mod": gomod}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	prefix := verModule + "@" + ver + "/"
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			if rel != "." && (d.Name() == ".git" || d.Name() == "vendor" || verFileExists(filepath.Join(p, "go.mod"))) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || d.Name() == ".git" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		w, err := zw.Create(prefix + filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(r.stderr, "now in your hands") {
-		t.Errorf("token gave no warning")
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
 	}
+	files[ver+".zip"] = buf.Bytes()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
-	sh := harness.Tool(t, "sh", "install a POSIX shell")
-	r = cliExec(t, s, t.TempDir(), env, append(append([]string{"exec"}, in...), "--", sh, "-c", `echo "ran $0 ${CARGO_REGISTRIES_ARTIFACTORY_TOKEN%% *}"`, "--cargo-plugin")...)
-	if r.code != 0 || r.stdout != "ran --cargo-plugin Bearer\n" {
-		t.Errorf("exec -- sh ... --cargo-plugin: exit %d, stdout %q, want the tool's output", r.code, r.stdout)
+func verFileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// provBinary builds the action once (harness.Binary) or fails the test.
+func provBinary(t testing.TB) string {
+	t.Helper()
+	bin, err := harness.Binary()
+	if err != nil {
+		t.Fatalf("build the action: %v", err)
+	}
+	return bin
+}
+
+// BenchmarkProviderGet measures what the credential provider adds to a
+// cargo run that needs the registry: start the built binary with
+// --cargo-plugin, read the hello, send one get, read the token (one ID
+// token request and one JFrog exchange against the local fakes).
+func BenchmarkProviderGet(b *testing.B) {
+	bin := provBinary(b)
+	s := fakes.StartT(b, fakes.Options{})
+	args := []string{"--provider=jfrog", "--url=" + s.JFrogURL, "--provider-name=" + s.JFrog.ProviderName,
+		"--index-url=" + s.JFrogIndex, "--token-scheme=Bearer", "--retries=3"}
+	req, err := json.Marshal(map[string]any{"v": 1, "kind": "get", "operation": "read", "args": args,
+		"registry": map[string]string{"index-url": s.JFrogIndex, "name": "artifactory"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req = append(req, '\n')
+	env := append([]string{"PATH=" + os.Getenv("PATH")}, s.ActionEnv()...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(bin, "--cargo-plugin")
+		cmd.Env = env
+		cmd.Stdin = bytes.NewReader(req)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("provider: %v", err)
+		}
+		if !bytes.Contains(out, []byte(`"Ok"`)) || !bytes.Contains(out, []byte(`"token":"Bearer `)) {
+			b.Fatalf("provider answered no token: %d bytes", len(out))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
+	if got, want := s.Store.Exchanges("jfrog"), b.N; got != want {
+		b.Fatalf("%d exchanges for %d gets", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -141,7 +142,7 @@ func cmpArgvShims(t *testing.T) (dir, log string) {
 			continue
 		}
 		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>'" + log + "'\nexec '" + real + "' \"$@\"\n"
-		scnWriteFile(t, filepath.Join(dir, name), script, 0o755)
+		writeFile(t, filepath.Join(dir, name), script, 0o755)
 	}
 	return dir, log
 }
@@ -169,172 +170,147 @@ func cmpShellPATH(t *testing.T, shell string) (dir, log string) {
 	}
 	dir = t.TempDir()
 	log = filepath.Join(dir, "uses.log")
-	scnWriteFile(t, filepath.Join(dir, "bash"), "#!/bin/sh\n"+
+	writeFile(t, filepath.Join(dir, "bash"), "#!/bin/sh\n"+
 		"echo \"$*\" >>'"+log+"'\n"+
 		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc|-e) shift ;; -o) shift 2 ;; *) break ;; esac; done\n"+
 		"exec "+exe+" -e \"$@\"\n", 0o755)
 	return dir, log
 }
 
-// TestCompositeNoSecretInArguments: setup.sh main (crates.io with a
-// credentials file, then JFrog with dashed inputs) and post, run by bash,
-// dash and busybox sh, from a mirror that wants Basic credentials in
-// download-url, while every process's command line on the machine is read
-// in a tight loop: no ID token, request token, registry token or mirror
-// password is ever on one, and the password is never printed; the clean-up
-// still revokes and removes.
-func TestCompositeNoSecretInArguments(t *testing.T) {
+// cmpBusyboxPATH makes a folder holding only busybox's applets and a bash
+// that runs busybox sh (as in act's job image), for a job whose PATH has no
+// bash, curl or GNU tools.
+func cmpBusyboxPATH(t *testing.T) string {
+	t.Helper()
+	bb := ""
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		if _, err := os.Stat(p); err == nil {
+			bb = p
+		}
+	}
+	if bb == "" {
+		harness.Require(t, "busybox", errors.New("not in /bin or /usr/bin; install busybox-static"))
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		t.Fatalf("busybox --list: %v", err)
+	}
+	dir := t.TempDir()
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "bash" || strings.Contains(applet, "/") {
+			continue
+		}
+		if err := os.Symlink(bb, filepath.Join(dir, applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "bash"), "#!"+bb+" sh\n"+
+		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc) shift ;; *) break ;; esac; done\n"+
+		"exec "+bb+" sh \"$@\"\n", 0o755)
+	return dir
+}
+
+// TestCompositeTwoSteps: one job with two setup steps, crates.io with a
+// credentials file under RUNNER_TEMP and JFrog with inputs with dashes in
+// their names (registry-name), run by bash, dash and busybox sh, and on a job
+// whose PATH holds only busybox (sh as bash, wget, no curl) from an http://
+// or a file:// mirror. The binary is downloaded once (the second step reuses
+// the checked binary); setup/post revokes the crates.io token once and
+// removes its credentials file, and a second setup/post says there is
+// nothing to do. Meanwhile every process's command line on the machine is
+// read in a tight loop: no ID token, request token, registry token or
+// mirror password is ever on one; the password of the https mirror's
+// download-url is never printed.
+func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
-	for _, shell := range []string{"bash", "dash", "busybox"} {
-		t.Run(shell, func(t *testing.T) {
+	for _, tt := range []struct{ name, shell, mirror string }{
+		{"bash", "bash", "https"}, {"dash", "dash", "https"}, {"busybox", "busybox", "https"},
+		{"busybox-only/http", "", "http"}, {"busybox-only/file", "", "file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir, uses := cmpShellPATH(t, shell)
-			shims, argv := cmpArgvShims(t)
-			path := shims + string(os.PathListSeparator) + os.Getenv("PATH")
-			if dir != "" {
-				path = dir + string(os.PathListSeparator) + path
+			var uses, argv, path string
+			if tt.shell != "" {
+				var dir, shims string
+				dir, uses = cmpShellPATH(t, tt.shell)
+				shims, argv = cmpArgvShims(t)
+				path = shims + string(os.PathListSeparator) + os.Getenv("PATH")
+				if dir != "" {
+					path = dir + string(os.PathListSeparator) + path
+				}
+			} else {
+				path = cmpBusyboxPATH(t) // the shims would bring the host's tools back
 			}
 			w := cmpNewWorld(t, map[string]string{"PATH": path})
 			pass := "mirror-pass-" + cmpRandom(t, 12)
-			w.rel.mirror = w.rel.requireAuth("mirror-user", pass)
+			switch tt.mirror {
+			case "https":
+				w.rel.mirror = w.rel.requireAuth("mirror-user", pass)
+			case "http":
+				// busybox's wget cannot complete a TLS handshake with Go's
+				// servers (and validates no certificate anyway): a plain
+				// HTTP mirror, which the checksum makes as safe.
+				srv := httptest.NewServer(w.rel.handler)
+				t.Cleanup(srv.Close)
+				w.rel.mirror = srv.URL + "/releases/{version}"
+			case "file":
+				dir := filepath.Join(t.TempDir(), cmpVersion)
+				writeFile(t, filepath.Join(dir, w.rel.asset), string(w.rel.binary), 0o644)
+				w.rel.mirror = "file://" + filepath.Dir(dir) + "/{version}"
+			}
 
 			watch := cmpWatchArgv(t)
 			creds := filepath.Join(w.job.Temp(), "cargo", "credentials.toml")
-			cio := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL, "credentials-file": creds})
-			if cio.Failed {
-				t.Fatalf("crates-io setup failed:\n%s", cio.Combined())
-			}
-			jf := w.runSetup("jfrog", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-				"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local", "registry-name": "corp"})
-			if jf.Failed || jf.Outputs["registry-name"] != "corp" {
-				t.Fatalf("jfrog setup (inputs with dashes) failed:\n%s", jf.Combined())
-			}
+			cio := w.runSetup("crates-io", providerNamed(t, "crates-io"), map[string]string{"credentials-file": creds})
+			jf := w.runSetup("jfrog", providerNamed(t, "jfrog"), map[string]string{"registry-name": "corp"})
 			tok := cio.Outputs["token"]
-			if !w.s.Store.Valid(tok) {
-				t.Fatal("no valid crates.io token")
+			if cio.Failed || jf.Failed || jf.Outputs["registry-name"] != "corp" || !w.s.Store.Valid(jf.Outputs["token"]) ||
+				!strings.HasPrefix(tok, "cio_tp_") || !w.s.Store.Valid(tok) || !strings.Contains(readFile(t, creds), tok) {
+				t.Fatalf("a setup step failed or gave no valid token (the credentials file must hold crates.io's):\n%s\n%s", cio.Combined(), jf.Combined())
 			}
-			w.runPost()
+			want := 1
+			if tt.mirror == "file" {
+				want = 0 // copied, not downloaded
+			}
+			if w.rel.downloadCount() != want {
+				t.Errorf("%d downloads from the mirror for two setup steps, want %d", w.rel.downloadCount(), want)
+			}
+			post := w.runPost().Combined()
+			if w.s.Store.Valid(tok) || w.s.Store.Revocations() != 1 || !strings.Contains(post, "Revoked the crates.io token.") {
+				t.Errorf("after setup/post the crates.io token is valid=%v, %d revocations; want revoked once:\n%s", w.s.Store.Valid(tok), w.s.Store.Revocations(), post)
+			}
+			if _, err := os.Stat(creds); !os.IsNotExist(err) || strings.Contains(post, "::warning") || strings.Contains(post, "::error") {
+				t.Errorf("setup/post left the credentials file (%v) or warned:\n%s", err, post)
+			}
+			if again := w.runPost().Combined(); !strings.Contains(again, "Nothing to clean up") {
+				t.Errorf("a second setup/post does not say there is nothing to do:\n%s", again)
+			}
 
 			secrets := map[string]string{"mirror password": pass, "ID token request token": w.s.RequestToken}
 			for i, tk := range w.s.Store.Tokens() {
 				secrets[fmt.Sprintf("%s %s (#%d)", tk.Service, tk.Kind, i+1)] = tk.Value
 			}
-			if shell != "busybox" {
-				if data := scnReadFile(t, argv); !strings.Contains(data, "sha256sum ") {
+			if argv != "" {
+				data := readFile(t, argv)
+				if tt.shell != "busybox" && !strings.Contains(data, "sha256sum ") {
 					t.Errorf("the argument log misses setup.sh's sha256sum:\n%s", data)
 				}
+				watch.add(strings.Split(data, "\n")...)
 			}
-			watch.add(strings.Split(scnReadFile(t, argv), "\n")...)
 			watch.check(t, secrets)
-
-			if w.s.Store.Valid(tok) {
-				t.Error("setup/post did not revoke the crates.io token")
+			for _, l := range secretLeaks("the job's log", strings.Join(cmpOutputs(w), "\n"), []string{pass}) {
+				t.Error("the mirror's password: " + l)
 			}
-			if _, err := os.Stat(creds); !os.IsNotExist(err) {
-				t.Errorf("setup/post left the credentials file (%v)", err)
-			}
-			for _, res := range w.job.Results() {
-				for _, line := range strings.Split(res.Combined(), "\n") {
-					if strings.Contains(line, pass) && !strings.HasPrefix(strings.TrimSpace(line), "::add-mask::") {
-						t.Errorf("step %s printed the mirror password: %s", res.ID, strings.ReplaceAll(line, pass, "<PASSWORD>"))
-					}
-				}
-			}
-			if out := cio.Combined(); !strings.Contains(out, "\nFrom https://127.0.0.1:") || strings.Contains(out, "\nFrom https://mirror-user") {
+			if out := cio.Combined(); tt.mirror == "https" && (!strings.Contains(out, "\nFrom https://127.0.0.1:") || strings.Contains(out, "\nFrom https://mirror-user")) {
 				t.Errorf("the From line does not show the mirror without its credentials:\n%s", out)
 			}
-			w.checkNoLeak()
+			checkJobNoLeak(t, w.job, w.s)
 			if uses != "" {
-				log := scnReadFile(t, uses)
 				for _, want := range []string{"setup.sh main", "setup.sh post"} {
-					if !strings.Contains(log, want) {
-						t.Errorf("%s did not run %q:\n%s", shell, want, log)
+					if log := readFile(t, uses); !strings.Contains(log, want) {
+						t.Errorf("%s did not run %q:\n%s", tt.shell, want, log)
 					}
 				}
-			}
-		})
-	}
-}
-
-// TestCompositeCredentialsNeverPrinted: a download that fails prints the
-// URL without its user information, in the From line and the error; a
-// download-url that is not a URL is not echoed.
-func TestCompositeCredentialsNeverPrinted(t *testing.T) {
-	t.Parallel()
-	w := cmpNewWorld(t, nil)
-	pass := "pw-" + cmpRandom(t, 12)
-	url := strings.Replace(w.rel.requireAuth("u", pass), "{version}", "v0.0.1", 1) // no such release: 404
-	in := map[string]string{"provider": "jfrog", "url": w.s.JFrogURL, "provider-name": "x", "repository": "r"}
-	for _, tt := range []struct{ url, want string }{
-		{url, "could not download " + strings.Replace(url, "u:"+pass+"@", "", 1) + "/" + w.rel.asset},
-		{"u:" + pass + "@mirror.example.com/{version}", "download-url is not an https, http or file URL"},
-	} {
-		in["download-url"] = tt.url
-		res := w.setup.run(w.ctx, t, w.job, "registry", in, nil)
-		out := res.Combined()
-		if !res.Failed || !strings.Contains(out, tt.want) {
-			t.Errorf("download-url %s: want a failure saying %q:\n%s", strings.ReplaceAll(tt.url, pass, "<PASSWORD>"), tt.want, strings.ReplaceAll(out, pass, "<PASSWORD>"))
-		}
-		for _, line := range strings.Split(out, "\n") {
-			if strings.Contains(line, pass) && !strings.HasPrefix(line, "::add-mask::") {
-				t.Errorf("printed the password: %s", strings.ReplaceAll(line, pass, "<PASSWORD>"))
-			}
-		}
-	}
-}
-
-// TestCompositePostActsOnlyOnItsJob: setup/post runs no program a state
-// folder names and acts on no state another run or job wrote: a leftover
-// 0002.bin naming a marker script and state files with other ids (or none)
-// are skipped with a warning, while this job's state is still cleaned up;
-// a binary changed on disk after the setup step is not run either.
-func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		name   string
-		plant  func(t *testing.T, w *cmpWorld, stateDir, marker string)
-		revoke bool
-		want   string
-	}{
-		{"leftover state of another run", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
-			scnWriteFile(t, filepath.Join(stateDir, "0002.state"), "provider=crates-io\nrevoke=true\ntoken=cio_tp_other\n", 0o600)
-			scnWriteFile(t, filepath.Join(stateDir, "0002.id"), "run=1\nattempt=1\njob=build\nsetup="+strings.Repeat("0", 32)+"\n", 0o600)
-			scnWriteFile(t, filepath.Join(stateDir, "0002.bin"), filepath.Join(filepath.Dir(marker), "evil.sh")+"\n", 0o600)
-			scnWriteFile(t, filepath.Join(stateDir, "0003.state"), "provider=crates-io\n", 0o600)
-			scnWriteFile(t, filepath.Join(filepath.Dir(marker), "evil.sh"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
-		}, true, "state 0003 in "},
-		{"binary changed after setup", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
-			bin := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, "cargo-oidc")
-			scnWriteFile(t, bin, "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
-		}, false, "binary in "},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := cmpNewWorld(t, nil)
-			res := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL})
-			if res.Failed {
-				t.Fatalf("setup failed:\n%s", res.Combined())
-			}
-			tok := res.Outputs["token"]
-			stateDir := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "state")
-			marker := filepath.Join(t.TempDir(), "planted-program-ran")
-			tt.plant(t, w, stateDir, marker)
-			post := w.runPost()
-			out := post.Combined()
-			if _, err := os.Stat(marker); !os.IsNotExist(err) {
-				t.Errorf("setup/post ran a planted program")
-			}
-			if !strings.Contains(out, "::warning") || !strings.Contains(out, tt.want) {
-				t.Errorf("setup/post does not warn %q:\n%s", tt.want, out)
-			}
-			if tt.revoke && (w.s.Store.Valid(tok) || !strings.Contains(out, "Revoked the crates.io token.")) {
-				t.Errorf("this job's token was not revoked:\n%s", out)
-			}
-			if tt.revoke && strings.Count(out, "was not written by a setup step of this job") != 2 {
-				t.Errorf("want a warning for each of the two foreign states:\n%s", out)
-			}
-			if w.s.Store.Revocations() > 1 {
-				t.Errorf("%d revocations, want at most this job's one", w.s.Store.Revocations())
 			}
 		})
 	}
@@ -407,7 +383,7 @@ func TestCompositeDownloadBounds(t *testing.T) {
 				w := cmpNewWorld(t, env)
 				if tool == "gnu-wget" {
 					rc := filepath.Join(t.TempDir(), "wgetrc")
-					scnWriteFile(t, rc, "ca_certificate = "+w.s.CAFile+"\n", 0o644)
+					writeFile(t, rc, "ca_certificate = "+w.s.CAFile+"\n", 0o644)
 					w.job.SetEnv("WGETRC", rc)
 				}
 				var plainHits atomic.Int64
@@ -434,8 +410,7 @@ func TestCompositeDownloadBounds(t *testing.T) {
 				w.rel.mirror = srv.URL + "/releases/{version}"
 
 				start := time.Now()
-				res := w.runSetup("registry", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-					"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local"})
+				res := w.runSetup("registry", providerNamed(t, "jfrog"), nil)
 				out := res.Combined()
 				if !res.Failed {
 					t.Fatalf("setup succeeded:\n%s", out)
@@ -456,10 +431,8 @@ func TestCompositeDownloadBounds(t *testing.T) {
 				if kind != "redirect to http" && bh.wrote.Load() >= big && !bh.length {
 					t.Logf("note: the server wrote all %d bytes before the client stopped", bh.wrote.Load())
 				}
-				leftovers, _ := filepath.Glob(filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, "*"))
-				dots, _ := filepath.Glob(filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, ".*"))
-				if len(leftovers)+len(dots) != 0 {
-					t.Errorf("files left: %v %v", leftovers, dots)
+				if left, _ := os.ReadDir(filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion)); len(left) != 0 {
+					t.Errorf("%d files left in the binary folder", len(left))
 				}
 				if n := w.s.Issuer.Faults.Requests(); n != 0 {
 					t.Errorf("%d ID token requests: something ran", n)
@@ -477,42 +450,5 @@ func TestSetupScriptShellcheck(t *testing.T) {
 	cmd := exec.Command(sc, "--shell=sh", "--severity=style", filepath.Join(harness.Root(t), "setup", "setup.sh"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("shellcheck --shell=sh setup/setup.sh: %v\n%s", err, out)
-	}
-}
-
-// TestCLICompositeFlags: --composite belongs to the main stage and
-// --state-file to the post stage; the wrong pairing is a usage error (exit
-// 2) that says where the flag belongs, and post --state-file with a state
-// file of an unfinished step succeeds.
-func TestCLICompositeFlags(t *testing.T) {
-	t.Parallel()
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(t.TempDir(), "0001.state")
-	scnWriteFile(t, empty, "", 0o600)
-	tests := []struct {
-		args     []string
-		wantCode int
-		want     string
-	}{
-		{[]string{"post", "--composite"}, 2, "--composite is a flag of the main stage"},
-		{[]string{"--state-file=" + empty}, 2, "--state-file is a flag of the post stage"},
-		{[]string{"post", "--state-file=" + empty}, 0, "Nothing to clean up: the main stage did not finish."},
-	}
-	for _, tt := range tests {
-		cmd := exec.Command(bin, tt.args...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
-			t.Errorf("cargo-oidc %v: exit %d, output %q; want exit %d and %q", tt.args, code, out, tt.wantCode, tt.want)
-		}
 	}
 }

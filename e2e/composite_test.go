@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,123 +35,70 @@ import (
 // release's build flags and served by the mirror.
 const cmpVersion = "v0.99.1"
 
-// cmpCompositeOnly are the composite's inputs the container action does not
-// have, and why.
-var cmpCompositeOnly = map[string]string{
-	"download-url": "the container action has no binary to download: its image is pulled by the runner",
-}
+// cmpOwnInputs are the inputs one action has and the other lacks, and why:
+// the composite's download-url (the container action has no binary to
+// download: its image is pulled by the runner), and the container action's
+// host paths (runs.args; the composite runs on the host, where
+// GITHUB_WORKSPACE and RUNNER_TEMP are the host paths already).
+var cmpOwnInputs = map[string]string{"download-url": "setup/action.yml", "host-workspace": "action.yml", "host-temp": "action.yml"}
 
-// cmpContainerOnly are the container action's inputs the composite may
-// lack, and why. Both are the container's host paths (runs.args); the
-// composite runs on the host, where GITHUB_WORKSPACE and RUNNER_TEMP are the
-// host paths already.
-var cmpContainerOnly = map[string]string{
-	"host-workspace": "the host path of the workspace, needed only inside the container",
-	"host-temp":      "the host path of RUNNER_TEMP, needed only inside the container",
-}
-
-// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml declares
-// the container action's inputs (name, description, required, default) and
-// outputs (name, description), in the same order, except the documented
-// exceptions above; its step passes every shared input on as INPUT_<NAME>
-// and every output is forwarded from that step.
+// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml and
+// setup/post/action.yml load under the runner's rules; setup/action.yml
+// declares the container action's inputs (name, description, required,
+// default) and outputs (name, description), in the same order, except
+// cmpOwnInputs; it runs only bash steps; its step run passes every shared
+// input on as CARGO_OIDC_IN_<NAME> (an identifier: dash and busybox sh drop
+// INPUT_REGISTRY-NAME and the like from the environment, and no input value
+// goes on a command line), and every output is forwarded from that step.
 func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
-	// Both load under the runner's rules (the contexts each key may use).
-	var comp *runner.Action
-	for _, p := range []string{"setup/action.yml", "setup/post/action.yml"} {
-		a, err := runner.LoadAction(filepath.Join(root, p))
-		if err != nil {
-			t.Errorf("the runner would not load %s: %v", p, err)
-		}
-		if comp == nil {
-			comp = a
-		}
+	if _, err := runner.LoadAction(filepath.Join(root, "setup/post/action.yml")); err != nil {
+		t.Errorf("the runner would not load setup/post/action.yml: %v", err)
 	}
-	if comp == nil {
-		t.FailNow()
+	comp, err := runner.LoadAction(filepath.Join(root, "setup/action.yml"))
+	if err != nil || comp.Runs.Using != "composite" {
+		t.Fatalf("the runner would not load setup/action.yml as a composite action: %v", err)
 	}
 	main := repoAction(t)
-	if comp.Runs.Using != "composite" {
-		t.Fatalf("setup/action.yml: runs.using is %q, want composite", comp.Runs.Using)
-	}
-	inputs := func(a *runner.Action) map[string]runner.Input {
-		m := map[string]runner.Input{}
+	shared := func(a *runner.Action, file string) (names []string, byName map[string]runner.Input) {
+		byName = map[string]runner.Input{}
 		for _, in := range a.Inputs {
-			m[in.Name] = in
+			in.DeprecationMessage = ""
+			byName[in.Name] = in
+			if cmpOwnInputs[in.Name] == "" {
+				names = append(names, in.Name)
+			}
 		}
-		return m
-	}
-	mainInputs, compInputs := inputs(main), inputs(comp)
-
-	var mainIn, compIn []string
-	for _, in := range main.Inputs {
-		if _, ok := cmpContainerOnly[in.Name]; !ok {
-			mainIn = append(mainIn, in.Name)
+		for k, owner := range cmpOwnInputs {
+			if _, ok := byName[k]; ok != (owner == file) {
+				t.Errorf("input %q is listed as %s's own, but %s has it: %v (fix the exception)", k, owner, file, ok)
+			}
 		}
+		return names, byName
 	}
-	for _, in := range comp.Inputs {
-		if _, ok := cmpCompositeOnly[in.Name]; !ok {
-			compIn = append(compIn, in.Name)
-		}
-	}
+	mainIn, mainBy := shared(main, "action.yml")
+	compIn, compBy := shared(comp, "setup/action.yml")
 	if !slices.Equal(mainIn, compIn) {
 		t.Errorf("inputs differ (exceptions aside):\n action.yml:       %v\n setup/action.yml: %v", mainIn, compIn)
 	}
-	for k := range cmpCompositeOnly {
-		if _, ok := compInputs[k]; !ok {
-			t.Errorf("setup/action.yml lacks its own input %q", k)
-		}
-		if _, ok := mainInputs[k]; ok {
-			t.Errorf("input %q is listed as composite-only but action.yml has it too: drop the exception", k)
-		}
-	}
-	for k := range cmpContainerOnly {
-		if _, ok := mainInputs[k]; !ok {
-			t.Errorf("input %q is listed as container-only but action.yml does not have it: drop the exception", k)
-		}
-		if _, ok := compInputs[k]; ok {
-			t.Errorf("input %q is listed as container-only but setup/action.yml has it too: drop the exception", k)
-		}
-	}
 	for _, k := range mainIn {
-		m, c := mainInputs[k], compInputs[k]
-		m.DeprecationMessage, c.DeprecationMessage = "", ""
-		if m != c {
-			t.Errorf("input %s is %+v in action.yml but %+v in setup/action.yml", k, m, c)
+		if mainBy[k] != compBy[k] {
+			t.Errorf("input %s is %+v in action.yml but %+v in setup/action.yml", k, mainBy[k], compBy[k])
 		}
 	}
-	outputNames := func(a *runner.Action) []string {
-		var names []string
-		for _, o := range a.Outputs {
-			names = append(names, o.Name)
-		}
-		return names
-	}
-	if mo, co := outputNames(main), outputNames(comp); !slices.Equal(mo, co) {
-		t.Errorf("outputs differ:\n action.yml:       %v\n setup/action.yml: %v", mo, co)
-	}
-
 	var run *runner.CompositeStep
 	for i, st := range comp.Runs.Steps {
 		if st.ID == "run" {
 			run = &comp.Runs.Steps[i]
 		}
-		if st.Shell != "bash" {
-			t.Errorf("setup/action.yml step %d: shell is %q, want bash (the one shell of all three hosted OSes)", i+1, st.Shell)
-		}
-		if st.Uses != "" {
-			t.Errorf("setup/action.yml step %d: a uses: step; the composite runs only its own bash", i+1)
+		if st.Shell != "bash" || st.Uses != "" {
+			t.Errorf("setup/action.yml step %d: shell %q, uses %q; want only bash (the one shell of all three hosted OSes)", i+1, st.Shell, st.Uses)
 		}
 	}
 	if run == nil {
 		t.Fatal("setup/action.yml has no step with id run")
 	}
-	// Each shared input reaches the binary as CARGO_OIDC_IN_<NAME> (an
-	// identifier: dash and busybox sh drop INPUT_REGISTRY-NAME and the like
-	// from the environment), which cargo-oidc --composite reads itself: no
-	// input value goes on a command line.
 	for _, k := range mainIn {
 		name := ghaction.CompositeInputPrefix + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
 		if got, want := run.Env[name], "${{ inputs."+k+" }}"; got != want {
@@ -166,16 +110,12 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 			t.Errorf("step run: env %s names no input of the container action", k)
 		}
 	}
-	descriptions := map[string]string{}
-	for _, o := range main.Outputs {
-		descriptions[o.Name] = o.Description
+	if len(main.Outputs) != len(comp.Outputs) {
+		t.Errorf("%d outputs in action.yml, %d in setup/action.yml", len(main.Outputs), len(comp.Outputs))
 	}
-	for _, o := range comp.Outputs {
-		if want := "${{ steps.run.outputs." + o.Name + " }}"; o.Value != want {
-			t.Errorf("output %s: value %q, want %q", o.Name, o.Value, want)
-		}
-		if m := descriptions[o.Name]; m != o.Description {
-			t.Errorf("output %s: description %q in action.yml but %q in setup/action.yml", o.Name, m, o.Description)
+	for i, o := range comp.Outputs {
+		if i >= len(main.Outputs) || main.Outputs[i].Name != o.Name || main.Outputs[i].Description != o.Description || o.Value != "${{ steps.run.outputs."+o.Name+" }}" {
+			t.Errorf("setup/action.yml output %d (%s) is not action.yml's, in order, forwarded from step run", i+1, o.Name)
 		}
 	}
 }
@@ -431,7 +371,9 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA, caFile string) *cmpRelease {
 	host, bin := cmpBuild(t)
 	root := harness.Root(t)
 	dir := filepath.Join(t.TempDir(), "cargo-oidc", "setup")
-	cmpCopyDir(t, filepath.Join(root, "setup"), dir)
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(root, "setup"))); err != nil {
+		t.Fatal(err)
+	}
 	var sums []release.Sum
 	for _, tg := range release.Targets {
 		if tg == host {
@@ -439,6 +381,9 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA, caFile string) *cmpRelease {
 		} else {
 			sums = append(sums, release.SumOf(tg.Asset(), []byte("not built by the e2e tests: "+tg.String())))
 		}
+	}
+	for _, name := range []string{release.SetupSumsFile, release.SetupVersionFile} {
+		_ = os.Remove(filepath.Join(dir, name)) // a release commit writes its own
 	}
 	files, err := release.SetupFiles(cmpVersion, sums)
 	if err != nil {
@@ -489,35 +434,6 @@ func (r *cmpRelease) downloadCount() int {
 	return r.downloads
 }
 
-func cmpCopyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if rel == release.SetupSumsFile || rel == release.SetupVersionFile {
-			return nil // a release commit writes its own
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // ---------------------------------------------------------------------------
 // Scenarios.
 
@@ -559,11 +475,14 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 		setup: cmpLoad(t, rel.setupDir), post: cmpLoad(t, filepath.Join(rel.setupDir, "post"))}
 }
 
-// runSetup runs the setup composite with inputs and the mirror.
-func (w *cmpWorld) runSetup(id string, inputs map[string]string) *cmpResult {
+// runSetup runs the setup composite with p's inputs, extra and the mirror.
+func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *cmpResult {
 	w.t.Helper()
-	in := maps.Clone(inputs)
-	in["download-url"] = w.rel.mirror
+	in := p.inputs(w.s)
+	maps.Copy(in, extra)
+	if _, ok := in["download-url"]; !ok {
+		in["download-url"] = w.rel.mirror
+	}
 	res := w.setup.run(w.ctx, w.t, w.job, id, in, nil)
 	w.t.Logf("setup step %s:\n%s", id, res.Combined())
 	return res
@@ -583,24 +502,6 @@ func (w *cmpWorld) runPost() *cmpResult {
 	return res
 }
 
-// checkNoLeak fails when a secret the fakes issued shows in any step's
-// output outside ::add-mask::.
-func (w *cmpWorld) checkNoLeak() {
-	w.t.Helper()
-	for _, res := range w.job.Results() {
-		for _, line := range strings.Split(res.Combined(), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "::add-mask::") {
-				continue
-			}
-			for _, sec := range w.s.Store.Secrets() {
-				if sec != "" && strings.Contains(line, sec) {
-					w.t.Errorf("step %s printed a token outside ::add-mask::", res.ID)
-				}
-			}
-		}
-	}
-}
-
 func (w *cmpWorld) cargo(args ...string) *runner.StepResult {
 	w.t.Helper()
 	res, err := w.job.Run(w.ctx, "cargo", args...)
@@ -608,415 +509,4 @@ func (w *cmpWorld) cargo(args ...string) *runner.StepResult {
 		w.t.Fatalf("cargo %v: %v", args, err)
 	}
 	return res
-}
-
-// TestCompositeTokenModeFetch: on the runner emulation, the composite
-// downloads the release binary from the mirror, checks it, runs it in token
-// mode against JFrog; a later `cargo fetch` works with what it exported;
-// setup/post revokes nothing (JFrog tokens are not revoked) and removes the
-// action's files.
-func TestCompositeTokenModeFetch(t *testing.T) {
-	t.Parallel()
-	scnCargo(t)
-	w := cmpNewWorld(t, nil)
-	res := w.runSetup("registry", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-		"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local"})
-	if res.Failed {
-		t.Fatalf("setup failed:\n%s", res.Combined())
-	}
-	tok := res.Outputs["token"]
-	if !w.s.Store.Valid(tok) {
-		t.Fatalf("output token is not a token JFrog issued (outputs %v)", slices.Sorted(maps.Keys(res.Outputs)))
-	}
-	if !slices.Contains(res.Masks(), tok) {
-		t.Error("the token was not masked")
-	}
-	if got := res.Outputs["registry-name"]; got != "artifactory" {
-		t.Errorf("output registry-name = %q", got)
-	}
-	if got := res.Env()["CARGO_REGISTRIES_ARTIFACTORY_TOKEN"]; got != "Bearer "+tok {
-		t.Errorf("GITHUB_ENV CARGO_REGISTRIES_ARTIFACTORY_TOKEN is not Bearer <token>")
-	}
-	if !strings.Contains(res.Combined(), "matches") || w.rel.downloadCount() != 1 {
-		t.Errorf("the binary was not downloaded once and checked (%d downloads)", w.rel.downloadCount())
-	}
-
-	provWrite(t, w.job.Workspace(), map[string]string{
-		"Cargo.toml": provManifest("cmp-user", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)),
-		"src/lib.rs": "pub fn f() {}\n",
-	})
-	if r := w.cargo("fetch"); r.Failed() {
-		t.Fatalf("cargo fetch failed:\n%s", r.Combined())
-	}
-	w.runPost()
-	if w.s.Store.Revocations() != 0 {
-		t.Error("setup/post revoked a JFrog token")
-	}
-	w.checkNoLeak()
-}
-
-// TestCompositeProviderModeFetch: provider mode natively: the credential
-// provider is the checked binary, copied under RUNNER_TEMP (the action's
-// HOME, as in the container), and cargo fetch mints its own token with it.
-func TestCompositeProviderModeFetch(t *testing.T) {
-	t.Parallel()
-	scnCargo(t)
-	w := cmpNewWorld(t, nil)
-	res := w.runSetup("registry", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-		"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local", "credential-mode": "provider"})
-	if res.Failed {
-		t.Fatalf("setup failed:\n%s", res.Combined())
-	}
-	if res.Outputs["token"] != "" {
-		t.Error("output token is set in provider mode")
-	}
-	prov := res.Env()["CARGO_REGISTRIES_ARTIFACTORY_CREDENTIAL_PROVIDER"]
-	want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=jfrog"
-	if !strings.HasPrefix(prov, want) {
-		t.Fatalf("credential provider %q, want it to start with %q", prov, want)
-	}
-	before := w.s.Store.Exchanges("")
-	provWrite(t, w.job.Workspace(), map[string]string{
-		"Cargo.toml": provManifest("cmp-user", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)),
-		"src/lib.rs": "pub fn f() {}\n",
-	})
-	if r := w.cargo("fetch"); r.Failed() {
-		t.Fatalf("cargo fetch through the provider failed:\n%s", r.Combined())
-	}
-	if w.s.Store.Exchanges("") <= before {
-		t.Error("cargo fetch did not make the provider exchange a token")
-	}
-	w.runPost()
-	w.checkNoLeak()
-}
-
-// TestCompositePostRevokesAndCleansUp: two setup steps in one job (the
-// binary is downloaded once), crates.io with a credentials file under
-// RUNNER_TEMP and JFrog; setup/post handles both, newest first: the
-// crates.io token is revoked and its credentials file removed. A post with
-// nothing to do says so and succeeds.
-func TestCompositePostRevokesAndCleansUp(t *testing.T) {
-	t.Parallel()
-	w := cmpNewWorld(t, nil)
-	creds := filepath.Join(w.job.Temp(), "cargo", "credentials.toml")
-	cio := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL, "credentials-file": creds})
-	if cio.Failed {
-		t.Fatalf("crates-io setup failed:\n%s", cio.Combined())
-	}
-	jf := w.runSetup("jfrog", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-		"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local"})
-	if jf.Failed {
-		t.Fatalf("jfrog setup failed:\n%s", jf.Combined())
-	}
-	if n := w.rel.downloadCount(); n != 1 {
-		t.Errorf("%d downloads for two setup steps, want 1 (the second reuses the checked binary)", n)
-	}
-	tok := cio.Outputs["token"]
-	if !strings.HasPrefix(tok, "cio_tp_") || !w.s.Store.Valid(tok) {
-		t.Fatal("no valid crates.io token from the setup step")
-	}
-	if got := scnReadFile(t, creds); !strings.Contains(got, tok) {
-		t.Errorf("credentials file does not hold the token")
-	}
-	post := w.runPost()
-	out := post.Combined()
-	if w.s.Store.Valid(tok) || w.s.Store.Revocations() != 1 {
-		t.Errorf("after setup/post the crates.io token is valid=%v, %d revocations; want revoked once", w.s.Store.Valid(tok), w.s.Store.Revocations())
-	}
-	if _, err := os.Stat(creds); !os.IsNotExist(err) {
-		t.Errorf("setup/post left the credentials file it created (%v)", err)
-	}
-	if !strings.Contains(out, "Revoked the crates.io token.") {
-		t.Errorf("setup/post does not say it revoked the token:\n%s", out)
-	}
-	if strings.Contains(out, "::warning") || strings.Contains(out, "::error") {
-		t.Errorf("setup/post warned:\n%s", out)
-	}
-	w.checkNoLeak()
-
-	again := w.runPost()
-	if !strings.Contains(again.Combined(), "Nothing to clean up") {
-		t.Errorf("a second setup/post does not say there is nothing to do:\n%s", again.Combined())
-	}
-}
-
-// TestCompositeFailedStepLeavesNothing: a setup step the binary fails (a
-// credentials-file outside the workspace and RUNNER_TEMP) exports nothing
-// and leaves an empty state; setup/post says there was nothing to do for it
-// and succeeds. (A step that fails after the exchange revokes the crates.io
-// token at once: the binary does that, as in the container; TestMatrix
-// covers it.)
-func TestCompositeFailedStepLeavesNothing(t *testing.T) {
-	t.Parallel()
-	w := cmpNewWorld(t, nil)
-	res := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL,
-		"credentials-file": filepath.Join(t.TempDir(), "credentials.toml")})
-	if !res.Failed {
-		t.Fatalf("setup succeeded with a credentials file outside the workspace and RUNNER_TEMP:\n%s", res.Combined())
-	}
-	if !strings.Contains(res.Combined(), "::error") || !strings.Contains(res.Combined(), "credentials-file") {
-		t.Errorf("the error does not name the input:\n%s", res.Combined())
-	}
-	exported := res.Env()
-	delete(exported, "CARGO_OIDC_SETUP_JOB") // the job's id for setup/post, no credential
-	if len(exported) != 0 || res.Outputs["token"] != "" {
-		t.Errorf("a failed setup step exported %v and a token", slices.Sorted(maps.Keys(exported)))
-	}
-	post := w.runPost()
-	if !strings.Contains(post.Combined(), "its setup step did not finish") {
-		t.Errorf("setup/post does not say the step did not finish:\n%s", post.Combined())
-	}
-	for _, tk := range w.s.Store.Tokens() {
-		if tk.Kind == fakes.KindAccessToken && w.s.Store.Valid(tk.Value) {
-			t.Errorf("a %s token is valid after the failed step and setup/post", tk.Service)
-		}
-	}
-	w.checkNoLeak()
-}
-
-// TestCompositeRefusesWrongChecksum: the mirror serves a different binary
-// (a script that would leave a marker file if it ran): the step fails with
-// the SHA-256 error before anything runs: no ID token requested, no file
-// left, nothing exported.
-func TestCompositeRefusesWrongChecksum(t *testing.T) {
-	t.Parallel()
-	w := cmpNewWorld(t, nil)
-	marker := filepath.Join(w.job.Temp(), "tampered-binary-ran")
-	w.rel.serve([]byte("#!/bin/sh\ntouch '" + marker + "'\n"))
-	res := w.runSetup("registry", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-		"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local"})
-	if !res.Failed {
-		t.Fatalf("setup succeeded with a binary whose checksum is wrong:\n%s", res.Combined())
-	}
-	out := res.Combined()
-	if !strings.Contains(out, "::error title=cargo-oidc setup::the SHA-256 of ") || !strings.Contains(out, "deleted and not run") {
-		t.Errorf("the error does not explain the checksum mismatch:\n%s", out)
-	}
-	if _, err := os.Stat(marker); !os.IsNotExist(err) {
-		t.Errorf("the tampered binary ran")
-	}
-	if n := w.s.Issuer.Faults.Requests(); n != 0 {
-		t.Errorf("%d ID token requests: something ran", n)
-	}
-	if len(w.s.Store.Tokens()) != 0 {
-		t.Error("a token was issued")
-	}
-	bins, _ := filepath.Glob(filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, "*"))
-	dots, _ := filepath.Glob(filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, ".*"))
-	if len(bins)+len(dots) != 0 {
-		t.Errorf("files left in the binary folder: %v %v", bins, dots)
-	}
-	if len(res.Env()) != 0 || res.Outputs["token"] != "" {
-		t.Error("something was exported")
-	}
-
-	// A binary that was checked once and changed on disk afterwards is
-	// downloaded and checked again, not run.
-	w.rel.serve(w.rel.binary)
-	ok := w.runSetup("registry2", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-		"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local"})
-	if ok.Failed {
-		t.Fatalf("setup with the right binary failed:\n%s", ok.Combined())
-	}
-	bin := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, "cargo-oidc")
-	scnWriteFile(t, bin, "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
-	before := w.rel.downloadCount()
-	again := w.runSetup("registry3", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-		"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local"})
-	if again.Failed || w.rel.downloadCount() != before+1 {
-		t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed, w.rel.downloadCount()-before)
-	}
-	if _, err := os.Stat(marker); !os.IsNotExist(err) {
-		t.Errorf("the changed binary ran")
-	}
-	w.runPost()
-}
-
-// TestCompositeRefusals: setup errors that need no service: each fails with
-// an ::error:: that says what to do, before any download.
-func TestCompositeRefusals(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		env     map[string]string
-		prepare func(w *cmpWorld) map[string]string // returns extra inputs
-		want    string
-	}{
-		{"not a release commit", nil, func(w *cmpWorld) map[string]string {
-			os.Remove(filepath.Join(w.rel.setupDir, release.SetupVersionFile))
-			return nil
-		}, "this copy of the action is not a release"},
-		{"32-bit runner", map[string]string{"RUNNER_ARCH": "X86"}, nil, "there is no cargo-oidc binary for RUNNER_ARCH=X86"},
-		{"unknown OS", map[string]string{"RUNNER_OS": "Plan9"}, nil, "there is no cargo-oidc binary for RUNNER_OS=Plan9"},
-		{"no checksum for the target", nil, func(w *cmpWorld) map[string]string {
-			scnWriteFile(t, filepath.Join(w.rel.setupDir, release.SetupSumsFile), strings.Repeat("0", 64)+"  cargo-oidc-plan9-amd64\n", 0o644)
-			return nil
-		}, "has no checksum for cargo-oidc-"},
-		{"mirror without the file", nil, func(w *cmpWorld) map[string]string {
-			return map[string]string{"download-url": strings.Replace(w.rel.mirror, "{version}", "v0.0.1", 1)}
-		}, "could not download"},
-		{"default download URL", map[string]string{"PATH": "SHIM"}, func(w *cmpWorld) map[string]string {
-			return map[string]string{"download-url": ""}
-		}, "could not download https://github.com/cargo-oidc/cargo-oidc/releases/download/" + cmpVersion + "/cargo-oidc-"},
-		{"not a URL", nil, func(w *cmpWorld) map[string]string {
-			return map[string]string{"download-url": "mirror.example.com/cargo-oidc"}
-		}, "is not an https, http or file URL"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			env := maps.Clone(tt.env)
-			if env["PATH"] == "SHIM" {
-				// A curl that fails as for a network error: the test
-				// sees the URL the action chose, without the network.
-				shim := t.TempDir()
-				scnWriteFile(t, filepath.Join(shim, "curl"), "#!/bin/sh\nexit 7\n", 0o755)
-				env["PATH"] = shim + string(os.PathListSeparator) + os.Getenv("PATH")
-			}
-			w := cmpNewWorld(t, env)
-			in := map[string]string{"provider": "jfrog", "url": w.s.JFrogURL, "provider-name": "x", "repository": "r"}
-			in["download-url"] = w.rel.mirror
-			if tt.prepare != nil {
-				maps.Copy(in, tt.prepare(w))
-			}
-			res := w.setup.run(w.ctx, t, w.job, "registry", in, nil)
-			if !res.Failed {
-				t.Fatalf("setup succeeded:\n%s", res.Combined())
-			}
-			if !strings.Contains(res.Combined(), "::error title=cargo-oidc setup::") || !strings.Contains(res.Combined(), tt.want) {
-				t.Errorf("output lacks the ::error:: %q:\n%s", tt.want, res.Combined())
-			}
-			if n := w.s.Issuer.Faults.Requests(); n != 0 {
-				t.Errorf("%d ID token requests", n)
-			}
-		})
-	}
-}
-
-// cmpBusyboxPATH makes a folder holding only busybox's applets and a bash
-// that runs busybox sh (as in act's job image), for a job whose PATH has no
-// bash, curl or GNU tools.
-func cmpBusyboxPATH(t *testing.T) string {
-	t.Helper()
-	bb := ""
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if _, err := os.Stat(p); err == nil {
-			bb = p
-		}
-	}
-	if bb == "" {
-		harness.Require(t, "busybox", errors.New("not in /bin or /usr/bin; install busybox-static"))
-	}
-	out, err := exec.Command(bb, "--list").Output()
-	if err != nil {
-		t.Fatalf("busybox --list: %v", err)
-	}
-	dir := t.TempDir()
-	for _, applet := range strings.Fields(string(out)) {
-		if applet == "bash" || strings.Contains(applet, "/") {
-			continue
-		}
-		if err := os.Symlink(bb, filepath.Join(dir, applet)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	scnWriteFile(t, filepath.Join(dir, "bash"), "#!"+bb+" sh\n"+
-		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc) shift ;; *) break ;; esac; done\n"+
-		"exec "+bb+" sh \"$@\"\n", 0o755)
-	return dir
-}
-
-// TestCompositeBusyboxOnly: the composite's script is POSIX sh and needs
-// no curl: on a job whose PATH holds only busybox (sh as bash, wget, no
-// curl) it downloads with wget from an http:// mirror or copies from a
-// file:// mirror, checks the checksum, runs JFrog (inputs with dashes in
-// their names) and crates.io trusted publishing with a credentials file,
-// and setup/post revokes and removes it.
-func TestCompositeBusyboxOnly(t *testing.T) {
-	t.Parallel()
-	for _, mirror := range []string{"http", "file"} {
-		t.Run(mirror, func(t *testing.T) {
-			t.Parallel()
-			w := cmpNewWorld(t, map[string]string{"PATH": cmpBusyboxPATH(t)})
-			if mirror == "http" {
-				// busybox's wget cannot complete a TLS handshake with Go's
-				// servers (and validates no certificate anyway): a plain
-				// HTTP mirror, which the checksum makes as safe.
-				srv := httptest.NewServer(w.rel.handler)
-				t.Cleanup(srv.Close)
-				w.rel.mirror = srv.URL + "/releases/{version}"
-			}
-			if mirror == "file" {
-				dir := filepath.Join(t.TempDir(), cmpVersion)
-				scnWriteFile(t, filepath.Join(dir, w.rel.asset), string(w.rel.binary), 0o644)
-				w.rel.mirror = "file://" + filepath.Dir(dir) + "/{version}"
-			}
-			jf := w.runSetup("jfrog", map[string]string{"provider": "jfrog", "url": w.s.JFrogURL,
-				"provider-name": w.s.JFrog.ProviderName, "repository": "cargo-local", "registry-name": "corp"})
-			if jf.Failed || jf.Outputs["registry-name"] != "corp" || !w.s.Store.Valid(jf.Outputs["token"]) {
-				t.Fatalf("jfrog setup with busybox only (inputs with dashes) failed:\n%s", jf.Combined())
-			}
-			creds := filepath.Join(w.job.Temp(), "credentials.toml")
-			res := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL, "credentials-file": creds})
-			if res.Failed {
-				t.Fatalf("setup failed with busybox only:\n%s", res.Combined())
-			}
-			if want := map[string]int{"http": 1, "file": 0}[mirror]; w.rel.downloadCount() != want {
-				t.Errorf("%d downloads from the HTTPS mirror, want %d", w.rel.downloadCount(), want)
-			}
-			tok := res.Outputs["token"]
-			if !w.s.Store.Valid(tok) {
-				t.Fatal("no valid crates.io token")
-			}
-			w.runPost()
-			if w.s.Store.Valid(tok) {
-				t.Error("setup/post did not revoke the token")
-			}
-			if _, err := os.Stat(creds); !os.IsNotExist(err) {
-				t.Errorf("setup/post left the credentials file (%v)", err)
-			}
-			w.checkNoLeak()
-		})
-	}
-}
-
-// TestCompositeProviderModePublish: crates.io in provider mode natively:
-// `cargo publish` gets its token from the installed provider, which records
-// what it mints; setup/post revokes the step's token and every minted one.
-func TestCompositeProviderModePublish(t *testing.T) {
-	t.Parallel()
-	scnCargo(t)
-	w := cmpNewWorld(t, nil)
-	w.job.SetEnv(fakes.CratesIOURLEnv, w.s.CratesIOIndex)
-	res := w.runSetup("crates-io", map[string]string{"provider": "crates-io", "url": w.s.CratesIOURL, "credential-mode": "provider"})
-	if res.Failed {
-		t.Fatalf("setup failed:\n%s", res.Combined())
-	}
-	prov := res.Env()["CARGO_REGISTRY_CREDENTIAL_PROVIDER"]
-	if !strings.HasPrefix(prov, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home")) {
-		t.Fatalf("CARGO_REGISTRY_CREDENTIAL_PROVIDER = %q, want the copy under RUNNER_TEMP/cargo-oidc-setup/home", prov)
-	}
-	provWrite(t, w.job.Workspace(), map[string]string{"Cargo.toml": provManifest("cmp-published", "0.1.0", ""), "src/lib.rs": "pub fn f() {}\n"})
-	if r := w.cargo("publish", "--allow-dirty", "--no-verify"); r.Failed() {
-		t.Fatalf("cargo publish through the provider failed:\n%s", r.Combined())
-	}
-	if got := strings.Join(w.s.Registry.Published(), ","); got != "cmp-published@0.1.0" {
-		t.Errorf("published %q", got)
-	}
-	var issued []string
-	for _, tk := range w.s.Store.Tokens() {
-		if tk.Kind == fakes.KindAccessToken && tk.Service == "crates-io" {
-			issued = append(issued, tk.Value)
-		}
-	}
-	if len(issued) < 2 {
-		t.Fatalf("%d crates.io tokens issued, want the step's and at least one the provider minted", len(issued))
-	}
-	w.runPost()
-	for i, tok := range issued {
-		if w.s.Store.Valid(tok) {
-			t.Errorf("crates.io token %d of %d is still valid after setup/post", i+1, len(issued))
-		}
-	}
-	w.checkNoLeak()
 }

@@ -10,9 +10,13 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,4 +81,69 @@ func repoAction(t testing.TB) *runner.Action {
 		t.Fatal(actionErr)
 	}
 	return actionYML
+}
+
+// topLevel is everything the repository's top level may hold: the action,
+// its image, the command, its packages and tests, the composite action for
+// macOS and Windows runners (setup), the usual documents, the pages README.md
+// links (docs), and the .gitignore that keeps build outputs out.
+var topLevel = []string{
+	".ci", ".github", ".gitignore", "CHANGELOG.md", "Dockerfile", "LICENSE", "README.md", "SECURITY.md",
+	"action.yml", "cargoconf", "docs", "e2e", "examples", "exchange", "go.mod", "go.sum",
+	"internal", "main.go", "setup",
+}
+
+// TestTopLevelLayout keeps stray files out of the repository's top level
+// (a committed build output, a scratch file): git must track nothing there
+// but topLevel's entries.
+func TestTopLevelLayout(t *testing.T) {
+	t.Parallel()
+	git, err := exec.LookPath("git")
+	harness.Require(t, "git", err)
+	out, err := exec.Command(git, "-C", harness.Root(t), "ls-files").Output()
+	if err != nil {
+		harness.Require(t, "a git checkout", err)
+	}
+	seen := map[string]bool{}
+	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		top, _, _ := strings.Cut(f, "/")
+		if !seen[top] && !slices.Contains(topLevel, top) {
+			t.Errorf("git tracks %q at the top level; the top level holds only %v", top, topLevel)
+		}
+		seen[top] = true
+	}
+}
+
+// TestLayoutGitignoreKeepsBuildOutputsOut: `go build -o cargo-oidc .` (or
+// cargo-oidc.exe) at the top level, the release binaries under dist/ and
+// .ci/gh-parser's node_modules are ignored, and a source file of the same
+// name deeper down is not.
+func TestLayoutGitignoreKeepsBuildOutputsOut(t *testing.T) {
+	t.Parallel()
+	git, err := exec.LookPath("git")
+	harness.Require(t, "git", err)
+	root := harness.Root(t)
+	ignored := func(p string) bool {
+		// --no-index: judge the path by the ignore rules alone, tracked or not.
+		err := exec.Command(git, "-C", root, "check-ignore", "-q", "--no-index", p).Run()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return true
+		case errors.As(err, &ee) && ee.ExitCode() == 1:
+			return false
+		}
+		t.Fatalf("git check-ignore %s: %v", p, err)
+		return false
+	}
+	for _, p := range []string{"cargo-oidc", "cargo-oidc.exe", "dist/cargo-oidc-linux-amd64", "dist/SHA256SUMS", ".ci/gh-parser/node_modules/yaml/package.json"} {
+		if !ignored(p) {
+			t.Errorf(".gitignore does not ignore %s", p)
+		}
+	}
+	for _, p := range []string{"main.go", "e2e/cmd/cargo-oidc/main.go", "internal/cargo-oidc", "README.md", "docs/jfrog.md"} {
+		if ignored(p) {
+			t.Errorf(".gitignore ignores %s, which may be a source file", p)
+		}
+	}
 }

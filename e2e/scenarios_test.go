@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"os"
@@ -20,16 +19,9 @@ import (
 // scnStepID is the id of the cargo-oidc step in every scenario's job.
 const scnStepID = "cargo-oidc"
 
-// scnTimeout bounds one scenario (several action stages and cargo runs).
-const scnTimeout = 4 * time.Minute
-
-// scnMode is how the action runs: the binary on the host, or the image
-// through Podman with the runner's `docker run` flags.
-type scnMode struct {
-	name      string
-	container bool
-	rt        runner.Runtime
-}
+// scnOwner is the owner of the workspace folder, as on a runner whose user
+// is not root while the action's container runs as root.
+const scnOwner = 1000
 
 // TestScenarioHost runs every scenario with the built binary run as the
 // runner would run it outside a container.
@@ -39,7 +31,7 @@ func TestScenarioHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scnRunAll(t, scnMode{name: "host", rt: runner.Host(bin)})
+	scnRunAll(t, runner.Host(bin))
 }
 
 // TestScenarioContainer runs every scenario with the image built from the
@@ -47,39 +39,43 @@ func TestScenarioHost(t *testing.T) {
 func TestScenarioContainer(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
-	scnRunAll(t, scnMode{name: "container", container: true, rt: runner.Container(img.engine, scnImageTag)})
+	scnRunAll(t, runner.Container(img.engine, scnImageTag))
 }
 
-// scnRunAll runs the scenarios in parallel, each with its own fake services
-// and its own job.
-func scnRunAll(t *testing.T, mode scnMode) {
+// scnScenario is one scenario: a job with its own fake services.
+type scnScenario struct {
+	name string
+	run  func(w *scnWorld)
+}
+
+// scnRunAll runs the scenarios in parallel: for every provider with a
+// registry index a fetch, crates.io's publish, for every provider a wrong
+// claim, and the files the action writes.
+func scnRunAll(t *testing.T, rt runner.Runtime) {
 	cargo := scnCargo(t)
 	action := repoAction(t)
-	scenarios := []struct {
-		name string
-		run  func(w *scnWorld)
-	}{
-		{"fetch/jfrog", scnFetch("jfrog")},
-		{"fetch/cloudsmith", scnFetch("cloudsmith")},
-		{"fetch/codeartifact", scnFetch("codeartifact")},
-		{"publish-then-revoke/crates-io", scnPublishRevoke},
-		{"wrong-claim/jfrog", scnWrongClaim("jfrog")},
-		{"wrong-claim/cloudsmith", scnWrongClaim("cloudsmith")},
-		{"wrong-claim/crates-io", scnWrongClaim("crates-io")},
-		{"wrong-claim/codeartifact", scnWrongClaim("codeartifact")},
-		{"replace-crates-io/existing-config", scnReplaceCratesIO(true)},
-		{"replace-crates-io/new-config", scnReplaceCratesIO(false)},
-		{"credentials-file/runner-temp", scnCredentialsFile(false)},
-		{"credentials-file/runner-temp-subfolder", scnCredentialsFile(true)},
+	var scenarios []scnScenario
+	for _, p := range providers {
+		if p.envName != "" {
+			scenarios = append(scenarios, scnScenario{"fetch/" + p.name, func(w *scnWorld) { scnFetch(w, p) }})
+		}
+		scenarios = append(scenarios, scnScenario{"wrong-claim/" + p.name, func(w *scnWorld) { scnWrongClaim(w, p) }})
 	}
+	scenarios = append(scenarios,
+		scnScenario{"publish-then-revoke/crates-io", scnPublishRevoke},
+		scnScenario{"replace-crates-io/existing-config", func(w *scnWorld) { scnReplaceCratesIO(w, true) }},
+		scnScenario{"replace-crates-io/new-config", func(w *scnWorld) { scnReplaceCratesIO(w, false) }},
+		scnScenario{"credentials-file/runner-temp", func(w *scnWorld) { scnCredentialsFile(w, false) }},
+		scnScenario{"credentials-file/runner-temp-subfolder", func(w *scnWorld) { scnCredentialsFile(w, true) }},
+	)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
-			w := scnNewWorld(t, mode, cargo, action)
+			w := scnNewWorld(t, rt, cargo, action)
 			sc.run(w)
-			w.checkNoLeak()
-			t.Logf("%s %s: %s", mode.name, sc.name, time.Since(start).Round(time.Millisecond))
+			checkJobNoLeak(t, w.job, w.s)
+			t.Logf("%s %s: %s", rt, sc.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
@@ -95,7 +91,7 @@ func scnCargo(t *testing.T) string {
 type scnWorld struct {
 	t      *testing.T
 	ctx    context.Context
-	mode   scnMode
+	rt     runner.Runtime
 	cargo  string
 	action *runner.Action
 	s      *fakes.Stack
@@ -109,86 +105,59 @@ type scnWorld struct {
 	failed bool
 }
 
-func scnNewWorld(t *testing.T, mode scnMode, cargo string, action *runner.Action) *scnWorld {
+func scnNewWorld(t *testing.T, rt runner.Runtime, cargo string, action *runner.Action) *scnWorld {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), scnTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	t.Cleanup(cancel)
 	s := fakes.StartT(t, fakes.Options{})
 	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken})
-	ca, err := os.ReadFile(s.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(job.Temp(), "e2e-ca.pem")
-	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return &scnWorld{t: t, ctx: ctx, mode: mode, cargo: cargo, action: action, s: s, job: job, caFile: caFile}
+	caFile := writeFile(t, filepath.Join(job.Temp(), "e2e-ca.pem"), readFile(t, s.CAFile), 0o644)
+	return &scnWorld{t: t, ctx: ctx, rt: rt, cargo: cargo, action: action, s: s, job: job, caFile: caFile}
 }
 
-// inputs returns the inputs pointing at the world's services for provider,
-// with extra on top.
-func (w *scnWorld) inputs(provider string, extra map[string]string) map[string]string {
-	var in map[string]string
-	switch provider {
-	case "jfrog":
-		in = w.s.JFrogInputs()
-	case "cloudsmith":
-		in = w.s.CloudsmithInputs()
-	case "crates-io":
-		in = w.s.CratesIOInputs()
-	case "codeartifact":
-		in = w.s.CodeArtifactInputs()
-	default:
-		w.t.Fatalf("unknown provider %q", provider)
-	}
-	maps.Copy(in, extra)
-	return in
-}
-
-// runAction runs the main stage of the cargo-oidc step. The test CA reaches
-// the action through the step's SSL_CERT_FILE only, never later steps.
-func (w *scnWorld) runAction(inputs map[string]string) *runner.StepResult {
+// runAction runs the main stage of the cargo-oidc step for p, with extra
+// inputs. The test CA reaches the action through the step's SSL_CERT_FILE
+// only, never later steps; the AWS endpoints through the step's env, as a
+// workflow would set them.
+func (w *scnWorld) runAction(p provider, extra map[string]string) *runner.StepResult {
 	w.t.Helper()
+	in := p.inputs(w.s)
+	maps.Copy(in, extra)
 	env := map[string]string{"SSL_CERT_FILE": w.caFile}
-	if inputs["provider"] == "codeartifact" {
-		maps.Copy(env, w.s.AWSEnv()) // the step's env, as a workflow would set it
-	}
-	res, err := w.job.RunAction(w.ctx, w.mode.rt, w.action, runner.Step{
-		ID: scnStepID, Inputs: inputs, Env: env,
-	})
+	maps.Copy(env, w.s.AWSEnv())
+	res, err := w.job.RunAction(w.ctx, w.rt, w.action, runner.Step{ID: scnStepID, Inputs: in, Env: env})
 	if err != nil {
-		w.t.Fatalf("running the action (%s): %v\n%s", w.mode.rt, err, scnOutput(res))
+		w.t.Fatalf("running the action (%s): %v\n%s", w.rt, err, scnOutput(res))
 	}
-	if res.Failed() {
-		w.failed = true
-	}
+	w.failed = w.failed || res.Failed()
 	if len(res.Warnings) > 0 {
 		w.t.Errorf("the runner would warn: %q", res.Warnings)
 	}
 	return res
 }
 
-// mustSucceed runs the main stage and fails the test unless it succeeded.
-func (w *scnWorld) mustSucceed(inputs map[string]string) *runner.StepResult {
+// mustSucceed runs the main stage and fails the test unless it succeeded
+// and masked its token.
+func (w *scnWorld) mustSucceed(p provider, extra map[string]string) *runner.StepResult {
 	w.t.Helper()
-	res := w.runAction(inputs)
+	res := w.runAction(p, extra)
 	if res.Failed() {
-		w.t.Fatalf("the cargo-oidc step failed (%s, exit %d):\n%s", w.mode.rt, res.ExitCode, scnOutput(res))
+		w.t.Fatalf("the cargo-oidc step failed (%s, exit %d):\n%s", w.rt, res.ExitCode, scnOutput(res))
+	}
+	if tok := res.Outputs["token"]; !w.s.Store.Valid(tok) || !slices.Contains(res.Masks, tok) {
+		w.t.Fatalf("the token output is not a masked token %s issued (outputs %v)", p.name, slices.Sorted(maps.Keys(res.Outputs)))
 	}
 	return res
 }
 
 // runPost runs the post stage of the cargo-oidc step and fails the test
-// unless it succeeded (post failures are warnings, never a failed job).
+// unless it succeeded without a warning (post failures are warnings, never
+// a failed job).
 func (w *scnWorld) runPost() *runner.StepResult {
 	w.t.Helper()
 	res, err := w.job.RunPost(w.ctx, scnStepID)
-	if err != nil {
-		w.t.Fatalf("running the post stage (%s): %v\n%s", w.mode.rt, err, scnOutput(res))
-	}
-	if res == nil {
-		w.t.Fatal("action.yml declares no post stage")
+	if err != nil || res == nil {
+		w.t.Fatalf("running the post stage (%s): %v\n%s", w.rt, err, scnOutput(res))
 	}
 	if res.Failed() {
 		w.t.Fatalf("the post stage failed (exit %d):\n%s", res.ExitCode, scnOutput(res))
@@ -207,7 +176,6 @@ func (w *scnWorld) runPost() *runner.StepResult {
 func (w *scnWorld) cargoStep(extra map[string]string, args ...string) *runner.StepResult {
 	w.t.Helper()
 	if w.failed {
-		w.t.Logf("step `cargo %s` skipped: an earlier step failed", strings.Join(args, " "))
 		return nil
 	}
 	env := map[string]string{"CARGO_HTTP_CAINFO": w.s.CAFile}
@@ -219,121 +187,67 @@ func (w *scnWorld) cargoStep(extra map[string]string, args ...string) *runner.St
 	return res
 }
 
-// writeProject writes a library crate at the workspace's root (as a
-// checkout would) with the given [dependencies] lines.
-func (w *scnWorld) writeProject(name, version, deps string) {
+// mustCargo runs cargoStep and fails the test unless cargo succeeded and
+// said want.
+func (w *scnWorld) mustCargo(want string, extra map[string]string, args ...string) *runner.StepResult {
 	w.t.Helper()
-	manifest := fmt.Sprintf("[package]\nname = %q\nversion = %q\nedition = \"2021\"\ndescription = \"cargo-oidc e2e crate\"\nlicense = \"MIT\"\n\n[dependencies]\n%s", name, version, deps)
-	scnWriteFile(w.t, filepath.Join(w.job.Workspace(), "Cargo.toml"), manifest, 0o644)
-	scnWriteFile(w.t, filepath.Join(w.job.Workspace(), "src", "lib.rs"), "pub fn f() {}\n", 0o644)
+	out := w.cargoStep(extra, args...)
+	if out.Failed() || !strings.Contains(out.Stderr, want) {
+		w.t.Fatalf("cargo %s failed or did not say %q (exit %d):\n%s", strings.Join(args, " "), want, out.ExitCode, scnOutput(out))
+	}
+	return out
 }
 
-// checkNoLeak fails the test when a secret the fakes issued appears in any
-// step's output other than on an ::add-mask:: line.
-func (w *scnWorld) checkNoLeak() {
+// checkRegistrySaw fails unless the registry saw exactly the action's token.
+func (w *scnWorld) checkRegistrySaw(tok string) {
 	w.t.Helper()
-	secrets := w.s.Store.Secrets()
-	for _, res := range w.job.Results() {
-		for _, line := range strings.Split(res.Combined(), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "::add-mask::") {
-				continue
-			}
-			for _, sec := range secrets {
-				if sec != "" && strings.Contains(line, sec) {
-					w.t.Errorf("step %s (%s) printed a token outside ::add-mask::", res.ID, res.Stage)
-				}
-			}
-		}
+	if used := w.s.Registry.TokensUsed(); len(used) != 1 || used[0] != tok {
+		w.t.Errorf("the registry saw %d distinct tokens, want exactly the action's one", len(used))
 	}
 }
 
-// scnFetch: the step succeeds for provider (jfrog or cloudsmith), and a
-// later `cargo fetch` of a project depending on a crate in the registry
-// (`registry = "<name>"`) succeeds with only what the action exported.
-func scnFetch(provider string) func(w *scnWorld) {
-	return func(w *scnWorld) {
-		t := w.t
-		name, index := "artifactory", w.s.JFrogIndex
-		switch provider {
-		case "cloudsmith":
-			name, index = "cloudsmith", w.s.CloudsmithIndex
-		case "codeartifact":
-			name, index = "codeartifact", w.s.CodeArtifactIndex
-		}
-		res := w.mustSucceed(w.inputs(provider, nil))
-		tok := res.Outputs["token"]
-		if tok == "" {
-			t.Fatalf("no token output; outputs %v", slices.Sorted(maps.Keys(res.Outputs)))
-		}
-		if !slices.Contains(res.Masks, tok) {
-			t.Errorf("the token was not masked")
-		}
-		if !w.s.Store.Valid(tok) {
-			t.Errorf("the token output is not a token %s issued", provider)
-		}
-		n := "CARGO_REGISTRIES_" + strings.ToUpper(name)
-		auth := "Bearer " + tok
-		if provider == "codeartifact" {
-			auth = tok // the raw token, as AWS documents for Cargo
-		}
-		scnWantEnv(t, res, map[string]string{
-			n + "_INDEX":               index,
-			n + "_TOKEN":               auth,
-			n + "_CREDENTIAL_PROVIDER": "cargo:token",
-		})
-		scnWantOutputs(t, res, map[string]string{"registry-name": name, "index-url": index, "config-file": "", "credentials-file": ""})
-		if exp, err := time.Parse(time.RFC3339, res.Outputs["expires-at"]); err != nil || !exp.After(time.Now()) {
-			t.Errorf("expires-at %q is not a future RFC 3339 time (%v)", res.Outputs["expires-at"], err)
-		}
-
-		w.writeProject("scn-fetcher", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = %q }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion, name))
-		out := w.cargoStep(nil, "fetch")
-		if out.Failed() {
-			t.Fatalf("cargo fetch failed (exit %d):\n%s", out.ExitCode, scnOutput(out))
-		}
-		want := fmt.Sprintf("Downloaded %s v%s (registry `%s`)", fakes.DefaultCrate, fakes.DefaultCrateVersion, name)
-		if !strings.Contains(out.Stderr, want) {
-			t.Errorf("cargo fetch did not say %q:\n%s", want, scnOutput(out))
-		}
-		if used := w.s.Registry.TokensUsed(); len(used) != 1 || used[0] != tok {
-			t.Errorf("the registry saw %d distinct tokens, want exactly the action's one", len(used))
-		}
-		w.runPost()
-		if w.s.Store.Revocations() != 0 {
-			t.Errorf("the post stage revoked a %s token", provider)
-		}
+// scnFetch: the step succeeds for p, exports the index, the token and
+// cargo:token, and a later `cargo fetch` of a project depending on a crate
+// in the registry succeeds with only what the action exported; the post
+// stage revokes nothing.
+func scnFetch(w *scnWorld, p provider) {
+	t := w.t
+	res := w.mustSucceed(p, nil)
+	tok := res.Outputs["token"]
+	n := strings.TrimSuffix(p.tokenVar(), "TOKEN")
+	scnWantEnv(t, res, map[string]string{n + "INDEX": p.index(w.s), n + "TOKEN": p.auth(tok), n + "CREDENTIAL_PROVIDER": "cargo:token"})
+	scnWantOutputs(t, res, map[string]string{"registry-name": p.registry, "index-url": p.index(w.s), "config-file": "", "credentials-file": ""})
+	if exp, err := time.Parse(time.RFC3339, res.Outputs["expires-at"]); err != nil || !exp.After(time.Now()) {
+		t.Errorf("expires-at %q is not a future RFC 3339 time (%v)", res.Outputs["expires-at"], err)
+	}
+	writeFiles(t, w.job.Workspace(), project("scn-fetcher", "0.1.0", dependsOn(p.registry)))
+	w.mustCargo("Downloaded "+fakes.DefaultCrate+" v"+fakes.DefaultCrateVersion+" (registry `"+p.registry+"`)", nil, "fetch")
+	w.checkRegistrySaw(tok)
+	w.runPost()
+	if w.s.Store.Revocations() != 0 {
+		t.Errorf("the post stage revoked a %s token", p.name)
 	}
 }
 
 // scnPublishRevoke: crates.io trusted publishing. `cargo publish` succeeds
 // with only CARGO_REGISTRY_TOKEN from the action (plus the test-only
 // crates.io URL override), the registry saw that token, and after the post
-// stage the token is revoked: a later publish with it fails.
+// stage the token is revoked: a later publish with it fails with a 403.
 func scnPublishRevoke(w *scnWorld) {
 	t := w.t
-	res := w.mustSucceed(w.inputs("crates-io", nil))
+	res := w.mustSucceed(providerNamed(t, "crates-io"), nil)
 	tok := res.Outputs["token"]
-	if !strings.HasPrefix(tok, "cio_tp_") || !w.s.Store.Valid(tok) {
-		t.Fatalf("token output is not a valid crates.io trusted-publishing token")
-	}
-	if !slices.Contains(res.Masks, tok) {
-		t.Errorf("the token was not masked")
+	if !strings.HasPrefix(tok, "cio_tp_") {
+		t.Fatalf("token output is not a crates.io trusted-publishing token")
 	}
 	scnWantEnv(t, res, map[string]string{"CARGO_REGISTRY_TOKEN": tok})
 	scnWantOutputs(t, res, map[string]string{"registry-name": "crates-io", "index-url": ""})
 	if got := res.State["token"]; got != tok {
 		t.Errorf("the main stage did not save the token for the post stage")
 	}
-
 	override := map[string]string{fakes.CratesIOURLEnv: w.s.CratesIOIndex}
-	w.writeProject("scn-published", "0.1.0", "")
-	out := w.cargoStep(override, "publish", "--allow-dirty", "--no-verify")
-	if out.Failed() {
-		t.Fatalf("cargo publish failed (exit %d):\n%s", out.ExitCode, scnOutput(out))
-	}
-	if got := w.s.Registry.Published(); !slices.Equal(got, []string{"scn-published@0.1.0"}) {
-		t.Fatalf("the registry published %v, want [scn-published@0.1.0]", got)
-	}
+	writeFiles(t, w.job.Workspace(), project("scn-published", "0.1.0", ""))
+	w.mustCargo("Uploading scn-published v0.1.0", override, "publish", "--allow-dirty", "--no-verify")
 	var puts int
 	for _, r := range w.s.Registry.Requests() {
 		if r.Method == http.MethodPut {
@@ -343,222 +257,145 @@ func scnPublishRevoke(w *scnWorld) {
 			}
 		}
 	}
-	if puts != 1 {
-		t.Errorf("the registry saw %d publish requests, want 1", puts)
+	if got := w.s.Registry.Published(); puts != 1 || !slices.Equal(got, []string{"scn-published@0.1.0"}) {
+		t.Errorf("%d publish requests, published %v; want 1, [scn-published@0.1.0]", puts, got)
 	}
-
-	// The end of the job: the post stage revokes the token.
 	post := w.runPost()
-	if !strings.Contains(post.Stdout, "Revoked the crates.io token.") {
-		t.Errorf("the post stage did not say it revoked the token:\n%s", scnOutput(post))
+	if it, ok := w.s.Store.Lookup(tok); !ok || !it.Revoked || w.s.Store.Revocations() != 1 || !strings.Contains(post.Stdout, "Revoked the crates.io token.") {
+		t.Fatalf("the post stage did not revoke the token once and say so:\n%s", scnOutput(post))
 	}
-	if it, ok := w.s.Store.Lookup(tok); !ok || !it.Revoked {
-		t.Fatalf("the store does not mark the token revoked")
-	}
-	if n := w.s.Store.Revocations(); n != 1 {
-		t.Errorf("%d revocations, want 1", n)
-	}
-	// A later publish with the same token is refused.
-	scnWriteFile(t, filepath.Join(w.job.Workspace(), "Cargo.toml"),
-		strings.Replace(scnReadFile(t, filepath.Join(w.job.Workspace(), "Cargo.toml")), `version = "0.1.0"`, `version = "0.1.1"`, 1), 0o644)
+	writeFiles(t, w.job.Workspace(), project("scn-published", "0.1.1", ""))
 	again := w.cargoStep(override, "publish", "--allow-dirty", "--no-verify")
-	if !again.Failed() {
-		t.Fatalf("cargo publish with the revoked token succeeded:\n%s", scnOutput(again))
-	}
-	if !strings.Contains(again.Stderr, "403") {
+	if !again.Failed() || !strings.Contains(again.Stderr, "403") || len(w.s.Registry.Published()) != 1 {
 		t.Errorf("cargo publish with the revoked token did not fail with the registry's 403:\n%s", scnOutput(again))
-	}
-	if got := w.s.Registry.Published(); len(got) != 1 {
-		t.Errorf("the registry published %v after the revocation", got)
 	}
 }
 
 // scnWrongClaim: the ID token's repository claim does not match the
-// service's mapping. The step fails with the service's own message in its
-// ::error annotation, exports nothing, the cargo step never runs, and the
-// registry gets no request.
-func scnWrongClaim(provider string) func(w *scnWorld) {
-	return func(w *scnWorld) {
-		t := w.t
-		const evil = "evil-org/evil-repo"
-		w.s.Issuer.Override(map[string]any{"repository": evil})
-		want := map[string]string{
-			"jfrog":        "Failed to find a matching identity mapping for the provided token claims: claim 'repository' is '" + evil + "'",
-			"cloudsmith":   "Incorrect authentication credentials.",
-			"crates-io":    "No Trusted Publishing config found for repository `" + evil + "`.",
-			"codeartifact": "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",
-		}[provider]
-		res := w.runAction(w.inputs(provider, nil))
-		if !res.Failed() {
-			t.Fatalf("the step succeeded with a wrong claim:\n%s", scnOutput(res))
+// service's mapping. The step fails with one ::error annotation carrying the
+// service's own message and the claim, exports nothing, the cargo step never
+// runs, the registry gets no request, and the post stage revokes nothing.
+func scnWrongClaim(w *scnWorld, p provider) {
+	t := w.t
+	w.s.Issuer.Override(map[string]any{"repository": evilRepo})
+	res := w.runAction(p, nil)
+	var errs []string
+	for _, c := range res.Commands {
+		if c.Name == "error" {
+			errs = append(errs, c.Data)
 		}
-		var errs []string
-		for _, c := range res.Commands {
-			if c.Name == "error" {
-				errs = append(errs, c.Data)
-			}
-		}
-		if len(errs) != 1 {
-			t.Fatalf("%d ::error annotations, want 1:\n%s", len(errs), scnOutput(res))
-		}
+	}
+	if !res.Failed() || len(errs) != 1 {
+		t.Fatalf("the step did not fail with one ::error annotation (exit %d):\n%s", res.ExitCode, scnOutput(res))
+	}
+	for _, want := range []string{p.wrongClaim, "repository: " + evilRepo} {
 		if !strings.Contains(errs[0], want) {
-			t.Errorf("the ::error annotation does not carry %s's message %q:\n%s", provider, want, errs[0])
+			t.Errorf("the ::error annotation lacks %q:\n%s", want, errs[0])
 		}
-		if !strings.Contains(errs[0], "repository: "+evil) {
-			t.Errorf("the ::error annotation does not list the token's repository claim:\n%s", errs[0])
-		}
-		if len(res.EnvEntries) != 0 || res.Outputs["token"] != "" {
-			t.Errorf("the failed step exported %d variables and a token output %v", len(res.EnvEntries), res.Outputs["token"] != "")
-		}
-		if n := w.s.Store.Exchanges(""); n != 0 {
-			t.Errorf("%d successful exchanges with a wrong claim", n)
-		}
-		override := map[string]string{}
-		args := []string{"fetch"}
-		if provider == "crates-io" {
-			override[fakes.CratesIOURLEnv] = w.s.CratesIOIndex
-			args = []string{"publish", "--allow-dirty", "--no-verify"}
-		}
-		w.writeProject("scn-never", "0.1.0", "")
-		if out := w.cargoStep(override, args...); out != nil {
-			t.Errorf("the cargo step ran after the failed step")
-		}
-		if reqs := w.s.Registry.Requests(); len(reqs) != 0 {
-			t.Errorf("the registry got %d requests", len(reqs))
-		}
-		w.runPost()
-		if w.s.Store.Revocations() != 0 {
-			t.Errorf("the post stage revoked something")
-		}
+	}
+	if len(res.EnvEntries) != 0 || res.Outputs["token"] != "" || w.s.Store.Exchanges("") != 0 {
+		t.Errorf("the failed step exported %d variables, a token output %v, after %d exchanges", len(res.EnvEntries), res.Outputs["token"] != "", w.s.Store.Exchanges(""))
+	}
+	writeFiles(t, w.job.Workspace(), project("scn-never", "0.1.0", ""))
+	if out := w.cargoStep(nil, "fetch"); out != nil || len(w.s.Registry.Requests()) != 0 {
+		t.Errorf("the cargo step ran after the failed step, or the registry got a request")
+	}
+	w.runPost()
+	if w.s.Store.Revocations() != 0 {
+		t.Errorf("the post stage revoked something")
 	}
 }
 
 // scnUserConfig is a user's own .cargo/config.toml, which the merge must
 // keep as it is.
-const scnUserConfig = `# Team settings: keep this comment, and the blank line below.
+const scnUserConfig = "# Team settings: keep this comment, and the blank line below.\n\n[net]\nretry = 2 # an inline comment\n\n[term]\nverbose = false\n"
 
-[net]
-retry = 2 # an inline comment
+// chown gives the workspace (and paths) to scnOwner.
+func (w *scnWorld) chown(paths ...string) {
+	w.t.Helper()
+	for _, p := range append([]string{w.job.Workspace()}, paths...) {
+		if err := os.Chown(p, scnOwner, scnOwner); err != nil {
+			w.t.Fatalf("chown %s: %v", p, err)
+		}
+	}
+}
 
-[term]
-verbose = false
-`
-
-// scnOwner is the owner of the workspace folder, as on a runner whose user
-// is not root while the action's container runs as root.
-const scnOwner = 1000
+// checkOwned fails for every path not owned by the workspace's owner.
+func (w *scnWorld) checkOwned(paths ...string) {
+	w.t.Helper()
+	for _, p := range paths {
+		if uid, gid := ownerOfPath(w.t, p); uid != scnOwner || gid != scnOwner {
+			w.t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d (later steps run as that user)", p, uid, gid, scnOwner, scnOwner)
+		}
+	}
+}
 
 // scnReplaceCratesIO: replace-crates-io with JFrog merges the workspace's
 // .cargo/config.toml (keeping a user's file when there is one), the
 // config-file output is the host path, the file is owned by the
-// workspace's owner, and `cargo fetch` of a plain crates.io dependency
-// resolves through the local registry.
-func scnReplaceCratesIO(existing bool) func(w *scnWorld) {
-	return func(w *scnWorld) {
-		t := w.t
-		ws := w.job.Workspace()
-		cfgPath := filepath.Join(ws, ".cargo", "config.toml")
-		if err := os.Chown(ws, scnOwner, scnOwner); err != nil {
-			t.Fatalf("chown the workspace: %v", err)
+// workspace's owner and holds no token, and `cargo fetch` of a plain
+// crates.io dependency resolves through the local registry.
+func scnReplaceCratesIO(w *scnWorld, existing bool) {
+	t := w.t
+	cfgPath := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
+	owned := []string{cfgPath, filepath.Dir(cfgPath)}
+	w.chown()
+	if existing {
+		writeFile(t, cfgPath, scnUserConfig, 0o644)
+		w.chown(owned[1], owned[0])
+		owned = owned[:1]
+	}
+	writeFiles(t, w.job.Workspace(), project("scn-replaced", "0.1.0", dependsOn("")))
+	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"replace-crates-io": "true"})
+	scnWantOutputs(t, res, map[string]string{"config-file": cfgPath})
+	got := readFile(t, cfgPath)
+	if existing && !strings.HasPrefix(got, scnUserConfig) {
+		t.Errorf("the user's config was not kept as it was; merged file:\n%s", got)
+	}
+	for _, want := range []string{`[source.crates-io]`, `replace-with = "artifactory"`, `[registries.artifactory]`, `index = "` + w.s.JFrogIndex + `"`} {
+		if !strings.Contains(got, want) || strings.Contains(got, res.Outputs["token"]) {
+			t.Errorf("merged config lacks %s or holds the token:\n%s", want, got)
 		}
-		if existing {
-			scnWriteFile(t, cfgPath, scnUserConfig, 0o644)
-			for _, p := range []string{filepath.Dir(cfgPath), cfgPath} {
-				if err := os.Chown(p, scnOwner, scnOwner); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		w.writeProject("scn-replaced", "0.1.0", fmt.Sprintf("%s = %q\n", fakes.DefaultCrate, fakes.DefaultCrateVersion))
-
-		res := w.mustSucceed(w.inputs("jfrog", map[string]string{"replace-crates-io": "true"}))
-		scnWantOutputs(t, res, map[string]string{"config-file": cfgPath})
-		got := scnReadFile(t, cfgPath)
-		if existing && !strings.HasPrefix(got, scnUserConfig) {
-			t.Errorf("the user's config was not kept as it was; merged file:\n%s", got)
-		}
-		for _, want := range []string{`[source.crates-io]`, `replace-with = "artifactory"`, `[registries.artifactory]`, `index = "` + w.s.JFrogIndex + `"`} {
-			if !strings.Contains(got, want) {
-				t.Errorf("merged config lacks %s:\n%s", want, got)
-			}
-		}
-		if strings.Contains(got, res.Outputs["token"]) {
-			t.Errorf("the token was written into the config file")
-		}
-		paths := []string{cfgPath}
-		if !existing {
-			paths = append(paths, filepath.Dir(cfgPath))
-		}
-		for _, p := range paths {
-			uid, gid := scnOwnerOf(t, p)
-			if uid != scnOwner || gid != scnOwner {
-				t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d", p, uid, gid, scnOwner, scnOwner)
-			}
-		}
-
-		out := w.cargoStep(nil, "fetch")
-		if out.Failed() {
-			t.Fatalf("cargo fetch through the replacement failed (exit %d):\n%s", out.ExitCode, scnOutput(out))
-		}
-		want := fmt.Sprintf("Downloaded %s v%s (registry `artifactory`)", fakes.DefaultCrate, fakes.DefaultCrateVersion)
-		if !strings.Contains(out.Stderr, want) {
-			t.Errorf("cargo fetch did not resolve through the replacement (%q):\n%s", want, scnOutput(out))
-		}
-		if used := w.s.Registry.TokensUsed(); len(used) != 1 || used[0] != res.Outputs["token"] {
-			t.Errorf("the registry saw %d distinct tokens, want exactly the action's one", len(used))
-		}
-		w.runPost()
-		if scnReadFile(t, cfgPath) != got {
-			t.Errorf("the post stage changed the config file")
-		}
+	}
+	w.checkOwned(owned...)
+	w.mustCargo("Downloaded "+fakes.DefaultCrate+" v"+fakes.DefaultCrateVersion+" (registry `artifactory`)", nil, "fetch")
+	w.checkRegistrySaw(res.Outputs["token"])
+	w.runPost()
+	if readFile(t, cfgPath) != got {
+		t.Errorf("the post stage changed the config file")
 	}
 }
 
 // scnCredentialsFile: credentials-file under runner.temp is written with
 // mode 0600 holding the token, owned (with the folder the action created for
 // it) by the workspace's owner, who runs the later steps; its host path is
-// the output, and the post stage removes it.
-func scnCredentialsFile(nested bool) func(w *scnWorld) {
-	return func(w *scnWorld) {
-		t := w.t
-		if err := os.Chown(w.job.Workspace(), scnOwner, scnOwner); err != nil {
-			t.Fatalf("chown the workspace: %v", err)
-		}
-		dir := w.job.Temp() // ${{ runner.temp }}
-		if nested {
-			dir = filepath.Join(dir, "cargo-oidc")
-		}
-		path := filepath.Join(dir, "credentials.toml")
-		res := w.mustSucceed(w.inputs("jfrog", map[string]string{"credentials-file": path}))
-		tok := res.Outputs["token"]
-		scnWantOutputs(t, res, map[string]string{"credentials-file": path})
-		fi, err := os.Lstat(path)
-		if err != nil {
-			t.Fatalf("credentials file: %v", err)
-		}
-		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
-			t.Errorf("credentials file mode %v, want a regular file with 0600", fi.Mode())
-		}
-		data := scnReadFile(t, path)
-		if !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+tok+`"`) {
-			t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
-		}
-		owned := []string{path}
-		if nested {
-			owned = append(owned, dir)
-		}
-		for _, p := range owned {
-			if uid, gid := scnOwnerOf(t, p); uid != scnOwner || gid != scnOwner {
-				t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d (later steps run as that user)", p, uid, gid, scnOwner, scnOwner)
-			}
-		}
-		post := w.runPost()
-		if _, err := os.Lstat(path); !os.IsNotExist(err) {
-			t.Errorf("the post stage left the credentials file (%v):\n%s", err, scnOutput(post))
-		}
-		if _, err := os.Stat(w.job.Temp()); err != nil {
-			t.Errorf("runner.temp itself is gone: %v", err)
-		}
+// the output, and the post stage removes it (and not runner.temp).
+func scnCredentialsFile(w *scnWorld, nested bool) {
+	t := w.t
+	w.chown()
+	dir := w.job.Temp() // ${{ runner.temp }}
+	if nested {
+		dir = filepath.Join(dir, "cargo-oidc")
+	}
+	path := filepath.Join(dir, "credentials.toml")
+	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"credentials-file": path})
+	scnWantOutputs(t, res, map[string]string{"credentials-file": path})
+	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file is not a regular file with 0600: %v", err)
+	}
+	if data := readFile(t, path); !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+res.Outputs["token"]+`"`) {
+		t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
+	}
+	w.checkOwned(path)
+	if nested {
+		w.checkOwned(dir)
+	}
+	post := w.runPost()
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("the post stage left the credentials file (%v):\n%s", err, scnOutput(post))
+	}
+	if _, err := os.Stat(w.job.Temp()); err != nil {
+		t.Errorf("runner.temp itself is gone: %v", err)
 	}
 }
 
@@ -593,34 +430,5 @@ func scnOutput(res *runner.StepResult) string {
 	if res == nil {
 		return "(no step result)"
 	}
-	return fmt.Sprintf("--- stdout\n%s--- stderr\n%s", res.Stdout, res.Stderr)
-}
-
-func scnWriteFile(t *testing.T, path, data string, perm os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), perm); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func scnReadFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func scnOwnerOf(t *testing.T, path string) (uid, gid int) {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, g := ownerOf(fi)
-	return int(u), int(g)
+	return "--- stdout\n" + res.Stdout + "--- stderr\n" + res.Stderr
 }

@@ -119,6 +119,7 @@ func TestLoadInvalid(t *testing.T) {
 	}{
 		{"no provider", map[string]string{}, "provider", "is required"},
 		{"unknown provider", map[string]string{"provider": "nexus"}, "provider", `"nexus" is not a known provider`},
+		{"unknown provider names the known ones", map[string]string{"provider": "nexus"}, "provider", "use jfrog (or artifactory), cloudsmith, crates-io"},
 		{"jfrog no url", merge(jfrogOK, "url", ""), "url", "is required"},
 		{"jfrog no provider-name", merge(jfrogOK, "provider-name", ""), "provider-name", "is required"},
 		{"jfrog no repository", merge(jfrogOK, "repository", ""), "repository", "or give index-url"},
@@ -151,6 +152,9 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad scheme", merge(jfrogOK, "token-scheme", "Bearer x"), "token-scheme", "not an HTTP auth scheme"},
 		{"cloudsmith no slug", map[string]string{"provider": "cloudsmith", "namespace": "a", "repository": "r"}, "service-slug", "is required"},
 		{"cloudsmith no namespace", map[string]string{"provider": "cloudsmith", "service-slug": "a", "repository": "r"}, "namespace", "is required"},
+		{"cloudsmith no repository", map[string]string{"provider": "cloudsmith", "namespace": "a", "service-slug": "s"}, "repository", "is required"},
+		{"crates-io url with path", map[string]string{"provider": "crates-io", "url": "https://crates.io/api"}, "url", "must not have a path"},
+		{"codeartifact input for cloudsmith", map[string]string{"provider": "cloudsmith", "namespace": "a", "service-slug": "s", "repository": "r", "role-to-assume": "arn:aws:iam::111122223333:role/x"}, "role-to-assume", "belongs to codeartifact"},
 		{"provider mode with credentials file", merge(jfrogOK, "credential-mode", "provider", "credentials-file", "c.toml"), "credentials-file", "cannot be used"},
 		{"huge retries beyond int64", merge(jfrogOK, "retries", "99999999999999999999"), "retries", "from 0 to 10"},
 		{"timeout that overflows", merge(jfrogOK, "timeout", "9999999999h"), "timeout", "Go duration"},

@@ -353,3 +353,23 @@ func (s *Stack) CodeArtifactInputs() map[string]string {
 	return map[string]string{"provider": "codeartifact", "role-to-assume": DefaultAWSRole, "aws-region": DefaultAWSRegion,
 		"domain": DefaultCADomain, "domain-owner": DefaultAWSAccount, "index-url": s.CodeArtifactIndex}
 }
+
+// Faults returns the fault queue of an endpoint: "github" (the ID token
+// endpoint), "jfrog", "cloudsmith" or "crates-io".
+func (s *Stack) Faults(service string) (*Faults, error) {
+	switch service {
+	case "github":
+		return s.Issuer.Faults, nil
+	case "jfrog":
+		return s.JFrog.Faults, nil
+	case "cloudsmith":
+		return s.Cloudsmith.Faults, nil
+	case "crates-io":
+		return s.CratesIO.Faults, nil
+	case "sts":
+		return s.STS.Faults, nil
+	case "codeartifact":
+		return s.CodeArtifact.Faults, nil
+	}
+	return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts or codeartifact", service)
+}

@@ -1,0 +1,217 @@
+package e2e
+
+// The helpers every test file of the package shares: the providers as one
+// table (a new provider is a row here, and then a row in the tables that
+// run every provider), the secret scan every scenario runs over every log,
+// and small file helpers.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+)
+
+// provider is one token service as the tests drive it.
+type provider struct {
+	name     string // the provider input
+	registry string // the registry name the action gives it
+	// envName is <NAME> of CARGO_REGISTRIES_<NAME>_*; "" for crates.io,
+	// which gets CARGO_REGISTRY_TOKEN.
+	envName string
+	raw     bool // Cargo gets the raw token, not "Bearer <token>"
+	inputs  func(*fakes.Stack) map[string]string
+	index   func(*fakes.Stack) string // "" for crates.io
+	// services are the fault queues (fakes.Stack.Faults) of its exchange, in
+	// the order the action calls them.
+	services []string
+	// wrongClaim is what the service answers an ID token whose repository
+	// claim is evilRepo.
+	wrongClaim string
+	// refusal is the service's error body holding msg (nil: no JSON shape).
+	refusal func(status int, msg string) any
+}
+
+// evilRepo is the repository claim no service's mapping accepts.
+const evilRepo = "evil-org/evil-repo"
+
+// providers is every provider the action supports.
+var providers = []provider{
+	{name: "jfrog", registry: "artifactory", envName: "ARTIFACTORY", inputs: (*fakes.Stack).JFrogInputs,
+		index: func(s *fakes.Stack) string { return s.JFrogIndex }, services: []string{"jfrog"},
+		wrongClaim: "Failed to find a matching identity mapping for the provided token claims: claim 'repository' is '" + evilRepo + "'",
+		refusal: func(status int, msg string) any {
+			return map[string]any{"errors": []any{map[string]any{"code": fmt.Sprint(status), "message": msg}}}
+		}},
+	{name: "cloudsmith", registry: "cloudsmith", envName: "CLOUDSMITH", inputs: (*fakes.Stack).CloudsmithInputs,
+		index: func(s *fakes.Stack) string { return s.CloudsmithIndex }, services: []string{"cloudsmith"},
+		wrongClaim: "Incorrect authentication credentials.",
+		refusal:    func(_ int, msg string) any { return map[string]any{"detail": msg} }},
+	{name: "crates-io", registry: "crates-io", raw: true, inputs: (*fakes.Stack).CratesIOInputs,
+		index: func(*fakes.Stack) string { return "" }, services: []string{"crates-io"},
+		wrongClaim: "No Trusted Publishing config found for repository `" + evilRepo + "`.",
+		refusal:    func(_ int, msg string) any { return map[string]any{"errors": []any{map[string]any{"detail": msg}}} }},
+	{name: "codeartifact", registry: "codeartifact", envName: "CODEARTIFACT", raw: true, inputs: (*fakes.Stack).CodeArtifactInputs,
+		index: func(s *fakes.Stack) string { return s.CodeArtifactIndex }, services: []string{"sts", "codeartifact"},
+		wrongClaim: "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"},
+}
+
+// providerNamed returns the row of providers for name.
+func providerNamed(t testing.TB, name string) provider {
+	t.Helper()
+	i := slices.IndexFunc(providers, func(p provider) bool { return p.name == name })
+	if i < 0 {
+		t.Fatalf("no provider %q in the table", name)
+	}
+	return providers[i]
+}
+
+// tokenVar is the variable Cargo reads the registry's token from.
+func (p provider) tokenVar() string {
+	if p.envName == "" {
+		return "CARGO_REGISTRY_TOKEN"
+	}
+	return "CARGO_REGISTRIES_" + p.envName + "_TOKEN"
+}
+
+// providerVar is the variable naming the registry's credential provider.
+func (p provider) providerVar() string {
+	if p.envName == "" {
+		return "CARGO_REGISTRY_CREDENTIAL_PROVIDER"
+	}
+	return "CARGO_REGISTRIES_" + p.envName + "_CREDENTIAL_PROVIDER"
+}
+
+// auth is what Cargo sends for tok.
+func (p provider) auth(tok string) string {
+	if p.raw {
+		return tok
+	}
+	return "Bearer " + tok
+}
+
+// requests is how many requests its exchange's services received.
+func (p provider) requests(t testing.TB, s *fakes.Stack) int {
+	n := 0
+	for _, name := range p.services {
+		f, err := s.Faults(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += f.Requests()
+	}
+	return n
+}
+
+// faults is the fault queue of its (first) exchange service.
+func (p provider) faults(t testing.TB, s *fakes.Stack) *fakes.Faults {
+	f, err := s.Faults(p.services[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// secretLeaks returns a line for every secret that text shows outside an
+// ::add-mask:: line, the one place a secret may be printed.
+func secretLeaks(where, text string, secrets []string) []string {
+	var leaks []string
+	for i, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "::add-mask::") {
+			continue
+		}
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(line, sec) {
+				leaks = append(leaks, fmt.Sprintf("%s line %d holds a secret (%s...)", where, i+1, secretPrefix(sec)))
+			}
+		}
+	}
+	return leaks
+}
+
+// secretPrefix is the first characters of a secret, control characters
+// shown as ?, for a message.
+func secretPrefix(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+	return s[:min(len(s), 6)]
+}
+
+// checkJobNoLeak fails the test for every secret the fakes issued (and
+// extra) that the output of any step of job shows.
+func checkJobNoLeak(t testing.TB, job *runner.Job, s *fakes.Stack, extra ...string) {
+	t.Helper()
+	secrets := append(append(s.Store.Secrets(), s.RequestToken), extra...)
+	for _, res := range job.Results() {
+		for _, l := range secretLeaks(fmt.Sprintf("step %s (%s)", res.ID, res.Stage), res.Combined(), secrets) {
+			t.Error("LEAK: " + l)
+		}
+	}
+}
+
+// writeFile writes data to path, making its folders.
+func writeFile(t testing.TB, path, data string, perm os.FileMode) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), perm); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeFiles writes files (path relative to dir: content) with mode 0644.
+func writeFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		writeFile(t, filepath.Join(dir, p), c, 0o644)
+	}
+}
+
+// readFile returns path's content or fails the test.
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// project is a library crate's files with the given [dependencies] lines.
+func project(name, version, deps string) map[string]string {
+	return map[string]string{
+		"Cargo.toml": fmt.Sprintf("[package]\nname = %q\nversion = %q\nedition = \"2021\"\ndescription = \"cargo-oidc e2e crate\"\nlicense = \"MIT\"\n\n[dependencies]\n%s", name, version, deps),
+		"src/lib.rs": "pub fn f() {}\n",
+	}
+}
+
+// dependsOn is a [dependencies] line for the fakes' default crate in
+// registry ("" for crates.io).
+func dependsOn(registry string) string {
+	if registry == "" {
+		return fmt.Sprintf("%s = %q\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	}
+	return fmt.Sprintf("%s = { version = %q, registry = %q }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion, registry)
+}
+
+// ownerOfPath is path's owner (see ownerOf).
+func ownerOfPath(t testing.TB, path string) (uid, gid int) {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, g := ownerOf(fi)
+	return int(u), int(g)
+}

@@ -27,7 +27,7 @@ type statInfo struct {
 	st   *syscall.Stat_t
 }
 
-func (s statInfo) Mode() os.FileMode { return s.mode }
+func (s statInfo) Mode() os.FileMode  { return s.mode }
 func (s statInfo) Sys() any           { return s.st }
 func (s statInfo) ModTime() time.Time { return time.Time{} }
 

@@ -196,3 +196,31 @@ func BenchmarkProviderGetCache(b *testing.B) {
 		})
 	}
 }
+
+// cacheAge makes every token in the job's provider token caches look
+// expired, as after crates.io's 30 minutes: the fakes' tokens die sooner,
+// and crates.io's answer does not say when.
+func cacheAge(t *testing.T, j *runner.Job) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(j.GitHubHome(), ".cargo-oidc", "cache-*", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no token cache file to age")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		var e map[string]any
+		if err == nil {
+			err = json.Unmarshal(data, &e)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		e["issued"], e["expires"] = time.Now().Add(-time.Hour).Unix(), time.Now().Add(-time.Minute).Unix()
+		if data, err = json.Marshal(e); err == nil {
+			err = os.WriteFile(f, data, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

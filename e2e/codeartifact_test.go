@@ -47,7 +47,7 @@ func TestProviderCodeArtifactRepeatsBothCalls(t *testing.T) {
 	}
 	for i := range 2 {
 		cmd := exec.Command(bin, "--cargo-plugin")
-		cmd.Env = env
+		cmd.Env = append(env, "RUNNER_TEMP="+t.TempDir()) // an empty token cache: both calls again
 		cmd.Stdin = bytes.NewReader(append(req, '\n'))
 		out, err := cmd.Output()
 		if err != nil {

@@ -248,16 +248,20 @@ func provFetchScenario(t *testing.T, mode string, inputs func(*fakes.Stack) map[
 	}
 	if r.Duration < provTTL {
 		t.Errorf("the slow cargo fetch took %s, not longer than a token's life (%s): the scenario proves nothing", r.Duration, provTTL)
-	} else if got := s.Store.Exchanges("") - before; got < 2 {
-		t.Errorf("a cargo run of %s asked the provider %d times, want a fresh token once the first expired", r.Duration.Round(time.Millisecond), got)
+	} else if got := s.Store.Exchanges("") - before; got < 1 {
+		// The run may start with the previous run's token from the
+		// provider's cache; it needs a fresh one once that one expires.
+		t.Errorf("a cargo run of %s made the provider exchange %d times, want a fresh token once the first expired", r.Duration.Round(time.Millisecond), got)
 	}
 
 	providerCalls := s.Store.Exchanges("") - stepExchanges
 	authReqs, distinct := provAuthRequests(s)
 	t.Logf("%s: %d provider exchanges (plus %d by the action step) for %d authenticated registry requests with %d distinct tokens",
 		t.Name(), providerCalls, stepExchanges, authReqs, distinct)
-	if providerCalls < 3 {
-		t.Errorf("provider exchanged %d times, want at least one per cargo run that needed the registry (3)", providerCalls)
+	if providerCalls < 2 {
+		// The step's token (cached) serves the first two runs; the two
+		// later ones each outlive a token.
+		t.Errorf("provider exchanged %d times, want at least one per token life the job spans after the step's (2)", providerCalls)
 	}
 	if providerCalls >= authReqs {
 		t.Errorf("provider exchanged %d times for %d authenticated requests: Cargo's cache of the token is not used", providerCalls, authReqs)
@@ -320,6 +324,9 @@ func TestProviderCratesIOPublish(t *testing.T) {
 				t.Fatalf("cargo publish of 0.1.0 with a fresh token failed")
 			}
 			provSleepUntil(t, ctx, issued.Add(provTTL+500*time.Millisecond))
+			if mode == "provider" {
+				cacheAge(t, j) // crates.io's answer says no life: the cache assumes its 30 minutes
+			}
 			provWrite(t, j.Workspace(), files("0.1.1"))
 			r := provStep(t, ctx, j, "cargo", "publish", "--allow-dirty", "--no-verify")
 			provCheckNoSecrets(t, s, "cargo's output", r.Combined())
@@ -344,8 +351,8 @@ func TestProviderCratesIOPublish(t *testing.T) {
 			}
 			calls := s.Store.Exchanges("crates-io") - stepExchanges
 			t.Logf("%s: %d provider exchanges (plus %d by the action step) for 2 publishes", t.Name(), calls, stepExchanges)
-			if calls != 2 {
-				t.Errorf("provider exchanged %d times for two cargo publish runs, want 2", calls)
+			if calls != 1 {
+				t.Errorf("provider exchanged %d times for two cargo publish runs, want 1 (the first uses the step's cached token)", calls)
 			}
 		})
 	}
@@ -372,7 +379,7 @@ func BenchmarkProviderGet(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		cmd := exec.Command(bin, "--cargo-plugin")
-		cmd.Env = env
+		cmd.Env = append(env, "RUNNER_TEMP="+b.TempDir()) // an empty token cache: every get exchanges
 		cmd.Stdin = bytes.NewReader(req)
 		out, err := cmd.Output()
 		if err != nil {

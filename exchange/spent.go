@@ -22,10 +22,11 @@ func (e *SpentIDTokenError) Error() string {
 	return "crates.io refused the ID token: this ID token was already exchanged, and crates.io accepts each ID token once (" + e.Err.Error() + ")"
 }
 
-// Details says what to do, then crates.io's own details (the claims).
+// Details says what to do, then the ID token's claims (not the hint of
+// other refusals, which is about the trusted publisher's set-up).
 func (e *SpentIDTokenError) Details() []string {
 	return append([]string{"On GitLab the job's id_tokens are fixed for the job (and CircleCI's CIRCLE_OIDC_TOKEN_V2 too), so a second exchange in the same job can never succeed: exchange once per job and reuse the crates.io token (cargo-oidc's credential provider caches it for the job in its cache folder, --cache-dir; check that the folder is kept between the job's Cargo commands), or declare a second id_tokens variable for a second exchange."},
-		e.Err.Details()...)
+		details("", e.Err.Claims)...)
 }
 
 // Unwrap returns crates.io's answer.

@@ -92,10 +92,10 @@ func DefaultCacheDir(getenv func(string) string, tempDir func() string) string {
 // registry, the provider's arguments (sorted; the cache folder left out,
 // it is where the file goes) and the job's scope, so a different registry,
 // different inputs or another job never reuse a token. The scope is a
-// secret of the job that later steps see too: the ID token itself when it
-// comes from a variable or a file (a GitLab or CircleCI token is fixed for
-// the job), else GitHub's ID-token request token (one per job). Only the
-// hash is written anywhere.
+// secret of the job that later steps see too (Options.scope): the ID token
+// itself when it comes from a variable or a file (a GitLab or CircleCI
+// token is fixed for the job), else a per-job secret of the CI system, like
+// GitHub's ID-token request token. Only the hash is written anywhere.
 func cacheKey(registry string, args []string, scope string) string {
 	kept := slices.Clone(args)
 	kept = slices.DeleteFunc(kept, func(a string) bool { return strings.HasPrefix(a, "--"+CacheArg+"=") })
@@ -161,7 +161,23 @@ func CacheDir(setting string) string {
 	return ""
 }
 
-// scope is the job's secret that goes into the cache key (cacheKey).
+// jobSecrets are the variables whose value is a secret of one job that
+// every step of it sees, per CI system, in the order scope tries them: the
+// first one set scopes the cache key. Several names in one entry are
+// joined (Buildkite's agent token is the agent's, the job id the job's).
+var jobSecrets = [][]string{
+	{"ACTIONS_ID_TOKEN_REQUEST_TOKEN"},                   // GitHub, Forgejo and Gitea Actions
+	{"CI_JOB_TOKEN"},                                     // GitLab CI
+	{"CIRCLE_OIDC_TOKEN_V2"},                             // CircleCI
+	{"SYSTEM_ACCESSTOKEN"},                               // Azure Pipelines
+	{"BITBUCKET_STEP_OIDC_TOKEN"},                        // Bitbucket Pipelines
+	{"BUILDKITE_AGENT_ACCESS_TOKEN", "BUILDKITE_JOB_ID"}, // Buildkite
+}
+
+// scope is the job's secret that goes into the cache key (cacheKey): the ID
+// token of --id-token-env or --id-token-file (fixed for the job), else the
+// first of jobSecrets that is set. "" when there is none: then nothing is
+// cached.
 func (o *Options) scope(getenv func(string) string) (string, error) {
 	switch {
 	case o.IDTokenEnv != "":
@@ -178,7 +194,18 @@ func (o *Options) scope(getenv func(string) string) (string, error) {
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
-	return getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"), nil
+	for _, names := range jobSecrets {
+		var vals []string
+		for _, n := range names {
+			if v := getenv(n); v != "" {
+				vals = append(vals, n+"="+v)
+			}
+		}
+		if len(vals) > 0 {
+			return strings.Join(vals, "\x00"), nil
+		}
+	}
+	return "", nil
 }
 
 // tokenCache is one cache folder, checked.

@@ -88,7 +88,12 @@ func okToken(t *testing.T, a map[string]json.RawMessage) okGet {
 // cachePath is where serve's provider keeps the token of args (ID token
 // request token rt).
 func (f *fake) cachePath(args []string) string {
-	key := cacheKey(registryKey(config.JFrog, f.index()), args, "rt")
+	o, err := ParseArgs(args)
+	if err != nil {
+		panic(err)
+	}
+	scope, _ := o.scope(func(k string) string { return map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "rt"}[k] })
+	key := cacheKey(registryKey(config.JFrog, f.index()), args, scope)
 	return filepath.Join(f.tmp, "cargo-oidc-cache"+userSuffix(), key+".json")
 }
 
@@ -528,5 +533,40 @@ func TestSpentIDTokenIsExplained(t *testing.T) {
 	}
 	if strings.Contains(msg, idToken) || strings.Contains(msg, "cio_tp_spent01") {
 		t.Errorf("answer %s holds a secret", msg)
+	}
+}
+
+// The scope of the cache key is a per-job secret of whichever CI runs the
+// job (or the fixed ID token given), so two jobs on one machine never share
+// a key; with none, nothing is cached.
+func TestCacheScope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // "" = no scope
+	}{
+		{"GitHub", nil, map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "rt", "CI_JOB_TOKEN": "x"}, "ACTIONS_ID_TOKEN_REQUEST_TOKEN=rt"},
+		{"GitLab", nil, map[string]string{"CI_JOB_TOKEN": "glcbt-1"}, "CI_JOB_TOKEN=glcbt-1"},
+		{"CircleCI", nil, map[string]string{"CIRCLE_OIDC_TOKEN_V2": "eyJc"}, "CIRCLE_OIDC_TOKEN_V2=eyJc"},
+		{"Azure Pipelines", nil, map[string]string{"SYSTEM_ACCESSTOKEN": "az"}, "SYSTEM_ACCESSTOKEN=az"},
+		{"Bitbucket", nil, map[string]string{"BITBUCKET_STEP_OIDC_TOKEN": "bb"}, "BITBUCKET_STEP_OIDC_TOKEN=bb"},
+		{"Buildkite", nil, map[string]string{"BUILDKITE_AGENT_ACCESS_TOKEN": "ag", "BUILDKITE_JOB_ID": "j1"}, "BUILDKITE_AGENT_ACCESS_TOKEN=ag\x00BUILDKITE_JOB_ID=j1"},
+		{"--id-token-env", []string{"--id-token-env=MY_TOKEN"}, map[string]string{"MY_TOKEN": " eyJm \n", "CI_JOB_TOKEN": "x"}, "eyJm"},
+		{"nothing", nil, map[string]string{"CI": "true"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := ParseArgs(append([]string{"--provider=crates-io"}, tt.args...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := o.scope(func(k string) string { return tt.env[k] })
+			if err != nil || got != tt.want {
+				t.Errorf("scope = %q, %v; want %q", got, err, tt.want)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,6 +174,15 @@ func TestCacheRenewsAcrossExpiry(t *testing.T) {
 	}
 }
 
+// unixModes skips on Windows, where a file's owner and mode bits are not
+// what decides who may read it (its ACLs do; notPrivate trusts them).
+func unixModes(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("skipping on Windows: owners and mode bits do not decide access there (ACLs do)")
+	}
+}
+
 // plant writes a valid cache entry holding token "planted" at path.
 func plant(t *testing.T, path string, mode os.FileMode) {
 	t.Helper()
@@ -205,9 +215,10 @@ func TestUntrustedCacheFileIsIgnoredAndReplaced(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "not a cargo-oidc cache entry"},
-		{"group-writable", func(t *testing.T, path, _ string) { plant(t, path, 0o620) }, "open to other users"},
-		{"world-readable", func(t *testing.T, path, _ string) { plant(t, path, 0o604) }, "open to other users"},
+		{"group-writable", func(t *testing.T, path, _ string) { unixModes(t); plant(t, path, 0o620) }, "open to other users"},
+		{"world-readable", func(t *testing.T, path, _ string) { unixModes(t); plant(t, path, 0o604) }, "open to other users"},
 		{"another user's", func(t *testing.T, path, _ string) {
+			unixModes(t)
 			if os.Geteuid() != 0 {
 				t.Skip("giving a file to another user needs root; TestNotPrivate checks the rule with a made-up owner")
 			}
@@ -274,6 +285,7 @@ func TestUntrustedCacheFolderIsNotUsed(t *testing.T) {
 		warn string
 	}{
 		{"open to the group", func(t *testing.T, dir, _ string) {
+			unixModes(t)
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
 			}
@@ -290,6 +302,7 @@ func TestUntrustedCacheFolderIsNotUsed(t *testing.T) {
 			}
 		}, "not a folder"},
 		{"another user's", func(t *testing.T, dir, _ string) {
+			unixModes(t)
 			if os.Geteuid() != 0 {
 				t.Skip("giving a folder to another user needs root; TestNotPrivate checks the rule with a made-up owner")
 			}

@@ -3,6 +3,7 @@ package action
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,10 +63,14 @@ func TestProviderModeSeedsTheCache(t *testing.T) {
 			if strings.HasPrefix(index, "/") {
 				index = "sparse+" + w.srv.URL + index
 			}
-			req := `{"v":1,"kind":"get","operation":"read","registry":{"index-url":"` + index + `"},"args":["` + strings.Join(strings.Fields(setting)[1:], `","`) + `"]}` + "\n"
+			req, err := json.Marshal(credprovider.Request{V: 1, Kind: "get", Operation: "read",
+				Registry: credprovider.Registry{IndexURL: index}, Args: strings.Fields(setting)[1:]})
+			if err != nil {
+				t.Fatal(err)
+			}
 			var out bytes.Buffer
 			err = credprovider.Serve(context.Background(), credprovider.Env{Getenv: func(k string) string { return w.env[k] },
-				Stdin: strings.NewReader(req), Stdout: &out, HTTP: w.srv.Client(), Now: func() time.Time { return time.Date(2026, 11, 21, 12, 1, 0, 0, time.UTC) }})
+				Stdin: bytes.NewReader(append(req, '\n')), Stdout: &out, HTTP: w.srv.Client(), Now: func() time.Time { return time.Date(2026, 11, 21, 12, 1, 0, 0, time.UTC) }})
 			if err != nil || !strings.Contains(out.String(), `"token":"`+tt.token+`"`) {
 				t.Fatalf("provider: %v, %s", err, out.String())
 			}

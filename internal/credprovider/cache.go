@@ -299,14 +299,33 @@ func (c *tokenCache) load(key string) *cacheEntry {
 	if err != nil || len(data) > maxCacheEntry {
 		return ignore("cannot be read")
 	}
-	var e cacheEntry
-	if err := json.Unmarshal(data, &e); err != nil || e.V != cacheEntryVersion || e.Token == "" || e.Expires <= e.Issued || exchange.CheckToken("cached token", e.Token) != nil {
-		return ignore("is not a cargo-oidc cache entry")
+	e, err := parseEntry(data)
+	if err != nil {
+		return ignore("is not a cargo-oidc cache entry (" + err.Error() + ")")
 	}
 	if !c.now().Before(renewAt(time.Unix(e.Issued, 0), time.Unix(e.Expires, 0))) {
 		return nil
 	}
-	return &e
+	return e
+}
+
+// parseEntry reads a cache file's content: a JSON object of this format's
+// version, with a token that could be sent as a header (no space or
+// control character) and an expiry after its issue. The error never holds
+// the content.
+func parseEntry(data []byte) (*cacheEntry, error) {
+	var e cacheEntry
+	switch err := json.Unmarshal(data, &e); {
+	case err != nil:
+		return nil, errors.New("not JSON of the expected shape")
+	case e.V != cacheEntryVersion:
+		return nil, fmt.Errorf("version %d, not %d", e.V, cacheEntryVersion)
+	case exchange.CheckToken("the cached token", e.Token) != nil:
+		return nil, errors.New("no usable token")
+	case e.Expires <= e.Issued || e.Issued <= 0:
+		return nil, errors.New("no usable issue and expiry times")
+	}
+	return &e, nil
 }
 
 // store writes the entry of key (mode 0600, atomically). A token of

@@ -583,3 +583,25 @@ func TestCacheScope(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseEntry feeds arbitrary cache file contents: never a panic, and
+// an entry only with a token that can go into a header, an expiry after
+// its issue, and an error that never quotes the content.
+func FuzzParseEntry(f *testing.F) {
+	f.Add([]byte(`{"v":1,"token":"tok","issued":1,"expires":2}`))
+	f.Add([]byte(`{"v":1,"token":"a\nb","issued":1,"expires":2}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := parseEntry(data)
+		if err != nil {
+			if len(data) > 8 && strings.Contains(err.Error(), string(data)) {
+				t.Fatalf("the error quotes the content: %v", err)
+			}
+			return
+		}
+		if exchange.CheckToken("t", e.Token) != nil || e.Expires <= e.Issued || e.Issued <= 0 || e.V != cacheEntryVersion {
+			t.Fatalf("accepted %+v", e)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -528,7 +529,11 @@ func TestSpentIDTokenIsExplained(t *testing.T) {
 	f.clock = func() time.Time { return at }
 	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--id-token-env=CARGO_OIDC_ID_TOKEN"}
 	b, _ := json.Marshal(Request{V: 1, Kind: "get", Operation: "publish", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
-	env := map[string]string{"CARGO_OIDC_ID_TOKEN": idToken}
+	// A GitLab-shaped token minted for crates.io (a source that checks
+	// the audience before sending finds the right one).
+	claims := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://gitlab.com","aud":"crates.io","project_path":"octo/crate"}`))
+	gitlab := "eyJhbGciOiJSUzI1NiJ9." + claims + ".c2ln"
+	env := map[string]string{"CARGO_OIDC_ID_TOKEN": gitlab}
 	at = now
 	if got := okToken(t, f.serve(t, env, string(b))[0]).Token; got != "cio_tp_spent01" {
 		t.Fatalf("first token %q", got)
@@ -544,7 +549,7 @@ func TestSpentIDTokenIsExplained(t *testing.T) {
 	if strings.Contains(msg, "check the crate's trusted publisher") {
 		t.Errorf("answer %s blames the trusted publisher's set-up", msg)
 	}
-	if strings.Contains(msg, idToken) || strings.Contains(msg, "cio_tp_spent01") {
+	if strings.Contains(msg, gitlab) || strings.Contains(msg, "cio_tp_spent01") {
 		t.Errorf("answer %s holds a secret", msg)
 	}
 }

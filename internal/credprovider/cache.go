@@ -90,7 +90,8 @@ func DefaultCacheDir(getenv func(string) string, tempDir func() string) string {
 
 // cacheKey names the cache file of one registry token: a SHA-256 of the
 // registry, the provider's arguments (sorted; the cache folder left out,
-// it is where the file goes) and the job's scope, so a different registry,
+// it is where the file goes; keyArgs adds the endpoint variables) and the
+// job's scope, so a different registry,
 // different inputs or another job never reuse a token. The scope is a
 // secret of the job that later steps see too (Options.scope): the ID token
 // itself when it comes from a variable or a file (a GitLab or CircleCI
@@ -108,6 +109,23 @@ func cacheKey(registry string, args []string, scope string) string {
 	s := sha256.Sum256([]byte(scope))
 	h.Write(s[:])
 	return hex.EncodeToString(h.Sum(nil))[:40]
+}
+
+// endpointVariables name the environment variables that choose a token
+// service's endpoint instead of an argument (config.Service reads them):
+// a provider that would exchange elsewhere must not reuse the token.
+var endpointVariables = []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_CODEARTIFACT", "AZURE_AUTHORITY_HOST"}
+
+// keyArgs are the arguments that go into the cache key: the provider's and
+// the endpoint variables that are set, as "env:NAME=value".
+func keyArgs(args []string, getenv func(string) string) []string {
+	out := slices.Clone(args)
+	for _, n := range endpointVariables {
+		if v := getenv(n); v != "" {
+			out = append(out, "env:"+n+"="+v)
+		}
+	}
+	return out
 }
 
 // registryKey is the registry part of the cache key: crates.io by name
@@ -142,7 +160,7 @@ func SeedCache(setting string, tok *exchange.Token, issued time.Time, getenv fun
 	if err != nil {
 		return "", nil, false, err
 	}
-	key := cacheKey(registryKey(o.cfg.Provider, o.cfg.IndexURL), fields[1:], scope)
+	key := cacheKey(registryKey(o.cfg.Provider, o.cfg.IndexURL), keyArgs(fields[1:], getenv), scope)
 	data, err = json.Marshal(cacheEntry{V: cacheEntryVersion, Token: tok.Value, Issued: issued.Unix(), Expires: tok.ExpiresAt.Unix(), Username: tok.Username})
 	if err != nil {
 		return "", nil, false, err

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -106,27 +107,31 @@ func TestCacheKeys(t *testing.T) {
 	type get struct {
 		args    []string
 		index   string
-		request string // ACTIONS_ID_TOKEN_REQUEST_TOKEN
+		request string            // ACTIONS_ID_TOKEN_REQUEST_TOKEN
+		env     map[string]string // more of the environment
 	}
 	tests := []struct {
 		name      string
 		second    func(f *fake) get
 		exchanges int32
 	}{
-		{"same registry, inputs and job", func(f *fake) get { return get{f.args(), f.index(), "rt"} }, 1},
+		{"same registry, inputs and job", func(f *fake) get { return get{f.args(), f.index(), "rt", nil} }, 1},
 		{"arguments in another order", func(f *fake) get {
 			a := f.args()
 			a[0], a[1] = a[1], a[0]
-			return get{a, f.index(), "rt"}
+			return get{a, f.index(), "rt", nil}
 		}, 1},
 		{"another input", func(f *fake) get {
-			return get{append(f.args(), "--identity-mapping-name=other"), f.index(), "rt"}
+			return get{append(f.args(), "--identity-mapping-name=other"), f.index(), "rt", nil}
 		}, 2},
 		{"another registry", func(f *fake) get {
 			a := append(f.args()[:3:3], "--repository=other-local")
-			return get{a, "sparse+" + f.srv.URL + "/artifactory/api/cargo/other-local/index/", "rt"}
+			return get{a, "sparse+" + f.srv.URL + "/artifactory/api/cargo/other-local/index/", "rt", nil}
 		}, 2},
-		{"another job", func(f *fake) get { return get{f.args(), f.index(), "rt-of-another-job"} }, 2},
+		{"another job", func(f *fake) get { return get{f.args(), f.index(), "rt-of-another-job", nil} }, 2},
+		{"another token service endpoint", func(f *fake) get {
+			return get{f.args(), f.index(), "rt", map[string]string{"AWS_ENDPOINT_URL_STS": "https://sts.example"}}
+		}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,7 +139,9 @@ func TestCacheKeys(t *testing.T) {
 			f := newFake(t)
 			first := okToken(t, f.serve(t, nil, request("get", f.index(), f.args()...))[0])
 			g := tt.second(f)
-			second := okToken(t, f.serve(t, map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": g.request}, request("get", g.index, g.args...))[0])
+			env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": g.request}
+			maps.Copy(env, g.env)
+			second := okToken(t, f.serve(t, env, request("get", g.index, g.args...))[0])
 			if n := f.exchanges.Load(); n != tt.exchanges {
 				t.Errorf("%d exchanges, want %d", n, tt.exchanges)
 			}

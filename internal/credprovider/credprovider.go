@@ -220,7 +220,7 @@ func (o *Options) cachedMint(ctx context.Context, e Env, req Request, red *excha
 	if registry == "" {
 		registry = req.Registry.IndexURL
 	}
-	key := cacheKey(registryKey(o.cfg.Provider, registry), req.Args, scope)
+	key := cacheKey(registryKey(o.cfg.Provider, registry), keyArgs(req.Args, e.Getenv), scope)
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
 	tok, issued, err := c.cachedMint(ctx, key, mint)

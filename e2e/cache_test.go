@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -223,4 +224,19 @@ func cacheAge(t *testing.T, j *runner.Job) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// cacheEmpty deletes the tokens in the job's provider token caches, as if
+// they had all been due for renewal: the next provider exchanges.
+func cacheEmpty(j *runner.Job) error {
+	files, _ := filepath.Glob(filepath.Join(j.GitHubHome(), ".cargo-oidc", "cache-*", "*.json"))
+	if len(files) == 0 {
+		return errors.New("no token cache file to empty")
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -301,9 +301,10 @@ func mxScanText(w *mxWorld, where, text string) []string {
 }
 
 // mxProviderMinted plays Cargo against the credential provider the step
-// installed: two gets for crates.io (two tokens minted) and one for another
-// registry (refused), then the post stage, after which every crates.io token
-// of the run must be revoked.
+// installed: two gets for crates.io, each with the token cache emptied
+// first (two tokens minted), and one for another registry (refused), then
+// the post stage, after which every crates.io token of the run must be
+// revoked.
 func mxProviderMinted(w *mxWorld) []string {
 	var p []string
 	get, err := mxProviderGet(w, &p)
@@ -311,6 +312,9 @@ func mxProviderMinted(w *mxWorld) []string {
 		return []string{err.Error()}
 	}
 	for range 2 {
+		if err := cacheEmpty(w.job); err != nil {
+			return append(p, err.Error())
+		}
 		if out := get("https://github.com/rust-lang/crates.io-index", "crates-io"); !strings.Contains(out, `"Ok"`) {
 			p = append(p, "the provider gave no token for crates.io")
 		}
@@ -369,18 +373,22 @@ func mxProviderGet(w *mxWorld, p *[]string) (func(index, name string) string, er
 	}, nil
 }
 
-// mxProviderMintedLinkedOutside: the provider mints a token, then a later
-// step replaces the record's folder with a link to a folder outside the
-// workspace and the runner's temp folder that holds a file of the same name
-// (with a token-shaped line). The post stage must read nothing there (the
-// line is never masked, shown or revoked), delete nothing (the folder, its
-// files and the link stay) and warn that the minted one was not revoked;
-// the step's own token was revoked by the main stage, at once.
+// mxProviderMintedLinkedOutside: the provider mints a token (the token
+// cache emptied first), then a later step replaces the record's folder with
+// a link to a folder outside the workspace and the runner's temp folder that
+// holds a file of the same name (with a token-shaped line). The post stage
+// must read nothing there (the line is never masked, shown or revoked),
+// delete nothing (the folder, its files and the link stay) and warn that
+// the minted one was not revoked; it revokes the step's own token (from its
+// state: the token seeded the cache).
 func mxProviderMintedLinkedOutside(w *mxWorld) []string {
 	var p []string
 	get, err := mxProviderGet(w, &p)
 	if err != nil {
 		return []string{err.Error()}
+	}
+	if err := cacheEmpty(w.job); err != nil {
+		return append(p, err.Error())
 	}
 	if out := get("https://github.com/rust-lang/crates.io-index", "crates-io"); !strings.Contains(out, `"Ok"`) {
 		p = append(p, "the provider gave no token for crates.io")
@@ -416,8 +424,8 @@ func mxProviderMintedLinkedOutside(w *mxWorld) []string {
 	if strings.Contains(post.Stdout+post.Stderr, planted) {
 		p = append(p, "the post stage read the record outside (it masked or showed its line)")
 	}
-	if n := w.s.Store.Requests(fakes.CratesIOTokenPath) - before; n != 0 {
-		p = append(p, fmt.Sprintf("the post stage sent %d request(s) to crates.io; want none (the main stage revoked the step's own token at once)", n))
+	if n := w.s.Store.Requests(fakes.CratesIOTokenPath) - before; n != 1 {
+		p = append(p, fmt.Sprintf("the post stage sent %d request(s) to crates.io; want one, the step's own token's revocation", n))
 	}
 	issued, revoked := 0, 0
 	for _, t := range w.s.Store.Tokens() {
@@ -429,7 +437,7 @@ func mxProviderMintedLinkedOutside(w *mxWorld) []string {
 		}
 	}
 	if issued != 2 || revoked != 1 {
-		p = append(p, fmt.Sprintf("%d crates.io tokens issued, %d revoked; want 2 issued, the step's revoked (by the main stage)", issued, revoked))
+		p = append(p, fmt.Sprintf("%d crates.io tokens issued, %d revoked; want 2 issued, the step's revoked (by the post stage)", issued, revoked))
 	}
 	if !strings.Contains(post.Stdout, "minted by the credential provider not revoked") || !strings.Contains(post.Stdout, "symbolic link") {
 		p = append(p, "the post stage did not warn that the record was a link and not read:\n"+post.Stdout)

@@ -168,7 +168,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		if err != nil {
 			return err
 		}
-		return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
+		return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: os.Stderr, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
 	}
 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

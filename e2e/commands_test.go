@@ -26,6 +26,7 @@ func cliEnv(t *testing.T, s *fakes.Stack, extra map[string]string) map[string]st
 		"PATH": os.Getenv("PATH"), "HOME": home, "CARGO_HOME": filepath.Join(home, ".cargo"),
 		"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile,
 		"CARGO_TERM_COLOR": "never", "CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20",
+		"TMPDIR": t.TempDir(), // the provider's default token cache, not the machine's /tmp
 	}
 	if rh := os.Getenv("RUSTUP_HOME"); rh != "" {
 		env["RUSTUP_HOME"] = rh

@@ -126,6 +126,9 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	if publish {
 		w.cargo(true, "publish", "--allow-dirty", "--no-verify")
 		w.sleepPast(issued)
+		if mode == "provider" {
+			cacheAge(t, j) // crates.io's answer says no life: the cache assumes its 30 minutes
+		}
 		writeFiles(t, j.Workspace(), project("prov-published", "0.1.1", ""))
 		again = w.cargo(mode == "provider", "publish", "--allow-dirty", "--no-verify")
 	} else {
@@ -152,8 +155,8 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	}
 	if publish {
 		calls := s.Store.Exchanges("") - stepExchanges
-		if got := strings.Join(s.Registry.Published(), ","); got != "prov-published@0.1.0,prov-published@0.1.1" || calls != 2 {
-			t.Errorf("published %q with %d provider exchanges; want both versions, one exchange per publish", got, calls)
+		if got := strings.Join(s.Registry.Published(), ","); got != "prov-published@0.1.0,prov-published@0.1.1" || calls != 1 {
+			t.Errorf("published %q with %d provider exchanges; want both versions, one exchange (the first publish uses the step's cached token)", got, calls)
 		}
 		return
 	}
@@ -212,8 +215,10 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 	s.Registry.SetDelay(0)
 	if r.Duration < provTTL {
 		t.Errorf("the slow cargo fetch took %s, not longer than a token's life (%s): the scenario proves nothing", r.Duration, provTTL)
-	} else if got := s.Store.Exchanges("") - before; got < 2 {
-		t.Errorf("a cargo run of %s asked the provider %d times, want a fresh token once the first expired", r.Duration.Round(time.Millisecond), got)
+	} else if got := s.Store.Exchanges("") - before; got < 1 {
+		// The run may start with the previous run's token from the
+		// provider's cache; it needs a fresh one once that one expires.
+		t.Errorf("a cargo run of %s made the provider exchange %d times, want a fresh token once the first expired", r.Duration.Round(time.Millisecond), got)
 	}
 	calls := s.Store.Exchanges("") - stepExchanges
 	authReqs, seen := 0, map[string]bool{}
@@ -227,7 +232,7 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 		}
 	}
 	t.Logf("%d provider exchanges (plus %d by the action step) for %d authenticated registry requests with %d distinct tokens", calls, stepExchanges, authReqs, len(seen))
-	if calls < 3 || calls >= authReqs || len(seen) < 2 {
-		t.Errorf("%d provider exchanges for %d authenticated requests and %d distinct tokens; want one per cargo run (at least 3), fewer than the requests (Cargo's cache), and fresh tokens after expiry", calls, authReqs, len(seen))
+	if calls < 2 || calls >= authReqs || len(seen) < 2 {
+		t.Errorf("%d provider exchanges for %d authenticated requests and %d distinct tokens; want one per token life the job spans after the step's (at least 2: the step's cached token serves the first runs), fewer than the requests (Cargo's cache), and fresh tokens after expiry", calls, authReqs, len(seen))
 	}
 }

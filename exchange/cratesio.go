@@ -90,7 +90,7 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body, next: next}, c.Mask)
 	if err != nil {
 		c.revokeFound(ctx, err)
-		return nil, err
+		return nil, spentOr(err)
 	}
 	now := nowFunc(c.Now)
 	tok := &Token{Value: ans.Token, ExpiresAt: ans.expiry(now)}

@@ -340,7 +340,8 @@ post() {
     fi
     i=$((i - 1))
   done
-  # The binaries, the provider's copy and the state: nothing of the action
+  # The binaries, the provider's copy, its token cache (each post stage
+  # above deleted its own already) and the state: nothing of the action
   # stays for later jobs on a self-hosted runner.
   rm -rf "$base"
 }

@@ -71,6 +71,7 @@ const (
 	stateRegistryName       = "registry-name"
 	stateTimeout            = "timeout"
 	stateMinted             = "minted"
+	stateCache              = "token-cache"
 )
 
 // summaryHeading is title starting with "cargo-oidc: " exactly once.

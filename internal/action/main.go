@@ -1,6 +1,7 @@
 package action
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -89,11 +90,16 @@ type prepared struct {
 	reg                  cargoconf.Registry
 	configPath, credPath string // container paths; "" when not written
 	// providerBin is the container path of the copied binary (provider
-	// mode), minted that of the record of minted crates.io tokens.
-	providerBin, minted string
-	configChange        *cargoconf.Change
-	credChange          *cargoconf.Change
-	changes             []*cargoconf.Change // in the order they are written
+	// mode), minted that of the record of minted crates.io tokens, cache
+	// that of the provider's token cache folder.
+	providerBin, minted, cache string
+	// tok is the step's own token: in provider mode it seeds the cache.
+	tok *exchange.Token
+	// issued is when tok was issued (the exchange's start).
+	issued       time.Time
+	configChange *cargoconf.Change
+	credChange   *cargoconf.Change
+	changes      []*cargoconf.Change // in the order they are written
 }
 
 // run runs the phases in order and returns what the step exported.
@@ -103,10 +109,12 @@ func (m *mainStage) run(ctx context.Context) (*plan, error) {
 		return nil, err
 	}
 	ctx, m.cancel = context.WithTimeout(ctx, pre.cfg.Timeout)
+	pre.issued = m.e.now()
 	tok, err := m.exchange(ctx, pre.cfg)
 	if err != nil {
 		return nil, err
 	}
+	pre.tok = tok
 	out, err := m.plan(pre, tok)
 	if err != nil {
 		return nil, err
@@ -238,7 +246,17 @@ func (m *mainStage) prepareProvider(pre *prepared) error {
 		}
 		pre.minted = filepath.Join(filepath.Dir(filepath.Dir(pre.providerBin)), "minted-"+name, "tokens")
 	}
+	// The token cache every Cargo process of the job shares, beside the
+	// provider; the step's own token seeds it (seedCache).
+	name, err := randomName(m.e.Random)
+	if err != nil {
+		return failed(titleProvider, err)
+	}
+	pre.cache = filepath.Join(filepath.Dir(filepath.Dir(pre.providerBin)), "cache-"+name)
 	cmd, err := credprovider.Command(pre.cfg, m.paths.ToHost(pre.providerBin), hostOrEmpty(m.paths, pre.minted))
+	if err == nil {
+		cmd, err = credprovider.WithCacheDir(cmd, m.paths.ToHost(pre.cache))
+	}
 	if err == nil {
 		err = m.folders.Check(pre.providerBin)
 	}
@@ -251,9 +269,9 @@ func (m *mainStage) prepareProvider(pre *prepared) error {
 
 // exchange gets the registry token for the job's ID token. A crates.io
 // token is revoked if the stage fails later (it would be exported nowhere,
-// so the post stage would not know it); in credential-mode provider, where
-// this exchange only checks the trust set-up and Cargo gets tokens of its
-// own, it is revoked at once.
+// so the post stage would not know it); otherwise the post stage revokes
+// it, in credential-mode provider too, where it seeds the provider's token
+// cache.
 func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange.Token, error) {
 	r := m.r
 	// The runner's redactor learns every secret masked from here on (and the
@@ -284,42 +302,32 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 	r.Mask(tok.ReferenceToken)
 	r.Debug(fmt.Sprintf("exchange took %s", m.e.now().Sub(start).Round(time.Millisecond)))
 	if cr, ok := svc.(exchange.Revoker); ok && cfg.Revoke {
-		m.scheduleRevocation(ctx, cr, cfg, tok)
+		m.scheduleRevocation(ctx, cr, tok)
 	}
 	return tok, nil
 }
 
-// scheduleRevocation revokes the crates.io token tok at once in credential-mode
-// provider, where it only checked the trust set-up, and otherwise if the
-// stage fails: a failed step exports nothing, so the post stage would not
-// know the token.
-func (m *mainStage) scheduleRevocation(ctx context.Context, cr exchange.Revoker, cfg *config.Config, tok *exchange.Token) {
+// scheduleRevocation revokes the crates.io token tok if the stage fails: a
+// failed step exports nothing, so the post stage would not know the token.
+// A stage that succeeds leaves it to the post stage (the state holds it),
+// in credential-mode provider too, where it seeds the provider's cache and
+// Cargo uses it.
+func (m *mainStage) scheduleRevocation(ctx context.Context, cr exchange.Revoker, tok *exchange.Token) {
 	r := m.r
-	switch {
-	case cfg.CredentialMode == config.ModeProvider:
-		// Within the step's timeout, a hard bound on the step.
+	m.onFailure(func() {
 		if rerr := cr.Revoke(ctx, tok.Value); rerr != nil {
-			r.Warning("cargo-oidc: crates.io token not revoked",
-				rerr.Error()+"\nThe step's own token (it only checked the trust set-up) stays valid until it expires, 30 minutes after issue.")
+			r.Warning("cargo-oidc: crates.io token not revoked", rerr.Error())
 		} else {
-			r.Info("Revoked the step's own crates.io token: it only checked the trust set-up; Cargo gets its tokens from the credential provider.")
+			r.Info("Revoked the crates.io token, since the step failed.")
 		}
-	default:
-		m.onFailure(func() {
-			if rerr := cr.Revoke(ctx, tok.Value); rerr != nil {
-				r.Warning("cargo-oidc: crates.io token not revoked", rerr.Error())
-			} else {
-				r.Info("Revoked the crates.io token, since the step failed.")
-			}
-		})
-	}
+	})
 }
 
 // plan computes everything the step will write, before anything is
 // written, and opens the runner's file commands.
 func (m *mainStage) plan(pre *prepared, tok *exchange.Token) (*plan, error) {
 	cfg := pre.cfg
-	out := &plan{cfg: cfg, tok: tok, paths: m.paths, minted: pre.minted, redact: m.r.Redact}
+	out := &plan{cfg: cfg, tok: tok, paths: m.paths, minted: pre.minted, cache: pre.cache, redact: m.r.Redact}
 	if cfg.CredentialMode == config.ModeProvider {
 		out.providerCmd = pre.reg.CredentialProvider
 	}
@@ -400,6 +408,34 @@ func (m *mainStage) installProvider(pre *prepared) error {
 		}
 		m.onFailure(func() { _ = m.folders.RemoveAllBeneath(dir) })
 	}
+	if pre.cache != "" {
+		return m.seedCache(pre)
+	}
+	return nil
+}
+
+// seedCache makes the provider's token cache folder (0700, given to the
+// user later steps run as, who runs the provider) and puts the step's own
+// token in it (0600), so that the job's first Cargo command makes no
+// exchange: one exchange per token lifetime. The folder goes again if the
+// step fails.
+func (m *mainStage) seedCache(pre *prepared) error {
+	if err := m.folders.MkdirPrivate(pre.cache, m.owner); err != nil {
+		return failed(titleInstall, err)
+	}
+	m.onFailure(func() { _ = m.folders.RemoveAllBeneath(pre.cache) })
+	name, data, ok, err := credprovider.SeedCache(pre.reg.CredentialProvider, pre.tok, pre.issued, m.e.Getenv)
+	if err != nil {
+		return failed(titleInstall, fmt.Errorf("seeding the token cache: %w", err))
+	}
+	if !ok {
+		m.r.Info("Token cache: the token's expiry is unknown, so Cargo's first request exchanges again.")
+		return nil
+	}
+	if err := m.folders.Install(filepath.Join(pre.cache, name), bytes.NewReader(data), 0o600, m.owner); err != nil {
+		return failed(titleInstall, fmt.Errorf("seeding the token cache: %w", err))
+	}
+	m.r.Info("Token cache: " + m.paths.ToHost(pre.cache) + " (the step's token, reused by every Cargo process of the job until it is renewed)")
 	return nil
 }
 

@@ -25,6 +25,9 @@ type plan struct {
 	// minted is the container path of the file the credential provider
 	// records the crates.io tokens it mints in ("" when none).
 	minted string
+	// cache is the container path of the provider's token cache folder
+	// ("" when none), which the post stage deletes.
+	cache string
 	// redact removes the step's secrets from outside text (nil: none).
 	redact func(string) string
 }
@@ -103,12 +106,13 @@ func (p *plan) fileCommands(fc *ghaction.FileCommands) error {
 	set(ghaction.StateFile, stateRetries, strconv.Itoa(c.Retries))
 	set(ghaction.StateFile, stateTimeout, c.Timeout.String())
 	set(ghaction.StateFile, stateRegistryName, c.RegistryName)
+	if p.cache != "" {
+		set(ghaction.StateFile, stateCache, p.cache)
+	}
 	if c.Provider == config.CratesIO && c.Revoke {
 		set(ghaction.StateFile, stateRevoke, "true")
-		if p.providerCmd == "" {
-			// In provider mode the step's own token was revoked at once.
-			set(ghaction.StateFile, stateToken, p.tok.Value)
-		}
+		// In provider mode too: the step's token seeds the cache.
+		set(ghaction.StateFile, stateToken, p.tok.Value)
 		if p.minted != "" {
 			set(ghaction.StateFile, stateMinted, p.minted)
 		}

@@ -23,7 +23,8 @@ const maxMintedRecord = 1 << 20
 
 // Post runs the post stage: it revokes the crates.io tokens (the one the
 // main stage got and, in credential-mode provider, every one the credential
-// provider minted) and removes the credentials file the main stage created.
+// provider minted), removes the credentials file the main stage created and
+// deletes the credential provider's token cache folder.
 // Revocation is bounded by the timeout input. Its failures are warnings,
 // never a failure of the job; it returns an error only when it cannot write
 // its own log.
@@ -64,6 +65,14 @@ func Post(ctx context.Context, e Env) error {
 
 	if path := state(stateCredentialsFile); path != "" && state(stateCleanup) == "true" {
 		cleanupCredentials(r, folders, path, state)
+	}
+	if dir := state(stateCache); dir != "" {
+		// The provider's cached tokens: no token outlives the job on disk.
+		if err := folders.RemoveAllBeneath(dir); err != nil {
+			r.Warning("cargo-oidc: token cache not deleted", err.Error()+"\nDelete the folder by hand: it holds registry tokens until they expire.")
+		} else {
+			r.Info("Deleted the credential provider's token cache.")
+		}
 	}
 	return r.Err()
 }

@@ -49,6 +49,8 @@ func ParseInputs(args []string, where string, def func(name string) string) (*Op
 			o.IDTokenFile = value
 		case RecordArg:
 			o.Record = value
+		case CacheArg:
+			o.CacheDir = value
 		default:
 			if !known(name) {
 				return nil, fmt.Errorf("cargo-oidc: unknown argument --%s in %s; use the action's input names (--provider=, --url=, ...)", name, where)

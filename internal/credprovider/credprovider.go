@@ -1,8 +1,12 @@
 // Package credprovider makes cargo-oidc a Cargo credential provider: Cargo
 // runs "cargo-oidc --cargo-plugin" whenever it needs a token for a registry,
-// and the provider mints a fresh GitHub ID token, exchanges it with the
-// configured service and answers the registry token, so no step ever holds a
-// token that has expired.
+// and the provider answers a registry token that is not about to expire: one
+// from the job's token cache (a private file shared by every Cargo process
+// of the job, cache.go) while it has more than a margin of its life left,
+// else a fresh one, minted by exchanging a GitHub ID token (or another CI's)
+// with the configured service under the cache's lock, so the job makes one
+// exchange per token lifetime and no step ever holds a token that has
+// expired.
 //
 // The protocol is one JSON object per line on stdin and stdout: the provider
 // says hello ({"v":[1]}), Cargo sends a request (kind get, login or logout,
@@ -38,6 +42,12 @@ type Env struct {
 	HTTP *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Stderr gets the provider's warnings (a cache file ignored, a cache
+	// that cannot be used), which Cargo shows; nil means none.
+	Stderr io.Writer
+	// TempDir is the system's temp folder, the cache's last fallback
+	// (DefaultCacheDir); nil means os.TempDir.
+	TempDir func() string
 }
 
 // MaxRequest bounds one request line from Cargo.
@@ -135,11 +145,11 @@ func handle(ctx context.Context, e Env, line []byte) any {
 		return map[string]errBody{"Err": {Kind: kindURLNotSupported}}
 	}
 	red := exchange.NewRedactor()
-	tok, err := opts.mint(ctx, e, red)
+	tok, issued, err := opts.cachedMint(ctx, e, req, red)
 	if err != nil {
 		return fail(red, err)
 	}
-	cache, expiration := cacheFor(tok, e.Now())
+	cache, expiration := cacheFor(tok, issued, e.Now())
 	return map[string]okGet{"Ok": {Kind: "get", Token: opts.cfg.Authorization(tok.Value),
 		Cache: cache, Expiration: expiration, OperationIndependent: true}}
 }
@@ -160,23 +170,64 @@ func fail(red *exchange.Redactor, err error) any {
 	return map[string]errBody{"Err": {Kind: kindOther, Message: lines[0], CausedBy: lines[1:]}}
 }
 
-// cacheFor tells Cargo how long to reuse tok: the cache control ("never" or
-// "expires") and, with "expires", the unix time to give Cargo. Cargo reuses
-// a cached token only while now+60s is before that time, so the time
-// reported is the real expiry minus a safety margin plus those 60 seconds:
-// Cargo then stops using the token margin before it really expires. The
-// margin is a fifth of the remaining life, between 1 second and 5 minutes.
-// A token of unknown life is never cached.
-func cacheFor(tok *exchange.Token, now time.Time) (cache string, expiration int64) {
+// cacheFor tells Cargo how long to reuse tok, issued at issued: the cache
+// control ("never" or "expires") and, with "expires", the unix time to give
+// Cargo. Cargo reuses a cached token only while now+60s is before that
+// time, so the time reported is the token's renewal time (renewAt: its
+// expiry minus the renewal margin, a fifth of its lifetime between 1 second
+// and 5 minutes) plus those 60 seconds: Cargo then stops using the token
+// when the token cache renews it. A token of unknown life, or one past its
+// renewal time, is never cached.
+func cacheFor(tok *exchange.Token, issued, now time.Time) (cache string, expiration int64) {
 	if tok.ExpiresAt.IsZero() {
 		return "never", 0
 	}
-	left := tok.ExpiresAt.Sub(now)
-	margin := min(max(left/5, time.Second), 5*time.Minute)
-	if left <= margin {
+	renew := renewAt(issued, tok.ExpiresAt)
+	if !now.Before(renew) {
 		return "never", 0
 	}
-	return "expires", tok.ExpiresAt.Add(-margin).Add(60 * time.Second).Unix()
+	return "expires", renew.Add(60 * time.Second).Unix()
+}
+
+// cachedMint answers the request from the token cache, minting (mint) only
+// when the cache holds no fresh token for it. It returns the token and when
+// it was issued.
+func (o *Options) cachedMint(ctx context.Context, e Env, req Request, red *exchange.Redactor) (*exchange.Token, time.Time, error) {
+	warn := func(msg string) {
+		if e.Stderr != nil {
+			fmt.Fprintf(e.Stderr, "cargo-oidc: warning: %s\n", red.Redact(msg))
+		}
+	}
+	dir := o.CacheDir
+	if dir == "" {
+		dir = DefaultCacheDir(e.Getenv, e.TempDir)
+	}
+	mint := func() (*exchange.Token, error) { return o.mint(ctx, e, red) }
+	// No job scope (no ID token, or one that cannot be read): the
+	// exchange fails and says why; nothing is cached under an empty scope.
+	scope, err := o.scope(e.Getenv)
+	var c *tokenCache
+	if err == nil && scope != "" {
+		red.Add(scope)
+		c = openCache(dir, warn, e.Now)
+	}
+	if c == nil {
+		issued := e.Now()
+		tok, err := mint()
+		return tok, issued, err
+	}
+	registry := o.cfg.IndexURL
+	if registry == "" {
+		registry = req.Registry.IndexURL
+	}
+	key := cacheKey(registryKey(o.cfg.Provider, registry), keyArgs(req.Args, e.Getenv), scope)
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+	defer cancel()
+	tok, issued, err := c.cachedMint(ctx, key, mint)
+	if err == nil {
+		red.Add(tok.Value)
+	}
+	return tok, issued, err
 }
 
 // Options is the provider's configuration, from the arguments of Cargo's
@@ -191,6 +242,9 @@ type Options struct {
 	// Record names the file every crates.io token minted is appended to
 	// (one per line), for the action's post stage to revoke.
 	Record string
+	// CacheDir names the token cache's folder (--cache-dir); "" means
+	// DefaultCacheDir.
+	CacheDir string
 }
 
 // RecordArg is the argument (--minted-record=PATH) naming the file the

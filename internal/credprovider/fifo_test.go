@@ -100,7 +100,7 @@ func TestFilesThatAreNotRegularFailAtOnce(t *testing.T) {
 			done := make(chan error, 1)
 			go func() {
 				done <- Serve(context.Background(), Env{Getenv: func(k string) string { return env[k] },
-					Stdin: strings.NewReader(string(req) + "\n"), Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }})
+					Stdin: strings.NewReader(string(req) + "\n"), Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }, TempDir: func() string { return dir }})
 			}()
 			select {
 			case err := <-done:

@@ -211,7 +211,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	how := "with the exported token"
 	if *mode == "provider" {
-		how = fmt.Sprintf("through the credential provider (%d exchanges: the step's and cargo's)", s.Store.Exchanges(string(p)))
+		how = fmt.Sprintf("through the credential provider (%d exchange(s): the step's token seeds the provider's cache, cargo reuses it)", s.Store.Exchanges(string(p)))
 	}
 	say("\nOK: cargo %s %s. Try -mode=%s, or -provider with %s.", what, how, other(*mode), strings.Join(without(providers, string(p)), " or "))
 	return nil

@@ -80,12 +80,12 @@ func (s *Stack) startAzure(opts Options) error {
 }
 
 // AzureInputs are the action inputs of a step exchanging with the stack's
-// Entra for its Azure feed; the index is given since the real one is on
-// pkgs.dev.azure.com. The step also needs AzureEnv in its environment.
+// Entra for its Azure feed: index-url in place of organization, project
+// and feed (which the action turns into a pkgs.dev.azure.com URL). The step
+// also needs AzureEnv in its environment.
 func (s *Stack) AzureInputs() map[string]string {
 	a := s.Azure
-	return map[string]string{"provider": "azure", "client-id": a.Entra.ClientID, "tenant-id": a.Entra.Tenant,
-		"organization": a.Org, "project": a.Project, "feed": a.Feed, "index-url": a.Index}
+	return map[string]string{"provider": "azure", "client-id": a.Entra.ClientID, "tenant-id": a.Entra.Tenant, "index-url": a.Index}
 }
 
 // AzureEnv returns the variables that point the action at the stack's Entra.

@@ -64,6 +64,7 @@ type Entra struct {
 	mu       sync.Mutex
 	creds    []FederatedCredential
 	requests []EntraRequest
+	echo     bool
 }
 
 // NewEntra returns an Entra with one tenant and one application holding the
@@ -186,7 +187,22 @@ func (e *Entra) EntraLeakyFault() (Fault, string) {
 	return EntraFault(http.StatusBadRequest, "invalid_client", 700027, "Client assertion failed signature validation. Presented assertion: '"+secret+"'."), secret
 }
 
-func (e *Entra) refuse(w http.ResponseWriter, status int, kind string, code int, msg string) {
+// SetEchoAssertion makes every refusal quote the client assertion it got
+// (the GitHub ID token), the way a proxy or a verbose error page might: a
+// test then proves the action redacts it.
+func (e *Entra) SetEchoAssertion(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.echo = on
+}
+
+func (e *Entra) refuse(w http.ResponseWriter, r *http.Request, status int, kind string, code int, msg string) {
+	e.mu.Lock()
+	echo := e.echo
+	e.mu.Unlock()
+	if a := r.PostForm.Get("client_assertion"); echo && a != "" {
+		msg += " Presented assertion: '" + a + "'."
+	}
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.Header().Set("X-Ms-Request-Id", guid())
 	writeJSON(w, status, NewEntraError(kind, code, msg, e.now()))
@@ -195,11 +211,11 @@ func (e *Entra) refuse(w http.ResponseWriter, status int, kind string, code int,
 func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 	tenant, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if tenant != e.Tenant {
-		e.refuse(w, http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", tenant))
+		e.refuse(w, r, http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", tenant))
 		return
 	}
 	if r.Method != http.MethodPost {
-		e.refuse(w, http.StatusBadRequest, "invalid_request", 900561, fmt.Sprintf("The endpoint only accepts POST requests. Received a %s request.", r.Method))
+		e.refuse(w, r, http.StatusBadRequest, "invalid_request", 900561, fmt.Sprintf("The endpoint only accepts POST requests. Received a %s request.", r.Method))
 		return
 	}
 	// A body that is not form-encoded leaves the form empty: Entra then
@@ -209,7 +225,7 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.NoBody
 	}
 	if err := r.ParseForm(); err != nil {
-		e.refuse(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+		e.refuse(w, r, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
 	}
 	f := r.PostForm
@@ -219,55 +235,55 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 	e.requests = append(e.requests, req)
 	e.mu.Unlock()
 	missing := func(p string) {
-		e.refuse(w, http.StatusBadRequest, "invalid_request", 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", p))
+		e.refuse(w, r, http.StatusBadRequest, "invalid_request", 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", p))
 	}
 	switch {
 	case req.GrantType == "":
 		missing("grant_type")
 		return
 	case req.GrantType != EntraGrantType:
-		e.refuse(w, http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", req.GrantType))
+		e.refuse(w, r, http.StatusBadRequest, "unsupported_grant_type", 70003, fmt.Sprintf("The app requested an unsupported grant type '%s'.", req.GrantType))
 		return
 	case req.ClientID == "":
 		missing("client_id")
 		return
 	case req.ClientID != e.ClientID:
-		e.refuse(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", req.ClientID, e.Tenant))
+		e.refuse(w, r, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", req.ClientID, e.Tenant))
 		return
 	case !req.Assertion || req.ClientAssertionType != EntraAssertionType:
-		e.refuse(w, http.StatusUnauthorized, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
+		e.refuse(w, r, http.StatusUnauthorized, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 		return
 	case req.Scope == "":
 		missing("scope")
 		return
 	case !strings.HasSuffix(req.Scope, "/.default"):
-		e.refuse(w, http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", req.Scope))
+		e.refuse(w, r, http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", req.Scope))
 		return
 	case req.Scope != AzureDevOpsScope:
-		e.refuse(w, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", strings.TrimSuffix(req.Scope, "/.default"), e.Tenant))
+		e.refuse(w, r, http.StatusBadRequest, "invalid_resource", 500011, fmt.Sprintf("The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", strings.TrimSuffix(req.Scope, "/.default"), e.Tenant))
 		return
 	}
 	assertion := f.Get("client_assertion")
 	p, err := parseJWT(assertion)
 	if err != nil {
-		e.refuse(w, http.StatusBadRequest, "invalid_request", 50027, "JWT token is invalid or malformed.")
+		e.refuse(w, r, http.StatusBadRequest, "invalid_request", 50027, "JWT token is invalid or malformed.")
 		return
 	}
 	iss, sub, auds := claimString(p.claims["iss"]), claimString(p.claims["sub"]), claimStrings(p.claims["aud"])
 	if !e.matches(iss, sub, auds) {
-		e.refuse(w, http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion Audience: '%s'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation", iss, sub, strings.Join(auds, ",")))
+		e.refuse(w, r, http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion Audience: '%s'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation", iss, sub, strings.Join(auds, ",")))
 		return
 	}
 	if _, err := e.verifier.VerifyToken(r.Context(), assertion); err != nil {
 		ve, _ := err.(*VerifyError)
 		switch {
 		case ve != nil && (ve.Reason == ReasonExpired || ve.Reason == ReasonNotYet):
-			e.refuse(w, http.StatusBadRequest, "invalid_client", 700024, fmt.Sprintf("Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s.",
+			e.refuse(w, r, http.StatusBadRequest, "invalid_client", 700024, fmt.Sprintf("Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s.",
 				e.now().UTC().Format("2006-01-02T15:04:05.0000000Z"), claimTimeText(p.claims["nbf"]), claimTimeText(p.claims["exp"])))
 		case ve != nil && ve.Reason == ReasonKeys:
-			e.refuse(w, http.StatusBadRequest, "invalid_request", 50166, "Request to External OIDC endpoint failed.")
+			e.refuse(w, r, http.StatusBadRequest, "invalid_request", 50166, "Request to External OIDC endpoint failed.")
 		default:
-			e.refuse(w, http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
+			e.refuse(w, r, http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
 		}
 		return
 	}
@@ -280,7 +296,7 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 		"ver": "1.0", "uti": randomAlnum(22),
 	})
 	if err != nil {
-		e.refuse(w, http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again.")
+		e.refuse(w, r, http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again.")
 		return
 	}
 	e.store.Add(KindAccessToken, "azure", tok, ttl)

@@ -359,6 +359,13 @@ func TestEntraFaults(t *testing.T) {
 	if f.Requests() != 5 || f.Served() != 4 || s.Store.Requests(s.Azure.Entra.TokenPath()) != 5 {
 		t.Errorf("requests %d, served %d, counted %d", f.Requests(), f.Served(), s.Store.Requests(s.Azure.Entra.TokenPath()))
 	}
+
+	s.Azure.Entra.SetEchoAssertion(true)
+	jwt := idToken(t, s, "https://elsewhere.example")
+	st, b = entraPost(t, s, http.MethodPost, s.Azure.Entra.Tenant, formType, entraForm(s, jwt).Encode())
+	if e := checkEntraError(t, b, "invalid_request", 70021); st != 400 || !strings.Contains(e.ErrorDescription, "Presented assertion: '"+jwt+"'.") {
+		t.Errorf("echoing refusal: %d %s", st, b)
+	}
 }
 
 // TestCargoFetchAndPublishAzure: the real cargo fetches from and publishes

@@ -182,13 +182,16 @@ func advice(e *RequestError) string {
 }
 
 // addressInput names what sets the address of service: the url input, or
-// for AWS the region and the endpoint variables.
+// for AWS the region and the endpoint variables, for Entra the tenant and
+// the authority variable.
 func addressInput(service string) string {
 	switch service {
 	case ServiceJFrog:
 		return "url (the JFrog Platform's base URL, such as https://example.jfrog.io, without /artifactory or /ui)"
 	case ServiceSTS, ServiceCodeArtifact:
 		return "aws-region, and " + EnvEndpointURL + " or " + EnvEndpointURLSTS + " / " + EnvEndpointURLCodeArtifact + " if set"
+	case ServiceAzure:
+		return "tenant-id, and " + EnvAzureAuthorityHost + " if set"
 	}
 	return "url"
 }

@@ -25,6 +25,19 @@ type Service interface {
 	Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 }
 
+// Revoker is a Service that can revoke the tokens it issued (crates.io).
+type Revoker interface {
+	Service
+	// Revoke revokes token; errors never contain it.
+	Revoke(ctx context.Context, token string) error
+}
+
+// Endpointer is a Service that describes where its calls go, for the log,
+// when one URL input does not say it (AWS, Entra).
+type Endpointer interface {
+	Endpoint() string
+}
+
 // validToken reports whether tok is non-empty printable ASCII without
 // spaces (what every token service issues and what an HTTP header and a
 // file command can carry).

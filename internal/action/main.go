@@ -267,7 +267,7 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 	m.beginGroup("Exchanging the GitHub ID token with " + title)
 	start := m.e.now()
 	where := cfg.URL
-	if ep, ok := svc.(interface{ Endpoint() string }); ok {
+	if ep, ok := svc.(exchange.Endpointer); ok {
 		where = ep.Endpoint()
 	}
 	r.Info(fmt.Sprintf("Token service: %s (audience %s)", where, orText(svc.IDTokenAudience(), "GitHub's default")))
@@ -282,7 +282,7 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 	r.Mask(tok.Value)
 	r.Mask(tok.ReferenceToken)
 	r.Debug(fmt.Sprintf("exchange took %s", m.e.now().Sub(start).Round(time.Millisecond)))
-	if cr, ok := svc.(*exchange.CratesIO); ok && cfg.Revoke {
+	if cr, ok := svc.(exchange.Revoker); ok && cfg.Revoke {
 		m.scheduleRevocation(ctx, cr, cfg, tok)
 	}
 	return tok, nil
@@ -292,7 +292,7 @@ func (m *mainStage) exchange(ctx context.Context, cfg *config.Config) (*exchange
 // provider, where it only checked the trust set-up, and otherwise if the
 // stage fails: a failed step exports nothing, so the post stage would not
 // know the token.
-func (m *mainStage) scheduleRevocation(ctx context.Context, cr *exchange.CratesIO, cfg *config.Config, tok *exchange.Token) {
+func (m *mainStage) scheduleRevocation(ctx context.Context, cr exchange.Revoker, cfg *config.Config, tok *exchange.Token) {
 	r := m.r
 	switch {
 	case cfg.CredentialMode == config.ModeProvider:

@@ -118,7 +118,6 @@ func (l *loader) codeArtifact(c *Config) {
 	if c.RoleSessionName != "" && !isSessionName(c.RoleSessionName) {
 		l.fail("role-session-name", fmt.Sprintf("%q is not allowed; use 2 to 64 of A-Z a-z 0-9 _ + = , . @ -", c.RoleSessionName))
 	}
-	c.RegistryName = l.registryName("codeartifact")
 	c.Repository = l.get("repository")
 	if c.Repository != "" && !isCodeArtifactRepo(c.Repository) {
 		l.fail("repository", fmt.Sprintf("%q is not a CodeArtifact repository name (2 to 100 of A-Z a-z 0-9 . _ -)", c.Repository))
@@ -228,13 +227,23 @@ func (c *Config) codeArtifactService(client *exchange.Client, mask func(string),
 }
 
 // failedService is a Service whose configuration from the environment was
-// invalid: its exchange fails with that error before any request.
+// invalid (or whose provider is not known): its exchange fails with that
+// error before any request.
 type failedService struct {
-	svc exchange.Service
+	svc exchange.Service // nil when there is none
 	err error
 }
 
-func (f *failedService) IDTokenAudience() string { return f.svc.IDTokenAudience() }
+// IDTokenAudience implements exchange.Service: the audience of the service
+// that could not be configured, "" when none.
+func (f *failedService) IDTokenAudience() string {
+	if f.svc == nil {
+		return ""
+	}
+	return f.svc.IDTokenAudience()
+}
+
+// Exchange implements exchange.Service: it fails with f.err.
 func (f *failedService) Exchange(_ context.Context, _ exchange.IDTokenSource) (*exchange.Token, error) {
 	return nil, f.err
 }

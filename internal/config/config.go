@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
-	"github.com/cargo-oidc/cargo-oidc/exchange"
 )
 
 // Provider names a token service.
@@ -31,40 +30,10 @@ const (
 	CratesIO   Provider = "crates-io"
 	// CodeArtifact is AWS CodeArtifact (STS, then GetAuthorizationToken).
 	CodeArtifact Provider = "codeartifact"
+	// Azure is Azure Artifacts (Microsoft Entra workload identity
+	// federation, then the feed's sparse index).
+	Azure Provider = "azure"
 )
-
-// Title is the service's name as users know it: JFrog, Cloudsmith,
-// crates.io or AWS CodeArtifact.
-func (p Provider) Title() string {
-	switch p {
-	case Cloudsmith:
-		return "Cloudsmith"
-	case CratesIO:
-		return "crates.io"
-	case CodeArtifact:
-		return "AWS CodeArtifact"
-	default:
-		return "JFrog"
-	}
-}
-
-// ParseProvider reads the provider input: a provider's name or an alias
-// (artifactory, crates.io, cratesio, aws-codeartifact), in any case. When
-// ok is false, p is the name lower-cased, "" for none.
-func ParseProvider(name string) (p Provider, ok bool) {
-	switch n := strings.ToLower(strings.TrimSpace(name)); n {
-	case "jfrog", "artifactory":
-		return JFrog, true
-	case "cloudsmith":
-		return Cloudsmith, true
-	case "crates-io", "crates.io", "cratesio":
-		return CratesIO, true
-	case "codeartifact", "aws-codeartifact":
-		return CodeArtifact, true
-	default:
-		return Provider(n), false
-	}
-}
 
 // Credential modes.
 const (
@@ -101,6 +70,11 @@ type Config struct {
 	Duration time.Duration
 	// RoleSessionName is the STS session name ("" = from the run).
 	RoleSessionName string
+	ClientID        string // azure: the Entra application (client) ID
+	TenantID        string // azure: the Entra tenant, a GUID or a verified domain
+	Organization    string // azure: the Azure DevOps organisation
+	Project         string // azure: "" for an organisation-scoped feed
+	Feed            string // azure
 	// Audience is the audience asked of GitHub ("" = GitHub's default).
 	Audience   string
 	Repository string
@@ -126,7 +100,7 @@ type Config struct {
 var Inputs = []string{
 	"provider", "url", "provider-name", "audience", "identity-mapping-name", "project-key",
 	"namespace", "service-slug", "role-to-assume", "aws-region", "domain", "domain-owner", "duration",
-	"role-session-name", "repository", "index-url", "registry-name", "default-registry",
+	"role-session-name", "client-id", "tenant-id", "organization", "project", "feed", "repository", "index-url", "registry-name", "default-registry",
 	"token-scheme", "export-env", "credential-mode", "replace-crates-io", "config-file",
 	"credentials-file", "cleanup", "revoke", "retries", "timeout",
 }
@@ -149,31 +123,7 @@ var defaults = map[string]string{
 // Default returns action.yml's default for an input ("" when it has none).
 func Default(name string) string { return defaults[name] }
 
-// uses lists, per provider, the inputs it reads besides the common ones.
-var uses = map[Provider][]string{
-	JFrog: {"url", "provider-name", "audience", "identity-mapping-name", "project-key", "repository",
-		"index-url", "registry-name", "default-registry", "token-scheme", "replace-crates-io", "config-file"},
-	Cloudsmith: {"url", "namespace", "service-slug", "audience", "repository", "index-url", "registry-name",
-		"default-registry", "token-scheme", "replace-crates-io", "config-file"},
-	CratesIO: {"url", "audience", "revoke"},
-	CodeArtifact: {"role-to-assume", "aws-region", "domain", "domain-owner", "duration", "role-session-name", "audience",
-		"repository", "index-url", "registry-name", "default-registry", "token-scheme", "replace-crates-io", "config-file"},
-}
-
 var common = []string{"provider", "export-env", "credential-mode", "credentials-file", "cleanup", "retries", "timeout"}
-
-// UsedBy returns the providers that read an input (nil for common inputs).
-func UsedBy(input string) []Provider {
-	var out []Provider
-	for _, p := range []Provider{JFrog, Cloudsmith, CratesIO, CodeArtifact} {
-		for _, in := range uses[p] {
-			if in == input {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
 
 // InputError is a problem with one input, or with two that conflict.
 type InputError struct {
@@ -201,10 +151,10 @@ func Load(input func(name string) string) (*Config, error) {
 	case ok:
 		c.Provider = p
 	case p == "":
-		l.fail("provider", "is required; use jfrog (or artifactory), cloudsmith, crates-io or codeartifact")
+		l.fail("provider", "is required; use "+providerChoices())
 		return nil, l.err()
 	default:
-		l.fail("provider", fmt.Sprintf("%q is not a known provider; use jfrog (or artifactory), cloudsmith, crates-io or codeartifact", p))
+		l.fail("provider", fmt.Sprintf("%q is not a known provider; use %s", p, providerChoices()))
 		return nil, l.err()
 	}
 	l.checkForeign(c.Provider)
@@ -246,51 +196,23 @@ func (l *loader) common(c *Config) {
 	c.Audience = l.get("audience")
 }
 
-// providerInputs reads the inputs of c.Provider and the token scheme it
-// sends to Cargo.
+// providerInputs reads the inputs of c.Provider (its table entry's load),
+// its registry name and the token scheme it sends to Cargo.
 func (l *loader) providerInputs(c *Config) {
-	switch c.Provider {
-	case JFrog:
-		c.URL = l.baseURL("url", "")
-		c.ProviderName = l.required("provider-name", "the name of the OIDC integration in JFrog (Administration > General > Manage Integrations)")
-		c.IdentityMappingName = l.get("identity-mapping-name")
-		c.ProjectKey = l.get("project-key")
-		c.RegistryName = l.registryName("artifactory")
-		c.Repository = l.get("repository")
-		c.IndexURL = l.index(func() string {
-			if c.URL == "" || c.Repository == "" {
-				return ""
-			}
-			return "sparse+" + c.URL + "/artifactory/api/cargo/" + url.PathEscape(c.Repository) + "/index/"
-		}, "the Cargo repository key in Artifactory")
-	case Cloudsmith:
-		c.URL = l.baseURL("url", exchange.DefaultCloudsmithURL)
-		c.Namespace = l.required("namespace", "the Cloudsmith workspace (organisation) slug")
-		c.ServiceSlug = l.required("service-slug", "the slug of the Cloudsmith service account to authenticate as")
-		c.RegistryName = l.registryName("cloudsmith")
-		c.Repository = l.get("repository")
-		c.IndexURL = l.index(func() string {
-			if c.Namespace == "" || c.Repository == "" {
-				return ""
-			}
-			return "sparse+https://cargo.cloudsmith.io/" + url.PathEscape(c.Namespace) + "/" + url.PathEscape(c.Repository) + "/"
-		}, "the Cloudsmith repository slug")
-	case CratesIO:
-		c.URL = l.baseURL("url", exchange.DefaultCratesIOURL)
-		if c.Audience == "" {
-			c.Audience = exchange.CratesIOAudience
-		}
-		c.RegistryName = "crates-io"
-	case CodeArtifact:
-		l.codeArtifact(c)
+	s, ok := lookup(c.Provider)
+	if !ok {
+		l.fail("provider", fmt.Sprintf("%q is not a known provider; use %s", c.Provider, providerChoices()))
+		return
 	}
-	switch c.Provider {
-	case CratesIO:
-	case CodeArtifact:
-		// AWS documents the raw token for Cargo (cargo login, token-from-stdout).
-		c.TokenScheme = l.schemeOr("")
-	default:
-		c.TokenScheme = l.scheme()
+	s.load(l, c)
+	c.RegistryName = c.Provider.DefaultRegistryName()
+	if s.registry != "" {
+		c.RegistryName = l.registryName(s.registry)
+	}
+	for _, in := range s.inputs {
+		if in == "token-scheme" {
+			c.TokenScheme = l.schemeOr(s.scheme)
+		}
 	}
 }
 
@@ -318,15 +240,6 @@ func (l *loader) report(e *InputError) {
 	}
 	l.failed[e.Input] = true
 	l.errs = append(l.errs, e)
-}
-
-// ProviderInputs are the inputs that credential-mode: provider writes into
-// Cargo's credential-provider setting (credprovider.Command), as
-// "--name=value" arguments.
-var ProviderInputs = []string{
-	"provider", "url", "provider-name", "identity-mapping-name", "project-key", "namespace", "service-slug",
-	"role-to-assume", "aws-region", "domain", "domain-owner", "duration", "role-session-name", "audience",
-	"index-url", "token-scheme", "retries", "timeout",
 }
 
 // Hidden reports whether r is a control or format character (Unicode Cc,
@@ -388,7 +301,7 @@ func (l *loader) err() error { return errors.Join(l.errs...) }
 // checkForeign reports inputs given a non-default value that p does not read.
 func (l *loader) checkForeign(p Provider) {
 	mine := map[string]bool{}
-	for _, in := range append(append([]string{}, common...), uses[p]...) {
+	for _, in := range append(append([]string{}, common...), p.Inputs()...) {
 		mine[in] = true
 	}
 	for _, in := range Inputs {
@@ -513,6 +426,12 @@ func (l *loader) index(computed func() string, repoWhat string) string {
 	if repo != "" {
 		l.conflict("index-url", "repository", "are both set; give one of them: repository computes the index, index-url names it directly (a mirror, another host)")
 	}
+	return l.indexURL(v)
+}
+
+// indexURL validates the index-url input v (not empty): sparse+https, no
+// query, fragment or credentials; a missing final / is added.
+func (l *loader) indexURL(v string) string {
 	rest, ok := strings.CutPrefix(v, "sparse+")
 	u, err := url.Parse(rest)
 	switch {
@@ -532,8 +451,6 @@ func (l *loader) index(computed func() string, repoWhat string) string {
 	}
 	return ""
 }
-
-func (l *loader) scheme() string { return l.schemeOr(DefaultTokenScheme) }
 
 // schemeOr validates token-scheme; def is the scheme when it is empty.
 func (l *loader) schemeOr(def string) string {

@@ -283,7 +283,7 @@ func FuzzLoad(f *testing.F) {
 
 func TestProviderTitle(t *testing.T) {
 	t.Parallel()
-	for p, want := range map[Provider]string{JFrog: "JFrog", Cloudsmith: "Cloudsmith", CratesIO: "crates.io", CodeArtifact: "AWS CodeArtifact"} {
+	for p, want := range map[Provider]string{JFrog: "JFrog", Cloudsmith: "Cloudsmith", CratesIO: "crates.io", CodeArtifact: "AWS CodeArtifact", Azure: "Azure Artifacts", "nexus": "nexus"} {
 		if got := p.Title(); got != want {
 			t.Errorf("%s.Title() = %q, want %q", p, got, want)
 		}
@@ -303,6 +303,7 @@ func TestParseProvider(t *testing.T) {
 		{"cloudsmith", Cloudsmith, true},
 		{"crates-io", CratesIO, true}, {"crates.io", CratesIO, true}, {"CratesIO", CratesIO, true},
 		{"codeartifact", CodeArtifact, true}, {"aws-codeartifact", CodeArtifact, true},
+		{"azure", Azure, true}, {"Azure-Artifacts", Azure, true}, {"azure-devops", Azure, true},
 		{"", "", false}, {" ", "", false}, {"Nexus", "nexus", false}, {"jfrog-cloud", "jfrog-cloud", false},
 	}
 	for _, tt := range tests {

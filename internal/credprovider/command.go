@@ -2,16 +2,15 @@ package credprovider
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 )
 
 // Command is the credential-provider setting for Cargo that makes bin (the
 // provider binary as the later steps see it) mint tokens for cfg: the path
-// and the "--name=value" arguments that ParseArgs reads back. Cargo runs
+// and the "--name=value" arguments that ParseArgs reads back
+// (config.Config.ProviderArgs, derived from the provider table). Cargo runs
 // "<bin> --cargo-plugin" and passes the arguments in its JSON request.
 // record, when set, is the file the provider appends every crates.io token
 // it mints to (Options.Record), for the action's post stage to revoke.
@@ -27,40 +26,12 @@ func Command(cfg *config.Config, bin, record string) (string, error) {
 	}
 	args := []string{bin}
 	var bad []string
-	add := func(name, v string) {
-		if r, ok := config.BadCharacter(v, config.SplitsArgument); ok {
-			bad = append(bad, fmt.Sprintf("%s (%U)", name, r))
+	for _, a := range cfg.ProviderArgs() {
+		if r, ok := config.BadCharacter(a.Value, config.SplitsArgument); ok {
+			bad = append(bad, fmt.Sprintf("%s (%U)", a.Name, r))
 		}
-		if v != "" {
-			args = append(args, "--"+name+"="+v)
-		}
+		args = append(args, "--"+a.Name+"="+a.Value)
 	}
-	add("provider", string(cfg.Provider))
-	add("url", cfg.URL)
-	add("provider-name", cfg.ProviderName)
-	add("identity-mapping-name", cfg.IdentityMappingName)
-	add("project-key", cfg.ProjectKey)
-	add("namespace", cfg.Namespace)
-	add("service-slug", cfg.ServiceSlug)
-	add("role-to-assume", cfg.RoleARN)
-	add("aws-region", cfg.Region)
-	add("domain", cfg.Domain)
-	add("domain-owner", cfg.DomainOwner)
-	if cfg.Duration > 0 {
-		add("duration", strconv.FormatInt(int64(cfg.Duration/time.Second), 10))
-	}
-	add("role-session-name", cfg.RoleSessionName)
-	add("audience", cfg.Audience)
-	if cfg.Provider != config.CratesIO {
-		add("index-url", cfg.IndexURL)
-		scheme := cfg.TokenScheme
-		if scheme == "" {
-			scheme = "none"
-		}
-		add("token-scheme", scheme)
-	}
-	add("retries", strconv.Itoa(cfg.Retries))
-	add("timeout", cfg.Timeout.String())
 	if len(bad) > 0 {
 		return "", fmt.Errorf("input %s holds a space, control or format character, which Cargo's credential-provider setting cannot carry (Cargo splits the setting on every Unicode space and would read the rest as another argument); remove it or use credential-mode: token", strings.Join(bad, ", "))
 	}

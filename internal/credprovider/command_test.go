@@ -1,6 +1,7 @@
 package credprovider
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +15,14 @@ type carried struct {
 	Provider                                                config.Provider
 	URL, ProviderName, IdentityMappingName, ProjectKey      string
 	Namespace, ServiceSlug, Audience, IndexURL, TokenScheme string
+	ClientID, TenantID                                      string
 	Retries                                                 int
 	Timeout                                                 time.Duration
 }
 
 func carriedOf(c *config.Config) carried {
 	return carried{c.Provider, c.URL, c.ProviderName, c.IdentityMappingName, c.ProjectKey,
-		c.Namespace, c.ServiceSlug, c.Audience, c.IndexURL, c.TokenScheme, c.Retries, c.Timeout}
+		c.Namespace, c.ServiceSlug, c.Audience, c.IndexURL, c.TokenScheme, c.ClientID, c.TenantID, c.Retries, c.Timeout}
 }
 
 // TestCommandRoundTrip: what Command writes, ParseArgs reads back as the same
@@ -43,6 +45,12 @@ func TestCommandRoundTrip(t *testing.T) {
 			"BIN --provider=cloudsmith --url=https://api.cloudsmith.io --namespace=octo --service-slug=ci-bot --index-url=sparse+https://cargo.cloudsmith.io/octo/crates/ --token-scheme=Token --retries=3 --timeout=1m0s"},
 		{"crates-io", map[string]string{"provider": "crates-io", "retries": "10", "timeout": "5m"}, "/tmp/home/.cargo-oidc/minted-x/tokens",
 			"BIN --provider=crates-io --url=https://crates.io --audience=crates.io --retries=10 --timeout=5m0s --minted-record=/tmp/home/.cargo-oidc/minted-x/tokens"},
+		{"azure", map[string]string{"provider": "azure", "client-id": "11111111-2222-3333-4444-555555555555", "tenant-id": "contoso.onmicrosoft.com",
+			"organization": "contoso", "project": "Web App", "feed": "crates"}, "",
+			"BIN --provider=azure --client-id=11111111-2222-3333-4444-555555555555 --tenant-id=contoso.onmicrosoft.com --index-url=sparse+https://pkgs.dev.azure.com/contoso/Web%20App/_packaging/crates/Cargo/index/ --token-scheme=Bearer --retries=3 --timeout=1m0s"},
+		{"azure every option", map[string]string{"provider": "Azure-Artifacts", "client-id": "11111111-2222-3333-4444-555555555555", "tenant-id": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+			"index-url": "sparse+https://tfs.example/DefaultCollection/_packaging/crates/Cargo/index/", "audience": "aud-x", "token-scheme": "none", "registry-name": "ado", "timeout": "2m"}, "",
+			"BIN --provider=azure --client-id=11111111-2222-3333-4444-555555555555 --tenant-id=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee --audience=aud-x --index-url=sparse+https://tfs.example/DefaultCollection/_packaging/crates/Cargo/index/ --token-scheme=none --retries=3 --timeout=2m0s"},
 		{"crates-io with audience", map[string]string{"provider": "crates-io", "url": "https://staging.crates.io", "audience": "staging.crates.io"}, "",
 			"BIN --provider=crates-io --url=https://staging.crates.io --audience=staging.crates.io --retries=3 --timeout=1m0s"},
 	}
@@ -198,26 +206,43 @@ func FuzzParseArgs(f *testing.F) {
 	})
 }
 
-// TestCommandWritesProviderInputs: the arguments Command writes are exactly
+// TestCommandWritesProviderInputs: for every provider, the arguments
+// Command writes are the config.ProviderInputs that provider reads (or
+// every provider reads), none of another provider's even when the
+// configuration holds them, and together they are all of
 // config.ProviderInputs, the inputs config checks for characters Cargo
 // splits on in provider mode.
 func TestCommandWritesProviderInputs(t *testing.T) {
 	t.Parallel()
-	cfg := &config.Config{Provider: config.JFrog, URL: "https://x", ProviderName: "a", IdentityMappingName: "b", ProjectKey: "c",
-		Namespace: "d", ServiceSlug: "e", RoleARN: "f", Region: "g", Domain: "h", DomainOwner: "i", Duration: time.Hour,
-		RoleSessionName: "j", Audience: "k", IndexURL: "sparse+https://x/", TokenScheme: "Bearer", Retries: 1, Timeout: time.Minute}
-	cmd, err := Command(cfg, "/bin/cargo-oidc", "/tmp/record")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, a := range strings.Fields(cmd)[1:] {
-		name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-		if name != RecordArg {
-			got = append(got, name)
+	all := map[string]bool{}
+	for _, p := range config.Providers() {
+		cfg := &config.Config{Provider: p, URL: "https://x", ProviderName: "a", IdentityMappingName: "b", ProjectKey: "c",
+			Namespace: "d", ServiceSlug: "e", RoleARN: "f", Region: "g", Domain: "h", DomainOwner: "i", Duration: time.Hour,
+			RoleSessionName: "j", ClientID: "l", TenantID: "m", Audience: "k", IndexURL: "sparse+https://x/", TokenScheme: "Bearer", Retries: 1, Timeout: time.Minute}
+		cmd, err := Command(cfg, "/bin/cargo-oidc", "/tmp/record")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, a := range strings.Fields(cmd)[1:] {
+			name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			if name != RecordArg {
+				got = append(got, name)
+				all[name] = true
+			}
+		}
+		for _, in := range config.ProviderInputs {
+			if slices.Contains(p.Inputs(), in) || in == "provider" || in == "retries" || in == "timeout" {
+				want = append(want, in)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: Command writes %q,\nwant %q", p, got, want)
 		}
 	}
-	if strings.Join(got, " ") != strings.Join(config.ProviderInputs, " ") {
-		t.Errorf("Command writes %q,\nconfig.ProviderInputs is %q", got, config.ProviderInputs)
+	for _, in := range config.ProviderInputs {
+		if !all[in] {
+			t.Errorf("no provider's setting carries %s", in)
+		}
 	}
 }

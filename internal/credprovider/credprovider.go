@@ -303,7 +303,7 @@ func (o *Options) mint(ctx context.Context, e Env, red *exchange.Redactor) (*exc
 	if err != nil {
 		return nil, fmt.Errorf("cargo-oidc: %w", err)
 	}
-	if cr, ok := svc.(*exchange.CratesIO); ok && o.Record != "" {
+	if cr, ok := svc.(exchange.Revoker); ok && o.Record != "" {
 		if err := appendRecord(o.Record, tok.Value); err != nil {
 			rerr := cr.Revoke(ctx, tok.Value)
 			what := "it was revoked"

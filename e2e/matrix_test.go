@@ -58,7 +58,7 @@ const mxMaxRSS = 50 << 20
 type mxRow struct {
 	name     string
 	expected string // what the action must do, for the table
-	provider string // jfrog, cloudsmith, crates-io or codeartifact: the base inputs
+	provider string // jfrog, cloudsmith, crates-io, codeartifact or azure: the base inputs
 	// inputs override the base inputs (mxDrop removes one); "timeout"
 	// defaults to 20s so that no row can run long.
 	inputs map[string]string
@@ -215,6 +215,9 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 	if row.provider == "codeartifact" {
 		maps.Copy(opts.Env, w.s.AWSEnv())
 	}
+	if row.provider == "azure" {
+		maps.Copy(opts.Env, w.s.AzureEnv())
+	}
 	if !row.noIDToken {
 		opts.IDTokenURL, opts.IDTokenToken = w.s.RequestURL, w.s.RequestToken
 	}
@@ -296,6 +299,8 @@ func mxBaseInputs(s *fakes.Stack, provider string) map[string]string {
 		return s.CratesIOInputs()
 	case "codeartifact":
 		return s.CodeArtifactInputs()
+	case "azure":
+		return s.AzureInputs()
 	}
 	return s.JFrogInputs()
 }
@@ -337,6 +342,8 @@ func (w *mxWorld) svcRequests() int {
 		return w.s.CratesIO.Faults.Requests()
 	case "codeartifact": // STS and CodeArtifact together
 		return w.s.STS.Faults.Requests() + w.s.CodeArtifact.Faults.Requests()
+	case "azure":
+		return w.s.Azure.Entra.Faults.Requests()
 	}
 	return w.s.JFrog.Faults.Requests()
 }
@@ -1337,6 +1344,7 @@ func mxRows() []mxRow {
 		return probs
 	})
 
+	rows = append(rows, mxAzureRows()...)
 	return rows
 }
 

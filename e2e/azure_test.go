@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,6 +162,31 @@ func TestAzureComposite(t *testing.T) {
 	}
 	w.runPost()
 	w.checkNoLeak()
+	azCheckRequests(t, w.s)
+}
+
+// scnAzureFetch is the scenario fetch/azure (host and container): the step
+// reaches Entra through AZURE_AUTHORITY_HOST in its env (in the container
+// too), exports "Bearer <token>", and a later cargo fetch takes the crate
+// from the Azure feed with it.
+func scnAzureFetch(w *scnWorld) {
+	t := w.t
+	env := map[string]string{"SSL_CERT_FILE": w.caFile}
+	maps.Copy(env, w.s.AzureEnv())
+	res, err := w.job.RunAction(w.ctx, w.mode.rt, w.action, runner.Step{ID: scnStepID, Inputs: w.s.AzureInputs(), Env: env})
+	if err != nil || res.Failed() {
+		t.Fatalf("the cargo-oidc step failed (%s): %v\n%s", w.mode.rt, err, scnOutput(res))
+	}
+	tok := res.Outputs["token"]
+	scnWantEnv(t, res, map[string]string{azEnv + "INDEX": w.s.Azure.Index, azEnv + "TOKEN": "Bearer " + tok, azEnv + "CREDENTIAL_PROVIDER": "cargo:token"})
+	w.writeProject("scn-az", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"azure\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion))
+	if out := w.cargoStep(nil, "fetch"); out.Failed() || !strings.Contains(out.Stderr, "Downloaded "+fakes.DefaultCrate) {
+		t.Fatalf("cargo fetch from the Azure feed failed:\n%s", scnOutput(out))
+	}
+	if used := w.s.Azure.Registry.TokensUsed(); len(used) != 1 || used[0] != tok {
+		t.Errorf("the feed saw %d distinct tokens, want exactly the action's one", len(used))
+	}
+	w.runPost()
 	azCheckRequests(t, w.s)
 }
 

@@ -62,6 +62,7 @@ func scnRunAll(t *testing.T, mode scnMode) {
 		{"fetch/jfrog", scnFetch("jfrog")},
 		{"fetch/cloudsmith", scnFetch("cloudsmith")},
 		{"fetch/codeartifact", scnFetch("codeartifact")},
+		{"fetch/azure", scnAzureFetch},
 		{"publish-then-revoke/crates-io", scnPublishRevoke},
 		{"wrong-claim/jfrog", scnWrongClaim("jfrog")},
 		{"wrong-claim/cloudsmith", scnWrongClaim("cloudsmith")},

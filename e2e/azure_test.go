@@ -232,6 +232,15 @@ func mxAzureRows() []mxRow {
 				}
 				return entraChecked(w)
 			}},
+		{name: "azure/organization-project-feed", expected: "ok: the pkgs.dev.azure.com index of the three inputs", provider: "azure",
+			inputs: map[string]string{"index-url": mxDrop, "organization": fakes.DefaultAzureOrg, "project": "Octo Project", "feed": fakes.DefaultAzureFeed},
+			check: func(w *mxWorld) []string {
+				want := "sparse+https://pkgs.dev.azure.com" + fakes.AzureIndexPrefix(fakes.DefaultAzureOrg, "Octo%20Project", fakes.DefaultAzureFeed)
+				if got := w.res.Outputs["index-url"]; got != want || w.res.Env[azEnv+"INDEX"] != want {
+					return []string{fmt.Sprintf("index-url %q, want %q", got, want)}
+				}
+				return nil
+			}},
 		{name: "azure/throttled-429-then-ok", expected: "ok: AADSTS50196 429 retried after Retry-After", provider: "azure",
 			setup:   func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.EntraThrottled("1")) },
 			svcReqs: mxN(2), minTime: 900 * time.Millisecond, maxTime: 8 * time.Second},

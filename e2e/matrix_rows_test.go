@@ -214,6 +214,7 @@ func mxRows() []mxRow {
 		want: []string{"AWS_ENDPOINT_URL_STS must be an https URL"}}))
 
 	rows = append(rows, mxFileRows()...)
+	rows = append(rows, mxAzureRows()...)
 	return append(rows, mxSecretRows()...)
 }
 

@@ -206,6 +206,7 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 	w.s = fakes.StartT(t, row.stack)
 	opts := runner.Options{Debug: debug, Env: map[string]string{"SSL_CERT_FILE": w.s.CAFile}}
 	maps.Copy(opts.Env, w.s.AWSEnv())
+	maps.Copy(opts.Env, w.s.AzureEnv())
 	if !row.noIDToken {
 		opts.IDTokenURL, opts.IDTokenToken = w.s.RequestURL, w.s.RequestToken
 	}

@@ -63,6 +63,7 @@ func scnRunAll(t *testing.T, rt runner.Runtime) {
 	}
 	scenarios = append(scenarios,
 		scnScenario{"publish-then-revoke/crates-io", scnPublishRevoke},
+		scnScenario{"fetch/azure", scnAzureFetch},
 		scnScenario{"replace-crates-io/existing-config", func(w *scnWorld) { scnReplaceCratesIO(w, true) }},
 		scnScenario{"replace-crates-io/new-config", func(w *scnWorld) { scnReplaceCratesIO(w, false) }},
 		scnScenario{"credentials-file/runner-temp", func(w *scnWorld) { scnCredentialsFile(w, false) }},
@@ -125,6 +126,7 @@ func (w *scnWorld) runAction(p provider, extra map[string]string) *runner.StepRe
 	maps.Copy(in, extra)
 	env := map[string]string{"SSL_CERT_FILE": w.caFile}
 	maps.Copy(env, w.s.AWSEnv())
+	maps.Copy(env, w.s.AzureEnv())
 	res, err := w.job.RunAction(w.ctx, w.rt, w.action, runner.Step{ID: scnStepID, Inputs: in, Env: env})
 	if err != nil {
 		w.t.Fatalf("running the action (%s): %v\n%s", w.rt, err, scnOutput(res))

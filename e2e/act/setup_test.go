@@ -25,7 +25,8 @@ const setupVersion = "v0.99.3"
 
 // setupWorkflow uses the composite action (setup/, as `uses: ./setup`) the
 // way a macOS or Windows job would: JFrog in token mode, a later step that
-// reads its outputs and environment, cargo fetch, crates.io with a
+// reads its outputs and environment, Azure Artifacts (Entra) in token mode,
+// cargo fetch from both registries, crates.io with a
 // credentials file under runner.temp, then setup/post with if: always().
 // A second job gets a binary whose checksum is wrong.
 const setupWorkflow = `name: act-setup
@@ -42,6 +43,18 @@ jobs:
         with:
           @JFROG@
           download-url: @MIRROR@
+      - uses: ./setup
+        id: az
+        with:
+          provider: azure
+          client-id: @AZ_CLIENT@
+          tenant-id: @AZ_TENANT@
+          index-url: @AZ_INDEX@
+          download-url: @MIRROR@
+      - name: read the Azure step
+        run: |
+          echo "AZ_TOKEN_SET=${CARGO_REGISTRIES_AZURE_TOKEN:+yes}"
+          echo "AZ_REGISTRY=${{ steps.az.outputs.registry-name }}"
 @FETCH@
       - uses: ./setup
         id: cio
@@ -159,9 +172,11 @@ func TestActSetup(t *testing.T) {
 	}
 	fill := jfrogFill(s, "@CA@", s.CAFile, "@CRATES_URL@", s.CratesIOURL,
 		"@MIRROR@", mirror.URL+"/good/{version}", "@BAD_MIRROR@", mirror.URL+"/bad/{version}",
-		"@ECHO_REG@", echoOutputs(setup, "reg", "OUT"))
+		"@ECHO_REG@", echoOutputs(setup, "reg", "OUT"),
+		"@AZ_CLIENT@", s.Azure.Entra.ClientID, "@AZ_TENANT@", s.Azure.Entra.Tenant, "@AZ_INDEX@", s.Azure.Index)
 	writeFile(t, filepath.Join(repo, ".github/workflows/setup.yml"), fill.Replace(withFetch(setupWorkflow)))
 	dep := fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }", fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	dep += fmt.Sprintf("\naz-dep = { package = %q, version = %q, registry = \"azure\" }", fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	writeFile(t, filepath.Join(repo, "crate/Cargo.toml"), fmt.Sprintf("[package]\nname = \"act-setup\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n%s\n", dep))
 	writeFile(t, filepath.Join(repo, "crate/src/lib.rs"), "")
 	if err := actharness.InitRepo(ctx, repo); err != nil {
@@ -171,7 +186,7 @@ func TestActSetup(t *testing.T) {
 	run := func(job string) *actharness.Result {
 		t.Helper()
 		return runAct(t, sh, s, actharness.Run{Dir: repo, Workflow: ".github/workflows/setup.yml", Job: job,
-			Env: map[string]string{"CURL_CA_BUNDLE": s.CAFile},
+			Env: map[string]string{"CURL_CA_BUNDLE": s.CAFile, fakes.AzureAuthorityEnv: s.Azure.AuthorityHost},
 			Mounts: []actharness.Mount{
 				{Host: curl, Container: "/usr/local/bin/curl", ReadOnly: true},
 				{Host: libDir, Container: libDir, ReadOnly: true},
@@ -187,7 +202,7 @@ func TestActSetup(t *testing.T) {
 		}
 		want := map[string]string{"OUT_token": "***", "OUT_registry-name": "artifactory", "OUT_index-url": s.JFrogIndex,
 			"OUT_config-file": "", "OUT_credentials-file": "", "ENV_TOKEN_SET": "yes", "FETCH": "ok",
-			"CIO_TOKEN_SET": "yes", "CREDS": "present", "LEFT": "no", "CREDS_AFTER": "no"}
+			"CIO_TOKEN_SET": "yes", "CREDS": "present", "LEFT": "no", "CREDS_AFTER": "no", "AZ_TOKEN_SET": "yes", "AZ_REGISTRY": "azure"}
 		for key, w := range want {
 			if got, ok := res.Value(key); !ok || got != w {
 				t.Errorf("%s = %q (printed %v), want %q", key, got, ok, w)
@@ -200,7 +215,10 @@ func TestActSetup(t *testing.T) {
 		n := downloads["/good/"+setupVersion+"/"+host.Asset()]
 		mu.Unlock()
 		if n != 1 {
-			t.Errorf("%d downloads for two setup steps, want 1", n)
+			t.Errorf("%d downloads for three setup steps, want 1", n)
+		}
+		if len(s.Azure.Registry.TokensUsed()) != 1 || s.Store.Exchanges("azure") != 1 {
+			t.Errorf("the Azure feed saw %d tokens after %d Entra exchanges, want the one exported", len(s.Azure.Registry.TokensUsed()), s.Store.Exchanges("azure"))
 		}
 		if s.Store.Revocations() != 1 {
 			t.Errorf("%d revocations, want setup/post to revoke the crates.io token once", s.Store.Revocations())

@@ -6,13 +6,15 @@
 // (masked), the step summary it wrote, the step's outputs and exported
 // variables, and then runs Cargo with only what the action produced:
 // `cargo fetch` of a crate from the registry (jfrog, cloudsmith,
-// codeartifact) or `cargo publish` (crates-io, to the local stand-in for
-// crates.io).
+// codeartifact, azure) or `cargo publish` (crates-io, to the local stand-in
+// for crates.io).
 //
-//	go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|crates-io|codeartifact] [-mode token|provider]
+//	go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|crates-io|codeartifact|azure] [-mode token|provider]
 //
 // -provider takes what the action's provider input takes, aliases too
-// (artifactory, crates.io, aws-codeartifact), and gives it to the step as is.
+// (artifactory, crates.io, aws-codeartifact, azure-artifacts), and gives it
+// to the step as is. azure starts a stand-in for Microsoft Entra's token
+// endpoint (reached through AZURE_AUTHORITY_HOST) and an Azure Artifacts feed.
 //
 // It exits 0 when Cargo succeeded. It needs Go and cargo.
 package main
@@ -44,7 +46,7 @@ import (
 func main() { os.Exit(harness.Command("playground", run)) }
 
 // providers are the -provider values, in the order the help lists them.
-var providers = []string{"jfrog", "cloudsmith", "crates-io", "codeartifact"}
+var providers = []string{"jfrog", "cloudsmith", "crates-io", "codeartifact", "azure"}
 
 // run is the whole playground; everything it starts or creates is gone when
 // it returns. -h and --help print the usage and return flag.ErrHelp.
@@ -67,7 +69,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	p, ok := config.ParseProvider(*provider)
 	if !ok || !slices.Contains(providers, string(p)) {
-		return fmt.Errorf("-provider %q: want one of %s (or an alias the action takes: artifactory, crates.io, aws-codeartifact)", *provider, strings.Join(providers, ", "))
+		return fmt.Errorf("-provider %q: want one of %s (or an alias the action takes: artifactory, crates.io, aws-codeartifact, azure-artifacts)", *provider, strings.Join(providers, ", "))
 	}
 	if *mode != "token" && *mode != "provider" {
 		return fmt.Errorf("-mode %q: want token or provider", *mode)
@@ -112,6 +114,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		say("   AWS STS                   %s (role %s)", s.STSURL, fakes.DefaultAWSRole)
 		say("   AWS CodeArtifact          %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
 		say("   Cargo registry            %s (auth required, holds %s %s)", s.CodeArtifactIndex, fakes.DefaultCrate, fakes.DefaultCrateVersion)
+	case "azure":
+		inputs = s.AzureInputs()
+		maps.Copy(env, s.AzureEnv()) // the local authority, as a sovereign cloud's would be given
+		say("   Microsoft Entra           %s (tenant %s, app %s)", s.Azure.AuthorityHost, s.Azure.Entra.Tenant, s.Azure.Entra.ClientID)
+		say("   Azure Artifacts feed      %s (Bearer tokens from Entra only, holds %s %s)", s.Azure.Index, fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	}
 	inputs["provider"] = *provider // as given: the action reads the alias itself
 	inputs["credential-mode"] = *mode

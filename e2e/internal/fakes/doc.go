@@ -24,6 +24,14 @@
 //     session token, the signing region and the domain owner, and issues a
 //     token the Registry's CodeArtifact root takes raw. Point the action at
 //     them with Stack.AWSEnv.
+//   - Entra, AzureRegistry: Azure. Entra's token endpoint
+//     (POST /{tenant}/oauth2/v2.0/token, client_credentials with a GitHub
+//     ID token as client_assertion) matches the assertion's iss/sub/aud
+//     against the application's federated credentials, verifies it with
+//     the JWKS and refuses in Entra's AADSTS shape; the Azure Artifacts
+//     feed (/ORG/PROJECT/_packaging/FEED/Cargo/index/) takes only its
+//     token, as Bearer. Point the action at them with Stack.AzureEnv
+//     (AZURE_AUTHORITY_HOST) and Stack.AzureInputs.
 //   - TokenStore: every token issued (the list a leak scan looks for), which
 //     of them are valid now, and request/exchange/revocation counters.
 //   - Registry: a sparse Cargo registry serving real .crate files only to a

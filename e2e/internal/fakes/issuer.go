@@ -126,6 +126,14 @@ func (i *Issuer) Override(claims map[string]any) {
 	maps.Copy(i.overrides, claims)
 }
 
+// Audiences returns the audience parameter of every token request served
+// ("" when none was given), in order.
+func (i *Issuer) Audiences() []string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return append([]string(nil), i.audiences...)
+}
+
 // Claims returns the claims a token for audience would carry now (audience
 // "" means GitHub's default), with overrides applied and extra on top.
 func (i *Issuer) Claims(audience string, extra map[string]any) map[string]any {

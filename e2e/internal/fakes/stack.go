@@ -42,6 +42,8 @@ type Options struct {
 	// Crates are added to the registry at start; default a single
 	// "e2e-dep" 1.0.0 (see DefaultCrate).
 	Crates []Dep
+	// Azure configures Entra and the Azure Artifacts feed.
+	Azure AzureOptions
 }
 
 // DefaultCrate is the crate a default Stack's registry holds, version
@@ -69,6 +71,8 @@ type Stack struct {
 	CodeArtifact *CodeArtifact
 	Registry     *Registry
 	Sink         *RedirectSink
+	// Azure is Entra (token endpoint) and an Azure Artifacts feed.
+	Azure *Azure
 
 	// RequestURL and RequestToken are ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
 	RequestURL, RequestToken string
@@ -243,6 +247,9 @@ func Start(opts Options) (s *Stack, err error) {
 		s.Store.CountRequest(SinkPathPrefix + r.URL.Path) // kept apart from the real endpoints' counts
 		s.Sink.ServeHTTP(w, r)
 	}))
+	if err := s.startAzure(opts); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
@@ -370,6 +377,8 @@ func (s *Stack) Faults(service string) (*Faults, error) {
 		return s.STS.Faults, nil
 	case "codeartifact":
 		return s.CodeArtifact.Faults, nil
+	case "azure", "entra":
+		return s.Azure.Entra.Faults, nil
 	}
-	return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts or codeartifact", service)
+	return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts, codeartifact or azure", service)
 }

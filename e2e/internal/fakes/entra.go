@@ -57,9 +57,7 @@ type Entra struct {
 	Tenant string
 	// ClientID is the one application registered in it.
 	ClientID string
-	// Faults are served by the token endpoint.
-	Faults *Faults
-	secret []byte
+	secret   []byte
 
 	mu       sync.Mutex
 	creds    []FederatedCredential

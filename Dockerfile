@@ -1,6 +1,6 @@
 # Build stage: a static, stripped binary. The token services all speak
 # HTTP/1.1, so net/http's bundled HTTP/2 is left out (nethttpomithttp2): the
-# binary stays under 7.5 MB. The runner builds this file with
+# binary stays under 7.8 MB. The runner builds this file with
 # `docker build` (no build args) when action.yml says `image: Dockerfile`;
 # releases ship a prebuilt image instead (see README.md, "Pinning").
 # The Go image is the toolchain go.mod names (go 1.26.8); Dependabot's docker

@@ -20,6 +20,11 @@ type Target struct {
 	GOOS, GOARCH string
 }
 
+// MaxBinarySize is the size budget of a released binary (built stripped,
+// without net/http's HTTP/2): 7.8 MB. The action's image is this binary
+// and the CA bundle.
+const MaxBinarySize = 7_800_000
+
 // Targets are the binaries every release attaches: Linux, macOS and
 // Windows on amd64 and arm64.
 var Targets = []Target{

@@ -67,6 +67,9 @@ func TestBuildHostTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(data) > release.MaxBinarySize {
+		t.Errorf("%s is %d bytes, over the budget of %d", host.Asset(), len(data), release.MaxBinarySize)
+	}
 	if got := release.SumOf(host.Asset(), data); got != sums[0] {
 		t.Errorf("SHA256SUMS says %s, the file's SHA-256 is %s", sums[0].Hex, got.Hex)
 	}

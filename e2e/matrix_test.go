@@ -429,6 +429,14 @@ func (w *mxWorld) mxSecrets() map[string][]string {
 	return out
 }
 
+// mxInTokenCache reports whether path is a file of the credential
+// provider's token cache (.cargo-oidc/cache-<random>/ under the action's
+// HOME).
+func mxInTokenCache(path string) bool {
+	dir := filepath.Dir(path)
+	return strings.HasPrefix(filepath.Base(dir), "cache-") && filepath.Base(filepath.Dir(dir)) == ".cargo-oidc"
+}
+
 // mxAllowed reports whether a file-command entry may carry a token.
 func mxAllowed(file, name string) bool {
 	switch file {
@@ -498,6 +506,19 @@ func (w *mxWorld) scan() []string {
 			return nil
 		}
 		rel, _ := filepath.Rel(w.job.Root(), path)
+		if mxInTokenCache(path) {
+			// The provider's token cache holds the access token by
+			// design: private to the job's user, never the ID token.
+			if fi, err := d.Info(); err != nil || fi.Mode().Perm() != 0o600 {
+				leaks = append(leaks, fmt.Sprintf("file %s of the token cache is not mode 0600", rel))
+			}
+			for _, tok := range w.s.Store.Tokens() {
+				if tok.Kind == fakes.KindIDToken && strings.Contains(string(data), tok.Value) {
+					leaks = append(leaks, fmt.Sprintf("file %s of the token cache holds an ID token", rel))
+				}
+			}
+			return nil
+		}
 		look("file "+rel, string(data))
 		return nil
 	})

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -223,19 +222,4 @@ func cacheAge(t *testing.T, j *runner.Job) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// cacheEmpty deletes the tokens in the job's provider token caches, as if
-// they had all been due for renewal: the next provider exchanges.
-func cacheEmpty(j *runner.Job) error {
-	files, _ := filepath.Glob(filepath.Join(j.GitHubHome(), ".cargo-oidc", "cache-*", "*.json"))
-	if len(files) == 0 {
-		return errors.New("no token cache file to empty")
-	}
-	for _, f := range files {
-		if err := os.Remove(f); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -364,7 +364,7 @@ func TestActCIMatrix(t *testing.T) {
 		"CHECK_INDEX": "ok", "CHECK_CONFIG": "ok", "CHECK_PROVIDER": "set", "CHECK_JFROG_TOKEN": "",
 		"CHECK_CRATES_IO_TOKEN": "set", "CHECK_CREDENTIALS": "present", "CHECK_FETCH": "ok",
 		"CHECK_REVOCATIONS": "1", "CHECK_LIVE_CRATES_IO_TOKENS": "0", "CHECK_CRATES_IO_EXCHANGES": "1",
-		"CHECK_JFROG_EXCHANGES_2_OR_MORE": "yes", "CHECK_CREDENTIALS_AFTER": "removed", "CHECK_SETUP_STATE_AFTER": "removed",
+		"CHECK_JFROG_EXCHANGES": "1", "CHECK_REGISTRY_SAW_THE_PROVIDERS_TOKEN": "yes", "CHECK_CREDENTIALS_AFTER": "removed", "CHECK_SETUP_STATE_AFTER": "removed",
 	}
 	for key, w := range want {
 		if got, ok := res.Value(key); !ok || got != w {

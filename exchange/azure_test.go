@@ -165,14 +165,7 @@ func TestAzureErrors(t *testing.T) {
 				ids = staticIDs(shortIDT)
 			}
 			_, err := z.Exchange(context.Background(), ids)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantMsg {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			assertErr(t, err, tc.wantMsg)
 			var he *HTTPError
 			if !errors.As(err, &he) {
 				t.Fatalf("error %T", err)

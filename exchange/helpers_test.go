@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -144,6 +145,31 @@ func assertNoSecret(t *testing.T, s string, secrets ...string) {
 			t.Fatalf("message leaks a secret: %q", s)
 		}
 	}
+}
+
+// assertErr fails unless err is an error whose text holds every want and
+// whose text and details hold none of secrets.
+func assertErr(t *testing.T, err error, want []string, secrets ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("err %q lacks %q", err, w)
+		}
+	}
+	assertNoSecret(t, errText(err), secrets...)
+}
+
+// errText is err's text and, where it has them, its details, one a line.
+func errText(err error) string {
+	all := err.Error()
+	var d interface{ Details() []string }
+	if errors.As(err, &d) {
+		all += "\n" + strings.Join(d.Details(), "\n")
+	}
+	return all
 }
 
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

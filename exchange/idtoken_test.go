@@ -105,15 +105,7 @@ func TestGitHubIDTokens(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Fatalf("err %q lacks %q", err, w)
-				}
-			}
-			assertNoSecret(t, err.Error(), requestToken, "api-version", "abc", "def")
+			assertErr(t, err, tc.wantErr, requestToken, "api-version", "abc", "def")
 			var he *HTTPError
 			if errors.As(err, &he) != (tc.wantHTTP != 0) {
 				t.Fatalf("err %T: %v", err, err)
@@ -227,15 +219,7 @@ func TestEnvAndFileIDTokens(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Fatalf("err %q lacks %q", err, w)
-				}
-			}
-			assertNoSecret(t, err.Error(), "abc", "def")
+			assertErr(t, err, tc.wantErr, "abc", "def")
 		})
 	}
 }

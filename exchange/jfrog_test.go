@@ -156,19 +156,10 @@ func TestJFrogAnswers(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
+			assertErr(t, err, tc.wantErr, append(tc.secrets, testIDToken)...)
 			if f.count() != 1 {
 				t.Fatalf("requests = %d, want 1 (no retry)", f.count())
 			}
-			msg := err.Error()
-			for _, w := range tc.wantErr {
-				if !strings.Contains(msg, w) {
-					t.Fatalf("err %q lacks %q", msg, w)
-				}
-			}
-			assertNoSecret(t, msg, append(tc.secrets, testIDToken)...)
 			var he *HTTPError
 			if tc.wantHTTP != errors.As(err, &he) {
 				t.Fatalf("err %T, HTTPError wanted: %v", err, tc.wantHTTP)

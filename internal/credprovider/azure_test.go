@@ -23,14 +23,7 @@ func TestAzureProvider(t *testing.T) {
 	const tenant, client = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "11111111-2222-3333-4444-555555555555"
 	var ids, entra atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("audience") != "api://AzureADTokenExchange" {
-			http.Error(w, "audience", http.StatusBadRequest)
-			return
-		}
-		ids.Add(1)
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "api://AzureADTokenExchange", &ids)
 	mux.HandleFunc("POST /"+tenant+"/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		if r.PostForm.Get("client_assertion") != idToken || r.PostForm.Get("client_id") != client || r.PostForm.Get("grant_type") != "client_credentials" {

@@ -22,13 +22,7 @@ func TestCodeArtifactProvider(t *testing.T) {
 	t.Parallel()
 	var stsN, caN atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("audience") != "sts.amazonaws.com" {
-			http.Error(w, "audience", http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "sts.amazonaws.com", nil)
 	mux.HandleFunc("POST /sts/", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		if r.PostForm.Get("WebIdentityToken") != idToken || r.PostForm.Get("RoleSessionName") != "cargo-oidc-99-3" {

@@ -32,12 +32,26 @@ type fake struct {
 	stderr    syncBuffer // the provider's warnings
 }
 
+// serveIDToken answers the runner's ID-token requests on mux with idToken,
+// refusing (400) one for another audience than aud when aud is set, and
+// counting those it answers in n when n is not nil.
+func serveIDToken(mux *http.ServeMux, aud string, n *atomic.Int32) {
+	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
+		if aud != "" && r.URL.Query().Get("audience") != aud {
+			http.Error(w, "audience", http.StatusBadRequest)
+			return
+		}
+		if n != nil {
+			n.Add(1)
+		}
+		fmt.Fprintf(w, `{"value":%q}`, idToken)
+	})
+}
+
 func newFake(t *testing.T) *fake {
 	f := &fake{status: 200}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "", nil)
 	mux.HandleFunc("POST /access/api/v1/oidc/token", func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
@@ -282,9 +296,7 @@ func FuzzHandle(f *testing.F) {
 func newCratesFake(t *testing.T, body func(n int32) string) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
 	var issued, revoked atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "", nil)
 	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, body(issued.Add(1)))
 	})
@@ -409,9 +421,7 @@ func mustSymlink(t *testing.T, target, link string) {
 func TestErrorAnswerIsRedacted(t *testing.T) {
 	t.Parallel()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "", nil)
 	payload := strings.Split(idToken, ".")[1]
 	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)

@@ -67,9 +67,7 @@ func TestFilesThatAreNotRegularFailAtOnce(t *testing.T) {
 			t.Parallel()
 			var issued, revoked atomic.Int32
 			mux := http.NewServeMux()
-			mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-				fmt.Fprintf(w, `{"value":%q}`, idToken)
-			})
+			serveIDToken(mux, "", nil)
 			mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
 				issued.Add(1)
 				fmt.Fprintf(w, `{"token":%q}`, minted)

@@ -66,7 +66,7 @@ func FuzzParseCodeArtifactAnswer(f *testing.F) {
 	f.Add([]byte(`{"expiration":1e400}`), "")
 	f.Add([]byte(`<html>`), "text/html")
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
-		a, err := parseCodeArtifactAnswer(body, ctype)
+		a, err := parseAnswer[codeArtifactAnswer](body, ctype)
 		if err != nil {
 			checkMalformed(t, err)
 			return

@@ -101,6 +101,19 @@ func newFake(t testing.TB, handle func(w http.ResponseWriter, r *http.Request, n
 	return f
 }
 
+// newFailOnceFake is a fake that answers the first request with status
+// and {}, and every later one with 200 and body.
+func newFailOnceFake(t testing.TB, status int, body string) *fake {
+	t.Helper()
+	return newFake(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+		if n == 1 {
+			writeJSON(w, status, `{}`)
+			return
+		}
+		writeJSON(w, 200, body)
+	})
+}
+
 func (f *fake) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

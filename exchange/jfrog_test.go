@@ -203,13 +203,7 @@ func TestJFrogRetriedStatusCarriesServiceMessage(t *testing.T) {
 func TestJFrogRetryThenSuccess(t *testing.T) {
 	t.Parallel()
 	for _, st := range []int{500, 502, 503, 429} {
-		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
-			if n == 1 {
-				writeJSON(w, st, `{}`)
-				return
-			}
-			writeJSON(w, 200, `{"access_token":"acc"}`)
-		})
+		f := newFailOnceFake(t, st, `{"access_token":"acc"}`)
 		j := newJFrog(f.URL, testClient(3), nil)
 		if _, err := j.Exchange(context.Background(), staticIDs(testIDToken)); err != nil {
 			t.Fatalf("%d: %v", st, err)

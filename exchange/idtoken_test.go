@@ -23,7 +23,7 @@ func runtimeEnv(url string, extra map[string]string) func(string) string {
 	for k, v := range extra {
 		env[k] = v
 	}
-	return func(k string) string { return env[k] }
+	return testenv.Getenv(env)
 }
 
 func TestGitHubIDTokens(t *testing.T) {
@@ -192,7 +192,7 @@ func TestEnvAndFileIDTokens(t *testing.T) {
 		return p
 	}
 	env := map[string]string{"TOK": "  " + testIDToken + "\n", "EMPTY": " \n", "BAD": "abc def"}
-	getenv := func(k string) string { return env[k] }
+	getenv := testenv.Getenv(env)
 	tests := []struct {
 		name    string
 		src     IDTokenSource

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func newJFrog(url string, c *Client, m *recMask) *JFrog {
@@ -241,7 +243,7 @@ func TestJFrogConfigErrors(t *testing.T) {
 func TestJFrogContextFromEnv(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"GITHUB_REPOSITORY": "o/r", "GITHUB_SHA": "s", "GITHUB_REF_NAME": "b", "GITHUB_JOB": "j", "GITHUB_RUN_ID": "1"}
-	got := JFrogContextFromEnv(func(k string) string { return env[k] })
+	got := JFrogContextFromEnv(testenv.Getenv(env))
 	if got != (JFrogContext{Repo: "o/r", Revision: "s", Branch: "b", JobID: "j", RunID: "1"}) {
 		t.Fatalf("%+v", got)
 	}

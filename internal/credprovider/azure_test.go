@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestAzureProvider: in provider mode every get asks Entra for a fresh
@@ -48,7 +50,7 @@ func TestAzureProvider(t *testing.T) {
 			"AZURE_AUTHORITY_HOST": authority, "RUNNER_TEMP": temp,
 		}
 		var out bytes.Buffer
-		err := Serve(context.Background(), Env{Getenv: func(k string) string { return env[k] },
+		err := Serve(context.Background(), Env{Getenv: testenv.Getenv(env),
 			Stdin: strings.NewReader(strings.Join(reqs, "\n") + "\n"), Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)

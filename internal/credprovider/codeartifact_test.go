@@ -59,7 +59,7 @@ func TestCodeArtifactProvider(t *testing.T) {
 	}
 	var out bytes.Buffer
 	tmp := testenv.TempDir(t)
-	err := Serve(context.Background(), Env{Getenv: func(k string) string { return env[k] },
+	err := Serve(context.Background(), Env{Getenv: testenv.Getenv(env),
 		Stdin:  strings.NewReader(req(index) + "\n" + req(index) + "\n" + req("sparse+https://other.example/index/") + "\n"),
 		Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }, TempDir: func() string { return tmp }})
 	if err != nil {

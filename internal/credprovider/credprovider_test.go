@@ -95,7 +95,7 @@ func (f *fake) serve(t *testing.T, env map[string]string, lines ...string) []map
 	}
 	var out bytes.Buffer
 	err := Serve(context.Background(), Env{
-		Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(strings.Join(lines, "\n") + "\n"),
+		Getenv: testenv.Getenv(env), Stdin: strings.NewReader(strings.Join(lines, "\n") + "\n"),
 		Stdout: &out, HTTP: f.srv.Client(), Now: clock, Stderr: &f.stderr, TempDir: func() string { return f.tmp },
 	})
 	if err != nil {

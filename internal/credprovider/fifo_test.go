@@ -97,7 +97,7 @@ func TestFilesThatAreNotRegularFailAtOnce(t *testing.T) {
 			var out bytes.Buffer
 			done := make(chan error, 1)
 			go func() {
-				done <- Serve(context.Background(), Env{Getenv: func(k string) string { return env[k] },
+				done <- Serve(context.Background(), Env{Getenv: testenv.Getenv(env),
 					Stdin: strings.NewReader(string(req) + "\n"), Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }, TempDir: func() string { return dir }})
 			}()
 			select {

@@ -371,15 +371,15 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 		link func(t *testing.T, dir, outside string) string // returns the record path
 	}{
 		{"record linked", func(t *testing.T, dir, outside string) string {
-			mustSymlink(t, filepath.Join(outside, "tokens"), filepath.Join(dir, "tokens"))
+			testenv.Symlink(t, filepath.Join(outside, "tokens"), filepath.Join(dir, "tokens"))
 			return filepath.Join(dir, "tokens")
 		}},
 		{"record dangling link", func(t *testing.T, dir, outside string) string {
-			mustSymlink(t, filepath.Join(outside, "new"), filepath.Join(dir, "tokens"))
+			testenv.Symlink(t, filepath.Join(outside, "new"), filepath.Join(dir, "tokens"))
 			return filepath.Join(dir, "tokens")
 		}},
 		{"folder linked", func(t *testing.T, dir, outside string) string {
-			mustSymlink(t, outside, filepath.Join(dir, "minted"))
+			testenv.Symlink(t, outside, filepath.Join(dir, "minted"))
 			return filepath.Join(dir, "minted", "tokens")
 		}},
 	} {
@@ -409,13 +409,6 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 			}
 		})
 	}
-}
-
-// mustSymlink makes a symbolic link (testenv.Symlink: skipped under wine,
-// which makes no links).
-func mustSymlink(t *testing.T, target, link string) {
-	t.Helper()
-	testenv.Symlink(t, target, link)
 }
 
 func TestErrorAnswerIsRedacted(t *testing.T) {

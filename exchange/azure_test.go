@@ -170,11 +170,7 @@ func TestAzureErrors(t *testing.T) {
 			if !errors.As(err, &he) {
 				t.Fatalf("error %T", err)
 			}
-			for _, w := range tc.wantHint {
-				if !strings.Contains(he.Hint, w) {
-					t.Errorf("hint %q lacks %q", he.Hint, w)
-				}
-			}
+			assertHint(t, he, tc.wantHint)
 			if k := Classify(err); k != tc.wantKind {
 				t.Errorf("kind %v, want %v", k, tc.wantKind)
 			}

@@ -65,11 +65,7 @@ func TestCloudsmith(t *testing.T) {
 				t.Fatalf("err %T", err)
 			}
 			if he != nil {
-				for _, h := range tc.wantHint {
-					if !strings.Contains(he.Hint, h) {
-						t.Fatalf("hint %q lacks %q", he.Hint, h)
-					}
-				}
+				assertHint(t, he, tc.wantHint)
 				if f.count() != 1 {
 					t.Fatalf("requests %d", f.count())
 				}

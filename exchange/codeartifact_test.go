@@ -301,11 +301,7 @@ func TestCodeArtifactErrors(t *testing.T) {
 				if !errors.As(err, &he) || he.Service != tc.svc || he.StatusCode != tc.status {
 					t.Fatalf("err %T %+v, want an HTTPError of %s with %d", err, he, tc.svc, tc.status)
 				}
-				for _, h := range tc.hint {
-					if !strings.Contains(he.Hint, h) {
-						t.Errorf("hint %q lacks %q", he.Hint, h)
-					}
-				}
+				assertHint(t, he, tc.hint)
 				// The claims block is shown only under a refusal (not for
 				// throttling that outlasted the retries).
 				all := errText(err)

@@ -120,11 +120,7 @@ func TestCratesIO(t *testing.T) {
 			assertErr(t, err, tc.wantErr)
 			var he *HTTPError
 			if errors.As(err, &he) {
-				for _, h := range tc.wantHint {
-					if !strings.Contains(he.Hint, h) {
-						t.Fatalf("hint %q lacks %q", he.Hint, h)
-					}
-				}
+				assertHint(t, he, tc.wantHint)
 				if he.Claims == nil || he.Claims.Repository != "octo/app" {
 					t.Fatal("claims missing")
 				}

@@ -175,6 +175,16 @@ func assertErr(t *testing.T, err error, want []string, secrets ...string) {
 	assertNoSecret(t, errText(err), secrets...)
 }
 
+// assertHint fails unless he's hint holds every want.
+func assertHint(t *testing.T, he *HTTPError, want []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(he.Hint, w) {
+			t.Fatalf("hint %q lacks %q", he.Hint, w)
+		}
+	}
+}
+
 // errText is err's text and, where it has them, its details, one a line.
 func errText(err error) string {
 	all := err.Error()

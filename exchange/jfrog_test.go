@@ -170,11 +170,7 @@ func TestJFrogAnswers(t *testing.T) {
 				if he.Service != ServiceJFrog || he.StatusCode != tc.status || he.Claims == nil || he.Claims.Repository != "octo/app" {
 					t.Fatalf("HTTPError fields %+v", he)
 				}
-				for _, h := range tc.wantHint {
-					if !strings.Contains(he.Hint, h) {
-						t.Fatalf("hint %q lacks %q", he.Hint, h)
-					}
-				}
+				assertHint(t, he, tc.wantHint)
 				details := strings.Join(he.Details(), "\n")
 				if !strings.Contains(details, "repository: octo/app") {
 					t.Fatalf("details lack claims: %s", details)

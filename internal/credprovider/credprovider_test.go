@@ -346,42 +346,32 @@ func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
 	}
 }
 
-func TestCratesIOTokenNotRecordedIsRevokedAndNotAnswered(t *testing.T) {
-	t.Parallel()
-	srv, _, revoked := newCratesFake(t, func(n int32) string { return `{"token":"cio_tp_unrecorded"}` })
-	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + filepath.Join(testenv.TempDir(t), "missing", "tokens")}
-	b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
-	f := &fake{srv: srv}
-	a := f.serve(t, nil, string(b))[0]
-	if a["Ok"] != nil || !strings.Contains(string(a["Err"]), "cannot record") || strings.Contains(string(a["Err"]), "cio_tp_unrecorded") {
-		t.Errorf("answer = %s", a)
-	}
-	if revoked.Load() != 1 {
-		t.Errorf("%d revocations, want 1", revoked.Load())
-	}
-}
-
-// A record, or its folder, that a step replaced with a symbolic link is
-// not written through: the token is revoked at once and not answered, and
-// the file the link leads to is untouched.
-func TestCratesIORecordLinkIsRefused(t *testing.T) {
+// A token that cannot be recorded (its folder is missing) is revoked at
+// once and not answered. A record, or its folder, that a step replaced with
+// a symbolic link is not written through: the token is revoked and not
+// answered the same way, and the file the link leads to is untouched.
+func TestCratesIOUnrecordedTokenIsRevoked(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		link func(t *testing.T, dir, outside string) string // returns the record path
+		want string
 	}{
+		{"folder missing", func(t *testing.T, dir, _ string) string {
+			return filepath.Join(dir, "missing", "tokens")
+		}, "cannot record"},
 		{"record linked", func(t *testing.T, dir, outside string) string {
 			testenv.Symlink(t, filepath.Join(outside, "tokens"), filepath.Join(dir, "tokens"))
 			return filepath.Join(dir, "tokens")
-		}},
+		}, "symbolic link"},
 		{"record dangling link", func(t *testing.T, dir, outside string) string {
 			testenv.Symlink(t, filepath.Join(outside, "new"), filepath.Join(dir, "tokens"))
 			return filepath.Join(dir, "tokens")
-		}},
+		}, "symbolic link"},
 		{"folder linked", func(t *testing.T, dir, outside string) string {
 			testenv.Symlink(t, outside, filepath.Join(dir, "minted"))
 			return filepath.Join(dir, "minted", "tokens")
-		}},
+		}, "symbolic link"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -395,7 +385,7 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 			b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
 			f := &fake{srv: srv}
 			a := f.serve(t, nil, string(b))[0]
-			if a["Ok"] != nil || !strings.Contains(string(a["Err"]), "symbolic link") || strings.Contains(string(a["Err"]), "cio_tp_linkedrecord") {
+			if a["Ok"] != nil || !strings.Contains(string(a["Err"]), tc.want) || strings.Contains(string(a["Err"]), "cio_tp_linkedrecord") {
 				t.Errorf("answer = %s", a)
 			}
 			if revoked.Load() != 1 {

@@ -184,13 +184,7 @@ func TestGitHubIDTokensMissing(t *testing.T) {
 func TestEnvAndFileIDTokens(t *testing.T) {
 	t.Parallel()
 	dir := testenv.TempDir(t)
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return testenv.WriteFile(t, dir, name, body) }
 	env := map[string]string{"TOK": "  " + testIDToken + "\n", "EMPTY": " \n", "BAD": "abc def"}
 	getenv := testenv.Getenv(env)
 	tests := []struct {

@@ -215,13 +215,7 @@ func TestRefusalCarriesClaimsNotTokens(t *testing.T) {
 func TestIDTokenFromAnotherCI(t *testing.T) {
 	t.Parallel()
 	dir := testenv.TempDir(t)
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, content string) string { return testenv.WriteFile(t, dir, name, content) }
 	tests := []struct {
 		name string
 		arg  string

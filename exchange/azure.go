@@ -177,11 +177,8 @@ func (z *Azure) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 	if err != nil {
 		return nil, z.explain(err, sc.claims)
 	}
-	ans, err := answerOf[azureAnswer](sc, a)
+	ans, err := guarded(sc, a, "access token", func(v *azureAnswer) string { return v.AccessToken })
 	if err != nil {
-		return nil, err
-	}
-	if err := sc.guard(a.status, "access token", ans.AccessToken); err != nil {
 		return nil, err
 	}
 	tok := &Token{Value: ans.AccessToken}

@@ -164,14 +164,7 @@ func (c *CodeArtifact) getToken(ctx context.Context, base string, creds *awsCred
 		}
 		return nil, he
 	}
-	ans, err := answerOf[codeArtifactAnswer](sc, a)
-	if err != nil {
-		return nil, err
-	}
-	if err := sc.guard(a.status, "authorization token", ans.AuthorizationToken); err != nil {
-		return nil, err
-	}
-	return ans, nil
+	return guarded(sc, a, "authorization token", func(v *codeArtifactAnswer) string { return v.AuthorizationToken })
 }
 
 // expiry is the answer's expiration (epoch seconds, or an RFC 3339 string),

@@ -215,6 +215,19 @@ func (s *svcCall) guard(status int, what, tok string, more ...string) error {
 	return nil
 }
 
+// guarded decodes the success answer a into a T (answerOf) and guards the
+// one token it holds, tok's, as what (guard).
+func guarded[T any](s *svcCall, a *answer, what string, tok func(*T) string) (*T, error) {
+	v, err := answerOf[T](s, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.guard(a.status, what, tok(v)); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // tokenAnswer sends cl and reads a {"token": ...} answer (Cloudsmith,
 // crates.io): a non-2xx status, an unreadable answer and an unusable token
 // are errors; the token is masked before it is checked.
@@ -223,12 +236,5 @@ func (s *svcCall) tokenAnswer(ctx context.Context, c *Client, cl *call) (*tokenA
 	if err != nil {
 		return nil, err
 	}
-	ans, err := answerOf[tokenAnswer](s, a)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.guard(a.status, "token", ans.Token); err != nil {
-		return nil, err
-	}
-	return ans, nil
+	return guarded(s, a, "token", func(v *tokenAnswer) string { return v.Token })
 }

@@ -96,7 +96,7 @@ func TestDetectSource(t *testing.T) {
 // service sees it; it is masked all the same.
 func TestFixedAudienceSources(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	file := filepath.Join(dir, "token")
 	if err := os.WriteFile(file, []byte(gitlabToken("other")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -261,7 +261,7 @@ func stubPath(t *testing.T, name, script string) string {
 	if runtime.GOOS == "windows" {
 		t.Skip("the command stubs are shell scripts; the Linux and macOS runs cover ExecRunner")
 	}
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
 		t.Fatal(err)
 	}

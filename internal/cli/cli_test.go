@@ -111,7 +111,7 @@ func TestExec(t *testing.T) {
 	idt := jwt("crates.io")
 	f := newCratesFake(t, idt)
 	env := map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt}
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	r := runMain(t, f.Client(), env, "exec", "--provider=crates-io", "--url="+f.URL, "--",
 		"sh", "-c", `printf %s "$CARGO_REGISTRY_TOKEN/$CARGO_REGISTRY_CREDENTIAL_PROVIDER" > "$0"; exit 7`, filepath.Join(dir, "seen"))
 	if r.code != 7 {
@@ -214,7 +214,7 @@ func TestToken(t *testing.T) {
 // kept.
 func TestConfigure(t *testing.T) {
 	t.Parallel()
-	home := t.TempDir()
+	home := testenv.TempDir(t)
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("# mine\n[net]\nretry = 3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestConfigure(t *testing.T) {
 	}
 	noLeak(t, r, idt)
 	// A token for another audience: nothing written.
-	home2 := t.TempDir()
+	home2 := testenv.TempDir(t)
 	env["CARGO_HOME"] = home2
 	r = runMain(t, nil, env, "configure", "--provider=jfrog", "--url=https://x.example", "--provider-name=gl", "--repository=cargo", "--audience=other", "--id-token-env=REG_ID")
 	if r.code != 1 || !strings.Contains(r.stderr, `needs "other"`) {
@@ -256,7 +256,7 @@ func TestExecForwardsSignals(t *testing.T) {
 	}
 	idt := jwt("crates.io")
 	f := newCratesFake(t, idt)
-	dir := t.TempDir()
+	dir := testenv.TempDir(t)
 	ready := filepath.Join(dir, "ready")
 	sigs := make(chan os.Signal, 1)
 	var out, errb bytes.Buffer

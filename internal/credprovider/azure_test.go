@@ -43,7 +43,7 @@ func TestAzureProvider(t *testing.T) {
 		b, _ := json.Marshal(Request{V: 1, Kind: "get", Operation: "read", Registry: Registry{IndexURL: idx, Name: "azure"}, Args: args})
 		return string(b)
 	}
-	temp := t.TempDir() // the token cache's folder, shared by the runs
+	temp := testenv.TempDir(t) // the token cache's folder, shared by the runs
 	run := func(authority string, reqs ...string) []string {
 		env := map[string]string{
 			"ACTIONS_ID_TOKEN_REQUEST_URL": srv.URL + "/_apis/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "rt",

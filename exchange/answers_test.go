@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -93,11 +92,7 @@ func TestErrorAnswerNeverQuotesSuccessShape(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			all := err.Error()
-			var d interface{ Details() []string }
-			if errors.As(err, &d) {
-				all += "\n" + strings.Join(d.Details(), "\n")
-			}
+			all := errText(err)
 			for _, w := range tc.want {
 				if !strings.Contains(all, w) {
 					t.Errorf("err %q lacks %q", all, w)

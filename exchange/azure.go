@@ -173,22 +173,13 @@ func (z *Azure) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 		"Accept":       {"application/json"},
 		"User-Agent":   {UserAgent},
 	}
-	a, err := z.Client.send(ctx, &call{method: sc.method, url: endpoint, header: h, body: []byte(form.Encode())})
+	a, err := sc.do(ctx, z.Client, &call{method: sc.method, url: endpoint, header: h, body: []byte(form.Encode())})
 	if err != nil {
-		return nil, z.explain(sc.fail(err), sc.claims)
+		return nil, z.explain(err, sc.claims)
 	}
-	if a.status/100 != 2 {
-		return nil, z.explain(sc.failed(a), sc.claims)
-	}
-	var ans azureAnswer
-	if err := decodeAnswer(a.body, a.header.Get("Content-Type"), &ans); err != nil {
-		sc.maskFound(z.Mask, err)
-		return nil, sc.bad(a.status, err)
-	}
-	sc.red.Add(ans.AccessToken)
-	maskSecret(z.Mask, ans.AccessToken)
-	if err := CheckToken("access token", ans.AccessToken); err != nil {
-		return nil, sc.bad(a.status, err)
+	ans, err := guarded(sc, a, "access token", func(v *azureAnswer) string { return v.AccessToken })
+	if err != nil {
+		return nil, err
 	}
 	tok := &Token{Value: ans.AccessToken}
 	if ans.ExpiresIn > 0 {

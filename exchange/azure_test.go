@@ -165,23 +165,12 @@ func TestAzureErrors(t *testing.T) {
 				ids = staticIDs(shortIDT)
 			}
 			_, err := z.Exchange(context.Background(), ids)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantMsg {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			assertErr(t, err, tc.wantMsg)
 			var he *HTTPError
 			if !errors.As(err, &he) {
 				t.Fatalf("error %T", err)
 			}
-			for _, w := range tc.wantHint {
-				if !strings.Contains(he.Hint, w) {
-					t.Errorf("hint %q lacks %q", he.Hint, w)
-				}
-			}
+			assertHint(t, he, tc.wantHint)
 			if k := Classify(err); k != tc.wantKind {
 				t.Errorf("kind %v, want %v", k, tc.wantKind)
 			}

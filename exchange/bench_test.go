@@ -28,7 +28,7 @@ func BenchmarkParseJFrogAnswer(b *testing.B) {
 	body := []byte(`{"access_token":"` + testIDToken + `","token_type":"Bearer","expires_in":3600,"scope":"applied-permissions/user","username":"octo","reference_token":"ref"}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := parseJFrogAnswer(body, "application/json"); err != nil {
+		if _, err := parseAnswer[jfrogAnswer](body, "application/json"); err != nil {
 			b.Fatal(err)
 		}
 	}

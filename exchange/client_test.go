@@ -93,13 +93,7 @@ func TestRetries(t *testing.T) {
 
 func TestDefaultsOne503Fast(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
-			writeJSON(w, 503, `{}`)
-			return
-		}
-		writeJSON(w, 200, `{}`)
-	})
+	f := newFailOnceFake(t, 503, `{}`)
 	c := NewClient(HTTPConfig{Retries: 3})
 	if _, err := get(context.Background(), c, f.URL); err != nil {
 		t.Fatal(err)
@@ -418,13 +412,7 @@ func TestBackoffWait(t *testing.T) {
 
 func TestDebugSink(t *testing.T) {
 	t.Parallel()
-	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
-			writeJSON(w, 503, `{}`)
-			return
-		}
-		writeJSON(w, 200, `{}`)
-	})
+	f := newFailOnceFake(t, 503, `{}`)
 	var mu sync.Mutex
 	var lines []string
 	c := NewClient(HTTPConfig{Retries: 1, WaitMin: time.Millisecond, WaitMax: time.Millisecond, Debug: func(m string) {

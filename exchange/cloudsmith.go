@@ -67,7 +67,7 @@ func (c *Cloudsmith) Exchange(ctx context.Context, ids IDTokenSource) (*Token, e
 	if err != nil {
 		return nil, fmt.Errorf("cloudsmith: encoding the request: %w", err)
 	}
-	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body}, c.Mask)
+	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body})
 	if err != nil {
 		return nil, err
 	}
@@ -79,15 +79,6 @@ func (c *Cloudsmith) Exchange(ctx context.Context, ids IDTokenSource) (*Token, e
 		tok.ExpiresAt = ans.expiry(nowFunc(c.Now))
 	}
 	return tok, nil
-}
-
-// parseTokenAnswer decodes a {"token": ...} answer (Cloudsmith, crates.io).
-func parseTokenAnswer(body []byte, contentType string) (*tokenAnswer, error) {
-	var a tokenAnswer
-	if err := decodeAnswer(body, contentType, &a); err != nil {
-		return nil, err
-	}
-	return &a, nil
 }
 
 // expiry is the expiry the answer states, or zero.

@@ -59,25 +59,13 @@ func TestCloudsmith(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Fatalf("err %q lacks %q", err, w)
-				}
-			}
-			assertNoSecret(t, err.Error(), testIDToken, "abcdefgh", "ijklmnop")
+			assertErr(t, err, tc.wantErr, testIDToken, "abcdefgh", "ijklmnop")
 			var he *HTTPError
 			if errors.As(err, &he) != tc.wantHTTP {
 				t.Fatalf("err %T", err)
 			}
 			if he != nil {
-				for _, h := range tc.wantHint {
-					if !strings.Contains(he.Hint, h) {
-						t.Fatalf("hint %q lacks %q", he.Hint, h)
-					}
-				}
+				assertHint(t, he, tc.wantHint)
 				if f.count() != 1 {
 					t.Fatalf("requests %d", f.count())
 				}

@@ -164,26 +164,7 @@ func (c *CodeArtifact) getToken(ctx context.Context, base string, creds *awsCred
 		}
 		return nil, he
 	}
-	ans, err := parseCodeArtifactAnswer(a.body, a.header.Get("Content-Type"))
-	if err != nil {
-		sc.maskFound(c.Mask, err)
-		return nil, sc.bad(a.status, err)
-	}
-	sc.red.Add(ans.AuthorizationToken)
-	maskSecret(c.Mask, ans.AuthorizationToken)
-	if err := CheckToken("authorization token", ans.AuthorizationToken); err != nil {
-		return nil, sc.bad(a.status, err)
-	}
-	return ans, nil
-}
-
-// parseCodeArtifactAnswer decodes GetAuthorizationToken's answer.
-func parseCodeArtifactAnswer(body []byte, contentType string) (*codeArtifactAnswer, error) {
-	var a codeArtifactAnswer
-	if err := decodeAnswer(body, contentType, &a); err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return guarded(sc, a, "authorization token", func(v *codeArtifactAnswer) string { return v.AuthorizationToken })
 }
 
 // expiry is the answer's expiration (epoch seconds, or an RFC 3339 string),

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // FuzzParseSTSAnswer: the STS XML parser never panics, fails only with a
@@ -66,7 +68,7 @@ func FuzzParseCodeArtifactAnswer(f *testing.F) {
 	f.Add([]byte(`{"expiration":1e400}`), "")
 	f.Add([]byte(`<html>`), "text/html")
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
-		a, err := parseCodeArtifactAnswer(body, ctype)
+		a, err := parseAnswer[codeArtifactAnswer](body, ctype)
 		if err != nil {
 			checkMalformed(t, err)
 			return
@@ -89,7 +91,7 @@ func FuzzAWSEndpointsFromEnv(f *testing.F) {
 	f.Add("https://a b/?q=1", "u:p/w@h h", "eu-west-1")
 	f.Fuzz(func(t *testing.T, sts, global, region string) {
 		env := map[string]string{EnvEndpointURLSTS: sts, EnvEndpointURL: global}
-		ep, err := AWSEndpointsFromEnv(func(k string) string { return env[k] }, region)
+		ep, err := AWSEndpointsFromEnv(testenv.Getenv(env), region)
 		if err != nil {
 			if strings.ContainsAny(region, "@?#") {
 				return // the region is shown as given

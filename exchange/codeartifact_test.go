@@ -295,32 +295,16 @@ func TestCodeArtifactErrors(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("err %q lacks %q", err, w)
-				}
-			}
-			all := err.Error()
-			var d interface{ Details() []string }
-			if errors.As(err, &d) {
-				all += "\n" + strings.Join(d.Details(), "\n")
-			}
-			assertNoSecret(t, all, testIDToken, tSecretKey, tSession, tAccessKey, tCAToken, "abcdEFGH", "ijklMNOP")
+			assertErr(t, err, tc.wantErr, testIDToken, tSecretKey, tSession, tAccessKey, tCAToken, "abcdEFGH", "ijklMNOP")
 			if tc.status != 0 {
 				var he *HTTPError
 				if !errors.As(err, &he) || he.Service != tc.svc || he.StatusCode != tc.status {
 					t.Fatalf("err %T %+v, want an HTTPError of %s with %d", err, he, tc.svc, tc.status)
 				}
-				for _, h := range tc.hint {
-					if !strings.Contains(he.Hint, h) {
-						t.Errorf("hint %q lacks %q", he.Hint, h)
-					}
-				}
+				assertHint(t, he, tc.hint)
 				// The claims block is shown only under a refusal (not for
 				// throttling that outlasted the retries).
+				all := errText(err)
 				if shown := strings.Contains(all, "sub: repo:octo/app:ref:refs/heads/main"); tc.claims != shown || (shown && he.Claims == nil) {
 					t.Errorf("claims shown %v, want %v, in %q", shown, tc.claims, all)
 				}

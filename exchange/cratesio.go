@@ -87,7 +87,7 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 		}
 		return b, nil
 	}
-	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body, next: next}, c.Mask)
+	ans, err := sc.tokenAnswer(ctx, c.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body, next: next})
 	if err != nil {
 		c.revokeFound(ctx, err)
 		return nil, spentOr(err)
@@ -117,14 +117,8 @@ func (c *CratesIO) Revoke(ctx context.Context, token string) error {
 		return sc.bad(0, err)
 	}
 	h := http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/json"}, "User-Agent": {UserAgent}}
-	a, err := c.Client.send(ctx, &call{method: sc.method, url: endpoint, header: h})
-	if err != nil {
-		return sc.fail(err)
-	}
-	if a.status/100 != 2 {
-		return sc.failed(a)
-	}
-	return nil
+	_, err = sc.do(ctx, c.Client, &call{method: sc.method, url: endpoint, header: h})
+	return err
 }
 
 // revokeFound revokes the tokens found in an answer that could not be used

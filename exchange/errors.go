@@ -89,12 +89,7 @@ func (e *HTTPError) setMessage(red *Redactor, parse func([]byte) string) {
 // Error implements error.
 func (e *HTTPError) Error() string {
 	var b strings.Builder
-	b.WriteString(failedPrefix(e.Service, e.Method))
-	b.WriteString(": ")
-	if e.Method != "" || e.URL != "" {
-		b.WriteString(strings.TrimSpace(e.Method + " " + e.URL))
-		b.WriteString(": ")
-	}
+	b.WriteString(failedHead(e.Service, e.Method, e.URL))
 	b.WriteString(statusText(e.StatusCode))
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
@@ -149,6 +144,16 @@ func failedPrefix(service, method string) string {
 	}
 }
 
+// failedHead begins the text of a failed request: what failed, then the
+// request (method and URL) when known, each followed by ": ".
+func failedHead(service, method, url string) string {
+	head := failedPrefix(service, method) + ": "
+	if method != "" || url != "" {
+		head += strings.TrimSpace(method+" "+url) + ": "
+	}
+	return head
+}
+
 // isIDTokenService reports whether service names an ID token endpoint
 // (not a token service).
 func isIDTokenService(service string) bool {
@@ -171,12 +176,7 @@ type RequestError struct {
 // Error implements error.
 func (e *RequestError) Error() string {
 	var b strings.Builder
-	b.WriteString(failedPrefix(e.Service, e.Method))
-	b.WriteString(": ")
-	if e.Method != "" || e.URL != "" {
-		b.WriteString(strings.TrimSpace(e.Method + " " + e.URL))
-		b.WriteString(": ")
-	}
+	b.WriteString(failedHead(e.Service, e.Method, e.URL))
 	if e.StatusCode != 0 {
 		b.WriteString(statusText(e.StatusCode))
 		b.WriteString(": ")

@@ -33,7 +33,7 @@ func FuzzParseJFrogAnswer(f *testing.F) {
 	f.Add([]byte("{\"access_token\":\n"), "")
 	f.Add([]byte(`null`), "")
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
-		a, err := parseJFrogAnswer(body, ctype)
+		a, err := parseAnswer[jfrogAnswer](body, ctype)
 		if err != nil {
 			checkMalformed(t, err)
 			return
@@ -50,7 +50,7 @@ func FuzzParseTokenAnswer(f *testing.F) {
 	f.Add([]byte(`[]`), "")
 	f.Add([]byte("<!doctype html><p>hi"), "")
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
-		a, err := parseTokenAnswer(body, ctype)
+		a, err := parseAnswer[tokenAnswer](body, ctype)
 		if err != nil {
 			checkMalformed(t, err)
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -100,6 +101,19 @@ func newFake(t testing.TB, handle func(w http.ResponseWriter, r *http.Request, n
 	return f
 }
 
+// newFailOnceFake is a fake that answers the first request with status
+// and {}, and every later one with 200 and body.
+func newFailOnceFake(t testing.TB, status int, body string) *fake {
+	t.Helper()
+	return newFake(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+		if n == 1 {
+			writeJSON(w, status, `{}`)
+			return
+		}
+		writeJSON(w, 200, body)
+	})
+}
+
 func (f *fake) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -144,6 +158,41 @@ func assertNoSecret(t *testing.T, s string, secrets ...string) {
 			t.Fatalf("message leaks a secret: %q", s)
 		}
 	}
+}
+
+// assertErr fails unless err is an error whose text holds every want and
+// whose text and details hold none of secrets.
+func assertErr(t *testing.T, err error, want []string, secrets ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("err %q lacks %q", err, w)
+		}
+	}
+	assertNoSecret(t, errText(err), secrets...)
+}
+
+// assertHint fails unless he's hint holds every want.
+func assertHint(t *testing.T, he *HTTPError, want []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(he.Hint, w) {
+			t.Fatalf("hint %q lacks %q", he.Hint, w)
+		}
+	}
+}
+
+// errText is err's text and, where it has them, its details, one a line.
+func errText(err error) string {
+	all := err.Error()
+	var d interface{ Details() []string }
+	if errors.As(err, &d) {
+		all += "\n" + strings.Join(d.Details(), "\n")
+	}
+	return all
 }
 
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

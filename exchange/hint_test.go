@@ -32,11 +32,7 @@ func TestJFrogRefusalHintAudience(t *testing.T) {
 		if !errors.As(err, &he) {
 			t.Fatalf("err %v, want an *HTTPError", err)
 		}
-		for _, w := range tc.want {
-			if !strings.Contains(he.Hint, w) {
-				t.Errorf("hint %q lacks %q", he.Hint, w)
-			}
-		}
+		assertHint(t, he, tc.want)
 		if strings.Contains(he.Hint, "must be GitHub's default") {
 			t.Errorf("hint %q says the integration's Audience must be GitHub's default; JFrog's is optional", he.Hint)
 		}

@@ -23,7 +23,7 @@ func runtimeEnv(url string, extra map[string]string) func(string) string {
 	for k, v := range extra {
 		env[k] = v
 	}
-	return func(k string) string { return env[k] }
+	return testenv.Getenv(env)
 }
 
 func TestGitHubIDTokens(t *testing.T) {
@@ -105,15 +105,7 @@ func TestGitHubIDTokens(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Fatalf("err %q lacks %q", err, w)
-				}
-			}
-			assertNoSecret(t, err.Error(), requestToken, "api-version", "abc", "def")
+			assertErr(t, err, tc.wantErr, requestToken, "api-version", "abc", "def")
 			var he *HTTPError
 			if errors.As(err, &he) != (tc.wantHTTP != 0) {
 				t.Fatalf("err %T: %v", err, err)
@@ -192,15 +184,9 @@ func TestGitHubIDTokensMissing(t *testing.T) {
 func TestEnvAndFileIDTokens(t *testing.T) {
 	t.Parallel()
 	dir := testenv.TempDir(t)
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, body string) string { return testenv.WriteFile(t, dir, name, body) }
 	env := map[string]string{"TOK": "  " + testIDToken + "\n", "EMPTY": " \n", "BAD": "abc def"}
-	getenv := func(k string) string { return env[k] }
+	getenv := testenv.Getenv(env)
 	tests := []struct {
 		name    string
 		src     IDTokenSource
@@ -227,15 +213,7 @@ func TestEnvAndFileIDTokens(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.wantErr {
-				if !strings.Contains(err.Error(), w) {
-					t.Fatalf("err %q lacks %q", err, w)
-				}
-			}
-			assertNoSecret(t, err.Error(), "abc", "def")
+			assertErr(t, err, tc.wantErr, "abc", "def")
 		})
 	}
 }

@@ -114,26 +114,16 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 	if err != nil {
 		return nil, fmt.Errorf("jfrog: encoding the request: %w", err)
 	}
-	a, err := j.Client.send(ctx, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body})
+	a, err := sc.do(ctx, j.Client, &call{method: sc.method, url: endpoint, header: jsonHeaders(), body: body})
 	if err != nil {
-		return nil, sc.fail(err)
+		return nil, err
 	}
-	if a.status/100 != 2 {
-		return nil, sc.failed(a)
-	}
-	ans, err := parseJFrogAnswer(a.body, a.header.Get("Content-Type"))
+	ans, err := answerOf[jfrogAnswer](sc, a)
 	if err != nil {
-		sc.maskFound(j.Mask, err)
-		return nil, sc.bad(a.status, err)
+		return nil, err
 	}
-	for _, t := range []string{ans.AccessToken, ans.ReferenceToken, ans.RefreshToken} {
-		sc.red.Add(t)
-	}
-	maskSecret(j.Mask, ans.AccessToken)
-	maskSecret(j.Mask, ans.ReferenceToken)
-	maskSecret(j.Mask, ans.RefreshToken)
-	if err := CheckToken("access token", ans.AccessToken); err != nil {
-		return nil, sc.bad(a.status, err)
+	if err := sc.guard(a.status, "access token", ans.AccessToken, ans.ReferenceToken, ans.RefreshToken); err != nil {
+		return nil, err
 	}
 	if ans.ReferenceToken != "" {
 		if err := CheckToken("reference token", ans.ReferenceToken); err != nil {
@@ -149,15 +139,6 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 		tok.ExpiresAt = nowFunc(j.Now).Add(time.Duration(ans.ExpiresIn) * time.Second)
 	}
 	return tok, nil
-}
-
-// parseJFrogAnswer decodes JFrog's success answer.
-func parseJFrogAnswer(body []byte, contentType string) (*jfrogAnswer, error) {
-	var a jfrogAnswer
-	if err := decodeAnswer(body, contentType, &a); err != nil {
-		return nil, err
-	}
-	return &a, nil
 }
 
 // hint says what to check after a failed JFrog exchange.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func newJFrog(url string, c *Client, m *recMask) *JFrog {
@@ -156,19 +158,10 @@ func TestJFrogAnswers(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("no error")
-			}
+			assertErr(t, err, tc.wantErr, append(tc.secrets, testIDToken)...)
 			if f.count() != 1 {
 				t.Fatalf("requests = %d, want 1 (no retry)", f.count())
 			}
-			msg := err.Error()
-			for _, w := range tc.wantErr {
-				if !strings.Contains(msg, w) {
-					t.Fatalf("err %q lacks %q", msg, w)
-				}
-			}
-			assertNoSecret(t, msg, append(tc.secrets, testIDToken)...)
 			var he *HTTPError
 			if tc.wantHTTP != errors.As(err, &he) {
 				t.Fatalf("err %T, HTTPError wanted: %v", err, tc.wantHTTP)
@@ -177,11 +170,7 @@ func TestJFrogAnswers(t *testing.T) {
 				if he.Service != ServiceJFrog || he.StatusCode != tc.status || he.Claims == nil || he.Claims.Repository != "octo/app" {
 					t.Fatalf("HTTPError fields %+v", he)
 				}
-				for _, h := range tc.wantHint {
-					if !strings.Contains(he.Hint, h) {
-						t.Fatalf("hint %q lacks %q", he.Hint, h)
-					}
-				}
+				assertHint(t, he, tc.wantHint)
 				details := strings.Join(he.Details(), "\n")
 				if !strings.Contains(details, "repository: octo/app") {
 					t.Fatalf("details lack claims: %s", details)
@@ -212,13 +201,7 @@ func TestJFrogRetriedStatusCarriesServiceMessage(t *testing.T) {
 func TestJFrogRetryThenSuccess(t *testing.T) {
 	t.Parallel()
 	for _, st := range []int{500, 502, 503, 429} {
-		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
-			if n == 1 {
-				writeJSON(w, st, `{}`)
-				return
-			}
-			writeJSON(w, 200, `{"access_token":"acc"}`)
-		})
+		f := newFailOnceFake(t, st, `{"access_token":"acc"}`)
 		j := newJFrog(f.URL, testClient(3), nil)
 		if _, err := j.Exchange(context.Background(), staticIDs(testIDToken)); err != nil {
 			t.Fatalf("%d: %v", st, err)
@@ -256,7 +239,7 @@ func TestJFrogConfigErrors(t *testing.T) {
 func TestJFrogContextFromEnv(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"GITHUB_REPOSITORY": "o/r", "GITHUB_SHA": "s", "GITHUB_REF_NAME": "b", "GITHUB_JOB": "j", "GITHUB_RUN_ID": "1"}
-	got := JFrogContextFromEnv(func(k string) string { return env[k] })
+	got := JFrogContextFromEnv(testenv.Getenv(env))
 	if got != (JFrogContext{Repo: "o/r", Revision: "s", Branch: "b", JobID: "j", RunID: "1"}) {
 		t.Fatalf("%+v", got)
 	}

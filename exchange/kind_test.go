@@ -128,7 +128,7 @@ func TestClassifyGitHubEndpoint(t *testing.T) {
 			svc := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ int) { writeJSON(w, 200, `{}`) })
 			env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": gh.URL + "/?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token"}
 			c := testClient(1)
-			_, err := newJFrog(svc.URL, c, nil).Exchange(context.Background(), GitHubIDTokens(func(k string) string { return env[k] }, c))
+			_, err := newJFrog(svc.URL, c, nil).Exchange(context.Background(), GitHubIDTokens(testenv.Getenv(env), c))
 			if got := Classify(err); got != KindNoIDToken {
 				t.Fatalf("Classify(%v) = %v, want %v", err, got, KindNoIDToken)
 			}

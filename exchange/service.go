@@ -167,10 +167,9 @@ func serviceMessage(body []byte) string {
 	return ""
 }
 
-// tokenAnswer sends cl and reads a {"token": ...} answer (Cloudsmith,
-// crates.io): a non-2xx status, an unreadable answer and an unusable token
-// are errors; the token is masked before it is checked.
-func (s *svcCall) tokenAnswer(ctx context.Context, c *Client, cl *call, mask func(string)) (*tokenAnswer, error) {
+// do sends cl and returns its answer when its status is a success; a
+// failure to send and any other status are the call's errors.
+func (s *svcCall) do(ctx context.Context, c *Client, cl *call) (*answer, error) {
 	a, err := c.send(ctx, cl)
 	if err != nil {
 		return nil, s.fail(err)
@@ -178,15 +177,64 @@ func (s *svcCall) tokenAnswer(ctx context.Context, c *Client, cl *call, mask fun
 	if a.status/100 != 2 {
 		return nil, s.failed(a)
 	}
-	ans, err := parseTokenAnswer(a.body, a.header.Get("Content-Type"))
+	return a, nil
+}
+
+// parseAnswer decodes a success answer into a T (see decodeAnswer).
+func parseAnswer[T any](body []byte, contentType string) (*T, error) {
+	var v T
+	if err := decodeAnswer(body, contentType, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// answerOf decodes the success answer a of the call s into a T; when it is
+// unusable, the secrets found in it are masked before the call's error is
+// made.
+func answerOf[T any](s *svcCall, a *answer) (*T, error) {
+	v, err := parseAnswer[T](a.body, a.header.Get("Content-Type"))
 	if err != nil {
-		s.maskFound(mask, err)
+		s.maskFound(s.mask, err)
 		return nil, s.bad(a.status, err)
 	}
-	s.red.Add(ans.Token)
-	maskSecret(mask, ans.Token)
-	if err := CheckToken("token", ans.Token); err != nil {
-		return nil, s.bad(a.status, err)
+	return v, nil
+}
+
+// guard records tok and the answer's other secrets (more) for redaction
+// and masks them, then checks that tok is usable as what: a token is masked
+// before anything can print it. status is the answer's.
+func (s *svcCall) guard(status int, what, tok string, more ...string) error {
+	for _, t := range append([]string{tok}, more...) {
+		s.red.Add(t)
+		maskSecret(s.mask, t)
 	}
-	return ans, nil
+	if err := CheckToken(what, tok); err != nil {
+		return s.bad(status, err)
+	}
+	return nil
+}
+
+// guarded decodes the success answer a into a T (answerOf) and guards the
+// one token it holds, tok's, as what (guard).
+func guarded[T any](s *svcCall, a *answer, what string, tok func(*T) string) (*T, error) {
+	v, err := answerOf[T](s, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.guard(a.status, what, tok(v)); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// tokenAnswer sends cl and reads a {"token": ...} answer (Cloudsmith,
+// crates.io): a non-2xx status, an unreadable answer and an unusable token
+// are errors; the token is masked before it is checked.
+func (s *svcCall) tokenAnswer(ctx context.Context, c *Client, cl *call) (*tokenAnswer, error) {
+	a, err := s.do(ctx, c, cl)
+	if err != nil {
+		return nil, err
+	}
+	return guarded(s, a, "token", func(v *tokenAnswer) string { return v.Token })
 }

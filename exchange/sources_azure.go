@@ -54,12 +54,9 @@ func azurePipelinesToken(ctx context.Context, getenv func(string) string, c *Cli
 	header := jsonHeaders()
 	header.Set("Authorization", "Bearer "+access)
 	header.Set("X-TFS-FedAuthRedirect", "Suppress")
-	a, err := c.send(ctx, &call{method: http.MethodPost, url: u, header: header, body: []byte("{}")})
+	a, err := sc.do(ctx, c, &call{method: http.MethodPost, url: u, header: header, body: []byte("{}")})
 	if err != nil {
-		return "", sc.fail(err)
-	}
-	if a.status/100 != 2 {
-		return "", sc.failed(a)
+		return "", err
 	}
 	var ans struct {
 		OIDCToken string `json:"oidcToken"`

@@ -15,8 +15,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
 // gitlabToken is a GitLab-shaped ID token for aud.
 func gitlabToken(aud string) string {
 	return fakeJWT(map[string]any{"iss": "https://gitlab.com", "aud": aud, "sub": "project_path:grp/app:ref_type:branch:ref:main",
@@ -58,7 +56,7 @@ func TestDetectSource(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := DetectSource(SourceEnv{Getenv: envOf(tt.env), IDTokenEnv: tt.idEnv, IDTokenFile: tt.idFile, Client: testClient(0)})
+			s, err := DetectSource(SourceEnv{Getenv: testenv.Getenv(tt.env), IDTokenEnv: tt.idEnv, IDTokenFile: tt.idFile, Client: testClient(0)})
 			if len(tt.wantErrContains) > 0 {
 				if err == nil {
 					t.Fatalf("DetectSource = %q, want an error", s.Name)
@@ -132,7 +130,7 @@ func TestFixedAudienceSources(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			m := &recMask{}
-			s, err := DetectSource(SourceEnv{Getenv: envOf(tt.env), IDTokenEnv: tt.idEnv, IDTokenFile: tt.idFile, Client: testClient(0),
+			s, err := DetectSource(SourceEnv{Getenv: testenv.Getenv(tt.env), IDTokenEnv: tt.idEnv, IDTokenFile: tt.idFile, Client: testClient(0),
 				Commands: failRunner{t}})
 			if err != nil {
 				t.Fatal(err)
@@ -210,7 +208,7 @@ func TestAzurePipelinesSource(t *testing.T) {
 			f := newFake(t, func(w http.ResponseWriter, _ *http.Request, _ int) { writeJSON(w, tt.status, tt.body) })
 			env := map[string]string{"TF_BUILD": "True", "SYSTEM_OIDCREQUESTURI": f.URL + "/org/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken", "SYSTEM_ACCESSTOKEN": access}
 			c := testClient(0)
-			s, err := DetectSource(SourceEnv{Getenv: envOf(env), Client: c})
+			s, err := DetectSource(SourceEnv{Getenv: testenv.Getenv(env), Client: c})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -305,7 +303,7 @@ func TestCommandSources(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			s, err := DetectSource(SourceEnv{Getenv: envOf(env), Client: testClient(0), Commands: &ExecRunner{Getenv: envOf(env), Timeout: tt.timeout}})
+			s, err := DetectSource(SourceEnv{Getenv: testenv.Getenv(env), Client: testClient(0), Commands: &ExecRunner{Getenv: testenv.Getenv(env), Timeout: tt.timeout}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -396,7 +394,7 @@ func TestActionsSourceNamesForgejo(t *testing.T) {
 	for _, tt := range []struct{ env map[string]string }{
 		{map[string]string{"GITHUB_ACTIONS": "true", "FORGEJO_ACTIONS": "true", "GITEA_ACTIONS": "true"}},
 	} {
-		s, err := DetectSource(SourceEnv{Getenv: envOf(tt.env), Client: testClient(0)})
+		s, err := DetectSource(SourceEnv{Getenv: testenv.Getenv(tt.env), Client: testClient(0)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -145,8 +145,15 @@ func failure(r *ghaction.Runner, fc *ghaction.FileCommands, title string, err er
 // longer than any run of backticks in it, so nothing in text needs escaping
 // (and GitHub renders no markdown or HTML inside).
 func codeBlock(text string) string {
+	fence := strings.Repeat("`", max(3, longestBackticks(text)+1))
+	return fence + "text\n" + strings.TrimRight(text, "\n") + "\n" + fence + "\n"
+}
+
+// longestBackticks is the length of the longest run of backticks in s: a
+// fence (code block or code span) one longer needs no escaping inside.
+func longestBackticks(s string) int {
 	longest, run := 0, 0
-	for _, c := range text {
+	for _, c := range s {
 		if c == '`' {
 			run++
 			longest = max(longest, run)
@@ -154,8 +161,7 @@ func codeBlock(text string) string {
 			run = 0
 		}
 	}
-	fence := strings.Repeat("`", max(3, longest+1))
-	return fence + "text\n" + strings.TrimRight(text, "\n") + "\n" + fence + "\n"
+	return longest
 }
 
 // explain splits err into its message and a details block: the hint and the

@@ -147,6 +147,17 @@ func (w *world) run(stage func(context.Context, Env) error) (string, error) {
 	return out.String(), err
 }
 
+// mustMain runs the main stage and returns what it printed; a failure
+// stops the test, with that output.
+func (w *world) mustMain() string {
+	w.t.Helper()
+	out, err := w.run(Main)
+	if err != nil {
+		w.t.Fatalf("Main: %v\n%s", err, out)
+	}
+	return out
+}
+
 // userConfig writes the user's own .cargo/config.toml (mode 0644) into the
 // workspace and returns its path.
 func (w *world) userConfig(content string) string {
@@ -186,10 +197,7 @@ func TestMainJFrogTokenMode(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, jfrogInputs)
 	w.env["INPUT_DEFAULT-REGISTRY"] = "true"
-	out, err := w.run(Main)
-	if err != nil {
-		t.Fatalf("Main: %v\n%s", err, out)
-	}
+	out := w.mustMain()
 	env := parseEntries(t, w.read("env"))
 	index := "sparse+" + w.srv.URL + "/artifactory/api/cargo/cargo-local/index/"
 	want := map[string]string{
@@ -303,9 +311,7 @@ func TestMainReplaceCratesIOKeepsUserConfig(t *testing.T) {
 	orig := "# my settings\n[build]\njobs = 2 # keep\n"
 	cfg := w.userConfig(orig)
 	for i := 0; i < 2; i++ { // a re-run updates in place
-		if out, err := w.run(Main); err != nil {
-			t.Fatalf("Main: %v\n%s", err, out)
-		}
+		w.mustMain()
 	}
 	got, _ := os.ReadFile(cfg)
 	if !strings.HasPrefix(string(got), orig) || strings.Count(string(got), "[registries.artifactory]") != 1 ||
@@ -358,9 +364,7 @@ func TestMainCredentialsFileAndPostCleanup(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, jfrogInputs)
 	w.env["INPUT_CREDENTIALS-FILE"] = "creds.toml"
-	if out, err := w.run(Main); err != nil {
-		t.Fatalf("Main: %v\n%s", err, out)
-	}
+	w.mustMain()
 	path := filepath.Join(w.env["GITHUB_WORKSPACE"], "creds.toml")
 	fi, err := os.Stat(path)
 	if err != nil || !testenv.PermIs(t, fi.Mode(), 0o600) {
@@ -427,10 +431,7 @@ func TestMainProviderMode(t *testing.T) {
 func TestCratesIOTokenAndRevoke(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, map[string]string{"provider": "crates-io"})
-	out, err := w.run(Main)
-	if err != nil {
-		t.Fatalf("Main: %v\n%s", err, out)
-	}
+	w.mustMain()
 	env := parseEntries(t, w.read("env"))
 	if len(env) != 1 || env["CARGO_REGISTRY_TOKEN"] != "cio_tp_SECRET123" {
 		t.Errorf("GITHUB_ENV = %v", env)
@@ -439,7 +440,7 @@ func TestCratesIOTokenAndRevoke(t *testing.T) {
 	for k, v := range state {
 		w.env["STATE_"+k] = v
 	}
-	out, err = w.run(Post)
+	out, err := w.run(Post)
 	if err != nil {
 		t.Fatalf("Post: %v\n%s", err, out)
 	}

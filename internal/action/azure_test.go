@@ -75,10 +75,7 @@ func TestMainAzureTokenMode(t *testing.T) {
 	w := newWorld(t, nil)
 	f := newEntra(t, w)
 	w.env["INPUT_REPLACE-CRATES-IO"] = "true"
-	out, err := w.run(Main)
-	if err != nil {
-		t.Fatalf("Main: %v\n%s", err, out)
-	}
+	out := w.mustMain()
 	env := parseEntries(t, w.read("env"))
 	want := map[string]string{
 		"CARGO_REGISTRIES_AZURE_INDEX":               azureIndex,

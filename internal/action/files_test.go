@@ -64,9 +64,7 @@ func TestPostLeavesAReplacedCredentialsFile(t *testing.T) {
 	for _, replace := range []bool{false, true} {
 		w := newWorld(t, jfrogInputs)
 		w.env["INPUT_CREDENTIALS-FILE"] = "creds/credentials.toml"
-		if out, err := w.run(Main); err != nil {
-			t.Fatalf("Main: %v\n%s", err, out)
-		}
+		w.mustMain()
 		path := filepath.Join(w.env["GITHUB_WORKSPACE"], "creds", "credentials.toml")
 		state := parseEntries(t, w.read("state"))
 		if state[stateCredentialsID] == "" || state[stateCredentialsFile] != path {

@@ -112,11 +112,7 @@ func TestMainProviderModeCredentialProviderOutput(t *testing.T) {
 		if tt.mode == "provider" {
 			log = runProviderMode(t, w).String()
 		} else {
-			out, err := w.run(Main)
-			if err != nil {
-				t.Fatalf("Main: %v\n%s", err, out)
-			}
-			log = out
+			log = w.mustMain()
 		}
 		outs := parseEntries(t, w.read("output"))
 		got, ok := outs["credential-provider"]

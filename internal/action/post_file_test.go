@@ -26,9 +26,7 @@ func TestPostFromFile(t *testing.T) {
 	}
 	testenv.Run(t, map[string]test{
 		"state written by the main stage": {func(w *world) string {
-			if out, err := w.run(Main); err != nil {
-				t.Fatalf("Main: %v\n%s", err, out)
-			}
+			w.mustMain()
 			return w.env["GITHUB_STATE"]
 		}, 1, "Revoked the crates.io token."},
 		"missing file": {func(w *world) string { return filepath.Join(w.dir, "none") }, 0, "nothing cleaned up::the state file was not read: open "},

@@ -86,9 +86,7 @@ func TestMainSummaryHostileIndex(t *testing.T) {
 	t.Parallel()
 	const index = "sparse+https://mirror.example/x`</code>|<img/src=x/onerror=alert(1)>|``/"
 	w := newWorld(t, map[string]string{"provider": "jfrog", "provider-name": "github-oidc", "index-url": index})
-	if out, err := w.run(Main); err != nil {
-		t.Fatalf("Main: %v\n%s", err, out)
-	}
+	w.mustMain()
 	rows := checkTable(t, w.read("summary"), []string{"Provider", "Registry", "Index", "Expires", "Username", "Credential mode", "Exported"})
 	if shown, ok := codeSpan(rows["Index"]); !ok || shown != index {
 		t.Errorf("index shown as %q (code span %v), want %q", shown, ok, index)

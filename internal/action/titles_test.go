@@ -115,17 +115,12 @@ func TestMainFailureTitles(t *testing.T) {
 func TestMainLogShowsSchemeOfMaskedToken(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, jfrogInputs)
-	out, err := w.run(Main)
-	if err != nil {
-		t.Fatalf("Main: %v\n%s", err, out)
-	}
+	out := w.mustMain()
 	if !strings.Contains(out, "Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***"+eol) {
 		t.Errorf("log does not show the exported token as Bearer ***:\n%s", out)
 	}
 	w = newWorld(t, map[string]string{"provider": "crates-io"})
-	if out, err = w.run(Main); err != nil {
-		t.Fatalf("Main: %v\n%s", err, out)
-	}
+	out = w.mustMain()
 	if !strings.Contains(out, "Exported CARGO_REGISTRY_TOKEN=***"+eol) {
 		t.Errorf("log does not show the raw crates.io token as ***:\n%s", out)
 	}

@@ -85,7 +85,7 @@ func runMain(t *testing.T, hc *http.Client, env map[string]string, args ...strin
 		}
 		return l
 	}
-	code := Main(context.Background(), Env{Getenv: func(k string) string { return env[k] }, Environ: environ,
+	code := Main(context.Background(), Env{Getenv: testenv.Getenv(env), Environ: environ,
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, HTTP: hc,
 		Executable: func() (string, error) { return "/opt/cargo-oidc", nil }}, args)
 	return run{code, out.String(), errb.String()}
@@ -263,7 +263,7 @@ func TestExecForwardsSignals(t *testing.T) {
 	env := map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt}
 	done := make(chan int)
 	go func() {
-		done <- Main(context.Background(), Env{Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errb, HTTP: f.Client(), Signals: sigs},
+		done <- Main(context.Background(), Env{Getenv: testenv.Getenv(env), Stdout: &out, Stderr: &errb, HTTP: f.Client(), Signals: sigs},
 			[]string{"exec", "--provider=crates-io", "--url=" + f.URL, "--", "/bin/sh", "-c",
 				`trap 'echo got-term; exit 5' TERM; : > "$0"; i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 9`, ready})
 	}()

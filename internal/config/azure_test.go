@@ -96,10 +96,7 @@ func TestLoadAzureInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(withDefaults(tt.in))
-			if err == nil {
-				t.Fatal("accepted")
-			}
+			err := loadFails(t, tt.in)
 			var found bool
 			for _, e := range unjoin(err) {
 				if ie, ok := e.(*InputError); ok && ie.Input == tt.input && strings.Contains(ie.Error(), tt.want) {

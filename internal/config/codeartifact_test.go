@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 var caOK = map[string]string{
@@ -130,7 +131,6 @@ func TestLoadCodeArtifactInvalid(t *testing.T) {
 
 func TestDefaultRoleSessionName(t *testing.T) {
 	t.Parallel()
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	tests := []struct {
 		env  map[string]string
 		want string
@@ -141,7 +141,7 @@ func TestDefaultRoleSessionName(t *testing.T) {
 		{map[string]string{"GITHUB_RUN_ID": strings.Repeat("9", 80)}, "cargo-oidc-" + strings.Repeat("9", 53)},
 	}
 	for _, tc := range tests {
-		got := DefaultRoleSessionName(env(tc.env))
+		got := DefaultRoleSessionName(testenv.Getenv(tc.env))
 		if got != tc.want || !isSessionName(got) {
 			t.Errorf("%v: %q, want %q", tc.env, got, tc.want)
 		}
@@ -155,7 +155,7 @@ func TestCodeArtifactService(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"GITHUB_RUN_ID": "77", "GITHUB_RUN_ATTEMPT": "1", "AWS_ENDPOINT_URL_STS": "https://sts.vpce.example"}
-	svc := c.Service(nil, nil, nil, func(k string) string { return env[k] })
+	svc := c.Service(nil, nil, nil, testenv.Getenv(env))
 	ca, ok := svc.(*exchange.CodeArtifact)
 	if !ok {
 		t.Fatalf("service %T", svc)
@@ -166,7 +166,7 @@ func TestCodeArtifactService(t *testing.T) {
 		t.Errorf("service %+v", ca)
 	}
 	env["AWS_ENDPOINT_URL"] = "http://plain.example"
-	svc = c.Service(nil, nil, nil, func(k string) string { return env[k] })
+	svc = c.Service(nil, nil, nil, testenv.Getenv(env))
 	if _, err := svc.Exchange(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "AWS_ENDPOINT_URL must be an https URL") {
 		t.Errorf("http endpoint: %v", err)
 	}

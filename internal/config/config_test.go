@@ -177,10 +177,7 @@ func TestLoadInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(withDefaults(tt.in))
-			if err == nil {
-				t.Fatal("Load succeeded, want an error")
-			}
+			err := loadFails(t, tt.in)
 			var ie *InputError
 			if !errors.As(err, &ie) {
 				t.Fatalf("error %v is not an *InputError", err)
@@ -193,6 +190,17 @@ func TestLoadInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadFails loads in, with the defaults, and stops the test when Load
+// accepts it; it returns Load's error.
+func loadFails(t *testing.T, in map[string]string) error {
+	t.Helper()
+	_, err := Load(withDefaults(in))
+	if err == nil {
+		t.Fatal("Load succeeded, want an error")
+	}
+	return err
 }
 
 // TestLoadNoSecondError: an input that is wrong is reported once, and an
@@ -218,10 +226,7 @@ func TestLoadNoSecondError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Load(withDefaults(tt.in))
-			if err == nil {
-				t.Fatal("Load succeeded, want an error")
-			}
+			err := loadFails(t, tt.in)
 			got := strings.Split(err.Error(), "\n")
 			if len(got) != 1 || !strings.HasPrefix(got[0], "input "+tt.input+":") && !strings.HasPrefix(got[0], "inputs "+tt.input+" and ") {
 				t.Errorf("errors %q, want exactly one, about input %s", got, tt.input)

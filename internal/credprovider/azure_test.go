@@ -25,14 +25,7 @@ func TestAzureProvider(t *testing.T) {
 	const tenant, client = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "11111111-2222-3333-4444-555555555555"
 	var ids, entra atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("audience") != "api://AzureADTokenExchange" {
-			http.Error(w, "audience", http.StatusBadRequest)
-			return
-		}
-		ids.Add(1)
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "api://AzureADTokenExchange", &ids)
 	mux.HandleFunc("POST /"+tenant+"/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		if r.PostForm.Get("client_assertion") != idToken || r.PostForm.Get("client_id") != client || r.PostForm.Get("grant_type") != "client_credentials" {
@@ -57,7 +50,7 @@ func TestAzureProvider(t *testing.T) {
 			"AZURE_AUTHORITY_HOST": authority, "RUNNER_TEMP": temp,
 		}
 		var out bytes.Buffer
-		err := Serve(context.Background(), Env{Getenv: func(k string) string { return env[k] },
+		err := Serve(context.Background(), Env{Getenv: testenv.Getenv(env),
 			Stdin: strings.NewReader(strings.Join(reqs, "\n") + "\n"), Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)

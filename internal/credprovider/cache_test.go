@@ -243,7 +243,7 @@ func TestUntrustedCacheFileIsIgnoredAndReplaced(t *testing.T) {
 		}, "larger than"},
 		{"symbolic link", func(t *testing.T, path, outside string) {
 			plant(t, filepath.Join(outside, "entry"), 0o600)
-			mustSymlink(t, filepath.Join(outside, "entry"), path)
+			testenv.Symlink(t, filepath.Join(outside, "entry"), path)
 		}, "symbolic link"},
 		{"named pipe", func(t *testing.T, path, _ string) {
 			if !makeFIFO(t, path) {
@@ -302,7 +302,7 @@ func TestUntrustedCacheFolderIsNotUsed(t *testing.T) {
 			}
 		}, "open to other users"},
 		{"a link to a private folder", func(t *testing.T, dir, outside string) {
-			mustSymlink(t, outside, dir)
+			testenv.Symlink(t, outside, dir)
 		}, "symbolic link"},
 		{"a file", func(t *testing.T, dir, _ string) {
 			if err := os.WriteFile(dir, nil, 0o600); err != nil {

@@ -22,13 +22,7 @@ func TestCodeArtifactProvider(t *testing.T) {
 	t.Parallel()
 	var stsN, caN atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("audience") != "sts.amazonaws.com" {
-			http.Error(w, "audience", http.StatusBadRequest)
-			return
-		}
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "sts.amazonaws.com", nil)
 	mux.HandleFunc("POST /sts/", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		if r.PostForm.Get("WebIdentityToken") != idToken || r.PostForm.Get("RoleSessionName") != "cargo-oidc-99-3" {
@@ -65,7 +59,7 @@ func TestCodeArtifactProvider(t *testing.T) {
 	}
 	var out bytes.Buffer
 	tmp := testenv.TempDir(t)
-	err := Serve(context.Background(), Env{Getenv: func(k string) string { return env[k] },
+	err := Serve(context.Background(), Env{Getenv: testenv.Getenv(env),
 		Stdin:  strings.NewReader(req(index) + "\n" + req(index) + "\n" + req("sparse+https://other.example/index/") + "\n"),
 		Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }, TempDir: func() string { return tmp }})
 	if err != nil {

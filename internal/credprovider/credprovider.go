@@ -30,6 +30,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/regularfile"
 )
 
 // Env is what the provider takes from the outside world.
@@ -315,4 +316,22 @@ func linkOr(path string, err error) error {
 		return fmt.Errorf("%s is a symbolic link, which is not followed", path)
 	}
 	return err
+}
+
+// writeRecord checks that f, the record file just opened at path, is a
+// regular file, then writes tok and a newline to it in one write and
+// closes it.
+func writeRecord(f *os.File, path, tok string) error {
+	if fi, err := f.Stat(); err != nil {
+		f.Close()
+		return fmt.Errorf("the record %s cannot be checked: %w", path, err)
+	} else if !fi.Mode().IsRegular() {
+		f.Close()
+		return &regularfile.NotRegularError{Path: path, Mode: fi.Mode()}
+	}
+	if _, err := f.Write([]byte(tok + "\n")); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

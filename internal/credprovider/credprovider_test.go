@@ -32,12 +32,26 @@ type fake struct {
 	stderr    syncBuffer // the provider's warnings
 }
 
+// serveIDToken answers the runner's ID-token requests on mux with idToken,
+// refusing (400) one for another audience than aud when aud is set, and
+// counting those it answers in n when n is not nil.
+func serveIDToken(mux *http.ServeMux, aud string, n *atomic.Int32) {
+	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
+		if aud != "" && r.URL.Query().Get("audience") != aud {
+			http.Error(w, "audience", http.StatusBadRequest)
+			return
+		}
+		if n != nil {
+			n.Add(1)
+		}
+		fmt.Fprintf(w, `{"value":%q}`, idToken)
+	})
+}
+
 func newFake(t *testing.T) *fake {
 	f := &fake{status: 200}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "", nil)
 	mux.HandleFunc("POST /access/api/v1/oidc/token", func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
@@ -81,7 +95,7 @@ func (f *fake) serve(t *testing.T, env map[string]string, lines ...string) []map
 	}
 	var out bytes.Buffer
 	err := Serve(context.Background(), Env{
-		Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(strings.Join(lines, "\n") + "\n"),
+		Getenv: testenv.Getenv(env), Stdin: strings.NewReader(strings.Join(lines, "\n") + "\n"),
 		Stdout: &out, HTTP: f.srv.Client(), Now: clock, Stderr: &f.stderr, TempDir: func() string { return f.tmp },
 	})
 	if err != nil {
@@ -201,13 +215,7 @@ func TestRefusalCarriesClaimsNotTokens(t *testing.T) {
 func TestIDTokenFromAnotherCI(t *testing.T) {
 	t.Parallel()
 	dir := testenv.TempDir(t)
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, content string) string { return testenv.WriteFile(t, dir, name, content) }
 	tests := []struct {
 		name string
 		arg  string
@@ -282,9 +290,7 @@ func FuzzHandle(f *testing.F) {
 func newCratesFake(t *testing.T, body func(n int32) string) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
 	var issued, revoked atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "", nil)
 	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, body(issued.Add(1)))
 	})
@@ -334,42 +340,32 @@ func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
 	}
 }
 
-func TestCratesIOTokenNotRecordedIsRevokedAndNotAnswered(t *testing.T) {
-	t.Parallel()
-	srv, _, revoked := newCratesFake(t, func(n int32) string { return `{"token":"cio_tp_unrecorded"}` })
-	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + filepath.Join(testenv.TempDir(t), "missing", "tokens")}
-	b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
-	f := &fake{srv: srv}
-	a := f.serve(t, nil, string(b))[0]
-	if a["Ok"] != nil || !strings.Contains(string(a["Err"]), "cannot record") || strings.Contains(string(a["Err"]), "cio_tp_unrecorded") {
-		t.Errorf("answer = %s", a)
-	}
-	if revoked.Load() != 1 {
-		t.Errorf("%d revocations, want 1", revoked.Load())
-	}
-}
-
-// A record, or its folder, that a step replaced with a symbolic link is
-// not written through: the token is revoked at once and not answered, and
-// the file the link leads to is untouched.
-func TestCratesIORecordLinkIsRefused(t *testing.T) {
+// A token that cannot be recorded (its folder is missing) is revoked at
+// once and not answered. A record, or its folder, that a step replaced with
+// a symbolic link is not written through: the token is revoked and not
+// answered the same way, and the file the link leads to is untouched.
+func TestCratesIOUnrecordedTokenIsRevoked(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		link func(t *testing.T, dir, outside string) string // returns the record path
+		want string
 	}{
+		{"folder missing", func(t *testing.T, dir, _ string) string {
+			return filepath.Join(dir, "missing", "tokens")
+		}, "cannot record"},
 		{"record linked", func(t *testing.T, dir, outside string) string {
-			mustSymlink(t, filepath.Join(outside, "tokens"), filepath.Join(dir, "tokens"))
+			testenv.Symlink(t, filepath.Join(outside, "tokens"), filepath.Join(dir, "tokens"))
 			return filepath.Join(dir, "tokens")
-		}},
+		}, "symbolic link"},
 		{"record dangling link", func(t *testing.T, dir, outside string) string {
-			mustSymlink(t, filepath.Join(outside, "new"), filepath.Join(dir, "tokens"))
+			testenv.Symlink(t, filepath.Join(outside, "new"), filepath.Join(dir, "tokens"))
 			return filepath.Join(dir, "tokens")
-		}},
+		}, "symbolic link"},
 		{"folder linked", func(t *testing.T, dir, outside string) string {
-			mustSymlink(t, outside, filepath.Join(dir, "minted"))
+			testenv.Symlink(t, outside, filepath.Join(dir, "minted"))
 			return filepath.Join(dir, "minted", "tokens")
-		}},
+		}, "symbolic link"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -383,7 +379,7 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 			b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
 			f := &fake{srv: srv}
 			a := f.serve(t, nil, string(b))[0]
-			if a["Ok"] != nil || !strings.Contains(string(a["Err"]), "symbolic link") || strings.Contains(string(a["Err"]), "cio_tp_linkedrecord") {
+			if a["Ok"] != nil || !strings.Contains(string(a["Err"]), tc.want) || strings.Contains(string(a["Err"]), "cio_tp_linkedrecord") {
 				t.Errorf("answer = %s", a)
 			}
 			if revoked.Load() != 1 {
@@ -399,19 +395,10 @@ func TestCratesIORecordLinkIsRefused(t *testing.T) {
 	}
 }
 
-// mustSymlink makes a symbolic link (testenv.Symlink: skipped under wine,
-// which makes no links).
-func mustSymlink(t *testing.T, target, link string) {
-	t.Helper()
-	testenv.Symlink(t, target, link)
-}
-
 func TestErrorAnswerIsRedacted(t *testing.T) {
 	t.Parallel()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"value":%q}`, idToken)
-	})
+	serveIDToken(mux, "", nil)
 	payload := strings.Split(idToken, ".")[1]
 	mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)

@@ -67,9 +67,7 @@ func TestFilesThatAreNotRegularFailAtOnce(t *testing.T) {
 			t.Parallel()
 			var issued, revoked atomic.Int32
 			mux := http.NewServeMux()
-			mux.HandleFunc("GET /_apis/token", func(w http.ResponseWriter, r *http.Request) {
-				fmt.Fprintf(w, `{"value":%q}`, idToken)
-			})
+			serveIDToken(mux, "", nil)
 			mux.HandleFunc("POST /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
 				issued.Add(1)
 				fmt.Fprintf(w, `{"token":%q}`, minted)
@@ -99,7 +97,7 @@ func TestFilesThatAreNotRegularFailAtOnce(t *testing.T) {
 			var out bytes.Buffer
 			done := make(chan error, 1)
 			go func() {
-				done <- Serve(context.Background(), Env{Getenv: func(k string) string { return env[k] },
+				done <- Serve(context.Background(), Env{Getenv: testenv.Getenv(env),
 					Stdin: strings.NewReader(string(req) + "\n"), Stdout: &out, HTTP: srv.Client(), Now: func() time.Time { return now }, TempDir: func() string { return dir }})
 			}()
 			select {

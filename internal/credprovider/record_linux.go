@@ -3,7 +3,6 @@
 package credprovider
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -30,17 +29,5 @@ func appendRecord(path, tok string) error {
 	if err != nil {
 		return regularfile.Explain(path, &os.PathError{Op: "open", Path: path, Err: err})
 	}
-	f := os.NewFile(uintptr(fd), path)
-	if fi, err := f.Stat(); err != nil {
-		f.Close()
-		return fmt.Errorf("the record %s cannot be checked: %w", path, err)
-	} else if !fi.Mode().IsRegular() {
-		f.Close()
-		return &regularfile.NotRegularError{Path: path, Mode: fi.Mode()}
-	}
-	if _, err := f.Write([]byte(tok + "\n")); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeRecord(os.NewFile(uintptr(fd), path), path, tok)
 }

@@ -38,16 +38,5 @@ func appendRecord(path, tok string) error {
 	if err != nil {
 		return regularfile.Explain(path, err)
 	}
-	if fi, err := f.Stat(); err != nil {
-		f.Close()
-		return fmt.Errorf("the record %s cannot be checked: %w", path, err)
-	} else if !fi.Mode().IsRegular() {
-		f.Close()
-		return &regularfile.NotRegularError{Path: path, Mode: fi.Mode()}
-	}
-	if _, err := f.Write([]byte(tok + "\n")); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeRecord(f, path, tok)
 }

@@ -47,6 +47,24 @@ func TestGetenv(t *testing.T) {
 	}
 }
 
+// TestWriteFile: the file holds the content, private to the user, at the
+// path returned.
+func TestWriteFile(t *testing.T) {
+	t.Parallel()
+	dir := TempDir(t)
+	p := WriteFile(t, dir, "f", "body\n")
+	if p != filepath.Join(dir, "f") {
+		t.Errorf("path %q, want %q", p, filepath.Join(dir, "f"))
+	}
+	data, err := os.ReadFile(p)
+	if err != nil || string(data) != "body\n" {
+		t.Fatalf("file holds %q, %v", data, err)
+	}
+	if fi, err := os.Stat(p); err != nil || !PermIs(t, fi.Mode(), 0o600) {
+		t.Errorf("mode %v, %v; want 0600", fi.Mode(), err)
+	}
+}
+
 // TestClosedAddr: a connection to the address is refused.
 func TestClosedAddr(t *testing.T) {
 	t.Parallel()

@@ -5,7 +5,7 @@
 // It also holds the few helpers that tests of several packages share
 // instead of each keeping a copy: Run for a table of parallel cases, Getenv
 // for a getenv read from a map, ClosedAddr for a service that cannot be
-// reached, TempDir, and InitCost and InitAtMost for what a package's
+// reached, TempDir, WriteFile, and InitCost and InitAtMost for what a package's
 // initialisation allocates.
 //
 // It is for tests only: no package built into the cargo-oidc binary may
@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -65,6 +66,17 @@ func PermIs(t testing.TB, mode, perm os.FileMode) bool {
 		return true
 	}
 	return mode.Perm() == perm
+}
+
+// WriteFile writes content to the file name in dir, private to the user
+// (0600), and returns its path; a failure stops the test.
+func WriteFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatalf("write %s: %v", p, err)
+	}
+	return p
 }
 
 // Getenv returns a getenv that reads env: the value of a name env does not

@@ -1,5 +1,25 @@
 package fakes
 
+// Azure DevOps defaults of a Stack.
+const (
+	DefaultAzureTenant   = "72f988bf-0000-4e2e-8e2e-000000000e2e"
+	DefaultAzureClientID = "0c1d2e3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5"
+	DefaultAzureOrg      = "octo-org"
+	DefaultAzureProject  = "octo-project"
+	DefaultAzureFeed     = "cargo-feed"
+)
+
+// AzureIndexPrefix is the path of an Azure Artifacts Cargo index:
+// /ORG[/PROJECT]/_packaging/FEED/Cargo/index/ (no project: an
+// organisation-scoped feed).
+func AzureIndexPrefix(org, project, feed string) string {
+	p := "/" + org
+	if project != "" {
+		p += "/" + project
+	}
+	return p + "/_packaging/" + feed + "/Cargo/index/"
+}
+
 // AzureOptions configures a Stack's Azure fakes. The zero value is an
 // application DefaultAzureClientID in tenant DefaultAzureTenant with one
 // federated credential for the issuer's job (its sub, audience
@@ -15,8 +35,11 @@ type AzureOptions struct {
 // Azure is a Stack's Azure side: Entra and an Azure Artifacts feed, each on
 // its own host.
 type Azure struct {
-	Entra    *Entra
-	Registry *AzureRegistry
+	Entra *Entra
+	// Registry plays the Azure Artifacts Cargo feed: a sparse registry
+	// with "auth-required": true that takes only an Entra access token as
+	// "Bearer <token>" and answers 401 with Azure DevOps' challenges.
+	Registry *Registry
 	// AuthorityHost is Entra's base URL: the value of AZURE_AUTHORITY_HOST.
 	AuthorityHost string
 	// RegistryURL is the feed host's base URL (pkgs.dev.azure.com).
@@ -59,7 +82,9 @@ func (s *Stack) startAzure(opts Options) error {
 	a := &Azure{Org: o.Org, Project: o.Project, Feed: o.Feed}
 	a.Entra = NewEntra(ServiceConfig{Verifier: v, Store: s.Store, TTL: opts.TokenTTL, Now: now}, o.Tenant, o.ClientID, o.FederatedCredentials...)
 	prefix := AzureIndexPrefix(o.Org, o.Project, o.Feed)
-	a.Registry = NewAzureRegistry(s.Store, prefix, o.Tenant)
+	a.Registry = NewRegistry(s.Store)
+	a.Registry.AddRoot(Root{Prefix: prefix, Scheme: SchemeBearer, AuthRequired: true, Service: "azure", Challenge: []string{
+		"Bearer authorization_uri=https://login.microsoftonline.com/" + o.Tenant, "TFS-Federated"}})
 	for _, c := range opts.Crates {
 		if err := a.Registry.AddCrate(c.Name, c.Req); err != nil {
 			return err

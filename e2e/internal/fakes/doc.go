@@ -24,7 +24,7 @@
 //     session token, the signing region and the domain owner, and issues a
 //     token the Registry's CodeArtifact root takes raw. Point the action at
 //     them with Stack.AWSEnv.
-//   - Entra, AzureRegistry: Azure. Entra's token endpoint
+//   - Entra and an Azure Registry root: Azure. Entra's token endpoint
 //     (POST /{tenant}/oauth2/v2.0/token, client_credentials with a GitHub
 //     ID token as client_assertion) matches the assertion's iss/sub/aud
 //     against the application's federated credentials, verifies it with

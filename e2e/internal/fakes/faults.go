@@ -130,13 +130,6 @@ func (f *Faults) Clear() {
 	f.queue = nil
 }
 
-// Pending returns how many faults are still queued.
-func (f *Faults) Pending() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.queue)
-}
-
 // Served returns how many faults were served.
 func (f *Faults) Served() int {
 	f.mu.Lock()

@@ -209,16 +209,6 @@ func (i *Issuer) Mint(audience string, extra map[string]any) (string, error) {
 	return tok, nil
 }
 
-// MintWithForeignKey signs a token like Mint but with a key the JWKS does
-// not hold, under the issuer's kid (a forged signature).
-func (i *Issuer) MintWithForeignKey(audience string, extra map[string]any) (string, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return "", fmt.Errorf("generate foreign key: %w", err)
-	}
-	return SignRS256(key, i.kid, i.Claims(audience, extra))
-}
-
 // Handler serves the discovery document, the JWKS and the token endpoint.
 // Every request is counted in the store by path.
 func (i *Issuer) Handler() http.Handler {

@@ -304,9 +304,6 @@ func (j *Job) fileCommandDir() string { return filepath.Join(j.temp, "_runner_fi
 // `env:` at the job level).
 func (j *Job) SetEnv(name, value string) { j.env[name] = value }
 
-// UnsetEnv removes a job environment variable.
-func (j *Job) UnsetEnv(name string) { delete(j.env, name) }
-
 // Env returns a copy of the job's environment as later steps see it:
 // the base environment, the extra variables and everything applied from
 // GITHUB_ENV, with GITHUB_PATH entries prepended to PATH.
@@ -602,27 +599,6 @@ func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 		}
 	}
 	return nil, fmt.Errorf("runner: no action step %q ran", stepID)
-}
-
-// RunPosts runs the post stages of every action step that has not had its
-// post stage, in reverse order, as the runner does at the end of the job.
-// It stops at the first harness error.
-func (j *Job) RunPosts(ctx context.Context) ([]*StepResult, error) {
-	var results []*StepResult
-	for i := len(j.actions) - 1; i >= 0; i-- {
-		as := j.actions[i]
-		if as.posted || as.action.Runs.PostEntrypoint == "" {
-			continue
-		}
-		r, err := j.RunPost(ctx, as.id)
-		if r != nil {
-			results = append(results, r)
-		}
-		if err != nil {
-			return results, err
-		}
-	}
-	return results, nil
 }
 
 func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {

@@ -81,12 +81,8 @@ func (s *STS) session(akid string) (*awsSession, bool) {
 
 // Handler serves the STS Query API at /.
 func (s *STS) Handler() http.Handler {
-	shape := func(tok *string) any {
-		m := map[string]any{}
-		if tok != nil {
-			m["AccessKeyId"] = *tok
-		}
-		return m
+	shape := func(tok string) any {
+		return map[string]any{"AccessKeyId": tok}
 	}
 	return s.handler("/", shape, s.serve)
 }
@@ -229,12 +225,8 @@ func NewCodeArtifact(cfg ServiceConfig, sts *STS, region, domain, owner string) 
 
 // Handler serves GetAuthorizationToken.
 func (c *CodeArtifact) Handler() http.Handler {
-	shape := func(tok *string) any {
-		m := map[string]any{"expiration": c.now().Add(time.Hour).Unix()}
-		if tok != nil {
-			m["authorizationToken"] = *tok
-		}
-		return m
+	shape := func(tok string) any {
+		return map[string]any{"expiration": c.now().Add(time.Hour).Unix(), "authorizationToken": tok}
 	}
 	mux := http.NewServeMux()
 	mux.Handle(CodeArtifactTokenPath, c.Faults.wrap("codeartifact", shape, http.HandlerFunc(c.serve)))

@@ -104,12 +104,8 @@ func (e *Entra) Received() []EntraRequest {
 
 // Handler serves /{tenant}/oauth2/v2.0/token (other paths: 404).
 func (e *Entra) Handler() http.Handler {
-	shape := func(tok *string) any {
-		m := map[string]any{"token_type": "Bearer", "expires_in": int(e.ttl / time.Second), "ext_expires_in": int(e.ttl / time.Second)}
-		if tok != nil {
-			m["access_token"] = *tok
-		}
-		return m
+	shape := func(tok string) any {
+		return map[string]any{"token_type": "Bearer", "expires_in": int(e.ttl / time.Second), "ext_expires_in": int(e.ttl / time.Second), "access_token": tok}
 	}
 	wrapped := e.Faults.wrap("azure", shape, http.HandlerFunc(e.serve))
 	return countRequests(e.store, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

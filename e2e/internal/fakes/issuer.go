@@ -227,12 +227,8 @@ func (i *Issuer) Handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/jwks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, i.JWKS())
 	})
-	shape := func(tok *string) any {
-		m := map[string]any{"count": 1}
-		if tok != nil {
-			m["value"] = *tok
-		}
-		return m
+	shape := func(tok string) any {
+		return map[string]any{"count": 1, "value": tok}
 	}
 	mux.Handle("/_apis/token", i.Faults.wrap("github", shape, http.HandlerFunc(i.serveToken)))
 	return countRequests(i.store, mux)

@@ -63,12 +63,8 @@ func (s *service) handler(path string, shape tokenShape, serve http.HandlerFunc)
 }
 
 // tokenField is the answer shape {"token": ...} of Cloudsmith and crates.io.
-func tokenField(tok *string) any {
-	m := map[string]any{}
-	if tok != nil {
-		m["token"] = *tok
-	}
-	return m
+func tokenField(tok string) any {
+	return map[string]any{"token": tok}
 }
 
 // decodeBody reads a bounded JSON request body into out.
@@ -109,12 +105,8 @@ func jfrogError(w http.ResponseWriter, status int, code, msg string) {
 
 // Handler serves the exchange endpoint (other paths: 404).
 func (j *JFrog) Handler() http.Handler {
-	return j.handler(JFrogTokenPath, func(tok *string) any {
-		m := map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers", "username": "oidc/octo", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
-		if tok != nil {
-			m["access_token"] = *tok
-		}
-		return m
+	return j.handler(JFrogTokenPath, func(tok string) any {
+		return map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers", "username": "oidc/octo", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "access_token": tok}
 	}, j.serve)
 }
 

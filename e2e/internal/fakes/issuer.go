@@ -67,6 +67,11 @@ type Issuer struct {
 	kid   string
 	store *TokenStore
 
+	// service names the issuer in the store ("github" unless set); base,
+	// when set, builds the claims in place of GitHub's.
+	service string
+	base    func(audience string, now time.Time) map[string]any
+
 	mu        sync.Mutex
 	overrides map[string]any
 	audiences []string
@@ -137,11 +142,32 @@ func (i *Issuer) Audiences() []string {
 // Claims returns the claims a token for audience would carry now (audience
 // "" means GitHub's default), with overrides applied and extra on top.
 func (i *Issuer) Claims(audience string, extra map[string]any) map[string]any {
-	c := i.cfg
-	now := c.Now()
 	if audience == "" {
 		audience = i.DefaultAudience()
 	}
+	base := i.githubClaims
+	if i.base != nil {
+		base = i.base
+	}
+	claims := base(audience, i.cfg.Now())
+	i.mu.Lock()
+	ov := maps.Clone(i.overrides)
+	i.mu.Unlock()
+	for _, m := range []map[string]any{ov, extra} {
+		for k, v := range m {
+			if v == nil {
+				delete(claims, k)
+			} else {
+				claims[k] = v
+			}
+		}
+	}
+	return claims
+}
+
+// githubClaims are the claims of a GitHub Actions ID token.
+func (i *Issuer) githubClaims(audience string, now time.Time) map[string]any {
+	c := i.cfg
 	repo := i.Repository()
 	sub := "repo:" + repo + ":ref:" + c.Ref
 	if c.Environment != "" {
@@ -180,18 +206,6 @@ func (i *Issuer) Claims(audience string, extra map[string]any) map[string]any {
 	if c.Environment != "" {
 		claims["environment"] = c.Environment
 	}
-	i.mu.Lock()
-	ov := maps.Clone(i.overrides)
-	i.mu.Unlock()
-	for _, m := range []map[string]any{ov, extra} {
-		for k, v := range m {
-			if v == nil {
-				delete(claims, k)
-			} else {
-				claims[k] = v
-			}
-		}
-	}
 	return claims
 }
 
@@ -204,7 +218,7 @@ func (i *Issuer) Mint(audience string, extra map[string]any) (string, error) {
 		return "", err
 	}
 	if i.store != nil {
-		i.store.Add(KindIDToken, "github", tok, i.cfg.Lifetime)
+		i.store.Add(KindIDToken, cmp.Or(i.service, "github"), tok, i.cfg.Lifetime)
 	}
 	return tok, nil
 }

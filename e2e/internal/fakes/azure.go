@@ -1,12 +1,11 @@
 package fakes
 
-// Azure DevOps defaults of a Stack.
+// Azure DevOps defaults of a Stack: tenant, application, organisation,
+// project and feed.
 const (
-	DefaultAzureTenant   = "72f988bf-0000-4e2e-8e2e-000000000e2e"
-	DefaultAzureClientID = "0c1d2e3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5"
-	DefaultAzureOrg      = "octo-org"
-	DefaultAzureProject  = "octo-project"
-	DefaultAzureFeed     = "cargo-feed"
+	DefaultAzureTenant, DefaultAzureClientID = "72f988bf-0000-4e2e-8e2e-000000000e2e", "0c1d2e3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5"
+	DefaultAzureOrg, DefaultAzureProject     = "octo-org", "octo-project"
+	DefaultAzureFeed                         = "cargo-feed"
 )
 
 // AzureIndexPrefix is the path of an Azure Artifacts Cargo index:

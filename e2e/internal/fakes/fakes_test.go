@@ -296,10 +296,11 @@ func TestCratesIOEnvironmentMismatchAndReplay(t *testing.T) {
 // queue lets requests through to the real handler.
 func TestFaults(t *testing.T) {
 	t.Parallel()
+	type answer func(s *Stack, r *http.Response, b []byte, err error) bool
 	tests := []struct {
 		name  string
 		fault Fault
-		ok    func(s *Stack, r *http.Response, b []byte, err error) bool
+		ok    answer
 	}{
 		{"503 with Retry-After", StatusRetryAfter(503, "3600"), func(s *Stack, r *http.Response, b []byte, err error) bool {
 			return err == nil && r.StatusCode == 503 && r.Header.Get("Retry-After") == "3600"

@@ -440,22 +440,25 @@ func TestValidate(t *testing.T) {
 	t.Parallel()
 	const head = "name: x\n"
 	docker := func(body string) string { return head + body }
+	args := func(a ...string) string {
+		return docker("runs:\n  using: docker\n  args:\n    - " + strings.Join(a, "\n    - ") + "\n")
+	}
 	for _, tc := range []struct {
 		name, doc string
 		want      string // "" means valid
 	}{
 		{"args inputs", docker("runs:\n  using: docker\n  image: Dockerfile\n  args:\n    - --a=${{ inputs.a }}\n"), ""},
-		{"args github", docker("runs:\n  using: docker\n  args:\n    - --host-workspace=${{ github.workspace }}\n"),
+		{"args github", args("--host-workspace=${{ github.workspace }}"),
 			"runs.args[0]: Unrecognized named-value: 'github'. Located at position 1 within expression: github.workspace"},
-		{"args runner", docker("runs:\n  using: docker\n  args:\n    - x\n    - ${{ runner.temp }}\n"),
+		{"args runner", args("x", "${{ runner.temp }}"),
 			"runs.args[1]: Unrecognized named-value: 'runner'"},
-		{"args env", docker("runs:\n  using: docker\n  args:\n    - ${{ env.HOME }}\n"), "Unrecognized named-value: 'env'"},
-		{"args hashFiles", docker("runs:\n  using: docker\n  args:\n    - ${{ hashFiles('x') }}\n"), "Unrecognized function: 'hashFiles'"},
-		{"args builtin function", docker("runs:\n  using: docker\n  args:\n    - ${{ format('{0}', inputs.a) }}\n"), ""},
-		{"args string literal", docker("runs:\n  using: docker\n  args:\n    - ${{ 'github.workspace' }}\n"), ""},
-		{"args second expression", docker("runs:\n  using: docker\n  args:\n    - ${{ inputs.a }}/${{ github.sha }}\n"),
+		{"args env", args("${{ env.HOME }}"), "Unrecognized named-value: 'env'"},
+		{"args hashFiles", args("${{ hashFiles('x') }}"), "Unrecognized function: 'hashFiles'"},
+		{"args builtin function", args("${{ format('{0}', inputs.a) }}"), ""},
+		{"args string literal", args("${{ 'github.workspace' }}"), ""},
+		{"args second expression", args("${{ inputs.a }}/${{ github.sha }}"),
 			"Located at position 1 within expression: github.sha"},
-		{"args position", docker("runs:\n  using: docker\n  args:\n    - ${{ inputs.a || secrets.X }}\n"),
+		{"args position", args("${{ inputs.a || secrets.X }}"),
 			"Unrecognized named-value: 'secrets'. Located at position 13 within expression: inputs.a || secrets.X"},
 		{"env inputs", docker("runs:\n  using: docker\n  env:\n    A: ${{ inputs.a }}\n"), ""},
 		{"env github", docker("runs:\n  using: docker\n  env:\n    A: ${{ github.token }}\n"), "runs.env.A: Unrecognized named-value: 'github'"},

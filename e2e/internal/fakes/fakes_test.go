@@ -175,14 +175,7 @@ func TestExchangeVerification(t *testing.T) {
 			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
 			msg:    map[string]string{"jfrog": "signature", "cloudsmith": "Incorrect authentication credentials", "crates-io": "Failed to decode JWT"},
 		},
-		{
-			name: "wrong iss",
-			mint: func(s *Stack, aud string) (string, error) {
-				return s.Issuer.Mint(aud, map[string]any{"iss": GitHubIssuer})
-			},
-			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
-			msg:    map[string]string{"jfrog": "Token issuer 'https://token.actions.githubusercontent.com'", "cloudsmith": "Incorrect", "crates-io": "Unsupported JWT issuer"},
-		},
+
 		{
 			name:   "wrong aud",
 			mint:   func(s *Stack, aud string) (string, error) { return s.Issuer.Mint("https://elsewhere.example", nil) },
@@ -197,14 +190,7 @@ func TestExchangeVerification(t *testing.T) {
 			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
 			msg:    map[string]string{"jfrog": "expired", "cloudsmith": "Incorrect", "crates-io": "Failed to decode JWT"},
 		},
-		{
-			name: "not yet valid",
-			mint: func(s *Stack, aud string) (string, error) {
-				return s.Issuer.Mint(aud, map[string]any{"nbf": time.Now().Add(time.Hour).Unix()})
-			},
-			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
-			msg:    map[string]string{"jfrog": "not valid yet", "cloudsmith": "Incorrect", "crates-io": "Failed to decode JWT"},
-		},
+
 		{
 			name: "mismatched repository",
 			mint: func(s *Stack, aud string) (string, error) {
@@ -216,12 +202,6 @@ func TestExchangeVerification(t *testing.T) {
 				"cloudsmith": "Incorrect",
 				"crates-io":  "No Trusted Publishing config found for repository `evil-org/octo-repo`.",
 			},
-		},
-		{
-			name:   "malformed",
-			mint:   func(s *Stack, aud string) (string, error) { return "not.a.jwt", nil },
-			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
-			msg:    map[string]string{"jfrog": "Failed to parse", "cloudsmith": "Incorrect", "crates-io": "Failed to decode JWT"},
 		},
 	}
 	for _, tt := range tests {

@@ -32,7 +32,7 @@ const (
 	// target.
 	FaultRedirect308
 	// FaultHang answers nothing until the client gives up (the request
-	// context ends), the Faults are closed, or Faults.HangLimit passes.
+	// context ends), the Faults are closed, or a minute passes.
 	FaultHang
 )
 
@@ -78,8 +78,6 @@ func Of(kind FaultKind) Fault { return Fault{Kind: kind} }
 type Faults struct {
 	// RedirectTo is the base URL (scheme://host:port) redirects point at.
 	RedirectTo string
-	// HangLimit bounds FaultHang; default 60 s.
-	HangLimit time.Duration
 	// Store records malformed tokens served (may be nil).
 	Store *TokenStore
 
@@ -208,11 +206,7 @@ func (f *Faults) serve(w http.ResponseWriter, r *http.Request, ft Fault, service
 		w.Header().Set("Location", f.RedirectTo+r.URL.RequestURI())
 		w.WriteHeader(code)
 	case FaultHang:
-		limit := f.HangLimit
-		if limit <= 0 {
-			limit = 60 * time.Second
-		}
-		t := time.NewTimer(limit)
+		t := time.NewTimer(time.Minute)
 		defer t.Stop()
 		select {
 		case <-r.Context().Done():

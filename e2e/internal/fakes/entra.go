@@ -104,20 +104,9 @@ func (e *Entra) Received() []EntraRequest {
 
 // Handler serves /{tenant}/oauth2/v2.0/token (other paths: 404).
 func (e *Entra) Handler() http.Handler {
-	shape := func(tok string) any {
+	return e.handler("/{tenant}"+EntraTokenPathSuffix, func(tok string) any {
 		return map[string]any{"token_type": "Bearer", "expires_in": int(e.ttl / time.Second), "ext_expires_in": int(e.ttl / time.Second), "access_token": tok}
-	}
-	wrapped := e.Faults.wrap("azure", shape, http.HandlerFunc(e.serve))
-	return countRequests(e.store, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tenant, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		if tenant == "" || "/"+rest != EntraTokenPathSuffix {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, "<!DOCTYPE html><html><head><title>404 - Not Found</title></head><body>The resource you are looking for has been removed, had its name changed, or is temporarily unavailable.</body></html>\n")
-			return
-		}
-		wrapped.ServeHTTP(w, r)
-	}))
+	}, e.serve)
 }
 
 // EntraError is the JSON body of a refusal, as Entra sends it.
@@ -196,7 +185,7 @@ func (e *Entra) refuse(w http.ResponseWriter, r *http.Request, status int, kind 
 }
 
 func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
-	tenant, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	tenant := r.PathValue("tenant")
 	if tenant != e.Tenant {
 		e.refuse(w, r, http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", tenant))
 		return

@@ -19,6 +19,11 @@ func AzureIndexPrefix(org, project, feed string) string {
 	return p + "/_packaging/" + feed + "/Cargo/index/"
 }
 
+// AzureRegistry plays the Azure Artifacts Cargo feed: a Registry whose one
+// root has "auth-required": true, takes only an Entra access token as
+// "Bearer <token>" and answers 401 with Azure DevOps' challenges.
+type AzureRegistry struct{ *Registry }
+
 // AzureOptions configures a Stack's Azure fakes. The zero value is an
 // application DefaultAzureClientID in tenant DefaultAzureTenant with one
 // federated credential for the issuer's job (its sub, audience
@@ -34,11 +39,8 @@ type AzureOptions struct {
 // Azure is a Stack's Azure side: Entra and an Azure Artifacts feed, each on
 // its own host.
 type Azure struct {
-	Entra *Entra
-	// Registry plays the Azure Artifacts Cargo feed: a sparse registry
-	// with "auth-required": true that takes only an Entra access token as
-	// "Bearer <token>" and answers 401 with Azure DevOps' challenges.
-	Registry *Registry
+	Entra    *Entra
+	Registry *AzureRegistry
 	// AuthorityHost is Entra's base URL: the value of AZURE_AUTHORITY_HOST.
 	AuthorityHost string
 	// RegistryURL is the feed host's base URL (pkgs.dev.azure.com).
@@ -81,7 +83,7 @@ func (s *Stack) startAzure(opts Options) error {
 	a := &Azure{Org: o.Org, Project: o.Project, Feed: o.Feed}
 	a.Entra = NewEntra(ServiceConfig{Verifier: v, Store: s.Store, TTL: opts.TokenTTL, Now: now}, o.Tenant, o.ClientID, o.FederatedCredentials...)
 	prefix := AzureIndexPrefix(o.Org, o.Project, o.Feed)
-	a.Registry = NewRegistry(s.Store)
+	a.Registry = &AzureRegistry{NewRegistry(s.Store)}
 	a.Registry.AddRoot(Root{Prefix: prefix, Scheme: SchemeBearer, AuthRequired: true, Service: "azure", Challenge: []string{
 		"Bearer authorization_uri=https://login.microsoftonline.com/" + o.Tenant, "TFS-Federated"}})
 	for _, c := range opts.Crates {

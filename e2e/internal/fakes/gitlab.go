@@ -104,10 +104,7 @@ func (c *CratesIO) serveGitLab(ctx context.Context, w http.ResponseWriter, jwt s
 		cratesError(w, http.StatusBadRequest, msg)
 		return true
 	}
-	tok := "cio_tp_" + randomAlnum(32)
-	c.store.Add(KindAccessToken, "crates-io", tok, c.ttl)
-	c.store.countExchange("crates-io")
-	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	c.issue(w)
 	return true
 }
 

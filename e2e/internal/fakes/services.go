@@ -105,9 +105,13 @@ func jfrogError(w http.ResponseWriter, status int, code, msg string) {
 
 // Handler serves the exchange endpoint (other paths: 404).
 func (j *JFrog) Handler() http.Handler {
-	return j.handler(JFrogTokenPath, func(tok string) any {
-		return map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers", "username": "oidc/octo", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "access_token": tok}
-	}, j.serve)
+	return j.handler(JFrogTokenPath, func(tok string) any { return j.answer(tok, "octo") }, j.serve)
+}
+
+// answer is the success body around an access token.
+func (j *JFrog) answer(tok, user string) map[string]any {
+	return map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers",
+		"username": "oidc/" + user, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "access_token": tok}
 }
 
 func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
@@ -164,14 +168,7 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j.store.Add(KindAccessToken, "jfrog", access, ttl)
-	resp := map[string]any{
-		"access_token":      access,
-		"token_type":        "Bearer",
-		"expires_in":        int(ttl / time.Second),
-		"scope":             "applied-permissions/groups:readers",
-		"username":          "oidc/" + repo,
-		"issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-	}
+	resp := j.answer(access, repo)
 	if body.IncludeReferenceToken {
 		ref := "cmVmdGtuOjAxOj" + randomAlnum(50)
 		j.store.Add(KindReferenceToken, "jfrog", ref, ttl)
@@ -327,24 +324,14 @@ func (c *CratesIO) exchange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims, err := c.verifier.VerifyToken(r.Context(), body.JWT)
-	if err != nil {
-		var ve *VerifyError
-		switch {
-		case errors.As(err, &ve) && ve.Reason == ReasonIssuer:
-			cratesError(w, http.StatusBadRequest, "Unsupported JWT issuer: "+ve.Got)
-		case errors.As(err, &ve) && ve.Reason == ReasonMalformed:
-			cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
-		default:
-			cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
-		}
+	if ve := (*VerifyError)(nil); errors.As(err, &ve) && ve.Reason == ReasonIssuer {
+		cratesError(w, http.StatusBadRequest, "Unsupported JWT issuer: "+ve.Got)
+		return
+	} else if err != nil {
+		cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
 		return
 	}
-	jti := claimString(claims["jti"])
-	c.jmu.Lock()
-	used := c.jtis[jti]
-	c.jtis[jti] = true
-	c.jmu.Unlock()
-	if jti == "" || used {
+	if !c.firstUse(claimString(claims["jti"])) {
 		cratesError(w, http.StatusBadRequest, "JWT has already been used")
 		return
 	}
@@ -358,9 +345,13 @@ func (c *CratesIO) exchange(w http.ResponseWriter, r *http.Request) {
 		cratesError(w, http.StatusBadRequest, fmt.Sprintf("No matching Trusted Publishing config found for repository `%s`: the token's `%s` is `%s`, the config requires `%s`.", repo, ve.Claim, ve.Got, ve.Want))
 		return
 	}
-	ttl := c.ttl
+	c.issue(w)
+}
+
+// issue answers with a new trusted-publishing token.
+func (c *CratesIO) issue(w http.ResponseWriter) {
 	tok := "cio_tp_" + randomAlnum(32)
-	c.store.Add(KindAccessToken, "crates-io", tok, ttl)
+	c.store.Add(KindAccessToken, "crates-io", tok, c.ttl)
 	c.store.countExchange("crates-io")
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 }

@@ -121,11 +121,8 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.Form
 	switch {
-	case f.Get("Action") != "AssumeRoleWithWebIdentity":
+	case f.Get("Action") != "AssumeRoleWithWebIdentity" || f.Get("Version") != "2011-06-15":
 		stsError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", f.Get("Action"), f.Get("Version")))
-		return
-	case f.Get("Version") != "2011-06-15":
-		stsError(w, http.StatusBadRequest, "InvalidAction", "Could not find operation for version "+f.Get("Version"))
 		return
 	case f.Get("WebIdentityToken") == "" || f.Get("RoleArn") == "" || f.Get("RoleSessionName") == "":
 		stsError(w, http.StatusBadRequest, "MissingParameter", "The request must contain the parameters RoleArn, RoleSessionName and WebIdentityToken")
@@ -151,10 +148,6 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 			stsError(w, http.StatusBadRequest, "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.Got)
 		case ve != nil && ve.Reason == ReasonAudience:
 			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience")
-		case ve != nil && ve.Reason == ReasonIssuer:
-			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "No OpenIDConnect provider found in your account for "+ve.Got)
-		case ve != nil && ve.Reason == ReasonKeys:
-			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Couldn't retrieve verification key from your identity provider, please reference AssumeRoleWithWebIdentity documentation for requirements")
 		default:
 			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
 		}

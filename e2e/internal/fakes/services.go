@@ -218,15 +218,11 @@ func NewCloudsmith(cfg ServiceConfig, namespace, serviceSlug string) *Cloudsmith
 }
 
 // Handler serves POST /openid/{namespace}/.
-func (c *Cloudsmith) Handler() http.Handler { return c.handler("/openid/", tokenField, c.serve) }
+func (c *Cloudsmith) Handler() http.Handler {
+	return c.handler("/openid/{ns}/{$}", tokenField, c.serve)
+}
 
 func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
-	rest := strings.TrimPrefix(r.URL.Path, "/openid/")
-	ns, tail, _ := strings.Cut(rest, "/")
-	if ns == "" || tail != "" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not found."})
-		return
-	}
 	if r.Method != http.MethodPost {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": fmt.Sprintf("Method \"%s\" not allowed.", r.Method)})
 		return
@@ -239,18 +235,11 @@ func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "JSON parse error"})
 		return
 	}
-	missing := map[string][]string{}
-	if body.OIDCToken == "" {
-		missing["oidc_token"] = []string{"This field is required."}
-	}
-	if body.ServiceSlug == "" {
-		missing["service_slug"] = []string{"This field is required."}
-	}
-	if len(missing) > 0 {
-		writeJSON(w, http.StatusBadRequest, missing)
+	if body.OIDCToken == "" || body.ServiceSlug == "" {
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"oidc_token, service_slug": {"This field is required."}})
 		return
 	}
-	if ns != c.Namespace {
+	if r.PathValue("ns") != c.Namespace {
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not found."})
 		return
 	}

@@ -165,13 +165,15 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
 	select {
+	case <-timer.C:
+		t.Fatal("the server did not stop after POST /quit")
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server did not stop after POST /quit")
 	}
 	if _, err := os.Stat(envFile); !os.IsNotExist(err) {
 		t.Errorf("the env file is still there after the server stopped (%v)", err)

@@ -15,9 +15,12 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
+// TestArgs: act's command line, every container it starts carrying the
+// engine's labels (harness.Label, harness.RunLabel), which Sweep uses.
 func TestArgs(t *testing.T) {
 	t.Parallel()
-	r := &Runner{JobImage: "localhost/job:abc", dir: "/tmp/cargo-oidc-act-123"}
+	r := &Runner{JobImage: "localhost/job:abc", dir: "/tmp/cargo-oidc-act-123",
+		Engine: &container.Engine{Labels: []string{harness.Label + "=1", harness.RunLabel + "=cargo-oidc-test-act-7"}}}
 	got := r.Args(Run{Dir: "/repo", Workflow: ".github/workflows/ci.yml", Job: "build",
 		Matrix:            map[string]string{"os": "ubuntu-latest", "arch": "x64"},
 		LocalRepositories: map[string]string{"actions/setup-go@v5": "/stub"},
@@ -27,12 +30,12 @@ func TestArgs(t *testing.T) {
 	want := []string{"push", "-W", ".github/workflows/ci.yml", "-P", "ubuntu-latest=localhost/job:abc",
 		"--action-offline-mode", "--pull=false", "--network", "host", "--bind", "--rm", "--no-cache-server",
 		"--container-daemon-socket", "-", "-j", "build", "--matrix", "arch:x64", "--matrix", "os:ubuntu-latest", "--local-repository", "actions/setup-go@v5=/stub", "--env", "A=1", "--env", "B=2", "-s", "S=x",
-		"--container-options", "--label " + ContainerLabel + "=cargo-oidc-act-123 -v /ca:/ca:ro -v /h:/c"}
+		"--container-options", "--label " + ContainerLabel + "=cargo-oidc-act-123 --label cargo-oidc-test=1 --label cargo-oidc-test.run=cargo-oidc-test-act-7 -v /ca:/ca:ro -v /h:/c"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Args:\n got %q\nwant %q", got, want)
 	}
 	if got := r.Args(Run{Workflow: "w.yml", Event: "workflow_dispatch"}); got[0] != "workflow_dispatch" || slices.Contains(got, "-j") || slices.Contains(got, "--matrix") ||
-		got[len(got)-1] != "--label "+ContainerLabel+"=cargo-oidc-act-123" {
+		got[len(got)-1] != "--label "+ContainerLabel+"=cargo-oidc-act-123 --label cargo-oidc-test=1 --label cargo-oidc-test.run=cargo-oidc-test-act-7" {
 		t.Errorf("Args with an event and no job: %q", got)
 	}
 }
@@ -84,20 +87,6 @@ func TestUsePrebuiltImage(t *testing.T) {
 				t.Errorf("err %v, action.yml:\n%s\nwant:\n%s", err, got, tt.want)
 			}
 		})
-	}
-}
-
-// TestArgsLabels checks that every container act starts carries the
-// engine's labels (harness.Label, harness.RunLabel), which Sweep uses.
-func TestArgsLabels(t *testing.T) {
-	t.Parallel()
-	r := &Runner{JobImage: "job", dir: "/tmp/cargo-oidc-act-1",
-		Engine: &container.Engine{Labels: []string{harness.Label + "=1", harness.RunLabel + "=cargo-oidc-test-act-7"}}}
-	args := r.Args(Run{Workflow: "w.yml"})
-	got := args[len(args)-1]
-	want := "--label " + ContainerLabel + "=cargo-oidc-act-1 --label cargo-oidc-test=1 --label cargo-oidc-test.run=cargo-oidc-test-act-7"
-	if got != want {
-		t.Errorf("--container-options %q, want %q", got, want)
 	}
 }
 

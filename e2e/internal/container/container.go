@@ -260,16 +260,6 @@ func (e *Engine) RemoveImage(ctx context.Context, image string) error {
 	return err
 }
 
-// PruneDangling removes dangling images (old build stages and untagged
-// results that repeated builds leave behind), keeping tagged images such as
-// the base image. Call it at the end of a suite, not while another build
-// may be running: an in-progress build's intermediate images can be
-// dangling too.
-func (e *Engine) PruneDangling(ctx context.Context) error {
-	_, err := e.output(ctx, "image", "prune", "--force")
-	return err
-}
-
 // Mount is one bind mount of the runner's `docker run`.
 type Mount struct {
 	Host      string

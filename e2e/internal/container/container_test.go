@@ -1,9 +1,12 @@
 package container
 
 import (
+	"context"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTranslatePath(t *testing.T) {
@@ -74,4 +77,26 @@ func TestRunCommand(t *testing.T) {
 			t.Errorf("a value is on podman's command line: %q", a)
 		}
 	}
+}
+
+// TestLockFile: a second holder waits until the first unlocks, and a wait
+// that runs out names the lock file.
+func TestLockFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.lock")
+	unlock, err := lockFile(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := lockFile(ctx, path); err == nil || !strings.Contains(err.Error(), "waiting for "+path) {
+		t.Fatalf("second lock while held: %v", err)
+	}
+	unlock()
+	again, err := lockFile(t.Context(), path)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	again()
 }

@@ -5,10 +5,8 @@ package container
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"time"
 )
 
 // lockFile takes a lock on path where there is no flock (Windows): the
@@ -17,19 +15,15 @@ import (
 // names it. The container tests run Podman on Linux; this keeps the package
 // building for every released target.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	for {
+	return pollLock(ctx, path, " (if no other test holds it, a crashed run left it: remove it)", func() (func(), error) {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
-		if err == nil {
-			f.Close()
-			return func() { _ = os.Remove(path) }, nil
+		if errors.Is(err, fs.ErrExist) {
+			return nil, nil
 		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+		if err != nil {
+			return nil, err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for %s (if no other test holds it, a crashed run left it: remove it): %w", path, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		f.Close()
+		return func() { _ = os.Remove(path) }, nil
+	})
 }

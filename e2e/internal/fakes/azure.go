@@ -1,5 +1,29 @@
 package fakes
 
+// Azure DevOps defaults of a Stack: tenant, application, organisation,
+// project and feed.
+const (
+	DefaultAzureTenant, DefaultAzureClientID = "72f988bf-0000-4e2e-8e2e-000000000e2e", "0c1d2e3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5"
+	DefaultAzureOrg, DefaultAzureProject     = "octo-org", "octo-project"
+	DefaultAzureFeed                         = "cargo-feed"
+)
+
+// AzureIndexPrefix is the path of an Azure Artifacts Cargo index:
+// /ORG[/PROJECT]/_packaging/FEED/Cargo/index/ (no project: an
+// organisation-scoped feed).
+func AzureIndexPrefix(org, project, feed string) string {
+	p := "/" + org
+	if project != "" {
+		p += "/" + project
+	}
+	return p + "/_packaging/" + feed + "/Cargo/index/"
+}
+
+// AzureRegistry plays the Azure Artifacts Cargo feed: a Registry whose one
+// root has "auth-required": true, takes only an Entra access token as
+// "Bearer <token>" and answers 401 with Azure DevOps' challenges.
+type AzureRegistry struct{ *Registry }
+
 // AzureOptions configures a Stack's Azure fakes. The zero value is an
 // application DefaultAzureClientID in tenant DefaultAzureTenant with one
 // federated credential for the issuer's job (its sub, audience
@@ -59,7 +83,9 @@ func (s *Stack) startAzure(opts Options) error {
 	a := &Azure{Org: o.Org, Project: o.Project, Feed: o.Feed}
 	a.Entra = NewEntra(ServiceConfig{Verifier: v, Store: s.Store, TTL: opts.TokenTTL, Now: now}, o.Tenant, o.ClientID, o.FederatedCredentials...)
 	prefix := AzureIndexPrefix(o.Org, o.Project, o.Feed)
-	a.Registry = NewAzureRegistry(s.Store, prefix, o.Tenant)
+	a.Registry = &AzureRegistry{NewRegistry(s.Store)}
+	a.Registry.AddRoot(Root{Prefix: prefix, Scheme: SchemeBearer, AuthRequired: true, Service: "azure", Challenge: []string{
+		"Bearer authorization_uri=https://login.microsoftonline.com/" + o.Tenant, "TFS-Federated"}})
 	for _, c := range opts.Crates {
 		if err := a.Registry.AddCrate(c.Name, c.Req); err != nil {
 			return err

@@ -24,7 +24,7 @@
 //     session token, the signing region and the domain owner, and issues a
 //     token the Registry's CodeArtifact root takes raw. Point the action at
 //     them with Stack.AWSEnv.
-//   - Entra, AzureRegistry: Azure. Entra's token endpoint
+//   - Entra and an Azure Registry root: Azure. Entra's token endpoint
 //     (POST /{tenant}/oauth2/v2.0/token, client_credentials with a GitHub
 //     ID token as client_assertion) matches the assertion's iss/sub/aud
 //     against the application's federated credentials, verifies it with
@@ -37,9 +37,8 @@
 //   - Registry: a sparse Cargo registry serving real .crate files only to a
 //     currently valid token, and accepting cargo publish.
 //   - Faults: a per-endpoint queue of canned failures (status with
-//     Retry-After, HTML page, malformed JSON, empty/missing/newline/control
-//     token, 100 MB body, 307/308 redirect to a RedirectSink on another host,
-//     connection reset, hang).
+//     Retry-After, malformed JSON, a token with a newline, 100 MB body,
+//     307/308 redirect to a RedirectSink on another host, hang).
 //   - Stack: all of the above started by one call (Start or StartT).
 //
 // Time: a Stack's services share a Clock (Options.TokenTTL sets how long
@@ -93,7 +92,7 @@
 // # Example
 //
 //	s := fakes.StartT(t, fakes.Options{})
-//	s.JFrog.Faults.Push(fakes.Status(503), fakes.Of(fakes.FaultReset))
+//	s.JFrog.Faults.Push(fakes.Status(503), fakes.Of(fakes.FaultHang))
 //	env := append(s.ActionEnv(), "INPUT_PROVIDER=jfrog", "INPUT_URL="+s.JFrogURL,
 //		"INPUT_PROVIDER-NAME="+s.JFrog.ProviderName, "INPUT_REPOSITORY=cargo-local")
 //	// ... run the action, then:

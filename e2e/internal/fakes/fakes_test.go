@@ -167,19 +167,15 @@ func TestExchangeVerification(t *testing.T) {
 			status: map[string]int{"jfrog": 200, "cloudsmith": 200, "crates-io": 200},
 		},
 		{
-			name:   "bad signature",
-			mint:   func(s *Stack, aud string) (string, error) { return s.Issuer.MintWithForeignKey(aud, nil) },
+			name: "bad signature",
+			mint: func(s *Stack, aud string) (string, error) {
+				tok, err := s.Issuer.Mint(aud, nil)
+				return tok[:strings.LastIndex(tok, ".")+1] + strings.Repeat("A", 342), err
+			},
 			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
 			msg:    map[string]string{"jfrog": "signature", "cloudsmith": "Incorrect authentication credentials", "crates-io": "Failed to decode JWT"},
 		},
-		{
-			name: "wrong iss",
-			mint: func(s *Stack, aud string) (string, error) {
-				return s.Issuer.Mint(aud, map[string]any{"iss": GitHubIssuer})
-			},
-			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
-			msg:    map[string]string{"jfrog": "Token issuer 'https://token.actions.githubusercontent.com'", "cloudsmith": "Incorrect", "crates-io": "Unsupported JWT issuer"},
-		},
+
 		{
 			name:   "wrong aud",
 			mint:   func(s *Stack, aud string) (string, error) { return s.Issuer.Mint("https://elsewhere.example", nil) },
@@ -194,14 +190,7 @@ func TestExchangeVerification(t *testing.T) {
 			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
 			msg:    map[string]string{"jfrog": "expired", "cloudsmith": "Incorrect", "crates-io": "Failed to decode JWT"},
 		},
-		{
-			name: "not yet valid",
-			mint: func(s *Stack, aud string) (string, error) {
-				return s.Issuer.Mint(aud, map[string]any{"nbf": time.Now().Add(time.Hour).Unix()})
-			},
-			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
-			msg:    map[string]string{"jfrog": "not valid yet", "cloudsmith": "Incorrect", "crates-io": "Failed to decode JWT"},
-		},
+
 		{
 			name: "mismatched repository",
 			mint: func(s *Stack, aud string) (string, error) {
@@ -213,12 +202,6 @@ func TestExchangeVerification(t *testing.T) {
 				"cloudsmith": "Incorrect",
 				"crates-io":  "No Trusted Publishing config found for repository `evil-org/octo-repo`.",
 			},
-		},
-		{
-			name:   "malformed",
-			mint:   func(s *Stack, aud string) (string, error) { return "not.a.jwt", nil },
-			status: map[string]int{"jfrog": 401, "cloudsmith": 401, "crates-io": 400},
-			msg:    map[string]string{"jfrog": "Failed to parse", "cloudsmith": "Incorrect", "crates-io": "Failed to decode JWT"},
 		},
 	}
 	for _, tt := range tests {
@@ -289,118 +272,67 @@ func TestCratesIOEnvironmentMismatchAndReplay(t *testing.T) {
 	}
 }
 
+// TestFaults: each fault a product test pushes is served once, then the
+// queue lets requests through to the real handler.
 func TestFaults(t *testing.T) {
 	t.Parallel()
+	type answer func(s *Stack, r *http.Response, b []byte, err error) bool
 	tests := []struct {
-		name    string
-		fault   Fault
-		noRedir bool
-		timeout time.Duration
-		check   func(t *testing.T, s *Stack, resp *http.Response, body []byte, err error)
+		name  string
+		fault Fault
+		ok    answer
 	}{
-		{"503 with Retry-After", StatusRetryAfter(503, "3600"), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if err != nil || r.StatusCode != 503 || r.Header.Get("Retry-After") != "3600" {
-				t.Fatalf("%v %v", r, err)
-			}
+		{"503 with Retry-After", StatusRetryAfter(503, "3600"), func(s *Stack, r *http.Response, b []byte, err error) bool {
+			return err == nil && r.StatusCode == 503 && r.Header.Get("Retry-After") == "3600"
 		}},
-		{"status with body", Fault{Kind: FaultStatus, Status: 403, Body: `{"errors":[{"code":"FORBIDDEN","message":"nope"}]}`, ContentType: "application/json"}, false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if r.StatusCode != 403 || !strings.Contains(string(b), "nope") {
-				t.Fatalf("%d %s", r.StatusCode, b)
-			}
+		{"status with body", Fault{Kind: FaultStatus, Status: 403, Body: `{"errors":[{"code":"FORBIDDEN","message":"nope"}]}`, ContentType: "application/json"}, func(s *Stack, r *http.Response, b []byte, err error) bool {
+			return err == nil && r.StatusCode == 403 && strings.Contains(string(b), "nope")
 		}},
-		{"html page", Of(FaultHTML), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if r.StatusCode != 502 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b), "<title>502 Bad Gateway</title>") {
-				t.Fatalf("%d %s", r.StatusCode, b)
-			}
+		{"malformed json", Of(FaultMalformedJSON), func(s *Stack, r *http.Response, b []byte, err error) bool {
+			return err == nil && r.StatusCode == 200 && !json.Valid(b)
 		}},
-		{"malformed json", Of(FaultMalformedJSON), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if r.StatusCode != 200 || json.Valid(b) {
-				t.Fatalf("%d %s", r.StatusCode, b)
+		{"newline token, recorded as an invalid secret", Of(FaultNewlineToken), func(s *Stack, r *http.Response, b []byte, err error) bool {
+			var v struct {
+				AccessToken string `json:"access_token"`
 			}
-		}},
-		{"empty token", Of(FaultEmptyToken), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if !strings.Contains(string(b), `"access_token":""`) {
-				t.Fatalf("%s", b)
-			}
-		}},
-		{"missing token", Of(FaultMissingToken), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			var v map[string]any
 			_ = json.Unmarshal(b, &v)
-			if _, has := v["access_token"]; r.StatusCode != 200 || has || v["expires_in"] == nil {
-				t.Fatalf("%s", b)
-			}
+			it, ok := s.Store.Lookup(v.AccessToken)
+			return strings.Contains(v.AccessToken, "\n") && ok && it.Kind == KindFaultToken && !s.Store.Valid(v.AccessToken)
 		}},
-		{"newline token", Of(FaultNewlineToken), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			var v struct {
-				AccessToken string `json:"access_token"`
-			}
-			if json.Unmarshal(b, &v) != nil || !strings.Contains(v.AccessToken, "\n") {
-				t.Fatalf("%s", b)
-			}
-			if it, ok := s.Store.Lookup(v.AccessToken); !ok || it.Kind != KindFaultToken || s.Store.Valid(v.AccessToken) {
-				t.Fatalf("fault token not recorded as an invalid secret")
-			}
+		{"huge body", Of(FaultHugeBody), func(s *Stack, r *http.Response, b []byte, err error) bool {
+			return err == nil && r.ContentLength == HugeBodySize && len(b) == 1<<20
 		}},
-		{"control token", Of(FaultControlToken), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			var v struct {
-				AccessToken string `json:"access_token"`
-			}
-			if json.Unmarshal(b, &v) != nil || !strings.ContainsAny(v.AccessToken, "\x00\x1b\a") {
-				t.Fatalf("%q", b)
-			}
-		}},
-		{"huge body", Of(FaultHugeBody), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if r.ContentLength != HugeBodySize || len(b) != 1<<20 {
-				t.Fatalf("content-length %d, read %d", r.ContentLength, len(b))
-			}
-		}},
-		{"redirect 307 refused by client", Of(FaultRedirect307), true, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
+		{"redirect 307 to the other host", Of(FaultRedirect307), func(s *Stack, r *http.Response, b []byte, err error) bool {
 			loc, _ := url.Parse(r.Header.Get("Location"))
-			if r.StatusCode != 307 || loc == nil || loc.Hostname() != "localhost" || loc.Path != JFrogTokenPath {
-				t.Fatalf("%d %q", r.StatusCode, r.Header.Get("Location"))
-			}
+			return err == nil && r.StatusCode == 307 && loc != nil && loc.Hostname() == "localhost" && loc.Path == JFrogTokenPath
 		}},
-		{"reset", Of(FaultReset), false, 0, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if err == nil {
-				t.Fatalf("no error, status %d", r.StatusCode)
-			}
-		}},
-		{"hang until the client gives up", Of(FaultHang), false, 300 * time.Millisecond, func(t *testing.T, s *Stack, r *http.Response, b []byte, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("err %v", err)
-			}
+		{"hang until the client gives up", Of(FaultHang), func(s *Stack, r *http.Response, b []byte, err error) bool {
+			return errors.Is(err, context.DeadlineExceeded)
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// One fault queue per endpoint: use a stack per case so cases run in parallel.
-			t.Parallel()
+			t.Parallel() // one fault queue per endpoint: a stack per case
 			s := StartT(t, Options{})
 			s.JFrog.Faults.Push(tt.fault)
 			c := s.CA.Client()
-			if tt.noRedir {
-				c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-			}
-			ctx := t.Context()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
+			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			defer cancel()
 			b, _ := json.Marshal(jfrogBody(s, "x.y.z"))
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.JFrogURL+JFrogTokenPath, bytes.NewReader(b))
-			req.Header.Set("Content-Type", "application/json")
 			resp, err := c.Do(req)
 			var body []byte
 			if err == nil {
 				body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 				resp.Body.Close()
 			}
-			tt.check(t, s, resp, body, err)
-			if s.JFrog.Faults.Pending() != 0 || s.JFrog.Faults.Served() != 1 || s.Store.Requests(JFrogTokenPath) != 1 {
-				t.Errorf("pending %d served %d requests %d", s.JFrog.Faults.Pending(), s.JFrog.Faults.Served(), s.Store.Requests(JFrogTokenPath))
+			if !tt.ok(s, resp, body, err) {
+				t.Fatalf("answer %v %.200s, error %v", resp, body, err)
 			}
-			// The queue is consumed: the next request reaches the real handler.
+			if s.JFrog.Faults.Served() != 1 || s.Store.Requests(JFrogTokenPath) != 1 {
+				t.Errorf("served %d requests %d", s.JFrog.Faults.Served(), s.Store.Requests(JFrogTokenPath))
+			}
 			if st, _ := call(t, s, http.MethodPost, s.JFrogURL+JFrogTokenPath, "", jfrogBody(s, idToken(t, s, ""))); st != 200 {
 				t.Errorf("after the fault: %d", st)
 			}

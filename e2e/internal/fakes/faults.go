@@ -2,11 +2,8 @@ package fakes
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -21,21 +18,11 @@ const (
 	// FaultStatus answers Fault.Status (default 500) with Fault.Body
 	// (default: a short text) and, when set, Fault.RetryAfter.
 	FaultStatus FaultKind = iota + 1
-	// FaultHTML answers Fault.Status (default 502) with an HTML error page
-	// like a proxy's.
-	FaultHTML
 	// FaultMalformedJSON answers 200 with a truncated JSON document.
 	FaultMalformedJSON
-	// FaultEmptyToken answers the success shape with an empty token.
-	FaultEmptyToken
-	// FaultMissingToken answers the success shape without the token field.
-	FaultMissingToken
 	// FaultNewlineToken answers the success shape with a token holding a
 	// newline (a token-shaped secret; it is recorded in the TokenStore).
 	FaultNewlineToken
-	// FaultControlToken answers the success shape with a token holding
-	// control characters (recorded in the TokenStore).
-	FaultControlToken
 	// FaultHugeBody answers 200 with a 100 MB JSON body, streamed.
 	FaultHugeBody
 	// FaultRedirect307 redirects with 307 to the same path on the redirect
@@ -44,11 +31,8 @@ const (
 	// FaultRedirect308 redirects with 308 to the same path on the redirect
 	// target.
 	FaultRedirect308
-	// FaultReset hijacks the connection and closes it with a TCP reset
-	// before any answer.
-	FaultReset
 	// FaultHang answers nothing until the client gives up (the request
-	// context ends), the Faults are closed, or Faults.HangLimit passes.
+	// context ends), the Faults are closed, or a minute passes.
 	FaultHang
 )
 
@@ -56,11 +40,8 @@ const (
 const HugeBodySize = 100 << 20
 
 var faultNames = map[FaultKind]string{
-	FaultStatus: "status", FaultHTML: "html", FaultMalformedJSON: "malformed-json",
-	FaultEmptyToken: "empty-token", FaultMissingToken: "missing-token",
-	FaultNewlineToken: "newline-token", FaultControlToken: "control-token",
-	FaultHugeBody: "huge-body", FaultRedirect307: "redirect-307", FaultRedirect308: "redirect-308",
-	FaultReset: "reset", FaultHang: "hang",
+	FaultStatus: "status", FaultMalformedJSON: "malformed-json", FaultNewlineToken: "newline-token",
+	FaultHugeBody: "huge-body", FaultRedirect307: "redirect-307", FaultRedirect308: "redirect-308", FaultHang: "hang",
 }
 
 // String returns a short name such as "reset".
@@ -74,8 +55,8 @@ func (k FaultKind) String() string {
 // Fault is one canned misbehaviour, consumed by one request.
 type Fault struct {
 	Kind        FaultKind
-	Status      int    // FaultStatus and FaultHTML; defaults 500 and 502
-	RetryAfter  string // Retry-After header value, sent with FaultStatus and FaultHTML when set
+	Status      int    // FaultStatus; default 500
+	RetryAfter  string // Retry-After header value, sent with FaultStatus when set
 	Body        string // FaultStatus body; default "<status text>\n"
 	ContentType string // FaultStatus content type; default text/plain
 }
@@ -97,8 +78,6 @@ func Of(kind FaultKind) Fault { return Fault{Kind: kind} }
 type Faults struct {
 	// RedirectTo is the base URL (scheme://host:port) redirects point at.
 	RedirectTo string
-	// HangLimit bounds FaultHang; default 60 s.
-	HangLimit time.Duration
 	// Store records malformed tokens served (may be nil).
 	Store *TokenStore
 
@@ -128,13 +107,6 @@ func (f *Faults) Clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queue = nil
-}
-
-// Pending returns how many faults are still queued.
-func (f *Faults) Pending() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.queue)
 }
 
 // Served returns how many faults were served.
@@ -176,9 +148,8 @@ func (f *Faults) next() (Fault, bool, <-chan struct{}) {
 	return ft, true, f.done
 }
 
-// tokenShape builds an endpoint's success body around a token; a nil token
-// means the token field is left out.
-type tokenShape func(token *string) any
+// tokenShape builds an endpoint's success body around a token.
+type tokenShape func(token string) any
 
 // wrap returns next behind the fault queue. service names the owner of
 // malformed tokens recorded in the Store.
@@ -194,17 +165,6 @@ func (f *Faults) wrap(service string, shape tokenShape, next http.Handler) http.
 }
 
 func (f *Faults) serve(w http.ResponseWriter, r *http.Request, ft Fault, service string, shape tokenShape, done <-chan struct{}) {
-	writeShape := func(tok *string) {
-		b, _ := json.Marshal(shape(tok))
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(b)
-	}
-	recordToken := func(v string) string {
-		if f.Store != nil {
-			f.Store.Add(KindFaultToken, service, v, time.Hour)
-		}
-		return v
-	}
 	switch ft.Kind {
 	case FaultStatus:
 		status := ft.Status
@@ -225,32 +185,17 @@ func (f *Faults) serve(w http.ResponseWriter, r *http.Request, ft Fault, service
 		}
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
-	case FaultHTML:
-		status := ft.Status
-		if status == 0 {
-			status = http.StatusBadGateway
-		}
-		if ft.RetryAfter != "" {
-			w.Header().Set("Retry-After", ft.RetryAfter)
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, "<!DOCTYPE html>\n<html>\n<head><title>%d %s</title></head>\n<body>\n<center><h1>%d %s</h1></center>\n<hr><center>nginx</center>\n<p>%s</p>\n</body>\n</html>\n",
-			status, http.StatusText(status), status, http.StatusText(status), bytes.Repeat([]byte("padding "), 200))
 	case FaultMalformedJSON:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"access_token": "abc", "token": "abc", "value": "abc", "expires_in": 36`)
-	case FaultEmptyToken:
-		empty := ""
-		writeShape(&empty)
-	case FaultMissingToken:
-		writeShape(nil)
 	case FaultNewlineToken:
-		v := recordToken("nl" + randomAlnum(24) + "\n" + randomAlnum(24))
-		writeShape(&v)
-	case FaultControlToken:
-		v := recordToken("cc" + randomAlnum(16) + "\x1b[31m\x00\a" + randomAlnum(16))
-		writeShape(&v)
+		v := "nl" + randomAlnum(24) + "\n" + randomAlnum(24)
+		if f.Store != nil {
+			f.Store.Add(KindFaultToken, service, v, time.Hour)
+		}
+		b, _ := json.Marshal(shape(v))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
 	case FaultHugeBody:
 		streamHugeBody(w)
 	case FaultRedirect307, FaultRedirect308:
@@ -260,14 +205,8 @@ func (f *Faults) serve(w http.ResponseWriter, r *http.Request, ft Fault, service
 		}
 		w.Header().Set("Location", f.RedirectTo+r.URL.RequestURI())
 		w.WriteHeader(code)
-	case FaultReset:
-		resetConnection(w)
 	case FaultHang:
-		limit := f.HangLimit
-		if limit <= 0 {
-			limit = 60 * time.Second
-		}
-		t := time.NewTimer(limit)
+		t := time.NewTimer(time.Minute)
 		defer t.Stop()
 		select {
 		case <-r.Context().Done():
@@ -298,26 +237,6 @@ func streamHugeBody(w http.ResponseWriter) {
 		left -= n
 	}
 	_, _ = io.WriteString(w, tail)
-}
-
-// resetConnection closes the request's connection with a TCP RST.
-func resetConnection(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler) // HTTP/2: abort the stream instead
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		return
-	}
-	raw := conn
-	if tc, ok := conn.(*tls.Conn); ok {
-		raw = tc.NetConn()
-	}
-	if tcp, ok := raw.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
-	_ = raw.Close()
 }
 
 // SinkRequest is one request the redirect target received.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -31,15 +30,20 @@ func (s *Stack) StartGitLab() (*GitLab, error) {
 	srv := s.newServer()
 	iss.SetURL(serverURL(srv, "127.0.0.1"))
 	s.run(srv, iss.Handler())
-	return &GitLab{Issuer: iss, ProjectPath: "grp/app", NamespaceID: "72", Environment: "release"}, nil
+	g := &GitLab{Issuer: iss, ProjectPath: "grp/app", NamespaceID: "72", Environment: "release"}
+	iss.service, iss.base = "gitlab", g.claims
+	return g, nil
 }
 
 // MintGitLab signs a GitLab-shaped ID token for aud, extra claims on top (a
 // nil value removes one), and records it in the store.
 func (g *GitLab) MintGitLab(aud string, extra map[string]any) (string, error) {
-	now := g.cfg.Now()
+	return g.Mint(aud, extra)
+}
+
+func (g *GitLab) claims(aud string, now time.Time) map[string]any {
 	ns, _, _ := strings.Cut(g.ProjectPath, "/")
-	claims := map[string]any{
+	return map[string]any{
 		"iss": g.URL, "aud": aud, "jti": randomString(16),
 		"sub":          "project_path:" + g.ProjectPath + ":ref_type:branch:ref:main",
 		"project_id":   "74884433",
@@ -51,31 +55,15 @@ func (g *GitLab) MintGitLab(aud string, extra map[string]any) (string, error) {
 		"environment":       g.Environment,
 		"nbf":               now.Add(-5 * time.Second).Unix(), "iat": now.Unix(), "exp": now.Add(g.cfg.Lifetime).Unix(),
 	}
-	for k, v := range extra {
-		if v == nil {
-			delete(claims, k)
-		} else {
-			claims[k] = v
-		}
-	}
-	tok, err := SignRS256(g.key, g.kid, claims)
-	if err != nil {
-		return "", err
-	}
-	g.store.Add(KindIDToken, "gitlab", tok, g.cfg.Lifetime)
-	return tok, nil
 }
 
 // GitLabPublisher is a crates.io trusted publisher for a GitLab project,
 // matched as crates.io does (src/controllers/trustpub/tokens/exchange/mod.rs,
 // handle_gitlab_token_inner): namespace and project of project_path,
 // case-insensitive; the pipeline file of ci_config_ref_uri; the environment
-// when the publisher names one; and namespace_id, stored on first use.
+// when the publisher names one.
 type GitLabPublisher struct {
 	Namespace, Project, WorkflowFilepath, Environment string
-
-	mu          sync.Mutex
-	namespaceID string
 }
 
 type gitlabTrust struct {
@@ -116,10 +104,7 @@ func (c *CratesIO) serveGitLab(ctx context.Context, w http.ResponseWriter, jwt s
 		cratesError(w, http.StatusBadRequest, msg)
 		return true
 	}
-	tok := "cio_tp_" + randomAlnum(32)
-	c.store.Add(KindAccessToken, "crates-io", tok, c.ttl)
-	c.store.countExchange("crates-io")
-	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	c.issue(w)
 	return true
 }
 
@@ -148,18 +133,11 @@ func (p *GitLabPublisher) match(claims map[string]any) string {
 	if !strings.EqualFold(path[:i], p.Namespace) || !strings.EqualFold(path[i+1:], p.Project) {
 		return fmt.Sprintf("No Trusted Publishing config found for repository `%s`.", path)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	nsID := claimString(claims["namespace_id"])
-	if p.namespaceID != "" && p.namespaceID != nsID {
-		return fmt.Sprintf("The Trusted Publishing config for repository `%s` does not match the namespace ID (%s) in the JWT. Expected namespace IDs: %s. Please recreate the Trusted Publishing config to update the namespace ID.", path, nsID, p.namespaceID)
-	}
 	if file != p.WorkflowFilepath {
 		return fmt.Sprintf("The Trusted Publishing config for repository `%s` does not match the workflow filepath `%s` in the JWT. Expected workflow filepaths: `%s`", path, file, p.WorkflowFilepath)
 	}
 	if env := claimString(claims["environment"]); p.Environment != "" && !strings.EqualFold(env, p.Environment) {
 		return fmt.Sprintf("The Trusted Publishing config for repository `%s` does not match the environment `%s` in the JWT. Expected environments: `%s`", path, env, p.Environment)
 	}
-	p.namespaceID = nsID
 	return ""
 }

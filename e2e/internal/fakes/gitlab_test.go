@@ -8,8 +8,7 @@ import (
 
 // TestCratesIOGitLab: the crates.io fake accepts a GitLab token only as
 // crates.io matches a GitLab trusted publisher (project, pipeline file,
-// environment, namespace_id bound on first use), once per jti, and still
-// accepts GitHub's tokens beside it.
+// environment), once per jti, and still accepts GitHub's tokens beside it.
 func TestCratesIOGitLab(t *testing.T) {
 	t.Parallel()
 	s := StartT(t, Options{})
@@ -30,10 +29,9 @@ func TestCratesIOGitLab(t *testing.T) {
 		{name: "other pipeline file", aud: "crates.io", extra: map[string]any{"ci_config_ref_uri": "gitlab.com/grp/app//ci/x.yml@refs/heads/main"}, status: 400, want: "workflow filepath `ci/x.yml`"},
 		{name: "other environment", aud: "crates.io", extra: map[string]any{"environment": "dev"}, status: 400, want: "environment `dev`"},
 		{name: "no environment", aud: "crates.io", extra: map[string]any{"environment": nil}, status: 400, want: "environment ``"},
-		{name: "namespace moved", aud: "crates.io", extra: map[string]any{"namespace_id": "99"}, status: 400, want: "namespace ID (99)"},
 		{name: "other audience", aud: "jfrog", status: 400, want: "Failed to decode JWT"},
 	}
-	for _, tt := range tests { // in order: the first match binds namespace_id 72
+	for _, tt := range tests {
 		tok, err := gl.MintGitLab(tt.aud, tt.extra)
 		if err != nil {
 			t.Fatal(err)

@@ -67,6 +67,11 @@ type Issuer struct {
 	kid   string
 	store *TokenStore
 
+	// service names the issuer in the store ("github" unless set); base,
+	// when set, builds the claims in place of GitHub's.
+	service string
+	base    func(audience string, now time.Time) map[string]any
+
 	mu        sync.Mutex
 	overrides map[string]any
 	audiences []string
@@ -137,11 +142,32 @@ func (i *Issuer) Audiences() []string {
 // Claims returns the claims a token for audience would carry now (audience
 // "" means GitHub's default), with overrides applied and extra on top.
 func (i *Issuer) Claims(audience string, extra map[string]any) map[string]any {
-	c := i.cfg
-	now := c.Now()
 	if audience == "" {
 		audience = i.DefaultAudience()
 	}
+	base := i.githubClaims
+	if i.base != nil {
+		base = i.base
+	}
+	claims := base(audience, i.cfg.Now())
+	i.mu.Lock()
+	ov := maps.Clone(i.overrides)
+	i.mu.Unlock()
+	for _, m := range []map[string]any{ov, extra} {
+		for k, v := range m {
+			if v == nil {
+				delete(claims, k)
+			} else {
+				claims[k] = v
+			}
+		}
+	}
+	return claims
+}
+
+// githubClaims are the claims of a GitHub Actions ID token.
+func (i *Issuer) githubClaims(audience string, now time.Time) map[string]any {
+	c := i.cfg
 	repo := i.Repository()
 	sub := "repo:" + repo + ":ref:" + c.Ref
 	if c.Environment != "" {
@@ -180,18 +206,6 @@ func (i *Issuer) Claims(audience string, extra map[string]any) map[string]any {
 	if c.Environment != "" {
 		claims["environment"] = c.Environment
 	}
-	i.mu.Lock()
-	ov := maps.Clone(i.overrides)
-	i.mu.Unlock()
-	for _, m := range []map[string]any{ov, extra} {
-		for k, v := range m {
-			if v == nil {
-				delete(claims, k)
-			} else {
-				claims[k] = v
-			}
-		}
-	}
 	return claims
 }
 
@@ -204,19 +218,9 @@ func (i *Issuer) Mint(audience string, extra map[string]any) (string, error) {
 		return "", err
 	}
 	if i.store != nil {
-		i.store.Add(KindIDToken, "github", tok, i.cfg.Lifetime)
+		i.store.Add(KindIDToken, cmp.Or(i.service, "github"), tok, i.cfg.Lifetime)
 	}
 	return tok, nil
-}
-
-// MintWithForeignKey signs a token like Mint but with a key the JWKS does
-// not hold, under the issuer's kid (a forged signature).
-func (i *Issuer) MintWithForeignKey(audience string, extra map[string]any) (string, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return "", fmt.Errorf("generate foreign key: %w", err)
-	}
-	return SignRS256(key, i.kid, i.Claims(audience, extra))
 }
 
 // Handler serves the discovery document, the JWKS and the token endpoint.
@@ -237,12 +241,8 @@ func (i *Issuer) Handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/jwks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, i.JWKS())
 	})
-	shape := func(tok *string) any {
-		m := map[string]any{"count": 1}
-		if tok != nil {
-			m["value"] = *tok
-		}
-		return m
+	shape := func(tok string) any {
+		return map[string]any{"count": 1, "value": tok}
 	}
 	mux.Handle("/_apis/token", i.Faults.wrap("github", shape, http.HandlerFunc(i.serveToken)))
 	return countRequests(i.store, mux)

@@ -43,6 +43,11 @@ type Root struct {
 	// requires a valid token for config.json, index files and downloads.
 	// Publishing always requires a valid token.
 	AuthRequired bool
+	// Service, when set, takes only an access token that service issued
+	// (Azure DevOps takes only an Entra token).
+	Service string
+	// Challenge are the WWW-Authenticate values of a 401.
+	Challenge []string
 }
 
 // IndexEntry is one line of a sparse index file.
@@ -282,6 +287,9 @@ func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if root.AuthRequired && !ok {
+		for _, c := range root.Challenge {
+			rec.Header().Add("WWW-Authenticate", c)
+		}
 		registryError(rec, http.StatusUnauthorized, why)
 		return
 	}
@@ -352,6 +360,9 @@ func (g *Registry) authorize(r *http.Request, root Root) (token string, ok bool,
 	}
 	if g.store == nil || !g.store.Valid(token) {
 		return token, false, "the token is invalid, expired or revoked"
+	}
+	if it, _ := g.store.Lookup(token); root.Service != "" && (it.Service != root.Service || it.Kind != KindAccessToken) {
+		return token, false, "the token was not issued by " + root.Service
 	}
 	return token, true, ""
 }

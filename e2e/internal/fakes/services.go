@@ -63,12 +63,8 @@ func (s *service) handler(path string, shape tokenShape, serve http.HandlerFunc)
 }
 
 // tokenField is the answer shape {"token": ...} of Cloudsmith and crates.io.
-func tokenField(tok *string) any {
-	m := map[string]any{}
-	if tok != nil {
-		m["token"] = *tok
-	}
-	return m
+func tokenField(tok string) any {
+	return map[string]any{"token": tok}
 }
 
 // decodeBody reads a bounded JSON request body into out.
@@ -109,13 +105,13 @@ func jfrogError(w http.ResponseWriter, status int, code, msg string) {
 
 // Handler serves the exchange endpoint (other paths: 404).
 func (j *JFrog) Handler() http.Handler {
-	return j.handler(JFrogTokenPath, func(tok *string) any {
-		m := map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers", "username": "oidc/octo", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
-		if tok != nil {
-			m["access_token"] = *tok
-		}
-		return m
-	}, j.serve)
+	return j.handler(JFrogTokenPath, func(tok string) any { return j.answer(tok, "octo") }, j.serve)
+}
+
+// answer is the success body around an access token.
+func (j *JFrog) answer(tok, user string) map[string]any {
+	return map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers",
+		"username": "oidc/" + user, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "access_token": tok}
 }
 
 func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
@@ -172,14 +168,7 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j.store.Add(KindAccessToken, "jfrog", access, ttl)
-	resp := map[string]any{
-		"access_token":      access,
-		"token_type":        "Bearer",
-		"expires_in":        int(ttl / time.Second),
-		"scope":             "applied-permissions/groups:readers",
-		"username":          "oidc/" + repo,
-		"issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-	}
+	resp := j.answer(access, repo)
 	if body.IncludeReferenceToken {
 		ref := "cmVmdGtuOjAxOj" + randomAlnum(50)
 		j.store.Add(KindReferenceToken, "jfrog", ref, ttl)
@@ -229,15 +218,11 @@ func NewCloudsmith(cfg ServiceConfig, namespace, serviceSlug string) *Cloudsmith
 }
 
 // Handler serves POST /openid/{namespace}/.
-func (c *Cloudsmith) Handler() http.Handler { return c.handler("/openid/", tokenField, c.serve) }
+func (c *Cloudsmith) Handler() http.Handler {
+	return c.handler("/openid/{ns}/{$}", tokenField, c.serve)
+}
 
 func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
-	rest := strings.TrimPrefix(r.URL.Path, "/openid/")
-	ns, tail, _ := strings.Cut(rest, "/")
-	if ns == "" || tail != "" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not found."})
-		return
-	}
 	if r.Method != http.MethodPost {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"detail": fmt.Sprintf("Method \"%s\" not allowed.", r.Method)})
 		return
@@ -250,18 +235,11 @@ func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "JSON parse error"})
 		return
 	}
-	missing := map[string][]string{}
-	if body.OIDCToken == "" {
-		missing["oidc_token"] = []string{"This field is required."}
-	}
-	if body.ServiceSlug == "" {
-		missing["service_slug"] = []string{"This field is required."}
-	}
-	if len(missing) > 0 {
-		writeJSON(w, http.StatusBadRequest, missing)
+	if body.OIDCToken == "" || body.ServiceSlug == "" {
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"oidc_token, service_slug": {"This field is required."}})
 		return
 	}
-	if ns != c.Namespace {
+	if r.PathValue("ns") != c.Namespace {
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not found."})
 		return
 	}
@@ -335,24 +313,14 @@ func (c *CratesIO) exchange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	claims, err := c.verifier.VerifyToken(r.Context(), body.JWT)
-	if err != nil {
-		var ve *VerifyError
-		switch {
-		case errors.As(err, &ve) && ve.Reason == ReasonIssuer:
-			cratesError(w, http.StatusBadRequest, "Unsupported JWT issuer: "+ve.Got)
-		case errors.As(err, &ve) && ve.Reason == ReasonMalformed:
-			cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
-		default:
-			cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
-		}
+	if ve := (*VerifyError)(nil); errors.As(err, &ve) && ve.Reason == ReasonIssuer {
+		cratesError(w, http.StatusBadRequest, "Unsupported JWT issuer: "+ve.Got)
+		return
+	} else if err != nil {
+		cratesError(w, http.StatusBadRequest, "Failed to decode JWT")
 		return
 	}
-	jti := claimString(claims["jti"])
-	c.jmu.Lock()
-	used := c.jtis[jti]
-	c.jtis[jti] = true
-	c.jmu.Unlock()
-	if jti == "" || used {
+	if !c.firstUse(claimString(claims["jti"])) {
 		cratesError(w, http.StatusBadRequest, "JWT has already been used")
 		return
 	}
@@ -366,9 +334,13 @@ func (c *CratesIO) exchange(w http.ResponseWriter, r *http.Request) {
 		cratesError(w, http.StatusBadRequest, fmt.Sprintf("No matching Trusted Publishing config found for repository `%s`: the token's `%s` is `%s`, the config requires `%s`.", repo, ve.Claim, ve.Got, ve.Want))
 		return
 	}
-	ttl := c.ttl
+	c.issue(w)
+}
+
+// issue answers with a new trusted-publishing token.
+func (c *CratesIO) issue(w http.ResponseWriter) {
 	tok := "cio_tp_" + randomAlnum(32)
-	c.store.Add(KindAccessToken, "crates-io", tok, ttl)
+	c.store.Add(KindAccessToken, "crates-io", tok, c.ttl)
 	c.store.countExchange("crates-io")
 	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 }

@@ -364,21 +364,11 @@ func (s *Stack) CodeArtifactInputs() map[string]string {
 // Faults returns the fault queue of an endpoint: "github" (the ID token
 // endpoint), "jfrog", "cloudsmith" or "crates-io".
 func (s *Stack) Faults(service string) (*Faults, error) {
-	switch service {
-	case "github":
-		return s.Issuer.Faults, nil
-	case "jfrog":
-		return s.JFrog.Faults, nil
-	case "cloudsmith":
-		return s.Cloudsmith.Faults, nil
-	case "crates-io":
-		return s.CratesIO.Faults, nil
-	case "sts":
-		return s.STS.Faults, nil
-	case "codeartifact":
-		return s.CodeArtifact.Faults, nil
-	case "azure", "entra":
-		return s.Azure.Entra.Faults, nil
+	f, ok := map[string]*Faults{"github": s.Issuer.Faults, "jfrog": s.JFrog.Faults, "cloudsmith": s.Cloudsmith.Faults,
+		"crates-io": s.CratesIO.Faults, "sts": s.STS.Faults, "codeartifact": s.CodeArtifact.Faults,
+		"azure": s.Azure.Entra.Faults, "entra": s.Azure.Entra.Faults}[service]
+	if !ok {
+		return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts, codeartifact or azure", service)
 	}
-	return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts, codeartifact or azure", service)
+	return f, nil
 }

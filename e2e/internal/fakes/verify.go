@@ -66,8 +66,6 @@ type Verifier struct {
 	Client *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Leeway tolerated on exp and nbf; default 0.
-	Leeway time.Duration
 
 	mu        sync.Mutex
 	audiences []string
@@ -148,10 +146,10 @@ func (v *Verifier) VerifyToken(ctx context.Context, token string) (map[string]an
 	if !ok {
 		return nil, &VerifyError{Reason: ReasonExpired, Claim: "exp", Got: "(missing)"}
 	}
-	if !now.Before(exp.Add(v.Leeway)) {
+	if !now.Before(exp) {
 		return nil, &VerifyError{Reason: ReasonExpired, Claim: "exp", Got: exp.UTC().Format(time.RFC3339)}
 	}
-	if nbf, ok := claimTime(claims["nbf"]); ok && now.Add(v.Leeway).Before(nbf) {
+	if nbf, ok := claimTime(claims["nbf"]); ok && now.Before(nbf) {
 		return nil, &VerifyError{Reason: ReasonNotYet, Claim: "nbf", Got: nbf.UTC().Format(time.RFC3339)}
 	}
 	auds := claimStrings(claims["aud"])

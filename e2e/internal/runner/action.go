@@ -606,9 +606,3 @@ func ParsePathFile(data []byte) []string {
 	}
 	return dirs
 }
-
-// FormatHeredoc returns name<<delim, value and delim as lines, the way a
-// well-behaved action writes an entry. Tests use it to build file contents.
-func FormatHeredoc(name, delim, value string) string {
-	return name + "<<" + delim + "\n" + value + "\n" + delim + "\n"
-}

@@ -171,44 +171,21 @@ func New(dir string, opts Options) (*Job, error) {
 		refName = strings.TrimPrefix(refName, "refs/")
 	}
 	e := j.env
-	e["PATH"] = opts.PATH
-	e["HOME"] = j.runnerHome
-	e["CARGO_HOME"] = filepath.Join(j.runnerHome, ".cargo")
-	e["CI"] = "true"
-	e["GITHUB_ACTIONS"] = "true"
-	e["GITHUB_ACTOR"] = owner
-	e["GITHUB_ACTOR_ID"] = "1"
-	e["GITHUB_TRIGGERING_ACTOR"] = owner
-	e["GITHUB_API_URL"] = "https://api.github.com"
-	e["GITHUB_GRAPHQL_URL"] = "https://api.github.com/graphql"
-	e["GITHUB_SERVER_URL"] = "https://github.com"
-	e["GITHUB_REPOSITORY"] = opts.Repository
-	e["GITHUB_REPOSITORY_ID"] = "100"
-	e["GITHUB_REPOSITORY_OWNER"] = owner
-	e["GITHUB_REPOSITORY_OWNER_ID"] = "1"
-	e["GITHUB_SHA"] = opts.SHA
-	e["GITHUB_REF"] = opts.Ref
-	e["GITHUB_REF_NAME"] = refName
-	e["GITHUB_REF_TYPE"] = refType
-	e["GITHUB_REF_PROTECTED"] = "false"
-	e["GITHUB_RUN_ID"] = opts.RunID
-	e["GITHUB_RUN_NUMBER"] = "1"
-	e["GITHUB_RUN_ATTEMPT"] = "1"
-	e["GITHUB_RETENTION_DAYS"] = "90"
-	e["GITHUB_JOB"] = opts.JobID
-	e["GITHUB_EVENT_NAME"] = opts.EventName
-	e["GITHUB_EVENT_PATH"] = eventPath
-	e["GITHUB_WORKFLOW"] = strings.TrimSuffix(strings.TrimSuffix(opts.Workflow, ".yml"), ".yaml")
-	e["GITHUB_WORKFLOW_REF"] = opts.Repository + "/.github/workflows/" + opts.Workflow + "@" + opts.Ref
-	e["GITHUB_WORKFLOW_SHA"] = opts.SHA
-	e["GITHUB_WORKSPACE"] = j.workspace
-	e["RUNNER_OS"] = "Linux"
-	e["RUNNER_ARCH"] = "X64"
-	e["RUNNER_NAME"] = "GitHub Actions 1"
-	e["RUNNER_ENVIRONMENT"] = "github-hosted"
-	e["RUNNER_TEMP"] = j.temp
-	e["RUNNER_TOOL_CACHE"] = filepath.Join(abs, "toolcache")
-	e["RUNNER_WORKSPACE"] = filepath.Dir(j.workspace)
+	maps.Copy(e, map[string]string{
+		"PATH": opts.PATH, "HOME": j.runnerHome, "CARGO_HOME": filepath.Join(j.runnerHome, ".cargo"), "CI": "true",
+		"GITHUB_ACTIONS": "true", "GITHUB_ACTOR": owner, "GITHUB_ACTOR_ID": "1", "GITHUB_TRIGGERING_ACTOR": owner,
+		"GITHUB_API_URL": "https://api.github.com", "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": opts.Repository, "GITHUB_REPOSITORY_ID": "100",
+		"GITHUB_REPOSITORY_OWNER": owner, "GITHUB_REPOSITORY_OWNER_ID": "1", "GITHUB_SHA": opts.SHA, "GITHUB_REF": opts.Ref,
+		"GITHUB_REF_NAME": refName, "GITHUB_REF_TYPE": refType, "GITHUB_REF_PROTECTED": "false", "GITHUB_RUN_ID": opts.RunID,
+		"GITHUB_RUN_NUMBER": "1", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_RETENTION_DAYS": "90", "GITHUB_JOB": opts.JobID,
+		"GITHUB_EVENT_NAME": opts.EventName, "GITHUB_EVENT_PATH": eventPath,
+		"GITHUB_WORKFLOW":     strings.TrimSuffix(strings.TrimSuffix(opts.Workflow, ".yml"), ".yaml"),
+		"GITHUB_WORKFLOW_REF": opts.Repository + "/.github/workflows/" + opts.Workflow + "@" + opts.Ref,
+		"GITHUB_WORKFLOW_SHA": opts.SHA, "GITHUB_WORKSPACE": j.workspace, "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
+		"RUNNER_NAME": "GitHub Actions 1", "RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": j.temp,
+		"RUNNER_TOOL_CACHE": filepath.Join(abs, "toolcache"), "RUNNER_WORKSPACE": filepath.Dir(j.workspace),
+	})
 	if strings.HasPrefix(opts.EventName, "pull_request") {
 		e["GITHUB_HEAD_REF"] = "feature"
 		e["GITHUB_BASE_REF"] = "main"
@@ -303,9 +280,6 @@ func (j *Job) fileCommandDir() string { return filepath.Join(j.temp, "_runner_fi
 // SetEnv sets a job environment variable for every later step (like
 // `env:` at the job level).
 func (j *Job) SetEnv(name, value string) { j.env[name] = value }
-
-// UnsetEnv removes a job environment variable.
-func (j *Job) UnsetEnv(name string) { delete(j.env, name) }
 
 // Env returns a copy of the job's environment as later steps see it:
 // the base environment, the extra variables and everything applied from
@@ -602,27 +576,6 @@ func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 		}
 	}
 	return nil, fmt.Errorf("runner: no action step %q ran", stepID)
-}
-
-// RunPosts runs the post stages of every action step that has not had its
-// post stage, in reverse order, as the runner does at the end of the job.
-// It stops at the first harness error.
-func (j *Job) RunPosts(ctx context.Context) ([]*StepResult, error) {
-	var results []*StepResult
-	for i := len(j.actions) - 1; i >= 0; i-- {
-		as := j.actions[i]
-		if as.posted || as.action.Runs.PostEntrypoint == "" {
-			continue
-		}
-		r, err := j.RunPost(ctx, as.id)
-		if r != nil {
-			results = append(results, r)
-		}
-		if err != nil {
-			return results, err
-		}
-	}
-	return results, nil
 }
 
 func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {

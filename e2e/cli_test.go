@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
@@ -290,42 +289,4 @@ func provBinary(t testing.TB) string {
 		t.Fatalf("build the action: %v", err)
 	}
 	return bin
-}
-
-// BenchmarkProviderGet measures what the credential provider adds to a
-// cargo run that needs the registry: start the built binary with
-// --cargo-plugin, read the hello, send one get, read the token (one ID
-// token request and one JFrog exchange against the local fakes).
-func BenchmarkProviderGet(b *testing.B) {
-	bin := provBinary(b)
-	s := fakes.StartT(b, fakes.Options{})
-	args := []string{"--provider=jfrog", "--url=" + s.JFrogURL, "--provider-name=" + s.JFrog.ProviderName,
-		"--index-url=" + s.JFrogIndex, "--token-scheme=Bearer", "--retries=3"}
-	req, err := json.Marshal(map[string]any{"v": 1, "kind": "get", "operation": "read", "args": args,
-		"registry": map[string]string{"index-url": s.JFrogIndex, "name": "artifactory"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	req = append(req, '\n')
-	env := append([]string{"PATH=" + os.Getenv("PATH")}, s.ActionEnv()...)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(bin, "--cargo-plugin")
-		cmd.Env = append(env, "RUNNER_TEMP="+b.TempDir()) // an empty token cache: every get exchanges
-		cmd.Stdin = bytes.NewReader(req)
-		out, err := cmd.Output()
-		if err != nil {
-			b.Fatalf("provider: %v", err)
-		}
-		if !bytes.Contains(out, []byte(`"Ok"`)) || !bytes.Contains(out, []byte(`"token":"Bearer `)) {
-			b.Fatalf("provider answered no token: %d bytes", len(out))
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
-	if got, want := s.Store.Exchanges("jfrog"), b.N; got != want {
-		b.Fatalf("%d exchanges for %d gets", got, want)
-	}
 }

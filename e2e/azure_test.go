@@ -2,12 +2,12 @@ package e2e
 
 // Azure Artifacts through Microsoft Entra workload identity federation,
 // against the Entra and Azure feed fakes: the emulated runner with the real
-// cargo (fetch and publish, token and provider mode), the composite setup/,
-// and the fault matrix's Azure rows (mxAzureRows, appended by mxRows).
+// cargo (fetch and publish, token and provider mode; the composite setup/
+// is a row of TestComposite), and the fault matrix's Azure rows
+// (mxAzureRows, appended by mxRows).
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,36 +103,6 @@ func TestAzureFetchAndPublish(t *testing.T) {
 			azCheckRequests(t, s)
 		})
 	}
-}
-
-// TestAzureComposite: setup/ (the composite for runners without a
-// container) in provider mode against Azure: the provider is the checked
-// binary, cargo fetch gets its token through it (the step's, from the
-// provider's cache), setup/post cleans up.
-func TestAzureComposite(t *testing.T) {
-	t.Parallel()
-	scnCargo(t)
-	w := cmpNewWorld(t, nil)
-	w.job.SetEnv(fakes.AzureAuthorityEnv, w.s.Azure.AuthorityHost)
-	res := w.runSetup("registry", azure, map[string]string{"credential-mode": "provider"})
-	if res.Failed {
-		t.Fatalf("setup failed:\n%s", res.Combined())
-	}
-	prov := res.Env()[azEnv+"CREDENTIAL_PROVIDER"]
-	want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=azure"
-	if !strings.HasPrefix(prov, want) {
-		t.Fatalf("credential provider %q, want it to start with %q", prov, want)
-	}
-	writeFiles(t, w.job.Workspace(), project("cmp-az", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"azure\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)))
-	if r := w.cargo("fetch"); r.Failed() {
-		t.Fatalf("cargo fetch through the provider failed:\n%s", r.Combined())
-	}
-	if used := w.s.Azure.Registry.TokensUsed(); len(used) != 1 || w.s.Store.Exchanges("azure") != 1 {
-		t.Errorf("the feed saw %d tokens after %d Entra exchanges, want the step's one token (from the provider's cache)", len(used), w.s.Store.Exchanges("azure"))
-	}
-	w.runPost()
-	checkJobNoLeak(t, w.job, w.s)
-	azCheckRequests(t, w.s)
 }
 
 // scnAzureFetch is the scenario fetch/azure (host and container): the step

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
@@ -289,4 +290,58 @@ func provBinary(t testing.TB) string {
 		t.Fatalf("build the action: %v", err)
 	}
 	return bin
+}
+
+// BenchmarkProviderGetCache measures one credential-provider call of the
+// built binary (start, hello, one get, the token) served from the token
+// cache against one that exchanges (an ID token request and a JFrog
+// exchange against the local fakes; each call gets an empty cache folder).
+//
+//	go test ./e2e -run '^$' -bench ProviderGetCache -benchtime 50x
+func BenchmarkProviderGetCache(b *testing.B) {
+	bin := provBinary(b)
+	s := fakes.StartT(b, fakes.Options{})
+	args := []string{"--provider=jfrog", "--url=" + s.JFrogURL, "--provider-name=" + s.JFrog.ProviderName,
+		"--index-url=" + s.JFrogIndex, "--token-scheme=Bearer", "--retries=3"}
+	req, err := json.Marshal(map[string]any{"v": 1, "kind": "get", "operation": "read", "args": args,
+		"registry": map[string]string{"index-url": s.JFrogIndex, "name": "artifactory"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req = append(req, '\n')
+	get := func(temp string) {
+		cmd := exec.Command(bin, "--cargo-plugin")
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "RUNNER_TEMP=" + temp}, s.ActionEnv()...)
+		cmd.Stdin = bytes.NewReader(req)
+		out, err := cmd.Output()
+		if err != nil || !bytes.Contains(out, []byte(`"token":"Bearer `)) {
+			b.Fatalf("provider: %v, %d bytes", err, len(out))
+		}
+	}
+	for _, mode := range []string{"exchange", "cache"} {
+		b.Run(mode, func(b *testing.B) {
+			temps := make([]string, b.N)
+			for i := range temps {
+				temps[i] = b.TempDir()
+			}
+			if mode == "cache" {
+				for i := range temps {
+					temps[i] = temps[0]
+				}
+				get(temps[0]) // fills the cache
+			}
+			before := s.Store.Exchanges("jfrog")
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				get(temps[i])
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
+			want := map[string]int{"exchange": b.N, "cache": 0}[mode]
+			if got := s.Store.Exchanges("jfrog") - before; got != want {
+				b.Fatalf("%d exchanges for %d %s gets, want %d", got, b.N, mode, want)
+			}
+		})
+	}
 }

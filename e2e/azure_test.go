@@ -1,10 +1,10 @@
 package e2e
 
 // Azure Artifacts through Microsoft Entra workload identity federation,
-// against the Entra and Azure feed fakes: the emulated runner with the real
-// cargo (fetch and publish, token and provider mode; the composite setup/
-// is a row of TestComposite), and the fault matrix's Azure rows
-// (mxAzureRows, appended by mxRows).
+// against the Entra and Azure feed fakes: the fetch scenario and the fault
+// matrix's Azure rows (mxAzureRows, appended by mxRows). The long jobs
+// with the real cargo are rows of TestProvider, the composite setup/ a row
+// of TestComposite.
 
 import (
 	"fmt"
@@ -46,62 +46,6 @@ func azCheckRequests(t testing.TB, s *fakes.Stack) {
 		if it, ok := s.Store.Lookup(r.Token); r.Token != "" && (!ok || it.Service != "azure") {
 			t.Errorf("the feed got %s %s with a token Entra did not issue (status %d)", r.Method, r.Path, r.Status)
 		}
-	}
-}
-
-// TestAzureFetchAndPublish: the action step against Entra, then the real
-// cargo fetches from and publishes to the Azure feed; after the first
-// token's life a second publish works in provider mode (the provider asks
-// Entra again) and fails with the feed's 401 in token mode.
-func TestAzureFetchAndPublish(t *testing.T) {
-	t.Parallel()
-	for _, mode := range []string{"provider", "token"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			w := provNewWorld(t)
-			s, j := w.s, w.job
-			j.SetEnv(fakes.AzureAuthorityEnv, s.Azure.AuthorityHost)
-			dep := fmt.Sprintf("%s = { version = %q, registry = \"azure\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)
-			writeFiles(t, j.Workspace(), project("az-user", "0.1.0", dep))
-			in := s.AzureInputs()
-			in["credential-mode"] = mode
-			res, err := j.RunAction(t.Context(), runner.Host(provBinary(t)), repoAction(t), runner.Step{ID: "registry", Inputs: in})
-			if err != nil {
-				t.Fatalf("action step: %v", err)
-			}
-			issued := time.Now()
-			provCheckStep(t, j, res, azure, mode)
-			if mode == "token" {
-				tok, ok := strings.CutPrefix(j.Env()[azEnv+"TOKEN"], "Bearer ")
-				if it, known := s.Store.Lookup(tok); !ok || !known || it.Service != "azure" {
-					t.Fatalf("%sTOKEN is not \"Bearer <the Entra access token>\"", azEnv)
-				}
-			}
-			if got := j.Env()[azEnv+"INDEX"]; got != s.Azure.Index {
-				t.Errorf("%sINDEX = %q, want %q", azEnv, got, s.Azure.Index)
-			}
-			if r := w.cargo(true, "fetch"); !strings.Contains(r.Combined(), "Downloaded "+fakes.DefaultCrate) {
-				t.Fatalf("cargo fetch did not download from the Azure feed:\n%s", r.Combined())
-			}
-			w.cargo(true, "publish", "--registry", "azure", "--allow-dirty", "--no-verify")
-			w.sleepPast(issued)
-			writeFiles(t, j.Workspace(), project("az-user", "0.1.1", dep))
-			r := w.cargo(false, "publish", "--registry", "azure", "--allow-dirty", "--no-verify")
-			published := strings.Join(s.Azure.Registry.Published(), ",")
-			if mode == "token" {
-				if !r.Failed() || !strings.Contains(r.Combined(), "401") || published != "az-user@0.1.0" {
-					t.Errorf("publish with the exported token after its life: failed %v, published %s; want the feed's 401", r.Failed(), published)
-				}
-			} else if r.Failed() || published != "az-user@0.1.0,az-user@0.1.1" {
-				t.Errorf("publish through the provider after the first token's life: failed %v, published %s", r.Failed(), published)
-			}
-			// The step's token seeds the provider's cache; a fresh one is
-			// needed once it expires.
-			if mode == "provider" && s.Store.Exchanges("azure") < 2 {
-				t.Errorf("%d Entra exchanges, want the step's and a fresh one after its life at least", s.Store.Exchanges("azure"))
-			}
-			azCheckRequests(t, s)
-		})
 	}
 }
 

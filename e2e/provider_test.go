@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,8 @@ const provTTL = 5 * time.Second
 // authenticated requests: each index file is fetched after its parent's.
 var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e"}
 
-// TestProvider runs the long job for every provider in both credential
+// TestProvider runs the long job for every provider (Azure too, its feed a
+// host of its own, its Entra at AZURE_AUTHORITY_HOST) in both credential
 // modes, with tokens that live provTTL: the action step, then cargo
 // (generate-lockfile and fetch, or for crates.io a publish), a wait past
 // the token's life, and cargo again with nothing cached. Through the
@@ -34,7 +36,7 @@ var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e"}
 // runs before its expiry exchange nothing.
 func TestProvider(t *testing.T) {
 	t.Parallel()
-	for _, p := range providers {
+	for _, p := range append(slices.Clip(providers), azure) {
 		for _, mode := range []string{"provider", "token"} {
 			t.Run(p.name+"/"+mode, func(t *testing.T) {
 				t.Parallel()
@@ -54,16 +56,18 @@ type provWorld struct {
 }
 
 // provStack starts the fakes with tokens that live provTTL and the provChain
-// crates in the registry.
+// crates in the registry and the Azure feed.
 func provStack(t testing.TB) *fakes.Stack {
 	t.Helper()
 	s := fakes.StartT(t, fakes.Options{TokenTTL: provTTL})
-	next := fakes.DefaultCrate
-	for i := len(provChain) - 1; i >= 0; i-- {
-		if err := s.Registry.AddCrate(provChain[i], "1.0.0", fakes.Dep{Name: next, Req: "1"}); err != nil {
-			t.Fatal(err)
+	for _, reg := range []*fakes.Registry{s.Registry, s.Azure.Registry.Registry} {
+		next := fakes.DefaultCrate
+		for i := len(provChain) - 1; i >= 0; i-- {
+			if err := reg.AddCrate(provChain[i], "1.0.0", fakes.Dep{Name: next, Req: "1"}); err != nil {
+				t.Fatal(err)
+			}
+			next = provChain[i]
 		}
-		next = provChain[i]
 	}
 	return s
 }
@@ -73,7 +77,8 @@ func provNewWorld(t *testing.T) *provWorld {
 	scnCargo(t)
 	s := provStack(t)
 	env := map[string]string{"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile, "CARGO_TERM_COLOR": "never",
-		"CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20", fakes.CratesIOURLEnv: s.CratesIOIndex}
+		"CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20", fakes.CratesIOURLEnv: s.CratesIOIndex,
+		fakes.AzureAuthorityEnv: s.Azure.AuthorityHost}
 	for k, v := range s.AWSEnv() {
 		env[k] = v
 	}
@@ -170,7 +175,10 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	if !strings.Contains(again.Combined(), "Downloaded "+provChain[0]) {
 		t.Errorf("cargo fetch did not download again:\n%s", again.Combined())
 	}
-	provSlowRegistry(w, stepExchanges)
+	provSlowRegistry(w, p.registryOf(s), stepExchanges)
+	if p.name == "azure" {
+		azCheckRequests(t, s)
+	}
 	if p.name == "jfrog" {
 		provConcurrentFetch(w, credprovider.CacheDir(res.Env[p.providerVar()]))
 	}
@@ -211,10 +219,10 @@ func provCheckStep(t *testing.T, j *runner.Job, res *runner.StepResult, p provid
 // fresh token from the provider when the first expires; over the whole job
 // the provider asks once per cargo run, not per request, and the registry
 // refuses no token the provider gave.
-func provSlowRegistry(w *provWorld, stepExchanges int) {
+func provSlowRegistry(w *provWorld, reg *fakes.Registry, stepExchanges int) {
 	t, s, j := w.t, w.s, w.job
 	before := s.Store.Exchanges("")
-	s.Registry.SetDelay(700 * time.Millisecond)
+	reg.SetDelay(700 * time.Millisecond)
 	if err := os.RemoveAll(filepath.Join(j.Env()["CARGO_HOME"], "registry")); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +230,7 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 		t.Fatal(err)
 	}
 	r := w.cargo(true, "fetch")
-	s.Registry.SetDelay(0)
+	reg.SetDelay(0)
 	if r.Duration < provTTL {
 		t.Errorf("the slow cargo fetch took %s, not longer than a token's life (%s): the scenario proves nothing", r.Duration, provTTL)
 	} else if got := s.Store.Exchanges("") - before; got < 1 {
@@ -232,7 +240,7 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 	}
 	calls := s.Store.Exchanges("") - stepExchanges
 	authReqs, seen := 0, map[string]bool{}
-	for _, rq := range s.Registry.Requests() {
+	for _, rq := range reg.Requests() {
 		if rq.Token != "" && rq.Status >= 200 && rq.Status < 300 {
 			authReqs++
 			seen[rq.Token] = true

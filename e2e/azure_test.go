@@ -1,10 +1,10 @@
 package e2e
 
 // Azure Artifacts through Microsoft Entra workload identity federation,
-// against the Entra and Azure feed fakes: the fetch scenario and the fault
-// matrix's Azure rows (mxAzureRows, appended by mxRows). The long jobs
-// with the real cargo are rows of TestProvider, the composite setup/ a row
-// of TestComposite.
+// against the Entra and Azure feed fakes: the fault matrix's Azure rows
+// (mxAzureRows, appended by mxRows) and what Entra and the feed must have
+// received. The long jobs with the real cargo are rows of TestProvider, the
+// composite setup/ a row of TestComposite, the fetch a scenario (scnFetch).
 
 import (
 	"fmt"
@@ -47,24 +47,6 @@ func azCheckRequests(t testing.TB, s *fakes.Stack) {
 			t.Errorf("the feed got %s %s with a token Entra did not issue (status %d)", r.Method, r.Path, r.Status)
 		}
 	}
-}
-
-// scnAzureFetch is the scenario fetch/azure (host and container): the step
-// reaches Entra through AZURE_AUTHORITY_HOST in its env (in the container
-// too), exports "Bearer <token>", and a later cargo fetch takes the crate
-// from the Azure feed with it.
-func scnAzureFetch(w *scnWorld) {
-	t := w.t
-	res := w.mustSucceed(azure, nil)
-	tok := res.Outputs["token"]
-	scnWantEnv(t, res, map[string]string{azEnv + "INDEX": w.s.Azure.Index, azEnv + "TOKEN": "Bearer " + tok, azEnv + "CREDENTIAL_PROVIDER": "cargo:token"})
-	writeFiles(t, w.job.Workspace(), project("scn-az", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"azure\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)))
-	w.mustCargo("Downloaded "+fakes.DefaultCrate, nil, "fetch")
-	if used := w.s.Azure.Registry.TokensUsed(); len(used) != 1 || used[0] != tok {
-		t.Errorf("the feed saw %d distinct tokens, want exactly the action's one", len(used))
-	}
-	w.runPost()
-	azCheckRequests(t, w.s)
 }
 
 // mxAzureRows are the fault matrix's Azure rows.

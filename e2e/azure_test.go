@@ -7,8 +7,6 @@ package e2e
 // composite setup/ a row of TestComposite, the fetch a scenario (scnFetch).
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +47,12 @@ func azCheckRequests(t testing.TB, s *fakes.Stack) {
 	}
 }
 
-// mxAzureRows are the fault matrix's Azure rows.
+// mxAzureRows are the fault matrix's Azure rows: what the binary does end
+// to end (one ::error, nothing exported, nothing leaked, bounded requests).
+// Each AADSTS code's text and a malformed answer: exchange's TestAzureErrors
+// and TestAzureBadAnswers; the index of organization/project/feed:
+// internal/config's unit tests; the exported Bearer token and the provider
+// setting: scnFetch and TestProvider's azure rows.
 func mxAzureRows() []mxRow {
 	fail := func(r mxRow) mxRow {
 		r.exit = 1
@@ -60,46 +63,7 @@ func mxAzureRows() []mxRow {
 		w.s.Azure.Entra.SetCredentials(fakes.FederatedCredential{Issuer: w.s.IssuerURL,
 			Subject: "repo:octo-org/octo-repo:environment:release", Audience: fakes.EntraAudience})
 	}
-	entraChecked := func(w *mxWorld) []string {
-		var p []string
-		for _, r := range w.s.Azure.Entra.Received() {
-			if r.Scope != fakes.AzureDevOpsScope || r.ClientAssertionType != fakes.EntraAssertionType || r.GrantType != fakes.EntraGrantType || !r.Assertion {
-				p = append(p, fmt.Sprintf("Entra got %+v", r))
-			}
-		}
-		return p
-	}
 	return []mxRow{
-		{name: "azure/ok", expected: "ok: Bearer <Entra token>, scope Azure DevOps", provider: "azure",
-			idReqs: mxN(1), svcReqs: mxN(1),
-			check: func(w *mxWorld) []string {
-				p := entraChecked(w)
-				tok := w.res.Outputs["token"]
-				if it, ok := w.s.Store.Lookup(tok); !ok || it.Service != "azure" || w.res.Env[azEnv+"TOKEN"] != "Bearer "+tok {
-					p = append(p, azEnv+"TOKEN is not Bearer <the Entra access token>")
-				}
-				if got := w.s.Issuer.Audiences(); len(got) != 1 || got[0] != fakes.EntraAudience {
-					p = append(p, fmt.Sprintf("ID token audiences %q", got))
-				}
-				return p
-			}},
-		{name: "azure/provider-mode", expected: "ok: provider installed, no token exported", provider: "azure",
-			inputs: map[string]string{"credential-mode": "provider"},
-			check: func(w *mxWorld) []string {
-				if v := w.res.Env[azEnv+"CREDENTIAL_PROVIDER"]; !strings.Contains(v, " --provider=azure") || !strings.Contains(v, w.s.Azure.Entra.ClientID) {
-					return []string{"credential provider " + v}
-				}
-				return entraChecked(w)
-			}},
-		{name: "azure/organization-project-feed", expected: "ok: the pkgs.dev.azure.com index of the three inputs", provider: "azure",
-			inputs: map[string]string{"index-url": mxDrop, "organization": fakes.DefaultAzureOrg, "project": "Octo Project", "feed": fakes.DefaultAzureFeed},
-			check: func(w *mxWorld) []string {
-				want := "sparse+https://pkgs.dev.azure.com" + fakes.AzureIndexPrefix(fakes.DefaultAzureOrg, "Octo%20Project", fakes.DefaultAzureFeed)
-				if got := w.res.Outputs["index-url"]; got != want || w.res.Env[azEnv+"INDEX"] != want {
-					return []string{fmt.Sprintf("index-url %q, want %q", got, want)}
-				}
-				return nil
-			}},
 		{name: "azure/throttled-429-then-ok", expected: "ok: AADSTS50196 429 retried after Retry-After", provider: "azure",
 			setup:   func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.EntraThrottled("1")) },
 			svcReqs: mxN(2), minTime: 900 * time.Millisecond, maxTime: 8 * time.Second},
@@ -110,18 +74,6 @@ func mxAzureRows() []mxRow {
 		fail(mxRow{name: "azure/deny-echoing-the-id-token", expected: "fail at once: the echoed ID token redacted",
 			setup:  func(w *mxWorld) { otherSubject(w); w.s.Azure.Entra.SetEchoAssertion(true) },
 			want:   []string{"no federated credential matches the ID token"},
-			idReqs: mxN(1), svcReqs: mxN(1)}),
-		fail(mxRow{name: "azure/unknown-tenant-90002", expected: "fail at once: names tenant-id",
-			inputs: map[string]string{"tenant-id": "00000000-1111-2222-3333-444444444444"},
-			want:   []string{"tenant not found", "00000000-1111-2222-3333-444444444444", "tenant-id"},
-			idReqs: mxN(1), svcReqs: mxN(1)}),
-		fail(mxRow{name: "azure/unknown-client-700016", expected: "fail at once: names client-id",
-			inputs: map[string]string{"client-id": "11111111-2222-3333-4444-555555555555"},
-			want:   []string{"application not found", "11111111-2222-3333-4444-555555555555", "client-id"},
-			idReqs: mxN(1), svcReqs: mxN(1)}),
-		fail(mxRow{name: "azure/malformed-200", expected: "fail: not valid JSON",
-			setup:  func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.Of(fakes.FaultMalformedJSON)) },
-			want:   []string{"json"},
 			idReqs: mxN(1), svcReqs: mxN(1)}),
 		fail(mxRow{name: "azure/token-in-error-body", expected: "fail: the error's token not shown",
 			setup: func(w *mxWorld) {

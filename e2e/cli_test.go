@@ -25,10 +25,7 @@ import (
 // hold. A usage error (exit 2) writes nothing to stdout.
 func TestCLI(t *testing.T) {
 	t.Parallel()
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := provBinary(t)
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing-ca.pem")
 	empty := writeFile(t, filepath.Join(dir, "0001.state"), "", 0o600)
@@ -100,10 +97,7 @@ func TestCLI(t *testing.T) {
 // inputs by credprovider.ParseArgs.
 func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 	t.Parallel()
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := provBinary(t)
 	out, err := exec.Command(bin, "--help").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -91,9 +91,8 @@ func TestComposite(t *testing.T) {
 func TestCompositeRefusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		env      map[string]string
-		provider string
+		name, provider string
+		env            map[string]string
 		// prepare returns extra inputs; url is the mirror's download-url,
 		// with user u and the password.
 		prepare func(w *cmpWorld, url string) map[string]string

@@ -27,10 +27,7 @@ const scnOwner = 1000
 // runner would run it outside a container.
 func TestScenarioHost(t *testing.T) {
 	t.Parallel()
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := provBinary(t)
 	scnRunAll(t, runner.Host(bin))
 }
 

@@ -14,10 +14,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
-// azEnv is the prefix of the variables the action exports for the feed
-// (registry name default "azure").
-const azEnv = "CARGO_REGISTRIES_AZURE_"
-
 // azCheckRequests checks what Entra received: every request is the
 // client-credentials grant of the configured application in the configured
 // tenant, with an assertion, for Azure DevOps; and every token the feed saw

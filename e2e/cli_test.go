@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,12 +352,8 @@ type cliRun struct {
 func cliEnv(t *testing.T, s *fakes.Stack, extra map[string]string) map[string]string {
 	t.Helper()
 	home := t.TempDir()
-	env := map[string]string{
-		"PATH": os.Getenv("PATH"), "HOME": home, "CARGO_HOME": filepath.Join(home, ".cargo"),
-		"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile,
-		"CARGO_TERM_COLOR": "never", "CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20",
-		"TMPDIR": t.TempDir(), // the provider's default token cache, not the machine's /tmp
-	}
+	env := cargoEnv(s, map[string]string{"PATH": os.Getenv("PATH"), "HOME": home, "CARGO_HOME": filepath.Join(home, ".cargo"),
+		"TMPDIR": t.TempDir()}) // TMPDIR: the provider's default token cache, not the machine's /tmp
 	if rh := os.Getenv("RUSTUP_HOME"); rh != "" {
 		env["RUSTUP_HOME"] = rh
 	} else if h, err := os.UserHomeDir(); err == nil {
@@ -365,9 +362,7 @@ func cliEnv(t *testing.T, s *fakes.Stack, extra map[string]string) map[string]st
 	if v, ok := os.LookupEnv("RUSTUP_TOOLCHAIN"); ok {
 		env["RUSTUP_TOOLCHAIN"] = v
 	}
-	for k, v := range extra {
-		env[k] = v
-	}
+	maps.Copy(env, extra)
 	return env
 }
 
@@ -426,7 +421,7 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv(t, s, map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt, fakes.CratesIOURLEnv: s.CratesIOIndex})
+	env := cliEnv(t, s, map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt})
 	dir := t.TempDir()
 	writeFiles(t, dir, project("gl-published", "0.1.0", ""))
 

@@ -31,8 +31,6 @@ func TestComposite(t *testing.T) {
 			scnCargo(t)
 			p := providerNamed(t, tt.provider)
 			w := cmpNewWorld(t, nil)
-			w.job.SetEnv(fakes.CratesIOURLEnv, w.s.CratesIOIndex)
-			w.job.SetEnv(fakes.AzureAuthorityEnv, w.s.Azure.AuthorityHost)
 			res := w.runSetup("registry", p, map[string]string{"credential-mode": tt.mode})
 			if res.Failed || !strings.Contains(res.Combined(), "matches") || w.rel.downloadCount() != 1 {
 				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloadCount(), res.Combined())

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -176,6 +177,19 @@ func checkJobNoLeak(t testing.TB, job *runner.Job, s *fakes.Stack, extra ...stri
 			t.Error("LEAK: " + l)
 		}
 	}
+}
+
+// cargoEnv is the environment of a job whose steps run the real cargo
+// against s, extra on top: the provider trusts the fakes' CA through
+// SSL_CERT_FILE, cargo through CARGO_HTTP_CAINFO; cargo neither colours nor
+// retries; crates.io, AWS and Entra are the fakes.
+func cargoEnv(s *fakes.Stack, extra map[string]string) map[string]string {
+	env := map[string]string{"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile, "CARGO_TERM_COLOR": "never",
+		"CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20", fakes.CratesIOURLEnv: s.CratesIOIndex}
+	for _, m := range []map[string]string{s.AWSEnv(), s.AzureEnv(), extra} {
+		maps.Copy(env, m)
+	}
+	return env
 }
 
 // writeFile writes data to path, making its folders.

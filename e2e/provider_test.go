@@ -76,13 +76,7 @@ func provNewWorld(t *testing.T) *provWorld {
 	t.Helper()
 	scnCargo(t)
 	s := provStack(t)
-	env := map[string]string{"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile, "CARGO_TERM_COLOR": "never",
-		"CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20", fakes.CratesIOURLEnv: s.CratesIOIndex,
-		fakes.AzureAuthorityEnv: s.Azure.AuthorityHost}
-	for k, v := range s.AWSEnv() {
-		env[k] = v
-	}
-	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
+	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: cargoEnv(s, nil)})
 	t.Cleanup(func() { checkJobNoLeak(t, job, s) })
 	return &provWorld{t: t, s: s, job: job}
 }

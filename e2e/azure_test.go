@@ -1,24 +1,18 @@
 package e2e
 
 // Azure Artifacts through Microsoft Entra workload identity federation,
-// against the Entra and Azure feed fakes: the emulated runner with the real
-// cargo (fetch and publish, token and provider mode), the composite setup/,
-// and the fault matrix's Azure rows (mxAzureRows, appended by mxRows).
+// against the Entra and Azure feed fakes: the fault matrix's Azure rows
+// (mxAzureRows, appended by mxRows) and what Entra and the feed must have
+// received. The long jobs with the real cargo are rows of TestProvider, the
+// composite setup/ a row of TestComposite, the fetch a scenario (scnFetch).
 
 import (
-	"fmt"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
-
-// azEnv is the prefix of the variables the action exports for the feed
-// (registry name default "azure").
-const azEnv = "CARGO_REGISTRIES_AZURE_"
 
 // azCheckRequests checks what Entra received: every request is the
 // client-credentials grant of the configured application in the configured
@@ -49,111 +43,12 @@ func azCheckRequests(t testing.TB, s *fakes.Stack) {
 	}
 }
 
-// TestAzureFetchAndPublish: the action step against Entra, then the real
-// cargo fetches from and publishes to the Azure feed; after the first
-// token's life a second publish works in provider mode (the provider asks
-// Entra again) and fails with the feed's 401 in token mode.
-func TestAzureFetchAndPublish(t *testing.T) {
-	t.Parallel()
-	for _, mode := range []string{"provider", "token"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			w := provNewWorld(t)
-			s, j := w.s, w.job
-			j.SetEnv(fakes.AzureAuthorityEnv, s.Azure.AuthorityHost)
-			dep := fmt.Sprintf("%s = { version = %q, registry = \"azure\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)
-			writeFiles(t, j.Workspace(), project("az-user", "0.1.0", dep))
-			in := s.AzureInputs()
-			in["credential-mode"] = mode
-			res, err := j.RunAction(t.Context(), runner.Host(provBinary(t)), repoAction(t), runner.Step{ID: "registry", Inputs: in})
-			if err != nil {
-				t.Fatalf("action step: %v", err)
-			}
-			issued := time.Now()
-			provCheckStep(t, j, res, azure, mode)
-			if mode == "token" {
-				tok, ok := strings.CutPrefix(j.Env()[azEnv+"TOKEN"], "Bearer ")
-				if it, known := s.Store.Lookup(tok); !ok || !known || it.Service != "azure" {
-					t.Fatalf("%sTOKEN is not \"Bearer <the Entra access token>\"", azEnv)
-				}
-			}
-			if got := j.Env()[azEnv+"INDEX"]; got != s.Azure.Index {
-				t.Errorf("%sINDEX = %q, want %q", azEnv, got, s.Azure.Index)
-			}
-			if r := w.cargo(true, "fetch"); !strings.Contains(r.Combined(), "Downloaded "+fakes.DefaultCrate) {
-				t.Fatalf("cargo fetch did not download from the Azure feed:\n%s", r.Combined())
-			}
-			w.cargo(true, "publish", "--registry", "azure", "--allow-dirty", "--no-verify")
-			w.sleepPast(issued)
-			writeFiles(t, j.Workspace(), project("az-user", "0.1.1", dep))
-			r := w.cargo(false, "publish", "--registry", "azure", "--allow-dirty", "--no-verify")
-			published := strings.Join(s.Azure.Registry.Published(), ",")
-			if mode == "token" {
-				if !r.Failed() || !strings.Contains(r.Combined(), "401") || published != "az-user@0.1.0" {
-					t.Errorf("publish with the exported token after its life: failed %v, published %s; want the feed's 401", r.Failed(), published)
-				}
-			} else if r.Failed() || published != "az-user@0.1.0,az-user@0.1.1" {
-				t.Errorf("publish through the provider after the first token's life: failed %v, published %s", r.Failed(), published)
-			}
-			// The step's token seeds the provider's cache; a fresh one is
-			// needed once it expires.
-			if mode == "provider" && s.Store.Exchanges("azure") < 2 {
-				t.Errorf("%d Entra exchanges, want the step's and a fresh one after its life at least", s.Store.Exchanges("azure"))
-			}
-			azCheckRequests(t, s)
-		})
-	}
-}
-
-// TestAzureComposite: setup/ (the composite for runners without a
-// container) in provider mode against Azure: the provider is the checked
-// binary, cargo fetch gets its token through it (the step's, from the
-// provider's cache), setup/post cleans up.
-func TestAzureComposite(t *testing.T) {
-	t.Parallel()
-	scnCargo(t)
-	w := cmpNewWorld(t, nil)
-	w.job.SetEnv(fakes.AzureAuthorityEnv, w.s.Azure.AuthorityHost)
-	res := w.runSetup("registry", azure, map[string]string{"credential-mode": "provider"})
-	if res.Failed {
-		t.Fatalf("setup failed:\n%s", res.Combined())
-	}
-	prov := res.Env()[azEnv+"CREDENTIAL_PROVIDER"]
-	want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=azure"
-	if !strings.HasPrefix(prov, want) {
-		t.Fatalf("credential provider %q, want it to start with %q", prov, want)
-	}
-	writeFiles(t, w.job.Workspace(), project("cmp-az", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"azure\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)))
-	if r := w.cargo("fetch"); r.Failed() {
-		t.Fatalf("cargo fetch through the provider failed:\n%s", r.Combined())
-	}
-	if used := w.s.Azure.Registry.TokensUsed(); len(used) != 1 || w.s.Store.Exchanges("azure") != 1 {
-		t.Errorf("the feed saw %d tokens after %d Entra exchanges, want the step's one token (from the provider's cache)", len(used), w.s.Store.Exchanges("azure"))
-	}
-	w.runPost()
-	checkJobNoLeak(t, w.job, w.s)
-	azCheckRequests(t, w.s)
-}
-
-// scnAzureFetch is the scenario fetch/azure (host and container): the step
-// reaches Entra through AZURE_AUTHORITY_HOST in its env (in the container
-// too), exports "Bearer <token>", and a later cargo fetch takes the crate
-// from the Azure feed with it.
-func scnAzureFetch(w *scnWorld) {
-	t := w.t
-	res := w.mustSucceed(azure, nil)
-	tok := res.Outputs["token"]
-	scnWantEnv(t, res, map[string]string{azEnv + "INDEX": w.s.Azure.Index, azEnv + "TOKEN": "Bearer " + tok, azEnv + "CREDENTIAL_PROVIDER": "cargo:token"})
-	writeFiles(t, w.job.Workspace(), project("scn-az", "0.1.0", fmt.Sprintf("%s = { version = %q, registry = \"azure\" }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)))
-	w.mustCargo("Downloaded "+fakes.DefaultCrate, nil, "fetch")
-	if used := w.s.Azure.Registry.TokensUsed(); len(used) != 1 || used[0] != tok {
-		t.Errorf("the feed saw %d distinct tokens, want exactly the action's one", len(used))
-	}
-	w.runPost()
-	azCheckRequests(t, w.s)
-}
-
-// mxAzureRows are the fault matrix's Azure rows.
+// mxAzureRows are the fault matrix's Azure rows: what the binary does end
+// to end (one ::error, nothing exported, nothing leaked, bounded requests).
+// Each AADSTS code's text and a malformed answer: exchange's TestAzureErrors
+// and TestAzureBadAnswers; the index of organization/project/feed:
+// internal/config's unit tests; the exported Bearer token and the provider
+// setting: scnFetch and TestProvider's azure rows.
 func mxAzureRows() []mxRow {
 	fail := func(r mxRow) mxRow {
 		r.exit = 1
@@ -164,46 +59,7 @@ func mxAzureRows() []mxRow {
 		w.s.Azure.Entra.SetCredentials(fakes.FederatedCredential{Issuer: w.s.IssuerURL,
 			Subject: "repo:octo-org/octo-repo:environment:release", Audience: fakes.EntraAudience})
 	}
-	entraChecked := func(w *mxWorld) []string {
-		var p []string
-		for _, r := range w.s.Azure.Entra.Received() {
-			if r.Scope != fakes.AzureDevOpsScope || r.ClientAssertionType != fakes.EntraAssertionType || r.GrantType != fakes.EntraGrantType || !r.Assertion {
-				p = append(p, fmt.Sprintf("Entra got %+v", r))
-			}
-		}
-		return p
-	}
 	return []mxRow{
-		{name: "azure/ok", expected: "ok: Bearer <Entra token>, scope Azure DevOps", provider: "azure",
-			idReqs: mxN(1), svcReqs: mxN(1),
-			check: func(w *mxWorld) []string {
-				p := entraChecked(w)
-				tok := w.res.Outputs["token"]
-				if it, ok := w.s.Store.Lookup(tok); !ok || it.Service != "azure" || w.res.Env[azEnv+"TOKEN"] != "Bearer "+tok {
-					p = append(p, azEnv+"TOKEN is not Bearer <the Entra access token>")
-				}
-				if got := w.s.Issuer.Audiences(); len(got) != 1 || got[0] != fakes.EntraAudience {
-					p = append(p, fmt.Sprintf("ID token audiences %q", got))
-				}
-				return p
-			}},
-		{name: "azure/provider-mode", expected: "ok: provider installed, no token exported", provider: "azure",
-			inputs: map[string]string{"credential-mode": "provider"},
-			check: func(w *mxWorld) []string {
-				if v := w.res.Env[azEnv+"CREDENTIAL_PROVIDER"]; !strings.Contains(v, " --provider=azure") || !strings.Contains(v, w.s.Azure.Entra.ClientID) {
-					return []string{"credential provider " + v}
-				}
-				return entraChecked(w)
-			}},
-		{name: "azure/organization-project-feed", expected: "ok: the pkgs.dev.azure.com index of the three inputs", provider: "azure",
-			inputs: map[string]string{"index-url": mxDrop, "organization": fakes.DefaultAzureOrg, "project": "Octo Project", "feed": fakes.DefaultAzureFeed},
-			check: func(w *mxWorld) []string {
-				want := "sparse+https://pkgs.dev.azure.com" + fakes.AzureIndexPrefix(fakes.DefaultAzureOrg, "Octo%20Project", fakes.DefaultAzureFeed)
-				if got := w.res.Outputs["index-url"]; got != want || w.res.Env[azEnv+"INDEX"] != want {
-					return []string{fmt.Sprintf("index-url %q, want %q", got, want)}
-				}
-				return nil
-			}},
 		{name: "azure/throttled-429-then-ok", expected: "ok: AADSTS50196 429 retried after Retry-After", provider: "azure",
 			setup:   func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.EntraThrottled("1")) },
 			svcReqs: mxN(2), minTime: 900 * time.Millisecond, maxTime: 8 * time.Second},
@@ -214,18 +70,6 @@ func mxAzureRows() []mxRow {
 		fail(mxRow{name: "azure/deny-echoing-the-id-token", expected: "fail at once: the echoed ID token redacted",
 			setup:  func(w *mxWorld) { otherSubject(w); w.s.Azure.Entra.SetEchoAssertion(true) },
 			want:   []string{"no federated credential matches the ID token"},
-			idReqs: mxN(1), svcReqs: mxN(1)}),
-		fail(mxRow{name: "azure/unknown-tenant-90002", expected: "fail at once: names tenant-id",
-			inputs: map[string]string{"tenant-id": "00000000-1111-2222-3333-444444444444"},
-			want:   []string{"tenant not found", "00000000-1111-2222-3333-444444444444", "tenant-id"},
-			idReqs: mxN(1), svcReqs: mxN(1)}),
-		fail(mxRow{name: "azure/unknown-client-700016", expected: "fail at once: names client-id",
-			inputs: map[string]string{"client-id": "11111111-2222-3333-4444-555555555555"},
-			want:   []string{"application not found", "11111111-2222-3333-4444-555555555555", "client-id"},
-			idReqs: mxN(1), svcReqs: mxN(1)}),
-		fail(mxRow{name: "azure/malformed-200", expected: "fail: not valid JSON",
-			setup:  func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.Of(fakes.FaultMalformedJSON)) },
-			want:   []string{"json"},
 			idReqs: mxN(1), svcReqs: mxN(1)}),
 		fail(mxRow{name: "azure/token-in-error-body", expected: "fail: the error's token not shown",
 			setup: func(w *mxWorld) {

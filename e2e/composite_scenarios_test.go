@@ -19,18 +19,18 @@ import (
 // `cargo fetch` (or for crates.io `cargo publish`) works with what it
 // exported: the token (token mode), or the credential provider, the checked
 // binary copied under RUNNER_TEMP (the action's HOME, as in the container),
-// which mints its own tokens. setup/post revokes every crates.io token (the
+// which mints its own tokens (Azure's through Entra at
+// AZURE_AUTHORITY_HOST). setup/post revokes every crates.io token (the
 // step's and the minted ones), no JFrog token, and removes the action's
 // files.
 func TestComposite(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ provider, mode string }{{"jfrog", "token"}, {"jfrog", "provider"}, {"crates-io", "provider"}} {
+	for _, tt := range []struct{ provider, mode string }{{"jfrog", "token"}, {"jfrog", "provider"}, {"crates-io", "provider"}, {"azure", "provider"}} {
 		t.Run(tt.provider+"/"+tt.mode, func(t *testing.T) {
 			t.Parallel()
 			scnCargo(t)
 			p := providerNamed(t, tt.provider)
 			w := cmpNewWorld(t, nil)
-			w.job.SetEnv(fakes.CratesIOURLEnv, w.s.CratesIOIndex)
 			res := w.runSetup("registry", p, map[string]string{"credential-mode": tt.mode})
 			if res.Failed || !strings.Contains(res.Combined(), "matches") || w.rel.downloadCount() != 1 {
 				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloadCount(), res.Combined())
@@ -75,6 +75,9 @@ func TestComposite(t *testing.T) {
 			if p.name == "crates-io" && tt.mode == "provider" && issued != 1 {
 				t.Errorf("%d crates.io tokens issued, want the step's only (it seeds the provider's cache)", issued)
 			}
+			if p.name == "azure" {
+				azCheckRequests(t, w.s)
+			}
 			checkJobNoLeak(t, w.job, w.s)
 		})
 	}
@@ -86,9 +89,8 @@ func TestComposite(t *testing.T) {
 func TestCompositeRefusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		env      map[string]string
-		provider string
+		name, provider string
+		env            map[string]string
 		// prepare returns extra inputs; url is the mirror's download-url,
 		// with user u and the password.
 		prepare func(w *cmpWorld, url string) map[string]string

@@ -457,14 +457,7 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	t.Cleanup(cancel)
 	s := fakes.StartT(t, fakes.Options{})
-	env := map[string]string{
-		"SSL_CERT_FILE":      s.CAFile,
-		"CARGO_HTTP_CAINFO":  s.CAFile,
-		"CURL_CA_BUNDLE":     s.CAFile,
-		"CARGO_TERM_COLOR":   "never",
-		"CARGO_NET_RETRY":    "0",
-		"CARGO_HTTP_TIMEOUT": "20",
-	}
+	env := cargoEnv(s, map[string]string{"CURL_CA_BUNDLE": s.CAFile})
 	maps.Copy(env, extraEnv)
 	if runtime.GOARCH == "arm64" {
 		env["RUNNER_ARCH"] = "ARM64"

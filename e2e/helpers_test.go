@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,8 @@ type provider struct {
 	raw     bool // Cargo gets the raw token, not "Bearer <token>"
 	inputs  func(*fakes.Stack) map[string]string
 	index   func(*fakes.Stack) string // "" for crates.io
+	// reg is the registry serving its index (nil: the stack's Registry).
+	reg func(*fakes.Stack) *fakes.Registry
 	// services are the fault queues (fakes.Stack.Faults) of its exchange, in
 	// the order the action calls them.
 	services []string
@@ -62,12 +65,13 @@ var providers = []provider{
 }
 
 // azure is Azure Artifacts as the tests drive it. It is not in providers:
-// its feed is a host of its own (fakes.Azure) and Entra matches the ID
-// token's sub, not its repository, so the shared-registry fetch and the
-// wrong-repository scenarios do not fit it; azure_test.go runs its own, and
-// the matrix its rows (mxAzureRows).
+// Entra matches the ID token's sub, not its repository, so the
+// wrong-repository scenarios do not fit it; TestProvider and TestComposite
+// run it as a row, azure_test.go its scenario and the matrix its rows
+// (mxAzureRows).
 var azure = provider{name: "azure", registry: "azure", envName: "AZURE", inputs: (*fakes.Stack).AzureInputs,
-	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"}}
+	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"},
+	reg: func(s *fakes.Stack) *fakes.Registry { return s.Azure.Registry.Registry }}
 
 // providerNamed returns the row of providers (or azure) for name.
 func providerNamed(t testing.TB, name string) provider {
@@ -78,6 +82,14 @@ func providerNamed(t testing.TB, name string) provider {
 		t.Fatalf("no provider %q in the table", name)
 	}
 	return all[i]
+}
+
+// registryOf is the registry serving its index in s.
+func (p provider) registryOf(s *fakes.Stack) *fakes.Registry {
+	if p.reg == nil {
+		return s.Registry
+	}
+	return p.reg(s)
 }
 
 // tokenVar is the variable Cargo reads the registry's token from.
@@ -165,6 +177,19 @@ func checkJobNoLeak(t testing.TB, job *runner.Job, s *fakes.Stack, extra ...stri
 			t.Error("LEAK: " + l)
 		}
 	}
+}
+
+// cargoEnv is the environment of a job whose steps run the real cargo
+// against s, extra on top: the provider trusts the fakes' CA through
+// SSL_CERT_FILE, cargo through CARGO_HTTP_CAINFO; cargo neither colours nor
+// retries; crates.io, AWS and Entra are the fakes.
+func cargoEnv(s *fakes.Stack, extra map[string]string) map[string]string {
+	env := map[string]string{"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile, "CARGO_TERM_COLOR": "never",
+		"CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20", fakes.CratesIOURLEnv: s.CratesIOIndex}
+	for _, m := range []map[string]string{s.AWSEnv(), s.AzureEnv(), extra} {
+		maps.Copy(env, m)
+	}
+	return env
 }
 
 // writeFile writes data to path, making its folders.

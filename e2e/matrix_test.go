@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
@@ -119,10 +118,7 @@ type mxResult struct {
 // RUNNER_DEBUG=1), each run with its own fake services and job.
 func TestMatrix(t *testing.T) {
 	t.Parallel()
-	bin, err := harness.Binary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := provBinary(t)
 	action := repoAction(t)
 	rows := mxRows()
 	var (

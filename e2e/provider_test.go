@@ -1,15 +1,18 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 // provTTL is the life of every token the services issue in the provider
@@ -21,16 +24,19 @@ const provTTL = 5 * time.Second
 // authenticated requests: each index file is fetched after its parent's.
 var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e"}
 
-// TestProvider runs the long job for every provider in both credential
+// TestProvider runs the long job for every provider (Azure too, its feed a
+// host of its own, its Entra at AZURE_AUTHORITY_HOST) in both credential
 // modes, with tokens that live provTTL: the action step, then cargo
 // (generate-lockfile and fetch, or for crates.io a publish), a wait past
 // the token's life, and cargo again with nothing cached. Through the
 // credential provider (provider mode) the second run works, and (for a
 // registry) one cargo run on a slow registry outlives a token; with the
-// exported token (token mode) it fails with the registry's refusal.
+// exported token (token mode) it fails with the registry's refusal. In
+// provider mode the step's token seeds the provider's cache, so the cargo
+// runs before its expiry exchange nothing.
 func TestProvider(t *testing.T) {
 	t.Parallel()
-	for _, p := range providers {
+	for _, p := range append(slices.Clip(providers), azure) {
 		for _, mode := range []string{"provider", "token"} {
 			t.Run(p.name+"/"+mode, func(t *testing.T) {
 				t.Parallel()
@@ -50,16 +56,18 @@ type provWorld struct {
 }
 
 // provStack starts the fakes with tokens that live provTTL and the provChain
-// crates in the registry.
+// crates in the registry and the Azure feed.
 func provStack(t testing.TB) *fakes.Stack {
 	t.Helper()
 	s := fakes.StartT(t, fakes.Options{TokenTTL: provTTL})
-	next := fakes.DefaultCrate
-	for i := len(provChain) - 1; i >= 0; i-- {
-		if err := s.Registry.AddCrate(provChain[i], "1.0.0", fakes.Dep{Name: next, Req: "1"}); err != nil {
-			t.Fatal(err)
+	for _, reg := range []*fakes.Registry{s.Registry, s.Azure.Registry.Registry} {
+		next := fakes.DefaultCrate
+		for i := len(provChain) - 1; i >= 0; i-- {
+			if err := reg.AddCrate(provChain[i], "1.0.0", fakes.Dep{Name: next, Req: "1"}); err != nil {
+				t.Fatal(err)
+			}
+			next = provChain[i]
 		}
-		next = provChain[i]
 	}
 	return s
 }
@@ -68,12 +76,7 @@ func provNewWorld(t *testing.T) *provWorld {
 	t.Helper()
 	scnCargo(t)
 	s := provStack(t)
-	env := map[string]string{"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile, "CARGO_TERM_COLOR": "never",
-		"CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20", fakes.CratesIOURLEnv: s.CratesIOIndex}
-	for k, v := range s.AWSEnv() {
-		env[k] = v
-	}
-	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
+	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: cargoEnv(s, nil)})
 	t.Cleanup(func() { checkJobNoLeak(t, job, s) })
 	return &provWorld{t: t, s: s, job: job}
 }
@@ -134,6 +137,9 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	} else {
 		w.cargo(true, "generate-lockfile")
 		w.cargo(true, "fetch")
+		if n := s.Store.Exchanges("") - stepExchanges; mode == "provider" && n != 0 {
+			t.Errorf("cargo generate-lockfile and fetch made the provider exchange %d times, want 0: the step's token seeds its cache", n)
+		}
 		w.sleepPast(issued)
 		if err := os.RemoveAll(filepath.Join(j.Env()["CARGO_HOME"], "registry")); err != nil {
 			t.Fatal(err)
@@ -163,7 +169,13 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	if !strings.Contains(again.Combined(), "Downloaded "+provChain[0]) {
 		t.Errorf("cargo fetch did not download again:\n%s", again.Combined())
 	}
-	provSlowRegistry(w, stepExchanges)
+	provSlowRegistry(w, p.registryOf(s), stepExchanges)
+	if p.name == "azure" {
+		azCheckRequests(t, s)
+	}
+	if p.name == "jfrog" {
+		provConcurrentFetch(w, credprovider.CacheDir(res.Env[p.providerVar()]))
+	}
 }
 
 // provCheckStep checks what the action step left: in provider mode no
@@ -201,10 +213,10 @@ func provCheckStep(t *testing.T, j *runner.Job, res *runner.StepResult, p provid
 // fresh token from the provider when the first expires; over the whole job
 // the provider asks once per cargo run, not per request, and the registry
 // refuses no token the provider gave.
-func provSlowRegistry(w *provWorld, stepExchanges int) {
+func provSlowRegistry(w *provWorld, reg *fakes.Registry, stepExchanges int) {
 	t, s, j := w.t, w.s, w.job
 	before := s.Store.Exchanges("")
-	s.Registry.SetDelay(700 * time.Millisecond)
+	reg.SetDelay(700 * time.Millisecond)
 	if err := os.RemoveAll(filepath.Join(j.Env()["CARGO_HOME"], "registry")); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +224,7 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 		t.Fatal(err)
 	}
 	r := w.cargo(true, "fetch")
-	s.Registry.SetDelay(0)
+	reg.SetDelay(0)
 	if r.Duration < provTTL {
 		t.Errorf("the slow cargo fetch took %s, not longer than a token's life (%s): the scenario proves nothing", r.Duration, provTTL)
 	} else if got := s.Store.Exchanges("") - before; got < 1 {
@@ -222,7 +234,7 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 	}
 	calls := s.Store.Exchanges("") - stepExchanges
 	authReqs, seen := 0, map[string]bool{}
-	for _, rq := range s.Registry.Requests() {
+	for _, rq := range reg.Requests() {
 		if rq.Token != "" && rq.Status >= 200 && rq.Status < 300 {
 			authReqs++
 			seen[rq.Token] = true
@@ -234,5 +246,79 @@ func provSlowRegistry(w *provWorld, stepExchanges int) {
 	t.Logf("%d provider exchanges (plus %d by the action step) for %d authenticated registry requests with %d distinct tokens", calls, stepExchanges, authReqs, len(seen))
 	if calls < 2 || calls >= authReqs || len(seen) < 2 {
 		t.Errorf("%d provider exchanges for %d authenticated requests and %d distinct tokens; want one per token life the job spans after the step's (at least 2: the step's cached token serves the first runs), fewer than the requests (Cargo's cache), and fresh tokens after expiry", calls, authReqs, len(seen))
+	}
+}
+
+// provConcurrentFetch: with the provider's cache folder (dir, under
+// RUNNER_TEMP) emptied, two cargo fetch processes at once (each with a
+// CARGO_HOME of its own, so Cargo's own package lock does not serialise
+// them) while the exchange is slow (JFrog answers 503, retry after 1 s,
+// first) make one exchange: the other provider waits for the lock and
+// reads the cache.
+func provConcurrentFetch(w *provWorld, dir string) {
+	t, s, j := w.t, w.s, w.job
+	t.Helper()
+	if dir == "" || !strings.HasPrefix(dir, j.Temp()) {
+		t.Fatalf("the credential provider setting names no cache folder under RUNNER_TEMP %s: %q", j.Temp(), dir)
+	}
+	entries, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("cache folder %s holds %v (%v), want one token", dir, entries, err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.Store.Exchanges("jfrog")
+	s.JFrog.Faults.Push(fakes.StatusRetryAfter(503, "1"))
+	homes := map[string]string{"H1": t.TempDir(), "H2": t.TempDir()}
+	script := `CARGO_HOME="$H1" cargo fetch & p1=$!; CARGO_HOME="$H2" cargo fetch & p2=$!; s=0; wait $p1 || s=1; wait $p2 || s=1; exit $s`
+	r, err := j.RunCmd(t.Context(), runner.Cmd{Name: "sh", Args: []string{"-c", script}, Env: homes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("two cargo fetch at once (%s, exit %d):\n%s", r.Duration.Round(time.Millisecond), r.ExitCode, r.Combined())
+	if r.Failed() {
+		t.Fatal("one of the concurrent cargo fetch failed")
+	}
+	for _, h := range homes {
+		if m, _ := filepath.Glob(filepath.Join(h, "registry", "cache", "*", fakes.DefaultCrate+"-*.crate")); len(m) != 1 {
+			t.Errorf("cargo fetch with CARGO_HOME %s downloaded %v", h, m)
+		}
+	}
+	if s.JFrog.Faults.Served() != 1 {
+		t.Errorf("the slow answer was served %d times, want 1", s.JFrog.Faults.Served())
+	}
+	if got := s.Store.Exchanges("jfrog") - before; got != 1 {
+		t.Errorf("%d exchanges for two concurrent cargo fetch, want 1", got)
+	}
+}
+
+// cacheAge makes every token in the job's provider token caches look
+// expired, as after crates.io's 30 minutes: the fakes' tokens die sooner,
+// and crates.io's answer does not say when.
+func cacheAge(t *testing.T, j *runner.Job) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(j.GitHubHome(), ".cargo-oidc", "cache-*", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no token cache file to age")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		var e map[string]any
+		if err == nil {
+			err = json.Unmarshal(data, &e)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		e["issued"], e["expires"] = time.Now().Add(-time.Hour).Unix(), time.Now().Add(-time.Minute).Unix()
+		if data, err = json.Marshal(e); err == nil {
+			err = os.WriteFile(f, data, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

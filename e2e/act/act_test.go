@@ -382,6 +382,9 @@ var session *harness.Session
 // removes everything the tests started when they end, also on SIGINT or
 // SIGTERM.
 func TestMain(m *testing.M) {
+	if harness.ListOnly() {
+		os.Exit(m.Run())
+	}
 	s, err := harness.Begin("act", container.Podman(), os.Stdout)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e/act:", err)

@@ -565,3 +565,15 @@ func Err(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("%w (%v)", cause, err)
 }
+
+// ListOnly reports whether the test binary was started only to list its
+// tests (go test -list, which the README check runs for every pattern):
+// a TestMain then runs m.Run alone, with no sweep and no build. Call it
+// from TestMain; it parses the command line.
+func ListOnly() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	f := flag.Lookup("test.list")
+	return f != nil && f.Value.String() != ""
+}

@@ -55,22 +55,12 @@ func (c *relCounter) count(method string) int {
 // on the pulled image against the build from the Dockerfile.
 func TestReleasePathPulledImage(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("skipping in -short mode: builds the image without cache")
-	}
-	harness.Require(t, "Podman", container.Available())
+	img := scnContainer(t) // the run's one build of the Dockerfile
 	cargo := scnCargo(t)
 	root := harness.Root(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer cancel()
-	e, err := container.New("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Log = os.Stdout
-	if _, err := e.EnsureBaseImage(ctx, filepath.Join(root, "Dockerfile"), root); err != nil {
-		t.Fatalf("base image: %v", err)
-	}
+	e := img.engine
 
 	// The registry: plain HTTP on 127.0.0.1, so podman talks to it with
 	// --tls-verify=false; it stops with the test.
@@ -79,14 +69,13 @@ func TestReleasePathPulledImage(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 
-	// 1. Build from the Dockerfile without cache, as a fresh runner does
-	// for `image: Dockerfile`, and run the step on it.
+	// 1. The image built from the Dockerfile as the runner builds it for
+	// `image: Dockerfile` (once per run, shared with the container
+	// scenarios), under a name of this test's, and the step on it.
 	built := fmt.Sprintf("localhost/cargo-oidc-e2e:release-%d", os.Getpid())
+	relPodman(ctx, t, e, "tag", scnImageTag, built)
 	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), built) })
-	b, err := e.BuildWith(ctx, root, built, container.BuildOptions{NoCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := img.build
 	mainAction := repoAction(t)
 	buildStep := relRunStep(ctx, t, cargo, mainAction, runner.Container(e, built))
 
@@ -139,7 +128,7 @@ func TestReleasePathPulledImage(t *testing.T) {
 
 	buildTotal := b.Duration + buildStep
 	pullTotal := pull + pulledStep
-	fmt.Printf("release path: image: Dockerfile: podman build (no cache) %s + step %s = %s; "+
+	fmt.Printf("release path: image: Dockerfile: podman build (this run's, with the build cache) %s + step %s = %s; "+
 		"image: docker://...@sha256: podman pull %s + step %s = %s (%.1fx faster)\n",
 		b.Duration.Round(10*time.Millisecond), buildStep.Round(10*time.Millisecond), buildTotal.Round(10*time.Millisecond),
 		pull.Round(10*time.Millisecond), pulledStep.Round(10*time.Millisecond), pullTotal.Round(10*time.Millisecond),

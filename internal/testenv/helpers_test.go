@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,6 +80,21 @@ func TestClosedAddr(t *testing.T) {
 	}
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Logf("dial %s: %v (not ECONNREFUSED, but refused all the same)", addr, err)
+	}
+}
+
+// TestClosedAddrStaysReserved: no listener can take the port while the
+// test runs. A port merely closed again was, under load, handed to another
+// test's listener, which then accepted the "refused" connection.
+func TestClosedAddrStaysReserved(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS == "windows" {
+		t.Skip("the port is reserved on Unix; Windows gets a port listened on and closed again")
+	}
+	addr := ClosedAddr(t)
+	if l, err := net.Listen("tcp", addr); err == nil {
+		l.Close()
+		t.Fatalf("listen on %s succeeded: the port is not reserved", addr)
 	}
 }
 

@@ -4,7 +4,8 @@
 // fake services (e2e/internal/fakes), and checks the performance targets:
 // the binary's median wall time at most -max-ratio (0.3) of the script's,
 // peak RSS at most 20 MB, exactly two HTTP requests per run, a binary of at
-// most 7.5 MB, one 503 then success in under 1.5 s and a 403 in under 1 s.
+// most 7.8 MB (release.MaxBinarySize), one 503 then success in under 1.5 s
+// and a 403 in under 1 s.
 //
 //	go run ./e2e/cmd/bench [-n 20] [-warmup 3] [-max-ratio 0.3]
 //
@@ -28,6 +29,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/release"
 )
 
 func main() { os.Exit(harness.Command("bench", run)) }
@@ -35,13 +37,15 @@ func main() { os.Exit(harness.Command("bench", run)) }
 // The performance targets: RSS in MiB (2^20 bytes); the binary's size in the
 // stricter decimal megabytes (10^6 bytes). The binary's budget was 7 MB
 // until AWS CodeArtifact came, whose SigV4 signer (aws-sdk-go-v2) and STS
-// XML answers added 0.15 MB (7.07 MB -> 7.22 MB); 7.5 MB keeps the image
-// (binary and CA bundle) under its 8 MB budget, which the container tests
-// check. The ratio's target is the flag -max-ratio, DefaultMaxRatio unless
-// given.
+// XML answers added 0.15 MB (7.07 MB -> 7.22 MB), then 7.5 MB; Azure
+// Artifacts, the other CIs' ID-token sources, the exec/configure/token
+// commands and the provider's token cache took it to 7.78 MB, under the
+// 7.8 MB that issue 24 set (release.MaxBinarySize, which the release and
+// container tests check too). The ratio's target is the flag -max-ratio,
+// DefaultMaxRatio unless given.
 const (
 	maxRSSMB      = 20.0
-	maxBinaryMB   = 7.5 // decimal MB
+	maxBinaryMB   = float64(release.MaxBinarySize) / 1e6 // decimal MB
 	wantRequests  = 2
 	max503Success = 1500 * time.Millisecond
 	max403Failure = time.Second

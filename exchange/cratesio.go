@@ -65,7 +65,7 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 	if err != nil {
 		return nil, err
 	}
-	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage, mask: c.Mask}
+	sc := &svcCall{red: c.Client.red, service: ServiceCratesIO, method: http.MethodPost, url: displayRawURL(endpoint), parse: serviceMessage, mask: c.Mask}
 	sc.hint = func(status int) string { return gitLabHint(status, sc.claims, c.hint) }
 	aud := c.IDTokenAudience()
 	build := func(ctx context.Context) ([]byte, error) {

@@ -3,13 +3,12 @@ package exchange
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 )
 
 // AzurePipelinesAudience is the one audience of Azure Pipelines' ID tokens.
-const AzurePipelinesAudience = "api://AzureADTokenExchange"
+const AzurePipelinesAudience = AzureAudience
 
 // ServiceAzurePipelines names Azure Pipelines' ID token endpoint in
 // HTTPError.Service and RequestError.Service.
@@ -50,6 +49,7 @@ func azurePipelinesToken(ctx context.Context, getenv func(string) string, c *Cli
 		sep = "&"
 	}
 	u := uri + sep + "api-version=7.1"
+	c.red.Add(access) // the agent's job token: never shown in an error
 	sc := &svcCall{red: c.red, service: ServiceAzurePipelines, method: http.MethodPost, url: displayRawURL(u), hint: azureHint}
 	header := jsonHeaders()
 	header.Set("Authorization", "Bearer "+access)
@@ -58,14 +58,15 @@ func azurePipelinesToken(ctx context.Context, getenv func(string) string, c *Cli
 	if err != nil {
 		return "", err
 	}
-	var ans struct {
+	// guarded: the token (and any secret in an unreadable answer) is
+	// recorded for redaction before anything can print it.
+	ans, err := guarded(sc, a, "oidcToken", func(v *struct {
 		OIDCToken string `json:"oidcToken"`
-	}
-	if err := decodeAnswer(a.body, a.header.Get("Content-Type"), &ans); err != nil {
-		return "", sc.bad(a.status, err)
-	}
-	if ans.OIDCToken == "" {
-		return "", sc.bad(a.status, fmt.Errorf("oidcToken: %w", ErrEmptyToken))
+	}) string {
+		return v.OIDCToken
+	})
+	if err != nil {
+		return "", err
 	}
 	return ans.OIDCToken, nil
 }

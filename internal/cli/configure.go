@@ -44,6 +44,12 @@ func runConfigure(ctx context.Context, e *Env, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	if o.IDTokenFile != "" {
+		// Cargo runs the provider from each later command's folder.
+		if o.IDTokenFile, err = filepath.Abs(o.IDTokenFile); err != nil {
+			return 2, &usageError{fmt.Sprintf("--id-token-file: %v", err)}
+		}
+	}
 	for _, a := range [][2]string{{"id-token-env", o.IDTokenEnv}, {"id-token-file", o.IDTokenFile}} {
 		if a[1] == "" {
 			continue
@@ -52,6 +58,11 @@ func runConfigure(ctx context.Context, e *Env, args []string) (int, error) {
 			return 2, &usageError{fmt.Sprintf("--%s holds %U, which Cargo's credential-provider setting cannot carry", a[0], r)}
 		}
 		provider += " --" + a[0] + "=" + a[1]
+	}
+	if o.CacheDir != "" {
+		if provider, err = credprovider.WithCacheDir(provider, o.CacheDir); err != nil {
+			return 2, &usageError{err.Error()}
+		}
 	}
 	s, err := open(e, o)
 	if err != nil {

@@ -222,9 +222,12 @@ func (o *Options) cachedMint(ctx context.Context, e Env, req Request, red *excha
 		registry = req.Registry.IndexURL
 	}
 	key := cacheKey(registryKey(o.cfg.Provider, registry), keyArgs(req.Args, e.Getenv), scope)
-	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+	// The wait for the lock is bounded by the timeout; the exchange after
+	// it (or without it, when the wait gave up) has the caller's context
+	// and its own timeout, not what the wait left over.
+	lockCtx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
-	tok, issued, err := c.cachedMint(ctx, key, mint)
+	tok, issued, err := c.cachedMint(lockCtx, key, mint)
 	if err == nil {
 		red.Add(tok.Value)
 	}

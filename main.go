@@ -131,6 +131,8 @@ other words in its request. They are:
   --id-token-env=VAR     use the ready OIDC ID token in environment variable VAR
                          (a GitLab id_tokens entry other than CARGO_OIDC_ID_TOKEN)
   --id-token-file=PATH   use the ready OIDC ID token in file PATH, read for each token
+  --cache-dir=PATH       keep the job's tokens in folder PATH (absolute; default:
+                         cargo-oidc-cache-<uid> in the job's temp folder)
 Without --id-token-env or --id-token-file the CI system gives the ID token
 (GitHub Actions: the job needs permissions: id-token: write).
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,6 +68,10 @@ func runExec(ctx context.Context, e *Env, args []string) (int, error) {
 	cmd.Env = childEnv(e.Environ, env)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.Stdin, e.Stdout, e.Stderr
 	mu.Lock()
+	if cerr := ctx.Err(); cerr != nil { // a signal before the start
+		mu.Unlock()
+		return 1, fmt.Errorf("interrupted before %s started: %w", argv[0], cerr)
+	}
 	err = cmd.Start()
 	if err == nil {
 		child = cmd.Process
@@ -119,7 +124,8 @@ func childEnv(environ func() []string, vars [][2]string) []string {
 		name, _, _ := strings.Cut(kv, "=")
 		replaced := false
 		for _, v := range vars {
-			if strings.EqualFold(name, v[0]) {
+			// Names are case-insensitive on Windows only.
+			if name == v[0] || runtime.GOOS == "windows" && strings.EqualFold(name, v[0]) {
 				replaced = true
 			}
 		}

@@ -4,15 +4,19 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"syscall"
 )
 
-// maxRSS returns the finished process's peak resident memory as getrusage
-// reports it (KiB on Linux), when the system reports it.
-func maxRSS(st *os.ProcessState) (int64, bool) {
+// maxRSS returns the finished process's peak resident memory in KiB, as
+// getrusage reports it (in bytes on macOS), or 0.
+func maxRSS(st *os.ProcessState) int64 {
 	ru, ok := st.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, false
+	switch {
+	case !ok:
+		return 0
+	case runtime.GOOS == "darwin":
+		return ru.Maxrss / 1024
 	}
-	return ru.Maxrss, true
+	return ru.Maxrss
 }

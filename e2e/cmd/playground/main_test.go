@@ -27,7 +27,7 @@ func TestRun(t *testing.T) {
 		{"crates-io", "provider", []string{"> Exchanging the GitHub ID token with crates.io", "| Provider | crates.io |",
 			"CARGO_REGISTRY_CREDENTIAL_PROVIDER=", "Published playground v0.1.0", "OK: cargo published playground 0.1.0"}},
 		{"artifactory", "token", []string{"provider: artifactory\n", "> Exchanging the GitHub ID token with JFrog",
-			"Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***", "OK: cargo fetched e2e-dep 1.0.0 with the exported token. Try -mode=provider, or -provider with cloudsmith or crates-io or codeartifact or azure."}},
+			"Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***", "OK: cargo fetched e2e-dep 1.0.0 with the exported token. Try the other -mode"}},
 		{"azure", "provider", []string{"client-id: " + fakes.DefaultAzureClientID + "\n", "CARGO_REGISTRIES_AZURE_CREDENTIAL_PROVIDER=",
 			"Downloaded e2e-dep v1.0.0 (registry `azure`)", "OK: cargo fetched e2e-dep 1.0.0 through the credential provider"}},
 		{"codeartifact", "token", []string{`domain-owner: "111122223333"` + "\n", "> Exchanging the GitHub ID token with AWS CodeArtifact", "CARGO_REGISTRIES_CODEARTIFACT_TOKEN=***",

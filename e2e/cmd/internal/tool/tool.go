@@ -1,0 +1,62 @@
+// Package tool holds what the e2e commands (bench, fakeserver, playground)
+// share: parsing their flags, and one run of the action's binary as a step
+// of an emulated job against local fakes.
+package tool
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+)
+
+// Parse parses args into fs, whose flags the caller has defined. -h and
+// -help print usage, then fs's flags, to out and return flag.ErrHelp; a
+// positional argument is an error.
+func Parse(fs *flag.FlagSet, out io.Writer, usage string, args []string) error {
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
+	}
+	return nil
+}
+
+// RunAction builds cargo-oidc (once per process), makes a job under dir
+// whose ID tokens come from s, with env added to the job's environment,
+// and runs the action there on the host as step "registry" with inputs.
+// A step that fails is no error: the caller reads the result.
+func RunAction(ctx context.Context, s *fakes.Stack, dir string, env, inputs map[string]string) (*runner.Job, *runner.StepResult, error) {
+	bin, err := harness.Binary()
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := runner.LoadAction(filepath.Join(root, "action.yml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := runner.New(dir, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := j.RunAction(ctx, runner.Host(bin), a, runner.Step{ID: "registry", Inputs: inputs})
+	if err != nil {
+		return nil, nil, fmt.Errorf("run the action: %w", err)
+	}
+	return j, res, nil
+}

@@ -81,10 +81,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *n < 1 || *warmup < 0 || !(*maxRatio > 0) || math.IsInf(*maxRatio, 1) {
 		return fmt.Errorf("-n %d -warmup %d -max-ratio %v: want -n at least 1, -warmup at least 0 and a ratio above 0, like %.1f", *n, *warmup, *maxRatio, DefaultMaxRatio)
 	}
-	for _, name := range []string{"bash", "curl", "jq"} {
-		if _, err := exec.LookPath(name); err != nil {
-			return fmt.Errorf("%s not found: the script flow needs bash, curl and jq (apt-get install -y curl jq)", name)
-		}
+	if err := tool.LookPath("the script flow needs bash, curl and jq (apt-get install -y curl jq)", "bash", "curl", "jq"); err != nil {
+		return err
 	}
 	fmt.Fprintln(stdout, "cargo-oidc bench: building the binary and starting the local services ...")
 	s, err := fakes.Start(fakes.Options{})

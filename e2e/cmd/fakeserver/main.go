@@ -38,7 +38,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
@@ -75,10 +74,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("-deadline %s: want a positive duration, like 20m", *deadline)
 	}
 	if *dir != "" {
-		// The env file names the CA file, for steps in other folders.
+		// Absolute: the env file names the CA file for steps in other folders.
 		abs, err := filepath.Abs(*dir)
+		if err == nil {
+			err = os.MkdirAll(abs, 0o755)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("create -dir: %w", err)
 		}
 		*dir = abs
 	}
@@ -137,11 +139,10 @@ func status(s *fakes.Stack) string {
 
 // serve runs the stack until ctx ends, POST /quit or the deadline.
 func serve(ctx context.Context, envFile, dir string, deadline time.Duration, stdout io.Writer) error {
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("create -dir: %w", err)
-		}
-	}
+	ctx, cancel := context.WithTimeoutCause(ctx, deadline, fmt.Errorf("deadline of %s reached", deadline))
+	defer cancel()
+	ctx, quit := context.WithCancelCause(ctx)
+	defer quit(nil)
 	s, err := fakes.Start(fakes.Options{Dir: dir})
 	if err != nil {
 		return fmt.Errorf("start the fakes: %w", err)
@@ -151,8 +152,6 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 	if err != nil {
 		return fmt.Errorf("listen for the status server on 127.0.0.1: %w", err)
 	}
-	quit := make(chan struct{})
-	var quitOnce sync.Once
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -160,7 +159,7 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 	})
 	mux.HandleFunc("POST /quit", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "stopping\n")
-		quitOnce.Do(func() { close(quit) })
+		quit(errors.New("POST /quit"))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -173,17 +172,8 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 	defer os.Remove(envFile)
 	fmt.Fprintf(stdout, "fakeserver: pid %d serving on 127.0.0.1 for at most %s; status %s/status; variables in %s\n",
 		os.Getpid(), deadline, statusURL, envFile)
-	timer := time.NewTimer(deadline)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(stdout, "fakeserver: interrupted, stopping")
-	case <-quit:
-		fmt.Fprintln(stdout, "fakeserver: POST /quit, stopping")
-	case <-timer.C:
-		fmt.Fprintf(stdout, "fakeserver: deadline of %s reached, stopping\n", deadline)
-	}
-	fmt.Fprint(stdout, status(s))
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "fakeserver: %v, stopping\n%s", context.Cause(ctx), status(s))
 	return nil
 }
 
@@ -215,10 +205,8 @@ func startBackground(ctx context.Context, stdout io.Writer, envFile string, args
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	ticker := time.NewTicker(50 * time.Millisecond)
-	defer ticker.Stop()
-	limit := time.NewTimer(startWait)
-	defer limit.Stop()
+	ctx, cancel := context.WithTimeout(ctx, startWait)
+	defer cancel()
 	for {
 		if _, err := os.Stat(envFile); err == nil {
 			fmt.Fprintf(stdout, "fakeserver: started, pid %d, log %s; variables in %s\n", cmd.Process.Pid, logFile, envFile)
@@ -229,11 +217,8 @@ func startBackground(ctx context.Context, stdout io.Writer, envFile string, args
 			return fmt.Errorf("the server exited before writing %s (%v); its log %s:\n%s", envFile, err, logFile, tail(logFile))
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
-			return ctx.Err()
-		case <-limit.C:
-			_ = cmd.Process.Kill()
-			return fmt.Errorf("the server wrote no %s within %s; its log %s:\n%s", envFile, startWait, logFile, tail(logFile))
-		case <-ticker.C:
+			return fmt.Errorf("the server wrote no %s within %s (%w); its log %s:\n%s", envFile, startWait, ctx.Err(), logFile, tail(logFile))
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

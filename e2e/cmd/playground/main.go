@@ -21,13 +21,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,8 +68,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *mode != "token" && *mode != "provider" {
 		return fmt.Errorf("-mode %q: want token or provider", *mode)
 	}
-	if _, err := exec.LookPath("cargo"); err != nil {
-		return errors.New("cargo not found in PATH: install Rust (https://rustup.rs) and run the playground again")
+	if err := tool.LookPath("install Rust (https://rustup.rs) and run the playground again", "cargo"); err != nil {
+		return err
 	}
 
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }

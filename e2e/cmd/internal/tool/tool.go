@@ -1,6 +1,7 @@
 // Package tool holds what the e2e commands (bench, fakeserver, playground)
-// share: parsing their flags, and one run of the action's binary as a step
-// of an emulated job against local fakes.
+// share: parsing their flags, looking for the programs they need, and one
+// run of the action's binary as a step of an emulated job against local
+// fakes.
 package tool
 
 import (
@@ -8,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
@@ -29,6 +31,17 @@ func Parse(fs *flag.FlagSet, out io.Writer, usage string, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
+	}
+	return nil
+}
+
+// LookPath checks that each program of names is in PATH; install says how
+// to get one that is missing.
+func LookPath(install string, names ...string) error {
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			return fmt.Errorf("%s not found in PATH: %s", name, install)
+		}
 	}
 	return nil
 }

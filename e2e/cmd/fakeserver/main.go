@@ -1,29 +1,21 @@
 // Command fakeserver runs the local stand-ins of e2e/internal/fakes (GitHub's
 // OIDC issuer and ID token endpoint, JFrog, crates.io, an authenticated
-// sparse Cargo registry, and the other services) as a server process, so
-// that a CI job on Linux, macOS or Windows can run the composite action
-// (uses: ./setup) and cargo against them, as .github/workflows/ci.yml's
-// setup job does.
+// sparse Cargo registry, ...) as a server process, so that a CI job on
+// Linux, macOS or Windows can run the composite action (uses: ./setup) and
+// cargo against them, as .github/workflows/ci.yml's setup job does.
 //
-//	fakeserver -env-file FILE [-dir DIR] [-deadline 20m] [-background]
+// It serves on 127.0.0.1 (TLS with a throw-away CA written to -dir), writes
+// -env-file, KEY=VALUE lines for $GITHUB_ENV (the ID token endpoint, the CA
+// file, the services' URLs and inputs, FAKE_STATUS_URL), and serves until it
+// is interrupted, until POST <FAKE_STATUS_URL>/quit, or until -deadline, so
+// it never outlives the job by much; then it removes the file. GET
+// <FAKE_STATUS_URL>/status (plain HTTP; only counters) answers KEY=VALUE
+// lines: exchanges, revocations, live tokens, the registry's successes.
 //
-// It starts the services on 127.0.0.1 (TLS with a throw-away CA written to
-// DIR), writes FILE, KEY=VALUE lines for $GITHUB_ENV (the ID token endpoint
-// in GitHub's protocol, the CA file for Go and cargo, the services' URLs and
-// inputs, FAKE_STATUS_URL), and serves until it is interrupted, until POST
-// <FAKE_STATUS_URL>/quit, or until the deadline, so it never outlives the
-// job by much. Then it removes FILE.
-//
-// GET <FAKE_STATUS_URL>/status (plain HTTP on 127.0.0.1; it holds only
-// counters) answers KEY=VALUE lines: token exchanges per service,
-// revocations, how many issued tokens are still live, and the registry's
-// successful requests.
-//
-// With -background it starts a copy of itself detached from the caller
-// (its own session on Unix, a detached process on Windows; its output in
-// FILE.log, no handle of the caller's), waits until FILE exists and exits:
-// a workflow step can start the server and end, on every OS, while the
-// server serves the later steps.
+// -background starts a copy detached from the caller (its own session on
+// Unix, a detached process on Windows; its output in the env file's path
+// plus .log, no handle of the caller's) and exits once the env file exists:
+// a workflow step can start the server and end, on every OS.
 package main
 
 import (

@@ -72,12 +72,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	say := func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }
-	sayLines := func(indent, text string) {
-		for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
-			say("%s%s", indent, line)
-		}
-	}
+	out := printer{stdout}
+	say, sayLines := out.say, out.lines
 	say("== 1. Local services (127.0.0.1 only, TLS with a throw-away CA)")
 	s, err := fakes.Start(fakes.Options{})
 	if err != nil {
@@ -110,28 +106,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, m := range res.Masks {
 		red.Add(m)
 	}
-
-	say("\n== 3. The step's log, as the Actions page shows it")
-	fmt.Fprint(stdout, renderLog(res, red.Redact))
-	say("\n== 4. The step summary it wrote (GITHUB_STEP_SUMMARY, markdown)")
-	sayLines("   ", red.Redact(res.Summary))
-	if res.Failed() {
-		return fmt.Errorf("the action step failed (exit %d)", res.ExitCode)
-	}
-	say("\n== 5. What later steps get (masked)")
-	say("   outputs (steps.registry.outputs.*):")
-	for _, k := range slices.Sorted(maps.Keys(res.Outputs)) {
-		if res.Outputs[k] != "" {
-			say("     %-17s %s", k, red.Redact(res.Outputs[k]))
-		}
-	}
-	say("   environment (GITHUB_ENV):")
-	for _, e := range res.EnvEntries {
-		v := red.Redact(e.Value)
-		if len(v) > 110 { // the provider's command line
-			v = v[:107] + "..."
-		}
-		say("     %s=%s", e.Name, v)
+	if err := out.step(res, red.Redact); err != nil {
+		return err
 	}
 
 	cmd, what, err := cargo(j, s, p, res.Outputs["registry-name"], say)
@@ -139,19 +115,60 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	say("   $ cargo %s", strings.Join(cmd.Args, " "))
-	out, err := j.RunCmd(ctx, cmd)
+	cargoRes, err := j.RunCmd(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	sayLines("   ", red.Redact(out.Combined()))
-	if out.Failed() {
-		return fmt.Errorf("cargo %s failed (exit %d)", cmd.Args[0], out.ExitCode)
+	sayLines("   ", red.Redact(cargoRes.Combined()))
+	if cargoRes.Failed() {
+		return fmt.Errorf("cargo %s failed (exit %d)", cmd.Args[0], cargoRes.ExitCode)
 	}
 	how := "with the exported token"
 	if *mode == "provider" {
 		how = fmt.Sprintf("through the credential provider (%d exchange(s): the step's token seeds the provider's cache, cargo reuses it)", s.Store.Exchanges(string(p)))
 	}
 	say("\nOK: cargo %s %s. Try the other -mode, or another -provider: %s.", what, how, strings.Join(providers, ", "))
+	return nil
+}
+
+// printer writes the playground's report.
+type printer struct{ w io.Writer }
+
+func (p printer) say(format string, a ...any) { fmt.Fprintf(p.w, format+"\n", a...) }
+
+// lines says each line of text after indent.
+func (p printer) lines(indent, text string) {
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		p.say("%s%s", indent, line)
+	}
+}
+
+// step shows what the action's step did: its log, as the Actions page shows
+// it, its step summary, its outputs and exported variables, all masked. It
+// returns an error when the step failed.
+func (p printer) step(res *runner.StepResult, mask func(string) string) error {
+	p.say("\n== 3. The step's log, as the Actions page shows it")
+	fmt.Fprint(p.w, renderLog(res, mask))
+	p.say("\n== 4. The step summary it wrote (GITHUB_STEP_SUMMARY, markdown)")
+	p.lines("   ", mask(res.Summary))
+	if res.Failed() {
+		return fmt.Errorf("the action step failed (exit %d)", res.ExitCode)
+	}
+	p.say("\n== 5. What later steps get (masked)")
+	p.say("   outputs (steps.registry.outputs.*):")
+	for _, k := range slices.Sorted(maps.Keys(res.Outputs)) {
+		if res.Outputs[k] != "" {
+			p.say("     %-17s %s", k, mask(res.Outputs[k]))
+		}
+	}
+	p.say("   environment (GITHUB_ENV):")
+	for _, e := range res.EnvEntries {
+		v := mask(e.Value)
+		if len(v) > 110 { // the provider's command line
+			v = v[:107] + "..."
+		}
+		p.say("     %s=%s", e.Name, v)
+	}
 	return nil
 }
 

@@ -68,6 +68,19 @@ func TestBackground(t *testing.T) {
 	}
 	envFile := filepath.Join(dir, "sub", "fakes.env")
 	out, err := exec.CommandContext(ctx, bin, "-background", "-env-file", envFile, "-dir", filepath.Join(dir, "ca"), "-deadline", "2m").CombinedOutput()
+	quit := func() error {
+		data, err := os.ReadFile(envFile)
+		if err != nil {
+			return err
+		}
+		_, statusURL, _ := strings.Cut(string(data), "FAKE_STATUS_URL=")
+		resp, err := http.Post(strings.TrimSpace(statusURL)+"/quit", "text/plain", nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	t.Cleanup(func() { _ = quit() }) // also when the test fails early
 	if err != nil {
 		t.Fatalf("-background: %v\n%s", harness.Err(ctx, err), out)
 	}
@@ -82,14 +95,6 @@ func TestBackground(t *testing.T) {
 	env := keyValues(t, string(data), "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 		"SSL_CERT_FILE", "CARGO_HTTP_CAINFO", "FAKE_JFROG_URL", "FAKE_JFROG_PROVIDER_NAME", "FAKE_JFROG_REPOSITORY",
 		"FAKE_JFROG_INDEX", "FAKE_CRATES_IO_URL", "FAKE_CRATE", "FAKE_CRATE_VERSION", "FAKE_STATUS_URL")
-	quit := func() error {
-		resp, err := http.Post(env["FAKE_STATUS_URL"]+"/quit", "text/plain", nil)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err
-	}
-	t.Cleanup(func() { _ = quit() }) // also when the test fails early
 	if ca := filepath.Join(dir, "ca", "ca.pem"); env["SSL_CERT_FILE"] != ca || env["CARGO_HTTP_CAINFO"] != ca {
 		t.Errorf("CA files %q, %q; want %s", env["SSL_CERT_FILE"], env["CARGO_HTTP_CAINFO"], ca)
 	}

@@ -73,26 +73,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	out := printer{stdout}
-	say, sayLines := out.say, out.lines
-	say("== 1. Local services (127.0.0.1 only, TLS with a throw-away CA)")
+	out.say("== 1. Local services (127.0.0.1 only, TLS with a throw-away CA)")
 	s, err := fakes.Start(fakes.Options{})
 	if err != nil {
 		return fmt.Errorf("start the local services: %w", err)
 	}
 	defer s.Close()
-	inputs, env := services(s, p, say)
+	inputs, env := services(out, s, p)
 	inputs["provider"] = *provider // as given: the action reads the alias itself
 	inputs["credential-mode"] = *mode
 
-	say("\n== 2. The step (building cargo-oidc first)")
+	out.say("\n== 2. The step (building cargo-oidc first)")
 	// Sorted keys, and quotes where YAML would read another type: an AWS
 	// account ID read as a number loses its leading zeros.
 	with, err := yaml.Marshal(inputs)
 	if err != nil {
 		return err
 	}
-	sayLines("     ", "- uses: cargo-oidc/cargo-oidc@v1\n  id: registry\n  with:")
-	sayLines("         ", string(with))
+	out.lines("     ", "- uses: cargo-oidc/cargo-oidc@v1\n  id: registry\n  with:")
+	out.lines("         ", string(with))
 	dir, err := os.MkdirTemp("", "cargo-oidc-playground-")
 	if err != nil {
 		return err
@@ -110,16 +109,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	cmd, what, err := cargo(j, s, p, res.Outputs["registry-name"], say)
+	cmd, what, err := cargo(out, j, s, p, res.Outputs["registry-name"])
 	if err != nil {
 		return err
 	}
-	say("   $ cargo %s", strings.Join(cmd.Args, " "))
+	out.say("   $ cargo %s", strings.Join(cmd.Args, " "))
 	cargoRes, err := j.RunCmd(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	sayLines("   ", red.Redact(cargoRes.Combined()))
+	out.lines("   ", red.Redact(cargoRes.Combined()))
 	if cargoRes.Failed() {
 		return fmt.Errorf("cargo %s failed (exit %d)", cmd.Args[0], cargoRes.ExitCode)
 	}
@@ -127,7 +126,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *mode == "provider" {
 		how = fmt.Sprintf("through the credential provider (%d exchange(s): the step's token seeds the provider's cache, cargo reuses it)", s.Store.Exchanges(string(p)))
 	}
-	say("\nOK: cargo %s %s. Try the other -mode, or another -provider: %s.", what, how, strings.Join(providers, ", "))
+	out.say("\nOK: cargo %s %s. Try the other -mode, or another -provider: %s.", what, how, strings.Join(providers, ", "))
 	return nil
 }
 
@@ -174,8 +173,8 @@ func (p printer) step(res *runner.StepResult, mask func(string) string) error {
 
 // services prints the services of provider p on s and returns the inputs
 // and the environment of its step.
-func services(s *fakes.Stack, p config.Provider, say func(string, ...any)) (inputs, env map[string]string) {
-	say("   GitHub OIDC issuer        %s", s.IssuerURL)
+func services(out printer, s *fakes.Stack, p config.Provider) (inputs, env map[string]string) {
+	out.say("   GitHub OIDC issuer        %s", s.IssuerURL)
 	env = map[string]string{
 		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
 		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
@@ -185,27 +184,27 @@ func services(s *fakes.Stack, p config.Provider, say func(string, ...any)) (inpu
 	holds := fmt.Sprintf("holds %s %s", fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	switch p {
 	case config.CratesIO:
-		say("   crates.io token service   %s (trusted publishing)", s.CratesIOURL)
-		say("   stand-in for crates.io    %s (publishing needs a token)", s.CratesIOIndex)
+		out.say("   crates.io token service   %s (trusted publishing)", s.CratesIOURL)
+		out.say("   stand-in for crates.io    %s (publishing needs a token)", s.CratesIOIndex)
 		return s.CratesIOInputs(), env
 	case config.Cloudsmith:
-		say("   Cloudsmith token service  %s (workspace %q, service account %q)", s.CloudsmithURL, s.Cloudsmith.Namespace, s.Cloudsmith.ServiceSlug)
-		say("   Cargo registry            %s (auth required, %s)", s.CloudsmithIndex, holds)
+		out.say("   Cloudsmith token service  %s (workspace %q, service account %q)", s.CloudsmithURL, s.Cloudsmith.Namespace, s.Cloudsmith.ServiceSlug)
+		out.say("   Cargo registry            %s (auth required, %s)", s.CloudsmithIndex, holds)
 		return s.CloudsmithInputs(), env
 	case config.CodeArtifact:
 		maps.Copy(env, s.AWSEnv()) // the local endpoints, as a VPC endpoint would be given
-		say("   AWS STS                   %s (role %s)", s.STSURL, fakes.DefaultAWSRole)
-		say("   AWS CodeArtifact          %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
-		say("   Cargo registry            %s (auth required, %s)", s.CodeArtifactIndex, holds)
+		out.say("   AWS STS                   %s (role %s)", s.STSURL, fakes.DefaultAWSRole)
+		out.say("   AWS CodeArtifact          %s (domain %s of %s)", s.CodeArtifactURL, fakes.DefaultCADomain, fakes.DefaultAWSAccount)
+		out.say("   Cargo registry            %s (auth required, %s)", s.CodeArtifactIndex, holds)
 		return s.CodeArtifactInputs(), env
 	case config.Azure:
 		maps.Copy(env, s.AzureEnv()) // the local authority, as a sovereign cloud's would be given
-		say("   Microsoft Entra           %s (tenant %s, app %s)", s.Azure.AuthorityHost, s.Azure.Entra.Tenant, s.Azure.Entra.ClientID)
-		say("   Azure Artifacts feed      %s (Bearer tokens from Entra only, %s)", s.Azure.Index, holds)
+		out.say("   Microsoft Entra           %s (tenant %s, app %s)", s.Azure.AuthorityHost, s.Azure.Entra.Tenant, s.Azure.Entra.ClientID)
+		out.say("   Azure Artifacts feed      %s (Bearer tokens from Entra only, %s)", s.Azure.Index, holds)
 		return s.AzureInputs(), env
 	}
-	say("   JFrog token service       %s (OIDC integration %q)", s.JFrogURL, s.JFrog.ProviderName)
-	say("   Cargo registry            %s (auth required, %s)", s.JFrogIndex, holds)
+	out.say("   JFrog token service       %s (OIDC integration %q)", s.JFrogURL, s.JFrog.ProviderName)
+	out.say("   Cargo registry            %s (auth required, %s)", s.JFrogIndex, holds)
 	return s.JFrogInputs(), env
 }
 
@@ -213,7 +212,7 @@ func services(s *fakes.Stack, p config.Provider, say func(string, ...any)) (inpu
 // uses what the action produced, and what it does: cargo publish of the
 // crate to the local stand-in for crates.io, or cargo fetch of the crate it
 // depends on from registry.
-func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string, say func(string, ...any)) (runner.Cmd, string, error) {
+func cargo(out printer, j *runner.Job, s *fakes.Stack, p config.Provider, registry string) (runner.Cmd, string, error) {
 	manifest := "[package]\nname = \"playground\"\nversion = \"0.1.0\"\nedition = \"2021\"\n" +
 		"description = \"cargo-oidc playground\"\nlicense = \"MIT\"\n"
 	cmd := runner.Cmd{Name: "cargo", Args: []string{"fetch"}}
@@ -223,10 +222,10 @@ func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string, sa
 		cmd = runner.Cmd{Name: "cargo", Args: []string{"publish", "--allow-dirty", "--no-verify"},
 			Env: map[string]string{fakes.CratesIOURLEnv: s.CratesIOIndex}}
 		what = "published playground 0.1.0"
-		say("\n== 6. cargo publish of a new crate (to the local stand-in for crates.io)")
+		out.say("\n== 6. cargo publish of a new crate (to the local stand-in for crates.io)")
 	} else {
 		manifest += "\n[dependencies]\n" + fakes.DefaultCrate + " = { version = \"1\", registry = \"" + registry + "\" }\n"
-		say("\n== 6. cargo fetch in a project depending on %s from the registry", fakes.DefaultCrate)
+		out.say("\n== 6. cargo fetch in a project depending on %s from the registry", fakes.DefaultCrate)
 	}
 	src := filepath.Join(j.Workspace(), "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {

@@ -18,15 +18,13 @@ func TestRun(t *testing.T) {
 		provider, mode string
 		want           []string
 	}{
-		{"jfrog", "token", []string{"> Exchanging the GitHub ID token with JFrog", "| Provider | JFrog |", "| Expires | ",
-			"Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***", "Downloaded e2e-dep v1.0.0", "OK: cargo fetched e2e-dep"}},
 		{"jfrog", "provider", []string{"| Provider | JFrog |", "| Tokens | minted by cargo-oidc", "Downloaded e2e-dep v1.0.0",
 			"OK: cargo fetched e2e-dep 1.0.0 through the credential provider"}},
 		{"cloudsmith", "token", []string{"> Exchanging the GitHub ID token with Cloudsmith", "| Provider | Cloudsmith |",
 			"Exported CARGO_REGISTRIES_CLOUDSMITH_TOKEN=Bearer ***", "Downloaded e2e-dep v1.0.0 (registry `cloudsmith`)"}},
 		{"crates-io", "provider", []string{"> Exchanging the GitHub ID token with crates.io", "| Provider | crates.io |",
 			"CARGO_REGISTRY_CREDENTIAL_PROVIDER=", "Published playground v0.1.0", "OK: cargo published playground 0.1.0"}},
-		{"artifactory", "token", []string{"provider: artifactory\n", "> Exchanging the GitHub ID token with JFrog",
+		{"artifactory", "token", []string{"provider: artifactory\n", "> Exchanging the GitHub ID token with JFrog", "| Provider | JFrog |", "| Expires | ",
 			"Exported CARGO_REGISTRIES_ARTIFACTORY_TOKEN=Bearer ***", "OK: cargo fetched e2e-dep 1.0.0 with the exported token. Try the other -mode"}},
 		{"azure", "provider", []string{"client-id: " + fakes.DefaultAzureClientID + "\n", "CARGO_REGISTRIES_AZURE_CREDENTIAL_PROVIDER=",
 			"Downloaded e2e-dep v1.0.0 (registry `azure`)", "OK: cargo fetched e2e-dep 1.0.0 through the credential provider"}},

@@ -95,35 +95,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-
-	var bins, scripts []sample
-	for i := range *warmup + *n {
-		for k := range 2 {
-			binary := (i+k)%2 == 0 // which flow goes first alternates
-			f := b.script
-			if binary {
-				f = b.binary
-			}
-			smp := b.once(ctx, f)
-			switch {
-			case smp.err != nil:
-				return smp.err
-			case i < *warmup:
-			case binary:
-				bins = append(bins, smp)
-			default:
-				scripts = append(scripts, smp)
-			}
-		}
-	}
-	// Retries with default settings.
-	s.JFrog.Faults.Push(fakes.Status(503))
-	r := results{retry: b.once(ctx, b.binary)}
-	s.JFrog.Faults.Clear()
-	s.JFrog.Faults.Push(fakes.Status(403))
-	r.forbidden = b.once(ctx, b.binary)
-	s.JFrog.Faults.Clear()
-	if err := ctx.Err(); err != nil {
+	bins, scripts, r, err := b.measure(ctx, *n, *warmup)
+	if err != nil {
 		return err
 	}
 
@@ -240,6 +213,38 @@ func setup(ctx context.Context, s *fakes.Stack, dir string) (*bench, error) {
 		}
 	}
 	return b, nil
+}
+
+// measure runs both flows warmup+n times, alternating which goes first, and
+// returns the timed samples of each; then the binary once after a 503 and
+// once against a 403, with default retry settings, in r.
+func (b *bench) measure(ctx context.Context, n, warmup int) (bins, scripts []sample, r results, err error) {
+	for i := range warmup + n {
+		for k := range 2 {
+			binary := (i+k)%2 == 0
+			f := b.script
+			if binary {
+				f = b.binary
+			}
+			smp := b.once(ctx, f)
+			switch {
+			case smp.err != nil:
+				return nil, nil, r, smp.err
+			case i < warmup:
+			case binary:
+				bins = append(bins, smp)
+			default:
+				scripts = append(scripts, smp)
+			}
+		}
+	}
+	b.s.JFrog.Faults.Push(fakes.Status(503))
+	r.retry = b.once(ctx, b.binary)
+	b.s.JFrog.Faults.Clear()
+	b.s.JFrog.Faults.Push(fakes.Status(403))
+	r.forbidden = b.once(ctx, b.binary)
+	b.s.JFrog.Faults.Clear()
+	return bins, scripts, r, ctx.Err()
 }
 
 // once runs f with empty file-command files and checks that it exported a

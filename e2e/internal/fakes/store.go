@@ -1,72 +1,52 @@
 package fakes
 
 import (
+	"maps"
 	"sync"
 	"time"
 )
 
-// Clock is the clock the fakes of a Stack share: the real time (tokens
-// expire in real time).
-type Clock struct{}
-
-// Now returns the real time.
-func (*Clock) Now() time.Time { return time.Now() }
-
 // Token kinds recorded by a TokenStore.
 const (
-	KindIDToken        = "id-token"        // a GitHub ID token minted by the Issuer
+	KindIDToken        = "id-token"        // an ID token minted by an Issuer
 	KindAccessToken    = "access-token"    // a token a service issued for the registry
 	KindReferenceToken = "reference-token" // a JFrog reference token
-	KindFaultToken     = "fault-token"     // a malformed token served by a fault (never valid)
+	KindFaultToken     = "fault-token"     // a secret served by a fault (never valid)
 )
 
 // IssuedToken is one secret a fake handed out.
 type IssuedToken struct {
-	Value     string    // the secret itself
-	Kind      string    // one of the Kind constants
-	Service   string    // "github", "jfrog", "cloudsmith", "crates-io"
-	IssuedAt  time.Time // by the store's clock
-	ExpiresAt time.Time // by the store's clock
+	Value     string // the secret itself
+	Kind      string // one of the Kind constants
+	Service   string // "github", "jfrog", "cloudsmith", "crates-io", "sts", "codeartifact", "azure", "gitlab"
+	ExpiresAt time.Time
 	Revoked   bool
 }
 
 // TokenStore records every secret the fakes issue and every request they
-// receive. The Registry asks it whether a presented token is valid. It is
+// receive; the registries ask it whether a presented token is valid. It is
 // safe for concurrent use.
 type TokenStore struct {
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-
 	mu          sync.Mutex
 	tokens      map[string]*IssuedToken
 	order       []string
 	requests    map[string]int
-	arrived     chan struct{} // closed and replaced on every request counted
 	exchanges   map[string]int
 	revocations int
 }
 
-// NewTokenStore returns an empty store using now as its clock (nil: time.Now).
-func NewTokenStore(now func() time.Time) *TokenStore {
-	return &TokenStore{Now: now, tokens: map[string]*IssuedToken{}, requests: map[string]int{}, exchanges: map[string]int{}}
-}
-
-func (s *TokenStore) now() time.Time {
-	if s.Now == nil {
-		return time.Now()
-	}
-	return s.Now()
+func newTokenStore() *TokenStore {
+	return &TokenStore{tokens: map[string]*IssuedToken{}, requests: map[string]int{}, exchanges: map[string]int{}}
 }
 
 // Add records a secret of the given kind that expires ttl from now.
 func (s *TokenStore) Add(kind, service, value string, ttl time.Duration) IssuedToken {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
-	t := &IssuedToken{Value: value, Kind: kind, Service: service, IssuedAt: now, ExpiresAt: now.Add(ttl)}
 	if _, ok := s.tokens[value]; !ok {
 		s.order = append(s.order, value)
 	}
+	t := &IssuedToken{Value: value, Kind: kind, Service: service, ExpiresAt: time.Now().Add(ttl)}
 	s.tokens[value] = t
 	return *t
 }
@@ -75,23 +55,17 @@ func (s *TokenStore) Add(kind, service, value string, ttl time.Duration) IssuedT
 func (s *TokenStore) Lookup(value string) (IssuedToken, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.tokens[value]
-	if !ok {
-		return IssuedToken{}, false
+	if t, ok := s.tokens[value]; ok {
+		return *t, true
 	}
-	return *t, true
+	return IssuedToken{}, false
 }
 
 // Valid reports whether value is an access or reference token that a
 // service issued, that has not expired and has not been revoked.
 func (s *TokenStore) Valid(value string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[value]
-	if !ok || t.Revoked || (t.Kind != KindAccessToken && t.Kind != KindReferenceToken) {
-		return false
-	}
-	return s.now().Before(t.ExpiresAt)
+	t, ok := s.Lookup(value)
+	return ok && !t.Revoked && (t.Kind == KindAccessToken || t.Kind == KindReferenceToken) && time.Now().Before(t.ExpiresAt)
 }
 
 // Revoke marks value revoked; it reports false when value is unknown, not an
@@ -108,9 +82,8 @@ func (s *TokenStore) Revoke(value string) bool {
 	return true
 }
 
-// Tokens returns every secret recorded, in the order issued (ID tokens,
-// access and reference tokens, and malformed tokens served by faults): the
-// list a leak scan looks for.
+// Tokens returns every secret recorded, in the order issued: the list a
+// leak scan looks for.
 func (s *TokenStore) Tokens() []IssuedToken {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,10 +96,9 @@ func (s *TokenStore) Tokens() []IssuedToken {
 
 // Secrets returns the values of Tokens.
 func (s *TokenStore) Secrets() []string {
-	ts := s.Tokens()
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = t.Value
+	var out []string
+	for _, t := range s.Tokens() {
+		out = append(out, t.Value)
 	}
 	return out
 }
@@ -136,10 +108,6 @@ func (s *TokenStore) CountRequest(path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[path]++
-	if s.arrived != nil {
-		close(s.arrived)
-		s.arrived = nil
-	}
 }
 
 // Requests returns how many requests a path received.
@@ -153,30 +121,19 @@ func (s *TokenStore) Requests(path string) int {
 func (s *TokenStore) AllRequests() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
-	return out
-}
-
-func (s *TokenStore) countExchange(service string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.exchanges[service]++
+	return maps.Clone(s.requests)
 }
 
 // Exchanges returns how many successful token exchanges a service performed
-// ("jfrog", "cloudsmith", "crates-io"; "" for the total).
+// ("" for the total).
 func (s *TokenStore) Exchanges(service string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if service != "" {
-		return s.exchanges[service]
-	}
 	n := 0
-	for _, v := range s.exchanges {
-		n += v
+	for k, v := range s.exchanges {
+		if service == "" || k == service {
+			n += v
+		}
 	}
 	return n
 }
@@ -186,4 +143,13 @@ func (s *TokenStore) Revocations() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.revocations
+}
+
+// issued records an access token a service issued and counts the exchange.
+func (s *TokenStore) issued(service, tok string, ttl time.Duration) IssuedToken {
+	it := s.Add(KindAccessToken, service, tok, ttl)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exchanges[service]++
+	return it
 }

@@ -2,11 +2,12 @@ package fakes
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -15,155 +16,81 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// Reasons a Verifier rejects a token.
+// Reasons a verifier rejects a token.
 const (
-	ReasonMalformed = "malformed" // not a compact JWT with JSON header and claims
-	ReasonKeys      = "keys"      // the issuer's JWKS could not be fetched
-	ReasonSignature = "signature" // unknown kid, wrong algorithm or bad signature
-	ReasonIssuer    = "issuer"    // iss is not the expected issuer
-	ReasonExpired   = "expired"   // exp is in the past
-	ReasonNotYet    = "not-yet"   // nbf is in the future
-	ReasonAudience  = "audience"  // aud does not hold an accepted audience
-	ReasonClaim     = "claim"     // a mapped claim does not have its required value
+	reasonMalformed = "malformed" // not a compact JWT with JSON header and claims
+	reasonKeys      = "keys"      // the issuer's JWKS could not be fetched
+	reasonSignature = "signature" // unknown kid, wrong algorithm or bad signature
+	reasonIssuer    = "issuer"
+	reasonExpired   = "expired"
+	reasonNotYet    = "not-yet"
+	reasonAudience  = "audience"
+	reasonClaim     = "claim" // a mapped claim does not have its required value
 )
 
-// VerifyError says why a token was rejected. It never holds the token.
-type VerifyError struct {
-	Reason string // one of the Reason constants
-	Claim  string // the claim that failed (iss, aud, exp, nbf or a mapped claim)
-	Want   string // the required value, when there is one
-	Got    string // the token's value, when there is one
+// verifyError says why a token was rejected. It never holds the token.
+type verifyError struct {
+	reason, claim, want, got string
 }
 
-// Error describes the failure, naming the claim and both values.
-func (e *VerifyError) Error() string {
-	switch e.Reason {
-	case ReasonClaim, ReasonIssuer, ReasonAudience:
-		return fmt.Sprintf("claim %q is %q, want %q", e.Claim, e.Got, e.Want)
-	case ReasonExpired:
-		return "token expired at " + e.Got
-	case ReasonNotYet:
-		return "token not valid before " + e.Got
-	case ReasonKeys:
-		return "cannot fetch the issuer's signing keys: " + e.Got
-	case ReasonSignature:
-		return "signature verification failed: " + e.Got
-	default:
-		return "malformed token"
+func (e *verifyError) Error() string {
+	return fmt.Sprintf("%s: claim %q is %q, want %q", e.reason, e.claim, e.got, e.want)
+}
+
+// verifier checks ID tokens for real: the RS256 signature against the
+// issuer's JWKS (found through its discovery document over HTTPS, cached,
+// fetched again for an unknown kid), iss, exp/nbf and aud.
+type verifier struct {
+	issuer string
+	client *http.Client
+
+	mu   sync.Mutex
+	keys map[string]*rsa.PublicKey
+}
+
+// verify checks token and that its aud holds one of auds, and returns its
+// claims or a *verifyError. The claim mapping is checkMapping's.
+func (v *verifier) verify(ctx context.Context, token string, auds []string) (map[string]any, error) {
+	tok, claims, err := parseJWT(token)
+	if err != nil {
+		return nil, &verifyError{reason: reasonMalformed}
 	}
-}
-
-// Verifier checks ID tokens for real: RS256 signature against the issuer's
-// JWKS (found through its discovery document over HTTPS and cached), iss,
-// exp/nbf, aud and a claim mapping. It is safe for concurrent use.
-type Verifier struct {
-	// Issuer is the required iss; its discovery document is fetched from
-	// Issuer + "/.well-known/openid-configuration".
-	Issuer string
-	// Client fetches the discovery document and the JWKS.
-	Client *http.Client
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-
-	mu        sync.Mutex
-	audiences []string
-	mapping   map[string]string
-	keys      map[string]*rsa.PublicKey
-	fetches   int
-}
-
-// SetAudiences sets the accepted audiences; a token passes when its aud
-// holds at least one of them.
-func (v *Verifier) SetAudiences(auds ...string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.audiences = slices.Clone(auds)
-}
-
-// Audiences returns the accepted audiences.
-func (v *Verifier) Audiences() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return slices.Clone(v.audiences)
-}
-
-// SetMapping replaces the claim mapping: claim name -> required value (exact
-// string match).
-func (v *Verifier) SetMapping(m map[string]string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.mapping = maps.Clone(m)
-}
-
-// Mapping returns a copy of the claim mapping.
-func (v *Verifier) Mapping() map[string]string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return maps.Clone(v.mapping)
-}
-
-// Verify checks token, including the claim mapping, and returns its claims
-// or a *VerifyError.
-func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, error) {
-	claims, err := v.VerifyToken(ctx, token)
+	if iss := claimString(claims["iss"]); iss != v.issuer {
+		return nil, &verifyError{reason: reasonIssuer, claim: "iss", want: v.issuer, got: iss}
+	}
+	h := tok.Headers[0]
+	if h.Algorithm != "RS256" {
+		return nil, &verifyError{reason: reasonSignature, got: fmt.Sprintf("algorithm %q is not RS256", h.Algorithm)}
+	}
+	key, err := v.key(ctx, h.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.CheckMapping(claims); err != nil {
-		return nil, err
-	}
-	return claims, nil
-}
-
-// VerifyToken checks signature, iss, exp, nbf and aud, but not the claim
-// mapping, and returns the token's claims or a *VerifyError.
-func (v *Verifier) VerifyToken(ctx context.Context, token string) (map[string]any, error) {
-	p, err := parseJWT(token)
-	if err != nil {
-		return nil, &VerifyError{Reason: ReasonMalformed}
-	}
-	claims := p.claims
-	if iss := claimString(claims["iss"]); iss != v.Issuer {
-		return nil, &VerifyError{Reason: ReasonIssuer, Claim: "iss", Want: v.Issuer, Got: iss}
-	}
-	if p.alg != "RS256" {
-		return nil, &VerifyError{Reason: ReasonSignature, Got: fmt.Sprintf("algorithm %q is not RS256", p.alg)}
-	}
-	key, err := v.key(ctx, p.kid)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.verifySignature(key); err != nil {
-		return nil, &VerifyError{Reason: ReasonSignature, Got: "signature does not match the key " + p.kid}
+	if err := tok.Claims(key, &map[string]any{}); err != nil {
+		return nil, &verifyError{reason: reasonSignature, got: "signature does not match the key " + h.KeyID}
 	}
 	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
+	exp, ok := claims["exp"].(float64)
+	if !ok || !now.Before(time.Unix(int64(exp), 0)) {
+		return nil, &verifyError{reason: reasonExpired, claim: "exp", got: claimTime(claims["exp"])}
 	}
-	exp, ok := claimTime(claims["exp"])
-	if !ok {
-		return nil, &VerifyError{Reason: ReasonExpired, Claim: "exp", Got: "(missing)"}
+	if nbf, ok := claims["nbf"].(float64); ok && now.Before(time.Unix(int64(nbf), 0)) {
+		return nil, &verifyError{reason: reasonNotYet, claim: "nbf", got: claimTime(nbf)}
 	}
-	if !now.Before(exp) {
-		return nil, &VerifyError{Reason: ReasonExpired, Claim: "exp", Got: exp.UTC().Format(time.RFC3339)}
-	}
-	if nbf, ok := claimTime(claims["nbf"]); ok && now.Before(nbf) {
-		return nil, &VerifyError{Reason: ReasonNotYet, Claim: "nbf", Got: nbf.UTC().Format(time.RFC3339)}
-	}
-	auds := claimStrings(claims["aud"])
-	accepted := v.Audiences()
-	if !slices.ContainsFunc(auds, func(a string) bool { return slices.Contains(accepted, a) }) {
-		return nil, &VerifyError{Reason: ReasonAudience, Claim: "aud", Want: strings.Join(accepted, ", "), Got: strings.Join(auds, ", ")}
+	got := claimStrings(claims["aud"])
+	if !slices.ContainsFunc(got, func(a string) bool { return slices.Contains(auds, a) }) {
+		return nil, &verifyError{reason: reasonAudience, claim: "aud", want: strings.Join(auds, ", "), got: strings.Join(got, ", ")}
 	}
 	return claims, nil
 }
 
-// CheckMapping checks claims against the claim mapping (claims in name
-// order) and returns a *VerifyError for the first mismatch.
-func (v *Verifier) CheckMapping(claims map[string]any) error {
-	mapping := v.Mapping()
+// checkMapping checks claims against a claim mapping (name -> required
+// value, exact match) in name order and returns a *verifyError for the
+// first mismatch.
+func checkMapping(claims map[string]any, mapping map[string]string) error {
 	names := make([]string, 0, len(mapping))
 	for k := range mapping {
 		names = append(names, k)
@@ -176,73 +103,56 @@ func (v *Verifier) CheckMapping(claims map[string]any) error {
 			gs = "(missing)"
 		}
 		if !present || gs != mapping[k] {
-			return &VerifyError{Reason: ReasonClaim, Claim: k, Want: mapping[k], Got: gs}
+			return &verifyError{reason: reasonClaim, claim: k, want: mapping[k], got: gs}
 		}
 	}
 	return nil
 }
 
-// key returns the public key for kid, fetching the JWKS when the cache is
-// empty or does not know kid (a key rotation).
-func (v *Verifier) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+// key returns the public key for kid, fetching the JWKS when the cache does
+// not know kid (a key rotation).
+func (v *verifier) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	v.mu.Lock()
-	k, ok := v.keys[kid]
-	v.mu.Unlock()
-	if ok {
+	defer v.mu.Unlock()
+	if k, ok := v.keys[kid]; ok {
 		return k, nil
 	}
-	keys, err := v.fetchKeys(ctx)
-	if err != nil {
-		return nil, &VerifyError{Reason: ReasonKeys, Got: err.Error()}
-	}
-	v.mu.Lock()
-	v.keys = keys
-	v.fetches++
-	k, ok = keys[kid]
-	v.mu.Unlock()
-	if !ok {
-		return nil, &VerifyError{Reason: ReasonSignature, Got: fmt.Sprintf("no key with kid %q in the issuer's JWKS", kid)}
-	}
-	return k, nil
-}
-
-func (v *Verifier) fetchKeys(ctx context.Context) (map[string]*rsa.PublicKey, error) {
 	var disc struct {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if err := v.getJSON(ctx, v.Issuer+"/.well-known/openid-configuration", &disc); err != nil {
-		return nil, err
-	}
-	if disc.Issuer != v.Issuer {
-		return nil, fmt.Errorf("discovery document names issuer %q, want %q", disc.Issuer, v.Issuer)
-	}
-	if !strings.HasPrefix(disc.JWKSURI, "https://") {
-		return nil, fmt.Errorf("jwks_uri %q is not https", disc.JWKSURI)
-	}
 	var set jose.JSONWebKeySet
-	if err := v.getJSON(ctx, disc.JWKSURI, &set); err != nil {
-		return nil, err
+	err := v.getJSON(ctx, v.issuer+"/.well-known/openid-configuration", &disc)
+	switch {
+	case err != nil:
+	case disc.Issuer != v.issuer:
+		err = fmt.Errorf("discovery document names issuer %q, want %q", disc.Issuer, v.issuer)
+	case !strings.HasPrefix(disc.JWKSURI, "https://"):
+		err = fmt.Errorf("jwks_uri %q is not https", disc.JWKSURI)
+	default:
+		err = v.getJSON(ctx, disc.JWKSURI, &set)
 	}
-	keys := map[string]*rsa.PublicKey{}
+	if err != nil {
+		return nil, &verifyError{reason: reasonKeys, got: err.Error()}
+	}
+	v.keys = map[string]*rsa.PublicKey{}
 	for _, k := range set.Keys {
 		if pub, ok := k.Key.(*rsa.PublicKey); ok && k.Valid() {
-			keys[k.KeyID] = pub
+			v.keys[k.KeyID] = pub
 		}
 	}
-	return keys, nil
+	if k, ok := v.keys[kid]; ok {
+		return k, nil
+	}
+	return nil, &verifyError{reason: reasonSignature, got: fmt.Sprintf("no key with kid %q in the issuer's JWKS", kid)}
 }
 
-func (v *Verifier) getJSON(ctx context.Context, url string, out any) error {
+func (v *verifier) getJSON(ctx context.Context, url string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	c := v.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
+	resp, err := v.client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -250,10 +160,42 @@ func (v *Verifier) getJSON(ctx context.Context, url string, out any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+}
+
+// jwtAlgorithms are the algorithms parseJWT accepts in a header: every one
+// the library knows, so that a token signed otherwise than RS256 is a
+// signature failure, not a malformed token.
+var jwtAlgorithms = []jose.SignatureAlgorithm{
+	jose.EdDSA, jose.HS256, jose.HS384, jose.HS512, jose.RS256, jose.RS384, jose.RS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512,
+}
+
+// parseJWT decodes a compact JWT with one signature without verifying it.
+func parseJWT(token string) (*jwt.JSONWebToken, map[string]any, error) {
+	var claims map[string]any
+	tok, err := jwt.ParseSigned(token, jwtAlgorithms)
+	if err == nil && len(tok.Headers) == 1 && len(token) <= 64<<10 {
+		err = tok.UnsafeClaimsWithoutVerification(&claims)
 	}
-	return nil
+	if err != nil || claims == nil {
+		return nil, nil, fmt.Errorf("malformed jwt")
+	}
+	return tok, claims, nil
+}
+
+// signJWT signs claims with key (*rsa.PrivateKey for RS256 ID tokens with
+// kid in the header; a []byte secret for the services' HS256 tokens).
+func signJWT(key any, kid string, claims map[string]any) (string, error) {
+	sk := jose.SigningKey{Algorithm: jose.HS256, Key: key}
+	if rk, ok := key.(*rsa.PrivateKey); ok {
+		sk = jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: rk, KeyID: kid}}
+	}
+	signer, err := jose.NewSigner(sk, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", fmt.Errorf("jwt signer: %w", err)
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
 }
 
 func claimString(v any) string {
@@ -264,11 +206,6 @@ func claimString(v any) string {
 		return x
 	case float64:
 		return fmt.Sprintf("%.0f", x)
-	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
 	default:
 		b, _ := json.Marshal(x)
 		return string(b)
@@ -276,26 +213,48 @@ func claimString(v any) string {
 }
 
 func claimStrings(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	default:
-		return nil
+	if s, ok := v.(string); ok {
+		return []string{s}
 	}
+	var out []string
+	l, _ := v.([]any)
+	for _, e := range l {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
-func claimTime(v any) (time.Time, bool) {
+// claimTime formats a NumericDate claim, "(missing)" when it is not one.
+func claimTime(v any) string {
 	f, ok := v.(float64)
 	if !ok {
-		return time.Time{}, false
+		return "(missing)"
 	}
-	return time.Unix(int64(f), 0), true
+	return time.Unix(int64(f), 0).UTC().Format(time.RFC3339)
+}
+
+// randomString returns n random bytes, hex encoded.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// randomAlnum returns n random characters from [A-Za-z0-9].
+func randomAlnum(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// guid returns a random GUID-shaped string.
+func guid() string {
+	r := randomString(16)
+	return r[:8] + "-" + r[8:12] + "-" + r[12:16] + "-" + r[16:20] + "-" + r[20:]
 }

@@ -1,7 +1,6 @@
 package fakes
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,10 +38,10 @@ func (s *service) handler(pattern string, serve http.HandlerFunc) http.Handler {
 	return countRequests(s.store, mux)
 }
 
-// verify checks an ID token against the trust configuration, mapping
-// included.
-func (s *service) verify(ctx context.Context, token string) (map[string]any, error) {
-	claims, err := s.v.verify(ctx, token, s.auds)
+// verify checks the ID token a request presents against the trust
+// configuration, mapping included.
+func (s *service) verify(r *http.Request, token string) (map[string]any, error) {
+	claims, err := s.v.verify(r.Context(), token, s.auds)
 	if err == nil {
 		err = checkMapping(claims, s.mapping)
 	}
@@ -127,7 +126,7 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (j *JFrog) exchange(w http.ResponseWriter, r *http.Request, idToken string, withReference bool) {
-	claims, err := j.verify(r.Context(), idToken)
+	claims, err := j.verify(r, idToken)
 	if err != nil {
 		jfrogError(w, http.StatusUnauthorized, "UNAUTHORIZED", j.message(err))
 		return
@@ -192,7 +191,7 @@ func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 		detail(http.StatusNotFound, "Not found.")
 	default:
 		// Generic by design: the real service does not say what did not match.
-		if _, err := c.verify(r.Context(), body.OIDCToken); err != nil || body.ServiceSlug != c.ServiceSlug {
+		if _, err := c.verify(r, body.OIDCToken); err != nil || body.ServiceSlug != c.ServiceSlug {
 			detail(http.StatusUnauthorized, "Incorrect authentication credentials.")
 			return
 		}
@@ -239,7 +238,7 @@ func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
 	case decodeBody(r, &body) != nil || body.JWT == "":
 		cratesError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
 	default:
-		if msg := c.exchange(r.Context(), body.JWT); msg != "" {
+		if msg := c.exchange(r, body.JWT); msg != "" {
 			cratesError(w, http.StatusBadRequest, msg)
 			return
 		}
@@ -251,14 +250,14 @@ func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
 
 // exchange returns crates.io's refusal of jwt, "" when it is accepted. A
 // JWT is consumed even when no config matches, like the real service.
-func (c *CratesIO) exchange(ctx context.Context, jwt string) string {
+func (c *CratesIO) exchange(r *http.Request, jwt string) string {
 	c.mu.Lock()
 	trust, pub := &c.service, c.pub
 	if _, claims, err := parseJWT(jwt); err == nil && c.gitlab != nil && claimString(claims["iss"]) == c.gitlab.v.issuer {
 		trust = c.gitlab
 	}
 	c.mu.Unlock()
-	claims, err := trust.v.verify(ctx, jwt, trust.auds)
+	claims, err := trust.v.verify(r.Context(), jwt, trust.auds)
 	var ve *verifyError
 	if errors.As(err, &ve) && ve.reason == reasonIssuer {
 		return "Unsupported JWT issuer: " + ve.got

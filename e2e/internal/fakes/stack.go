@@ -2,20 +2,11 @@ package fakes
 
 import (
 	"cmp"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -305,74 +296,4 @@ func (s *Stack) Faults(service string) (*Faults, error) {
 		return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts, codeartifact or azure", service)
 	}
 	return f, nil
-}
-
-// CA is a throw-away certificate authority with one leaf certificate valid
-// for 127.0.0.1, ::1 and localhost, from an hour ago for a day.
-type CA struct {
-	// File holds the CA certificate (PEM), for SSL_CERT_FILE (the action)
-	// and CARGO_HTTP_CAINFO (cargo).
-	File string
-
-	pool *x509.CertPool
-	leaf tls.Certificate
-}
-
-// newCA creates a CA and its leaf and writes the CA certificate to dir/ca.pem.
-func newCA(dir string) (*CA, error) {
-	now := time.Now()
-	cert := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, nil, fmt.Errorf("generate key: %w", err)
-		}
-		tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		return der, key, err
-	}
-	caTmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "cargo-oidc e2e test CA"}, BasicConstraintsValid: true, IsCA: true,
-		MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature}
-	caDER, caKey, err := cert(caTmpl, nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("create ca certificate: %w", err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafDER, leafKey, err := cert(&x509.Certificate{Subject: pkix.Name{CommonName: "127.0.0.1"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}, caCert, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("create leaf certificate: %w", err)
-	}
-	ca := &CA{File: filepath.Join(dir, "ca.pem"), pool: x509.NewCertPool(),
-		leaf: tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}}
-	ca.pool.AddCert(caCert)
-	if err := os.WriteFile(ca.File, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
-		return nil, fmt.Errorf("write ca file: %w", err)
-	}
-	return ca, nil
-}
-
-// ServerTLS returns a TLS configuration serving the leaf certificate
-// (HTTP/1.1 only, so that handlers can hijack connections).
-func (ca *CA) ServerTLS() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{ca.leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
-}
-
-// Client returns an HTTP client that trusts only this CA.
-func (ca *CA) Client() *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 4}}
-}
-
-// StartServer starts h on 127.0.0.1 with TLS from this CA. The caller closes
-// the server.
-func (ca *CA) StartServer(h http.Handler) *httptest.Server {
-	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = ca.ServerTLS()
-	srv.StartTLS()
-	return srv
 }

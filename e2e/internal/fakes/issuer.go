@@ -161,17 +161,13 @@ func (i *Issuer) handler() http.Handler {
 	mux.HandleFunc("GET /.well-known/jwks", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &i.key.PublicKey, KeyID: i.kid, Algorithm: "RS256", Use: "sig"}}})
 	})
-	mux.Handle("/_apis/token", i.Faults.wrap(http.HandlerFunc(i.serveToken)))
+	mux.Handle("GET /_apis/token", i.Faults.wrap(http.HandlerFunc(i.serveToken)))
 	return countRequests(i.store, mux)
 }
 
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch {
-	case r.Method != http.MethodGet:
-		w.Header().Set("Allow", "GET")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "method not allowed"})
-		return
 	case r.Header.Get("Authorization") != "Bearer "+i.RequestToken:
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized: the request token is missing or invalid"})
 		return

@@ -454,10 +454,9 @@ func indexPath(name string) string {
 
 // Token kinds recorded by a TokenStore.
 const (
-	KindIDToken        = "id-token"        // an ID token minted by an Issuer
-	KindAccessToken    = "access-token"    // a token a service issued for the registry
-	KindReferenceToken = "reference-token" // a JFrog reference token
-	KindFaultToken     = "fault-token"     // a secret served by a fault (never valid)
+	KindIDToken     = "id-token"     // an ID token minted by an Issuer
+	KindAccessToken = "access-token" // a token a service issued for the registry
+	KindFaultToken  = "fault-token"  // a secret served by a fault (never valid)
 )
 
 // IssuedToken is one secret a fake handed out.
@@ -507,11 +506,11 @@ func (s *TokenStore) Lookup(value string) (IssuedToken, bool) {
 	return IssuedToken{}, false
 }
 
-// Valid reports whether value is an access or reference token that a
-// service issued, that has not expired and has not been revoked.
+// Valid reports whether value is an access token that a service issued,
+// that has not expired and has not been revoked.
 func (s *TokenStore) Valid(value string) bool {
 	t, ok := s.Lookup(value)
-	return ok && !t.Revoked && (t.Kind == KindAccessToken || t.Kind == KindReferenceToken) && time.Now().Before(t.ExpiresAt)
+	return ok && !t.Revoked && t.Kind == KindAccessToken && time.Now().Before(t.ExpiresAt)
 }
 
 // Revoke marks value revoked; it reports false when value is unknown, not an

@@ -62,11 +62,7 @@ func (s *service) issueJWT(claims map[string]any) (string, error) {
 
 // decodeBody reads a bounded JSON request body into out.
 func decodeBody(r *http.Request, out any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, out)
+	return json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(out)
 }
 
 // JFrog token exchange constants.
@@ -96,11 +92,10 @@ func (j *JFrog) answer(tok, user string) map[string]any {
 
 func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		GrantType             string `json:"grant_type"`
-		SubjectTokenType      string `json:"subject_token_type"`
-		SubjectToken          string `json:"subject_token"`
-		ProviderName          string `json:"provider_name"`
-		IncludeReferenceToken bool   `json:"include_reference_token"`
+		GrantType        string `json:"grant_type"`
+		SubjectTokenType string `json:"subject_token_type"`
+		SubjectToken     string `json:"subject_token"`
+		ProviderName     string `json:"provider_name"`
 	}
 	bad := func(msg string) { jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", msg) }
 	switch {
@@ -121,11 +116,11 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 	case body.ProviderName != j.ProviderName:
 		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body.ProviderName))
 	default:
-		j.exchange(w, r, body.SubjectToken, body.IncludeReferenceToken)
+		j.exchange(w, r, body.SubjectToken)
 	}
 }
 
-func (j *JFrog) exchange(w http.ResponseWriter, r *http.Request, idToken string, withReference bool) {
+func (j *JFrog) exchange(w http.ResponseWriter, r *http.Request, idToken string) {
 	claims, err := j.verify(r, idToken)
 	if err != nil {
 		jfrogError(w, http.StatusUnauthorized, "UNAUTHORIZED", j.message(err))
@@ -138,13 +133,7 @@ func (j *JFrog) exchange(w http.ResponseWriter, r *http.Request, idToken string,
 		jfrogError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "could not create token")
 		return
 	}
-	resp := j.answer(access, repo)
-	if withReference {
-		ref := "cmVmdGtuOjAxOj" + randomAlnum(50)
-		j.store.Add(KindReferenceToken, "jfrog", ref, j.ttl)
-		resp["reference_token"] = ref
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, j.answer(access, repo))
 }
 
 // message is JFrog's wording of why a token was refused.

@@ -117,6 +117,7 @@ func Start(opts Options) (s *Stack, err error) {
 	s.Issuer.URL, s.Issuer.claims = s.IssuerURL, githubClaims(s.IssuerURL, opts.Issuer)
 	s.Issuer.RequestURL = s.IssuerURL + "/_apis/token?api-version=2.0"
 	s.RequestURL, s.RequestToken = s.Issuer.RequestURL, s.Issuer.RequestToken
+	s.faults = []*Faults{s.Issuer.Faults}
 	s.start(issuerSrv)
 
 	mapping := opts.Mapping
@@ -179,7 +180,6 @@ func Start(opts Options) (s *Stack, err error) {
 	s.CloudsmithIndex = "sparse+" + registryURL + csPrefix
 	s.CratesIOIndex = "sparse+" + registryURL + "/crates-io/"
 	s.CodeArtifactIndex = "sparse+" + registryURL + caPrefix
-	s.faults = append(s.faults, s.Issuer.Faults)
 	return s, nil
 }
 

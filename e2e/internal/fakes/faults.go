@@ -19,8 +19,6 @@ const (
 	// FaultStatus answers Fault.Status (default 500) with Fault.Body
 	// (default: the status text) and, when set, Fault.RetryAfter.
 	FaultStatus FaultKind = iota + 1
-	// FaultMalformedJSON answers 200 with a truncated JSON document.
-	FaultMalformedJSON
 	// FaultNewlineToken answers the success shape with a token holding a
 	// newline (recorded in the TokenStore).
 	FaultNewlineToken
@@ -39,7 +37,7 @@ const hugeBodySize = 100 << 20
 
 // String returns a short name such as "hang".
 func (k FaultKind) String() string {
-	names := []string{"", "status", "malformed-json", "newline-token", "huge-body", "redirect-307", "redirect-308", "hang"}
+	names := []string{"", "status", "newline-token", "huge-body", "redirect-307", "redirect-308", "hang"}
 	if k > 0 && int(k) < len(names) {
 		return names[k]
 	}
@@ -157,8 +155,6 @@ func (f *Faults) serve(w http.ResponseWriter, r *http.Request, ft Fault) {
 		}
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, cmp.Or(ft.Body, http.StatusText(status)+"\n"))
-	case FaultMalformedJSON:
-		_, _ = io.WriteString(w, `{"access_token": "abc", "token": "abc", "value": "abc", "expires_in": 36`)
 	case FaultNewlineToken:
 		v := "nl" + randomAlnum(24) + "\n" + randomAlnum(24)
 		f.store.Add(KindFaultToken, f.service, v, time.Hour)

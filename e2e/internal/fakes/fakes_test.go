@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/exchange"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // call performs one request with the stack's CA and returns status, body
@@ -336,53 +337,48 @@ func TestRegistryRefuses(t *testing.T) {
 // changed on the way is refused), checks the signing region and the
 // session token.
 func TestAWSRefuses(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
+	type refusal struct {
 		setup  func(ca *exchange.CodeArtifact)
 		tamper func(r *http.Request)
 		svc    string
 		status int
 		msg    string
-	}{
-		{name: "audience", setup: func(ca *exchange.CodeArtifact) { ca.Audience = "https://github.com/octo-org" },
+	}
+	testenv.Run(t, map[string]refusal{
+		"audience": {setup: func(ca *exchange.CodeArtifact) { ca.Audience = "https://github.com/octo-org" },
 			svc: exchange.ServiceSTS, status: 400, msg: "InvalidIdentityToken: Incorrect token audience"},
-		{name: "signing region", setup: func(ca *exchange.CodeArtifact) { ca.Region = "us-east-1" },
+		"signing region": {setup: func(ca *exchange.CodeArtifact) { ca.Region = "us-east-1" },
 			svc: exchange.ServiceCodeArtifact, status: 403, msg: "InvalidSignatureException: Credential should be scoped to a valid region"},
-		{name: "query changed after signing", tamper: func(r *http.Request) { r.URL.RawQuery += "&duration=7200" },
+		"query changed after signing": {tamper: func(r *http.Request) { r.URL.RawQuery += "&duration=7200" },
 			svc: exchange.ServiceCodeArtifact, status: 403, msg: "InvalidSignatureException: The request signature we calculated does not match"},
-		{name: "forged session token", tamper: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "forged") },
+		"forged session token": {tamper: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "forged") },
 			svc: exchange.ServiceCodeArtifact, status: 403, msg: "UnrecognizedClientException"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := StartT(t, Options{})
-			base := s.CA.Client()
-			base.Transport = rtFunc(func(r *http.Request) (*http.Response, error) {
-				if r.URL.Path == caTokenPath && tc.tamper != nil {
-					tc.tamper(r)
-				}
-				return s.CA.Client().Transport.RoundTrip(r)
-			})
-			ca := &exchange.CodeArtifact{
-				Client: exchange.NewClient(exchange.HTTPConfig{Base: base, WaitMin: time.Millisecond, WaitMax: 2 * time.Millisecond}),
-				Region: DefaultAWSRegion, RoleARN: DefaultAWSRole, RoleSessionName: "fakes-test", Domain: DefaultCADomain, DomainOwner: DefaultAWSAccount,
-				Endpoints: exchange.AWSEndpoints{STS: s.STSURL, CodeArtifact: s.CodeArtifactURL},
+	}, func(t *testing.T, _ string, tc refusal) {
+		s := StartT(t, Options{})
+		base := s.CA.Client()
+		base.Transport = rtFunc(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == caTokenPath && tc.tamper != nil {
+				tc.tamper(r)
 			}
-			if tc.setup != nil {
-				tc.setup(ca)
-			}
-			_, err := ca.Exchange(context.Background(), exchange.IDTokenFunc(func(_ context.Context, aud string) (string, error) { return s.Issuer.Mint(aud, nil) }))
-			var he *exchange.HTTPError
-			if !errors.As(err, &he) || he.Service != tc.svc || he.StatusCode != tc.status || !strings.Contains(he.Message, tc.msg) {
-				t.Fatalf("err %v, want %s %d %q", err, tc.svc, tc.status, tc.msg)
-			}
-			if n := s.Store.Exchanges("codeartifact"); n != 0 {
-				t.Fatalf("%d CodeArtifact tokens issued", n)
-			}
+			return s.CA.Client().Transport.RoundTrip(r)
 		})
-	}
+		ca := &exchange.CodeArtifact{
+			Client: exchange.NewClient(exchange.HTTPConfig{Base: base, WaitMin: time.Millisecond, WaitMax: 2 * time.Millisecond}),
+			Region: DefaultAWSRegion, RoleARN: DefaultAWSRole, RoleSessionName: "fakes-test", Domain: DefaultCADomain, DomainOwner: DefaultAWSAccount,
+			Endpoints: exchange.AWSEndpoints{STS: s.STSURL, CodeArtifact: s.CodeArtifactURL},
+		}
+		if tc.setup != nil {
+			tc.setup(ca)
+		}
+		_, err := ca.Exchange(t.Context(), exchange.IDTokenFunc(func(_ context.Context, aud string) (string, error) { return s.Issuer.Mint(aud, nil) }))
+		var he *exchange.HTTPError
+		if !errors.As(err, &he) || he.Service != tc.svc || he.StatusCode != tc.status || !strings.Contains(he.Message, tc.msg) {
+			t.Fatalf("err %v, want %s %d %q", err, tc.svc, tc.status, tc.msg)
+		}
+		if n := s.Store.Exchanges("codeartifact"); n != 0 {
+			t.Fatalf("%d CodeArtifact tokens issued", n)
+		}
+	})
 }
 
 type rtFunc func(*http.Request) (*http.Response, error)

@@ -207,8 +207,8 @@ func TestExchangeRefusals(t *testing.T) {
 }
 
 // TestEntraRefusesRequests: Entra refuses the wrong tenant, application or
-// scope with its AADSTS codes, quotes the assertion when told to echo, and
-// a leaky fault's secret is recorded for the leak scan.
+// scope with its AADSTS codes and quotes the assertion when told to echo;
+// the secrets faults serve are recorded for the leak scan.
 func TestEntraRefusesRequests(t *testing.T) {
 	t.Parallel()
 	s := StartT(t, Options{})
@@ -250,6 +250,15 @@ func TestEntraRefusesRequests(t *testing.T) {
 	if it, ok := s.Store.Lookup(secret); !ok || it.Kind != KindFaultToken {
 		t.Errorf("the leaky fault's secret is not recorded for the leak scan")
 	}
+	e.Faults.Push(Of(FaultNewlineToken))
+	_, b, _ := call(t, s, http.MethodPost, s.Azure.AuthorityHost+"/"+e.Tenant+entraTokenPath, "", url.Values{})
+	var v struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal(b, &v)
+	if it, ok := s.Store.Lookup(v.AccessToken); !strings.Contains(v.AccessToken, "\n") || !ok || it.Kind != KindFaultToken || s.Store.Valid(v.AccessToken) {
+		t.Errorf("the newline token %q is not recorded as an invalid secret for the leak scan", v.AccessToken)
+	}
 }
 
 func publishBody(meta string, crate []byte) []byte {
@@ -272,8 +281,11 @@ func TestRegistryRefuses(t *testing.T) {
 	token := func(svc, aud string) string {
 		jwt, _ := s.Issuer.Mint(aud, nil)
 		_, b := exchangeCall(t, s, svc, jwt)
-		var v struct{ AccessToken, Token string }
-		_ = json.Unmarshal(bytes.ReplaceAll(b, []byte("access_token"), []byte("AccessToken")), &v)
+		var v struct {
+			AccessToken string `json:"access_token"`
+			Token       string `json:"token"`
+		}
+		_ = json.Unmarshal(b, &v)
 		return v.AccessToken + v.Token
 	}
 	jt, ct, at := token("jfrog", s.Issuer.DefaultAudience()), token("crates-io", "crates.io"), token("azure", EntraAudience)
@@ -290,6 +302,7 @@ func TestRegistryRefuses(t *testing.T) {
 		{"jfrog raw token", jidx + "e2/e-/e2e-dep", jt, 401, "", ""},
 		{"jfrog no token", jidx + "e2/e-/e2e-dep", "", 401, "", ""},
 		{"jfrog an ID token", jidx + "config.json", "Bearer " + idt, 401, "", ""},
+		{"cloudsmith index with a jfrog token", strings.TrimPrefix(s.CloudsmithIndex, "sparse+") + "e2/e-/e2e-dep", "Bearer " + jt, 200, "", ""},
 		{"jfrog unknown crate", jidx + "no/ne/nonexistent", "Bearer " + jt, 404, "", ""},
 		{"jfrog wrong index path", jidx + "xx/yy/e2e-dep", "Bearer " + jt, 404, "", ""},
 		{"crates.io public index", pidx + "e2/e-/e2e-dep", "", 200, "", ""},
@@ -353,6 +366,9 @@ func TestAWSRefuses(t *testing.T) {
 			svc: exchange.ServiceCodeArtifact, status: 403, msg: "InvalidSignatureException: The request signature we calculated does not match"},
 		"forged session token": {tamper: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "forged") },
 			svc: exchange.ServiceCodeArtifact, status: 403, msg: "UnrecognizedClientException"},
+		"access key STS never issued": {tamper: func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "Credential=ASIA", "Credential=ASIX", 1))
+		}, svc: exchange.ServiceCodeArtifact, status: 403, msg: "UnrecognizedClientException"},
 	}, func(t *testing.T, _ string, tc refusal) {
 		s := StartT(t, Options{})
 		base := s.CA.Client()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,14 +18,13 @@ import (
 
 // AWS defaults of a Stack.
 const (
-	DefaultAWSRegion   = "eu-west-2"
-	DefaultAWSAccount  = "111122223333"
-	DefaultAWSRole     = "arn:aws:iam::111122223333:role/cargo-oidc-e2e"
-	DefaultCADomain    = "e2e-domain"
-	DefaultCARepo      = "cargo-e2e"
-	STSDefaultAudience = "sts.amazonaws.com"
-	// CodeArtifactTokenPath is GetAuthorizationToken's path.
-	CodeArtifactTokenPath = "/v1/authorization-token"
+	DefaultAWSRegion  = "eu-west-2"
+	DefaultAWSAccount = "111122223333"
+	DefaultAWSRole    = "arn:aws:iam::111122223333:role/cargo-oidc-e2e"
+	DefaultCADomain   = "e2e-domain"
+	DefaultCARepo     = "cargo-e2e"
+	stsAudience       = "sts.amazonaws.com"
+	caTokenPath       = "/v1/authorization-token" // GetAuthorizationToken
 )
 
 // Token kinds of the AWS fakes, recorded in the TokenStore so that a leak
@@ -59,12 +57,6 @@ type STS struct {
 	names    []string
 }
 
-// NewSTS returns an STS whose verifier holds the OIDC provider (issuer,
-// audiences) and the role's trust policy (mapping).
-func NewSTS(cfg ServiceConfig, roleARN string) *STS {
-	return &STS{service: newService("sts", cfg), RoleARN: roleARN, sessions: map[string]*awsSession{}}
-}
-
 // SessionNames returns the RoleSessionName of every successful call.
 func (s *STS) SessionNames() []string {
 	s.smu.Lock()
@@ -79,19 +71,9 @@ func (s *STS) session(akid string) (*awsSession, bool) {
 	return ss, ok
 }
 
-// Handler serves the STS Query API at /.
-func (s *STS) Handler() http.Handler {
-	shape := func(tok string) any {
-		return map[string]any{"AccessKeyId": tok}
-	}
-	return s.handler("/", shape, s.serve)
-}
-
 func stsError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(msg))
 	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <Error>
     <Type>Sender</Type>
@@ -100,7 +82,7 @@ func stsError(w http.ResponseWriter, status int, code, msg string) {
   </Error>
   <RequestId>%s</RequestId>
 </ErrorResponse>
-`, code, b.String(), awsRequestID())
+`, code, xmlText(msg), guid())
 }
 
 var sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
@@ -140,13 +122,13 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		dur = n
 	}
-	claims, err := s.verifier.VerifyToken(r.Context(), f.Get("WebIdentityToken"))
+	claims, err := s.v.verify(r.Context(), f.Get("WebIdentityToken"), s.auds)
 	if err != nil {
-		ve, _ := err.(*VerifyError)
+		ve, _ := err.(*verifyError)
 		switch {
-		case ve != nil && ve.Reason == ReasonExpired:
-			stsError(w, http.StatusBadRequest, "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.Got)
-		case ve != nil && ve.Reason == ReasonAudience:
+		case ve.reason == reasonExpired:
+			stsError(w, http.StatusBadRequest, "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.got)
+		case ve.reason == reasonAudience:
 			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience")
 		default:
 			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
@@ -155,13 +137,13 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// A role that does not exist and a trust policy that does not match
 	// look the same to the caller.
-	if f.Get("RoleArn") != s.RoleARN || s.verifier.CheckMapping(claims) != nil {
+	if f.Get("RoleArn") != s.RoleARN || checkMapping(claims, s.mapping) != nil {
 		stsError(w, http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
 		return
 	}
 	ttl := time.Duration(dur) * time.Second
 	akid := "ASIA" + strings.ToUpper(randomAlnum(16))
-	ss := &awsSession{secret: randomAlnum(40), token: "IQoJb3JpZ2luX2VjE" + randomAlnum(300), role: s.RoleARN, name: f.Get("RoleSessionName"), expires: s.now().Add(ttl)}
+	ss := &awsSession{secret: randomAlnum(40), token: "IQoJb3JpZ2luX2VjE" + randomAlnum(300), role: s.RoleARN, name: f.Get("RoleSessionName"), expires: time.Now().Add(ttl)}
 	s.store.Add(KindAWSAccessKeyID, "sts", akid, ttl)
 	s.store.Add(KindAWSSecretAccessKey, "sts", ss.secret, ttl)
 	s.store.Add(KindAWSSessionToken, "sts", ss.token, ttl)
@@ -193,7 +175,7 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
   </ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>
 `, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(randomAlnum(17)), ss.name, account, roleName, ss.name, account,
-		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), awsRequestID())
+		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), guid())
 }
 
 // CodeArtifact plays GetAuthorizationToken
@@ -210,19 +192,10 @@ type CodeArtifact struct {
 	Region, Domain, Owner string
 }
 
-// NewCodeArtifact returns a CodeArtifact that trusts the credentials sts
-// issued.
-func NewCodeArtifact(cfg ServiceConfig, sts *STS, region, domain, owner string) *CodeArtifact {
-	return &CodeArtifact{service: newService("codeartifact", cfg), sts: sts, Region: region, Domain: domain, Owner: owner}
-}
-
-// Handler serves GetAuthorizationToken.
-func (c *CodeArtifact) Handler() http.Handler {
-	shape := func(tok string) any {
-		return map[string]any{"expiration": c.now().Add(time.Hour).Unix(), "authorizationToken": tok}
-	}
+// handler serves GetAuthorizationToken (other paths: AWS's 404).
+func (c *CodeArtifact) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(CodeArtifactTokenPath, c.Faults.wrap("codeartifact", shape, http.HandlerFunc(c.serve)))
+	mux.Handle(caTokenPath, c.Faults.wrap(http.HandlerFunc(c.serve)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		caError(w, http.StatusNotFound, "ResourceNotFoundException", "Unknown operation "+r.URL.Path)
 	})
@@ -233,7 +206,7 @@ func (c *CodeArtifact) Handler() http.Handler {
 // message in the body.
 func caError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("X-Amzn-Errortype", code+":http://internal.amazon.com/coral/com.amazonaws.codeartifact/")
-	w.Header().Set("X-Amzn-Requestid", awsRequestID())
+	w.Header().Set("X-Amzn-Requestid", guid())
 	b, _ := json.Marshal(map[string]string{"message": msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -276,15 +249,14 @@ func (c *CodeArtifact) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = time.Duration(n) * time.Second
 		if n == 0 {
-			ttl = ss.expires.Sub(c.now())
+			ttl = time.Until(ss.expires)
 		}
 	}
-	if fixed := c.ttl; fixed != DefaultTokenTTL {
-		ttl = fixed // a test asked for short-lived tokens
+	if c.ttl > 0 {
+		ttl = c.ttl // a test asked for short-lived tokens
 	}
 	tok := "eyJ2ZXIiOjEsImlzdSI6" + randomAlnum(24) + "." + randomAlnum(400)
-	it := c.store.Add(KindAccessToken, "codeartifact", tok, ttl)
-	c.store.countExchange("codeartifact")
+	it := c.store.issued("codeartifact", tok, ttl)
 	writeJSON(w, http.StatusOK, map[string]any{"authorizationToken": tok, "expiration": it.ExpiresAt.Unix()})
 }
 
@@ -309,37 +281,24 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 	if !ok || r.Header.Get("X-Amz-Security-Token") != ss.token {
 		return nil, "UnrecognizedClientException", "The security token included in the request is invalid."
 	}
-	if !c.now().Before(ss.expires) {
+	if !time.Now().Before(ss.expires) {
 		return nil, "ExpiredTokenException", "The security token included in the request is expired"
 	}
 	if cred[2] != c.Region {
 		return nil, "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", cred[2])
 	}
-	if cred[3] != "codeartifact" {
-		return nil, "InvalidSignatureException", "Credential should be scoped to correct service: 'codeartifact'. "
-	}
-	signedAt, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil || cred[1] != signedAt.Format("20060102") {
-		return nil, "IncompleteSignatureException", "Date must be in ISO-8601 'basic format'"
-	}
-	if d := c.now().Sub(signedAt); d > 5*time.Minute || d < -5*time.Minute {
-		return nil, "InvalidSignatureException", "Signature expired: " + signedAt.Format("20060102T150405Z") + " is now earlier or later than the allowed 5 minutes"
-	}
-	signed := strings.Split(fields["SignedHeaders"], ";")
-	for _, must := range []string{"host", "x-amz-date"} {
-		if !contains(signed, must) {
-			return nil, "InvalidSignatureException", "'" + must + "' must be a signed header"
-		}
+	signedAt, _ := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date")) // unparsable: the zero time, expired
+	if d := time.Since(signedAt); d > 5*time.Minute || d < -5*time.Minute {
+		return nil, "InvalidSignatureException", "Signature expired: " + r.Header.Get("X-Amz-Date") + " is now earlier or later than the allowed 5 minutes"
 	}
 	// Recompute: the same request (method, host, path, query and the signed
-	// headers) signed with the issued secret at the same time.
-	u := &url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	re, err := http.NewRequest(r.Method, u.String(), nil)
+	// headers) signed for codeartifact with the issued secret at the same
+	// time; a wrong service, date or header list changes the signature.
+	re, err := http.NewRequest(r.Method, "https://"+r.Host+r.URL.RequestURI(), nil)
 	if err != nil {
 		return nil, "InvalidSignatureException", "cannot rebuild the request"
 	}
-	re.Host = r.Host
-	for _, h := range signed {
+	for _, h := range strings.Split(fields["SignedHeaders"], ";") {
 		if h != "host" && h != "x-amz-date" && h != "x-amz-security-token" {
 			re.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
 		}
@@ -355,22 +314,8 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 	return ss, "", ""
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func xmlText(s string) string {
 	var b strings.Builder
 	_ = xml.EscapeText(&b, []byte(s))
 	return b.String()
-}
-
-func awsRequestID() string {
-	r := strings.ToLower(randomAlnum(32))
-	return r[:8] + "-" + r[8:12] + "-" + r[12:16] + "-" + r[16:20] + "-" + r[20:]
 }

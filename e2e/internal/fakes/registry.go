@@ -12,57 +12,45 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Scheme is the Authorization form a registry root expects.
-type Scheme int
-
-// Authorization schemes.
-const (
-	// SchemeAny accepts "Bearer <token>" and a raw "<token>".
-	SchemeAny Scheme = iota
-	// SchemeBearer accepts only "Bearer <token>" (JFrog, Cloudsmith).
-	SchemeBearer
-	// SchemeRaw accepts only the raw "<token>" (crates.io).
-	SchemeRaw
-)
-
-// Root is one sparse index served by a Registry, under a path prefix.
-type Root struct {
-	// Prefix is the index path, starting and ending with "/", e.g.
-	// "/artifactory/api/cargo/cargo-local/index/".
-	Prefix string
-	// Scheme is the Authorization form expected.
-	Scheme Scheme
-	// AuthRequired makes config.json say "auth-required": true and
+// root is one sparse index served by a Registry, under a path prefix
+// ("/.../", e.g. "/artifactory/api/cargo/cargo-local/index/").
+type root struct {
+	prefix string
+	// raw takes the token as the whole Authorization header (crates.io,
+	// CodeArtifact); otherwise only "Bearer <token>" is accepted.
+	raw bool
+	// authRequired makes config.json say "auth-required": true and
 	// requires a valid token for config.json, index files and downloads.
 	// Publishing always requires a valid token.
-	AuthRequired bool
-	// Service, when set, takes only an access token that service issued
+	authRequired bool
+	// service, when set, takes only an access token that service issued
 	// (Azure DevOps takes only an Entra token).
-	Service string
-	// Challenge are the WWW-Authenticate values of a 401.
-	Challenge []string
+	service string
+	// challenge are the WWW-Authenticate values of a 401.
+	challenge []string
 }
 
-// IndexEntry is one line of a sparse index file.
-type IndexEntry struct {
+// indexEntry is one line of a sparse index file.
+type indexEntry struct {
 	Name     string              `json:"name"`
 	Vers     string              `json:"vers"`
-	Deps     []IndexDep          `json:"deps"`
+	Deps     []indexDep          `json:"deps"`
 	Cksum    string              `json:"cksum"`
 	Features map[string][]string `json:"features"`
 	Yanked   bool                `json:"yanked"`
 	V        int                 `json:"v"`
 }
 
-// IndexDep is a dependency in an IndexEntry.
-type IndexDep struct {
+// indexDep is a dependency in an indexEntry.
+type indexDep struct {
 	Name            string   `json:"name"`
 	Req             string   `json:"req"`
 	Features        []string `json:"features"`
@@ -89,25 +77,24 @@ type Registry struct {
 	store *TokenStore
 
 	mu        sync.Mutex
-	roots     []Root
-	entries   map[string][]IndexEntry // lower-case name -> versions
+	roots     []root
+	entries   map[string][]indexEntry // lower-case name -> versions
 	files     map[string][]byte       // name-version -> .crate
 	delay     time.Duration
 	requests  []RegistryRequest
 	published []string
 }
 
-// NewRegistry returns an empty registry that asks store about tokens.
-func NewRegistry(store *TokenStore) *Registry {
-	return &Registry{store: store, entries: map[string][]IndexEntry{}, files: map[string][]byte{}}
-}
-
-// AddRoot serves the registry under another index prefix.
-func (g *Registry) AddRoot(r Root) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.roots = append(g.roots, r)
-	sort.Slice(g.roots, func(i, j int) bool { return len(g.roots[i].Prefix) > len(g.roots[j].Prefix) })
+// newRegistry returns a registry serving crates under roots that asks
+// store about tokens.
+func newRegistry(store *TokenStore, crates []Dep, roots ...root) (*Registry, error) {
+	g := &Registry{store: store, roots: roots, entries: map[string][]indexEntry{}, files: map[string][]byte{}}
+	for _, c := range crates {
+		if err := g.AddCrate(c.Name, c.Req); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 // SetDelay makes every request wait d before it is answered (a slow registry).
@@ -119,18 +106,18 @@ func (g *Registry) SetDelay(d time.Duration) {
 
 // AddCrate builds a real library crate and adds it to the index.
 func (g *Registry) AddCrate(name, version string, deps ...Dep) error {
-	data, err := BuildCrate(name, version, deps, nil)
+	data, err := buildCrate(name, version, deps)
 	if err != nil {
 		return err
 	}
-	e := IndexEntry{Name: name, Vers: version, Features: map[string][]string{}, V: 1, Deps: []IndexDep{}}
+	e := indexEntry{Name: name, Vers: version, Features: map[string][]string{}, V: 1, Deps: []indexDep{}}
 	for _, d := range deps {
-		e.Deps = append(e.Deps, IndexDep{Name: d.Name, Req: d.Req, Features: []string{}, DefaultFeatures: true, Kind: "normal"})
+		e.Deps = append(e.Deps, indexDep{Name: d.Name, Req: d.Req, Features: []string{}, DefaultFeatures: true, Kind: "normal"})
 	}
 	return g.add(e, data)
 }
 
-func (g *Registry) add(e IndexEntry, data []byte) error {
+func (g *Registry) add(e indexEntry, data []byte) error {
 	sum := sha256.Sum256(data)
 	e.Cksum = hex.EncodeToString(sum[:])
 	key := strings.ToLower(e.Name)
@@ -146,19 +133,11 @@ func (g *Registry) add(e IndexEntry, data []byte) error {
 	return nil
 }
 
-// Crate returns the .crate bytes of name@version.
-func (g *Registry) Crate(name, version string) ([]byte, bool) {
+// lookup returns the index entries of name.
+func (g *Registry) lookup(name string) []indexEntry {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	b, ok := g.files[strings.ToLower(name)+"-"+version]
-	return b, ok
-}
-
-// Entries returns the index entries of name.
-func (g *Registry) Entries(name string) []IndexEntry {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]IndexEntry(nil), g.entries[strings.ToLower(name)]...)
+	return append([]indexEntry(nil), g.entries[strings.ToLower(name)]...)
 }
 
 // Published returns "name@version" of every crate accepted by publish.
@@ -220,44 +199,33 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// Handler serves every Root.
-func (g *Registry) Handler() http.Handler {
-	// Counted in serve, once the token is checked: a test that waits for
-	// the count (Store.WaitRequests) then moves the clock must not race
-	// the check.
-	return http.HandlerFunc(g.serve)
-}
+// handler serves every root.
+func (g *Registry) handler() http.Handler { return http.HandlerFunc(g.serve) }
 
 func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	delay := g.delay
-	var root *Root
+	var rt *root
 	for i := range g.roots {
-		if strings.HasPrefix(r.URL.Path, g.roots[i].Prefix) {
-			rt := g.roots[i]
-			root = &rt
-			break
+		if strings.HasPrefix(r.URL.Path, g.roots[i].prefix) {
+			rt = &g.roots[i]
 		}
 	}
 	g.mu.Unlock()
 	// The token is checked when the request arrives, as a registry does
-	// before it starts work; a slow answer does not expire it.
+	// before it starts work (a slow answer does not expire it), and only
+	// then counted: a test that waits for the count and then lets the
+	// token expire must not race the check.
 	var token, why string
 	var ok bool
-	if root != nil {
-		token, ok, why = g.authorize(r, *root)
+	if rt != nil {
+		token, ok, why = g.authorize(r, rt)
 	}
-	if g.store != nil {
-		g.store.CountRequest(r.URL.Path)
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	g.store.CountRequest(r.URL.Path)
+	select {
+	case <-time.After(delay):
+	case <-r.Context().Done():
+		return
 	}
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
@@ -265,104 +233,84 @@ func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 		g.requests = append(g.requests, RegistryRequest{Method: r.Method, Path: r.URL.Path, Status: rec.status, Token: token})
 		g.mu.Unlock()
 	}()
-	if root == nil {
+	if rt == nil {
 		registryError(rec, http.StatusNotFound, "no registry here")
 		return
 	}
-	rest := strings.TrimPrefix(r.URL.Path, root.Prefix)
-	if rest == "api/v1/crates/new" {
-		if r.Method != http.MethodPut {
-			registryError(rec, http.StatusMethodNotAllowed, "publish needs PUT")
-			return
-		}
-		if !ok {
-			registryError(rec, http.StatusForbidden, "publish refused: "+why)
-			return
-		}
+	rest := strings.TrimPrefix(r.URL.Path, rt.prefix)
+	switch {
+	case rest == "api/v1/crates/new" && r.Method != http.MethodPut:
+		registryError(rec, http.StatusMethodNotAllowed, "publish needs PUT")
+	case rest == "api/v1/crates/new" && !ok:
+		registryError(rec, http.StatusForbidden, "publish refused: "+why)
+	case rest == "api/v1/crates/new":
 		g.publish(rec, r)
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		registryError(rec, http.StatusMethodNotAllowed, "method not allowed")
-		return
-	}
-	if root.AuthRequired && !ok {
-		for _, c := range root.Challenge {
+	case rt.authRequired && !ok:
+		for _, c := range rt.challenge {
 			rec.Header().Add("WWW-Authenticate", c)
 		}
 		registryError(rec, http.StatusUnauthorized, why)
-		return
-	}
-	switch {
 	case rest == "config.json":
-		base := "https://" + r.Host + root.Prefix
+		base := "https://" + r.Host + rt.prefix
 		cfg := map[string]any{"dl": base + "dl", "api": strings.TrimSuffix(base, "/")}
-		if root.AuthRequired {
+		if rt.authRequired {
 			cfg["auth-required"] = true
 		}
 		writeJSON(rec, http.StatusOK, cfg)
 	case strings.HasPrefix(rest, "dl/"):
-		parts := strings.Split(strings.TrimPrefix(rest, "dl/"), "/")
-		if len(parts) != 3 || parts[2] != "download" {
+		parts := strings.Split(rest, "/")
+		if len(parts) != 4 || parts[3] != "download" {
 			registryError(rec, http.StatusNotFound, "not found")
 			return
 		}
-		data, found := g.Crate(parts[0], parts[1])
+		name, vers := parts[1], parts[2]
+		g.mu.Lock()
+		data, found := g.files[strings.ToLower(name)+"-"+vers]
+		g.mu.Unlock()
 		if !found {
-			registryError(rec, http.StatusNotFound, fmt.Sprintf("crate %s@%s not found", parts[0], parts[1]))
+			registryError(rec, http.StatusNotFound, fmt.Sprintf("crate %s@%s not found", name, vers))
 			return
 		}
 		rec.Header().Set("Content-Type", "application/gzip")
-		rec.WriteHeader(http.StatusOK)
 		_, _ = rec.Write(data)
 	default:
 		name := rest[strings.LastIndex(rest, "/")+1:]
-		entries := g.Entries(name)
-		if name == "" || IndexPath(name) != rest || len(entries) == 0 {
+		entries := g.lookup(name)
+		if name == "" || indexPath(name) != rest || len(entries) == 0 {
 			registryError(rec, http.StatusNotFound, "not found")
 			return
 		}
-		var buf bytes.Buffer
-		for _, e := range entries {
-			b, _ := json.Marshal(e)
-			buf.Write(b)
-			buf.WriteByte('\n')
-		}
 		rec.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		rec.WriteHeader(http.StatusOK)
-		_, _ = rec.Write(buf.Bytes())
+		enc := json.NewEncoder(rec)
+		for _, e := range entries {
+			_ = enc.Encode(e)
+		}
 	}
 }
 
 // authorize extracts the token in the root's scheme and checks it.
-func (g *Registry) authorize(r *http.Request, root Root) (token string, ok bool, why string) {
+func (g *Registry) authorize(r *http.Request, rt *root) (token string, ok bool, why string) {
 	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", false, "this registry requires authentication: no Authorization header was sent"
-	}
 	bearer, isBearer := strings.CutPrefix(h, "Bearer ")
-	switch root.Scheme {
-	case SchemeBearer:
-		if !isBearer {
-			return h, false, "the Authorization header must be `Bearer <token>`"
-		}
+	switch {
+	case h == "":
+		return "", false, "this registry requires authentication: no Authorization header was sent"
+	case !rt.raw && !isBearer:
+		return h, false, "the Authorization header must be `Bearer <token>`"
+	case rt.raw && isBearer:
+		return bearer, false, "the Authorization header must hold the raw token, without `Bearer `"
+	case isBearer:
 		token = bearer
-	case SchemeRaw:
-		if isBearer {
-			return bearer, false, "the Authorization header must hold the raw token, without `Bearer `"
-		}
-		token = h
 	default:
 		token = h
-		if isBearer {
-			token = bearer
-		}
 	}
-	if g.store == nil || !g.store.Valid(token) {
+	if !g.store.Valid(token) {
 		return token, false, "the token is invalid, expired or revoked"
 	}
-	if it, _ := g.store.Lookup(token); root.Service != "" && (it.Service != root.Service || it.Kind != KindAccessToken) {
-		return token, false, "the token was not issued by " + root.Service
+	if it, _ := g.store.Lookup(token); rt.service != "" && it.Service != rt.service {
+		return token, false, "the token was not issued by " + rt.service
 	}
 	return token, true, ""
 }
@@ -379,15 +327,15 @@ type publishMeta struct {
 	// Deps are an index entry's, but for the requirement's key and the
 	// name in Cargo.toml (the index names the package instead).
 	Deps []struct {
-		IndexDep
+		indexDep
 		VersionReq         string  `json:"version_req"`
 		ExplicitNameInToml *string `json:"explicit_name_in_toml"`
 	} `json:"deps"`
 }
 
-// ParsePublish splits cargo publish's body: u32 LE JSON length, JSON
+// parsePublish splits cargo publish's body: u32 LE JSON length, JSON
 // metadata, u32 LE crate length, crate bytes.
-func ParsePublish(body []byte) (meta []byte, crate []byte, err error) {
+func parsePublish(body []byte) (meta []byte, crate []byte, err error) {
 	next := func() ([]byte, error) {
 		if len(body) < 4 {
 			return nil, errors.New("truncated length")
@@ -419,7 +367,7 @@ func (g *Registry) publish(w http.ResponseWriter, r *http.Request) {
 		registryError(w, http.StatusBadRequest, "cannot read body")
 		return
 	}
-	metaJSON, crate, err := ParsePublish(body)
+	metaJSON, crate, err := parsePublish(body)
 	if err != nil {
 		registryError(w, http.StatusBadRequest, "invalid upload: "+err.Error())
 		return
@@ -429,12 +377,12 @@ func (g *Registry) publish(w http.ResponseWriter, r *http.Request) {
 		registryError(w, http.StatusBadRequest, "invalid upload metadata")
 		return
 	}
-	e := IndexEntry{Name: meta.Name, Vers: meta.Vers, Features: meta.Features, V: 1, Deps: []IndexDep{}}
+	e := indexEntry{Name: meta.Name, Vers: meta.Vers, Features: meta.Features, V: 1, Deps: []indexDep{}}
 	if e.Features == nil {
 		e.Features = map[string][]string{}
 	}
 	for _, d := range meta.Deps {
-		dep := d.IndexDep
+		dep := d.indexDep
 		dep.Req, dep.Kind, dep.Package = d.VersionReq, cmp.Or(dep.Kind, "normal"), nil
 		if dep.Features == nil {
 			dep.Features = []string{}
@@ -461,10 +409,10 @@ type Dep struct {
 	Req  string // version requirement, e.g. "^1.0"
 }
 
-// BuildCrate returns a .crate file (a gzipped tarball) for a library crate
-// with <name>-<version>/Cargo.toml and <name>-<version>/src/lib.rs, plus
-// extra files (relative path -> content). The output is deterministic.
-func BuildCrate(name, version string, deps []Dep, extra map[string]string) ([]byte, error) {
+// buildCrate returns a .crate file (a gzipped tarball) for a library crate
+// with <name>-<version>/Cargo.toml and <name>-<version>/src/lib.rs. The
+// output is deterministic.
+func buildCrate(name, version string, deps []Dep) ([]byte, error) {
 	var manifest strings.Builder
 	fmt.Fprintf(&manifest, "[package]\nedition = \"2021\"\nname = %q\nversion = %q\ndescription = \"A crate served by the cargo-oidc e2e fake registry\"\nlicense = \"MIT\"\n\n[lib]\npath = \"src/lib.rs\"\n", name, version)
 	if len(deps) > 0 {
@@ -473,55 +421,180 @@ func BuildCrate(name, version string, deps []Dep, extra map[string]string) ([]by
 			fmt.Fprintf(&manifest, "%s = %q\n", d.Name, d.Req)
 		}
 	}
-	files := map[string]string{
-		"Cargo.toml": manifest.String(),
-		"src/lib.rs": fmt.Sprintf("//! %s %s, served by the cargo-oidc e2e fake registry.\n\n/// Returns the crate's name and version.\npub fn hello() -> &'static str {\n    %q\n}\n", name, version, name+" "+version),
-	}
-	for k, v := range extra {
-		files[k] = v
-	}
-	paths := make([]string, 0, len(files))
-	for p := range files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+	files := [][2]string{{"Cargo.toml", manifest.String()},
+		{"src/lib.rs", fmt.Sprintf("//! %s %s, served by the cargo-oidc e2e fake registry.\n\n/// Returns the crate's name and version.\npub fn hello() -> &'static str {\n    %q\n}\n", name, version, name+" "+version)}}
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, p := range paths {
-		body := files[p]
-		hdr := &tar.Header{Name: name + "-" + version + "/" + p, Mode: 0o644, Size: int64(len(body)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, fmt.Errorf("build crate %s-%s: %w", name, version, err)
-		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			return nil, fmt.Errorf("build crate %s-%s: %w", name, version, err)
-		}
+	var errs []error
+	for _, f := range files {
+		errs = append(errs, tw.WriteHeader(&tar.Header{Name: name + "-" + version + "/" + f[0], Mode: 0o644, Size: int64(len(f[1])),
+			ModTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}))
+		_, err := io.WriteString(tw, f[1])
+		errs = append(errs, err)
 	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("build crate %s-%s: %w", name, version, err)
-	}
-	if err := gz.Close(); err != nil {
+	if err := errors.Join(append(errs, tw.Close(), gz.Close())...); err != nil {
 		return nil, fmt.Errorf("build crate %s-%s: %w", name, version, err)
 	}
 	return buf.Bytes(), nil
 }
 
-// IndexPath returns the sparse index path of a crate name: 1/{n}, 2/{n},
+// indexPath returns the sparse index path of a crate name: 1/{n}, 2/{n},
 // 3/{c}/{n} or {ab}/{cd}/{name}, lower-cased.
-func IndexPath(name string) string {
+func indexPath(name string) string {
 	n := strings.ToLower(name)
-	switch len(n) {
-	case 0:
-		return ""
-	case 1:
-		return "1/" + n
-	case 2:
-		return "2/" + n
-	case 3:
+	switch {
+	case len(n) <= 2:
+		return strconv.Itoa(len(n)) + "/" + n
+	case len(n) == 3:
 		return "3/" + n[:1] + "/" + n
-	default:
-		return n[:2] + "/" + n[2:4] + "/" + n
 	}
+	return n[:2] + "/" + n[2:4] + "/" + n
+}
+
+// Token kinds recorded by a TokenStore.
+const (
+	KindIDToken     = "id-token"     // an ID token minted by an Issuer
+	KindAccessToken = "access-token" // a token a service issued for the registry
+	KindFaultToken  = "fault-token"  // a secret served by a fault (never valid)
+)
+
+// IssuedToken is one secret a fake handed out.
+type IssuedToken struct {
+	Value     string // the secret itself
+	Kind      string // one of the Kind constants
+	Service   string // "github", "jfrog", "cloudsmith", "crates-io", "sts", "codeartifact", "azure", "gitlab"
+	ExpiresAt time.Time
+	Revoked   bool
+}
+
+// TokenStore records every secret the fakes issue and every request they
+// receive; the registries ask it whether a presented token is valid. It is
+// safe for concurrent use.
+type TokenStore struct {
+	mu          sync.Mutex
+	tokens      map[string]*IssuedToken
+	order       []string
+	requests    map[string]int
+	exchanges   map[string]int
+	revocations int
+}
+
+func newTokenStore() *TokenStore {
+	return &TokenStore{tokens: map[string]*IssuedToken{}, requests: map[string]int{}, exchanges: map[string]int{}}
+}
+
+// Add records a secret of the given kind that expires ttl from now.
+func (s *TokenStore) Add(kind, service, value string, ttl time.Duration) IssuedToken {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tokens[value]; !ok {
+		s.order = append(s.order, value)
+	}
+	t := &IssuedToken{Value: value, Kind: kind, Service: service, ExpiresAt: time.Now().Add(ttl)}
+	s.tokens[value] = t
+	return *t
+}
+
+// Lookup returns what the store knows about value.
+func (s *TokenStore) Lookup(value string) (IssuedToken, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[value]; ok {
+		return *t, true
+	}
+	return IssuedToken{}, false
+}
+
+// Valid reports whether value is an access token that a service issued,
+// that has not expired and has not been revoked.
+func (s *TokenStore) Valid(value string) bool {
+	t, ok := s.Lookup(value)
+	return ok && !t.Revoked && t.Kind == KindAccessToken && time.Now().Before(t.ExpiresAt)
+}
+
+// Revoke marks value revoked; it reports false when value is unknown, not an
+// access token, or already revoked.
+func (s *TokenStore) Revoke(value string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[value]
+	if !ok || t.Revoked || t.Kind != KindAccessToken {
+		return false
+	}
+	t.Revoked = true
+	s.revocations++
+	return true
+}
+
+// Tokens returns every secret recorded, in the order issued: the list a
+// leak scan looks for.
+func (s *TokenStore) Tokens() []IssuedToken {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]IssuedToken, 0, len(s.order))
+	for _, v := range s.order {
+		out = append(out, *s.tokens[v])
+	}
+	return out
+}
+
+// Secrets returns the values of Tokens.
+func (s *TokenStore) Secrets() []string {
+	var out []string
+	for _, t := range s.Tokens() {
+		out = append(out, t.Value)
+	}
+	return out
+}
+
+// CountRequest records one request for a path (without query).
+func (s *TokenStore) CountRequest(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[path]++
+}
+
+// Requests returns how many requests a path received.
+func (s *TokenStore) Requests(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[path]
+}
+
+// AllRequests returns a copy of the request counters by path.
+func (s *TokenStore) AllRequests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.requests)
+}
+
+// Exchanges returns how many successful token exchanges a service performed
+// ("" for the total).
+func (s *TokenStore) Exchanges(service string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, v := range s.exchanges {
+		if service == "" || k == service {
+			n += v
+		}
+	}
+	return n
+}
+
+// Revocations returns how many tokens were revoked.
+func (s *TokenStore) Revocations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.revocations
+}
+
+// issued records an access token a service issued and counts the exchange.
+func (s *TokenStore) issued(service, tok string, ttl time.Duration) IssuedToken {
+	it := s.Add(KindAccessToken, service, tok, ttl)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exchanges[service]++
+	return it
 }

@@ -1,7 +1,9 @@
 package fakes
 
 import (
+	"cmp"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,46 +22,33 @@ type Options struct {
 	Issuer IssuerConfig
 	// TokenTTL is the lifetime of service-issued tokens; default 1 h.
 	TokenTTL time.Duration
-	// JFrogProvider is the JFrog OIDC integration name; default "github-oidc".
-	JFrogProvider string
-	// JFrogRepo is the Artifactory Cargo repository; default "cargo-local".
-	JFrogRepo string
-	// CloudsmithNamespace is the workspace (index owner); default "octo-org".
-	CloudsmithNamespace string
-	// CloudsmithRepo is the Cloudsmith repository; default "cargo".
-	CloudsmithRepo string
-	// CloudsmithServiceSlug is the service account; default "ci-bot".
-	CloudsmithServiceSlug string
-	// Mapping is every service's claim mapping; default
-	// {"repository": "<owner>/<repo>"}.
+	// Mapping is every service's claim mapping (crates.io's trusted
+	// publisher, the AWS role's trust policy); default
+	// {"repository": "octo-org/octo-repo"}.
 	Mapping map[string]string
-	// JFrogAudiences and CloudsmithAudiences default to GitHub's default
-	// audience (https://github.com/<owner>); CratesIOAudiences to "crates.io".
-	JFrogAudiences, CloudsmithAudiences, CratesIOAudiences []string
-	// STSAudiences are the audiences of the account's IAM OIDC provider;
-	// default sts.amazonaws.com.
-	STSAudiences []string
-	// Crates are added to the registry at start; default a single
-	// "e2e-dep" 1.0.0 (see DefaultCrate).
-	Crates []Dep
-	// Azure configures Entra and the Azure Artifacts feed.
-	Azure AzureOptions
 }
 
-// DefaultCrate is the crate a default Stack's registry holds, version
-// DefaultCrateVersion.
+// The crate a Stack's registries hold.
 const (
 	DefaultCrate        = "e2e-dep"
 	DefaultCrateVersion = "1.0.0"
 )
 
-// Stack is every fake service started together: a CA, the GitHub issuer,
-// JFrog (exchange and Artifactory registry on one host), Cloudsmith,
-// crates.io, a sparse registry for Cloudsmith and crates.io, and a redirect
-// target. All listen on 127.0.0.1 with TLS from CA.
+// CratesIOURLEnv is the variable that makes cargo 1.95 use another registry
+// in place of crates.io, for fetch and for publish with CARGO_REGISTRY_TOKEN
+// (a test hook of cargo that release builds honour; see the package doc).
+const CratesIOURLEnv = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS"
+
+// SinkPathPrefix prefixes the paths the redirect target's requests are
+// counted under in the TokenStore, e.g. "sink:/access/api/v1/oidc/token".
+const SinkPathPrefix = "sink:"
+
+// Stack is every fake service started together, each on its own
+// 127.0.0.1 port with TLS from CA. JFrog's exchange and its Artifactory
+// registry share a host; Cloudsmith's, crates.io's and CodeArtifact's
+// indexes are roots of Registry on another.
 type Stack struct {
 	CA         *CA
-	Clock      *Clock
 	Store      *TokenStore
 	Issuer     *Issuer
 	JFrog      *JFrog
@@ -71,8 +60,7 @@ type Stack struct {
 	CodeArtifact *CodeArtifact
 	Registry     *Registry
 	Sink         *RedirectSink
-	// Azure is Entra (token endpoint) and an Azure Artifacts feed.
-	Azure *Azure
+	Azure        *Azure
 
 	// RequestURL and RequestToken are ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
 	RequestURL, RequestToken string
@@ -80,34 +68,19 @@ type Stack struct {
 	CAFile string
 	// IssuerURL is the iss of the ID tokens.
 	IssuerURL string
-	// JFrogURL is the JFrog Platform base URL (the action's url input): it
-	// serves /access/api/v1/oidc/token and /artifactory/api/cargo/<repo>/index/.
+	// JFrogURL is the JFrog Platform base URL (the action's url input).
 	JFrogURL string
 	// CloudsmithURL is the Cloudsmith API base URL (POST /openid/<ns>/).
 	CloudsmithURL string
 	// CratesIOURL is the crates.io API base URL (trusted publishing).
 	CratesIOURL string
-	// RegistryURL is the base URL of the registry serving the Cloudsmith
-	// and crates.io indexes.
-	RegistryURL string
-	// RedirectURL is the base URL (host "localhost") redirect faults point at.
-	RedirectURL string
-	// JFrogIndex is sparse+<JFrogURL>/artifactory/api/cargo/<repo>/index/
-	// (Bearer tokens), what the action computes from its url input.
-	JFrogIndex string
-	// CloudsmithIndex is sparse+<RegistryURL>/<namespace>/<repo>/ (Bearer
-	// tokens); pass it to the action as index-url.
-	CloudsmithIndex string
-	// CratesIOIndex is sparse+<RegistryURL>/crates-io/ (raw tokens,
-	// public index, publish needs a token): the value for CratesIOURLEnv.
-	CratesIOIndex string
-	// STSURL and CodeArtifactURL are the AWS endpoints (AWSEnv points the
-	// action at them).
+	// STSURL and CodeArtifactURL are the AWS endpoints (see AWSEnv).
 	STSURL, CodeArtifactURL string
-	// CodeArtifactIndex is the registry's CodeArtifact root (raw tokens),
-	// like sparse+https://<domain>-<owner>.d.codeartifact.<region>.amazonaws.com/cargo/<repo>/;
-	// pass it to the action as index-url.
-	CodeArtifactIndex string
+	// The sparse+https:// index URLs: JFrog's (Bearer tokens, what the
+	// action computes from its url input), Cloudsmith's (Bearer), crates.io's
+	// (raw tokens, public, publish needs a token: the value for
+	// CratesIOURLEnv) and CodeArtifact's (raw tokens).
+	JFrogIndex, CloudsmithIndex, CratesIOIndex, CodeArtifactIndex string
 
 	servers []*httptest.Server
 	faults  []*Faults
@@ -115,18 +88,10 @@ type Stack struct {
 	once    sync.Once
 }
 
-// CratesIOURLEnv is the variable that makes cargo 1.95 use another registry
-// in place of crates.io, for fetch and for publish with CARGO_REGISTRY_TOKEN
-// (a test hook of cargo that release builds honour; see the package doc).
-const CratesIOURLEnv = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS"
-
-// SinkPathPrefix prefixes the paths the redirect target's requests are
-// counted under in the TokenStore, e.g. "sink:/access/api/v1/oidc/token".
-const SinkPathPrefix = "sink:"
-
 // Start starts a Stack. Call Close when done.
 func Start(opts Options) (s *Stack, err error) {
-	s = &Stack{Clock: &Clock{}}
+	s = &Stack{Store: newTokenStore(), Sink: &RedirectSink{}}
+	s.Sink.store = s.Store
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -140,116 +105,81 @@ func Start(opts Options) (s *Stack, err error) {
 		}
 		s.tempDir = dir
 	}
-	if s.CA, err = NewCA(dir); err != nil {
+	if s.CA, err = newCA(dir); err != nil {
 		return s, err
 	}
 	s.CAFile = s.CA.File
-	now := s.Clock.Now
-	s.Store = NewTokenStore(now)
-	opts.Issuer.Now = now
-	if s.Issuer, err = NewIssuer(opts.Issuer, s.Store); err != nil {
+	if s.Issuer, err = newIssuer("github", s.Store); err != nil {
 		return s, err
 	}
-	ic := s.Issuer.Config()
-	def := func(v *string, d string) {
-		if *v == "" {
-			*v = d
-		}
-	}
-	def(&opts.JFrogProvider, "github-oidc")
-	def(&opts.JFrogRepo, "cargo-local")
-	def(&opts.CloudsmithNamespace, ic.Owner)
-	def(&opts.CloudsmithRepo, "cargo")
-	def(&opts.CloudsmithServiceSlug, "ci-bot")
-	if opts.Mapping == nil {
-		opts.Mapping = map[string]string{"repository": s.Issuer.Repository()}
-	}
-	if opts.JFrogAudiences == nil {
-		opts.JFrogAudiences = []string{s.Issuer.DefaultAudience()}
-	}
-	if opts.CloudsmithAudiences == nil {
-		opts.CloudsmithAudiences = []string{s.Issuer.DefaultAudience()}
-	}
-	if opts.STSAudiences == nil {
-		opts.STSAudiences = []string{STSDefaultAudience}
-	}
-	if opts.CratesIOAudiences == nil {
-		opts.CratesIOAudiences = []string{"crates.io"}
-	}
-	if opts.Crates == nil {
-		opts.Crates = []Dep{{Name: DefaultCrate, Req: DefaultCrateVersion}}
-	}
-
-	issuerSrv := s.newServer()
+	issuerSrv := s.newServer(s.Issuer.handler())
 	s.IssuerURL = serverURL(issuerSrv, "127.0.0.1")
-	s.Issuer.SetURL(s.IssuerURL)
+	s.Issuer.URL, s.Issuer.claims = s.IssuerURL, githubClaims(s.IssuerURL, opts.Issuer)
+	s.Issuer.RequestURL = s.IssuerURL + "/_apis/token?api-version=2.0"
 	s.RequestURL, s.RequestToken = s.Issuer.RequestURL, s.Issuer.RequestToken
+	s.faults = []*Faults{s.Issuer.Faults}
+	s.start(issuerSrv)
 
-	client := s.CA.Client()
-	verifier := func(auds []string) *Verifier {
-		v := &Verifier{Issuer: s.IssuerURL, Client: client, Now: now}
-		v.SetAudiences(auds...)
-		v.SetMapping(opts.Mapping)
-		return v
+	mapping := opts.Mapping
+	if mapping == nil {
+		mapping = map[string]string{"repository": jobOwner + "/" + jobRepo}
 	}
-	svc := func(auds []string) ServiceConfig {
-		return ServiceConfig{Verifier: verifier(auds), Store: s.Store, TTL: opts.TokenTTL, Now: now}
+	v := &verifier{issuer: s.IssuerURL, client: s.CA.Client()}
+	svc := func(name string, auds []string, shape func(string) any) service {
+		f := newFaults(s.Store, name, shape)
+		s.faults = append(s.faults, f)
+		return service{name: name, v: v, auds: auds, mapping: mapping, store: s.Store,
+			ttl: cmp.Or(opts.TokenTTL, defaultTokenTTL), secret: []byte(randomString(32)), Faults: f}
 	}
-	s.JFrog = NewJFrog(svc(opts.JFrogAudiences), opts.JFrogProvider)
-	s.Cloudsmith = NewCloudsmith(svc(opts.CloudsmithAudiences), opts.CloudsmithNamespace, opts.CloudsmithServiceSlug)
-	s.CratesIO = NewCratesIO(svc(opts.CratesIOAudiences))
-	s.STS = NewSTS(svc(opts.STSAudiences), DefaultAWSRole)
-	s.CodeArtifact = NewCodeArtifact(svc(nil), s.STS, DefaultAWSRegion, DefaultCADomain, DefaultAWSAccount)
-	s.Registry = NewRegistry(s.Store)
-	for _, c := range opts.Crates {
-		if err := s.Registry.AddCrate(c.Name, c.Req); err != nil {
-			return s, err
-		}
-	}
-	jfrogPrefix := "/artifactory/api/cargo/" + opts.JFrogRepo + "/index/"
-	csPrefix := "/" + opts.CloudsmithNamespace + "/" + opts.CloudsmithRepo + "/"
-	s.Registry.AddRoot(Root{Prefix: jfrogPrefix, Scheme: SchemeBearer, AuthRequired: true})
-	s.Registry.AddRoot(Root{Prefix: csPrefix, Scheme: SchemeBearer, AuthRequired: true})
-	s.Registry.AddRoot(Root{Prefix: "/crates-io/", Scheme: SchemeRaw})
+	tokenField := func(tok string) any { return map[string]any{"token": tok} }
+	ghAud := []string{s.Issuer.DefaultAudience()}
+	s.JFrog = &JFrog{ProviderName: "github-oidc"}
+	s.JFrog.service = svc("jfrog", ghAud, func(tok string) any { return s.JFrog.answer(tok, "octo") })
+	s.Cloudsmith = &Cloudsmith{service: svc("cloudsmith", ghAud, tokenField), Namespace: jobOwner, ServiceSlug: "ci-bot"}
+	s.CratesIO = &CratesIO{service: svc("crates-io", []string{"crates.io"}, tokenField), jtis: map[string]bool{}}
+	s.STS = &STS{service: svc("sts", []string{stsAudience}, func(tok string) any { return map[string]any{"AccessKeyId": tok} }),
+		RoleARN: DefaultAWSRole, sessions: map[string]*awsSession{}}
+	s.CodeArtifact = &CodeArtifact{service: svc("codeartifact", nil, func(tok string) any {
+		return map[string]any{"expiration": time.Now().Add(time.Hour).Unix(), "authorizationToken": tok}
+	}), sts: s.STS, Region: DefaultAWSRegion, Domain: DefaultCADomain, Owner: DefaultAWSAccount}
+	s.CodeArtifact.ttl = opts.TokenTTL // 0: what the request asks for
+	s.Azure = &Azure{Entra: &Entra{Tenant: DefaultAzureTenant, ClientID: DefaultAzureClientID, creds: []FederatedCredential{{
+		Issuer: s.IssuerURL, Subject: githubClaims(s.IssuerURL, opts.Issuer)("", time.Now())["sub"].(string), Audience: EntraAudience}}}}
+	s.Azure.Entra.service = svc("azure", nil, func(tok string) any { return s.Azure.Entra.answer(tok) })
+
+	crates := []Dep{{Name: DefaultCrate, Req: DefaultCrateVersion}}
+	jfrogPrefix, csPrefix := "/artifactory/api/cargo/cargo-local/index/", "/"+jobOwner+"/cargo/"
 	caPrefix := "/" + DefaultCADomain + "-" + DefaultAWSAccount + "/cargo/" + DefaultCARepo + "/"
-	s.Registry.AddRoot(Root{Prefix: caPrefix, Scheme: SchemeRaw, AuthRequired: true})
-
-	jfrogSrv, csSrv, cratesSrv, regSrv, sinkSrv := s.newServer(), s.newServer(), s.newServer(), s.newServer(), s.newServer()
-	s.JFrogURL = serverURL(jfrogSrv, "127.0.0.1")
-	s.CloudsmithURL = serverURL(csSrv, "127.0.0.1")
-	s.CratesIOURL = serverURL(cratesSrv, "127.0.0.1")
-	s.RegistryURL = serverURL(regSrv, "127.0.0.1")
-	s.RedirectURL = serverURL(sinkSrv, "localhost")
-	s.JFrogIndex = "sparse+" + s.JFrogURL + jfrogPrefix
-	s.CloudsmithIndex = "sparse+" + s.RegistryURL + csPrefix
-	s.CratesIOIndex = "sparse+" + s.RegistryURL + "/crates-io/"
-	stsSrv, caSrv := s.newServer(), s.newServer()
-	s.STSURL, s.CodeArtifactURL = serverURL(stsSrv, "127.0.0.1"), serverURL(caSrv, "127.0.0.1")
-	s.CodeArtifactIndex = "sparse+" + s.RegistryURL + caPrefix
-
-	s.faults = []*Faults{s.Issuer.Faults, s.JFrog.Faults, s.Cloudsmith.Faults, s.CratesIO.Faults, s.STS.Faults, s.CodeArtifact.Faults}
-	for _, f := range s.faults {
-		f.RedirectTo = s.RedirectURL
-	}
-	s.Sink = &RedirectSink{}
-	jfrogMux := http.NewServeMux()
-	jfrogMux.Handle("/access/", s.JFrog.Handler())
-	jfrogMux.Handle("/artifactory/", s.Registry.Handler())
-
-	s.run(issuerSrv, s.Issuer.Handler())
-	s.run(jfrogSrv, jfrogMux)
-	s.run(csSrv, s.Cloudsmith.Handler())
-	s.run(cratesSrv, s.CratesIO.Handler())
-	s.run(regSrv, s.Registry.Handler())
-	s.run(stsSrv, s.STS.Handler())
-	s.run(caSrv, s.CodeArtifact.Handler())
-	s.run(sinkSrv, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Store.CountRequest(SinkPathPrefix + r.URL.Path) // kept apart from the real endpoints' counts
-		s.Sink.ServeHTTP(w, r)
-	}))
-	if err := s.startAzure(opts); err != nil {
+	if s.Registry, err = newRegistry(s.Store, crates, root{prefix: jfrogPrefix, authRequired: true}, root{prefix: csPrefix, authRequired: true},
+		root{prefix: "/crates-io/", raw: true}, root{prefix: caPrefix, raw: true, authRequired: true}); err != nil {
 		return s, err
 	}
+	azure, err := newRegistry(s.Store, crates, root{prefix: azureIndexPrefix, authRequired: true, service: "azure",
+		challenge: []string{"Bearer authorization_uri=https://login.microsoftonline.com/" + DefaultAzureTenant, "TFS-Federated"}})
+	if err != nil {
+		return s, err
+	}
+	s.Azure.Registry = &AzureRegistry{azure}
+
+	sinkURL := strings.Replace(s.serve(s.Sink), "127.0.0.1", "localhost", 1)
+	for _, f := range s.faults {
+		f.RedirectTo = sinkURL
+	}
+	jfrogMux := http.NewServeMux()
+	jfrogMux.Handle("/access/", s.JFrog.handler(JFrogTokenPath, s.JFrog.serve))
+	jfrogMux.Handle("/artifactory/", s.Registry.handler())
+	s.JFrogURL = s.serve(jfrogMux)
+	s.CloudsmithURL = s.serve(s.Cloudsmith.handler("/openid/{ns}/{$}", s.Cloudsmith.serve))
+	s.CratesIOURL = s.serve(s.CratesIO.Handler())
+	s.STSURL = s.serve(s.STS.handler("/", s.STS.serve))
+	s.CodeArtifactURL = s.serve(s.CodeArtifact.handler())
+	s.Azure.AuthorityHost = s.serve(s.Azure.Entra.handler("/{tenant}"+entraTokenPath, s.Azure.Entra.serve))
+	s.Azure.Index = "sparse+" + s.serve(s.Azure.Registry.handler()) + azureIndexPrefix
+	registryURL := s.serve(s.Registry.handler())
+	s.JFrogIndex = "sparse+" + s.JFrogURL + jfrogPrefix
+	s.CloudsmithIndex = "sparse+" + registryURL + csPrefix
+	s.CratesIOIndex = "sparse+" + registryURL + "/crates-io/"
+	s.CodeArtifactIndex = "sparse+" + registryURL + caPrefix
 	return s, nil
 }
 
@@ -265,23 +195,28 @@ func StartT(t testing.TB, opts Options) *Stack {
 	return s
 }
 
-// newServer creates an unstarted server whose listener (127.0.0.1:0) is
-// already bound, so its URL is known before it serves.
-func (s *Stack) newServer() *httptest.Server {
-	srv := httptest.NewUnstartedServer(nil)
+// newServer creates an unstarted server for h whose listener (127.0.0.1:0)
+// is bound, so that its URL is known before it serves.
+func (s *Stack) newServer(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
 	s.servers = append(s.servers, srv)
 	return srv
 }
 
-func (s *Stack) run(srv *httptest.Server, h http.Handler) {
-	srv.Config.Handler = h
+func (s *Stack) start(srv *httptest.Server) {
 	srv.TLS = s.CA.ServerTLS()
 	srv.StartTLS()
 }
 
+// serve starts h and returns its base URL.
+func (s *Stack) serve(h http.Handler) string {
+	srv := s.newServer(h)
+	s.start(srv)
+	return serverURL(srv, "127.0.0.1")
+}
+
 func serverURL(srv *httptest.Server, host string) string {
-	addr := srv.Listener.Addr().String()
-	_, port, _ := strings.Cut(addr, ":")
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	return "https://" + host + ":" + port
 }
 
@@ -306,14 +241,6 @@ func (s *Stack) Close() {
 	})
 }
 
-// SetMapping sets the claim mapping of all three services.
-func (s *Stack) SetMapping(m map[string]string) {
-	s.JFrog.Verifier().SetMapping(m)
-	s.Cloudsmith.Verifier().SetMapping(m)
-	s.CratesIO.Verifier().SetMapping(m)
-	s.STS.Verifier().SetMapping(m)
-}
-
 // AWSEnv returns the variables that point the action at the stack's STS and
 // CodeArtifact, as the AWS SDKs read them.
 func (s *Stack) AWSEnv() map[string]string {
@@ -333,10 +260,7 @@ func (s *Stack) ActionEnv() []string {
 // JFrogInputs are the action inputs of a step exchanging with the stack's
 // JFrog.
 func (s *Stack) JFrogInputs() map[string]string {
-	_, rest, _ := strings.Cut(s.JFrogIndex, "/api/cargo/")
-	repo, _, _ := strings.Cut(rest, "/")
-	return map[string]string{"provider": "jfrog", "url": s.JFrogURL, "provider-name": s.JFrog.ProviderName,
-		"repository": repo}
+	return map[string]string{"provider": "jfrog", "url": s.JFrogURL, "provider-name": s.JFrog.ProviderName, "repository": "cargo-local"}
 }
 
 // CloudsmithInputs are the action inputs of a step exchanging with the
@@ -362,7 +286,8 @@ func (s *Stack) CodeArtifactInputs() map[string]string {
 }
 
 // Faults returns the fault queue of an endpoint: "github" (the ID token
-// endpoint), "jfrog", "cloudsmith" or "crates-io".
+// endpoint), "jfrog", "cloudsmith", "crates-io", "sts", "codeartifact" or
+// "azure" (Entra).
 func (s *Stack) Faults(service string) (*Faults, error) {
 	f, ok := map[string]*Faults{"github": s.Issuer.Faults, "jfrog": s.JFrog.Faults, "cloudsmith": s.Cloudsmith.Faults,
 		"crates-io": s.CratesIO.Faults, "sts": s.STS.Faults, "codeartifact": s.CodeArtifact.Faults,

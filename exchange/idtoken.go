@@ -178,14 +178,7 @@ func pullRequestRepos(path string) (head, base string) {
 // id_tokens variable). The audience is fixed by whoever minted it.
 func EnvIDToken(getenv func(string) string, name string) IDTokenSource {
 	return IDTokenFunc(func(context.Context, string) (string, error) {
-		tok := strings.TrimSpace(getenv(name))
-		if tok == "" {
-			return "", fmt.Errorf("environment variable %s is empty or not set; it must hold an OIDC ID token", name)
-		}
-		if err := CheckToken("id token in environment variable "+name, tok); err != nil {
-			return "", err
-		}
-		return tok, nil
+		return readyIDToken(getenv(name), "environment variable "+name, fmt.Errorf("environment variable %s is empty or not set; it must hold an OIDC ID token", name))
 	})
 }
 
@@ -211,15 +204,21 @@ func FileIDToken(path string) IDTokenSource {
 		if len(data) > maxIDTokenFile {
 			return "", fmt.Errorf("id token file %s is larger than %d bytes; it must hold only an OIDC ID token", path, maxIDTokenFile)
 		}
-		tok := strings.TrimSpace(string(data))
-		if tok == "" {
-			return "", fmt.Errorf("id token file %s is empty; it must hold an OIDC ID token", path)
-		}
-		if err := CheckToken("id token in file "+path, tok); err != nil {
-			return "", err
-		}
-		return tok, nil
+		return readyIDToken(string(data), "file "+path, fmt.Errorf("id token file %s is empty; it must hold an OIDC ID token", path))
 	})
+}
+
+// readyIDToken is the ready-made ID token raw, read from where, without
+// the whitespace around it and checked; empty is the error for none.
+func readyIDToken(raw, where string, empty error) (string, error) {
+	tok := strings.TrimSpace(raw)
+	if tok == "" {
+		return "", empty
+	}
+	if err := CheckToken("id token in "+where, tok); err != nil {
+		return "", err
+	}
+	return tok, nil
 }
 
 // Masked returns src with every token it gives passed to mask before it is

@@ -118,8 +118,9 @@ func unjoin(err error) []error {
 }
 
 // TestAzureService: the exchange gets the tenant, client and audience, and
-// its authority from AZURE_AUTHORITY_HOST, https only; a refused authority
-// fails the exchange before any request, with the variable named.
+// its authority from AZURE_AUTHORITY_HOST (exchange.AzureAuthorityFromEnv,
+// whose table has every rule); a refused authority fails the exchange
+// before any request, with the variable named.
 func TestAzureService(t *testing.T) {
 	t.Parallel()
 	c, err := Load(withDefaults(merge(azureOK, "audience", "aud-x")))
@@ -134,11 +135,7 @@ func TestAzureService(t *testing.T) {
 	}{
 		{"", exchange.DefaultAzureAuthority, ""},
 		{"https://login.microsoftonline.us/", "https://login.microsoftonline.us", ""},
-		{"https://127.0.0.1:8443", "https://127.0.0.1:8443", ""},
 		{"http://127.0.0.1:8080", "", "AZURE_AUTHORITY_HOST must be an https URL"},
-		{"https://login.example/tenant", "", "must not have a path"},
-		{"login.example", "", "is not a URL"},
-		{"https://u:p@login.example", "", "must not have user info"},
 	}
 	for _, tt := range tests {
 		svc := c.Service(client, nil, nil, func(k string) string {

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -17,7 +15,7 @@ func TestCratesIO(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		handle    func(seen map[string]bool, w http.ResponseWriter, jwt string, n int)
+		handle    func(w http.ResponseWriter, n int) // n: the distinct JWTs seen
 		wantErr   []string
 		wantCount int
 		wantExp   time.Time
@@ -25,7 +23,7 @@ func TestCratesIO(t *testing.T) {
 	}{
 		{name: "ok", wantCount: 1, wantExp: fixedNow.Add(30 * time.Minute)},
 		{name: "503 once then fresh JWT accepted", wantCount: 2, wantExp: fixedNow.Add(30 * time.Minute),
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+			handle: func(w http.ResponseWriter, n int) {
 				if n == 1 {
 					writeJSON(w, 503, `{"errors":[{"detail":"unavailable"}]}`)
 					return
@@ -33,7 +31,7 @@ func TestCratesIO(t *testing.T) {
 				writeJSON(w, 200, `{"token":"cio_tp_token"}`)
 			}},
 		{name: "429 twice then ok", wantCount: 3, wantExp: fixedNow.Add(30 * time.Minute),
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+			handle: func(w http.ResponseWriter, n int) {
 				if n <= 2 {
 					writeJSON(w, 429, `{}`)
 					return
@@ -41,21 +39,21 @@ func TestCratesIO(t *testing.T) {
 				writeJSON(w, 200, `{"token":"cio_tp_token"}`)
 			}},
 		{name: "service states expiry", wantCount: 1, wantExp: time.Date(2026, 1, 2, 3, 20, 0, 0, time.UTC),
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 200, `{"token":"cio_tp_token","expires_at":"2026-01-02T03:20:00Z"}`)
 			}},
 		{name: "400 detail shown", wantCount: 1,
 			wantErr:  []string{"crates.io token exchange failed: POST ", "/api/v1/trusted_publishing/tokens: 400 Bad Request: No Trusted Publishing config found for repository `octo/app`."},
 			wantHint: []string{"trusted publisher", "workflow", "environment"},
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 400, `{"errors":[{"detail":"No Trusted Publishing config found for repository `+"`octo/app`"+`."}]}`)
 			}},
 		{name: "always 503", wantCount: 3, wantErr: []string{"503 Service Unavailable (after 3 attempts): down"},
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 503, `{"errors":[{"detail":"down"}]}`)
 			}},
 		{name: "empty token", wantCount: 1, wantErr: []string{"no token"},
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 200, `{"token":""}`)
 			}},
 	}
@@ -64,8 +62,7 @@ func TestCratesIO(t *testing.T) {
 			t.Parallel()
 			var mu sync.Mutex
 			seen := map[string]bool{}
-			var count atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 				var req struct {
 					JWT string `json:"jwt"`
 				}
@@ -81,24 +78,21 @@ func TestCratesIO(t *testing.T) {
 				seen[req.JWT] = true
 				n := len(seen)
 				mu.Unlock()
-				count.Add(1)
-				if dup {
+				switch {
+				case dup:
 					writeJSON(w, 400, `{"errors":[{"detail":"JWT has already been used"}]}`)
-					return
-				}
-				if tc.handle == nil {
+				case tc.handle == nil:
 					writeJSON(w, 200, `{"token":"cio_tp_token"}`)
-					return
+				default:
+					tc.handle(w, n)
 				}
-				tc.handle(seen, w, req.JWT, n)
-			}))
-			t.Cleanup(srv.Close)
+			})
 			ids := &mintingIDs{}
 			m := &recMask{}
 			c := &CratesIO{Client: testClient(2), BaseURL: srv.URL, Mask: m.mask, Now: nowFixed}
 			tok, err := c.Exchange(context.Background(), ids)
-			if int(count.Load()) != tc.wantCount || int(ids.n.Load()) != tc.wantCount {
-				t.Fatalf("requests %d, id tokens %d, want %d", count.Load(), ids.n.Load(), tc.wantCount)
+			if srv.count() != tc.wantCount || int(ids.n.Load()) != tc.wantCount {
+				t.Fatalf("requests %d, id tokens %d, want %d", srv.count(), ids.n.Load(), tc.wantCount)
 			}
 			for _, a := range ids.auds {
 				if a != "crates.io" {
@@ -207,14 +201,8 @@ func TestCratesIOMalformedSuccess(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var deletes atomic.Int64
 			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				if r.Method == "DELETE" {
-					if r.Header.Get("Authorization") != "Bearer "+tok {
-						w.WriteHeader(418)
-						return
-					}
-					deletes.Add(1)
 					writeJSON(w, tc.revokeCode, `{"errors":[{"detail":"nope `+tok+`"}]}`)
 					return
 				}
@@ -227,8 +215,14 @@ func TestCratesIOMalformedSuccess(t *testing.T) {
 			c := &CratesIO{Client: client, BaseURL: f.URL, Mask: red.Hook(m.mask), Now: nowFixed}
 			_, err := c.Exchange(context.Background(), &mintingIDs{})
 			assertErr(t, err, tc.want, tok, tok[:20], "garbage")
-			if got := int(deletes.Load()); got != tc.revokes {
-				t.Fatalf("%d revocations, want %d", got, tc.revokes)
+			revokes := 0
+			for _, r := range f.requests() {
+				if r.Method == "DELETE" && r.Header.Get("Authorization") == "Bearer "+tok {
+					revokes++
+				}
+			}
+			if revokes != tc.revokes {
+				t.Fatalf("%d revocations, want %d", revokes, tc.revokes)
 			}
 			if tc.revokes > 0 && !strings.Contains(strings.Join(m.list(), "|"), tok) {
 				t.Fatalf("the token found was not masked: %q", m.list())

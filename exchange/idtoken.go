@@ -109,11 +109,18 @@ func (g *githubIDTokens) mapError(err error, endpoint string) error {
 }
 
 func githubHint(status int) string {
+	return endpointHint(status, "the Actions runtime refused the request token; ID tokens can only be requested while the job runs, by a job with `permissions: id-token: write`",
+		"GitHub's ID token endpoint failed repeatedly; this is usually transient: re-run the job, or raise the retries input")
+}
+
+// endpointHint is the hint for an ID token endpoint's answer status:
+// refused for 401 and 403, failing for 429 and 5xx, else none.
+func endpointHint(status int, refused, failing string) string {
 	switch {
 	case status == 401 || status == 403:
-		return "the Actions runtime refused the request token; ID tokens can only be requested while the job runs, by a job with `permissions: id-token: write`"
+		return refused
 	case status == 429 || status >= 500:
-		return "GitHub's ID token endpoint failed repeatedly; this is usually transient: re-run the job, or raise the retries input"
+		return failing
 	}
 	return ""
 }

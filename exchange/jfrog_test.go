@@ -91,6 +91,7 @@ func TestJFrogAnswers(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
+		audience   string
 		status     int
 		ctype      string
 		body       string
@@ -106,7 +107,12 @@ func TestJFrogAnswers(t *testing.T) {
 		{name: "403 with JFrog errors", status: 403, body: `{"errors":[{"code":"FORBIDDEN","message":"Failed to validate identity mapping"},{"code":"X","message":"second"}]}`,
 			wantErr: []string{"jfrog token exchange failed: POST ", "/access/api/v1/oidc/token: 403 Forbidden: Failed to validate identity mapping; second"}, wantHTTP: true,
 			wantHint: []string{"identity mapping", "claims", "check provider-name", "identity-mapping-name"}},
-		{name: "401", status: 401, body: `{"errors":[{"code":"UNAUTHORIZED","message":"Token is invalid"}]}`, wantErr: []string{"401 Unauthorized: Token is invalid"}, wantHTTP: true, wantHint: []string{"check provider-name"}},
+		// JFrog's OIDC integration has an optional Audience; when it has
+		// one, the token's aud must equal it.
+		{name: "401", status: 401, body: `{"errors":[{"code":"UNAUTHORIZED","message":"Token is invalid"}]}`, wantErr: []string{"401 Unauthorized: Token is invalid"}, wantHTTP: true,
+			wantHint: []string{"check provider-name", "the integration's Audience, if it has one, must equal the token's aud", "GitHub's default", "set the audience input to the integration's Audience, or leave that empty"}},
+		{name: "401 with an audience", audience: "jfrog-github", status: 401, body: `{"errors":[{"code":"UNAUTHORIZED","message":"Token is invalid"}]}`, wantErr: []string{"401 Unauthorized: Token is invalid"}, wantHTTP: true,
+			wantHint: []string{`the integration's Audience, if it has one, must be "jfrog-github" (the audience input)`}},
 		{name: "400", status: 400, body: `{"errors":[{"message":"bad\nrequest\u0007"}]}`, wantErr: []string{"400 Bad Request: bad request"}, wantHTTP: true, wantHint: []string{"identity-mapping-name"}},
 		{name: "404 wrong provider", status: 404, body: `{"errors":[{"code":"NOT_FOUND","message":"Provider not found"}]}`, wantErr: []string{"404 Not Found: Provider not found"}, wantHTTP: true, wantHint: []string{"provider-name", "url"}},
 		{name: "error echoing the JWT", status: 401, body: `{"errors":[{"message":"invalid token ` + testIDToken + `"}]}`, wantErr: []string{"invalid token [redacted]"}, wantHTTP: true, secrets: []string{testIDToken}},
@@ -143,6 +149,7 @@ func TestJFrogAnswers(t *testing.T) {
 			})
 			m := &recMask{}
 			j := newJFrog(f.URL, testClient(3), m)
+			j.Audience = tc.audience
 			tok, err := j.Exchange(context.Background(), staticIDs(testIDToken))
 			if tc.wantMasked != nil {
 				if got := m.list(); strings.Join(got, "|") != strings.Join(tc.wantMasked, "|") {
@@ -171,6 +178,9 @@ func TestJFrogAnswers(t *testing.T) {
 					t.Fatalf("HTTPError fields %+v", he)
 				}
 				assertHint(t, he, tc.wantHint)
+				if strings.Contains(he.Hint, "must be GitHub's default") {
+					t.Errorf("hint %q says the integration's Audience must be GitHub's default; JFrog's is optional", he.Hint)
+				}
 				details := strings.Join(he.Details(), "\n")
 				if !strings.Contains(details, "repository: octo/app") {
 					t.Fatalf("details lack claims: %s", details)
@@ -246,5 +256,81 @@ func TestJFrogContextFromEnv(t *testing.T) {
 	j := &JFrog{Audience: "a"}
 	if j.IDTokenAudience() != "a" {
 		t.Fatal("audience")
+	}
+}
+
+func TestCloudsmith(t *testing.T) {
+	t.Parallel()
+	csToken := fakeJWT(map[string]any{"exp": fixedNow.Add(90 * time.Minute).Unix(), "sub": "svc"})
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		wantErr  []string
+		wantExp  time.Time
+		wantHTTP bool
+		wantHint []string
+	}{
+		{name: "200 with JWT", status: 200, body: `{"token":"` + csToken + `"}`, wantExp: fixedNow.Add(90 * time.Minute)},
+		{name: "201 with JWT", status: 201, body: `{"token":"` + csToken + `"}`, wantExp: fixedNow.Add(90 * time.Minute)},
+		{name: "opaque token", status: 200, body: `{"token":"opaque-key"}`},
+		{name: "401 generic", status: 401, body: `{"detail":"Authentication credentials were not provided."}`, wantHTTP: true,
+			wantErr:  []string{"cloudsmith token exchange failed: POST ", "/openid/my-org/: 401 Unauthorized: Authentication credentials were not provided."},
+			wantHint: []string{"generic on purpose", `service slug "svc-slug"`, `namespace "my-org"`, "required claims", "audience"}},
+		{name: "400", status: 400, body: `{"detail":"Invalid request."}`, wantHTTP: true, wantErr: []string{"400 Bad Request: Invalid request."}, wantHint: []string{"service slug", "audience"}},
+		{name: "404", status: 404, body: `{"detail":"Not found."}`, wantHTTP: true, wantErr: []string{"404 Not Found: Not found."}, wantHint: []string{"namespace"}},
+		{name: "empty token", status: 200, body: `{"token":""}`, wantErr: []string{"no token"}},
+		{name: "token with newline", status: 200, body: `{"token":"abcdefgh\nijklmnop"}`, wantErr: []string{"refused"}},
+		{name: "malformed", status: 200, body: `{"token":`, wantErr: []string{"not valid JSON"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, tc.status, tc.body) })
+			m := &recMask{}
+			c := &Cloudsmith{Client: testClient(2), BaseURL: f.URL, Namespace: "my-org", ServiceSlug: "svc-slug", Mask: m.mask, Now: nowFixed}
+			tok, err := c.Exchange(context.Background(), staticIDs(testIDToken))
+			r := f.requests()[0]
+			if r.Method != "POST" || r.Path != "/openid/my-org/" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Accept") != "application/json" || r.Header.Get("User-Agent") != "cargo-oidc" {
+				t.Fatalf("request %+v", r)
+			}
+			if want := `{"oidc_token":"` + testIDToken + `","service_slug":"svc-slug"}`; r.Body != want {
+				t.Fatalf("body %s, want %s", r.Body, want)
+			}
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := m.list(); len(got) != 1 || got[0] != tok.Value {
+					t.Fatalf("masked %q", got)
+				}
+				if !tok.ExpiresAt.Equal(tc.wantExp) {
+					t.Fatalf("expires %v, want %v", tok.ExpiresAt, tc.wantExp)
+				}
+				return
+			}
+			assertErr(t, err, tc.wantErr, testIDToken, "abcdefgh", "ijklmnop")
+			var he *HTTPError
+			if errors.As(err, &he) != tc.wantHTTP {
+				t.Fatalf("err %T", err)
+			}
+			if he != nil {
+				assertHint(t, he, tc.wantHint)
+				if f.count() != 1 {
+					t.Fatalf("requests %d", f.count())
+				}
+			}
+		})
+	}
+}
+
+func TestCloudsmithDefaults(t *testing.T) {
+	t.Parallel()
+	c := &Cloudsmith{Audience: "aud"}
+	if c.IDTokenAudience() != "aud" {
+		t.Fatal("audience")
+	}
+	if _, err := (&Cloudsmith{Client: testClient(0)}).Exchange(context.Background(), staticIDs(testIDToken)); err == nil || !strings.Contains(err.Error(), "namespace and service slug") {
+		t.Fatalf("err = %v", err)
 	}
 }

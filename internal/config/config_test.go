@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -294,21 +295,17 @@ func TestProviderTitle(t *testing.T) {
 // in any case and with spaces around, and what an unknown name gives.
 func TestParseProvider(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in     string
-		want   Provider
-		wantOK bool
-	}{
-		{"jfrog", JFrog, true}, {"Artifactory", JFrog, true}, {" JFROG ", JFrog, true},
-		{"cloudsmith", Cloudsmith, true},
-		{"crates-io", CratesIO, true}, {"crates.io", CratesIO, true}, {"CratesIO", CratesIO, true},
-		{"codeartifact", CodeArtifact, true}, {"aws-codeartifact", CodeArtifact, true},
-		{"azure", Azure, true}, {"Azure-Artifacts", Azure, true}, {"azure-devops", Azure, true},
-		{"", "", false}, {" ", "", false}, {"Nexus", "nexus", false}, {"jfrog-cloud", "jfrog-cloud", false},
-	}
-	for _, tt := range tests {
-		if got, ok := ParseProvider(tt.in); got != tt.want || ok != tt.wantOK {
-			t.Errorf("ParseProvider(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+	// A name is taken when it gives a provider of the table.
+	for in, want := range map[string]Provider{
+		"jfrog": JFrog, "Artifactory": JFrog, " JFROG ": JFrog,
+		"cloudsmith": Cloudsmith,
+		"crates-io":  CratesIO, "crates.io": CratesIO, "CratesIO": CratesIO,
+		"codeartifact": CodeArtifact, "aws-codeartifact": CodeArtifact,
+		"azure": Azure, "Azure-Artifacts": Azure, "azure-devops": Azure,
+		"": "", " ": "", "Nexus": "nexus", "jfrog-cloud": "jfrog-cloud",
+	} {
+		if got, ok := ParseProvider(in); got != want || ok != slices.Contains(Providers(), want) {
+			t.Errorf("ParseProvider(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
 }

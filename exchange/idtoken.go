@@ -134,19 +134,11 @@ func scrub(s, secret string) string {
 	return strings.ReplaceAll(s, secret, "***")
 }
 
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
 func scrubErr(err error, secret string) error {
 	if secret == "" || len(secret) < 4 || !strings.Contains(err.Error(), secret) {
 		return err
 	}
-	return &scrubbedError{msg: scrub(err.Error(), secret), err: err}
+	return &textError{msg: scrub(err.Error(), secret), err: err}
 }
 
 // pullRequestRepos reads the head and base repository names of the event

@@ -211,21 +211,23 @@ func (r *Redactor) Err(err error) error {
 	if err == nil {
 		return nil
 	}
-	var ce *cleanError
-	if errors.As(err, &ce) && ce.msg == err.Error() {
+	var ce *textError
+	if errors.As(err, &ce) && ce.cleaned && ce.msg == err.Error() {
 		return err
 	}
-	return &cleanError{msg: r.Clean(err.Error()), err: err}
+	return &textError{msg: r.Clean(err.Error()), err: err, cleaned: true}
 }
 
-// cleanError is an error whose message was cleaned.
-type cleanError struct {
-	msg string
-	err error
+// textError is err with another message: a cleaned one (Redactor.Err), or
+// one with a secret scrubbed (scrubErr).
+type textError struct {
+	msg     string
+	err     error
+	cleaned bool
 }
 
-func (e *cleanError) Error() string { return e.msg }
-func (e *cleanError) Unwrap() error { return e.err }
+func (e *textError) Error() string { return e.msg }
+func (e *textError) Unwrap() error { return e.err }
 
 func truncateRunes(s string, max int) string {
 	if utf8.RuneCountInString(s) <= max {

@@ -55,59 +55,6 @@ func TestLoadAzure(t *testing.T) {
 	})
 }
 
-func TestLoadAzureInvalid(t *testing.T) {
-	type test struct {
-		in    map[string]string
-		input string
-		want  string
-	}
-	testenv.Run(t, map[string]test{
-		"no client-id":                        {merge(azureOK, "client-id", ""), "client-id", "is required: the Application (client) ID"},
-		"client-id not a GUID":                {merge(azureOK, "client-id", "my-app"), "client-id", "is not a GUID"},
-		"client-id with braces":               {merge(azureOK, "client-id", "{"+testClientID+"}"), "client-id", "is not a GUID"},
-		"no tenant-id":                        {merge(azureOK, "tenant-id", ""), "tenant-id", "is required"},
-		"tenant common":                       {merge(azureOK, "tenant-id", "common"), "tenant-id", "names no tenant"},
-		"tenant organizations":                {merge(azureOK, "tenant-id", "Organizations"), "tenant-id", "names no tenant"},
-		"tenant a URL":                        {merge(azureOK, "tenant-id", "https://login.microsoftonline.com/x"), "tenant-id", "neither a GUID nor a domain name"},
-		"tenant one label":                    {merge(azureOK, "tenant-id", "contoso"), "tenant-id", "neither a GUID nor a domain name"},
-		"tenant label with a dash at the end": {merge(azureOK, "tenant-id", "contoso-.com"), "tenant-id", "neither a GUID nor a domain name"},
-		"no organization":                     {merge(azureOK, "organization", ""), "organization", "is required with feed"},
-		"no feed":                             {merge(azureOK, "feed", ""), "feed", "is required with organization"},
-		"neither organization nor feed":       {merge(azureOK, "organization", "", "feed", ""), "feed", "or give index-url"},
-		"organization URL":                    {merge(azureOK, "organization", "https://dev.azure.com/contoso"), "organization", "is not an Azure DevOps organisation name"},
-		"organization with a dash first":      {merge(azureOK, "organization", "-contoso"), "organization", "organisation name"},
-		"project with a slash":                {merge(azureOK, "project", "a/b"), "project", "is not an Azure DevOps project name"},
-		"project starting with _":             {merge(azureOK, "project", "_x"), "project", "project name"},
-		"feed with a space":                   {merge(azureOK, "feed", "my feed"), "feed", "is not an Azure Artifacts feed name"},
-		"feed ending with .":                  {merge(azureOK, "feed", "feed."), "feed", "feed name"},
-		"feed with @view":                     {merge(azureOK, "feed", "crates@Release"), "feed", "feed name"},
-		"index-url and feed":                  {merge(azureOK, "index-url", "sparse+https://x/"), "index-url", "are both set"},
-		"http index-url":                      {merge(azureOK, "organization", "", "project", "", "feed", "", "index-url", "sparse+http://x/"), "index-url", "must be sparse+https"},
-		"repository is not azure's":           {merge(azureOK, "repository", "crates"), "repository", "is not used with provider azure"},
-		"url is not azure's":                  {merge(azureOK, "url", "https://dev.azure.com"), "url", "is not used with provider azure"},
-		"client-id is not jfrog's":            {merge(jfrogOK, "client-id", testClientID), "client-id", "is not used with provider jfrog (it belongs to azure)"},
-		"space in client-id in provider mode": {merge(azureOK, "credential-mode", "provider", "client-id", testClientID+"\u00a0x"), "client-id", ""},
-	}, func(t *testing.T, _ string, tt test) {
-		err := loadFails(t, tt.in)
-		var found bool
-		for _, e := range unjoin(err) {
-			if ie, ok := e.(*InputError); ok && ie.Input == tt.input && strings.Contains(ie.Error(), tt.want) {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("error %q does not blame %s with %q", err, tt.input, tt.want)
-		}
-	})
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
 // TestAzureService: the exchange gets the tenant, client and audience, and
 // its authority from AZURE_AUTHORITY_HOST (exchange.AzureAuthorityFromEnv,
 // whose table has every rule); a refused authority fails the exchange

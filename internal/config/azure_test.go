@@ -76,12 +76,7 @@ func TestAzureService(t *testing.T) {
 		{"http://127.0.0.1:8080", "", "AZURE_AUTHORITY_HOST must be an https URL"},
 	}
 	for _, tt := range tests {
-		svc := c.Service(client, nil, nil, func(k string) string {
-			if k == exchange.EnvAzureAuthorityHost {
-				return tt.host
-			}
-			return ""
-		})
+		svc := c.Service(client, nil, nil, testenv.Getenv(map[string]string{exchange.EnvAzureAuthorityHost: tt.host}))
 		if tt.wantErr == "" {
 			z, ok := svc.(*exchange.Azure)
 			if !ok || z.Authority != tt.authority || z.TenantID != testTenantID || z.ClientID != testClientID || z.IDTokenAudience() != "aud-x" {

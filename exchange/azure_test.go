@@ -243,26 +243,26 @@ func TestAzureRequired(t *testing.T) {
 // TestAzureAuthorityFromEnv: AZURE_AUTHORITY_HOST is https only, a host
 // without path; unset means Entra's global authority.
 func TestAzureAuthorityFromEnv(t *testing.T) {
-	type test struct{ want, err string }
-	testenv.Run(t, map[string]test{
-		"":                                    {DefaultAzureAuthority, ""},
-		" https://login.microsoftonline.us/ ": {"https://login.microsoftonline.us", ""},
-		"https://login.chinacloudapi.cn":      {"https://login.chinacloudapi.cn", ""},
-		"https://127.0.0.1:8443":              {"https://127.0.0.1:8443", ""},
-		"http://127.0.0.1:8080":               {"", "must be an https URL"},
-		"https://login.example/tenant/":       {"", "must not have a path"},
-		"https://login.example?x=1":           {"", "must not have user info, a query or a fragment"},
-		"https://u:p@login.example":           {"", "must not have user info"},
-		"login.example":                       {"", "is not a URL"},
-	}, func(t *testing.T, v string, tt test) {
-		got, err := AzureAuthorityFromEnv(testenv.Getenv(map[string]string{EnvAzureAuthorityHost: v}))
+	t.Parallel()
+	for _, tt := range []struct{ v, want, err string }{
+		{"", DefaultAzureAuthority, ""},
+		{" https://login.microsoftonline.us/ ", "https://login.microsoftonline.us", ""},
+		{"https://login.chinacloudapi.cn", "https://login.chinacloudapi.cn", ""},
+		{"https://127.0.0.1:8443", "https://127.0.0.1:8443", ""},
+		{"http://127.0.0.1:8080", "", "must be an https URL"},
+		{"https://login.example/tenant/", "", "must not have a path"},
+		{"https://login.example?x=1", "", "must not have user info, a query or a fragment"},
+		{"https://u:p@login.example", "", "must not have user info"},
+		{"login.example", "", "is not a URL"},
+	} {
+		got, err := AzureAuthorityFromEnv(testenv.Getenv(map[string]string{EnvAzureAuthorityHost: tt.v}))
 		if got != tt.want || (tt.err == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), EnvAzureAuthorityHost))) {
-			t.Errorf("AzureAuthorityFromEnv(%q) = %q, %v; want %q, %q", v, got, err, tt.want, tt.err)
+			t.Errorf("AzureAuthorityFromEnv(%q) = %q, %v; want %q, %q", tt.v, got, err, tt.want, tt.err)
 		}
 		if err != nil && strings.Contains(err.Error(), "u:p@") {
 			t.Errorf("error shows the user info: %v", err)
 		}
-	})
+	}
 }
 
 // TestParseAzureError reads Entra's error shapes.

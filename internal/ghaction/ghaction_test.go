@@ -207,31 +207,34 @@ func TestPaths(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	p := containerPaths(testenv.Getenv(map[string]string{"GITHUB_WORKSPACE": "/github/workspace", "RUNNER_TEMP": "/github/runner_temp"}), "/hw", "/ht")
-	type test struct{ want, err string }
-	testenv.Run(t, map[string]test{
-		".cargo/config.toml":         {"/github/workspace/.cargo/config.toml", ""},
-		"/hw/sub/c.toml":             {"/github/workspace/sub/c.toml", ""},
-		"/ht/creds.toml":             {"/github/runner_temp/creds.toml", ""},
-		"/github/runner_temp/c.toml": {"/github/runner_temp/c.toml", ""},
-		"../outside.toml":            {"", "leaves the workspace"},
-		"/etc/cargo.toml":            {"", "outside the workspace"},
-		"~/.cargo/credentials.toml":  {"", "${{ runner.temp }}"},
-		"~":                          {"", "starts with ~"},
-		"~runner/.cargo/config.toml": {"", "starts with ~"},
-		"":                           {"", ""},
-	}, func(t *testing.T, value string, tt test) {
-		got, err := p.Resolve("config-file", value)
+	tests := []struct {
+		value, want, err string
+	}{
+		{".cargo/config.toml", "/github/workspace/.cargo/config.toml", ""},
+		{"/hw/sub/c.toml", "/github/workspace/sub/c.toml", ""},
+		{"/ht/creds.toml", "/github/runner_temp/creds.toml", ""},
+		{"/github/runner_temp/c.toml", "/github/runner_temp/c.toml", ""},
+		{"../outside.toml", "", "leaves the workspace"},
+		{"/etc/cargo.toml", "", "outside the workspace"},
+		{"~/.cargo/credentials.toml", "", "${{ runner.temp }}"},
+		{"~", "", "starts with ~"},
+		{"~runner/.cargo/config.toml", "", "starts with ~"},
+		{"", "", ""},
+	}
+	for _, tt := range tests {
+		got, err := p.Resolve("config-file", tt.value)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), "config-file") {
-				t.Errorf("Resolve(%q) error = %v, want %q naming the input", value, err, tt.err)
+				t.Errorf("Resolve(%q) error = %v, want %q naming the input", tt.value, err, tt.err)
 			}
-			return
+			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("Resolve(%q) = %q, %v; want %q", value, got, err, tt.want)
+			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.value, got, err, tt.want)
 		}
-	})
+	}
 }
 
 // TestPathsRunnerLayouts covers the layouts a container action meets: a

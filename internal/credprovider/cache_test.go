@@ -3,8 +3,6 @@ package credprovider
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -48,27 +46,23 @@ func (s *syncBuffer) String() string {
 
 // The environment variable that makes the test binary a credential
 // provider (TestMain), for tests with real concurrent processes.
-const childEnv = "CARGO_OIDC_TEST_PROVIDER_CA"
+const childEnv = "CARGO_OIDC_TEST_PROVIDER"
 
 func TestMain(m *testing.M) {
-	if ca := os.Getenv(childEnv); ca != "" {
-		os.Exit(runChild(ca))
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
 	}
 	os.Exit(m.Run())
 }
 
 // runChild serves Cargo's protocol on stdin and stdout as the real binary
-// does, trusting the fake's certificate in the PEM file ca.
-func runChild(ca string) int {
-	pemData, err := os.ReadFile(ca)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+// does (main.go), trusting the CA that SSL_CERT_FILE names.
+func runChild() int {
+	hc, err := exchange.BaseHTTPClient(os.Getenv)
+	if err == nil {
+		err = Serve(context.Background(), Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, HTTP: hc})
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemData)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	if err := Serve(context.Background(), Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, HTTP: hc}); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -435,7 +429,7 @@ func TestConcurrentProviderProcessesExchangeOnce(t *testing.T) {
 	cmds := make([]*exec.Cmd, n)
 	for i := range n {
 		cmd := exec.Command(self)
-		cmd.Env = append(os.Environ(), childEnv+"="+ca, "RUNNER_TEMP="+dir,
+		cmd.Env = append(os.Environ(), childEnv+"=1", exchange.CertFileEnv+"="+ca, "RUNNER_TEMP="+dir,
 			"ACTIONS_ID_TOKEN_REQUEST_URL="+f.srv.URL+"/_apis/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=rt")
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(line), &outs[i], io.Discard
 		if err := cmd.Start(); err != nil {

@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -142,10 +141,7 @@ func (ca *testCA) serve(t *testing.T) *httptest.Server {
 func TestBaseHTTPClientSystemRootsLazily(t *testing.T) {
 	fileCA, systemCA, otherCA := newTestCA(t, "file CA"), newTestCA(t, "system CA"), newTestCA(t, "other CA")
 	fileSrv, systemSrv, otherSrv := fileCA.serve(t), systemCA.serve(t), otherCA.serve(t)
-	caFile := filepath.Join(testenv.TempDir(t), "ca.pem")
-	if err := os.WriteFile(caFile, fileCA.pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := testenv.WriteFile(t, testenv.TempDir(t), "ca.pem", string(fileCA.pem))
 	localhost := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
 	type test struct {
 		urls      []string // fetched in turn, each on a new connection

@@ -125,6 +125,7 @@ func TestExec(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for got := ""; got != registryToken+"/cargo:token"; {
 		if time.Now().After(deadline) {
+			sigs <- syscall.SIGTERM // ends the command
 			t.Fatalf("the command saw %q, want the token and cargo:token", got)
 		}
 		time.Sleep(20 * time.Millisecond)

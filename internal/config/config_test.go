@@ -330,8 +330,9 @@ func TestParseProvider(t *testing.T) {
 		"azure": Azure, "Azure-Artifacts": Azure, "azure-devops": Azure,
 		"": "", " ": "", "Nexus": "nexus", "jfrog-cloud": "jfrog-cloud",
 	} {
-		if got, ok := ParseProvider(in); got != want || ok != slices.Contains(Providers(), want) {
-			t.Errorf("ParseProvider(%q) = %q, %v; want %q", in, got, ok, want)
+		known := slices.Contains(Providers(), want)
+		if got, ok := ParseProvider(in); got != want || ok != known {
+			t.Errorf("ParseProvider(%q) = %q, %v; want %q, %v", in, got, ok, want, known)
 		}
 	}
 }

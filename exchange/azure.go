@@ -227,10 +227,7 @@ func ParseAzureError(body []byte) (e AzureError, ok bool) {
 	// (Redactor.Clean) before it is cut, so that no part of a secret
 	// survives the cut.
 	str := func(r json.RawMessage) string {
-		var s string
-		if json.Unmarshal(r, &s) != nil {
-			return ""
-		}
+		s, _ := jsonString(r)
 		return sanitize(s)
 	}
 	e.Error, e.Description = str(raw.Error), str(raw.Description)

@@ -329,17 +329,19 @@ func jsonMessage(body []byte) (string, bool) {
 
 // jsonText is a JSON string's cleaned value, or a nested object's message.
 func jsonText(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if s, ok := jsonString(raw); ok {
 		return sanitize(s)
 	}
 	if m, ok := jsonMessage(raw); ok {
 		return m
 	}
 	return ""
+}
+
+// jsonString is raw's value when raw is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	return s, len(raw) > 0 && json.Unmarshal(raw, &s) == nil
 }
 
 // messagesOf joins the message (or detail, or code) of each element of a

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -51,20 +52,22 @@ func buildVersion(stamped string, read func() (*debug.BuildInfo, bool)) string {
 var errUsage = errors.New("usage")
 
 func main() {
+	// SSL_CERT_FILE adds a private CA on every OS; each way to run says
+	// in its own way when it cannot be used.
+	hc, hcErr := exchange.BaseHTTPClient(os.Getenv)
 	if len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
 		// exec passes signals on to its command instead of dying of them.
 		sigs := make(chan os.Signal, 4)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-		hc, err := exchange.BaseHTTPClient(os.Getenv)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "cargo-oidc: error: cannot use SSL_CERT_FILE:", err)
+		if hcErr != nil {
+			fmt.Fprintln(os.Stderr, "cargo-oidc: error: cannot use SSL_CERT_FILE:", hcErr)
 			os.Exit(1)
 		}
 		os.Exit(cli.Main(context.Background(), cli.Env{Getenv: os.Getenv, Environ: os.Environ, Stdin: os.Stdin, Stdout: os.Stdout,
 			Stderr: os.Stderr, HTTP: hc, Signals: sigs}, os.Args[1:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, hc, hcErr)
 	stop()
 	switch {
 	case err == nil:
@@ -152,8 +155,9 @@ Inputs (README.md says what each means and which provider reads it):
 }
 
 // run dispatches on the command line. args[0] is the program name; when it is
-// cargo-oidc-post (the image's post-entrypoint) the post stage runs.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+// cargo-oidc-post (the image's post-entrypoint) the post stage runs. hc and
+// hcErr are exchange.BaseHTTPClient's answer.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer, hc *http.Client, hcErr error) error {
 	name := "cargo-oidc"
 	if len(args) > 0 {
 		name = filepath.Base(args[0])
@@ -166,9 +170,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// Cargo always passes --cargo-plugin first; anywhere else it is an
 	// argument of something else (cargo-oidc exec -- tool --cargo-plugin).
 	if len(args) > 0 && args[0] == "--cargo-plugin" {
-		hc, err := exchange.BaseHTTPClient(getenv)
-		if err != nil {
-			return err
+		if hcErr != nil {
+			return hcErr
 		}
 		return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: os.Stderr, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
 	}
@@ -198,16 +201,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case fs.NArg() > 0:
 		return &usageError{fmt.Sprintf("unexpected argument %q: the stages take their inputs from INPUT_<NAME> variables, not from arguments", fs.Arg(0))}
 	}
-	// SSL_CERT_FILE adds a private CA on every OS (exchange.BaseHTTPClient).
-	hc, err := exchange.BaseHTTPClient(getenv)
-	if err != nil {
+	if hcErr != nil {
 		r := ghaction.New(getenv, stdout)
 		if !post {
-			r.Error("cargo-oidc: cannot use SSL_CERT_FILE", err.Error())
-			return &action.ReportedError{Err: err}
+			r.Error("cargo-oidc: cannot use SSL_CERT_FILE", hcErr.Error())
+			return &action.ReportedError{Err: hcErr}
 		}
 		// The post stage never fails the job and still removes its files.
-		r.Warning("cargo-oidc: cannot use SSL_CERT_FILE", err.Error()+"\nThe post stage goes on with the system's trusted roots.")
+		r.Warning("cargo-oidc: cannot use SSL_CERT_FILE", hcErr.Error()+"\nThe post stage goes on with the system's trusted roots.")
 	}
 	// A container action's binary is the container's first process: the
 	// runner's `docker run` has no --init.

@@ -149,14 +149,13 @@ func (z *Azure) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 		return nil, err
 	}
 	sc := &svcCall{red: z.Client.red, service: ServiceAzure, method: http.MethodPost, url: displayRawURL(endpoint), parse: azureMessage, mask: z.Mask}
-	idt, err := fetchIDToken(ctx, ids, z.IDTokenAudience())
+	idt, err := sc.idToken(ctx, ids, z.IDTokenAudience())
 	if err != nil {
 		return nil, err
 	}
 	// Entra may echo parts of the assertion in an error: the redactor
 	// removes the token and each of its parts from every message.
 	sc.red.Add(idt)
-	sc.claims, _ = DecodeClaims(idt)
 	scope := z.Scope
 	if scope == "" {
 		scope = AzureDevOpsScope
@@ -228,10 +227,7 @@ func ParseAzureError(body []byte) (e AzureError, ok bool) {
 	// (Redactor.Clean) before it is cut, so that no part of a secret
 	// survives the cut.
 	str := func(r json.RawMessage) string {
-		var s string
-		if json.Unmarshal(r, &s) != nil {
-			return ""
-		}
+		s, _ := jsonString(r)
 		return sanitize(s)
 	}
 	e.Error, e.Description = str(raw.Error), str(raw.Description)
@@ -294,65 +290,77 @@ func aadstsCodes(s string) []int {
 
 // azureProblem is what one AADSTS code means and what to do about it.
 type azureProblem struct {
+	code  int
 	title string
 	hint  func(z *Azure, c *Claims) string
 }
 
 // azureProblems are the AADSTS codes explained; others are shown as Entra
-// words them.
-var azureProblems = map[int]azureProblem{
-	70021: {"no federated credential matches the ID token", func(z *Azure, c *Claims) string {
+// words them. An array, not a map: a map literal at package level is built
+// at every start-up, this is laid out by the compiler.
+var azureProblems = [...]azureProblem{
+	{70021, "no federated credential matches the ID token", func(z *Azure, c *Claims) string {
 		return "the app registration (client-id " + quoteOr(z.ClientID) + ") has no federated credential whose issuer, subject and audience equal the ID token's: " +
 			claimsTriple(c, z.IDTokenAudience()) + ". In Entra (App registrations > Certificates & secrets > Federated credentials) add or fix one with exactly these values " +
 			"(the subject is case-sensitive: repo:OWNER/REPO:ref:refs/heads/BRANCH, repo:OWNER/REPO:environment:NAME or repo:OWNER/REPO:pull_request), " +
 			"or set the audience input to the credential's audience"
 	}},
-	700211: {"no federated credential for the ID token's issuer", func(z *Azure, c *Claims) string {
+	{700211, "no federated credential for the ID token's issuer", func(z *Azure, c *Claims) string {
 		return "no federated credential of the app registration (client-id " + quoteOr(z.ClientID) + ") has the ID token's issuer " + quoteOr(claimIssuer(c)) +
 			"; the credential's issuer must be exactly that (https://token.actions.githubusercontent.com on github.com, without a trailing slash; " +
 			"with an enterprise-specific issuer, https://token.actions.githubusercontent.com/<enterprise>)"
 	}},
-	700213: {"no federated credential matches the ID token's subject", func(z *Azure, c *Claims) string {
+	{700213, "no federated credential matches the ID token's subject", func(z *Azure, c *Claims) string {
 		return "the federated credential's subject must equal the ID token's sub " + quoteOr(claimSubject(c)) + " (case-sensitive)"
 	}},
-	700212: {"no federated credential matches the ID token's audience", func(z *Azure, c *Claims) string {
+	{700212, "no federated credential matches the ID token's audience", func(z *Azure, c *Claims) string {
 		return fmt.Sprintf("the federated credential's audience must equal the ID token's aud %q (the audience input; Entra's default is %s)", z.IDTokenAudience(), AzureAudience)
 	}},
-	700016: {"application not found in the tenant", func(z *Azure, _ *Claims) string {
+	{700016, "application not found in the tenant", func(z *Azure, _ *Claims) string {
 		return "check client-id " + quoteOr(z.ClientID) + " (the Application (client) ID on the app registration's Overview, not its Object ID or a secret's ID) " +
 			"and tenant-id " + quoteOr(z.TenantID) + " (the Directory (tenant) ID of the tenant that holds the app registration)"
 	}},
-	90002:  {"tenant not found", tenantHint},
-	900023: {"tenant ID is not valid", tenantHint},
-	50020: {"identity not in the tenant", func(z *Azure, _ *Claims) string {
+	{90002, "tenant not found", tenantHint},
+	{900023, "tenant ID is not valid", tenantHint},
+	{50020, "identity not in the tenant", func(z *Azure, _ *Claims) string {
 		return "the application or its service principal is not in tenant " + quoteOr(z.TenantID) + ": use the tenant that holds the app registration (tenant-id), " +
 			"or create the service principal there (an enterprise application) for a multi-tenant app"
 	}},
-	7000215: {"client secret not valid", func(z *Azure, _ *Claims) string {
+	{7000215, "client secret not valid", func(z *Azure, _ *Claims) string {
 		return "Entra treated the request as a client-secret sign-in; this flow sends no secret, only the ID token: check that client-id " + quoteOr(z.ClientID) +
 			" is the app registration that holds the federated credential"
 	}},
-	700024: {"ID token expired or not yet valid", func(*Azure, *Claims) string {
+	{700024, "ID token expired or not yet valid", func(*Azure, *Claims) string {
 		return "the ID token (client assertion) is outside its validity time: the runner's clock may be off, or the exchange was delayed; re-run the job"
 	}},
-	50013: {"assertion not valid", func(z *Azure, c *Claims) string {
+	{50013, "assertion not valid", func(z *Azure, c *Claims) string {
 		return "Entra could not validate the ID token as an assertion (signature, issuer or audience): the federated credential's issuer must be the token's " +
 			quoteOr(claimIssuer(c)) + " and its audience " + quoteOr(z.IDTokenAudience()) + "; re-run the job if the token expired"
 	}},
-	700027: {"client assertion signature not valid", func(z *Azure, c *Claims) string {
+	{700027, "client assertion signature not valid", func(z *Azure, c *Claims) string {
 		return "the federated credential's issuer must be the ID token's issuer " + quoteOr(claimIssuer(c)) + ", whose keys sign the token"
 	}},
-	50059: {"no tenant in the request", tenantHint},
-	500011: {"Azure DevOps not found in the tenant", func(z *Azure, _ *Claims) string {
+	{50059, "no tenant in the request", tenantHint},
+	{500011, "Azure DevOps not found in the tenant", func(z *Azure, _ *Claims) string {
 		return "the resource 499b84ac-1321-427f-aa17-267ca6975798 (Azure DevOps) is not known in tenant " + quoteOr(z.TenantID) +
 			": use the tenant your Azure DevOps organisation is connected to"
 	}},
-	50196: {"request loop detected", func(*Azure, *Claims) string {
+	{50196, "request loop detected", func(*Azure, *Claims) string {
 		return "Entra saw too many identical requests; re-run the job later, or lower the retries input"
 	}},
-	90055: {"throttled", func(*Azure, *Claims) string {
+	{90055, "throttled", func(*Azure, *Claims) string {
 		return "Entra throttled the tenant's requests; re-run the job later or raise the retries input"
 	}},
+}
+
+// azureProblemOf is what code means, if it is one of azureProblems.
+func azureProblemOf(code int) (azureProblem, bool) {
+	for _, p := range azureProblems {
+		if p.code == code {
+			return p, true
+		}
+	}
+	return azureProblem{}, false
 }
 
 func tenantHint(z *Azure, _ *Claims) string {
@@ -394,7 +402,7 @@ func claimsTriple(c *Claims, audience string) string {
 // known).
 func (e AzureError) Title() string {
 	for _, c := range e.Codes {
-		if p, ok := azureProblems[c]; ok {
+		if p, ok := azureProblemOf(c); ok {
 			return p.title
 		}
 	}
@@ -404,7 +412,7 @@ func (e AzureError) Title() string {
 // code is the first known AADSTS code of e, else its first.
 func (e AzureError) code() int {
 	for _, c := range e.Codes {
-		if _, ok := azureProblems[c]; ok {
+		if _, ok := azureProblemOf(c); ok {
 			return c
 		}
 	}
@@ -480,7 +488,7 @@ func (z *Azure) explain(err error, claims *Claims) error {
 	e, parsed := ParseAzureError(he.body)
 	parsed = parsed && !he.withheld
 	he.Hint = z.statusHint(he.StatusCode, claims)
-	if p, ok := azureProblems[e.code()]; ok && parsed {
+	if p, ok := azureProblemOf(e.code()); ok && parsed {
 		he.Hint = p.hint(z, claims)
 		if he.StatusCode == http.StatusTooManyRequests || he.StatusCode >= 500 {
 			he.Hint += "; Entra kept failing or throttling after the retries"

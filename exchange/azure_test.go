@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 const (
@@ -188,44 +190,39 @@ func TestAzureErrors(t *testing.T) {
 // TestAzureBadAnswers: a success answer without a usable token is refused
 // without quoting it; a redirect is not followed.
 func TestAzureBadAnswers(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
+	type test struct {
 		status int
 		body   string
 		header map[string]string
 		want   string
-	}{
-		{"malformed 200", 200, `{"access_token":"abcdefghijklmnop"`, nil, "not valid JSON"},
-		{"no token", 200, `{"token_type":"Bearer","expires_in":3600}`, nil, "no token"},
-		{"token with a newline", 200, `{"access_token":"abcdefgh\nijklmnop"}`, nil, "refused"},
-		{"redirect", 307, ``, map[string]string{"Location": "https://evil.example/x"}, "redirects are refused"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				for k, v := range tc.header {
-					w.Header().Set(k, v)
-				}
-				writeJSON(w, tc.status, tc.body)
-			})
-			m := &recMask{}
-			z := &Azure{Client: testClient(0), Authority: f.URL, TenantID: azTenant, ClientID: azClient, Mask: m.mask}
-			_, err := z.Exchange(context.Background(), staticIDs(testIDToken))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want %q", err, tc.want)
+	testenv.Run(t, map[string]test{
+		"malformed 200":        {200, `{"access_token":"abcdefghijklmnop"`, nil, "not valid JSON"},
+		"no token":             {200, `{"token_type":"Bearer","expires_in":3600}`, nil, "no token"},
+		"token with a newline": {200, `{"access_token":"abcdefgh\nijklmnop"}`, nil, "refused"},
+		"redirect":             {307, ``, map[string]string{"Location": "https://evil.example/x"}, "redirects are refused"},
+	}, func(t *testing.T, _ string, tc test) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			for k, v := range tc.header {
+				w.Header().Set(k, v)
 			}
-			if Classify(err) != KindBadAnswer {
-				t.Errorf("kind %v", Classify(err))
-			}
-			assertNoSecret(t, err.Error(), testIDToken, "abcdefghijklmnop", "abcdefgh", "ijklmnop")
-			var re *RequestError
-			if !errors.As(err, &re) || !strings.Contains(strings.Join(re.Details(), " "), "tenant-id, and AZURE_AUTHORITY_HOST if set") {
-				t.Errorf("details %q do not name what sets Entra's address", re.Details())
-			}
+			writeJSON(w, tc.status, tc.body)
 		})
-	}
+		m := &recMask{}
+		z := &Azure{Client: testClient(0), Authority: f.URL, TenantID: azTenant, ClientID: azClient, Mask: m.mask}
+		_, err := z.Exchange(context.Background(), staticIDs(testIDToken))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("error %v, want %q", err, tc.want)
+		}
+		if Classify(err) != KindBadAnswer {
+			t.Errorf("kind %v", Classify(err))
+		}
+		assertNoSecret(t, err.Error(), testIDToken, "abcdefghijklmnop", "abcdefgh", "ijklmnop")
+		var re *RequestError
+		if !errors.As(err, &re) || !strings.Contains(strings.Join(re.Details(), " "), "tenant-id, and AZURE_AUTHORITY_HOST if set") {
+			t.Errorf("details %q do not name what sets Entra's address", re.Details())
+		}
+	})
 }
 
 // TestAzureRequired: no request without a tenant or client, and the
@@ -247,7 +244,7 @@ func TestAzureRequired(t *testing.T) {
 // without path; unset means Entra's global authority.
 func TestAzureAuthorityFromEnv(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ v, want, err string }{
+	for _, tt := range []struct{ v, want, err string }{
 		{"", DefaultAzureAuthority, ""},
 		{" https://login.microsoftonline.us/ ", "https://login.microsoftonline.us", ""},
 		{"https://login.chinacloudapi.cn", "https://login.chinacloudapi.cn", ""},
@@ -257,14 +254,8 @@ func TestAzureAuthorityFromEnv(t *testing.T) {
 		{"https://login.example?x=1", "", "must not have user info, a query or a fragment"},
 		{"https://u:p@login.example", "", "must not have user info"},
 		{"login.example", "", "is not a URL"},
-	}
-	for _, tt := range tests {
-		got, err := AzureAuthorityFromEnv(func(k string) string {
-			if k == EnvAzureAuthorityHost {
-				return tt.v
-			}
-			return ""
-		})
+	} {
+		got, err := AzureAuthorityFromEnv(testenv.Getenv(map[string]string{EnvAzureAuthorityHost: tt.v}))
 		if got != tt.want || (tt.err == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), EnvAzureAuthorityHost))) {
 			t.Errorf("AzureAuthorityFromEnv(%q) = %q, %v; want %q, %q", tt.v, got, err, tt.want, tt.err)
 		}

@@ -82,15 +82,11 @@ func DecodeClaims(jwt string) (*Claims, error) {
 }
 
 func claimString(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if s, ok := jsonString(raw); ok {
 		return CleanMessage(s)
 	}
 	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
+	if len(raw) > 0 && json.Unmarshal(raw, &n) == nil {
 		return n.String()
 	}
 	return ""

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // get performs a GET through the client's send path.
@@ -19,9 +21,7 @@ func get(ctx context.Context, c *Client, url string) (*answer, error) {
 }
 
 func TestRetries(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
+	type test struct {
 		statuses  []int // answered in turn; the last repeats
 		header    map[string]string
 		retries   int
@@ -29,66 +29,63 @@ func TestRetries(t *testing.T) {
 		wantCount int
 		wantErr   string        // "" = success
 		minTime   time.Duration // a lower bound: a loaded machine only makes it longer
-	}{
-		{name: "503 then 200", statuses: []int{503, 200}, retries: 3, wantCount: 2},
-		{name: "500 502 then 200", statuses: []int{500, 502, 200}, retries: 3, wantCount: 3},
-		{name: "429 then 200", statuses: []int{429, 200}, retries: 3, wantCount: 2},
-		{name: "429 retry-after 1 honoured", statuses: []int{429, 200}, header: map[string]string{"Retry-After": "1"}, retries: 3, waitMax: 3 * time.Second, wantCount: 2, minTime: 900 * time.Millisecond},
-		{name: "429 retry-after 3600 capped", statuses: []int{429, 200}, header: map[string]string{"Retry-After": "3600"}, retries: 3, waitMax: 20 * time.Millisecond, wantCount: 2},
-		{name: "503 retry-after http date capped", statuses: []int{503, 200}, header: map[string]string{"Retry-After": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, retries: 3, waitMax: 20 * time.Millisecond, wantCount: 2},
-		{name: "every attempt 503", statuses: []int{503}, retries: 2, wantCount: 3, wantErr: "503 Service Unavailable (after 3 attempts)"},
-		{name: "501 not retried", statuses: []int{501}, retries: 3, wantCount: 1},
-		{name: "no retries configured", statuses: []int{503}, retries: 0, wantCount: 1, wantErr: "503 Service Unavailable"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				st := tc.statuses[min(n, len(tc.statuses))-1]
-				if st != 200 {
-					for k, v := range tc.header {
-						w.Header().Set(k, v)
-					}
+	testenv.Run(t, map[string]test{
+		"503 then 200":                     {statuses: []int{503, 200}, retries: 3, wantCount: 2},
+		"500 502 then 200":                 {statuses: []int{500, 502, 200}, retries: 3, wantCount: 3},
+		"429 then 200":                     {statuses: []int{429, 200}, retries: 3, wantCount: 2},
+		"429 retry-after 1 honoured":       {statuses: []int{429, 200}, header: map[string]string{"Retry-After": "1"}, retries: 3, waitMax: 3 * time.Second, wantCount: 2, minTime: 900 * time.Millisecond},
+		"429 retry-after 3600 capped":      {statuses: []int{429, 200}, header: map[string]string{"Retry-After": "3600"}, retries: 3, waitMax: 20 * time.Millisecond, wantCount: 2},
+		"503 retry-after http date capped": {statuses: []int{503, 200}, header: map[string]string{"Retry-After": time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, retries: 3, waitMax: 20 * time.Millisecond, wantCount: 2},
+		"every attempt 503":                {statuses: []int{503}, retries: 2, wantCount: 3, wantErr: "503 Service Unavailable (after 3 attempts)"},
+		"501 not retried":                  {statuses: []int{501}, retries: 3, wantCount: 1},
+		"no retries configured":            {statuses: []int{503}, retries: 0, wantCount: 1, wantErr: "503 Service Unavailable"},
+	}, func(t *testing.T, _ string, tc test) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			st := tc.statuses[min(n, len(tc.statuses))-1]
+			if st != 200 {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
 				}
-				writeJSON(w, st, `{"message":"status `+http.StatusText(st)+`"}`)
-			})
-			waitMax := tc.waitMax
-			if waitMax == 0 {
-				waitMax = 5 * time.Millisecond
 			}
-			c := NewClient(HTTPConfig{Retries: tc.retries, WaitMin: time.Millisecond, WaitMax: waitMax})
-			// An uncapped Retry-After of an hour would end in this
-			// deadline's error; that the cap is WaitMax is
-			// TestBackoffWait's to prove.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			start := time.Now()
-			a, err := get(ctx, c, f.URL+"/x?secret=q")
-			elapsed := time.Since(start)
-			if got := f.count(); got != tc.wantCount {
-				t.Fatalf("requests = %d, want %d", got, tc.wantCount)
-			}
-			if tc.wantErr != "" {
-				var he *HTTPError
-				if !errors.As(err, &he) {
-					t.Fatalf("err = %v, want *HTTPError", err)
-				}
-				if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), f.URL+"/x") {
-					t.Fatalf("err = %q, want it to contain %q and the endpoint", err, tc.wantErr)
-				}
-				if strings.Contains(err.Error(), "secret=q") || strings.Contains(err.Error(), "giving up") {
-					t.Fatalf("err = %q shows the query or the library's message", err)
-				}
-			} else if err != nil {
-				t.Fatalf("err = %v", err)
-			} else if a.status != tc.statuses[len(tc.statuses)-1] {
-				t.Fatalf("status = %d", a.status)
-			}
-			if tc.minTime > 0 && elapsed < tc.minTime {
-				t.Fatalf("took %s, want at least %s (Retry-After honoured)", elapsed, tc.minTime)
-			}
+			writeJSON(w, st, `{"message":"status `+http.StatusText(st)+`"}`)
 		})
-	}
+		waitMax := tc.waitMax
+		if waitMax == 0 {
+			waitMax = 5 * time.Millisecond
+		}
+		c := NewClient(HTTPConfig{Retries: tc.retries, WaitMin: time.Millisecond, WaitMax: waitMax})
+		// An uncapped Retry-After of an hour would end in this
+		// deadline's error; that the cap is WaitMax is
+		// TestBackoffWait's to prove.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		a, err := get(ctx, c, f.URL+"/x?secret=q")
+		elapsed := time.Since(start)
+		if got := f.count(); got != tc.wantCount {
+			t.Fatalf("requests = %d, want %d", got, tc.wantCount)
+		}
+		if tc.wantErr != "" {
+			var he *HTTPError
+			if !errors.As(err, &he) {
+				t.Fatalf("err = %v, want *HTTPError", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), f.URL+"/x") {
+				t.Fatalf("err = %q, want it to contain %q and the endpoint", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), "secret=q") || strings.Contains(err.Error(), "giving up") {
+				t.Fatalf("err = %q shows the query or the library's message", err)
+			}
+		} else if err != nil {
+			t.Fatalf("err = %v", err)
+		} else if a.status != tc.statuses[len(tc.statuses)-1] {
+			t.Fatalf("status = %d", a.status)
+		}
+		if tc.minTime > 0 && elapsed < tc.minTime {
+			t.Fatalf("took %s, want at least %s (Retry-After honoured)", elapsed, tc.minTime)
+		}
+	})
 }
 
 func TestDefaultsOne503Fast(t *testing.T) {
@@ -300,44 +297,39 @@ func stream100MB(w http.ResponseWriter, status int) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
+	type test struct {
 		handle  func(w http.ResponseWriter, r *http.Request, n int)
 		standed bool
-	}{
-		{name: "streamed 100 MB", handle: func(w http.ResponseWriter, r *http.Request, n int) { stream100MB(w, 200) }},
-		{name: "announced 100 MB", handle: func(w http.ResponseWriter, r *http.Request, n int) {
+	}
+	testenv.Run(t, map[string]test{
+		"streamed 100 MB": {handle: func(w http.ResponseWriter, r *http.Request, n int) { stream100MB(w, 200) }},
+		"announced 100 MB": {handle: func(w http.ResponseWriter, r *http.Request, n int) {
 			w.Header().Set("Content-Length", "104857600")
 			stream100MB(w, 200)
 		}},
-		{name: "streamed 100 MB via Standard", standed: true, handle: func(w http.ResponseWriter, r *http.Request, n int) { stream100MB(w, 200) }},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake(t, tc.handle)
-			c := testClient(3)
-			var err error
-			if tc.standed {
-				var resp *http.Response
-				resp, err = c.Standard().Get(f.URL)
-				if err == nil {
-					_, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-				}
-			} else {
-				_, err = get(context.Background(), c, f.URL)
+		"streamed 100 MB via Standard": {standed: true, handle: func(w http.ResponseWriter, r *http.Request, n int) { stream100MB(w, 200) }},
+	}, func(t *testing.T, _ string, tc test) {
+		f := newFake(t, tc.handle)
+		c := testClient(3)
+		var err error
+		if tc.standed {
+			var resp *http.Response
+			resp, err = c.Standard().Get(f.URL)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
 			}
-			var tl *BodyTooLargeError
-			if !errors.As(err, &tl) || !strings.Contains(err.Error(), "response too large") {
-				t.Fatalf("err = %v, want response too large", err)
-			}
-			if f.count() != 1 {
-				t.Fatalf("requests = %d, want 1", f.count())
-			}
-		})
-	}
+		} else {
+			_, err = get(context.Background(), c, f.URL)
+		}
+		var tl *BodyTooLargeError
+		if !errors.As(err, &tl) || !strings.Contains(err.Error(), "response too large") {
+			t.Fatalf("err = %v, want response too large", err)
+		}
+		if f.count() != 1 {
+			t.Fatalf("requests = %d, want 1", f.count())
+		}
+	})
 }
 
 func TestBodyLimitExact(t *testing.T) {

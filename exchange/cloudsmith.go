@@ -58,11 +58,10 @@ func (c *Cloudsmith) Exchange(ctx context.Context, ids IDTokenSource) (*Token, e
 		return nil, fmt.Errorf("cloudsmith: %w", err)
 	}
 	sc := &svcCall{red: c.Client.red, service: ServiceCloudsmith, method: http.MethodPost, url: displayRawURL(endpoint), hint: c.hint, parse: serviceMessage, mask: c.Mask}
-	idt, err := fetchIDToken(ctx, ids, c.Audience)
+	idt, err := sc.idToken(ctx, ids, c.Audience)
 	if err != nil {
 		return nil, err
 	}
-	sc.claims, _ = DecodeClaims(idt)
 	body, err := json.Marshal(cloudsmithRequest{OIDCToken: idt, ServiceSlug: c.ServiceSlug})
 	if err != nil {
 		return nil, fmt.Errorf("cloudsmith: encoding the request: %w", err)

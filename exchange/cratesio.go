@@ -69,11 +69,10 @@ func (c *CratesIO) Exchange(ctx context.Context, ids IDTokenSource) (*Token, err
 	sc.hint = func(status int) string { return gitLabHint(status, sc.claims, c.hint) }
 	aud := c.IDTokenAudience()
 	build := func(ctx context.Context) ([]byte, error) {
-		idt, err := fetchIDToken(ctx, ids, aud)
+		idt, err := sc.idToken(ctx, ids, aud)
 		if err != nil {
 			return nil, err
 		}
-		sc.claims, _ = DecodeClaims(idt)
 		return json.Marshal(cratesIORequest{JWT: idt})
 	}
 	body, err := build(ctx)

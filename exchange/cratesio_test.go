@@ -5,170 +5,156 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 func TestCratesIO(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
-		handle    func(seen map[string]bool, w http.ResponseWriter, jwt string, n int)
+	type test struct {
+		handle    func(w http.ResponseWriter, n int) // n: the distinct JWTs seen
 		wantErr   []string
 		wantCount int
 		wantExp   time.Time
 		wantHint  []string
-	}{
-		{name: "ok", wantCount: 1, wantExp: fixedNow.Add(30 * time.Minute)},
-		{name: "503 once then fresh JWT accepted", wantCount: 2, wantExp: fixedNow.Add(30 * time.Minute),
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+	}
+	testenv.Run(t, map[string]test{
+		"ok": {wantCount: 1, wantExp: fixedNow.Add(30 * time.Minute)},
+		"503 once then fresh JWT accepted": {wantCount: 2, wantExp: fixedNow.Add(30 * time.Minute),
+			handle: func(w http.ResponseWriter, n int) {
 				if n == 1 {
 					writeJSON(w, 503, `{"errors":[{"detail":"unavailable"}]}`)
 					return
 				}
 				writeJSON(w, 200, `{"token":"cio_tp_token"}`)
 			}},
-		{name: "429 twice then ok", wantCount: 3, wantExp: fixedNow.Add(30 * time.Minute),
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+		"429 twice then ok": {wantCount: 3, wantExp: fixedNow.Add(30 * time.Minute),
+			handle: func(w http.ResponseWriter, n int) {
 				if n <= 2 {
 					writeJSON(w, 429, `{}`)
 					return
 				}
 				writeJSON(w, 200, `{"token":"cio_tp_token"}`)
 			}},
-		{name: "service states expiry", wantCount: 1, wantExp: time.Date(2026, 1, 2, 3, 20, 0, 0, time.UTC),
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+		"service states expiry": {wantCount: 1, wantExp: time.Date(2026, 1, 2, 3, 20, 0, 0, time.UTC),
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 200, `{"token":"cio_tp_token","expires_at":"2026-01-02T03:20:00Z"}`)
 			}},
-		{name: "400 detail shown", wantCount: 1,
+		"400 detail shown": {wantCount: 1,
 			wantErr:  []string{"crates.io token exchange failed: POST ", "/api/v1/trusted_publishing/tokens: 400 Bad Request: No Trusted Publishing config found for repository `octo/app`."},
 			wantHint: []string{"trusted publisher", "workflow", "environment"},
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 400, `{"errors":[{"detail":"No Trusted Publishing config found for repository `+"`octo/app`"+`."}]}`)
 			}},
-		{name: "always 503", wantCount: 3, wantErr: []string{"503 Service Unavailable (after 3 attempts): down"},
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+		"always 503": {wantCount: 3, wantErr: []string{"503 Service Unavailable (after 3 attempts): down"},
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 503, `{"errors":[{"detail":"down"}]}`)
 			}},
-		{name: "empty token", wantCount: 1, wantErr: []string{"no token"},
-			handle: func(seen map[string]bool, w http.ResponseWriter, jwt string, n int) {
+		"empty token": {wantCount: 1, wantErr: []string{"no token"},
+			handle: func(w http.ResponseWriter, n int) {
 				writeJSON(w, 200, `{"token":""}`)
 			}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var mu sync.Mutex
-			seen := map[string]bool{}
-			var count atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var req struct {
-					JWT string `json:"jwt"`
-				}
-				dec := json.NewDecoder(r.Body)
-				dec.DisallowUnknownFields()
-				if r.Method != "POST" || r.URL.Path != "/api/v1/trusted_publishing/tokens" || r.Header.Get("Content-Type") != "application/json" ||
-					r.Header.Get("User-Agent") != "cargo-oidc" || dec.Decode(&req) != nil || req.JWT == "" {
-					writeJSON(w, 418, `{"errors":[{"detail":"unexpected request"}]}`)
-					return
-				}
-				mu.Lock()
-				dup := seen[req.JWT]
-				seen[req.JWT] = true
-				n := len(seen)
-				mu.Unlock()
-				count.Add(1)
-				if dup {
-					writeJSON(w, 400, `{"errors":[{"detail":"JWT has already been used"}]}`)
-					return
-				}
-				if tc.handle == nil {
-					writeJSON(w, 200, `{"token":"cio_tp_token"}`)
-					return
-				}
-				tc.handle(seen, w, req.JWT, n)
-			}))
-			t.Cleanup(srv.Close)
-			ids := &mintingIDs{}
-			m := &recMask{}
-			c := &CratesIO{Client: testClient(2), BaseURL: srv.URL, Mask: m.mask, Now: nowFixed}
-			tok, err := c.Exchange(context.Background(), ids)
-			if int(count.Load()) != tc.wantCount || int(ids.n.Load()) != tc.wantCount {
-				t.Fatalf("requests %d, id tokens %d, want %d", count.Load(), ids.n.Load(), tc.wantCount)
+	}, func(t *testing.T, _ string, tc test) {
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		srv := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			var req struct {
+				JWT string `json:"jwt"`
 			}
-			for _, a := range ids.auds {
-				if a != "crates.io" {
-					t.Fatalf("audience %q", a)
-				}
-			}
-			if tc.wantErr == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tok.Value != "cio_tp_token" || !tok.ExpiresAt.Equal(tc.wantExp) {
-					t.Fatalf("token %+v", tok)
-				}
-				if got := m.list(); len(got) != 1 || got[0] != "cio_tp_token" {
-					t.Fatalf("masked %q", got)
-				}
+			dec := json.NewDecoder(r.Body)
+			dec.DisallowUnknownFields()
+			if r.Method != "POST" || r.URL.Path != "/api/v1/trusted_publishing/tokens" || r.Header.Get("Content-Type") != "application/json" ||
+				r.Header.Get("User-Agent") != "cargo-oidc" || dec.Decode(&req) != nil || req.JWT == "" {
+				writeJSON(w, 418, `{"errors":[{"detail":"unexpected request"}]}`)
 				return
 			}
-			assertErr(t, err, tc.wantErr)
-			var he *HTTPError
-			if errors.As(err, &he) {
-				assertHint(t, he, tc.wantHint)
-				if he.Claims == nil || he.Claims.Repository != "octo/app" {
-					t.Fatal("claims missing")
-				}
+			mu.Lock()
+			dup := seen[req.JWT]
+			seen[req.JWT] = true
+			n := len(seen)
+			mu.Unlock()
+			switch {
+			case dup:
+				writeJSON(w, 400, `{"errors":[{"detail":"JWT has already been used"}]}`)
+			case tc.handle == nil:
+				writeJSON(w, 200, `{"token":"cio_tp_token"}`)
+			default:
+				tc.handle(w, n)
 			}
 		})
-	}
+		ids := &mintingIDs{}
+		m := &recMask{}
+		c := &CratesIO{Client: testClient(2), BaseURL: srv.URL, Mask: m.mask, Now: nowFixed}
+		tok, err := c.Exchange(context.Background(), ids)
+		if srv.count() != tc.wantCount || int(ids.n.Load()) != tc.wantCount {
+			t.Fatalf("requests %d, id tokens %d, want %d", srv.count(), ids.n.Load(), tc.wantCount)
+		}
+		for _, a := range ids.auds {
+			if a != "crates.io" {
+				t.Fatalf("audience %q", a)
+			}
+		}
+		if tc.wantErr == nil {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.Value != "cio_tp_token" || !tok.ExpiresAt.Equal(tc.wantExp) {
+				t.Fatalf("token %+v", tok)
+			}
+			if got := m.list(); len(got) != 1 || got[0] != "cio_tp_token" {
+				t.Fatalf("masked %q", got)
+			}
+			return
+		}
+		assertErr(t, err, tc.wantErr)
+		var he *HTTPError
+		if errors.As(err, &he) {
+			assertHint(t, he, tc.wantHint)
+			if he.Claims == nil || he.Claims.Repository != "octo/app" {
+				t.Fatal("claims missing")
+			}
+		}
+	})
 }
 
 func TestCratesIORevoke(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
+	type test struct {
 		token   string
 		status  int
 		body    string
 		wantErr []string
 		reqs    int
-	}{
-		{name: "204", token: "cio_tp_token", status: 204, reqs: 1},
-		{name: "401", token: "cio_tp_token", status: 401, body: `{"errors":[{"detail":"authentication failed"}]}`, reqs: 1,
-			wantErr: []string{"crates.io token revocation failed: DELETE ", "401 Unauthorized: authentication failed"}},
-		{name: "empty token", token: "", wantErr: []string{"no token"}},
-		{name: "token with newline", token: "cio_tp\nX-Evil: 1", wantErr: []string{"refused"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				if r.Method != "DELETE" || r.URL.Path != "/api/v1/trusted_publishing/tokens" || r.Header.Get("Authorization") != "Bearer "+tc.token {
-					w.WriteHeader(418)
-					return
-				}
-				writeJSON(w, tc.status, tc.body)
-			})
-			c := &CratesIO{Client: testClient(2), BaseURL: f.URL}
-			err := c.Revoke(context.Background(), tc.token)
-			if f.count() != tc.reqs {
-				t.Fatalf("requests %d, want %d", f.count(), tc.reqs)
-			}
-			if tc.wantErr == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
+	testenv.Run(t, map[string]test{
+		"204": {token: "cio_tp_token", status: 204, reqs: 1},
+		"401": {token: "cio_tp_token", status: 401, body: `{"errors":[{"detail":"authentication failed"}]}`, reqs: 1,
+			wantErr: []string{"crates.io token revocation failed: DELETE ", "401 Unauthorized: authentication failed"}},
+		"empty token":        {token: "", wantErr: []string{"no token"}},
+		"token with newline": {token: "cio_tp\nX-Evil: 1", wantErr: []string{"refused"}},
+	}, func(t *testing.T, _ string, tc test) {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			if r.Method != "DELETE" || r.URL.Path != "/api/v1/trusted_publishing/tokens" || r.Header.Get("Authorization") != "Bearer "+tc.token {
+				w.WriteHeader(418)
 				return
 			}
-			assertErr(t, err, tc.wantErr, "cio_tp_token", "X-Evil")
+			writeJSON(w, tc.status, tc.body)
 		})
-	}
+		c := &CratesIO{Client: testClient(2), BaseURL: f.URL}
+		err := c.Revoke(context.Background(), tc.token)
+		if f.count() != tc.reqs {
+			t.Fatalf("requests %d, want %d", f.count(), tc.reqs)
+		}
+		if tc.wantErr == nil {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		assertErr(t, err, tc.wantErr, "cio_tp_token", "X-Evil")
+	})
 }
 
 func TestCratesIOAudience(t *testing.T) {
@@ -207,14 +193,8 @@ func TestCratesIOMalformedSuccess(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var deletes atomic.Int64
 			f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				if r.Method == "DELETE" {
-					if r.Header.Get("Authorization") != "Bearer "+tok {
-						w.WriteHeader(418)
-						return
-					}
-					deletes.Add(1)
 					writeJSON(w, tc.revokeCode, `{"errors":[{"detail":"nope `+tok+`"}]}`)
 					return
 				}
@@ -227,8 +207,14 @@ func TestCratesIOMalformedSuccess(t *testing.T) {
 			c := &CratesIO{Client: client, BaseURL: f.URL, Mask: red.Hook(m.mask), Now: nowFixed}
 			_, err := c.Exchange(context.Background(), &mintingIDs{})
 			assertErr(t, err, tc.want, tok, tok[:20], "garbage")
-			if got := int(deletes.Load()); got != tc.revokes {
-				t.Fatalf("%d revocations, want %d", got, tc.revokes)
+			revokes := 0
+			for _, r := range f.requests() {
+				if r.Method == "DELETE" && r.Header.Get("Authorization") == "Bearer "+tok {
+					revokes++
+				}
+			}
+			if revokes != tc.revokes {
+				t.Fatalf("%d revocations, want %d", revokes, tc.revokes)
 			}
 			if tc.revokes > 0 && !strings.Contains(strings.Join(m.list(), "|"), tok) {
 				t.Fatalf("the token found was not masked: %q", m.list())

@@ -109,11 +109,18 @@ func (g *githubIDTokens) mapError(err error, endpoint string) error {
 }
 
 func githubHint(status int) string {
+	return endpointHint(status, "the Actions runtime refused the request token; ID tokens can only be requested while the job runs, by a job with `permissions: id-token: write`",
+		"GitHub's ID token endpoint failed repeatedly; this is usually transient: re-run the job, or raise the retries input")
+}
+
+// endpointHint is the hint for an ID token endpoint's answer status:
+// refused for 401 and 403, failing for 429 and 5xx, else none.
+func endpointHint(status int, refused, failing string) string {
 	switch {
 	case status == 401 || status == 403:
-		return "the Actions runtime refused the request token; ID tokens can only be requested while the job runs, by a job with `permissions: id-token: write`"
+		return refused
 	case status == 429 || status >= 500:
-		return "GitHub's ID token endpoint failed repeatedly; this is usually transient: re-run the job, or raise the retries input"
+		return failing
 	}
 	return ""
 }
@@ -127,19 +134,11 @@ func scrub(s, secret string) string {
 	return strings.ReplaceAll(s, secret, "***")
 }
 
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
 func scrubErr(err error, secret string) error {
 	if secret == "" || len(secret) < 4 || !strings.Contains(err.Error(), secret) {
 		return err
 	}
-	return &scrubbedError{msg: scrub(err.Error(), secret), err: err}
+	return &textError{msg: scrub(err.Error(), secret), err: err}
 }
 
 // pullRequestRepos reads the head and base repository names of the event
@@ -178,14 +177,7 @@ func pullRequestRepos(path string) (head, base string) {
 // id_tokens variable). The audience is fixed by whoever minted it.
 func EnvIDToken(getenv func(string) string, name string) IDTokenSource {
 	return IDTokenFunc(func(context.Context, string) (string, error) {
-		tok := strings.TrimSpace(getenv(name))
-		if tok == "" {
-			return "", fmt.Errorf("environment variable %s is empty or not set; it must hold an OIDC ID token", name)
-		}
-		if err := CheckToken("id token in environment variable "+name, tok); err != nil {
-			return "", err
-		}
-		return tok, nil
+		return readyIDToken(getenv(name), "environment variable "+name, fmt.Errorf("environment variable %s is empty or not set; it must hold an OIDC ID token", name))
 	})
 }
 
@@ -211,15 +203,21 @@ func FileIDToken(path string) IDTokenSource {
 		if len(data) > maxIDTokenFile {
 			return "", fmt.Errorf("id token file %s is larger than %d bytes; it must hold only an OIDC ID token", path, maxIDTokenFile)
 		}
-		tok := strings.TrimSpace(string(data))
-		if tok == "" {
-			return "", fmt.Errorf("id token file %s is empty; it must hold an OIDC ID token", path)
-		}
-		if err := CheckToken("id token in file "+path, tok); err != nil {
-			return "", err
-		}
-		return tok, nil
+		return readyIDToken(string(data), "file "+path, fmt.Errorf("id token file %s is empty; it must hold an OIDC ID token", path))
 	})
+}
+
+// readyIDToken is the ready-made ID token raw, read from where, without
+// the whitespace around it and checked; empty is the error for none.
+func readyIDToken(raw, where string, empty error) (string, error) {
+	tok := strings.TrimSpace(raw)
+	if tok == "" {
+		return "", empty
+	}
+	if err := CheckToken("id token in "+where, tok); err != nil {
+		return "", err
+	}
+	return tok, nil
 }
 
 // Masked returns src with every token it gives passed to mask before it is

@@ -27,31 +27,30 @@ func runtimeEnv(url string, extra map[string]string) func(string) string {
 }
 
 func TestGitHubIDTokens(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
+	type test struct {
 		handle    func(w http.ResponseWriter, r *http.Request, n int)
 		retries   int
 		audience  string
 		wantCount int
 		wantErr   []string
 		wantHTTP  int // expected HTTPError status, 0 = not an HTTPError
-	}{
-		{name: "ok with audience", audience: "crates.io", wantCount: 1},
-		{name: "ok default audience", wantCount: 1},
-		{name: "503 then ok", wantCount: 2, retries: 3, handle: func(w http.ResponseWriter, r *http.Request, n int) {
+	}
+	testenv.Run(t, map[string]test{
+		"ok with audience":    {audience: "crates.io", wantCount: 1},
+		"ok default audience": {wantCount: 1},
+		"503 then ok": {wantCount: 2, retries: 3, handle: func(w http.ResponseWriter, r *http.Request, n int) {
 			if n == 1 {
 				writeJSON(w, 503, `{"message":"busy"}`)
 				return
 			}
 			writeJSON(w, 200, `{"count":1,"value":"`+testIDToken+`"}`)
 		}},
-		{name: "500 always", wantCount: 3, retries: 2, wantHTTP: 500,
+		"500 always": {wantCount: 3, retries: 2, wantHTTP: 500,
 			wantErr: []string{"github id token request failed: GET ", "/_apis/token: 500 Internal Server Error (after 3 attempts): oops"},
 			handle: func(w http.ResponseWriter, r *http.Request, n int) {
 				writeJSON(w, 500, `{"message":"oops `+requestToken+`"}`)
 			}},
-		{name: "429 then ok", wantCount: 2, retries: 3, handle: func(w http.ResponseWriter, r *http.Request, n int) {
+		"429 then ok": {wantCount: 2, retries: 3, handle: func(w http.ResponseWriter, r *http.Request, n int) {
 			if n == 1 {
 				w.Header().Set("Retry-After", "1")
 				writeJSON(w, 429, `{}`)
@@ -59,62 +58,58 @@ func TestGitHubIDTokens(t *testing.T) {
 			}
 			writeJSON(w, 200, `{"value":"`+testIDToken+`"}`)
 		}},
-		{name: "403 not retried", wantCount: 1, retries: 3, wantHTTP: 403, wantErr: []string{"403 Forbidden: denied"},
+		"403 not retried": {wantCount: 1, retries: 3, wantHTTP: 403, wantErr: []string{"403 Forbidden: denied"},
 			handle: func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 403, `{"message":"denied"}`) }},
-		{name: "empty value", wantCount: 1, wantErr: []string{"id token: the answer holds no token"},
+		"empty value": {wantCount: 1, wantErr: []string{"id token: the answer holds no token"},
 			handle: func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, `{"value":""}`) }},
-		{name: "value with newline", wantCount: 1, wantErr: []string{"refused"},
+		"value with newline": {wantCount: 1, wantErr: []string{"refused"},
 			handle: func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, `{"value":"abc\ndef"}`) }},
-		{name: "malformed", wantCount: 1, wantErr: []string{"not valid JSON"},
+		"malformed": {wantCount: 1, wantErr: []string{"not valid JSON"},
 			handle: func(w http.ResponseWriter, r *http.Request, n int) { writeJSON(w, 200, `{"value":`) }},
-		{name: "redirect refused", wantCount: 1, wantErr: []string{"redirects are refused", "evil.example"},
+		"redirect refused": {wantCount: 1, wantErr: []string{"redirects are refused", "evil.example"},
 			handle: func(w http.ResponseWriter, r *http.Request, n int) {
 				http.Redirect(w, r, "https://evil.example/x", http.StatusTemporaryRedirect)
 			}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			handle := tc.handle
-			if handle == nil {
-				handle = func(w http.ResponseWriter, r *http.Request, n int) {
-					writeJSON(w, 200, `{"count":1,"value":"`+testIDToken+`"}`)
-				}
+	}, func(t *testing.T, _ string, tc test) {
+		handle := tc.handle
+		if handle == nil {
+			handle = func(w http.ResponseWriter, r *http.Request, n int) {
+				writeJSON(w, 200, `{"count":1,"value":"`+testIDToken+`"}`)
 			}
-			f := newFake(t, handle)
-			src := GitHubIDTokens(runtimeEnv(f.URL, nil), testClient(tc.retries))
-			tok, err := src.IDToken(context.Background(), tc.audience)
-			reqs := f.requests()
-			if len(reqs) != tc.wantCount {
-				t.Fatalf("requests %d, want %d", len(reqs), tc.wantCount)
+		}
+		f := newFake(t, handle)
+		src := GitHubIDTokens(runtimeEnv(f.URL, nil), testClient(tc.retries))
+		tok, err := src.IDToken(context.Background(), tc.audience)
+		reqs := f.requests()
+		if len(reqs) != tc.wantCount {
+			t.Fatalf("requests %d, want %d", len(reqs), tc.wantCount)
+		}
+		r := reqs[0]
+		if r.Method != "GET" || r.Path != "/_apis/token" || r.Header.Get("Authorization") != "Bearer "+requestToken {
+			t.Fatalf("request %+v", r)
+		}
+		wantQuery := "api-version=2.0"
+		if tc.audience != "" {
+			wantQuery += "&audience=" + tc.audience
+		}
+		if r.Query != wantQuery {
+			t.Fatalf("query %q, want %q", r.Query, wantQuery)
+		}
+		if tc.wantErr == nil {
+			if err != nil || tok != testIDToken {
+				t.Fatalf("token %q, err %v", tok, err)
 			}
-			r := reqs[0]
-			if r.Method != "GET" || r.Path != "/_apis/token" || r.Header.Get("Authorization") != "Bearer "+requestToken {
-				t.Fatalf("request %+v", r)
-			}
-			wantQuery := "api-version=2.0"
-			if tc.audience != "" {
-				wantQuery += "&audience=" + tc.audience
-			}
-			if r.Query != wantQuery {
-				t.Fatalf("query %q, want %q", r.Query, wantQuery)
-			}
-			if tc.wantErr == nil {
-				if err != nil || tok != testIDToken {
-					t.Fatalf("token %q, err %v", tok, err)
-				}
-				return
-			}
-			assertErr(t, err, tc.wantErr, requestToken, "api-version", "abc", "def")
-			var he *HTTPError
-			if errors.As(err, &he) != (tc.wantHTTP != 0) {
-				t.Fatalf("err %T: %v", err, err)
-			}
-			if he != nil && (he.StatusCode != tc.wantHTTP || he.Service != ServiceGitHub || he.URL != f.URL+"/_apis/token") {
-				t.Fatalf("HTTPError %+v", he)
-			}
-		})
-	}
+			return
+		}
+		assertErr(t, err, tc.wantErr, requestToken, "api-version", "abc", "def")
+		var he *HTTPError
+		if errors.As(err, &he) != (tc.wantHTTP != 0) {
+			t.Fatalf("err %T: %v", err, err)
+		}
+		if he != nil && (he.StatusCode != tc.wantHTTP || he.Service != ServiceGitHub || he.URL != f.URL+"/_apis/token") {
+			t.Fatalf("HTTPError %+v", he)
+		}
+	})
 }
 
 func TestGitHubIDTokensMissing(t *testing.T) {

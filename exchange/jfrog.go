@@ -91,11 +91,10 @@ func (j *JFrog) Exchange(ctx context.Context, ids IDTokenSource) (*Token, error)
 		return nil, fmt.Errorf("jfrog: %w", err)
 	}
 	sc := &svcCall{red: j.Client.red, service: ServiceJFrog, method: http.MethodPost, url: displayRawURL(endpoint), hint: j.hint, parse: serviceMessage, mask: j.Mask}
-	idt, err := fetchIDToken(ctx, ids, j.Audience)
+	idt, err := sc.idToken(ctx, ids, j.Audience)
 	if err != nil {
 		return nil, err
 	}
-	sc.claims, _ = DecodeClaims(idt)
 	body, err := json.Marshal(jfrogRequest{
 		GrantType:           GrantTypeTokenExchange,
 		SubjectTokenType:    TokenTypeIDToken,

@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -30,26 +29,13 @@ import (
 // not the process environment, adds a CA that the client then trusts, and
 // that a file that cannot be used is an error naming the variable.
 func TestBaseHTTPClient(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet || r.URL.Path != "/ping" {
-			http.Error(w, "want GET /ping", http.StatusBadRequest)
-			return
-		}
-		_, _ = w.Write([]byte("pong"))
-	}))
-	t.Cleanup(srv.Close)
+	ca := newTestCA(t, "file CA")
+	srv := ca.serve(t)
 	dir := testenv.TempDir(t)
-	caFile := filepath.Join(dir, "ca.pem")
 	other := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not a certificate")})
-	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	// Another block first: every certificate of the file is added.
-	if err := os.WriteFile(caFile, append(append([]byte("# comment\n"), serverCA...), other...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	noPEM := filepath.Join(dir, "empty.pem")
-	if err := os.WriteFile(noPEM, []byte("no certificates here\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := testenv.WriteFile(t, dir, "ca.pem", "# comment\n"+string(ca.pem)+string(other))
+	noPEM := testenv.WriteFile(t, dir, "empty.pem", "no certificates here\n")
 	type test struct {
 		certFile string
 		wantNil  bool   // BaseHTTPClient returns nil: NewClient's default
@@ -155,10 +141,7 @@ func (ca *testCA) serve(t *testing.T) *httptest.Server {
 func TestBaseHTTPClientSystemRootsLazily(t *testing.T) {
 	fileCA, systemCA, otherCA := newTestCA(t, "file CA"), newTestCA(t, "system CA"), newTestCA(t, "other CA")
 	fileSrv, systemSrv, otherSrv := fileCA.serve(t), systemCA.serve(t), otherCA.serve(t)
-	caFile := filepath.Join(testenv.TempDir(t), "ca.pem")
-	if err := os.WriteFile(caFile, fileCA.pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := testenv.WriteFile(t, testenv.TempDir(t), "ca.pem", string(fileCA.pem))
 	localhost := func(u string) string { return strings.Replace(u, "127.0.0.1", "localhost", 1) }
 	type test struct {
 		urls      []string // fetched in turn, each on a new connection

@@ -211,21 +211,23 @@ func (r *Redactor) Err(err error) error {
 	if err == nil {
 		return nil
 	}
-	var ce *cleanError
-	if errors.As(err, &ce) && ce.msg == err.Error() {
+	var ce *textError
+	if errors.As(err, &ce) && ce.cleaned && ce.msg == err.Error() {
 		return err
 	}
-	return &cleanError{msg: r.Clean(err.Error()), err: err}
+	return &textError{msg: r.Clean(err.Error()), err: err, cleaned: true}
 }
 
-// cleanError is an error whose message was cleaned.
-type cleanError struct {
-	msg string
-	err error
+// textError is err with another message: a cleaned one (Redactor.Err), or
+// one with a secret scrubbed (scrubErr).
+type textError struct {
+	msg     string
+	err     error
+	cleaned bool
 }
 
-func (e *cleanError) Error() string { return e.msg }
-func (e *cleanError) Unwrap() error { return e.err }
+func (e *textError) Error() string { return e.msg }
+func (e *textError) Unwrap() error { return e.err }
 
 func truncateRunes(s string, max int) string {
 	if utf8.RuneCountInString(s) <= max {
@@ -327,17 +329,19 @@ func jsonMessage(body []byte) (string, bool) {
 
 // jsonText is a JSON string's cleaned value, or a nested object's message.
 func jsonText(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if s, ok := jsonString(raw); ok {
 		return sanitize(s)
 	}
 	if m, ok := jsonMessage(raw); ok {
 		return m
 	}
 	return ""
+}
+
+// jsonString is raw's value when raw is a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	var s string
+	return s, len(raw) > 0 && json.Unmarshal(raw, &s) == nil
 }
 
 // messagesOf joins the message (or detail, or code) of each element of a

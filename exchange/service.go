@@ -24,6 +24,16 @@ type svcCall struct {
 	mask    func(string)             // masks a secret for the runner's log; nil = none
 }
 
+// idToken fetches the ID token for audience from ids and keeps its claims
+// for s's errors.
+func (s *svcCall) idToken(ctx context.Context, ids IDTokenSource, audience string) (string, error) {
+	idt, err := fetchIDToken(ctx, ids, audience)
+	if err == nil {
+		s.claims, _ = DecodeClaims(idt)
+	}
+	return idt, err
+}
+
 // fail turns an error of Client.send into the error the caller sees.
 func (s *svcCall) fail(err error) error {
 	var he *HTTPError

@@ -72,11 +72,6 @@ func azurePipelinesToken(ctx context.Context, getenv func(string) string, c *Cli
 }
 
 func azureHint(status int) string {
-	switch {
-	case status == 401 || status == 403:
-		return "Azure Pipelines refused SYSTEM_ACCESSTOKEN; map it into the step with env: SYSTEM_ACCESSTOKEN: $(System.AccessToken), while the job runs"
-	case status == 429 || status >= 500:
-		return "Azure Pipelines' ID token endpoint failed repeatedly; this is usually transient: re-run the job"
-	}
-	return ""
+	return endpointHint(status, "Azure Pipelines refused SYSTEM_ACCESSTOKEN; map it into the step with env: SYSTEM_ACCESSTOKEN: $(System.AccessToken), while the job runs",
+		"Azure Pipelines' ID token endpoint failed repeatedly; this is usually transient: re-run the job")
 }

@@ -25,70 +25,65 @@ func gitlabToken(aud string) string {
 // TestDetectSource: which variables give which source, in which order,
 // and that nothing found lists every place looked.
 func TestDetectSource(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name             string
+	type test struct {
 		env              map[string]string
 		idEnv, idFile    string
 		wantName         string
 		wantCI           CI
 		wantErrContains  []string
 		wantDetailsMatch []string
-	}{
-		{name: "github", env: map[string]string{"GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, wantName: "GitHub Actions", wantCI: CIGitHub},
-		{name: "github without permission", env: map[string]string{"GITHUB_ACTIONS": "true"}, wantName: "GitHub Actions", wantCI: CIGitHub},
-		{name: "forgejo sets gitea and github too", env: map[string]string{"GITHUB_ACTIONS": "true", "GITEA_ACTIONS": "true", "FORGEJO_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, wantName: "Forgejo Actions", wantCI: CIForgejo},
-		{name: "gitea", env: map[string]string{"GITHUB_ACTIONS": "true", "GITEA_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, wantName: "Gitea Actions", wantCI: CIGitea},
-		{name: "gitlab default variable", env: map[string]string{"GITLAB_CI": "true"}, wantName: "GitLab CI's CARGO_OIDC_ID_TOKEN", wantCI: CIGitLab},
-		{name: "gitlab named variable", env: map[string]string{"GITLAB_CI": "true"}, idEnv: "REG_TOKEN", wantName: "GitLab CI's REG_TOKEN", wantCI: CIGitLab},
-		{name: "circleci", env: map[string]string{"CIRCLECI": "true"}, wantName: "CircleCI", wantCI: CICircleCI},
-		{name: "buildkite", env: map[string]string{"BUILDKITE": "true"}, wantName: "Buildkite", wantCI: CIBuildkite},
-		{name: "azure pipelines", env: map[string]string{"TF_BUILD": "True"}, wantName: "Azure Pipelines", wantCI: CIAzurePipelines},
-		{name: "bitbucket", env: map[string]string{"BITBUCKET_STEP_OIDC_TOKEN": "x"}, wantName: "Bitbucket Pipelines' BITBUCKET_STEP_OIDC_TOKEN", wantCI: CIBitbucket},
-		{name: "explicit variable wins over github", env: map[string]string{"GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, idEnv: "MY_TOKEN", wantName: "GitHub Actions's MY_TOKEN", wantCI: CIGitHub},
-		{name: "explicit variable outside CI", idEnv: "MY_TOKEN", wantName: "the variable MY_TOKEN", wantCI: CINone},
-		{name: "explicit file wins over circleci", env: map[string]string{"CIRCLECI": "true"}, idFile: "/run/token", wantName: "the file /run/token", wantCI: CICircleCI},
-		{name: "both explicit", idEnv: "A", idFile: "/b", wantErrContains: []string{"not both"}},
-		{name: "nothing", env: map[string]string{"CI": "true"}, wantErrContains: []string{"no ID token source found"},
+	}
+	testenv.Run(t, map[string]test{
+		"github":                             {env: map[string]string{"GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, wantName: "GitHub Actions", wantCI: CIGitHub},
+		"github without permission":          {env: map[string]string{"GITHUB_ACTIONS": "true"}, wantName: "GitHub Actions", wantCI: CIGitHub},
+		"forgejo sets gitea and github too":  {env: map[string]string{"GITHUB_ACTIONS": "true", "GITEA_ACTIONS": "true", "FORGEJO_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, wantName: "Forgejo Actions", wantCI: CIForgejo},
+		"gitea":                              {env: map[string]string{"GITHUB_ACTIONS": "true", "GITEA_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, wantName: "Gitea Actions", wantCI: CIGitea},
+		"gitlab default variable":            {env: map[string]string{"GITLAB_CI": "true"}, wantName: "GitLab CI's CARGO_OIDC_ID_TOKEN", wantCI: CIGitLab},
+		"gitlab named variable":              {env: map[string]string{"GITLAB_CI": "true"}, idEnv: "REG_TOKEN", wantName: "GitLab CI's REG_TOKEN", wantCI: CIGitLab},
+		"circleci":                           {env: map[string]string{"CIRCLECI": "true"}, wantName: "CircleCI", wantCI: CICircleCI},
+		"buildkite":                          {env: map[string]string{"BUILDKITE": "true"}, wantName: "Buildkite", wantCI: CIBuildkite},
+		"azure pipelines":                    {env: map[string]string{"TF_BUILD": "True"}, wantName: "Azure Pipelines", wantCI: CIAzurePipelines},
+		"bitbucket":                          {env: map[string]string{"BITBUCKET_STEP_OIDC_TOKEN": "x"}, wantName: "Bitbucket Pipelines' BITBUCKET_STEP_OIDC_TOKEN", wantCI: CIBitbucket},
+		"explicit variable wins over github": {env: map[string]string{"GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": "http://x"}, idEnv: "MY_TOKEN", wantName: "GitHub Actions's MY_TOKEN", wantCI: CIGitHub},
+		"explicit variable outside CI":       {idEnv: "MY_TOKEN", wantName: "the variable MY_TOKEN", wantCI: CINone},
+		"explicit file wins over circleci":   {env: map[string]string{"CIRCLECI": "true"}, idFile: "/run/token", wantName: "the file /run/token", wantCI: CICircleCI},
+		"both explicit":                      {idEnv: "A", idFile: "/b", wantErrContains: []string{"not both"}},
+		"nothing": {env: map[string]string{"CI": "true"}, wantErrContains: []string{"no ID token source found"},
 			wantDetailsMatch: []string{"--id-token-env", "ACTIONS_ID_TOKEN_REQUEST_URL", "GITLAB_CI=true", "CARGO_OIDC_ID_TOKEN", "CIRCLE_OIDC_TOKEN_V2",
 				"buildkite-agent oidc request-token", "SYSTEM_OIDCREQUESTURI", "BITBUCKET_STEP_OIDC_TOKEN"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s, err := DetectSource(SourceEnv{Getenv: testenv.Getenv(tt.env), IDTokenEnv: tt.idEnv, IDTokenFile: tt.idFile, Client: testClient(0)})
-			if len(tt.wantErrContains) > 0 {
-				if err == nil {
-					t.Fatalf("DetectSource = %q, want an error", s.Name)
-				}
-				for _, w := range tt.wantErrContains {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q does not say %q", err, w)
-					}
-				}
-				var d interface{ Details() []string }
-				details := ""
-				if errors.As(err, &d) {
-					details = strings.Join(d.Details(), "\n")
-				}
-				for _, w := range tt.wantDetailsMatch {
-					if !strings.Contains(details, w) {
-						t.Errorf("details do not name %q:\n%s", w, details)
-					}
-				}
-				if len(tt.wantDetailsMatch) > 0 && Classify(err) != KindNoIDToken {
-					t.Errorf("Classify = %v, want %v", Classify(err), KindNoIDToken)
-				}
-				return
+	}, func(t *testing.T, _ string, tt test) {
+		s, err := DetectSource(SourceEnv{Getenv: testenv.Getenv(tt.env), IDTokenEnv: tt.idEnv, IDTokenFile: tt.idFile, Client: testClient(0)})
+		if len(tt.wantErrContains) > 0 {
+			if err == nil {
+				t.Fatalf("DetectSource = %q, want an error", s.Name)
 			}
-			if err != nil {
-				t.Fatal(err)
+			for _, w := range tt.wantErrContains {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
 			}
-			if s.Name != tt.wantName || s.CI != tt.wantCI {
-				t.Errorf("source = %q (%q), want %q (%q)", s.Name, s.CI, tt.wantName, tt.wantCI)
+			var d interface{ Details() []string }
+			details := ""
+			if errors.As(err, &d) {
+				details = strings.Join(d.Details(), "\n")
 			}
-		})
-	}
+			for _, w := range tt.wantDetailsMatch {
+				if !strings.Contains(details, w) {
+					t.Errorf("details do not name %q:\n%s", w, details)
+				}
+			}
+			if len(tt.wantDetailsMatch) > 0 && Classify(err) != KindNoIDToken {
+				t.Errorf("Classify = %v, want %v", Classify(err), KindNoIDToken)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Name != tt.wantName || s.CI != tt.wantCI {
+			t.Errorf("source = %q (%q), want %q (%q)", s.Name, s.CI, tt.wantName, tt.wantCI)
+		}
+	})
 }
 
 // TestFixedAudienceSources: a token whose audience the CI configuration

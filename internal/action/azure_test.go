@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 const (
@@ -131,46 +133,41 @@ func TestMainAzureProviderMode(t *testing.T) {
 // the message carries the AADSTS title, the hint what to fix, the claims
 // block what Entra judged; no token in any of it.
 func TestMainAzureRefused(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name   string
+	type test struct {
 		status int
 		body   string
 		want   []string
-	}{
-		{"no federated credential", http.StatusBadRequest,
+	}
+	testenv.Run(t, map[string]test{
+		"no federated credential": {http.StatusBadRequest,
 			`{"error":"invalid_client","error_description":"AADSTS70021: No matching federated identity record found for presented assertion. Trace ID: 0b9f1f5e-6c3a-4f7e-9f57-2a1d6b0c0d00","error_codes":[70021],"trace_id":"0b9f1f5e-6c3a-4f7e-9f57-2a1d6b0c0d00"}`,
 			[]string{"::error title=cargo-oidc%3A Azure Artifacts refused the token exchange::", "no federated credential matches the ID token (AADSTS70021)",
 				`subject "repo:octo-org/octo-repo:ref:refs/heads/main"`, "sub: repo:octo-org/octo-repo:ref:refs/heads/main", "trace ID 0b9f1f5e-6c3a-4f7e-9f57-2a1d6b0c0d00"}},
-		{"unknown tenant", http.StatusBadRequest,
+		"unknown tenant": {http.StatusBadRequest,
 			`{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee' not found.","error_codes":[90002]}`,
 			[]string{"tenant not found (AADSTS90002)", `check tenant-id "` + azureTenant + `"`}},
-		{"the assertion echoed", http.StatusUnauthorized, "", []string{"refused the token exchange", "AADSTS50027"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorld(t, nil)
-			f := newEntra(t, w)
-			f.status, f.body = tt.status, tt.body
-			if f.body == "" {
-				f.body = `{"error":"invalid_client","error_description":"AADSTS50027: JWT token is invalid: ` + w.idToken + `.","error_codes":[50027]}`
+		"the assertion echoed": {http.StatusUnauthorized, "", []string{"refused the token exchange", "AADSTS50027"}},
+	}, func(t *testing.T, _ string, tt test) {
+		w := newWorld(t, nil)
+		f := newEntra(t, w)
+		f.status, f.body = tt.status, tt.body
+		if f.body == "" {
+			f.body = `{"error":"invalid_client","error_description":"AADSTS50027: JWT token is invalid: ` + w.idToken + `.","error_codes":[50027]}`
+		}
+		out, err := w.run(Main)
+		if err == nil {
+			t.Fatalf("Main succeeded:\n%s", out)
+		}
+		for _, s := range tt.want {
+			if !strings.Contains(out, s) {
+				t.Errorf("output lacks %q:\n%s", s, out)
 			}
-			out, err := w.run(Main)
-			if err == nil {
-				t.Fatalf("Main succeeded:\n%s", out)
-			}
-			for _, s := range tt.want {
-				if !strings.Contains(out, s) {
-					t.Errorf("output lacks %q:\n%s", s, out)
-				}
-			}
-			if strings.Count(out, w.idToken) != 1 || strings.Contains(w.read("summary"), w.idToken) {
-				t.Errorf("the ID token shows outside its ::add-mask:: line:\n%s", out)
-			}
-			if w.read("env") != "" || w.read("output") != "" {
-				t.Error("a failed exchange wrote env or outputs")
-			}
-		})
-	}
+		}
+		if strings.Count(out, w.idToken) != 1 || strings.Contains(w.read("summary"), w.idToken) {
+			t.Errorf("the ID token shows outside its ::add-mask:: line:\n%s", out)
+		}
+		if w.read("env") != "" || w.read("output") != "" {
+			t.Error("a failed exchange wrote env or outputs")
+		}
+	})
 }

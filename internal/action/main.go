@@ -3,8 +3,6 @@ package action
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -514,14 +512,11 @@ func hostOrEmpty(p ghaction.Paths, container string) string {
 
 // randomName is 16 random hex digits from random (crypto/rand when nil).
 func randomName(random io.Reader) (string, error) {
-	if random == nil {
-		random = rand.Reader
-	}
-	var b [8]byte
-	if _, err := io.ReadFull(random, b[:]); err != nil {
+	name, err := ghaction.RandomHex(random, 8)
+	if err != nil {
 		return "", fmt.Errorf("making a random folder name: %w", err)
 	}
-	return hex.EncodeToString(b[:]), nil
+	return name, nil
 }
 
 // exeSuffix is the file name extension of an executable: Windows runs a

@@ -54,9 +54,12 @@ func (e *Env) now() time.Time {
 // command is one terminal command.
 type command struct {
 	name, args, summary string
-	run                 func(ctx context.Context, e *Env, args []string) (int, error)
-	// ownSignals: the command handles Env.Signals itself.
-	ownSignals bool
+	// run runs the command with its inputs and the command line after
+	// "--" (exec's alone).
+	run func(ctx context.Context, e *Env, o *credprovider.Options, argv []string) (int, error)
+	// exec: the command runs the command after "--", and handles
+	// Env.Signals itself.
+	exec bool
 }
 
 // commands are the terminal commands, in the order --help lists them.
@@ -100,25 +103,26 @@ Azure Pipelines and Bitbucket Pipelines; --id-token-env=VAR or
 // Stderr as "cargo-oidc: error: ..." with "cargo-oidc: hint: ..." lines,
 // every secret met removed.
 func Main(ctx context.Context, e Env, args []string) int {
-	if len(args) == 0 || !IsCommand(args[0]) {
-		fmt.Fprintf(e.Stderr, "cargo-oidc: error: unknown command\n")
-		return 2
-	}
 	for _, c := range commands {
-		if c.name != args[0] {
+		if len(args) == 0 || c.name != args[0] {
 			continue
 		}
-		stop := func() {}
-		if !c.ownSignals {
-			ctx, stop = e.cancelOnSignal(ctx)
+		o, argv, err := parse(args[1:], c.exec)
+		code := 2
+		if err == nil {
+			stop := func() {}
+			if !c.exec {
+				ctx, stop = e.cancelOnSignal(ctx)
+			}
+			code, err = c.run(ctx, &e, o, argv)
+			stop()
 		}
-		code, err := c.run(ctx, &e, args[1:])
-		stop()
 		if err != nil {
 			report(e.Stderr, err)
 		}
 		return code
 	}
+	fmt.Fprintf(e.Stderr, "cargo-oidc: error: unknown command\n")
 	return 2
 }
 

@@ -101,33 +101,55 @@ func noLeak(t *testing.T, r run, secrets ...string) {
 }
 
 // TestExec: exec from a GitLab job gives the command the crates.io token
-// in CARGO_REGISTRY_TOKEN (for it alone), exits with its status, and
-// revokes the token afterwards.
+// in CARGO_REGISTRY_TOKEN (for it alone); a signal received while the
+// command runs goes to the command, whose exit status exec returns; the
+// token is revoked afterwards.
 func TestExec(t *testing.T) {
 	t.Parallel()
 	if runtime.GOOS == "windows" {
-		t.Skip("the command run is sh; the Linux and macOS runs cover exec")
+		t.Skip("the command run is sh, and signals are Unix's; the Linux and macOS runs cover exec")
 	}
 	idt := jwt("crates.io")
 	f := newCratesFake(t, idt)
+	seen := filepath.Join(testenv.TempDir(t), "seen")
+	sigs := make(chan os.Signal, 1)
+	var out, errb bytes.Buffer
 	env := map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt}
-	dir := testenv.TempDir(t)
-	r := runMain(t, f.Client(), env, "exec", "--provider=crates-io", "--url="+f.URL, "--",
-		"sh", "-c", `printf %s "$CARGO_REGISTRY_TOKEN/$CARGO_REGISTRY_CREDENTIAL_PROVIDER" > "$0"; exit 7`, filepath.Join(dir, "seen"))
-	if r.code != 7 {
-		t.Fatalf("exit %d, want the command's 7; stderr:\n%s", r.code, r.stderr)
+	done := make(chan int)
+	go func() {
+		done <- Main(context.Background(), Env{Getenv: testenv.Getenv(env), Stdout: &out, Stderr: &errb, HTTP: f.Client(), Signals: sigs},
+			[]string{"exec", "--provider=crates-io", "--url=" + f.URL, "--", "/bin/sh", "-c",
+				`trap 'echo got-term; exit 5' TERM; printf %s "$CARGO_REGISTRY_TOKEN/$CARGO_REGISTRY_CREDENTIAL_PROVIDER" > "$0"; ` +
+					`i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 9`, seen})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for got := ""; got != registryToken+"/cargo:token"; {
+		if time.Now().After(deadline) {
+			sigs <- syscall.SIGTERM // ends the command
+			t.Fatalf("the command saw %q, want the token and cargo:token", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+		b, _ := os.ReadFile(seen)
+		got = string(b)
 	}
-	seen, _ := os.ReadFile(filepath.Join(dir, "seen"))
-	if string(seen) != registryToken+"/cargo:token" {
-		t.Errorf("the command saw %q", seen)
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		if code != 5 || !strings.Contains(out.String(), "got-term") {
+			t.Errorf("exit %d, stdout %q: the command did not get the signal", code, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("exec did not end after the signal")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if len(f.revoked) != 1 || f.revoked[0] != registryToken {
 		t.Errorf("revoked %v, want the token once", f.revoked)
 	}
 	if strings.Join(f.calls, ",") != "POST /api/v1/trusted_publishing/tokens,DELETE /api/v1/trusted_publishing/tokens" {
 		t.Errorf("calls %v", f.calls)
 	}
-	noLeak(t, r, idt, registryToken)
+	noLeak(t, run{stderr: errb.String()}, idt, registryToken)
 }
 
 // TestExecNamedRegistry: another registry gets its index, its token as
@@ -245,53 +267,6 @@ func TestConfigure(t *testing.T) {
 }
 
 var tokenT = exchange.Token{Value: "T"}
-
-// TestExecForwardsSignals: a signal received while the command runs goes
-// to the command, whose exit status exec returns; the token is still
-// revoked.
-func TestExecForwardsSignals(t *testing.T) {
-	t.Parallel()
-	if runtime.GOOS == "windows" {
-		t.Skip("signals are Unix's; the Linux and macOS runs cover forwarding")
-	}
-	idt := jwt("crates.io")
-	f := newCratesFake(t, idt)
-	dir := testenv.TempDir(t)
-	ready := filepath.Join(dir, "ready")
-	sigs := make(chan os.Signal, 1)
-	var out, errb bytes.Buffer
-	env := map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt}
-	done := make(chan int)
-	go func() {
-		done <- Main(context.Background(), Env{Getenv: testenv.Getenv(env), Stdout: &out, Stderr: &errb, HTTP: f.Client(), Signals: sigs},
-			[]string{"exec", "--provider=crates-io", "--url=" + f.URL, "--", "/bin/sh", "-c",
-				`trap 'echo got-term; exit 5' TERM; : > "$0"; i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; exit 9`, ready})
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(ready); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the command did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	sigs <- syscall.SIGTERM
-	select {
-	case code := <-done:
-		if code != 5 || !strings.Contains(out.String(), "got-term") {
-			t.Errorf("exit %d, stdout %q: the command did not get the signal", code, out.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("exec did not end after the signal")
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.revoked) != 1 {
-		t.Errorf("revoked %v after the signal", f.revoked)
-	}
-}
 
 // FuzzParse: any command line is either read or refused as a usage error
 // (status 2), never a panic; exec's command is exactly what follows the

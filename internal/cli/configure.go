@@ -19,11 +19,7 @@ import (
 // token whenever they need one. It first checks that the ID token source
 // gives a token with the audience the provider needs; no exchange is made
 // (a GitLab job's ID token may be single-use at the registry).
-func runConfigure(ctx context.Context, e *Env, args []string) (int, error) {
-	o, _, err := parse(args, false)
-	if err != nil {
-		return 2, err
-	}
+func runConfigure(ctx context.Context, e *Env, o *credprovider.Options, _ []string) (int, error) {
 	cfg := o.Config()
 	if cfg.Provider == config.CratesIO {
 		return 2, &usageError{"configure sets up a named registry; for crates.io publish with cargo-oidc exec --provider=crates-io -- cargo publish"}

@@ -14,6 +14,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/cargoconf"
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 // runExec exchanges, runs the command after "--" with Cargo's variables
@@ -21,11 +22,7 @@ import (
 // command's exit status. Nothing is written to disk. A signal received
 // while the command runs is passed on to it; one received before cancels
 // the exchange.
-func runExec(ctx context.Context, e *Env, args []string) (int, error) {
-	o, argv, err := parse(args, true)
-	if err != nil {
-		return 2, err
-	}
+func runExec(ctx context.Context, e *Env, o *credprovider.Options, argv []string) (int, error) {
 	cfg := o.Config()
 	if cfg.ReplaceCratesIO {
 		return 2, &usageError{"replace-crates-io needs a Cargo config file, and exec writes none; use cargo-oidc configure --replace-crates-io=true, or a checked-in .cargo/config.toml with [source.crates-io] replace-with"}

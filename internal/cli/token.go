@@ -6,17 +6,14 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 // runToken exchanges and prints the registry token on stdout, with a
 // warning on stderr that it is now the caller's to keep secret; a
 // crates.io token is not revoked (the caller uses it after cargo-oidc has
 // exited).
-func runToken(ctx context.Context, e *Env, args []string) (int, error) {
-	o, _, err := parse(args, false)
-	if err != nil {
-		return 2, err
-	}
+func runToken(ctx context.Context, e *Env, o *credprovider.Options, _ []string) (int, error) {
 	s, err := open(e, o)
 	if err != nil {
 		return 1, err

@@ -128,9 +128,9 @@ func (l *loader) azure(c *Config) {
 		l.fail("feed", fmt.Sprintf("%q is not an Azure Artifacts feed name (1 to 64 of A-Z a-z 0-9 - _ ., not starting with _ or .)", c.Feed))
 	}
 	if v := l.get("index-url"); v != "" {
-		for _, in := range []string{"organization", "project", "feed"} {
-			if l.get(in) != "" {
-				l.conflict("index-url", in, "are both set; give organization, project (for a project-scoped feed) and feed, or index-url alone for a feed URL they cannot express (Azure DevOps Server)")
+		for _, in := range [][2]string{{"organization", c.Organization}, {"project", c.Project}, {"feed", c.Feed}} {
+			if in[1] != "" {
+				l.conflict("index-url", in[0], "are both set; give organization, project (for a project-scoped feed) and feed, or index-url alone for a feed URL they cannot express (Azure DevOps Server)")
 				return
 			}
 		}

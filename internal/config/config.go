@@ -199,11 +199,7 @@ func (l *loader) common(c *Config) {
 // providerInputs reads the inputs of c.Provider (its table entry's load),
 // its registry name and the token scheme it sends to Cargo.
 func (l *loader) providerInputs(c *Config) {
-	s, ok := lookup(c.Provider)
-	if !ok {
-		l.fail("provider", fmt.Sprintf("%q is not a known provider; use %s", c.Provider, providerChoices()))
-		return
-	}
+	s, _ := lookup(c.Provider) // Load checked the name
 	s.load(l, c)
 	c.RegistryName = c.Provider.DefaultRegistryName()
 	if s.registry != "" {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strings"
@@ -261,12 +262,7 @@ var carried = []struct {
 	{"tenant-id", func(c *Config) string { return c.TenantID }},
 	{"audience", func(c *Config) string { return c.Audience }},
 	{"index-url", func(c *Config) string { return c.IndexURL }},
-	{"token-scheme", func(c *Config) string {
-		if c.TokenScheme == "" {
-			return "none"
-		}
-		return c.TokenScheme
-	}},
+	{"token-scheme", func(c *Config) string { return cmp.Or(c.TokenScheme, "none") }},
 	{"retries", func(c *Config) string { return fmt.Sprint(c.Retries) }},
 	{"timeout", func(c *Config) string { return c.Timeout.String() }},
 }

@@ -137,7 +137,7 @@ func TestProviderChoices(t *testing.T) {
 	}
 }
 
-func typeName(v any) string { return strings.TrimPrefix(fmtType(v), "exchange.") }
+func typeName(v any) string { return strings.TrimPrefix(fmt.Sprintf("%T", v), "exchange.") }
 
 func readRepoFile(t *testing.T, name string) string {
 	t.Helper()
@@ -147,5 +147,3 @@ func readRepoFile(t *testing.T, name string) string {
 	}
 	return string(b)
 }
-
-func fmtType(v any) string { return fmt.Sprintf("%T", v) }

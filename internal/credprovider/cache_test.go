@@ -3,8 +3,6 @@ package credprovider
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -48,27 +46,23 @@ func (s *syncBuffer) String() string {
 
 // The environment variable that makes the test binary a credential
 // provider (TestMain), for tests with real concurrent processes.
-const childEnv = "CARGO_OIDC_TEST_PROVIDER_CA"
+const childEnv = "CARGO_OIDC_TEST_PROVIDER"
 
 func TestMain(m *testing.M) {
-	if ca := os.Getenv(childEnv); ca != "" {
-		os.Exit(runChild(ca))
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
 	}
 	os.Exit(m.Run())
 }
 
 // runChild serves Cargo's protocol on stdin and stdout as the real binary
-// does, trusting the fake's certificate in the PEM file ca.
-func runChild(ca string) int {
-	pemData, err := os.ReadFile(ca)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
+// does (main.go), trusting the CA that SSL_CERT_FILE names.
+func runChild() int {
+	hc, err := exchange.BaseHTTPClient(os.Getenv)
+	if err == nil {
+		err = Serve(context.Background(), Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, HTTP: hc})
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemData)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	if err := Serve(context.Background(), Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, HTTP: hc}); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -206,26 +200,25 @@ func plant(t *testing.T, path string, mode os.FileMode) {
 // A cache file that cannot be trusted is ignored with a warning and
 // replaced by the fresh token's; nothing is read or written through a link.
 func TestUntrustedCacheFileIsIgnoredAndReplaced(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name  string
+	type test struct {
 		plant func(t *testing.T, path, outside string)
 		warn  string
-	}{
-		{"not JSON", func(t *testing.T, path, _ string) {
+	}
+	testenv.Run(t, map[string]test{
+		"not JSON": {func(t *testing.T, path, _ string) {
 			if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}, "not a cargo-oidc cache entry"},
-		{"a token with a newline", func(t *testing.T, path, _ string) {
+		"a token with a newline": {func(t *testing.T, path, _ string) {
 			data, _ := json.Marshal(cacheEntry{V: 1, Token: "a\nb", Issued: now.Unix(), Expires: now.Add(time.Hour).Unix()})
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}, "not a cargo-oidc cache entry"},
-		{"group-writable", func(t *testing.T, path, _ string) { unixModes(t); plant(t, path, 0o620) }, "open to other users"},
-		{"world-readable", func(t *testing.T, path, _ string) { unixModes(t); plant(t, path, 0o604) }, "open to other users"},
-		{"another user's", func(t *testing.T, path, _ string) {
+		"group-writable": {func(t *testing.T, path, _ string) { unixModes(t); plant(t, path, 0o620) }, "open to other users"},
+		"world-readable": {func(t *testing.T, path, _ string) { unixModes(t); plant(t, path, 0o604) }, "open to other users"},
+		"another user's": {func(t *testing.T, path, _ string) {
 			unixModes(t)
 			if os.Geteuid() != 0 {
 				t.Skip("giving a file to another user needs root; TestNotPrivate checks the rule with a made-up owner")
@@ -235,64 +228,59 @@ func TestUntrustedCacheFileIsIgnoredAndReplaced(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "belongs to another user"},
-		{"oversized", func(t *testing.T, path, _ string) {
+		"oversized": {func(t *testing.T, path, _ string) {
 			data, _ := json.Marshal(cacheEntry{V: 1, Token: "planted", Issued: now.Unix(), Expires: now.Add(time.Hour).Unix(), Username: strings.Repeat("u", maxCacheEntry)})
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}, "larger than"},
-		{"symbolic link", func(t *testing.T, path, outside string) {
+		"symbolic link": {func(t *testing.T, path, outside string) {
 			plant(t, filepath.Join(outside, "entry"), 0o600)
 			testenv.Symlink(t, filepath.Join(outside, "entry"), path)
 		}, "symbolic link"},
-		{"named pipe", func(t *testing.T, path, _ string) {
+		"named pipe": {func(t *testing.T, path, _ string) {
 			if !makeFIFO(t, path) {
 				t.Skip("this system has no named pipes")
 			}
 		}, "not a regular file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake(t)
-			f.tmp = testenv.TempDir(t)
-			path := f.cachePath(f.args())
-			if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			outside := testenv.TempDir(t)
-			tt.plant(t, path, outside)
-			ok := okToken(t, f.serve(t, nil, request("get", f.index(), f.args()...))[0])
-			if ok.Token != "Bearer tok1" || f.exchanges.Load() != 1 {
-				t.Errorf("token %q after %d exchanges, want a fresh one", ok.Token, f.exchanges.Load())
-			}
-			if w := f.stderr.String(); !strings.Contains(w, tt.warn) || !strings.Contains(w, "ignored and replaced") {
-				t.Errorf("warning %q, want %q", w, tt.warn)
-			}
-			fi, err := os.Lstat(path)
-			if err != nil || !fi.Mode().IsRegular() || !testenv.PermIs(t, fi.Mode(), 0o600) {
-				t.Fatalf("cache file %v, %v; want a regular file, 0600", fi, err)
-			}
-			if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"token":"tok1"`) {
-				t.Errorf("cache file holds %s", data)
-			}
-			if data, err := os.ReadFile(filepath.Join(outside, "entry")); err == nil && !strings.Contains(string(data), "planted") {
-				t.Errorf("the file outside was changed through the link: %s", data)
-			}
-		})
-	}
+	}, func(t *testing.T, _ string, tt test) {
+		f := newFake(t)
+		f.tmp = testenv.TempDir(t)
+		path := f.cachePath(f.args())
+		if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		outside := testenv.TempDir(t)
+		tt.plant(t, path, outside)
+		ok := okToken(t, f.serve(t, nil, request("get", f.index(), f.args()...))[0])
+		if ok.Token != "Bearer tok1" || f.exchanges.Load() != 1 {
+			t.Errorf("token %q after %d exchanges, want a fresh one", ok.Token, f.exchanges.Load())
+		}
+		if w := f.stderr.String(); !strings.Contains(w, tt.warn) || !strings.Contains(w, "ignored and replaced") {
+			t.Errorf("warning %q, want %q", w, tt.warn)
+		}
+		fi, err := os.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() || !testenv.PermIs(t, fi.Mode(), 0o600) {
+			t.Fatalf("cache file %v, %v; want a regular file, 0600", fi, err)
+		}
+		if data, _ := os.ReadFile(path); !strings.Contains(string(data), `"token":"tok1"`) {
+			t.Errorf("cache file holds %s", data)
+		}
+		if data, err := os.ReadFile(filepath.Join(outside, "entry")); err == nil && !strings.Contains(string(data), "planted") {
+			t.Errorf("the file outside was changed through the link: %s", data)
+		}
+	})
 }
 
 // A cache folder that cannot be trusted is not used: every get exchanges,
 // with a warning, and nothing is written through a link.
 func TestUntrustedCacheFolderIsNotUsed(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
+	type test struct {
 		make func(t *testing.T, dir, outside string)
 		warn string
-	}{
-		{"open to the group", func(t *testing.T, dir, _ string) {
+	}
+	testenv.Run(t, map[string]test{
+		"open to the group": {func(t *testing.T, dir, _ string) {
 			unixModes(t)
 			if err := os.Mkdir(dir, 0o700); err != nil {
 				t.Fatal(err)
@@ -301,15 +289,15 @@ func TestUntrustedCacheFolderIsNotUsed(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "open to other users"},
-		{"a link to a private folder", func(t *testing.T, dir, outside string) {
+		"a link to a private folder": {func(t *testing.T, dir, outside string) {
 			testenv.Symlink(t, outside, dir)
 		}, "symbolic link"},
-		{"a file", func(t *testing.T, dir, _ string) {
+		"a file": {func(t *testing.T, dir, _ string) {
 			if err := os.WriteFile(dir, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}, "not a folder"},
-		{"another user's", func(t *testing.T, dir, _ string) {
+		"another user's": {func(t *testing.T, dir, _ string) {
 			unixModes(t)
 			if os.Geteuid() != 0 {
 				t.Skip("giving a folder to another user needs root; TestNotPrivate checks the rule with a made-up owner")
@@ -321,29 +309,25 @@ func TestUntrustedCacheFolderIsNotUsed(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "belongs to another user"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			f := newFake(t)
-			f.tmp = testenv.TempDir(t)
-			outside := testenv.TempDir(t)
-			if err := os.Chmod(outside, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			tt.make(t, filepath.Join(f.tmp, "cargo-oidc-cache"+userSuffix()), outside)
-			a := f.serve(t, nil, request("get", f.index(), f.args()...), request("get", f.index(), f.args()...))
-			if okToken(t, a[0]).Token != "Bearer tok1" || okToken(t, a[1]).Token != "Bearer tok2" {
-				t.Errorf("answers %s", a)
-			}
-			if w := f.stderr.String(); !strings.Contains(w, tt.warn) || !strings.Contains(w, "not cached") {
-				t.Errorf("warning %q, want %q", w, tt.warn)
-			}
-			if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-				t.Errorf("%d files written through the link", len(entries))
-			}
-		})
-	}
+	}, func(t *testing.T, _ string, tt test) {
+		f := newFake(t)
+		f.tmp = testenv.TempDir(t)
+		outside := testenv.TempDir(t)
+		if err := os.Chmod(outside, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		tt.make(t, filepath.Join(f.tmp, "cargo-oidc-cache"+userSuffix()), outside)
+		a := f.serve(t, nil, request("get", f.index(), f.args()...), request("get", f.index(), f.args()...))
+		if okToken(t, a[0]).Token != "Bearer tok1" || okToken(t, a[1]).Token != "Bearer tok2" {
+			t.Errorf("answers %s", a)
+		}
+		if w := f.stderr.String(); !strings.Contains(w, tt.warn) || !strings.Contains(w, "not cached") {
+			t.Errorf("warning %q, want %q", w, tt.warn)
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Errorf("%d files written through the link", len(entries))
+		}
+	})
 }
 
 // Both locks let one holder in at a time, and give up when ctx ends.
@@ -445,7 +429,7 @@ func TestConcurrentProviderProcessesExchangeOnce(t *testing.T) {
 	cmds := make([]*exec.Cmd, n)
 	for i := range n {
 		cmd := exec.Command(self)
-		cmd.Env = append(os.Environ(), childEnv+"="+ca, "RUNNER_TEMP="+dir,
+		cmd.Env = append(os.Environ(), childEnv+"=1", exchange.CertFileEnv+"="+ca, "RUNNER_TEMP="+dir,
 			"ACTIONS_ID_TOKEN_REQUEST_URL="+f.srv.URL+"/_apis/token?api-version=2.0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=rt")
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(line), &outs[i], io.Discard
 		if err := cmd.Start(); err != nil {
@@ -565,35 +549,30 @@ func TestSpentIDTokenIsExplained(t *testing.T) {
 // job (or the fixed ID token given), so two jobs on one machine never share
 // a key; with none, nothing is cached.
 func TestCacheScope(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
+	type test struct {
 		args []string
 		env  map[string]string
 		want string // "" = no scope
-	}{
-		{"GitHub", nil, map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "rt", "CI_JOB_TOKEN": "x"}, "ACTIONS_ID_TOKEN_REQUEST_TOKEN=rt"},
-		{"GitLab", nil, map[string]string{"CI_JOB_TOKEN": "glcbt-1"}, "CI_JOB_TOKEN=glcbt-1"},
-		{"CircleCI", nil, map[string]string{"CIRCLE_OIDC_TOKEN_V2": "eyJc"}, "CIRCLE_OIDC_TOKEN_V2=eyJc"},
-		{"Azure Pipelines", nil, map[string]string{"SYSTEM_ACCESSTOKEN": "az"}, "SYSTEM_ACCESSTOKEN=az"},
-		{"Bitbucket", nil, map[string]string{"BITBUCKET_STEP_OIDC_TOKEN": "bb"}, "BITBUCKET_STEP_OIDC_TOKEN=bb"},
-		{"Buildkite", nil, map[string]string{"BUILDKITE_AGENT_ACCESS_TOKEN": "ag", "BUILDKITE_JOB_ID": "j1"}, "BUILDKITE_AGENT_ACCESS_TOKEN=ag\x00BUILDKITE_JOB_ID=j1"},
-		{"--id-token-env", []string{"--id-token-env=MY_TOKEN"}, map[string]string{"MY_TOKEN": " eyJm \n", "CI_JOB_TOKEN": "x"}, "eyJm"},
-		{"nothing", nil, map[string]string{"CI": "true"}, ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			o, err := ParseArgs(append([]string{"--provider=crates-io"}, tt.args...))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := o.scope(func(k string) string { return tt.env[k] })
-			if err != nil || got != tt.want {
-				t.Errorf("scope = %q, %v; want %q", got, err, tt.want)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"GitHub":          {nil, map[string]string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "rt", "CI_JOB_TOKEN": "x"}, "ACTIONS_ID_TOKEN_REQUEST_TOKEN=rt"},
+		"GitLab":          {nil, map[string]string{"CI_JOB_TOKEN": "glcbt-1"}, "CI_JOB_TOKEN=glcbt-1"},
+		"CircleCI":        {nil, map[string]string{"CIRCLE_OIDC_TOKEN_V2": "eyJc"}, "CIRCLE_OIDC_TOKEN_V2=eyJc"},
+		"Azure Pipelines": {nil, map[string]string{"SYSTEM_ACCESSTOKEN": "az"}, "SYSTEM_ACCESSTOKEN=az"},
+		"Bitbucket":       {nil, map[string]string{"BITBUCKET_STEP_OIDC_TOKEN": "bb"}, "BITBUCKET_STEP_OIDC_TOKEN=bb"},
+		"Buildkite":       {nil, map[string]string{"BUILDKITE_AGENT_ACCESS_TOKEN": "ag", "BUILDKITE_JOB_ID": "j1"}, "BUILDKITE_AGENT_ACCESS_TOKEN=ag\x00BUILDKITE_JOB_ID=j1"},
+		"--id-token-env":  {[]string{"--id-token-env=MY_TOKEN"}, map[string]string{"MY_TOKEN": " eyJm \n", "CI_JOB_TOKEN": "x"}, "eyJm"},
+		"nothing":         {nil, map[string]string{"CI": "true"}, ""},
+	}, func(t *testing.T, _ string, tt test) {
+		o, err := ParseArgs(append([]string{"--provider=crates-io"}, tt.args...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := o.scope(func(k string) string { return tt.env[k] })
+		if err != nil || got != tt.want {
+			t.Errorf("scope = %q, %v; want %q", got, err, tt.want)
+		}
+	})
 }
 
 // FuzzParseEntry feeds arbitrary cache file contents: never a panic, and

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // carried is the part of a configuration the credential-provider setting
@@ -91,47 +92,42 @@ func TestCommandRoundTrip(t *testing.T) {
 // space (Rust's split_whitespace), so a path or value holding one, or a
 // control or format character, is refused with the input's name.
 func TestCommandRefusesWhitespace(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
+	type test struct {
 		cfg  config.Config
 		bin  string
 		rec  string
 		want string
-	}{
-		{"space and tab", config.Config{ProviderName: "git hub", ProjectKey: "a\tb"}, "", "", "input provider-name (U+0020), project-key (U+0009) holds"},
-		{"no-break space smuggling a url", config.Config{ProviderName: "gh\u00a0--url=https://other.example"}, "", "", "input provider-name (U+00A0) holds"},
-		{"carriage return", config.Config{IdentityMappingName: "m\r--url=https://other.example"}, "", "", "input identity-mapping-name (U+000D)"},
-		{"vertical tab", config.Config{ProjectKey: "p\v--url=x"}, "", "", "input project-key (U+000B)"},
-		{"form feed", config.Config{Audience: "a\f--url=x"}, "", "", "input audience (U+000C)"},
-		{"next line", config.Config{Audience: "a\u0085b"}, "", "", "input audience (U+0085)"},
-		{"line separator", config.Config{ProviderName: "a\u2028b"}, "", "", "input provider-name (U+2028)"},
-		{"ideographic space", config.Config{ProviderName: "a\u3000b"}, "", "", "input provider-name (U+3000)"},
-		{"zero-width space", config.Config{ProviderName: "a\u200bb"}, "", "", "input provider-name (U+200B)"},
-		{"bidi override", config.Config{IndexURL: "sparse+https://x/\u202e/"}, "", "", "input index-url (U+202E)"},
-		{"not utf-8", config.Config{ProviderName: "a\xffb"}, "", "", "input provider-name (U+FFFD)"},
-		{"home with a space", config.Config{}, "/home/my runner/cargo-oidc", "", "provider binary \"/home/my runner/cargo-oidc\" holds U+0020"},
-		{"home with a no-break space", config.Config{}, "/home/my\u00a0runner/cargo-oidc", "", `provider binary "/home/my\u00a0runner/cargo-oidc" holds U+00A0`},
-		{"record with a no-break space", config.Config{}, "", "/tmp/a\u00a0--url=x/tokens", `minted-token record "/tmp/a\u00a0--url=x/tokens" holds U+00A0`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			cfg := tt.cfg
-			cfg.Provider, cfg.URL, cfg.Retries, cfg.Timeout = config.JFrog, "https://x.jfrog.io", 3, time.Minute
-			if cfg.ProviderName == "" {
-				cfg.ProviderName = "gh"
-			}
-			bin := tt.bin
-			if bin == "" {
-				bin = "/bin/cargo-oidc"
-			}
-			cmd, err := Command(&cfg, bin, tt.rec)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Command = %q, %v; want an error saying %q", cmd, err, tt.want)
-			}
-		})
-	}
+	testenv.Run(t, map[string]test{
+		"space and tab":                  {config.Config{ProviderName: "git hub", ProjectKey: "a\tb"}, "", "", "input provider-name (U+0020), project-key (U+0009) holds"},
+		"no-break space smuggling a url": {config.Config{ProviderName: "gh\u00a0--url=https://other.example"}, "", "", "input provider-name (U+00A0) holds"},
+		"carriage return":                {config.Config{IdentityMappingName: "m\r--url=https://other.example"}, "", "", "input identity-mapping-name (U+000D)"},
+		"vertical tab":                   {config.Config{ProjectKey: "p\v--url=x"}, "", "", "input project-key (U+000B)"},
+		"form feed":                      {config.Config{Audience: "a\f--url=x"}, "", "", "input audience (U+000C)"},
+		"next line":                      {config.Config{Audience: "a\u0085b"}, "", "", "input audience (U+0085)"},
+		"line separator":                 {config.Config{ProviderName: "a\u2028b"}, "", "", "input provider-name (U+2028)"},
+		"ideographic space":              {config.Config{ProviderName: "a\u3000b"}, "", "", "input provider-name (U+3000)"},
+		"zero-width space":               {config.Config{ProviderName: "a\u200bb"}, "", "", "input provider-name (U+200B)"},
+		"bidi override":                  {config.Config{IndexURL: "sparse+https://x/\u202e/"}, "", "", "input index-url (U+202E)"},
+		"not utf-8":                      {config.Config{ProviderName: "a\xffb"}, "", "", "input provider-name (U+FFFD)"},
+		"home with a space":              {config.Config{}, "/home/my runner/cargo-oidc", "", "provider binary \"/home/my runner/cargo-oidc\" holds U+0020"},
+		"home with a no-break space":     {config.Config{}, "/home/my\u00a0runner/cargo-oidc", "", `provider binary "/home/my\u00a0runner/cargo-oidc" holds U+00A0`},
+		"record with a no-break space":   {config.Config{}, "", "/tmp/a\u00a0--url=x/tokens", `minted-token record "/tmp/a\u00a0--url=x/tokens" holds U+00A0`},
+	}, func(t *testing.T, _ string, tt test) {
+		cfg := tt.cfg
+		cfg.Provider, cfg.URL, cfg.Retries, cfg.Timeout = config.JFrog, "https://x.jfrog.io", 3, time.Minute
+		if cfg.ProviderName == "" {
+			cfg.ProviderName = "gh"
+		}
+		bin := tt.bin
+		if bin == "" {
+			bin = "/bin/cargo-oidc"
+		}
+		cmd, err := Command(&cfg, bin, tt.rec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Command = %q, %v; want an error saying %q", cmd, err, tt.want)
+		}
+	})
 }
 
 // TestParseArgsRefuses: an argument given twice is refused rather than the

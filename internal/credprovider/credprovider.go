@@ -325,12 +325,8 @@ func linkOr(path string, err error) error {
 // regular file, then writes tok and a newline to it in one write and
 // closes it.
 func writeRecord(f *os.File, path, tok string) error {
-	if fi, err := f.Stat(); err != nil {
-		f.Close()
-		return fmt.Errorf("the record %s cannot be checked: %w", path, err)
-	} else if !fi.Mode().IsRegular() {
-		f.Close()
-		return &regularfile.NotRegularError{Path: path, Mode: fi.Mode()}
+	if err := regularfile.Check(f, path); err != nil {
+		return err
 	}
 	if _, err := f.Write([]byte(tok + "\n")); err != nil {
 		f.Close()

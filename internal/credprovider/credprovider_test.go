@@ -94,12 +94,21 @@ func (f *fake) serve(t *testing.T, env map[string]string, lines ...string) []map
 		clock = func() time.Time { return now }
 	}
 	var out bytes.Buffer
-	err := Serve(context.Background(), Env{
-		Getenv: testenv.Getenv(env), Stdin: strings.NewReader(strings.Join(lines, "\n") + "\n"),
-		Stdout: &out, HTTP: f.srv.Client(), Now: clock, Stderr: &f.stderr, TempDir: func() string { return f.tmp },
-	})
-	if err != nil {
-		t.Fatalf("Serve: %v", err)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(context.Background(), Env{
+			Getenv: testenv.Getenv(env), Stdin: strings.NewReader(strings.Join(lines, "\n") + "\n"),
+			Stdout: &out, HTTP: f.srv.Client(), Now: clock, Stderr: &f.stderr, TempDir: func() string { return f.tmp },
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		// Not the timeout input's: a file that blocks open(2) would outlast it.
+		t.Fatal("the provider did not answer within 10 seconds")
 	}
 	got := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if got[0] != `{"v":[1]}` {
@@ -115,6 +124,9 @@ func (f *fake) serve(t *testing.T, env map[string]string, lines ...string) []map
 	}
 	if len(answers) != len(lines) {
 		t.Fatalf("%d answers for %d requests: %s", len(answers), len(lines), out.String())
+	}
+	if strings.Contains(out.String(), idToken) {
+		t.Errorf("an answer holds the ID token: %s", out.String())
 	}
 	return answers
 }
@@ -295,6 +307,9 @@ func newCratesFake(t *testing.T, body func(n int32) string) (*httptest.Server, *
 		fmt.Fprint(w, body(issued.Add(1)))
 	})
 	mux.HandleFunc("DELETE /api/v1/trusted_publishing/tokens", func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Authorization"); !strings.HasPrefix(got, "Bearer cio_tp_") {
+			t.Errorf("revocation with Authorization %q, want a minted token", got)
+		}
 		revoked.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -308,16 +323,12 @@ func TestCratesIOServesCratesIOOnlyAndRecordsEveryToken(t *testing.T) {
 	srv, issued, _ := newCratesFake(t, func(n int32) string { return fmt.Sprintf(`{"token":"cio_tp_minted%02d"}`, n) })
 	record := filepath.Join(testenv.TempDir(t), "tokens")
 	args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + record}
-	req := func(index, name string) string {
-		b, _ := json.Marshal(Request{V: 1, Kind: "get", Operation: "publish", Registry: Registry{IndexURL: index, Name: name}, Args: args})
-		return string(b)
-	}
 	f := &fake{srv: srv}
 	answers := f.serve(t, nil,
-		req("https://github.com/rust-lang/crates.io-index", "crates-io"),
-		req("sparse+https://index.crates.io/", "crates-io"),
-		req("sparse+https://evil.example/index/", "evil"),
-		req("https://github.com/rust-lang/crates.io-index-fork", "crates-io"))
+		request("get", "https://github.com/rust-lang/crates.io-index", args...),
+		request("get", "sparse+https://index.crates.io/", args...),
+		request("get", "sparse+https://evil.example/index/", args...),
+		request("get", "https://github.com/rust-lang/crates.io-index-fork", args...))
 	for i, a := range answers[:2] {
 		if !strings.Contains(string(a["Ok"]), `"token":"cio_tp_minted01"`) {
 			t.Errorf("answer %d = %s", i, a)
@@ -375,10 +386,8 @@ func TestCratesIOUnrecordedTokenIsRevoked(t *testing.T) {
 				t.Fatal(err)
 			}
 			record := tc.link(t, testenv.TempDir(t), outside)
-			args := []string{"--provider=crates-io", "--url=" + srv.URL, "--" + RecordArg + "=" + record}
-			b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"}, Args: args})
 			f := &fake{srv: srv}
-			a := f.serve(t, nil, string(b))[0]
+			a := f.serve(t, nil, request("get", "https://github.com/rust-lang/crates.io-index", "--provider=crates-io", "--url="+srv.URL, "--"+RecordArg+"="+record))[0]
 			if a["Ok"] != nil || !strings.Contains(string(a["Err"]), tc.want) || strings.Contains(string(a["Err"]), "cio_tp_linkedrecord") {
 				t.Errorf("answer = %s", a)
 			}
@@ -407,10 +416,105 @@ func TestErrorAnswerIsRedacted(t *testing.T) {
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 	f := &fake{srv: srv}
-	b, _ := json.Marshal(Request{V: 1, Kind: "get", Registry: Registry{IndexURL: "https://github.com/rust-lang/crates.io-index", Name: "crates-io"},
-		Args: []string{"--provider=crates-io", "--url=" + srv.URL}})
-	a := f.serve(t, nil, string(b))[0]
+	a := f.serve(t, nil, request("get", "https://github.com/rust-lang/crates.io-index", "--provider=crates-io", "--url="+srv.URL))[0]
 	if !strings.Contains(string(a["Err"]), "bad jwt payload ***") || strings.Contains(string(a["Err"]), payload) {
 		t.Errorf("answer = %s", a)
+	}
+}
+
+// TestServicesInProviderMode: in provider mode a get makes the service's
+// calls with an ID token of its audience, at the endpoints Cargo's
+// environment names (AZURE_AUTHORITY_HOST, AWS_ENDPOINT_URL_*); the token is
+// answered as the token-scheme says, with its expiry, and served from the
+// token cache to the second get; other registries are refused, and no
+// credential of the way is in any answer.
+func TestServicesInProviderMode(t *testing.T) {
+	t.Parallel()
+	const tenant, client = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "11111111-2222-3333-4444-555555555555"
+	tests := []struct {
+		name, aud, index string
+		args             []string
+		// serve adds the service's handlers to mux, counting each call in n.
+		serve   func(mux *http.ServeMux, n *atomic.Int32)
+		env     func(url string) map[string]string
+		want    string
+		calls   int32
+		secrets []string
+	}{
+		{"azure", "api://AzureADTokenExchange", "sparse+https://pkgs.dev.azure.com/contoso/_packaging/crates/Cargo/index/",
+			[]string{"--provider=azure", "--client-id=" + client, "--tenant-id=" + tenant, "--token-scheme=Bearer", "--retries=0",
+				"--index-url=sparse+https://pkgs.dev.azure.com/contoso/_packaging/crates/Cargo/index/"},
+			func(mux *http.ServeMux, n *atomic.Int32) {
+				mux.HandleFunc("POST /"+tenant+"/oauth2/v2.0/token", func(w http.ResponseWriter, r *http.Request) {
+					_ = r.ParseForm()
+					if r.PostForm.Get("client_assertion") != idToken || r.PostForm.Get("client_id") != client || r.PostForm.Get("grant_type") != "client_credentials" {
+						http.Error(w, `{"error":"invalid_client","error_codes":[70021]}`, http.StatusBadRequest)
+						return
+					}
+					fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":3599,"access_token":"entra-token-%d"}`, n.Add(1))
+				})
+			},
+			func(url string) map[string]string { return map[string]string{"AZURE_AUTHORITY_HOST": url} },
+			"Bearer entra-token-1", 1, nil},
+		{"codeartifact", "sts.amazonaws.com", "sparse+https://my-domain-111122223333.d.codeartifact.eu-west-2.amazonaws.com/cargo/cargo-repo/",
+			[]string{"--provider=codeartifact", "--role-to-assume=arn:aws:iam::111122223333:role/cargo-ci", "--aws-region=eu-west-2",
+				"--domain=my-domain", "--domain-owner=111122223333", "--repository=cargo-repo", "--duration=1800", "--token-scheme=none", "--retries=0"},
+			func(mux *http.ServeMux, n *atomic.Int32) {
+				mux.HandleFunc("POST /sts/", func(w http.ResponseWriter, r *http.Request) {
+					_ = r.ParseForm()
+					if r.PostForm.Get("WebIdentityToken") != idToken || r.PostForm.Get("RoleSessionName") != "cargo-oidc-99-3" {
+						http.Error(w, "bad form", http.StatusBadRequest)
+						return
+					}
+					n.Add(1)
+					fmt.Fprint(w, `<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>`+
+						`<AccessKeyId>ASIAKEY1</AccessKeyId><SecretAccessKey>secret1</SecretAccessKey><SessionToken>session1</SessionToken>`+
+						`</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`)
+				})
+				mux.HandleFunc("POST /ca/v1/authorization-token", func(w http.ResponseWriter, r *http.Request) {
+					if !strings.Contains(r.Header.Get("Authorization"), "Credential=ASIAKEY1/") ||
+						r.URL.Query().Get("duration") != "1800" || r.URL.Query().Get("domain-owner") != "111122223333" {
+						http.Error(w, `{"message":"bad"}`, http.StatusForbidden)
+						return
+					}
+					n.Add(1)
+					fmt.Fprintf(w, `{"authorizationToken":"ca-token-1","expiration":%d}`, now.Add(30*time.Minute).Unix())
+				})
+			},
+			func(url string) map[string]string {
+				return map[string]string{"AWS_ENDPOINT_URL_STS": url + "/sts", "AWS_ENDPOINT_URL_CODEARTIFACT": url + "/ca",
+					"GITHUB_RUN_ID": "99", "GITHUB_RUN_ATTEMPT": "3"}
+			},
+			"ca-token-1", 2, []string{"secret1", "session1", "ASIAKEY1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var ids, calls atomic.Int32
+			mux := http.NewServeMux()
+			serveIDToken(mux, tt.aud, &ids)
+			tt.serve(mux, &calls)
+			f := &fake{srv: httptest.NewTLSServer(mux)}
+			t.Cleanup(f.srv.Close)
+			get := request("get", tt.index, tt.args...)
+			answers := f.serve(t, tt.env(f.srv.URL), get, get, request("get", "sparse+https://other.example/index/", tt.args...))
+			for i, a := range answers[:2] {
+				if ok := okToken(t, a); ok.Token != tt.want || ok.Cache != "expires" {
+					t.Errorf("answer %d: %+v", i, ok)
+				}
+			}
+			if !strings.Contains(string(answers[2]["Err"]), `"url-not-supported"`) {
+				t.Errorf("other registry: %s", answers[2])
+			}
+			if ids.Load() != 1 || calls.Load() != tt.calls {
+				t.Errorf("%d ID tokens and %d service calls, want 1 and %d (the second get is served from the token cache)", ids.Load(), calls.Load(), tt.calls)
+			}
+			all, _ := json.Marshal(answers)
+			for _, s := range tt.secrets {
+				if strings.Contains(string(all), s) {
+					t.Errorf("an answer holds %s", s)
+				}
+			}
+		})
 	}
 }

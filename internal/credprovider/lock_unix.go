@@ -24,9 +24,8 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the lock file: %w", regularfile.Explain(path, err))
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("the lock file %s is not a regular file", path)
+	if err := regularfile.Check(f, path); err != nil {
+		return nil, fmt.Errorf("cannot use the lock file: %w", err)
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)

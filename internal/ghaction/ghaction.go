@@ -13,6 +13,8 @@
 package ghaction
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"strings"
 
@@ -120,4 +122,16 @@ func (s *safeWriter) Write(p []byte) (int, error) {
 		s.err = err
 	}
 	return len(p), nil
+}
+
+// RandomHex is n bytes from random (crypto/rand when nil), in hex.
+func RandomHex(random io.Reader, n int) (string, error) {
+	if random == nil {
+		random = rand.Reader
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
 }

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,175 +18,75 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
-	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
 )
 
-// relCounter counts the requests an in-process registry answers.
-type relCounter struct {
-	mu    sync.Mutex
-	blobs map[string]int // "GET" or "PUT"/"POST"/"PATCH" -> blob requests
-	next  http.Handler
-}
-
-func (c *relCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.Contains(r.URL.Path, "/blobs/") {
-		c.mu.Lock()
-		c.blobs[r.Method]++
-		c.mu.Unlock()
-	}
-	c.next.ServeHTTP(w, r)
-}
-
-func (c *relCounter) count(method string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.blobs[method]
-}
-
-// TestReleasePathPulledImage runs the release path end to end: the image is
-// built from the Dockerfile as a release builds it, pushed to a registry on
-// 127.0.0.1 (go-containerregistry's in-process registry), internal/release
-// writes the release action.yml (runs.image: docker://...@sha256:...), and
-// the action runs from that image, pulled by digest and not built, followed
-// by a `cargo fetch` with what it exported. It prints the step's wall time
-// on the pulled image against the build from the Dockerfile.
+// TestReleasePathPulledImage runs the release path end to end: the run's
+// image built from the Dockerfile is pushed to a registry on 127.0.0.1
+// (go-containerregistry's in-process registry), internal/release writes the
+// release action.yml (runs.image: docker://...@sha256:...), and the action
+// runs from that image, pulled by digest and not built, followed by a
+// `cargo fetch` with what it exported (scnFetch). It prints the pull time
+// against the build from the Dockerfile.
 func TestReleasePathPulledImage(t *testing.T) {
 	t.Parallel()
-	img := scnContainer(t) // the run's one build of the Dockerfile
+	img := scnContainer(t)
 	cargo := scnCargo(t)
-	root := harness.Root(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	ctx, cancel := harness.Context(t.Context(), t, "the release path", 10*time.Minute)
 	defer cancel()
 	e := img.engine
-
-	// The registry: plain HTTP on 127.0.0.1, so podman talks to it with
-	// --tls-verify=false; it stops with the test.
-	counter := &relCounter{blobs: map[string]int{}, next: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	srv := httptest.NewServer(counter)
+	// Plain HTTP on 127.0.0.1, so podman talks to it with --tls-verify=false.
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
 
-	// 1. The image built from the Dockerfile as the runner builds it for
-	// `image: Dockerfile` (once per run, shared with the container
-	// scenarios), under a name of this test's, and the step on it.
-	built := fmt.Sprintf("localhost/cargo-oidc-e2e:release-%d", os.Getpid())
-	relPodman(ctx, t, e, "tag", scnImageTag, built)
-	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), built) })
-	b := img.build
-	mainAction := repoAction(t)
-	buildStep := relRunStep(ctx, t, cargo, mainAction, runner.Container(e, built))
-
-	// 2. Push it, as release.yml pushes to ghcr.io, and write the release
+	// Push, as release.yml pushes to ghcr.io, and write the release
 	// action.yml with the digest.
-	pushed := host + "/cargo-oidc/cargo-oidc:0.99.2"
+	pushed := strings.TrimPrefix(srv.URL, "http://") + "/cargo-oidc/cargo-oidc:0.99.2"
 	digestFile := filepath.Join(t.TempDir(), "digest")
-	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, built, "docker://"+pushed)
+	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, scnImageTag, "docker://"+pushed)
 	ref := pushed + "@" + strings.TrimSpace(readFile(t, digestFile))
-	relYAML, err := release.PinImage([]byte(readFile(t, filepath.Join(root, "action.yml"))), ref)
+	relYAML, err := release.PinImage([]byte(readFile(t, filepath.Join(harness.Root(t), "action.yml"))), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	actionDir := t.TempDir()
-	writeFile(t, filepath.Join(actionDir, "action.yml"), string(relYAML), 0o644)
-	relAction, err := runner.LoadAction(filepath.Join(actionDir, "action.yml"))
-	if err != nil {
-		t.Fatalf("the release action.yml does not load: %v", err)
-	}
-	if relAction.Runs.Image != "docker://"+ref {
-		t.Fatalf("release runs.image = %q, want docker://%s", relAction.Runs.Image, ref)
+	relAction, err := runner.LoadAction(writeFile(t, filepath.Join(t.TempDir(), "action.yml"), string(relYAML), 0o644))
+	if err != nil || relAction.Runs.Image != "docker://"+ref {
+		t.Fatalf("the release action.yml does not load (%v) or does not run docker://%s", err, ref)
 	}
 	// Docker pulls NAME:TAG@DIGEST by the digest and ignores the tag;
 	// Podman refuses a reference with both, so it gets NAME@DIGEST.
-	image := relByDigest(strings.TrimPrefix(relAction.Runs.Image, "docker://"))
-
-	// 3. Nothing of the image stays on this machine: the runner of a user's
-	// job has never built it.
-	if err := e.RemoveImage(ctx, built); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.RemoveImage(ctx, pushed); err != nil {
-		t.Fatal(err)
-	}
+	image := relByDigest(ref)
+	// The runner of a user's job has never built the image: nothing by
+	// that name may be on this machine before the pull.
 	if err := e.Command(ctx, "image", "exists", image).Run(); err == nil {
-		t.Fatalf("%s still exists locally after removing the built image", image)
+		t.Fatalf("%s exists locally before the pull", image)
 	}
-
-	// 4. Pull it by digest, as the runner does during job set-up for
-	// image: docker://..., and run the step on it.
 	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), image) })
-	gets := counter.count(http.MethodGet)
 	pullStart := time.Now()
 	relPodman(ctx, t, e, "pull", "--tls-verify=false", "docker://"+image)
 	pull := time.Since(pullStart)
-	if counter.count(http.MethodGet) == gets {
-		t.Fatal("the pull fetched no blob from the registry: the image was not pulled")
+	scnFetch(scnNewWorld(t, runner.Container(e, image), cargo, relAction), providerNamed(t, "jfrog"))
+	fmt.Printf("release path: image: Dockerfile: podman build (this run's, with the build cache) %s; image: docker://...@sha256: podman pull %s (%.1fx faster)\n",
+		img.build.Duration.Round(10*time.Millisecond), pull.Round(10*time.Millisecond), float64(img.build.Duration)/float64(pull))
+	if pull >= img.build.Duration {
+		t.Errorf("pulling the image (%s) was not faster than building it from the Dockerfile (%s)", pull, img.build.Duration)
 	}
-	pulledStep := relRunStep(ctx, t, cargo, relAction, runner.Container(e, image))
-
-	buildTotal := b.Duration + buildStep
-	pullTotal := pull + pulledStep
-	fmt.Printf("release path: image: Dockerfile: podman build (this run's, with the build cache) %s + step %s = %s; "+
-		"image: docker://...@sha256: podman pull %s + step %s = %s (%.1fx faster)\n",
-		b.Duration.Round(10*time.Millisecond), buildStep.Round(10*time.Millisecond), buildTotal.Round(10*time.Millisecond),
-		pull.Round(10*time.Millisecond), pulledStep.Round(10*time.Millisecond), pullTotal.Round(10*time.Millisecond),
-		float64(buildTotal)/float64(pullTotal))
-	if pullTotal >= buildTotal {
-		t.Errorf("the pulled image (%s) was not faster than a build from the Dockerfile (%s)", pullTotal, buildTotal)
-	}
-}
-
-// relRunStep runs one job: the action (JFrog, token mode) on rt, its post
-// stage, and a later `cargo fetch` that must download the registry's crate
-// with only what the action exported. It returns the main stage's wall time.
-func relRunStep(ctx context.Context, t *testing.T, cargo string, a *runner.Action, rt runner.Runtime) time.Duration {
-	t.Helper()
-	s := fakes.StartT(t, fakes.Options{})
-	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken})
-	caFile := writeFile(t, filepath.Join(job.Temp(), "e2e-ca.pem"), readFile(t, s.CAFile), 0o644) // under RUNNER_TEMP: mounted in the container
-	res, err := job.RunAction(ctx, rt, a, runner.Step{ID: "registry", Inputs: s.JFrogInputs(),
-		Env: map[string]string{"SSL_CERT_FILE": caFile}})
-	if err != nil {
-		t.Fatalf("%s: %v", rt, err)
-	}
-	if res.Failed() || !s.Store.Valid(res.Outputs["token"]) {
-		t.Fatalf("%s: the step failed or gave no valid token (exit %d):\n%s", rt, res.ExitCode, res.Combined())
-	}
-	writeFiles(t, job.Workspace(), project("rel-user", "0.1.0", dependsOn("artifactory")))
-	out, err := job.RunCmd(ctx, runner.Cmd{Name: cargo, Args: []string{"fetch"}, Env: map[string]string{"CARGO_HTTP_CAINFO": s.CAFile}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Failed() || !strings.Contains(out.Stderr, "Downloaded "+fakes.DefaultCrate) {
-		t.Fatalf("%s: cargo fetch after the step failed (exit %d):\n%s", rt, out.ExitCode, out.Combined())
-	}
-	post, err := job.RunPost(ctx, "registry")
-	if err != nil || post == nil || post.Failed() {
-		t.Fatalf("%s: post stage: %v\n%v", rt, err, post)
-	}
-	t.Logf("%s: step %s, cargo fetch %s", rt, res.Duration.Round(time.Millisecond), out.Duration.Round(time.Millisecond))
-	return res.Duration
 }
 
 // relPodman runs podman with the engine's configuration and fails the test
 // on error.
 func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...string) {
 	t.Helper()
-	cmd := e.Command(ctx, args...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	if out, err := e.Command(ctx, args...).CombinedOutput(); err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), harness.Err(ctx, err), out)
 	}
 }
 
 // relByDigest drops the tag of NAME:TAG@DIGEST.
 func relByDigest(ref string) string {
-	name, digest, ok := strings.Cut(ref, "@")
-	if !ok {
-		return ref
-	}
+	name, digest, _ := strings.Cut(ref, "@")
 	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
 		name = name[:i]
 	}
@@ -213,6 +113,11 @@ var relTestOnlyPackages = []string{
 	"github.com/cargo-oidc/cargo-oidc/e2e",
 }
 
+// relIn reports whether path is one of roots or below one.
+func relIn(roots []string, path string) bool {
+	return slices.ContainsFunc(roots, func(r string) bool { return path == r || strings.HasPrefix(path, r+"/") })
+}
+
 // TestReleaseBinaryDependencies: for every released target, `go list -deps`
 // of the binary names only allowed modules and none of this module's
 // test-only packages.
@@ -231,21 +136,10 @@ func TestReleaseBinaryDependencies(t *testing.T) {
 			}
 			for line := range strings.Lines(string(out)) {
 				pkg, mod, _ := strings.Cut(strings.TrimSpace(line), " ")
-				for _, testOnly := range relTestOnlyPackages {
-					if pkg == testOnly || strings.HasPrefix(pkg, testOnly+"/") {
-						t.Errorf("the %s binary links %s, a package only tests may import", tg, pkg)
-					}
+				if relIn(relTestOnlyPackages, pkg) {
+					t.Errorf("the %s binary links %s, a package only tests may import", tg, pkg)
 				}
-				if mod == "" {
-					continue // the standard library
-				}
-				ok := false
-				for _, allowed := range relBinaryModules {
-					if mod == allowed || strings.HasPrefix(mod, allowed+"/") {
-						ok = true
-					}
-				}
-				if !ok {
+				if mod != "" && !relIn(relBinaryModules, mod) { // "": the standard library
 					t.Errorf("the %s binary links module %s, which is not allowed in the binary", tg, mod)
 				}
 			}
@@ -266,7 +160,6 @@ const scnMaxImageSize = release.MaxBinarySize + 250_000
 type scnBuilt struct {
 	engine *container.Engine
 	build  *container.BuildResult
-	base   *container.BaseImage
 }
 
 var (
@@ -321,7 +214,7 @@ func scnBuildImage() (*scnBuilt, error) {
 	fmt.Printf("e2e: image %s: %d bytes (%.2f MB), podman build took %s; base image %s ready in %s (created: %v)\n",
 		b.Image, b.Size, float64(b.Size)/1e6, b.Duration.Round(10*time.Millisecond),
 		base.Name, base.Duration.Round(10*time.Millisecond), base.Created)
-	return &scnBuilt{engine: e, build: b, base: base}, nil
+	return &scnBuilt{engine: e, build: b}, nil
 }
 
 // scnRemoveImage removes the image the tests built, if any (TestMain).
@@ -336,28 +229,11 @@ func scnRemoveImage() {
 	}
 }
 
-// TestContainerImage checks the image built from the repository's
-// Dockerfile: its size is within budget, and both entrypoints exist and run
-// (the main stage's /cargo-oidc and the post stage's /cargo-oidc-post).
+// TestContainerImage: the image built from the repository's Dockerfile is
+// within its size budget (its entrypoints run in TestScenarioContainer).
 func TestContainerImage(t *testing.T) {
 	t.Parallel()
-	img := scnContainer(t)
-	t.Logf("image %s: %d bytes (%.2f MB), built in %s", img.build.Image, img.build.Size, float64(img.build.Size)/1e6, img.build.Duration.Round(10*time.Millisecond))
-	if img.build.Size > scnMaxImageSize {
-		t.Errorf("image is %d bytes, over the budget of %d", img.build.Size, scnMaxImageSize)
-	}
-	for _, ep := range []string{"/cargo-oidc", "/cargo-oidc-post"} {
-		t.Run(strings.TrimPrefix(ep, "/"), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			cmd := img.engine.Command(ctx, "run", "--rm", "--network=none", "--entrypoint", ep, scnImageTag, "--version")
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("podman run --entrypoint %s %s --version: %v\n%s", ep, scnImageTag, err, out)
-			}
-			if !strings.HasPrefix(string(out), "cargo-oidc ") {
-				t.Errorf("%s --version printed %q, want \"cargo-oidc <version>\"", ep, out)
-			}
-		})
+	if b := scnContainer(t).build; b.Size > scnMaxImageSize {
+		t.Errorf("image is %d bytes, over the budget of %d", b.Size, scnMaxImageSize)
 	}
 }

@@ -332,10 +332,11 @@ func cliExec(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]stri
 		t.Fatalf("%s %v: %v", filepath.Base(prog), args, err)
 	}
 	t.Logf("$ %s %s (exit %d)\n%s%s", filepath.Base(prog), strings.Join(args, " "), code, stdout, stderr)
-	if args[0] == "token" {
-		stdout = ""
+	scanned := stderr
+	if args[0] != "token" {
+		scanned += stdout
 	}
-	for _, l := range secretLeaks(filepath.Base(prog)+" "+args[0], stdout+stderr, s.Store.Secrets()) {
+	for _, l := range secretLeaks(filepath.Base(prog)+" "+args[0], scanned, s.Store.Secrets()) {
 		t.Error("LEAK: " + l)
 	}
 	return cliRun{stdout, stderr, code}

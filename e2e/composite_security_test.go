@@ -83,48 +83,44 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 	}
 }
 
-// cmpArgvShims makes a folder of wrappers for the programs setup.sh may
-// start through PATH: each appends its command line to the returned log and
-// runs the real program. They see every command line exactly, however
-// short-lived (busybox sh runs its own applets instead, which only the
-// /proc watch sees).
-func cmpArgvShims(t *testing.T) (dir, log string) {
+// cmpShellPATH is the PATH of a job whose steps run shell for bash: bash,
+// dash, busybox (sh) or "" for a PATH of busybox's applets alone. uses
+// logs each use of the replaced bash (the runner's `bash --noprofile
+// --norc -e -o pipefail FILE` and setup/'s `bash setup.sh`). But for "",
+// PATH starts with wrappers for the programs setup.sh may start, each of
+// which appends its command line to argv and runs the real program: they
+// see every command line exactly, however short-lived (busybox sh runs its
+// own applets instead, which only the /proc watch sees).
+func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	t.Helper()
-	dir = t.TempDir()
-	log = filepath.Join(t.TempDir(), "argv.log")
+	if shell == "" {
+		return cmpBusyboxPATH(t), "", "" // the wrappers would bring the host's tools back
+	}
+	dir := t.TempDir()
+	argv = filepath.Join(dir, "argv.log")
 	for _, name := range []string{"env", "curl", "wget", "sed", "cat", "tr", "awk", "grep", "head", "tail", "od", "cp", "mv",
 		"rm", "mkdir", "chmod", "basename", "sha256sum", "shasum", "wc"} {
-		real, err := exec.LookPath(name)
-		if err != nil {
-			continue
+		if real, err := exec.LookPath(name); err == nil {
+			writeFile(t, filepath.Join(dir, name), "#!/bin/sh\nprintf '%s\\n' \""+name+" $*\" >>'"+argv+"'\nexec '"+real+"' \"$@\"\n", 0o755)
 		}
-		script := "#!/bin/sh\nprintf '%s\\n' \"" + name + " $*\" >>'" + log + "'\nexec '" + real + "' \"$@\"\n"
-		writeFile(t, filepath.Join(dir, name), script, 0o755)
 	}
-	return dir, log
-}
-
-// cmpShellPATH makes a folder with a `bash` that runs shell instead (the
-// runner's `bash --noprofile --norc -e -o pipefail FILE` and setup/'s `bash
-// setup.sh`), logging each use to the returned file; "" for the real bash.
-func cmpShellPATH(t *testing.T, shell string) (dir, log string) {
-	t.Helper()
+	path = dir + string(os.PathListSeparator) + os.Getenv("PATH")
 	var exe string
 	switch shell {
 	case "bash":
-		return "", ""
+		return path, "", argv
 	case "dash":
 		exe = harness.Tool(t, "dash", "apt-get install dash")
 	default:
 		exe = cmpBusybox(t).Busybox + " sh"
 	}
 	dir = t.TempDir()
-	log = filepath.Join(dir, "uses.log")
+	uses = filepath.Join(dir, "uses.log")
 	writeFile(t, filepath.Join(dir, "bash"), "#!/bin/sh\n"+
-		"echo \"$*\" >>'"+log+"'\n"+
+		"echo \"$*\" >>'"+uses+"'\n"+
 		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc|-e) shift ;; -o) shift 2 ;; *) break ;; esac; done\n"+
 		"exec "+exe+" -e \"$@\"\n", 0o755)
-	return dir, log
+	return dir + string(os.PathListSeparator) + path, uses, argv
 }
 
 // cmpBusybox is the host's static busybox and its applets; it skips the
@@ -173,18 +169,7 @@ func TestCompositeTwoSteps(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var uses, argv, path string
-			if tt.shell != "" {
-				var dir, shims string
-				dir, uses = cmpShellPATH(t, tt.shell)
-				shims, argv = cmpArgvShims(t)
-				path = shims + string(os.PathListSeparator) + os.Getenv("PATH")
-				if dir != "" {
-					path = dir + string(os.PathListSeparator) + path
-				}
-			} else {
-				path = cmpBusyboxPATH(t) // the shims would bring the host's tools back
-			}
+			path, uses, argv := cmpShellPATH(t, tt.shell)
 			w := cmpNewWorld(t, map[string]string{"PATH": path})
 			pass := "mirror-pass-" + cmpRandom(t, 12)
 			switch tt.mirror {

@@ -58,33 +58,28 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 		t.Fatalf("the runner would not load setup/action.yml as a composite action: %v", err)
 	}
 	main := repoAction(t)
-	shared := func(a *runner.Action, file string) (names []string, byName map[string]runner.Input) {
-		byName = map[string]runner.Input{}
+	for k, owner := range cmpOwnInputs {
+		_, inMain := main.Input(k)
+		if _, inComp := comp.Input(k); inMain != (owner == "action.yml") || inComp != (owner == "setup/action.yml") {
+			t.Errorf("input %q is listed as %s's own, but action.yml has it: %v, setup/action.yml: %v (fix the exception)", k, owner, inMain, inComp)
+		}
+	}
+	shared := func(a *runner.Action) (ins []runner.Input) {
 		for _, in := range a.Inputs {
 			in.DeprecationMessage = ""
-			byName[in.Name] = in
 			if cmpOwnInputs[in.Name] == "" {
-				names = append(names, in.Name)
+				ins = append(ins, in)
 			}
 		}
-		for k, owner := range cmpOwnInputs {
-			if _, ok := byName[k]; ok != (owner == file) {
-				t.Errorf("input %q is listed as %s's own, but %s has it: %v (fix the exception)", k, owner, file, ok)
-			}
-		}
-		return names, byName
+		return ins
 	}
-	mainIn, mainBy := shared(main, "action.yml")
-	compIn, compBy := shared(comp, "setup/action.yml")
+	mainIn, compIn := shared(main), shared(comp)
 	if !slices.Equal(mainIn, compIn) {
-		t.Errorf("inputs differ (exceptions aside):\n action.yml:       %v\n setup/action.yml: %v", mainIn, compIn)
+		t.Errorf("inputs differ (name, description, required, default, order; exceptions aside):\n action.yml:       %+v\n setup/action.yml: %+v", mainIn, compIn)
 	}
 	want := map[string]string{}
-	for _, k := range mainIn {
-		if mainBy[k] != compBy[k] {
-			t.Errorf("input %s is %+v in action.yml but %+v in setup/action.yml", k, mainBy[k], compBy[k])
-		}
-		want[ghaction.CompositeInputPrefix+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = "${{ inputs." + k + " }}"
+	for _, in := range mainIn {
+		want[ghaction.CompositeInputPrefix+strings.ToUpper(strings.ReplaceAll(in.Name, "-", "_"))] = "${{ inputs." + in.Name + " }}"
 	}
 	i := slices.IndexFunc(comp.Runs.Steps, func(st runner.CompositeStep) bool { return st.ID == "run" })
 	if i < 0 {

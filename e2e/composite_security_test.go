@@ -201,8 +201,8 @@ func TestCompositeTwoSteps(t *testing.T) {
 			if tt.mirror == "file" {
 				want = 0 // copied, not downloaded
 			}
-			if w.rel.downloadCount() != want {
-				t.Errorf("%d downloads from the mirror for two setup steps, want %d", w.rel.downloadCount(), want)
+			if int(w.rel.downloads.Load()) != want {
+				t.Errorf("%d downloads from the mirror for two setup steps, want %d", int(w.rel.downloads.Load()), want)
 			}
 			post := w.runPost().Combined()
 			if w.s.Store.Valid(tok) || w.s.Store.Revocations() != 1 || !strings.Contains(post, "Revoked the crates.io token.") {

@@ -11,7 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,10 +138,9 @@ type cmpRelease struct {
 	binary          []byte
 	handler         http.Handler // serves the release's files
 
-	mu         sync.Mutex
-	body       []byte // what the mirror serves for the binary
-	downloads  int
-	user, pass string // Basic credentials the mirror requires, when set
+	body      atomic.Pointer[[]byte]    // what the mirror serves for the binary
+	auth      atomic.Pointer[[2]string] // Basic credentials the mirror requires, when set
+	downloads atomic.Int32
 }
 
 func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
@@ -170,11 +169,10 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 	for name, data := range files { // a release commit writes its own
 		writeFile(t, filepath.Join(dir, name), string(data), 0o644)
 	}
-	r := &cmpRelease{setupDir: dir, asset: host.Asset(), binary: bin, body: bin}
+	r := &cmpRelease{setupDir: dir, asset: host.Asset(), binary: bin}
+	r.body.Store(&bin)
 	r.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if u, p, _ := req.BasicAuth(); r.user != "" && (u != r.user || p != r.pass) {
+		if u, p, _ := req.BasicAuth(); r.auth.Load() != nil && [2]string{u, p} != *r.auth.Load() {
 			http.Error(w, "mirror credentials required", http.StatusUnauthorized)
 			return
 		}
@@ -182,9 +180,9 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 			http.NotFound(w, req)
 			return
 		}
-		r.downloads++
+		r.downloads.Add(1)
 		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = w.Write(r.body)
+		_, _ = w.Write(*r.body.Load())
 	})
 	srv := ca.StartServer(r.handler)
 	t.Cleanup(srv.Close)
@@ -195,23 +193,8 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 // requireAuth makes the mirror answer 401 without Basic credentials
 // user:pass, and returns the mirror's download-url carrying them.
 func (r *cmpRelease) requireAuth(user, pass string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.user, r.pass = user, pass
+	r.auth.Store(&[2]string{user, pass})
 	return strings.Replace(r.mirror, "https://", "https://"+user+":"+pass+"@", 1)
-}
-
-// serve replaces what the mirror answers for the binary.
-func (r *cmpRelease) serve(body []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.body = body
-}
-
-func (r *cmpRelease) downloadCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.downloads
 }
 
 // cmpWorld is one job using the composite: fake services, the job (its
@@ -355,8 +338,8 @@ func TestComposite(t *testing.T) {
 			p := providerNamed(t, tt.provider)
 			w := cmpNewWorld(t, nil)
 			res := w.runSetup("registry", p, map[string]string{"credential-mode": tt.mode})
-			if res.Failed || !strings.Contains(res.Combined(), "matches") || w.rel.downloadCount() != 1 {
-				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloadCount(), res.Combined())
+			if res.Failed || !strings.Contains(res.Combined(), "matches") || int(w.rel.downloads.Load()) != 1 {
+				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", int(w.rel.downloads.Load()), res.Combined())
 			}
 			tok := res.Outputs["token"]
 			if tt.mode == "token" {
@@ -449,7 +432,7 @@ func TestCompositeRefusals(t *testing.T) {
 		// left. A binary that was checked once and changed on disk
 		// afterwards is downloaded and checked again, not run.
 		{name: "wrong checksum", prepare: func(w *cmpWorld, _ string) map[string]string {
-			w.rel.serve([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n"))
+			w.rel.body.Store(new([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n")))
 			return nil
 		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: cmpTamperedNeverRuns},
 		// A step the binary fails (a credentials-file outside the workspace
@@ -519,16 +502,16 @@ func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	if left, _ := os.ReadDir(binDir); len(left) != 0 || len(w.s.Store.Tokens()) != 0 {
 		t.Errorf("files left in the binary folder (%d), or a token was issued", len(left))
 	}
-	w.rel.requireAuth("", "")
-	w.rel.serve(w.rel.binary)
+	w.rel.auth.Store(nil)
+	w.rel.body.Store(&w.rel.binary)
 	jfrog := providerNamed(t, "jfrog")
 	if ok := w.runSetup("registry2", jfrog, nil); ok.Failed {
 		t.Fatalf("setup with the right binary failed:\n%s", ok.Combined())
 	}
 	writeFile(t, filepath.Join(binDir, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
-	before := w.rel.downloadCount()
-	if again := w.runSetup("registry3", jfrog, nil); again.Failed || w.rel.downloadCount() != before+1 {
-		t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed, w.rel.downloadCount()-before)
+	before := int(w.rel.downloads.Load())
+	if again := w.runSetup("registry3", jfrog, nil); again.Failed || int(w.rel.downloads.Load()) != before+1 {
+		t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed, int(w.rel.downloads.Load())-before)
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("a tampered binary ran")

@@ -193,16 +193,16 @@ func TestCompositeTwoSteps(t *testing.T) {
 			cio := w.runSetup("crates-io", providerNamed(t, "crates-io"), map[string]string{"credentials-file": creds})
 			jf := w.runSetup("jfrog", providerNamed(t, "jfrog"), map[string]string{"registry-name": "corp"})
 			tok := cio.Outputs["token"]
-			if cio.Failed || jf.Failed || jf.Outputs["registry-name"] != "corp" || !w.s.Store.Valid(jf.Outputs["token"]) ||
+			if cio.Failed() || jf.Failed() || jf.Outputs["registry-name"] != "corp" || !w.s.Store.Valid(jf.Outputs["token"]) ||
 				!strings.HasPrefix(tok, "cio_tp_") || !w.s.Store.Valid(tok) || !strings.Contains(readFile(t, creds), tok) {
 				t.Fatalf("a setup step failed or gave no valid token (the credentials file must hold crates.io's)")
 			}
-			want := 1
+			want := int32(1)
 			if tt.mirror == "file" {
 				want = 0 // copied, not downloaded
 			}
-			if int(w.rel.downloads.Load()) != want {
-				t.Errorf("%d downloads from the mirror for two setup steps, want %d", int(w.rel.downloads.Load()), want)
+			if w.rel.downloads.Load() != want {
+				t.Errorf("%d downloads from the mirror for two setup steps, want %d", w.rel.downloads.Load(), want)
 			}
 			post := w.runPost().Combined()
 			if w.s.Store.Valid(tok) || w.s.Store.Revocations() != 1 || !strings.Contains(post, "Revoked the crates.io token.") {
@@ -289,7 +289,7 @@ func TestCompositeDownloadBounds(t *testing.T) {
 				w.rel.mirror = srv.URL + "/releases/{version}"
 
 				res := w.runSetup("registry", providerNamed(t, "jfrog"), nil)
-				if out := res.Combined(); !res.Failed || !strings.Contains(out, "::error title=cargo-oidc setup::") || !strings.Contains(out, want) {
+				if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error title=cargo-oidc setup::") || !strings.Contains(out, want) {
 					t.Errorf("the step did not fail saying %q", want)
 				}
 				if tool == "curl" && plainHits.Load() != 0 {

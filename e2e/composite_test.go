@@ -109,24 +109,6 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	}
 }
 
-// cmpResult is what the steps of a composite action left.
-type cmpResult struct {
-	Steps   []*runner.StepResult
-	Outputs map[string]string // the action's outputs
-	Env     map[string]string // what the steps put in GITHUB_ENV
-	Masks   []string
-	Failed  bool
-}
-
-// Combined is the output of every composite step.
-func (r *cmpResult) Combined() string {
-	var b strings.Builder
-	for _, s := range r.Steps {
-		b.WriteString(s.Combined())
-	}
-	return b.String()
-}
-
 // cmpRelease is the release a world downloads: the repository's setup/
 // folder with the SHA256SUMS and VERSION a release commit adds (the
 // checksum of the action's built binary as this machine's asset; the other
@@ -237,7 +219,7 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 // with the step's with: inputs. Steps run in order until one fails (the
 // default if: success()); a step with an if:, a uses: or a shell other than
 // bash is refused, since the emulation would have to guess.
-func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string) *cmpResult {
+func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string) *runner.StepResult {
 	t := w.t
 	t.Helper()
 	inputs, warnings, err := w.job.ActionInputs(a, runner.Step{Inputs: with})
@@ -267,7 +249,8 @@ func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string)
 		}
 		return v
 	}
-	res := &cmpResult{Outputs: map[string]string{}, Env: map[string]string{}}
+	// The steps' results as one: their output, masks, GITHUB_ENV and status.
+	res := &runner.StepResult{ID: id, Outputs: map[string]string{}, Env: map[string]string{}}
 	for i, st := range a.Runs.Steps {
 		if st.If != "" || st.Uses != "" || st.Shell != "bash" || st.Run == "" {
 			t.Fatalf("%s step %d: the emulation runs only `shell: bash` run: steps without if:", dir, i+1)
@@ -283,10 +266,10 @@ func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string)
 		if err != nil {
 			t.Fatalf("%s step %d: %v", dir, i+1, harness.Err(w.ctx, err))
 		}
-		res.Steps, res.Masks = append(res.Steps, r), append(res.Masks, r.Masks...)
+		res.Stdout, res.Masks, res.ExitCode = res.Stdout+r.Combined(), append(res.Masks, r.Masks...), r.ExitCode
 		steps[st.ID] = r.Outputs
 		maps.Copy(res.Env, r.Env)
-		if res.Failed = r.Failed(); res.Failed {
+		if r.Failed() {
 			break
 		}
 	}
@@ -298,7 +281,7 @@ func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string)
 }
 
 // runSetup runs the setup composite with p's inputs, extra and the mirror.
-func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *cmpResult {
+func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *runner.StepResult {
 	w.t.Helper()
 	in := p.inputs(w.s)
 	in["download-url"] = w.rel.mirror
@@ -308,10 +291,10 @@ func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *cmp
 
 // runPost runs setup/post, which never fails the job and removes the
 // action's folder under RUNNER_TEMP.
-func (w *cmpWorld) runPost() *cmpResult {
+func (w *cmpWorld) runPost() *runner.StepResult {
 	w.t.Helper()
 	res := w.run(w.post, filepath.Join(w.rel.setupDir, "post"), "post", nil)
-	if res.Failed {
+	if res.Failed() {
 		w.t.Fatalf("setup/post failed")
 	}
 	if _, err := os.Stat(filepath.Join(w.job.Temp(), "cargo-oidc-setup")); !os.IsNotExist(err) {
@@ -338,8 +321,8 @@ func TestComposite(t *testing.T) {
 			p := providerNamed(t, tt.provider)
 			w := cmpNewWorld(t, nil)
 			res := w.runSetup("registry", p, map[string]string{"credential-mode": tt.mode})
-			if res.Failed || !strings.Contains(res.Combined(), "matches") || int(w.rel.downloads.Load()) != 1 {
-				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", int(w.rel.downloads.Load()), res.Combined())
+			if res.Failed() || !strings.Contains(res.Combined(), "matches") || w.rel.downloads.Load() != 1 {
+				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloads.Load(), res.Combined())
 			}
 			tok := res.Outputs["token"]
 			if tt.mode == "token" {
@@ -472,7 +455,7 @@ func TestCompositeRefusals(t *testing.T) {
 				prov = "jfrog"
 			}
 			res := w.runSetup("registry", providerNamed(t, prov), extra)
-			if out := res.Combined(); !res.Failed || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
+			if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
 				t.Errorf("want a failure with an ::error saying %q", tt.want)
 			} else if !tt.binary && !strings.Contains(out, "::error title=cargo-oidc setup::") {
 				t.Errorf("the error is not setup.sh's")
@@ -505,13 +488,13 @@ func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	w.rel.auth.Store(nil)
 	w.rel.body.Store(&w.rel.binary)
 	jfrog := providerNamed(t, "jfrog")
-	if ok := w.runSetup("registry2", jfrog, nil); ok.Failed {
+	if ok := w.runSetup("registry2", jfrog, nil); ok.Failed() {
 		t.Fatalf("setup with the right binary failed:\n%s", ok.Combined())
 	}
 	writeFile(t, filepath.Join(binDir, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
-	before := int(w.rel.downloads.Load())
-	if again := w.runSetup("registry3", jfrog, nil); again.Failed || int(w.rel.downloads.Load()) != before+1 {
-		t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed, int(w.rel.downloads.Load())-before)
+	before := w.rel.downloads.Load()
+	if again := w.runSetup("registry3", jfrog, nil); again.Failed() || w.rel.downloads.Load() != before+1 {
+		t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed(), w.rel.downloads.Load()-before)
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("a tampered binary ran")
@@ -549,7 +532,7 @@ func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 			t.Parallel()
 			w := cmpNewWorld(t, nil)
 			res := w.runSetup("crates-io", providerNamed(t, "crates-io"), nil)
-			if res.Failed {
+			if res.Failed() {
 				t.Fatalf("setup failed:\n%s", res.Combined())
 			}
 			tok := res.Outputs["token"]

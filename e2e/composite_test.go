@@ -404,7 +404,9 @@ func TestCompositeRefusals(t *testing.T) {
 		}, want: "could not download https://127.0.0.1:"}, // the URL without its user information
 		// A curl that fails as for a network error: the test sees the URL
 		// the action chose, without the network.
-		{name: "default download URL", env: map[string]string{"PATH": "SHIM"}, prepare: func(*cmpWorld, string) map[string]string {
+		{name: "default download URL", prepare: func(w *cmpWorld, _ string) map[string]string {
+			curl := writeFile(w.t, filepath.Join(w.t.TempDir(), "curl"), "#!/bin/sh\nexit 7\n", 0o755)
+			w.job.SetEnv("PATH", filepath.Dir(curl)+string(os.PathListSeparator)+w.job.Env()["PATH"])
 			return map[string]string{"download-url": ""}
 		}, want: "could not download https://github.com/cargo-oidc/cargo-oidc/releases/download/" + cmpVersion + "/cargo-oidc-"},
 		{name: "not a URL, with credentials", prepare: func(_ *cmpWorld, url string) map[string]string {
@@ -438,12 +440,7 @@ func TestCompositeRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env := maps.Clone(tt.env)
-			if env["PATH"] == "SHIM" {
-				shim := writeFile(t, filepath.Join(t.TempDir(), "curl"), "#!/bin/sh\nexit 7\n", 0o755)
-				env["PATH"] = filepath.Dir(shim) + string(os.PathListSeparator) + os.Getenv("PATH")
-			}
-			w := cmpNewWorld(t, env)
+			w := cmpNewWorld(t, tt.env)
 			pass := "pw-" + cmpRandom(t, 12)
 			url := w.rel.requireAuth("u", pass)
 			extra := map[string]string{"download-url": url}

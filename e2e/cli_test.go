@@ -5,20 +5,30 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"io/fs"
+	"log"
 	"maps"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
+	"github.com/cargo-oidc/cargo-oidc/internal/release"
 )
 
 // TestCLI runs the built binary as a user, the runner or Cargo does, one
@@ -126,14 +136,7 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 			t.Errorf("help lists --%s=, which the binary refuses: %v\n%s", f, err, out)
 		}
 	}
-	providerArgs := names(providerPart)
-	for _, in := range config.Inputs {
-		if !strings.Contains(providerPart, " "+in) {
-			t.Errorf("help does not list input %s", in)
-		}
-		providerArgs = append(providerArgs, in)
-	}
-	for _, a := range providerArgs {
+	for _, a := range append(names(providerPart), config.Inputs...) { // TestCLI: the help lists every input
 		args := []string{"--provider=jfrog", "--url=https://example.jfrog.io", "--provider-name=p", "--repository=r"}
 		if _, err := credprovider.ParseArgs(append(args, "--"+a+"=x")); err != nil && strings.Contains(err.Error(), "unknown argument") {
 			t.Errorf("help lists --%s=, which the credential provider refuses: %v", a, err)
@@ -157,48 +160,26 @@ func TestVersionGoInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping in -short mode: compiles the binary once more")
 	}
-	root := harness.Root(t)
 	const ver = "v0.99.0"
 	proxy := t.TempDir()
-	verWriteModule(t, root, filepath.Join(proxy, verModule, "@v"), ver)
-
+	verWriteModule(t, harness.Root(t), filepath.Join(proxy, verModule, "@v"), ver)
 	gobin := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	ctx, cancel := harness.Context(t.Context(), t, "go install "+verModule+"@"+ver, 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "install", verModule+"@"+ver)
 	cmd.Dir = t.TempDir() // outside any module, as a user would run it
-	cmd.Env = append(os.Environ(),
-		"GOBIN="+gobin,
-		"GOPROXY=file://"+filepath.ToSlash(proxy),
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOPROXY=file://"+filepath.ToSlash(proxy),
 		"GOSUMDB=off", // the proxy's module is not in sum.golang.org; go.sum still checks the dependencies
-		"GOFLAGS=",
-		"GOTOOLCHAIN=local",
-		"CGO_ENABLED=0",
-	)
-	out, err := cmd.CombinedOutput()
+		"GOFLAGS=", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go install %s@%s: %v\n%s", verModule, ver, harness.Err(ctx, err), out)
+	}
+	bin, err := exec.LookPath(filepath.Join(gobin, "cargo-oidc")) // .exe on Windows
 	if err != nil {
-		t.Fatalf("go install %s@%s: %v\n%s", verModule, ver, err, out)
+		t.Fatal(err)
 	}
-	bin := filepath.Join(gobin, "cargo-oidc")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	got, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		t.Fatalf("%s --version: %v", bin, err)
-	}
-	if want := "cargo-oidc " + ver + "\n"; string(got) != want {
-		t.Errorf("go install ...@%s: --version printed %q, want %q", ver, got, want)
-	}
-	// The credential provider reports the same version in its hello.
-	plugin := exec.Command(bin, "--cargo-plugin")
-	plugin.Stdin = strings.NewReader("")
-	hello, err := plugin.Output()
-	if err != nil {
-		t.Fatalf("%s --cargo-plugin: %v", bin, err)
-	}
-	if !bytes.HasPrefix(hello, []byte(`{"v":[1]}`)) {
-		t.Errorf("--cargo-plugin hello is %q", hello)
+	if got, err := exec.Command(bin, "--version").Output(); err != nil || string(got) != "cargo-oidc "+ver+"\n" {
+		t.Errorf("go install ...@%s: --version printed %q (%v), want %q", ver, got, err, "cargo-oidc "+ver+"\n")
 	}
 }
 
@@ -221,31 +202,20 @@ func TestVersionUnstamped(t *testing.T) {
 // verWriteModule writes the files a module proxy serves for version ver
 // (list, .info, .mod, .zip) into dir, the zip made from the working tree at
 // root the way `go mod download` expects it: every file under
-// "<module>@<version>/", without .git.
+// "<module>@<version>/", without .git, vendor and nested modules.
 func verWriteModule(t *testing.T, root, dir, ver string) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := json.Marshal(map[string]string{"Version": ver, "Time": "2026-01-02T03:04:05Z"})
-	files := map[string][]byte{"list": []byte(ver + "\n"), ver + ".info": info, ver + ".mod": gomod}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	prefix := verModule + "@" + ver + "/"
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			if rel != "." && (d.Name() == ".git" || d.Name() == "vendor" || verFileExists(filepath.Join(p, "go.mod"))) {
+		if d.IsDir() && rel != "." {
+			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil || d.Name() == ".git" || d.Name() == "vendor" {
 				return filepath.SkipDir
 			}
-			return nil
 		}
 		if !d.Type().IsRegular() || d.Name() == ".git" {
 			return nil
@@ -254,28 +224,18 @@ func verWriteModule(t *testing.T, root, dir, ver string) {
 		if err != nil {
 			return err
 		}
-		w, err := zw.Create(prefix + filepath.ToSlash(rel))
-		if err != nil {
-			return err
+		w, err := zw.Create(verModule + "@" + ver + "/" + filepath.ToSlash(rel))
+		if err == nil {
+			_, err = w.Write(data)
 		}
-		_, err = w.Write(data)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || zw.Close() != nil {
+		t.Fatalf("zip of the module: %v", err)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	files[ver+".zip"] = buf.Bytes()
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, dir, map[string]string{"list": ver + "\n", ver + ".info": `{"Version":"` + ver + `","Time":"2026-01-02T03:04:05Z"}`,
+		ver + ".mod": readFile(t, filepath.Join(root, "go.mod")), ver + ".zip": buf.String()})
 }
-
-func verFileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // provBinary builds the action once (harness.Binary) or fails the test.
 func provBinary(t testing.TB) string {
@@ -303,35 +263,28 @@ func BenchmarkProviderGetCache(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	req = append(req, '\n')
 	get := func(temp string) {
 		cmd := exec.Command(bin, "--cargo-plugin")
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "RUNNER_TEMP=" + temp}, s.ActionEnv()...)
-		cmd.Stdin = bytes.NewReader(req)
-		out, err := cmd.Output()
-		if err != nil || !bytes.Contains(out, []byte(`"token":"Bearer `)) {
+		cmd.Stdin = bytes.NewReader(append(req, '\n'))
+		if out, err := cmd.Output(); err != nil || !bytes.Contains(out, []byte(`"token":"Bearer `)) {
 			b.Fatalf("provider: %v, %d bytes", err, len(out))
 		}
 	}
 	for _, mode := range []string{"exchange", "cache"} {
 		b.Run(mode, func(b *testing.B) {
-			temps := make([]string, b.N)
-			for i := range temps {
-				temps[i] = b.TempDir()
-			}
+			cache := b.TempDir()
 			if mode == "cache" {
-				for i := range temps {
-					temps[i] = temps[0]
-				}
-				get(temps[0]) // fills the cache
+				get(cache) // fills the cache
 			}
 			before := s.Store.Exchanges("jfrog")
-			b.ResetTimer()
 			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				get(temps[i])
+			for b.Loop() {
+				if mode == "exchange" {
+					cache = b.TempDir()
+				}
+				get(cache)
 			}
-			b.StopTimer()
 			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
 			want := map[string]int{"exchange": b.N, "cache": 0}[mode]
 			if got := s.Store.Exchanges("jfrog") - before; got != want {
@@ -366,16 +319,14 @@ func cliEnv(t *testing.T, s *fakes.Stack, extra map[string]string) map[string]st
 	return env
 }
 
-// cliExec runs the binary in dir with env and args (cliRun runs prog), and
-// fails the test when a secret the fakes issued shows in its output (but
-// for token's stdout: the token, by design).
-func cliExec(t *testing.T, s *fakes.Stack, dir string, env map[string]string, args ...string) cliRun {
+// cliExec runs prog (the built binary for "") in dir with env and args,
+// and fails the test when a secret the fakes issued shows in its output
+// (but for token's stdout: the token, by design).
+func cliExec(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]string, args ...string) cliRun {
 	t.Helper()
-	return cliRunProg(t, s, provBinary(t), dir, env, args...)
-}
-
-func cliRunProg(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]string, args ...string) cliRun {
-	t.Helper()
+	if prog == "" {
+		prog = provBinary(t)
+	}
 	cmd := exec.CommandContext(t.Context(), prog, args...)
 	cmd.Dir = dir
 	for k, v := range env {
@@ -386,9 +337,12 @@ func cliRunProg(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]s
 		t.Fatalf("%s %v: %v", filepath.Base(prog), args, err)
 	}
 	t.Logf("$ %s %s (exit %d)\n%s%s", filepath.Base(prog), strings.Join(args, " "), code, stdout, stderr)
-	noIssuedSecret(t, s, "stderr of "+filepath.Base(prog)+" "+args[0], stderr)
+	scanned := stderr
 	if args[0] != "token" {
-		noIssuedSecret(t, s, "stdout of "+filepath.Base(prog)+" "+args[0], stdout)
+		scanned += stdout
+	}
+	for _, l := range secretLeaks(filepath.Base(prog)+" "+args[0], scanned, s.Store.Secrets()) {
+		t.Error("LEAK: " + l)
 	}
 	return cliRun{stdout, stderr, code}
 }
@@ -405,9 +359,9 @@ func cliInputs(in map[string]string) []string {
 // TestCommandExecGitLabPublishesToCratesIO: in a GitLab job, `cargo-oidc exec
 // --provider=crates-io -- cargo publish` exchanges the job's id_tokens
 // variable (GitLab's issuer and claims) with crates.io, the real cargo
-// publishes with the token, and the token is revoked after; the ID token
-// is then spent, and a second exec says so without running its command.
-// A project crates.io does not trust is refused with GitLab's claims shown.
+// publishes with the token, and the token is revoked after. A project
+// crates.io does not trust is refused with GitLab's claims shown, and its
+// command does not run.
 func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	t.Parallel()
 	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
@@ -424,32 +378,17 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	env := cliEnv(t, s, map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt})
 	dir := t.TempDir()
 	writeFiles(t, dir, project("gl-published", "0.1.0", ""))
-
-	r := cliExec(t, s, dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "cargo", "publish", "--allow-dirty", "--no-verify")
-	if r.code != 0 {
-		t.Fatalf("exec cargo publish: exit %d", r.code)
-	}
-	if got := strings.Join(s.Registry.Published(), ","); got != "gl-published@0.1.0" {
-		t.Errorf("published %q", got)
+	r := cliExec(t, s, "", dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "cargo", "publish", "--allow-dirty", "--no-verify")
+	if r.code != 0 || strings.Join(s.Registry.Published(), ",") != "gl-published@0.1.0" {
+		t.Fatalf("exec cargo publish: exit %d, published %q", r.code, s.Registry.Published())
 	}
 	if s.Store.Exchanges("crates-io") != 1 || s.Store.Revocations() != 1 || !strings.Contains(r.stderr, "revoked the crates.io token") {
 		t.Errorf("%d exchanges, %d revocations, want 1 and 1", s.Store.Exchanges("crates-io"), s.Store.Revocations())
 	}
-	if entries, _ := os.ReadDir(env["CARGO_HOME"]); len(entries) > 0 {
-		for _, e := range entries {
-			if e.Name() == "credentials.toml" || e.Name() == "config.toml" {
-				t.Errorf("exec wrote %s", e.Name())
-			}
+	for _, name := range []string{"credentials.toml", "config.toml"} {
+		if _, err := os.Stat(filepath.Join(env["CARGO_HOME"], name)); err == nil {
+			t.Errorf("exec wrote %s", name)
 		}
-	}
-
-	marker := filepath.Join(dir, "ran")
-	r = cliExec(t, s, dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "touch", marker)
-	if r.code != 1 || !strings.Contains(r.stderr, "JWT has already been used") {
-		t.Errorf("a second exec with the spent ID token: exit %d", r.code)
-	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Errorf("the command ran without a token")
 	}
 
 	other, err := gl.MintGitLab("crates.io", map[string]any{"project_path": "grp/other", "ci_config_ref_uri": "gitlab.com/grp/other//ci/release.yml@refs/heads/main"})
@@ -457,7 +396,8 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	env["CARGO_OIDC_ID_TOKEN"] = other
-	r = cliExec(t, s, dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "touch", marker)
+	marker := filepath.Join(dir, "ran")
+	r = cliExec(t, s, "", dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "touch", marker)
 	for _, w := range []string{"crates.io refused the token exchange of the ID token from GitLab CI's CARGO_OIDC_ID_TOKEN",
 		"No Trusted Publishing config found for repository `grp/other`", "hint: check the crate's GitLab trusted publisher",
 		"hint:   project_path: grp/other", "hint:   namespace_id: 72",
@@ -466,8 +406,8 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 			t.Errorf("the refusal does not say %q", w)
 		}
 	}
-	if r.code != 1 {
-		t.Errorf("exit %d, want 1", r.code)
+	if _, err := os.Stat(marker); r.code != 1 || err == nil {
+		t.Errorf("exit %d, want 1, and the command must not run (marker: %v)", r.code, err)
 	}
 }
 
@@ -487,27 +427,22 @@ func TestCommandConfigureThenCargoFetch(t *testing.T) {
 	writeFiles(t, env["CARGO_HOME"], map[string]string{"config.toml": "# the machine's own\n[net]\ngit-fetch-with-cli = false\n"})
 	dir := t.TempDir()
 	writeFiles(t, dir, project("uses-dep", "0.1.0", `prov-a = { version = "1", registry = "artifactory" }`+"\n"))
-
 	args := append([]string{"configure", "--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}, cliInputs(s.JFrogInputs())...)
-	r := cliExec(t, s, dir, env, args...)
-	if r.code != 0 {
+	if r := cliExec(t, s, "", dir, env, args...); r.code != 0 {
 		t.Fatalf("configure: exit %d", r.code)
 	}
-	cfg, _ := os.ReadFile(filepath.Join(env["CARGO_HOME"], "config.toml"))
+	cfg := readFile(t, filepath.Join(env["CARGO_HOME"], "config.toml"))
 	for _, w := range []string{"# the machine's own\n[net]\ngit-fetch-with-cli = false\n", "[registries.artifactory]", "index = \"" + s.JFrogIndex + "\"",
 		"credential-provider = \"" + provBinary(t) + " --provider=jfrog", "--id-token-env=REG_ID_TOKEN\""} {
-		if !strings.Contains(string(cfg), w) {
+		if !strings.Contains(cfg, w) {
 			t.Errorf("config.toml lacks %q:\n%s", w, cfg)
 		}
 	}
-	if strings.Contains(string(cfg), idt) || s.Store.Exchanges("jfrog") != 0 {
+	if strings.Contains(cfg, idt) || s.Store.Exchanges("jfrog") != 0 {
 		t.Errorf("configure exchanged or wrote the ID token")
 	}
-	if r := cliRunProg(t, s, "cargo", dir, env, "fetch"); r.code != 0 {
-		t.Fatalf("cargo fetch: exit %d", r.code)
-	}
-	if s.Store.Exchanges("jfrog") == 0 {
-		t.Errorf("cargo fetched without asking cargo-oidc for a token")
+	if r := cliExec(t, s, "cargo", dir, env, "fetch"); r.code != 0 || s.Store.Exchanges("jfrog") == 0 {
+		t.Fatalf("cargo fetch: exit %d, %d exchanges (want cargo to ask cargo-oidc for a token)", r.code, s.Store.Exchanges("jfrog"))
 	}
 }
 
@@ -524,27 +459,228 @@ func TestCommandTokenAndPluginPosition(t *testing.T) {
 	}
 	env := cliEnv(t, s, map[string]string{"REG_ID_TOKEN": idt})
 	in := append([]string{"--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}, cliInputs(s.JFrogInputs())...)
-
-	r := cliExec(t, s, t.TempDir(), env, append([]string{"token"}, in...)...)
-	tok := strings.TrimSuffix(r.stdout, "\n")
-	if r.code != 0 || strings.Contains(tok, "\n") || !s.Store.Valid(tok) {
-		t.Fatalf("token: exit %d, stdout is not one valid token", r.code)
+	r := cliExec(t, s, "", t.TempDir(), env, append([]string{"token"}, in...)...)
+	if tok := strings.TrimSuffix(r.stdout, "\n"); r.code != 0 || strings.Contains(tok, "\n") || !s.Store.Valid(tok) || !strings.Contains(r.stderr, "now in your hands") {
+		t.Fatalf("token: exit %d, stdout is not one valid token, or no warning on stderr", r.code)
 	}
-	if !strings.Contains(r.stderr, "now in your hands") {
-		t.Errorf("token gave no warning")
-	}
-
 	sh := harness.Tool(t, "sh", "install a POSIX shell")
-	r = cliExec(t, s, t.TempDir(), env, append(append([]string{"exec"}, in...), "--", sh, "-c", `echo "ran $0 ${CARGO_REGISTRIES_ARTIFACTORY_TOKEN%% *}"`, "--cargo-plugin")...)
+	r = cliExec(t, s, "", t.TempDir(), env, append(append([]string{"exec"}, in...), "--", sh, "-c", `echo "ran $0 ${CARGO_REGISTRIES_ARTIFACTORY_TOKEN%% *}"`, "--cargo-plugin")...)
 	if r.code != 0 || r.stdout != "ran --cargo-plugin Bearer\n" {
 		t.Errorf("exec -- sh ... --cargo-plugin: exit %d, stdout %q, want the tool's output", r.code, r.stdout)
 	}
 }
 
-// noIssuedSecret fails t when text holds a token the fakes issued.
-func noIssuedSecret(t testing.TB, s *fakes.Stack, where, text string) {
+// TestReleasePathPulledImage runs the release path end to end: the run's
+// image built from the Dockerfile is pushed to a registry on 127.0.0.1
+// (go-containerregistry's in-process registry), internal/release writes the
+// release action.yml (runs.image: docker://...@sha256:...), and the action
+// runs from that image, pulled by digest and not built, followed by a
+// `cargo fetch` with what it exported (scnFetch). It prints the pull time
+// against the build from the Dockerfile.
+func TestReleasePathPulledImage(t *testing.T) {
+	t.Parallel()
+	img := scnContainer(t)
+	cargo := scnCargo(t)
+	ctx, cancel := harness.Context(t.Context(), t, "the release path", 10*time.Minute)
+	defer cancel()
+	e := img.engine
+	// Plain HTTP on 127.0.0.1, so podman talks to it with --tls-verify=false.
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+
+	// Push, as release.yml pushes to ghcr.io, and write the release
+	// action.yml with the digest.
+	pushed := strings.TrimPrefix(srv.URL, "http://") + "/cargo-oidc/cargo-oidc:0.99.2"
+	digestFile := filepath.Join(t.TempDir(), "digest")
+	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, scnImageTag, "docker://"+pushed)
+	ref := pushed + "@" + strings.TrimSpace(readFile(t, digestFile))
+	relYAML, err := release.PinImage([]byte(readFile(t, filepath.Join(harness.Root(t), "action.yml"))), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relAction, err := runner.LoadAction(writeFile(t, filepath.Join(t.TempDir(), "action.yml"), string(relYAML), 0o644))
+	if err != nil || relAction.Runs.Image != "docker://"+ref {
+		t.Fatalf("the release action.yml does not load (%v) or does not run docker://%s", err, ref)
+	}
+	// Docker pulls NAME:TAG@DIGEST by the digest and ignores the tag;
+	// Podman refuses a reference with both, so it gets NAME@DIGEST.
+	image := relByDigest(ref)
+	// The runner of a user's job has never built the image: nothing by
+	// that name may be on this machine before the pull.
+	if err := e.Command(ctx, "image", "exists", image).Run(); err == nil {
+		t.Fatalf("%s exists locally before the pull", image)
+	}
+	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), image) })
+	pullStart := time.Now()
+	relPodman(ctx, t, e, "pull", "--tls-verify=false", "docker://"+image)
+	pull := time.Since(pullStart)
+	scnFetch(scnNewWorld(t, runner.Container(e, image), cargo, relAction), providerNamed(t, "jfrog"))
+	fmt.Printf("release path: image: Dockerfile: podman build (this run's, with the build cache) %s; image: docker://...@sha256: podman pull %s (%.1fx faster)\n",
+		img.build.Duration.Round(10*time.Millisecond), pull.Round(10*time.Millisecond), float64(img.build.Duration)/float64(pull))
+	if pull >= img.build.Duration {
+		t.Errorf("pulling the image (%s) was not faster than building it from the Dockerfile (%s)", pull, img.build.Duration)
+	}
+}
+
+// relPodman runs podman with the engine's configuration and fails the test
+// on error.
+func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...string) {
 	t.Helper()
-	for _, l := range secretLeaks(where, text, s.Store.Secrets()) {
-		t.Error("LEAK: " + l)
+	if out, err := e.Command(ctx, args...).CombinedOutput(); err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), harness.Err(ctx, err), out)
+	}
+}
+
+// relByDigest drops the tag of NAME:TAG@DIGEST.
+func relByDigest(ref string) string {
+	name, digest, _ := strings.Cut(ref, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name = name[:i]
+	}
+	return name + "@" + digest
+}
+
+// relBinaryModules are the modules the binary may link (the project's
+// rules); test-only modules such as go-containerregistry, go-jose and the
+// YAML parser must never reach it.
+var relBinaryModules = []string{
+	"github.com/cargo-oidc/cargo-oidc",
+	"github.com/sethvargo/go-githubactions",
+	"github.com/hashicorp/go-retryablehttp",
+	"github.com/hashicorp/go-cleanhttp",
+	"github.com/BurntSushi/toml",
+	"github.com/aws/aws-sdk-go-v2", // the SigV4 signer (CodeArtifact)
+	"github.com/aws/smithy-go",
+}
+
+// relTestOnlyPackages are packages of this module that only tests may
+// import.
+var relTestOnlyPackages = []string{
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv",
+	"github.com/cargo-oidc/cargo-oidc/e2e",
+}
+
+// relIn reports whether path is one of roots or below one.
+func relIn(roots []string, path string) bool {
+	return slices.ContainsFunc(roots, func(r string) bool { return path == r || strings.HasPrefix(path, r+"/") })
+}
+
+// TestReleaseBinaryDependencies: for every released target, `go list -deps`
+// of the binary names only allowed modules and none of this module's
+// test-only packages.
+func TestReleaseBinaryDependencies(t *testing.T) {
+	t.Parallel()
+	root := harness.Root(t)
+	for _, tg := range release.Targets {
+		t.Run(tg.GOOS+"-"+tg.GOARCH, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command("go", "list", "-deps", "-tags", "nethttpomithttp2", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", ".")
+			cmd.Dir = root
+			cmd.Env = append(os.Environ(), "GOOS="+tg.GOOS, "GOARCH="+tg.GOARCH, "CGO_ENABLED=0")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list -deps: %v", err)
+			}
+			for line := range strings.Lines(string(out)) {
+				pkg, mod, _ := strings.Cut(strings.TrimSpace(line), " ")
+				if relIn(relTestOnlyPackages, pkg) {
+					t.Errorf("the %s binary links %s, a package only tests may import", tg, pkg)
+				}
+				if mod != "" && !relIn(relBinaryModules, mod) { // "": the standard library
+					t.Errorf("the %s binary links module %s, which is not allowed in the binary", tg, mod)
+				}
+			}
+		})
+	}
+}
+
+// scnImageTag is the tag of the image built from the repository's
+// Dockerfile for this test process; the process id keeps test processes
+// running at the same time from removing each other's image.
+var scnImageTag = fmt.Sprintf("localhost/cargo-oidc-e2e:scenarios-%d", os.Getpid())
+
+// scnMaxImageSize is the budget for the image: the binary's budget
+// (release.MaxBinarySize, 7.8 MB) and the CA bundle (about 0.22 MB).
+const scnMaxImageSize = release.MaxBinarySize + 250_000
+
+// scnBuilt is the image the container tests share, built once per process.
+type scnBuilt struct {
+	engine *container.Engine
+	build  *container.BuildResult
+}
+
+var (
+	scnImageOnce sync.Once
+	scnImage     *scnBuilt
+	scnImageErr  error
+	scnImageSkip error // why the container tests skip (no Podman)
+)
+
+// scnContainer returns the engine and the image built from the repository's
+// own Dockerfile, building it on first use. Without Podman it skips (fails
+// under CI=true).
+func scnContainer(t *testing.T) *scnBuilt {
+	t.Helper()
+	scnImageOnce.Do(func() {
+		if scnImageSkip = container.Available(); scnImageSkip != nil {
+			return
+		}
+		scnImage, scnImageErr = scnBuildImage()
+	})
+	harness.Require(t, "Podman", scnImageSkip)
+	if scnImageErr != nil {
+		t.Fatalf("building the action's image: %v", scnImageErr)
+	}
+	return scnImage
+}
+
+// scnBuildImage makes the build stage's base image locally (nothing can be
+// pulled) and builds the Dockerfile as the runner does: `podman build -t TAG
+// -f Dockerfile <repo>`, no build arguments. It prints the build time and
+// the image size.
+func scnBuildImage() (*scnBuilt, error) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	e, err := container.New("")
+	if err != nil {
+		return nil, err
+	}
+	e.Log = os.Stdout
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	base, err := e.EnsureBaseImage(ctx, filepath.Join(root, "Dockerfile"), root)
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
+	}
+	b, err := e.Build(ctx, root, scnImageTag)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("e2e: image %s: %d bytes (%.2f MB), podman build took %s; base image %s ready in %s (created: %v)\n",
+		b.Image, b.Size, float64(b.Size)/1e6, b.Duration.Round(10*time.Millisecond),
+		base.Name, base.Duration.Round(10*time.Millisecond), base.Created)
+	return &scnBuilt{engine: e, build: b}, nil
+}
+
+// scnRemoveImage removes the image the tests built, if any (TestMain).
+func scnRemoveImage() {
+	if scnImage == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := scnImage.engine.RemoveImage(ctx, scnImageTag); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: removing the test image:", err)
+	}
+}
+
+// TestContainerImage: the image built from the repository's Dockerfile is
+// within its size budget (its entrypoints run in TestScenarioContainer).
+func TestContainerImage(t *testing.T) {
+	t.Parallel()
+	if b := scnContainer(t).build; b.Size > scnMaxImageSize {
+		t.Errorf("image is %d bytes, over the budget of %d", b.Size, scnMaxImageSize)
 	}
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/http"
@@ -13,7 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,11 +26,10 @@ import (
 // the runner emulation: each composite step is a `shell: bash` step the way
 // the runner runs it (bash --noprofile --norc -eo pipefail SCRIPT, with
 // GITHUB_ACTION_PATH and the step's env: evaluated), on the job of
-// e2e/internal/runner, against release binaries served by a local HTTPS
+// e2e/internal/runner, against the action's binary served by a local HTTPS
 // mirror (download-url) and the fake token services.
 
-// cmpVersion is the release the tests make: its binary is built with the
-// release's build flags and served by the mirror.
+// cmpVersion is the release the tests make.
 const cmpVersion = "v0.99.1"
 
 // cmpOwnInputs are the inputs one action has and the other lacks, and why:
@@ -61,53 +58,45 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 		t.Fatalf("the runner would not load setup/action.yml as a composite action: %v", err)
 	}
 	main := repoAction(t)
-	shared := func(a *runner.Action, file string) (names []string, byName map[string]runner.Input) {
-		byName = map[string]runner.Input{}
+	for k, owner := range cmpOwnInputs {
+		_, inMain := main.Input(k)
+		if _, inComp := comp.Input(k); inMain != (owner == "action.yml") || inComp != (owner == "setup/action.yml") {
+			t.Errorf("input %q is listed as %s's own, but action.yml has it: %v, setup/action.yml: %v (fix the exception)", k, owner, inMain, inComp)
+		}
+	}
+	shared := func(a *runner.Action) (ins []runner.Input) {
 		for _, in := range a.Inputs {
 			in.DeprecationMessage = ""
-			byName[in.Name] = in
 			if cmpOwnInputs[in.Name] == "" {
-				names = append(names, in.Name)
+				ins = append(ins, in)
 			}
 		}
-		for k, owner := range cmpOwnInputs {
-			if _, ok := byName[k]; ok != (owner == file) {
-				t.Errorf("input %q is listed as %s's own, but %s has it: %v (fix the exception)", k, owner, file, ok)
-			}
-		}
-		return names, byName
+		return ins
 	}
-	mainIn, mainBy := shared(main, "action.yml")
-	compIn, compBy := shared(comp, "setup/action.yml")
+	mainIn, compIn := shared(main), shared(comp)
 	if !slices.Equal(mainIn, compIn) {
-		t.Errorf("inputs differ (exceptions aside):\n action.yml:       %v\n setup/action.yml: %v", mainIn, compIn)
+		t.Errorf("inputs differ (name, description, required, default, order; exceptions aside):\n action.yml:       %+v\n setup/action.yml: %+v", mainIn, compIn)
 	}
-	for _, k := range mainIn {
-		if mainBy[k] != compBy[k] {
-			t.Errorf("input %s is %+v in action.yml but %+v in setup/action.yml", k, mainBy[k], compBy[k])
-		}
+	want := map[string]string{}
+	for _, in := range mainIn {
+		want[ghaction.CompositeInputPrefix+strings.ToUpper(strings.ReplaceAll(in.Name, "-", "_"))] = "${{ inputs." + in.Name + " }}"
 	}
-	var run *runner.CompositeStep
-	for i, st := range comp.Runs.Steps {
-		if st.ID == "run" {
-			run = &comp.Runs.Steps[i]
-		}
-		if st.Shell != "bash" || st.Uses != "" {
-			t.Errorf("setup/action.yml step %d: shell %q, uses %q; want only bash (the one shell of all three hosted OSes)", i+1, st.Shell, st.Uses)
-		}
-	}
-	if run == nil {
+	i := slices.IndexFunc(comp.Runs.Steps, func(st runner.CompositeStep) bool { return st.ID == "run" })
+	if i < 0 {
 		t.Fatal("setup/action.yml has no step with id run")
 	}
-	for _, k := range mainIn {
-		name := ghaction.CompositeInputPrefix + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
-		if got, want := run.Env[name], "${{ inputs."+k+" }}"; got != want {
-			t.Errorf("step run: env %s is %q, want %q", name, got, want)
+	for k, v := range comp.Runs.Steps[i].Env {
+		if strings.HasPrefix(k, ghaction.CompositeInputPrefix) && want[k] != v {
+			t.Errorf("step run: env %s is %q, want %q (an input of the container action)", k, v, want[k])
 		}
+		delete(want, k)
 	}
-	for k := range run.Env {
-		if rest, ok := strings.CutPrefix(k, ghaction.CompositeInputPrefix); ok && !slices.Contains(mainIn, strings.ReplaceAll(strings.ToLower(rest), "_", "-")) {
-			t.Errorf("step run: env %s names no input of the container action", k)
+	if len(want) != 0 {
+		t.Errorf("step run does not pass on %v", slices.Sorted(maps.Keys(want)))
+	}
+	for i, st := range comp.Runs.Steps {
+		if st.Shell != "bash" || st.Uses != "" {
+			t.Errorf("setup/action.yml step %d: shell %q, uses %q; want only bash (the one shell of all three hosted OSes)", i+1, st.Shell, st.Uses)
 		}
 	}
 	if len(main.Outputs) != len(comp.Outputs) {
@@ -120,258 +109,31 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	}
 }
 
-// ---------------------------------------------------------------------------
-// A composite action in the runner emulation.
-
-// cmpAction is a composite action folder.
-type cmpAction struct {
-	dir    string
-	action *runner.Action
-}
-
-// cmpResult is what a composite step left.
-type cmpResult struct {
-	Steps   []*runner.StepResult
-	Outputs map[string]string
-	Failed  bool
-}
-
-// Combined is the output of every composite step.
-func (r *cmpResult) Combined() string {
-	var b strings.Builder
-	for _, s := range r.Steps {
-		b.WriteString(s.Combined())
-	}
-	return b.String()
-}
-
-// Masks are the values the steps masked.
-func (r *cmpResult) Masks() []string {
-	var m []string
-	for _, s := range r.Steps {
-		m = append(m, s.Masks...)
-	}
-	return m
-}
-
-// Env is what the steps put in GITHUB_ENV.
-func (r *cmpResult) Env() map[string]string {
-	m := map[string]string{}
-	for _, s := range r.Steps {
-		maps.Copy(m, s.Env)
-	}
-	return m
-}
-
-// cmpLoad loads a composite action with the runner emulation's loader,
-// which refuses what GitHub's runner refuses (contexts per key).
-func cmpLoad(t *testing.T, dir string) *cmpAction {
-	t.Helper()
-	a, err := runner.LoadAction(filepath.Join(dir, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Runs.Using != "composite" {
-		t.Fatalf("%s: runs.using is %q, want composite", dir, a.Runs.Using)
-	}
-	return &cmpAction{dir: dir, action: a}
-}
-
-// run runs the composite as the `uses:` step id of job, with the step's
-// with: inputs and env:. Steps run in order until one fails (the default
-// if: success()); a step with an if:, a uses: or a shell other than bash is
-// refused, since the emulation would have to guess.
-func (a *cmpAction) run(ctx context.Context, t *testing.T, job *runner.Job, id string, with, stepEnv map[string]string) *cmpResult {
-	t.Helper()
-	for k := range with {
-		if _, ok := a.action.Input(k); !ok {
-			t.Fatalf("the runner would warn: Unexpected input(s) '%s' for %s", k, a.dir)
-		}
-	}
-	base := job.Env()
-	lookupCtx := func(ref string) (string, bool) {
-		ctxName, key, _ := strings.Cut(ref, ".")
-		switch ctxName {
-		case "github":
-			if key == "action_path" {
-				return a.dir, true
-			}
-			v, ok := base["GITHUB_"+strings.ToUpper(key)]
-			return v, ok
-		case "runner":
-			v, ok := base["RUNNER_"+strings.ToUpper(key)]
-			return v, ok
-		case "env":
-			for k, v := range base {
-				if strings.EqualFold(k, key) {
-					return v, true
-				}
-			}
-			return "", true
-		}
-		return "", false
-	}
-	inputs := map[string]string{}
-	for _, in := range a.action.Inputs {
-		if v, ok := with[in.Name]; ok {
-			inputs[in.Name] = v
-			continue
-		}
-		v, err := runner.Evaluate(in.Default, lookupCtx)
-		if err != nil {
-			t.Fatalf("default of input %s: %v", in.Name, err)
-		}
-		inputs[in.Name] = v
-	}
-	res := &cmpResult{Outputs: map[string]string{}}
-	stepOutputs := map[string]map[string]string{}
-	lookup := func(ref string) (string, bool) {
-		ctxName, rest, _ := strings.Cut(ref, ".")
-		switch ctxName {
-		case "inputs":
-			return inputs[rest], true
-		case "steps":
-			sid, out, _ := strings.Cut(rest, ".outputs.")
-			return stepOutputs[sid][out], true
-		}
-		return lookupCtx(ref)
-	}
-	for i, st := range a.action.Runs.Steps {
-		if st.If != "" || st.Uses != "" || st.Shell != "bash" || st.Run == "" {
-			t.Fatalf("%s step %d: the emulation runs only `shell: bash` run: steps without if:", a.dir, i+1)
-		}
-		env := maps.Clone(stepEnv)
-		if env == nil {
-			env = map[string]string{}
-		}
-		for k, raw := range st.Env {
-			v, err := runner.Evaluate(raw, lookup)
-			if err != nil {
-				t.Fatalf("%s step %d env %s: %v", a.dir, i+1, k, err)
-			}
-			env[k] = v
-		}
-		env["GITHUB_ACTION_PATH"] = a.dir
-		script, err := runner.Evaluate(st.Run, lookup)
-		if err != nil {
-			t.Fatalf("%s step %d run: %v", a.dir, i+1, err)
-		}
-		var rnd [8]byte
-		_, _ = rand.Read(rnd[:])
-		file := filepath.Join(job.Temp(), hex.EncodeToString(rnd[:])+".sh")
-		if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		// The runner's command for shell: bash.
-		r, err := job.RunCmd(ctx, runner.Cmd{
-			Name: "bash", Args: []string{"--noprofile", "--norc", "-e", "-o", "pipefail", file},
-			Env: env, ID: fmt.Sprintf("%s/%d", id, i+1),
-		})
-		if r != nil {
-			res.Steps = append(res.Steps, r)
-		}
-		if err != nil {
-			t.Fatalf("%s step %d: %v\n%s", a.dir, i+1, err, res.Combined())
-		}
-		if st.ID != "" {
-			stepOutputs[st.ID] = r.Outputs
-		}
-		if r.Failed() {
-			res.Failed = true
-			break
-		}
-	}
-	for _, out := range a.action.Outputs {
-		v, err := runner.Evaluate(out.Value, lookup)
-		if err != nil {
-			t.Fatalf("output %s: %v", out.Name, err)
-		}
-		res.Outputs[out.Name] = v
-	}
-	return res
-}
-
-// ---------------------------------------------------------------------------
-// The release the tests download.
-
-// cmpRelease is a release made for the tests: the binary of this machine's
-// target built as release-binaries builds it, the setup/ folder of a release
-// commit (the repository's setup/ plus the SHA256SUMS and VERSION that
-// internal/release writes), and a local HTTPS mirror serving the files.
+// cmpRelease is the release a world downloads: the repository's setup/
+// folder with the SHA256SUMS and VERSION a release commit adds (the
+// checksum of the action's built binary as this machine's asset; the other
+// assets' sums are of placeholder bytes never downloaded), and an HTTPS
+// mirror on 127.0.0.1 serving <version>/<asset>.
 type cmpRelease struct {
-	setupDir string // the release commit's setup/ folder
-	asset    string
-	binary   []byte
-	mirror   string // download-url, with {version}
-	caFile   string // the mirror's CA, for curl (CURL_CA_BUNDLE)
+	setupDir, asset string
+	mirror          string // download-url, with {version}
+	binary          []byte
+	handler         http.Handler // serves the release's files
 
-	handler http.Handler // serves the release's files
-
-	mu         sync.Mutex
-	served     map[string][]byte // path -> body
-	downloads  int
-	user, pass string // Basic credentials the mirror requires, when set
+	body      atomic.Pointer[[]byte]    // what the mirror serves for the binary
+	auth      atomic.Pointer[[2]string] // Basic credentials the mirror requires, when set
+	downloads atomic.Int32
 }
 
-// requireAuth makes the mirror answer 401 without Basic credentials
-// user:pass, and returns the mirror's download-url carrying them.
-func (r *cmpRelease) requireAuth(user, pass string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.user, r.pass = user, pass
-	return strings.Replace(r.mirror, "https://", "https://"+user+":"+pass+"@", 1)
-}
-
-var (
-	cmpBuildOnce sync.Once
-	cmpBuildBin  []byte
-	cmpBuildErr  error
-)
-
-// cmpBuild builds this machine's release binary once per process.
-func cmpBuild(t *testing.T) (release.Target, []byte) {
+func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 	t.Helper()
 	host, err := release.ParseTarget(runtime.GOOS + "/" + runtime.GOARCH)
 	if err != nil {
 		t.Skipf("skipping: this machine's target is not released: %v", err)
 	}
-	cmpBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cargo-oidc-e2e-release-")
-		if err != nil {
-			cmpBuildErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, host.Asset())
-		cmd := exec.Command("go", release.BuildArgs(cmpVersion, out)...)
-		cmd.Dir, cmpBuildErr = harness.RepoRoot()
-		if cmpBuildErr != nil {
-			return
-		}
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			cmpBuildErr = fmt.Errorf("go build: %w\n%s", err, b)
-			return
-		}
-		cmpBuildBin, cmpBuildErr = os.ReadFile(out)
-	})
-	if cmpBuildErr != nil {
-		t.Fatal(cmpBuildErr)
-	}
-	return host, cmpBuildBin
-}
-
-// cmpNewRelease makes the release: setup/ copied from the repository with
-// the release files of internal/release (the checksum of this machine's
-// binary; the other targets' files are not built here, so their checksums
-// are of placeholder bytes that are never downloaded), and a mirror on
-// 127.0.0.1 with TLS from ca serving <version>/<asset>.
-func cmpNewRelease(t *testing.T, ca *fakes.CA, caFile string) *cmpRelease {
-	t.Helper()
-	host, bin := cmpBuild(t)
-	root := harness.Root(t)
+	bin := []byte(readFile(t, provBinary(t)))
 	dir := filepath.Join(t.TempDir(), "cargo-oidc", "setup")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(root, "setup"))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(harness.Root(t), "setup"))); err != nil {
 		t.Fatal(err)
 	}
 	var sums []release.Sum
@@ -382,38 +144,27 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA, caFile string) *cmpRelease {
 			sums = append(sums, release.SumOf(tg.Asset(), []byte("not built by the e2e tests: "+tg.String())))
 		}
 	}
-	for _, name := range []string{release.SetupSumsFile, release.SetupVersionFile} {
-		_ = os.Remove(filepath.Join(dir, name)) // a release commit writes its own
-	}
 	files, err := release.SetupFiles(cmpVersion, sums)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range files {
-		if err := release.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for name, data := range files { // a release commit writes its own
+		writeFile(t, filepath.Join(dir, name), string(data), 0o644)
 	}
-	r := &cmpRelease{setupDir: dir, asset: host.Asset(), binary: bin, caFile: caFile,
-		served: map[string][]byte{"/releases/" + cmpVersion + "/" + host.Asset(): bin}}
+	r := &cmpRelease{setupDir: dir, asset: host.Asset(), binary: bin}
+	r.body.Store(&bin)
 	r.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		body, ok := r.served[req.URL.Path]
-		if u, p, _ := req.BasicAuth(); r.user != "" && (u != r.user || p != r.pass) {
-			r.mu.Unlock()
+		if u, p, _ := req.BasicAuth(); r.auth.Load() != nil && [2]string{u, p} != *r.auth.Load() {
 			http.Error(w, "mirror credentials required", http.StatusUnauthorized)
 			return
 		}
-		if ok && req.Method == http.MethodGet {
-			r.downloads++
-		}
-		r.mu.Unlock()
-		if !ok || req.Method != http.MethodGet {
+		if req.URL.Path != "/releases/"+cmpVersion+"/"+r.asset || req.Method != http.MethodGet {
 			http.NotFound(w, req)
 			return
 		}
+		r.downloads.Add(1)
 		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = w.Write(body)
+		_, _ = w.Write(*r.body.Load())
 	})
 	srv := ca.StartServer(r.handler)
 	t.Cleanup(srv.Close)
@@ -421,40 +172,30 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA, caFile string) *cmpRelease {
 	return r
 }
 
-// serve replaces what the mirror answers for the binary.
-func (r *cmpRelease) serve(body []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.served["/releases/"+cmpVersion+"/"+r.asset] = body
+// requireAuth makes the mirror answer 401 without Basic credentials
+// user:pass, and returns the mirror's download-url carrying them.
+func (r *cmpRelease) requireAuth(user, pass string) string {
+	r.auth.Store(&[2]string{user, pass})
+	return strings.Replace(r.mirror, "https://", "https://"+user+":"+pass+"@", 1)
 }
-
-func (r *cmpRelease) downloadCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.downloads
-}
-
-// ---------------------------------------------------------------------------
-// Scenarios.
 
 // cmpWorld is one job using the composite: fake services, the job (its
 // later steps trust the fakes' CA: cargo through CARGO_HTTP_CAINFO, the
 // credential provider through SSL_CERT_FILE, curl through CURL_CA_BUNDLE),
-// the release and the two composite actions.
+// the release and its two composite actions.
 type cmpWorld struct {
-	t     *testing.T
-	ctx   context.Context
-	s     *fakes.Stack
-	job   *runner.Job
-	rel   *cmpRelease
-	setup *cmpAction
-	post  *cmpAction
+	t           *testing.T
+	ctx         context.Context
+	s           *fakes.Stack
+	job         *runner.Job
+	rel         *cmpRelease
+	setup, post *runner.Action
 }
 
 func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	t.Helper()
 	harness.Tool(t, "curl", "install curl")
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := harness.Context(t.Context(), t, "a job with the composite action", 3*time.Minute)
 	t.Cleanup(cancel)
 	s := fakes.StartT(t, fakes.Options{})
 	env := cargoEnv(s, map[string]string{"CURL_CA_BUNDLE": s.CAFile})
@@ -462,31 +203,98 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	if runtime.GOARCH == "arm64" {
 		env["RUNNER_ARCH"] = "ARM64"
 	}
-	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
-	rel := cmpNewRelease(t, s.CA, s.CAFile)
-	return &cmpWorld{t: t, ctx: ctx, s: s, job: job, rel: rel,
-		setup: cmpLoad(t, rel.setupDir), post: cmpLoad(t, filepath.Join(rel.setupDir, "post"))}
+	w := &cmpWorld{t: t, ctx: ctx, s: s, rel: cmpNewRelease(t, s.CA),
+		job: runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})}
+	var err error
+	if w.setup, err = runner.LoadAction(filepath.Join(w.rel.setupDir, "action.yml")); err == nil {
+		w.post, err = runner.LoadAction(filepath.Join(w.rel.setupDir, "post", "action.yml"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
-// runSetup runs the setup composite with p's inputs, extra and the mirror.
-func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *cmpResult {
-	w.t.Helper()
-	in := p.inputs(w.s)
-	maps.Copy(in, extra)
-	if _, ok := in["download-url"]; !ok {
-		in["download-url"] = w.rel.mirror
+// run runs the composite action a (in folder dir) as the `uses:` step id,
+// with the step's with: inputs. Steps run in order until one fails (the
+// default if: success()); a step with an if:, a uses: or a shell other than
+// bash is refused, since the emulation would have to guess.
+func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string) *runner.StepResult {
+	t := w.t
+	t.Helper()
+	inputs, warnings, err := w.job.ActionInputs(a, runner.Step{Inputs: with})
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("the runner would refuse (%v) or warn (%q) for %s", err, warnings, dir)
 	}
-	res := w.setup.run(w.ctx, w.t, w.job, id, in, nil)
-	w.t.Logf("setup step %s:\n%s", id, res.Combined())
+	env, steps := w.job.Env(), map[string]map[string]string{}
+	eval := func(s string) string {
+		v, err := runner.Evaluate(s, func(ref string) (string, bool) {
+			ctxName, key, _ := strings.Cut(ref, ".")
+			switch {
+			case ref == "github.action_path":
+				return dir, true
+			case ctxName == "inputs":
+				return inputs[key], true
+			case ctxName == "steps":
+				sid, out, _ := strings.Cut(key, ".outputs.")
+				return steps[sid][out], true
+			case ctxName == "github" || ctxName == "runner":
+				v, ok := env[strings.ToUpper(ctxName+"_"+key)]
+				return v, ok
+			}
+			return "", false
+		})
+		if err != nil {
+			t.Fatalf("%s: %q: %v", dir, s, err)
+		}
+		return v
+	}
+	// The steps' results as one: their output, masks, GITHUB_ENV and status.
+	res := &runner.StepResult{ID: id, Outputs: map[string]string{}, Env: map[string]string{}}
+	for i, st := range a.Runs.Steps {
+		if st.If != "" || st.Uses != "" || st.Shell != "bash" || st.Run == "" {
+			t.Fatalf("%s step %d: the emulation runs only `shell: bash` run: steps without if:", dir, i+1)
+		}
+		stepEnv := map[string]string{"GITHUB_ACTION_PATH": dir}
+		for k, raw := range st.Env {
+			stepEnv[k] = eval(raw)
+		}
+		file := writeFile(t, filepath.Join(w.job.Temp(), fmt.Sprintf("%s-%d-%s.sh", id, i+1, cmpRandom(t, 4))), eval(st.Run), 0o644)
+		// The runner's command for shell: bash.
+		r, err := w.job.RunCmd(w.ctx, runner.Cmd{Name: "bash", Args: []string{"--noprofile", "--norc", "-e", "-o", "pipefail", file},
+			Env: stepEnv, ID: fmt.Sprintf("%s/%d", id, i+1)})
+		if err != nil {
+			t.Fatalf("%s step %d: %v", dir, i+1, harness.Err(w.ctx, err))
+		}
+		res.Stdout, res.Masks, res.ExitCode = res.Stdout+r.Combined(), append(res.Masks, r.Masks...), r.ExitCode
+		steps[st.ID] = r.Outputs
+		maps.Copy(res.Env, r.Env)
+		if r.Failed() {
+			break
+		}
+	}
+	for _, out := range a.Outputs {
+		res.Outputs[out.Name] = eval(out.Value)
+	}
+	t.Logf("step %s:\n%s", id, res.Combined())
 	return res
 }
 
-// runPost runs setup/post, which never fails the job.
-func (w *cmpWorld) runPost() *cmpResult {
+// runSetup runs the setup composite with p's inputs, extra and the mirror.
+func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *runner.StepResult {
 	w.t.Helper()
-	res := w.post.run(w.ctx, w.t, w.job, "post", nil, nil)
-	w.t.Logf("post step:\n%s", res.Combined())
-	if res.Failed {
+	in := p.inputs(w.s)
+	in["download-url"] = w.rel.mirror
+	maps.Copy(in, extra)
+	return w.run(w.setup, w.rel.setupDir, id, in)
+}
+
+// runPost runs setup/post, which never fails the job and removes the
+// action's folder under RUNNER_TEMP.
+func (w *cmpWorld) runPost() *runner.StepResult {
+	w.t.Helper()
+	res := w.run(w.post, filepath.Join(w.rel.setupDir, "post"), "post", nil)
+	if res.Failed() {
 		w.t.Fatalf("setup/post failed")
 	}
 	if _, err := os.Stat(filepath.Join(w.job.Temp(), "cargo-oidc-setup")); !os.IsNotExist(err) {
@@ -495,11 +303,322 @@ func (w *cmpWorld) runPost() *cmpResult {
 	return res
 }
 
-func (w *cmpWorld) cargo(args ...string) *runner.StepResult {
-	w.t.Helper()
-	res, err := w.job.Run(w.ctx, "cargo", args...)
-	if err != nil {
-		w.t.Fatalf("cargo %v: %v", args, err)
+// TestComposite: on the runner emulation, the composite downloads the
+// release binary from the mirror once, checks it and runs it; a later real
+// `cargo fetch` (or for crates.io `cargo publish`) works with what it
+// exported: the token (token mode), or the credential provider, the checked
+// binary copied under RUNNER_TEMP (the action's HOME, as in the container),
+// which mints its own tokens (Azure's through Entra at
+// AZURE_AUTHORITY_HOST). setup/post revokes every crates.io token (the
+// step's and the minted ones), no JFrog token, and removes the action's
+// files.
+func TestComposite(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ provider, mode string }{{"jfrog", "token"}, {"jfrog", "provider"}, {"crates-io", "provider"}, {"azure", "provider"}} {
+		t.Run(tt.provider+"/"+tt.mode, func(t *testing.T) {
+			t.Parallel()
+			scnCargo(t)
+			p := providerNamed(t, tt.provider)
+			w := cmpNewWorld(t, nil)
+			res := w.runSetup("registry", p, map[string]string{"credential-mode": tt.mode})
+			if res.Failed() || !strings.Contains(res.Combined(), "matches") || w.rel.downloads.Load() != 1 {
+				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloads.Load(), res.Combined())
+			}
+			tok := res.Outputs["token"]
+			if tt.mode == "token" {
+				if !w.s.Store.Valid(tok) || !slices.Contains(res.Masks, tok) || res.Env[p.tokenVar()] != p.auth(tok) || res.Outputs["registry-name"] != p.registry {
+					t.Errorf("the token output is not a masked %s token exported as %s (outputs %v)", p.name, p.tokenVar(), slices.Sorted(maps.Keys(res.Outputs)))
+				}
+			} else {
+				want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=" + p.name
+				if prov := res.Env[p.providerVar()]; tok != "" || !strings.HasPrefix(prov, want) {
+					t.Fatalf("token output set (%v) or %s = %q, want it to start with %q", tok != "", p.providerVar(), prov, want)
+				}
+			}
+			before := w.s.Store.Exchanges("")
+			args := []string{"fetch"}
+			writeFiles(t, w.job.Workspace(), project("cmp-user", "0.1.0", dependsOn(p.registry)))
+			if p.envName == "" {
+				args = []string{"publish", "--allow-dirty", "--no-verify"}
+				writeFiles(t, w.job.Workspace(), project("cmp-published", "0.1.0", ""))
+			}
+			if r, err := w.job.Run(w.ctx, "cargo", args...); err != nil || r.Failed() {
+				t.Fatalf("cargo %v failed (%v):\n%s", args, err, r.Combined())
+			}
+			if tt.mode == "provider" && w.s.Store.Exchanges("") != before {
+				t.Error("cargo made the provider exchange again instead of using the step's token from its cache")
+			}
+			if got := strings.Join(w.s.Registry.Published(), ","); p.envName == "" && got != "cmp-published@0.1.0" {
+				t.Errorf("published %q", got)
+			}
+			w.runPost()
+			issued := 0
+			for _, tk := range w.s.Store.Tokens() {
+				if tk.Kind == fakes.KindAccessToken && tk.Service == p.name {
+					issued++
+					if tk.Revoked != (p.name == "crates-io") {
+						t.Errorf("after setup/post a %s token is revoked=%v", p.name, tk.Revoked)
+					}
+				}
+			}
+			if p.name == "crates-io" && tt.mode == "provider" && issued != 1 {
+				t.Errorf("%d crates.io tokens issued, want the step's only (it seeds the provider's cache)", issued)
+			}
+			if p.name == "azure" {
+				azCheckRequests(t, w.s)
+			}
+			checkJobNoLeak(t, w.job, w.s)
+		})
 	}
-	return res
+}
+
+// TestCompositeRefusals: setup steps that fail. Each fails with an ::error
+// that says what to do, exports nothing, and never prints the password of
+// the mirror's download-url; those refused by setup.sh request no ID token.
+func TestCompositeRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, provider string
+		env            map[string]string
+		// prepare returns extra inputs; url is the mirror's download-url,
+		// with user u and the password.
+		prepare func(w *cmpWorld, url string) map[string]string
+		want    string
+		// binary: the checked binary ran and refused (it may have asked
+		// for an ID token); check adds the row's own checks.
+		binary bool
+		check  func(t *testing.T, w *cmpWorld)
+	}{
+		{name: "not a release commit", prepare: func(w *cmpWorld, _ string) map[string]string {
+			os.Remove(filepath.Join(w.rel.setupDir, release.SetupVersionFile))
+			return nil
+		}, want: "this copy of the action is not a release"},
+		{name: "32-bit runner", env: map[string]string{"RUNNER_ARCH": "X86"}, want: "there is no cargo-oidc binary for RUNNER_ARCH=X86"},
+		{name: "unknown OS", env: map[string]string{"RUNNER_OS": "Plan9"}, want: "there is no cargo-oidc binary for RUNNER_OS=Plan9"},
+		{name: "no checksum for the target", prepare: func(w *cmpWorld, _ string) map[string]string {
+			writeFile(w.t, filepath.Join(w.rel.setupDir, release.SetupSumsFile), strings.Repeat("0", 64)+"  cargo-oidc-plan9-amd64\n", 0o644)
+			return nil
+		}, want: "has no checksum for cargo-oidc-"},
+		{name: "mirror without the file", prepare: func(w *cmpWorld, url string) map[string]string {
+			return map[string]string{"download-url": strings.Replace(url, "{version}", "v0.0.1", 1)}
+		}, want: "could not download https://127.0.0.1:"}, // the URL without its user information
+		// A curl that fails as for a network error: the test sees the URL
+		// the action chose, without the network.
+		{name: "default download URL", prepare: func(w *cmpWorld, _ string) map[string]string {
+			curl := writeFile(w.t, filepath.Join(w.t.TempDir(), "curl"), "#!/bin/sh\nexit 7\n", 0o755)
+			w.job.SetEnv("PATH", filepath.Dir(curl)+string(os.PathListSeparator)+w.job.Env()["PATH"])
+			return map[string]string{"download-url": ""}
+		}, want: "could not download https://github.com/cargo-oidc/cargo-oidc/releases/download/" + cmpVersion + "/cargo-oidc-"},
+		{name: "not a URL, with credentials", prepare: func(_ *cmpWorld, url string) map[string]string {
+			return map[string]string{"download-url": strings.TrimPrefix(url, "https://")}
+		}, want: "download-url is not an https, http or file URL"},
+		// The mirror serves a different binary (a script that would leave
+		// a marker file if it ran): refused before anything runs, no file
+		// left. A binary that was checked once and changed on disk
+		// afterwards is downloaded and checked again, not run.
+		{name: "wrong checksum", prepare: func(w *cmpWorld, _ string) map[string]string {
+			w.rel.body.Store(new([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n")))
+			return nil
+		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: cmpTamperedNeverRuns},
+		// A step the binary fails (a credentials-file outside the workspace
+		// and RUNNER_TEMP) leaves an empty state: setup/post says there was
+		// nothing to do for it. (The binary revokes a crates.io token at
+		// once when it fails after the exchange: internal/action TestCratesIORevokedWhenTheStepFailsLate.)
+		{name: "binary refuses", provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
+			return map[string]string{"credentials-file": filepath.Join(w.t.TempDir(), "credentials.toml")}
+		}, want: "credentials-file", check: func(t *testing.T, w *cmpWorld) {
+			if post := w.runPost(); !strings.Contains(post.Combined(), "its setup step did not finish") {
+				t.Errorf("setup/post does not say the step did not finish:\n%s", post.Combined())
+			}
+			for _, tk := range w.s.Store.Tokens() {
+				if tk.Kind == fakes.KindAccessToken && w.s.Store.Valid(tk.Value) {
+					t.Errorf("a %s token is valid after the failed step and setup/post", tk.Service)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := cmpNewWorld(t, tt.env)
+			pass := "pw-" + cmpRandom(t, 12)
+			url := w.rel.requireAuth("u", pass)
+			extra := map[string]string{"download-url": url}
+			if tt.prepare != nil {
+				maps.Copy(extra, tt.prepare(w, url))
+			}
+			prov := tt.provider
+			if prov == "" {
+				prov = "jfrog"
+			}
+			res := w.runSetup("registry", providerNamed(t, prov), extra)
+			if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
+				t.Errorf("want a failure with an ::error saying %q", tt.want)
+			} else if !tt.binary && !strings.Contains(out, "::error title=cargo-oidc setup::") {
+				t.Errorf("the error is not setup.sh's")
+			}
+			if n := w.s.Issuer.Faults.Requests(); !tt.binary && n != 0 {
+				t.Errorf("%d ID token requests", n)
+			}
+			exported := maps.Clone(res.Env)
+			delete(exported, "CARGO_OIDC_SETUP_JOB") // the job's id for setup/post, no credential
+			if len(exported) != 0 || res.Outputs["token"] != "" {
+				t.Errorf("a failed setup step exported %v and a token %v", slices.Sorted(maps.Keys(exported)), res.Outputs["token"] != "")
+			}
+			if tt.check != nil {
+				tt.check(t, w)
+			}
+			checkJobNoLeak(t, w.job, w.s, pass)
+		})
+	}
+}
+
+// cmpTamperedNeverRuns: after a refused binary nothing ran and no file is
+// left; then the right binary is checked and run, changed on disk, and
+// downloaded and checked again instead of run.
+func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
+	marker := filepath.Join(w.job.Temp(), "tampered-binary-ran")
+	binDir := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion)
+	if left, _ := os.ReadDir(binDir); len(left) != 0 || len(w.s.Store.Tokens()) != 0 {
+		t.Errorf("files left in the binary folder (%d), or a token was issued", len(left))
+	}
+	w.rel.auth.Store(nil)
+	w.rel.body.Store(&w.rel.binary)
+	jfrog := providerNamed(t, "jfrog")
+	if ok := w.runSetup("registry2", jfrog, nil); ok.Failed() {
+		t.Fatalf("setup with the right binary failed:\n%s", ok.Combined())
+	}
+	writeFile(t, filepath.Join(binDir, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
+	before := w.rel.downloads.Load()
+	if again := w.runSetup("registry3", jfrog, nil); again.Failed() || w.rel.downloads.Load() != before+1 {
+		t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed(), w.rel.downloads.Load()-before)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("a tampered binary ran")
+	}
+	w.runPost()
+}
+
+// TestCompositePostActsOnlyOnItsJob: setup/post runs no program a state
+// folder names and acts on no state another run or job wrote: a leftover
+// 0002.bin naming a marker script and state files with other ids (or none)
+// are skipped with a warning, while this job's state is still cleaned up;
+// a binary changed on disk after the setup step is not run either.
+func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		plant  func(t *testing.T, w *cmpWorld, stateDir, marker string)
+		revoke bool
+		want   string
+	}{
+		{"leftover state of another run", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
+			writeFiles(t, stateDir, map[string]string{
+				"0002.state": "provider=crates-io\nrevoke=true\ntoken=cio_tp_other\n",
+				"0002.id":    "run=1\nattempt=1\njob=build\nsetup=" + strings.Repeat("0", 32) + "\n",
+				"0002.bin":   filepath.Join(filepath.Dir(marker), "evil.sh") + "\n",
+				"0003.state": "provider=crates-io\n",
+			})
+			writeFile(t, filepath.Join(filepath.Dir(marker), "evil.sh"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
+		}, true, "state 0003 in "},
+		{"binary changed after setup", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
+			writeFile(t, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
+		}, false, "binary in "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := cmpNewWorld(t, nil)
+			res := w.runSetup("crates-io", providerNamed(t, "crates-io"), nil)
+			if res.Failed() {
+				t.Fatalf("setup failed:\n%s", res.Combined())
+			}
+			tok := res.Outputs["token"]
+			marker := filepath.Join(t.TempDir(), "planted-program-ran")
+			tt.plant(t, w, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "state"), marker)
+			out := w.runPost().Combined()
+			if _, err := os.Stat(marker); !os.IsNotExist(err) {
+				t.Errorf("setup/post ran a planted program")
+			}
+			if !strings.Contains(out, "::warning") || !strings.Contains(out, tt.want) {
+				t.Errorf("setup/post does not warn %q:\n%s", tt.want, out)
+			}
+			if tt.revoke && (w.s.Store.Valid(tok) || !strings.Contains(out, "Revoked the crates.io token.") ||
+				strings.Count(out, "was not written by a setup step of this job") != 2) {
+				t.Errorf("this job's token was not revoked, or no warning for each of the two foreign states:\n%s", out)
+			}
+			if w.s.Store.Revocations() > 1 {
+				t.Errorf("%d revocations, want at most this job's one", w.s.Store.Revocations())
+			}
+		})
+	}
+}
+
+// TestCICompositeTestsThisCheckout runs the script of ci.yml's composite
+// job that rewrites examples/composite/action.yml, as GitHub runs a bash
+// step, on the example as committed and on variants: it must turn the
+// example's one `uses: cargo-oidc/cargo-oidc@v1` into `uses: ./` (this
+// checkout) and change nothing else, and fail, leaving the file alone, when
+// it cannot find exactly one such reference, so the job never tests the
+// release, or nothing, by mistake. The rewrite must come before the step
+// that runs ./examples/composite.
+func TestCICompositeTestsThisCheckout(t *testing.T) {
+	t.Parallel()
+	const rewriteStep = "point examples/composite at this checkout"
+	bash := harness.Tool(t, "bash", "install bash (with grep and sed)")
+	root := harness.Root(t)
+	doc, err := parseYAML([]byte(readFile(t, filepath.Join(root, ".github/workflows/ci.yml"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewrite, uses := -1, -1
+	var script string
+	for i, st := range yitems(yget(doc, "jobs", "composite", "steps")) {
+		switch {
+		case ystr(yget(st, "name")) == rewriteStep:
+			rewrite, script = i, ystr(yget(st, "run"))
+		case strings.TrimSuffix(ystr(yget(st, "uses")), "/") == "./examples/composite" && uses < 0:
+			uses = i
+		}
+	}
+	if rewrite < 0 || script == "" || uses < 0 || rewrite > uses {
+		t.Fatalf("ci.yml's composite job: step %q at %d, uses: ./examples/composite at %d; want the rewrite first", rewriteStep, rewrite, uses)
+	}
+	example := readFile(t, filepath.Join(root, "examples/composite/action.yml"))
+	const ref = "    - uses: cargo-oidc/cargo-oidc@v1\n"
+	if strings.Count(example, ref) != 1 {
+		t.Fatalf("examples/composite/action.yml has %d lines %q, want 1", strings.Count(example, ref), ref)
+	}
+	step, _, _ := strings.Cut(example[strings.Index(example, ref):], "\n\n")
+	const idLine = "      id: cargo-oidc\n"
+	for _, tt := range []struct {
+		name, in string
+		want     string // "" = the step fails with an ::error:: and leaves the file alone
+	}{
+		{"the example", example, strings.Replace(example, ref, "    - uses: ./\n", 1)},
+		{"uses after id", strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: cargo-oidc/cargo-oidc@v1\n", 1),
+			strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: ./\n", 1)},
+		{"another release", strings.ReplaceAll(example, "cargo-oidc/cargo-oidc@v1", "cargo-oidc/cargo-oidc@v2"), ""},
+		{"pinned to a commit", strings.Replace(example, ref, "    - uses: cargo-oidc/cargo-oidc@0123456789abcdef0123456789abcdef01234567 # v1\n", 1), ""},
+		{"two steps", strings.Replace(example, step, step+"\n"+strings.Replace(step, "id: cargo-oidc", "id: again", 1), 1), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			file := writeFile(t, filepath.Join(dir, "examples/composite/action.yml"), tt.in, 0o644)
+			// How GitHub runs a step with shell: bash.
+			cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", writeFile(t, filepath.Join(t.TempDir(), "step.sh"), script, 0o644))
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			got := readFile(t, file)
+			switch {
+			case tt.want == "" && (err == nil || !strings.Contains(string(out), "::error title=composite::") || got != tt.in):
+				t.Errorf("the step succeeded, said nothing or changed the file (%v):\n%s", err, out)
+			case tt.want != "" && (err != nil || got != tt.want):
+				t.Errorf("the step failed (%v) or rewrote the file to:\n%s\nwant:\n%s\noutput:\n%s", err, got, tt.want, out)
+			}
+			if _, err := os.Stat(file + ".pr"); !os.IsNotExist(err) {
+				t.Errorf("the step left %s.pr behind", file)
+			}
+		})
+	}
 }

@@ -327,7 +327,7 @@ func (w *scnWorld) chown(paths ...string) {
 func (w *scnWorld) checkOwned(paths ...string) {
 	w.t.Helper()
 	for _, p := range paths {
-		if uid, gid := ownerOfPath(w.t, p); uid != scnOwner || gid != scnOwner {
+		if uid, gid := ownerOf(w.t, p); uid != scnOwner || gid != scnOwner {
 			w.t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d (later steps run as that user)", p, uid, gid, scnOwner, scnOwner)
 		}
 	}

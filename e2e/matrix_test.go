@@ -4,11 +4,7 @@ package e2e
 // services, the inputs and the user's files can go wrong, each run against
 // the built binary through the runner emulation, normally and with
 // RUNNER_DEBUG=1, with every output scanned for the secrets the fakes issued.
-//
-//	go test ./e2e -run Matrix -v
-//
-// prints a table (scenario, expected, got, pass, leaks) and a closing line
-// `N passed, M failed`.
+// With -v each run logs what it expected and what it got.
 
 import (
 	"crypto/sha256"
@@ -17,12 +13,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"text/tabwriter"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
@@ -40,7 +34,7 @@ const mxStepID = "registry"
 // must do.
 type mxRow struct {
 	name     string
-	expected string // what the action must do, for the table
+	expected string // what the action must do, for the log
 	provider string // a name of providers: the base inputs and the exchange counted
 	// inputs override the base inputs ("{temp}" is the runner's temp
 	// folder; mxDrop removes one); "timeout" defaults to 20s so that no row
@@ -90,71 +84,24 @@ type mxWorld struct {
 	errors []string
 }
 
-// mxResult is one line of the printed table.
-type mxResult struct {
-	scenario, expected, got string
-	pass                    bool
-	leaks                   int
-}
-
 // TestMatrix runs the fault matrix. Each row runs twice (normally and with
 // RUNNER_DEBUG=1), each run with its own fake services and job.
 func TestMatrix(t *testing.T) {
 	t.Parallel()
-	bin := provBinary(t)
-	action := repoAction(t)
+	bin, action := provBinary(t), repoAction(t)
 	rows := mxRows()
-	// Each subtest writes its own element; the report reads them once
-	// all have ended.
-	results := make([]mxResult, 2*len(rows))
-	t.Cleanup(func() { mxReport(t, results) })
 	for i := range rows {
-		for d, suffix := range []string{"", "/debug"} {
-			name := rows[i].name + suffix
-			t.Run(name, func(t *testing.T) {
+		for _, suffix := range []string{"", "/debug"} {
+			t.Run(rows[i].name+suffix, func(t *testing.T) {
 				t.Parallel()
-				res := mxRun(t, bin, action, &rows[i], suffix != "")
-				res.scenario = name
-				results[2*i+d] = res
+				mxRun(t, bin, action, &rows[i], suffix != "")
 			})
 		}
 	}
 }
 
-// mxReport prints the table and the closing line.
-func mxReport(t *testing.T, results []mxResult) {
-	var b strings.Builder
-	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "scenario\t| expected\t| pass\t| leaks\t| got")
-	passed, failed, leaks := 0, 0, 0
-	for _, r := range results {
-		if r.scenario == "" { // left out by -run
-			continue
-		}
-		pass := "FAIL"
-		if r.pass {
-			pass, passed = "ok", passed+1
-		} else {
-			failed++
-		}
-		leaks += r.leaks
-		fmt.Fprintf(tw, "%s\t| %s\t| %s\t| %d\t| %s\n", r.scenario, r.expected, pass, r.leaks, r.got)
-	}
-	tw.Flush()
-	fmt.Fprintf(&b, "\ntokens leaked: %d\n%d passed, %d failed\n", leaks, passed, failed)
-	if testing.Verbose() {
-		fmt.Print("\n" + b.String())
-	} else {
-		t.Log("\n" + b.String())
-	}
-	if failed > 0 || leaks > 0 {
-		t.Errorf("matrix: %d passed, %d failed, %d tokens leaked", passed, failed, leaks)
-	}
-}
-
-// mxRun runs one row once and returns its line of the table. Every problem
-// is also reported with t.Errorf.
-func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bool) mxResult {
+// mxRun runs one row once.
+func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bool) {
 	w := &mxWorld{t: t, row: row, s: fakes.StartT(t, row.stack)}
 	opts := runner.Options{Debug: debug, Env: map[string]string{"SSL_CERT_FILE": w.s.CAFile},
 		IDTokenURL: w.s.RequestURL, IDTokenToken: w.s.RequestToken}
@@ -196,7 +143,7 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 		t.Errorf("harness: %v", harness.Err(ctx, err))
 	}
 	if res == nil {
-		return mxResult{expected: row.expected, got: "did not run"}
+		return
 	}
 	w.res = res
 	for _, c := range res.Commands {
@@ -204,38 +151,14 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 			w.errors = append(w.errors, c.Properties["title"]+"\n"+c.Data)
 		}
 	}
-	leaks := w.scan()
-	for _, p := range append(w.assert(), leaks...) {
+	t.Logf("expected %s; got exit %d, %d ID token and %d service requests, %s, annotations %q",
+		row.expected, res.ExitCode, w.idRequests(), w.svcRequests(), res.Duration.Round(100*time.Millisecond), w.errors)
+	for _, p := range append(w.assert(), w.scan()...) {
 		t.Error(p)
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 	}
-	return mxResult{expected: row.expected, got: w.got(), pass: !t.Failed(), leaks: len(leaks)}
-}
-
-// mxRequestRE matches the "METHOD URL: " part of an error, left out of the
-// table to keep it short.
-var mxRequestRE = regexp.MustCompile(`(failed): (?:GET|POST|DELETE) https?://\S+: `)
-
-// got summarises what the step did, for the table.
-func (w *mxWorld) got() string {
-	s := fmt.Sprintf("exit %d", w.res.ExitCode)
-	if len(w.errors) > 0 {
-		_, msg, _ := strings.Cut(w.errors[0], "\n")
-		msg = mxRequestRE.ReplaceAllString(msg, "$1: ")
-		msg = strings.NewReplacer(w.job.Workspace(), "$WS", w.job.Temp(), "$TEMP", w.job.Root(), "$JOB").Replace(msg)
-		msg = strings.Join(strings.Fields(msg), " ")
-		if len(msg) > 90 {
-			msg = msg[:90] + "..."
-		}
-		s += ": " + msg
-	}
-	s += fmt.Sprintf(" [id %d, svc %d, %s", w.idRequests(), w.svcRequests(), w.res.Duration.Round(100*time.Millisecond))
-	if w.mem != nil {
-		s += fmt.Sprintf(", peak %d MB", w.mem.hwm>>10)
-	}
-	return s + "]"
 }
 
 func (w *mxWorld) idRequests() int { return w.s.Issuer.Faults.Requests() }

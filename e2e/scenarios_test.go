@@ -50,12 +50,10 @@ func TestScenarioContainer(t *testing.T) {
 // publish, a refused ID token, and the files the action writes.
 func scnRunAll(t *testing.T, rt runner.Runtime) {
 	scenarios := map[string]func(w *scnWorld){
-		"publish-then-revoke/crates-io":          scnPublishRevoke,
-		"wrong-claim/jfrog":                      scnWrongClaim,
-		"replace-crates-io/existing-config":      func(w *scnWorld) { scnReplaceCratesIO(w, true) },
-		"replace-crates-io/new-config":           func(w *scnWorld) { scnReplaceCratesIO(w, false) },
-		"credentials-file/runner-temp":           func(w *scnWorld) { scnCredentialsFile(w, false) },
-		"credentials-file/runner-temp-subfolder": func(w *scnWorld) { scnCredentialsFile(w, true) },
+		"publish-then-revoke/crates-io":               scnPublishRevoke,
+		"wrong-claim/jfrog":                           scnWrongClaim,
+		"files/existing-config-credentials-subfolder": func(w *scnWorld) { scnFiles(w, true) },
+		"files/new-config-credentials-runner-temp":    func(w *scnWorld) { scnFiles(w, false) },
 	}
 	for _, p := range append(slices.Clip(providers), azure) {
 		if p.envName != "" {
@@ -311,68 +309,54 @@ func (w *scnWorld) checkOwned(paths ...string) {
 	}
 }
 
-// scnReplaceCratesIO: replace-crates-io with JFrog merges the workspace's
-// .cargo/config.toml (keeping a user's file when there is one), the
-// config-file output is the host path, the file is owned by the
-// workspace's owner and holds no token, and `cargo fetch` of a plain
-// crates.io dependency resolves through the local registry.
-func scnReplaceCratesIO(w *scnWorld, existing bool) {
+// scnFiles: replace-crates-io and credentials-file for JFrog. The action
+// merges the workspace's .cargo/config.toml (keeping a user's file as it is
+// when there is one) without the token, and writes the credentials file
+// under runner.temp (in a folder of its own with the user's config) with
+// mode 0600 holding the token; the outputs are the host paths, and what it
+// created is owned by the workspace's owner, who runs the later steps.
+// `cargo fetch` of a plain crates.io dependency resolves through the local
+// registry; the post stage removes the credentials file (not runner.temp)
+// and leaves the config as it is.
+func scnFiles(w *scnWorld, existing bool) {
 	t := w.t
 	cfgPath := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
-	owned := []string{cfgPath, filepath.Dir(cfgPath)}
+	credPath := filepath.Join(w.job.Temp(), "credentials.toml") // ${{ runner.temp }}
+	owned := []string{cfgPath, filepath.Dir(cfgPath), credPath}
 	w.chown()
 	if existing {
 		writeFile(t, cfgPath, scnUserConfig, 0o644)
 		w.chown(owned[1], owned[0])
-		owned = owned[:1]
+		credPath = filepath.Join(w.job.Temp(), "cargo-oidc", "credentials.toml")
+		owned = []string{cfgPath, credPath, filepath.Dir(credPath)}
 	}
 	writeFiles(t, w.job.Workspace(), project("scn-replaced", "0.1.0", dependsOn("")))
-	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"replace-crates-io": "true"})
-	scnWantOutputs(t, res, map[string]string{"config-file": cfgPath})
+	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"replace-crates-io": "true", "credentials-file": credPath})
+	tok := res.Outputs["token"]
+	scnWantOutputs(t, res, map[string]string{"config-file": cfgPath, "credentials-file": credPath})
 	got := readFile(t, cfgPath)
 	if existing && !strings.HasPrefix(got, scnUserConfig) {
 		t.Errorf("the user's config was not kept as it was; merged file:\n%s", got)
 	}
 	for _, want := range []string{`[source.crates-io]`, `replace-with = "artifactory"`, `[registries.artifactory]`, `index = "` + w.s.JFrogIndex + `"`} {
-		if !strings.Contains(got, want) || strings.Contains(got, res.Outputs["token"]) {
+		if !strings.Contains(got, want) || strings.Contains(got, tok) {
 			t.Errorf("merged config lacks %s or holds the token:\n%s", want, got)
 		}
 	}
+	if fi, err := os.Lstat(credPath); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file is not a regular file with 0600: %v", err)
+	}
+	if data := readFile(t, credPath); !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+tok+`"`) {
+		t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
+	}
 	w.checkOwned(owned...)
 	w.mustCargo("Downloaded "+fakes.DefaultCrate+" v"+fakes.DefaultCrateVersion+" (registry `artifactory`)", nil, "fetch")
-	w.checkRegistrySaw(w.s.Registry, res.Outputs["token"])
-	w.runPost()
+	w.checkRegistrySaw(w.s.Registry, tok)
+	post := w.runPost()
 	if readFile(t, cfgPath) != got {
 		t.Errorf("the post stage changed the config file")
 	}
-}
-
-// scnCredentialsFile: credentials-file under runner.temp is written with
-// mode 0600 holding the token, owned (with the folder the action created for
-// it) by the workspace's owner, who runs the later steps; its host path is
-// the output, and the post stage removes it (and not runner.temp).
-func scnCredentialsFile(w *scnWorld, nested bool) {
-	t := w.t
-	w.chown()
-	dir := w.job.Temp() // ${{ runner.temp }}
-	if nested {
-		dir = filepath.Join(dir, "cargo-oidc")
-	}
-	path := filepath.Join(dir, "credentials.toml")
-	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"credentials-file": path})
-	scnWantOutputs(t, res, map[string]string{"credentials-file": path})
-	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("credentials file is not a regular file with 0600: %v", err)
-	}
-	if data := readFile(t, path); !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+res.Outputs["token"]+`"`) {
-		t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
-	}
-	w.checkOwned(path)
-	if nested {
-		w.checkOwned(dir)
-	}
-	post := w.runPost()
-	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+	if _, err := os.Lstat(credPath); !os.IsNotExist(err) {
 		t.Errorf("the post stage left the credentials file (%v):\n%s", err, post.Combined())
 	}
 	if _, err := os.Stat(w.job.Temp()); err != nil {

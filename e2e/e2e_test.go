@@ -118,28 +118,17 @@ func TestTopLevelLayout(t *testing.T) {
 func TestLayoutGitignoreKeepsBuildOutputsOut(t *testing.T) {
 	t.Parallel()
 	git := harness.Tool(t, "git", "install git")
-	root := harness.Root(t)
-	ignored := func(p string) bool {
-		// --no-index: judge the path by the ignore rules alone, tracked or not.
-		err := exec.Command(git, "-C", root, "check-ignore", "-q", "--no-index", p).Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return true
-		case errors.As(err, &ee) && ee.ExitCode() == 1:
-			return false
-		}
-		t.Fatalf("git check-ignore %s: %v", p, err)
-		return false
+	ignored := []string{"cargo-oidc", "cargo-oidc.exe", "dist/cargo-oidc-linux-amd64", "dist/SHA256SUMS", ".ci/gh-parser/node_modules/yaml/package.json"}
+	sources := []string{"main.go", "e2e/cmd/cargo-oidc/main.go", "internal/cargo-oidc", "README.md", "docs/jfrog.md"}
+	// --no-index: judge the paths by the ignore rules alone, tracked or
+	// not; git prints the ignored ones in order, and exits 1 when none is.
+	cmd := exec.Command(git, "-C", harness.Root(t), "check-ignore", "--no-index", "--stdin")
+	cmd.Stdin = strings.NewReader(strings.Join(append(ignored, sources...), "\n"))
+	out, err := cmd.Output()
+	if ee := (*exec.ExitError)(nil); err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		t.Fatalf("git check-ignore: %v", err)
 	}
-	for _, p := range []string{"cargo-oidc", "cargo-oidc.exe", "dist/cargo-oidc-linux-amd64", "dist/SHA256SUMS", ".ci/gh-parser/node_modules/yaml/package.json"} {
-		if !ignored(p) {
-			t.Errorf(".gitignore does not ignore %s", p)
-		}
-	}
-	for _, p := range []string{"main.go", "e2e/cmd/cargo-oidc/main.go", "internal/cargo-oidc", "README.md", "docs/jfrog.md"} {
-		if ignored(p) {
-			t.Errorf(".gitignore ignores %s, which may be a source file", p)
-		}
+	if got := strings.Fields(string(out)); !slices.Equal(got, ignored) {
+		t.Errorf(".gitignore ignores %q of %q, want exactly the build outputs %q", got, append(ignored, sources...), ignored)
 	}
 }

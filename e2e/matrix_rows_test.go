@@ -58,7 +58,7 @@ func mxRows() []mxRow {
 		mxNoNet(mxRow{name: "id-token/fork-pull-request", expected: "fail: forks get no ID token", provider: "jfrog",
 			job: func(o *runner.Options) {
 				noIDToken(o)
-				o.EventName, o.Ref, o.Event = "pull_request", "refs/pull/7/merge", mxForkEvent()
+				o.EventName, o.Ref, o.Event = "pull_request", "refs/pull/7/merge", []byte(mxForkEvent)
 			},
 			want: []string{"id-token: write", "fork", "forker/octo-repo", "octo-org/octo-repo"}}),
 		{name: "id-token/500-503-then-ok", expected: "ok after 3 ID token requests", provider: "jfrog",
@@ -233,22 +233,12 @@ func mxAWSSecretsMasked(w *mxWorld) []string {
 }
 
 // mxForkEvent is a pull_request payload whose head is a fork.
-func mxForkEvent() []byte {
-	repo := func(full string) map[string]any {
-		owner, name, _ := strings.Cut(full, "/")
-		return map[string]any{"full_name": full, "name": name, "owner": map[string]any{"login": owner}, "fork": owner != "octo-org"}
-	}
-	b, _ := json.Marshal(map[string]any{
-		"action": "opened", "number": 7,
-		"repository": repo("octo-org/octo-repo"),
-		"pull_request": map[string]any{
-			"number": 7,
-			"head":   map[string]any{"ref": "patch-1", "sha": "ffac537e6cbbf934b08745a378932722df287a53", "repo": repo("forker/octo-repo")},
-			"base":   map[string]any{"ref": "main", "repo": repo("octo-org/octo-repo")},
-		},
-	})
-	return b
-}
+const mxForkEvent = `{"action": "opened", "number": 7,
+	"repository": {"full_name": "octo-org/octo-repo", "name": "octo-repo", "owner": {"login": "octo-org"}, "fork": false},
+	"pull_request": {"number": 7,
+		"head": {"ref": "patch-1", "sha": "ffac537e6cbbf934b08745a378932722df287a53",
+			"repo": {"full_name": "forker/octo-repo", "name": "octo-repo", "owner": {"login": "forker"}, "fork": true}},
+		"base": {"ref": "main", "repo": {"full_name": "octo-org/octo-repo", "name": "octo-repo", "owner": {"login": "octo-org"}, "fork": false}}}}`
 
 // mxNoneOf checks that none of the ID tokens the issuer minted reached the
 // redirect target, and that the target got no request at all.

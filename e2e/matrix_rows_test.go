@@ -61,9 +61,6 @@ func mxRows() []mxRow {
 				o.EventName, o.Ref, o.Event = "pull_request", "refs/pull/7/merge", []byte(mxForkEvent)
 			},
 			want: []string{"id-token: write", "fork", "forker/octo-repo", "octo-org/octo-repo"}}),
-		{name: "id-token/500-503-then-ok", expected: "ok after 3 ID token requests", provider: "jfrog",
-			setup:  func(w *mxWorld) { w.s.Issuer.Faults.Push(fakes.Status(500), fakes.Status(503)) },
-			idReqs: mxN(3), svcReqs: mxN(1), maxTime: 8 * time.Second},
 		mxFail(mxRow{name: "id-token/always-503", expected: "fail in bounded time: endpoint and last status", provider: "jfrog",
 			inputs: map[string]string{"retries": "2"},
 			setup: func(w *mxWorld) {

@@ -145,8 +145,8 @@ func (w *scnWorld) mustSucceed(p provider, extra map[string]string) *runner.Step
 func (w *scnWorld) runPost() *runner.StepResult {
 	w.t.Helper()
 	res, err := w.job.RunPost(w.ctx, scnStepID)
-	if err != nil {
-		w.t.Fatalf("running the post stage (%s): %v", w.rt, harness.Err(w.ctx, err))
+	if err != nil || res == nil {
+		w.t.Fatalf("running the post stage (%s): %v (no post stage if nil)", w.rt, harness.Err(w.ctx, err))
 	}
 	if res.Failed() {
 		w.t.Fatalf("the post stage failed (exit %d):\n%s", res.ExitCode, res.Combined())

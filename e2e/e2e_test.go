@@ -62,28 +62,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var (
-	actionOnce sync.Once
-	actionYML  *runner.Action
-	actionErr  error
-)
+// loadAction loads the repository's action.yml once for every test of the
+// package.
+var loadAction = sync.OnceValues(func() (*runner.Action, error) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	return runner.LoadAction(filepath.Join(root, "action.yml"))
+})
 
-// repoAction is the repository's action.yml as the runner reads it, loaded
-// once for every test of the package; tests must not modify it.
+// repoAction is the repository's action.yml as the runner reads it; tests
+// must not modify it.
 func repoAction(t testing.TB) *runner.Action {
 	t.Helper()
-	actionOnce.Do(func() {
-		root, err := harness.RepoRoot()
-		if err != nil {
-			actionErr = err
-			return
-		}
-		actionYML, actionErr = runner.LoadAction(filepath.Join(root, "action.yml"))
-	})
-	if actionErr != nil {
-		t.Fatal(actionErr)
+	a, err := loadAction()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return actionYML
+	return a
 }
 
 // topLevel is everything the repository's top level may hold: the action,
@@ -101,12 +98,9 @@ var topLevel = []string{
 // but topLevel's entries.
 func TestTopLevelLayout(t *testing.T) {
 	t.Parallel()
-	git, err := exec.LookPath("git")
-	harness.Require(t, "git", err)
+	git := harness.Tool(t, "git", "install git")
 	out, err := exec.Command(git, "-C", harness.Root(t), "ls-files").Output()
-	if err != nil {
-		harness.Require(t, "a git checkout", err)
-	}
+	harness.Require(t, "a git checkout", err)
 	seen := map[string]bool{}
 	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		top, _, _ := strings.Cut(f, "/")
@@ -123,30 +117,18 @@ func TestTopLevelLayout(t *testing.T) {
 // name deeper down is not.
 func TestLayoutGitignoreKeepsBuildOutputsOut(t *testing.T) {
 	t.Parallel()
-	git, err := exec.LookPath("git")
-	harness.Require(t, "git", err)
-	root := harness.Root(t)
-	ignored := func(p string) bool {
-		// --no-index: judge the path by the ignore rules alone, tracked or not.
-		err := exec.Command(git, "-C", root, "check-ignore", "-q", "--no-index", p).Run()
-		var ee *exec.ExitError
-		switch {
-		case err == nil:
-			return true
-		case errors.As(err, &ee) && ee.ExitCode() == 1:
-			return false
-		}
-		t.Fatalf("git check-ignore %s: %v", p, err)
-		return false
+	git := harness.Tool(t, "git", "install git")
+	ignored := []string{"cargo-oidc", "cargo-oidc.exe", "dist/cargo-oidc-linux-amd64", "dist/SHA256SUMS", ".ci/gh-parser/node_modules/yaml/package.json"}
+	sources := []string{"main.go", "e2e/cmd/cargo-oidc/main.go", "internal/cargo-oidc", "README.md", "docs/jfrog.md"}
+	// --no-index: judge the paths by the ignore rules alone, tracked or
+	// not; git prints the ignored ones in order, and exits 1 when none is.
+	cmd := exec.Command(git, "-C", harness.Root(t), "check-ignore", "--no-index", "--stdin")
+	cmd.Stdin = strings.NewReader(strings.Join(append(ignored, sources...), "\n"))
+	out, err := cmd.Output()
+	if ee := (*exec.ExitError)(nil); err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		t.Fatalf("git check-ignore: %v", err)
 	}
-	for _, p := range []string{"cargo-oidc", "cargo-oidc.exe", "dist/cargo-oidc-linux-amd64", "dist/SHA256SUMS", ".ci/gh-parser/node_modules/yaml/package.json"} {
-		if !ignored(p) {
-			t.Errorf(".gitignore does not ignore %s", p)
-		}
-	}
-	for _, p := range []string{"main.go", "e2e/cmd/cargo-oidc/main.go", "internal/cargo-oidc", "README.md", "docs/jfrog.md"} {
-		if ignored(p) {
-			t.Errorf(".gitignore ignores %s, which may be a source file", p)
-		}
+	if got := strings.Fields(string(out)); !slices.Equal(got, ignored) {
+		t.Errorf(".gitignore ignores %q of %q, want exactly the build outputs %q", got, append(ignored, sources...), ignored)
 	}
 }

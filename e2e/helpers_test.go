@@ -36,8 +36,6 @@ type provider struct {
 	// wrongClaim is what the service answers an ID token whose repository
 	// claim is evilRepo.
 	wrongClaim string
-	// refusal is the service's error body holding msg (nil: no JSON shape).
-	refusal func(status int, msg string) any
 }
 
 // evilRepo is the repository claim no service's mapping accepts.
@@ -47,28 +45,22 @@ const evilRepo = "evil-org/evil-repo"
 var providers = []provider{
 	{name: "jfrog", registry: "artifactory", envName: "ARTIFACTORY", inputs: (*fakes.Stack).JFrogInputs,
 		index: func(s *fakes.Stack) string { return s.JFrogIndex }, services: []string{"jfrog"},
-		wrongClaim: "Failed to find a matching identity mapping for the provided token claims: claim 'repository' is '" + evilRepo + "'",
-		refusal: func(status int, msg string) any {
-			return map[string]any{"errors": []any{map[string]any{"code": fmt.Sprint(status), "message": msg}}}
-		}},
+		wrongClaim: "Failed to find a matching identity mapping for the provided token claims: claim 'repository' is '" + evilRepo + "'"},
 	{name: "cloudsmith", registry: "cloudsmith", envName: "CLOUDSMITH", inputs: (*fakes.Stack).CloudsmithInputs,
 		index: func(s *fakes.Stack) string { return s.CloudsmithIndex }, services: []string{"cloudsmith"},
-		wrongClaim: "Incorrect authentication credentials.",
-		refusal:    func(_ int, msg string) any { return map[string]any{"detail": msg} }},
+		wrongClaim: "Incorrect authentication credentials."},
 	{name: "crates-io", registry: "crates-io", raw: true, inputs: (*fakes.Stack).CratesIOInputs,
 		index: func(*fakes.Stack) string { return "" }, services: []string{"crates-io"},
-		wrongClaim: "No Trusted Publishing config found for repository `" + evilRepo + "`.",
-		refusal:    func(_ int, msg string) any { return map[string]any{"errors": []any{map[string]any{"detail": msg}}} }},
+		wrongClaim: "No Trusted Publishing config found for repository `" + evilRepo + "`."},
 	{name: "codeartifact", registry: "codeartifact", envName: "CODEARTIFACT", raw: true, inputs: (*fakes.Stack).CodeArtifactInputs,
 		index: func(s *fakes.Stack) string { return s.CodeArtifactIndex }, services: []string{"sts", "codeartifact"},
 		wrongClaim: "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"},
 }
 
-// azure is Azure Artifacts as the tests drive it. It is not in providers:
-// Entra matches the ID token's sub, not its repository, so the
-// wrong-repository scenarios do not fit it; TestProvider and TestComposite
-// run it as a row, azure_test.go its scenario and the matrix its rows
-// (mxAzureRows).
+// azure is Azure Artifacts through Microsoft Entra workload identity
+// federation as the tests drive it. It is not in providers: Entra matches
+// the ID token's sub, not its repository, so the wrong-repository rows do
+// not fit it; the tables that run every provider add it as a row.
 var azure = provider{name: "azure", registry: "azure", envName: "AZURE", inputs: (*fakes.Stack).AzureInputs,
 	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"},
 	reg: func(s *fakes.Stack) *fakes.Registry { return s.Azure.Registry.Registry }}
@@ -129,13 +121,33 @@ func (p provider) requests(t testing.TB, s *fakes.Stack) int {
 	return n
 }
 
-// faults is the fault queue of its (first) exchange service.
-func (p provider) faults(t testing.TB, s *fakes.Stack) *fakes.Faults {
-	f, err := s.Faults(p.services[0])
-	if err != nil {
-		t.Fatal(err)
+// azCheckRequests checks what Entra received: every request is the
+// client-credentials grant of the configured application in the configured
+// tenant, with an assertion, for Azure DevOps; and every token the feed saw
+// is one Entra issued.
+func azCheckRequests(t testing.TB, s *fakes.Stack) {
+	t.Helper()
+	want := fakes.EntraRequest{Tenant: s.Azure.Entra.Tenant, ClientID: s.Azure.Entra.ClientID, GrantType: fakes.EntraGrantType,
+		ClientAssertionType: fakes.EntraAssertionType, Scope: fakes.AzureDevOpsScope, Assertion: true}
+	got := s.Azure.Entra.Received()
+	if len(got) == 0 {
+		t.Errorf("Entra got no request")
 	}
-	return f
+	for i, r := range got {
+		if r != want {
+			t.Errorf("Entra request %d: %+v, want %+v", i, r, want)
+		}
+	}
+	for _, aud := range s.Issuer.Audiences() {
+		if aud != fakes.EntraAudience {
+			t.Errorf("an ID token was asked for audience %q, want %s", aud, fakes.EntraAudience)
+		}
+	}
+	for _, r := range s.Azure.Registry.Requests() {
+		if it, ok := s.Store.Lookup(r.Token); r.Token != "" && (!ok || it.Service != "azure") {
+			t.Errorf("the feed got %s %s with a token Entra did not issue (status %d)", r.Method, r.Path, r.Status)
+		}
+	}
 }
 
 // secretLeaks returns a line for every secret that text shows outside an
@@ -237,15 +249,4 @@ func dependsOn(registry string) string {
 		return fmt.Sprintf("%s = %q\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	}
 	return fmt.Sprintf("%s = { version = %q, registry = %q }\n", fakes.DefaultCrate, fakes.DefaultCrateVersion, registry)
-}
-
-// ownerOfPath is path's owner (see ownerOf).
-func ownerOfPath(t testing.TB, path string) (uid, gid int) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, g := ownerOf(fi)
-	return int(u), int(g)
 }

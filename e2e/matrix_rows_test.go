@@ -1,26 +1,35 @@
 package e2e
 
-// The rows of the fault matrix about the ID token endpoint, the token
-// services and the inputs. What only the exchange code decides (error texts,
-// retry policies, answer parsing) is proven by exchange's and
-// internal/config's unit tests; these rows prove the binary end to end: the
-// step's exit, its one ::error annotation, nothing exported, nothing leaked.
+// The rows of the fault matrix. What only the exchange code decides (error
+// texts, retry policies, answer parsing) is proven by exchange's and
+// internal/config's unit tests, and which links, sizes, owners and modes
+// cargoconf handles how by its own; these rows prove the binary end to end:
+// the step's exit, its one ::error annotation, nothing exported, nothing
+// leaked. A row runs for one provider unless the providers' code differs.
 
 import (
+	"bufio"
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
+	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // mxFail marks a row as a failing step.
@@ -36,202 +45,183 @@ func mxNoNet(r mxRow) mxRow {
 	return r
 }
 
+// mxHintLines are the claims the hint block must list for a refused ID token.
+var mxHintLines = []string{"iss: ", "aud: ", "sub: ", "repository: ", "ref: ", "environment: ", "job_workflow_ref: "}
+
 // mxRows is the matrix.
 func mxRows() []mxRow {
-	var rows []mxRow
-	add := func(r mxRow) { rows = append(rows, r) }
-
-	// ---- the ID token endpoint
-	add(mxNoNet(mxRow{name: "id-token/variables-missing", expected: "fail: names permissions: id-token: write", provider: "jfrog",
-		noIDToken: true, want: []string{"ACTIONS_ID_TOKEN_REQUEST_", "permissions: id-token: write"}, notWant: []string{"fork"}}))
-	add(mxNoNet(mxRow{name: "id-token/fork-pull-request", expected: "fail: forks get no ID token", provider: "jfrog",
-		noIDToken: true,
-		job: func(o *runner.Options) {
-			o.EventName, o.Ref, o.Event = "pull_request", "refs/pull/7/merge", mxForkEvent()
-		},
-		want: []string{"id-token: write", "fork", "forker/octo-repo", "octo-org/octo-repo"}}))
-	add(mxRow{name: "id-token/500-503-then-ok", expected: "ok after 3 ID token requests", provider: "jfrog",
-		setup:  func(w *mxWorld) { w.s.Issuer.Faults.Push(fakes.Status(500), fakes.Status(503)) },
-		idReqs: mxN(3), svcReqs: mxN(1), maxTime: 8 * time.Second})
-	add(mxFail(mxRow{name: "id-token/always-503", expected: "fail in bounded time: endpoint and last status", provider: "jfrog",
-		inputs: map[string]string{"retries": "2"},
-		setup: func(w *mxWorld) {
-			w.s.Issuer.Faults.Push(fakes.Status(503), fakes.Status(503), fakes.Status(503), fakes.Status(503))
-		},
-		want:   []string{"github id token", mxIDTokenPath, "503"},
-		idReqs: mxN(3), svcReqs: mxN(0), maxTime: 10 * time.Second}))
-	add(mxFail(mxRow{name: "id-token/hang-timeout-5s", expected: "fail after timeout 5s", provider: "jfrog",
-		inputs: map[string]string{"timeout": "5s"},
-		setup:  func(w *mxWorld) { w.s.Issuer.Faults.Push(fakes.Of(fakes.FaultHang)) },
-		want:   []string{"timeout"}, svcReqs: mxN(0), minTime: 4 * time.Second, maxTime: 12 * time.Second}))
-
-	// ---- the token services
-	add(mxRow{name: "service/500-502-503-then-ok", expected: "ok after 4 exchange requests", provider: "jfrog",
-		setup: func(w *mxWorld) {
-			w.s.JFrog.Faults.Push(fakes.Status(500), fakes.Status(502), fakes.Status(503))
-		},
-		svcReqs: mxN(4), maxTime: 10 * time.Second})
-	add(mxFail(mxRow{name: "service/429-retry-after-3600-always", expected: "fail within timeout 5s", provider: "jfrog",
-		inputs: map[string]string{"timeout": "5s"},
-		setup: func(w *mxWorld) {
-			for range 11 {
-				w.s.JFrog.Faults.Push(fakes.StatusRetryAfter(429, "3600"))
-			}
-		},
-		want:    []string{"429"},
-		maxTime: 9 * time.Second}))
-	// Every provider's refusal: its message and the claims hint, at once.
-	for _, p := range providers {
-		if p.refusal == nil {
-			continue
-		}
-		msg := "mx " + p.name + " refuses: identity mapping does not match"
-		body, _ := json.Marshal(p.refusal(403, msg))
-		add(mxFail(mxRow{name: "service/" + p.name + "-403-no-retry", expected: "fail at once: message + claims hint", provider: p.name,
-			stack: fakes.Options{Issuer: fakes.IssuerConfig{Environment: "release"}},
-			setup: func(w *mxWorld) {
-				p.faults(w.t, w.s).Push(fakes.Fault{Kind: fakes.FaultStatus, Status: 403, Body: string(body), ContentType: "application/json"})
+	noIDToken := func(o *runner.Options) { o.IDTokenURL, o.IDTokenToken = "", "" }
+	rows := []mxRow{
+		// ---- the ID token endpoint
+		mxNoNet(mxRow{name: "id-token/variables-missing", expected: "fail: names permissions: id-token: write", provider: "jfrog",
+			job: noIDToken, want: []string{"ACTIONS_ID_TOKEN_REQUEST_", "permissions: id-token: write"}, notWant: []string{"fork"}}),
+		mxNoNet(mxRow{name: "id-token/fork-pull-request", expected: "fail: forks get no ID token", provider: "jfrog",
+			job: func(o *runner.Options) {
+				noIDToken(o)
+				o.EventName, o.Ref, o.Event = "pull_request", "refs/pull/7/merge", []byte(mxForkEvent)
 			},
-			want:   append([]string{"403", msg, "environment: release"}, mxHintLines...),
-			idReqs: mxN(1), svcReqs: mxN(1), maxTime: 5 * time.Second}))
-	}
-	add(mxFail(mxRow{name: "service/tls-untrusted", expected: "fail at once: certificate", provider: "jfrog",
-		setup: func(w *mxWorld) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-				if st == http.StateNew {
-					w.tlsConns.Add(1)
+			want: []string{"id-token: write", "fork", "forker/octo-repo", "octo-org/octo-repo"}}),
+		mxFail(mxRow{name: "id-token/always-503", expected: "fail in bounded time: endpoint and last status", provider: "jfrog",
+			inputs: map[string]string{"retries": "2"},
+			setup: func(w *mxWorld) {
+				w.s.Issuer.Faults.Push(fakes.Status(503), fakes.Status(503), fakes.Status(503), fakes.Status(503))
+			},
+			want:   []string{"github id token", "/_apis/token", "503"},
+			idReqs: mxN(3), svcReqs: mxN(0), maxTime: 10 * time.Second}),
+		mxFail(mxRow{name: "id-token/hang-timeout-5s", expected: "fail after timeout 5s", provider: "jfrog",
+			inputs: map[string]string{"timeout": "5s"},
+			setup:  func(w *mxWorld) { w.s.Issuer.Faults.Push(fakes.Of(fakes.FaultHang)) },
+			want:   []string{"timeout"}, svcReqs: mxN(0), minTime: 4 * time.Second, maxTime: 12 * time.Second}),
+
+		// ---- the token services
+		{name: "service/500-502-503-then-ok", expected: "ok after 4 exchange requests", provider: "jfrog",
+			setup:   func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Status(500), fakes.Status(502), fakes.Status(503)) },
+			svcReqs: mxN(4), maxTime: 10 * time.Second},
+		mxFail(mxRow{name: "service/429-retry-after-3600-always", expected: "fail within timeout 5s", provider: "jfrog",
+			inputs: map[string]string{"timeout": "5s"},
+			setup: func(w *mxWorld) {
+				for range 11 {
+					w.s.JFrog.Faults.Push(fakes.StatusRetryAfter(429, "3600"))
 				}
-			}
-			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are the point
-			srv.StartTLS()
-			w.t.Cleanup(srv.Close)
-			w.inputs["url"] = srv.URL
-		},
-		want:   []string{"certificate"},
-		idReqs: mxN(1), svcReqs: mxN(0), maxTime: 5 * time.Second,
-		check: func(w *mxWorld) []string {
-			// With SSL_CERT_FILE set (the fakes' CA) a handshake first
-			// trusts the file alone, then once more with the system's
-			// roots added (exchange.BaseHTTPClient loads them lazily);
-			// the retry policy adds none: a certificate error is final.
-			if n := w.tlsConns.Load(); n != 2 {
-				return []string{fmt.Sprintf("the untrusted server saw %d connections, want 2 (the file's roots, then the system's; no retry)", n)}
-			}
-			return nil
-		}}))
-	add(mxFail(mxRow{name: "service/newline-token", expected: "fail: token refused, not shown", provider: "jfrog",
-		setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
-		want:   []string{"refused"},
-		idReqs: mxN(1), svcReqs: mxN(1)}))
-	add(mxFail(mxRow{name: "service/100MB-body", expected: "fail: too large; peak RSS < 50 MB", provider: "jfrog",
-		memory: true,
-		setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultHugeBody)) },
-		want:   []string{"too large"},
-		idReqs: mxN(1), svcReqs: mxN(1), maxTime: 10 * time.Second,
-		check: func(w *mxWorld) []string {
-			if w.mem == nil || w.mem.peak() == 0 {
-				return []string{"no memory measure of the child"}
-			}
-			if peak := w.mem.peak(); peak >= mxMaxRSS {
-				return []string{fmt.Sprintf("peak RSS %d MB (rusage %d KB, VmHWM %d KB), want < %d MB", peak>>20, w.mem.maxrss, w.mem.hwm, mxMaxRSS>>20)}
-			}
-			return nil
-		}}))
+			},
+			want: []string{"429"}, maxTime: 9 * time.Second}),
+		mxFail(mxRow{name: "service/tls-untrusted", expected: "fail at once: certificate", provider: "jfrog",
+			setup: func(w *mxWorld) {
+				srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+				srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+					if st == http.StateNew {
+						w.tlsConns.Add(1)
+					}
+				}
+				srv.Config.ErrorLog = log.New(io.Discard, "", 0) // failed handshakes are the point
+				srv.StartTLS()
+				w.t.Cleanup(srv.Close)
+				w.inputs["url"] = srv.URL
+			},
+			want:   []string{"certificate"},
+			idReqs: mxN(1), svcReqs: mxN(0), maxTime: 5 * time.Second,
+			check: func(w *mxWorld) []string {
+				// With SSL_CERT_FILE set (the fakes' CA) a handshake first
+				// trusts the file alone, then once more with the system's
+				// roots added (exchange.BaseHTTPClient loads them lazily);
+				// the retry policy adds none: a certificate error is final.
+				if n := w.tlsConns.Load(); n != 2 {
+					return []string{fmt.Sprintf("the untrusted server saw %d connections, want 2 (the file's roots, then the system's; no retry)", n)}
+				}
+				return nil
+			}}),
+		mxFail(mxRow{name: "service/newline-token", expected: "fail: token refused, not shown", provider: "jfrog",
+			setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
+			want:   []string{"refused"},
+			idReqs: mxN(1), svcReqs: mxN(1)}),
+		mxFail(mxRow{name: "service/100MB-body", expected: "fail: too large; peak RSS < 50 MB", provider: "jfrog",
+			setup: func(w *mxWorld) {
+				if _, err := os.Stat("/proc/self/status"); err != nil {
+					harness.Require(w.t, "/proc/<pid>/status (Linux) to measure the action's peak memory", err)
+				}
+				w.mem = &mxMem{}
+				w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultHugeBody))
+			},
+			want:   []string{"too large"},
+			idReqs: mxN(1), svcReqs: mxN(1), maxTime: 10 * time.Second,
+			check: func(w *mxWorld) []string {
+				if kb := w.mem.hwm; kb == 0 || kb >= 50<<10 {
+					return []string{fmt.Sprintf("peak RSS %d KB (VmHWM; 0: not measured), want < 50 MB", kb)}
+				}
+				return nil
+			}}),
+
+		// ---- inputs: a refused input fails before any request (what each
+		// provider's inputs accept: internal/config's unit tests).
+		mxNoNet(mxRow{name: "input/provider-missing", expected: "fail: provider is required", provider: "jfrog",
+			inputs: map[string]string{"provider": mxDrop}, want: []string{"input provider", "required"}}),
+		mxNoNet(mxRow{name: "input/jfrog-url-missing", expected: "fail: url is required", provider: "jfrog",
+			inputs: map[string]string{"url": mxDrop}, want: []string{"input url", "required"}}),
+		// An audience with a line break would print a workflow command.
+		mxNoNet(mxRow{name: "input/audience-control-character", expected: "fail before any request: audience refused", provider: "jfrog",
+			inputs: map[string]string{"audience": "aud\n::warning title=injected::x"},
+			want:   []string{"input audience", "control character"},
+			check: func(w *mxWorld) []string {
+				for _, line := range strings.Split(w.res.Stdout, "\n") {
+					if strings.HasPrefix(strings.TrimSpace(line), "::warning title=injected") {
+						return []string{"the audience printed a workflow command"}
+					}
+				}
+				return nil
+			}}),
+
+		// ---- AWS CodeArtifact: STS, then CodeArtifact (svcReqs counts both)
+		{name: "codeartifact/ok-files-and-default", expected: "ok: raw token, AWS secrets masked, config merged", provider: "codeartifact",
+			inputs: map[string]string{"replace-crates-io": "true", "default-registry": "true", "credentials-file": "{temp}/ca-creds/credentials.toml"},
+			idReqs: mxN(1), svcReqs: mxN(2),
+			check: func(w *mxWorld) []string {
+				p := mxAWSSecretsMasked(w)
+				bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+				tok := w.res.Outputs["token"]
+				if !w.s.Store.Valid(tok) || w.res.Env["CARGO_REGISTRIES_CODEARTIFACT_TOKEN"] != tok || w.res.Env["CARGO_REGISTRY_DEFAULT"] != "codeartifact" {
+					bad("CARGO_REGISTRIES_CODEARTIFACT_TOKEN is not the raw CodeArtifact token, or CARGO_REGISTRY_DEFAULT not codeartifact")
+				}
+				if w.res.State["token"] != "" {
+					bad("the CodeArtifact token was saved as state (nothing revokes it)")
+				}
+				if got := w.res.Outputs["username"]; !strings.HasPrefix(got, "arn:aws:sts::"+fakes.DefaultAWSAccount+":assumed-role/") {
+					bad("username output %s", got)
+				}
+				if got := w.s.STS.SessionNames(); len(got) != 1 || got[0] != "cargo-oidc-"+w.job.Env()["GITHUB_RUN_ID"]+"-"+w.job.Env()["GITHUB_RUN_ATTEMPT"] {
+					bad("role session names %v", got)
+				}
+				cfg, _ := os.ReadFile(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
+				for _, want := range []string{`replace-with = "codeartifact"`, "[registries.codeartifact]", `index = "` + w.s.CodeArtifactIndex + `"`} {
+					if !strings.Contains(string(cfg), want) {
+						bad("config file lacks %s:\n%s", want, cfg)
+					}
+				}
+				if creds, _ := os.ReadFile(w.credentials); !strings.Contains(string(creds), `token = "`+tok+`"`) {
+					bad("the credentials file does not hold the raw token")
+				}
+				return p
+			}},
+		{name: "codeartifact/503-then-ok", expected: "ok: the retry is signed afresh", provider: "codeartifact",
+			setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Status(503)) },
+			idReqs: mxN(1), svcReqs: mxN(3), maxTime: 8 * time.Second},
+		mxFail(mxRow{name: "codeartifact/newline-token", expected: "fail: token refused, not shown", provider: "codeartifact",
+			setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
+			want:   []string{"authorization token", "refused"},
+			idReqs: mxN(1), svcReqs: mxN(2), check: mxAWSSecretsMasked}),
+		mxNoNet(mxRow{name: "codeartifact/http-endpoint", expected: "fail before any request: https only", provider: "codeartifact",
+			job:  func(o *runner.Options) { o.Env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9" },
+			want: []string{"AWS_ENDPOINT_URL_STS must be an https URL"}}),
+	}
 	for _, k := range []fakes.FaultKind{fakes.FaultRedirect307, fakes.FaultRedirect308} {
-		add(mxFail(mxRow{name: "service/" + k.String() + "-other-host", expected: "fail: redirects refused; ID token not sent there", provider: "jfrog",
+		rows = append(rows, mxFail(mxRow{name: "service/" + k.String() + "-other-host", expected: "fail: redirects refused; ID token not sent there", provider: "jfrog",
 			setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(k)) },
 			want:   []string{"redirects are refused", "localhost"},
 			idReqs: mxN(1), svcReqs: mxN(1), check: mxNoneOf}))
 	}
-
-	// ---- inputs: a refused input fails before any request, for every
-	// provider (what each input accepts: internal/config's unit tests).
-	for _, in := range []struct{ provider, drop string }{
-		{"jfrog", "provider"}, {"jfrog", "url"}, {"cloudsmith", "namespace"}, {"crates-io", "provider"}, {"codeartifact", "role-to-assume"},
-	} {
-		add(mxNoNet(mxRow{name: "input/" + in.provider + "-" + in.drop + "-missing", expected: "fail: " + in.drop + " is required", provider: in.provider,
-			inputs: map[string]string{in.drop: mxDrop}, want: []string{"input " + in.drop, "required"}}))
+	// Every provider's refusal of an ID token from another repository: the
+	// service's own message and the claims hint, at once, without a retry.
+	for _, p := range providers {
+		want := append([]string{p.wrongClaim, "repository: " + evilRepo, "environment: release"}, mxHintLines...)
+		if p.name == "codeartifact" {
+			want = append(want, "trust policy", `token.actions.githubusercontent.com:aud = "sts.amazonaws.com"`, "token.actions.githubusercontent.com:sub", fakes.DefaultAWSRole)
+		}
+		rows = append(rows, mxFail(mxRow{name: "service/" + p.name + "-wrong-repository", expected: "fail at once: message + claims hint", provider: p.name,
+			stack:  fakes.Options{Issuer: fakes.IssuerConfig{Environment: "release"}},
+			setup:  func(w *mxWorld) { w.s.Issuer.Override(map[string]any{"repository": evilRepo}) },
+			want:   want,
+			idReqs: mxN(1), svcReqs: mxN(1), maxTime: 5 * time.Second}))
 	}
-
-	// ---- AWS CodeArtifact: STS, then CodeArtifact (svcReqs counts both)
-	add(mxRow{name: "codeartifact/ok", expected: "ok: raw token, every AWS secret masked", provider: "codeartifact",
-		idReqs: mxN(1), svcReqs: mxN(2),
-		check: func(w *mxWorld) []string {
-			p := mxAWSSecretsMasked(w)
-			tok := w.res.Outputs["token"]
-			if !w.s.Store.Valid(tok) || w.res.Env["CARGO_REGISTRIES_CODEARTIFACT_TOKEN"] != tok {
-				p = append(p, "CARGO_REGISTRIES_CODEARTIFACT_TOKEN is not the raw CodeArtifact token")
-			}
-			if v, ok := w.res.State["token"]; ok && v != "" {
-				p = append(p, "the CodeArtifact token was saved as state (nothing revokes it)")
-			}
-			if got := w.res.Outputs["username"]; !strings.HasPrefix(got, "arn:aws:sts::"+fakes.DefaultAWSAccount+":assumed-role/") {
-				p = append(p, "username output "+got)
-			}
-			if got := w.s.STS.SessionNames(); len(got) != 1 || got[0] != "cargo-oidc-"+w.job.Env()["GITHUB_RUN_ID"]+"-"+w.job.Env()["GITHUB_RUN_ATTEMPT"] {
-				p = append(p, fmt.Sprintf("role session names %v", got))
-			}
-			return p
-		}})
-	add(mxRow{name: "codeartifact/files-and-default", expected: "ok: config merged, credentials file raw token", provider: "codeartifact",
-		inputs: map[string]string{"replace-crates-io": "true", "default-registry": "true", "credentials-file": "{temp}/ca-creds/credentials.toml"},
-		idReqs: mxN(1), svcReqs: mxN(2),
-		check: func(w *mxWorld) []string {
-			var p []string
-			cfg, err := os.ReadFile(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
-			for _, want := range []string{`replace-with = "codeartifact"`, "[registries.codeartifact]", `index = "` + w.s.CodeArtifactIndex + `"`} {
-				if err != nil || !strings.Contains(string(cfg), want) {
-					p = append(p, fmt.Sprintf("config file lacks %s: %v\n%s", want, err, cfg))
-				}
-			}
-			if creds, err := os.ReadFile(w.credentials); err != nil || !strings.Contains(string(creds), `token = "`+w.res.Outputs["token"]+`"`) {
-				p = append(p, fmt.Sprintf("the credentials file does not hold the raw token: %v", err))
-			}
-			if w.res.Env["CARGO_REGISTRY_DEFAULT"] != "codeartifact" {
-				p = append(p, "CARGO_REGISTRY_DEFAULT is not codeartifact")
-			}
-			return p
-		}})
-	add(mxRow{name: "codeartifact/503-then-ok", expected: "ok: the retry is signed afresh", provider: "codeartifact",
-		setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Status(503)) },
-		idReqs: mxN(1), svcReqs: mxN(3), maxTime: 8 * time.Second})
-	add(mxFail(mxRow{name: "codeartifact/sts-access-denied", expected: "fail at once: trust policy + claims", provider: "codeartifact",
-		stack: fakes.Options{Issuer: fakes.IssuerConfig{Environment: "release"}, Mapping: map[string]string{"repository": "other-org/other-repo"}},
-		want: append([]string{"403", "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity", "trust policy",
-			`token.actions.githubusercontent.com:aud = "sts.amazonaws.com"`, "token.actions.githubusercontent.com:sub", fakes.DefaultAWSRole}, mxHintLines...),
-		idReqs: mxN(1), svcReqs: mxN(1)}))
-	add(mxFail(mxRow{name: "codeartifact/newline-token", expected: "fail: token refused, not shown", provider: "codeartifact",
-		setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
-		want:   []string{"authorization token", "refused"},
-		idReqs: mxN(1), svcReqs: mxN(2), check: mxAWSSecretsMasked}))
-	add(mxFail(mxRow{name: "codeartifact/308-other-host", expected: "fail: redirects refused; credentials not sent there", provider: "codeartifact",
-		setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Of(fakes.FaultRedirect308)) },
-		want:   []string{"redirects are refused"},
-		idReqs: mxN(1), svcReqs: mxN(2)}))
-	add(mxNoNet(mxRow{name: "codeartifact/http-endpoint", expected: "fail before any request: https only", provider: "codeartifact",
-		job:  func(o *runner.Options) { o.Env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9" },
-		want: []string{"AWS_ENDPOINT_URL_STS must be an https URL"}}))
-
-	rows = append(rows, mxFileRows()...)
-	rows = append(rows, mxAzureRows()...)
-	return append(rows, mxSecretRows()...)
+	return append(append(append(rows, mxFileRows()...), mxAzureRows()...), mxSecretRows()...)
 }
 
 // mxAWSSecretsMasked checks that the step masked every AWS secret and the
 // CodeArtifact token the fakes issued.
 func mxAWSSecretsMasked(w *mxWorld) []string {
 	var p []string
-	masks := map[string]bool{}
-	for _, line := range strings.Split(w.res.Stdout, "\n") {
-		if m, ok := strings.CutPrefix(strings.TrimSpace(line), "::add-mask::"); ok {
-			masks[m] = true
-		}
-	}
 	for _, it := range w.s.Store.Tokens() {
 		switch it.Kind {
 		case fakes.KindAWSAccessKeyID, fakes.KindAWSSecretAccessKey, fakes.KindAWSSessionToken, fakes.KindAccessToken:
-			if !masks[it.Value] {
+			if !slices.Contains(w.res.Masks, it.Value) {
 				p = append(p, "no ::add-mask:: for the "+it.Kind)
 			}
 		}
@@ -240,23 +230,12 @@ func mxAWSSecretsMasked(w *mxWorld) []string {
 }
 
 // mxForkEvent is a pull_request payload whose head is a fork.
-func mxForkEvent() []byte {
-	repo := func(full string) map[string]any {
-		owner, name, _ := strings.Cut(full, "/")
-		return map[string]any{"full_name": full, "name": name, "owner": map[string]any{"login": owner}, "fork": owner != "octo-org"}
-	}
-	ev := map[string]any{
-		"action": "opened", "number": 7,
-		"repository": repo("octo-org/octo-repo"),
-		"pull_request": map[string]any{
-			"number": 7,
-			"head":   map[string]any{"ref": "patch-1", "sha": "ffac537e6cbbf934b08745a378932722df287a53", "repo": repo("forker/octo-repo")},
-			"base":   map[string]any{"ref": "main", "repo": repo("octo-org/octo-repo")},
-		},
-	}
-	b, _ := json.Marshal(ev)
-	return b
-}
+const mxForkEvent = `{"action": "opened", "number": 7,
+	"repository": {"full_name": "octo-org/octo-repo", "name": "octo-repo", "owner": {"login": "octo-org"}, "fork": false},
+	"pull_request": {"number": 7,
+		"head": {"ref": "patch-1", "sha": "ffac537e6cbbf934b08745a378932722df287a53",
+			"repo": {"full_name": "forker/octo-repo", "name": "octo-repo", "owner": {"login": "forker"}, "fork": true}},
+		"base": {"ref": "main", "repo": {"full_name": "octo-org/octo-repo", "name": "octo-repo", "owner": {"login": "octo-org"}, "fork": false}}}}`
 
 // mxNoneOf checks that none of the ID tokens the issuer minted reached the
 // redirect target, and that the target got no request at all.
@@ -273,35 +252,29 @@ func mxNoneOf(w *mxWorld) []string {
 	return p
 }
 
-// mxHintLines are the claims the hint block must list for a refused ID token.
-var mxHintLines = []string{"iss: ", "aud: ", "sub: ", "repository: ", "ref: ", "environment: ", "job_workflow_ref: "}
+// mxMem is the peak resident memory (VmHWM, KB) of the action's process,
+// sampled from /proc/<pid>/status every 2 ms: it belongs to the child's own
+// address space, unlike the rusage Maxrss of a child a Go program started
+// (Go starts children with vfork, and at exec Linux records the high-water
+// mark of the test process's address space, over 80 MB under -race).
+type mxMem struct{ hwm int64 }
 
-// mxMem is the peak memory of the action's process, measured two ways.
-//
-// The rusage Maxrss of a child started by a Go program is an upper bound
-// only: Go starts children with vfork (CLONE_VM), and at exec Linux records
-// the high-water mark of the address space being left, which is the test
-// process's own (over 80 MB under -race). VmHWM, sampled from
-// /proc/<pid>/status every 2 ms, belongs to the child's own address space
-// but may miss growth in the last milliseconds before exit.
-type mxMem struct {
-	maxrss int64 // KB, from wait4's rusage
-	hwm    int64 // KB, the largest VmHWM sampled
-}
-
-// watch samples the VmHWM of a started process every 2 ms until it exits,
-// then reads its rusage (a runner.HostRuntime.Watch).
+// watch samples the process's VmHWM until it exits (a
+// runner.HostRuntime.Watch); VmHWM starts afresh at exec.
 func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() { // VmHWM is per address space: it starts afresh at exec
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
 		defer close(sampled)
-		status := fmt.Sprintf("/proc/%d/status", p.Pid)
 		tick := time.NewTicker(2 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if kb := mxVmHWM(status); kb > m.hwm {
-				m.hwm = kb
+			data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid))
+			for _, line := range strings.Split(string(data), "\n") {
+				var kb int64
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					_, _ = fmt.Sscan(v, &kb)
+					m.hwm = max(m.hwm, kb)
+				}
 			}
 			select {
 			case <-stop:
@@ -310,39 +283,335 @@ func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
 			}
 		}
 	}()
-	return func(st *os.ProcessState) {
+	return func(*os.ProcessState) {
 		close(stop)
 		<-sampled
-		if st == nil {
+	}
+}
+
+// mxFileRows are the rows about the files the step reads and writes: the
+// binary refuses a link out of the folders it may write before any
+// request, a failed step leaves the workspace as it was, and the post
+// stage deletes nothing outside.
+func mxFileRows() []mxRow {
+	// outside is a folder of the job outside both folders the step may write.
+	outside := func(w *mxWorld, rel string) string { return filepath.Join(w.job.Root(), "outside", rel) }
+	link := func(w *mxWorld, target, link string) {
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			w.t.Fatal(err)
+		}
+		testenv.Symlink(w.t, target, link)
+	}
+	// unchanged checks that the outside folder holds exactly files.
+	unchanged := func(w *mxWorld, files map[string]string) []string {
+		entries, _ := os.ReadDir(outside(w, ""))
+		got := map[string]string{}
+		for _, e := range entries {
+			data, _ := os.ReadFile(outside(w, e.Name())) // a folder reads as ""
+			got[e.Name()] = string(data)
+		}
+		if !maps.Equal(got, files) {
+			return []string{fmt.Sprintf("the folder outside the workspace holds %q, want %q", got, files)}
+		}
+		return nil
+	}
+	const theirs = "[registries.other]\ntoken = \"not-for-the-workspace\"\n"
+	return []mxRow{
+		mxFail(mxRow{name: "files/read-only-workspace", expected: "fail: nothing written, workspace unchanged", provider: "jfrog",
+			inputs: map[string]string{"replace-crates-io": "true"},
+			setup: func(w *mxWorld) {
+				writeFile(w.t, filepath.Join(w.job.Workspace(), "Cargo.toml"), "[package]\nname = \"app\"\nversion = \"0.1.0\"\n", 0o644)
+				mxImmutable(w, w.job.Workspace())
+			},
+			want: []string{"config.toml"}}),
+		mxFail(mxRow{name: "files/read-only-config-dir", expected: "fail: config unchanged, credentials rolled back", provider: "cloudsmith",
+			inputs: map[string]string{"replace-crates-io": "true", "credentials-file": "{temp}/mx-creds/credentials.toml"},
+			setup: func(w *mxWorld) {
+				writeFile(w.t, filepath.Join(w.job.Workspace(), ".cargo", "config.toml"), "# keep me\n[build]\njobs = 2\n", 0o644)
+				mxImmutable(w, filepath.Join(w.job.Workspace(), ".cargo"))
+			},
+			want: []string{"config.toml"}}),
+		mxNoNet(mxRow{name: "files/config-link-outside", expected: "fail before the exchange: link leaves the workspace", provider: "jfrog",
+			inputs: map[string]string{"replace-crates-io": "true"},
+			setup: func(w *mxWorld) {
+				link(w, writeFile(w.t, outside(w, "config.toml"), theirs, 0o644), filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
+			},
+			want:  []string{"symbolic link", "outside the workspace", "config.toml"},
+			check: func(w *mxWorld) []string { return unchanged(w, map[string]string{"config.toml": theirs}) }}),
+		mxNoNet(mxRow{name: "files/provider-home-linked-outside", expected: "fail before the exchange: no binary installed outside", provider: "jfrog",
+			inputs: map[string]string{"credential-mode": "provider"},
+			setup: func(w *mxWorld) {
+				writeFile(w.t, outside(w, "keep"), "x", 0o644)
+				link(w, outside(w, ""), filepath.Join(w.job.GitHubHome(), ".cargo-oidc"))
+			},
+			want:  []string{"symbolic link", ".cargo-oidc"},
+			check: func(w *mxWorld) []string { return unchanged(w, map[string]string{"keep": "x"}) }}),
+		// The post stage deletes only the file the main stage created: not a
+		// file of the same name in a folder a later step linked in its place.
+		{name: "files/post-after-cargo-repointed-outside", expected: "ok; post leaves <outside>/credentials.toml alone", provider: "jfrog",
+			inputs: map[string]string{"credentials-file": ".cargo/credentials.toml"},
+			check: func(w *mxWorld) []string {
+				writeFile(w.t, outside(w, "credentials.toml"), theirs, 0o644)
+				ws, moved := w.job.Workspace(), filepath.Join(w.job.Root(), "moved")
+				if err := os.Rename(filepath.Join(ws, ".cargo"), moved); err != nil {
+					w.t.Fatal(err)
+				}
+				link(w, outside(w, ""), filepath.Join(ws, ".cargo"))
+				_, p := mxPost(w)
+				_ = os.RemoveAll(moved) // holds the token; the scan follows
+				return append(p, unchanged(w, map[string]string{"credentials.toml": theirs})...)
+			}},
+	}
+}
+
+// mxPost runs the post stage and returns it with its problems: a failure,
+// and any piece of a secret in its output.
+func mxPost(w *mxWorld) (*runner.StepResult, []string) {
+	ctx, cancel := harness.Context(context.Background(), w.t, "the post stage of "+w.row.name, 30*time.Second)
+	defer cancel()
+	res, err := w.job.RunPost(ctx, mxStepID)
+	if err != nil || res == nil {
+		return nil, []string{fmt.Sprintf("post stage: %v", harness.Err(ctx, err))}
+	}
+	p := mxScanText(w, "post stage", res.Stdout+"\n"+res.Stderr)
+	if res.ExitCode != 0 {
+		p = append(p, fmt.Sprintf("post stage exit %d", res.ExitCode))
+	}
+	return res, p
+}
+
+// mxAzureRows are the rows of Azure Artifacts through Microsoft Entra
+// (each AADSTS code's text and a malformed answer: exchange's
+// TestAzureErrors and TestAzureBadAnswers).
+func mxAzureRows() []mxRow {
+	otherSubject := func(w *mxWorld) {
+		w.s.Azure.Entra.SetCredentials(fakes.FederatedCredential{Issuer: w.s.IssuerURL,
+			Subject: "repo:octo-org/octo-repo:environment:release", Audience: fakes.EntraAudience})
+	}
+	return []mxRow{
+		{name: "azure/throttled-429-then-ok", expected: "ok: AADSTS50196 429 retried after Retry-After", provider: "azure",
+			setup:   func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.EntraThrottled("1")) },
+			svcReqs: mxN(2), minTime: 900 * time.Millisecond, maxTime: 8 * time.Second},
+		mxFail(mxRow{name: "azure/deny-70021", expected: "fail at once: federated credential subject/audience hint", provider: "azure",
+			setup:  otherSubject,
+			want:   []string{"no federated credential matches the ID token", "repo:octo-org/octo-repo:ref:refs/heads/main", fakes.EntraAudience},
+			idReqs: mxN(1), svcReqs: mxN(1), maxTime: 5 * time.Second}),
+		mxFail(mxRow{name: "azure/deny-echoing-the-id-token", expected: "fail at once: the echoed ID token redacted", provider: "azure",
+			setup:  func(w *mxWorld) { otherSubject(w); w.s.Azure.Entra.SetEchoAssertion(true) },
+			want:   []string{"no federated credential matches the ID token"},
+			idReqs: mxN(1), svcReqs: mxN(1)}),
+		mxFail(mxRow{name: "azure/token-in-error-body", expected: "fail: the error's token not shown", provider: "azure",
+			setup: func(w *mxWorld) {
+				f, _ := w.s.Azure.Entra.EntraLeakyFault()
+				w.s.Azure.Entra.Faults.Push(f)
+			},
+			want:   []string{"AADSTS700027"},
+			idReqs: mxN(1), svcReqs: mxN(1)}),
+		mxNoNet(mxRow{name: "azure/http-authority", expected: "fail before any request: https only", provider: "azure",
+			job:  func(o *runner.Options) { o.Env[fakes.AzureAuthorityEnv] = "http://127.0.0.1:9" },
+			want: []string{"AZURE_AUTHORITY_HOST must be an https URL"}}),
+	}
+}
+
+// mxSecretRows are the rows about secrets: services and transports that
+// echo the ID token, and revocation within the timeout.
+func mxSecretRows() []mxRow {
+	// server starts a server of the fakes' CA as the row's url.
+	server := func(w *mxWorld, h http.HandlerFunc) {
+		srv := w.s.CA.StartServer(h)
+		w.t.Cleanup(srv.Close)
+		w.inputs["url"] = srv.URL
+	}
+	return []mxRow{
+		// A service echoing the ID token and its signature in a long
+		// message: both removed by value before the cut, in the annotation
+		// and in the summary (where escaping must not split what is left).
+		mxFail(mxRow{name: "secrets/echoed-id-token-before-cut", expected: "fail: message kept, ID token and parts removed", provider: "jfrog",
+			setup: func(w *mxWorld) {
+				server(w, func(rw http.ResponseWriter, r *http.Request) {
+					idt := mxRequestIDToken(r)
+					parts := strings.Split(idt, ".")
+					msg := "signature " + parts[len(parts)-1] + " " + strings.Repeat("x_ ", 80) + "token " + idt + " payload " + parts[min(1, len(parts)-1)]
+					b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"code": "FORBIDDEN", "message": msg}}})
+					rw.Header().Set("Content-Type", "application/json")
+					rw.WriteHeader(http.StatusForbidden)
+					_, _ = rw.Write(b)
+				})
+			},
+			want:   []string{"403", "signature ***", "x_ x_"},
+			idReqs: mxN(1)}),
+		// A transport error quoting the answer (Go's `malformed HTTP
+		// response "<line>"`) with the ID token in it, also on the debug line.
+		mxFail(mxRow{name: "secrets/transport-error-echoes-id-token", expected: "fail: transport error, ID token removed", provider: "jfrog",
+			inputs: map[string]string{"retries": "1"},
+			setup: func(w *mxWorld) {
+				ln, err := tls.Listen("tcp", "127.0.0.1:0", w.s.CA.ServerTLS())
+				if err != nil {
+					w.t.Fatal(err)
+				}
+				w.t.Cleanup(func() { ln.Close() })
+				go mxEchoGarbage(ln)
+				w.inputs["url"] = "https://" + ln.Addr().String()
+			},
+			want:   []string{"malformed HTTP response"},
+			idReqs: mxN(1)}),
+		mxFail(mxRow{name: "secrets/redirect-location-is-id-token", expected: "fail: redirect refused, host redacted", provider: "cloudsmith",
+			setup: func(w *mxWorld) {
+				server(w, func(rw http.ResponseWriter, r *http.Request) {
+					idt := mxRequestIDToken(r)
+					rw.Header().Set("Location", "https://"+strings.ReplaceAll(idt, ".", "-")+"."+idt+"/x")
+					rw.WriteHeader(http.StatusTemporaryRedirect)
+				})
+			},
+			want:   []string{"redirects are refused"},
+			idReqs: mxN(1)}),
+		// A late failure (GITHUB_ENV unwritable after the exchange) while the
+		// revocation hangs: the step ends within its timeout, and its
+		// summary is the failure alone.
+		mxFail(mxRow{name: "secrets/late-failure-revoke-hangs-timeout-3s", expected: "fail within timeout 3s; failure summary only", provider: "crates-io",
+			inputs: map[string]string{"timeout": "3s"},
+			setup: func(w *mxWorld) {
+				w.inputs["url"] = mxHangingDelete(w)
+				d := filepath.Join(w.job.Temp(), "env-dir")
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					w.t.Fatal(err)
+				}
+				w.override = map[string]string{"GITHUB_ENV": d}
+			},
+			want:    []string{"GITHUB_ENV"},
+			maxTime: 8 * time.Second,
+			check: func(w *mxWorld) []string {
+				var p []string
+				sum := w.res.Files["GITHUB_STEP_SUMMARY"]
+				for _, s := range []string{"registry ready", "Exported", "CARGO_REGISTRY_TOKEN"} {
+					if strings.Contains(sum, s) {
+						p = append(p, fmt.Sprintf("the summary of a failed step holds %q:\n%s", s, sum))
+					}
+				}
+				if !strings.Contains(sum, "GITHUB_ENV") || strings.Contains(w.res.Stdout, "Exported ") {
+					p = append(p, "the summary lacks the failure, or the log lists exported variables: "+sum)
+				}
+				return p
+			}}),
+		// The post stage's revocation hangs: bounded by the timeout input.
+		{name: "secrets/post-revoke-hangs-timeout-2s", expected: "ok; post stage ends within timeout 2s, warns", provider: "crates-io",
+			inputs: map[string]string{"timeout": "2s"},
+			setup:  func(w *mxWorld) { w.inputs["url"] = mxHangingDelete(w) },
+			check: func(w *mxWorld) []string {
+				post, p := mxPost(w)
+				if post != nil && (post.Duration > 6*time.Second || !strings.Contains(post.Stdout, "not revoked")) {
+					p = append(p, fmt.Sprintf("the post stage took %s with timeout 2s, or did not warn that the token is not revoked:\n%s", post.Duration.Round(100*time.Millisecond), post.Stdout))
+				}
+				return p
+			}},
+	}
+}
+
+// mxRequestIDToken is the ID token in a token-exchange request body.
+func mxRequestIDToken(r *http.Request) string {
+	var body map[string]any
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body)
+	for _, k := range []string{"subject_token", "oidc_token", "jwt"} {
+		if s, ok := body[k].(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// mxEchoGarbage answers every request on ln with its own body as the
+// status line: not HTTP, so the client's error quotes it.
+func mxEchoGarbage(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
 			return
 		}
-		if rss, ok := maxRSS(st); ok {
-			m.maxrss = rss
-		}
+		go func() {
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			req, err := http.ReadRequest(bufio.NewReader(c))
+			if err != nil {
+				return
+			}
+			// No space: Go reports `malformed HTTP response "<line>"`.
+			_, _ = io.WriteString(c, `{"jwt":"`+mxRequestIDToken(req)+`"}`+"\r\n\r\n")
+		}()
 	}
 }
 
-// peak is the child's peak resident memory in bytes: the sampled VmHWM,
-// or Maxrss (an upper bound) when nothing was sampled.
-func (m *mxMem) peak() int64 {
-	if m.hwm > 0 {
-		return m.hwm << 10
-	}
-	return m.maxrss << 10
+// mxHangingDelete starts a crates.io whose exchange works and whose
+// revocation never answers (until the client gives up); it returns its URL.
+func mxHangingDelete(w *mxWorld) string {
+	crates := w.s.CratesIO.Handler()
+	srv := w.s.CA.StartServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(60 * time.Second):
+			}
+			return
+		}
+		crates.ServeHTTP(rw, r)
+	}))
+	w.t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	return srv.URL
 }
 
-// mxVmHWM reads VmHWM (KB) from a /proc/<pid>/status file; 0 when absent.
-func mxVmHWM(path string) int64 {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
-			return kb
+// mxNoFragments checks that no piece of 16 characters of any secret (a
+// JWT's parts, a malformed token's runs between control characters
+// included) shows in the step's log, annotations or summary, also once the
+// summary's markdown escapes are undone: the runner masks by exact match,
+// so a split or cut secret is a leak.
+func mxNoFragments(w *mxWorld) []string {
+	sum := w.res.Files["GITHUB_STEP_SUMMARY"]
+	return append(mxScanText(w, "log", w.res.Stdout+"\n"+w.res.Stderr),
+		mxScanText(w, "step summary", sum+"\n"+strings.ReplaceAll(sum, `\`, ""))...)
+}
+
+// mxScanText reports every secret of which a 16-character piece shows in
+// text (::add-mask:: lines left out).
+func mxScanText(w *mxWorld, where, text string) []string {
+	const piece = 16
+	var kept []string
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "::add-mask::") {
+			kept = append(kept, line)
 		}
 	}
-	return 0
+	text = strings.Join(kept, "\n")
+	var p []string
+	for s := range w.mxSecrets() {
+		found := false
+		for _, part := range strings.Split(s, ".") {
+			for i := 0; i+piece <= len(part) && !found; i += 4 {
+				found = strings.Contains(text, part[i:i+piece])
+			}
+		}
+		if found {
+			p = append(p, fmt.Sprintf("LEAK: the %s holds a piece of a secret (%s...)", where, secretPrefix(s)))
+		}
+	}
+	return p
+}
+
+// mxImmutable makes dir immutable with chattr +i, which stops root too
+// (file modes do not: the tests run as root, like the action's container),
+// or, not as root, read-only. It is undone in t.Cleanup.
+func mxImmutable(w *mxWorld, dir string) {
+	w.t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			w.t.Fatal(err)
+		}
+		w.t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+		return
+	}
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		harness.Require(w.t, "chattr +i", fmt.Errorf("%s: %v: %s (root ignores file modes; the read-only rows need chattr on a file system with the immutable attribute)", dir, err, out))
+	}
+	w.t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
 }

@@ -1,7 +1,13 @@
 package e2e
 
+// The jobs with the real cargo: the scenarios (every provider's fetch,
+// crates.io's publish, the files the action writes), on the host and in the
+// image built from the Dockerfile, and TestProvider's long jobs through the
+// credential provider.
+
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"os"
@@ -14,6 +20,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 // scnStepID is the id of the cargo-oidc step in every scenario's job.
@@ -27,8 +34,7 @@ const scnOwner = 1000
 // runner would run it outside a container.
 func TestScenarioHost(t *testing.T) {
 	t.Parallel()
-	bin := provBinary(t)
-	scnRunAll(t, runner.Host(bin))
+	scnRunAll(t, runner.Host(provBinary(t)))
 }
 
 // TestScenarioContainer runs every scenario with the image built from the
@@ -39,42 +45,25 @@ func TestScenarioContainer(t *testing.T) {
 	scnRunAll(t, runner.Container(img.engine, scnImageTag))
 }
 
-// scnScenario is one scenario: a job with its own fake services.
-type scnScenario struct {
-	name string
-	run  func(w *scnWorld)
-}
-
-// scnRunAll runs the scenarios in parallel: for every provider with a
-// registry index a fetch, crates.io's publish, for every provider a wrong
-// claim, and the files the action writes.
+// scnRunAll runs the scenarios in parallel, each a job with its own fake
+// services: for every provider with a registry index a fetch, crates.io's
+// publish, a refused ID token, and the files the action writes.
 func scnRunAll(t *testing.T, rt runner.Runtime) {
-	cargo := scnCargo(t)
-	action := repoAction(t)
-	var scenarios []scnScenario
+	scenarios := map[string]func(w *scnWorld){
+		"publish-then-revoke/crates-io":               scnPublishRevoke,
+		"wrong-claim/jfrog":                           scnWrongClaim,
+		"files/existing-config-credentials-subfolder": func(w *scnWorld) { scnFiles(w, true) },
+		"files/new-config-credentials-runner-temp":    func(w *scnWorld) { scnFiles(w, false) },
+	}
 	for _, p := range append(slices.Clip(providers), azure) {
 		if p.envName != "" {
-			scenarios = append(scenarios, scnScenario{"fetch/" + p.name, func(w *scnWorld) { scnFetch(w, p) }})
-		}
-		if p.wrongClaim != "" {
-			scenarios = append(scenarios, scnScenario{"wrong-claim/" + p.name, func(w *scnWorld) { scnWrongClaim(w, p) }})
+			scenarios["fetch/"+p.name] = func(w *scnWorld) { scnFetch(w, p) }
 		}
 	}
-	scenarios = append(scenarios,
-		scnScenario{"publish-then-revoke/crates-io", scnPublishRevoke},
-		scnScenario{"replace-crates-io/existing-config", func(w *scnWorld) { scnReplaceCratesIO(w, true) }},
-		scnScenario{"replace-crates-io/new-config", func(w *scnWorld) { scnReplaceCratesIO(w, false) }},
-		scnScenario{"credentials-file/runner-temp", func(w *scnWorld) { scnCredentialsFile(w, false) }},
-		scnScenario{"credentials-file/runner-temp-subfolder", func(w *scnWorld) { scnCredentialsFile(w, true) }},
-	)
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
+	for name, run := range scenarios {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
-			w := scnNewWorld(t, rt, cargo, action)
-			sc.run(w)
-			checkJobNoLeak(t, w.job, w.s)
-			t.Logf("%s %s: %s", rt, sc.name, time.Since(start).Round(time.Millisecond))
+			run(scnNewWorld(t, rt, fakes.StartT(t, fakes.Options{}), nil))
 		})
 	}
 }
@@ -85,8 +74,8 @@ func scnCargo(t *testing.T) string {
 	return harness.Tool(t, "cargo", "install Rust (rustup) to run the scenarios")
 }
 
-// scnWorld is one scenario's job: fake services, an emulated runner job and
-// the way the action runs.
+// scnWorld is one job: fake services, an emulated runner job, the way the
+// action runs, and the real cargo for its later steps.
 type scnWorld struct {
 	t      *testing.T
 	ctx    context.Context
@@ -99,25 +88,26 @@ type scnWorld struct {
 	// action gets in SSL_CERT_FILE exists in the container too (the runner
 	// rewrites it to /github/runner_temp/...).
 	caFile string
-	// failed is set when an action step failed: later run steps are
-	// skipped, as with the runner's default `if: success()`.
-	failed bool
 }
 
-func scnNewWorld(t *testing.T, rt runner.Runtime, cargo string, action *runner.Action) *scnWorld {
+// scnNewWorld starts a job against s with the job-wide env, bounded in
+// time; when the test ends, every step's output is scanned for every
+// secret s issued.
+func scnNewWorld(t *testing.T, rt runner.Runtime, s *fakes.Stack, env map[string]string) *scnWorld {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	cargo := scnCargo(t)
+	ctx, cancel := harness.Context(t.Context(), t, "the job of "+t.Name(), 4*time.Minute)
 	t.Cleanup(cancel)
-	s := fakes.StartT(t, fakes.Options{})
-	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken})
+	job := runner.NewJob(t, runner.Options{IDTokenURL: s.RequestURL, IDTokenToken: s.RequestToken, Env: env})
+	t.Cleanup(func() { checkJobNoLeak(t, job, s) })
 	caFile := writeFile(t, filepath.Join(job.Temp(), "e2e-ca.pem"), readFile(t, s.CAFile), 0o644)
-	return &scnWorld{t: t, ctx: ctx, rt: rt, cargo: cargo, action: action, s: s, job: job, caFile: caFile}
+	return &scnWorld{t: t, ctx: ctx, rt: rt, cargo: cargo, action: repoAction(t), s: s, job: job, caFile: caFile}
 }
 
 // runAction runs the main stage of the cargo-oidc step for p, with extra
 // inputs. The test CA reaches the action through the step's SSL_CERT_FILE
-// only, never later steps; the AWS endpoints through the step's env, as a
-// workflow would set them.
+// only, never later steps; the AWS and Entra endpoints through the step's
+// env, as a workflow would set them.
 func (w *scnWorld) runAction(p provider, extra map[string]string) *runner.StepResult {
 	w.t.Helper()
 	in := p.inputs(w.s)
@@ -127,9 +117,8 @@ func (w *scnWorld) runAction(p provider, extra map[string]string) *runner.StepRe
 	maps.Copy(env, w.s.AzureEnv())
 	res, err := w.job.RunAction(w.ctx, w.rt, w.action, runner.Step{ID: scnStepID, Inputs: in, Env: env})
 	if err != nil {
-		w.t.Fatalf("running the action (%s): %v\n%s", w.rt, err, scnOutput(res))
+		w.t.Fatalf("running the action (%s): %v", w.rt, harness.Err(w.ctx, err))
 	}
-	w.failed = w.failed || res.Failed()
 	if len(res.Warnings) > 0 {
 		w.t.Errorf("the runner would warn: %q", res.Warnings)
 	}
@@ -142,7 +131,7 @@ func (w *scnWorld) mustSucceed(p provider, extra map[string]string) *runner.Step
 	w.t.Helper()
 	res := w.runAction(p, extra)
 	if res.Failed() {
-		w.t.Fatalf("the cargo-oidc step failed (%s, exit %d):\n%s", w.rt, res.ExitCode, scnOutput(res))
+		w.t.Fatalf("the cargo-oidc step failed (%s, exit %d):\n%s", w.rt, res.ExitCode, res.Combined())
 	}
 	if tok := res.Outputs["token"]; !w.s.Store.Valid(tok) || !slices.Contains(res.Masks, tok) {
 		w.t.Fatalf("the token output is not a masked token %s issued (outputs %v)", p.name, slices.Sorted(maps.Keys(res.Outputs)))
@@ -157,10 +146,10 @@ func (w *scnWorld) runPost() *runner.StepResult {
 	w.t.Helper()
 	res, err := w.job.RunPost(w.ctx, scnStepID)
 	if err != nil || res == nil {
-		w.t.Fatalf("running the post stage (%s): %v\n%s", w.rt, err, scnOutput(res))
+		w.t.Fatalf("running the post stage (%s): %v (no post stage if nil)", w.rt, harness.Err(w.ctx, err))
 	}
 	if res.Failed() {
-		w.t.Fatalf("the post stage failed (exit %d):\n%s", res.ExitCode, scnOutput(res))
+		w.t.Fatalf("the post stage failed (exit %d):\n%s", res.ExitCode, res.Combined())
 	}
 	for _, c := range res.Commands {
 		if c.Name == "warning" || c.Name == "error" {
@@ -172,17 +161,14 @@ func (w *scnWorld) runPost() *runner.StepResult {
 
 // cargoStep runs the real cargo as a later step: the job's environment
 // (with what the action put in GITHUB_ENV) plus only CARGO_HTTP_CAINFO and
-// extra. It returns nil when an earlier step failed: the runner skips it.
+// extra.
 func (w *scnWorld) cargoStep(extra map[string]string, args ...string) *runner.StepResult {
 	w.t.Helper()
-	if w.failed {
-		return nil
-	}
 	env := map[string]string{"CARGO_HTTP_CAINFO": w.s.CAFile}
 	maps.Copy(env, extra)
 	res, err := w.job.RunCmd(w.ctx, runner.Cmd{Name: w.cargo, Args: args, Env: env})
 	if err != nil {
-		w.t.Fatalf("running cargo %s: %v\n%s", strings.Join(args, " "), err, scnOutput(res))
+		w.t.Fatalf("running cargo %s: %v", strings.Join(args, " "), harness.Err(w.ctx, err))
 	}
 	return res
 }
@@ -193,7 +179,7 @@ func (w *scnWorld) mustCargo(want string, extra map[string]string, args ...strin
 	w.t.Helper()
 	out := w.cargoStep(extra, args...)
 	if out.Failed() || !strings.Contains(out.Stderr, want) {
-		w.t.Fatalf("cargo %s failed or did not say %q (exit %d):\n%s", strings.Join(args, " "), want, out.ExitCode, scnOutput(out))
+		w.t.Fatalf("cargo %s failed or did not say %q (exit %d):\n%s", strings.Join(args, " "), want, out.ExitCode, out.Combined())
 	}
 	return out
 }
@@ -206,16 +192,19 @@ func (w *scnWorld) checkRegistrySaw(reg *fakes.Registry, tok string) {
 	}
 }
 
-// scnFetch: the step succeeds for p (Azure too), exports the index, the token and
-// cargo:token, and a later `cargo fetch` of a project depending on a crate
-// in the registry succeeds with only what the action exported; the post
-// stage revokes nothing.
+// scnFetch: the step succeeds for p, exports exactly the index, the token
+// and cargo:token, and a later `cargo fetch` of a project depending on a
+// crate in the registry succeeds with only what the action exported; the
+// post stage revokes nothing.
 func scnFetch(w *scnWorld, p provider) {
 	t := w.t
 	res := w.mustSucceed(p, nil)
 	tok := res.Outputs["token"]
 	n := strings.TrimSuffix(p.tokenVar(), "TOKEN")
-	scnWantEnv(t, res, map[string]string{n + "INDEX": p.index(w.s), n + "TOKEN": p.auth(tok), n + "CREDENTIAL_PROVIDER": "cargo:token"})
+	want := map[string]string{n + "INDEX": p.index(w.s), n + "TOKEN": p.auth(tok), n + "CREDENTIAL_PROVIDER": "cargo:token"}
+	if !maps.Equal(res.Env, want) {
+		t.Errorf("GITHUB_ENV sets %v, want %v", slices.Sorted(maps.Keys(res.Env)), slices.Sorted(maps.Keys(want)))
+	}
 	scnWantOutputs(t, res, map[string]string{"registry-name": p.registry, "index-url": p.index(w.s), "config-file": "", "credentials-file": ""})
 	if exp, err := time.Parse(time.RFC3339, res.Outputs["expires-at"]); err != nil || !exp.After(time.Now()) {
 		t.Errorf("expires-at %q is not a future RFC 3339 time (%v)", res.Outputs["expires-at"], err)
@@ -240,14 +229,10 @@ func scnPublishRevoke(w *scnWorld) {
 	t := w.t
 	res := w.mustSucceed(providerNamed(t, "crates-io"), nil)
 	tok := res.Outputs["token"]
-	if !strings.HasPrefix(tok, "cio_tp_") {
-		t.Fatalf("token output is not a crates.io trusted-publishing token")
+	if !strings.HasPrefix(tok, "cio_tp_") || !maps.Equal(res.Env, map[string]string{"CARGO_REGISTRY_TOKEN": tok}) || res.State["token"] != tok {
+		t.Fatalf("the step did not export exactly CARGO_REGISTRY_TOKEN, a crates.io trusted-publishing token, and save it for the post stage (GITHUB_ENV %v)", slices.Sorted(maps.Keys(res.Env)))
 	}
-	scnWantEnv(t, res, map[string]string{"CARGO_REGISTRY_TOKEN": tok})
 	scnWantOutputs(t, res, map[string]string{"registry-name": "crates-io", "index-url": ""})
-	if got := res.State["token"]; got != tok {
-		t.Errorf("the main stage did not save the token for the post stage")
-	}
 	override := map[string]string{fakes.CratesIOURLEnv: w.s.CratesIOIndex}
 	writeFiles(t, w.job.Workspace(), project("scn-published", "0.1.0", ""))
 	w.mustCargo("Uploading scn-published v0.1.0", override, "publish", "--allow-dirty", "--no-verify")
@@ -265,21 +250,21 @@ func scnPublishRevoke(w *scnWorld) {
 	}
 	post := w.runPost()
 	if it, ok := w.s.Store.Lookup(tok); !ok || !it.Revoked || w.s.Store.Revocations() != 1 || !strings.Contains(post.Stdout, "Revoked the crates.io token.") {
-		t.Fatalf("the post stage did not revoke the token once and say so:\n%s", scnOutput(post))
+		t.Fatalf("the post stage did not revoke the token once and say so:\n%s", post.Combined())
 	}
 	writeFiles(t, w.job.Workspace(), project("scn-published", "0.1.1", ""))
 	again := w.cargoStep(override, "publish", "--allow-dirty", "--no-verify")
 	if !again.Failed() || !strings.Contains(again.Stderr, "403") || len(w.s.Registry.Published()) != 1 {
-		t.Errorf("cargo publish with the revoked token did not fail with the registry's 403:\n%s", scnOutput(again))
+		t.Errorf("cargo publish with the revoked token did not fail with the registry's 403:\n%s", again.Combined())
 	}
 }
 
-// scnWrongClaim: the ID token's repository claim does not match the
-// service's mapping. The step fails with one ::error annotation carrying the
-// service's own message and the claim, exports nothing, the cargo step never
-// runs, the registry gets no request, and the post stage revokes nothing.
-func scnWrongClaim(w *scnWorld, p provider) {
-	t := w.t
+// scnWrongClaim: JFrog's mapping refuses the ID token's repository claim.
+// The step fails with one ::error annotation carrying the service's own
+// message and the claim, exports nothing, and the post stage revokes
+// nothing (each provider's refusal: the matrix's *-wrong-repository rows).
+func scnWrongClaim(w *scnWorld) {
+	t, p := w.t, providerNamed(w.t, "jfrog")
 	w.s.Issuer.Override(map[string]any{"repository": evilRepo})
 	res := w.runAction(p, nil)
 	var errs []string
@@ -288,20 +273,11 @@ func scnWrongClaim(w *scnWorld, p provider) {
 			errs = append(errs, c.Data)
 		}
 	}
-	if !res.Failed() || len(errs) != 1 {
-		t.Fatalf("the step did not fail with one ::error annotation (exit %d):\n%s", res.ExitCode, scnOutput(res))
-	}
-	for _, want := range []string{p.wrongClaim, "repository: " + evilRepo} {
-		if !strings.Contains(errs[0], want) {
-			t.Errorf("the ::error annotation lacks %q:\n%s", want, errs[0])
-		}
+	if !res.Failed() || len(errs) != 1 || !strings.Contains(errs[0], p.wrongClaim) || !strings.Contains(errs[0], "repository: "+evilRepo) {
+		t.Fatalf("the step did not fail with one ::error annotation naming the refusal and the claim (exit %d):\n%s", res.ExitCode, res.Combined())
 	}
 	if len(res.EnvEntries) != 0 || res.Outputs["token"] != "" || w.s.Store.Exchanges("") != 0 {
 		t.Errorf("the failed step exported %d variables, a token output %v, after %d exchanges", len(res.EnvEntries), res.Outputs["token"] != "", w.s.Store.Exchanges(""))
-	}
-	writeFiles(t, w.job.Workspace(), project("scn-never", "0.1.0", ""))
-	if out := w.cargoStep(nil, "fetch"); out != nil || len(w.s.Registry.Requests()) != 0 {
-		t.Errorf("the cargo step ran after the failed step, or the registry got a request")
 	}
 	w.runPost()
 	if w.s.Store.Revocations() != 0 {
@@ -327,93 +303,64 @@ func (w *scnWorld) chown(paths ...string) {
 func (w *scnWorld) checkOwned(paths ...string) {
 	w.t.Helper()
 	for _, p := range paths {
-		if uid, gid := ownerOfPath(w.t, p); uid != scnOwner || gid != scnOwner {
+		if uid, gid := ownerOf(w.t, p); uid != scnOwner || gid != scnOwner {
 			w.t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d (later steps run as that user)", p, uid, gid, scnOwner, scnOwner)
 		}
 	}
 }
 
-// scnReplaceCratesIO: replace-crates-io with JFrog merges the workspace's
-// .cargo/config.toml (keeping a user's file when there is one), the
-// config-file output is the host path, the file is owned by the
-// workspace's owner and holds no token, and `cargo fetch` of a plain
-// crates.io dependency resolves through the local registry.
-func scnReplaceCratesIO(w *scnWorld, existing bool) {
+// scnFiles: replace-crates-io and credentials-file for JFrog. The action
+// merges the workspace's .cargo/config.toml (keeping a user's file as it is
+// when there is one) without the token, and writes the credentials file
+// under runner.temp (in a folder of its own with the user's config) with
+// mode 0600 holding the token; the outputs are the host paths, and what it
+// created is owned by the workspace's owner, who runs the later steps.
+// `cargo fetch` of a plain crates.io dependency resolves through the local
+// registry; the post stage removes the credentials file (not runner.temp)
+// and leaves the config as it is.
+func scnFiles(w *scnWorld, existing bool) {
 	t := w.t
 	cfgPath := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
-	owned := []string{cfgPath, filepath.Dir(cfgPath)}
+	credPath := filepath.Join(w.job.Temp(), "credentials.toml") // ${{ runner.temp }}
+	owned := []string{cfgPath, filepath.Dir(cfgPath), credPath}
 	w.chown()
 	if existing {
 		writeFile(t, cfgPath, scnUserConfig, 0o644)
 		w.chown(owned[1], owned[0])
-		owned = owned[:1]
+		credPath = filepath.Join(w.job.Temp(), "cargo-oidc", "credentials.toml")
+		owned = []string{cfgPath, credPath, filepath.Dir(credPath)}
 	}
 	writeFiles(t, w.job.Workspace(), project("scn-replaced", "0.1.0", dependsOn("")))
-	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"replace-crates-io": "true"})
-	scnWantOutputs(t, res, map[string]string{"config-file": cfgPath})
+	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"replace-crates-io": "true", "credentials-file": credPath})
+	tok := res.Outputs["token"]
+	scnWantOutputs(t, res, map[string]string{"config-file": cfgPath, "credentials-file": credPath})
 	got := readFile(t, cfgPath)
 	if existing && !strings.HasPrefix(got, scnUserConfig) {
 		t.Errorf("the user's config was not kept as it was; merged file:\n%s", got)
 	}
 	for _, want := range []string{`[source.crates-io]`, `replace-with = "artifactory"`, `[registries.artifactory]`, `index = "` + w.s.JFrogIndex + `"`} {
-		if !strings.Contains(got, want) || strings.Contains(got, res.Outputs["token"]) {
+		if !strings.Contains(got, want) || strings.Contains(got, tok) {
 			t.Errorf("merged config lacks %s or holds the token:\n%s", want, got)
 		}
 	}
+	if fi, err := os.Lstat(credPath); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file is not a regular file with 0600: %v", err)
+	}
+	if data := readFile(t, credPath); !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+tok+`"`) {
+		t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
+	}
 	w.checkOwned(owned...)
 	w.mustCargo("Downloaded "+fakes.DefaultCrate+" v"+fakes.DefaultCrateVersion+" (registry `artifactory`)", nil, "fetch")
-	w.checkRegistrySaw(w.s.Registry, res.Outputs["token"])
-	w.runPost()
+	w.checkRegistrySaw(w.s.Registry, tok)
+	post := w.runPost()
 	if readFile(t, cfgPath) != got {
 		t.Errorf("the post stage changed the config file")
 	}
-}
-
-// scnCredentialsFile: credentials-file under runner.temp is written with
-// mode 0600 holding the token, owned (with the folder the action created for
-// it) by the workspace's owner, who runs the later steps; its host path is
-// the output, and the post stage removes it (and not runner.temp).
-func scnCredentialsFile(w *scnWorld, nested bool) {
-	t := w.t
-	w.chown()
-	dir := w.job.Temp() // ${{ runner.temp }}
-	if nested {
-		dir = filepath.Join(dir, "cargo-oidc")
-	}
-	path := filepath.Join(dir, "credentials.toml")
-	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"credentials-file": path})
-	scnWantOutputs(t, res, map[string]string{"credentials-file": path})
-	if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("credentials file is not a regular file with 0600: %v", err)
-	}
-	if data := readFile(t, path); !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+res.Outputs["token"]+`"`) {
-		t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
-	}
-	w.checkOwned(path)
-	if nested {
-		w.checkOwned(dir)
-	}
-	post := w.runPost()
-	if _, err := os.Lstat(path); !os.IsNotExist(err) {
-		t.Errorf("the post stage left the credentials file (%v):\n%s", err, scnOutput(post))
+	if _, err := os.Lstat(credPath); !os.IsNotExist(err) {
+		t.Errorf("the post stage left the credentials file (%v):\n%s", err, post.Combined())
 	}
 	if _, err := os.Stat(w.job.Temp()); err != nil {
 		t.Errorf("runner.temp itself is gone: %v", err)
-	}
-}
-
-// scnWantEnv checks the GITHUB_ENV entries the step wrote: exactly want.
-func scnWantEnv(t *testing.T, res *runner.StepResult, want map[string]string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := res.Env[k]; !ok || got != v {
-			t.Errorf("GITHUB_ENV %s: set %v, value as expected %v", k, ok, got == v)
-		}
-	}
-	for k := range res.Env {
-		if _, ok := want[k]; !ok {
-			t.Errorf("GITHUB_ENV has unexpected %s", k)
-		}
 	}
 }
 
@@ -427,11 +374,239 @@ func scnWantOutputs(t *testing.T, res *runner.StepResult, want map[string]string
 	}
 }
 
-// scnOutput is a step's output for a failure message; the runner masks
-// secrets in real logs, the fakes' tokens are throw-away.
-func scnOutput(res *runner.StepResult) string {
-	if res == nil {
-		return "(no step result)"
+// provTTL is the life of every token the services issue in TestProvider:
+// shorter than the cargo work of a job.
+const provTTL = 5 * time.Second
+
+// provChain is the chain of crates TestProvider's fetches depend on
+// (prov-a -> prov-b -> ... -> e2e-dep), so that one cargo run makes many
+// authenticated requests: each index file is fetched after its parent's.
+var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e"}
+
+// TestProvider runs a long job for every provider (Azure too, its feed a
+// host of its own, its Entra at AZURE_AUTHORITY_HOST) with tokens that live
+// provTTL: the action step in credential-mode provider, then cargo
+// (generate-lockfile and fetch, or for crates.io a publish), a wait past
+// the token's life, and cargo again with nothing cached, which works
+// through the credential provider. The step's token seeds the provider's
+// cache, so the cargo runs before its expiry exchange nothing. The control,
+// jfrog/token: the same job with the exported token fails with the
+// registry's refusal (the registry does refuse an expired token).
+func TestProvider(t *testing.T) {
+	t.Parallel()
+	for _, p := range append(slices.Clip(providers), azure) {
+		t.Run(p.name+"/provider", func(t *testing.T) {
+			t.Parallel()
+			provLongJob(t, p, "provider")
+		})
 	}
-	return "--- stdout\n" + res.Stdout + "--- stderr\n" + res.Stderr
+	t.Run("jfrog/token", func(t *testing.T) {
+		t.Parallel()
+		provLongJob(t, providerNamed(t, "jfrog"), "token")
+	})
+}
+
+// provStack starts the fakes with tokens that live provTTL and the provChain
+// crates in the registry and the Azure feed.
+func provStack(t testing.TB) *fakes.Stack {
+	t.Helper()
+	s := fakes.StartT(t, fakes.Options{TokenTTL: provTTL})
+	for _, reg := range []*fakes.Registry{s.Registry, s.Azure.Registry.Registry} {
+		next := fakes.DefaultCrate
+		for i := len(provChain) - 1; i >= 0; i-- {
+			if err := reg.AddCrate(provChain[i], "1.0.0", fakes.Dep{Name: next, Req: "1"}); err != nil {
+				t.Fatal(err)
+			}
+			next = provChain[i]
+		}
+	}
+	return s
+}
+
+// provLongJob is one row of TestProvider. Its job's later steps trust the
+// fakes' CA: the provider through SSL_CERT_FILE, cargo through
+// CARGO_HTTP_CAINFO.
+func provLongJob(t *testing.T, p provider, mode string) {
+	s := provStack(t)
+	w := scnNewWorld(t, runner.Host(provBinary(t)), s, cargoEnv(s, nil))
+	sleepPast := func(issued time.Time) {
+		select {
+		case <-time.After(time.Until(issued.Add(provTTL + 500*time.Millisecond))):
+		case <-w.ctx.Done():
+			t.Fatal(harness.Err(w.ctx, nil))
+		}
+	}
+	publish := p.envName == ""
+	if publish {
+		writeFiles(t, w.job.Workspace(), project("prov-published", "0.1.0", ""))
+	} else {
+		writeFiles(t, w.job.Workspace(), project("prov-user", "0.1.0", provChain[0]+` = { version = "1", registry = "`+p.registry+`" }`+"\n"))
+	}
+	res := w.runAction(p, map[string]string{"credential-mode": mode})
+	issued := time.Now()
+	provCheckStep(w, res, p, mode)
+	stepExchanges := s.Store.Exchanges("")
+
+	if publish {
+		w.mustCargo("Uploading", nil, "publish", "--allow-dirty", "--no-verify")
+		sleepPast(issued)
+		cacheAge(t, w.job) // crates.io's answer says no life: the cache assumes its 30 minutes
+		writeFiles(t, w.job.Workspace(), project("prov-published", "0.1.1", ""))
+		w.mustCargo("Uploading", nil, "publish", "--allow-dirty", "--no-verify")
+		calls := s.Store.Exchanges("") - stepExchanges
+		if got := strings.Join(s.Registry.Published(), ","); got != "prov-published@0.1.0,prov-published@0.1.1" || calls != 1 {
+			t.Errorf("published %q with %d provider exchanges; want both versions, one exchange (the first publish uses the step's cached token)", got, calls)
+		}
+		return
+	}
+	w.mustCargo("", nil, "generate-lockfile")
+	w.mustCargo("", nil, "fetch")
+	if n := s.Store.Exchanges("") - stepExchanges; mode == "provider" && n != 0 {
+		t.Errorf("cargo generate-lockfile and fetch made the provider exchange %d times, want 0: the step's token seeds its cache", n)
+	}
+	sleepPast(issued)
+	if err := os.RemoveAll(filepath.Join(w.job.Env()["CARGO_HOME"], "registry")); err != nil {
+		t.Fatal(err)
+	}
+	again := w.cargoStep(nil, "fetch")
+	switch {
+	case mode == "token" && (!again.Failed() || !strings.Contains(again.Combined(), "401")):
+		t.Errorf("cargo with the exported token did not fail with the registry's 401 after the token's life:\n%s", again.Combined())
+	case mode == "provider" && (again.Failed() || !strings.Contains(again.Combined(), "Downloaded "+provChain[0])):
+		t.Errorf("cargo fetch through the provider did not download again after the token's life:\n%s", again.Combined())
+	}
+	if p.name == "azure" {
+		azCheckRequests(t, s)
+	}
+	if p.name == "jfrog" && mode == "provider" {
+		provSlowRegistry(w, p.registryOf(s), stepExchanges)
+		provConcurrentFetch(w, credprovider.CacheDir(res.Env[p.providerVar()]))
+	}
+}
+
+// provCheckStep checks what the action step left: in provider mode no
+// token in GITHUB_ENV or the outputs, and the credential provider variable
+// naming the installed binary; in token mode the token output and variable.
+func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string) {
+	t := w.t
+	t.Helper()
+	if res.Failed() {
+		t.Fatalf("action step failed (exit %d):\n%s", res.ExitCode, res.Combined())
+	}
+	if mode == "token" {
+		if res.Outputs["token"] == "" || res.Env[p.tokenVar()] == "" {
+			t.Fatalf("token-mode action step did not export the token output and %s:\n%s", p.tokenVar(), res.Combined())
+		}
+		return
+	}
+	for k := range res.Env {
+		if strings.HasSuffix(k, "_TOKEN") {
+			t.Errorf("GITHUB_ENV sets %s in credential-mode provider", k)
+		}
+	}
+	// Unset or empty: both read as "" in ${{ steps.<id>.outputs.token }}.
+	if tok := res.Outputs["token"]; tok != "" {
+		t.Errorf("output token holds %d characters, want it empty in credential-mode provider", len(tok))
+	}
+	want := filepath.Join(w.job.GitHubHome(), ".cargo-oidc", "bin", "cargo-oidc") + " --provider="
+	if got := res.Env[p.providerVar()]; !strings.HasPrefix(got, want) {
+		t.Errorf("%s = %q, want it to start with %q", p.providerVar(), got, want)
+	}
+}
+
+// provSlowRegistry: one cargo run longer than a token's life, on a slow
+// registry (each answer waits 700 ms, less than the provider's safety margin
+// of 1 s) and an index chain of 6 files fetched one after the other, gets a
+// fresh token from the provider when the first expires; over the whole job
+// the provider asks once per cargo run, not per request, and the registry
+// refuses no token the provider gave.
+func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
+	t, s, j := w.t, w.s, w.job
+	before := s.Store.Exchanges("")
+	reg.SetDelay(700 * time.Millisecond)
+	if err := os.RemoveAll(filepath.Join(j.Env()["CARGO_HOME"], "registry")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(j.Workspace(), "Cargo.lock")); err != nil {
+		t.Fatal(err)
+	}
+	r := w.mustCargo("", nil, "fetch")
+	reg.SetDelay(0)
+	if r.Duration < provTTL {
+		t.Errorf("the slow cargo fetch took %s, not longer than a token's life (%s): the scenario proves nothing", r.Duration, provTTL)
+	} else if got := s.Store.Exchanges("") - before; got < 1 {
+		// The run may start with the previous run's token from the
+		// provider's cache; it needs a fresh one once that one expires.
+		t.Errorf("a cargo run of %s made the provider exchange %d times, want a fresh token once the first expired", r.Duration.Round(time.Millisecond), got)
+	}
+	calls := s.Store.Exchanges("") - stepExchanges
+	authReqs, seen := 0, map[string]bool{}
+	for _, rq := range reg.Requests() {
+		if rq.Token != "" && rq.Status >= 200 && rq.Status < 300 {
+			authReqs++
+			seen[rq.Token] = true
+		}
+		if rq.Token != "" && rq.Status == http.StatusUnauthorized {
+			t.Errorf("registry refused a token cargo got from the provider: %s %s", rq.Method, rq.Path)
+		}
+	}
+	if calls < 2 || calls >= authReqs || len(seen) < 2 {
+		t.Errorf("%d provider exchanges for %d authenticated requests and %d distinct tokens; want one per token life the job spans after the step's (at least 2: the step's cached token serves the first runs), fewer than the requests (Cargo's cache), and fresh tokens after expiry", calls, authReqs, len(seen))
+	}
+}
+
+// provConcurrentFetch: with the provider's cache folder (dir, under
+// RUNNER_TEMP) emptied, two cargo fetch processes at once (each with a
+// CARGO_HOME of its own, so Cargo's own package lock does not serialise
+// them) while the exchange is slow (JFrog answers 503, retry after 1 s,
+// first) make one exchange: the other provider waits for the lock and
+// reads the cache.
+func provConcurrentFetch(w *scnWorld, dir string) {
+	t, s, j := w.t, w.s, w.job
+	if dir == "" || !strings.HasPrefix(dir, j.Temp()) {
+		t.Fatalf("the credential provider setting names no cache folder under RUNNER_TEMP %s: %q", j.Temp(), dir)
+	}
+	entries, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("cache folder %s holds %v (%v), want one token", dir, entries, err)
+	}
+	if err := os.Remove(entries[0]); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Store.Exchanges("jfrog")
+	s.JFrog.Faults.Push(fakes.StatusRetryAfter(503, "1"))
+	homes := map[string]string{"H1": t.TempDir(), "H2": t.TempDir()}
+	script := `CARGO_HOME="$H1" cargo fetch & p1=$!; CARGO_HOME="$H2" cargo fetch & p2=$!; s=0; wait $p1 || s=1; wait $p2 || s=1; exit $s`
+	r, err := j.RunCmd(w.ctx, runner.Cmd{Name: "sh", Args: []string{"-c", script}, Env: homes})
+	if err != nil || r.Failed() {
+		t.Fatalf("two cargo fetch at once: %v\n%s", harness.Err(w.ctx, err), r.Combined())
+	}
+	for _, h := range homes {
+		if m, _ := filepath.Glob(filepath.Join(h, "registry", "cache", "*", fakes.DefaultCrate+"-*.crate")); len(m) != 1 {
+			t.Errorf("cargo fetch with CARGO_HOME %s downloaded %v", h, m)
+		}
+	}
+	if got := s.Store.Exchanges("jfrog") - before; s.JFrog.Faults.Served() != 1 || got != 1 {
+		t.Errorf("the slow answer was served %d times, %d exchanges for two concurrent cargo fetch; want 1 and 1", s.JFrog.Faults.Served(), got)
+	}
+}
+
+// cacheAge makes every token in the job's provider token caches look
+// expired, as after crates.io's 30 minutes: the fakes' tokens die sooner,
+// and crates.io's answer does not say when.
+func cacheAge(t *testing.T, j *runner.Job) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(j.GitHubHome(), ".cargo-oidc", "cache-*", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no token cache file to age")
+	}
+	for _, f := range files {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(readFile(t, f)), &e); err != nil {
+			t.Fatal(err)
+		}
+		e["issued"], e["expires"] = time.Now().Add(-time.Hour).Unix(), time.Now().Add(-time.Minute).Unix()
+		data, _ := json.Marshal(e)
+		writeFile(t, f, string(data), 0o600)
+	}
 }

@@ -5,23 +5,16 @@ package e2e
 import (
 	"os"
 	"syscall"
+	"testing"
 )
 
-// ownerOf returns fi's owner from the system's stat record.
-func ownerOf(fi os.FileInfo) (uid, gid uint32) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		panic("no stat record for " + fi.Name())
+// ownerOf returns path's owner from the system's stat record.
+func ownerOf(t testing.TB, path string) (uid, gid int) {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return st.Uid, st.Gid
-}
-
-// maxRSS returns the finished process's peak resident memory as getrusage
-// reports it (KiB on Linux), when the system reports it.
-func maxRSS(st *os.ProcessState) (int64, bool) {
-	ru, ok := st.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, false
-	}
-	return ru.Maxrss, true
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid)
 }

@@ -480,7 +480,6 @@ func TestCommandTokenAndPluginPosition(t *testing.T) {
 func TestReleasePathPulledImage(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
-	cargo := scnCargo(t)
 	ctx, cancel := harness.Context(t.Context(), t, "the release path", 10*time.Minute)
 	defer cancel()
 	e := img.engine
@@ -514,7 +513,9 @@ func TestReleasePathPulledImage(t *testing.T) {
 	pullStart := time.Now()
 	relPodman(ctx, t, e, "pull", "--tls-verify=false", "docker://"+image)
 	pull := time.Since(pullStart)
-	scnFetch(scnNewWorld(t, runner.Container(e, image), cargo, relAction), providerNamed(t, "jfrog"))
+	w := scnNewWorld(t, runner.Container(e, image), fakes.StartT(t, fakes.Options{}), nil)
+	w.action = relAction
+	scnFetch(w, providerNamed(t, "jfrog"))
 	fmt.Printf("release path: image: Dockerfile: podman build (this run's, with the build cache) %s; image: docker://...@sha256: podman pull %s (%.1fx faster)\n",
 		img.build.Duration.Round(10*time.Millisecond), pull.Round(10*time.Millisecond), float64(img.build.Duration)/float64(pull))
 	if pull >= img.build.Duration {

@@ -2,11 +2,10 @@ package runner
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -16,11 +15,9 @@ import (
 // Action is what the runner reads from an action's metadata file
 // (action.yml): its inputs with their defaults, its outputs and how it runs.
 type Action struct {
-	Name        string
-	Description string
-	Inputs      []Input  // in file order
-	Outputs     []Output // in file order
-	Runs        Runs
+	Inputs  []Input  // in file order
+	Outputs []Output // in file order
+	Runs    Runs
 }
 
 // Input is one entry of action.yml's `inputs:` mapping.
@@ -44,16 +41,13 @@ type Output struct {
 
 // Runs is action.yml's `runs:` section. Args and Env values are unevaluated.
 type Runs struct {
-	Using          string // "docker" for this project
-	Image          string // "Dockerfile" or "docker://..."
-	Entrypoint     string
-	PreEntrypoint  string
-	PostEntrypoint string
-	PreIf, PostIf  string
-	Args           []string
-	Env            map[string]string
+	Using          string            `yaml:"using"`
+	Image          string            `yaml:"image"` // "Dockerfile" or "docker://..."
+	PostEntrypoint string            `yaml:"post-entrypoint"`
+	Args           []string          `yaml:"args"`
+	Env            map[string]string `yaml:"env"`
 	// Steps are a composite action's steps (using: composite).
-	Steps []CompositeStep
+	Steps []CompositeStep `yaml:"steps"`
 }
 
 // CompositeStep is one step of a composite action, kept so that its
@@ -79,7 +73,7 @@ func LoadAction(path string) (*Action, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read action metadata: %w", err)
 	}
-	a, err := ParseAction(data)
+	a, err := parseAction(data)
 	if err == nil {
 		err = a.Validate()
 	}
@@ -89,62 +83,36 @@ func LoadAction(path string) (*Action, error) {
 	return a, nil
 }
 
-// The shapes of action.yml as yaml.v3 decodes them. Inputs and outputs are
+// actionDoc is action.yml as yaml.v3 decodes it. Inputs and outputs are
 // nodes so that their file order is kept.
-type (
-	actionDoc struct {
-		Name        string    `yaml:"name"`
-		Description string    `yaml:"description"`
-		Inputs      yaml.Node `yaml:"inputs"`
-		Outputs     yaml.Node `yaml:"outputs"`
-		Runs        *runsDoc  `yaml:"runs"`
+type actionDoc struct {
+	Inputs  yaml.Node `yaml:"inputs"`
+	Outputs yaml.Node `yaml:"outputs"`
+	Runs    *Runs     `yaml:"runs"`
+}
+
+// parseAction parses the contents of an action.yml file. It checks the
+// file's shape only; Validate checks the expressions.
+func parseAction(data []byte) (*Action, error) {
+	var doc actionDoc
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("action metadata: %w", err)
 	}
-	inputDoc struct {
+	if doc.Runs == nil || doc.Runs.Using == "" {
+		return nil, fmt.Errorf("action metadata: runs.using is missing")
+	}
+	a := &Action{Runs: *doc.Runs}
+	type inputDoc struct {
 		Description        string  `yaml:"description"`
 		Required           string  `yaml:"required"`
 		Default            *string `yaml:"default"`
 		DeprecationMessage string  `yaml:"deprecationMessage"`
 	}
-	outputDoc struct {
-		Description string `yaml:"description"`
-		Value       string `yaml:"value"`
-	}
-	runsDoc struct {
-		Using          string            `yaml:"using"`
-		Image          string            `yaml:"image"`
-		Entrypoint     string            `yaml:"entrypoint"`
-		PreEntrypoint  string            `yaml:"pre-entrypoint"`
-		PostEntrypoint string            `yaml:"post-entrypoint"`
-		PreIf          string            `yaml:"pre-if"`
-		PostIf         string            `yaml:"post-if"`
-		Args           yaml.Node         `yaml:"args"`
-		Env            map[string]string `yaml:"env"`
-		Steps          []CompositeStep   `yaml:"steps"`
-	}
-)
-
-// ParseAction parses the contents of an action.yml file (YAML, one
-// document). It checks the file's shape only; Validate checks the
-// expressions.
-func ParseAction(data []byte) (*Action, error) {
-	var doc actionDoc
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("action metadata: runs is missing")
-		}
-		return nil, fmt.Errorf("action metadata: %w", err)
-	}
-	a := &Action{Name: doc.Name, Description: doc.Description}
-	err := eachEntry(&doc.Inputs, "inputs", func(name string, v *yaml.Node) error {
-		var spec inputDoc
-		if err := v.Decode(&spec); err != nil {
-			return fmt.Errorf("input %q: %w", name, err)
-		}
+	err := eachEntry(&doc.Inputs, "inputs", func(name string, spec inputDoc) error {
 		in := Input{Name: name, Description: spec.Description, DeprecationMessage: spec.DeprecationMessage}
-		switch spec.Required {
-		case "", "false", "False", "FALSE":
-		case "true", "True", "TRUE":
+		switch strings.ToLower(spec.Required) {
+		case "", "false":
+		case "true":
 			in.Required = true
 		default:
 			return fmt.Errorf("input %q: required must be true or false, got %q", name, spec.Required)
@@ -156,42 +124,22 @@ func ParseAction(data []byte) (*Action, error) {
 		return nil
 	})
 	if err == nil {
-		err = eachEntry(&doc.Outputs, "outputs", func(name string, v *yaml.Node) error {
-			var spec outputDoc
-			if err := v.Decode(&spec); err != nil {
-				return fmt.Errorf("output %q: %w", name, err)
-			}
-			a.Outputs = append(a.Outputs, Output{Name: name, Description: spec.Description, Value: spec.Value})
+		err = eachEntry(&doc.Outputs, "outputs", func(name string, out Output) error {
+			out.Name = name
+			a.Outputs = append(a.Outputs, out)
 			return nil
 		})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("action metadata: %w", err)
 	}
-	r := doc.Runs
-	if r == nil {
-		return nil, fmt.Errorf("action metadata: runs is missing")
-	}
-	a.Runs = Runs{Using: r.Using, Image: r.Image, Entrypoint: r.Entrypoint, PreEntrypoint: r.PreEntrypoint,
-		PostEntrypoint: r.PostEntrypoint, PreIf: r.PreIf, PostIf: r.PostIf, Env: r.Env, Steps: r.Steps}
-	if r.Args.Kind != 0 && r.Args.Tag != "!!null" {
-		if r.Args.Kind != yaml.SequenceNode {
-			return nil, fmt.Errorf("action metadata: line %d: runs.args is not a sequence", r.Args.Line)
-		}
-		if err := r.Args.Decode(&a.Runs.Args); err != nil {
-			return nil, fmt.Errorf("action metadata: runs.args: %w", err)
-		}
-	}
-	if a.Runs.Using == "" {
-		return nil, fmt.Errorf("action metadata: runs.using is missing")
-	}
 	return a, nil
 }
 
-// eachEntry calls fn for every key of a mapping node, in file order. An
-// absent or empty node has no entries; a null value is passed as an empty
-// mapping.
-func eachEntry(n *yaml.Node, what string, fn func(name string, v *yaml.Node) error) error {
+// eachEntry decodes every value of a mapping node into a T and calls fn with
+// its key, in file order. An absent or null node has no entries; a null
+// value is a zero T.
+func eachEntry[T any](n *yaml.Node, what string, fn func(name string, v T) error) error {
 	if n.Kind == 0 || n.Tag == "!!null" {
 		return nil
 	}
@@ -199,11 +147,11 @@ func eachEntry(n *yaml.Node, what string, fn func(name string, v *yaml.Node) err
 		return fmt.Errorf("line %d: %s is not a mapping", n.Line, what)
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if v.Tag == "!!null" {
-			v = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		var v T
+		if err := n.Content[i+1].Decode(&v); err != nil && n.Content[i+1].Tag != "!!null" {
+			return fmt.Errorf("%s.%s: %w", what, n.Content[i].Value, err)
 		}
-		if err := fn(k.Value, v); err != nil {
+		if err := fn(n.Content[i].Value, v); err != nil {
 			return err
 		}
 	}
@@ -221,98 +169,66 @@ func (a *Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
-// Output returns the output named name (compared case-insensitively).
-func (a *Action) Output(name string) (Output, bool) {
-	for _, out := range a.Outputs {
-		if strings.EqualFold(out.Name, name) {
-			return out, true
-		}
-	}
-	return Output{}, false
-}
-
-// InputEnvName returns the environment variable the runner sets for an
+// inputEnvName returns the environment variable the runner sets for an
 // input: "INPUT_" + the name with spaces turned into '_', upper-cased. Dashes
 // are kept: "registry-name" becomes "INPUT_REGISTRY-NAME".
-func InputEnvName(name string) string {
+func inputEnvName(name string) string {
 	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
 }
 
-// StateEnvName returns the environment variable under which the post stage
-// receives a value the main stage saved with GITHUB_STATE.
-func StateEnvName(name string) string {
-	return "STATE_" + name
-}
-
-// Contexts is what an expression in one key of action.yml may use: the
+// contexts is what an expression in one key of action.yml may use: the
 // named values (contexts) and the functions beyond the built-in ones
 // (contains, startsWith, endsWith, format, join, toJSON, fromJSON), as the
 // runner's schema for action metadata (src/Runner.Worker/action_yaml.json in
 // actions/runner) lists them for that key.
-type Contexts struct {
-	Names     []string
-	Functions []string
+type contexts struct {
+	names, functions []string
 }
 
 // The contexts of each key of action.yml, from the runner's schema.
 var (
-	// ArgsContexts apply to runs.args and runs.env of a container action.
-	ArgsContexts = Contexts{Names: []string{"inputs"}}
-	// InputDefaultContexts apply to inputs.<name>.default.
-	InputDefaultContexts = Contexts{Names: []string{"github", "strategy", "matrix", "job", "runner"}, Functions: []string{"hashFiles"}}
-	// OutputValueContexts apply to a composite action's outputs.<name>.value.
-	OutputValueContexts = Contexts{Names: []string{"github", "strategy", "matrix", "steps", "inputs", "job", "runner", "env"}}
-	// StepContexts apply to a composite step's name, run, shell,
+	// argsContexts apply to runs.args and runs.env of a container action.
+	argsContexts = contexts{names: []string{"inputs"}}
+	// inputDefaultContexts apply to inputs.<name>.default.
+	inputDefaultContexts = contexts{names: []string{"github", "strategy", "matrix", "job", "runner"}, functions: []string{"hashFiles"}}
+	// outputValueContexts apply to a composite action's outputs.<name>.value.
+	outputValueContexts = contexts{names: []string{"github", "strategy", "matrix", "steps", "inputs", "job", "runner", "env"}}
+	// stepContexts apply to a composite step's name, run, shell,
 	// working-directory, continue-on-error, with and env.
-	StepContexts = Contexts{Names: []string{"github", "inputs", "strategy", "matrix", "steps", "job", "runner", "env"}, Functions: []string{"hashFiles"}}
-	// StepIfContexts apply to a composite step's if.
-	StepIfContexts = Contexts{Names: StepContexts.Names, Functions: []string{"hashFiles", "always", "failure", "cancelled", "success"}}
+	stepContexts = contexts{names: outputValueContexts.names, functions: []string{"hashFiles"}}
+	// stepIfContexts apply to a composite step's if.
+	stepIfContexts = contexts{names: stepContexts.names, functions: []string{"hashFiles", "always", "failure", "cancelled", "success"}}
 )
 
 var builtinFunctions = []string{"contains", "startswith", "endswith", "format", "join", "tojson", "fromjson"}
-
-// ExpressionError is an expression the runner would refuse; the action fails
-// to load.
-type ExpressionError struct {
-	Key    string // the action.yml key, like runs.args[0]
-	Reason string // the runner's message
-}
-
-func (e *ExpressionError) Error() string {
-	return fmt.Sprintf("action metadata: %s: %s", e.Key, e.Reason)
-}
 
 // Validate checks every expression of the action against the contexts the
 // runner allows for its key, the way the runner does when it loads the
 // action (before any step runs): runs.args and runs.env may use inputs only,
 // input defaults github, runner, job, matrix, strategy and hashFiles(), a
-// composite action's output values and steps their own lists. The first
-// refused expression is returned as an *ExpressionError whose message is
-// the runner's ("Unrecognized named-value: 'github'. Located at position 1
-// within expression: github.workspace").
+// composite action's output values and steps their own lists. The error for
+// the first refused expression carries the runner's message ("runs.args[0]:
+// Unrecognized named-value: 'github'. Located at position 1 within
+// expression: github.workspace").
 func (a *Action) Validate() error {
+	type check struct {
+		key, value string
+		allowed    contexts
+	}
+	var checks []check
 	for _, in := range a.Inputs {
-		if err := CheckExpressions(in.Default, InputDefaultContexts); err != nil {
-			return &ExpressionError{Key: "inputs." + in.Name + ".default", Reason: err.Error()}
-		}
+		checks = append(checks, check{"inputs." + in.Name + ".default", in.Default, inputDefaultContexts})
 	}
 	for _, out := range a.Outputs {
-		if err := CheckExpressions(out.Value, OutputValueContexts); err != nil {
-			return &ExpressionError{Key: "outputs." + out.Name + ".value", Reason: err.Error()}
-		}
+		checks = append(checks, check{"outputs." + out.Name + ".value", out.Value, outputValueContexts})
 	}
 	for i, arg := range a.Runs.Args {
-		if err := CheckExpressions(arg, ArgsContexts); err != nil {
-			return &ExpressionError{Key: fmt.Sprintf("runs.args[%d]", i), Reason: err.Error()}
-		}
+		checks = append(checks, check{fmt.Sprintf("runs.args[%d]", i), arg, argsContexts})
 	}
 	for _, k := range slices.Sorted(maps.Keys(a.Runs.Env)) {
-		if err := CheckExpressions(a.Runs.Env[k], ArgsContexts); err != nil {
-			return &ExpressionError{Key: "runs.env." + k, Reason: err.Error()}
-		}
+		checks = append(checks, check{"runs.env." + k, a.Runs.Env[k], argsContexts})
 	}
 	for i, s := range a.Runs.Steps {
-		key := fmt.Sprintf("runs.steps[%d]", i)
 		fields := map[string]string{"name": s.Name, "run": s.Run, "shell": s.Shell,
 			"working-directory": s.WorkingDirectory, "continue-on-error": s.ContinueOnError}
 		for k, v := range s.With {
@@ -321,176 +237,112 @@ func (a *Action) Validate() error {
 		for k, v := range s.Env {
 			fields["env."+k] = v
 		}
+		key := fmt.Sprintf("runs.steps[%d].", i)
 		for _, k := range slices.Sorted(maps.Keys(fields)) {
-			if err := CheckExpressions(fields[k], StepContexts); err != nil {
-				return &ExpressionError{Key: key + "." + k, Reason: err.Error()}
-			}
+			checks = append(checks, check{key + k, fields[k], stepContexts})
 		}
-		if cond := strings.TrimSpace(s.If); cond != "" {
-			if !strings.Contains(cond, "${{") {
-				cond = "${{ " + cond + " }}"
-			}
-			if err := CheckExpressions(cond, StepIfContexts); err != nil {
-				return &ExpressionError{Key: key + ".if", Reason: err.Error()}
-			}
+		// An if: without ${{ }} is an expression all the same.
+		if cond := strings.TrimSpace(s.If); cond != "" && !strings.Contains(cond, "${{") {
+			s.If = "${{ " + cond + " }}"
+		}
+		checks = append(checks, check{key + "if", s.If, stepIfContexts})
+	}
+	for _, c := range checks {
+		if _, err := expressions(c.value, func(expr string) (string, error) { return "", checkExpression(expr, c.allowed) }); err != nil {
+			return fmt.Errorf("action metadata: %s: %w", c.key, err)
 		}
 	}
 	return nil
 }
 
-// CheckExpressions checks every `${{ }}` expression in s: each named value
-// (a context such as github or inputs) must be in allowed.Names and each
-// function call a built-in one or in allowed.Functions. The error is the
-// runner's message for the first one that is not.
-func CheckExpressions(s string, allowed Contexts) error {
-	for {
-		i := strings.Index(s, "${{")
-		if i < 0 {
-			return nil
-		}
-		j := strings.Index(s[i:], "}}")
-		if j < 0 {
-			return fmt.Errorf("expression %q: missing }}", s[i:])
-		}
-		if err := checkExpression(strings.TrimSpace(s[i+3:i+j]), allowed); err != nil {
-			return err
-		}
-		s = s[i+j+2:]
-	}
-}
-
-// checkExpression tokenises one expression just enough to find its named
-// values and function names: string literals are skipped, an identifier
-// after '.' is a property, one followed by '(' a function.
-func checkExpression(expr string, allowed Contexts) error {
-	prevDot := false
-	for p := 0; p < len(expr); {
-		c := expr[p]
-		switch {
-		case c == '\'':
-			q := p + 1
-			for q < len(expr) {
-				if expr[q] == '\'' {
-					if q+1 < len(expr) && expr[q+1] == '\'' {
-						q += 2
-						continue
-					}
-					break
-				}
-				q++
-			}
-			if q >= len(expr) {
-				return refused("Unexpected symbol: '%s'. Located at position %d within expression: %s", expr[p:], p+1, expr)
-			}
-			p, prevDot = q+1, false
-		case isIdentStart(c):
-			q := p
-			for q < len(expr) && isIdentPart(expr[q]) {
-				q++
-			}
-			name := expr[p:q]
-			r := q
-			for r < len(expr) && expr[r] == ' ' {
-				r++
-			}
-			isCall := r < len(expr) && expr[r] == '('
-			lower := strings.ToLower(name)
-			switch {
-			case prevDot:
-			case isCall:
-				if !slices.Contains(builtinFunctions, lower) && !containsFold(allowed.Functions, name) {
-					return refused("Unrecognized function: '%s'. Located at position %d within expression: %s", name, p+1, expr)
-				}
-			case lower == "true" || lower == "false" || lower == "null" || lower == "nan" || lower == "infinity":
-			default:
-				if !containsFold(allowed.Names, name) {
-					return refused("Unrecognized named-value: '%s'. Located at position %d within expression: %s", name, p+1, expr)
-				}
-			}
-			p, prevDot = q, false
-		case c >= '0' && c <= '9':
-			for p < len(expr) && (isIdentPart(expr[p]) || expr[p] == '.') {
-				p++
-			}
-			prevDot = false
-		default:
-			prevDot = c == '.'
-			p++
-		}
-	}
-	return nil
-}
-
-func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
-func isIdentPart(c byte) bool { return isIdentStart(c) || c == '-' || c >= '0' && c <= '9' }
-
-func containsFold(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// refusal is the runner's message for an expression it refuses.
-type refusal struct{ msg string }
-
-func (r *refusal) Error() string { return r.msg }
-
-func refused(format string, args ...any) error { return &refusal{fmt.Sprintf(format, args...)} }
-
-// Evaluate replaces every `${{ expr }}` in s. An expression is either a
-// context reference such as `github.workspace`, `runner.temp` or
-// `inputs.registry-name` (looked up with lookup, which gets the lower-cased
-// reference) or a single-quoted string literal. Anything else is an error:
-// the harness supports only what action metadata needs, and says so instead
-// of guessing.
-func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) {
+// expressions calls fn for every `${{ expr }}` in s, with expr trimmed, and
+// returns s with each expression replaced by what fn returned.
+func expressions(s string, fn func(expr string) (string, error)) (string, error) {
 	var b strings.Builder
 	for {
 		i := strings.Index(s, "${{")
 		if i < 0 {
-			b.WriteString(s)
-			return b.String(), nil
+			return b.String() + s, nil
 		}
 		j := strings.Index(s[i:], "}}")
 		if j < 0 {
 			return "", fmt.Errorf("expression %q: missing }}", s[i:])
 		}
-		expr := strings.TrimSpace(s[i+3 : i+j])
-		v, err := evalExpr(expr, lookup)
+		v, err := fn(strings.TrimSpace(s[i+3 : i+j]))
 		if err != nil {
 			return "", err
 		}
-		b.WriteString(s[:i])
-		b.WriteString(v)
+		b.WriteString(s[:i] + v)
 		s = s[i+j+2:]
 	}
 }
 
-func evalExpr(expr string, lookup func(string) (string, bool)) (string, error) {
-	if len(expr) >= 2 && expr[0] == '\'' && expr[len(expr)-1] == '\'' {
-		inner := expr[1 : len(expr)-1]
-		if strings.Count(strings.ReplaceAll(inner, "''", ""), "'") == 0 {
-			return strings.ReplaceAll(inner, "''", "'"), nil
+// exprToken is a named value with its properties (github.workspace), a
+// function name or a number, in an expression outside string literals.
+var exprToken = regexp.MustCompile(`[A-Za-z0-9_][A-Za-z0-9_.-]*`)
+
+// checkExpression refuses, with the runner's message, a named value (a
+// context such as github) not in allowed.names and a call of a function
+// neither built in nor in allowed.functions. String literals ('it”s') are
+// skipped: split at quotes, the even parts are outside them.
+func checkExpression(expr string, allowed contexts) error {
+	parts := strings.Split(expr, "'")
+	if len(parts)%2 == 0 {
+		last := parts[len(parts)-1]
+		return refused("Unexpected symbol: ''%s'. Located at position %d within expression: %s", last, len(expr)-len(last), expr)
+	}
+	offset := 0
+	for i, part := range parts {
+		for _, m := range exprToken.FindAllStringIndex(part, -1) {
+			name, _, _ := strings.Cut(part[m[0]:m[1]], ".")
+			switch lower := strings.ToLower(name); {
+			case i%2 == 1: // inside a literal
+			case name[0] >= '0' && name[0] <= '9' || m[0] > 0 && part[m[0]-1] == '.': // a number or a property
+			case strings.HasPrefix(strings.TrimLeft(part[m[1]:], " "), "("):
+				if !slices.Contains(builtinFunctions, lower) && !containsFold(allowed.functions, name) {
+					return refused("Unrecognized function: '%s'. Located at position %d within expression: %s", name, offset+m[0]+1, expr)
+				}
+			case slices.Contains([]string{"true", "false", "null", "nan", "infinity"}, lower):
+			case !containsFold(allowed.names, name):
+				return refused("Unrecognized named-value: '%s'. Located at position %d within expression: %s", name, offset+m[0]+1, expr)
+			}
 		}
+		offset += len(part) + 1
 	}
-	for _, r := range expr {
-		if !(r == '.' || r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return "", fmt.Errorf("expression %q is not supported by the runner emulation (only context references and string literals)", expr)
+	return nil
+}
+
+// refused is the runner's message for an expression it refuses, capitalised
+// as the runner writes it.
+func refused(format string, args ...any) error { return refusal(fmt.Sprintf(format, args...)) }
+
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
+}
+
+// contextRef is the one kind of expression Evaluate supports.
+var contextRef = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$`)
+
+// Evaluate replaces every `${{ expr }}` in s. An expression must be a
+// context reference such as `github.workspace`, `runner.temp` or
+// `inputs.registry-name`, looked up with lookup, which gets the lower-cased
+// reference. Anything else is an error: the harness supports only what
+// action metadata needs, and says so instead of guessing.
+func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) {
+	return expressions(s, func(expr string) (string, error) {
+		if !contextRef.MatchString(expr) {
+			return "", fmt.Errorf("expression %q is not supported by the runner emulation (only context references)", expr)
 		}
-	}
-	if !strings.Contains(expr, ".") {
-		return "", fmt.Errorf("expression %q is not a context reference", expr)
-	}
-	ref := strings.ToLower(expr)
-	v, ok := lookup(ref)
-	if !ok {
-		return "", fmt.Errorf("expression %q: unknown context value in the runner emulation", expr)
-	}
-	return v, nil
+		v, ok := lookup(strings.ToLower(expr))
+		if !ok {
+			return "", fmt.Errorf("expression %q: unknown context value in the runner emulation", expr)
+		}
+		return v, nil
+	})
 }
 
 // Entry is one name/value pair read from a file-command file (GITHUB_ENV,
@@ -526,83 +378,51 @@ func (e *FileCommandError) Error() string {
 func ParseFileCommand(file string, data []byte) ([]Entry, error) {
 	text := string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	var entries []Entry
-	index := 0
-	for {
-		line, _, ok := readLine(text, &index)
-		if !ok {
-			return entries, nil
-		}
+	fail := func(format string, args ...any) ([]Entry, error) {
+		return entries, &FileCommandError{File: file, Msg: fmt.Sprintf(format, args...)}
+	}
+	for text != "" {
+		line, _ := cutLine(&text)
 		if line == "" {
 			continue
 		}
-		eq := strings.Index(line, "=")
-		hd := strings.Index(line, "<<")
+		eq, hd := strings.Index(line, "="), strings.Index(line, "<<")
 		switch {
 		case eq >= 0 && (hd < 0 || eq < hd):
-			name, value := line[:eq], line[eq+1:]
-			if name == "" {
-				return entries, &FileCommandError{File: file, Msg: fmt.Sprintf("invalid format %q: name must not be empty", line)}
+			if eq == 0 {
+				return fail("invalid format %q: name must not be empty", line)
 			}
-			entries = append(entries, Entry{Name: name, Value: value})
-		case hd >= 0 && (eq < 0 || hd < eq):
+			entries = append(entries, Entry{Name: line[:eq], Value: line[eq+1:]})
+		case hd >= 0:
 			name, delim := line[:hd], line[hd+2:]
 			if name == "" || delim == "" {
-				return entries, &FileCommandError{File: file, Msg: fmt.Sprintf("invalid format %q: name must not be empty and delimiter must not be empty", line)}
+				return fail("invalid format %q: name must not be empty and delimiter must not be empty", line)
 			}
-			start, end := index, index
+			var lines []string
 			for {
-				l, nl, ok := readLine(text, &index)
-				if ok && l == delim {
+				if text == "" {
+					return fail("invalid value: matching delimiter not found %q", delim)
+				}
+				l, nl := cutLine(&text)
+				if l == delim {
 					break
 				}
-				if !ok {
-					return entries, &FileCommandError{File: file, Msg: fmt.Sprintf("invalid value: matching delimiter not found %q", delim)}
-				}
 				if !nl {
-					return entries, &FileCommandError{File: file, Msg: "invalid value: EOF marker missing new line"}
+					return fail("invalid value: EOF marker missing new line")
 				}
-				end = index - 1
+				lines = append(lines, l)
 			}
-			value := ""
-			if end > start {
-				value = text[start:end]
-			}
-			entries = append(entries, Entry{Name: name, Value: value})
+			entries = append(entries, Entry{Name: name, Value: strings.Join(lines, "\n")})
 		default:
-			return entries, &FileCommandError{File: file, Msg: fmt.Sprintf("invalid format %q", line)}
+			return fail("invalid format %q", line)
 		}
 	}
+	return entries, nil
 }
 
-// readLine reads the line starting at *index. ok is false at the end of text;
-// nl reports whether the line ended with "\n".
-func readLine(text string, index *int) (line string, nl, ok bool) {
-	if *index >= len(text) {
-		return "", false, false
-	}
-	start := *index
-	i := strings.IndexByte(text[start:], '\n')
-	if i < 0 {
-		*index = len(text)
-		return text[start:], false, true
-	}
-	*index = start + i + 1
-	return text[start : start+i], true, true
-}
-
-// ParsePathFile parses a GITHUB_PATH file the way the runner does: every
-// non-empty line (split on "\n", "\r\n" or "\r") is a directory to prepend to
-// PATH; a later line comes before an earlier one. The result is in the order
-// the lines appear.
-func ParsePathFile(data []byte) []string {
-	text := string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
-	text = strings.ReplaceAll(text, "\r\n", "\n")
-	text = strings.ReplaceAll(text, "\r", "\n")
-	var dirs []string
-	for _, l := range strings.Split(text, "\n") {
-		if l != "" {
-			dirs = append(dirs, l)
-		}
-	}
-	return dirs
+// cutLine removes the first line from *text and returns it; nl reports
+// whether it ended with "\n".
+func cutLine(text *string) (line string, nl bool) {
+	line, *text, nl = strings.Cut(*text, "\n")
+	return line, nl
 }

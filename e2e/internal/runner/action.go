@@ -83,18 +83,13 @@ func LoadAction(path string) (*Action, error) {
 	return a, nil
 }
 
-// actionDoc is action.yml as yaml.v3 decodes it. Inputs and outputs are
-// nodes so that their file order is kept.
-type actionDoc struct {
-	Inputs  yaml.Node `yaml:"inputs"`
-	Outputs yaml.Node `yaml:"outputs"`
-	Runs    *Runs     `yaml:"runs"`
-}
-
 // parseAction parses the contents of an action.yml file. It checks the
 // file's shape only; Validate checks the expressions.
 func parseAction(data []byte) (*Action, error) {
-	var doc actionDoc
+	var doc struct {
+		Inputs, Outputs yaml.Node // nodes, to keep the file order
+		Runs            *Runs
+	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("action metadata: %w", err)
 	}
@@ -110,9 +105,9 @@ func parseAction(data []byte) (*Action, error) {
 	}
 	err := eachEntry(&doc.Inputs, "inputs", func(name string, spec inputDoc) error {
 		in := Input{Name: name, Description: spec.Description, DeprecationMessage: spec.DeprecationMessage}
-		switch strings.ToLower(spec.Required) {
-		case "", "false":
-		case "true":
+		switch spec.Required {
+		case "", "false", "False", "FALSE":
+		case "true", "True", "TRUE":
 			in.Required = true
 		default:
 			return fmt.Errorf("input %q: required must be true or false, got %q", name, spec.Required)
@@ -279,7 +274,7 @@ func expressions(s string, fn func(expr string) (string, error)) (string, error)
 
 // exprToken is a named value with its properties (github.workspace), a
 // function name or a number, in an expression outside string literals.
-var exprToken = regexp.MustCompile(`[A-Za-z0-9_][A-Za-z0-9_.-]*`)
+var exprToken = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*|[0-9][A-Za-z0-9_.-]*`)
 
 // checkExpression refuses, with the runner's message, a named value (a
 // context such as github) not in allowed.names and a call of a function
@@ -287,18 +282,20 @@ var exprToken = regexp.MustCompile(`[A-Za-z0-9_][A-Za-z0-9_.-]*`)
 // skipped: split at quotes, the even parts are outside them.
 func checkExpression(expr string, allowed contexts) error {
 	parts := strings.Split(expr, "'")
-	if len(parts)%2 == 0 {
-		last := parts[len(parts)-1]
-		return refused("Unexpected symbol: ''%s'. Located at position %d within expression: %s", last, len(expr)-len(last), expr)
-	}
-	offset := 0
+	offset, literal := 0, 0 // literal: where the literal being read starts
 	for i, part := range parts {
+		if i%2 == 1 && (i == 1 || parts[i-1] != "") {
+			literal = offset
+		}
+		if i%2 == 1 && i == len(parts)-1 {
+			return refused("Unexpected symbol: '%s'. Located at position %d within expression: %s", expr[literal-1:], literal, expr)
+		}
 		for _, m := range exprToken.FindAllStringIndex(part, -1) {
-			name, _, _ := strings.Cut(part[m[0]:m[1]], ".")
+			name, _, dotted := strings.Cut(part[m[0]:m[1]], ".")
 			switch lower := strings.ToLower(name); {
 			case i%2 == 1: // inside a literal
 			case name[0] >= '0' && name[0] <= '9' || m[0] > 0 && part[m[0]-1] == '.': // a number or a property
-			case strings.HasPrefix(strings.TrimLeft(part[m[1]:], " "), "("):
+			case !dotted && strings.HasPrefix(strings.TrimLeft(part[m[1]:], " "), "("):
 				if !slices.Contains(builtinFunctions, lower) && !containsFold(allowed.functions, name) {
 					return refused("Unrecognized function: '%s'. Located at position %d within expression: %s", name, offset+m[0]+1, expr)
 				}
@@ -376,53 +373,42 @@ func (e *FileCommandError) Error() string {
 // an empty name, an empty delimiter, a heredoc without its end delimiter, and
 // a heredoc value line that is the last line of the file without a newline.
 func ParseFileCommand(file string, data []byte) ([]Entry, error) {
-	text := string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	var entries []Entry
 	fail := func(format string, args ...any) ([]Entry, error) {
 		return entries, &FileCommandError{File: file, Msg: fmt.Sprintf(format, args...)}
 	}
-	for text != "" {
-		line, _ := cutLine(&text)
-		if line == "" {
-			continue
-		}
+	lines := strings.Split(string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))), "\n")
+	n := len(lines) // lines[i] ended with "\n" for i < len(lines)-1
+	if lines[n-1] == "" {
+		n-- // what follows the last "\n" is not a line
+	}
+	for i := 0; i < n; i++ {
+		line := lines[i]
 		eq, hd := strings.Index(line, "="), strings.Index(line, "<<")
 		switch {
+		case line == "":
 		case eq >= 0 && (hd < 0 || eq < hd):
 			if eq == 0 {
 				return fail("invalid format %q: name must not be empty", line)
 			}
 			entries = append(entries, Entry{Name: line[:eq], Value: line[eq+1:]})
 		case hd >= 0:
-			name, delim := line[:hd], line[hd+2:]
+			name, delim, start := line[:hd], line[hd+2:], i+1
 			if name == "" || delim == "" {
 				return fail("invalid format %q: name must not be empty and delimiter must not be empty", line)
 			}
-			var lines []string
-			for {
-				if text == "" {
+			for i = start; i >= n || lines[i] != delim; i++ {
+				if i >= n {
 					return fail("invalid value: matching delimiter not found %q", delim)
 				}
-				l, nl := cutLine(&text)
-				if l == delim {
-					break
-				}
-				if !nl {
+				if i == len(lines)-1 {
 					return fail("invalid value: EOF marker missing new line")
 				}
-				lines = append(lines, l)
 			}
-			entries = append(entries, Entry{Name: name, Value: strings.Join(lines, "\n")})
+			entries = append(entries, Entry{Name: name, Value: strings.Join(lines[start:i], "\n")})
 		default:
 			return fail("invalid format %q", line)
 		}
 	}
 	return entries, nil
-}
-
-// cutLine removes the first line from *text and returns it; nl reports
-// whether it ended with "\n".
-func cutLine(text *string) (line string, nl bool) {
-	line, *text, nl = strings.Cut(*text, "\n")
-	return line, nl
 }

@@ -1,21 +1,17 @@
 // Package runner emulates the GitHub Actions runner for one job, so the e2e
-// suite can drive the action the way GitHub does: the runner's folders (a
-// workspace, RUNNER_TEMP with _github_home, _github_workflow and
-// _runner_file_commands), the job's GITHUB_*/RUNNER_* environment, INPUT_*
-// variables for every input given or with a default, the runner's rules for
-// which contexts each key of action.yml may use (Action.Validate), runs.args
-// evaluated with the inputs context only, fresh file-command files per step
-// parsed afterwards exactly as the runner parses them, GITHUB_ENV applied to
-// the later steps, and the post stage run with STATE_* from the main stage.
-//
-// The action runs either as the built binary on the host (Host) or as the
-// built image through Podman with the runner's `docker run` flags
-// (Container). Later steps (Run) run commands such as the real cargo on the
-// host with the job's environment.
+// suite can drive the action the way GitHub does: the runner's folders and
+// GITHUB_*/RUNNER_* environment, INPUT_* variables, the rules for which
+// contexts each key of action.yml may use (Action.Validate), file-command
+// files parsed as the runner parses them, GITHUB_ENV applied to later
+// steps, and the post stage run with STATE_* from the main stage. The action
+// runs as the built binary on the host (Host) or as the built image through
+// Podman with the runner's `docker run` flags (Container); later steps (Run)
+// run commands such as the real cargo on the host.
 package runner
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,12 +84,7 @@ func NewJob(t testing.TB, opts Options) *Job {
 // _github_workflow and _runner_file_commands, dir/home is the runner user's
 // HOME for later steps (with CARGO_HOME=dir/home/.cargo).
 func New(dir string, opts Options) (*Job, error) {
-	if opts.Ref == "" {
-		opts.Ref = "refs/heads/main"
-	}
-	if opts.EventName == "" {
-		opts.EventName = "push"
-	}
+	opts.Ref, opts.EventName = cmp.Or(opts.Ref, "refs/heads/main"), cmp.Or(opts.EventName, "push")
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
@@ -516,9 +507,7 @@ func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
 	env["GITHUB_ACTION"] = "__run_" + spec.ID
 	res := &StepResult{ID: spec.ID, Args: spec.Args}
 	err = j.step(res, fmt.Sprintf("step %q: %s", spec.ID, spec.Name), env, nil, func(stdout, stderr *bytes.Buffer) (int, error) {
-		cmd := exec.CommandContext(ctx, prog, spec.Args...)
-		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr, cmd.WaitDelay = j.workspace, res.Environ, stdout, stderr, 5*time.Second
-		return exitCode(ctx, cmd.Run())
+		return HostRuntime{Binary: prog}.exec(ctx, &invocation{job: j, args: spec.Args, env: res.Environ, stdout: stdout, stderr: stderr})
 	})
 	return res, err
 }

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"errors"
 	"os"
 	"reflect"
@@ -60,7 +59,7 @@ func TestJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := NewJob(t, Options{IDTokenURL: "https://127.0.0.1:1/token", IDTokenToken: "request-token", Debug: true, Env: map[string]string{"E": "1"}})
-	ctx := context.Background()
+	ctx := t.Context()
 	res, err := j.RunAction(ctx, Host(bin), a, Step{ID: "auth", Inputs: map[string]string{"unknown": "u"}, Env: map[string]string{"STEP_ENV": "s"}})
 	if err != nil || res.Failed() {
 		t.Fatalf("%v, exit %d: %s", err, res.ExitCode, res.Combined())
@@ -158,8 +157,6 @@ func TestValidate(t *testing.T) {
 func FuzzParseAction(f *testing.F) {
 	f.Add([]byte(fakeActionYAML))
 	f.Add([]byte("inputs:\n  a:\n    required: True\n    default: ${{ github.x }}\noutputs:\n  o:\nruns:\n  using: composite\n  steps:\n    - if: a(')\n"))
-	f.Add([]byte("a: |+\n  x\n\n"))
-	f.Add([]byte("a: ['x', \"y\\u0041\", z]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if a, err := parseAction(data); err == nil {
 			_ = a.Validate()
@@ -196,7 +193,6 @@ func TestParseFileCommand(t *testing.T) {
 		"M<<EOF\nv\r\nEOF\r\n":   {nil, "matching delimiter not found"},
 		"\xef\xbb\xbfA=1\n":      ok(Entry{"A", "1"}),
 		"M<<EOF\nvalue\n":        {nil, "matching delimiter not found"},
-		"M<<EOF":                 {nil, "matching delimiter not found"},
 		"M<<EOF\nvalue":          {nil, "EOF marker missing new line"},
 		"M<<EOF\nEOFX\n":         {nil, "matching delimiter not found"},
 		"=1\n":                   {nil, "name must not be empty"},

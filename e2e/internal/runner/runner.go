@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -306,12 +305,7 @@ func (j *Job) step(res *StepResult, what string, overlay, override map[string]st
 		res.Files[name] = string(data)
 	}
 	res.Summary = res.Files["GITHUB_STEP_SUMMARY"]
-	res.Commands = parseCommands(res.Stdout + "\n" + res.Stderr)
-	for _, c := range res.Commands {
-		if c.Name == "add-mask" {
-			res.Masks = append(res.Masks, c.Data)
-		}
-	}
+	parseCommands(res)
 	var errs []error
 	parse := func(file string) ([]Entry, map[string]string) {
 		entries, err := ParseFileCommand(file, []byte(res.Files[file]))
@@ -340,34 +334,30 @@ func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warni
 	if err := a.Validate(); err != nil {
 		return nil, nil, nil, fmt.Errorf("runner: %w", err)
 	}
-	inputs := map[string]string{}
-	maps.Copy(inputs, step.Inputs)
-	given := slices.Sorted(maps.Keys(inputs))
-	for _, k := range given {
+	inputs := map[string]string{} // by lower-cased name, as the runner compares them
+	for k, v := range step.Inputs {
+		inputs[strings.ToLower(k)] = v
 		if _, ok := a.Input(k); !ok {
 			warnings = append(warnings, fmt.Sprintf("Unexpected input(s) '%s'", k))
 		}
 	}
+	slices.Sort(warnings)
 	// Validate allowed only the contexts of each key, so one lookup may
 	// serve them all.
 	lookup := func(ref string) (string, bool) {
 		ctxName, key, _ := strings.Cut(ref, ".")
 		if ctxName == "inputs" {
-			for k, v := range inputs {
-				if strings.EqualFold(k, key) {
-					return v, true
-				}
-			}
-			return "", true
+			return inputs[key], true
 		}
 		v, ok := j.env[strings.ToUpper(ctxName+"_"+key)]
 		return v, ok && (ctxName == "github" || ctxName == "runner")
 	}
 	for _, in := range a.Inputs {
-		if !in.HasDefault || containsFold(given, in.Name) {
+		name := strings.ToLower(in.Name)
+		if _, given := inputs[name]; given || !in.HasDefault {
 			continue
 		}
-		if inputs[in.Name], err = Evaluate(in.Default, lookup); err != nil {
+		if inputs[name], err = Evaluate(in.Default, lookup); err != nil {
 			return nil, nil, nil, fmt.Errorf("runner: default of input %q: %w", in.Name, err)
 		}
 	}
@@ -396,9 +386,7 @@ func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warni
 // file-command file the runner would reject (*FileCommandError), never the
 // action's own failure (see StepResult.ExitCode).
 func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (*StepResult, error) {
-	if step.ID == "" {
-		step.ID = fmt.Sprintf("step%d", len(j.results)+1)
-	}
+	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	as := &actionStep{rt: rt, action: a, step: step}
 	j.actions = append(j.actions, as)
 	return j.runStage(ctx, as, Main)
@@ -443,13 +431,13 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 	return res, err
 }
 
-// parseCommands finds workflow commands: lines that, trimmed, start with
-// "::" and have a second "::" (`::name k=v,k2=v2::data`).
-func parseCommands(out string) []Command {
+// parseCommands sets res.Commands to the workflow commands of the step's
+// output, lines that, trimmed, start with "::" and have a second "::"
+// (`::name k=v,k2=v2::data`), and res.Masks to the values of ::add-mask::.
+func parseCommands(res *StepResult) {
 	data := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%")
 	property := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%")
-	var cmds []Command
-	for _, line := range strings.Split(out, "\n") {
+	for _, line := range strings.Split(res.Stdout+"\n"+res.Stderr, "\n") {
 		line, ok := strings.CutPrefix(strings.TrimSpace(line), "::")
 		head, text, ok2 := strings.Cut(line, "::")
 		name, props, _ := strings.Cut(head, " ")
@@ -462,9 +450,11 @@ func parseCommands(out string) []Command {
 				c.Properties[k] = property.Replace(v)
 			}
 		}
-		cmds = append(cmds, c)
+		res.Commands = append(res.Commands, c)
+		if name == "add-mask" {
+			res.Masks = append(res.Masks, c.Data)
+		}
 	}
-	return cmds
 }
 
 // Cmd describes a later `run:` step.
@@ -487,9 +477,7 @@ func (j *Job) Run(ctx context.Context, name string, args ...string) (*StepResult
 
 // RunCmd runs a later step described by spec (see Run).
 func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
-	if spec.ID == "" {
-		spec.ID = fmt.Sprintf("step%d", len(j.results)+1)
-	}
+	spec.ID = cmp.Or(spec.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	path := j.env["PATH"]
 	if p, ok := spec.Env["PATH"]; ok {
 		path = p
@@ -863,14 +851,11 @@ func expressions(s string, fn func(expr string) (string, error)) (string, error)
 	}
 }
 
-// exprToken is a named value with its properties (github.workspace), a
-// function name or a number, in an expression outside string literals.
-var exprToken = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*|[0-9][A-Za-z0-9_.-]*`)
-
 // checkExpression refuses, with the runner's message, a named value (a
 // context such as github) not in allowed.names and a call of a function
-// neither built in nor in allowed.functions. String literals ('it”s') are
-// skipped: split at quotes, the even parts are outside them.
+// neither built in nor in allowed.functions. String literals are skipped:
+// split at quotes, the even parts are outside them (an empty even part
+// between two literals is a doubled quote inside one literal).
 func checkExpression(expr string, allowed contexts) error {
 	parts := strings.Split(expr, "'")
 	offset, literal := 0, 0 // literal: where the literal being read starts
@@ -881,19 +866,26 @@ func checkExpression(expr string, allowed contexts) error {
 		if i%2 == 1 && i == len(parts)-1 {
 			return refused("Unexpected symbol: '%s'. Located at position %d within expression: %s", expr[literal-1:], literal, expr)
 		}
-		for _, m := range exprToken.FindAllStringIndex(part, -1) {
-			name, _, dotted := strings.Cut(part[m[0]:m[1]], ".")
+		for p := 0; i%2 == 0 && p < len(part); p++ {
+			if !isNameStart(part[p]) && !isDigit(part[p]) {
+				continue
+			}
+			q := p + 1 // a number runs on over dots and letters (1.5e3)
+			for q < len(part) && (isNameStart(part[q]) || isDigit(part[q]) || part[q] == '-' || part[q] == '.' && isDigit(part[p])) {
+				q++
+			}
+			name := part[p:q]
 			switch lower := strings.ToLower(name); {
-			case i%2 == 1: // inside a literal
-			case name[0] >= '0' && name[0] <= '9' || m[0] > 0 && part[m[0]-1] == '.': // a number or a property
-			case !dotted && strings.HasPrefix(strings.TrimLeft(part[m[1]:], " "), "("):
+			case isDigit(name[0]) || p > 0 && part[p-1] == '.': // a number or a property
+			case strings.HasPrefix(strings.TrimLeft(part[q:], " "), "("):
 				if !slices.Contains(builtinFunctions, lower) && !containsFold(allowed.functions, name) {
-					return refused("Unrecognized function: '%s'. Located at position %d within expression: %s", name, offset+m[0]+1, expr)
+					return refused("Unrecognized function: '%s'. Located at position %d within expression: %s", name, offset+p+1, expr)
 				}
 			case slices.Contains([]string{"true", "false", "null", "nan", "infinity"}, lower):
 			case !containsFold(allowed.names, name):
-				return refused("Unrecognized named-value: '%s'. Located at position %d within expression: %s", name, offset+m[0]+1, expr)
+				return refused("Unrecognized named-value: '%s'. Located at position %d within expression: %s", name, offset+p+1, expr)
 			}
+			p = q - 1
 		}
 		offset += len(part) + 1
 	}
@@ -908,12 +900,13 @@ type refusal string
 
 func (r refusal) Error() string { return string(r) }
 
+func isNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
 func containsFold(list []string, s string) bool {
 	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
 }
-
-// contextRef is the one kind of expression Evaluate supports.
-var contextRef = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+$`)
 
 // Evaluate replaces every `${{ expr }}` in s. An expression must be a
 // context reference such as `github.workspace`, `runner.temp` or
@@ -922,7 +915,11 @@ var contextRef = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+
 // action metadata needs, and says so instead of guessing.
 func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) {
 	return expressions(s, func(expr string) (string, error) {
-		if !contextRef.MatchString(expr) {
+		valid := strings.Contains(expr, ".")
+		for _, c := range []byte(expr) {
+			valid = valid && (isNameStart(c) || isDigit(c) || c == '.' || c == '-')
+		}
+		if !valid {
 			return "", fmt.Errorf("expression %q is not supported by the runner emulation (only context references)", expr)
 		}
 		v, ok := lookup(strings.ToLower(expr))

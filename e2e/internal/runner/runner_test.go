@@ -69,7 +69,8 @@ func TestJob(t *testing.T) {
 	}
 	for _, kv := range []string{"INPUT_MODE=ok", "INPUT_WITH_SPACE=spaced", "INPUT_WS=" + j.Workspace() + "/x", "INPUT_UNKNOWN=u",
 		"FROM_RUNS=ok", "STEP_ENV=s", "E=1", "HOME=" + j.GitHubHome(), "GITHUB_ACTION=auth", "RUNNER_DEBUG=1",
-		"ACTIONS_ID_TOKEN_REQUEST_URL=https://127.0.0.1:1/token", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=request-token"} {
+		"ACTIONS_ID_TOKEN_REQUEST_URL=https://127.0.0.1:1/token", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=request-token", "GITHUB_ACTIONS=true",
+		"GITHUB_REPOSITORY=octo-org/octo-repo", "GITHUB_WORKFLOW_REF=octo-org/octo-repo/.github/workflows/ci.yml@refs/heads/main"} {
 		if !slices.Contains(res.Environ, kv) {
 			t.Errorf("the action's environment lacks %s", kv)
 		}
@@ -98,6 +99,10 @@ func TestJob(t *testing.T) {
 	want := []Command{{Name: "error", Properties: map[string]string{"title": "a:b", "line": "1"}, Data: "it failed\nhere"}}
 	if err != nil || failed.ExitCode != 3 || !reflect.DeepEqual(failed.Commands, want) {
 		t.Errorf("failing action: %v, exit %d, commands %+v", err, failed.ExitCode, failed.Commands)
+	}
+	unchecked := &Action{Runs: Runs{Using: "docker", Args: []string{"${{ runner.temp }}"}}}
+	if _, err := j.RunAction(ctx, Host(bin), unchecked, Step{}); err == nil || !strings.Contains(err.Error(), "Unrecognized named-value: 'runner'") {
+		t.Errorf("an action built in code with runner in runs.args ran: %v", err)
 	}
 	var stages []string
 	for _, r := range j.Results() {

@@ -1,101 +1,74 @@
 // Package runner emulates the GitHub Actions runner for one job, so the e2e
-// suite can drive the action the way GitHub does: the runner's folders (a
-// workspace, RUNNER_TEMP with _github_home, _github_workflow and
-// _runner_file_commands), the job's GITHUB_*/RUNNER_* environment, INPUT_*
-// variables for every input given or with a default, the runner's rules for
-// which contexts each key of action.yml may use (Action.Validate), runs.args
-// evaluated with the inputs context only, fresh file-command files per step
-// parsed afterwards exactly as the runner parses them, GITHUB_ENV and GITHUB_PATH applied to the later steps, and the
-// post stage run with STATE_* from the main stage.
-//
-// The action runs either as the built binary on the host (Host) or as the
-// built image through Podman with the runner's `docker run` flags
-// (Container). Later steps (Run) run commands such as the real cargo on the
-// host with the job's environment.
+// suite can drive the action the way GitHub does: the runner's folders and
+// GITHUB_*/RUNNER_* environment, INPUT_* variables, the rules for which
+// contexts each key of action.yml may use (Action.Validate), file-command
+// files parsed as the runner parses them, GITHUB_ENV applied to later
+// steps, and the post stage run with STATE_* from the main stage. The action
+// runs as the built binary on the host (Host) or as the built image through
+// Podman with the runner's `docker run` flags (Container); later steps (Run)
+// run commands such as the real cargo on the host.
 package runner
 
 import (
+	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 )
 
+// The job's repository and commit.
+const (
+	repository = "octo-org/octo-repo"
+	commitSHA  = "ffac537e6cbbf934b08745a378932722df287a53"
+)
+
 // Options describe the job. Zero fields get the defaults documented on each.
 type Options struct {
-	// Repository is GITHUB_REPOSITORY; default "octo-org/octo-repo".
-	Repository string
 	// Ref is GITHUB_REF; default "refs/heads/main".
 	Ref string
-	// SHA is GITHUB_SHA; default a fixed 40-digit hex string.
-	SHA string
 	// EventName is GITHUB_EVENT_NAME; default "push".
 	EventName string
 	// Event is the event payload written to GITHUB_EVENT_PATH; nil means a
-	// minimal payload for EventName naming the repository.
+	// minimal push payload naming the repository.
 	Event []byte
-	// Workflow is the workflow file under .github/workflows/; default
-	// "ci.yml". GITHUB_WORKFLOW_REF is "<repo>/.github/workflows/<file>@<ref>".
-	Workflow string
-	// JobID is GITHUB_JOB; default "build".
-	JobID string
-	// RunID is GITHUB_RUN_ID; default "1234567890".
-	RunID string
 	// IDTokenURL and IDTokenToken are ACTIONS_ID_TOKEN_REQUEST_URL and
 	// _TOKEN, set only when IDTokenURL is non-empty: the job has
 	// `permissions: id-token: write`.
 	IDTokenURL, IDTokenToken string
-	// GitHubToken is the value of ${{ github.token }} in action.yml
-	// defaults; default "" (no such secret in the emulation).
-	GitHubToken string
 	// Debug sets RUNNER_DEBUG=1 (and ACTIONS_STEP_DEBUG=true).
 	Debug bool
-	// PATH is the job's base PATH; default the test process's PATH.
-	PATH string
 	// Env adds to (or overrides) the job's environment, e.g. SSL_CERT_FILE.
 	Env map[string]string
-	// Tee, when set, receives every step's stdout and stderr as they
-	// happen (for the playground or verbose tests).
-	Tee io.Writer
 }
 
 // Job is one emulated job. Its methods are safe for use by one goroutine at
 // a time, like steps of a job.
 type Job struct {
-	root, workspace, temp, home, runnerHome string
-	opts                                    Options
-
-	env      map[string]string // job environment, GITHUB_ENV applied
-	path     []string          // GITHUB_PATH entries, first = searched first
-	outputs  map[string]map[string]string
-	state    map[string]map[string]string
-	actions  []*actionStep // action steps that ran, for the post stages
-	results  []*StepResult
-	stepSeq  int
-	teeMu    sync.Mutex
-	eventDir string
+	root, workspace, temp string
+	env                   map[string]string // job environment, GITHUB_ENV applied
+	actions               []*actionStep     // action steps that ran, for the post stages
+	results               []*StepResult
 }
 
 // actionStep remembers what the post stage of an action step needs.
 type actionStep struct {
-	id     string
 	rt     Runtime
 	action *Action
 	step   Step
-	posted bool
+	state  map[string]string // GITHUB_STATE of the main stage
 }
 
 // NewJob creates a job in t.TempDir(). It fails the test on error.
@@ -113,147 +86,67 @@ func NewJob(t testing.TB, opts Options) *Job {
 // _github_workflow and _runner_file_commands, dir/home is the runner user's
 // HOME for later steps (with CARGO_HOME=dir/home/.cargo).
 func New(dir string, opts Options) (*Job, error) {
-	setDefault(&opts.Repository, "octo-org/octo-repo")
-	setDefault(&opts.Ref, "refs/heads/main")
-	setDefault(&opts.SHA, "ffac537e6cbbf934b08745a378932722df287a53")
-	setDefault(&opts.EventName, "push")
-	setDefault(&opts.Workflow, "ci.yml")
-	setDefault(&opts.JobID, "build")
-	setDefault(&opts.RunID, "1234567890")
-	if opts.PATH == "" {
-		opts.PATH = os.Getenv("PATH")
-	}
-	owner, repoName, ok := strings.Cut(opts.Repository, "/")
-	if !ok || owner == "" || repoName == "" {
-		return nil, fmt.Errorf("runner: repository %q is not OWNER/NAME", opts.Repository)
-	}
+	opts.Ref, opts.EventName = cmp.Or(opts.Ref, "refs/heads/main"), cmp.Or(opts.EventName, "push")
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("runner: %w", err)
 	}
-	j := &Job{
-		root:       abs,
-		workspace:  filepath.Join(abs, "work", repoName, repoName),
-		temp:       filepath.Join(abs, "_temp"),
-		runnerHome: filepath.Join(abs, "home"),
-		opts:       opts,
-		env:        map[string]string{},
-		outputs:    map[string]map[string]string{},
-		state:      map[string]map[string]string{},
-	}
-	j.home = filepath.Join(j.temp, "_github_home")
-	j.eventDir = filepath.Join(j.temp, "_github_workflow")
-	for _, d := range []string{j.workspace, j.home, j.eventDir, j.fileCommandDir(), filepath.Join(j.runnerHome, ".cargo"), filepath.Join(abs, "toolcache")} {
+	owner, name, _ := strings.Cut(repository, "/")
+	j := &Job{root: abs, workspace: filepath.Join(abs, "work", name, name), temp: filepath.Join(abs, "_temp")}
+	home, eventPath := filepath.Join(abs, "home"), filepath.Join(j.temp, "_github_workflow", "event.json")
+	for _, d := range []string{j.workspace, j.GitHubHome(), filepath.Dir(eventPath), filepath.Join(j.temp, "_runner_file_commands"), filepath.Join(home, ".cargo"), filepath.Join(abs, "toolcache")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("runner: %w", err)
 		}
 	}
 	event := opts.Event
 	if event == nil {
-		event, err = defaultEvent(opts, owner)
-		if err != nil {
-			return nil, err
-		}
+		event = fmt.Appendf(nil, `{"ref": %q, "after": %q, "repository": {"full_name": %q, "name": %q, "owner": {"login": %q}}}`,
+			opts.Ref, commitSHA, repository, name, owner)
 	}
-	eventPath := filepath.Join(j.eventDir, "event.json")
 	if err := os.WriteFile(eventPath, event, 0o644); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-
-	refName := opts.Ref
-	refType := "branch"
-	switch {
-	case strings.HasPrefix(refName, "refs/heads/"):
-		refName = strings.TrimPrefix(refName, "refs/heads/")
-	case strings.HasPrefix(refName, "refs/tags/"):
-		refName, refType = strings.TrimPrefix(refName, "refs/tags/"), "tag"
-	case strings.HasPrefix(refName, "refs/pull/"):
-		refName = strings.TrimPrefix(refName, "refs/")
+	refName, refType := opts.Ref, "branch"
+	for prefix, typ := range map[string]string{"refs/heads/": "branch", "refs/tags/": "tag", "refs/pull/": "branch"} {
+		if n, ok := strings.CutPrefix(opts.Ref, prefix); ok {
+			refName, refType = n, typ
+		}
 	}
-	e := j.env
-	maps.Copy(e, map[string]string{
-		"PATH": opts.PATH, "HOME": j.runnerHome, "CARGO_HOME": filepath.Join(j.runnerHome, ".cargo"), "CI": "true",
+	j.env = map[string]string{
+		"PATH": os.Getenv("PATH"), "HOME": home, "CARGO_HOME": filepath.Join(home, ".cargo"), "CI": "true",
 		"GITHUB_ACTIONS": "true", "GITHUB_ACTOR": owner, "GITHUB_ACTOR_ID": "1", "GITHUB_TRIGGERING_ACTOR": owner,
 		"GITHUB_API_URL": "https://api.github.com", "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
-		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": opts.Repository, "GITHUB_REPOSITORY_ID": "100",
-		"GITHUB_REPOSITORY_OWNER": owner, "GITHUB_REPOSITORY_OWNER_ID": "1", "GITHUB_SHA": opts.SHA, "GITHUB_REF": opts.Ref,
-		"GITHUB_REF_NAME": refName, "GITHUB_REF_TYPE": refType, "GITHUB_REF_PROTECTED": "false", "GITHUB_RUN_ID": opts.RunID,
-		"GITHUB_RUN_NUMBER": "1", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_RETENTION_DAYS": "90", "GITHUB_JOB": opts.JobID,
-		"GITHUB_EVENT_NAME": opts.EventName, "GITHUB_EVENT_PATH": eventPath,
-		"GITHUB_WORKFLOW":     strings.TrimSuffix(strings.TrimSuffix(opts.Workflow, ".yml"), ".yaml"),
-		"GITHUB_WORKFLOW_REF": opts.Repository + "/.github/workflows/" + opts.Workflow + "@" + opts.Ref,
-		"GITHUB_WORKFLOW_SHA": opts.SHA, "GITHUB_WORKSPACE": j.workspace, "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
-		"RUNNER_NAME": "GitHub Actions 1", "RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": j.temp,
-		"RUNNER_TOOL_CACHE": filepath.Join(abs, "toolcache"), "RUNNER_WORKSPACE": filepath.Dir(j.workspace),
-	})
-	if strings.HasPrefix(opts.EventName, "pull_request") {
-		e["GITHUB_HEAD_REF"] = "feature"
-		e["GITHUB_BASE_REF"] = "main"
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": repository, "GITHUB_REPOSITORY_ID": "100",
+		"GITHUB_REPOSITORY_OWNER": owner, "GITHUB_REPOSITORY_OWNER_ID": "1", "GITHUB_SHA": commitSHA, "GITHUB_REF": opts.Ref,
+		"GITHUB_REF_NAME": refName, "GITHUB_REF_TYPE": refType, "GITHUB_REF_PROTECTED": "false", "GITHUB_RUN_ID": "1234567890",
+		"GITHUB_RUN_NUMBER": "1", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_RETENTION_DAYS": "90", "GITHUB_JOB": "build",
+		"GITHUB_EVENT_NAME": opts.EventName, "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKFLOW": "ci",
+		"GITHUB_WORKFLOW_REF": repository + "/.github/workflows/ci.yml@" + opts.Ref, "GITHUB_WORKFLOW_SHA": commitSHA,
+		"GITHUB_WORKSPACE": j.workspace, "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_NAME": "GitHub Actions 1",
+		"RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": j.temp, "RUNNER_TOOL_CACHE": filepath.Join(abs, "toolcache"),
+		"RUNNER_WORKSPACE": filepath.Dir(j.workspace),
 	}
 	if opts.Debug {
-		e["RUNNER_DEBUG"] = "1"
-		e["ACTIONS_STEP_DEBUG"] = "true"
-		e["ACTIONS_RUNNER_DEBUG"] = "true"
+		j.env["RUNNER_DEBUG"], j.env["ACTIONS_STEP_DEBUG"], j.env["ACTIONS_RUNNER_DEBUG"] = "1", "true", "true"
 	}
 	if opts.IDTokenURL != "" {
-		e["ACTIONS_ID_TOKEN_REQUEST_URL"] = opts.IDTokenURL
-		e["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = opts.IDTokenToken
+		j.env["ACTIONS_ID_TOKEN_REQUEST_URL"], j.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = opts.IDTokenURL, opts.IDTokenToken
 	}
 	// Hosted runners set RUSTUP_HOME next to CARGO_HOME; keep the
 	// machine's so the rustup proxies (cargo) keep working with a job HOME.
-	if rh := rustupHome(); rh != "" {
-		e["RUSTUP_HOME"] = rh
-	}
-	for _, name := range []string{"RUSTUP_TOOLCHAIN", "RUSTUP_AUTO_INSTALL"} {
-		if v, ok := os.LookupEnv(name); ok {
-			e[name] = v
-		}
-	}
-	for k, v := range opts.Env {
-		e[k] = v
-	}
-	return j, nil
-}
-
-func setDefault(p *string, v string) {
-	if *p == "" {
-		*p = v
-	}
-}
-
-func rustupHome() string {
-	if v := os.Getenv("RUSTUP_HOME"); v != "" {
-		return v
-	}
 	if h, err := os.UserHomeDir(); err == nil {
 		if fi, err := os.Stat(filepath.Join(h, ".rustup")); err == nil && fi.IsDir() {
-			return filepath.Join(h, ".rustup")
+			j.env["RUSTUP_HOME"] = filepath.Join(h, ".rustup")
 		}
 	}
-	return ""
-}
-
-func defaultEvent(opts Options, owner string) ([]byte, error) {
-	repo := map[string]any{
-		"full_name": opts.Repository,
-		"name":      opts.Repository[len(owner)+1:],
-		"owner":     map[string]any{"login": owner},
-	}
-	ev := map[string]any{"repository": repo, "sender": map[string]any{"login": owner}}
-	switch {
-	case strings.HasPrefix(opts.EventName, "pull_request"):
-		ev["action"] = "opened"
-		ev["number"] = 1
-		ev["pull_request"] = map[string]any{
-			"number": 1,
-			"head":   map[string]any{"ref": "feature", "sha": opts.SHA, "repo": repo},
-			"base":   map[string]any{"ref": "main", "repo": repo},
+	for _, name := range []string{"RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "RUSTUP_AUTO_INSTALL"} {
+		if v, ok := os.LookupEnv(name); ok {
+			j.env[name] = v
 		}
-	default:
-		ev["ref"] = opts.Ref
-		ev["after"] = opts.SHA
 	}
-	return json.MarshalIndent(ev, "", "  ")
+	maps.Copy(j.env, opts.Env)
+	return j, nil
 }
 
 // Root returns the job's top folder.
@@ -267,47 +160,20 @@ func (j *Job) Temp() string { return j.temp }
 
 // GitHubHome returns RUNNER_TEMP/_github_home, the action's HOME (mounted
 // as /github/home in the container).
-func (j *Job) GitHubHome() string { return j.home }
-
-// Home returns the HOME of later steps (the runner user's home).
-func (j *Job) Home() string { return j.runnerHome }
-
-// EventPath returns GITHUB_EVENT_PATH.
-func (j *Job) EventPath() string { return filepath.Join(j.eventDir, "event.json") }
-
-func (j *Job) fileCommandDir() string { return filepath.Join(j.temp, "_runner_file_commands") }
+func (j *Job) GitHubHome() string { return filepath.Join(j.temp, "_github_home") }
 
 // SetEnv sets a job environment variable for every later step (like
 // `env:` at the job level).
 func (j *Job) SetEnv(name, value string) { j.env[name] = value }
 
-// Env returns a copy of the job's environment as later steps see it:
-// the base environment, the extra variables and everything applied from
-// GITHUB_ENV, with GITHUB_PATH entries prepended to PATH.
-func (j *Job) Env() map[string]string {
-	m := make(map[string]string, len(j.env))
-	for k, v := range j.env {
-		m[k] = v
-	}
-	if len(j.path) > 0 {
-		p := strings.Join(j.path, string(os.PathListSeparator))
-		if m["PATH"] != "" {
-			p += string(os.PathListSeparator) + m["PATH"]
-		}
-		m["PATH"] = p
-	}
-	return m
-}
-
-// Outputs returns the outputs of the step with the given id (nil if none).
-func (j *Job) Outputs(stepID string) map[string]string { return j.outputs[stepID] }
-
-// State returns what the step with the given id saved with GITHUB_STATE.
-func (j *Job) State(stepID string) map[string]string { return j.state[stepID] }
+// Env returns a copy of the job's environment as later steps see it: the
+// base environment, the extra variables and everything applied from
+// GITHUB_ENV.
+func (j *Job) Env() map[string]string { return maps.Clone(j.env) }
 
 // Results returns every step's result so far, in order (post stages
 // included), for scanners that look at all output of a job.
-func (j *Job) Results() []*StepResult { return append([]*StepResult(nil), j.results...) }
+func (j *Job) Results() []*StepResult { return slices.Clone(j.results) }
 
 // Stage is the stage of an action step.
 type Stage string
@@ -327,8 +193,6 @@ type Step struct {
 	Inputs map[string]string
 	// Env is the step's `env:`.
 	Env map[string]string
-	// Args, when non-nil, replace runs.args (already evaluated).
-	Args []string
 	// Override replaces variables of the main stage that the runner sets
 	// itself, the file-command paths (GITHUB_ENV, ...) included, to test
 	// what the action does when a runner hands it an unusable path. The
@@ -350,8 +214,6 @@ type StepResult struct {
 	State   map[string]string
 	// EnvEntries lists GITHUB_ENV entries in file order.
 	EnvEntries []Entry
-	// Path lists GITHUB_PATH entries in file order.
-	Path []string
 	// Summary is the GITHUB_STEP_SUMMARY content.
 	Summary string
 	// Files holds the raw contents of the step's file-command files, by
@@ -362,8 +224,7 @@ type StepResult struct {
 	// stdout and stderr, in order; Masks the values of ::add-mask::.
 	Commands []Command
 	Masks    []string
-	// Warnings are what the runner would warn about (an unexpected input,
-	// a blocked GITHUB_ENV name).
+	// Warnings are what the runner would warn about (an unexpected input).
 	Warnings []string
 	// Args are the arguments the action got; Environ its environment
 	// (host values, before any container path rewriting).
@@ -399,12 +260,10 @@ type invocation struct {
 	postEntrypoint string
 	args           []string
 	env            []string // NAME=VALUE, host values
-	stdout, stderr io.Writer
+	stdout, stderr *bytes.Buffer
 }
 
-// fileCommands are the per-step file-command files.
-type fileCommands map[string]string // variable name -> host path
-
+// fileCommandPrefixes name the runner's per-step file-command files.
 var fileCommandPrefixes = map[string]string{
 	"GITHUB_ENV":          "set_env_",
 	"GITHUB_OUTPUT":       "set_output_",
@@ -413,279 +272,30 @@ var fileCommandPrefixes = map[string]string{
 	"GITHUB_PATH":         "add_path_",
 }
 
-func (j *Job) newFileCommands() (fileCommands, error) {
-	j.stepSeq++
-	suffix := fmt.Sprintf("%d_%d", j.stepSeq, time.Now().UnixNano())
-	fc := fileCommands{}
+// step runs one step with run, in fresh file-command files and with
+// res.Environ: the job's environment, overlay, the file-command variables,
+// then override. It returns run's error, saying what ran, or else the error
+// of a file the runner would reject.
+func (j *Job) step(res *StepResult, what string, overlay, override map[string]string, run func(stdout, stderr *bytes.Buffer) (int, error)) error {
+	fc := map[string]string{}
 	for name, prefix := range fileCommandPrefixes {
-		p := filepath.Join(j.fileCommandDir(), prefix+suffix)
-		if err := os.WriteFile(p, nil, 0o666); err != nil {
-			return nil, fmt.Errorf("runner: create file command file: %w", err)
-		}
-		fc[name] = p
-	}
-	return fc, nil
-}
-
-// stepEnv returns the job env (without GITHUB_PATH changes), the given
-// overlays, the file-command variables and override, sorted by name.
-func (j *Job) stepEnv(fc fileCommands, override map[string]string, overlays ...map[string]string) []string {
-	m := j.Env()
-	for _, o := range overlays {
-		maps.Copy(m, o)
-	}
-	maps.Copy(m, fc)
-	maps.Copy(m, override)
-	out := make([]string, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, k+"="+m[k])
-	}
-	return out
-}
-
-// lookup resolves an expression's context reference for this job, with
-// only the contexts allowed: github and runner from the job, inputs from
-// the step's inputs. A context that is not allowed resolves to nothing (the
-// action was validated first, so that does not happen).
-func (j *Job) lookup(allowed Contexts, inputs map[string]string) func(string) (string, bool) {
-	return func(ref string) (string, bool) {
-		ctxName, key, _ := strings.Cut(ref, ".")
-		if !containsFold(allowed.Names, ctxName) {
-			return "", false
-		}
-		switch ref {
-		case "github.workspace":
-			return j.workspace, true
-		case "runner.temp":
-			return j.temp, true
-		case "github.token":
-			return j.opts.GitHubToken, true
-		case "github.event_path":
-			return j.EventPath(), true
-		case "github.action_path":
-			return "", false
-		}
-		switch ctxName {
-		case "inputs":
-			for k, v := range inputs {
-				if strings.EqualFold(k, key) {
-					return v, true
-				}
-			}
-			return "", true
-		case "env":
-			for k, v := range j.env {
-				if strings.EqualFold(k, key) {
-					return v, true
-				}
-			}
-			return "", true
-		case "github", "runner":
-			prefix := "GITHUB_"
-			if ctxName == "runner" {
-				prefix = "RUNNER_"
-			}
-			v, ok := j.env[prefix+strings.ToUpper(key)]
-			return v, ok
-		}
-		return "", false
-	}
-}
-
-// ActionInputs returns the inputs the action gets for step: the step's
-// values, then action.yml's defaults for inputs not given, evaluated with
-// the contexts an input default may use. The runner sets INPUT_<NAME> for
-// every one of them, so an input with a default is always set. It also
-// returns warnings for inputs action.yml does not declare.
-func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, error) {
-	if err := a.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("runner: %w", err)
-	}
-	inputs := map[string]string{}
-	var warnings []string
-	for k, v := range step.Inputs {
-		inputs[k] = v
-		if _, ok := a.Input(k); !ok {
-			warnings = append(warnings, fmt.Sprintf("Unexpected input(s) '%s'", k))
+		fc[name] = filepath.Join(j.temp, "_runner_file_commands", fmt.Sprintf("%s%d_%d", prefix, len(j.results)+1, time.Now().UnixNano()))
+		if err := os.WriteFile(fc[name], nil, 0o666); err != nil {
+			return fmt.Errorf("runner: create file command file: %w", err)
 		}
 	}
-	sort.Strings(warnings)
-	for _, in := range a.Inputs {
-		given := false
-		for k := range step.Inputs {
-			if strings.EqualFold(k, in.Name) {
-				given = true
-			}
-		}
-		if given || !in.HasDefault {
-			continue
-		}
-		v, err := Evaluate(in.Default, j.lookup(InputDefaultContexts, nil))
-		if err != nil {
-			return nil, nil, fmt.Errorf("runner: default of input %q: %w", in.Name, err)
-		}
-		inputs[in.Name] = v
+	env := j.Env()
+	for _, m := range []map[string]string{overlay, fc, override} {
+		maps.Copy(env, m)
 	}
-	return inputs, warnings, nil
-}
-
-// ActionArgs evaluates runs.args for the step with the inputs context only,
-// as the runner does; the values are not rewritten to container paths.
-func (j *Job) ActionArgs(a *Action, inputs map[string]string) ([]string, error) {
-	if err := a.Validate(); err != nil {
-		return nil, fmt.Errorf("runner: %w", err)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		res.Environ = append(res.Environ, k+"="+env[k])
 	}
-	args := make([]string, 0, len(a.Runs.Args))
-	for _, raw := range a.Runs.Args {
-		v, err := Evaluate(raw, j.lookup(ArgsContexts, inputs))
-		if err != nil {
-			return nil, fmt.Errorf("runner: runs.args: %w", err)
-		}
-		args = append(args, v)
-	}
-	return args, nil
-}
-
-// RunAction runs the main stage of the action as step. The result is
-// returned even when err is non-nil; err reports a harness problem or a
-// file-command file the runner would reject (*FileCommandError), never the
-// action's own failure (see StepResult.ExitCode).
-func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (*StepResult, error) {
-	if step.ID == "" {
-		step.ID = fmt.Sprintf("step%d", len(j.results)+1)
-	}
-	as := &actionStep{id: step.ID, rt: rt, action: a, step: step}
-	j.actions = append(j.actions, as)
-	return j.runStage(ctx, as, Main)
-}
-
-// RunPost runs the post stage of the action step with the given id, if
-// action.yml declares runs.post-entrypoint (post-if is always()). It
-// returns (nil, nil) when there is no post stage.
-func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
-	for _, as := range j.actions {
-		if as.id == stepID {
-			if as.action.Runs.PostEntrypoint == "" {
-				return nil, nil
-			}
-			if as.posted {
-				return nil, fmt.Errorf("runner: post stage of step %q already ran", stepID)
-			}
-			as.posted = true
-			return j.runStage(ctx, as, Post)
-		}
-	}
-	return nil, fmt.Errorf("runner: no action step %q ran", stepID)
-}
-
-func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {
-	a := as.action
-	inputs, warnings, err := j.ActionInputs(a, as.step)
-	if err != nil {
-		return nil, err
-	}
-	args := as.step.Args
-	if args == nil {
-		if args, err = j.ActionArgs(a, inputs); err != nil {
-			return nil, err
-		}
-	}
-	overlay := map[string]string{}
-	for k, v := range as.step.Env {
-		overlay[k] = v
-	}
-	for k, raw := range a.Runs.Env {
-		v, err := Evaluate(raw, j.lookup(ArgsContexts, inputs))
-		if err != nil {
-			return nil, fmt.Errorf("runner: runs.env.%s: %w", k, err)
-		}
-		overlay[k] = v
-	}
-	for k, v := range inputs {
-		overlay[InputEnvName(k)] = v
-	}
-	if stage == Post {
-		for k, v := range j.state[as.id] {
-			overlay[StateEnvName(k)] = v
-		}
-	}
-	overlay["HOME"] = j.home
-	overlay["GITHUB_ACTION"] = as.id
-	fc, err := j.newFileCommands()
-	if err != nil {
-		return nil, err
-	}
-	res := &StepResult{ID: as.id, Stage: stage, Args: args, Warnings: warnings}
-	var override map[string]string
-	if stage == Main {
-		override = as.step.Override
-	}
-	res.Environ = j.stepEnv(fc, override, overlay)
-	stdout, stderr := j.streams(res)
-	inv := &invocation{job: j, stage: stage, postEntrypoint: a.Runs.PostEntrypoint, args: args, env: res.Environ, stdout: stdout, stderr: stderr}
+	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	code, runErr := as.rt.exec(ctx, inv)
-	res.Duration = time.Since(start)
-	res.ExitCode = code
-	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	fcErr := j.finishStep(res, fc)
+	code, runErr := run(&stdout, &stderr)
+	res.ExitCode, res.Duration, res.Stdout, res.Stderr = code, time.Since(start), stdout.String(), stderr.String()
 	j.results = append(j.results, res)
-	if runErr != nil {
-		return res, fmt.Errorf("runner: %s stage of step %q (%s): %w", stage, as.id, as.rt, runErr)
-	}
-	return res, fcErr
-}
-
-// lockedWriter serialises writes from stdout and stderr to the tee.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// capture collects a stream and copies it to the tee.
-type capture struct {
-	mu  sync.Mutex
-	buf strings.Builder
-	tee io.Writer
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	c.buf.Write(p)
-	c.mu.Unlock()
-	if c.tee != nil {
-		_, _ = c.tee.Write(p)
-	}
-	return len(p), nil
-}
-
-func (c *capture) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
-
-// streams returns the stdout and stderr collectors of a step.
-func (j *Job) streams(_ *StepResult) (*capture, *capture) {
-	var tee io.Writer
-	if j.opts.Tee != nil {
-		tee = lockedWriter{mu: &j.teeMu, w: j.opts.Tee}
-	}
-	return &capture{tee: tee}, &capture{tee: tee}
-}
-
-// blockedEnv are names the runner refuses to set through GITHUB_ENV.
-var blockedEnv = map[string]bool{"NODE_OPTIONS": true}
-
-// finishStep reads and parses the step's file-command files, applies
-// GITHUB_ENV and GITHUB_PATH to the job and stores outputs and state.
-func (j *Job) finishStep(res *StepResult, fc fileCommands) error {
 	res.Files = map[string]string{}
 	for name, p := range fc {
 		data, err := os.ReadFile(p)
@@ -694,97 +304,157 @@ func (j *Job) finishStep(res *StepResult, fc fileCommands) error {
 		}
 		res.Files[name] = string(data)
 	}
-	res.Commands = parseCommands(res.Stdout + "\n" + res.Stderr)
-	for _, c := range res.Commands {
-		if c.Name == "add-mask" {
-			res.Masks = append(res.Masks, c.Data)
-		}
-	}
 	res.Summary = res.Files["GITHUB_STEP_SUMMARY"]
+	parseCommands(res)
 	var errs []error
-	envEntries, err := ParseFileCommand("GITHUB_ENV", []byte(res.Files["GITHUB_ENV"]))
-	errs = append(errs, err)
-	res.EnvEntries = envEntries
-	res.Env = map[string]string{}
-	for _, e := range envEntries {
-		if blockedEnv[strings.ToUpper(e.Name)] {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("Can't store %s output parameter using '$GITHUB_ENV' command.", e.Name))
-			continue
+	parse := func(file string) ([]Entry, map[string]string) {
+		entries, err := ParseFileCommand(file, []byte(res.Files[file]))
+		errs = append(errs, err)
+		m := map[string]string{}
+		for _, e := range entries {
+			m[e.Name] = e.Value
 		}
-		res.Env[e.Name] = e.Value
-		j.env[e.Name] = e.Value
+		return entries, m
 	}
-	outs, err := ParseFileCommand("GITHUB_OUTPUT", []byte(res.Files["GITHUB_OUTPUT"]))
-	errs = append(errs, err)
-	res.Outputs = entriesMap(outs)
-	if res.Stage != Post && res.ID != "" {
-		j.outputs[res.ID] = res.Outputs
-	}
-	st, err := ParseFileCommand("GITHUB_STATE", []byte(res.Files["GITHUB_STATE"]))
-	errs = append(errs, err)
-	res.State = entriesMap(st)
-	if res.Stage == Main {
-		j.state[res.ID] = res.State
-	}
-	res.Path = ParsePathFile([]byte(res.Files["GITHUB_PATH"]))
-	for _, p := range res.Path {
-		kept := j.path[:0]
-		for _, q := range j.path {
-			if q != p {
-				kept = append(kept, q)
-			}
-		}
-		j.path = append([]string{p}, kept...)
+	res.EnvEntries, res.Env = parse("GITHUB_ENV")
+	_, res.Outputs = parse("GITHUB_OUTPUT")
+	_, res.State = parse("GITHUB_STATE")
+	maps.Copy(j.env, res.Env)
+	if runErr != nil {
+		return fmt.Errorf("runner: %s: %w", what, runErr)
 	}
 	return errors.Join(errs...)
 }
 
-func entriesMap(entries []Entry) map[string]string {
-	m := make(map[string]string, len(entries))
-	for _, e := range entries {
-		m[e.Name] = e.Value
+// stageEnv returns the variables the action gets for step: its env:, then
+// runs.env, then INPUT_<NAME> for the inputs given and for every other input
+// with a default (so that one is always set). It also returns runs.args (not
+// rewritten to container paths) and warnings for undeclared inputs.
+func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warnings []string, err error) {
+	if err := a.Validate(); err != nil {
+		return nil, nil, nil, fmt.Errorf("runner: %w", err)
 	}
-	return m
+	inputs := map[string]string{} // by lower-cased name, as the runner compares them
+	for k, v := range step.Inputs {
+		inputs[strings.ToLower(k)] = v
+		if _, ok := a.Input(k); !ok {
+			warnings = append(warnings, fmt.Sprintf("Unexpected input(s) '%s'", k))
+		}
+	}
+	slices.Sort(warnings)
+	// Validate allowed only the contexts of each key, so one lookup may
+	// serve them all.
+	lookup := func(ref string) (string, bool) {
+		ctxName, key, _ := strings.Cut(ref, ".")
+		if ctxName == "inputs" {
+			return inputs[key], true
+		}
+		v, ok := j.env[strings.ToUpper(ctxName+"_"+key)]
+		return v, ok && (ctxName == "github" || ctxName == "runner")
+	}
+	for _, in := range a.Inputs {
+		name := strings.ToLower(in.Name)
+		if _, given := inputs[name]; given || !in.HasDefault {
+			continue
+		}
+		if inputs[name], err = Evaluate(in.Default, lookup); err != nil {
+			return nil, nil, nil, fmt.Errorf("runner: default of input %q: %w", in.Name, err)
+		}
+	}
+	for _, raw := range a.Runs.Args {
+		v, err := Evaluate(raw, lookup)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("runner: runs.args: %w", err)
+		}
+		args = append(args, v)
+	}
+	env = map[string]string{}
+	maps.Copy(env, step.Env)
+	for k, raw := range a.Runs.Env {
+		if env[k], err = Evaluate(raw, lookup); err != nil {
+			return nil, nil, nil, fmt.Errorf("runner: runs.env.%s: %w", k, err)
+		}
+	}
+	for k, v := range inputs {
+		env[inputEnvName(k)] = v
+	}
+	return env, args, warnings, nil
 }
 
-// parseCommands finds workflow commands: lines that, trimmed, start with
-// "::" and have a second "::" (`::name k=v,k2=v2::data`).
-func parseCommands(out string) []Command {
-	var cmds []Command
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "::") {
-			continue
+// RunAction runs the main stage of the action as step. The result is
+// returned even when err is non-nil; err reports a harness problem or a
+// file-command file the runner would reject (*FileCommandError), never the
+// action's own failure (see StepResult.ExitCode).
+func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (*StepResult, error) {
+	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
+	as := &actionStep{rt: rt, action: a, step: step}
+	j.actions = append(j.actions, as)
+	return j.runStage(ctx, as, Main)
+}
+
+// RunPost runs the post stage of the action step with the given id, if
+// action.yml declares runs.post-entrypoint (post-if is always()). It
+// returns (nil, nil) when there is no post stage.
+func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
+	i := slices.IndexFunc(j.actions, func(as *actionStep) bool { return as.step.ID == stepID })
+	switch {
+	case i < 0:
+		return nil, fmt.Errorf("runner: no action step %q ran", stepID)
+	case j.actions[i].action.Runs.PostEntrypoint == "":
+		return nil, nil
+	}
+	return j.runStage(ctx, j.actions[i], Post)
+}
+
+func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {
+	overlay, args, warnings, err := j.stageEnv(as.action, as.step)
+	if err != nil {
+		return nil, err
+	}
+	override := as.step.Override
+	if stage == Post {
+		for k, v := range as.state {
+			overlay["STATE_"+k] = v
 		}
-		head, data, ok := strings.Cut(line[2:], "::")
-		if !ok {
-			continue
-		}
+		override = nil
+	}
+	overlay["HOME"], overlay["GITHUB_ACTION"] = j.GitHubHome(), as.step.ID
+	res := &StepResult{ID: as.step.ID, Stage: stage, Args: args, Warnings: warnings}
+	err = j.step(res, fmt.Sprintf("%s stage of step %q (%s)", stage, as.step.ID, as.rt), overlay, override,
+		func(stdout, stderr *bytes.Buffer) (int, error) {
+			return as.rt.exec(ctx, &invocation{job: j, stage: stage, postEntrypoint: as.action.Runs.PostEntrypoint,
+				args: args, env: res.Environ, stdout: stdout, stderr: stderr})
+		})
+	if stage == Main {
+		as.state = res.State
+	}
+	return res, err
+}
+
+// parseCommands sets res.Commands to the workflow commands of the step's
+// output, lines that, trimmed, start with "::" and have a second "::"
+// (`::name k=v,k2=v2::data`), and res.Masks to the values of ::add-mask::.
+func parseCommands(res *StepResult) {
+	data := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%")
+	property := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%")
+	for _, line := range strings.Split(res.Stdout+"\n"+res.Stderr, "\n") {
+		line, ok := strings.CutPrefix(strings.TrimSpace(line), "::")
+		head, text, ok2 := strings.Cut(line, "::")
 		name, props, _ := strings.Cut(head, " ")
-		if name == "" {
+		if !ok || !ok2 || name == "" {
 			continue
 		}
-		c := Command{Name: name, Data: unescapeData(data)}
-		if props != "" {
-			c.Properties = map[string]string{}
-			for _, p := range strings.Split(props, ",") {
-				k, v, ok := strings.Cut(p, "=")
-				if ok && k != "" {
-					c.Properties[k] = unescapeProperty(v)
-				}
+		c := Command{Name: name, Data: data.Replace(text), Properties: map[string]string{}}
+		for _, p := range strings.Split(props, ",") {
+			if k, v, ok := strings.Cut(p, "="); ok && k != "" {
+				c.Properties[k] = property.Replace(v)
 			}
 		}
-		cmds = append(cmds, c)
+		res.Commands = append(res.Commands, c)
+		if name == "add-mask" {
+			res.Masks = append(res.Masks, c.Data)
+		}
 	}
-	return cmds
-}
-
-func unescapeData(s string) string {
-	return strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%").Replace(s)
-}
-
-func unescapeProperty(s string) string {
-	return strings.NewReplacer("%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%").Replace(s)
 }
 
 // Cmd describes a later `run:` step.
@@ -792,70 +462,38 @@ type Cmd struct {
 	// Name and Args are the program and its arguments.
 	Name string
 	Args []string
-	// Dir is the working folder, relative to the workspace (or absolute);
-	// empty means the workspace.
-	Dir string
 	// Env is the step's `env:`.
 	Env map[string]string
-	// Stdin is the step's standard input; nil means none.
-	Stdin io.Reader
 	// ID is the step id; default "step<N>".
 	ID string
 }
 
 // Run runs a later step on the host: name with args in the workspace, with
-// the job's environment plus everything applied from GITHUB_ENV and
-// GITHUB_PATH, and fresh file-command files. A non-zero exit status is in
-// the result, not an error.
+// the job's environment plus everything applied from GITHUB_ENV, and fresh
+// file-command files. A non-zero exit status is in the result, not an error.
 func (j *Job) Run(ctx context.Context, name string, args ...string) (*StepResult, error) {
 	return j.RunCmd(ctx, Cmd{Name: name, Args: args})
 }
 
 // RunCmd runs a later step described by spec (see Run).
 func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
-	if spec.ID == "" {
-		spec.ID = fmt.Sprintf("step%d", len(j.results)+1)
+	spec.ID = cmp.Or(spec.ID, fmt.Sprintf("step%d", len(j.results)+1))
+	path := j.env["PATH"]
+	if p, ok := spec.Env["PATH"]; ok {
+		path = p
 	}
-	fc, err := j.newFileCommands()
-	if err != nil {
-		return nil, err
-	}
-	res := &StepResult{ID: spec.ID, Args: spec.Args}
-	res.Environ = j.stepEnv(fc, nil, spec.Env, map[string]string{"GITHUB_ACTION": "__run_" + spec.ID})
-	env := j.Env()
-	for k, v := range spec.Env {
-		env[k] = v
-	}
-	prog, err := lookPath(spec.Name, env["PATH"])
+	prog, err := lookPath(spec.Name, path)
 	if err != nil {
 		return nil, fmt.Errorf("runner: step %q: %w", spec.ID, err)
 	}
-	dir := spec.Dir
-	if dir == "" {
-		dir = j.workspace
-	} else if !filepath.IsAbs(dir) {
-		dir = filepath.Join(j.workspace, dir)
-	}
-	stdout, stderr := j.streams(res)
-	cmd := exec.CommandContext(ctx, prog, spec.Args...)
-	cmd.Dir, cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = dir, res.Environ, spec.Stdin, stdout, stderr
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	runErr := cmd.Run()
-	res.Duration = time.Since(start)
-	res.Stdout, res.Stderr = stdout.String(), stderr.String()
-	var exitErr *exec.ExitError
-	if errors.As(runErr, &exitErr) && ctx.Err() == nil {
-		res.ExitCode, runErr = exitErr.ExitCode(), nil
-	} else if runErr != nil {
-		res.ExitCode = -1
-	}
-	fcErr := j.finishStep(res, fc)
-	j.results = append(j.results, res)
-	if runErr != nil {
-		return res, fmt.Errorf("runner: step %q: %s: %w", spec.ID, spec.Name, runErr)
-	}
-	return res, fcErr
+	env := map[string]string{}
+	maps.Copy(env, spec.Env)
+	env["GITHUB_ACTION"] = "__run_" + spec.ID
+	res := &StepResult{ID: spec.ID, Args: spec.Args}
+	err = j.step(res, fmt.Sprintf("step %q: %s", spec.ID, spec.Name), env, nil, func(stdout, stderr *bytes.Buffer) (int, error) {
+		return HostRuntime{Binary: prog}.exec(ctx, &invocation{job: j, args: spec.Args, env: res.Environ, stdout: stdout, stderr: stderr})
+	})
+	return res, err
 }
 
 // lookPath finds name in the step's PATH (not the test process's).
@@ -864,28 +502,12 @@ func lookPath(name, path string) (string, error) {
 		return name, nil
 	}
 	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			continue
-		}
 		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+		if fi, err := os.Stat(p); dir != "" && err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}
 	return "", fmt.Errorf("%s: not found in the step's PATH", name)
-}
-
-// exitCode turns a command's error into an exit status, or returns the
-// error when the command did not run to an exit.
-func exitCode(ctx context.Context, err error) (int, error) {
-	if err == nil {
-		return 0, nil
-	}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) && ctx.Err() == nil && exitErr.ExitCode() >= 0 {
-		return exitErr.ExitCode(), nil
-	}
-	return -1, err
 }
 
 // Host returns a Runtime that runs the built binary directly on the host, in
@@ -915,12 +537,10 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 		args = append([]string{"post"}, args...)
 	}
 	cmd := exec.CommandContext(ctx, h.Binary, args...)
-	cmd.Dir = inv.job.workspace
-	cmd.Env = inv.env
-	cmd.Stdout, cmd.Stderr = inv.stdout, inv.stderr
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = inv.job.workspace, inv.env, inv.stdout, inv.stderr
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
-		return exitCode(ctx, err)
+		return -1, err
 	}
 	var exited func(*os.ProcessState)
 	if h.Watch != nil {
@@ -930,7 +550,13 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 	if exited != nil {
 		exited(cmd.ProcessState)
 	}
-	return exitCode(ctx, err)
+	// An exit status is the action's own; a process killed (by the
+	// context or a signal) is the harness's problem.
+	var exitErr *exec.ExitError
+	if err == nil || errors.As(err, &exitErr) && ctx.Err() == nil && exitErr.ExitCode() >= 0 {
+		return cmd.ProcessState.ExitCode(), nil
+	}
+	return -1, err
 }
 
 // Container returns a Runtime that runs image through Podman with the
@@ -950,25 +576,15 @@ type containerRuntime struct {
 func (c containerRuntime) String() string { return "container " + c.image }
 
 func (c containerRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
-	env := make([]string, 0, len(inv.env))
-	for _, kv := range inv.env {
-		if len(kv) >= 5 && kv[:5] == "PATH=" {
-			continue
-		}
-		env = append(env, kv)
-	}
 	opts := container.RunOptions{
 		Workspace:  inv.job.workspace,
 		RunnerTemp: inv.job.temp,
-		Env:        env,
+		Env:        slices.DeleteFunc(slices.Clone(inv.env), func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }),
 		Args:       inv.args,
 		Stdout:     inv.stdout,
 		Stderr:     inv.stderr,
 	}
 	if inv.stage == Post {
-		if inv.postEntrypoint == "" {
-			return -1, fmt.Errorf("action has no post-entrypoint")
-		}
 		opts.Entrypoint = inv.postEntrypoint
 	}
 	res, err := c.engine.Run(ctx, c.image, opts)
@@ -976,4 +592,408 @@ func (c containerRuntime) exec(ctx context.Context, inv *invocation) (int, error
 		return -1, err
 	}
 	return res.ExitCode, nil
+}
+
+// Action is what the runner reads from an action's metadata file
+// (action.yml): its inputs with their defaults, its outputs and how it runs.
+type Action struct {
+	Inputs  []Input  // in file order
+	Outputs []Output // in file order
+	Runs    Runs
+}
+
+// Input is one entry of action.yml's `inputs:` mapping.
+type Input struct {
+	Name               string
+	Description        string
+	Required           bool
+	Default            string // unevaluated; may hold ${{ }} expressions
+	HasDefault         bool
+	DeprecationMessage string
+}
+
+// Output is one entry of action.yml's `outputs:` mapping.
+type Output struct {
+	Name        string
+	Description string
+	// Value is a composite action's `value:` (unevaluated); empty for a
+	// container action, whose outputs come from GITHUB_OUTPUT.
+	Value string
+}
+
+// Runs is action.yml's `runs:` section. Args and Env values are unevaluated.
+type Runs struct {
+	Using          string            `yaml:"using"`
+	Image          string            `yaml:"image"` // "Dockerfile" or "docker://..."
+	PostEntrypoint string            `yaml:"post-entrypoint"`
+	Args           []string          `yaml:"args"`
+	Env            map[string]string `yaml:"env"`
+	// Steps are a composite action's steps (using: composite).
+	Steps []CompositeStep `yaml:"steps"`
+}
+
+// CompositeStep is one step of a composite action, kept so that its
+// expressions can be checked against the contexts the runner allows.
+type CompositeStep struct {
+	ID               string            `yaml:"id"`
+	Name             string            `yaml:"name"`
+	If               string            `yaml:"if"`
+	Uses             string            `yaml:"uses"`
+	Run              string            `yaml:"run"`
+	Shell            string            `yaml:"shell"`
+	WorkingDirectory string            `yaml:"working-directory"`
+	ContinueOnError  string            `yaml:"continue-on-error"`
+	With             map[string]string `yaml:"with"`
+	Env              map[string]string `yaml:"env"`
+}
+
+// LoadAction reads and parses an action.yml file and checks it the way the
+// runner does when it loads an action (see Validate): an action the runner
+// would refuse fails here too.
+func LoadAction(path string) (*Action, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read action metadata: %w", err)
+	}
+	a, err := parseAction(data)
+	if err == nil {
+		err = a.Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// parseAction parses the contents of an action.yml file. It checks the
+// file's shape only; Validate checks the expressions.
+func parseAction(data []byte) (*Action, error) {
+	var doc struct {
+		Inputs, Outputs yaml.Node // nodes, to keep the file order
+		Runs            *Runs
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("action metadata: %w", err)
+	}
+	if doc.Runs == nil || doc.Runs.Using == "" {
+		return nil, fmt.Errorf("action metadata: runs.using is missing")
+	}
+	a := &Action{Runs: *doc.Runs}
+	type inputDoc struct {
+		Description        string  `yaml:"description"`
+		Required           string  `yaml:"required"`
+		Default            *string `yaml:"default"`
+		DeprecationMessage string  `yaml:"deprecationMessage"`
+	}
+	err := eachEntry(&doc.Inputs, "inputs", func(name string, spec inputDoc) error {
+		in := Input{Name: name, Description: spec.Description, DeprecationMessage: spec.DeprecationMessage}
+		switch spec.Required {
+		case "", "false", "False", "FALSE":
+		case "true", "True", "TRUE":
+			in.Required = true
+		default:
+			return fmt.Errorf("input %q: required must be true or false, got %q", name, spec.Required)
+		}
+		if spec.Default != nil {
+			in.Default, in.HasDefault = *spec.Default, true
+		}
+		a.Inputs = append(a.Inputs, in)
+		return nil
+	})
+	if err == nil {
+		err = eachEntry(&doc.Outputs, "outputs", func(name string, out Output) error {
+			out.Name = name
+			a.Outputs = append(a.Outputs, out)
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("action metadata: %w", err)
+	}
+	return a, nil
+}
+
+// eachEntry decodes every value of a mapping node into a T and calls fn with
+// its key, in file order. An absent or null node has no entries; a null
+// value is a zero T.
+func eachEntry[T any](n *yaml.Node, what string, fn func(name string, v T) error) error {
+	if n.Kind == 0 || n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: %s is not a mapping", n.Line, what)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var v T
+		if err := n.Content[i+1].Decode(&v); err != nil && n.Content[i+1].Tag != "!!null" {
+			return fmt.Errorf("%s.%s: %w", what, n.Content[i].Value, err)
+		}
+		if err := fn(n.Content[i].Value, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Input returns the input named name (compared case-insensitively, as the
+// runner does).
+func (a *Action) Input(name string) (Input, bool) {
+	for _, in := range a.Inputs {
+		if strings.EqualFold(in.Name, name) {
+			return in, true
+		}
+	}
+	return Input{}, false
+}
+
+// inputEnvName returns the environment variable the runner sets for an
+// input: "INPUT_" + the name with spaces turned into '_', upper-cased. Dashes
+// are kept: "registry-name" becomes "INPUT_REGISTRY-NAME".
+func inputEnvName(name string) string {
+	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
+}
+
+// contexts is what an expression in one key of action.yml may use: the
+// named values (contexts) and the functions beyond the built-in ones
+// (contains, startsWith, endsWith, format, join, toJSON, fromJSON), as the
+// runner's schema for action metadata (src/Runner.Worker/action_yaml.json in
+// actions/runner) lists them for that key.
+type contexts struct {
+	names, functions []string
+}
+
+// The contexts of each key of action.yml, from the runner's schema.
+var (
+	// argsContexts apply to runs.args and runs.env of a container action.
+	argsContexts = contexts{names: []string{"inputs"}}
+	// inputDefaultContexts apply to inputs.<name>.default.
+	inputDefaultContexts = contexts{names: []string{"github", "strategy", "matrix", "job", "runner"}, functions: []string{"hashFiles"}}
+	// outputValueContexts apply to a composite action's outputs.<name>.value.
+	outputValueContexts = contexts{names: []string{"github", "strategy", "matrix", "steps", "inputs", "job", "runner", "env"}}
+	// stepContexts apply to a composite step's name, run, shell,
+	// working-directory, continue-on-error, with and env.
+	stepContexts = contexts{names: outputValueContexts.names, functions: []string{"hashFiles"}}
+	// stepIfContexts apply to a composite step's if.
+	stepIfContexts = contexts{names: stepContexts.names, functions: []string{"hashFiles", "always", "failure", "cancelled", "success"}}
+)
+
+var builtinFunctions = []string{"contains", "startswith", "endswith", "format", "join", "tojson", "fromjson"}
+
+// Validate checks every expression of the action against the contexts the
+// runner allows for its key, as the runner does when it loads the action.
+// The error for the first refused expression carries the runner's message
+// ("runs.args[0]: Unrecognized named-value: 'github'. Located at position 1
+// within expression: github.workspace").
+func (a *Action) Validate() error {
+	type check struct {
+		key, value string
+		allowed    contexts
+	}
+	var checks []check
+	for _, in := range a.Inputs {
+		checks = append(checks, check{"inputs." + in.Name + ".default", in.Default, inputDefaultContexts})
+	}
+	for _, out := range a.Outputs {
+		checks = append(checks, check{"outputs." + out.Name + ".value", out.Value, outputValueContexts})
+	}
+	for i, arg := range a.Runs.Args {
+		checks = append(checks, check{fmt.Sprintf("runs.args[%d]", i), arg, argsContexts})
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Runs.Env)) {
+		checks = append(checks, check{"runs.env." + k, a.Runs.Env[k], argsContexts})
+	}
+	for i, s := range a.Runs.Steps {
+		fields := map[string]string{"name": s.Name, "run": s.Run, "shell": s.Shell,
+			"working-directory": s.WorkingDirectory, "continue-on-error": s.ContinueOnError}
+		for k, v := range s.With {
+			fields["with."+k] = v
+		}
+		for k, v := range s.Env {
+			fields["env."+k] = v
+		}
+		key := fmt.Sprintf("runs.steps[%d].", i)
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			checks = append(checks, check{key + k, fields[k], stepContexts})
+		}
+		// An if: without ${{ }} is an expression all the same.
+		if cond := strings.TrimSpace(s.If); cond != "" && !strings.Contains(cond, "${{") {
+			s.If = "${{ " + cond + " }}"
+		}
+		checks = append(checks, check{key + "if", s.If, stepIfContexts})
+	}
+	for _, c := range checks {
+		if _, err := expressions(c.value, func(expr string) (string, error) { return "", checkExpression(expr, c.allowed) }); err != nil {
+			return fmt.Errorf("action metadata: %s: %w", c.key, err)
+		}
+	}
+	return nil
+}
+
+// expressions calls fn for every `${{ expr }}` in s, with expr trimmed, and
+// returns s with each expression replaced by what fn returned.
+func expressions(s string, fn func(expr string) (string, error)) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${{")
+		if i < 0 {
+			return b.String() + s, nil
+		}
+		j := strings.Index(s[i:], "}}")
+		if j < 0 {
+			return "", fmt.Errorf("expression %q: missing }}", s[i:])
+		}
+		v, err := fn(strings.TrimSpace(s[i+3 : i+j]))
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(s[:i] + v)
+		s = s[i+j+2:]
+	}
+}
+
+// checkExpression refuses, with the runner's message, a named value (a
+// context such as github) not in allowed.names and a call of a function
+// neither built in nor in allowed.functions. String literals are skipped:
+// split at quotes, the even parts are outside them (an empty even part
+// between two literals is a doubled quote inside one literal).
+func checkExpression(expr string, allowed contexts) error {
+	parts := strings.Split(expr, "'")
+	offset, literal := 0, 0 // literal: where the literal being read starts
+	for i, part := range parts {
+		if i%2 == 1 && (i == 1 || parts[i-1] != "") {
+			literal = offset
+		}
+		if i%2 == 1 && i == len(parts)-1 {
+			return refused("Unexpected symbol: '%s'. Located at position %d within expression: %s", expr[literal-1:], literal, expr)
+		}
+		for p := 0; i%2 == 0 && p < len(part); p++ {
+			if !isNameStart(part[p]) && !isDigit(part[p]) {
+				continue
+			}
+			q := p + 1 // a number runs on over dots and letters (1.5e3)
+			for q < len(part) && (isNameStart(part[q]) || isDigit(part[q]) || part[q] == '-' || part[q] == '.' && isDigit(part[p])) {
+				q++
+			}
+			name := part[p:q]
+			switch lower := strings.ToLower(name); {
+			case isDigit(name[0]) || p > 0 && part[p-1] == '.': // a number or a property
+			case strings.HasPrefix(strings.TrimLeft(part[q:], " "), "("):
+				if !slices.Contains(builtinFunctions, lower) && !containsFold(allowed.functions, name) {
+					return refused("Unrecognized function: '%s'. Located at position %d within expression: %s", name, offset+p+1, expr)
+				}
+			case slices.Contains([]string{"true", "false", "null", "nan", "infinity"}, lower):
+			case !containsFold(allowed.names, name):
+				return refused("Unrecognized named-value: '%s'. Located at position %d within expression: %s", name, offset+p+1, expr)
+			}
+			p = q - 1
+		}
+		offset += len(part) + 1
+	}
+	return nil
+}
+
+// refused is the runner's message for an expression it refuses, capitalised
+// as the runner writes it.
+func refused(format string, args ...any) error { return refusal(fmt.Sprintf(format, args...)) }
+
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+func isNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
+}
+
+// Evaluate replaces every `${{ expr }}` in s. An expression must be a
+// context reference such as `github.workspace`, `runner.temp` or
+// `inputs.registry-name`, looked up with lookup, which gets the lower-cased
+// reference. Anything else is an error: the harness supports only what
+// action metadata needs, and says so instead of guessing.
+func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) {
+	return expressions(s, func(expr string) (string, error) {
+		valid := strings.Contains(expr, ".")
+		for _, c := range []byte(expr) {
+			valid = valid && (isNameStart(c) || isDigit(c) || c == '.' || c == '-')
+		}
+		if !valid {
+			return "", fmt.Errorf("expression %q is not supported by the runner emulation (only context references)", expr)
+		}
+		v, ok := lookup(strings.ToLower(expr))
+		if !ok {
+			return "", fmt.Errorf("expression %q: unknown context value in the runner emulation", expr)
+		}
+		return v, nil
+	})
+}
+
+// Entry is one name/value pair read from a file-command file (GITHUB_ENV,
+// GITHUB_OUTPUT or GITHUB_STATE), in the order the file holds it.
+type Entry struct {
+	Name  string
+	Value string
+}
+
+// FileCommandError reports a file-command file the runner would reject. The
+// real runner fails the step with this message; the harness treats it as a
+// test failure.
+type FileCommandError struct {
+	File string // "GITHUB_ENV", "GITHUB_OUTPUT", ...
+	Msg  string // the runner's reason, e.g. "matching delimiter not found"
+}
+
+// Error returns the file and the runner's reason.
+func (e *FileCommandError) Error() string {
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// ParseFileCommand parses the contents of a GITHUB_ENV, GITHUB_OUTPUT or
+// GITHUB_STATE file exactly as the Linux runner does: `name=value` lines and
+// `name<<DELIM` heredocs whose value runs up to a line equal to DELIM. Lines
+// end at "\n" only; a "\r" stays part of the line (and of the value), as on the
+// runner for Linux. A leading UTF-8 byte order mark is dropped. A file the
+// runner rejects is a *FileCommandError (file names it) with the runner's
+// reason, after the entries before the bad line.
+func ParseFileCommand(file string, data []byte) ([]Entry, error) {
+	var entries []Entry
+	fail := func(format string, args ...any) ([]Entry, error) {
+		return entries, &FileCommandError{File: file, Msg: fmt.Sprintf(format, args...)}
+	}
+	lines := strings.Split(string(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))), "\n")
+	n := len(lines) // lines[i] ended with "\n" for i < len(lines)-1
+	if lines[n-1] == "" {
+		n-- // what follows the last "\n" is not a line
+	}
+	for i := 0; i < n; i++ {
+		line := lines[i]
+		eq, hd := strings.Index(line, "="), strings.Index(line, "<<")
+		switch {
+		case line == "":
+		case eq >= 0 && (hd < 0 || eq < hd):
+			if eq == 0 {
+				return fail("invalid format %q: name must not be empty", line)
+			}
+			entries = append(entries, Entry{Name: line[:eq], Value: line[eq+1:]})
+		case hd >= 0:
+			name, delim, start := line[:hd], line[hd+2:], i+1
+			if name == "" || delim == "" {
+				return fail("invalid format %q: name must not be empty and delimiter must not be empty", line)
+			}
+			for i = start; i >= n || lines[i] != delim; i++ {
+				if i >= n {
+					return fail("invalid value: matching delimiter not found %q", delim)
+				}
+				if i == len(lines)-1 {
+					return fail("invalid value: EOF marker missing new line")
+				}
+			}
+			entries = append(entries, Entry{Name: name, Value: strings.Join(lines[start:i], "\n")})
+		default:
+			return fail("invalid format %q", line)
+		}
+	}
+	return entries, nil
 }

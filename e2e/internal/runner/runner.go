@@ -326,15 +326,16 @@ func (j *Job) step(res *StepResult, what string, overlay, override map[string]st
 	return errors.Join(errs...)
 }
 
-// stageEnv returns the variables the action gets for step: its env:, then
-// runs.env, then INPUT_<NAME> for the inputs given and for every other input
-// with a default (so that one is always set). It also returns runs.args (not
-// rewritten to container paths) and warnings for undeclared inputs.
-func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warnings []string, err error) {
+// ActionInputs returns the inputs the action gets for step, by lower-cased
+// name as the runner compares them: the step's values, then action.yml's
+// defaults for the inputs not given. It also returns warnings for inputs
+// action.yml does not declare.
+func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, error) {
 	if err := a.Validate(); err != nil {
-		return nil, nil, nil, fmt.Errorf("runner: %w", err)
+		return nil, nil, fmt.Errorf("runner: %w", err)
 	}
-	inputs := map[string]string{} // by lower-cased name, as the runner compares them
+	inputs := map[string]string{}
+	var warnings []string
 	for k, v := range step.Inputs {
 		inputs[strings.ToLower(k)] = v
 		if _, ok := a.Input(k); !ok {
@@ -342,9 +343,25 @@ func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warni
 		}
 	}
 	slices.Sort(warnings)
-	// Validate allowed only the contexts of each key, so one lookup may
-	// serve them all.
-	lookup := func(ref string) (string, bool) {
+	lookup := j.lookup(inputs)
+	for _, in := range a.Inputs {
+		name := strings.ToLower(in.Name)
+		if _, given := inputs[name]; given || !in.HasDefault {
+			continue
+		}
+		v, err := Evaluate(in.Default, lookup)
+		if err != nil {
+			return nil, nil, fmt.Errorf("runner: default of input %q: %w", in.Name, err)
+		}
+		inputs[name] = v
+	}
+	return inputs, warnings, nil
+}
+
+// lookup resolves the inputs, github and runner contexts. Validate allowed
+// only the contexts of each key, so one lookup may serve them all.
+func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
+	return func(ref string) (string, bool) {
 		ctxName, key, _ := strings.Cut(ref, ".")
 		if ctxName == "inputs" {
 			return inputs[key], true
@@ -352,15 +369,18 @@ func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warni
 		v, ok := j.env[strings.ToUpper(ctxName+"_"+key)]
 		return v, ok && (ctxName == "github" || ctxName == "runner")
 	}
-	for _, in := range a.Inputs {
-		name := strings.ToLower(in.Name)
-		if _, given := inputs[name]; given || !in.HasDefault {
-			continue
-		}
-		if inputs[name], err = Evaluate(in.Default, lookup); err != nil {
-			return nil, nil, nil, fmt.Errorf("runner: default of input %q: %w", in.Name, err)
-		}
+}
+
+// stageEnv returns the variables the action gets for step: its env:, then
+// runs.env, then INPUT_<NAME> for the inputs given and for every other input
+// with a default (so that one is always set). It also returns runs.args (not
+// rewritten to container paths) and warnings for undeclared inputs.
+func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warnings []string, err error) {
+	inputs, warnings, err := j.ActionInputs(a, step)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	lookup := j.lookup(inputs)
 	for _, raw := range a.Runs.Args {
 		v, err := Evaluate(raw, lookup)
 		if err != nil {

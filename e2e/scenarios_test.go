@@ -375,13 +375,15 @@ func scnWantOutputs(t *testing.T, res *runner.StepResult, want map[string]string
 }
 
 // provTTL is the life of every token the services issue in TestProvider:
-// shorter than the cargo work of a job.
-const provTTL = 5 * time.Second
+// shorter than the cargo work of a job, and long enough that its fifth (the
+// provider renews that long before expiry: 2 s) covers a request's way from
+// cargo to the registry on a loaded machine (1 s did not, at load 15-24).
+const provTTL = 10 * time.Second
 
 // provChain is the chain of crates TestProvider's fetches depend on
 // (prov-a -> prov-b -> ... -> e2e-dep), so that one cargo run makes many
 // authenticated requests: each index file is fetched after its parent's.
-var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e"}
+var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e", "prov-f", "prov-g", "prov-h"}
 
 // TestProvider runs a long job for every provider (Azure too, its feed a
 // host of its own, its Entra at AZURE_AUTHORITY_HOST) with tokens that live
@@ -515,15 +517,17 @@ func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string)
 }
 
 // provSlowRegistry: one cargo run longer than a token's life, on a slow
-// registry (each answer waits 700 ms, less than the provider's safety margin
-// of 1 s) and an index chain of 6 files fetched one after the other, gets a
+// registry (each answer waits 1.25 s; the token is checked when a request
+// arrives, so the wait does not eat the provider's renewal margin, a fifth
+// of the 10 s life) and an index chain of 9 files fetched one after the
+// other, gets a
 // fresh token from the provider when the first expires; over the whole job
 // the provider asks once per cargo run, not per request, and the registry
 // refuses no token the provider gave.
 func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
 	t, s, j := w.t, w.s, w.job
 	before := s.Store.Exchanges("")
-	reg.SetDelay(700 * time.Millisecond)
+	reg.SetDelay(1250 * time.Millisecond)
 	if err := os.RemoveAll(filepath.Join(j.Env()["CARGO_HOME"], "registry")); err != nil {
 		t.Fatal(err)
 	}

@@ -1,31 +1,21 @@
 // Package act runs GitHub Actions workflows with nektos/act, a second,
-// independent implementation of the runner's rules, so the e2e suite does
-// not rely on its own runner emulation (e2e/internal/runner) alone: act
-// refuses what GitHub refuses, builds a `runs.image: Dockerfile` action
-// itself, runs it with its own mounts and environment, and parses workflow
-// commands, outputs and GITHUB_ENV itself. Where act v0.2.89 differs from
-// GitHub's runner for a container action (no STATE_* in the post stage, no
-// shared HOME, RUNNER_TEMP not shared, the workspace at its host path,
-// every input set) is listed in the README's table; the emulation keeps
-// GitHub's behaviour there.
+// independent implementation of the runner's rules beside the emulation
+// (e2e/internal/runner). Where act v0.2.89 differs from GitHub's runner
+// for a container action is listed in the README's table.
 //
-// There is no Docker engine on these machines, so act talks to Podman's
-// Docker API (`podman system service`, configured by e2e/internal/container)
-// through DOCKER_HOST. Nothing can be pulled: the job image is made locally
-// and act runs with --action-offline-mode and --pull=false. Jobs use the
-// host's network, so the fake services can listen on 127.0.0.1 only.
+// act talks to Podman's Docker API (`podman system service`) through
+// DOCKER_HOST, as there is no Docker engine. Nothing can be pulled: the job
+// image is made locally, and act runs with --action-offline-mode and
+// --pull=false. Jobs use the host's network, so the fake services can
+// listen on 127.0.0.1 only. act rebuilds a local `uses: ./` action in
+// every stage (10-30 s each under load), tagged act-dockeraction:latest,
+// on which two checkouts race, so tests let act build the Dockerfile in
+// one job only and otherwise run the image built once (BuildActionImage,
+// UsePrebuiltImage).
 //
-// act tags the image it builds for a local `uses: ./` action
-// act-dockeraction:latest and rebuilds it in every stage (10-30 s each
-// under load), and two checkouts running act at once race on that tag.
-// Tests therefore let act build the Dockerfile in one job only, and
-// otherwise build the image once (BuildActionImage) and point a copy of
-// action.yml at it (UsePrebuiltImage).
-//
-// Every container act starts carries the engine's labels (see
-// harness.Session), every act process and the Podman service are recorded
-// with Options.Session, and every Run has a deadline whose error names the
-// workflow (*harness.SlowError).
+// Every container act starts carries the engine's labels, every act
+// process and the Podman service are recorded with Options.Session, and
+// every Run has a deadline whose error names the workflow.
 package act
 
 import (
@@ -78,16 +68,13 @@ func Find() (string, error) {
 type Options struct {
 	// Act is the act executable; empty means Find.
 	Act string
-	// Toolchain is a host folder holding a Rust toolchain (bin/cargo,
-	// bin/rustc, lib/) that jobs mount read-only; its shared libraries
-	// from the host are put into the job image. Empty: no toolchain.
+	// Toolchain is a host folder holding a Rust toolchain that jobs mount;
+	// the host libraries it needs go into the job image. Empty: none.
 	Toolchain string
-	// Log receives progress lines (service start, job image, each run).
-	// Nil discards them.
+	// Log receives progress lines; nil discards them.
 	Log io.Writer
-	// Session, when set, records the Podman service and every act process
-	// (harness.Session.Track), so that a later run kills them if this
-	// one is killed.
+	// Session, when set, records the Podman service and every act process,
+	// so that a later run kills them if this one is killed.
 	Session *harness.Session
 }
 
@@ -194,16 +181,12 @@ type Run struct {
 	Workflow string
 	// Job runs only the job with this id (-j); empty runs every job.
 	Job string
-	// Matrix keeps only the matrix combinations with these values
-	// (--matrix key:value), for example os: ubuntu-latest of a job over
-	// three runner OSes.
+	// Matrix keeps only the matrix combinations with these values.
 	Matrix map[string]string
 	// LocalRepositories replace remote actions (OWNER/REPO@REF) with local
-	// folders (--local-repository): act fetches every action of a job
-	// before the first step, even one whose step will be skipped.
+	// folders: act fetches every action of a job before the first step.
 	LocalRepositories map[string]string
-	// Env is passed with --env: every step and action sees it, as the
-	// runner's job environment (ACTIONS_ID_TOKEN_REQUEST_URL and friends).
+	// Env is the job's environment, which every step and action sees.
 	Env map[string]string
 	// Mounts are added with --container-options "-v ...".
 	Mounts []Mount
@@ -438,11 +421,8 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 
 // BuildActionImage builds the Dockerfile in dir once, as the runner does,
 // tagged localhost/cargo-oidc-test-action:tag (tag: the session's id, by
-// which a killed run's image is swept), and returns the image name. Tests
-// then run the action from that image (UsePrebuiltImage) instead of
-// letting act build the Dockerfile for every `uses: ./` and every post
-// stage. The Dockerfile's FROM image must exist
-// (container.Engine.EnsureBaseImage).
+// which a killed run's image is swept), and returns the image name. The
+// Dockerfile's FROM image must exist (container.Engine.EnsureBaseImage).
 func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string) (string, error) {
 	image := "localhost/cargo-oidc-test-action:" + tag
 	if _, err := e.Build(ctx, dir, image); err != nil {
@@ -455,10 +435,8 @@ func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string)
 var imageLine = regexp.MustCompile(`(?m)^([ \t]+image:[ \t]*)['"]?Dockerfile['"]?[ \t]*$`)
 
 // UsePrebuiltImage rewrites the action.yml at path so that `runs.image:
-// Dockerfile` becomes `docker://image`: act (with --pull=false, as Run
-// passes) then starts the local image instead of building the Dockerfile,
-// as GitHub's runner does for a released action. Everything else of
-// action.yml (inputs, args, env, post-entrypoint) is kept.
+// Dockerfile` becomes `docker://image`, which act (with --pull=false)
+// starts from the local store; everything else of action.yml is kept.
 func UsePrebuiltImage(path, image string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {

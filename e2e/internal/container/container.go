@@ -8,8 +8,8 @@
 // Podman is set up for these machines (runtime runc, cgroup manager
 // cgroupfs, no default ulimits) through a containers.conf file named by
 // CONTAINERS_CONF in a cache folder; nothing under /etc is changed. Since
-// nothing can be pulled, EnsureBaseImage makes the build stage's base image
-// from the machine's own Go toolchain, and Import makes other local images.
+// nothing can be pulled, Image makes local images from the host's files,
+// and EnsureBaseImage the build stage's base image with its Go toolchain.
 package container
 
 import (
@@ -51,14 +51,10 @@ events_logger = "file"
 // Available reports whether Podman and runc are installed. The error says
 // what is missing and how to install it.
 func Available() error {
-	var missing []string
 	for _, tool := range []string{"podman", "runc"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
+			return fmt.Errorf("%s not found in PATH; install with `apt-get install -y podman runc busybox-static`", tool)
 		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%s not found in PATH; install with `apt-get install -y podman runc busybox-static`", strings.Join(missing, " and "))
 	}
 	return nil
 }
@@ -71,12 +67,10 @@ type Engine struct {
 	// os.Stdout does).
 	Log io.Writer
 	// Labels ("NAME=VALUE") are put on every container Run starts:
-	// harness.Label=1, and harness.RunLabel with the test process's
-	// session (harness.RunEnv) when it has one, so that a later run can
-	// sweep what a killed one left (harness.Sweep). Build puts only
-	// harness.Label=1 on images: podman puts build labels on every stage,
-	// and removing a session's stages would throw away the build cache;
-	// harness.Sweep finds a session's image by its tag (the session id).
+	// harness.Label=1, and harness.RunLabel with the session's id
+	// (harness.RunEnv) when there is one. Build puts only harness.Label=1
+	// on images, as podman puts build labels on every stage: a session's
+	// image is known by its tag.
 	Labels []string
 
 	podman string
@@ -100,11 +94,8 @@ func New(dir string) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create the Podman configuration folder: %w", err)
 	}
-	conf := filepath.Join(dir, "containers.conf")
-	if old, err := os.ReadFile(conf); err != nil || string(old) != containersConf {
-		if err := cargoconf.WriteFileAtomic(conf, []byte(containersConf), 0o644, cargoconf.Owner{}); err != nil {
-			return nil, fmt.Errorf("write %s: %w", conf, err)
-		}
+	if err := cargoconf.WriteFileAtomic(filepath.Join(dir, "containers.conf"), []byte(containersConf), 0o644, cargoconf.Owner{}); err != nil {
+		return nil, fmt.Errorf("write the Podman configuration: %w", err)
 	}
 	labels := []string{harness.Label + "=1"}
 	if run := os.Getenv(harness.RunEnv); run != "" {
@@ -209,19 +200,15 @@ func mounts(workspace, runnerTemp string) []mount {
 }
 
 // translatePath rewrites a host path (or any value starting with one) to
-// the container path of the longest mount that contains it, as the runner
-// does for environment values. Other values are returned unchanged.
+// the container path of the mount that contains it, as the runner does for
+// environment values. Other values are returned unchanged.
 func translatePath(value string, ms []mount) string {
-	best := -1
-	for i, m := range ms {
-		if (value == m.host || strings.HasPrefix(value, m.host+"/")) && (best < 0 || len(m.host) > len(ms[best].host)) {
-			best = i
+	for _, m := range slices.Backward(ms) { // RUNNER_TEMP's subfolders before it
+		if rest, ok := strings.CutPrefix(value, m.host); ok && (rest == "" || rest[0] == '/') {
+			return m.container + rest
 		}
 	}
-	if best < 0 {
-		return value
-	}
-	return ms[best].container + value[len(ms[best].host):]
+	return value
 }
 
 // RunOptions describes one `docker run` of an action stage.
@@ -355,15 +342,14 @@ type BaseImage struct {
 }
 
 // EnsureBaseImage makes the image that dockerfilePath's first FROM names,
-// since nothing can be pulled: a root filesystem with the machine's Go
-// toolchain at /usr/local/go, the System for RUN lines, and a file-based
-// module proxy at /goproxy holding the module files that moduleDir's go.sum
-// needs (from the host's module cache, filled first with `go mod download`
-// on a copy of go.mod and go.sum). The image's environment mirrors the
-// official golang image (GOPATH=/go, GOTOOLCHAIN=local, PATH) plus
+// since nothing can be pulled: the System with the machine's Go toolchain
+// at /usr/local/go, and a file-based module proxy at /goproxy holding the
+// module files that moduleDir's go.sum names (from the host's module cache,
+// filled first). The image's environment mirrors the official golang
+// image's (GOPATH=/go, GOTOOLCHAIN=local, PATH) plus
 // GOPROXY=file:///goproxy and GOSUMDB=off; go.sum still pins every hash.
 //
-// The image is labelled with a hash of all of that and rebuilt only when
+// The image is labelled with a hash of all of that and made again only when
 // the hash changes, so repeated calls cost one `podman image inspect`.
 // Concurrent callers are serialised with a lock file.
 func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
@@ -376,72 +362,52 @@ func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir 
 	if err != nil || name == "" {
 		return &BaseImage{Duration: time.Since(start)}, err
 	}
-	src, err := collectBaseSources(ctx, moduleDir)
+	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT", "GOMODCACHE", "GOVERSION").Output()
+	env := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || len(env) != 3 {
+		return nil, fmt.Errorf("base image: go env (the go command is needed): %v %q", err, out)
+	}
+	goroot, modCache := env[0], filepath.Join(env[1], "cache", "download")
+	sys, err := HostSystem(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("base image: %w", err)
 	}
+	var modules []string
+	if moduleDir != "" {
+		if modules, err = moduleFiles(ctx, moduleDir, modCache); err != nil {
+			return nil, fmt.Errorf("base image: %w", err)
+		}
+	}
+	files := []string{filepath.Join(goroot, "VERSION"), filepath.Join(goroot, "bin", "go")}
+	script := `mkdir -p /go/bin /go/src /usr/local/go
+chmod 777 /go /go/bin /go/src
+for f in /.host/go/*; do [ "$f" = /.host/go/test ] || cp -a "$f" /usr/local/go/; done
+`
+	for _, rel := range modules {
+		files = append(files, filepath.Join(modCache, rel))
+		script += fmt.Sprintf("mkdir -p '/goproxy/%s' && cp '/.host/mod/%s' '/goproxy/%s'\n", path.Dir(rel), rel, rel)
+	}
+	hash := sys.Hash(baseFormat+"\n"+name+"\n"+goroot+"\n"+env[2]+"\n"+script, files...)
 	unlock, err := lockFile(ctx, filepath.Join(e.dir, "base-image.lock"))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	res := &BaseImage{Name: name}
-	if got, _ := e.output(ctx, "image", "inspect", "--format", `{{index .Labels "`+baseLabel+`"}}`, name); got != src.hash(name) {
-		if err := e.importBase(ctx, name, src); err != nil {
-			return nil, err
+	if got, _ := e.output(ctx, "image", "inspect", "--format", `{{index .Labels "`+baseLabel+`"}}`, name); got != hash {
+		err := e.Image(ctx, name, sys, map[string]string{"go": goroot, "mod": modCache}, script,
+			"ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"ENV GOLANG_VERSION="+strings.TrimPrefix(env[2], "go"),
+			"ENV GOTOOLCHAIN=local GOPATH=/go GOPROXY=file:///goproxy GOSUMDB=off",
+			"WORKDIR /go", `CMD ["/bin/sh"]`, "LABEL "+baseLabel+"="+hash)
+		if err != nil {
+			return nil, fmt.Errorf("base image: %w", err)
 		}
 		res.Created = true
-		e.logf("base image: %s made from %s and %d module files in %s", name, src.goroot, len(src.modules), time.Since(start).Round(10*time.Millisecond))
+		e.logf("base image: %s made from %s and %d module files in %s", name, goroot, len(modules), time.Since(start).Round(10*time.Millisecond))
 	}
 	res.Duration = time.Since(start)
 	return res, nil
-}
-
-type baseSources struct {
-	sys       *System
-	goroot    string
-	goVersion string
-	modCache  string   // $GOMODCACHE/cache/download
-	modules   []string // paths relative to modCache
-	digest    []byte   // hash of the modules' identities
-}
-
-func (s *baseSources) hash(name string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", s.sys.Hash(baseFormat+"\n"+name+"\n"+s.goroot+"\n"+s.goVersion,
-		filepath.Join(s.goroot, "VERSION"), filepath.Join(s.goroot, "bin", "go")), s.digest)
-	return hex.EncodeToString(h.Sum(nil))[:32]
-}
-
-func collectBaseSources(ctx context.Context, moduleDir string) (*baseSources, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT", "GOMODCACHE", "GOVERSION").Output()
-	if err != nil {
-		return nil, fmt.Errorf("go env (the go command is needed): %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 3 {
-		return nil, fmt.Errorf("unexpected `go env` output %q", out)
-	}
-	sys, err := HostSystem(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s := &baseSources{sys: sys, goroot: lines[0], modCache: filepath.Join(lines[1], "cache", "download"), goVersion: lines[2]}
-	if moduleDir != "" {
-		if s.modules, err = moduleFiles(ctx, moduleDir, s.modCache); err != nil {
-			return nil, err
-		}
-	}
-	digest := sha256.New()
-	for _, m := range s.modules {
-		fi, err := os.Stat(filepath.Join(s.modCache, m))
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(digest, "%s %d\n", m, fi.Size())
-	}
-	s.digest = digest.Sum(nil)
-	return s, nil
 }
 
 // moduleFiles fills the host module cache for moduleDir's go.mod (on a copy,
@@ -498,24 +464,6 @@ func escapeModulePath(p string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// importBase makes the base image: the System, the Go toolchain at
-// /usr/local/go and the module files at /goproxy, with the official golang
-// image's environment.
-func (e *Engine) importBase(ctx context.Context, name string, s *baseSources) error {
-	script := `mkdir -p /go/bin /go/src /usr/local/go
-chmod 777 /go /go/bin /go/src
-for f in /.host/go/*; do [ "$f" = /.host/go/test ] || cp -a "$f" /usr/local/go/; done
-`
-	for _, rel := range s.modules {
-		script += fmt.Sprintf("mkdir -p '/goproxy/%s' && cp '/.host/mod/%s' '/goproxy/%s'\n", path.Dir(rel), rel, rel)
-	}
-	return e.Image(ctx, name, s.sys, map[string]string{"go": s.goroot, "mod": s.modCache}, script,
-		"ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"ENV GOLANG_VERSION="+strings.TrimPrefix(s.goVersion, "go"),
-		"ENV GOTOOLCHAIN=local GOPATH=/go GOPROXY=file:///goproxy GOSUMDB=off",
-		"WORKDIR /go", `CMD ["/bin/sh"]`, "LABEL "+baseLabel+"="+s.hash(name))
 }
 
 // System is the smallest Linux userland the tests' local images are made

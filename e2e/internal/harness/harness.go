@@ -3,18 +3,14 @@
 // does when a tool it needs is missing, for the e2e tests, the benchmark and
 // the playground.
 //
-// It also keeps the e2e tests bounded and tidy. Context and Budget give
-// everything a test starts (act, podman, go build, cargo) a deadline below
-// go test's -timeout, so a slow run fails with a *SlowError naming what was
-// slow instead of a goroutine dump; Exec runs a command within it.
-// A Session (Begin, from TestMain) puts every temporary folder of the test
-// process under one folder os.TempDir()/cargo-oidc-test-NAME-*, records the
-// pids of long-lived processes (the Podman service, act) there, labels
-// containers (cargo-oidc-test=1, cargo-oidc-test.run=<session>) and tags
-// images with the session's id, which names its owner (pid and start time),
-// so that a sweep judges a session by whether that process still runs,
-// wherever the sweeper's TMPDIR is; Begin first sweeps what killed sessions
-// left, and Close (also on SIGINT/SIGTERM) removes what this one made.
+// It also keeps the e2e tests bounded and tidy. Context gives everything a
+// test starts a deadline below go test's -timeout, so a slow run fails with
+// a *SlowError naming what was slow instead of a goroutine dump; Exec runs
+// a command within it. A Session (Begin, from TestMain) holds every
+// temporary folder, long-lived process, container and image of the test
+// process, under an id that names its owner; Begin first sweeps what killed
+// sessions left, and Close (also on SIGINT/SIGTERM) removes what this one
+// made.
 package harness
 
 import (
@@ -199,9 +195,8 @@ const (
 	RunLabel = "cargo-oidc-test.run"
 )
 
-// RunEnv is the environment variable through which a session tells the
-// processes and packages of its test process its id (container.New reads
-// it to label what Podman builds and runs).
+// RunEnv is the environment variable that holds the session's id for the
+// test process (container.New reads it to label what Podman runs).
 const RunEnv = "CARGO_OIDC_TEST_RUN"
 
 // staleCache is the age from which Sweep prunes the tests' build-cache
@@ -210,8 +205,7 @@ const RunEnv = "CARGO_OIDC_TEST_RUN"
 const staleCache = 24 * time.Hour
 
 // Podman runs podman with the tests' configuration (container.Engine's
-// Command); Sweep and Session.Close use it to remove labelled containers and
-// images. Nil: Podman is not used.
+// Command) for Sweep and Session.Close. Nil: Podman is not used.
 type Podman func(ctx context.Context, args ...string) *exec.Cmd
 
 // Session is one test process's claim on the machine: a folder under
@@ -232,10 +226,9 @@ type Session struct {
 	stop      chan struct{}
 }
 
-// Begin sweeps what earlier, killed sessions left (Sweep), then starts a
-// session for this test process: it makes the session folder and points
-// TMPDIR and RunEnv at it. Call Close when the tests are done, and
-// CloseOnSignal to clean up on an interrupt too.
+// Begin sweeps what killed sessions left (Sweep), then makes this test
+// process's session folder and points TMPDIR and RunEnv at it. Call Close
+// when the tests are done, and CloseOnSignal to clean up on an interrupt.
 func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	base := os.TempDir()
 	for _, line := range Sweep(base, podman) {
@@ -251,6 +244,9 @@ func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	}
 	if err == nil {
 		err = os.Mkdir(filepath.Join(dir, "tmp"), 0o700)
+	}
+	if err == nil { // for checkouts of older versions, whose sweep judges by it
+		err = os.WriteFile(filepath.Join(dir, "owner"), []byte(owner+"\n"), 0o600)
 	}
 	if err != nil {
 		_ = os.RemoveAll(dir)

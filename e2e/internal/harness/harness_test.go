@@ -24,24 +24,19 @@ type fakeDeadline struct {
 func (f fakeDeadline) Deadline() (time.Time, bool) { return f.end, f.ok }
 
 func TestBudget(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	testenv.Run(t, map[string]struct {
-		t    any
-		want time.Duration
-	}{
-		"no deadline":                  {fakeDeadline{}, 6 * time.Minute},
-		"not a *testing.T":             {struct{}{}, 6 * time.Minute},
-		"far deadline":                 {fakeDeadline{now.Add(30 * time.Minute), true}, 6 * time.Minute},
-		"near deadline keeps a margin": {fakeDeadline{now.Add(5 * time.Minute), true}, 5*time.Minute - margin},
-		"very near: half of the rest":  {fakeDeadline{now.Add(time.Minute), true}, 30 * time.Second},
-	}, func(t *testing.T, _ string, tt struct {
-		t    any
-		want time.Duration
-	}) {
-		if got := budget(tt.t, 6*time.Minute, now); got != tt.want {
-			t.Errorf("budget = %s, want %s", got, tt.want)
+	for tt, want := range map[any]time.Duration{
+		fakeDeadline{}: 6 * time.Minute, // no deadline
+		struct{}{}:     6 * time.Minute, // not a *testing.T
+		fakeDeadline{now.Add(30 * time.Minute), true}: 6 * time.Minute,
+		fakeDeadline{now.Add(5 * time.Minute), true}:  5*time.Minute - margin,
+		fakeDeadline{now.Add(time.Minute), true}:      30 * time.Second, // half of what is left
+	} {
+		if got := budget(tt, 6*time.Minute, now); got != want {
+			t.Errorf("budget(%v) = %s, want %s", tt, got, want)
 		}
-	})
+	}
 }
 
 func TestContextNamesWhatWasSlow(t *testing.T) {

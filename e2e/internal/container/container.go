@@ -299,9 +299,10 @@ func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunRe
 	return &RunResult{ExitCode: code}, nil
 }
 
-// baseFormat changes whenever the layout of the base image changes, so a
-// cached image of an older layout is rebuilt.
-const baseFormat = "cargo-oidc-base/3"
+// baseFormat changes whenever what the base image offers changes, so a
+// cached image that offers less is made again. (Images made with `podman
+// import` of a hand-written tar, by earlier versions, offer the same.)
+const baseFormat = "cargo-oidc-base/2"
 
 // baseLabel is the image label holding the base image's content hash.
 const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
@@ -378,16 +379,22 @@ func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir 
 			return nil, fmt.Errorf("base image: %w", err)
 		}
 	}
-	files := []string{filepath.Join(goroot, "VERSION"), filepath.Join(goroot, "bin", "go")}
+	digest := sha256.New()
 	script := `mkdir -p /go/bin /go/src /usr/local/go
 chmod 777 /go /go/bin /go/src
 for f in /.host/go/*; do [ "$f" = /.host/go/test ] || cp -a "$f" /usr/local/go/; done
 `
 	for _, rel := range modules {
-		files = append(files, filepath.Join(modCache, rel))
+		fi, err := os.Stat(filepath.Join(modCache, rel))
+		if err != nil {
+			return nil, fmt.Errorf("base image: %w", err)
+		}
+		fmt.Fprintf(digest, "%s %d\n", rel, fi.Size())
 		script += fmt.Sprintf("mkdir -p '/goproxy/%s' && cp '/.host/mod/%s' '/goproxy/%s'\n", path.Dir(rel), rel, rel)
 	}
-	hash := sys.Hash(baseFormat+"\n"+name+"\n"+goroot+"\n"+env[2]+"\n"+script, files...)
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\n%s\n", sys.Hash(baseFormat+"\n"+name+"\n"+goroot+"\n"+env[2],
+		filepath.Join(goroot, "VERSION"), filepath.Join(goroot, "bin", "go")), digest.Sum(nil)))
+	hash := hex.EncodeToString(sum[:])[:32]
 	unlock, err := lockFile(ctx, filepath.Join(e.dir, "base-image.lock"))
 	if err != nil {
 		return nil, err
@@ -471,8 +478,9 @@ func escapeModulePath(p string) string {
 // busybox with its applets in /bin, the CA bundle, /etc/passwd, group and
 // nsswitch.conf, and the usual folders.
 type System struct {
-	Busybox string // host path of a static busybox
-	CA      string // host path of the CA bundle, "" when there is none
+	Busybox string   // host path of a static busybox
+	Applets []string // busybox --list, less busybox itself and bash
+	CA      string   // host path of the CA bundle, "" when there is none
 }
 
 // userland is the shell script that lays out a System in an image; Image
@@ -492,7 +500,7 @@ echo 'hosts: files dns' >/etc/nsswitch.conf
 if [ -e /.host/ca ]; then cp /.host/ca /etc/ssl/certs/ca-certificates.crt; fi
 `
 
-// HostSystem finds the host's static busybox and CA bundle.
+// HostSystem finds the host's static busybox, its applets and CA bundle.
 func HostSystem(ctx context.Context) (*System, error) {
 	s := &System{}
 	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
@@ -500,8 +508,14 @@ func HostSystem(ctx context.Context) (*System, error) {
 			s.Busybox = p
 		}
 	}
-	if err := exec.CommandContext(ctx, s.Busybox, "true").Run(); s.Busybox == "" || err != nil {
-		return nil, fmt.Errorf("busybox: %v; a static busybox is needed: apt-get install -y busybox-static", err)
+	out, err := exec.CommandContext(ctx, s.Busybox, "--list").Output()
+	if s.Busybox == "" || err != nil {
+		return nil, fmt.Errorf("busybox --list: %v; a static busybox is needed: apt-get install -y busybox-static", err)
+	}
+	for _, a := range strings.Fields(string(out)) {
+		if a != "busybox" && a != "bash" && !strings.Contains(a, "/") {
+			s.Applets = append(s.Applets, a)
+		}
 	}
 	for _, p := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"} {
 		if _, err := os.Stat(p); err == nil && s.CA == "" {
@@ -511,13 +525,12 @@ func HostSystem(ctx context.Context) (*System, error) {
 	return s, nil
 }
 
-// Hash returns a short hash of format, the userland script and the
-// identity (path, size, modification time) of the system's files and of
-// extra host files: an image tagged or labelled with it is made again when
-// one changes.
+// Hash returns a short hash of format, the applets and the identity (path,
+// size, modification time) of the system's files and of extra host files:
+// an image tagged or labelled with it is made again when one changes.
 func (s *System) Hash(format string, extra ...string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n", format, userland)
+	fmt.Fprintf(h, "%s\n%s\n", format, strings.Join(s.Applets, ","))
 	for _, p := range append([]string{s.Busybox, s.CA}, extra...) {
 		if fi, err := os.Stat(p); p != "" && err == nil {
 			fmt.Fprintf(h, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,9 @@ func TestArgs(t *testing.T) {
 		"--container-options", "--label cargo-oidc-test=1 --label cargo-oidc-test.run=cargo-oidc-test-act-7 -v /ca:/ca:ro -v /h:/c"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("args:\n got %q\nwant %q", got, want)
+	}
+	if got := r.args(Run{Workflow: "w.yml"}); slices.Contains(got, "-j") || slices.Contains(got, "--matrix") {
+		t.Errorf("args of a run of every job: %q", got)
 	}
 	data, err := os.ReadFile(filepath.Join("..", "..", "..", ".ci", "run"))
 	if err != nil || !strings.Contains(string(data), "ACT_VERSION="+Version+"\n") {

@@ -1,15 +1,9 @@
 // Package container builds and runs the action's image with Podman the way
-// the GitHub runner does it with Docker: `docker build -t TAG -f Dockerfile
-// DIR` with no build arguments, and `docker run` with the runner's mounts
-// under /github/, `--workdir /github/workspace`, `-e NAME` for every variable
-// (values taken from the engine's process environment) and every value that
-// starts with a mounted host path rewritten to the container path.
-//
-// Podman is set up for these machines (runtime runc, cgroup manager
-// cgroupfs, no default ulimits) through a containers.conf file named by
-// CONTAINERS_CONF in a cache folder; nothing under /etc is changed. Since
-// nothing can be pulled, Image makes local images from the host's files,
-// and EnsureBaseImage the build stage's base image with its Go toolchain.
+// the GitHub runner does it with Docker (Build, Run), configured for these
+// machines through a containers.conf named by CONTAINERS_CONF, with nothing
+// under /etc changed. Since nothing can be pulled, Image makes local images
+// from the host's files, and EnsureBaseImage the build stage's base image
+// with the host's Go toolchain.
 package container
 
 import (
@@ -342,17 +336,13 @@ type BaseImage struct {
 	Duration time.Duration // time spent, including the check
 }
 
-// EnsureBaseImage makes the image that dockerfilePath's first FROM names,
-// since nothing can be pulled: the System with the machine's Go toolchain
-// at /usr/local/go, and a file-based module proxy at /goproxy holding the
-// module files that moduleDir's go.sum names (from the host's module cache,
-// filled first). The image's environment mirrors the official golang
-// image's (GOPATH=/go, GOTOOLCHAIN=local, PATH) plus
-// GOPROXY=file:///goproxy and GOSUMDB=off; go.sum still pins every hash.
-//
-// The image is labelled with a hash of all of that and made again only when
-// the hash changes, so repeated calls cost one `podman image inspect`.
-// Concurrent callers are serialised with a lock file.
+// EnsureBaseImage makes the image that dockerfilePath's first FROM names:
+// the System with the host's Go toolchain at /usr/local/go and a file
+// module proxy at /goproxy with the module files moduleDir's go.sum names,
+// in the environment of the official golang image plus
+// GOPROXY=file:///goproxy and GOSUMDB=off (go.sum still pins every hash).
+// It is labelled with a hash of its inputs and made again only when that
+// changes; concurrent callers are serialised with a lock file.
 func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
 	start := time.Now()
 	df, err := os.ReadFile(dockerfilePath)

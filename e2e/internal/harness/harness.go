@@ -3,18 +3,14 @@
 // does when a tool it needs is missing, for the e2e tests, the benchmark and
 // the playground.
 //
-// It also keeps the e2e tests bounded and tidy. Context and Budget give
-// everything a test starts (act, podman, go build, cargo) a deadline below
-// go test's -timeout, so a slow run fails with a *SlowError naming what was
-// slow instead of a goroutine dump. A Session (Begin, from TestMain) puts
-// every temporary folder of the test process under one folder
-// os.TempDir()/cargo-oidc-test-NAME-*, records the pids of long-lived
-// processes (the Podman service, act) there, labels containers
-// (cargo-oidc-test=1, cargo-oidc-test.run=<session>) and tags images with
-// the session's id, which names its owner (pid and start time), so that a
-// sweep judges a session by whether that process still runs, wherever the
-// sweeper's TMPDIR is; Begin first sweeps what killed sessions left, and
-// Close (also on SIGINT/SIGTERM) removes what this one made.
+// It also keeps the e2e tests bounded and tidy. Context gives everything a
+// test starts a deadline below go test's -timeout, so a slow run fails with
+// a *SlowError naming what was slow instead of a goroutine dump; Exec runs
+// a command within it. A Session (Begin, from TestMain) holds every
+// temporary folder, long-lived process, container and image of the test
+// process, under an id that names its owner; Begin first sweeps what killed
+// sessions left, and Close (also on SIGINT/SIGTERM) removes what this one
+// made.
 package harness
 
 import (
@@ -46,7 +42,9 @@ func RepoRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if fileExists(filepath.Join(dir, "action.yml")) && fileExists(filepath.Join(dir, "go.mod")) {
+		_, errA := os.Stat(filepath.Join(dir, "action.yml"))
+		_, errG := os.Stat(filepath.Join(dir, "go.mod"))
+		if errA == nil && errG == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
@@ -66,8 +64,6 @@ func Root(t testing.TB) string {
 	}
 	return root
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 var (
 	buildOnce sync.Once
@@ -126,17 +122,46 @@ func Tool(t testing.TB, name, install string) string {
 // returns stdout, stderr and the exit status. err is set only when cmd
 // could not run (an exit status other than 0 is not an error).
 func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
+	return Exec(context.Background(), nil, cmd)
+}
+
+// Exec runs cmd (made with ctx) like Output, and also copies its output to
+// cmd.Stdout and cmd.Stderr when they are set, gives it a WaitDelay so that
+// a child holding the output open cannot outlive ctx, and records it in s
+// while it runs (Track; s may be nil). err is set when cmd could not run
+// or ctx ended; then it carries ctx's cause (Err), a *SlowError for a
+// context from Context.
+func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	var out, errOut bytes.Buffer
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
+	cmd.Stdout, cmd.Stderr = tee(&out, cmd.Stdout), tee(&errOut, cmd.Stderr)
+	if cmd.WaitDelay == 0 {
+		cmd.WaitDelay = 10 * time.Second
+	}
+	if err = cmd.Start(); err == nil {
+		if terr := s.Track(cmd); terr != nil {
+			fmt.Fprintln(os.Stderr, "harness:", terr)
+		}
+		err = cmd.Wait()
+		s.Untrack(cmd)
+	}
 	var ee *exec.ExitError
-	if errors.As(err, &ee) {
+	if errors.As(err, &ee) && ctx.Err() == nil {
 		code, err = ee.ExitCode(), nil
 	}
+	if err != nil {
+		err = Err(ctx, err)
+	}
 	return out.String(), errOut.String(), code, err
+}
+
+func tee(buf *bytes.Buffer, w io.Writer) io.Writer {
+	if w == nil {
+		return buf
+	}
+	return io.MultiWriter(buf, w)
 }
 
 // Command runs the main function of an e2e command (bench, playground,
@@ -170,26 +195,24 @@ const (
 	RunLabel = "cargo-oidc-test.run"
 )
 
-// RunEnv is the environment variable through which a session tells the
-// processes and packages of its test process its id (container.New reads
-// it to label what Podman builds and runs).
+// RunEnv is the environment variable that holds the session's id for the
+// test process (container.New reads it to label what Podman runs).
 const RunEnv = "CARGO_OIDC_TEST_RUN"
 
-// StaleCache is the age from which Sweep prunes the tests' build-cache
-// images (dangling build stages labelled Label=1).
-const StaleCache = 24 * time.Hour
+// staleCache is the age from which Sweep prunes the tests' build-cache
+// images (dangling build stages labelled Label=1, 400 MB each); fresher
+// ones may belong to a build under way.
+const staleCache = 24 * time.Hour
 
 // Podman runs podman with the tests' configuration (container.Engine's
-// Command); Sweep and Session.Close use it to remove labelled containers and
-// images. Nil: Podman is not used.
+// Command) for Sweep and Session.Close. Nil: Podman is not used.
 type Podman func(ctx context.Context, args ...string) *exec.Cmd
 
 // Session is one test process's claim on the machine: a folder under
-// os.TempDir() named Prefix+name+"-*" holding every temporary folder of the
-// process (TMPDIR points into it, so t.TempDir and os.MkdirTemp land there),
-// the owner's pid, and a pid file for every long-lived process it started.
-// Begin sweeps up what killed sessions left; Close removes what this one
-// made.
+// os.TempDir() named Prefix+NAME-PID-STARTTIME-* (its id names its owner)
+// holding every temporary folder of the process (TMPDIR points into it, so
+// t.TempDir and os.MkdirTemp land there) and a pid file for every
+// long-lived process it started.
 type Session struct {
 	// ID is the session folder's base name, the value of RunLabel.
 	ID string
@@ -203,10 +226,9 @@ type Session struct {
 	stop      chan struct{}
 }
 
-// Begin sweeps what earlier, killed sessions left (Sweep), then starts a
-// session for this test process: it makes the session folder, records the
-// owner, and points TMPDIR and RunEnv at the session. Call Close when the
-// tests are done, and CloseOnSignal to clean up on an interrupt too.
+// Begin sweeps what killed sessions left (Sweep), then makes this test
+// process's session folder and points TMPDIR and RunEnv at it. Call Close
+// when the tests are done, and CloseOnSignal to clean up on an interrupt.
 func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	base := os.TempDir()
 	for _, line := range Sweep(base, podman) {
@@ -216,24 +238,21 @@ func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	if !ok {
 		owner = strconv.Itoa(os.Getpid())
 	}
-	// The id names the owner ("pid-starttime"), so that any sweeper can
-	// tell a live session from a dead one by the id alone (a container's
-	// RunLabel, an image's tag), wherever its folder is.
 	dir, err := os.MkdirTemp(base, Prefix+name+"-"+strings.ReplaceAll(owner, " ", "-")+"-")
+	if err == nil {
+		err = os.Mkdir(filepath.Join(dir, "pids"), 0o700)
+	}
+	if err == nil {
+		err = os.Mkdir(filepath.Join(dir, "tmp"), 0o700)
+	}
+	if err == nil { // for checkouts of older versions, whose sweep judges by it
+		err = os.WriteFile(filepath.Join(dir, "owner"), []byte(owner+"\n"), 0o600)
+	}
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("make the session folder: %w", err)
 	}
 	s := &Session{ID: filepath.Base(dir), Dir: dir, podman: podman, stop: make(chan struct{})}
-	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner+"\n"), 0o600); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("record the session's owner: %w", err)
-	}
-	for _, sub := range []string{"pids", "tmp"} {
-		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("make the session folder: %w", err)
-		}
-	}
 	s.oldTmp, s.hadTmp = os.LookupEnv("TMPDIR")
 	_ = os.Setenv("TMPDIR", filepath.Join(dir, "tmp"))
 	_ = os.Setenv(RunEnv, s.ID)
@@ -252,10 +271,9 @@ func (s *Session) Track(cmd *exec.Cmd) error {
 
 // Untrack forgets a process recorded by Track.
 func (s *Session) Untrack(cmd *exec.Cmd) {
-	if s == nil || cmd.Process == nil {
-		return
+	if s != nil && cmd.Process != nil {
+		_ = os.Remove(s.pidFile(cmd.Process.Pid))
 	}
-	_ = os.Remove(s.pidFile(cmd.Process.Pid))
 }
 
 func (s *Session) pidFile(pid int) string {
@@ -285,7 +303,8 @@ func (s *Session) CloseOnSignal(exit func(sig os.Signal)) {
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
 		close(s.stop)
-		sweepSession(s.Dir, s.ID, s.podman)
+		removeSession(s.Dir)
+		removeLabelled(s.podman, func(id string) bool { return id == s.ID })
 		if s.hadTmp {
 			_ = os.Setenv("TMPDIR", s.oldTmp)
 		} else {
@@ -295,91 +314,44 @@ func (s *Session) Close() {
 	})
 }
 
-// Sweep removes what sessions under base left when their test process died
-// without closing them (killed, or stopped by go test's timeout): it kills
-// the processes they recorded (only when the pid still runs the recorded
-// command line), removes their labelled containers and images, and their
-// folders. Sessions whose owner still runs are left alone, as are labelled
-// containers of a session whose folder still exists. It returns one line
-// per thing removed.
+// Sweep removes what sessions left when their test process died without
+// closing them (killed, or stopped by go test's timeout): the folders under
+// base of sessions whose owner is gone, after killing the processes they
+// recorded, and every labelled container and image of such a session,
+// wherever its folder was. Build-cache images older than a day are pruned.
+// It returns one line per thing removed.
 func Sweep(base string, podman Podman) []string {
 	var swept []string
-	live := map[string]bool{}
 	entries, _ := os.ReadDir(base)
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), Prefix) {
-			continue
+		if dir := filepath.Join(base, e.Name()); e.IsDir() && strings.HasPrefix(e.Name(), Prefix) && !sessionAlive(dir) {
+			swept = append(swept, removeSession(dir)...)
 		}
-		dir := filepath.Join(base, e.Name())
-		if ownerAlive(dir) {
-			live[e.Name()] = true
-			continue
-		}
-		swept = append(swept, sweepSession(dir, e.Name(), podman)...)
 	}
 	if podman == nil {
 		return swept
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// Build stages (podman's build cache, labelled Label=1 by
-	// container.Engine.Build) that no build has made for a day: stale
-	// cache, 400 MB each. Fresh ones may belong to a build under way.
-	if out, err := podman(ctx, "image", "prune", "--force", "--filter", "label="+Label+"=1", "--filter", "until="+StaleCache.String()).Output(); err == nil {
-		if ids := strings.Fields(string(out)); len(ids) > 0 {
-			swept = append(swept, fmt.Sprintf("%d build-cache images older than %s", len(ids), StaleCache))
-		}
+	if out, err := podman(ctx, "image", "prune", "--force", "--filter", "label="+Label+"=1", "--filter", "until="+staleCache.String()).Output(); err == nil && len(bytes.Fields(out)) > 0 {
+		swept = append(swept, fmt.Sprintf("%d build-cache images older than %s", len(bytes.Fields(out)), staleCache))
 	}
-	// Containers and images of sessions whose folder is already gone.
-	for _, kind := range []struct{ list, rm []string }{
-		{[]string{"ps", "-a", "--format", `{{.ID}} {{index .Labels "` + RunLabel + `"}}`}, []string{"rm", "-f"}},
-		// Images by name, not by ID: another process's image can share
-		// the ID (the same build under another tag), and rmi of an ID
-		// removes every tag of it.
-		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}} {{.Tag}}"}, []string{"rmi", "--ignore"}},
-	} {
-		args := append(append([]string{}, kind.list...), "--filter", "label="+Label+"=1")
-		out, err := podman(ctx, args...).Output()
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			id, run, _ := strings.Cut(strings.TrimSpace(line), " ")
-			if id == "" || !strings.HasPrefix(run, Prefix) || live[run] {
-				continue
-			}
-			// Judge by the owner the id names, not by the folder: a
-			// session's folder need not be under this base (a test that
-			// runs `go test -list` starts a sweeper whose TMPDIR is inside
-			// its own session), and a live session found nowhere here
-			// must keep its containers and images.
-			if alive, known := idOwnerAlive(run); alive || (!known && dirExists(filepath.Join(base, run))) {
-				continue
-			}
-			if podman(ctx, append(append([]string{}, kind.rm...), id)...).Run() == nil {
-				swept = append(swept, fmt.Sprintf("%s %s of session %s", kind.list[0], id, run))
-			}
-		}
-	}
-	return swept
+	return append(swept, removeLabelled(podman, func(id string) bool {
+		return strings.HasPrefix(id, Prefix) && !sessionAlive(filepath.Join(base, id))
+	})...)
 }
 
-// sweepSession kills the recorded processes of session dir (id), removes
-// its labelled containers and images, then the folder.
-func sweepSession(dir, id string, podman Podman) []string {
+// removeSession kills the processes recorded in the session folder dir
+// (only when the pid still runs the recorded command line), then removes
+// the folder.
+func removeSession(dir string) []string {
 	var swept []string
 	pids, _ := os.ReadDir(filepath.Join(dir, "pids"))
 	for _, p := range pids {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
+		pid, _ := strconv.Atoi(p.Name())
 		want, err := os.ReadFile(filepath.Join(dir, "pids", p.Name()))
-		if err != nil {
-			continue
-		}
-		got, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || string(bytes.TrimSuffix(got, []byte{0})) != string(want) {
+		got, gerr := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || gerr != nil || string(bytes.TrimSuffix(got, []byte{0})) != string(want) {
 			continue // gone, or the pid now runs something else
 		}
 		if proc, err := os.FindProcess(pid); err == nil && proc.Kill() == nil {
@@ -387,28 +359,38 @@ func sweepSession(dir, id string, podman Podman) []string {
 			waitGone(pid, 5*time.Second)
 		}
 	}
-	if podman != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		for _, kind := range []struct {
-			what     string
-			list, rm []string
-		}{
-			{"containers", []string{"ps", "-aq", "--filter", "label=" + RunLabel + "=" + id}, []string{"rm", "-f"}},
-			// By name (rmi of an ID would remove every tag of an image
-			// another process built the same way).
-			{"images", []string{"images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "label=" + Label + "=1", "--filter", "reference=*:" + id}, []string{"rmi", "--ignore"}},
-		} {
-			out, err := podman(ctx, kind.list...).Output()
-			if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
-				if podman(ctx, append(append([]string{}, kind.rm...), ids...)...).Run() == nil {
-					swept = append(swept, fmt.Sprintf("%d %s of session %s", len(ids), kind.what, id))
-				}
+	if os.RemoveAll(dir) == nil {
+		swept = append(swept, "folder "+dir)
+	}
+	return swept
+}
+
+// removeLabelled removes, through podman (nil: nothing), the labelled
+// containers and images of the sessions whose id remove reports.
+func removeLabelled(podman Podman, remove func(id string) bool) []string {
+	if podman == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var swept []string
+	for _, kind := range []struct{ list, rm []string }{
+		{[]string{"ps", "-a", "--format", `{{.ID}} {{index .Labels "` + RunLabel + `"}}`}, []string{"rm", "-f"}},
+		// Images by name, not by ID: another process's image can share
+		// the ID (the same build under another tag), and rmi of an ID
+		// removes every tag of it.
+		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}} {{.Tag}}"}, []string{"rmi", "--ignore"}},
+	} {
+		out, err := podman(ctx, append(kind.list, "--filter", "label="+Label+"=1")...).Output()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			name, id, _ := strings.Cut(strings.TrimSpace(line), " ")
+			if name != "" && remove(id) && podman(ctx, append(kind.rm, name)...).Run() == nil {
+				swept = append(swept, fmt.Sprintf("%s %s of session %s", kind.list[0], name, id))
 			}
 		}
-	}
-	if err := os.RemoveAll(dir); err == nil {
-		swept = append(swept, "folder "+dir)
 	}
 	return swept
 }
@@ -416,119 +398,77 @@ func sweepSession(dir, id string, podman Podman) []string {
 // waitGone waits until /proc/pid disappears (or the process is a zombie
 // of ours, which the runtime reaps) or d passes.
 func waitGone(pid int, d time.Duration) {
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// ownerAlive reports whether the process that made session dir still
-// runs. Without /proc (not Linux) every session counts as alive, so
+// sessionAlive reports whether the session in folder dir (which need not
+// exist) is alive: whether the process its id names
+// (Prefix+NAME-PID-STARTTIME-RANDOM, as Begin makes it) still runs. An id
+// of another form counts as alive while its folder is younger than a
+// minute. Without /proc (not Linux) every session counts as alive, so
 // nothing is swept.
-func ownerAlive(dir string) bool {
-	data, err := os.ReadFile(filepath.Join(dir, "owner"))
-	if err != nil {
-		// Just made, owner not written yet, or not a session: judge by age.
-		fi, serr := os.Stat(dir)
-		return serr == nil && time.Since(fi.ModTime()) < time.Minute
-	}
+func sessionAlive(dir string) bool {
 	if _, err := os.Stat("/proc/self"); err != nil {
 		return true
 	}
-	owner := strings.TrimSpace(string(data))
-	pidText, _, _ := strings.Cut(owner, " ")
-	pid, err := strconv.Atoi(pidText)
-	if err != nil {
-		return false
+	f := strings.Split(filepath.Base(dir), "-")
+	if len(f) >= 4 {
+		pid, err1 := strconv.Atoi(f[len(f)-3])
+		_, err2 := strconv.ParseUint(f[len(f)-2], 10, 64)
+		if err1 == nil && err2 == nil {
+			now, ok := processIdentity(pid)
+			return ok && now == f[len(f)-3]+" "+f[len(f)-2]
+		}
 	}
-	now, ok := processIdentity(pid)
-	return ok && now == owner
+	fi, err := os.Stat(dir)
+	return err == nil && time.Since(fi.ModTime()) < time.Minute
 }
-
-// idOwnerAlive reports whether the process a session id names
-// (Prefix+NAME-PID-STARTTIME-RANDOM, as Begin makes it) still runs; known
-// is false for an id in another form. Without /proc every session counts
-// as alive.
-func idOwnerAlive(id string) (alive, known bool) {
-	f := strings.Split(id, "-")
-	if len(f) < 4 {
-		return false, false
-	}
-	pid, start := f[len(f)-3], f[len(f)-2]
-	if _, err := strconv.Atoi(pid); err != nil {
-		return false, false
-	}
-	if _, err := strconv.ParseUint(start, 10, 64); err != nil {
-		return false, false
-	}
-	if _, err := os.Stat("/proc/self"); err != nil {
-		return true, true
-	}
-	n, _ := strconv.Atoi(pid)
-	now, ok := processIdentity(n)
-	return ok && now == pid+" "+start, true
-}
-
-func dirExists(p string) bool { fi, err := os.Stat(p); return err == nil && fi.IsDir() }
 
 // processIdentity is "pid starttime" from /proc/pid/stat: a pid alone may
-// be reused by a later process.
+// be reused by a later process. A zombie has none.
 func processIdentity(pid int) (string, bool) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", false
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
+	// The command name (field 2) is in parentheses and may hold spaces;
+	// after it come the state (field 3) and, at field 22, the start time.
 	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
+	if err != nil || i < 0 {
 		return "", false
 	}
 	fields := strings.Fields(string(data[i+1:]))
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return "", false
-	}
-	if fields[0] == "Z" {
+	if len(fields) < 20 || fields[0] == "Z" {
 		return "", false
 	}
 	return strconv.Itoa(pid) + " " + fields[19], true
 }
 
-// Margin is how long before go test's own deadline (-timeout) a bounded
+// margin is how long before go test's own deadline (-timeout) a bounded
 // step must end, so that it fails with its name and the test's clean-up
 // still runs, instead of go test panicking with a goroutine dump.
-const Margin = 45 * time.Second
-
-// deadliner is what *testing.T offers (testing.TB does not).
-type deadliner interface {
-	Deadline() (time.Time, bool)
-}
+const margin = 45 * time.Second
 
 // Budget returns max, or less when the test's deadline (go test -timeout)
-// comes sooner: the time left before it minus Margin (at least half of the
-// time left). t may be any testing.TB; only a *testing.T has a deadline.
-func Budget(t any, max time.Duration) time.Duration {
-	return budget(t, max, time.Now())
+// comes sooner: the time left before it minus a margin of 45 s (at least
+// half of the time left). t may be any testing.TB; only a *testing.T has a
+// deadline.
+func Budget(t any, most time.Duration) time.Duration {
+	return budget(t, most, time.Now())
 }
 
-func budget(t any, max time.Duration, now time.Time) time.Duration {
-	d, ok := t.(deadliner)
+func budget(t any, most time.Duration, now time.Time) time.Duration {
+	d, ok := t.(interface{ Deadline() (time.Time, bool) })
 	if !ok {
-		return max
+		return most
 	}
 	end, ok := d.Deadline()
 	if !ok {
-		return max
+		return most
 	}
 	left := end.Sub(now)
-	b := left - Margin
-	if b < left/2 {
-		b = left / 2
-	}
-	return min(max, b)
+	return min(most, max(left-margin, left/2))
 }
 
 // SlowError is the cause of a context made by Context when its time ran
@@ -548,8 +488,8 @@ func (e *SlowError) Is(target error) bool { return target == context.DeadlineExc
 // Context returns a context derived from parent that ends after
 // Budget(t, max), with a *SlowError naming what as its cause. Report a
 // failure through Err(ctx, err) so that the name reaches the test's log.
-func Context(parent context.Context, t any, what string, max time.Duration) (context.Context, context.CancelFunc) {
-	limit := Budget(t, max)
+func Context(parent context.Context, t any, what string, most time.Duration) (context.Context, context.CancelFunc) {
+	limit := Budget(t, most)
 	return context.WithTimeoutCause(parent, limit, &SlowError{What: what, Limit: limit})
 }
 

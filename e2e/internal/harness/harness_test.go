@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 type fakeDeadline struct {
@@ -25,25 +26,16 @@ func (f fakeDeadline) Deadline() (time.Time, bool) { return f.end, f.ok }
 func TestBudget(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name string
-		t    any
-		max  time.Duration
-		want time.Duration
-	}{
-		{"no deadline", fakeDeadline{}, 6 * time.Minute, 6 * time.Minute},
-		{"not a *testing.T", struct{}{}, 6 * time.Minute, 6 * time.Minute},
-		{"far deadline", fakeDeadline{now.Add(30 * time.Minute), true}, 6 * time.Minute, 6 * time.Minute},
-		{"near deadline keeps the margin", fakeDeadline{now.Add(5 * time.Minute), true}, 6 * time.Minute, 5*time.Minute - Margin},
-		{"very near deadline: half of what is left", fakeDeadline{now.Add(time.Minute), true}, 6 * time.Minute, 30 * time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := budget(tt.t, tt.max, now); got != tt.want {
-				t.Errorf("budget = %s, want %s", got, tt.want)
-			}
-		})
+	for tt, want := range map[any]time.Duration{
+		fakeDeadline{}: 6 * time.Minute, // no deadline
+		struct{}{}:     6 * time.Minute, // not a *testing.T
+		fakeDeadline{now.Add(30 * time.Minute), true}: 6 * time.Minute,
+		fakeDeadline{now.Add(5 * time.Minute), true}:  5*time.Minute - margin,
+		fakeDeadline{now.Add(time.Minute), true}:      30 * time.Second, // half of what is left
+	} {
+		if got := budget(tt, 6*time.Minute, now); got != want {
+			t.Errorf("budget(%v) = %s, want %s", tt, got, want)
+		}
 	}
 }
 
@@ -54,16 +46,9 @@ func TestContextNamesWhatWasSlow(t *testing.T) {
 	<-ctx.Done()
 	err := Err(ctx, errors.New("signal: killed"))
 	var slow *SlowError
-	if !errors.As(err, &slow) || slow.What != "act run of workflow w.yml" || slow.Limit != 10*time.Millisecond {
-		t.Fatalf("Err = %v, want a *SlowError naming the act run", err)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Err = %v does not match context.DeadlineExceeded", err)
-	}
-	for _, want := range []string{"act run of workflow w.yml did not finish in 10ms", "signal: killed"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("Err = %q, want it to hold %q", err, want)
-		}
+	if !errors.As(err, &slow) || slow.Limit != 10*time.Millisecond || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), "act run of workflow w.yml did not finish in 10ms") || !strings.Contains(err.Error(), "signal: killed") {
+		t.Errorf("Err = %v, want a *SlowError naming the act run, matching context.DeadlineExceeded, holding the cause", err)
 	}
 	if err := Err(context.Background(), os.ErrNotExist); err != os.ErrNotExist {
 		t.Errorf("Err of a live context = %v, want the error unchanged", err)
@@ -89,70 +74,76 @@ func (f *fakePodman) command(ctx context.Context, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "true")
 }
 
-// deadIdentity returns the identity of a process that has ended.
-func deadIdentity(t *testing.T) string {
+// check fails unless podman was asked every command of want and none of
+// never.
+func (f *fakePodman) check(t *testing.T, want, never []string) {
 	t.Helper()
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
+	for _, w := range want {
+		if !slices.Contains(f.calls, w) {
+			t.Errorf("podman was not asked %q; calls: %q", w, f.calls)
+		}
 	}
-	return strconv.Itoa(cmd.Process.Pid) + " 1"
+	for _, n := range never {
+		if slices.Contains(f.calls, n) {
+			t.Errorf("podman was asked %q: a live session's container or image, or one of no session", n)
+		}
+	}
 }
 
+func listings(containers, images string) map[string]string {
+	label := " --filter label=" + Label + "=1"
+	return map[string]string{
+		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label: containers,
+		"images --format {{.Repository}}:{{.Tag}} {{.Tag}}" + label:           images,
+	}
+}
+
+// sessionID is the id Begin gives a session named name of the process
+// whose identity is owner.
+func sessionID(name, owner string) string {
+	return Prefix + name + "-" + strings.ReplaceAll(owner, " ", "-") + "-42"
+}
+
+// TestSweep: a session is judged by the owner its id names. A dead one's
+// recorded processes (only while the pid runs the recorded command line),
+// folder, containers and images go, also when its folder is not under
+// base; a live one's stay, also when its folder is elsewhere (a `go test
+// -list` of another package sweeps from inside its parent's session), and
+// so does what belongs to no session.
 func TestSweep(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("skipping: no /proc on this system; Sweep leaves every session alone there")
 	}
-	base := t.TempDir()
-	mkSession := func(name, owner string) string {
-		dir := filepath.Join(base, name)
-		if err := os.MkdirAll(filepath.Join(dir, "pids"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(owner+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}
 	self, ok := processIdentity(os.Getpid())
 	if !ok {
 		t.Fatal("no identity for this process")
 	}
-	live := mkSession(Prefix+"live-1", self)
-	dead := mkSession(Prefix+"dead-2", deadIdentity(t))
-	other := filepath.Join(base, "not-ours")
-	if err := os.Mkdir(other, 0o700); err != nil {
-		t.Fatal(err)
+	deadOwner := strconv.Itoa(os.Getpid()) + " 1" // the pid now runs another process
+	live, dead, gone, elsewhere := sessionID("live", self), sessionID("dead", deadOwner), sessionID("gone", deadOwner), sessionID("act", self)
+	base := t.TempDir()
+	for _, dir := range []string{live + "/pids", dead + "/pids", "not-ours"} {
+		if err := os.MkdirAll(filepath.Join(base, dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A process the dead session started and left running, and a pid
 	// file whose pid now runs something else.
-	orphan := exec.Command("sleep", "60")
-	if err := orphan.Start(); err != nil {
-		t.Fatal(err)
+	orphan, bystander := exec.Command("sleep", "60"), exec.Command("sleep", "60")
+	for _, p := range []*exec.Cmd{orphan, bystander} {
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	t.Cleanup(func() { _ = orphan.Process.Kill(); _ = bystander.Process.Kill(); _ = bystander.Wait() })
 	done := make(chan error, 1)
 	go func() { done <- orphan.Wait() }()
-	t.Cleanup(func() { _ = orphan.Process.Kill() })
-	if err := os.WriteFile(filepath.Join(dead, "pids", strconv.Itoa(orphan.Process.Pid)), []byte(strings.Join(orphan.Args, "\x00")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	bystander := exec.Command("sleep", "60")
-	if err := bystander.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = bystander.Process.Kill(); _ = bystander.Wait() })
-	if err := os.WriteFile(filepath.Join(dead, "pids", strconv.Itoa(bystander.Process.Pid)), []byte("podman\x00system\x00service"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(base, dead, "pids"), strconv.Itoa(orphan.Process.Pid), strings.Join(orphan.Args, "\x00"))
+	testenv.WriteFile(t, filepath.Join(base, dead, "pids"), strconv.Itoa(bystander.Process.Pid), "podman\x00system\x00service")
 
-	label := " --filter label=" + Label + "=1"
-	podman := &fakePodman{listings: map[string]string{
-		"ps -aq --filter label=" + RunLabel + "=" + Prefix + "dead-2":                                     "c1\n",
-		"images --format {{.Repository}}:{{.Tag}}" + label + " --filter reference=*:" + Prefix + "dead-2": "localhost/x:" + Prefix + "dead-2\n",
-		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label:                             "c2 " + Prefix + "live-1\nc3 " + Prefix + "gone-3\nc4 \n",
-		"images --format {{.Repository}}:{{.Tag}} {{.Tag}}" + label:                                       "localhost/x:" + Prefix + "gone-3 " + Prefix + "gone-3\nlocalhost/y:latest latest\nlocalhost/x:" + Prefix + "live-1 " + Prefix + "live-1\n",
-	}}
+	podman := &fakePodman{listings: listings(
+		"c1 "+dead+"\nc2 "+live+"\nc3 "+gone+"\nc4 \nc5 "+elsewhere+"\n",
+		"localhost/x:"+dead+" "+dead+"\nlocalhost/x:"+gone+" "+gone+"\nlocalhost/y:latest latest\nlocalhost/x:"+live+" "+live+"\nlocalhost/a:"+elsewhere+" "+elsewhere+"\n")}
 	swept := Sweep(base, podman.command)
 
 	select {
@@ -163,28 +154,18 @@ func TestSweep(t *testing.T) {
 	if _, running := processIdentity(bystander.Process.Pid); !running {
 		t.Error("a pid that runs another command than the one recorded was killed")
 	}
-	for _, dir := range []string{live, other} {
-		if _, err := os.Stat(dir); err != nil {
+	for _, dir := range []string{live, "not-ours"} {
+		if _, err := os.Stat(filepath.Join(base, dir)); err != nil {
 			t.Errorf("%s was removed: %v", dir, err)
 		}
 	}
-	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(base, dead)); !os.IsNotExist(err) {
 		t.Errorf("the dead session's folder is still there: %v", err)
 	}
-	for _, want := range []string{
-		"rm -f c1", "rmi --ignore localhost/x:" + Prefix + "dead-2", "rm -f c3", "rmi --ignore localhost/x:" + Prefix + "gone-3",
-		"image prune --force --filter label=" + Label + "=1 --filter until=24h0m0s",
-	} {
-		if !slices.Contains(podman.calls, want) {
-			t.Errorf("podman was not asked %q; calls: %q", want, podman.calls)
-		}
-	}
-	for _, never := range []string{"rm -f c2", "rm -f c4", "rmi --ignore localhost/y:latest", "rmi --ignore localhost/x:" + Prefix + "live-1"} {
-		if slices.Contains(podman.calls, never) {
-			t.Errorf("podman was asked %q (a live session's container or image, or one of no session)", never)
-		}
-	}
-	if len(swept) == 0 || !strings.Contains(fmt.Sprint(swept), "process "+strconv.Itoa(orphan.Process.Pid)) {
+	podman.check(t, []string{"rm -f c1", "rm -f c3", "rmi --ignore localhost/x:" + dead, "rmi --ignore localhost/x:" + gone,
+		"image prune --force --filter label=" + Label + "=1 --filter until=24h0m0s"},
+		[]string{"rm -f c2", "rm -f c4", "rm -f c5", "rmi --ignore localhost/y:latest", "rmi --ignore localhost/x:" + live, "rmi --ignore localhost/a:" + elsewhere})
+	if !slices.Contains(swept, "process "+strconv.Itoa(orphan.Process.Pid)+" (sleep 60)") {
 		t.Errorf("Sweep reported %q, want the killed process named", swept)
 	}
 }
@@ -194,9 +175,9 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("skipping: no /proc on this system")
 	}
-	t.Setenv("TMPDIR", t.TempDir())
+	base := t.TempDir()
+	t.Setenv("TMPDIR", base)
 	t.Setenv(RunEnv, "")
-	base := os.Getenv("TMPDIR")
 	podman := &fakePodman{listings: map[string]string{}}
 	s, err := Begin("unit", podman.command, &strings.Builder{})
 	if err != nil {
@@ -222,6 +203,7 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 	if swept := Sweep(base, nil); len(swept) != 0 {
 		t.Errorf("Sweep of a live session removed %q", swept)
 	}
+	podman.listings = listings("c1 "+s.ID+"\nc2 "+Prefix+"other\n", "localhost/a:"+s.ID+" "+s.ID+"\n")
 	s.Close()
 	s.Close() // twice is fine
 	select {
@@ -235,44 +217,5 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 	if got := os.Getenv("TMPDIR"); got != base {
 		t.Errorf("TMPDIR after Close = %q, want %q", got, base)
 	}
-	if !slices.Contains(podman.calls, "ps -aq --filter label="+RunLabel+"="+s.ID) {
-		t.Errorf("Close did not look for the session's containers; calls %q", podman.calls)
-	}
-}
-
-// TestSweepKeepsLiveSessionsElsewhere is the reason e2e/act can run beside
-// the e2e package: a test there runs `go test -list` on both packages, and
-// their TestMain sweeps with TMPDIR inside the parent's session, where no
-// other session's folder is. A session is judged by the owner its id
-// names: a live one's containers and image survive a sweep from any base;
-// a dead one's go.
-func TestSweepKeepsLiveSessionsElsewhere(t *testing.T) {
-	t.Parallel()
-	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("skipping: no /proc on this system; Sweep leaves every session alone there")
-	}
-	self, ok := processIdentity(os.Getpid())
-	if !ok {
-		t.Fatal("no identity for this process")
-	}
-	id := func(name, owner string) string {
-		return Prefix + name + "-" + strings.ReplaceAll(owner, " ", "-") + "-42"
-	}
-	live, dead := id("act", self), id("e2e", deadIdentity(t))
-	label := " --filter label=" + Label + "=1"
-	podman := &fakePodman{listings: map[string]string{
-		`ps -a --format {{.ID}} {{index .Labels "` + RunLabel + `"}}` + label: "c-live " + live + "\nc-dead " + dead + "\n",
-		"images --format {{.Repository}}:{{.Tag}} {{.Tag}}" + label:           "localhost/a:" + live + " " + live + "\nlocalhost/b:" + dead + " " + dead + "\n",
-	}}
-	Sweep(t.TempDir(), podman.command) // neither session's folder is here
-	for _, want := range []string{"rm -f c-dead", "rmi --ignore localhost/b:" + dead} {
-		if !slices.Contains(podman.calls, want) {
-			t.Errorf("podman was not asked %q (a dead session's); calls: %q", want, podman.calls)
-		}
-	}
-	for _, never := range []string{"rm -f c-live", "rmi --ignore localhost/a:" + live} {
-		if slices.Contains(podman.calls, never) {
-			t.Errorf("podman was asked %q: a live session's container or image, swept from another base", never)
-		}
-	}
+	podman.check(t, []string{"rm -f c1", "rmi --ignore localhost/a:" + s.ID}, []string{"rm -f c2"})
 }

@@ -135,8 +135,8 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 	}
 	goTest := func(line, run, bench string, pkgs int) func() []string {
 		return func() []string {
-			if c, err := parseGoCommand(line); err != nil || c.run != run || c.bench != bench || len(c.pkgs) != pkgs {
-				return []string{fmt.Sprintf("parseGoCommand(%q) = %+v, %v", line, c, err)}
+			if c, ok := parseGoTest(line); !ok || c.run != run || c.bench != bench || len(c.pkgs) != pkgs {
+				return []string{fmt.Sprintf("parseGoTest(%q) = %+v, %v", line, c, ok)}
 			}
 			return nil
 		}
@@ -167,8 +167,11 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 		// What a reader gets from a table cell's escaped pipe: a backslash
 		// in the pattern, which then matches no test.
 		{"go test: escaped pipe kept", goTest(`go test ./e2e/ -run 'Scenario\|Container' -v`, `Scenario\|Container`, "", 1), ""},
-		{"go test: two packages and -bench", goTest(`go test ./exchange ./cargoconf -run '^$' -bench=. -benchmem`, "^$", ".", 2), ""},
-		{"go test: unterminated quote", goTest(`go test -run 'open`, "", "", 0), "unterminated quote"},
+		{"go test: two packages and -bench", goTest(`go test ./exchange ./cargoconf -run '^$' -bench . -benchmem`, "^$", ".", 2), ""},
+		{"go test: double quotes, default package", goTest(`go test -run "A|B"`, "A|B", "", 1), ""},
+		// An unterminated quote is kept in the pattern, which then
+		// selects no test.
+		{"go test: unterminated quote", goTest(`go test -run 'open`, "'open", "", 1), ""},
 		{"table cell", func() []string { return tableCellProblems("| `go test ./x` | y |\n| `a \\| b` |\n`go test` outside\n") }, "README.md:2: command in a table cell"},
 		{"slug", func() []string {
 			return []string{githubSlug("crates.io set-up"), githubSlug("Pinning, and what it costs")}
@@ -250,11 +253,7 @@ func commandProblems(t *testing.T, d docSet) []string {
 	helps := map[string]string{}
 	tests, flags := 0, 0
 	for _, line := range readmeCommands(d.readme) {
-		c, err := parseGoCommand(line)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("README.md: %q: %v", line, err))
-			continue
-		}
+		c, _ := parseGoTest(line)
 		for _, pkg := range c.pkgs {
 			for _, sel := range []struct {
 				pattern, what string
@@ -269,7 +268,7 @@ func commandProblems(t *testing.T, d docSet) []string {
 				}
 			}
 		}
-		words := c.words
+		words := strings.Fields(line)
 		if len(words) < 3 || words[0] != "go" || words[1] != "run" {
 			continue
 		}
@@ -326,77 +325,39 @@ func readmeCommands(readme string) []string {
 	return out
 }
 
-// goCommand is a command line README.md gives, split into words, with what
-// the checks need of a `go test`: the packages it names (default .) and its
-// -run and -bench patterns.
-type goCommand struct {
-	words, pkgs []string
-	run, bench  string
+// docPatternRE is a -run or -bench flag of a go test command line and its
+// pattern, single- or double-quoted (read as a shell reads it) or bare.
+var docPatternRE = regexp.MustCompile(`\s-(run|bench)[= ](?:'([^']*)'|"([^"]*)"|(\S+))`)
+
+// goTest is what the checks need of a `go test` command line: the packages
+// it names (default .) and its -run and -bench patterns.
+type goTest struct {
+	pkgs       []string
+	run, bench string
 }
 
-// parseGoCommand splits line as a POSIX shell would for the simple quoting
-// README.md uses (single and double quotes, no expansions) and reads a
-// `go test` command's packages and patterns.
-func parseGoCommand(line string) (goCommand, error) {
-	var c goCommand
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(line); i++ {
-		switch ch := line[i]; {
-		case ch == '\'' || ch == '"':
-			j := strings.IndexByte(line[i+1:], ch)
-			if j < 0 {
-				return c, fmt.Errorf("unterminated quote in %q", line)
-			}
-			cur.WriteString(line[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case ch == '\\' && i+1 < len(line):
-			i++
-			cur.WriteByte(line[i])
-			inWord = true
-		case ch == ' ' || ch == '\t':
-			if inWord {
-				c.words = append(c.words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(ch)
-			inWord = true
+// parseGoTest reads a `go test` command line; ok is false for another
+// command.
+func parseGoTest(line string) (c goTest, ok bool) {
+	if !strings.HasPrefix(line, "go test ") {
+		return c, false
+	}
+	for _, m := range docPatternRE.FindAllStringSubmatch(line, -1) {
+		if m[1] == "run" {
+			c.run = m[2] + m[3] + m[4]
+		} else {
+			c.bench = m[2] + m[3] + m[4]
 		}
 	}
-	if inWord {
-		c.words = append(c.words, cur.String())
-	}
-	if len(c.words) < 2 || c.words[0] != "go" || c.words[1] != "test" {
-		return c, nil
-	}
-	for i := 2; i < len(c.words); i++ {
-		w := c.words[i]
-		name, value, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
-		switch {
-		case strings.HasPrefix(w, "-") && (name == "run" || name == "bench"):
-			if !hasValue {
-				if i+1 >= len(c.words) {
-					return c, fmt.Errorf("%q: -%s without a pattern", line, name)
-				}
-				i++
-				value = c.words[i]
-			}
-			if name == "run" {
-				c.run = value
-			} else {
-				c.bench = value
-			}
-		case w == "." || strings.HasPrefix(w, "./"):
+	for _, w := range strings.Fields(docPatternRE.ReplaceAllString(line, " ")) {
+		if w == "." || strings.HasPrefix(w, "./") {
 			c.pkgs = append(c.pkgs, w)
 		}
 	}
 	if len(c.pkgs) == 0 {
 		c.pkgs = []string{"."}
 	}
-	return c, nil
+	return c, true
 }
 
 // goTestList runs `go test -list pattern pkg` at the repository root and
@@ -551,17 +512,17 @@ func readmeContents(readme string) []string {
 }
 
 // contentsProblems checks a table of contents against the headings: every
-// level-2 heading but Contents itself is listed once, in order; a deeper
-// heading may be listed after the level-2 heading it belongs to, in order;
-// nothing else is listed.
+// level-2 heading but Contents itself is listed, in order; a deeper heading
+// may be listed after the level-2 heading it belongs to, in order; nothing
+// else is listed.
 func contentsProblems(links []string, headings []mdHeading) []string {
 	if len(links) == 0 {
 		return []string{`README.md's Contents list has no links (a "## Contents" heading followed by a list of links)`}
 	}
 	var problems []string
-	var sections []mdHeading  // level-2 headings, Contents excluded
-	owner := map[string]int{} // anchor => index in sections of its level-2 heading
-	order := map[string]int{} // anchor => position in the document
+	var sections []mdHeading        // level-2 headings, Contents excluded
+	pos := map[string]int{}         // anchor => index in headings
+	owner := map[string]mdHeading{} // anchor => its level-2 heading
 	for i, h := range headings {
 		if h.Level < 2 || h.Text == "Contents" {
 			continue
@@ -570,34 +531,33 @@ func contentsProblems(links []string, headings []mdHeading) []string {
 			sections = append(sections, h)
 		}
 		if len(sections) > 0 {
-			owner[h.Anchor] = len(sections) - 1
+			owner[h.Anchor] = sections[len(sections)-1]
 		}
-		order[h.Anchor] = i
+		pos[h.Anchor] = i
 	}
-	next, last := 0, -1 // next level-2 heading expected; position of the last link
+	listed := map[string]bool{}
+	last, current := -1, "" // position of the last link; the last section listed
 	for _, l := range links {
 		anchor, ok := strings.CutPrefix(l, "#")
-		pos, known := order[anchor]
+		p, known := pos[anchor]
 		switch {
 		case !ok || !known:
 			problems = append(problems, fmt.Sprintf("Contents lists %s, which is no heading of README.md", l))
 			continue
-		case pos <= last:
+		case p <= last:
 			problems = append(problems, fmt.Sprintf("Contents lists %s out of the headings' order", l))
 			continue
-		case headings[pos].Level == 2:
-			for _, s := range sections[next:owner[anchor]] {
-				problems = append(problems, fmt.Sprintf("Contents does not list %q (line %d)", s.Text, s.Line))
-			}
-			next = owner[anchor] + 1
-		case owner[anchor] != next-1:
-			s := sections[owner[anchor]]
-			problems = append(problems, fmt.Sprintf("Contents lists %s before its section %q (line %d)", l, s.Text, s.Line))
+		case headings[p].Level == 2:
+			listed[anchor], current = true, anchor
+		case owner[anchor].Anchor != current:
+			problems = append(problems, fmt.Sprintf("Contents lists %s before its section %q (line %d)", l, owner[anchor].Text, owner[anchor].Line))
 		}
-		last = pos
+		last = p
 	}
-	for _, s := range sections[next:] {
-		problems = append(problems, fmt.Sprintf("Contents does not list %q (line %d)", s.Text, s.Line))
+	for _, s := range sections {
+		if !listed[s.Anchor] {
+			problems = append(problems, fmt.Sprintf("Contents does not list %q (line %d)", s.Text, s.Line))
+		}
 	}
 	return problems
 }

@@ -70,15 +70,9 @@ var readmeOrder = []string{
 // readmeQuickstartWithin is the line by which the first quickstart starts.
 const readmeQuickstartWithin = 60
 
-// TestReadme: README.md's inputs and outputs tables are action.yml's (names,
-// order, defaults, descriptions), and action.yml's inputs and defaults the
-// code's; every `go test` command it gives runs as written (each -run
-// pattern selects a test, each -bench pattern a benchmark, in every package
-// named); every flag it gives a `go run` command is one the program's -help
-// lists; no command sits in a table cell (a reader copying from the raw file
-// keeps the \| escape); the table of contents lists every section in order
-// and nothing else; the sections keep readmeOrder, and the first quickstart
-// starts within readmeQuickstartWithin lines.
+// TestReadme checks README.md against action.yml and the code, its
+// commands against the tests and programs they run, and its own shape: its
+// table of contents, the order of its sections, no command in a table cell.
 func TestReadme(t *testing.T) {
 	runDocChecks(t, map[string]func(*testing.T, docSet) []string{
 		"tables match action.yml":     readmeTableProblems,
@@ -92,13 +86,9 @@ func TestReadme(t *testing.T) {
 	})
 }
 
-// TestDocs: every reference from examples/ to README.md (`README.md,
-// "Heading"` or `README.md#anchor`) names a heading that exists, and every
-// reference to a docs/ page a page that exists; every link of README.md and
-// of the pages under docs/ resolves (its own #anchors, files, and headings of
-// the Markdown files it links with #anchor); README.md links examples,
-// CHANGELOG.md, LICENSE and every page, and every page links back; and
-// CHANGELOG.md passes changelogProblems with the examples there are.
+// TestDocs checks the references from examples/ to README.md and docs/,
+// the links of README.md and of the pages under docs/, and CHANGELOG.md
+// with the examples there are.
 func TestDocs(t *testing.T) {
 	runDocChecks(t, map[string]func(*testing.T, docSet) []string{
 		"examples' references resolve": exampleRefProblems,

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -462,9 +461,7 @@ func FuzzWorkflowChecker(f *testing.F) {
 		for _, pat := range []string{"examples/*.yml", "examples/composite/action.yml", ".github/workflows/*.yml", "action.yml"} {
 			m, _ := filepath.Glob(filepath.Join(root, pat))
 			for _, file := range m {
-				if b, err := os.ReadFile(file); err == nil {
-					f.Add(string(b))
-				}
+				f.Add(readFile(f, file))
 			}
 		}
 	}

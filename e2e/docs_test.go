@@ -2,19 +2,23 @@ package e2e
 
 // The checks of the documents: README.md against action.yml and the code,
 // the commands it gives against the tests and programs they run, its shape
-// and links, the pages under docs/, the examples' references and
-// CHANGELOG.md. Each check is a row returning the problems it finds; the
-// checkers are proven on small samples in TestDocCheckersCatchMistakes.
+// and contents, the links of README.md and the pages under docs/, the
+// examples' references and CHANGELOG.md. Each check returns the problems it
+// finds; the checkers are proven on small samples in
+// TestDocCheckersCatchMistakes.
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
@@ -38,21 +42,15 @@ var (
 // docSet is the repository's root and its README.md.
 type docSet struct{ root, readme string }
 
-// docCheck is one check of the documents: the problems it finds.
-type docCheck struct {
-	name  string
-	check func(t *testing.T, d docSet) []string
-}
-
-// runDocChecks runs every check as a subtest.
-func runDocChecks(t *testing.T, checks []docCheck) {
+// runDocChecks runs every check as a subtest; each returns its problems.
+func runDocChecks(t *testing.T, checks map[string]func(*testing.T, docSet) []string) {
 	t.Parallel()
 	root := harness.Root(t)
 	d := docSet{root: root, readme: readFile(t, filepath.Join(root, "README.md"))}
-	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
+	for name, check := range checks {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			for _, p := range c.check(t, d) {
+			for _, p := range check(t, d) {
 				t.Error(p)
 			}
 		})
@@ -72,44 +70,30 @@ var readmeOrder = []string{
 // readmeQuickstartWithin is the line by which the first quickstart starts.
 const readmeQuickstartWithin = 60
 
-// TestReadme: README.md's inputs and outputs tables are action.yml's (names,
-// order, defaults, descriptions), and action.yml's inputs and defaults the
-// code's; every `go test` command it gives runs as written (each -run
-// pattern selects a test, each -bench pattern a benchmark, in every package
-// named); every flag it gives a `go run` command is one the program's -help
-// lists; no command sits in a table cell (a reader copying from the raw file
-// keeps the \| escape); the table of contents lists every section in order
-// and nothing else; the sections keep readmeOrder, and the first quickstart
-// starts within readmeQuickstartWithin lines.
+// TestReadme checks README.md against action.yml and the code, its
+// commands against the tests and programs they run, and its own shape: its
+// table of contents, the order of its sections, no command in a table cell.
 func TestReadme(t *testing.T) {
-	runDocChecks(t, []docCheck{
-		{"tables match action.yml", readmeTableProblems},
-		{"action.yml matches the code", func(t *testing.T, _ docSet) []string { return actionConfigProblems(t) }},
-		{"commands run as written", commandProblems},
-		{"no command in a table cell", func(_ *testing.T, d docSet) []string { return tableCellProblems(d.readme) }},
-		{"contents match the headings", func(_ *testing.T, d docSet) []string {
-			links, err := readmeContents(d.readme)
-			if err != nil {
-				return []string{err.Error()}
-			}
-			return contentsProblems(links, mdHeadings(d.readme))
-		}},
-		{"shape", func(_ *testing.T, d docSet) []string { return shapeProblems(mdHeadings(d.readme)) }},
+	runDocChecks(t, map[string]func(*testing.T, docSet) []string{
+		"tables match action.yml":     readmeTableProblems,
+		"action.yml matches the code": func(t *testing.T, _ docSet) []string { return actionConfigProblems(t) },
+		"commands run as written":     commandProblems,
+		"no command in a table cell":  func(_ *testing.T, d docSet) []string { return tableCellProblems(d.readme) },
+		"contents match the headings": func(_ *testing.T, d docSet) []string {
+			return contentsProblems(readmeContents(d.readme), mdHeadings(d.readme))
+		},
+		"sections in order, quickstart": func(_ *testing.T, d docSet) []string { return shapeProblems(mdHeadings(d.readme)) },
 	})
 }
 
-// TestDocs: every reference from examples/ to README.md (`README.md,
-// "Heading"` or `README.md#anchor`) names a heading that exists, and every
-// reference to a docs/ page a page that exists; every link of README.md and
-// of the pages under docs/ resolves (its own #anchors, files, and headings of
-// the Markdown files it links with #anchor); README.md links examples,
-// CHANGELOG.md, LICENSE and every page, and every page links back; and
-// CHANGELOG.md passes changelogProblems with the examples there are.
+// TestDocs checks the references from examples/ to README.md and docs/,
+// the links of README.md and of the pages under docs/, and CHANGELOG.md
+// with the examples there are.
 func TestDocs(t *testing.T) {
-	runDocChecks(t, []docCheck{
-		{"examples' references resolve", exampleRefProblems},
-		{"links resolve", linkProblems},
-		{"changelog", func(t *testing.T, d docSet) []string {
+	runDocChecks(t, map[string]func(*testing.T, docSet) []string{
+		"examples' references resolve": exampleRefProblems,
+		"links resolve":                linkProblems,
+		"changelog": func(t *testing.T, d docSet) []string {
 			entries, err := os.ReadDir(filepath.Join(d.root, "examples"))
 			if err != nil || len(entries) < 2 {
 				return []string{fmt.Sprintf("examples/ holds %d entries (%v); the check proves nothing", len(entries), err)}
@@ -123,7 +107,7 @@ func TestDocs(t *testing.T) {
 				examples = append(examples, name)
 			}
 			return changelogProblems(readFile(t, filepath.Join(d.root, "CHANGELOG.md")), examples)
-		}},
+		},
 	})
 }
 
@@ -141,9 +125,8 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 	}
 	goTest := func(line, run, bench string, pkgs int) func() []string {
 		return func() []string {
-			c, err := parseGoTest(line)
-			if err != nil || c == nil || c.run != run || c.bench != bench || len(c.pkgs) != pkgs {
-				return []string{fmt.Sprintf("parseGoTest(%q) = %+v, %v", line, c, err)}
+			if c, ok := parseGoTest(line); !ok || c.run != run || c.bench != bench || len(c.pkgs) != pkgs {
+				return []string{fmt.Sprintf("parseGoTest(%q) = %+v, %v", line, c, ok)}
 			}
 			return nil
 		}
@@ -163,26 +146,26 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 		{"contents: subsection before its section", contents("#a1", "#a", "#b", "#c"), `lists #a1 before its section "A"`},
 		{"contents: a file", contents("#a", "#b", "#c", "docs/x.md"), "docs/x.md, which is no heading"},
 		{"contents: contents itself", contents("#contents", "#a", "#b", "#c"), "#contents, which is no heading"},
+		{"contents: none", contents(), "Contents list has no links"},
 		{"changelog: good", changelog(head + "### Added\n\n- `a.yml` and `dir/`\n\n### Security\n\n- x\n"), ""},
 		{"changelog: fixed before a release", changelog(head + "### Added\n\n- `a.yml` `dir/`\n\n### Fixed\n\n- y\n"), `a "Fixed" section`},
 		{"changelog: fixed after a release", changelog(head + "### Fixed\n\n- `a.yml` `dir/`\n\n## [1.0.0] - 2026-01-01\n\n### Added\n"), ""},
 		{"changelog: two security sections", changelog(head + "### Security\n\n- `a.yml` `dir/`\n\n### Security\n\n- z\n"), `two "Security" sections`},
-		{"changelog: an example left out", changelog(head + "### Added\n\n- `a.yml`\n"), "does not name the example `dir/`"},
 		{"changelog: an example named only in a release", changelog(head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n"), "does not name the example `dir/`"},
 		{"changelog: no unreleased", changelog("# Changelog\n"), "no \"## [Unreleased]\""},
 		{"go test: quoted pattern", goTest(`go test ./e2e/ -run 'Scenario|Container' -v`, "Scenario|Container", "", 1), ""},
 		// What a reader gets from a table cell's escaped pipe: a backslash
 		// in the pattern, which then matches no test.
 		{"go test: escaped pipe kept", goTest(`go test ./e2e/ -run 'Scenario\|Container' -v`, `Scenario\|Container`, "", 1), ""},
-		{"go test: two packages and -bench", goTest(`go test ./exchange ./cargoconf -run '^$' -bench=. -benchmem`, "^$", ".", 2), ""},
-		{"go test: unterminated quote", goTest(`go test -run 'open`, "", "", 0), "unterminated quote"},
+		{"go test: two packages and -bench", goTest(`go test ./exchange ./cargoconf -run '^$' -bench . -benchmem`, "^$", ".", 2), ""},
+		{"go test: double quotes, default package", goTest(`go test -run "A|B"`, "A|B", "", 1), ""},
+		// An unterminated quote is kept in the pattern, which then
+		// selects no test.
+		{"go test: unterminated quote", goTest(`go test -run 'open`, "'open", "", 1), ""},
 		{"table cell", func() []string { return tableCellProblems("| `go test ./x` | y |\n| `a \\| b` |\n`go test` outside\n") }, "README.md:2: command in a table cell"},
 		{"slug", func() []string {
-			if githubSlug("crates.io set-up") != "cratesio-set-up" || githubSlug("Pinning, and what it costs") != "pinning-and-what-it-costs" {
-				return []string{"githubSlug does not make GitHub's anchors"}
-			}
-			return nil
-		}, ""},
+			return []string{githubSlug("crates.io set-up"), githubSlug("Pinning, and what it costs")}
+		}, "cratesio-set-up\npinning-and-what-it-costs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,37 +185,31 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 // action.yml: same names, order, defaults and descriptions.
 func readmeTableProblems(t *testing.T, d docSet) []string {
 	a := repoAction(t)
+	esc := strings.NewReplacer("|", `\|`).Replace
+	want := map[string][]string{}
+	for _, in := range a.Inputs {
+		def := ""
+		if in.Default != "" {
+			def = "`" + in.Default + "`"
+		}
+		want["inputs"] = append(want["inputs"], "| `"+in.Name+"` | "+def+" | "+esc(in.Description)+" |")
+	}
+	for _, o := range a.Outputs {
+		want["outputs"] = append(want["outputs"], "| `"+o.Name+"` | "+esc(o.Description)+" |")
+	}
 	var problems []string
 	for _, section := range []string{"inputs", "outputs"} {
-		start := strings.Index(d.readme, "<!-- "+section+":begin -->")
-		end := strings.Index(d.readme, "<!-- "+section+":end -->")
-		if start < 0 || end < start {
-			problems = append(problems, "README.md has no "+section+" table markers")
-			continue
-		}
-		var rows, want []string
-		for _, line := range strings.Split(d.readme[start:end], "\n") {
+		_, table, begun := strings.Cut(d.readme, "<!-- "+section+":begin -->")
+		table, _, ended := strings.Cut(table, "<!-- "+section+":end -->")
+		var rows []string
+		for _, line := range strings.Split(table, "\n") {
 			if strings.HasPrefix(line, "| `") {
 				rows = append(rows, line)
 			}
 		}
-		esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-		if section == "outputs" {
-			for _, o := range a.Outputs {
-				want = append(want, "| `"+o.Name+"` | "+esc(o.Description)+" |")
-			}
-		}
-		for _, in := range a.Inputs {
-			if section == "inputs" {
-				def := ""
-				if in.Default != "" {
-					def = "`" + in.Default + "`"
-				}
-				want = append(want, "| `"+in.Name+"` | "+def+" | "+esc(in.Description)+" |")
-			}
-		}
-		if len(want) == 0 || strings.Join(rows, "\n") != strings.Join(want, "\n") {
-			problems = append(problems, fmt.Sprintf("README.md %s table differs from action.yml.\nREADME:\n%s\naction.yml:\n%s", section, strings.Join(rows, "\n"), strings.Join(want, "\n")))
+		if !begun || !ended || !slices.Equal(rows, want[section]) {
+			problems = append(problems, fmt.Sprintf("README.md's %s table (between <!-- %[1]s:begin --> and <!-- %[1]s:end -->) differs from action.yml.\nREADME:\n%s\naction.yml:\n%s",
+				section, strings.Join(rows, "\n"), strings.Join(want[section], "\n")))
 		}
 	}
 	return problems
@@ -251,7 +228,7 @@ func actionConfigProblems(t *testing.T) []string {
 			problems = append(problems, fmt.Sprintf("input %s: action.yml default %q, code default %q", in.Name, in.Default, got))
 		}
 	}
-	if strings.Join(names, " ") != strings.Join(config.Inputs, " ") {
+	if !slices.Equal(names, config.Inputs) {
 		problems = append(problems, fmt.Sprintf("action.yml inputs %v\ncode inputs %v", names, config.Inputs))
 	}
 	return problems
@@ -266,13 +243,8 @@ func commandProblems(t *testing.T, d docSet) []string {
 	helps := map[string]string{}
 	tests, flags := 0, 0
 	for _, line := range readmeCommands(d.readme) {
-		words, err := shellWords(line)
-		c, perr := parseGoTest(line)
-		if err != nil || perr != nil {
-			problems = append(problems, fmt.Sprintf("README.md: %q: %v", line, errors.Join(err, perr)))
-			continue
-		}
-		for _, pkg := range c.packages() {
+		c, _ := parseGoTest(line)
+		for _, pkg := range c.pkgs {
 			for _, sel := range []struct {
 				pattern, what string
 				bench         bool
@@ -286,6 +258,7 @@ func commandProblems(t *testing.T, d docSet) []string {
 				}
 			}
 		}
+		words := strings.Fields(line)
 		if len(words) < 3 || words[0] != "go" || words[1] != "run" {
 			continue
 		}
@@ -317,6 +290,105 @@ func commandProblems(t *testing.T, d docSet) []string {
 	return problems
 }
 
+// readmeCommands returns the commands README.md gives a reader to copy: the
+// lines of fenced sh/bash/console blocks and the inline code spans outside
+// fenced blocks that start with go (a troubleshooting title such as
+// `cannot write the runner's files` is prose), comments after " # " dropped.
+func readmeCommands(readme string) []string {
+	var out []string
+	inFence, shell := false, false
+	for _, line := range strings.Split(readme, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "```"); ok {
+			inFence, shell = !inFence, rest == "sh" || rest == "bash" || rest == "console" || rest == ""
+			continue
+		}
+		if !inFence {
+			for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
+				if strings.HasPrefix(m[1], "go ") {
+					out = append(out, m[1])
+				}
+			}
+		} else if cmd, _, _ := strings.Cut(line, " # "); shell && strings.TrimSpace(cmd) != "" {
+			out = append(out, strings.TrimSpace(cmd))
+		}
+	}
+	return out
+}
+
+// docPatternRE is a -run or -bench flag of a go test command line and its
+// pattern, single- or double-quoted (read as a shell reads it) or bare.
+var docPatternRE = regexp.MustCompile(`\s-(run|bench)[= ](?:'([^']*)'|"([^"]*)"|(\S+))`)
+
+// goTest is what the checks need of a `go test` command line: the packages
+// it names (default .) and its -run and -bench patterns.
+type goTest struct {
+	pkgs       []string
+	run, bench string
+}
+
+// parseGoTest reads a `go test` command line; ok is false for another
+// command.
+func parseGoTest(line string) (c goTest, ok bool) {
+	if !strings.HasPrefix(line, "go test ") {
+		return c, false
+	}
+	for _, m := range docPatternRE.FindAllStringSubmatch(line, -1) {
+		if m[1] == "run" {
+			c.run = m[2] + m[3] + m[4]
+		} else {
+			c.bench = m[2] + m[3] + m[4]
+		}
+	}
+	for _, w := range strings.Fields(docPatternRE.ReplaceAllString(line, " ")) {
+		if w == "." || strings.HasPrefix(w, "./") {
+			c.pkgs = append(c.pkgs, w)
+		}
+	}
+	if len(c.pkgs) == 0 {
+		c.pkgs = []string{"."}
+	}
+	return c, true
+}
+
+// goTestList runs `go test -list pattern pkg` at the repository root and
+// returns the names it lists.
+func goTestList(t *testing.T, root, pattern, pkg string) []string {
+	t.Helper()
+	args := []string{"test", "-list", pattern, pkg}
+	if bi, ok := debug.ReadBuildInfo(); ok && slices.Contains(bi.Settings, debug.BuildSetting{Key: "-race", Value: "true"}) {
+		args = append([]string{"test", "-race"}, args[1:]...) // reuse what this run compiled
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go test -list %q %s: %v\n%s", pattern, pkg, err, out)
+	}
+	var names []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if docTestNameRE.MatchString(l) {
+			names = append(names, l)
+		}
+	}
+	return names
+}
+
+// goRunHelp is what the program pkg prints for -help.
+func goRunHelp(t *testing.T, root, pkg string) string {
+	bin := filepath.Join(t.TempDir(), "prog")
+	if pkg == "." {
+		bin = provBinary(t)
+	} else {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	out, _ := exec.Command(bin, "-help").CombinedOutput() // the exit code is the program's business here
+	return string(out)
+}
+
 // tableCellProblems finds commands in table cells: a command needs its |
 // escaped as \| there, which a reader copying from the raw file keeps;
 // commands belong in code blocks.
@@ -333,6 +405,53 @@ func tableCellProblems(readme string) []string {
 		}
 	}
 	return problems
+}
+
+// mdHeading is one Markdown heading: its level (the number of #), text,
+// GitHub anchor and 1-based line.
+type mdHeading struct {
+	Level        int
+	Text, Anchor string
+	Line         int
+}
+
+// mdHeadings returns a Markdown file's headings in order, skipping lines in
+// fenced code blocks.
+func mdHeadings(md string) []mdHeading {
+	var out []mdHeading
+	inFence := false
+	for n, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inFence = !inFence
+		} else if m := docHeadingRE.FindStringSubmatch(line); m != nil && !inFence {
+			level := len(line) - len(strings.TrimLeft(line, "#"))
+			out = append(out, mdHeading{Level: level, Text: m[1], Anchor: githubSlug(m[1]), Line: n + 1})
+		}
+	}
+	return out
+}
+
+// githubSlug is the anchor GitHub gives a heading.
+func githubSlug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdAnchors returns the set of anchors a Markdown file's headings make.
+func mdAnchors(md string) map[string]bool {
+	out := map[string]bool{}
+	for _, h := range mdHeadings(md) {
+		out[h.Anchor] = true
+	}
+	return out
 }
 
 // shapeProblems checks that the sections of readmeOrder are level-2
@@ -366,6 +485,101 @@ func shapeProblems(headings []mdHeading) []string {
 		problems = append(problems, "README.md's Quickstart has no subsection")
 	case headings[q+1].Line > readmeQuickstartWithin:
 		problems = append(problems, fmt.Sprintf("README.md:%d: the first quickstart (%s) starts after line %d", headings[q+1].Line, headings[q+1].Text, readmeQuickstartWithin))
+	}
+	return problems
+}
+
+// readmeContents returns the links of README.md's table of contents: the
+// list under the "## Contents" heading, up to the next heading.
+func readmeContents(readme string) []string {
+	_, rest, _ := strings.Cut(readme, "\n## Contents\n")
+	rest, _, _ = strings.Cut(rest, "\n#")
+	var links []string
+	for _, m := range docLinkRE.FindAllStringSubmatch(rest, -1) {
+		links = append(links, m[1])
+	}
+	return links
+}
+
+// contentsProblems checks a table of contents against the headings: every
+// level-2 heading but Contents itself is listed, in order; a deeper heading
+// may be listed after the level-2 heading it belongs to, in order; nothing
+// else is listed.
+func contentsProblems(links []string, headings []mdHeading) []string {
+	if len(links) == 0 {
+		return []string{`README.md's Contents list has no links (a "## Contents" heading followed by a list of links)`}
+	}
+	var problems []string
+	var sections []mdHeading        // level-2 headings, Contents excluded
+	pos := map[string]int{}         // anchor => index in headings
+	owner := map[string]mdHeading{} // anchor => its level-2 heading
+	for i, h := range headings {
+		if h.Level < 2 || h.Text == "Contents" {
+			continue
+		}
+		if h.Level == 2 {
+			sections = append(sections, h)
+		}
+		if len(sections) > 0 {
+			owner[h.Anchor] = sections[len(sections)-1]
+		}
+		pos[h.Anchor] = i
+	}
+	listed := map[string]bool{}
+	last, current := -1, "" // position of the last link; the last section listed
+	for _, l := range links {
+		anchor, ok := strings.CutPrefix(l, "#")
+		p, known := pos[anchor]
+		switch {
+		case !ok || !known:
+			problems = append(problems, fmt.Sprintf("Contents lists %s, which is no heading of README.md", l))
+			continue
+		case p <= last:
+			problems = append(problems, fmt.Sprintf("Contents lists %s out of the headings' order", l))
+			continue
+		case headings[p].Level == 2:
+			listed[anchor], current = true, anchor
+		case owner[anchor].Anchor != current:
+			problems = append(problems, fmt.Sprintf("Contents lists %s before its section %q (line %d)", l, owner[anchor].Text, owner[anchor].Line))
+		}
+		last = p
+	}
+	for _, s := range sections {
+		if !listed[s.Anchor] {
+			problems = append(problems, fmt.Sprintf("Contents does not list %q (line %d)", s.Text, s.Line))
+		}
+	}
+	return problems
+}
+
+// changelogProblems checks CHANGELOG.md's text: before the first release
+// (no "## [x.y.z]" section) the Unreleased section describes the first
+// release, so it has no Fixed, Removed or Deprecated section (there is
+// nothing released to fix, remove or deprecate) and no section twice; and
+// it names every example (each file and folder under examples/, by its
+// name relative to examples/).
+func changelogProblems(changelog string, examples []string) []string {
+	_, unreleased, ok := strings.Cut(changelog, "\n## [Unreleased]\n")
+	if !ok {
+		return []string{`CHANGELOG.md has no "## [Unreleased]" section`}
+	}
+	unreleased, _, _ = strings.Cut(unreleased, "\n## ")
+	var problems []string
+	seen := map[string]bool{}
+	for _, m := range docSubheadingRE.FindAllStringSubmatch(unreleased, -1) {
+		kind := strings.TrimSpace(m[1])
+		if seen[kind] {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has two %q sections", kind))
+		}
+		seen[kind] = true
+		if !docReleaseRE.MatchString(changelog) && (kind == "Fixed" || kind == "Removed" || kind == "Deprecated") {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has a %q section, but nothing has been released: describe the first release (Added, Changed, Security)", kind))
+		}
+	}
+	for _, ex := range examples {
+		if !strings.Contains(unreleased, "`"+ex+"`") {
+			problems = append(problems, fmt.Sprintf("CHANGELOG.md does not name the example `%s`", ex))
+		}
 	}
 	return problems
 }
@@ -415,7 +629,9 @@ func exampleRefProblems(t *testing.T, d docSet) []string {
 	return problems
 }
 
-// linkProblems checks the links of README.md and of every page under docs/.
+// linkProblems checks the links of README.md and of every page under docs/
+// (mdLinkProblems), that README.md links examples, CHANGELOG.md, LICENSE
+// and every page, and that every page links back.
 func linkProblems(t *testing.T, d docSet) []string {
 	problems, targets := mdLinkProblems(d.root, "README.md", d.readme)
 	pages, _ := filepath.Glob(filepath.Join(d.root, "docs", "*.md"))
@@ -424,8 +640,7 @@ func linkProblems(t *testing.T, d docSet) []string {
 	}
 	wantLinked := []string{"examples", "CHANGELOG.md", "LICENSE"}
 	for _, p := range pages {
-		rel, _ := filepath.Rel(d.root, p)
-		page := filepath.ToSlash(rel)
+		page := "docs/" + filepath.Base(p)
 		wantLinked = append(wantLinked, page)
 		pp, pt := mdLinkProblems(d.root, page, readFile(t, p))
 		problems = append(problems, pp...)
@@ -439,4 +654,34 @@ func linkProblems(t *testing.T, d docSet) []string {
 		}
 	}
 	return problems
+}
+
+// mdLinkProblems checks every link of the Markdown file rel (relative to
+// root, forward slashes): an in-page #anchor names one of its headings, a
+// relative link names a file or folder that exists, and a relative link to
+// a Markdown file with #anchor names a heading of that file. It returns the
+// problems and the relative targets, resolved against root.
+func mdLinkProblems(root, rel, md string) (problems []string, targets []string) {
+	own := mdAnchors(md)
+	for _, m := range docLinkRE.FindAllStringSubmatch(md, -1) {
+		target := m[1]
+		switch {
+		case strings.HasPrefix(target, "#"):
+			if !own[target[1:]] {
+				problems = append(problems, fmt.Sprintf("%s links to #%s, which no heading of it has", rel, target[1:]))
+			}
+		case strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:"):
+		default:
+			file, anchor, _ := strings.Cut(target, "#")
+			resolved := path.Clean(path.Join(path.Dir(rel), file))
+			targets = append(targets, resolved)
+			full := filepath.Join(root, filepath.FromSlash(resolved))
+			if _, err := os.Stat(full); err != nil {
+				problems = append(problems, fmt.Sprintf("%s links to %s, which does not exist", rel, target))
+			} else if b, err := os.ReadFile(full); anchor != "" && strings.HasSuffix(resolved, ".md") && (err != nil || !mdAnchors(string(b))[anchor]) {
+				problems = append(problems, fmt.Sprintf("%s links to %s, but %s has no heading with anchor #%s", rel, target, resolved, anchor))
+			}
+		}
+	}
+	return problems, targets
 }

@@ -1,20 +1,17 @@
 package e2e
 
 // Checks of the workflows under examples/ and .github/workflows/ and of the
-// composite wrapper examples/composite/action.yml: actionlint passes on every
-// workflow, and every input and output a step of cargo-oidc (or of the
-// composite) uses is declared in the action.yml it runs. actionlint does not
-// read composite actions, and it cannot know which inputs belong to which
-// provider, so the second part is done here on the YAML tree
-// (go.yaml.in/yaml/v3, a test-only dependency, whose nodes keep the order of
-// keys and the line of every node, which the messages point at).
+// composite wrapper examples/composite/action.yml for the project's own
+// rules, which GitHub's parser (.ci/gh-parser: the schemas) and actionlint
+// cannot know: every input a step of cargo-oidc (or of the composite) gives
+// is declared and meant for its provider, every output read is declared,
+// the composite forwards every output, third-party actions are pinned,
+// permissions are the least, and examples skip forks.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"iter"
-	"os"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -48,10 +45,9 @@ func yget(n *yaml.Node, keys ...string) *yaml.Node {
 			return nil
 		}
 		var v *yaml.Node
-		for k, val := range ypairs(n) {
-			if k.Value == key {
-				v = val
-				break
+		for i := 0; i+1 < len(n.Content) && v == nil; i += 2 {
+			if n.Content[i].Value == key {
+				v = n.Content[i+1]
 			}
 		}
 		n = v
@@ -67,21 +63,6 @@ func ystr(n *yaml.Node) string {
 	return n.Value
 }
 
-// ypairs yields the keys and values of a mapping in order (nothing for
-// anything else).
-func ypairs(n *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
-	return func(yield func(*yaml.Node, *yaml.Node) bool) {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if !yield(n.Content[i], n.Content[i+1]) {
-				return
-			}
-		}
-	}
-}
-
 // yitems returns a sequence's items (nil for anything else).
 func yitems(n *yaml.Node) []*yaml.Node {
 	if n == nil || n.Kind != yaml.SequenceNode {
@@ -90,97 +71,22 @@ func yitems(n *yaml.Node) []*yaml.Node {
 	return n.Content
 }
 
-// yscalars calls f for every scalar value under n (mapping keys excluded).
-func yscalars(n *yaml.Node, f func(*yaml.Node)) {
-	switch {
-	case n == nil:
-	case n.Kind == yaml.ScalarNode:
-		f(n)
-	case n.Kind == yaml.MappingNode:
-		for _, v := range ypairs(n) {
-			yscalars(v, f)
-		}
-	case n.Kind == yaml.SequenceNode:
-		for _, it := range n.Content {
-			yscalars(it, f)
-		}
+// workflow is what the checks read of a workflow file.
+type workflow struct {
+	On, Permissions yaml.Node
+	Jobs            map[string]struct {
+		If          string
+		Needs       yaml.Node
+		Permissions map[string]string
+		Steps       []runner.CompositeStep
 	}
 }
 
-// Action metadata and the checks.
-
-// actionSpec is what an action.yml declares.
-type actionSpec struct {
-	File      string
-	Inputs    map[string]inputSpec
-	Outputs   []string
-	Composite *yaml.Node // runs of a composite action
-}
-
-type inputSpec struct {
-	Required   bool
-	HasDefault bool
-	Providers  []string // from a "[jfrog, cloudsmith] ..." description; nil = every provider
-}
-
-var providerTagRE = regexp.MustCompile(`^\[([a-z, -]+)\]`)
-
-// providerTags reads the providers an input belongs to from the start of its
-// description ("[jfrog, cloudsmith] ..."); nil means every provider.
-func providerTags(description string) []string {
-	m := providerTagRE.FindStringSubmatch(description)
-	if m == nil {
-		return nil
-	}
-	var out []string
-	for _, p := range strings.Split(m[1], ",") {
-		out = append(out, strings.TrimSpace(p))
-	}
-	return out
-}
-
-// mainActionSpec is what the repository's action.yml declares, as the
-// runner reads it.
-func mainActionSpec(a *runner.Action) *actionSpec {
-	spec := &actionSpec{File: "action.yml", Inputs: map[string]inputSpec{}}
-	for _, in := range a.Inputs {
-		spec.Inputs[in.Name] = inputSpec{Required: in.Required, HasDefault: in.HasDefault, Providers: providerTags(in.Description)}
-	}
-	for _, o := range a.Outputs {
-		spec.Outputs = append(spec.Outputs, o.Name)
-	}
-	return spec
-}
-
-func readActionSpec(file string, src []byte) (*actionSpec, error) {
-	doc, err := parseYAML(src)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	spec := &actionSpec{File: file, Inputs: map[string]inputSpec{}}
-	for k, d := range ypairs(yget(doc, "inputs")) {
-		spec.Inputs[k.Value] = inputSpec{Required: ystr(yget(d, "required")) == "true", HasDefault: yget(d, "default") != nil,
-			Providers: providerTags(ystr(yget(d, "description")))}
-	}
-	for k := range ypairs(yget(doc, "outputs")) {
-		spec.Outputs = append(spec.Outputs, k.Value)
-	}
-	if runs := yget(doc, "runs"); ystr(yget(runs, "using")) == "composite" {
-		spec.Composite = runs
-	}
-	if len(spec.Inputs) == 0 || len(spec.Outputs) == 0 {
-		return nil, fmt.Errorf("%s: no inputs or no outputs found", file)
-	}
-	return spec, nil
-}
-
-// actionSet maps a step's uses: to the action it runs.
-type actionSet struct {
-	Main, Composite *actionSpec
-}
+// actionSet is the actions of ours a step can run.
+type actionSet struct{ Main, Composite *runner.Action }
 
 // target returns the action a uses: value runs, or nil when it is not ours.
-func (a actionSet) target(uses string) *actionSpec {
+func (a actionSet) target(uses string) *runner.Action {
 	switch {
 	case uses == "./" || uses == "." || strings.HasPrefix(uses, "cargo-oidc/cargo-oidc@"):
 		return a.Main
@@ -190,295 +96,83 @@ func (a actionSet) target(uses string) *actionSpec {
 	return nil
 }
 
+// file is the file that declares x, one of a's actions.
+func (a actionSet) file(x *runner.Action) string {
+	if x == a.Main {
+		return "action.yml"
+	}
+	return "examples/composite/action.yml"
+}
+
 var (
-	stepOutputRE = regexp.MustCompile(`steps\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.([A-Za-z_][A-Za-z0-9_-]*)`)
-	inputsRefRE  = regexp.MustCompile(`inputs\.([A-Za-z_][A-Za-z0-9_-]*)`)
+	providerTagRE = regexp.MustCompile(`^\[([a-z, -]+)\]`)
+	stepOutputRE  = regexp.MustCompile(`steps\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.([A-Za-z_][A-Za-z0-9_-]*)`)
+	inputsRefRE   = regexp.MustCompile(`inputs\.([A-Za-z_][A-Za-z0-9_-]*)`)
+	usesLineRE    = regexp.MustCompile(`^\s*(?:-\s+)?uses:\s*(\S+)(.*)$`)
+	pinnedRE      = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$`)
+	versionRE     = regexp.MustCompile(`^\s+#\s*v\d+(\.\d+)*\b`)
 )
 
-// checkSteps checks a list of steps (a job's, or a composite's runs.steps)
-// and the expressions in scope (the job, or the whole composite action):
-// every with: key of a step running one of our actions is a declared input,
-// no input of another provider is given, required inputs are there, and every
-// steps.<id>.outputs.<name> of such a step is a declared output. own is the
-// action the steps belong to when they are a composite's, for inputs.* refs.
-func checkSteps(where string, steps, scope *yaml.Node, acts actionSet, own *actionSpec) []string {
+// checkSteps checks the steps that run one of our actions: every with: key
+// is a declared input, the required inputs without a default are given, and
+// no input of another provider is given (an input's description starts
+// "[jfrog, cloudsmith] ..."; when the provider is a literal). It records
+// their ids in ids.
+func checkSteps(where string, steps []runner.CompositeStep, acts actionSet, ids map[string]*runner.Action) []string {
 	var problems []string
-	bad := func(line int, format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("%s:%d: %s", where, line, fmt.Sprintf(format, args...)))
-	}
-	ids := map[string]*actionSpec{}
-	if steps == nil || steps.Kind != yaml.SequenceNode {
-		return []string{where + ": no steps"}
-	}
-	for _, st := range steps.Content {
-		uses := ystr(yget(st, "uses"))
-		spec := acts.target(uses)
-		if spec == nil {
+	for _, st := range steps {
+		a := acts.target(st.Uses)
+		if a == nil {
 			continue
 		}
-		if id := ystr(yget(st, "id")); id != "" {
-			ids[id] = spec
+		if st.ID != "" {
+			ids[st.ID] = a
 		}
-		with := yget(st, "with")
-		given := map[string]bool{}
-		if with != nil {
-			if with.Kind != yaml.MappingNode {
-				bad(with.Line, "with: of %s is not a mapping", uses)
-				continue
-			}
-			for k := range ypairs(with) {
-				given[k.Value] = true
-				if _, ok := spec.Inputs[k.Value]; !ok {
-					bad(k.Line, "input %q of %s is not declared in %s", k.Value, uses, spec.File)
-				}
+		declared := map[string]runner.Input{}
+		for _, in := range a.Inputs {
+			declared[in.Name] = in
+			if _, given := st.With[in.Name]; in.Required && !in.HasDefault && !given {
+				problems = append(problems, fmt.Sprintf("%s: required input %q of %s is missing", where, in.Name, st.Uses))
 			}
 		}
-		for name, in := range spec.Inputs {
-			if in.Required && !in.HasDefault && !given[name] {
-				bad(st.Line, "required input %q of %s is missing", name, uses)
-			}
-		}
-		// Provider-specific inputs only with their provider (when the
-		// provider is a literal known one).
-		provider := strings.ToLower(ystr(yget(with, "provider")))
+		provider := strings.ToLower(st.With["provider"])
 		if provider == "artifactory" {
 			provider = "jfrog"
 		}
-		if spec == acts.Main && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io", "codeartifact"}, provider) {
-			for k := range ypairs(with) {
-				in, ok := spec.Inputs[k.Value]
-				if ok && in.Providers != nil && !slices.Contains(in.Providers, provider) {
-					bad(k.Line, "input %q is for %s, not provider %s", k.Value, strings.Join(in.Providers, ", "), provider)
-				}
+		for _, name := range slices.Sorted(maps.Keys(st.With)) {
+			in, ok := declared[name]
+			m := providerTagRE.FindStringSubmatch(in.Description)
+			switch {
+			case !ok:
+				problems = append(problems, fmt.Sprintf("%s: input %q of %s is not declared in %s", where, name, st.Uses, acts.file(a)))
+			case m != nil && slices.Contains([]string{"jfrog", "cloudsmith", "crates-io", "codeartifact", "azure"}, provider) &&
+				!slices.Contains(strings.Split(m[1], ", "), provider):
+				problems = append(problems, fmt.Sprintf("%s: input %q is for %s, not provider %s", where, name, m[1], provider))
 			}
 		}
 	}
-	yscalars(scope, func(n *yaml.Node) {
-		for _, m := range stepOutputRE.FindAllStringSubmatch(n.Value, -1) {
-			spec := ids[m[1]]
-			if spec != nil && !slices.Contains(spec.Outputs, m[2]) {
-				bad(n.Line, "output %q of step %s is not declared in %s", m[2], m[1], spec.File)
-			}
-		}
-		if own != nil {
-			for _, m := range inputsRefRE.FindAllStringSubmatch(n.Value, -1) {
-				if _, ok := own.Inputs[m[1]]; !ok {
-					bad(n.Line, "inputs.%s is not an input of %s", m[1], own.File)
-				}
-			}
-		}
-	})
 	return problems
 }
 
-// checkWorkflow checks every job of a workflow document.
-func checkWorkflow(file string, src []byte, acts actionSet) []string {
-	doc, err := parseYAML(src)
-	if err != nil {
-		return []string{fmt.Sprintf("%s: %v", file, err)}
-	}
-	jobs := yget(doc, "jobs")
-	if jobs == nil || jobs.Kind != yaml.MappingNode {
-		return []string{file + ": no jobs"}
-	}
+// checkRefs checks, line by line, that every steps.<id>.outputs.<name> of
+// a step in ids is one of its action's outputs, and, for a composite action
+// (own), that every inputs.<name> is one of its inputs.
+func checkRefs(file, src string, acts actionSet, ids map[string]*runner.Action, own *runner.Action) []string {
 	var problems []string
-	for id, job := range ypairs(jobs) {
-		if yget(job, "uses") != nil {
-			continue // a reusable workflow call
+	for n, line := range strings.Split(src, "\n") {
+		for _, m := range stepOutputRE.FindAllStringSubmatch(line, -1) {
+			if a := ids[m[1]]; a != nil && !slices.ContainsFunc(a.Outputs, func(o runner.Output) bool { return o.Name == m[2] }) {
+				problems = append(problems, fmt.Sprintf("%s:%d: output %q of step %s is not declared in %s", file, n+1, m[2], m[1], acts.file(a)))
+			}
 		}
-		problems = append(problems, checkSteps(file+" job "+id.Value, yget(job, "steps"), job, acts, nil)...)
-	}
-	return problems
-}
-
-// checkComposite checks a composite action's steps and that it forwards every
-// output of the main action from its cargo-oidc step.
-func checkComposite(file string, src []byte, acts actionSet) []string {
-	spec, err := readActionSpec(file, src)
-	if err != nil {
-		return []string{err.Error()}
-	}
-	if spec.Composite == nil {
-		return []string{file + ": runs.using is not composite"}
-	}
-	doc, _ := parseYAML(src) // parsed without error by readActionSpec
-	steps := yget(spec.Composite, "steps")
-	problems := checkSteps(file, steps, doc, acts, spec)
-	var stepID string
-	for _, st := range yitems(steps) {
-		if acts.target(ystr(yget(st, "uses"))) == acts.Main {
-			stepID = ystr(yget(st, "id"))
-		}
-	}
-	if stepID == "" {
-		return append(problems, file+": no step with an id runs cargo-oidc")
-	}
-	outs := yget(doc, "outputs")
-	for _, name := range acts.Main.Outputs {
-		want := "${{ steps." + stepID + ".outputs." + name + " }}"
-		if got := ystr(yget(outs, name, "value")); got != want {
-			problems = append(problems, fmt.Sprintf("%s: output %q is %q, want it forwarded as %q", file, name, got, want))
+		for _, m := range inputsRefRE.FindAllStringSubmatch(line, -1) {
+			if own != nil && !slices.ContainsFunc(own.Inputs, func(in runner.Input) bool { return in.Name == m[1] }) {
+				problems = append(problems, fmt.Sprintf("%s:%d: inputs.%s is not an input of %s", file, n+1, m[1], file))
+			}
 		}
 	}
 	return problems
 }
-
-// workflowFiles lists the workflows under examples/ and .github/workflows/,
-// relative to root.
-func workflowFiles(t *testing.T, root string) []string {
-	t.Helper()
-	var files []string
-	for _, pat := range []string{"examples/*.yml", "examples/*.yaml", ".github/workflows/*.yml", ".github/workflows/*.yaml"} {
-		m, err := filepath.Glob(filepath.Join(root, pat))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range m {
-			rel, _ := filepath.Rel(root, f)
-			files = append(files, filepath.ToSlash(rel))
-		}
-	}
-	slices.Sort(files)
-	if len(files) == 0 {
-		t.Fatal("no workflows found under examples/ and .github/workflows/")
-	}
-	return files
-}
-
-func loadActions(t *testing.T, root string) actionSet {
-	t.Helper()
-	read := func(rel string) *actionSpec {
-		s, err := readActionSpec(rel, []byte(readFile(t, filepath.Join(root, rel))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	return actionSet{Main: mainActionSpec(repoAction(t)), Composite: read("examples/composite/action.yml")}
-}
-
-// ---------------------------------------------------------------------------
-// Tests.
-
-func TestActionlintWorkflows(t *testing.T) {
-	t.Parallel()
-	root := harness.Root(t)
-	bin, err := exec.LookPath("actionlint")
-	if err != nil {
-		gopath, gerr := exec.Command("go", "env", "GOPATH").Output()
-		cand := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "actionlint")
-		if _, serr := os.Stat(cand); gerr == nil && serr == nil {
-			bin, err = cand, nil
-		}
-	}
-	if err != nil {
-		harness.Require(t, "actionlint", fmt.Errorf("%w; go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12", err))
-	}
-	files := workflowFiles(t, root)
-	cmd := exec.Command(bin, append([]string{"-no-color"}, files...)...)
-	cmd.Dir = root // finds .github/actionlint.yaml
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("actionlint %s: %v\n%s", strings.Join(files, " "), err, out.String())
-	}
-	t.Logf("actionlint passed on %d workflows", len(files))
-}
-
-// TestWorkflows checks every workflow under examples/ and
-// .github/workflows/, and the composite wrapper examples/composite: every
-// input and output a step of cargo-oidc (or of the composite) uses is
-// declared in the action.yml it runs (checkWorkflow, checkComposite), and the
-// composite wraps cargo-oidc/cargo-oidc by a literal uses: and forwards its
-// every output; every third-party action is pinned by a full commit SHA
-// followed by a version comment; every workflow grants nothing at the top;
-// every job that runs the action asks for id-token: write, and in examples
-// for nothing but id-token: write and contents: read, using the published
-// cargo-oidc/cargo-oidc@v1; an example that runs on pull_request skips the
-// cargo-oidc step (or its whole job) for pull requests from forks, which
-// never get an ID token.
-func TestWorkflows(t *testing.T) {
-	t.Parallel()
-	root := harness.Root(t)
-	acts := loadActions(t, root)
-	onPR := 0
-	for _, f := range append(workflowFiles(t, root), "examples/composite/action.yml") {
-		src := []byte(readFile(t, filepath.Join(root, f)))
-		doc, err := parseYAML(src)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		problems := pinnedProblems(f, string(src))
-		if strings.HasSuffix(f, "composite/action.yml") {
-			problems = append(problems, checkComposite(f, src, acts)...)
-			if got := yitems(yget(doc, "runs", "steps")); len(got) == 0 || !strings.HasPrefix(ystr(yget(got[0], "uses")), "cargo-oidc/cargo-oidc@") {
-				problems = append(problems, f+": the composite does not wrap cargo-oidc/cargo-oidc by a literal uses:")
-			}
-		} else {
-			problems = append(problems, checkWorkflow(f, src, acts)...)
-			problems = append(problems, permissionProblems(f, doc, acts)...)
-			fp, pr := forkProblems(f, doc)
-			problems = append(problems, fp...)
-			if pr {
-				onPR++
-			}
-		}
-		for _, p := range problems {
-			t.Error(p)
-		}
-	}
-	if onPR == 0 {
-		t.Error("no example runs on pull_request; the fork check proves nothing")
-	}
-}
-
-// permissionProblems checks the permissions of a workflow and of its jobs.
-func permissionProblems(f string, doc *yaml.Node, acts actionSet) []string {
-	var problems []string
-	if p := yget(doc, "permissions"); p == nil || p.Kind != yaml.MappingNode || len(p.Content) != 0 {
-		problems = append(problems, f+": top-level permissions is not {}")
-	}
-	example := strings.HasPrefix(f, "examples/")
-	usesAction := 0
-	for idNode, job := range ypairs(yget(doc, "jobs")) {
-		id, perms := idNode.Value, yget(job, "permissions")
-		if perms == nil {
-			problems = append(problems, fmt.Sprintf("%s: job %s declares no permissions", f, id))
-			continue
-		}
-		runsAction := false
-		for _, st := range yitems(yget(job, "steps")) {
-			uses := ystr(yget(st, "uses"))
-			if acts.target(uses) != nil {
-				runsAction = true
-				usesAction++
-			}
-			if example && strings.HasPrefix(uses, "cargo-oidc/") && uses != "cargo-oidc/cargo-oidc@v1" {
-				problems = append(problems, fmt.Sprintf("%s: job %s uses %s, want cargo-oidc/cargo-oidc@v1", f, id, uses))
-			}
-		}
-		if runsAction && ystr(yget(perms, "id-token")) != "write" {
-			problems = append(problems, fmt.Sprintf("%s: job %s runs the action without id-token: write", f, id))
-		}
-		got := map[string]string{}
-		for k, v := range ypairs(perms) {
-			got[k.Value] = ystr(v)
-		}
-		if want := map[string]string{"id-token": "write", "contents": "read"}; example && fmt.Sprint(got) != fmt.Sprint(want) {
-			problems = append(problems, fmt.Sprintf("%s: job %s permissions = %v, want %v", f, id, got, want))
-		}
-	}
-	if example && usesAction == 0 {
-		problems = append(problems, f+": the example never runs cargo-oidc")
-	}
-	return problems
-}
-
-var (
-	usesLineRE = regexp.MustCompile(`^\s*(?:-\s+)?uses:\s*(\S+)(.*)$`)
-	pinnedRE   = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$`)
-	versionRE  = regexp.MustCompile(`^\s+#\s*v\d+(\.\d+)*\b`)
-)
 
 // pinnedProblems finds third-party actions not pinned by commit SHA with a
 // version comment.
@@ -497,40 +191,290 @@ func pinnedProblems(f, src string) []string {
 	return problems
 }
 
-// forkProblems checks that an example on pull_request skips cargo-oidc for
-// forks: a job is skipped when its if: says so, when it runs for tags only,
-// or when a job it needs is skipped. It reports whether f runs on
-// pull_request at all.
-func forkProblems(f string, doc *yaml.Node) ([]string, bool) {
-	const forkCheck = "github.event.pull_request.head.repo.full_name == github.repository"
-	on := yget(doc, "on")
-	isPR := func(n *yaml.Node) bool { return ystr(n) == "pull_request" }
-	if !strings.HasPrefix(f, "examples/") || yget(on, "pull_request") == nil && !isPR(on) && !slices.ContainsFunc(yitems(on), isPR) {
-		return nil, false
+// checkWorkflow checks a workflow: pinnedProblems; checkSteps and checkRefs
+// for every step of ours; the workflow grants nothing at the top; every job
+// declares its permissions, and one that runs the action asks for
+// id-token: write; an example asks for id-token: write and contents: read
+// only, runs cargo-oidc/cargo-oidc@v1, and, on pull_request, skips it for
+// pull requests from forks, which never get an ID token (a job is skipped
+// when its if: says so, when it runs for tags only, or when a job it needs
+// is skipped). It reports whether f is an example on pull_request.
+func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onPR bool) {
+	var w workflow
+	if err := yaml.Unmarshal(src, &w); err != nil {
+		return []string{fmt.Sprintf("%s: %v", f, err)}, false
 	}
-	jobs := yget(doc, "jobs")
+	problems = pinnedProblems(f, string(src))
+	if w.Permissions.Kind != yaml.MappingNode || len(w.Permissions.Content) != 0 {
+		problems = append(problems, f+": top-level permissions is not {}")
+	}
+	example := strings.HasPrefix(f, "examples/")
+	isPR := func(n *yaml.Node) bool { return ystr(n) == "pull_request" }
+	onPR = example && (yget(&w.On, "pull_request") != nil || isPR(&w.On) || slices.ContainsFunc(yitems(&w.On), isPR))
+	const forkCheck = "github.event.pull_request.head.repo.full_name == github.repository"
 	skips := map[string]bool{}
 	for changed := true; changed; {
 		changed = false
-		for idNode, job := range ypairs(jobs) {
-			cond := ystr(yget(job, "if"))
-			s := strings.Contains(cond, forkCheck) || strings.Contains(cond, "startsWith(github.ref, 'refs/tags/")
-			needs := yget(job, "needs")
-			for _, n := range append([]*yaml.Node{needs}, yitems(needs)...) {
+		for id, job := range w.Jobs {
+			s := strings.Contains(job.If, forkCheck) || strings.Contains(job.If, "startsWith(github.ref, 'refs/tags/")
+			for _, n := range append([]*yaml.Node{&job.Needs}, yitems(&job.Needs)...) {
 				s = s || skips[ystr(n)]
 			}
-			if s && !skips[idNode.Value] {
-				skips[idNode.Value], changed = true, true
+			if s && !skips[id] {
+				skips[id], changed = true, true
 			}
 		}
 	}
-	var problems []string
-	for idNode, job := range ypairs(jobs) {
-		for _, st := range yitems(yget(job, "steps")) {
-			if strings.HasPrefix(ystr(yget(st, "uses")), "cargo-oidc/") && !skips[idNode.Value] && !strings.Contains(ystr(yget(st, "if")), forkCheck) {
-				problems = append(problems, fmt.Sprintf("%s: job %s runs cargo-oidc on pull_request without skipping forks (if: ... %s)", f, idNode.Value, forkCheck))
+	ids := map[string]*runner.Action{}
+	runsAction := 0
+	for _, id := range slices.Sorted(maps.Keys(w.Jobs)) {
+		job := w.Jobs[id]
+		problems = append(problems, checkSteps(f+" job "+id, job.Steps, acts, ids)...)
+		bad := func(format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("%s: job %s ", f, id)+fmt.Sprintf(format, args...))
+		}
+		ours := slices.ContainsFunc(job.Steps, func(st runner.CompositeStep) bool { return acts.target(st.Uses) != nil })
+		if ours {
+			runsAction++
+		}
+		want := map[string]string{"id-token": "write", "contents": "read"}
+		switch {
+		case job.Permissions == nil:
+			bad("declares no permissions")
+		case ours && job.Permissions["id-token"] != "write":
+			bad("runs the action without id-token: write")
+		case example && !maps.Equal(job.Permissions, want):
+			bad("permissions = %v, want %v", job.Permissions, want)
+		}
+		for _, st := range job.Steps {
+			if example && strings.HasPrefix(st.Uses, "cargo-oidc/") && st.Uses != "cargo-oidc/cargo-oidc@v1" {
+				bad("uses %s, want cargo-oidc/cargo-oidc@v1", st.Uses)
+			}
+			if onPR && strings.HasPrefix(st.Uses, "cargo-oidc/") && !skips[id] && !strings.Contains(st.If, forkCheck) {
+				bad("runs cargo-oidc on pull_request without skipping forks (if: ... %s)", forkCheck)
 			}
 		}
 	}
-	return problems, true
+	if example && runsAction == 0 {
+		problems = append(problems, f+": the example never runs cargo-oidc")
+	}
+	return append(problems, checkRefs(f, string(src), acts, ids, nil)...), onPR
+}
+
+// checkComposite checks a composite action that wraps cargo-oidc: its steps
+// (checkSteps, checkRefs), that it wraps cargo-oidc/cargo-oidc by a literal
+// uses: in a step with an id, and that it forwards every output of the main
+// action from that step.
+func checkComposite(file string, src []byte, acts actionSet) []string {
+	a, err := runner.ParseAction(src)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", file, err)}
+	}
+	ids := map[string]*runner.Action{}
+	problems := append(checkSteps(file, a.Runs.Steps, acts, ids), checkRefs(file, string(src), acts, ids, a)...)
+	i := slices.IndexFunc(a.Runs.Steps, func(st runner.CompositeStep) bool {
+		return strings.HasPrefix(st.Uses, "cargo-oidc/cargo-oidc@") && st.ID != ""
+	})
+	if i < 0 {
+		return append(problems, file+": no step with an id wraps cargo-oidc/cargo-oidc by a literal uses:")
+	}
+	for _, o := range acts.Main.Outputs {
+		want := "${{ steps." + a.Runs.Steps[i].ID + ".outputs." + o.Name + " }}"
+		j := slices.IndexFunc(a.Outputs, func(c runner.Output) bool { return c.Name == o.Name })
+		if j < 0 || a.Outputs[j].Value != want {
+			problems = append(problems, fmt.Sprintf("%s: output %q is not forwarded as %q", file, o.Name, want))
+		}
+	}
+	return problems
+}
+
+// TestActionlintWorkflows runs actionlint on every workflow: expressions'
+// types, shell scripts (with shellcheck), what GitHub's parser leaves alone.
+func TestActionlintWorkflows(t *testing.T) {
+	t.Parallel()
+	root := harness.Root(t)
+	bin := harness.Tool(t, "actionlint", "go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12")
+	files := workflowFiles(t, root)
+	cmd := exec.Command(bin, append([]string{"-no-color"}, files...)...)
+	cmd.Dir = root // finds .github/actionlint.yaml
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("actionlint %s: %v\n%s", strings.Join(files, " "), err, out)
+	}
+}
+
+// workflowFiles lists the workflows under examples/ and .github/workflows/,
+// relative to root.
+func workflowFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var files []string
+	for _, pat := range []string{"examples/*.y*ml", ".github/workflows/*.y*ml"} {
+		m, _ := filepath.Glob(filepath.Join(root, pat))
+		for _, f := range m {
+			rel, _ := filepath.Rel(root, f)
+			files = append(files, filepath.ToSlash(rel))
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no workflows found under examples/ and .github/workflows/")
+	}
+	return files
+}
+
+// TestWorkflows checks every workflow under examples/ and
+// .github/workflows/ (checkWorkflow) and the composite wrapper
+// examples/composite (pinnedProblems, checkComposite).
+func TestWorkflows(t *testing.T) {
+	t.Parallel()
+	root := harness.Root(t)
+	composite, err := runner.LoadAction(filepath.Join(root, "examples/composite/action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := actionSet{Main: repoAction(t), Composite: composite}
+	onPR := 0
+	for _, f := range workflowFiles(t, root) {
+		problems, pr := checkWorkflow(f, []byte(readFile(t, filepath.Join(root, f))), acts)
+		if pr {
+			onPR++
+		}
+		for _, p := range problems {
+			t.Error(p)
+		}
+	}
+	f := "examples/composite/action.yml"
+	src := readFile(t, filepath.Join(root, f))
+	for _, p := range append(pinnedProblems(f, src), checkComposite(f, []byte(src), acts)...) {
+		t.Error(p)
+	}
+	if onPR == 0 {
+		t.Error("no example runs on pull_request; the fork check proves nothing")
+	}
+}
+
+// sampleActions is a small main action and composite for the checkers'
+// in-memory tests.
+func sampleActions(t testing.TB) actionSet {
+	main, err := runner.ParseAction([]byte(`name: action.yml
+description: d
+inputs:
+  provider: {description: p, required: true}
+  url: {description: "[jfrog, cloudsmith, crates-io] u"}
+  repository: {description: "[jfrog, cloudsmith] r"}
+  service-slug: {description: "[cloudsmith] s"}
+  retries: {description: r, default: "3"}
+outputs:
+  token: {description: t}
+  index-url: {description: i}
+runs: {using: docker, image: Dockerfile}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	composite := &runner.Action{Name: "examples/composite/action.yml", Inputs: []runner.Input{{Name: "repository", Required: true}}, Outputs: []runner.Output{{Name: "token"}}}
+	return actionSet{Main: main, Composite: composite}
+}
+
+// TestWorkflowCheckerCatchesMistakes proves the checkers on in-memory
+// samples: each row's problems must hold want ("" = none).
+func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
+	t.Parallel()
+	acts := sampleActions(t)
+	workflow := func(with, run string) string {
+		return `on: push
+permissions: {}
+jobs:
+  j:
+    runs-on: ubuntu-latest
+    permissions: {id-token: write, contents: read}
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+      - id: reg
+        uses: cargo-oidc/cargo-oidc@v1
+        with:
+` + with + `
+      - run: ` + run + "\n"
+	}
+	ok := "          provider: jfrog\n          url: https://x.jfrog.io\n          repository: cargo"
+	uses := func(src, uses string) string { return strings.Replace(src, "cargo-oidc/cargo-oidc@v1", uses, 1) }
+	composite := func(outputs string) string {
+		return "name: c\ndescription: d\ninputs:\n  repository: {description: r, required: true}\noutputs:\n" + outputs + `
+runs:
+  using: composite
+  steps:
+    - uses: cargo-oidc/cargo-oidc@v1
+      id: inner
+      with:
+        provider: jfrog
+        repository: ${{ inputs.repository }}
+`
+	}
+	both := "  token: {description: t, value: '${{ steps.inner.outputs.token }}'}\n  index-url: {description: i, value: '${{ steps.inner.outputs.index-url }}'}"
+	pr := strings.Replace(workflow(ok, "true"), "on: push", "on: pull_request", 1)
+	tests := []struct{ name, file, src, want string }{
+		{"good", "w.yml", workflow(ok, `echo "${{ steps.reg.outputs.token }}"`), ""},
+		{"artifactory alias", "w.yml", workflow("          provider: artifactory\n          repository: cargo", "true"), ""},
+		{"undeclared input", "w.yml", workflow(ok+"\n          registry-nmae: x", "true"), `input "registry-nmae" of cargo-oidc/cargo-oidc@v1 is not declared in action.yml`},
+		{"undeclared output", "w.yml", workflow(ok, `echo ${{ steps.reg.outputs.access-token }}`), `w.yml:15: output "access-token" of step reg is not declared`},
+		{"input of another provider", "w.yml", workflow(ok+"\n          service-slug: ci", "true"), `input "service-slug" is for cloudsmith, not provider jfrog`},
+		{"missing required", "w.yml", workflow("          url: https://x.jfrog.io", "true"), `required input "provider" of cargo-oidc/cargo-oidc@v1 is missing`},
+		{"local uses", "w.yml", uses(workflow(ok+"\n          bogus: 1", "true"), "./"), `input "bogus" of ./ is not declared`},
+		{"composite undeclared input", "w.yml", uses(workflow("          repository: r\n          provider: jfrog", "true"), "./examples/composite"), `input "provider" of ./examples/composite is not declared in examples/composite/action.yml`},
+		{"composite undeclared output", "w.yml", uses(workflow("          repository: r", "echo ${{ steps.reg.outputs.index-url }}"), "./examples/composite"), `output "index-url" of step reg is not declared in examples/composite/action.yml`},
+		{"other actions ignored", "w.yml", uses(workflow("          anything: 1", "true"), "someone/else@11bd71901bbe5b1630ceea73d27597364c9af683 # v1.0.0"), ""},
+		{"not pinned", "w.yml", strings.Replace(workflow(ok, "true"), " # v4.2.2", "", 1), "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 is not pinned"},
+		{"top-level permissions", "w.yml", strings.Replace(workflow(ok, "true"), "permissions: {}", "permissions: read-all", 1), "w.yml: top-level permissions is not {}"},
+		{"no id-token", "w.yml", strings.Replace(workflow(ok, "true"), "id-token: write", "id-token: none", 1), "job j runs the action without id-token: write"},
+		{"example's permissions", "examples/w.yml", strings.Replace(workflow(ok, "true"), "contents: read", "contents: write", 1), "job j permissions = "},
+		{"example not on v1", "examples/w.yml", uses(workflow(ok, "true"), "cargo-oidc/cargo-oidc@main"), "job j uses cargo-oidc/cargo-oidc@main, want cargo-oidc/cargo-oidc@v1"},
+		{"example on pull_request", "examples/w.yml", pr, "job j runs cargo-oidc on pull_request without skipping forks"},
+		{"forks skipped", "examples/w.yml", strings.Replace(pr, "    runs-on:", "    if: github.event.pull_request.head.repo.full_name == github.repository\n    runs-on:", 1), ""},
+		{"composite forwards all", "c.yml", composite(both), ""},
+		{"composite misses one", "c.yml", composite("  token: {description: t, value: '${{ steps.inner.outputs.token }}'}"), `output "index-url" is not forwarded`},
+		{"composite wrong step", "c.yml", composite(strings.Replace(both, "steps.inner.outputs.token", "steps.other.outputs.token", 1)), `output "token" is not forwarded`},
+		{"composite unknown inner output", "c.yml", composite(both + "\n  extra: {description: x, value: '${{ steps.inner.outputs.nope }}'}"), `output "nope" of step inner is not declared in action.yml`},
+		{"composite unknown input", "c.yml", strings.Replace(composite(both), "inputs.repository", "inputs.repo", 1), "inputs.repo is not an input"},
+		{"composite wraps ./", "c.yml", uses(composite(both), "./"), "no step with an id wraps cargo-oidc/cargo-oidc by a literal uses:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			problems, _ := checkWorkflow(tt.file, []byte(tt.src), acts)
+			if tt.file == "c.yml" {
+				problems = checkComposite(tt.file, []byte(tt.src), acts)
+			}
+			got := strings.Join(problems, "\n")
+			switch {
+			case tt.want == "" && got != "":
+				t.Errorf("problems in a good sample:\n%s", got)
+			case tt.want != "" && !strings.Contains(got, tt.want):
+				t.Errorf("problems:\n%s\nwant one saying %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzWorkflowChecker: the checks never panic on any YAML (wrong kinds where
+// mappings or sequences are expected, aliases, empty documents), and every
+// problem names the file it is about.
+func FuzzWorkflowChecker(f *testing.F) {
+	if root, err := harness.RepoRoot(); err == nil {
+		for _, pat := range []string{"examples/*.yml", "examples/composite/action.yml", ".github/workflows/*.yml", "action.yml"} {
+			m, _ := filepath.Glob(filepath.Join(root, pat))
+			for _, file := range m {
+				f.Add(readFile(f, file))
+			}
+		}
+	}
+	f.Add("jobs:\n  j:\n    steps:\n      - uses: ./\n        with: [a]\n")
+	f.Add("jobs:\n  j:\n    steps: &s\n      - uses: ./\n        id: x\n  k:\n    steps: *s\n")
+	f.Add("inputs: {a: {}}\noutputs: {b: 1}\nruns: {using: composite, steps: {}}\n")
+	acts := sampleActions(f)
+	f.Fuzz(func(t *testing.T, src string) {
+		problems, _ := checkWorkflow("w.yml", []byte(src), acts)
+		for _, p := range append(problems, checkComposite("c.yml", []byte(src), acts)...) {
+			if !strings.HasPrefix(p, "w.yml") && !strings.HasPrefix(p, "c.yml") {
+				t.Fatalf("problem without its file: %q", p)
+			}
+		}
+	})
 }

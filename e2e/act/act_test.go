@@ -3,15 +3,17 @@ package act
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	actharness "github.com/cargo-oidc/cargo-oidc/e2e/internal/act"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
@@ -25,10 +27,10 @@ import (
 var actionFiles = []string{"action.yml", "Dockerfile", "go.mod", "go.sum", "main.go", "exchange", "cargoconf", "internal"}
 
 // buildWorkflow is the one job whose `uses: ./` act builds from the
-// repository's Dockerfile itself, as GitHub's runner does for a
-// Dockerfile action: the action, a later step that reads its outputs and
-// environment, and cargo fetch with only what the action exported.
-// @NAME@ are filled in by the test.
+// repository's Dockerfile itself, as GitHub's runner does for a Dockerfile
+// action: the action, a later step that reads its outputs and environment,
+// and cargo fetch with only what the action exported. @NAME@ are filled in
+// by the test.
 const buildWorkflow = `name: act-build
 on: push
 permissions:
@@ -42,14 +44,23 @@ jobs:
         id: reg
         with:
           @JFROG@
-@FETCH@
+      - name: read the outputs
+        run: |
+@ECHO_REG@
+          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
+      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
+      - name: cargo fetch
+        working-directory: crate
+        env:
+          CARGO_HTTP_CAINFO: @CA@
+        run: cargo fetch && echo "FETCH=ok"
 `
 
 // prebuiltWorkflow runs, from the image built once, what only a second
-// runner proves: a composite action wrapping the container action and
-// forwarding its outputs, the organisation wrapper of examples/composite,
-// and settings act's layout cannot deliver (provider mode needs a HOME
-// shared with later steps, a credentials file under runner.temp needs
+// runner proves: the organisation wrapper of examples/composite (a
+// composite action wrapping the container action and forwarding its
+// outputs), and settings act's layout cannot deliver (provider mode needs a
+// HOME shared with later steps, a credentials file under runner.temp needs
 // runner.temp mounted). act runs the two jobs at once.
 const prebuiltWorkflow = `name: act-prebuilt
 on: push
@@ -60,19 +71,10 @@ jobs:
   wrap:
     runs-on: ubuntu-latest
     steps:
-      - uses: ./.github/actions/wrap
-        id: wrap
-        with:
-          url: @JFROG_URL@
-          provider-name: @PROVIDER@
-          repository: @REPO@
-      - name: read the wrapper's outputs
-        run: |
-@ECHO_WRAP@
       - uses: ./.github/actions/setup-cargo-registry
         id: org
         with:
-          url: @JFROG_URL@
+          url: @URL@
           provider-name: @PROVIDER@
           repository: @REPO@
       - name: read the example wrapper's outputs
@@ -96,31 +98,6 @@ jobs:
       - run: echo "OUTCOMES=${{ steps.provider.outcome }},${{ steps.temp.outcome }}"
 `
 
-// refusedWorkflow uses a container action whose runs.args names the github
-// context, as cargo-oidc's action.yml once did.
-const refusedWorkflow = `name: act-refused
-on: push
-jobs:
-  refused:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: ./.github/actions/refused
-`
-
-// refusedAction is a container action GitHub's runner refuses to load.
-const refusedAction = `name: refused
-description: runs.args may use the inputs context only.
-inputs:
-  host-temp:
-    default: ${{ runner.temp }}
-runs:
-  using: docker
-  image: Dockerfile
-  args:
-    - --host-workspace=${{ github.workspace }}
-    - --host-temp=${{ inputs.host-temp }}
-`
-
 // TestAct runs the action through nektos/act over Podman's Docker API: once
 // with act building the repository's Dockerfile itself (`uses: ./`), then
 // from the image built once per run for everything else.
@@ -130,54 +107,42 @@ func TestAct(t *testing.T) {
 	image := actionImage(t, sh)
 	start := time.Now()
 	root := harness.Root(t)
-	caDir := t.TempDir()
-	s := fakes.StartT(t, fakes.Options{Dir: caDir})
+	s := fakes.StartT(t, fakes.Options{Dir: t.TempDir()})
 	action, err := runner.LoadAction(filepath.Join(root, "action.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := jfrogFill(s, "@CA@", s.CAFile,
-		"@ECHO_REG@", echoOutputs(action, "reg", "OUT"), "@ECHO_WRAP@", echoOutputs(action, "wrap", "WRAP"),
-		"@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
-	built := makeRepo(t, root, action, "")
-	writeFile(t, filepath.Join(built, ".github/workflows/build.yml"), fill.Replace(withFetch(buildWorkflow)))
-	prebuilt := makeRepo(t, root, action, image)
-	writeFile(t, filepath.Join(prebuilt, ".github/workflows/prebuilt.yml"), fill.Replace(prebuiltWorkflow))
-	writeFile(t, filepath.Join(prebuilt, ".github/workflows/refused.yml"), refusedWorkflow)
-	writeFile(t, filepath.Join(prebuilt, ".github/actions/refused/action.yml"), refusedAction)
-	writeFile(t, filepath.Join(prebuilt, ".github/actions/refused/Dockerfile"), "FROM scratch\n")
-	for _, repo := range []string{built, prebuilt} {
-		ctx, cancel := harness.Context(t.Context(), t, "git init of "+repo, time.Minute)
-		err := actharness.InitRepo(ctx, repo)
-		cancel()
-		if err != nil {
-			t.Fatal(harness.Err(ctx, err))
+	in := s.JFrogInputs()
+	jfrog := fmt.Sprintf("provider: jfrog\n          url: %s\n          provider-name: %s\n          repository: %s", in["url"], in["provider-name"], in["repository"])
+	fill := strings.NewReplacer("@JFROG@", jfrog, "@URL@", in["url"], "@PROVIDER@", in["provider-name"], "@REPO@", in["repository"], "@CA@", s.CAFile,
+		"@ECHO_REG@", echoOutputs(action, "reg", "OUT"), "@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
+	built := makeRepo(t, root, "", fill.Replace(buildWorkflow))
+	prebuilt := makeRepo(t, root, image, fill.Replace(prebuiltWorkflow))
+
+	// checkOutputs: a later step printed every output of the action as
+	// PREFIX_<name>, the token masked.
+	want := map[string]string{"token": "***", "registry-name": "artifactory", "index-url": s.JFrogIndex, "config-file": "", "credentials-file": ""}
+	checkOutputs := func(t *testing.T, res *actharness.Result, prefix string) {
+		for _, out := range action.Outputs {
+			got, ok := res.Value(prefix + "_" + out.Name)
+			switch w, fixed := want[out.Name]; {
+			case !ok:
+				t.Errorf("%s_%s: a later step did not print the output", prefix, out.Name)
+			case fixed && got != w:
+				t.Errorf("%s_%s = %q, want %q", prefix, out.Name, got, w)
+			case out.Name == "expires-at" && !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(got):
+				t.Errorf("%s_expires-at %q is not RFC 3339", prefix, got)
+			}
 		}
 	}
-
-	run := func(t *testing.T, repo, workflow, job string) *actharness.Result {
-		t.Helper()
-		return runAct(t, sh, s, actharness.Run{Dir: repo, Workflow: ".github/workflows/" + workflow, Job: job})
-	}
-
 	var logs []*actharness.Result
 	t.Run("act builds the Dockerfile", func(t *testing.T) {
-		res := run(t, built, "build.yml", "build")
+		res := runAct(t, sh, s, built)
 		logs = append(logs, res)
 		if res.Failed() {
 			t.Fatalf("the job failed:\n%s", tail(res))
 		}
-		want := map[string]string{"token": "***", "registry-name": "artifactory", "index-url": s.JFrogIndex,
-			"config-file": "", "credentials-file": ""}
-		for _, out := range action.Outputs {
-			got, ok := res.Value("OUT_" + out.Name)
-			switch w, fixed := want[out.Name]; {
-			case !ok:
-				t.Errorf("OUT_%s: a later step did not print the output", out.Name)
-			case fixed && got != w:
-				t.Errorf("OUT_%s = %q, want %q", out.Name, got, w)
-			}
-		}
+		checkOutputs(t, res, "OUT")
 		for key, want := range map[string]string{"ENV_TOKEN_SET": "yes", "FETCH": "ok"} {
 			if got, _ := res.Value(key); got != want {
 				t.Errorf("%s = %q, want %q", key, got, want)
@@ -190,9 +155,9 @@ func TestAct(t *testing.T) {
 		}
 	})
 
-	t.Run("prebuilt: composite wrappers and act's layout", func(t *testing.T) {
+	t.Run("prebuilt: the example wrapper and act's layout", func(t *testing.T) {
 		before := s.Store.Exchanges("")
-		res := run(t, prebuilt, "prebuilt.yml", "")
+		res := runAct(t, sh, s, prebuilt)
 		logs = append(logs, res)
 		if res.Failed() {
 			t.Fatalf("a job failed:\n%s", tail(res))
@@ -200,21 +165,7 @@ func TestAct(t *testing.T) {
 		if n := strings.Count(res.Output, "docker build"); n != 0 || !strings.Contains(res.Output, image) {
 			t.Errorf("act built the action %d times, or never named the prebuilt image %s:\n%s", n, image, tail(res))
 		}
-		for _, prefix := range []string{"WRAP", "ORG"} {
-			for _, out := range action.Outputs {
-				got, ok := res.Value(prefix + "_" + out.Name)
-				switch {
-				case !ok:
-					t.Errorf("%s_%s: a later step did not print the output", prefix, out.Name)
-				case out.Name == "token" && got != "***":
-					t.Errorf("%s_token = %q, want it masked", prefix, got)
-				case out.Name == "expires-at" && !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(got):
-					t.Errorf("%s_expires-at %q is not RFC 3339", prefix, got)
-				case out.Name == "index-url" && got != s.JFrogIndex:
-					t.Errorf("%s_index-url = %q, want %q: the wrapper did not forward it", prefix, got, s.JFrogIndex)
-				}
-			}
-		}
+		checkOutputs(t, res, "ORG")
 		if got, _ := res.Value("OUTCOMES"); got != "failure,failure" {
 			t.Errorf("outcomes %q, want failure,failure:\n%s", got, tail(res))
 		}
@@ -226,37 +177,35 @@ func TestAct(t *testing.T) {
 				t.Errorf("no annotation %q:\n%s", want, tail(res))
 			}
 		}
-		// The two wrappers exchange once each; the act-layout checks
-		// come before any exchange.
-		if n := s.Store.Exchanges("") - before; n != 2 {
-			t.Errorf("%d exchanges, want 2 (one per wrapper, none for the refused settings)", n)
+		// The act-layout checks come before any exchange.
+		if n := s.Store.Exchanges("") - before; n != 1 {
+			t.Errorf("%d exchanges, want 1 (the wrapper's, none for the refused settings)", n)
 		}
 	})
 
-	// The emulation and act agree on what the runner refuses to load.
-	t.Run("disallowed context", func(t *testing.T) {
-		_, err := runner.LoadAction(filepath.Join(prebuilt, ".github/actions/refused/action.yml"))
-		if err == nil || !strings.Contains(err.Error(), "runs.args[0]: Unrecognized named-value: 'github'") {
-			t.Errorf("the emulation loaded it: %v", err)
+	// One exchange per job that ran one: 2 ID tokens and 2 access tokens
+	// at least.
+	t.Run("no secret in any log", func(t *testing.T) {
+		secrets := s.Store.Secrets()
+		if len(secrets) < 4 {
+			t.Fatalf("the fakes issued %d secrets, want at least 4", len(secrets))
 		}
-		res := run(t, prebuilt, "refused.yml", "refused")
-		logs = append(logs, res)
-		if !res.Failed() || !strings.Contains(res.Output, "Unknown Variable Access github") {
-			t.Errorf("act did not refuse runs.args with the github context:\n%s", tail(res))
+		for i, res := range logs {
+			for _, sec := range secrets {
+				if strings.Contains(res.Output, sec) {
+					t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
+				}
+			}
 		}
 	})
-
-	// One exchange in the built job, one per wrapper: 3 ID tokens and 3
-	// access tokens at least.
-	t.Run("no secret in any log", func(t *testing.T) { noSecretIn(t, s, logs, 6) })
 	fmt.Printf("e2e act: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
 }
 
-// makeRepo lays out a repository act runs: the action's files (with
-// runs.image pointed at image unless it is empty), a composite action
-// wrapping it, examples/composite with its uses: pointed at ./, and a
-// crate depending on the registry.
-func makeRepo(t *testing.T, root string, action *runner.Action, image string) string {
+// makeRepo lays out a git repository act runs workflow in
+// (.github/workflows/act.yml): the action's files (with runs.image pointed
+// at image unless it is empty), examples/composite with its uses: pointed
+// at ./, and a crate depending on the registry.
+func makeRepo(t *testing.T, root, image, workflow string) string {
 	t.Helper()
 	repo := filepath.Join(t.TempDir(), "repo")
 	if err := actharness.CopyFiles(root, repo, actionFiles...); err != nil {
@@ -267,52 +216,25 @@ func makeRepo(t *testing.T, root string, action *runner.Action, image string) st
 			t.Fatal(err)
 		}
 	}
-	var outs strings.Builder
-	for _, o := range action.Outputs {
-		fmt.Fprintf(&outs, "  %s:\n    description: %q\n    value: ${{ steps.inner.outputs.%s }}\n", o.Name, o.Description, o.Name)
-	}
-	writeFile(t, filepath.Join(repo, ".github/actions/wrap/action.yml"), `name: wrap
-description: A composite action around cargo-oidc that forwards every output.
-inputs:
-  url:
-    required: true
-  provider-name:
-    required: true
-  repository:
-    required: true
-outputs:
-`+outs.String()+`runs:
-  using: composite
-  steps:
-    - uses: ./
-      id: inner
-      with:
-        provider: jfrog
-        url: ${{ inputs.url }}
-        provider-name: ${{ inputs.provider-name }}
-        repository: ${{ inputs.repository }}
-`)
 	example, err := os.ReadFile(filepath.Join(root, "examples/composite/action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	local := strings.Replace(string(example), "uses: cargo-oidc/cargo-oidc@v1", "uses: ./", 1)
-	if local == string(example) {
+	if err != nil || local == string(example) {
 		t.Fatal("examples/composite/action.yml has no `uses: cargo-oidc/cargo-oidc@v1` line to point at ./")
 	}
-	writeFile(t, filepath.Join(repo, ".github/actions/setup-cargo-registry/action.yml"), local)
-	// The emulation holds both composite actions to the runner's rules too.
-	for _, p := range []string{".github/actions/wrap/action.yml", ".github/actions/setup-cargo-registry/action.yml"} {
-		if _, err := runner.LoadAction(filepath.Join(repo, p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	manifest := func(name, dep string) string {
-		return fmt.Sprintf("[package]\nname = %q\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n%s\n", name, dep)
-	}
 	dep := fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }", fakes.DefaultCrate, fakes.DefaultCrateVersion)
-	writeFile(t, filepath.Join(repo, "crate/Cargo.toml"), manifest("act-e2e", dep))
-	writeFile(t, filepath.Join(repo, "crate/src/lib.rs"), "")
+	for name, data := range map[string]string{
+		".github/actions/setup-cargo-registry/action.yml": local,
+		".github/workflows/act.yml":                       workflow,
+		"crate/Cargo.toml":                                "[package]\nname = \"act-e2e\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n" + dep + "\n",
+		"crate/src/lib.rs":                                "",
+	} {
+		writeFile(t, filepath.Join(repo, name), data)
+	}
+	ctx, cancel := harness.Context(t.Context(), t, "git init of "+repo, time.Minute)
+	defer cancel()
+	if err := actharness.InitRepo(ctx, repo); err != nil {
+		t.Fatal(harness.Err(ctx, err))
+	}
 	return repo
 }
 
@@ -324,34 +246,6 @@ func echoOutputs(a *runner.Action, id, prefix string) string {
 		fmt.Fprintf(&b, "          echo \"%s_%s=${{ steps.%s.outputs.%s }}\"\n", prefix, o.Name, id, o.Name)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
-}
-
-// fetchSteps follow a JFrog step with id reg: one prints its outputs
-// (@ECHO_REG@) and whether the token reached the environment
-// (ENV_TOKEN_SET=yes), then cargo fetch with only what it exported
-// (FETCH=ok). They stand for @FETCH@ in a workflow (withFetch).
-const fetchSteps = `      - name: read the outputs
-        run: |
-@ECHO_REG@
-          echo "ENV_TOKEN_SET=${CARGO_REGISTRIES_ARTIFACTORY_TOKEN:+yes}"
-      - run: echo /opt/rust/bin >> "$GITHUB_PATH"
-      - name: cargo fetch
-        working-directory: crate
-        env:
-          CARGO_HTTP_CAINFO: @CA@
-        run: cargo fetch && echo "FETCH=ok"`
-
-// withFetch puts fetchSteps in place of @FETCH@ in workflow.
-func withFetch(workflow string) string { return strings.Replace(workflow, "@FETCH@", fetchSteps, 1) }
-
-// jfrogFill replaces @JFROG_URL@, @PROVIDER@, @REPO@ and @JFROG@ (the
-// four with: lines of a JFrog step, at the workflows' indentation) with the
-// stack's values, and then the pairs of more.
-func jfrogFill(s *fakes.Stack, more ...string) *strings.Replacer {
-	_, rest, _ := strings.Cut(s.JFrogIndex, "/api/cargo/")
-	repo, _, _ := strings.Cut(rest, "/")
-	with := fmt.Sprintf("provider: jfrog\n          url: %s\n          provider-name: %s\n          repository: %s", s.JFrogURL, s.JFrog.ProviderName, repo)
-	return strings.NewReplacer(append([]string{"@JFROG@", with, "@JFROG_URL@", s.JFrogURL, "@PROVIDER@", s.JFrog.ProviderName, "@REPO@", repo}, more...)...)
 }
 
 func writeFile(t *testing.T, path, data string) {
@@ -372,6 +266,185 @@ func tail(res *actharness.Result) string {
 		return "...\n" + res.Output[len(res.Output)-6000:]
 	}
 	return res.Output
+}
+
+// ciWorkflow is the workflow whose setup job TestActCIMatrix runs, read from
+// the working tree as it is, so a change to the job is what gets tested.
+const ciWorkflow = ".github/workflows/ci.yml"
+
+// TestActCIMatrix runs the setup job of .github/workflows/ci.yml (the
+// matrix over ubuntu-latest, macos-latest and windows-latest) under act, for
+// ubuntu-latest: the unit tests, the release mirror, the fakes started with
+// fakeserver -background, the composite action setup/ in provider mode with
+// crates.io replaced, setup for crates.io with a credentials file under
+// runner.temp, cargo fetch, setup/post and the job's own check that the
+// token was revoked and the files removed.
+//
+// The steps that need the internet (actions/checkout, actions/setup-go)
+// are skipped by the job under act (if: ${{ !env.ACT }}); this test
+// provides their result: the workspace is a copy of the working tree, and
+// Go, its module and build caches, the Rust toolchain, curl and git come
+// from this machine, mounted into the job (read-only but for the build
+// cache).
+func TestActCIMatrix(t *testing.T) {
+	// Not parallel: every act run keeps the two cores busy on its own.
+	sh := actRunner(t)
+	curl, err := exec.LookPath("curl")
+	harness.Require(t, "curl", err)
+	goBin, err := exec.LookPath("go")
+	harness.Require(t, "go", err)
+	// The unit tests of internal/release need git under CI=true; the job
+	// image has none.
+	git, err := exec.LookPath("git")
+	harness.Require(t, "git", err)
+	gitCore, err := exec.CommandContext(t.Context(), git, "--exec-path").Output()
+	harness.Require(t, "git --exec-path", err)
+	libDir := "/usr/lib/" + map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH] + "-linux-gnu"
+	if _, err := os.Stat(libDir); err != nil {
+		t.Skipf("skipping: %s (curl's libraries) not found: %v", libDir, err)
+	}
+	out, err := exec.CommandContext(t.Context(), goBin, "env", "GOROOT", "GOMODCACHE", "GOCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	goEnv := strings.Split(strings.TrimSpace(string(out)), "\n") // GOROOT, GOMODCACHE, GOCACHE
+	if len(goEnv) != 3 {
+		t.Fatalf("go env printed %q", out)
+	}
+
+	start := time.Now()
+	ctx, cancel := harness.Context(t.Context(), t, "copying the working tree for act", 2*time.Minute)
+	defer cancel()
+	root := harness.Root(t)
+	workflow := filepath.Join(root, ciWorkflow)
+
+	// The checkout: the working tree's files (tracked and new, not
+	// ignored), in a git repository of their own, as actions/checkout
+	// would give them. The job writes into it (setup/SHA256SUMS,
+	// .cargo/config.toml), never into the working tree.
+	repo := filepath.Join(t.TempDir(), "repo")
+	ls := exec.CommandContext(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	ls.Dir = root
+	list, err := ls.Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", harness.Err(ctx, err))
+	}
+	var files []string
+	for _, f := range strings.Split(strings.TrimSuffix(string(list), "\x00"), "\x00") {
+		if fi, err := os.Lstat(filepath.Join(root, f)); err == nil && fi.Mode().IsRegular() {
+			files = append(files, f)
+		}
+	}
+	if err := actharness.CopyFiles(root, repo, files...); err != nil {
+		t.Fatal(err)
+	}
+	if err := actharness.InitRepo(ctx, repo); err != nil {
+		t.Fatal(harness.Err(ctx, err))
+	}
+
+	res, err := sh.runner.Run(t.Context(), actharness.Run{
+		Dir: repo, Workflow: workflow, Job: "setup",
+		Matrix:            map[string]string{"os": "ubuntu-latest"},
+		LocalRepositories: stubRemoteActions(t, workflow, "setup"),
+		Env: map[string]string{
+			"PATH":    filepath.Join(goEnv[0], "bin") + ":/opt/rust/bin:" + actharness.JobPATH,
+			"GOCACHE": goEnv[2], "GOMODCACHE": goEnv[1],
+			// No network and no git in the job: the module cache has
+			// every module, and there is no VCS information to stamp.
+			"GOPROXY": "off", "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0",
+		},
+		Mounts: []actharness.Mount{
+			{Host: goEnv[0], Container: goEnv[0], ReadOnly: true},
+			{Host: goEnv[1], Container: goEnv[1], ReadOnly: true},
+			{Host: goEnv[2], Container: goEnv[2]},
+			{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true},
+			{Host: curl, Container: "/usr/local/bin/curl", ReadOnly: true},
+			{Host: git, Container: "/usr/local/bin/git", ReadOnly: true},
+			{Host: strings.TrimSpace(string(gitCore)), Container: strings.TrimSpace(string(gitCore)), ReadOnly: true},
+			{Host: libDir, Container: libDir, ReadOnly: true},
+		},
+		Timeout: harness.Budget(t, 8*time.Minute),
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, tail(res))
+	}
+	t.Logf("act %s (job setup, os ubuntu-latest): exit %d in %s", ciWorkflow, res.ExitCode, res.Duration.Round(10*time.Millisecond))
+	if res.Failed() {
+		t.Fatalf("the job failed:\n%s", tail(res))
+	}
+
+	want := map[string]string{
+		"CHECK_INDEX": "ok", "CHECK_CONFIG": "ok", "CHECK_PROVIDER": "set", "CHECK_JFROG_TOKEN": "",
+		"CHECK_CRATES_IO_TOKEN": "set", "CHECK_CREDENTIALS": "present", "CHECK_FETCH": "ok",
+		"CHECK_REVOCATIONS": "1", "CHECK_LIVE_CRATES_IO_TOKENS": "0", "CHECK_CRATES_IO_EXCHANGES": "1",
+		"CHECK_JFROG_EXCHANGES": "1", "CHECK_REGISTRY_SAW_THE_PROVIDERS_TOKEN": "yes", "CHECK_CREDENTIALS_AFTER": "removed", "CHECK_SETUP_STATE_AFTER": "removed",
+	}
+	for key, w := range want {
+		if got, ok := res.Value(key); !ok || got != w {
+			t.Errorf("%s = %q (printed %v), want %q", key, got, ok, w)
+		}
+	}
+	for _, w := range []string{
+		"ok  \tgithub.com/cargo-oidc/cargo-oidc/exchange", // the unit tests ran
+		"ok  \tgithub.com/cargo-oidc/cargo-oidc/cargoconf",
+		"wrote SHA256SUMS and VERSION under setup", // the mirror
+		"matches",                        // setup.sh checked the download
+		"fakeserver: started, pid",       // the fakes
+		"Downloaded " + "e2e-dep v1.0.0", // cargo fetch through the provider
+		"stopping",                       // the fakes stopped
+	} {
+		if !strings.Contains(res.Output, w) {
+			t.Errorf("the log lacks %q", w)
+		}
+	}
+	// A JWT (ID tokens, JFrog's tokens), a crates.io token, the request token.
+	for _, secret := range []string{"eyJ", "cio_tp_", "req_"} {
+		for i, line := range strings.Split(res.Output, "\n") {
+			if j := strings.Index(line, secret); j >= 0 {
+				t.Errorf("line %d of the act log shows a secret starting %q: %s[...]", i+1, secret, line[:j+len(secret)])
+			}
+		}
+	}
+	t.Logf("e2e act ci.yml setup job: %s in all", time.Since(start).Round(100*time.Millisecond))
+}
+
+// stubRemoteActions checks that every step of job that uses a remote
+// action is skipped under act (if: ${{ !env.ACT }}) and returns, for act's
+// --local-repository, a stub folder for each: act fetches a job's actions
+// before its first step, skipped ones included. A stub fails if it runs.
+func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(workflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Jobs map[string]struct {
+			Steps []struct{ Uses, If string } `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", workflow, err)
+	}
+	steps := doc.Jobs[job].Steps
+	if len(steps) == 0 {
+		t.Fatalf("%s has no job %q with steps", workflow, job)
+	}
+	stubs := map[string]string{}
+	for i, st := range steps {
+		if st.Uses == "" || strings.HasPrefix(st.Uses, "./") {
+			continue
+		}
+		if strings.ReplaceAll(st.If, " ", "") != "${{!env.ACT}}" {
+			t.Fatalf("%s: step %d of job %s uses %s, which needs the internet, but has if: %q; want if: ${{ !env.ACT }}, and this test providing its result",
+				workflow, i+1, job, st.Uses, st.If)
+		}
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "action.yml"), fmt.Sprintf("name: stub\ndescription: stands in for %s under act, where the job skips it\nruns:\n  using: composite\n"+
+			"  steps:\n    - run: echo '::error::the stub of %s ran'; exit 1\n      shell: bash\n", st.Uses, st.Uses))
+		stubs[st.Uses] = dir
+	}
+	return stubs
 }
 
 // session is this test process's harness session: its folders, processes
@@ -401,34 +474,25 @@ func TestMain(m *testing.M) {
 }
 
 // shared is what every act test of the process uses: one Podman service
-// and job image, and the action image built once from the Dockerfile.
+// and job image.
 type shared struct {
 	engine    *container.Engine
 	runner    *actharness.Runner
 	toolchain string
-	image     string // the action image, built once (actionImage)
 }
 
 var (
 	sharedOnce sync.Once
 	sharedVal  *shared
 	sharedErr  error
-	imageOnce  sync.Once
-	imageErr   error
 	closeOnce  sync.Once
 )
 
-// closeShared stops the shared Podman service and removes the action image.
+// closeShared stops the shared Podman service.
 func closeShared() {
 	closeOnce.Do(func() {
-		if sharedVal == nil {
-			return
-		}
-		sharedVal.runner.Close()
-		if sharedVal.image != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			_ = sharedVal.engine.RemoveImage(ctx, sharedVal.image)
+		if sharedVal != nil {
+			sharedVal.runner.Close()
 		}
 	})
 }
@@ -438,7 +502,16 @@ func closeShared() {
 // CI=true).
 func actRunner(t *testing.T) *shared {
 	t.Helper()
-	actBin, toolchain := requireAct(t)
+	if testing.Short() {
+		t.Skip("skipping: -short")
+	}
+	harness.Require(t, "Podman", container.Available())
+	actBin, err := actharness.Find()
+	harness.Require(t, "act", err)
+	rustc, err := exec.LookPath("rustc")
+	harness.Require(t, "rustc", err)
+	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
+	harness.Require(t, "a Rust toolchain", err)
 	sharedOnce.Do(func() {
 		ctx, cancel := harness.Context(context.Background(), t, "starting the Podman service and the act job image", 3*time.Minute)
 		defer cancel()
@@ -448,6 +521,7 @@ func actRunner(t *testing.T) *shared {
 			return
 		}
 		engine.Log = os.Stdout
+		toolchain := strings.TrimSpace(string(sysroot))
 		r, err := actharness.Start(ctx, engine, actharness.Options{Act: actBin, Toolchain: toolchain, Log: os.Stdout, Session: session})
 		if err != nil {
 			sharedErr = harness.Err(ctx, err)
@@ -461,94 +535,50 @@ func actRunner(t *testing.T) *shared {
 	return sharedVal
 }
 
-// actionImage builds the action's image from the repository's Dockerfile
-// once per run, labelled for the sweep; every act test but one runs the
-// action from it (actharness.UsePrebuiltImage).
+// actionImage builds the action's image from the repository's Dockerfile,
+// labelled for the sweep and removed when the test ends; every act job but
+// one runs the action from it (actharness.UsePrebuiltImage).
 func actionImage(t *testing.T, sh *shared) string {
 	t.Helper()
-	imageOnce.Do(func() {
-		ctx, cancel := harness.Context(context.Background(), t, "building the action image once", 4*time.Minute)
+	ctx, cancel := harness.Context(t.Context(), t, "building the action image once", 4*time.Minute)
+	defer cancel()
+	root := harness.Root(t)
+	if _, err := sh.engine.EnsureBaseImage(ctx, filepath.Join(root, "Dockerfile"), root); err != nil {
+		t.Fatal(harness.Err(ctx, err))
+	}
+	img, err := actharness.BuildActionImage(ctx, sh.engine, root, strings.ToLower(session.ID))
+	if err != nil {
+		t.Fatal(harness.Err(ctx, err))
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		root, err := harness.RepoRoot()
-		if err != nil {
-			imageErr = err
-			return
-		}
-		if _, err := sh.engine.EnsureBaseImage(ctx, filepath.Join(root, "Dockerfile"), root); err != nil {
-			imageErr = harness.Err(ctx, err)
-			return
-		}
-		img, err := actharness.BuildActionImage(ctx, sh.engine, root, strings.ToLower(session.ID))
-		if err != nil {
-			imageErr = harness.Err(ctx, err)
-			return
-		}
-		sh.image = img
+		_ = sh.engine.RemoveImage(ctx, img)
 	})
-	if imageErr != nil {
-		t.Fatal(imageErr)
-	}
-	return sh.image
+	return img
 }
 
-// requireAct skips under -short and checks what every act test needs:
-// Podman, act and a Rust toolchain. It returns act's path and the
-// toolchain's sysroot (mounted read-only into the job container).
-func requireAct(t *testing.T) (actBin, toolchain string) {
+// runAct runs repo's workflow with what GitHub gives a job with
+// permissions: id-token: write (the stack's request URL and token), the fake
+// services' CA for the action (SSL_CERT_FILE, its folder mounted, as a
+// proxy's CA would be given) and the Rust toolchain at /opt/rust, within the
+// test's budget. A failed job is the caller's to judge; act not running
+// fails the test.
+func runAct(t *testing.T, sh *shared, s *fakes.Stack, repo string) *actharness.Result {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping: -short")
-	}
-	harness.Require(t, "Podman", container.Available())
-	actBin, err := actharness.Find()
-	harness.Require(t, "act", err)
-	rustc, err := exec.LookPath("rustc")
-	harness.Require(t, "rustc", err)
-	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
-	harness.Require(t, "a Rust toolchain", err)
-	return actBin, strings.TrimSpace(string(sysroot))
-}
-
-// runAct runs run with what GitHub gives a job with permissions: id-token:
-// write (the stack's request URL and token), the fake services' CA for the
-// action (SSL_CERT_FILE, its folder mounted, as a proxy's CA would be
-// given) and the Rust toolchain at /opt/rust, within the test's budget. A
-// failed job is the caller's to judge; act not running fails the test.
-func runAct(t *testing.T, sh *shared, s *fakes.Stack, run actharness.Run) *actharness.Result {
-	t.Helper()
-	env := map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile}
-	maps.Copy(env, run.Env)
-	run.Env = env
 	caDir := filepath.Dir(s.CAFile)
-	run.Mounts = append(run.Mounts, actharness.Mount{Host: caDir, Container: caDir, ReadOnly: true},
-		actharness.Mount{Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true})
-	run.Timeout = harness.Budget(t, 4*time.Minute)
+	run := actharness.Run{Dir: repo, Workflow: ".github/workflows/act.yml", Timeout: harness.Budget(t, 4*time.Minute),
+		Env:    map[string]string{"ACTIONS_ID_TOKEN_REQUEST_URL": s.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken, "SSL_CERT_FILE": s.CAFile},
+		Mounts: []actharness.Mount{{Host: caDir, Container: caDir, ReadOnly: true}, {Host: sh.toolchain, Container: "/opt/rust", ReadOnly: true}}}
 	res, err := sh.runner.Run(t.Context(), run)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, tail(res))
 	}
-	t.Logf("act %s (job %q): exit %d in %s", run.Workflow, run.Job, res.ExitCode, res.Duration.Round(10*time.Millisecond))
+	t.Logf("act in %s: exit %d in %s", repo, res.ExitCode, res.Duration.Round(10*time.Millisecond))
 	for _, line := range strings.Split(res.Output, "\n") {
 		if strings.Contains(line, "Success - ") || strings.Contains(line, "Failure - ") {
 			t.Log(strings.TrimSpace(line))
 		}
 	}
 	return res
-}
-
-// noSecretIn fails when an act log holds a secret the fakes issued, or
-// when they issued fewer than least (the check would prove nothing).
-func noSecretIn(t *testing.T, s *fakes.Stack, logs []*actharness.Result, least int) {
-	t.Helper()
-	secrets := s.Store.Secrets()
-	if len(secrets) < least {
-		t.Fatalf("the fakes issued %d secrets, want at least %d", len(secrets), least)
-	}
-	for i, res := range logs {
-		for _, sec := range secrets {
-			if strings.Contains(res.Output, sec) {
-				t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
-			}
-		}
-	}
 }

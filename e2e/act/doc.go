@@ -4,12 +4,12 @@
 // the harness and for where act differs from GitHub's runner.
 //
 // They keep only what a second, real runner proves: that action.yml and
-// the composite actions load under act's copy of the runner's schema and
-// refuse what it refuses, the contexts and outputs (masked) a later step
-// sees, a composite action wrapping the container action, the post
-// stage, and setup/'s steps. The matrix of inputs, faults and providers
-// lives in the emulation (package e2e). One job lets act build the
-// Dockerfile itself (`uses: ./`); the others run the image built once per
-// run. One Podman service serves every test of the process, and TestMain
-// sweeps what a killed earlier run left (harness.Begin).
+// the composite actions load under act, the contexts and outputs (masked)
+// a later step sees, a composite action wrapping the container action, the
+// post stage, and setup/'s steps (ci.yml's setup job). The matrix of
+// inputs, faults and providers lives in the emulation (package e2e). One
+// job lets act build the Dockerfile itself (`uses: ./`); the others run the
+// image built once per run. One Podman service serves every test of the
+// process, and TestMain sweeps what a killed earlier run left
+// (harness.Begin).
 package act

@@ -370,7 +370,7 @@ runs: {using: docker, image: Dockerfile}
 	if err != nil {
 		t.Fatal(err)
 	}
-	composite := &runner.Action{Name: "examples/composite/action.yml", Inputs: []runner.Input{{Name: "repository", Required: true}}, Outputs: []runner.Output{{Name: "token"}}}
+	composite := &runner.Action{Inputs: []runner.Input{{Name: "repository", Required: true}}, Outputs: []runner.Output{{Name: "token"}}}
 	return actionSet{Main: main, Composite: composite}
 }
 

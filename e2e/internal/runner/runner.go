@@ -685,6 +685,10 @@ func LoadAction(path string) (*Action, error) {
 	return a, nil
 }
 
+// ParseAction parses the contents of an action.yml file, as LoadAction does
+// before it validates the action.
+func ParseAction(data []byte) (*Action, error) { return parseAction(data) }
+
 // parseAction parses the contents of an action.yml file. It checks the
 // file's shape only; Validate checks the expressions.
 func parseAction(data []byte) (*Action, error) {

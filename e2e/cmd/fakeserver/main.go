@@ -17,8 +17,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,10 +133,6 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 		return fmt.Errorf("start the fakes: %w", err)
 	}
 	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen for the status server on 127.0.0.1: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -146,10 +142,9 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 		_, _ = io.WriteString(w, "stopping\n")
 		quit(errors.New("POST /quit"))
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	srv := httptest.NewServer(mux) // plain HTTP on 127.0.0.1
 	defer srv.Close()
-	statusURL := "http://" + ln.Addr().String()
+	statusURL := srv.URL
 
 	if err := cargoconf.WriteFileAtomic(envFile, []byte(envLines(s, statusURL)), 0o600, cargoconf.Owner{}); err != nil {
 		return fmt.Errorf("write -env-file: %w", err)

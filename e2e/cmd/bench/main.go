@@ -49,8 +49,7 @@ const DefaultMaxRatio = 0.3
 // OIDC with Cargo in GitHub Actions" (000006857): curl for the ID token, curl + jq for the
 // exchange, the mask, and the Cargo variables into GITHUB_ENV. curl gets
 // --cacert for the local CA; nothing else differs.
-const articleScript = `#!/usr/bin/env bash
-set -euo pipefail
+const articleScript = `set -euo pipefail
 ID_TOKEN=$(curl -sLS --cacert "$BENCH_CA" -H "User-Agent: actions/oidc-client" -H "Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
           "${ACTIONS_ID_TOKEN_REQUEST_URL}" | jq .value | tr -d '"')
 ACCESS_TOKEN=$(curl -sS --cacert "$BENCH_CA" -XPOST -H "Content-Type: application/json" "${ART_URL}/access/api/v1/oidc/token" -d "{\"grant_type\": \"urn:ietf:params:oauth:grant-type:token-exchange\", \"subject_token_type\":\"urn:ietf:params:oauth:token-type:id_token\", \"subject_token\": \"${ID_TOKEN}\", \"provider_name\": \"${PROVIDER_NAME}\"}" | jq .access_token | tr -d '"')
@@ -171,12 +170,11 @@ type bench struct {
 }
 
 // setup runs the action once through the runner emulation, which checks
-// that it works and gives the environment the runner would, and writes the
-// article's script, which gets that environment too, plus the values it
-// takes from secrets.
+// that it works and gives the environment the runner would; the article's
+// script gets that environment too, plus the values it takes from secrets.
 func setup(ctx context.Context, s *fakes.Stack, dir string) (*bench, error) {
 	in := s.JFrogInputs()
-	j, act, err := tool.RunAction(ctx, s, filepath.Join(dir, "job"), map[string]string{"SSL_CERT_FILE": s.CAFile}, in)
+	j, act, err := tool.RunAction(ctx, s, dir, map[string]string{"SSL_CERT_FILE": s.CAFile}, in)
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +186,8 @@ func setup(ctx context.Context, s *fakes.Stack, dir string) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	script := filepath.Join(dir, "article.sh")
-	if err := os.WriteFile(script, []byte(articleScript), 0o755); err != nil {
-		return nil, err
-	}
 	b := &bench{s: s, dir: j.Workspace(),
-		argv: [2][]string{append([]string{bin}, act.Args...), {"bash", script}},
+		argv: [2][]string{append([]string{bin}, act.Args...), {"bash", "-c", articleScript}},
 		env: [2][]string{act.Environ, append(slices.Clone(act.Environ),
 			"BENCH_CA="+s.CAFile, "ART_URL="+s.JFrogURL, "PROVIDER_NAME="+in["provider-name"], "REPO="+in["repository"])}}
 	for _, kv := range act.Environ {

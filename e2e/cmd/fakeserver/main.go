@@ -36,12 +36,7 @@ func main() { os.Exit(harness.Command("fakeserver", run)) }
 // startWait bounds how long -background waits for the env file.
 const startWait = 60 * time.Second
 
-const usage = `Usage: fakeserver -env-file FILE [-dir DIR] [-deadline 20m] [-background]
-
-Serves cargo-oidc's local fakes (GitHub OIDC issuer, JFrog, Cloudsmith, crates.io, AWS, a Cargo
-registry) on 127.0.0.1 and writes their URLs and inputs as KEY=VALUE lines for $GITHUB_ENV.
-
-`
+const usage = "Usage: fakeserver -env-file FILE [-dir DIR] [-deadline 20m] [-background]\n\n"
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("fakeserver", flag.ContinueOnError)

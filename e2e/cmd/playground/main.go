@@ -43,7 +43,6 @@ const usage = `Usage: go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|cr
 
 Runs the cargo-oidc step against local stand-ins of GitHub's OIDC issuer, the token service
 and a Cargo registry (127.0.0.1 only), shows its log and step summary, then runs cargo.
--provider also takes the action's aliases (artifactory, crates.io, aws-codeartifact, azure-artifacts).
 
 `
 
@@ -51,7 +50,7 @@ and a Cargo registry (127.0.0.1 only), shows its log and step summary, then runs
 // it returns.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("playground", flag.ContinueOnError)
-	provider := fs.String("provider", "jfrog", "token service: "+strings.Join(providers, ", "))
+	provider := fs.String("provider", "jfrog", "token service: "+strings.Join(providers, ", ")+" or an alias the action takes")
 	mode := fs.String("mode", "token", "credential-mode of the step: token (export a token) or provider (cargo asks cargo-oidc for each token)")
 	if err := tool.Parse(fs, stdout, usage, args); err != nil {
 		return err

@@ -172,7 +172,7 @@ func step(s *fakes.Stack, p config.Provider) (inputs, env map[string]string) {
 // registry.
 func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string) (runner.Cmd, error) {
 	manifest := "[package]\nname = \"playground\"\nversion = \"0.1.0\"\nedition = \"2021\"\n" +
-		"description = \"cargo-oidc playground\"\nlicense = \"MIT\"\n"
+		"description = \"cargo-oidc playground\"\nlicense = \"MIT\"\n\n[lib]\npath = \"lib.rs\"\n"
 	// A test hook of cargo points "crates.io" at the local stand-in.
 	cmd := runner.Cmd{Name: "cargo", Args: []string{"publish", "--allow-dirty", "--no-verify"},
 		Env: map[string]string{fakes.CratesIOURLEnv: s.CratesIOIndex}}
@@ -180,10 +180,7 @@ func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string) (r
 		manifest += "\n[dependencies]\n" + fakes.DefaultCrate + " = { version = \"1\", registry = \"" + registry + "\" }\n"
 		cmd = runner.Cmd{Name: "cargo", Args: []string{"fetch"}}
 	}
-	if err := os.MkdirAll(filepath.Join(j.Workspace(), "src"), 0o755); err != nil {
-		return cmd, err
-	}
-	if err := os.WriteFile(filepath.Join(j.Workspace(), "src", "lib.rs"), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(j.Workspace(), "lib.rs"), nil, 0o644); err != nil {
 		return cmd, err
 	}
 	return cmd, os.WriteFile(filepath.Join(j.Workspace(), "Cargo.toml"), []byte(manifest), 0o644)

@@ -1,11 +1,9 @@
 // Command bench measures the action's exchange against the hand-written flow
-// it replaces (curl for the ID token, curl for the JFrog exchange, jq,
-// writing the Cargo variables to GITHUB_ENV), both against the same local
-// fake services (e2e/internal/fakes), and checks the performance targets:
-// the binary's median wall time at most -max-ratio (0.3) of the script's,
-// peak RSS at most 20 MB, exactly two HTTP requests per run, one 503 then
-// success in under 1.5 s and a 403 in under 1 s. (The binary's size budget
-// is checked where the release builds it: internal/release.)
+// it replaces (curl and jq, from JFrog's article), both against the same
+// local fakes, and checks the performance targets (see targets): the
+// binary's median wall time at most -max-ratio (0.3) of the script's among
+// them. The binary's size budget is checked where the release builds it
+// (internal/release).
 //
 //	go run ./e2e/cmd/bench [-n 20] [-warmup 3] [-max-ratio 0.3]
 //

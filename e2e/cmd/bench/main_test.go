@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestRun runs the benchmark with two timed runs and no warm-up: both flows
@@ -36,41 +37,36 @@ func TestRun(t *testing.T) {
 // -max-ratio inclusive and fails above it, and every other target fails
 // on its own.
 func TestTargets(t *testing.T) {
-	t.Parallel()
 	good := results{ratio: 0.2, peakMB: 15, requests: []int{2}, retry: sample{wall: 300 * time.Millisecond},
 		forbidden: sample{wall: 30 * time.Millisecond, requests: 2, err: errors.New("403")}}
 	with := func(f func(*results)) results { r := good; f(&r); return r }
-	tests := []struct {
-		name     string
+	type target struct {
 		r        results
 		maxRatio float64
 		wantFail string // the start of the one target that fails; "" = none
-	}{
-		{"all met", good, DefaultMaxRatio, ""},
-		{"ratio at the default", with(func(r *results) { r.ratio = 0.3 }), DefaultMaxRatio, ""},
-		{"ratio above the default", with(func(r *results) { r.ratio = 0.31 }), DefaultMaxRatio, "binary median <= 0.3 x script median (0.31)"},
-		{"ratio within a looser -max-ratio", with(func(r *results) { r.ratio = 0.45 }), 0.5, ""},
-		{"ratio above a tighter -max-ratio", good, 0.15, "binary median <= 0.15 x script median (0.20)"},
-		{"RSS", with(func(r *results) { r.peakMB = 21 }), DefaultMaxRatio, "binary peak RSS"},
-		{"requests", with(func(r *results) { r.requests = []int{2, 3} }), DefaultMaxRatio, "exactly 2 HTTP requests per binary run ([2 3])"},
-		{"503 not recovered", with(func(r *results) { r.retry.err = errors.New("503") }), DefaultMaxRatio, "one 503 then success"},
-		{"403 retried", with(func(r *results) { r.forbidden.requests = 3 }), DefaultMaxRatio, "403 fails"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var failed []string
-			for _, c := range targets(tt.r, tt.maxRatio) {
-				if !c.ok {
-					failed = append(failed, c.what)
-				}
+	testenv.Run(t, map[string]target{
+		"all met":                          {good, DefaultMaxRatio, ""},
+		"ratio at the default":             {with(func(r *results) { r.ratio = 0.3 }), DefaultMaxRatio, ""},
+		"ratio above the default":          {with(func(r *results) { r.ratio = 0.31 }), DefaultMaxRatio, "binary median <= 0.3 x script median (0.31)"},
+		"ratio within a looser -max-ratio": {with(func(r *results) { r.ratio = 0.45 }), 0.5, ""},
+		"ratio above a tighter -max-ratio": {good, 0.15, "binary median <= 0.15 x script median (0.20)"},
+		"RSS":                              {with(func(r *results) { r.peakMB = 21 }), DefaultMaxRatio, "binary peak RSS"},
+		"requests":                         {with(func(r *results) { r.requests = []int{2, 3} }), DefaultMaxRatio, "exactly 2 HTTP requests per binary run ([2 3])"},
+		"503 not recovered":                {with(func(r *results) { r.retry.err = errors.New("503") }), DefaultMaxRatio, "one 503 then success"},
+		"403 retried":                      {with(func(r *results) { r.forbidden.requests = 3 }), DefaultMaxRatio, "403 fails"},
+	}, func(t *testing.T, _ string, tt target) {
+		var failed []string
+		for _, c := range targets(tt.r, tt.maxRatio) {
+			if !c.ok {
+				failed = append(failed, c.what)
 			}
-			switch {
-			case tt.wantFail == "" && len(failed) > 0:
-				t.Errorf("failed %q, want every target met", failed)
-			case tt.wantFail != "" && (len(failed) != 1 || !strings.HasPrefix(failed[0], tt.wantFail)):
-				t.Errorf("failed %q, want only %q", failed, tt.wantFail)
-			}
-		})
-	}
+		}
+		switch {
+		case tt.wantFail == "" && len(failed) > 0:
+			t.Errorf("failed %q, want every target met", failed)
+		case tt.wantFail != "" && (len(failed) != 1 || !strings.HasPrefix(failed[0], tt.wantFail)):
+			t.Errorf("failed %q, want only %q", failed, tt.wantFail)
+		}
+	})
 }

@@ -1,21 +1,14 @@
-// Command fakeserver runs the local stand-ins of e2e/internal/fakes (GitHub's
-// OIDC issuer and ID token endpoint, JFrog, crates.io, an authenticated
-// sparse Cargo registry, ...) as a server process, so that a CI job on
-// Linux, macOS or Windows can run the composite action (uses: ./setup) and
-// cargo against them, as .github/workflows/ci.yml's setup job does.
+// Command fakeserver serves the local fakes of e2e/internal/fakes on
+// 127.0.0.1 (TLS with a throw-away CA written to -dir) as a process of its
+// own, so that a CI job on any OS can run the composite action and cargo
+// against them, as .github/workflows/ci.yml's setup job does. It writes
+// -env-file, KEY=VALUE lines for $GITHUB_ENV, and serves until it is
+// interrupted, POST <FAKE_STATUS_URL>/quit or -deadline; then it removes the
+// file. GET <FAKE_STATUS_URL>/status answers counters as KEY=VALUE lines.
 //
-// It serves on 127.0.0.1 (TLS with a throw-away CA written to -dir), writes
-// -env-file, KEY=VALUE lines for $GITHUB_ENV (the ID token endpoint, the CA
-// file, the services' URLs and inputs, FAKE_STATUS_URL), and serves until it
-// is interrupted, until POST <FAKE_STATUS_URL>/quit, or until -deadline, so
-// it never outlives the job by much; then it removes the file. GET
-// <FAKE_STATUS_URL>/status (plain HTTP; only counters) answers KEY=VALUE
-// lines: exchanges, revocations, live tokens, the registry's successes.
-//
-// -background starts a copy detached from the caller (its own session on
-// Unix, a detached process on Windows; its output in the env file's path
-// plus .log, no handle of the caller's) and exits once the env file exists:
-// a workflow step can start the server and end, on every OS.
+// -background starts a copy detached from the caller (its output in the env
+// file's path plus .log) and exits once the env file exists, so that a
+// workflow step can start the server and end, on every OS.
 package main
 
 import (
@@ -24,8 +17,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,12 +36,7 @@ func main() { os.Exit(harness.Command("fakeserver", run)) }
 // startWait bounds how long -background waits for the env file.
 const startWait = 60 * time.Second
 
-const usage = `Usage: fakeserver -env-file FILE [-dir DIR] [-deadline 20m] [-background]
-
-Serves cargo-oidc's local fakes (GitHub OIDC issuer, JFrog, Cloudsmith, crates.io, AWS, a Cargo
-registry) on 127.0.0.1 and writes their URLs and inputs as KEY=VALUE lines for $GITHUB_ENV.
-
-`
+const usage = "Usage: fakeserver -env-file FILE [-dir DIR] [-deadline 20m] [-background]\n\n"
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("fakeserver", flag.ContinueOnError)
@@ -140,10 +128,6 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 		return fmt.Errorf("start the fakes: %w", err)
 	}
 	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen for the status server on 127.0.0.1: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -153,10 +137,9 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 		_, _ = io.WriteString(w, "stopping\n")
 		quit(errors.New("POST /quit"))
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	srv := httptest.NewServer(mux) // plain HTTP on 127.0.0.1
 	defer srv.Close()
-	statusURL := "http://" + ln.Addr().String()
+	statusURL := srv.URL
 
 	if err := cargoconf.WriteFileAtomic(envFile, []byte(envLines(s, statusURL)), 0o600, cargoconf.Owner{}); err != nil {
 		return fmt.Errorf("write -env-file: %w", err)
@@ -217,9 +200,6 @@ func startBackground(ctx context.Context, stdout io.Writer, envFile string, args
 
 // tail returns the end of the server's log, for an error.
 func tail(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "(unreadable: " + err.Error() + ")"
-	}
+	data, _ := os.ReadFile(path)
 	return string(data[max(0, len(data)-4096):])
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,43 +15,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 )
-
-// keyValues parses KEY=VALUE lines, checking that they are keys, in order,
-// each with a value.
-func keyValues(t *testing.T, text string, keys ...string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || v == "" {
-			t.Fatalf("line %q is not KEY=VALUE", line)
-		}
-		m[k] = v
-		got = append(got, k)
-	}
-	if strings.Join(got, " ") != strings.Join(keys, " ") {
-		t.Fatalf("keys %v, want %v", got, keys)
-	}
-	return m
-}
-
-// getStatus reads GET /status.
-func getStatus(t *testing.T, statusURL string) map[string]string {
-	t.Helper()
-	resp, err := http.Get(statusURL + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body bytes.Buffer
-	_, _ = body.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /status: %s %s", resp.Status, body.String())
-	}
-	return keyValues(t, body.String(), "exchanges_jfrog", "exchanges_crates_io", "revocations",
-		"live_jfrog_tokens", "live_crates_io_tokens", "registry_ok_requests")
-}
 
 // TestBackground starts the built command with -background, as ci.yml
 // does: it returns only once the env file is there; the server's variables
@@ -68,33 +33,35 @@ func TestBackground(t *testing.T) {
 	}
 	envFile := filepath.Join(dir, "sub", "fakes.env")
 	out, err := exec.CommandContext(ctx, bin, "-background", "-env-file", envFile, "-dir", filepath.Join(dir, "ca"), "-deadline", "2m").CombinedOutput()
-	quit := func() error {
-		data, err := os.ReadFile(envFile)
+	env := map[string]string{}
+	call := func(method, path string) string { // on the status server
+		req, _ := http.NewRequestWithContext(ctx, method, env["FAKE_STATUS_URL"]+path, nil)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		_, statusURL, _ := strings.Cut(string(data), "FAKE_STATUS_URL=")
-		resp, err := http.Post(strings.TrimSpace(statusURL)+"/quit", "text/plain", nil)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err
-	}
-	t.Cleanup(func() { _ = quit() }) // also when the test fails early
-	if err != nil {
-		t.Fatalf("-background: %v\n%s", harness.Err(ctx, err), out)
-	}
-	if !strings.Contains(string(out), "fakeserver: started, pid ") {
-		t.Errorf("output: %s", out)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
 	}
 	// No waiting: the file is there when -background returns.
-	data, err := os.ReadFile(envFile)
-	if err != nil {
-		t.Fatal(err)
+	data, rerr := os.ReadFile(envFile)
+	var keys []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if k, v, _ := strings.Cut(line, "="); v != "" { // a key without a value is missing from keys
+			env[k], keys = v, append(keys, k)
+		}
 	}
-	env := keyValues(t, string(data), "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-		"SSL_CERT_FILE", "CARGO_HTTP_CAINFO", "FAKE_JFROG_URL", "FAKE_JFROG_PROVIDER_NAME", "FAKE_JFROG_REPOSITORY",
-		"FAKE_JFROG_INDEX", "FAKE_CRATES_IO_URL", "FAKE_CRATE", "FAKE_CRATE_VERSION", "FAKE_STATUS_URL")
+	if env["FAKE_STATUS_URL"] != "" {
+		t.Cleanup(func() { _, _ = http.Post(env["FAKE_STATUS_URL"]+"/quit", "", nil) }) // also when the test fails early
+	}
+	if err != nil || rerr != nil || !strings.Contains(string(out), "fakeserver: started, pid ") {
+		t.Fatalf("-background: %v, env file: %v\n%s", harness.Err(ctx, err), rerr, out)
+	}
+	if got, want := strings.Join(keys, " "), "ACTIONS_ID_TOKEN_REQUEST_URL ACTIONS_ID_TOKEN_REQUEST_TOKEN SSL_CERT_FILE CARGO_HTTP_CAINFO "+
+		"FAKE_JFROG_URL FAKE_JFROG_PROVIDER_NAME FAKE_JFROG_REPOSITORY FAKE_JFROG_INDEX FAKE_CRATES_IO_URL FAKE_CRATE FAKE_CRATE_VERSION FAKE_STATUS_URL"; got != want {
+		t.Fatalf("env file keys with a value: %s, want %s", got, want)
+	}
 	if ca := filepath.Join(dir, "ca", "ca.pem"); env["SSL_CERT_FILE"] != ca || env["CARGO_HTTP_CAINFO"] != ca {
 		t.Errorf("CA files %q, %q; want %s", env["SSL_CERT_FILE"], env["CARGO_HTTP_CAINFO"], ca)
 	}
@@ -120,19 +87,19 @@ func TestBackground(t *testing.T) {
 	if err != nil {
 		t.Fatalf("crates.io exchange: %v", err)
 	}
-	if st := getStatus(t, env["FAKE_STATUS_URL"]); st["exchanges_crates_io"] != "1" || st["live_crates_io_tokens"] != "1" || st["revocations"] != "0" {
-		t.Errorf("status after the exchange: %v; want 1 exchange, 1 live token, 0 revocations", st)
+	status := func(revocations, live int) string {
+		return fmt.Sprintf("exchanges_jfrog=0\nexchanges_crates_io=1\nrevocations=%d\nlive_jfrog_tokens=0\nlive_crates_io_tokens=%d\nregistry_ok_requests=0\n", revocations, live)
+	}
+	if got, want := call("GET", "/status"), status(0, 1); got != want {
+		t.Errorf("status after the exchange:\n%swant\n%s", got, want)
 	}
 	if err := cio.Revoke(ctx, tok.Value); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
-	if st := getStatus(t, env["FAKE_STATUS_URL"]); st["live_crates_io_tokens"] != "0" || st["revocations"] != "1" {
-		t.Errorf("status after the revocation: %v; want 0 live tokens, 1 revocation", st)
+	if got, want := call("GET", "/status"), status(1, 0); got != want {
+		t.Errorf("status after the revocation:\n%swant\n%s", got, want)
 	}
-
-	if err := quit(); err != nil {
-		t.Fatal(err)
-	}
+	call("POST", "/quit")
 	for end := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(envFile); os.IsNotExist(err) {
 			break

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -102,12 +102,7 @@ func (v *verifier) verify(ctx context.Context, token string, auds []string) (map
 // value, exact match) in name order and returns a *verifyError for the
 // first mismatch.
 func checkMapping(claims map[string]any, mapping map[string]string) error {
-	names := make([]string, 0, len(mapping))
-	for k := range mapping {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(mapping)) {
 		got, present := claims[k]
 		gs := claimString(got)
 		if !present {

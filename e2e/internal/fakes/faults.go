@@ -80,6 +80,7 @@ type Faults struct {
 	requests int
 	served   int
 	done     chan struct{}
+	close    sync.Once
 }
 
 func newFaults(store *TokenStore, service string, shape func(string) any) *Faults {
@@ -115,15 +116,7 @@ func (f *Faults) Requests() int {
 }
 
 // Close releases handlers blocked in FaultHang. Later hangs return at once.
-func (f *Faults) Close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.done:
-	default:
-		close(f.done)
-	}
-}
+func (f *Faults) Close() { f.close.Do(func() { close(f.done) }) }
 
 // wrap returns next behind the fault queue.
 func (f *Faults) wrap(next http.Handler) http.Handler {

@@ -200,8 +200,8 @@ func (s *Stack) StartGitLab() (*GitLab, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := s.newServer(iss.handler())
-	iss.URL = serverURL(srv, "127.0.0.1")
+	srv, u := s.listen(iss.handler())
+	iss.URL = u
 	iss.claims = func(aud string, now time.Time) map[string]any {
 		return map[string]any{
 			"iss": iss.URL, "aud": aud, "jti": randomString(16),
@@ -214,7 +214,7 @@ func (s *Stack) StartGitLab() (*GitLab, error) {
 			"nbf": now.Add(-5 * time.Second).Unix(), "iat": now.Unix(), "exp": now.Add(idTokenLifetime).Unix(),
 		}
 	}
-	s.start(srv)
+	srv.StartTLS()
 	return &GitLab{iss}, nil
 }
 

@@ -207,10 +207,6 @@ type CratesIO struct {
 	pub    *GitLabPublisher // the trusted GitLab publisher
 }
 
-func cratesError(w http.ResponseWriter, status int, detail string) {
-	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"detail": detail}}})
-}
-
 // Handler serves the exchange and revocation endpoint (faults: POST and
 // DELETE).
 func (c *CratesIO) Handler() http.Handler { return c.handler(CratesIOTokenPath, c.serve) }
@@ -223,12 +219,12 @@ func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodDelete:
 		c.revoke(w, r)
 	case r.Method != http.MethodPost:
-		cratesError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		registryError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	case decodeBody(r, &body) != nil || body.JWT == "":
-		cratesError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
+		registryError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
 	default:
 		if msg := c.exchange(r, body.JWT); msg != "" {
-			cratesError(w, http.StatusBadRequest, msg)
+			registryError(w, http.StatusBadRequest, msg)
 			return
 		}
 		tok := "cio_tp_" + randomAlnum(32)
@@ -277,11 +273,11 @@ func (c *CratesIO) exchange(r *http.Request, jwt string) string {
 func (c *CratesIO) revoke(w http.ResponseWriter, r *http.Request) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
-		cratesError(w, http.StatusUnauthorized, "this action requires authentication")
+		registryError(w, http.StatusUnauthorized, "this action requires authentication")
 		return
 	}
 	if t, _ := c.store.Lookup(tok); t.Service != "crates-io" || !c.store.Valid(tok) || !c.store.Revoke(tok) {
-		cratesError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
+		registryError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -309,12 +305,13 @@ func (s *Stack) TrustGitLab(g *GitLab, p *GitLabPublisher) {
 // match returns crates.io's refusal for claims, "" when they match.
 func (p *GitLabPublisher) match(claims map[string]any) string {
 	path := claimString(claims["project_path"])
-	ns, project, ok := cutLast(path, "/")
+	slash := strings.LastIndex(path, "/")
+	ns, project := path[:max(slash, 0)], path[slash+1:]
 	_, file, _ := strings.Cut(claimString(claims["ci_config_ref_uri"]), "//")
 	file, _, found := strings.Cut(file, "@")
 	env := claimString(claims["environment"])
 	switch {
-	case !ok:
+	case slash < 0:
 		return "Unexpected `project_path` value"
 	case !found || file == "":
 		return "Unexpected `ci_config_ref_uri` value"
@@ -326,13 +323,4 @@ func (p *GitLabPublisher) match(claims map[string]any) string {
 		return fmt.Sprintf("The Trusted Publishing config for repository `%s` does not match the environment `%s` in the JWT. Expected environments: `%s`", path, env, p.Environment)
 	}
 	return ""
-}
-
-// cutLast cuts s around the last sep.
-func cutLast(s, sep string) (before, after string, found bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
 }

@@ -3,7 +3,6 @@ package fakes
 import (
 	"cmp"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -112,13 +111,13 @@ func Start(opts Options) (s *Stack, err error) {
 	if s.Issuer, err = newIssuer("github", s.Store); err != nil {
 		return s, err
 	}
-	issuerSrv := s.newServer(s.Issuer.handler())
-	s.IssuerURL = serverURL(issuerSrv, "127.0.0.1")
+	issuerSrv, issuerURL := s.listen(s.Issuer.handler())
+	s.IssuerURL = issuerURL
 	s.Issuer.URL, s.Issuer.claims = s.IssuerURL, githubClaims(s.IssuerURL, opts.Issuer)
 	s.Issuer.RequestURL = s.IssuerURL + "/_apis/token?api-version=2.0"
 	s.RequestURL, s.RequestToken = s.Issuer.RequestURL, s.Issuer.RequestToken
 	s.faults = []*Faults{s.Issuer.Faults}
-	s.start(issuerSrv)
+	issuerSrv.StartTLS()
 
 	mapping := opts.Mapping
 	if mapping == nil {
@@ -167,15 +166,15 @@ func Start(opts Options) (s *Stack, err error) {
 	}
 	jfrogMux := http.NewServeMux()
 	jfrogMux.Handle("/access/", s.JFrog.handler(JFrogTokenPath, s.JFrog.serve))
-	jfrogMux.Handle("/artifactory/", s.Registry.handler())
+	jfrogMux.Handle("/artifactory/", s.Registry)
 	s.JFrogURL = s.serve(jfrogMux)
 	s.CloudsmithURL = s.serve(s.Cloudsmith.handler("/openid/{ns}/{$}", s.Cloudsmith.serve))
 	s.CratesIOURL = s.serve(s.CratesIO.Handler())
 	s.STSURL = s.serve(s.STS.handler("/", s.STS.serve))
 	s.CodeArtifactURL = s.serve(s.CodeArtifact.handler())
 	s.Azure.AuthorityHost = s.serve(s.Azure.Entra.handler("/{tenant}"+entraTokenPath, s.Azure.Entra.serve))
-	s.Azure.Index = "sparse+" + s.serve(s.Azure.Registry.handler()) + azureIndexPrefix
-	registryURL := s.serve(s.Registry.handler())
+	s.Azure.Index = "sparse+" + s.serve(s.Azure.Registry) + azureIndexPrefix
+	registryURL := s.serve(s.Registry)
 	s.JFrogIndex = "sparse+" + s.JFrogURL + jfrogPrefix
 	s.CloudsmithIndex = "sparse+" + registryURL + csPrefix
 	s.CratesIOIndex = "sparse+" + registryURL + "/crates-io/"
@@ -195,29 +194,20 @@ func StartT(t testing.TB, opts Options) *Stack {
 	return s
 }
 
-// newServer creates an unstarted server for h whose listener (127.0.0.1:0)
-// is bound, so that its URL is known before it serves.
-func (s *Stack) newServer(h http.Handler) *httptest.Server {
+// listen returns an unstarted TLS server for h and its base URL: its
+// listener (127.0.0.1) is bound, so the URL is known before it serves.
+func (s *Stack) listen(h http.Handler) (*httptest.Server, string) {
 	srv := httptest.NewUnstartedServer(h)
-	s.servers = append(s.servers, srv)
-	return srv
-}
-
-func (s *Stack) start(srv *httptest.Server) {
 	srv.TLS = s.CA.ServerTLS()
-	srv.StartTLS()
+	s.servers = append(s.servers, srv)
+	return srv, "https://" + srv.Listener.Addr().String()
 }
 
 // serve starts h and returns its base URL.
 func (s *Stack) serve(h http.Handler) string {
-	srv := s.newServer(h)
-	s.start(srv)
-	return serverURL(srv, "127.0.0.1")
-}
-
-func serverURL(srv *httptest.Server, host string) string {
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	return "https://" + host + ":" + port
+	srv, u := s.listen(h)
+	srv.StartTLS()
+	return u
 }
 
 // Close releases hanging fault handlers, stops every server and removes the

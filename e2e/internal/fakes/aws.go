@@ -27,8 +27,7 @@ const (
 	caTokenPath       = "/v1/authorization-token" // GetAuthorizationToken
 )
 
-// Token kinds of the AWS fakes, recorded in the TokenStore so that a leak
-// scan looks for them too.
+// Token kinds of the AWS fakes in the TokenStore.
 const (
 	KindAWSAccessKeyID     = "aws-access-key-id"
 	KindAWSSecretAccessKey = "aws-secret-access-key"
@@ -42,15 +41,13 @@ type awsSession struct {
 	expires       time.Time
 }
 
-// STS plays AWS STS AssumeRoleWithWebIdentity (the Query API: POST / with a
-// form body, or GET with a query; XML answers). It checks what STS checks:
-// the ID token's signature against the issuer's JWKS, its issuer, expiry
-// and audience (the IAM OIDC provider), then the role's trust policy (the
-// claim mapping) and the role ARN, the session name and duration.
+// STS plays AssumeRoleWithWebIdentity (the Query API, XML answers). It
+// checks what STS checks: the session name and duration, the ID token (the
+// IAM OIDC provider's audience), the role ARN and its trust policy (the
+// claim mapping).
 type STS struct {
 	service
-	// RoleARN is the only role that exists.
-	RoleARN string
+	RoleARN string // the only role
 
 	smu      sync.Mutex
 	sessions map[string]*awsSession
@@ -178,18 +175,14 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), guid())
 }
 
-// CodeArtifact plays GetAuthorizationToken
-// (POST /v1/authorization-token?domain=..&domain-owner=..&duration=..). It
-// checks what CodeArtifact checks: the SigV4 Authorization header, recomputed
-// from the request and the secret STS issued, the session token, the
-// credentials' expiry and the signing region and service; then the domain,
-// its owner and the role's permission. The token it issues is what the
-// Registry's CodeArtifact root accepts.
+// CodeArtifact plays GetAuthorizationToken. It checks what CodeArtifact
+// checks: the SigV4 signature, recomputed with the secret STS issued, the
+// session token, expiry, signing region and service; then the domain and
+// its owner. The Registry's CodeArtifact root accepts its tokens.
 type CodeArtifact struct {
 	service
-	sts *STS
-	// Region, Domain and Owner name the one domain that exists.
-	Region, Domain, Owner string
+	sts                   *STS
+	Region, Domain, Owner string // the one domain
 }
 
 // handler serves GetAuthorizationToken (other paths: AWS's 404).
@@ -202,8 +195,7 @@ func (c *CodeArtifact) handler() http.Handler {
 	return countRequests(c.store, mux)
 }
 
-// caError answers in the restJson1 shape: the code in x-amzn-ErrorType, the
-// message in the body.
+// caError answers in the restJson1 shape (the code in x-amzn-ErrorType).
 func caError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("X-Amzn-Errortype", code+":http://internal.amazon.com/coral/com.amazonaws.codeartifact/")
 	w.Header().Set("X-Amzn-Requestid", guid())
@@ -291,9 +283,8 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 	if d := time.Since(signedAt); d > 5*time.Minute || d < -5*time.Minute {
 		return nil, "InvalidSignatureException", "Signature expired: " + r.Header.Get("X-Amz-Date") + " is now earlier or later than the allowed 5 minutes"
 	}
-	// Recompute: the same request (method, host, path, query and the signed
-	// headers) signed for codeartifact with the issued secret at the same
-	// time; a wrong service, date or header list changes the signature.
+	// Sign the same request (method, host, path, query, signed headers) for
+	// codeartifact with the issued secret at the same time.
 	re, err := http.NewRequest(r.Method, "https://"+r.Host+r.URL.RequestURI(), nil)
 	if err != nil {
 		return nil, "InvalidSignatureException", "cannot rebuild the request"

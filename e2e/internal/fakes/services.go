@@ -11,13 +11,11 @@ import (
 	"time"
 )
 
-// defaultTokenTTL is the lifetime of service-issued tokens unless
-// Options.TokenTTL says otherwise.
+// defaultTokenTTL is the lifetime of service-issued tokens (Options.TokenTTL).
 const defaultTokenTTL = time.Hour
 
 // service is what every token service shares: the trust configuration
-// (the issuer's verifier, the accepted audiences and the claim mapping),
-// the store it records tokens in, and the exchange endpoint's faults.
+// (verifier, audiences, claim mapping), the store and the endpoint's faults.
 type service struct {
 	name    string
 	v       *verifier
@@ -26,20 +24,17 @@ type service struct {
 	store   *TokenStore
 	ttl     time.Duration
 	secret  []byte
-	// Faults are served by the exchange endpoint.
-	Faults *Faults
+	Faults  *Faults // served by the exchange endpoint
 }
 
-// handler serves the exchange endpoint at pattern (other paths: 404), with
-// its faults, and counts every request.
+// handler serves the exchange endpoint at pattern with its faults.
 func (s *service) handler(pattern string, serve http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(pattern, s.Faults.wrap(serve))
 	return countRequests(s.store, mux)
 }
 
-// verify checks the ID token a request presents against the trust
-// configuration, mapping included.
+// verify checks an ID token against the trust configuration, mapping included.
 func (s *service) verify(r *http.Request, token string) (map[string]any, error) {
 	claims, err := s.v.verify(r.Context(), token, s.auds)
 	if err == nil {
@@ -48,8 +43,7 @@ func (s *service) verify(r *http.Request, token string) (map[string]any, error) 
 	return claims, err
 }
 
-// issueJWT signs an HS256 access token with claims plus iat, nbf, exp and
-// jti, and records it.
+// issueJWT signs and records an access token with claims, iat, nbf, exp and jti.
 func (s *service) issueJWT(claims map[string]any) (string, error) {
 	now := time.Now()
 	claims["iat"], claims["nbf"], claims["exp"], claims["jti"] = now.Unix(), now.Unix(), now.Add(s.ttl).Unix(), randomString(16)
@@ -72,12 +66,10 @@ const (
 	JFrogTokenPath        = "/access/api/v1/oidc/token"
 )
 
-// JFrog plays the JFrog Platform OIDC token exchange,
-// POST /access/api/v1/oidc/token.
+// JFrog plays the JFrog Platform's OIDC token exchange.
 type JFrog struct {
 	service
-	// ProviderName is the configured OIDC integration name.
-	ProviderName string
+	ProviderName string // the OIDC integration's name
 }
 
 func jfrogError(w http.ResponseWriter, status int, code, msg string) {
@@ -159,8 +151,7 @@ func (j *JFrog) message(err error) string {
 // Cloudsmith plays Cloudsmith's OIDC exchange, POST /openid/{namespace}/.
 type Cloudsmith struct {
 	service
-	// Namespace and ServiceSlug are the configured workspace and service account.
-	Namespace, ServiceSlug string
+	Namespace, ServiceSlug string // the workspace and service account
 }
 
 func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
@@ -196,9 +187,8 @@ func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 // CratesIOTokenPath is the trusted-publishing exchange and revocation path.
 const CratesIOTokenPath = "/api/v1/trusted_publishing/tokens"
 
-// CratesIO plays crates.io trusted publishing:
-// POST /api/v1/trusted_publishing/tokens {"jwt": ...} -> {"token": "cio_tp_..."}
-// (each JWT once), and DELETE on the same path with "Authorization: Bearer <token>".
+// CratesIO plays crates.io trusted publishing: POST {"jwt": ...} gets a
+// token (each JWT once), DELETE with it as Bearer revokes it.
 type CratesIO struct {
 	service
 	mu     sync.Mutex
@@ -207,8 +197,7 @@ type CratesIO struct {
 	pub    *GitLabPublisher // the trusted GitLab publisher
 }
 
-// Handler serves the exchange and revocation endpoint (faults: POST and
-// DELETE).
+// Handler serves the exchange and revocation endpoint, faults included.
 func (c *CratesIO) Handler() http.Handler { return c.handler(CratesIOTokenPath, c.serve) }
 
 func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
@@ -233,8 +222,8 @@ func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// exchange returns crates.io's refusal of jwt, "" when it is accepted. A
-// JWT is consumed even when no config matches, like the real service.
+// exchange returns crates.io's refusal of jwt ("" = accepted); a JWT is
+// consumed even when no config matches.
 func (c *CratesIO) exchange(r *http.Request, jwt string) string {
 	c.mu.Lock()
 	trust, pub := &c.service, c.pub
@@ -284,16 +273,13 @@ func (c *CratesIO) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // GitLabPublisher is a crates.io trusted publisher for a GitLab project,
-// matched as crates.io does (src/controllers/trustpub/tokens/exchange/mod.rs,
-// handle_gitlab_token_inner): namespace and project of project_path,
-// case-insensitive; the pipeline file of ci_config_ref_uri; the environment
-// when the publisher names one.
+// matched as crates.io does (handle_gitlab_token_inner): project_path
+// case-insensitive, the file of ci_config_ref_uri, the environment if set.
 type GitLabPublisher struct {
 	Namespace, Project, WorkflowFilepath, Environment string
 }
 
-// TrustGitLab makes crates.io accept ID tokens of g (audience crates.io)
-// for publisher p, beside GitHub's.
+// TrustGitLab makes crates.io accept g's ID tokens for publisher p too.
 func (s *Stack) TrustGitLab(g *GitLab, p *GitLabPublisher) {
 	c := s.CratesIO
 	c.mu.Lock()
@@ -302,7 +288,7 @@ func (s *Stack) TrustGitLab(g *GitLab, p *GitLabPublisher) {
 	c.pub = p
 }
 
-// match returns crates.io's refusal for claims, "" when they match.
+// match returns crates.io's refusal for claims ("" = a match).
 func (p *GitLabPublisher) match(claims map[string]any) string {
 	path := claimString(claims["project_path"])
 	slash := strings.LastIndex(path, "/")

@@ -248,7 +248,7 @@ func (c *CodeArtifact) serve(w http.ResponseWriter, r *http.Request) {
 		ttl = c.ttl // a test asked for short-lived tokens
 	}
 	tok := "eyJ2ZXIiOjEsImlzdSI6" + randomAlnum(24) + "." + randomAlnum(400)
-	it := c.store.issued("codeartifact", tok, ttl)
+	it := c.store.Add(KindAccessToken, "codeartifact", tok, ttl)
 	writeJSON(w, http.StatusOK, map[string]any{"authorizationToken": tok, "expiration": it.ExpiresAt.Unix()})
 }
 

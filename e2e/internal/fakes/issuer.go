@@ -210,11 +210,7 @@ func (g *GitLab) MintGitLab(aud string, extra map[string]any) (string, error) {
 
 // writeJSON writes v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "encode: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
+	b, _ := json.Marshal(v) // the fakes' answers always encode
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))

@@ -49,13 +49,13 @@ func (s *service) issueJWT(claims map[string]any) (string, error) {
 	claims["iat"], claims["nbf"], claims["exp"], claims["jti"] = now.Unix(), now.Unix(), now.Add(s.ttl).Unix(), randomString(16)
 	tok, err := signJWT(s.secret, "", claims)
 	if err == nil {
-		s.store.issued(s.name, tok, s.ttl)
+		s.store.Add(KindAccessToken, s.name, tok, s.ttl)
 	}
 	return tok, err
 }
 
-// decodeBody reads a bounded JSON request body into out.
-func decodeBody(r *http.Request, out any) error {
+// decodeBody reads a bounded JSON object of strings.
+func decodeBody(r *http.Request, out *map[string]string) error {
 	return json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(out)
 }
 
@@ -83,12 +83,7 @@ func (j *JFrog) answer(tok, user string) map[string]any {
 }
 
 func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		GrantType        string `json:"grant_type"`
-		SubjectTokenType string `json:"subject_token_type"`
-		SubjectToken     string `json:"subject_token"`
-		ProviderName     string `json:"provider_name"`
-	}
+	var body map[string]string
 	bad := func(msg string) { jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", msg) }
 	switch {
 	case r.Method != http.MethodPost:
@@ -97,18 +92,18 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 		jfrogError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
 	case decodeBody(r, &body) != nil:
 		bad("Failed to parse the request body as JSON")
-	case body.GrantType != JFrogGrantType:
-		bad(fmt.Sprintf("Unsupported grant_type '%s'", body.GrantType))
-	case body.SubjectTokenType != JFrogSubjectTokenType:
-		bad(fmt.Sprintf("Unsupported subject_token_type '%s'", body.SubjectTokenType))
-	case body.SubjectToken == "":
+	case body["grant_type"] != JFrogGrantType:
+		bad(fmt.Sprintf("Unsupported grant_type '%s'", body["grant_type"]))
+	case body["subject_token_type"] != JFrogSubjectTokenType:
+		bad(fmt.Sprintf("Unsupported subject_token_type '%s'", body["subject_token_type"]))
+	case body["subject_token"] == "":
 		bad("subject_token is required")
-	case body.ProviderName == "":
+	case body["provider_name"] == "":
 		bad("provider_name is required")
-	case body.ProviderName != j.ProviderName:
-		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body.ProviderName))
+	case body["provider_name"] != j.ProviderName:
+		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body["provider_name"]))
 	default:
-		j.exchange(w, r, body.SubjectToken)
+		j.exchange(w, r, body["subject_token"])
 	}
 }
 
@@ -155,23 +150,20 @@ type Cloudsmith struct {
 }
 
 func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		OIDCToken   string `json:"oidc_token"`
-		ServiceSlug string `json:"service_slug"`
-	}
+	var body map[string]string
 	detail := func(status int, msg string) { writeJSON(w, status, map[string]string{"detail": msg}) }
 	switch {
 	case r.Method != http.MethodPost:
 		detail(http.StatusMethodNotAllowed, fmt.Sprintf("Method \"%s\" not allowed.", r.Method))
 	case decodeBody(r, &body) != nil:
 		detail(http.StatusBadRequest, "JSON parse error")
-	case body.OIDCToken == "" || body.ServiceSlug == "":
+	case body["oidc_token"] == "" || body["service_slug"] == "":
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"oidc_token, service_slug": {"This field is required."}})
 	case r.PathValue("ns") != c.Namespace:
 		detail(http.StatusNotFound, "Not found.")
 	default:
 		// Generic by design: the real service does not say what did not match.
-		if _, err := c.verify(r, body.OIDCToken); err != nil || body.ServiceSlug != c.ServiceSlug {
+		if _, err := c.verify(r, body["oidc_token"]); err != nil || body["service_slug"] != c.ServiceSlug {
 			detail(http.StatusUnauthorized, "Incorrect authentication credentials.")
 			return
 		}
@@ -201,23 +193,21 @@ type CratesIO struct {
 func (c *CratesIO) Handler() http.Handler { return c.handler(CratesIOTokenPath, c.serve) }
 
 func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		JWT string `json:"jwt"`
-	}
+	var body map[string]string
 	switch {
 	case r.Method == http.MethodDelete:
 		c.revoke(w, r)
 	case r.Method != http.MethodPost:
 		registryError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
-	case decodeBody(r, &body) != nil || body.JWT == "":
+	case decodeBody(r, &body) != nil || body["jwt"] == "":
 		registryError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
 	default:
-		if msg := c.exchange(r, body.JWT); msg != "" {
+		if msg := c.exchange(r, body["jwt"]); msg != "" {
 			registryError(w, http.StatusBadRequest, msg)
 			return
 		}
 		tok := "cio_tp_" + randomAlnum(32)
-		c.store.issued("crates-io", tok, c.ttl)
+		c.store.Add(KindAccessToken, "crates-io", tok, c.ttl)
 		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 	}
 }

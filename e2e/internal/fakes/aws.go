@@ -61,13 +61,6 @@ func (s *STS) SessionNames() []string {
 	return append([]string(nil), s.names...)
 }
 
-func (s *STS) session(akid string) (*awsSession, bool) {
-	s.smu.Lock()
-	defer s.smu.Unlock()
-	ss, ok := s.sessions[akid]
-	return ss, ok
-}
-
 func stsError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
@@ -269,7 +262,9 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 	if len(cred) != 5 || cred[4] != "aws4_request" || fields["Signature"] == "" || fields["SignedHeaders"] == "" {
 		return nil, "IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters"
 	}
-	ss, ok := c.sts.session(cred[0])
+	c.sts.smu.Lock()
+	ss, ok := c.sts.sessions[cred[0]]
+	c.sts.smu.Unlock()
 	if !ok || r.Header.Get("X-Amz-Security-Token") != ss.token {
 		return nil, "UnrecognizedClientException", "The security token included in the request is invalid."
 	}

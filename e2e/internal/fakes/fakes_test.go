@@ -61,21 +61,18 @@ func call(t *testing.T, s *Stack, method, u, auth string, body any) (int, []byte
 // exchangeCall posts an ID token to a service in its own request shape.
 func exchangeCall(t *testing.T, s *Stack, svc, jwt string) (int, []byte) {
 	t.Helper()
-	var st int
-	var b []byte
+	u, body := s.CratesIOURL+CratesIOTokenPath, any(map[string]string{"jwt": jwt})
 	switch svc {
 	case "jfrog":
-		st, b, _ = call(t, s, http.MethodPost, s.JFrogURL+JFrogTokenPath, "", map[string]any{"grant_type": JFrogGrantType,
-			"subject_token_type": JFrogSubjectTokenType, "subject_token": jwt, "provider_name": s.JFrog.ProviderName})
+		u, body = s.JFrogURL+JFrogTokenPath, map[string]any{"grant_type": JFrogGrantType,
+			"subject_token_type": JFrogSubjectTokenType, "subject_token": jwt, "provider_name": s.JFrog.ProviderName}
 	case "cloudsmith":
-		st, b, _ = call(t, s, http.MethodPost, s.CloudsmithURL+"/openid/"+s.Cloudsmith.Namespace+"/", "",
-			map[string]string{"oidc_token": jwt, "service_slug": s.Cloudsmith.ServiceSlug})
+		u, body = s.CloudsmithURL+"/openid/"+s.Cloudsmith.Namespace+"/", map[string]string{"oidc_token": jwt, "service_slug": s.Cloudsmith.ServiceSlug}
 	case "azure":
-		st, b, _ = call(t, s, http.MethodPost, s.Azure.AuthorityHost+"/"+s.Azure.Entra.Tenant+entraTokenPath, "", url.Values{"grant_type": {EntraGrantType},
-			"client_id": {s.Azure.Entra.ClientID}, "client_assertion_type": {EntraAssertionType}, "client_assertion": {jwt}, "scope": {AzureDevOpsScope}})
-	default:
-		st, b, _ = call(t, s, http.MethodPost, s.CratesIOURL+CratesIOTokenPath, "", map[string]string{"jwt": jwt})
+		u, body = s.Azure.AuthorityHost+"/"+s.Azure.Entra.Tenant+entraTokenPath, url.Values{"grant_type": {EntraGrantType},
+			"client_id": {s.Azure.Entra.ClientID}, "client_assertion_type": {EntraAssertionType}, "client_assertion": {jwt}, "scope": {AzureDevOpsScope}}
 	}
+	st, b, _ := call(t, s, http.MethodPost, u, "", body)
 	return st, b
 }
 

@@ -75,7 +75,7 @@ type Registry struct {
 	mu        sync.Mutex
 	roots     []root
 	entries   map[string][]indexEntry // lower-case name -> versions
-	files     map[string][]byte       // name-version -> .crate
+	files     map[string][]byte       // lower-case "dl/name/version/download" -> .crate
 	delay     time.Duration
 	requests  []RegistryRequest
 	published []string
@@ -125,7 +125,7 @@ func (g *Registry) add(e indexEntry, data []byte) error {
 		}
 	}
 	g.entries[key] = append(g.entries[key], e)
-	g.files[key+"-"+e.Vers] = data
+	g.files["dl/"+key+"/"+strings.ToLower(e.Vers)+"/download"] = data
 	return nil
 }
 
@@ -183,16 +183,16 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	delay := g.delay
+	g.mu.Unlock()
 	if strings.HasSuffix(r.URL.Path, "/download") {
 		delay = 0
 	}
-	var rt *root
+	var rt *root // roots never change
 	for i := range g.roots {
 		if strings.HasPrefix(r.URL.Path, g.roots[i].prefix) {
 			rt = &g.roots[i]
 		}
 	}
-	g.mu.Unlock()
 	// The token is checked on arrival (a slow answer does not expire it) and
 	// only then counted, so a test that waits for the count and then lets the
 	// token expire does not race the check.
@@ -240,17 +240,11 @@ func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(rec, http.StatusOK, cfg)
 	case strings.HasPrefix(rest, "dl/"):
-		parts := strings.Split(rest, "/")
-		if len(parts) != 4 || parts[3] != "download" {
-			registryError(rec, http.StatusNotFound, "not found")
-			return
-		}
-		name, vers := parts[1], parts[2]
 		g.mu.Lock()
-		data, found := g.files[strings.ToLower(name)+"-"+vers]
+		data, found := g.files[strings.ToLower(rest)]
 		g.mu.Unlock()
 		if !found {
-			registryError(rec, http.StatusNotFound, fmt.Sprintf("crate %s@%s not found", name, vers))
+			registryError(rec, http.StatusNotFound, "crate not found")
 			return
 		}
 		rec.Header().Set("Content-Type", "application/gzip")

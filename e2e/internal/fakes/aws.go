@@ -1,8 +1,10 @@
 package fakes
 
 import (
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,57 +80,42 @@ func stsError(w http.ResponseWriter, status int, code, msg string) {
 var sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		stsError(w, http.StatusNotFound, "InvalidAction", "Could not find operation for "+r.URL.Path)
-		return
-	}
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		stsError(w, http.StatusMethodNotAllowed, "InvalidAction", "method not allowed")
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		stsError(w, http.StatusBadRequest, "MalformedInput", "could not parse the request")
-		return
-	}
+	parseErr := r.ParseForm()
 	f := r.Form
-	switch {
-	case f.Get("Action") != "AssumeRoleWithWebIdentity" || f.Get("Version") != "2011-06-15":
-		stsError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", f.Get("Action"), f.Get("Version")))
-		return
-	case f.Get("WebIdentityToken") == "" || f.Get("RoleArn") == "" || f.Get("RoleSessionName") == "":
-		stsError(w, http.StatusBadRequest, "MissingParameter", "The request must contain the parameters RoleArn, RoleSessionName and WebIdentityToken")
-		return
-	case !sessionNameRe.MatchString(f.Get("RoleSessionName")):
-		stsError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
-		return
-	}
-	dur := 3600
-	if d := f.Get("DurationSeconds"); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 900 || n > 43200 {
-			stsError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value '"+d+"' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900")
-			return
-		}
-		dur = n
-	}
+	d := cmp.Or(f.Get("DurationSeconds"), "3600")
+	dur, durErr := strconv.Atoi(d)
 	claims, err := s.v.verify(r.Context(), f.Get("WebIdentityToken"), s.auds)
-	if err != nil {
-		ve, _ := err.(*verifyError)
-		switch {
-		case ve.reason == reasonExpired:
-			stsError(w, http.StatusBadRequest, "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.got)
-		case ve.reason == reasonAudience:
-			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience")
-		default:
-			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
-		}
-		return
+	var ve *verifyError
+	errors.As(err, &ve)
+	status, code, msg := http.StatusBadRequest, "", ""
+	switch {
+	case r.URL.Path != "/":
+		status, code, msg = http.StatusNotFound, "InvalidAction", "Could not find operation for "+r.URL.Path
+	case r.Method != http.MethodPost && r.Method != http.MethodGet:
+		status, code, msg = http.StatusMethodNotAllowed, "InvalidAction", "method not allowed"
+	case parseErr != nil:
+		code, msg = "MalformedInput", "could not parse the request"
+	case f.Get("Action") != "AssumeRoleWithWebIdentity" || f.Get("Version") != "2011-06-15":
+		code, msg = "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", f.Get("Action"), f.Get("Version"))
+	case f.Get("WebIdentityToken") == "" || f.Get("RoleArn") == "" || f.Get("RoleSessionName") == "":
+		code, msg = "MissingParameter", "The request must contain the parameters RoleArn, RoleSessionName and WebIdentityToken"
+	case !sessionNameRe.MatchString(f.Get("RoleSessionName")):
+		code, msg = "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+	case durErr != nil || dur < 900 || dur > 43200:
+		code, msg = "ValidationError", "1 validation error detected: Value '"+d+"' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
+	case ve != nil && ve.reason == reasonExpired:
+		code, msg = "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.got
+	case ve != nil && ve.reason == reasonAudience:
+		code, msg = "InvalidIdentityToken", "Incorrect token audience"
+	case ve != nil:
+		code, msg = "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
+	case f.Get("RoleArn") != s.RoleARN || checkMapping(claims, s.mapping) != nil:
+		// A missing role and a trust policy that does not match look the same.
+		status, code, msg = http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"
 	}
-	// A role that does not exist and a trust policy that does not match
-	// look the same to the caller.
-	if f.Get("RoleArn") != s.RoleARN || checkMapping(claims, s.mapping) != nil {
-		stsError(w, http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+	if code != "" {
+		stsError(w, status, code, msg)
 		return
 	}
 	ttl := time.Duration(dur) * time.Second
@@ -141,7 +128,6 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	s.sessions[akid] = ss
 	s.names = append(s.names, ss.name)
 	s.smu.Unlock()
-	roleName := s.RoleARN[strings.LastIndex(s.RoleARN, "/")+1:]
 	account := strings.Split(s.RoleARN, ":")[4]
 	w.Header().Set("Content-Type", "text/xml")
 	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -149,7 +135,7 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
     <Audience>%s</Audience>
     <AssumedRoleUser>
       <AssumedRoleId>AROA%s:%s</AssumedRoleId>
-      <Arn>arn:aws:sts::%s:assumed-role/%s/%s</Arn>
+      <Arn>%s</Arn>
     </AssumedRoleUser>
     <Provider>arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com</Provider>
     <Credentials>
@@ -164,7 +150,7 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
     <RequestId>%s</RequestId>
   </ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>
-`, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(randomAlnum(17)), ss.name, account, roleName, ss.name, account,
+`, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(randomAlnum(17)), ss.name, ss.arn(), account,
 		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), guid())
 }
 
@@ -198,44 +184,38 @@ func caError(w http.ResponseWriter, status int, code, msg string) {
 	_, _ = w.Write(b)
 }
 
+// arn is the session's assumed-role ARN.
+func (ss *awsSession) arn() string {
+	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", strings.Split(ss.role, ":")[4], ss.role[strings.LastIndex(ss.role, "/")+1:], ss.name)
+}
+
 func (c *CodeArtifact) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		caError(w, http.StatusMethodNotAllowed, "ValidationException", "GetAuthorizationToken needs POST")
-		return
-	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 	ss, code, msg := c.authenticate(r)
-	if code != "" {
-		caError(w, http.StatusForbidden, code, msg)
-		return
-	}
 	q := r.URL.Query()
-	account := strings.Split(ss.role, ":")[4]
-	caller := fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, ss.role[strings.LastIndex(ss.role, "/")+1:], ss.name)
 	domain, owner := q.Get("domain"), q.Get("domain-owner")
-	resource := fmt.Sprintf("arn:aws:codeartifact:%s:%s:domain/%s", c.Region, owner, domain)
+	n, durErr := strconv.Atoi(cmp.Or(q.Get("duration"), "43200")) // 0: the credentials' lifetime
+	status := http.StatusForbidden
 	switch {
+	case r.Method != http.MethodPost:
+		status, code, msg = http.StatusMethodNotAllowed, "ValidationException", "GetAuthorizationToken needs POST"
+	case code != "":
 	case domain == "":
-		caError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value null at 'domain' failed to satisfy constraint: Member must not be null")
-		return
+		status, code, msg = http.StatusBadRequest, "ValidationException", "1 validation error detected: Value null at 'domain' failed to satisfy constraint: Member must not be null"
 	case owner != "" && owner != c.Owner:
-		caError(w, http.StatusForbidden, "AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: codeartifact:GetAuthorizationToken on resource: %s because no resource-based policy allows the codeartifact:GetAuthorizationToken action", caller, resource))
-		return
+		code, msg = "AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: codeartifact:GetAuthorizationToken on resource: arn:aws:codeartifact:%s:%s:domain/%s because no resource-based policy allows the codeartifact:GetAuthorizationToken action", ss.arn(), c.Region, owner, domain)
 	case domain != c.Domain:
-		caError(w, http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Domain not found. Domain name: %s, domain owner: %s", domain, c.Owner))
+		status, code, msg = http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Domain not found. Domain name: %s, domain owner: %s", domain, c.Owner)
+	case durErr != nil || (n != 0 && (n < 900 || n > 43200)):
+		status, code, msg = http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200"
+	}
+	if code != "" {
+		caError(w, status, code, msg)
 		return
 	}
-	ttl := 12 * time.Hour
-	if d := q.Get("duration"); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil || (n != 0 && (n < 900 || n > 43200)) {
-			caError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200")
-			return
-		}
-		ttl = time.Duration(n) * time.Second
-		if n == 0 {
-			ttl = time.Until(ss.expires)
-		}
+	ttl := time.Duration(n) * time.Second
+	if n == 0 {
+		ttl = time.Until(ss.expires)
 	}
 	if c.ttl > 0 {
 		ttl = c.ttl // a test asked for short-lived tokens

@@ -150,27 +150,15 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Ms-Request-Id", guid())
 		writeJSON(w, status, newEntraError(kind, code, msg))
 	}
-	if req.Tenant != e.Tenant {
-		refuse(http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", req.Tenant))
-		return
-	}
 	// One refusal stands for Entra's several parameter errors.
+	missing := ""
 	for _, p := range [][2]string{{"grant_type", EntraGrantType}, {"client_assertion_type", EntraAssertionType}, {"scope", AzureDevOpsScope}} {
-		if f.Get(p[0]) != p[1] || !req.Assertion {
-			refuse(http.StatusBadRequest, "invalid_request", 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", p[0]))
-			return
+		if missing == "" && (f.Get(p[0]) != p[1] || !req.Assertion) {
+			missing = p[0]
 		}
 	}
-	if req.ClientID != e.ClientID {
-		refuse(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", req.ClientID, e.Tenant))
-		return
-	}
 	assertion := f.Get("client_assertion")
-	_, claims, err := parseJWT(assertion)
-	if err != nil {
-		refuse(http.StatusBadRequest, "invalid_request", 50027, "JWT token is invalid or malformed.")
-		return
-	}
+	_, claims, parseErr := parseJWT(assertion)
 	iss, sub, auds := claimString(claims["iss"]), claimString(claims["sub"]), claimStrings(claims["aud"])
 	var accepted []string
 	for _, c := range creds {
@@ -178,20 +166,31 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 			accepted = append(accepted, c.Audience)
 		}
 	}
-	if accepted == nil {
+	switch {
+	case req.Tenant != e.Tenant:
+		refuse(http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", req.Tenant))
+	case missing != "":
+		refuse(http.StatusBadRequest, "invalid_request", 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", missing))
+	case req.ClientID != e.ClientID:
+		refuse(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", req.ClientID, e.Tenant))
+	case parseErr != nil:
+		refuse(http.StatusBadRequest, "invalid_request", 50027, "JWT token is invalid or malformed.")
+	case accepted == nil:
 		refuse(http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion Audience: '%s'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation", iss, sub, strings.Join(auds, ",")))
-		return
+	default:
+		e.issue(w, r, assertion, accepted, refuse)
 	}
+}
+
+// issue answers an access token once the assertion's signature and lifetime
+// pass for one of the accepted audiences.
+func (e *Entra) issue(w http.ResponseWriter, r *http.Request, assertion string, accepted []string, refuse func(int, string, int, string)) {
 	if _, err := e.v.verify(r.Context(), assertion, accepted); err != nil {
 		refuse(http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
 		return
 	}
-	tok, err := e.issueJWT(map[string]any{"aud": azureDevOpsResource, "iss": "https://sts.windows.net/" + e.Tenant + "/",
+	tok := e.issueJWT(map[string]any{"aud": azureDevOpsResource, "iss": "https://sts.windows.net/" + e.Tenant + "/",
 		"appid": e.ClientID, "appidacr": "2", "idtyp": "app", "oid": guid(), "sub": guid(), "tid": e.Tenant, "ver": "1.0"})
-	if err != nil {
-		refuse(http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again.")
-		return
-	}
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	writeJSON(w, http.StatusOK, e.answer(tok))
 }

@@ -258,13 +258,11 @@ func TestEntraRefusesRequests(t *testing.T) {
 	}
 }
 
+// publishBody is cargo publish's body: each part after its u32 LE length.
 func publishBody(meta string, crate []byte) []byte {
-	var b bytes.Buffer
-	_ = binary.Write(&b, binary.LittleEndian, uint32(len(meta)))
-	b.WriteString(meta)
-	_ = binary.Write(&b, binary.LittleEndian, uint32(len(crate)))
-	b.Write(crate)
-	return b.Bytes()
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(meta)))
+	b = binary.LittleEndian.AppendUint32(append(b, meta...), uint32(len(crate)))
+	return append(b, crate...)
 }
 
 // TestRegistryRefuses: each index serves only a valid token of its issuer

@@ -1,8 +1,10 @@
 package fakes
 
 import (
+	"cmp"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,8 +29,7 @@ const (
 	caTokenPath       = "/v1/authorization-token" // GetAuthorizationToken
 )
 
-// Token kinds of the AWS fakes, recorded in the TokenStore so that a leak
-// scan looks for them too.
+// Token kinds of the AWS fakes in the TokenStore.
 const (
 	KindAWSAccessKeyID     = "aws-access-key-id"
 	KindAWSSecretAccessKey = "aws-secret-access-key"
@@ -42,15 +43,13 @@ type awsSession struct {
 	expires       time.Time
 }
 
-// STS plays AWS STS AssumeRoleWithWebIdentity (the Query API: POST / with a
-// form body, or GET with a query; XML answers). It checks what STS checks:
-// the ID token's signature against the issuer's JWKS, its issuer, expiry
-// and audience (the IAM OIDC provider), then the role's trust policy (the
-// claim mapping) and the role ARN, the session name and duration.
+// STS plays AssumeRoleWithWebIdentity (the Query API, XML answers). It
+// checks what STS checks: the session name and duration, the ID token (the
+// IAM OIDC provider's audience), the role ARN and its trust policy (the
+// claim mapping).
 type STS struct {
 	service
-	// RoleARN is the only role that exists.
-	RoleARN string
+	RoleARN string // the only role
 
 	smu      sync.Mutex
 	sessions map[string]*awsSession
@@ -62,13 +61,6 @@ func (s *STS) SessionNames() []string {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	return append([]string(nil), s.names...)
-}
-
-func (s *STS) session(akid string) (*awsSession, bool) {
-	s.smu.Lock()
-	defer s.smu.Unlock()
-	ss, ok := s.sessions[akid]
-	return ss, ok
 }
 
 func stsError(w http.ResponseWriter, status int, code, msg string) {
@@ -88,57 +80,42 @@ func stsError(w http.ResponseWriter, status int, code, msg string) {
 var sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
 func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		stsError(w, http.StatusNotFound, "InvalidAction", "Could not find operation for "+r.URL.Path)
-		return
-	}
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		stsError(w, http.StatusMethodNotAllowed, "InvalidAction", "method not allowed")
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		stsError(w, http.StatusBadRequest, "MalformedInput", "could not parse the request")
-		return
-	}
+	parseErr := r.ParseForm()
 	f := r.Form
-	switch {
-	case f.Get("Action") != "AssumeRoleWithWebIdentity" || f.Get("Version") != "2011-06-15":
-		stsError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", f.Get("Action"), f.Get("Version")))
-		return
-	case f.Get("WebIdentityToken") == "" || f.Get("RoleArn") == "" || f.Get("RoleSessionName") == "":
-		stsError(w, http.StatusBadRequest, "MissingParameter", "The request must contain the parameters RoleArn, RoleSessionName and WebIdentityToken")
-		return
-	case !sessionNameRe.MatchString(f.Get("RoleSessionName")):
-		stsError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*")
-		return
-	}
-	dur := 3600
-	if d := f.Get("DurationSeconds"); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 900 || n > 43200 {
-			stsError(w, http.StatusBadRequest, "ValidationError", "1 validation error detected: Value '"+d+"' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900")
-			return
-		}
-		dur = n
-	}
+	d := cmp.Or(f.Get("DurationSeconds"), "3600")
+	dur, durErr := strconv.Atoi(d)
 	claims, err := s.v.verify(r.Context(), f.Get("WebIdentityToken"), s.auds)
-	if err != nil {
-		ve, _ := err.(*verifyError)
-		switch {
-		case ve.reason == reasonExpired:
-			stsError(w, http.StatusBadRequest, "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.got)
-		case ve.reason == reasonAudience:
-			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "Incorrect token audience")
-		default:
-			stsError(w, http.StatusBadRequest, "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
-		}
-		return
+	var ve *verifyError
+	errors.As(err, &ve)
+	status, code, msg := http.StatusBadRequest, "", ""
+	switch {
+	case r.URL.Path != "/":
+		status, code, msg = http.StatusNotFound, "InvalidAction", "Could not find operation for "+r.URL.Path
+	case r.Method != http.MethodPost && r.Method != http.MethodGet:
+		status, code, msg = http.StatusMethodNotAllowed, "InvalidAction", "method not allowed"
+	case parseErr != nil:
+		code, msg = "MalformedInput", "could not parse the request"
+	case f.Get("Action") != "AssumeRoleWithWebIdentity" || f.Get("Version") != "2011-06-15":
+		code, msg = "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", f.Get("Action"), f.Get("Version"))
+	case f.Get("WebIdentityToken") == "" || f.Get("RoleArn") == "" || f.Get("RoleSessionName") == "":
+		code, msg = "MissingParameter", "The request must contain the parameters RoleArn, RoleSessionName and WebIdentityToken"
+	case !sessionNameRe.MatchString(f.Get("RoleSessionName")):
+		code, msg = "ValidationError", "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+	case durErr != nil || dur < 900 || dur > 43200:
+		code, msg = "ValidationError", "1 validation error detected: Value '"+d+"' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"
+	case ve != nil && ve.reason == reasonExpired:
+		code, msg = "ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time "+ve.got
+	case ve != nil && ve.reason == reasonAudience:
+		code, msg = "InvalidIdentityToken", "Incorrect token audience"
+	case ve != nil:
+		code, msg = "InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"
+	case f.Get("RoleArn") != s.RoleARN || checkMapping(claims, s.mapping) != nil:
+		// A missing role and a trust policy that does not match look the same.
+		status, code, msg = http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"
 	}
-	// A role that does not exist and a trust policy that does not match
-	// look the same to the caller.
-	if f.Get("RoleArn") != s.RoleARN || checkMapping(claims, s.mapping) != nil {
-		stsError(w, http.StatusForbidden, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+	if code != "" {
+		stsError(w, status, code, msg)
 		return
 	}
 	ttl := time.Duration(dur) * time.Second
@@ -151,7 +128,6 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	s.sessions[akid] = ss
 	s.names = append(s.names, ss.name)
 	s.smu.Unlock()
-	roleName := s.RoleARN[strings.LastIndex(s.RoleARN, "/")+1:]
 	account := strings.Split(s.RoleARN, ":")[4]
 	w.Header().Set("Content-Type", "text/xml")
 	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -159,7 +135,7 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
     <Audience>%s</Audience>
     <AssumedRoleUser>
       <AssumedRoleId>AROA%s:%s</AssumedRoleId>
-      <Arn>arn:aws:sts::%s:assumed-role/%s/%s</Arn>
+      <Arn>%s</Arn>
     </AssumedRoleUser>
     <Provider>arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com</Provider>
     <Credentials>
@@ -174,22 +150,18 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
     <RequestId>%s</RequestId>
   </ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>
-`, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(randomAlnum(17)), ss.name, account, roleName, ss.name, account,
+`, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(randomAlnum(17)), ss.name, ss.arn(), account,
 		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), guid())
 }
 
-// CodeArtifact plays GetAuthorizationToken
-// (POST /v1/authorization-token?domain=..&domain-owner=..&duration=..). It
-// checks what CodeArtifact checks: the SigV4 Authorization header, recomputed
-// from the request and the secret STS issued, the session token, the
-// credentials' expiry and the signing region and service; then the domain,
-// its owner and the role's permission. The token it issues is what the
-// Registry's CodeArtifact root accepts.
+// CodeArtifact plays GetAuthorizationToken. It checks what CodeArtifact
+// checks: the SigV4 signature, recomputed with the secret STS issued, the
+// session token, expiry, signing region and service; then the domain and
+// its owner. The Registry's CodeArtifact root accepts its tokens.
 type CodeArtifact struct {
 	service
-	sts *STS
-	// Region, Domain and Owner name the one domain that exists.
-	Region, Domain, Owner string
+	sts                   *STS
+	Region, Domain, Owner string // the one domain
 }
 
 // handler serves GetAuthorizationToken (other paths: AWS's 404).
@@ -202,8 +174,7 @@ func (c *CodeArtifact) handler() http.Handler {
 	return countRequests(c.store, mux)
 }
 
-// caError answers in the restJson1 shape: the code in x-amzn-ErrorType, the
-// message in the body.
+// caError answers in the restJson1 shape (the code in x-amzn-ErrorType).
 func caError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("X-Amzn-Errortype", code+":http://internal.amazon.com/coral/com.amazonaws.codeartifact/")
 	w.Header().Set("X-Amzn-Requestid", guid())
@@ -213,50 +184,44 @@ func caError(w http.ResponseWriter, status int, code, msg string) {
 	_, _ = w.Write(b)
 }
 
+// arn is the session's assumed-role ARN.
+func (ss *awsSession) arn() string {
+	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", strings.Split(ss.role, ":")[4], ss.role[strings.LastIndex(ss.role, "/")+1:], ss.name)
+}
+
 func (c *CodeArtifact) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		caError(w, http.StatusMethodNotAllowed, "ValidationException", "GetAuthorizationToken needs POST")
-		return
-	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 	ss, code, msg := c.authenticate(r)
-	if code != "" {
-		caError(w, http.StatusForbidden, code, msg)
-		return
-	}
 	q := r.URL.Query()
-	account := strings.Split(ss.role, ":")[4]
-	caller := fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, ss.role[strings.LastIndex(ss.role, "/")+1:], ss.name)
 	domain, owner := q.Get("domain"), q.Get("domain-owner")
-	resource := fmt.Sprintf("arn:aws:codeartifact:%s:%s:domain/%s", c.Region, owner, domain)
+	n, durErr := strconv.Atoi(cmp.Or(q.Get("duration"), "43200")) // 0: the credentials' lifetime
+	status := http.StatusForbidden
 	switch {
+	case r.Method != http.MethodPost:
+		status, code, msg = http.StatusMethodNotAllowed, "ValidationException", "GetAuthorizationToken needs POST"
+	case code != "":
 	case domain == "":
-		caError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value null at 'domain' failed to satisfy constraint: Member must not be null")
-		return
+		status, code, msg = http.StatusBadRequest, "ValidationException", "1 validation error detected: Value null at 'domain' failed to satisfy constraint: Member must not be null"
 	case owner != "" && owner != c.Owner:
-		caError(w, http.StatusForbidden, "AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: codeartifact:GetAuthorizationToken on resource: %s because no resource-based policy allows the codeartifact:GetAuthorizationToken action", caller, resource))
-		return
+		code, msg = "AccessDeniedException", fmt.Sprintf("User: %s is not authorized to perform: codeartifact:GetAuthorizationToken on resource: arn:aws:codeartifact:%s:%s:domain/%s because no resource-based policy allows the codeartifact:GetAuthorizationToken action", ss.arn(), c.Region, owner, domain)
 	case domain != c.Domain:
-		caError(w, http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Domain not found. Domain name: %s, domain owner: %s", domain, c.Owner))
+		status, code, msg = http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("Domain not found. Domain name: %s, domain owner: %s", domain, c.Owner)
+	case durErr != nil || (n != 0 && (n < 900 || n > 43200)):
+		status, code, msg = http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200"
+	}
+	if code != "" {
+		caError(w, status, code, msg)
 		return
 	}
-	ttl := 12 * time.Hour
-	if d := q.Get("duration"); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil || (n != 0 && (n < 900 || n > 43200)) {
-			caError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200")
-			return
-		}
-		ttl = time.Duration(n) * time.Second
-		if n == 0 {
-			ttl = time.Until(ss.expires)
-		}
+	ttl := time.Duration(n) * time.Second
+	if n == 0 {
+		ttl = time.Until(ss.expires)
 	}
 	if c.ttl > 0 {
 		ttl = c.ttl // a test asked for short-lived tokens
 	}
 	tok := "eyJ2ZXIiOjEsImlzdSI6" + randomAlnum(24) + "." + randomAlnum(400)
-	it := c.store.issued("codeartifact", tok, ttl)
+	it := c.store.Add(KindAccessToken, "codeartifact", tok, ttl)
 	writeJSON(w, http.StatusOK, map[string]any{"authorizationToken": tok, "expiration": it.ExpiresAt.Unix()})
 }
 
@@ -277,7 +242,9 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 	if len(cred) != 5 || cred[4] != "aws4_request" || fields["Signature"] == "" || fields["SignedHeaders"] == "" {
 		return nil, "IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters"
 	}
-	ss, ok := c.sts.session(cred[0])
+	c.sts.smu.Lock()
+	ss, ok := c.sts.sessions[cred[0]]
+	c.sts.smu.Unlock()
 	if !ok || r.Header.Get("X-Amz-Security-Token") != ss.token {
 		return nil, "UnrecognizedClientException", "The security token included in the request is invalid."
 	}
@@ -291,9 +258,8 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 	if d := time.Since(signedAt); d > 5*time.Minute || d < -5*time.Minute {
 		return nil, "InvalidSignatureException", "Signature expired: " + r.Header.Get("X-Amz-Date") + " is now earlier or later than the allowed 5 minutes"
 	}
-	// Recompute: the same request (method, host, path, query and the signed
-	// headers) signed for codeartifact with the issued secret at the same
-	// time; a wrong service, date or header list changes the signature.
+	// Sign the same request (method, host, path, query, signed headers) for
+	// codeartifact with the issued secret at the same time.
 	re, err := http.NewRequest(r.Method, "https://"+r.Host+r.URL.RequestURI(), nil)
 	if err != nil {
 		return nil, "InvalidSignatureException", "cannot rebuild the request"

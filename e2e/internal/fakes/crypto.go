@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -52,8 +52,8 @@ func (e *verifyError) Error() string {
 }
 
 // verifier checks ID tokens for real: the RS256 signature against the
-// issuer's JWKS (found through its discovery document over HTTPS, cached,
-// fetched again for an unknown kid), iss, exp/nbf and aud.
+// issuer's JWKS (found by discovery over HTTPS, fetched again for an unknown
+// kid), iss, exp/nbf and aud.
 type verifier struct {
 	issuer string
 	client *http.Client
@@ -62,8 +62,8 @@ type verifier struct {
 	keys map[string]*rsa.PublicKey
 }
 
-// verify checks token and that its aud holds one of auds, and returns its
-// claims or a *verifyError. The claim mapping is checkMapping's.
+// verify checks token, with one of auds in its aud, and returns its claims or
+// a *verifyError.
 func (v *verifier) verify(ctx context.Context, token string, auds []string) (map[string]any, error) {
 	tok, claims, err := parseJWT(token)
 	if err != nil {
@@ -80,7 +80,7 @@ func (v *verifier) verify(ctx context.Context, token string, auds []string) (map
 	if err != nil {
 		return nil, err
 	}
-	if err := tok.Claims(key, &map[string]any{}); err != nil {
+	if tok.Claims(key) != nil {
 		return nil, &verifyError{reason: reasonSignature, got: "signature does not match the key " + h.KeyID}
 	}
 	now := time.Now()
@@ -98,16 +98,10 @@ func (v *verifier) verify(ctx context.Context, token string, auds []string) (map
 	return claims, nil
 }
 
-// checkMapping checks claims against a claim mapping (name -> required
-// value, exact match) in name order and returns a *verifyError for the
-// first mismatch.
+// checkMapping returns a *verifyError for the first claim, in name order,
+// that does not equal its value in mapping.
 func checkMapping(claims map[string]any, mapping map[string]string) error {
-	names := make([]string, 0, len(mapping))
-	for k := range mapping {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(mapping)) {
 		got, present := claims[k]
 		gs := claimString(got)
 		if !present {
@@ -120,8 +114,7 @@ func checkMapping(claims map[string]any, mapping map[string]string) error {
 	return nil
 }
 
-// key returns the public key for kid, fetching the JWKS when the cache does
-// not know kid (a key rotation).
+// key returns the public key for kid, fetching the JWKS when kid is unknown.
 func (v *verifier) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -174,9 +167,8 @@ func (v *verifier) getJSON(ctx context.Context, url string, out any) error {
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
 }
 
-// jwtAlgorithms are the algorithms parseJWT accepts in a header: every one
-// the library knows, so that a token signed otherwise than RS256 is a
-// signature failure, not a malformed token.
+// jwtAlgorithms are every algorithm the library knows: a token not signed
+// RS256 is then a signature failure, not a malformed token.
 var jwtAlgorithms = []jose.SignatureAlgorithm{
 	jose.EdDSA, jose.HS256, jose.HS384, jose.HS512, jose.RS256, jose.RS384, jose.RS512,
 	jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512,
@@ -195,8 +187,8 @@ func parseJWT(token string) (*jwt.JSONWebToken, map[string]any, error) {
 	return tok, claims, nil
 }
 
-// signJWT signs claims with key (*rsa.PrivateKey for RS256 ID tokens with
-// kid in the header; a []byte secret for the services' HS256 tokens).
+// signJWT signs claims RS256 with kid for an *rsa.PrivateKey (ID tokens),
+// else HS256 with a []byte secret (the services' tokens).
 func signJWT(key any, kid string, claims map[string]any) (string, error) {
 	sk := jose.SigningKey{Algorithm: jose.HS256, Key: key}
 	if rk, ok := key.(*rsa.PrivateKey); ok {
@@ -270,12 +262,10 @@ func guid() string {
 	return r[:8] + "-" + r[8:12] + "-" + r[12:16] + "-" + r[16:20] + "-" + r[20:]
 }
 
-// CA is a throw-away certificate authority with one leaf certificate valid
-// for 127.0.0.1, ::1 and localhost, from an hour ago for a day.
+// CA is a throw-away certificate authority with one leaf for 127.0.0.1, ::1
+// and localhost, valid from an hour ago for a day.
 type CA struct {
-	// File holds the CA certificate (PEM), for SSL_CERT_FILE (the action)
-	// and CARGO_HTTP_CAINFO (cargo).
-	File string
+	File string // the CA certificate (PEM): SSL_CERT_FILE, CARGO_HTTP_CAINFO
 
 	pool *x509.CertPool
 	leaf tls.Certificate
@@ -319,8 +309,7 @@ func newCA(dir string) (*CA, error) {
 	return ca, nil
 }
 
-// ServerTLS returns a TLS configuration serving the leaf certificate
-// (HTTP/1.1 only, so that handlers can hijack connections).
+// ServerTLS serves the leaf, HTTP/1.1 only so that handlers can hijack.
 func (ca *CA) ServerTLS() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{ca.leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
 }
@@ -331,8 +320,7 @@ func (ca *CA) Client() *http.Client {
 		TLSClientConfig: &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 4}}
 }
 
-// StartServer starts h on 127.0.0.1 with TLS from this CA. The caller closes
-// the server.
+// StartServer starts h on 127.0.0.1 with TLS from this CA; the caller closes it.
 func (ca *CA) StartServer(h http.Handler) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = ca.ServerTLS()

@@ -10,24 +10,14 @@ import (
 	"time"
 )
 
-// Microsoft Entra ID (workload identity federation) and Azure DevOps
-// constants.
+// Microsoft Entra ID (workload identity federation) and Azure DevOps constants.
 const (
-	// EntraAudience is the aud Entra requires of a federated assertion
-	// unless the federated credential says otherwise.
-	EntraAudience = "api://AzureADTokenExchange"
-	// EntraGrantType is the grant of the client-credentials flow.
-	EntraGrantType = "client_credentials"
-	// EntraAssertionType is the client_assertion_type of a JWT assertion.
+	EntraAudience      = "api://AzureADTokenExchange" // the default aud of a federated credential
+	EntraGrantType     = "client_credentials"
 	EntraAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-	// AzureDevOpsScope is the scope that gets an Azure DevOps token (the
-	// application id of Azure DevOps + "/.default").
-	AzureDevOpsScope = azureDevOpsResource + "/.default"
-	// AzureAuthorityEnv is the variable that points the Azure SDKs (and
-	// the action) at another Entra authority host.
-	AzureAuthorityEnv = "AZURE_AUTHORITY_HOST"
-	// DefaultAzureTenant and DefaultAzureClientID are a Stack's directory
-	// and application.
+	AzureDevOpsScope   = azureDevOpsResource + "/.default" // gets an Azure DevOps token
+	AzureAuthorityEnv  = "AZURE_AUTHORITY_HOST"            // points the Azure SDKs and the action at Entra
+	// DefaultAzureTenant and DefaultAzureClientID are a Stack's directory and application.
 	DefaultAzureTenant, DefaultAzureClientID = "72f988bf-0000-4e2e-8e2e-000000000e2e", "0c1d2e3f-4a5b-4c6d-8e7f-a0b1c2d3e4f5"
 
 	azureDevOpsResource = "499b84ac-1321-427f-aa17-267ca6975798"
@@ -35,26 +25,21 @@ const (
 	azureIndexPrefix    = "/octo-org/octo-project/_packaging/cargo-feed/Cargo/index/"
 )
 
-// Azure is a Stack's Azure side: Entra and an Azure Artifacts feed
-// (/ORG/PROJECT/_packaging/FEED/Cargo/index/, "auth-required", only an
-// Entra token as Bearer, 401 with Azure DevOps' challenges), each on its
-// own host.
+// Azure is a Stack's Azure side, each on its own host: Entra and an Azure
+// Artifacts feed ("auth-required", only an Entra token as Bearer, 401 with
+// Azure DevOps' challenges).
 type Azure struct {
-	Entra    *Entra
-	Registry *AzureRegistry
-	// AuthorityHost is Entra's base URL: the value of AZURE_AUTHORITY_HOST.
-	AuthorityHost string
-	// Index is the feed's sparse+https://... index URL; pass it to the
-	// action as index-url.
-	Index string
+	Entra         *Entra
+	Registry      *AzureRegistry
+	AuthorityHost string // Entra's base URL: AZURE_AUTHORITY_HOST
+	Index         string // the feed's sparse+https:// index URL (index-url)
 }
 
 // AzureRegistry is the Azure Artifacts feed.
 type AzureRegistry struct{ *Registry }
 
-// FederatedCredential is one federated identity credential of the Entra
-// application: the assertion's iss, sub and aud must equal these exactly
-// (Entra matches case-sensitively since 2025).
+// FederatedCredential is one federated credential of the application: the
+// assertion's iss, sub and aud must equal these (case-sensitive since 2025).
 type FederatedCredential struct {
 	Issuer, Subject, Audience string
 }
@@ -62,23 +47,18 @@ type FederatedCredential struct {
 // EntraRequest is the non-secret part of one token request received.
 type EntraRequest struct {
 	Tenant, ClientID, GrantType, ClientAssertionType, Scope string
-	// Assertion says whether a client_assertion was sent (its value is a secret).
-	Assertion bool
+	Assertion                                               bool // a client_assertion was sent (its value is a secret)
 }
 
-// Entra plays the Microsoft identity platform's token endpoint,
-// POST /{tenant}/oauth2/v2.0/token, for a client-credentials grant with a
-// federated client assertion (a GitHub ID token). It checks, in Entra's
-// order, the tenant, the parameters, the application, then the
-// assertion's iss/sub/aud against the federated credentials, then its
-// signature and lifetime; it refuses in Entra's JSON error shape and issues
-// a JWT-shaped access token the Azure feed accepts as "Bearer <token>".
+// Entra plays POST /{tenant}/oauth2/v2.0/token for a client-credentials
+// grant with a federated assertion. It checks, in Entra's order, the tenant,
+// the parameters, the application, the assertion's iss/sub/aud against the
+// federated credentials, then its signature and lifetime, refuses in
+// Entra's shape and issues a JWT the Azure feed accepts.
 type Entra struct {
 	service
-	// Tenant is the one directory that exists (a GUID).
-	Tenant string
-	// ClientID is the one application registered in it.
-	ClientID string
+	Tenant   string // the one directory (a GUID)
+	ClientID string // the one application in it
 
 	mu       sync.Mutex
 	creds    []FederatedCredential
@@ -100,7 +80,7 @@ func (e *Entra) Received() []EntraRequest {
 	return slices.Clone(e.requests)
 }
 
-// entraError is the JSON body of a refusal, as Entra sends it.
+// entraError is the body of Entra's refusal.
 type entraError struct {
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`
@@ -111,9 +91,8 @@ type entraError struct {
 	ErrorURI         string `json:"error_uri"`
 }
 
-// newEntraError builds a refusal like Entra's: the description is
-// "AADSTS<code>: <msg>\r\nTrace ID: ...\r\nCorrelation ID: ...\r\nTimestamp: ..."
-// (the real layout, e.g. Azure/azure-workload-identity#616).
+// newEntraError builds Entra's refusal; the description's layout is the real
+// one (e.g. Azure/azure-workload-identity#616).
 func newEntraError(kind string, code int, msg string) entraError {
 	ts := time.Now().UTC().Format("2006-01-02 15:04:05Z")
 	trace, corr := guid(), guid()
@@ -135,19 +114,16 @@ func EntraThrottled(retryAfter string) Fault {
 	return f
 }
 
-// EntraLeakyFault is a refusal whose description carries a secret (as a
-// misbehaving proxy might echo the assertion), recorded in the TokenStore
-// so that a leak scan fails if the action prints the body. It returns the
-// fault and the secret.
+// EntraLeakyFault returns a refusal whose description carries a secret, and
+// the secret, recorded in the TokenStore for the leak scan.
 func (e *Entra) EntraLeakyFault() (Fault, string) {
 	secret := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + randomAlnum(60) + "." + randomAlnum(43)
 	e.store.Add(KindFaultToken, "azure", secret, time.Hour)
 	return entraFault(http.StatusBadRequest, "invalid_client", 700027, "Client assertion failed signature validation. Presented assertion: '"+secret+"'."), secret
 }
 
-// SetEchoAssertion makes every refusal quote the client assertion it got
-// (the GitHub ID token), as a verbose error page might: a test then proves
-// the action redacts it.
+// SetEchoAssertion makes every refusal quote the client assertion (the ID
+// token), as a verbose error page might.
 func (e *Entra) SetEchoAssertion(on bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -155,8 +131,8 @@ func (e *Entra) SetEchoAssertion(on bool) {
 }
 
 func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
-	// A GET or a body that is not form-encoded leaves PostForm empty:
-	// Entra then says grant_type is missing, as it does for a JSON body.
+	// A GET or a body not form-encoded leaves PostForm empty: grant_type is
+	// missing, as Entra says.
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	_ = r.ParseForm()
 	f := r.PostForm
@@ -174,27 +150,15 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Ms-Request-Id", guid())
 		writeJSON(w, status, newEntraError(kind, code, msg))
 	}
-	if req.Tenant != e.Tenant {
-		refuse(http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", req.Tenant))
-		return
-	}
 	// One refusal stands for Entra's several parameter errors.
+	missing := ""
 	for _, p := range [][2]string{{"grant_type", EntraGrantType}, {"client_assertion_type", EntraAssertionType}, {"scope", AzureDevOpsScope}} {
-		if f.Get(p[0]) != p[1] || !req.Assertion {
-			refuse(http.StatusBadRequest, "invalid_request", 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", p[0]))
-			return
+		if missing == "" && (f.Get(p[0]) != p[1] || !req.Assertion) {
+			missing = p[0]
 		}
 	}
-	if req.ClientID != e.ClientID {
-		refuse(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", req.ClientID, e.Tenant))
-		return
-	}
 	assertion := f.Get("client_assertion")
-	_, claims, err := parseJWT(assertion)
-	if err != nil {
-		refuse(http.StatusBadRequest, "invalid_request", 50027, "JWT token is invalid or malformed.")
-		return
-	}
+	_, claims, parseErr := parseJWT(assertion)
 	iss, sub, auds := claimString(claims["iss"]), claimString(claims["sub"]), claimStrings(claims["aud"])
 	var accepted []string
 	for _, c := range creds {
@@ -202,20 +166,31 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 			accepted = append(accepted, c.Audience)
 		}
 	}
-	if accepted == nil {
+	switch {
+	case req.Tenant != e.Tenant:
+		refuse(http.StatusBadRequest, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", req.Tenant))
+	case missing != "":
+		refuse(http.StatusBadRequest, "invalid_request", 900144, fmt.Sprintf("The request body must contain the following parameter: '%s'.", missing))
+	case req.ClientID != e.ClientID:
+		refuse(http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", req.ClientID, e.Tenant))
+	case parseErr != nil:
+		refuse(http.StatusBadRequest, "invalid_request", 50027, "JWT token is invalid or malformed.")
+	case accepted == nil:
 		refuse(http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion Audience: '%s'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation", iss, sub, strings.Join(auds, ",")))
-		return
+	default:
+		e.issue(w, r, assertion, accepted, refuse)
 	}
+}
+
+// issue answers an access token once the assertion's signature and lifetime
+// pass for one of the accepted audiences.
+func (e *Entra) issue(w http.ResponseWriter, r *http.Request, assertion string, accepted []string, refuse func(int, string, int, string)) {
 	if _, err := e.v.verify(r.Context(), assertion, accepted); err != nil {
 		refuse(http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
 		return
 	}
-	tok, err := e.issueJWT(map[string]any{"aud": azureDevOpsResource, "iss": "https://sts.windows.net/" + e.Tenant + "/",
+	tok := e.issueJWT(map[string]any{"aud": azureDevOpsResource, "iss": "https://sts.windows.net/" + e.Tenant + "/",
 		"appid": e.ClientID, "appidacr": "2", "idtyp": "app", "oid": guid(), "sub": guid(), "tid": e.Tenant, "ver": "1.0"})
-	if err != nil {
-		refuse(http.StatusInternalServerError, "server_error", 90033, "A transient error has occurred. Please try again.")
-		return
-	}
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	writeJSON(w, http.StatusOK, e.answer(tok))
 }
@@ -225,9 +200,8 @@ func (e *Entra) answer(tok string) map[string]any {
 	return map[string]any{"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok}
 }
 
-// AzureInputs are the action inputs of a step exchanging with the stack's
-// Entra for its Azure feed: index-url in place of organization, project
-// and feed. The step also needs AzureEnv in its environment.
+// AzureInputs are the action inputs of a step exchanging with Entra for the
+// feed (index-url in place of organization, project and feed); the step also needs AzureEnv.
 func (s *Stack) AzureInputs() map[string]string {
 	a := s.Azure
 	return map[string]string{"provider": "azure", "client-id": a.Entra.ClientID, "tenant-id": a.Entra.Tenant, "index-url": a.Index}

@@ -61,21 +61,18 @@ func call(t *testing.T, s *Stack, method, u, auth string, body any) (int, []byte
 // exchangeCall posts an ID token to a service in its own request shape.
 func exchangeCall(t *testing.T, s *Stack, svc, jwt string) (int, []byte) {
 	t.Helper()
-	var st int
-	var b []byte
+	u, body := s.CratesIOURL+CratesIOTokenPath, any(map[string]string{"jwt": jwt})
 	switch svc {
 	case "jfrog":
-		st, b, _ = call(t, s, http.MethodPost, s.JFrogURL+JFrogTokenPath, "", map[string]any{"grant_type": JFrogGrantType,
-			"subject_token_type": JFrogSubjectTokenType, "subject_token": jwt, "provider_name": s.JFrog.ProviderName})
+		u, body = s.JFrogURL+JFrogTokenPath, map[string]any{"grant_type": JFrogGrantType,
+			"subject_token_type": JFrogSubjectTokenType, "subject_token": jwt, "provider_name": s.JFrog.ProviderName}
 	case "cloudsmith":
-		st, b, _ = call(t, s, http.MethodPost, s.CloudsmithURL+"/openid/"+s.Cloudsmith.Namespace+"/", "",
-			map[string]string{"oidc_token": jwt, "service_slug": s.Cloudsmith.ServiceSlug})
+		u, body = s.CloudsmithURL+"/openid/"+s.Cloudsmith.Namespace+"/", map[string]string{"oidc_token": jwt, "service_slug": s.Cloudsmith.ServiceSlug}
 	case "azure":
-		st, b, _ = call(t, s, http.MethodPost, s.Azure.AuthorityHost+"/"+s.Azure.Entra.Tenant+entraTokenPath, "", url.Values{"grant_type": {EntraGrantType},
-			"client_id": {s.Azure.Entra.ClientID}, "client_assertion_type": {EntraAssertionType}, "client_assertion": {jwt}, "scope": {AzureDevOpsScope}})
-	default:
-		st, b, _ = call(t, s, http.MethodPost, s.CratesIOURL+CratesIOTokenPath, "", map[string]string{"jwt": jwt})
+		u, body = s.Azure.AuthorityHost+"/"+s.Azure.Entra.Tenant+entraTokenPath, url.Values{"grant_type": {EntraGrantType},
+			"client_id": {s.Azure.Entra.ClientID}, "client_assertion_type": {EntraAssertionType}, "client_assertion": {jwt}, "scope": {AzureDevOpsScope}}
 	}
+	st, b, _ := call(t, s, http.MethodPost, u, "", body)
 	return st, b
 }
 
@@ -261,13 +258,11 @@ func TestEntraRefusesRequests(t *testing.T) {
 	}
 }
 
+// publishBody is cargo publish's body: each part after its u32 LE length.
 func publishBody(meta string, crate []byte) []byte {
-	var b bytes.Buffer
-	_ = binary.Write(&b, binary.LittleEndian, uint32(len(meta)))
-	b.WriteString(meta)
-	_ = binary.Write(&b, binary.LittleEndian, uint32(len(crate)))
-	b.Write(crate)
-	return b.Bytes()
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(meta)))
+	b = binary.LittleEndian.AppendUint32(append(b, meta...), uint32(len(crate)))
+	return append(b, crate...)
 }
 
 // TestRegistryRefuses: each index serves only a valid token of its issuer

@@ -16,21 +16,12 @@ type FaultKind int
 
 // The faults an endpoint can be told to serve.
 const (
-	// FaultStatus answers Fault.Status (default 500) with Fault.Body
-	// (default: the status text) and, when set, Fault.RetryAfter.
-	FaultStatus FaultKind = iota + 1
-	// FaultNewlineToken answers the success shape with a token holding a
-	// newline (recorded in the TokenStore).
-	FaultNewlineToken
-	// FaultHugeBody answers 200 with a 100 MB JSON body, streamed.
-	FaultHugeBody
-	// FaultRedirect307 and FaultRedirect308 redirect to the same path on
-	// the redirect target (another host).
-	FaultRedirect307
+	FaultStatus       FaultKind = iota + 1 // Fault.Status, Body, ContentType, RetryAfter
+	FaultNewlineToken                      // success with a token holding a newline (recorded)
+	FaultHugeBody                          // 200 with a 100 MB JSON body, streamed
+	FaultRedirect307                       // to the same path on the redirect target
 	FaultRedirect308
-	// FaultHang answers nothing until the client gives up, the Faults are
-	// closed, or a minute passes.
-	FaultHang
+	FaultHang // nothing until the client gives up, Close, or a minute
 )
 
 const hugeBodySize = 100 << 20
@@ -65,11 +56,9 @@ func StatusRetryAfter(code int, retryAfter string) Fault {
 func Of(kind FaultKind) Fault { return Fault{Kind: kind} }
 
 // Faults is an endpoint's queue of canned faults: each request takes the
-// next one, and once the queue is empty requests reach the real handler.
-// It is safe for concurrent use.
+// next one; once it is empty, requests reach the handler. Safe for concurrent use.
 type Faults struct {
-	// RedirectTo is the base URL (scheme://host:port) redirects point at.
-	RedirectTo string
+	RedirectTo string // the base URL redirects point at
 
 	store   *TokenStore
 	service string
@@ -80,6 +69,7 @@ type Faults struct {
 	requests int
 	served   int
 	done     chan struct{}
+	close    sync.Once
 }
 
 func newFaults(store *TokenStore, service string, shape func(string) any) *Faults {
@@ -115,15 +105,7 @@ func (f *Faults) Requests() int {
 }
 
 // Close releases handlers blocked in FaultHang. Later hangs return at once.
-func (f *Faults) Close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.done:
-	default:
-		close(f.done)
-	}
-}
+func (f *Faults) Close() { f.close.Do(func() { close(f.done) }) }
 
 // wrap returns next behind the fault queue.
 func (f *Faults) wrap(next http.Handler) http.Handler {
@@ -192,16 +174,15 @@ type SinkRequest struct {
 	Body          []byte // the first MiB of the body
 }
 
-// RedirectSink is the "other host" redirect faults point at. It records what
-// it receives, so tests can assert that no secret was ever sent there.
+// RedirectSink is the "other host" redirects point at; it records what it
+// receives, for tests that no secret was sent there.
 type RedirectSink struct {
 	store    *TokenStore
 	mu       sync.Mutex
 	requests []SinkRequest
 }
 
-// ServeHTTP records the request, counts it in the store under
-// SinkPathPrefix, and answers 200 with an empty JSON object.
+// ServeHTTP records the request, counts it under SinkPathPrefix and answers {}.
 func (s *RedirectSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.store.CountRequest(SinkPathPrefix + r.URL.Path)
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))

@@ -22,26 +22,19 @@ const (
 	idTokenLifetime   = 5 * time.Minute
 )
 
-// IssuerConfig describes the job the ID tokens are minted for: octo-org/octo-repo
-// on refs/heads/main, pushed.
+// IssuerConfig describes the job (octo-org/octo-repo, refs/heads/main, a push).
 type IssuerConfig struct {
-	// Environment is the deployment environment; "" means none (the sub
-	// then names the ref).
-	Environment string
+	Environment string // the deployment environment; "" = none (sub names the ref)
 }
 
 // Issuer plays an OIDC issuer (discovery document, JWKS) and, for GitHub,
 // the runner's ID token endpoint: GET /_apis/token?api-version=2.0[&audience=..]
 // with "Authorization: Bearer <RequestToken>" -> {"value": JWT, "count": 1}.
 type Issuer struct {
-	// URL is the issuer's base URL and the iss claim of its tokens.
-	URL string
-	// RequestURL is what ACTIONS_ID_TOKEN_REQUEST_URL holds (with ?api-version=2.0).
-	RequestURL string
-	// RequestToken is what ACTIONS_ID_TOKEN_REQUEST_TOKEN holds.
-	RequestToken string
-	// Faults are served by the token endpoint.
-	Faults *Faults
+	URL          string  // the base URL and iss
+	RequestURL   string  // ACTIONS_ID_TOKEN_REQUEST_URL (with ?api-version=2.0)
+	RequestToken string  // ACTIONS_ID_TOKEN_REQUEST_TOKEN
+	Faults       *Faults // served by the token endpoint
 
 	key     *rsa.PrivateKey
 	kid     string
@@ -54,8 +47,7 @@ type Issuer struct {
 	audiences []string
 }
 
-// newIssuer creates an issuer with a fresh RSA 2048 key; its URL is set
-// once its server listens.
+// newIssuer creates an issuer with a fresh RSA key; the caller sets its URL.
 func newIssuer(service string, store *TokenStore) (*Issuer, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -69,9 +61,8 @@ func newIssuer(service string, store *TokenStore) (*Issuer, error) {
 // DefaultAudience is the aud GitHub uses when no audience is asked for.
 func (i *Issuer) DefaultAudience() string { return "https://github.com/" + jobOwner }
 
-// Override sets claims applied on top of the defaults to every token minted
-// from now on (for example {"repository": "evil/repo"}); a nil value removes
-// the claim. Override(nil) restores the defaults.
+// Override sets claims on top of the defaults of every token minted from now
+// on (a nil value removes one); Override(nil) restores the defaults.
 func (i *Issuer) Override(claims map[string]any) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -85,8 +76,7 @@ func (i *Issuer) Override(claims map[string]any) {
 	maps.Copy(i.overrides, claims)
 }
 
-// Audiences returns the audience parameter of every token request served
-// ("" when none was given), in order.
+// Audiences returns the audience parameter ("" = none) of every token request served.
 func (i *Issuer) Audiences() []string {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -118,9 +108,8 @@ func githubClaims(iss string, cfg IssuerConfig) func(string, time.Time) map[stri
 	}
 }
 
-// Mint signs a token for audience ("" = GitHub's default) with overrides and
-// extra claims applied (a nil value removes a claim), and records it in the
-// store.
+// Mint signs and records a token for audience ("" = GitHub's default) with
+// the overrides and extra claims (a nil value removes one) applied.
 func (i *Issuer) Mint(audience string, extra map[string]any) (string, error) {
 	if audience == "" {
 		audience = i.DefaultAudience()
@@ -146,8 +135,7 @@ func (i *Issuer) Mint(audience string, extra map[string]any) (string, error) {
 	return tok, nil
 }
 
-// handler serves the discovery document, the JWKS and the token endpoint,
-// counting every request by path.
+// handler serves discovery, the JWKS and the token endpoint.
 func (i *Issuer) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
@@ -186,22 +174,19 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"count": 1, "value": tok})
 }
 
-// GitLab plays a GitLab instance's OIDC issuer for id_tokens, minting
-// tokens with GitLab's claims (crates.io's own test claims,
-// rust-lang/crates.io crates/crates_io_trustpub/src/gitlab/test_helpers.rs)
-// for project grp/app in namespace 72, environment release. Its URL stands
-// for https://gitlab.com, the one GitLab issuer crates.io accepts.
+// GitLab plays gitlab.com's OIDC issuer, with the claims of crates.io's own
+// tests (crates_io_trustpub/src/gitlab/test_helpers.rs): project grp/app,
+// environment release.
 type GitLab struct{ *Issuer }
 
-// StartGitLab starts a GitLab issuer beside the stack (same CA, same
-// token store).
+// StartGitLab starts a GitLab issuer beside the stack (same CA and store).
 func (s *Stack) StartGitLab() (*GitLab, error) {
 	iss, err := newIssuer("gitlab", s.Store)
 	if err != nil {
 		return nil, err
 	}
-	srv := s.newServer(iss.handler())
-	iss.URL = serverURL(srv, "127.0.0.1")
+	srv, u := s.listen(iss.handler())
+	iss.URL = u
 	iss.claims = func(aud string, now time.Time) map[string]any {
 		return map[string]any{
 			"iss": iss.URL, "aud": aud, "jti": randomString(16),
@@ -214,23 +199,18 @@ func (s *Stack) StartGitLab() (*GitLab, error) {
 			"nbf": now.Add(-5 * time.Second).Unix(), "iat": now.Unix(), "exp": now.Add(idTokenLifetime).Unix(),
 		}
 	}
-	s.start(srv)
+	srv.StartTLS()
 	return &GitLab{iss}, nil
 }
 
-// MintGitLab signs a GitLab-shaped ID token for aud, extra claims on top (a
-// nil value removes one), and records it in the store.
+// MintGitLab is Mint for a GitLab ID token.
 func (g *GitLab) MintGitLab(aud string, extra map[string]any) (string, error) {
 	return g.Mint(aud, extra)
 }
 
 // writeJSON writes v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "encode: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
+	b, _ := json.Marshal(v) // the fakes' answers always encode
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))

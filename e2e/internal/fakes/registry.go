@@ -14,28 +14,24 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// root is one sparse index served by a Registry, under a path prefix
-// ("/.../", e.g. "/artifactory/api/cargo/cargo-local/index/").
+// root is one sparse index served by a Registry under a path prefix.
 type root struct {
 	prefix string
-	// raw takes the token as the whole Authorization header (crates.io,
-	// CodeArtifact); otherwise only "Bearer <token>" is accepted.
+	// raw takes the whole Authorization header as the token (crates.io,
+	// CodeArtifact); otherwise only "Bearer <token>".
 	raw bool
-	// authRequired makes config.json say "auth-required": true and
-	// requires a valid token for config.json, index files and downloads.
-	// Publishing always requires a valid token.
+	// authRequired requires a valid token for every request ("auth-required"
+	// in config.json); publishing always does.
 	authRequired bool
-	// service, when set, takes only an access token that service issued
-	// (Azure DevOps takes only an Entra token).
-	service string
-	// challenge are the WWW-Authenticate values of a 401.
-	challenge []string
+	service      string   // when set, the only service whose tokens count (Azure: Entra)
+	challenge    []string // the WWW-Authenticate values of a 401
 }
 
 // indexEntry is one line of a sparse index file.
@@ -79,14 +75,12 @@ type Registry struct {
 	mu        sync.Mutex
 	roots     []root
 	entries   map[string][]indexEntry // lower-case name -> versions
-	files     map[string][]byte       // name-version -> .crate
+	files     map[string][]byte       // lower-case "dl/name/version/download" -> .crate
 	delay     time.Duration
 	requests  []RegistryRequest
 	published []string
 }
 
-// newRegistry returns a registry serving crates under roots that asks
-// store about tokens.
 func newRegistry(store *TokenStore, crates []Dep, roots ...root) (*Registry, error) {
 	g := &Registry{store: store, roots: roots, entries: map[string][]indexEntry{}, files: map[string][]byte{}}
 	for _, c := range crates {
@@ -97,10 +91,9 @@ func newRegistry(store *TokenStore, crates []Dep, roots ...root) (*Registry, err
 	return g, nil
 }
 
-// SetDelay makes every index request wait d before it is answered (a slow
-// registry). Crate downloads are not delayed: Cargo queues them all at once,
-// each with the token it had when queued, so a slow queue would outlast a
-// test token's renewal margin, as no real token's hour does.
+// SetDelay makes every index request wait d (a slow registry). Downloads are
+// not delayed: Cargo queues them all with the token it had then, and a slow
+// queue would outlast a test token's renewal margin, as no real token's does.
 func (g *Registry) SetDelay(d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -132,15 +125,8 @@ func (g *Registry) add(e indexEntry, data []byte) error {
 		}
 	}
 	g.entries[key] = append(g.entries[key], e)
-	g.files[key+"-"+e.Vers] = data
+	g.files["dl/"+key+"/"+strings.ToLower(e.Vers)+"/download"] = data
 	return nil
-}
-
-// lookup returns the index entries of name.
-func (g *Registry) lookup(name string) []indexEntry {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return append([]indexEntry(nil), g.entries[strings.ToLower(name)]...)
 }
 
 // Published returns "name@version" of every crate accepted by publish.
@@ -181,47 +167,35 @@ func (g *Registry) Count(status int) int {
 	return n
 }
 
+// statusRecorder records the status a handler writes (none: 200).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 }
 
-// WriteHeader records the first status written.
+// WriteHeader records code.
 func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
+	s.status = code
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// Write records an implicit 200.
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// handler serves every root.
-func (g *Registry) handler() http.Handler { return http.HandlerFunc(g.serve) }
-
-func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves every root.
+func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	delay := g.delay
+	g.mu.Unlock()
 	if strings.HasSuffix(r.URL.Path, "/download") {
 		delay = 0
 	}
-	var rt *root
+	var rt *root // roots never change
 	for i := range g.roots {
 		if strings.HasPrefix(r.URL.Path, g.roots[i].prefix) {
 			rt = &g.roots[i]
 		}
 	}
-	g.mu.Unlock()
-	// The token is checked when the request arrives, as a registry does
-	// before it starts work (a slow answer does not expire it), and only
-	// then counted: a test that waits for the count and then lets the
-	// token expire must not race the check.
+	// The token is checked on arrival (a slow answer does not expire it) and
+	// only then counted, so a test that waits for the count and then lets the
+	// token expire does not race the check.
 	var token, why string
 	var ok bool
 	if rt != nil {
@@ -236,7 +210,7 @@ func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		g.mu.Lock()
-		g.requests = append(g.requests, RegistryRequest{Method: r.Method, Path: r.URL.Path, Status: rec.status, Token: token})
+		g.requests = append(g.requests, RegistryRequest{Method: r.Method, Path: r.URL.Path, Status: cmp.Or(rec.status, http.StatusOK), Token: token})
 		g.mu.Unlock()
 	}()
 	if rt == nil {
@@ -266,24 +240,20 @@ func (g *Registry) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(rec, http.StatusOK, cfg)
 	case strings.HasPrefix(rest, "dl/"):
-		parts := strings.Split(rest, "/")
-		if len(parts) != 4 || parts[3] != "download" {
-			registryError(rec, http.StatusNotFound, "not found")
-			return
-		}
-		name, vers := parts[1], parts[2]
 		g.mu.Lock()
-		data, found := g.files[strings.ToLower(name)+"-"+vers]
+		data, found := g.files[strings.ToLower(rest)]
 		g.mu.Unlock()
 		if !found {
-			registryError(rec, http.StatusNotFound, fmt.Sprintf("crate %s@%s not found", name, vers))
+			registryError(rec, http.StatusNotFound, "crate not found")
 			return
 		}
 		rec.Header().Set("Content-Type", "application/gzip")
 		_, _ = rec.Write(data)
 	default:
 		name := rest[strings.LastIndex(rest, "/")+1:]
-		entries := g.lookup(name)
+		g.mu.Lock()
+		entries := slices.Clone(g.entries[strings.ToLower(name)])
+		g.mu.Unlock()
 		if name == "" || indexPath(name) != rest || len(entries) == 0 {
 			registryError(rec, http.StatusNotFound, "not found")
 			return
@@ -330,8 +300,7 @@ type publishMeta struct {
 	Name     string              `json:"name"`
 	Vers     string              `json:"vers"`
 	Features map[string][]string `json:"features"`
-	// Deps are an index entry's, but for the requirement's key and the
-	// name in Cargo.toml (the index names the package instead).
+	// Deps name the requirement and the name in Cargo.toml differently from the index.
 	Deps []struct {
 		indexDep
 		VersionReq         string  `json:"version_req"`
@@ -342,37 +311,22 @@ type publishMeta struct {
 // parsePublish splits cargo publish's body: u32 LE JSON length, JSON
 // metadata, u32 LE crate length, crate bytes.
 func parsePublish(body []byte) (meta []byte, crate []byte, err error) {
-	next := func() ([]byte, error) {
-		if len(body) < 4 {
-			return nil, errors.New("truncated length")
+	var parts [2][]byte
+	for i, what := range []string{"metadata", "crate"} {
+		if len(body) < 4 || uint64(binary.LittleEndian.Uint32(body)) > uint64(len(body)-4) {
+			return nil, nil, fmt.Errorf("%s: truncated", what)
 		}
-		n := binary.LittleEndian.Uint32(body)
-		body = body[4:]
-		if uint64(n) > uint64(len(body)) {
-			return nil, errors.New("length exceeds body")
-		}
-		part := body[:n]
-		body = body[n:]
-		return part, nil
-	}
-	if meta, err = next(); err != nil {
-		return nil, nil, fmt.Errorf("metadata: %w", err)
-	}
-	if crate, err = next(); err != nil {
-		return nil, nil, fmt.Errorf("crate: %w", err)
+		n := 4 + binary.LittleEndian.Uint32(body)
+		parts[i], body = body[4:n], body[n:]
 	}
 	if len(body) != 0 {
 		return nil, nil, errors.New("trailing bytes after the crate")
 	}
-	return meta, crate, nil
+	return parts[0], parts[1], nil
 }
 
 func (g *Registry) publish(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-	if err != nil {
-		registryError(w, http.StatusBadRequest, "cannot read body")
-		return
-	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20)) // a short read fails to parse
 	metaJSON, crate, err := parsePublish(body)
 	if err != nil {
 		registryError(w, http.StatusBadRequest, "invalid upload: "+err.Error())
@@ -415,9 +369,8 @@ type Dep struct {
 	Req  string // version requirement, e.g. "^1.0"
 }
 
-// buildCrate returns a .crate file (a gzipped tarball) for a library crate
-// with <name>-<version>/Cargo.toml and <name>-<version>/src/lib.rs. The
-// output is deterministic.
+// buildCrate returns a deterministic .crate file (a gzipped tarball) of a
+// library crate: <name>-<version>/Cargo.toml and src/lib.rs.
 func buildCrate(name, version string, deps []Dep) ([]byte, error) {
 	var manifest strings.Builder
 	fmt.Fprintf(&manifest, "[package]\nedition = \"2021\"\nname = %q\nversion = %q\ndescription = \"A crate served by the cargo-oidc e2e fake registry\"\nlicense = \"MIT\"\n\n[lib]\npath = \"src/lib.rs\"\n", name, version)
@@ -475,19 +428,16 @@ type IssuedToken struct {
 }
 
 // TokenStore records every secret the fakes issue and every request they
-// receive; the registries ask it whether a presented token is valid. It is
-// safe for concurrent use.
+// receive, and tells the registries which tokens are valid. Safe for concurrent use.
 type TokenStore struct {
-	mu          sync.Mutex
-	tokens      map[string]*IssuedToken
-	order       []string
-	requests    map[string]int
-	exchanges   map[string]int
-	revocations int
+	mu       sync.Mutex
+	tokens   map[string]*IssuedToken
+	order    []string
+	requests map[string]int
 }
 
 func newTokenStore() *TokenStore {
-	return &TokenStore{tokens: map[string]*IssuedToken{}, requests: map[string]int{}, exchanges: map[string]int{}}
+	return &TokenStore{tokens: map[string]*IssuedToken{}, requests: map[string]int{}}
 }
 
 // Add records a secret of the given kind that expires ttl from now.
@@ -529,12 +479,10 @@ func (s *TokenStore) Revoke(value string) bool {
 		return false
 	}
 	t.Revoked = true
-	s.revocations++
 	return true
 }
 
-// Tokens returns every secret recorded, in the order issued: the list a
-// leak scan looks for.
+// Tokens returns every secret recorded, in the order issued (what a leak scan looks for).
 func (s *TokenStore) Tokens() []IssuedToken {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -575,15 +523,12 @@ func (s *TokenStore) AllRequests() map[string]int {
 	return maps.Clone(s.requests)
 }
 
-// Exchanges returns how many successful token exchanges a service performed
-// ("" for the total).
+// Exchanges returns how many access tokens a service issued ("" for all).
 func (s *TokenStore) Exchanges(service string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
-	for k, v := range s.exchanges {
-		if service == "" || k == service {
-			n += v
+	for _, t := range s.Tokens() {
+		if t.Kind == KindAccessToken && (service == "" || t.Service == service) {
+			n++
 		}
 	}
 	return n
@@ -591,16 +536,11 @@ func (s *TokenStore) Exchanges(service string) int {
 
 // Revocations returns how many tokens were revoked.
 func (s *TokenStore) Revocations() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.revocations
-}
-
-// issued records an access token a service issued and counts the exchange.
-func (s *TokenStore) issued(service, tok string, ttl time.Duration) IssuedToken {
-	it := s.Add(KindAccessToken, service, tok, ttl)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.exchanges[service]++
-	return it
+	n := 0
+	for _, t := range s.Tokens() {
+		if t.Revoked {
+			n++
+		}
+	}
+	return n
 }

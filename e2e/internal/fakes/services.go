@@ -11,13 +11,11 @@ import (
 	"time"
 )
 
-// defaultTokenTTL is the lifetime of service-issued tokens unless
-// Options.TokenTTL says otherwise.
+// defaultTokenTTL is the lifetime of service-issued tokens (Options.TokenTTL).
 const defaultTokenTTL = time.Hour
 
 // service is what every token service shares: the trust configuration
-// (the issuer's verifier, the accepted audiences and the claim mapping),
-// the store it records tokens in, and the exchange endpoint's faults.
+// (verifier, audiences, claim mapping), the store and the endpoint's faults.
 type service struct {
 	name    string
 	v       *verifier
@@ -26,20 +24,17 @@ type service struct {
 	store   *TokenStore
 	ttl     time.Duration
 	secret  []byte
-	// Faults are served by the exchange endpoint.
-	Faults *Faults
+	Faults  *Faults // served by the exchange endpoint
 }
 
-// handler serves the exchange endpoint at pattern (other paths: 404), with
-// its faults, and counts every request.
+// handler serves the exchange endpoint at pattern with its faults.
 func (s *service) handler(pattern string, serve http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(pattern, s.Faults.wrap(serve))
 	return countRequests(s.store, mux)
 }
 
-// verify checks the ID token a request presents against the trust
-// configuration, mapping included.
+// verify checks an ID token against the trust configuration, mapping included.
 func (s *service) verify(r *http.Request, token string) (map[string]any, error) {
 	claims, err := s.v.verify(r.Context(), token, s.auds)
 	if err == nil {
@@ -48,20 +43,17 @@ func (s *service) verify(r *http.Request, token string) (map[string]any, error) 
 	return claims, err
 }
 
-// issueJWT signs an HS256 access token with claims plus iat, nbf, exp and
-// jti, and records it.
-func (s *service) issueJWT(claims map[string]any) (string, error) {
+// issueJWT signs and records an access token with claims, iat, nbf, exp and jti.
+func (s *service) issueJWT(claims map[string]any) string {
 	now := time.Now()
 	claims["iat"], claims["nbf"], claims["exp"], claims["jti"] = now.Unix(), now.Unix(), now.Add(s.ttl).Unix(), randomString(16)
-	tok, err := signJWT(s.secret, "", claims)
-	if err == nil {
-		s.store.issued(s.name, tok, s.ttl)
-	}
-	return tok, err
+	tok, _ := signJWT(s.secret, "", claims) // HS256 with a 64-byte secret cannot fail
+	s.store.Add(KindAccessToken, s.name, tok, s.ttl)
+	return tok
 }
 
-// decodeBody reads a bounded JSON request body into out.
-func decodeBody(r *http.Request, out any) error {
+// decodeBody reads a bounded JSON object of strings.
+func decodeBody(r *http.Request, out *map[string]string) error {
 	return json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(out)
 }
 
@@ -72,12 +64,10 @@ const (
 	JFrogTokenPath        = "/access/api/v1/oidc/token"
 )
 
-// JFrog plays the JFrog Platform OIDC token exchange,
-// POST /access/api/v1/oidc/token.
+// JFrog plays the JFrog Platform's OIDC token exchange.
 type JFrog struct {
 	service
-	// ProviderName is the configured OIDC integration name.
-	ProviderName string
+	ProviderName string // the OIDC integration's name
 }
 
 func jfrogError(w http.ResponseWriter, status int, code, msg string) {
@@ -91,12 +81,7 @@ func (j *JFrog) answer(tok, user string) map[string]any {
 }
 
 func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		GrantType        string `json:"grant_type"`
-		SubjectTokenType string `json:"subject_token_type"`
-		SubjectToken     string `json:"subject_token"`
-		ProviderName     string `json:"provider_name"`
-	}
+	var body map[string]string
 	bad := func(msg string) { jfrogError(w, http.StatusBadRequest, "BAD_REQUEST", msg) }
 	switch {
 	case r.Method != http.MethodPost:
@@ -105,18 +90,18 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 		jfrogError(w, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
 	case decodeBody(r, &body) != nil:
 		bad("Failed to parse the request body as JSON")
-	case body.GrantType != JFrogGrantType:
-		bad(fmt.Sprintf("Unsupported grant_type '%s'", body.GrantType))
-	case body.SubjectTokenType != JFrogSubjectTokenType:
-		bad(fmt.Sprintf("Unsupported subject_token_type '%s'", body.SubjectTokenType))
-	case body.SubjectToken == "":
+	case body["grant_type"] != JFrogGrantType:
+		bad(fmt.Sprintf("Unsupported grant_type '%s'", body["grant_type"]))
+	case body["subject_token_type"] != JFrogSubjectTokenType:
+		bad(fmt.Sprintf("Unsupported subject_token_type '%s'", body["subject_token_type"]))
+	case body["subject_token"] == "":
 		bad("subject_token is required")
-	case body.ProviderName == "":
+	case body["provider_name"] == "":
 		bad("provider_name is required")
-	case body.ProviderName != j.ProviderName:
-		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body.ProviderName))
+	case body["provider_name"] != j.ProviderName:
+		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body["provider_name"]))
 	default:
-		j.exchange(w, r, body.SubjectToken)
+		j.exchange(w, r, body["subject_token"])
 	}
 }
 
@@ -127,12 +112,8 @@ func (j *JFrog) exchange(w http.ResponseWriter, r *http.Request, idToken string)
 		return
 	}
 	repo := claimString(claims["repository"])
-	access, err := j.issueJWT(map[string]any{"ver": "2", "sub": "jfac@01e2e/users/oidc/" + repo,
+	access := j.issueJWT(map[string]any{"ver": "2", "sub": "jfac@01e2e/users/oidc/" + repo,
 		"scp": "applied-permissions/groups:readers", "aud": "*@*", "iss": "jfac@01e2e"})
-	if err != nil {
-		jfrogError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "could not create token")
-		return
-	}
 	writeJSON(w, http.StatusOK, j.answer(access, repo))
 }
 
@@ -159,36 +140,28 @@ func (j *JFrog) message(err error) string {
 // Cloudsmith plays Cloudsmith's OIDC exchange, POST /openid/{namespace}/.
 type Cloudsmith struct {
 	service
-	// Namespace and ServiceSlug are the configured workspace and service account.
-	Namespace, ServiceSlug string
+	Namespace, ServiceSlug string // the workspace and service account
 }
 
 func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		OIDCToken   string `json:"oidc_token"`
-		ServiceSlug string `json:"service_slug"`
-	}
+	var body map[string]string
 	detail := func(status int, msg string) { writeJSON(w, status, map[string]string{"detail": msg}) }
 	switch {
 	case r.Method != http.MethodPost:
 		detail(http.StatusMethodNotAllowed, fmt.Sprintf("Method \"%s\" not allowed.", r.Method))
 	case decodeBody(r, &body) != nil:
 		detail(http.StatusBadRequest, "JSON parse error")
-	case body.OIDCToken == "" || body.ServiceSlug == "":
+	case body["oidc_token"] == "" || body["service_slug"] == "":
 		writeJSON(w, http.StatusBadRequest, map[string][]string{"oidc_token, service_slug": {"This field is required."}})
 	case r.PathValue("ns") != c.Namespace:
 		detail(http.StatusNotFound, "Not found.")
 	default:
 		// Generic by design: the real service does not say what did not match.
-		if _, err := c.verify(r, body.OIDCToken); err != nil || body.ServiceSlug != c.ServiceSlug {
+		if _, err := c.verify(r, body["oidc_token"]); err != nil || body["service_slug"] != c.ServiceSlug {
 			detail(http.StatusUnauthorized, "Incorrect authentication credentials.")
 			return
 		}
-		tok, err := c.issueJWT(map[string]any{"iss": "https://api.cloudsmith.io", "sub": c.ServiceSlug, "aud": c.Namespace})
-		if err != nil {
-			detail(http.StatusInternalServerError, "A server error occurred.")
-			return
-		}
+		tok := c.issueJWT(map[string]any{"iss": "https://api.cloudsmith.io", "sub": c.ServiceSlug, "aud": c.Namespace})
 		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 	}
 }
@@ -196,9 +169,8 @@ func (c *Cloudsmith) serve(w http.ResponseWriter, r *http.Request) {
 // CratesIOTokenPath is the trusted-publishing exchange and revocation path.
 const CratesIOTokenPath = "/api/v1/trusted_publishing/tokens"
 
-// CratesIO plays crates.io trusted publishing:
-// POST /api/v1/trusted_publishing/tokens {"jwt": ...} -> {"token": "cio_tp_..."}
-// (each JWT once), and DELETE on the same path with "Authorization: Bearer <token>".
+// CratesIO plays crates.io trusted publishing: POST {"jwt": ...} gets a
+// token (each JWT once), DELETE with it as Bearer revokes it.
 type CratesIO struct {
 	service
 	mu     sync.Mutex
@@ -207,38 +179,31 @@ type CratesIO struct {
 	pub    *GitLabPublisher // the trusted GitLab publisher
 }
 
-func cratesError(w http.ResponseWriter, status int, detail string) {
-	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"detail": detail}}})
-}
-
-// Handler serves the exchange and revocation endpoint (faults: POST and
-// DELETE).
+// Handler serves the exchange and revocation endpoint, faults included.
 func (c *CratesIO) Handler() http.Handler { return c.handler(CratesIOTokenPath, c.serve) }
 
 func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		JWT string `json:"jwt"`
-	}
+	var body map[string]string
 	switch {
 	case r.Method == http.MethodDelete:
 		c.revoke(w, r)
 	case r.Method != http.MethodPost:
-		cratesError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
-	case decodeBody(r, &body) != nil || body.JWT == "":
-		cratesError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
+		registryError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	case decodeBody(r, &body) != nil || body["jwt"] == "":
+		registryError(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: missing field `jwt`")
 	default:
-		if msg := c.exchange(r, body.JWT); msg != "" {
-			cratesError(w, http.StatusBadRequest, msg)
+		if msg := c.exchange(r, body["jwt"]); msg != "" {
+			registryError(w, http.StatusBadRequest, msg)
 			return
 		}
 		tok := "cio_tp_" + randomAlnum(32)
-		c.store.issued("crates-io", tok, c.ttl)
+		c.store.Add(KindAccessToken, "crates-io", tok, c.ttl)
 		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 	}
 }
 
-// exchange returns crates.io's refusal of jwt, "" when it is accepted. A
-// JWT is consumed even when no config matches, like the real service.
+// exchange returns crates.io's refusal of jwt ("" = accepted); a JWT is
+// consumed even when no config matches.
 func (c *CratesIO) exchange(r *http.Request, jwt string) string {
 	c.mu.Lock()
 	trust, pub := &c.service, c.pub
@@ -277,27 +242,24 @@ func (c *CratesIO) exchange(r *http.Request, jwt string) string {
 func (c *CratesIO) revoke(w http.ResponseWriter, r *http.Request) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
-		cratesError(w, http.StatusUnauthorized, "this action requires authentication")
+		registryError(w, http.StatusUnauthorized, "this action requires authentication")
 		return
 	}
 	if t, _ := c.store.Lookup(tok); t.Service != "crates-io" || !c.store.Valid(tok) || !c.store.Revoke(tok) {
-		cratesError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
+		registryError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // GitLabPublisher is a crates.io trusted publisher for a GitLab project,
-// matched as crates.io does (src/controllers/trustpub/tokens/exchange/mod.rs,
-// handle_gitlab_token_inner): namespace and project of project_path,
-// case-insensitive; the pipeline file of ci_config_ref_uri; the environment
-// when the publisher names one.
+// matched as crates.io does (handle_gitlab_token_inner): project_path
+// case-insensitive, the file of ci_config_ref_uri, the environment if set.
 type GitLabPublisher struct {
 	Namespace, Project, WorkflowFilepath, Environment string
 }
 
-// TrustGitLab makes crates.io accept ID tokens of g (audience crates.io)
-// for publisher p, beside GitHub's.
+// TrustGitLab makes crates.io accept g's ID tokens for publisher p too.
 func (s *Stack) TrustGitLab(g *GitLab, p *GitLabPublisher) {
 	c := s.CratesIO
 	c.mu.Lock()
@@ -306,15 +268,16 @@ func (s *Stack) TrustGitLab(g *GitLab, p *GitLabPublisher) {
 	c.pub = p
 }
 
-// match returns crates.io's refusal for claims, "" when they match.
+// match returns crates.io's refusal for claims ("" = a match).
 func (p *GitLabPublisher) match(claims map[string]any) string {
 	path := claimString(claims["project_path"])
-	ns, project, ok := cutLast(path, "/")
+	slash := strings.LastIndex(path, "/")
+	ns, project := path[:max(slash, 0)], path[slash+1:]
 	_, file, _ := strings.Cut(claimString(claims["ci_config_ref_uri"]), "//")
 	file, _, found := strings.Cut(file, "@")
 	env := claimString(claims["environment"])
 	switch {
-	case !ok:
+	case slash < 0:
 		return "Unexpected `project_path` value"
 	case !found || file == "":
 		return "Unexpected `ci_config_ref_uri` value"
@@ -326,13 +289,4 @@ func (p *GitLabPublisher) match(claims map[string]any) string {
 		return fmt.Sprintf("The Trusted Publishing config for repository `%s` does not match the environment `%s` in the JWT. Expected environments: `%s`", path, env, p.Environment)
 	}
 	return ""
-}
-
-// cutLast cuts s around the last sep.
-func cutLast(s, sep string) (before, after string, found bool) {
-	i := strings.LastIndex(s, sep)
-	if i < 0 {
-		return s, "", false
-	}
-	return s[:i], s[i+len(sep):], true
 }

@@ -3,7 +3,6 @@ package fakes
 import (
 	"cmp"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,9 +21,8 @@ type Options struct {
 	Issuer IssuerConfig
 	// TokenTTL is the lifetime of service-issued tokens; default 1 h.
 	TokenTTL time.Duration
-	// Mapping is every service's claim mapping (crates.io's trusted
-	// publisher, the AWS role's trust policy); default
-	// {"repository": "octo-org/octo-repo"}.
+	// Mapping is every service's claim mapping (crates.io's trusted publisher,
+	// the AWS role's trust policy); default {"repository": "octo-org/octo-repo"}.
 	Mapping map[string]string
 }
 
@@ -34,19 +32,17 @@ const (
 	DefaultCrateVersion = "1.0.0"
 )
 
-// CratesIOURLEnv is the variable that makes cargo 1.95 use another registry
-// in place of crates.io, for fetch and for publish with CARGO_REGISTRY_TOKEN
-// (a test hook of cargo that release builds honour; see the package doc).
+// CratesIOURLEnv makes cargo 1.95 use another registry in place of crates.io,
+// for fetch and publish (a test hook release builds honour; see the package doc).
 const CratesIOURLEnv = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS"
 
 // SinkPathPrefix prefixes the paths the redirect target's requests are
 // counted under in the TokenStore, e.g. "sink:/access/api/v1/oidc/token".
 const SinkPathPrefix = "sink:"
 
-// Stack is every fake service started together, each on its own
-// 127.0.0.1 port with TLS from CA. JFrog's exchange and its Artifactory
-// registry share a host; Cloudsmith's, crates.io's and CodeArtifact's
-// indexes are roots of Registry on another.
+// Stack is every fake service, each on its own 127.0.0.1 port with TLS from
+// CA. JFrog's exchange and registry share a host; Cloudsmith's, crates.io's
+// and CodeArtifact's indexes are roots of Registry on another.
 type Stack struct {
 	CA         *CA
 	Store      *TokenStore
@@ -62,24 +58,14 @@ type Stack struct {
 	Sink         *RedirectSink
 	Azure        *Azure
 
-	// RequestURL and RequestToken are ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN.
-	RequestURL, RequestToken string
-	// CAFile is the CA certificate file (SSL_CERT_FILE, CARGO_HTTP_CAINFO).
-	CAFile string
-	// IssuerURL is the iss of the ID tokens.
-	IssuerURL string
-	// JFrogURL is the JFrog Platform base URL (the action's url input).
-	JFrogURL string
-	// CloudsmithURL is the Cloudsmith API base URL (POST /openid/<ns>/).
-	CloudsmithURL string
-	// CratesIOURL is the crates.io API base URL (trusted publishing).
-	CratesIOURL string
-	// STSURL and CodeArtifactURL are the AWS endpoints (see AWSEnv).
-	STSURL, CodeArtifactURL string
-	// The sparse+https:// index URLs: JFrog's (Bearer tokens, what the
-	// action computes from its url input), Cloudsmith's (Bearer), crates.io's
-	// (raw tokens, public, publish needs a token: the value for
-	// CratesIOURLEnv) and CodeArtifact's (raw tokens).
+	RequestURL, RequestToken string // ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN
+	CAFile                   string // the CA certificate (SSL_CERT_FILE, CARGO_HTTP_CAINFO)
+	IssuerURL                string // the iss of the ID tokens
+	// The base URLs of the services (the action's url inputs; AWS: AWSEnv).
+	JFrogURL, CloudsmithURL, CratesIOURL, STSURL, CodeArtifactURL string
+	// The sparse+https:// index URLs: Bearer tokens for JFrog (what the
+	// action computes from its url) and Cloudsmith; raw tokens for crates.io
+	// (public, the value for CratesIOURLEnv) and CodeArtifact.
 	JFrogIndex, CloudsmithIndex, CratesIOIndex, CodeArtifactIndex string
 
 	servers []*httptest.Server
@@ -112,13 +98,13 @@ func Start(opts Options) (s *Stack, err error) {
 	if s.Issuer, err = newIssuer("github", s.Store); err != nil {
 		return s, err
 	}
-	issuerSrv := s.newServer(s.Issuer.handler())
-	s.IssuerURL = serverURL(issuerSrv, "127.0.0.1")
+	issuerSrv, issuerURL := s.listen(s.Issuer.handler())
+	s.IssuerURL = issuerURL
 	s.Issuer.URL, s.Issuer.claims = s.IssuerURL, githubClaims(s.IssuerURL, opts.Issuer)
 	s.Issuer.RequestURL = s.IssuerURL + "/_apis/token?api-version=2.0"
 	s.RequestURL, s.RequestToken = s.Issuer.RequestURL, s.Issuer.RequestToken
 	s.faults = []*Faults{s.Issuer.Faults}
-	s.start(issuerSrv)
+	issuerSrv.StartTLS()
 
 	mapping := opts.Mapping
 	if mapping == nil {
@@ -144,7 +130,7 @@ func Start(opts Options) (s *Stack, err error) {
 	}), sts: s.STS, Region: DefaultAWSRegion, Domain: DefaultCADomain, Owner: DefaultAWSAccount}
 	s.CodeArtifact.ttl = opts.TokenTTL // 0: what the request asks for
 	s.Azure = &Azure{Entra: &Entra{Tenant: DefaultAzureTenant, ClientID: DefaultAzureClientID, creds: []FederatedCredential{{
-		Issuer: s.IssuerURL, Subject: githubClaims(s.IssuerURL, opts.Issuer)("", time.Now())["sub"].(string), Audience: EntraAudience}}}}
+		Issuer: s.IssuerURL, Subject: s.Issuer.claims("", time.Now())["sub"].(string), Audience: EntraAudience}}}}
 	s.Azure.Entra.service = svc("azure", nil, func(tok string) any { return s.Azure.Entra.answer(tok) })
 
 	crates := []Dep{{Name: DefaultCrate, Req: DefaultCrateVersion}}
@@ -167,15 +153,15 @@ func Start(opts Options) (s *Stack, err error) {
 	}
 	jfrogMux := http.NewServeMux()
 	jfrogMux.Handle("/access/", s.JFrog.handler(JFrogTokenPath, s.JFrog.serve))
-	jfrogMux.Handle("/artifactory/", s.Registry.handler())
+	jfrogMux.Handle("/artifactory/", s.Registry)
 	s.JFrogURL = s.serve(jfrogMux)
 	s.CloudsmithURL = s.serve(s.Cloudsmith.handler("/openid/{ns}/{$}", s.Cloudsmith.serve))
 	s.CratesIOURL = s.serve(s.CratesIO.Handler())
 	s.STSURL = s.serve(s.STS.handler("/", s.STS.serve))
 	s.CodeArtifactURL = s.serve(s.CodeArtifact.handler())
 	s.Azure.AuthorityHost = s.serve(s.Azure.Entra.handler("/{tenant}"+entraTokenPath, s.Azure.Entra.serve))
-	s.Azure.Index = "sparse+" + s.serve(s.Azure.Registry.handler()) + azureIndexPrefix
-	registryURL := s.serve(s.Registry.handler())
+	s.Azure.Index = "sparse+" + s.serve(s.Azure.Registry) + azureIndexPrefix
+	registryURL := s.serve(s.Registry)
 	s.JFrogIndex = "sparse+" + s.JFrogURL + jfrogPrefix
 	s.CloudsmithIndex = "sparse+" + registryURL + csPrefix
 	s.CratesIOIndex = "sparse+" + registryURL + "/crates-io/"
@@ -183,8 +169,7 @@ func Start(opts Options) (s *Stack, err error) {
 	return s, nil
 }
 
-// StartT starts a Stack for a test or benchmark and closes it in t.Cleanup;
-// a failure to start is fatal.
+// StartT starts a Stack that t.Cleanup closes; a failure to start is fatal.
 func StartT(t testing.TB, opts Options) *Stack {
 	t.Helper()
 	s, err := Start(opts)
@@ -195,33 +180,24 @@ func StartT(t testing.TB, opts Options) *Stack {
 	return s
 }
 
-// newServer creates an unstarted server for h whose listener (127.0.0.1:0)
-// is bound, so that its URL is known before it serves.
-func (s *Stack) newServer(h http.Handler) *httptest.Server {
+// listen returns an unstarted TLS server for h and its base URL: its
+// listener (127.0.0.1) is bound, so the URL is known before it serves.
+func (s *Stack) listen(h http.Handler) (*httptest.Server, string) {
 	srv := httptest.NewUnstartedServer(h)
-	s.servers = append(s.servers, srv)
-	return srv
-}
-
-func (s *Stack) start(srv *httptest.Server) {
 	srv.TLS = s.CA.ServerTLS()
-	srv.StartTLS()
+	s.servers = append(s.servers, srv)
+	return srv, "https://" + srv.Listener.Addr().String()
 }
 
 // serve starts h and returns its base URL.
 func (s *Stack) serve(h http.Handler) string {
-	srv := s.newServer(h)
-	s.start(srv)
-	return serverURL(srv, "127.0.0.1")
+	srv, u := s.listen(h)
+	srv.StartTLS()
+	return u
 }
 
-func serverURL(srv *httptest.Server, host string) string {
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	return "https://" + host + ":" + port
-}
-
-// Close releases hanging fault handlers, stops every server and removes the
-// temporary directory. It may be called more than once.
+// Close releases hanging faults, stops every server and removes the temporary
+// directory. It may be called more than once.
 func (s *Stack) Close() {
 	s.once.Do(func() {
 		for _, f := range s.faults {
@@ -247,8 +223,8 @@ func (s *Stack) AWSEnv() map[string]string {
 	return map[string]string{"AWS_ENDPOINT_URL_STS": s.STSURL, "AWS_ENDPOINT_URL_CODEARTIFACT": s.CodeArtifactURL}
 }
 
-// ActionEnv returns the variables a runner gives a job with
-// permissions: id-token: write, plus SSL_CERT_FILE, as "NAME=value".
+// ActionEnv returns, as "NAME=value", the variables of a job with
+// id-token: write, plus SSL_CERT_FILE.
 func (s *Stack) ActionEnv() []string {
 	return []string{
 		"ACTIONS_ID_TOKEN_REQUEST_URL=" + s.RequestURL,
@@ -257,29 +233,25 @@ func (s *Stack) ActionEnv() []string {
 	}
 }
 
-// JFrogInputs are the action inputs of a step exchanging with the stack's
-// JFrog.
+// JFrogInputs are the action inputs of a step exchanging with JFrog.
 func (s *Stack) JFrogInputs() map[string]string {
 	return map[string]string{"provider": "jfrog", "url": s.JFrogURL, "provider-name": s.JFrog.ProviderName, "repository": "cargo-local"}
 }
 
-// CloudsmithInputs are the action inputs of a step exchanging with the
-// stack's Cloudsmith; the index is given since the default is
-// cargo.cloudsmith.io.
+// CloudsmithInputs are the action inputs of a step exchanging with
+// Cloudsmith, index-url included (the default is cargo.cloudsmith.io).
 func (s *Stack) CloudsmithInputs() map[string]string {
 	return map[string]string{"provider": "cloudsmith", "url": s.CloudsmithURL, "namespace": s.Cloudsmith.Namespace,
 		"service-slug": s.Cloudsmith.ServiceSlug, "index-url": s.CloudsmithIndex}
 }
 
-// CratesIOInputs are the action inputs of a crates.io trusted-publishing
-// step.
+// CratesIOInputs are the action inputs of a crates.io trusted-publishing step.
 func (s *Stack) CratesIOInputs() map[string]string {
 	return map[string]string{"provider": "crates-io", "url": s.CratesIOURL}
 }
 
-// CodeArtifactInputs are the action inputs of a step exchanging with the
-// stack's STS and CodeArtifact; the index is given since the real one is on
-// amazonaws.com. The step also needs AWSEnv in its environment.
+// CodeArtifactInputs are the action inputs of a step exchanging with STS and
+// CodeArtifact, index-url included; the step also needs AWSEnv.
 func (s *Stack) CodeArtifactInputs() map[string]string {
 	return map[string]string{"provider": "codeartifact", "role-to-assume": DefaultAWSRole, "aws-region": DefaultAWSRegion,
 		"domain": DefaultCADomain, "domain-owner": DefaultAWSAccount, "index-url": s.CodeArtifactIndex}
@@ -289,11 +261,10 @@ func (s *Stack) CodeArtifactInputs() map[string]string {
 // endpoint), "jfrog", "cloudsmith", "crates-io", "sts", "codeartifact" or
 // "azure" (Entra).
 func (s *Stack) Faults(service string) (*Faults, error) {
-	f, ok := map[string]*Faults{"github": s.Issuer.Faults, "jfrog": s.JFrog.Faults, "cloudsmith": s.Cloudsmith.Faults,
-		"crates-io": s.CratesIO.Faults, "sts": s.STS.Faults, "codeartifact": s.CodeArtifact.Faults,
-		"azure": s.Azure.Entra.Faults, "entra": s.Azure.Entra.Faults}[service]
-	if !ok {
-		return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts, codeartifact or azure", service)
+	for _, f := range s.faults {
+		if f.service == service {
+			return f, nil
+		}
 	}
-	return f, nil
+	return nil, fmt.Errorf("unknown service %s: want github, jfrog, cloudsmith, crates-io, sts, codeartifact or azure", service)
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/http"
 	"os"
@@ -215,68 +214,15 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	return w
 }
 
-// run runs the composite action a (in folder dir) as the `uses:` step id,
-// with the step's with: inputs. Steps run in order until one fails (the
-// default if: success()); a step with an if:, a uses: or a shell other than
-// bash is refused, since the emulation would have to guess.
-func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string) *runner.StepResult {
-	t := w.t
-	t.Helper()
-	inputs, warnings, err := w.job.ActionInputs(a, runner.Step{Inputs: with})
-	if err != nil || len(warnings) > 0 {
-		t.Fatalf("the runner would refuse (%v) or warn (%q) for %s", err, warnings, dir)
+// run runs the composite action a as the `uses:` step id with the step's
+// with: inputs; the runner must neither refuse nor warn.
+func (w *cmpWorld) run(a *runner.Action, id string, with map[string]string) *runner.StepResult {
+	w.t.Helper()
+	res, err := w.job.RunComposite(w.ctx, a, runner.Step{ID: id, Inputs: with})
+	if err != nil || len(res.Warnings) > 0 {
+		w.t.Fatalf("the runner refused (%v) or warned (%q) for %s", harness.Err(w.ctx, err), res.Warnings, a.Dir)
 	}
-	env, steps := w.job.Env(), map[string]map[string]string{}
-	eval := func(s string) string {
-		v, err := runner.Evaluate(s, func(ref string) (string, bool) {
-			ctxName, key, _ := strings.Cut(ref, ".")
-			switch {
-			case ref == "github.action_path":
-				return dir, true
-			case ctxName == "inputs":
-				return inputs[key], true
-			case ctxName == "steps":
-				sid, out, _ := strings.Cut(key, ".outputs.")
-				return steps[sid][out], true
-			case ctxName == "github" || ctxName == "runner":
-				v, ok := env[strings.ToUpper(ctxName+"_"+key)]
-				return v, ok
-			}
-			return "", false
-		})
-		if err != nil {
-			t.Fatalf("%s: %q: %v", dir, s, err)
-		}
-		return v
-	}
-	// The steps' results as one: their output, masks, GITHUB_ENV and status.
-	res := &runner.StepResult{ID: id, Outputs: map[string]string{}, Env: map[string]string{}}
-	for i, st := range a.Runs.Steps {
-		if st.If != "" || st.Uses != "" || st.Shell != "bash" || st.Run == "" {
-			t.Fatalf("%s step %d: the emulation runs only `shell: bash` run: steps without if:", dir, i+1)
-		}
-		stepEnv := map[string]string{"GITHUB_ACTION_PATH": dir}
-		for k, raw := range st.Env {
-			stepEnv[k] = eval(raw)
-		}
-		file := writeFile(t, filepath.Join(w.job.Temp(), fmt.Sprintf("%s-%d-%s.sh", id, i+1, cmpRandom(t, 4))), eval(st.Run), 0o644)
-		// The runner's command for shell: bash.
-		r, err := w.job.RunCmd(w.ctx, runner.Cmd{Name: "bash", Args: []string{"--noprofile", "--norc", "-e", "-o", "pipefail", file},
-			Env: stepEnv, ID: fmt.Sprintf("%s/%d", id, i+1)})
-		if err != nil {
-			t.Fatalf("%s step %d: %v", dir, i+1, harness.Err(w.ctx, err))
-		}
-		res.Stdout, res.Masks, res.ExitCode = res.Stdout+r.Combined(), append(res.Masks, r.Masks...), r.ExitCode
-		steps[st.ID] = r.Outputs
-		maps.Copy(res.Env, r.Env)
-		if r.Failed() {
-			break
-		}
-	}
-	for _, out := range a.Outputs {
-		res.Outputs[out.Name] = eval(out.Value)
-	}
-	t.Logf("step %s:\n%s", id, res.Combined())
+	w.t.Logf("step %s:\n%s", id, res.Combined())
 	return res
 }
 
@@ -286,14 +232,14 @@ func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *run
 	in := p.inputs(w.s)
 	in["download-url"] = w.rel.mirror
 	maps.Copy(in, extra)
-	return w.run(w.setup, w.rel.setupDir, id, in)
+	return w.run(w.setup, id, in)
 }
 
 // runPost runs setup/post, which never fails the job and removes the
 // action's folder under RUNNER_TEMP.
 func (w *cmpWorld) runPost() *runner.StepResult {
 	w.t.Helper()
-	res := w.run(w.post, filepath.Join(w.rel.setupDir, "post"), "post", nil)
+	res := w.run(w.post, "post", nil)
 	if res.Failed() {
 		w.t.Fatalf("setup/post failed")
 	}

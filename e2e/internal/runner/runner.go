@@ -451,6 +451,76 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 	return res, err
 }
 
+// RunComposite runs the composite action a as step, each of its steps a
+// `shell: bash` run: step as the runner runs it (bash --noprofile --norc -e
+// -o pipefail FILE, with GITHUB_ACTION_PATH and its env: evaluated), in order
+// until one fails. The result joins the steps' output, masks, commands and
+// GITHUB_ENV, with the last exit status and the evaluated outputs. A step
+// with if:, uses: or another shell is an error: the emulation would guess.
+func (j *Job) RunComposite(ctx context.Context, a *Action, step Step) (*StepResult, error) {
+	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
+	inputs, warnings, err := j.ActionInputs(a, step)
+	res := &StepResult{ID: step.ID, Outputs: map[string]string{}, Env: map[string]string{}, Warnings: warnings}
+	if err != nil {
+		return res, err
+	}
+	steps := map[string]map[string]string{}
+	lookup := func(ref string) (string, bool) {
+		ctxName, key, _ := strings.Cut(ref, ".")
+		switch {
+		case ref == "github.action_path":
+			return a.Dir, true
+		case ctxName == "steps":
+			id, out, _ := strings.Cut(key, ".outputs.")
+			return steps[id][out], true
+		}
+		return j.lookup(inputs)(ref)
+	}
+	var evalErr error // the first expression the emulation cannot evaluate
+	eval := func(what, raw string) string {
+		v, err := Evaluate(raw, lookup)
+		if err != nil && evalErr == nil {
+			evalErr = fmt.Errorf("runner: %s of %s: %w", what, a.Dir, err)
+		}
+		return v
+	}
+	for i, st := range a.Runs.Steps {
+		if st.If != "" || st.Uses != "" || st.Shell != "bash" {
+			return res, fmt.Errorf("runner: %s step %d: only `shell: bash` run: steps without if: are emulated", a.Dir, i+1)
+		}
+		cmd := Cmd{Name: "bash", ID: fmt.Sprintf("%s/%d", step.ID, i+1), Env: map[string]string{}}
+		maps.Copy(cmd.Env, step.Env)
+		cmd.Env["GITHUB_ACTION_PATH"] = a.Dir
+		for k, raw := range st.Env {
+			cmd.Env[k] = eval("env."+k, raw)
+		}
+		script := eval("run", st.Run)
+		if evalErr != nil {
+			return res, evalErr
+		}
+		file := filepath.Join(j.temp, fmt.Sprintf("%s-%d-%d.sh", step.ID, i+1, time.Now().UnixNano()))
+		if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
+			return res, fmt.Errorf("runner: %w", err)
+		}
+		cmd.Args = []string{"--noprofile", "--norc", "-e", "-o", "pipefail", file}
+		r, err := j.RunCmd(ctx, cmd)
+		if err != nil {
+			return res, err
+		}
+		res.Stdout, res.ExitCode = res.Stdout+r.Combined(), r.ExitCode
+		res.Masks, res.Commands = append(res.Masks, r.Masks...), append(res.Commands, r.Commands...)
+		steps[st.ID] = r.Outputs
+		maps.Copy(res.Env, r.Env)
+		if r.Failed() {
+			break
+		}
+	}
+	for _, out := range a.Outputs {
+		res.Outputs[out.Name] = eval("outputs."+out.Name, out.Value)
+	}
+	return res, evalErr
+}
+
 // parseCommands sets res.Commands to the workflow commands of the step's
 // output, lines that, trimmed, start with "::" and have a second "::"
 // (`::name k=v,k2=v2::data`), and res.Masks to the values of ::add-mask::.
@@ -617,6 +687,7 @@ func (c containerRuntime) exec(ctx context.Context, inv *invocation) (int, error
 // Action is what the runner reads from an action's metadata file
 // (action.yml): its inputs with their defaults, its outputs and how it runs.
 type Action struct {
+	Dir     string   // the folder LoadAction read action.yml from
 	Inputs  []Input  // in file order
 	Outputs []Output // in file order
 	Runs    Runs
@@ -682,6 +753,7 @@ func LoadAction(path string) (*Action, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	a.Dir = filepath.Dir(path)
 	return a, nil
 }
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/http"
@@ -27,20 +26,9 @@ import (
 // job's state with a checked binary, bounded downloads that follow no
 // redirect to http, and setup.sh as POSIX sh (dash, busybox sh, shellcheck).
 
-// cmpRandom is a random lower-case hex string of n bytes.
-func cmpRandom(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// cmpWatchArgv reads the command line of every process on the machine in
-// a tight loop until check is called, so that a secret on a command line
-// even for a moment is seen. check fails the test for every secret that
-// some command line, or one of extra, held.
+// cmpWatchArgv reads every process's command line in a tight loop until
+// check is called, which fails the test for every secret that one of them,
+// or of extra, held.
 func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...string)) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
@@ -84,27 +72,17 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 }
 
 // cmpShellPATH is the PATH of a job whose steps run shell for bash: bash,
-// dash, busybox (sh) or "" for a PATH of busybox's applets alone. uses
-// logs each use of the replaced bash (the runner's `bash --noprofile
-// --norc -e -o pipefail FILE` and setup/'s `bash setup.sh`). But for "",
-// PATH starts with wrappers for the programs setup.sh may start, each of
-// which appends its command line to argv and runs the real program: they
-// see every command line exactly, however short-lived (busybox sh runs its
-// own applets instead, which only the /proc watch sees).
+// dash, busybox (sh) or "" for busybox's applets alone. uses logs each use
+// of the replaced bash. But for "", PATH starts with cmpToolsDir: argv logs
+// every command line setup.sh starts, however short-lived (busybox sh runs
+// its own applets instead, which only the /proc watch sees).
 func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	t.Helper()
 	if shell == "" {
 		return cmpBusyboxPATH(t), "", "" // the wrappers would bring the host's tools back
 	}
-	dir := t.TempDir()
-	argv = filepath.Join(dir, "argv.log")
-	for _, name := range []string{"env", "curl", "wget", "sed", "cat", "tr", "awk", "grep", "head", "tail", "od", "cp", "mv",
-		"rm", "mkdir", "chmod", "basename", "sha256sum", "shasum", "wc"} {
-		if real, err := exec.LookPath(name); err == nil {
-			writeFile(t, filepath.Join(dir, name), "#!/bin/sh\nprintf '%s\\n' \""+name+" $*\" >>'"+argv+"'\nexec '"+real+"' \"$@\"\n", 0o755)
-		}
-	}
-	path = dir + string(os.PathListSeparator) + os.Getenv("PATH")
+	argv = filepath.Join(t.TempDir(), "argv.log")
+	path = cmpToolsDir(t, argv, "") + string(os.PathListSeparator) + os.Getenv("PATH")
 	var exe string
 	switch shell {
 	case "bash":
@@ -114,13 +92,27 @@ func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	default:
 		exe = cmpBusybox(t).Busybox + " sh"
 	}
-	dir = t.TempDir()
+	dir := t.TempDir()
 	uses = filepath.Join(dir, "uses.log")
 	writeFile(t, filepath.Join(dir, "bash"), "#!/bin/sh\n"+
 		"echo \"$*\" >>'"+uses+"'\n"+
 		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc|-e) shift ;; -o) shift 2 ;; *) break ;; esac; done\n"+
 		"exec "+exe+" -e \"$@\"\n", 0o755)
 	return dir + string(os.PathListSeparator) + path, uses, argv
+}
+
+// cmpToolsDir is a folder of wrappers for the host's tools that setup.sh
+// may start, but skip: each logs its command line to argv and runs the tool.
+func cmpToolsDir(t *testing.T, argv, skip string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"bash", "sh", "env", "curl", "wget", "sed", "cat", "tr", "awk", "grep", "head", "tail", "od", "cp", "mv",
+		"rm", "mkdir", "chmod", "basename", "dirname", "touch", "sha256sum", "shasum", "wc"} {
+		if real, err := exec.LookPath(name); err == nil && name != skip {
+			writeFile(t, filepath.Join(dir, name), "#!/bin/sh\nprintf '%s\\n' \""+name+" $*\" >>'"+argv+"'\nexec '"+real+"' \"$@\"\n", 0o755)
+		}
+	}
+	return dir
 }
 
 // cmpBusybox is the host's static busybox and its applets; it skips the
@@ -132,9 +124,8 @@ func cmpBusybox(t *testing.T) *container.System {
 	return sys
 }
 
-// cmpBusyboxPATH makes a folder holding only busybox's applets and a bash
-// that runs busybox sh (as in act's job image), for a job whose PATH has no
-// bash, curl or GNU tools.
+// cmpBusyboxPATH makes a folder of busybox's applets alone and a bash that
+// runs busybox sh (as in act's job image): no bash, curl or GNU tools.
 func cmpBusyboxPATH(t *testing.T) string {
 	t.Helper()
 	sys := cmpBusybox(t)
@@ -171,7 +162,7 @@ func TestCompositeTwoSteps(t *testing.T) {
 			t.Parallel()
 			path, uses, argv := cmpShellPATH(t, tt.shell)
 			w := cmpNewWorld(t, map[string]string{"PATH": path})
-			pass := "mirror-pass-" + cmpRandom(t, 12)
+			pass := "mirror-pass-" + rand.Text()
 			switch tt.mirror {
 			case "https":
 				w.rel.mirror = w.rel.requireAuth("mirror-user", pass)
@@ -325,26 +316,15 @@ func cmpBigHandler(n int, length bool) http.Handler {
 	})
 }
 
-// cmpGNUWgetPATH is a folder of the system's tools less curl, with GNU wget,
-// and bash, not busybox sh, whose wget applet would win over GNU wget.
+// cmpGNUWgetPATH is a folder of the host's tools with GNU wget and no curl
+// (nor busybox, whose wget applet would win).
 func cmpGNUWgetPATH(t *testing.T) string {
 	t.Helper()
 	wget := harness.Tool(t, "wget", "apt-get install wget")
 	if out, _ := exec.Command(wget, "--version").Output(); !bytes.Contains(out, []byte("GNU Wget")) {
 		harness.Require(t, "GNU wget", fmt.Errorf("%s is not GNU Wget", wget))
 	}
-	dir := t.TempDir()
-	for _, tool := range []string{"bash", "sh", "cat", "tr", "grep", "awk", "sed", "sha256sum", "rm", "cp", "head",
-		"tail", "wc", "mkdir", "chmod", "mv", "od", "basename", "dirname", "env", "touch", "wget"} {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatalf("%s: %v", tool, err)
-		}
-		if err := os.Symlink(p, filepath.Join(dir, tool)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return cmpToolsDir(t, filepath.Join(t.TempDir(), "argv.log"), "curl")
 }
 
 // TestSetupScriptShellcheck: setup/setup.sh passes shellcheck as POSIX sh.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"maps"
 	"net/http"
 	"os"
@@ -387,7 +388,7 @@ func TestCompositeRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w := cmpNewWorld(t, tt.env)
-			pass := "pw-" + cmpRandom(t, 12)
+			pass := "pw-" + rand.Text()
 			url := w.rel.requireAuth("u", pass)
 			extra := map[string]string{"download-url": url}
 			if tt.prepare != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"maps"
@@ -22,31 +23,24 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
 )
 
-// The composite action (setup/action.yml, setup/post/action.yml) run through
-// the runner emulation: each composite step is a `shell: bash` step the way
-// the runner runs it (bash --noprofile --norc -eo pipefail SCRIPT, with
-// GITHUB_ACTION_PATH and the step's env: evaluated), on the job of
-// e2e/internal/runner, against the action's binary served by a local HTTPS
-// mirror (download-url) and the fake token services.
+// The composite action (setup/action.yml, setup/post/action.yml) run by
+// runner.Job.RunComposite, against the action's binary served by a local
+// HTTPS mirror (download-url) and the fake token services.
 
 // cmpVersion is the release the tests make.
 const cmpVersion = "v0.99.1"
 
-// cmpOwnInputs are the inputs one action has and the other lacks, and why:
-// the composite's download-url (the container action has no binary to
-// download: its image is pulled by the runner), and the container action's
-// host paths (runs.args; the composite runs on the host, where
-// GITHUB_WORKSPACE and RUNNER_TEMP are the host paths already).
+// cmpOwnInputs are the inputs one action has and the other lacks: the
+// composite downloads a binary (the runner pulls the image), and the
+// container action gets the host paths the composite already runs on.
 var cmpOwnInputs = map[string]string{"download-url": "setup/action.yml", "host-workspace": "action.yml", "host-temp": "action.yml"}
 
 // TestCompositeInputsOutputsMatchContainerAction: setup/action.yml and
 // setup/post/action.yml load under the runner's rules; setup/action.yml
-// declares the container action's inputs (name, description, required,
-// default) and outputs (name, description), in the same order, except
-// cmpOwnInputs; it runs only bash steps; its step run passes every shared
-// input on as CARGO_OIDC_IN_<NAME> (an identifier: dash and busybox sh drop
-// INPUT_REGISTRY-NAME and the like from the environment, and no input value
-// goes on a command line), and every output is forwarded from that step.
+// declares the container action's inputs and outputs in order (but
+// cmpOwnInputs), runs only bash steps, passes every shared input to step run
+// as CARGO_OIDC_IN_<NAME> (dash and busybox sh drop INPUT_REGISTRY-NAME; no
+// value goes on a command line) and forwards every output from it.
 func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
@@ -109,20 +103,17 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	}
 }
 
-// cmpRelease is the release a world downloads: the repository's setup/
-// folder with the SHA256SUMS and VERSION a release commit adds (the
-// checksum of the action's built binary as this machine's asset; the other
-// assets' sums are of placeholder bytes never downloaded), and an HTTPS
-// mirror on 127.0.0.1 serving <version>/<asset>.
+// cmpRelease is the release a world downloads: setup/ with the SHA256SUMS
+// (this machine's asset is the built binary, the others placeholders) and
+// VERSION a release commit adds, and an HTTPS mirror serving <version>/<asset>.
 type cmpRelease struct {
 	setupDir, asset string
 	mirror          string // download-url, with {version}
 	binary          []byte
-	handler         http.Handler // serves the release's files
-
-	body      atomic.Pointer[[]byte]    // what the mirror serves for the binary
-	auth      atomic.Pointer[[2]string] // Basic credentials the mirror requires, when set
-	downloads atomic.Int32
+	handler         http.Handler              // the mirror's
+	body            atomic.Pointer[[]byte]    // what the mirror serves for the binary
+	auth            atomic.Pointer[[2]string] // Basic credentials the mirror requires, when set
+	downloads       atomic.Int32
 }
 
 func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
@@ -138,17 +129,17 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 	}
 	var sums []release.Sum
 	for _, tg := range release.Targets {
+		data := []byte("not built by the e2e tests: " + tg.String())
 		if tg == host {
-			sums = append(sums, release.SumOf(tg.Asset(), bin))
-		} else {
-			sums = append(sums, release.SumOf(tg.Asset(), []byte("not built by the e2e tests: "+tg.String())))
+			data = bin
 		}
+		sums = append(sums, release.SumOf(tg.Asset(), data))
 	}
 	files, err := release.SetupFiles(cmpVersion, sums)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range files { // a release commit writes its own
+	for name, data := range files {
 		writeFile(t, filepath.Join(dir, name), string(data), 0o644)
 	}
 	r := &cmpRelease{setupDir: dir, asset: host.Asset(), binary: bin}
@@ -158,12 +149,11 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 			http.Error(w, "mirror credentials required", http.StatusUnauthorized)
 			return
 		}
-		if req.URL.Path != "/releases/"+cmpVersion+"/"+r.asset || req.Method != http.MethodGet {
+		if req.URL.Path != "/releases/"+cmpVersion+"/"+r.asset {
 			http.NotFound(w, req)
 			return
 		}
 		r.downloads.Add(1)
-		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(*r.body.Load())
 	})
 	srv := ca.StartServer(r.handler)
@@ -179,10 +169,9 @@ func (r *cmpRelease) requireAuth(user, pass string) string {
 	return strings.Replace(r.mirror, "https://", "https://"+user+":"+pass+"@", 1)
 }
 
-// cmpWorld is one job using the composite: fake services, the job (its
-// later steps trust the fakes' CA: cargo through CARGO_HTTP_CAINFO, the
-// credential provider through SSL_CERT_FILE, curl through CURL_CA_BUNDLE),
-// the release and its two composite actions.
+// cmpWorld is one job using the composite: fake services (whose CA the
+// job's curl, cargo and credential provider trust), the job, the release
+// and its two composite actions.
 type cmpWorld struct {
 	t           *testing.T
 	ctx         context.Context
@@ -250,15 +239,12 @@ func (w *cmpWorld) runPost() *runner.StepResult {
 	return res
 }
 
-// TestComposite: on the runner emulation, the composite downloads the
-// release binary from the mirror once, checks it and runs it; a later real
-// `cargo fetch` (or for crates.io `cargo publish`) works with what it
-// exported: the token (token mode), or the credential provider, the checked
-// binary copied under RUNNER_TEMP (the action's HOME, as in the container),
-// which mints its own tokens (Azure's through Entra at
-// AZURE_AUTHORITY_HOST). setup/post revokes every crates.io token (the
-// step's and the minted ones), no JFrog token, and removes the action's
-// files.
+// TestComposite: the composite downloads the binary once, checks and runs
+// it; a later real `cargo fetch` (crates.io: `cargo publish`) works with the
+// token it exported, or with the credential provider, the checked binary
+// copied under RUNNER_TEMP, which mints its own (Azure's through Entra).
+// setup/post revokes every crates.io token, no JFrog token, and removes the
+// action's files.
 func TestComposite(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ provider, mode string }{{"jfrog", "token"}, {"jfrog", "provider"}, {"crates-io", "provider"}, {"azure", "provider"}} {
@@ -319,22 +305,18 @@ func TestComposite(t *testing.T) {
 	}
 }
 
-// TestCompositeRefusals: setup steps that fail. Each fails with an ::error
-// that says what to do, exports nothing, and never prints the password of
-// the mirror's download-url; those refused by setup.sh request no ID token.
+// TestCompositeRefusals: setup steps that fail with an ::error saying what
+// to do, export nothing and never print the password of the mirror's
+// download-url; those refused by setup.sh request no ID token.
 func TestCompositeRefusals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, provider string
 		env            map[string]string
-		// prepare returns extra inputs; url is the mirror's download-url,
-		// with user u and the password.
-		prepare func(w *cmpWorld, url string) map[string]string
-		want    string
-		// binary: the checked binary ran and refused (it may have asked
-		// for an ID token); check adds the row's own checks.
-		binary bool
-		check  func(t *testing.T, w *cmpWorld)
+		prepare        func(w *cmpWorld, url string) map[string]string // extra inputs; url has the mirror's password
+		want           string
+		binary         bool // the checked binary ran and refused
+		check          func(t *testing.T, w *cmpWorld)
 	}{
 		{name: "not a release commit", prepare: func(w *cmpWorld, _ string) map[string]string {
 			os.Remove(filepath.Join(w.rel.setupDir, release.SetupVersionFile))
@@ -349,8 +331,7 @@ func TestCompositeRefusals(t *testing.T) {
 		{name: "mirror without the file", prepare: func(w *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.Replace(url, "{version}", "v0.0.1", 1)}
 		}, want: "could not download https://127.0.0.1:"}, // the URL without its user information
-		// A curl that fails as for a network error: the test sees the URL
-		// the action chose, without the network.
+		// A curl that fails as without a network shows the URL chosen.
 		{name: "default download URL", prepare: func(w *cmpWorld, _ string) map[string]string {
 			curl := writeFile(w.t, filepath.Join(w.t.TempDir(), "curl"), "#!/bin/sh\nexit 7\n", 0o755)
 			w.job.SetEnv("PATH", filepath.Dir(curl)+string(os.PathListSeparator)+w.job.Env()["PATH"])
@@ -359,18 +340,13 @@ func TestCompositeRefusals(t *testing.T) {
 		{name: "not a URL, with credentials", prepare: func(_ *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.TrimPrefix(url, "https://")}
 		}, want: "download-url is not an https, http or file URL"},
-		// The mirror serves a different binary (a script that would leave
-		// a marker file if it ran): refused before anything runs, no file
-		// left. A binary that was checked once and changed on disk
-		// afterwards is downloaded and checked again, not run.
+		// The mirror serves a script that would leave a marker if it ran.
 		{name: "wrong checksum", prepare: func(w *cmpWorld, _ string) map[string]string {
 			w.rel.body.Store(new([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n")))
 			return nil
 		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: cmpTamperedNeverRuns},
-		// A step the binary fails (a credentials-file outside the workspace
-		// and RUNNER_TEMP) leaves an empty state: setup/post says there was
-		// nothing to do for it. (The binary revokes a crates.io token at
-		// once when it fails after the exchange: internal/action TestCratesIORevokedWhenTheStepFailsLate.)
+		// A step the binary fails (credentials-file outside the workspace
+		// and RUNNER_TEMP) leaves an empty state for setup/post.
 		{name: "binary refuses", provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
 			return map[string]string{"credentials-file": filepath.Join(w.t.TempDir(), "credentials.toml")}
 		}, want: "credentials-file", check: func(t *testing.T, w *cmpWorld) {
@@ -394,11 +370,7 @@ func TestCompositeRefusals(t *testing.T) {
 			if tt.prepare != nil {
 				maps.Copy(extra, tt.prepare(w, url))
 			}
-			prov := tt.provider
-			if prov == "" {
-				prov = "jfrog"
-			}
-			res := w.runSetup("registry", providerNamed(t, prov), extra)
+			res := w.runSetup("registry", providerNamed(t, cmp.Or(tt.provider, "jfrog")), extra)
 			if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
 				t.Errorf("want a failure with an ::error saying %q", tt.want)
 			} else if !tt.binary && !strings.Contains(out, "::error title=cargo-oidc setup::") {
@@ -420,9 +392,9 @@ func TestCompositeRefusals(t *testing.T) {
 	}
 }
 
-// cmpTamperedNeverRuns: after a refused binary nothing ran and no file is
-// left; then the right binary is checked and run, changed on disk, and
-// downloaded and checked again instead of run.
+// cmpTamperedNeverRuns: a refused binary left no file and issued no token;
+// the right binary, once checked and then changed on disk, is downloaded
+// and checked again instead of run.
 func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	marker := filepath.Join(w.job.Temp(), "tampered-binary-ran")
 	binDir := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion)
@@ -446,11 +418,10 @@ func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	w.runPost()
 }
 
-// TestCompositePostActsOnlyOnItsJob: setup/post runs no program a state
-// folder names and acts on no state another run or job wrote: a leftover
-// 0002.bin naming a marker script and state files with other ids (or none)
-// are skipped with a warning, while this job's state is still cleaned up;
-// a binary changed on disk after the setup step is not run either.
+// TestCompositePostActsOnlyOnItsJob: setup/post skips with a warning the
+// state of another run or job (a 0002.bin naming a script, a state without
+// an id) and a binary changed after the setup step, running neither, and
+// still cleans up this job's state.
 func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -500,14 +471,11 @@ func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 	}
 }
 
-// TestCICompositeTestsThisCheckout runs the script of ci.yml's composite
-// job that rewrites examples/composite/action.yml, as GitHub runs a bash
-// step, on the example as committed and on variants: it must turn the
-// example's one `uses: cargo-oidc/cargo-oidc@v1` into `uses: ./` (this
-// checkout) and change nothing else, and fail, leaving the file alone, when
-// it cannot find exactly one such reference, so the job never tests the
-// release, or nothing, by mistake. The rewrite must come before the step
-// that runs ./examples/composite.
+// TestCICompositeTestsThisCheckout runs ci.yml's step that points
+// examples/composite at this checkout, before the step using it, on the
+// example and variants: it turns the one `uses: cargo-oidc/cargo-oidc@v1`
+// into `uses: ./` and changes nothing else, or fails leaving the file alone,
+// so the job never tests the release, or nothing, by mistake.
 func TestCICompositeTestsThisCheckout(t *testing.T) {
 	t.Parallel()
 	const rewriteStep = "point examples/composite at this checkout"

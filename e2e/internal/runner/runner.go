@@ -328,35 +328,6 @@ func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 	}
 }
 
-// stageEnv returns the variables the action gets for step (its env:,
-// runs.env, INPUT_<NAME> of every input given or with a default), runs.args
-// evaluated, and the warnings for undeclared inputs.
-func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warnings []string, err error) {
-	inputs, warnings, err := j.ActionInputs(a, step)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	lookup := j.lookup(inputs)
-	for _, raw := range a.Runs.Args {
-		v, err := Evaluate(raw, lookup)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("runner: runs.args: %w", err)
-		}
-		args = append(args, v)
-	}
-	env = map[string]string{}
-	maps.Copy(env, step.Env)
-	for k, raw := range a.Runs.Env {
-		if env[k], err = Evaluate(raw, lookup); err != nil {
-			return nil, nil, nil, fmt.Errorf("runner: runs.env.%s: %w", k, err)
-		}
-	}
-	for k, v := range inputs {
-		env[inputEnvName(k)] = v
-	}
-	return env, args, warnings, nil
-}
-
 // RunAction runs the main stage of the action as step. err, returned with
 // the result, is a harness problem or a *FileCommandError, never the
 // action's own failure (StepResult.ExitCode).
@@ -380,10 +351,30 @@ func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	return j.runStage(ctx, j.actions[i], Post)
 }
 
+// runStage runs a stage of an action step with runs.args and the step's
+// env:, runs.env and INPUT_<NAME> of every input given or with a default.
 func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {
-	overlay, args, warnings, err := j.stageEnv(as.action, as.step)
+	inputs, warnings, err := j.ActionInputs(as.action, as.step)
 	if err != nil {
 		return nil, err
+	}
+	lookup, res := j.lookup(inputs), &StepResult{ID: as.step.ID, Stage: stage, Warnings: warnings}
+	for _, raw := range as.action.Runs.Args {
+		v, err := Evaluate(raw, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("runner: runs.args: %w", err)
+		}
+		res.Args = append(res.Args, v)
+	}
+	overlay := map[string]string{}
+	maps.Copy(overlay, as.step.Env)
+	for k, raw := range as.action.Runs.Env {
+		if overlay[k], err = Evaluate(raw, lookup); err != nil {
+			return nil, fmt.Errorf("runner: runs.env.%s: %w", k, err)
+		}
+	}
+	for k, v := range inputs {
+		overlay[inputEnvName(k)] = v
 	}
 	override := as.step.Override
 	if stage == Post {
@@ -393,11 +384,10 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 		override = nil
 	}
 	overlay["HOME"], overlay["GITHUB_ACTION"] = j.GitHubHome(), as.step.ID
-	res := &StepResult{ID: as.step.ID, Stage: stage, Args: args, Warnings: warnings}
 	err = j.step(res, fmt.Sprintf("%s stage of step %q (%s)", stage, as.step.ID, as.rt), overlay, override,
 		func(stdout, stderr *bytes.Buffer) (int, error) {
 			return as.rt.exec(ctx, &invocation{job: j, stage: stage, postEntrypoint: as.action.Runs.PostEntrypoint,
-				args: args, env: res.Environ, stdout: stdout, stderr: stderr})
+				args: res.Args, env: res.Environ, stdout: stdout, stderr: stderr})
 		})
 	if stage == Main {
 		as.state = res.State
@@ -517,11 +507,7 @@ func (j *Job) Run(ctx context.Context, name string, args ...string) (*StepResult
 // RunCmd runs a later step described by spec (see Run).
 func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
 	spec.ID = cmp.Or(spec.ID, fmt.Sprintf("step%d", len(j.results)+1))
-	path := j.env["PATH"]
-	if p, ok := spec.Env["PATH"]; ok {
-		path = p
-	}
-	prog, err := lookPath(spec.Name, path)
+	prog, err := lookPath(spec.Name, cmp.Or(spec.Env["PATH"], j.env["PATH"]))
 	if err != nil {
 		return nil, fmt.Errorf("runner: step %q: %w", spec.ID, err)
 	}

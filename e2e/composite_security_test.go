@@ -90,7 +90,7 @@ func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	case "dash":
 		exe = harness.Tool(t, "dash", "apt-get install dash")
 	default:
-		exe = cmpBusybox(t).Busybox + " sh"
+		exe = filepath.Join(cmpBusyboxPATH(t), "sh")
 	}
 	dir := t.TempDir()
 	uses = filepath.Join(dir, "uses.log")
@@ -115,20 +115,13 @@ func cmpToolsDir(t *testing.T, argv, skip string) string {
 	return dir
 }
 
-// cmpBusybox is the host's static busybox and its applets; it skips the
-// test (fails under CI=true) without one.
-func cmpBusybox(t *testing.T) *container.System {
+// cmpBusyboxPATH makes a folder of the host's static busybox's applets alone
+// and a bash that runs busybox sh (as in act's job image): no bash, curl or
+// GNU tools. It skips the test (fails under CI=true) without busybox.
+func cmpBusyboxPATH(t *testing.T) string {
 	t.Helper()
 	sys, err := container.HostSystem(t.Context())
 	harness.Require(t, "busybox", err)
-	return sys
-}
-
-// cmpBusyboxPATH makes a folder of busybox's applets alone and a bash that
-// runs busybox sh (as in act's job image): no bash, curl or GNU tools.
-func cmpBusyboxPATH(t *testing.T) string {
-	t.Helper()
-	sys := cmpBusybox(t)
 	dir := t.TempDir()
 	for _, applet := range sys.Applets {
 		if err := os.Symlink(sys.Busybox, filepath.Join(dir, applet)); err != nil {

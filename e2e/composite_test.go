@@ -21,6 +21,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // The composite action (setup/action.yml, setup/post/action.yml) run by
@@ -246,108 +247,105 @@ func (w *cmpWorld) runPost() *runner.StepResult {
 // setup/post revokes every crates.io token, no JFrog token, and removes the
 // action's files.
 func TestComposite(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct{ provider, mode string }{{"jfrog", "token"}, {"jfrog", "provider"}, {"crates-io", "provider"}, {"azure", "provider"}} {
-		t.Run(tt.provider+"/"+tt.mode, func(t *testing.T) {
-			t.Parallel()
-			scnCargo(t)
-			p := providerNamed(t, tt.provider)
-			w := cmpNewWorld(t, nil)
-			res := w.runSetup("registry", p, map[string]string{"credential-mode": tt.mode})
-			if res.Failed() || !strings.Contains(res.Combined(), "matches") || w.rel.downloads.Load() != 1 {
-				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloads.Load(), res.Combined())
+	testenv.Run(t, map[string]struct{}{"jfrog/token": {}, "jfrog/provider": {}, "crates-io/provider": {}, "azure/provider": {}}, func(t *testing.T, name string, _ struct{}) {
+		provider, mode, _ := strings.Cut(name, "/")
+		scnCargo(t)
+		p := providerNamed(t, provider)
+		w := cmpNewWorld(t, nil)
+		res := w.runSetup("registry", p, map[string]string{"credential-mode": mode})
+		if res.Failed() || !strings.Contains(res.Combined(), "matches") || w.rel.downloads.Load() != 1 {
+			t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloads.Load(), res.Combined())
+		}
+		tok := res.Outputs["token"]
+		if mode == "token" {
+			if !w.s.Store.Valid(tok) || !slices.Contains(res.Masks, tok) || res.Env[p.tokenVar()] != p.auth(tok) || res.Outputs["registry-name"] != p.registry {
+				t.Errorf("the token output is not a masked %s token exported as %s (outputs %v)", p.name, p.tokenVar(), slices.Sorted(maps.Keys(res.Outputs)))
 			}
-			tok := res.Outputs["token"]
-			if tt.mode == "token" {
-				if !w.s.Store.Valid(tok) || !slices.Contains(res.Masks, tok) || res.Env[p.tokenVar()] != p.auth(tok) || res.Outputs["registry-name"] != p.registry {
-					t.Errorf("the token output is not a masked %s token exported as %s (outputs %v)", p.name, p.tokenVar(), slices.Sorted(maps.Keys(res.Outputs)))
-				}
-			} else {
-				want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=" + p.name
-				if prov := res.Env[p.providerVar()]; tok != "" || !strings.HasPrefix(prov, want) {
-					t.Fatalf("token output set (%v) or %s = %q, want it to start with %q", tok != "", p.providerVar(), prov, want)
-				}
+		} else {
+			want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=" + p.name
+			if prov := res.Env[p.providerVar()]; tok != "" || !strings.HasPrefix(prov, want) {
+				t.Fatalf("token output set (%v) or %s = %q, want it to start with %q", tok != "", p.providerVar(), prov, want)
 			}
-			before := w.s.Store.Exchanges("")
-			args := []string{"fetch"}
-			writeFiles(t, w.job.Workspace(), project("cmp-user", "0.1.0", dependsOn(p.registry)))
-			if p.envName == "" {
-				args = []string{"publish", "--allow-dirty", "--no-verify"}
-				writeFiles(t, w.job.Workspace(), project("cmp-published", "0.1.0", ""))
-			}
-			if r, err := w.job.Run(w.ctx, "cargo", args...); err != nil || r.Failed() {
-				t.Fatalf("cargo %v failed (%v):\n%s", args, err, r.Combined())
-			}
-			if tt.mode == "provider" && w.s.Store.Exchanges("") != before {
-				t.Error("cargo made the provider exchange again instead of using the step's token from its cache")
-			}
-			if got := strings.Join(w.s.Registry.Published(), ","); p.envName == "" && got != "cmp-published@0.1.0" {
-				t.Errorf("published %q", got)
-			}
-			w.runPost()
-			issued := 0
-			for _, tk := range w.s.Store.Tokens() {
-				if tk.Kind == fakes.KindAccessToken && tk.Service == p.name {
-					issued++
-					if tk.Revoked != (p.name == "crates-io") {
-						t.Errorf("after setup/post a %s token is revoked=%v", p.name, tk.Revoked)
-					}
+		}
+		before := w.s.Store.Exchanges("")
+		args := []string{"fetch"}
+		writeFiles(t, w.job.Workspace(), project("cmp-user", "0.1.0", dependsOn(p.registry)))
+		if p.envName == "" {
+			args = []string{"publish", "--allow-dirty", "--no-verify"}
+			writeFiles(t, w.job.Workspace(), project("cmp-published", "0.1.0", ""))
+		}
+		if r, err := w.job.Run(w.ctx, "cargo", args...); err != nil || r.Failed() {
+			t.Fatalf("cargo %v failed (%v):\n%s", args, err, r.Combined())
+		}
+		if mode == "provider" && w.s.Store.Exchanges("") != before {
+			t.Error("cargo made the provider exchange again instead of using the step's token from its cache")
+		}
+		if got := strings.Join(w.s.Registry.Published(), ","); p.envName == "" && got != "cmp-published@0.1.0" {
+			t.Errorf("published %q", got)
+		}
+		w.runPost()
+		issued := 0
+		for _, tk := range w.s.Store.Tokens() {
+			if tk.Kind == fakes.KindAccessToken && tk.Service == p.name {
+				issued++
+				if tk.Revoked != (p.name == "crates-io") {
+					t.Errorf("after setup/post a %s token is revoked=%v", p.name, tk.Revoked)
 				}
 			}
-			if p.name == "crates-io" && tt.mode == "provider" && issued != 1 {
-				t.Errorf("%d crates.io tokens issued, want the step's only (it seeds the provider's cache)", issued)
-			}
-			if p.name == "azure" {
-				azCheckRequests(t, w.s)
-			}
-			checkJobNoLeak(t, w.job, w.s)
-		})
-	}
+		}
+		if p.name == "crates-io" && mode == "provider" && issued != 1 {
+			t.Errorf("%d crates.io tokens issued, want the step's only (it seeds the provider's cache)", issued)
+		}
+		if p.name == "azure" {
+			azCheckRequests(t, w.s)
+		}
+		checkJobNoLeak(t, w.job, w.s)
+	})
 }
 
 // TestCompositeRefusals: setup steps that fail with an ::error saying what
 // to do, export nothing and never print the password of the mirror's
 // download-url; those refused by setup.sh request no ID token.
 func TestCompositeRefusals(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, provider string
-		env            map[string]string
-		prepare        func(w *cmpWorld, url string) map[string]string // extra inputs; url has the mirror's password
-		want           string
-		binary         bool // the checked binary ran and refused
-		check          func(t *testing.T, w *cmpWorld)
-	}{
-		{name: "not a release commit", prepare: func(w *cmpWorld, _ string) map[string]string {
+	type refusal struct {
+		provider string
+		env      map[string]string
+		prepare  func(w *cmpWorld, url string) map[string]string // extra inputs; url has the mirror's password
+		want     string
+		binary   bool // the checked binary ran and refused
+		check    func(t *testing.T, w *cmpWorld)
+	}
+	testenv.Run(t, map[string]refusal{
+		"not a release commit": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			os.Remove(filepath.Join(w.rel.setupDir, release.SetupVersionFile))
 			return nil
 		}, want: "this copy of the action is not a release"},
-		{name: "32-bit runner", env: map[string]string{"RUNNER_ARCH": "X86"}, want: "there is no cargo-oidc binary for RUNNER_ARCH=X86"},
-		{name: "unknown OS", env: map[string]string{"RUNNER_OS": "Plan9"}, want: "there is no cargo-oidc binary for RUNNER_OS=Plan9"},
-		{name: "no checksum for the target", prepare: func(w *cmpWorld, _ string) map[string]string {
+		"32-bit runner": {env: map[string]string{"RUNNER_ARCH": "X86"}, want: "there is no cargo-oidc binary for RUNNER_ARCH=X86"},
+		"unknown OS":    {env: map[string]string{"RUNNER_OS": "Plan9"}, want: "there is no cargo-oidc binary for RUNNER_OS=Plan9"},
+		"no checksum for the target": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			writeFile(w.t, filepath.Join(w.rel.setupDir, release.SetupSumsFile), strings.Repeat("0", 64)+"  cargo-oidc-plan9-amd64\n", 0o644)
 			return nil
 		}, want: "has no checksum for cargo-oidc-"},
-		{name: "mirror without the file", prepare: func(w *cmpWorld, url string) map[string]string {
+		"mirror without the file": {prepare: func(w *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.Replace(url, "{version}", "v0.0.1", 1)}
 		}, want: "could not download https://127.0.0.1:"}, // the URL without its user information
 		// A curl that fails as without a network shows the URL chosen.
-		{name: "default download URL", prepare: func(w *cmpWorld, _ string) map[string]string {
+		"default download URL": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			curl := writeFile(w.t, filepath.Join(w.t.TempDir(), "curl"), "#!/bin/sh\nexit 7\n", 0o755)
 			w.job.SetEnv("PATH", filepath.Dir(curl)+string(os.PathListSeparator)+w.job.Env()["PATH"])
 			return map[string]string{"download-url": ""}
 		}, want: "could not download https://github.com/cargo-oidc/cargo-oidc/releases/download/" + cmpVersion + "/cargo-oidc-"},
-		{name: "not a URL, with credentials", prepare: func(_ *cmpWorld, url string) map[string]string {
+		"not a URL, with credentials": {prepare: func(_ *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.TrimPrefix(url, "https://")}
 		}, want: "download-url is not an https, http or file URL"},
 		// The mirror serves a script that would leave a marker if it ran.
-		{name: "wrong checksum", prepare: func(w *cmpWorld, _ string) map[string]string {
+		"wrong checksum": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			w.rel.body.Store(new([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n")))
 			return nil
 		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: cmpTamperedNeverRuns},
 		// A step the binary fails (credentials-file outside the workspace
 		// and RUNNER_TEMP) leaves an empty state for setup/post.
-		{name: "binary refuses", provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
+		"binary refuses": {provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
 			return map[string]string{"credentials-file": filepath.Join(w.t.TempDir(), "credentials.toml")}
 		}, want: "credentials-file", check: func(t *testing.T, w *cmpWorld) {
 			if post := w.runPost(); !strings.Contains(post.Combined(), "its setup step did not finish") {
@@ -359,37 +357,33 @@ func TestCompositeRefusals(t *testing.T) {
 				}
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := cmpNewWorld(t, tt.env)
-			pass := "pw-" + rand.Text()
-			url := w.rel.requireAuth("u", pass)
-			extra := map[string]string{"download-url": url}
-			if tt.prepare != nil {
-				maps.Copy(extra, tt.prepare(w, url))
-			}
-			res := w.runSetup("registry", providerNamed(t, cmp.Or(tt.provider, "jfrog")), extra)
-			if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
-				t.Errorf("want a failure with an ::error saying %q", tt.want)
-			} else if !tt.binary && !strings.Contains(out, "::error title=cargo-oidc setup::") {
-				t.Errorf("the error is not setup.sh's")
-			}
-			if n := w.s.Issuer.Faults.Requests(); !tt.binary && n != 0 {
-				t.Errorf("%d ID token requests", n)
-			}
-			exported := maps.Clone(res.Env)
-			delete(exported, "CARGO_OIDC_SETUP_JOB") // the job's id for setup/post, no credential
-			if len(exported) != 0 || res.Outputs["token"] != "" {
-				t.Errorf("a failed setup step exported %v and a token %v", slices.Sorted(maps.Keys(exported)), res.Outputs["token"] != "")
-			}
-			if tt.check != nil {
-				tt.check(t, w)
-			}
-			checkJobNoLeak(t, w.job, w.s, pass)
-		})
-	}
+	}, func(t *testing.T, _ string, tt refusal) {
+		w := cmpNewWorld(t, tt.env)
+		pass := "pw-" + rand.Text()
+		url := w.rel.requireAuth("u", pass)
+		extra := map[string]string{"download-url": url}
+		if tt.prepare != nil {
+			maps.Copy(extra, tt.prepare(w, url))
+		}
+		res := w.runSetup("registry", providerNamed(t, cmp.Or(tt.provider, "jfrog")), extra)
+		if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
+			t.Errorf("want a failure with an ::error saying %q", tt.want)
+		} else if !tt.binary && !strings.Contains(out, "::error title=cargo-oidc setup::") {
+			t.Errorf("the error is not setup.sh's")
+		}
+		if n := w.s.Issuer.Faults.Requests(); !tt.binary && n != 0 {
+			t.Errorf("%d ID token requests", n)
+		}
+		exported := maps.Clone(res.Env)
+		delete(exported, "CARGO_OIDC_SETUP_JOB") // the job's id for setup/post, no credential
+		if len(exported) != 0 || res.Outputs["token"] != "" {
+			t.Errorf("a failed setup step exported %v and a token %v", slices.Sorted(maps.Keys(exported)), res.Outputs["token"] != "")
+		}
+		if tt.check != nil {
+			tt.check(t, w)
+		}
+		checkJobNoLeak(t, w.job, w.s, pass)
+	})
 }
 
 // cmpTamperedNeverRuns: a refused binary left no file and issued no token;

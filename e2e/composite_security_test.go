@@ -21,10 +21,9 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// The composite action's defences: no secret in any process's arguments,
-// credentials in download-url never printed, setup/post acting only on this
-// job's state with a checked binary, bounded downloads that follow no
-// redirect to http, and setup.sh as POSIX sh (dash, busybox sh, shellcheck).
+// The composite action's defences: no secret in any process's arguments or
+// output, bounded downloads that follow no redirect to http, and setup.sh as
+// POSIX sh (dash, busybox sh, shellcheck).
 
 // cmpWatchArgv reads every process's command line in a tight loop until
 // check is called, which fails the test for every secret that one of them,
@@ -134,17 +133,13 @@ func cmpBusyboxPATH(t *testing.T) string {
 	return dir
 }
 
-// TestCompositeTwoSteps: one job with two setup steps, crates.io with a
-// credentials file under RUNNER_TEMP and JFrog with inputs with dashes in
-// their names (registry-name), run by bash, dash and busybox sh, and on a job
-// whose PATH holds only busybox (sh as bash, wget, no curl) from an http://
-// or a file:// mirror. The binary is downloaded once (the second step reuses
-// the checked binary); setup/post revokes the crates.io token once and
-// removes its credentials file, and a second setup/post says there is
-// nothing to do. Meanwhile every process's command line on the machine is
-// read in a tight loop: no ID token, request token, registry token or
-// mirror password is ever on one; the password of the https mirror's
-// download-url is never printed.
+// TestCompositeTwoSteps: a job with a crates.io step (credentials file under
+// RUNNER_TEMP) and a JFrog step (registry-name, a dash in an input's name),
+// run by bash, dash, busybox sh, and with busybox alone in PATH from an
+// http:// or file:// mirror. The binary is downloaded once; setup/post
+// revokes the crates.io token once and removes the credentials file, a
+// second one has nothing to do. No ID token, request token, registry token
+// or mirror password is ever on a command line; the password is never printed.
 func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ name, shell, mirror string }{
@@ -159,10 +154,7 @@ func TestCompositeTwoSteps(t *testing.T) {
 			switch tt.mirror {
 			case "https":
 				w.rel.mirror = w.rel.requireAuth("mirror-user", pass)
-			case "http":
-				// busybox's wget cannot complete a TLS handshake with Go's
-				// servers (and validates no certificate anyway): a plain
-				// HTTP mirror, which the checksum makes as safe.
+			case "http": // busybox's wget fails a handshake with Go's TLS; the checksum makes http safe
 				srv := httptest.NewServer(w.rel.handler)
 				t.Cleanup(srv.Close)
 				w.rel.mirror = srv.URL + "/releases/{version}"
@@ -225,11 +217,10 @@ func TestCompositeTwoSteps(t *testing.T) {
 	}
 }
 
-// TestCompositeDownloadBounds: curl (HTTPS mirror), busybox wget (HTTP
-// mirror, no curl in PATH) and GNU wget (HTTPS mirror, no curl in PATH)
-// refuse a file larger than 64 MiB, with and without Content-Length, and a
-// redirect to plain http (curl never asks the http server); the step fails
-// before anything runs and leaves no partial file.
+// TestCompositeDownloadBounds: curl, busybox wget (HTTP mirror) and GNU wget
+// refuse a file over 64 MiB, with and without Content-Length, and a redirect
+// to plain http (curl never asks the http server): the step fails before
+// anything runs and leaves no partial file.
 func TestCompositeDownloadBounds(t *testing.T) {
 	t.Parallel()
 	const big = 64<<20 + 1

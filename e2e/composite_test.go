@@ -403,14 +403,13 @@ func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 // an id) and a binary changed after the setup step, running neither, and
 // still cleans up this job's state.
 func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		name   string
+	type plant struct {
 		plant  func(t *testing.T, w *cmpWorld, stateDir, marker string)
 		revoke bool
 		want   string
-	}{
-		{"leftover state of another run", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
+	}
+	testenv.Run(t, map[string]plant{
+		"leftover state of another run": {func(t *testing.T, w *cmpWorld, stateDir, marker string) {
 			writeFiles(t, stateDir, map[string]string{
 				"0002.state": "provider=crates-io\nrevoke=true\ntoken=cio_tp_other\n",
 				"0002.id":    "run=1\nattempt=1\njob=build\nsetup=" + strings.Repeat("0", 32) + "\n",
@@ -419,36 +418,33 @@ func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 			})
 			writeFile(t, filepath.Join(filepath.Dir(marker), "evil.sh"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
 		}, true, "state 0003 in "},
-		{"binary changed after setup", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
+		"binary changed after setup": {func(t *testing.T, w *cmpWorld, stateDir, marker string) {
 			writeFile(t, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
 		}, false, "binary in "},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := cmpNewWorld(t, nil)
-			res := w.runSetup("crates-io", providerNamed(t, "crates-io"), nil)
-			if res.Failed() {
-				t.Fatalf("setup failed:\n%s", res.Combined())
-			}
-			tok := res.Outputs["token"]
-			marker := filepath.Join(t.TempDir(), "planted-program-ran")
-			tt.plant(t, w, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "state"), marker)
-			out := w.runPost().Combined()
-			if _, err := os.Stat(marker); !os.IsNotExist(err) {
-				t.Errorf("setup/post ran a planted program")
-			}
-			if !strings.Contains(out, "::warning") || !strings.Contains(out, tt.want) {
-				t.Errorf("setup/post does not warn %q:\n%s", tt.want, out)
-			}
-			if tt.revoke && (w.s.Store.Valid(tok) || !strings.Contains(out, "Revoked the crates.io token.") ||
-				strings.Count(out, "was not written by a setup step of this job") != 2) {
-				t.Errorf("this job's token was not revoked, or no warning for each of the two foreign states:\n%s", out)
-			}
-			if w.s.Store.Revocations() > 1 {
-				t.Errorf("%d revocations, want at most this job's one", w.s.Store.Revocations())
-			}
-		})
-	}
+	}, func(t *testing.T, _ string, tt plant) {
+		w := cmpNewWorld(t, nil)
+		res := w.runSetup("crates-io", providerNamed(t, "crates-io"), nil)
+		if res.Failed() {
+			t.Fatalf("setup failed:\n%s", res.Combined())
+		}
+		tok := res.Outputs["token"]
+		marker := filepath.Join(t.TempDir(), "planted-program-ran")
+		tt.plant(t, w, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "state"), marker)
+		out := w.runPost().Combined()
+		if _, err := os.Stat(marker); !os.IsNotExist(err) {
+			t.Errorf("setup/post ran a planted program")
+		}
+		if !strings.Contains(out, "::warning") || !strings.Contains(out, tt.want) {
+			t.Errorf("setup/post does not warn %q:\n%s", tt.want, out)
+		}
+		if tt.revoke && (w.s.Store.Valid(tok) || !strings.Contains(out, "Revoked the crates.io token.") ||
+			strings.Count(out, "was not written by a setup step of this job") != 2) {
+			t.Errorf("this job's token was not revoked, or no warning for each of the two foreign states:\n%s", out)
+		}
+		if w.s.Store.Revocations() > 1 {
+			t.Errorf("%d revocations, want at most this job's one", w.s.Store.Revocations())
+		}
+	})
 }
 
 // TestCICompositeTestsThisCheckout runs ci.yml's step that points
@@ -457,7 +453,6 @@ func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 // into `uses: ./` and changes nothing else, or fails leaving the file alone,
 // so the job never tests the release, or nothing, by mistake.
 func TestCICompositeTestsThisCheckout(t *testing.T) {
-	t.Parallel()
 	const rewriteStep = "point examples/composite at this checkout"
 	bash := harness.Tool(t, "bash", "install bash (with grep and sed)")
 	root := harness.Root(t)
@@ -485,35 +480,30 @@ func TestCICompositeTestsThisCheckout(t *testing.T) {
 	}
 	step, _, _ := strings.Cut(example[strings.Index(example, ref):], "\n\n")
 	const idLine = "      id: cargo-oidc\n"
-	for _, tt := range []struct {
-		name, in string
-		want     string // "" = the step fails with an ::error:: and leaves the file alone
-	}{
-		{"the example", example, strings.Replace(example, ref, "    - uses: ./\n", 1)},
-		{"uses after id", strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: cargo-oidc/cargo-oidc@v1\n", 1),
+	type variant struct{ in, want string } // want "": the step fails with an ::error:: and leaves the file alone
+	testenv.Run(t, map[string]variant{
+		"the example": {example, strings.Replace(example, ref, "    - uses: ./\n", 1)},
+		"uses after id": {strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: cargo-oidc/cargo-oidc@v1\n", 1),
 			strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: ./\n", 1)},
-		{"another release", strings.ReplaceAll(example, "cargo-oidc/cargo-oidc@v1", "cargo-oidc/cargo-oidc@v2"), ""},
-		{"pinned to a commit", strings.Replace(example, ref, "    - uses: cargo-oidc/cargo-oidc@0123456789abcdef0123456789abcdef01234567 # v1\n", 1), ""},
-		{"two steps", strings.Replace(example, step, step+"\n"+strings.Replace(step, "id: cargo-oidc", "id: again", 1), 1), ""},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			file := writeFile(t, filepath.Join(dir, "examples/composite/action.yml"), tt.in, 0o644)
-			// How GitHub runs a step with shell: bash.
-			cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", writeFile(t, filepath.Join(t.TempDir(), "step.sh"), script, 0o644))
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			got := readFile(t, file)
-			switch {
-			case tt.want == "" && (err == nil || !strings.Contains(string(out), "::error title=composite::") || got != tt.in):
-				t.Errorf("the step succeeded, said nothing or changed the file (%v):\n%s", err, out)
-			case tt.want != "" && (err != nil || got != tt.want):
-				t.Errorf("the step failed (%v) or rewrote the file to:\n%s\nwant:\n%s\noutput:\n%s", err, got, tt.want, out)
-			}
-			if _, err := os.Stat(file + ".pr"); !os.IsNotExist(err) {
-				t.Errorf("the step left %s.pr behind", file)
-			}
-		})
-	}
+		"another release":    {strings.ReplaceAll(example, "cargo-oidc/cargo-oidc@v1", "cargo-oidc/cargo-oidc@v2"), ""},
+		"pinned to a commit": {strings.Replace(example, ref, "    - uses: cargo-oidc/cargo-oidc@0123456789abcdef0123456789abcdef01234567 # v1\n", 1), ""},
+		"two steps":          {strings.Replace(example, step, step+"\n"+strings.Replace(step, "id: cargo-oidc", "id: again", 1), 1), ""},
+	}, func(t *testing.T, _ string, tt variant) {
+		dir := t.TempDir()
+		file := writeFile(t, filepath.Join(dir, "examples/composite/action.yml"), tt.in, 0o644)
+		// How GitHub runs a step with shell: bash.
+		cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", writeFile(t, filepath.Join(t.TempDir(), "step.sh"), script, 0o644))
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		got := readFile(t, file)
+		switch {
+		case tt.want == "" && (err == nil || !strings.Contains(string(out), "::error title=composite::") || got != tt.in):
+			t.Errorf("the step succeeded, said nothing or changed the file (%v):\n%s", err, out)
+		case tt.want != "" && (err != nil || got != tt.want):
+			t.Errorf("the step failed (%v) or rewrote the file to:\n%s\nwant:\n%s\noutput:\n%s", err, got, tt.want, out)
+		}
+		if _, err := os.Stat(file + ".pr"); !os.IsNotExist(err) {
+			t.Errorf("the step left %s.pr behind", file)
+		}
+	})
 }

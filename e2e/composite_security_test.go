@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"maps"
@@ -33,16 +34,11 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 	if runtime.GOOS != "linux" {
 		t.Skip("skipping: reads /proc/*/cmdline, which only Linux has")
 	}
-	seen := map[string]bool{}
-	stop, done := make(chan struct{}), make(chan int)
+	ctx, stop := context.WithCancel(t.Context())
+	seen, done := map[string]bool{}, make(chan int)
 	go func() {
-		for scans := 0; ; scans++ {
-			select {
-			case <-stop:
-				done <- scans
-				return
-			default:
-			}
+		scans := 0
+		for ; ctx.Err() == nil; scans++ {
 			procs, _ := os.ReadDir("/proc")
 			for _, p := range procs {
 				if b, err := os.ReadFile("/proc/" + p.Name() + "/cmdline"); err == nil && len(b) > 0 {
@@ -50,14 +46,13 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 				}
 			}
 		}
+		done <- scans
 	}()
-	scans := 0
-	halt := sync.OnceFunc(func() { close(stop); scans = <-done })
-	t.Cleanup(halt)
+	halt := sync.OnceValue(func() int { stop(); return <-done })
+	t.Cleanup(func() { halt() })
 	return func(secrets map[string]string, extra ...string) {
 		t.Helper()
-		halt() // seen is the watcher's no more
-		if scans < 10 {
+		if scans := halt(); scans < 10 { // seen is the watcher's no more
 			t.Fatalf("only %d scans of /proc: the watch did not run", scans)
 		}
 		lines := slices.AppendSeq(extra, maps.Keys(seen))
@@ -66,7 +61,7 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 				t.Errorf("the %s was on a process's command line (readable by every user): %.120s...", what, lines[i])
 			}
 		}
-		t.Logf("%d scans of /proc, %d distinct command lines", scans, len(seen))
+		t.Logf("%d scans of /proc, %d distinct command lines", halt(), len(seen))
 	}
 }
 

@@ -395,12 +395,11 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 	return res, err
 }
 
-// RunComposite runs the composite action a as step, each of its steps a
-// `shell: bash` run: step as the runner runs it (bash --noprofile --norc -e
-// -o pipefail FILE, with GITHUB_ACTION_PATH and its env: evaluated), in order
-// until one fails. The result joins the steps' output, masks, commands and
-// GITHUB_ENV, with the last exit status and the evaluated outputs. A step
-// with if:, uses: or another shell is an error: the emulation would guess.
+// RunComposite runs the composite action a as step: its `shell: bash` steps
+// as the runner runs them (bash --noprofile --norc -e -o pipefail FILE, with
+// GITHUB_ACTION_PATH and env: evaluated) until one fails, joined into one
+// result with the outputs evaluated. A step with if:, uses: or another shell
+// is an error: the emulation would have to guess.
 func (j *Job) RunComposite(ctx context.Context, a *Action, step Step) (*StepResult, error) {
 	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	inputs, warnings, err := j.ActionInputs(a, step)

@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/http"
@@ -22,40 +22,23 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// The composite action's defences: no secret in any process's arguments,
-// credentials in download-url never printed, setup/post acting only on this
-// job's state with a checked binary, bounded downloads that follow no
-// redirect to http, and setup.sh as POSIX sh (dash, busybox sh, shellcheck).
+// The composite action's defences: no secret in any process's arguments or
+// output, bounded downloads that follow no redirect to http, and setup.sh as
+// POSIX sh (dash, busybox sh, shellcheck).
 
-// cmpRandom is a random lower-case hex string of n bytes.
-func cmpRandom(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-// cmpWatchArgv reads the command line of every process on the machine in
-// a tight loop until check is called, so that a secret on a command line
-// even for a moment is seen. check fails the test for every secret that
-// some command line, or one of extra, held.
+// cmpWatchArgv reads every process's command line in a tight loop until
+// check is called, which fails the test for every secret that one of them,
+// or of extra, held.
 func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...string)) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("skipping: reads /proc/*/cmdline, which only Linux has")
 	}
-	seen := map[string]bool{}
-	stop, done := make(chan struct{}), make(chan int)
+	ctx, stop := context.WithCancel(t.Context())
+	seen, done := map[string]bool{}, make(chan int)
 	go func() {
-		for scans := 0; ; scans++ {
-			select {
-			case <-stop:
-				done <- scans
-				return
-			default:
-			}
+		scans := 0
+		for ; ctx.Err() == nil; scans++ {
 			procs, _ := os.ReadDir("/proc")
 			for _, p := range procs {
 				if b, err := os.ReadFile("/proc/" + p.Name() + "/cmdline"); err == nil && len(b) > 0 {
@@ -63,14 +46,13 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 				}
 			}
 		}
+		done <- scans
 	}()
-	scans := 0
-	halt := sync.OnceFunc(func() { close(stop); scans = <-done })
-	t.Cleanup(halt)
+	halt := sync.OnceValue(func() int { stop(); return <-done })
+	t.Cleanup(func() { halt() })
 	return func(secrets map[string]string, extra ...string) {
 		t.Helper()
-		halt() // seen is the watcher's no more
-		if scans < 10 {
+		if scans := halt(); scans < 10 { // seen is the watcher's no more
 			t.Fatalf("only %d scans of /proc: the watch did not run", scans)
 		}
 		lines := slices.AppendSeq(extra, maps.Keys(seen))
@@ -79,32 +61,22 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 				t.Errorf("the %s was on a process's command line (readable by every user): %.120s...", what, lines[i])
 			}
 		}
-		t.Logf("%d scans of /proc, %d distinct command lines", scans, len(seen))
+		t.Logf("%d scans of /proc, %d distinct command lines", halt(), len(seen))
 	}
 }
 
 // cmpShellPATH is the PATH of a job whose steps run shell for bash: bash,
-// dash, busybox (sh) or "" for a PATH of busybox's applets alone. uses
-// logs each use of the replaced bash (the runner's `bash --noprofile
-// --norc -e -o pipefail FILE` and setup/'s `bash setup.sh`). But for "",
-// PATH starts with wrappers for the programs setup.sh may start, each of
-// which appends its command line to argv and runs the real program: they
-// see every command line exactly, however short-lived (busybox sh runs its
-// own applets instead, which only the /proc watch sees).
+// dash, busybox (sh) or "" for busybox's applets alone. uses logs each use
+// of the replaced bash. But for "", PATH starts with cmpToolsDir: argv logs
+// every command line setup.sh starts, however short-lived (busybox sh runs
+// its own applets instead, which only the /proc watch sees).
 func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	t.Helper()
 	if shell == "" {
 		return cmpBusyboxPATH(t), "", "" // the wrappers would bring the host's tools back
 	}
-	dir := t.TempDir()
-	argv = filepath.Join(dir, "argv.log")
-	for _, name := range []string{"env", "curl", "wget", "sed", "cat", "tr", "awk", "grep", "head", "tail", "od", "cp", "mv",
-		"rm", "mkdir", "chmod", "basename", "sha256sum", "shasum", "wc"} {
-		if real, err := exec.LookPath(name); err == nil {
-			writeFile(t, filepath.Join(dir, name), "#!/bin/sh\nprintf '%s\\n' \""+name+" $*\" >>'"+argv+"'\nexec '"+real+"' \"$@\"\n", 0o755)
-		}
-	}
-	path = dir + string(os.PathListSeparator) + os.Getenv("PATH")
+	argv = filepath.Join(t.TempDir(), "argv.log")
+	path = cmpToolsDir(t, argv, "") + string(os.PathListSeparator) + os.Getenv("PATH")
 	var exe string
 	switch shell {
 	case "bash":
@@ -112,9 +84,9 @@ func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	case "dash":
 		exe = harness.Tool(t, "dash", "apt-get install dash")
 	default:
-		exe = cmpBusybox(t).Busybox + " sh"
+		exe = filepath.Join(cmpBusyboxPATH(t), "sh")
 	}
-	dir = t.TempDir()
+	dir := t.TempDir()
 	uses = filepath.Join(dir, "uses.log")
 	writeFile(t, filepath.Join(dir, "bash"), "#!/bin/sh\n"+
 		"echo \"$*\" >>'"+uses+"'\n"+
@@ -123,21 +95,27 @@ func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	return dir + string(os.PathListSeparator) + path, uses, argv
 }
 
-// cmpBusybox is the host's static busybox and its applets; it skips the
-// test (fails under CI=true) without one.
-func cmpBusybox(t *testing.T) *container.System {
+// cmpToolsDir is a folder of wrappers for the host's tools that setup.sh
+// may start, but skip: each logs its command line to argv and runs the tool.
+func cmpToolsDir(t *testing.T, argv, skip string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"bash", "sh", "env", "curl", "wget", "sed", "cat", "tr", "awk", "grep", "head", "tail", "od", "cp", "mv",
+		"rm", "mkdir", "chmod", "basename", "dirname", "touch", "sha256sum", "shasum", "wc"} {
+		if real, err := exec.LookPath(name); err == nil && name != skip {
+			writeFile(t, filepath.Join(dir, name), "#!/bin/sh\nprintf '%s\\n' \""+name+" $*\" >>'"+argv+"'\nexec '"+real+"' \"$@\"\n", 0o755)
+		}
+	}
+	return dir
+}
+
+// cmpBusyboxPATH makes a folder of the host's static busybox's applets alone
+// and a bash that runs busybox sh (as in act's job image): no bash, curl or
+// GNU tools. It skips the test (fails under CI=true) without busybox.
+func cmpBusyboxPATH(t *testing.T) string {
 	t.Helper()
 	sys, err := container.HostSystem(t.Context())
 	harness.Require(t, "busybox", err)
-	return sys
-}
-
-// cmpBusyboxPATH makes a folder holding only busybox's applets and a bash
-// that runs busybox sh (as in act's job image), for a job whose PATH has no
-// bash, curl or GNU tools.
-func cmpBusyboxPATH(t *testing.T) string {
-	t.Helper()
-	sys := cmpBusybox(t)
 	dir := t.TempDir()
 	for _, applet := range sys.Applets {
 		if err := os.Symlink(sys.Busybox, filepath.Join(dir, applet)); err != nil {
@@ -150,17 +128,13 @@ func cmpBusyboxPATH(t *testing.T) string {
 	return dir
 }
 
-// TestCompositeTwoSteps: one job with two setup steps, crates.io with a
-// credentials file under RUNNER_TEMP and JFrog with inputs with dashes in
-// their names (registry-name), run by bash, dash and busybox sh, and on a job
-// whose PATH holds only busybox (sh as bash, wget, no curl) from an http://
-// or a file:// mirror. The binary is downloaded once (the second step reuses
-// the checked binary); setup/post revokes the crates.io token once and
-// removes its credentials file, and a second setup/post says there is
-// nothing to do. Meanwhile every process's command line on the machine is
-// read in a tight loop: no ID token, request token, registry token or
-// mirror password is ever on one; the password of the https mirror's
-// download-url is never printed.
+// TestCompositeTwoSteps: a job with a crates.io step (credentials file under
+// RUNNER_TEMP) and a JFrog step (registry-name, a dash in an input's name),
+// run by bash, dash, busybox sh, and with busybox alone in PATH from an
+// http:// or file:// mirror. The binary is downloaded once; setup/post
+// revokes the crates.io token once and removes the credentials file, a
+// second one has nothing to do. No ID token, request token, registry token
+// or mirror password is ever on a command line; the password is never printed.
 func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ name, shell, mirror string }{
@@ -171,14 +145,11 @@ func TestCompositeTwoSteps(t *testing.T) {
 			t.Parallel()
 			path, uses, argv := cmpShellPATH(t, tt.shell)
 			w := cmpNewWorld(t, map[string]string{"PATH": path})
-			pass := "mirror-pass-" + cmpRandom(t, 12)
+			pass := "mirror-pass-" + rand.Text()
 			switch tt.mirror {
 			case "https":
 				w.rel.mirror = w.rel.requireAuth("mirror-user", pass)
-			case "http":
-				// busybox's wget cannot complete a TLS handshake with Go's
-				// servers (and validates no certificate anyway): a plain
-				// HTTP mirror, which the checksum makes as safe.
+			case "http": // busybox's wget fails a handshake with Go's TLS; the checksum makes http safe
 				srv := httptest.NewServer(w.rel.handler)
 				t.Cleanup(srv.Close)
 				w.rel.mirror = srv.URL + "/releases/{version}"
@@ -241,11 +212,10 @@ func TestCompositeTwoSteps(t *testing.T) {
 	}
 }
 
-// TestCompositeDownloadBounds: curl (HTTPS mirror), busybox wget (HTTP
-// mirror, no curl in PATH) and GNU wget (HTTPS mirror, no curl in PATH)
-// refuse a file larger than 64 MiB, with and without Content-Length, and a
-// redirect to plain http (curl never asks the http server); the step fails
-// before anything runs and leaves no partial file.
+// TestCompositeDownloadBounds: curl, busybox wget (HTTP mirror) and GNU wget
+// refuse a file over 64 MiB, with and without Content-Length, and a redirect
+// to plain http (curl never asks the http server): the step fails before
+// anything runs and leaves no partial file.
 func TestCompositeDownloadBounds(t *testing.T) {
 	t.Parallel()
 	const big = 64<<20 + 1
@@ -325,26 +295,15 @@ func cmpBigHandler(n int, length bool) http.Handler {
 	})
 }
 
-// cmpGNUWgetPATH is a folder of the system's tools less curl, with GNU wget,
-// and bash, not busybox sh, whose wget applet would win over GNU wget.
+// cmpGNUWgetPATH is a folder of the host's tools with GNU wget and no curl
+// (nor busybox, whose wget applet would win).
 func cmpGNUWgetPATH(t *testing.T) string {
 	t.Helper()
 	wget := harness.Tool(t, "wget", "apt-get install wget")
 	if out, _ := exec.Command(wget, "--version").Output(); !bytes.Contains(out, []byte("GNU Wget")) {
 		harness.Require(t, "GNU wget", fmt.Errorf("%s is not GNU Wget", wget))
 	}
-	dir := t.TempDir()
-	for _, tool := range []string{"bash", "sh", "cat", "tr", "grep", "awk", "sed", "sha256sum", "rm", "cp", "head",
-		"tail", "wc", "mkdir", "chmod", "mv", "od", "basename", "dirname", "env", "touch", "wget"} {
-		p, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatalf("%s: %v", tool, err)
-		}
-		if err := os.Symlink(p, filepath.Join(dir, tool)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return cmpToolsDir(t, filepath.Join(t.TempDir(), "argv.log"), "curl")
 }
 
 // TestSetupScriptShellcheck: setup/setup.sh passes shellcheck as POSIX sh.

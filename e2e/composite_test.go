@@ -1,8 +1,9 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"crypto/rand"
 	"maps"
 	"net/http"
 	"os"
@@ -20,40 +21,30 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 	"github.com/cargo-oidc/cargo-oidc/internal/ghaction"
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// The composite action (setup/action.yml, setup/post/action.yml) run through
-// the runner emulation: each composite step is a `shell: bash` step the way
-// the runner runs it (bash --noprofile --norc -eo pipefail SCRIPT, with
-// GITHUB_ACTION_PATH and the step's env: evaluated), on the job of
-// e2e/internal/runner, against the action's binary served by a local HTTPS
-// mirror (download-url) and the fake token services.
+// The composite action (setup/action.yml, setup/post/action.yml) run by
+// runner.Job.RunComposite, against the action's binary served by a local
+// HTTPS mirror (download-url) and the fake token services.
 
 // cmpVersion is the release the tests make.
 const cmpVersion = "v0.99.1"
 
-// cmpOwnInputs are the inputs one action has and the other lacks, and why:
-// the composite's download-url (the container action has no binary to
-// download: its image is pulled by the runner), and the container action's
-// host paths (runs.args; the composite runs on the host, where
-// GITHUB_WORKSPACE and RUNNER_TEMP are the host paths already).
+// cmpOwnInputs are the inputs one action has and the other lacks: the
+// composite downloads a binary (the runner pulls the image), and the
+// container action gets the host paths the composite already runs on.
 var cmpOwnInputs = map[string]string{"download-url": "setup/action.yml", "host-workspace": "action.yml", "host-temp": "action.yml"}
 
-// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml and
-// setup/post/action.yml load under the runner's rules; setup/action.yml
-// declares the container action's inputs (name, description, required,
-// default) and outputs (name, description), in the same order, except
-// cmpOwnInputs; it runs only bash steps; its step run passes every shared
-// input on as CARGO_OIDC_IN_<NAME> (an identifier: dash and busybox sh drop
-// INPUT_REGISTRY-NAME and the like from the environment, and no input value
-// goes on a command line), and every output is forwarded from that step.
+// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml loads
+// under the runner's rules, declares the container action's inputs and
+// outputs in order (but cmpOwnInputs), passes every shared input to step run
+// as CARGO_OIDC_IN_<NAME> (dash and busybox sh drop INPUT_REGISTRY-NAME; no
+// value goes on a command line) and forwards every output from it. (The
+// composite tests load setup/post too, and run only bash steps.)
 func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	t.Parallel()
-	root := harness.Root(t)
-	if _, err := runner.LoadAction(filepath.Join(root, "setup/post/action.yml")); err != nil {
-		t.Errorf("the runner would not load setup/post/action.yml: %v", err)
-	}
-	comp, err := runner.LoadAction(filepath.Join(root, "setup/action.yml"))
+	comp, err := runner.LoadAction(filepath.Join(harness.Root(t), "setup/action.yml"))
 	if err != nil || comp.Runs.Using != "composite" {
 		t.Fatalf("the runner would not load setup/action.yml as a composite action: %v", err)
 	}
@@ -85,44 +76,31 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	if i < 0 {
 		t.Fatal("setup/action.yml has no step with id run")
 	}
-	for k, v := range comp.Runs.Steps[i].Env {
-		if strings.HasPrefix(k, ghaction.CompositeInputPrefix) && want[k] != v {
-			t.Errorf("step run: env %s is %q, want %q (an input of the container action)", k, v, want[k])
-		}
-		delete(want, k)
+	got := maps.Clone(comp.Runs.Steps[i].Env)
+	maps.DeleteFunc(got, func(k, _ string) bool { return !strings.HasPrefix(k, ghaction.CompositeInputPrefix) })
+	if !maps.Equal(got, want) {
+		t.Errorf("step run passes on the inputs as\n %v\nwant\n %v", got, want)
 	}
-	if len(want) != 0 {
-		t.Errorf("step run does not pass on %v", slices.Sorted(maps.Keys(want)))
+	wantOut := slices.Clone(main.Outputs)
+	for i, o := range wantOut {
+		wantOut[i].Value = "${{ steps.run.outputs." + o.Name + " }}"
 	}
-	for i, st := range comp.Runs.Steps {
-		if st.Shell != "bash" || st.Uses != "" {
-			t.Errorf("setup/action.yml step %d: shell %q, uses %q; want only bash (the one shell of all three hosted OSes)", i+1, st.Shell, st.Uses)
-		}
-	}
-	if len(main.Outputs) != len(comp.Outputs) {
-		t.Errorf("%d outputs in action.yml, %d in setup/action.yml", len(main.Outputs), len(comp.Outputs))
-	}
-	for i, o := range comp.Outputs {
-		if i >= len(main.Outputs) || main.Outputs[i].Name != o.Name || main.Outputs[i].Description != o.Description || o.Value != "${{ steps.run.outputs."+o.Name+" }}" {
-			t.Errorf("setup/action.yml output %d (%s) is not action.yml's, in order, forwarded from step run", i+1, o.Name)
-		}
+	if !slices.Equal(comp.Outputs, wantOut) {
+		t.Errorf("setup/action.yml's outputs are not action.yml's, in order, forwarded from step run:\n %+v\nwant\n %+v", comp.Outputs, wantOut)
 	}
 }
 
-// cmpRelease is the release a world downloads: the repository's setup/
-// folder with the SHA256SUMS and VERSION a release commit adds (the
-// checksum of the action's built binary as this machine's asset; the other
-// assets' sums are of placeholder bytes never downloaded), and an HTTPS
-// mirror on 127.0.0.1 serving <version>/<asset>.
+// cmpRelease is the release a world downloads: setup/ with the SHA256SUMS
+// (this machine's asset is the built binary, the others placeholders) and
+// VERSION a release commit adds, and an HTTPS mirror serving <version>/<asset>.
 type cmpRelease struct {
 	setupDir, asset string
 	mirror          string // download-url, with {version}
 	binary          []byte
-	handler         http.Handler // serves the release's files
-
-	body      atomic.Pointer[[]byte]    // what the mirror serves for the binary
-	auth      atomic.Pointer[[2]string] // Basic credentials the mirror requires, when set
-	downloads atomic.Int32
+	handler         http.Handler              // the mirror's
+	body            atomic.Pointer[[]byte]    // what the mirror serves for the binary
+	auth            atomic.Pointer[[2]string] // Basic credentials the mirror requires, when set
+	downloads       atomic.Int32
 }
 
 func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
@@ -138,17 +116,17 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 	}
 	var sums []release.Sum
 	for _, tg := range release.Targets {
+		data := []byte("not built by the e2e tests: " + tg.String())
 		if tg == host {
-			sums = append(sums, release.SumOf(tg.Asset(), bin))
-		} else {
-			sums = append(sums, release.SumOf(tg.Asset(), []byte("not built by the e2e tests: "+tg.String())))
+			data = bin
 		}
+		sums = append(sums, release.SumOf(tg.Asset(), data))
 	}
 	files, err := release.SetupFiles(cmpVersion, sums)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range files { // a release commit writes its own
+	for name, data := range files {
 		writeFile(t, filepath.Join(dir, name), string(data), 0o644)
 	}
 	r := &cmpRelease{setupDir: dir, asset: host.Asset(), binary: bin}
@@ -158,12 +136,11 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 			http.Error(w, "mirror credentials required", http.StatusUnauthorized)
 			return
 		}
-		if req.URL.Path != "/releases/"+cmpVersion+"/"+r.asset || req.Method != http.MethodGet {
+		if req.URL.Path != "/releases/"+cmpVersion+"/"+r.asset {
 			http.NotFound(w, req)
 			return
 		}
 		r.downloads.Add(1)
-		w.Header().Set("Content-Type", "application/octet-stream")
 		_, _ = w.Write(*r.body.Load())
 	})
 	srv := ca.StartServer(r.handler)
@@ -179,10 +156,9 @@ func (r *cmpRelease) requireAuth(user, pass string) string {
 	return strings.Replace(r.mirror, "https://", "https://"+user+":"+pass+"@", 1)
 }
 
-// cmpWorld is one job using the composite: fake services, the job (its
-// later steps trust the fakes' CA: cargo through CARGO_HTTP_CAINFO, the
-// credential provider through SSL_CERT_FILE, curl through CURL_CA_BUNDLE),
-// the release and its two composite actions.
+// cmpWorld is one job using the composite: fake services (whose CA the
+// job's curl, cargo and credential provider trust), the job, the release
+// and its two composite actions.
 type cmpWorld struct {
 	t           *testing.T
 	ctx         context.Context
@@ -215,68 +191,15 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	return w
 }
 
-// run runs the composite action a (in folder dir) as the `uses:` step id,
-// with the step's with: inputs. Steps run in order until one fails (the
-// default if: success()); a step with an if:, a uses: or a shell other than
-// bash is refused, since the emulation would have to guess.
-func (w *cmpWorld) run(a *runner.Action, dir, id string, with map[string]string) *runner.StepResult {
-	t := w.t
-	t.Helper()
-	inputs, warnings, err := w.job.ActionInputs(a, runner.Step{Inputs: with})
-	if err != nil || len(warnings) > 0 {
-		t.Fatalf("the runner would refuse (%v) or warn (%q) for %s", err, warnings, dir)
+// run runs the composite action a as the `uses:` step id with the step's
+// with: inputs; the runner must neither refuse nor warn.
+func (w *cmpWorld) run(a *runner.Action, id string, with map[string]string) *runner.StepResult {
+	w.t.Helper()
+	res, err := w.job.RunComposite(w.ctx, a, runner.Step{ID: id, Inputs: with})
+	if err != nil || len(res.Warnings) > 0 {
+		w.t.Fatalf("the runner refused (%v) or warned (%q) for %s", harness.Err(w.ctx, err), res.Warnings, a.Dir)
 	}
-	env, steps := w.job.Env(), map[string]map[string]string{}
-	eval := func(s string) string {
-		v, err := runner.Evaluate(s, func(ref string) (string, bool) {
-			ctxName, key, _ := strings.Cut(ref, ".")
-			switch {
-			case ref == "github.action_path":
-				return dir, true
-			case ctxName == "inputs":
-				return inputs[key], true
-			case ctxName == "steps":
-				sid, out, _ := strings.Cut(key, ".outputs.")
-				return steps[sid][out], true
-			case ctxName == "github" || ctxName == "runner":
-				v, ok := env[strings.ToUpper(ctxName+"_"+key)]
-				return v, ok
-			}
-			return "", false
-		})
-		if err != nil {
-			t.Fatalf("%s: %q: %v", dir, s, err)
-		}
-		return v
-	}
-	// The steps' results as one: their output, masks, GITHUB_ENV and status.
-	res := &runner.StepResult{ID: id, Outputs: map[string]string{}, Env: map[string]string{}}
-	for i, st := range a.Runs.Steps {
-		if st.If != "" || st.Uses != "" || st.Shell != "bash" || st.Run == "" {
-			t.Fatalf("%s step %d: the emulation runs only `shell: bash` run: steps without if:", dir, i+1)
-		}
-		stepEnv := map[string]string{"GITHUB_ACTION_PATH": dir}
-		for k, raw := range st.Env {
-			stepEnv[k] = eval(raw)
-		}
-		file := writeFile(t, filepath.Join(w.job.Temp(), fmt.Sprintf("%s-%d-%s.sh", id, i+1, cmpRandom(t, 4))), eval(st.Run), 0o644)
-		// The runner's command for shell: bash.
-		r, err := w.job.RunCmd(w.ctx, runner.Cmd{Name: "bash", Args: []string{"--noprofile", "--norc", "-e", "-o", "pipefail", file},
-			Env: stepEnv, ID: fmt.Sprintf("%s/%d", id, i+1)})
-		if err != nil {
-			t.Fatalf("%s step %d: %v", dir, i+1, harness.Err(w.ctx, err))
-		}
-		res.Stdout, res.Masks, res.ExitCode = res.Stdout+r.Combined(), append(res.Masks, r.Masks...), r.ExitCode
-		steps[st.ID] = r.Outputs
-		maps.Copy(res.Env, r.Env)
-		if r.Failed() {
-			break
-		}
-	}
-	for _, out := range a.Outputs {
-		res.Outputs[out.Name] = eval(out.Value)
-	}
-	t.Logf("step %s:\n%s", id, res.Combined())
+	w.t.Logf("step %s:\n%s", id, res.Combined())
 	return res
 }
 
@@ -286,14 +209,14 @@ func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *run
 	in := p.inputs(w.s)
 	in["download-url"] = w.rel.mirror
 	maps.Copy(in, extra)
-	return w.run(w.setup, w.rel.setupDir, id, in)
+	return w.run(w.setup, id, in)
 }
 
 // runPost runs setup/post, which never fails the job and removes the
 // action's folder under RUNNER_TEMP.
 func (w *cmpWorld) runPost() *runner.StepResult {
 	w.t.Helper()
-	res := w.run(w.post, filepath.Join(w.rel.setupDir, "post"), "post", nil)
+	res := w.run(w.post, "post", nil)
 	if res.Failed() {
 		w.t.Fatalf("setup/post failed")
 	}
@@ -303,128 +226,112 @@ func (w *cmpWorld) runPost() *runner.StepResult {
 	return res
 }
 
-// TestComposite: on the runner emulation, the composite downloads the
-// release binary from the mirror once, checks it and runs it; a later real
-// `cargo fetch` (or for crates.io `cargo publish`) works with what it
-// exported: the token (token mode), or the credential provider, the checked
-// binary copied under RUNNER_TEMP (the action's HOME, as in the container),
-// which mints its own tokens (Azure's through Entra at
-// AZURE_AUTHORITY_HOST). setup/post revokes every crates.io token (the
-// step's and the minted ones), no JFrog token, and removes the action's
-// files.
+// TestComposite: the composite downloads the binary once, checks and runs
+// it; a later real `cargo fetch` (crates.io: `cargo publish`) works with the
+// token it exported, or with the credential provider, the checked binary
+// copied under RUNNER_TEMP, which mints its own (Azure's through Entra).
+// setup/post revokes every crates.io token, no JFrog token, and removes the
+// action's files.
 func TestComposite(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct{ provider, mode string }{{"jfrog", "token"}, {"jfrog", "provider"}, {"crates-io", "provider"}, {"azure", "provider"}} {
-		t.Run(tt.provider+"/"+tt.mode, func(t *testing.T) {
-			t.Parallel()
-			scnCargo(t)
-			p := providerNamed(t, tt.provider)
-			w := cmpNewWorld(t, nil)
-			res := w.runSetup("registry", p, map[string]string{"credential-mode": tt.mode})
-			if res.Failed() || !strings.Contains(res.Combined(), "matches") || w.rel.downloads.Load() != 1 {
-				t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloads.Load(), res.Combined())
+	testenv.Run(t, map[string]struct{}{"jfrog/token": {}, "jfrog/provider": {}, "crates-io/provider": {}, "azure/provider": {}}, func(t *testing.T, name string, _ struct{}) {
+		provider, mode, _ := strings.Cut(name, "/")
+		scnCargo(t)
+		p := providerNamed(t, provider)
+		w := cmpNewWorld(t, nil)
+		res := w.runSetup("registry", p, map[string]string{"credential-mode": mode})
+		if res.Failed() || !strings.Contains(res.Combined(), "matches") || w.rel.downloads.Load() != 1 {
+			t.Fatalf("setup failed, or did not download and check the binary once (%d downloads):\n%s", w.rel.downloads.Load(), res.Combined())
+		}
+		tok := res.Outputs["token"]
+		if mode == "token" {
+			if !w.s.Store.Valid(tok) || !slices.Contains(res.Masks, tok) || res.Env[p.tokenVar()] != p.auth(tok) || res.Outputs["registry-name"] != p.registry {
+				t.Errorf("the token output is not a masked %s token exported as %s (outputs %v)", p.name, p.tokenVar(), slices.Sorted(maps.Keys(res.Outputs)))
 			}
-			tok := res.Outputs["token"]
-			if tt.mode == "token" {
-				if !w.s.Store.Valid(tok) || !slices.Contains(res.Masks, tok) || res.Env[p.tokenVar()] != p.auth(tok) || res.Outputs["registry-name"] != p.registry {
-					t.Errorf("the token output is not a masked %s token exported as %s (outputs %v)", p.name, p.tokenVar(), slices.Sorted(maps.Keys(res.Outputs)))
-				}
-			} else {
-				want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=" + p.name
-				if prov := res.Env[p.providerVar()]; tok != "" || !strings.HasPrefix(prov, want) {
-					t.Fatalf("token output set (%v) or %s = %q, want it to start with %q", tok != "", p.providerVar(), prov, want)
-				}
+		} else {
+			want := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "home", ".cargo-oidc", "bin", "cargo-oidc") + " --provider=" + p.name
+			if prov := res.Env[p.providerVar()]; tok != "" || !strings.HasPrefix(prov, want) {
+				t.Fatalf("token output set (%v) or %s = %q, want it to start with %q", tok != "", p.providerVar(), prov, want)
 			}
-			before := w.s.Store.Exchanges("")
-			args := []string{"fetch"}
-			writeFiles(t, w.job.Workspace(), project("cmp-user", "0.1.0", dependsOn(p.registry)))
-			if p.envName == "" {
-				args = []string{"publish", "--allow-dirty", "--no-verify"}
-				writeFiles(t, w.job.Workspace(), project("cmp-published", "0.1.0", ""))
-			}
-			if r, err := w.job.Run(w.ctx, "cargo", args...); err != nil || r.Failed() {
-				t.Fatalf("cargo %v failed (%v):\n%s", args, err, r.Combined())
-			}
-			if tt.mode == "provider" && w.s.Store.Exchanges("") != before {
-				t.Error("cargo made the provider exchange again instead of using the step's token from its cache")
-			}
-			if got := strings.Join(w.s.Registry.Published(), ","); p.envName == "" && got != "cmp-published@0.1.0" {
-				t.Errorf("published %q", got)
-			}
-			w.runPost()
-			issued := 0
-			for _, tk := range w.s.Store.Tokens() {
-				if tk.Kind == fakes.KindAccessToken && tk.Service == p.name {
-					issued++
-					if tk.Revoked != (p.name == "crates-io") {
-						t.Errorf("after setup/post a %s token is revoked=%v", p.name, tk.Revoked)
-					}
+		}
+		before := w.s.Store.Exchanges("")
+		args := []string{"fetch"}
+		writeFiles(t, w.job.Workspace(), project("cmp-user", "0.1.0", dependsOn(p.registry)))
+		if p.envName == "" {
+			args = []string{"publish", "--allow-dirty", "--no-verify"}
+			writeFiles(t, w.job.Workspace(), project("cmp-published", "0.1.0", ""))
+		}
+		if r, err := w.job.Run(w.ctx, "cargo", args...); err != nil || r.Failed() {
+			t.Fatalf("cargo %v failed (%v):\n%s", args, err, r.Combined())
+		}
+		if mode == "provider" && w.s.Store.Exchanges("") != before {
+			t.Error("cargo made the provider exchange again instead of using the step's token from its cache")
+		}
+		if got := strings.Join(w.s.Registry.Published(), ","); p.envName == "" && got != "cmp-published@0.1.0" {
+			t.Errorf("published %q", got)
+		}
+		w.runPost()
+		issued := 0
+		for _, tk := range w.s.Store.Tokens() {
+			if tk.Kind == fakes.KindAccessToken && tk.Service == p.name {
+				issued++
+				if tk.Revoked != (p.name == "crates-io") {
+					t.Errorf("after setup/post a %s token is revoked=%v", p.name, tk.Revoked)
 				}
 			}
-			if p.name == "crates-io" && tt.mode == "provider" && issued != 1 {
-				t.Errorf("%d crates.io tokens issued, want the step's only (it seeds the provider's cache)", issued)
-			}
-			if p.name == "azure" {
-				azCheckRequests(t, w.s)
-			}
-			checkJobNoLeak(t, w.job, w.s)
-		})
-	}
+		}
+		if p.name == "crates-io" && mode == "provider" && issued != 1 {
+			t.Errorf("%d crates.io tokens issued, want the step's only (it seeds the provider's cache)", issued)
+		}
+		if p.name == "azure" {
+			azCheckRequests(t, w.s)
+		}
+		checkJobNoLeak(t, w.job, w.s)
+	})
 }
 
-// TestCompositeRefusals: setup steps that fail. Each fails with an ::error
-// that says what to do, exports nothing, and never prints the password of
-// the mirror's download-url; those refused by setup.sh request no ID token.
+// TestCompositeRefusals: setup steps that fail with an ::error saying what
+// to do, export nothing and never print the password of the mirror's
+// download-url; those refused by setup.sh request no ID token.
 func TestCompositeRefusals(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, provider string
-		env            map[string]string
-		// prepare returns extra inputs; url is the mirror's download-url,
-		// with user u and the password.
-		prepare func(w *cmpWorld, url string) map[string]string
-		want    string
-		// binary: the checked binary ran and refused (it may have asked
-		// for an ID token); check adds the row's own checks.
-		binary bool
-		check  func(t *testing.T, w *cmpWorld)
-	}{
-		{name: "not a release commit", prepare: func(w *cmpWorld, _ string) map[string]string {
+	type refusal struct {
+		provider string
+		env      map[string]string
+		prepare  func(w *cmpWorld, url string) map[string]string // extra inputs; url has the mirror's password
+		want     string
+		binary   bool // the checked binary ran and refused
+		check    func(t *testing.T, w *cmpWorld)
+	}
+	testenv.Run(t, map[string]refusal{
+		"not a release commit": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			os.Remove(filepath.Join(w.rel.setupDir, release.SetupVersionFile))
 			return nil
 		}, want: "this copy of the action is not a release"},
-		{name: "32-bit runner", env: map[string]string{"RUNNER_ARCH": "X86"}, want: "there is no cargo-oidc binary for RUNNER_ARCH=X86"},
-		{name: "unknown OS", env: map[string]string{"RUNNER_OS": "Plan9"}, want: "there is no cargo-oidc binary for RUNNER_OS=Plan9"},
-		{name: "no checksum for the target", prepare: func(w *cmpWorld, _ string) map[string]string {
+		"32-bit runner": {env: map[string]string{"RUNNER_ARCH": "X86"}, want: "there is no cargo-oidc binary for RUNNER_ARCH=X86"},
+		"unknown OS":    {env: map[string]string{"RUNNER_OS": "Plan9"}, want: "there is no cargo-oidc binary for RUNNER_OS=Plan9"},
+		"no checksum for the target": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			writeFile(w.t, filepath.Join(w.rel.setupDir, release.SetupSumsFile), strings.Repeat("0", 64)+"  cargo-oidc-plan9-amd64\n", 0o644)
 			return nil
 		}, want: "has no checksum for cargo-oidc-"},
-		{name: "mirror without the file", prepare: func(w *cmpWorld, url string) map[string]string {
+		"mirror without the file": {prepare: func(w *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.Replace(url, "{version}", "v0.0.1", 1)}
 		}, want: "could not download https://127.0.0.1:"}, // the URL without its user information
-		// A curl that fails as for a network error: the test sees the URL
-		// the action chose, without the network.
-		{name: "default download URL", prepare: func(w *cmpWorld, _ string) map[string]string {
+		// A curl that fails as without a network shows the URL chosen.
+		"default download URL": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			curl := writeFile(w.t, filepath.Join(w.t.TempDir(), "curl"), "#!/bin/sh\nexit 7\n", 0o755)
 			w.job.SetEnv("PATH", filepath.Dir(curl)+string(os.PathListSeparator)+w.job.Env()["PATH"])
 			return map[string]string{"download-url": ""}
 		}, want: "could not download https://github.com/cargo-oidc/cargo-oidc/releases/download/" + cmpVersion + "/cargo-oidc-"},
-		{name: "not a URL, with credentials", prepare: func(_ *cmpWorld, url string) map[string]string {
+		"not a URL, with credentials": {prepare: func(_ *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.TrimPrefix(url, "https://")}
 		}, want: "download-url is not an https, http or file URL"},
-		// The mirror serves a different binary (a script that would leave
-		// a marker file if it ran): refused before anything runs, no file
-		// left. A binary that was checked once and changed on disk
-		// afterwards is downloaded and checked again, not run.
-		{name: "wrong checksum", prepare: func(w *cmpWorld, _ string) map[string]string {
+		// The mirror serves a script that would leave a marker if it ran.
+		"wrong checksum": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			w.rel.body.Store(new([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n")))
 			return nil
 		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: cmpTamperedNeverRuns},
-		// A step the binary fails (a credentials-file outside the workspace
-		// and RUNNER_TEMP) leaves an empty state: setup/post says there was
-		// nothing to do for it. (The binary revokes a crates.io token at
-		// once when it fails after the exchange: internal/action TestCratesIORevokedWhenTheStepFailsLate.)
-		{name: "binary refuses", provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
+		// A step the binary fails (credentials-file outside the workspace
+		// and RUNNER_TEMP) leaves an empty state for setup/post.
+		"binary refuses": {provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
 			return map[string]string{"credentials-file": filepath.Join(w.t.TempDir(), "credentials.toml")}
 		}, want: "credentials-file", check: func(t *testing.T, w *cmpWorld) {
 			if post := w.runPost(); !strings.Contains(post.Combined(), "its setup step did not finish") {
@@ -436,46 +343,38 @@ func TestCompositeRefusals(t *testing.T) {
 				}
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := cmpNewWorld(t, tt.env)
-			pass := "pw-" + cmpRandom(t, 12)
-			url := w.rel.requireAuth("u", pass)
-			extra := map[string]string{"download-url": url}
-			if tt.prepare != nil {
-				maps.Copy(extra, tt.prepare(w, url))
-			}
-			prov := tt.provider
-			if prov == "" {
-				prov = "jfrog"
-			}
-			res := w.runSetup("registry", providerNamed(t, prov), extra)
-			if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
-				t.Errorf("want a failure with an ::error saying %q", tt.want)
-			} else if !tt.binary && !strings.Contains(out, "::error title=cargo-oidc setup::") {
-				t.Errorf("the error is not setup.sh's")
-			}
-			if n := w.s.Issuer.Faults.Requests(); !tt.binary && n != 0 {
-				t.Errorf("%d ID token requests", n)
-			}
-			exported := maps.Clone(res.Env)
-			delete(exported, "CARGO_OIDC_SETUP_JOB") // the job's id for setup/post, no credential
-			if len(exported) != 0 || res.Outputs["token"] != "" {
-				t.Errorf("a failed setup step exported %v and a token %v", slices.Sorted(maps.Keys(exported)), res.Outputs["token"] != "")
-			}
-			if tt.check != nil {
-				tt.check(t, w)
-			}
-			checkJobNoLeak(t, w.job, w.s, pass)
-		})
-	}
+	}, func(t *testing.T, _ string, tt refusal) {
+		w := cmpNewWorld(t, tt.env)
+		pass := "pw-" + rand.Text()
+		url := w.rel.requireAuth("u", pass)
+		extra := map[string]string{"download-url": url}
+		if tt.prepare != nil {
+			maps.Copy(extra, tt.prepare(w, url))
+		}
+		res := w.runSetup("registry", providerNamed(t, cmp.Or(tt.provider, "jfrog")), extra)
+		if out := res.Combined(); !res.Failed() || !strings.Contains(out, "::error") || !strings.Contains(out, tt.want) {
+			t.Errorf("want a failure with an ::error saying %q", tt.want)
+		} else if !tt.binary && !strings.Contains(out, "::error title=cargo-oidc setup::") {
+			t.Errorf("the error is not setup.sh's")
+		}
+		if n := w.s.Issuer.Faults.Requests(); !tt.binary && n != 0 {
+			t.Errorf("%d ID token requests", n)
+		}
+		exported := maps.Clone(res.Env)
+		delete(exported, "CARGO_OIDC_SETUP_JOB") // the job's id for setup/post, no credential
+		if len(exported) != 0 || res.Outputs["token"] != "" {
+			t.Errorf("a failed setup step exported %v and a token %v", slices.Sorted(maps.Keys(exported)), res.Outputs["token"] != "")
+		}
+		if tt.check != nil {
+			tt.check(t, w)
+		}
+		checkJobNoLeak(t, w.job, w.s, pass)
+	})
 }
 
-// cmpTamperedNeverRuns: after a refused binary nothing ran and no file is
-// left; then the right binary is checked and run, changed on disk, and
-// downloaded and checked again instead of run.
+// cmpTamperedNeverRuns: a refused binary left no file and issued no token;
+// the right binary, once checked and then changed on disk, is downloaded
+// and checked again instead of run.
 func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	marker := filepath.Join(w.job.Temp(), "tampered-binary-ran")
 	binDir := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion)
@@ -499,20 +398,18 @@ func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	w.runPost()
 }
 
-// TestCompositePostActsOnlyOnItsJob: setup/post runs no program a state
-// folder names and acts on no state another run or job wrote: a leftover
-// 0002.bin naming a marker script and state files with other ids (or none)
-// are skipped with a warning, while this job's state is still cleaned up;
-// a binary changed on disk after the setup step is not run either.
+// TestCompositePostActsOnlyOnItsJob: setup/post skips with a warning the
+// state of another run or job (a 0002.bin naming a script, a state without
+// an id) and a binary changed after the setup step, running neither, and
+// still cleans up this job's state.
 func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		name   string
+	type plant struct {
 		plant  func(t *testing.T, w *cmpWorld, stateDir, marker string)
 		revoke bool
 		want   string
-	}{
-		{"leftover state of another run", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
+	}
+	testenv.Run(t, map[string]plant{
+		"leftover state of another run": {func(t *testing.T, w *cmpWorld, stateDir, marker string) {
 			writeFiles(t, stateDir, map[string]string{
 				"0002.state": "provider=crates-io\nrevoke=true\ntoken=cio_tp_other\n",
 				"0002.id":    "run=1\nattempt=1\njob=build\nsetup=" + strings.Repeat("0", 32) + "\n",
@@ -521,48 +418,41 @@ func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 			})
 			writeFile(t, filepath.Join(filepath.Dir(marker), "evil.sh"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
 		}, true, "state 0003 in "},
-		{"binary changed after setup", func(t *testing.T, w *cmpWorld, stateDir, marker string) {
+		"binary changed after setup": {func(t *testing.T, w *cmpWorld, stateDir, marker string) {
 			writeFile(t, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
 		}, false, "binary in "},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w := cmpNewWorld(t, nil)
-			res := w.runSetup("crates-io", providerNamed(t, "crates-io"), nil)
-			if res.Failed() {
-				t.Fatalf("setup failed:\n%s", res.Combined())
-			}
-			tok := res.Outputs["token"]
-			marker := filepath.Join(t.TempDir(), "planted-program-ran")
-			tt.plant(t, w, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "state"), marker)
-			out := w.runPost().Combined()
-			if _, err := os.Stat(marker); !os.IsNotExist(err) {
-				t.Errorf("setup/post ran a planted program")
-			}
-			if !strings.Contains(out, "::warning") || !strings.Contains(out, tt.want) {
-				t.Errorf("setup/post does not warn %q:\n%s", tt.want, out)
-			}
-			if tt.revoke && (w.s.Store.Valid(tok) || !strings.Contains(out, "Revoked the crates.io token.") ||
-				strings.Count(out, "was not written by a setup step of this job") != 2) {
-				t.Errorf("this job's token was not revoked, or no warning for each of the two foreign states:\n%s", out)
-			}
-			if w.s.Store.Revocations() > 1 {
-				t.Errorf("%d revocations, want at most this job's one", w.s.Store.Revocations())
-			}
-		})
-	}
+	}, func(t *testing.T, _ string, tt plant) {
+		w := cmpNewWorld(t, nil)
+		res := w.runSetup("crates-io", providerNamed(t, "crates-io"), nil)
+		if res.Failed() {
+			t.Fatalf("setup failed:\n%s", res.Combined())
+		}
+		tok := res.Outputs["token"]
+		marker := filepath.Join(t.TempDir(), "planted-program-ran")
+		tt.plant(t, w, filepath.Join(w.job.Temp(), "cargo-oidc-setup", "state"), marker)
+		out := w.runPost().Combined()
+		if _, err := os.Stat(marker); !os.IsNotExist(err) {
+			t.Errorf("setup/post ran a planted program")
+		}
+		if !strings.Contains(out, "::warning") || !strings.Contains(out, tt.want) {
+			t.Errorf("setup/post does not warn %q:\n%s", tt.want, out)
+		}
+		if tt.revoke && (w.s.Store.Valid(tok) || !strings.Contains(out, "Revoked the crates.io token.") ||
+			strings.Count(out, "was not written by a setup step of this job") != 2) {
+			t.Errorf("this job's token was not revoked, or no warning for each of the two foreign states:\n%s", out)
+		}
+		if w.s.Store.Revocations() > 1 {
+			t.Errorf("%d revocations, want at most this job's one", w.s.Store.Revocations())
+		}
+	})
 }
 
-// TestCICompositeTestsThisCheckout runs the script of ci.yml's composite
-// job that rewrites examples/composite/action.yml, as GitHub runs a bash
-// step, on the example as committed and on variants: it must turn the
-// example's one `uses: cargo-oidc/cargo-oidc@v1` into `uses: ./` (this
-// checkout) and change nothing else, and fail, leaving the file alone, when
-// it cannot find exactly one such reference, so the job never tests the
-// release, or nothing, by mistake. The rewrite must come before the step
-// that runs ./examples/composite.
+// TestCICompositeTestsThisCheckout runs ci.yml's step that points
+// examples/composite at this checkout, before the step using it, on the
+// example and variants: it turns the one `uses: cargo-oidc/cargo-oidc@v1`
+// into `uses: ./` and changes nothing else, or fails leaving the file alone,
+// so the job never tests the release, or nothing, by mistake.
 func TestCICompositeTestsThisCheckout(t *testing.T) {
-	t.Parallel()
 	const rewriteStep = "point examples/composite at this checkout"
 	bash := harness.Tool(t, "bash", "install bash (with grep and sed)")
 	root := harness.Root(t)
@@ -590,35 +480,30 @@ func TestCICompositeTestsThisCheckout(t *testing.T) {
 	}
 	step, _, _ := strings.Cut(example[strings.Index(example, ref):], "\n\n")
 	const idLine = "      id: cargo-oidc\n"
-	for _, tt := range []struct {
-		name, in string
-		want     string // "" = the step fails with an ::error:: and leaves the file alone
-	}{
-		{"the example", example, strings.Replace(example, ref, "    - uses: ./\n", 1)},
-		{"uses after id", strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: cargo-oidc/cargo-oidc@v1\n", 1),
+	type variant struct{ in, want string } // want "": the step fails with an ::error:: and leaves the file alone
+	testenv.Run(t, map[string]variant{
+		"the example": {example, strings.Replace(example, ref, "    - uses: ./\n", 1)},
+		"uses after id": {strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: cargo-oidc/cargo-oidc@v1\n", 1),
 			strings.Replace(example, ref+idLine, "    - id: cargo-oidc\n      uses: ./\n", 1)},
-		{"another release", strings.ReplaceAll(example, "cargo-oidc/cargo-oidc@v1", "cargo-oidc/cargo-oidc@v2"), ""},
-		{"pinned to a commit", strings.Replace(example, ref, "    - uses: cargo-oidc/cargo-oidc@0123456789abcdef0123456789abcdef01234567 # v1\n", 1), ""},
-		{"two steps", strings.Replace(example, step, step+"\n"+strings.Replace(step, "id: cargo-oidc", "id: again", 1), 1), ""},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			file := writeFile(t, filepath.Join(dir, "examples/composite/action.yml"), tt.in, 0o644)
-			// How GitHub runs a step with shell: bash.
-			cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", writeFile(t, filepath.Join(t.TempDir(), "step.sh"), script, 0o644))
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			got := readFile(t, file)
-			switch {
-			case tt.want == "" && (err == nil || !strings.Contains(string(out), "::error title=composite::") || got != tt.in):
-				t.Errorf("the step succeeded, said nothing or changed the file (%v):\n%s", err, out)
-			case tt.want != "" && (err != nil || got != tt.want):
-				t.Errorf("the step failed (%v) or rewrote the file to:\n%s\nwant:\n%s\noutput:\n%s", err, got, tt.want, out)
-			}
-			if _, err := os.Stat(file + ".pr"); !os.IsNotExist(err) {
-				t.Errorf("the step left %s.pr behind", file)
-			}
-		})
-	}
+		"another release":    {strings.ReplaceAll(example, "cargo-oidc/cargo-oidc@v1", "cargo-oidc/cargo-oidc@v2"), ""},
+		"pinned to a commit": {strings.Replace(example, ref, "    - uses: cargo-oidc/cargo-oidc@0123456789abcdef0123456789abcdef01234567 # v1\n", 1), ""},
+		"two steps":          {strings.Replace(example, step, step+"\n"+strings.Replace(step, "id: cargo-oidc", "id: again", 1), 1), ""},
+	}, func(t *testing.T, _ string, tt variant) {
+		dir := t.TempDir()
+		file := writeFile(t, filepath.Join(dir, "examples/composite/action.yml"), tt.in, 0o644)
+		// How GitHub runs a step with shell: bash.
+		cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", writeFile(t, filepath.Join(t.TempDir(), "step.sh"), script, 0o644))
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		got := readFile(t, file)
+		switch {
+		case tt.want == "" && (err == nil || !strings.Contains(string(out), "::error title=composite::") || got != tt.in):
+			t.Errorf("the step succeeded, said nothing or changed the file (%v):\n%s", err, out)
+		case tt.want != "" && (err != nil || got != tt.want):
+			t.Errorf("the step failed (%v) or rewrote the file to:\n%s\nwant:\n%s\noutput:\n%s", err, got, tt.want, out)
+		}
+		if _, err := os.Stat(file + ".pr"); !os.IsNotExist(err) {
+			t.Errorf("the step left %s.pr behind", file)
+		}
+	})
 }

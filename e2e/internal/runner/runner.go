@@ -1,12 +1,9 @@
-// Package runner emulates the GitHub Actions runner for one job, so the e2e
-// suite can drive the action the way GitHub does: the runner's folders and
-// GITHUB_*/RUNNER_* environment, INPUT_* variables, the rules for which
-// contexts each key of action.yml may use (Action.Validate), file-command
-// files parsed as the runner parses them, GITHUB_ENV applied to later
-// steps, and the post stage run with STATE_* from the main stage. The action
-// runs as the built binary on the host (Host) or as the built image through
-// Podman with the runner's `docker run` flags (Container); later steps (Run)
-// run commands such as the real cargo on the host.
+// Package runner emulates the GitHub Actions runner for one job: its folders
+// and GITHUB_*/RUNNER_* environment, INPUT_* variables, the contexts each key
+// of action.yml may use, file commands parsed as the runner parses them, and
+// the post stage with STATE_*. The action runs on the host (Host), through
+// Podman with the runner's `docker run` flags (Container), or as a composite
+// (RunComposite); later steps (Run) run commands such as cargo on the host.
 package runner
 
 import (
@@ -35,27 +32,19 @@ const (
 	commitSHA  = "ffac537e6cbbf934b08745a378932722df287a53"
 )
 
-// Options describe the job. Zero fields get the defaults documented on each.
+// Options describe the job; zero fields get the defaults noted.
 type Options struct {
-	// Ref is GITHUB_REF; default "refs/heads/main".
-	Ref string
-	// EventName is GITHUB_EVENT_NAME; default "push".
-	EventName string
-	// Event is the event payload written to GITHUB_EVENT_PATH; nil means a
-	// minimal push payload naming the repository.
-	Event []byte
+	Ref       string // GITHUB_REF; default "refs/heads/main"
+	EventName string // GITHUB_EVENT_NAME; default "push"
+	Event     []byte // GITHUB_EVENT_PATH's payload; default a minimal push
 	// IDTokenURL and IDTokenToken are ACTIONS_ID_TOKEN_REQUEST_URL and
-	// _TOKEN, set only when IDTokenURL is non-empty: the job has
-	// `permissions: id-token: write`.
+	// _TOKEN, set when IDTokenURL is (`permissions: id-token: write`).
 	IDTokenURL, IDTokenToken string
-	// Debug sets RUNNER_DEBUG=1 (and ACTIONS_STEP_DEBUG=true).
-	Debug bool
-	// Env adds to (or overrides) the job's environment, e.g. SSL_CERT_FILE.
-	Env map[string]string
+	Debug                    bool              // RUNNER_DEBUG=1, ACTIONS_STEP_DEBUG=true
+	Env                      map[string]string // added to the job's environment
 }
 
-// Job is one emulated job. Its methods are safe for use by one goroutine at
-// a time, like steps of a job.
+// Job is one emulated job, used by one goroutine at a time.
 type Job struct {
 	root, workspace, temp string
 	env                   map[string]string // job environment, GITHUB_ENV applied
@@ -71,7 +60,7 @@ type actionStep struct {
 	state  map[string]string // GITHUB_STATE of the main stage
 }
 
-// NewJob creates a job in t.TempDir(). It fails the test on error.
+// NewJob creates a job in t.TempDir(), failing the test on error.
 func NewJob(t testing.TB, opts Options) *Job {
 	t.Helper()
 	j, err := New(t.TempDir(), opts)
@@ -81,10 +70,8 @@ func NewJob(t testing.TB, opts Options) *Job {
 	return j
 }
 
-// New creates a job under dir: dir/work/<repo>/<repo> is the workspace
-// (GITHUB_WORKSPACE), dir/_temp is RUNNER_TEMP with _github_home,
-// _github_workflow and _runner_file_commands, dir/home is the runner user's
-// HOME for later steps (with CARGO_HOME=dir/home/.cargo).
+// New creates a job under dir: the workspace dir/work/<repo>/<repo>,
+// RUNNER_TEMP dir/_temp, and dir/home, HOME of later steps.
 func New(dir string, opts Options) (*Job, error) {
 	opts.Ref, opts.EventName = cmp.Or(opts.Ref, "refs/heads/main"), cmp.Or(opts.EventName, "push")
 	abs, err := filepath.Abs(dir)
@@ -133,12 +120,10 @@ func New(dir string, opts Options) (*Job, error) {
 	if opts.IDTokenURL != "" {
 		j.env["ACTIONS_ID_TOKEN_REQUEST_URL"], j.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = opts.IDTokenURL, opts.IDTokenToken
 	}
-	// Hosted runners set RUSTUP_HOME next to CARGO_HOME; keep the
-	// machine's so the rustup proxies (cargo) keep working with a job HOME.
+	// Keep the machine's rustup toolchains with a job HOME (a job on a
+	// hosted runner finds them there too).
 	if h, err := os.UserHomeDir(); err == nil {
-		if fi, err := os.Stat(filepath.Join(h, ".rustup")); err == nil && fi.IsDir() {
-			j.env["RUSTUP_HOME"] = filepath.Join(h, ".rustup")
-		}
+		j.env["RUSTUP_HOME"] = filepath.Join(h, ".rustup")
 	}
 	for _, name := range []string{"RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "RUSTUP_AUTO_INSTALL"} {
 		if v, ok := os.LookupEnv(name); ok {
@@ -152,27 +137,22 @@ func New(dir string, opts Options) (*Job, error) {
 // Root returns the job's top folder.
 func (j *Job) Root() string { return j.root }
 
-// Workspace returns GITHUB_WORKSPACE (a host path).
+// Workspace returns GITHUB_WORKSPACE.
 func (j *Job) Workspace() string { return j.workspace }
 
-// Temp returns RUNNER_TEMP (a host path).
+// Temp returns RUNNER_TEMP.
 func (j *Job) Temp() string { return j.temp }
 
-// GitHubHome returns RUNNER_TEMP/_github_home, the action's HOME (mounted
-// as /github/home in the container).
+// GitHubHome returns the action's HOME, /github/home in the container.
 func (j *Job) GitHubHome() string { return filepath.Join(j.temp, "_github_home") }
 
-// SetEnv sets a job environment variable for every later step (like
-// `env:` at the job level).
+// SetEnv sets a variable for every later step, like a job's `env:`.
 func (j *Job) SetEnv(name, value string) { j.env[name] = value }
 
-// Env returns a copy of the job's environment as later steps see it: the
-// base environment, the extra variables and everything applied from
-// GITHUB_ENV.
+// Env returns a copy of the job's environment, GITHUB_ENV applied.
 func (j *Job) Env() map[string]string { return maps.Clone(j.env) }
 
-// Results returns every step's result so far, in order (post stages
-// included), for scanners that look at all output of a job.
+// Results returns every step's result so far in order, post stages included.
 func (j *Job) Results() []*StepResult { return slices.Clone(j.results) }
 
 // Stage is the stage of an action step.
@@ -186,51 +166,31 @@ const (
 
 // Step is one `uses:` step of the action.
 type Step struct {
-	// ID is the step id (outputs and state are kept under it); default
-	// "step<N>".
-	ID string
-	// Inputs are the `with:` values, by input name.
-	Inputs map[string]string
-	// Env is the step's `env:`.
-	Env map[string]string
-	// Override replaces variables of the main stage that the runner sets
-	// itself, the file-command paths (GITHUB_ENV, ...) included, to test
-	// what the action does when a runner hands it an unusable path. The
-	// runner still reads its own file-command files afterwards.
+	ID     string            // default "step<N>"
+	Inputs map[string]string // with:
+	Env    map[string]string // env:
+	// Override replaces variables the runner sets for the main stage, the
+	// file-command paths included (the runner still reads its own files).
 	Override map[string]string
 }
 
 // StepResult is everything a step left behind.
 type StepResult struct {
-	ID       string
-	Stage    Stage // Main or Post for the action; "" for Run steps
-	ExitCode int
-	Stdout   string
-	Stderr   string
-	// Outputs, Env and State are the parsed GITHUB_OUTPUT, GITHUB_ENV and
-	// GITHUB_STATE entries (the last value wins, as on the runner).
-	Outputs map[string]string
-	Env     map[string]string
-	State   map[string]string
-	// EnvEntries lists GITHUB_ENV entries in file order.
-	EnvEntries []Entry
-	// Summary is the GITHUB_STEP_SUMMARY content.
-	Summary string
-	// Files holds the raw contents of the step's file-command files, by
-	// variable name (GITHUB_ENV, GITHUB_OUTPUT, GITHUB_STATE,
-	// GITHUB_STEP_SUMMARY, GITHUB_PATH).
-	Files map[string]string
-	// Commands are the workflow commands (`::name props::data` lines) from
-	// stdout and stderr, in order; Masks the values of ::add-mask::.
-	Commands []Command
-	Masks    []string
-	// Warnings are what the runner would warn about (an unexpected input).
-	Warnings []string
-	// Args are the arguments the action got; Environ its environment
-	// (host values, before any container path rewriting).
-	Args     []string
-	Environ  []string
-	Duration time.Duration
+	ID             string
+	Stage          Stage // Main or Post for the action; "" for Run steps
+	ExitCode       int
+	Stdout, Stderr string
+	Outputs, Env   map[string]string // GITHUB_OUTPUT, GITHUB_ENV (last value wins)
+	State          map[string]string // GITHUB_STATE
+	EnvEntries     []Entry           // GITHUB_ENV in file order
+	Summary        string            // GITHUB_STEP_SUMMARY
+	Files          map[string]string // the file-command files, by variable name
+	Commands       []Command         // `::name props::data` lines of stdout and stderr
+	Masks          []string          // the values of ::add-mask::
+	Warnings       []string          // the runner's warnings (an unexpected input)
+	Args           []string
+	Environ        []string // host values, before container path rewriting
+	Duration       time.Duration
 }
 
 // Failed reports whether the step failed.
@@ -248,8 +208,7 @@ type Command struct {
 
 // Runtime runs an action stage: Host or Container.
 type Runtime interface {
-	// String names the runtime for messages.
-	String() string
+	String() string // for messages
 	exec(ctx context.Context, inv *invocation) (int, error)
 }
 
@@ -272,10 +231,9 @@ var fileCommandPrefixes = map[string]string{
 	"GITHUB_PATH":         "add_path_",
 }
 
-// step runs one step with run, in fresh file-command files and with
-// res.Environ: the job's environment, overlay, the file-command variables,
-// then override. It returns run's error, saying what ran, or else the error
-// of a file the runner would reject.
+// step runs run in fresh file-command files with res.Environ: the job's
+// environment, overlay, the file-command variables, then override. It
+// returns run's error, or else that of a file the runner would reject.
 func (j *Job) step(res *StepResult, what string, overlay, override map[string]string, run func(stdout, stderr *bytes.Buffer) (int, error)) error {
 	fc := map[string]string{}
 	for name, prefix := range fileCommandPrefixes {
@@ -326,10 +284,9 @@ func (j *Job) step(res *StepResult, what string, overlay, override map[string]st
 	return errors.Join(errs...)
 }
 
-// ActionInputs returns the inputs the action gets for step, by lower-cased
-// name as the runner compares them: the step's values, then action.yml's
-// defaults for the inputs not given. It also returns warnings for inputs
-// action.yml does not declare.
+// ActionInputs returns the inputs the action gets for step by lower-cased
+// name (the step's, then action.yml's defaults) and the runner's warnings
+// for inputs action.yml does not declare.
 func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, error) {
 	if err := a.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("runner: %w", err)
@@ -358,8 +315,8 @@ func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, e
 	return inputs, warnings, nil
 }
 
-// lookup resolves the inputs, github and runner contexts. Validate allowed
-// only the contexts of each key, so one lookup may serve them all.
+// lookup resolves the inputs, github and runner contexts (Validate checked
+// which key may use which).
 func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 	return func(ref string) (string, bool) {
 		ctxName, key, _ := strings.Cut(ref, ".")
@@ -371,40 +328,9 @@ func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 	}
 }
 
-// stageEnv returns the variables the action gets for step: its env:, then
-// runs.env, then INPUT_<NAME> for the inputs given and for every other input
-// with a default (so that one is always set). It also returns runs.args (not
-// rewritten to container paths) and warnings for undeclared inputs.
-func (j *Job) stageEnv(a *Action, step Step) (env map[string]string, args, warnings []string, err error) {
-	inputs, warnings, err := j.ActionInputs(a, step)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	lookup := j.lookup(inputs)
-	for _, raw := range a.Runs.Args {
-		v, err := Evaluate(raw, lookup)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("runner: runs.args: %w", err)
-		}
-		args = append(args, v)
-	}
-	env = map[string]string{}
-	maps.Copy(env, step.Env)
-	for k, raw := range a.Runs.Env {
-		if env[k], err = Evaluate(raw, lookup); err != nil {
-			return nil, nil, nil, fmt.Errorf("runner: runs.env.%s: %w", k, err)
-		}
-	}
-	for k, v := range inputs {
-		env[inputEnvName(k)] = v
-	}
-	return env, args, warnings, nil
-}
-
-// RunAction runs the main stage of the action as step. The result is
-// returned even when err is non-nil; err reports a harness problem or a
-// file-command file the runner would reject (*FileCommandError), never the
-// action's own failure (see StepResult.ExitCode).
+// RunAction runs the main stage of the action as step. err, returned with
+// the result, is a harness problem or a *FileCommandError, never the
+// action's own failure (StepResult.ExitCode).
 func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (*StepResult, error) {
 	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	as := &actionStep{rt: rt, action: a, step: step}
@@ -412,9 +338,8 @@ func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (
 	return j.runStage(ctx, as, Main)
 }
 
-// RunPost runs the post stage of the action step with the given id, if
-// action.yml declares runs.post-entrypoint (post-if is always()). It
-// returns (nil, nil) when there is no post stage.
+// RunPost runs the post stage of the action step stepID (post-if is
+// always()); (nil, nil) when action.yml has no runs.post-entrypoint.
 func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	i := slices.IndexFunc(j.actions, func(as *actionStep) bool { return as.step.ID == stepID })
 	switch {
@@ -426,10 +351,30 @@ func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	return j.runStage(ctx, j.actions[i], Post)
 }
 
+// runStage runs a stage of an action step with runs.args and the step's
+// env:, runs.env and INPUT_<NAME> of every input given or with a default.
 func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {
-	overlay, args, warnings, err := j.stageEnv(as.action, as.step)
+	inputs, warnings, err := j.ActionInputs(as.action, as.step)
 	if err != nil {
 		return nil, err
+	}
+	lookup, res := j.lookup(inputs), &StepResult{ID: as.step.ID, Stage: stage, Warnings: warnings}
+	for _, raw := range as.action.Runs.Args {
+		v, err := Evaluate(raw, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("runner: runs.args: %w", err)
+		}
+		res.Args = append(res.Args, v)
+	}
+	overlay := map[string]string{}
+	maps.Copy(overlay, as.step.Env)
+	for k, raw := range as.action.Runs.Env {
+		if overlay[k], err = Evaluate(raw, lookup); err != nil {
+			return nil, fmt.Errorf("runner: runs.env.%s: %w", k, err)
+		}
+	}
+	for k, v := range inputs {
+		overlay[inputEnvName(k)] = v
 	}
 	override := as.step.Override
 	if stage == Post {
@@ -439,11 +384,10 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 		override = nil
 	}
 	overlay["HOME"], overlay["GITHUB_ACTION"] = j.GitHubHome(), as.step.ID
-	res := &StepResult{ID: as.step.ID, Stage: stage, Args: args, Warnings: warnings}
 	err = j.step(res, fmt.Sprintf("%s stage of step %q (%s)", stage, as.step.ID, as.rt), overlay, override,
 		func(stdout, stderr *bytes.Buffer) (int, error) {
 			return as.rt.exec(ctx, &invocation{job: j, stage: stage, postEntrypoint: as.action.Runs.PostEntrypoint,
-				args: args, env: res.Environ, stdout: stdout, stderr: stderr})
+				args: res.Args, env: res.Environ, stdout: stdout, stderr: stderr})
 		})
 	if stage == Main {
 		as.state = res.State
@@ -451,9 +395,77 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 	return res, err
 }
 
-// parseCommands sets res.Commands to the workflow commands of the step's
-// output, lines that, trimmed, start with "::" and have a second "::"
-// (`::name k=v,k2=v2::data`), and res.Masks to the values of ::add-mask::.
+// RunComposite runs the composite action a as step: its `shell: bash` steps
+// as the runner runs them (bash --noprofile --norc -e -o pipefail FILE, with
+// GITHUB_ACTION_PATH and env: evaluated) until one fails, joined into one
+// result with the outputs evaluated. A step with if:, uses: or another shell
+// is an error: the emulation would have to guess.
+func (j *Job) RunComposite(ctx context.Context, a *Action, step Step) (*StepResult, error) {
+	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
+	inputs, warnings, err := j.ActionInputs(a, step)
+	res := &StepResult{ID: step.ID, Outputs: map[string]string{}, Env: map[string]string{}, Warnings: warnings}
+	if err != nil {
+		return res, err
+	}
+	steps := map[string]map[string]string{}
+	lookup := func(ref string) (string, bool) {
+		ctxName, key, _ := strings.Cut(ref, ".")
+		switch {
+		case ref == "github.action_path":
+			return a.Dir, true
+		case ctxName == "steps":
+			id, out, _ := strings.Cut(key, ".outputs.")
+			return steps[id][out], true
+		}
+		return j.lookup(inputs)(ref)
+	}
+	var evalErr error // the first expression the emulation cannot evaluate
+	eval := func(what, raw string) string {
+		v, err := Evaluate(raw, lookup)
+		if err != nil && evalErr == nil {
+			evalErr = fmt.Errorf("runner: %s of %s: %w", what, a.Dir, err)
+		}
+		return v
+	}
+	for i, st := range a.Runs.Steps {
+		if st.If != "" || st.Uses != "" || st.Shell != "bash" {
+			return res, fmt.Errorf("runner: %s step %d: only `shell: bash` run: steps without if: are emulated", a.Dir, i+1)
+		}
+		cmd := Cmd{Name: "bash", ID: fmt.Sprintf("%s/%d", step.ID, i+1), Env: map[string]string{}}
+		maps.Copy(cmd.Env, step.Env)
+		cmd.Env["GITHUB_ACTION_PATH"] = a.Dir
+		for k, raw := range st.Env {
+			cmd.Env[k] = eval("env."+k, raw)
+		}
+		script := eval("run", st.Run)
+		if evalErr != nil {
+			return res, evalErr
+		}
+		file := filepath.Join(j.temp, fmt.Sprintf("%s-%d-%d.sh", step.ID, i+1, time.Now().UnixNano()))
+		if err := os.WriteFile(file, []byte(script), 0o644); err != nil {
+			return res, fmt.Errorf("runner: %w", err)
+		}
+		cmd.Args = []string{"--noprofile", "--norc", "-e", "-o", "pipefail", file}
+		r, err := j.RunCmd(ctx, cmd)
+		if err != nil {
+			return res, err
+		}
+		res.Stdout, res.ExitCode = res.Stdout+r.Combined(), r.ExitCode
+		res.Masks, res.Commands = append(res.Masks, r.Masks...), append(res.Commands, r.Commands...)
+		steps[st.ID] = r.Outputs
+		maps.Copy(res.Env, r.Env)
+		if r.Failed() {
+			break
+		}
+	}
+	for _, out := range a.Outputs {
+		res.Outputs[out.Name] = eval("outputs."+out.Name, out.Value)
+	}
+	return res, evalErr
+}
+
+// parseCommands sets res.Commands to the `::name k=v,k2=v2::data` lines of
+// the step's output and res.Masks to the values of ::add-mask::.
 func parseCommands(res *StepResult) {
 	data := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%")
 	property := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%")
@@ -479,18 +491,14 @@ func parseCommands(res *StepResult) {
 
 // Cmd describes a later `run:` step.
 type Cmd struct {
-	// Name and Args are the program and its arguments.
 	Name string
 	Args []string
-	// Env is the step's `env:`.
-	Env map[string]string
-	// ID is the step id; default "step<N>".
-	ID string
+	Env  map[string]string // env:
+	ID   string            // default "step<N>"
 }
 
-// Run runs a later step on the host: name with args in the workspace, with
-// the job's environment plus everything applied from GITHUB_ENV, and fresh
-// file-command files. A non-zero exit status is in the result, not an error.
+// Run runs a later step on the host: name with args in the workspace, in
+// the job's environment. A non-zero exit status is in the result, not err.
 func (j *Job) Run(ctx context.Context, name string, args ...string) (*StepResult, error) {
 	return j.RunCmd(ctx, Cmd{Name: name, Args: args})
 }
@@ -498,11 +506,7 @@ func (j *Job) Run(ctx context.Context, name string, args ...string) (*StepResult
 // RunCmd runs a later step described by spec (see Run).
 func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
 	spec.ID = cmp.Or(spec.ID, fmt.Sprintf("step%d", len(j.results)+1))
-	path := j.env["PATH"]
-	if p, ok := spec.Env["PATH"]; ok {
-		path = p
-	}
-	prog, err := lookPath(spec.Name, path)
+	prog, err := lookPath(spec.Name, cmp.Or(spec.Env["PATH"], j.env["PATH"]))
 	if err != nil {
 		return nil, fmt.Errorf("runner: step %q: %w", spec.ID, err)
 	}
@@ -530,21 +534,18 @@ func lookPath(name, path string) (string, error) {
 	return "", fmt.Errorf("%s: not found in the step's PATH", name)
 }
 
-// Host returns a Runtime that runs the built binary directly on the host, in
-// the workspace, with the host paths (HOME is RUNNER_TEMP/_github_home). The
-// post stage runs `binary post ARGS...`.
+// Host returns a Runtime that runs binary on the host in the workspace;
+// the post stage runs `binary post ARGS...`.
 func Host(binary string) Runtime {
 	return HostRuntime{Binary: binary}
 }
 
 // HostRuntime is the Runtime Host returns, with a hook for tests that
-// measure the action's process (its peak memory, for example).
+// measure the action's process.
 type HostRuntime struct {
-	// Binary is the built action.
 	Binary string
-	// Watch, when set, is called with each stage's process once it has
-	// started; the function it returns, when not nil, is called with the
-	// process's state once it has exited, before the step's files are read.
+	// Watch, when set, gets each stage's process once started; the function
+	// it returns, if any, gets its state once it has exited.
 	Watch func(p *os.Process) (exited func(*os.ProcessState))
 }
 
@@ -570,8 +571,7 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 	if exited != nil {
 		exited(cmd.ProcessState)
 	}
-	// An exit status is the action's own; a process killed (by the
-	// context or a signal) is the harness's problem.
+	// An exit status is the action's; a killed process the harness's.
 	var exitErr *exec.ExitError
 	if err == nil || errors.As(err, &exitErr) && ctx.Err() == nil && exitErr.ExitCode() >= 0 {
 		return cmd.ProcessState.ExitCode(), nil
@@ -580,10 +580,8 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 }
 
 // Container returns a Runtime that runs image through Podman with the
-// runner's `docker run` flags: the /github/ mounts, --workdir
-// /github/workspace, -e for every variable with host paths rewritten to
-// container paths, --network=host, and --entrypoint <runs.post-entrypoint>
-// for the post stage. PATH is not passed: the container keeps the image's.
+// runner's `docker run` flags (container.RunOptions), the host's PATH left
+// out, and --entrypoint <runs.post-entrypoint> for the post stage.
 func Container(engine *container.Engine, image string) Runtime {
 	return containerRuntime{engine: engine, image: image}
 }
@@ -596,14 +594,8 @@ type containerRuntime struct {
 func (c containerRuntime) String() string { return "container " + c.image }
 
 func (c containerRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
-	opts := container.RunOptions{
-		Workspace:  inv.job.workspace,
-		RunnerTemp: inv.job.temp,
-		Env:        slices.DeleteFunc(slices.Clone(inv.env), func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }),
-		Args:       inv.args,
-		Stdout:     inv.stdout,
-		Stderr:     inv.stderr,
-	}
+	opts := container.RunOptions{Workspace: inv.job.workspace, RunnerTemp: inv.job.temp, Args: inv.args, Stdout: inv.stdout, Stderr: inv.stderr,
+		Env: slices.DeleteFunc(slices.Clone(inv.env), func(kv string) bool { return strings.HasPrefix(kv, "PATH=") })}
 	if inv.stage == Post {
 		opts.Entrypoint = inv.postEntrypoint
 	}
@@ -614,9 +606,9 @@ func (c containerRuntime) exec(ctx context.Context, inv *invocation) (int, error
 	return res.ExitCode, nil
 }
 
-// Action is what the runner reads from an action's metadata file
-// (action.yml): its inputs with their defaults, its outputs and how it runs.
+// Action is what the runner reads from action.yml.
 type Action struct {
+	Dir     string   // the folder LoadAction read action.yml from
 	Inputs  []Input  // in file order
 	Outputs []Output // in file order
 	Runs    Runs
@@ -636,24 +628,20 @@ type Input struct {
 type Output struct {
 	Name        string
 	Description string
-	// Value is a composite action's `value:` (unevaluated); empty for a
-	// container action, whose outputs come from GITHUB_OUTPUT.
-	Value string
+	Value       string // a composite's value:, unevaluated
 }
 
-// Runs is action.yml's `runs:` section. Args and Env values are unevaluated.
+// Runs is action.yml's `runs:` section, unevaluated.
 type Runs struct {
 	Using          string            `yaml:"using"`
 	Image          string            `yaml:"image"` // "Dockerfile" or "docker://..."
 	PostEntrypoint string            `yaml:"post-entrypoint"`
 	Args           []string          `yaml:"args"`
 	Env            map[string]string `yaml:"env"`
-	// Steps are a composite action's steps (using: composite).
-	Steps []CompositeStep `yaml:"steps"`
+	Steps          []CompositeStep   `yaml:"steps"` // using: composite
 }
 
-// CompositeStep is one step of a composite action, kept so that its
-// expressions can be checked against the contexts the runner allows.
+// CompositeStep is one step of a composite action.
 type CompositeStep struct {
 	ID               string            `yaml:"id"`
 	Name             string            `yaml:"name"`
@@ -667,9 +655,8 @@ type CompositeStep struct {
 	Env              map[string]string `yaml:"env"`
 }
 
-// LoadAction reads and parses an action.yml file and checks it the way the
-// runner does when it loads an action (see Validate): an action the runner
-// would refuse fails here too.
+// LoadAction reads action.yml and checks it as the runner does when it
+// loads an action (Validate).
 func LoadAction(path string) (*Action, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -682,6 +669,7 @@ func LoadAction(path string) (*Action, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	a.Dir = filepath.Dir(path)
 	return a, nil
 }
 
@@ -689,8 +677,7 @@ func LoadAction(path string) (*Action, error) {
 // before it validates the action.
 func ParseAction(data []byte) (*Action, error) { return parseAction(data) }
 
-// parseAction parses the contents of an action.yml file. It checks the
-// file's shape only; Validate checks the expressions.
+// parseAction parses action.yml, checking its shape only.
 func parseAction(data []byte) (*Action, error) {
 	var doc struct {
 		Inputs, Outputs yaml.Node // nodes, to keep the file order
@@ -737,9 +724,8 @@ func parseAction(data []byte) (*Action, error) {
 	return a, nil
 }
 
-// eachEntry decodes every value of a mapping node into a T and calls fn with
-// its key, in file order. An absent or null node has no entries; a null
-// value is a zero T.
+// eachEntry calls fn with each key of a mapping node and its value decoded
+// into a T, in file order. A null node or value is empty.
 func eachEntry[T any](n *yaml.Node, what string, fn func(name string, v T) error) error {
 	if n.Kind == 0 || n.Tag == "!!null" {
 		return nil
@@ -759,8 +745,7 @@ func eachEntry[T any](n *yaml.Node, what string, fn func(name string, v T) error
 	return nil
 }
 
-// Input returns the input named name (compared case-insensitively, as the
-// runner does).
+// Input returns the input named name, ignoring case as the runner does.
 func (a *Action) Input(name string) (Input, bool) {
 	for _, in := range a.Inputs {
 		if strings.EqualFold(in.Name, name) {
@@ -770,44 +755,33 @@ func (a *Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
-// inputEnvName returns the environment variable the runner sets for an
-// input: "INPUT_" + the name with spaces turned into '_', upper-cased. Dashes
-// are kept: "registry-name" becomes "INPUT_REGISTRY-NAME".
+// inputEnvName is the runner's variable for an input: spaces become '_',
+// dashes stay ("INPUT_REGISTRY-NAME").
 func inputEnvName(name string) string {
 	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
 }
 
-// contexts is what an expression in one key of action.yml may use: the
-// named values (contexts) and the functions beyond the built-in ones
-// (contains, startsWith, endsWith, format, join, toJSON, fromJSON), as the
-// runner's schema for action metadata (src/Runner.Worker/action_yaml.json in
-// actions/runner) lists them for that key.
+// contexts is what an expression in one key of action.yml may use, as
+// actions/runner's src/Runner.Worker/action_yaml.json lists them: named
+// values and functions beyond builtinFunctions.
 type contexts struct {
 	names, functions []string
 }
 
-// The contexts of each key of action.yml, from the runner's schema.
+// The contexts of each key of action.yml.
 var (
-	// argsContexts apply to runs.args and runs.env of a container action.
-	argsContexts = contexts{names: []string{"inputs"}}
-	// inputDefaultContexts apply to inputs.<name>.default.
+	argsContexts         = contexts{names: []string{"inputs"}} // runs.args, runs.env
 	inputDefaultContexts = contexts{names: []string{"github", "strategy", "matrix", "job", "runner"}, functions: []string{"hashFiles"}}
-	// outputValueContexts apply to a composite action's outputs.<name>.value.
-	outputValueContexts = contexts{names: []string{"github", "strategy", "matrix", "steps", "inputs", "job", "runner", "env"}}
-	// stepContexts apply to a composite step's name, run, shell,
-	// working-directory, continue-on-error, with and env.
-	stepContexts = contexts{names: outputValueContexts.names, functions: []string{"hashFiles"}}
-	// stepIfContexts apply to a composite step's if.
-	stepIfContexts = contexts{names: stepContexts.names, functions: []string{"hashFiles", "always", "failure", "cancelled", "success"}}
+	outputValueContexts  = contexts{names: []string{"github", "strategy", "matrix", "steps", "inputs", "job", "runner", "env"}}
+	stepContexts         = contexts{names: outputValueContexts.names, functions: []string{"hashFiles"}} // a composite step's keys but if
+	stepIfContexts       = contexts{names: stepContexts.names, functions: []string{"hashFiles", "always", "failure", "cancelled", "success"}}
 )
 
 var builtinFunctions = []string{"contains", "startswith", "endswith", "format", "join", "tojson", "fromjson"}
 
 // Validate checks every expression of the action against the contexts the
-// runner allows for its key, as the runner does when it loads the action.
-// The error for the first refused expression carries the runner's message
-// ("runs.args[0]: Unrecognized named-value: 'github'. Located at position 1
-// within expression: github.workspace").
+// runner allows for its key; the first refused one gets the runner's message
+// ("runs.args[0]: Unrecognized named-value: 'github'. Located at ...").
 func (a *Action) Validate() error {
 	type check struct {
 		key, value string
@@ -875,11 +849,9 @@ func expressions(s string, fn func(expr string) (string, error)) (string, error)
 	}
 }
 
-// checkExpression refuses, with the runner's message, a named value (a
-// context such as github) not in allowed.names and a call of a function
-// neither built in nor in allowed.functions. String literals are skipped:
-// split at quotes, the even parts are outside them (an empty even part
-// between two literals is a doubled quote inside one literal).
+// checkExpression refuses, with the runner's message, a named value or a
+// function call allowed does not list. Split at quotes, the even parts are
+// outside string literals (an empty one between two is a doubled quote).
 func checkExpression(expr string, allowed contexts) error {
 	parts := strings.Split(expr, "'")
 	offset, literal := 0, 0 // literal: where the literal being read starts
@@ -916,13 +888,11 @@ func checkExpression(expr string, allowed contexts) error {
 	return nil
 }
 
-// refused is the runner's message for an expression it refuses, capitalised
-// as the runner writes it.
-func refused(format string, args ...any) error { return refusal(fmt.Sprintf(format, args...)) }
-
-type refusal string
-
-func (r refusal) Error() string { return string(r) }
+// refused is the runner's message for an expression it refuses,
+// capitalised as the runner writes it.
+func refused(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
+}
 
 func isNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
@@ -932,11 +902,9 @@ func containsFold(list []string, s string) bool {
 	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
 }
 
-// Evaluate replaces every `${{ expr }}` in s. An expression must be a
-// context reference such as `github.workspace`, `runner.temp` or
-// `inputs.registry-name`, looked up with lookup, which gets the lower-cased
-// reference. Anything else is an error: the harness supports only what
-// action metadata needs, and says so instead of guessing.
+// Evaluate replaces every `${{ expr }}` in s, each a context reference such
+// as `inputs.registry-name` that lookup gets lower-cased. Anything else is
+// an error: the emulation says so instead of guessing.
 func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) {
 	return expressions(s, func(expr string) (string, error) {
 		valid := strings.Contains(expr, ".")
@@ -954,19 +922,17 @@ func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) 
 	})
 }
 
-// Entry is one name/value pair read from a file-command file (GITHUB_ENV,
-// GITHUB_OUTPUT or GITHUB_STATE), in the order the file holds it.
+// Entry is one name/value pair of a file-command file.
 type Entry struct {
 	Name  string
 	Value string
 }
 
-// FileCommandError reports a file-command file the runner would reject. The
-// real runner fails the step with this message; the harness treats it as a
-// test failure.
+// FileCommandError is a file-command file the runner would reject, failing
+// the step.
 type FileCommandError struct {
-	File string // "GITHUB_ENV", "GITHUB_OUTPUT", ...
-	Msg  string // the runner's reason, e.g. "matching delimiter not found"
+	File string // "GITHUB_ENV", ...
+	Msg  string // the runner's reason
 }
 
 // Error returns the file and the runner's reason.
@@ -974,13 +940,11 @@ func (e *FileCommandError) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-// ParseFileCommand parses the contents of a GITHUB_ENV, GITHUB_OUTPUT or
-// GITHUB_STATE file exactly as the Linux runner does: `name=value` lines and
-// `name<<DELIM` heredocs whose value runs up to a line equal to DELIM. Lines
-// end at "\n" only; a "\r" stays part of the line (and of the value), as on the
-// runner for Linux. A leading UTF-8 byte order mark is dropped. A file the
-// runner rejects is a *FileCommandError (file names it) with the runner's
-// reason, after the entries before the bad line.
+// ParseFileCommand parses a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_STATE file
+// as the Linux runner does: `name=value` lines and `name<<DELIM` heredocs,
+// lines ending at "\n" only (a "\r" stays in the value), a leading UTF-8 BOM
+// dropped. A file the runner rejects is a *FileCommandError, returned with
+// the entries before the bad line.
 func ParseFileCommand(file string, data []byte) ([]Entry, error) {
 	var entries []Entry
 	fail := func(format string, args ...any) ([]Entry, error) {

@@ -42,11 +42,9 @@ runs:
   post-entrypoint: /post
 `
 
-// TestJob holds what the e2e suite's verdicts rest on and its runs through
-// the real binary cannot show: the runner's warning for an unexpected input,
-// inputs without a value or default left unset, a rejected file-command file
-// reported, and every step (post stages included) in Results for the leak
-// scans.
+// TestJob holds what the e2e verdicts rest on and runs of the real binary
+// cannot show: a warning for an unexpected input, an input without value or
+// default unset, a rejected file-command file, every step in Results.
 func TestJob(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -113,9 +111,8 @@ func TestJob(t *testing.T) {
 	}
 }
 
-// TestValidate holds the runner's rules for which contexts each key of
-// action.yml may use (action_yaml.json in actions/runner): what GitHub
-// refuses to load does not load here either, with the runner's message.
+// TestValidate: what GitHub refuses to load (action_yaml.json in
+// actions/runner) does not load here either, with the runner's message.
 func TestValidate(t *testing.T) {
 	docker := func(body string) string { return "runs:\n  using: docker\n" + body }
 	args := func(a ...string) string { return docker("  args:\n    - " + strings.Join(a, "\n    - ") + "\n") }
@@ -217,9 +214,8 @@ func TestParseFileCommand(t *testing.T) {
 	})
 }
 
-// FuzzParseFileCommand checks that the parser never panics, that it stops
-// at a rejected file, and that any name/value written with a delimiter
-// the value does not contain parses back unchanged.
+// FuzzParseFileCommand: the parser never panics, stops at a rejected file,
+// and reads back any heredoc whose value lacks its delimiter.
 func FuzzParseFileCommand(f *testing.F) {
 	f.Add([]byte("A=1\nM<<EOF\nx\nEOF\n"), "NAME", "value\nwith lines", "ghadelimiter_123")
 	f.Add([]byte("M<<EOF\r\nv\r\n"), "X", "", "EOF")

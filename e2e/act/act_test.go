@@ -25,10 +25,15 @@ import (
 // actionFiles are action.yml and everything the Dockerfile copies.
 var actionFiles = []string{"action.yml", "Dockerfile", "go.mod", "go.sum", "main.go", "exchange", "cargoconf", "internal"}
 
-// buildWorkflow is the one job whose `uses: ./` act builds from the
-// Dockerfile itself: the action, a step reading its outputs and
-// environment, and cargo fetch with what it exported. The test fills @NAME@.
-const buildWorkflow = `name: act-build
+// actWorkflow runs three jobs at once. In build, act builds the
+// Dockerfile of `uses: ./` itself; a later step reads the outputs and the
+// environment, and cargo fetches with what the action exported. The
+// others run prebuilt/, the action from the image built once: wrap runs
+// examples/composite, which wraps it and forwards its outputs; act-layout
+// asks for two settings act's layout cannot deliver (provider mode needs
+// HOME at /github/home, a credentials file under runner.temp needs it
+// mounted). The test fills @NAME@.
+const actWorkflow = `name: act
 on: push
 permissions:
   id-token: write
@@ -51,18 +56,6 @@ jobs:
         env:
           CARGO_HTTP_CAINFO: @CA@
         run: cargo fetch && echo "FETCH=ok"
-`
-
-// prebuiltWorkflow runs from the image built once: examples/composite
-// wrapping the action and forwarding its outputs, and two settings act's
-// layout cannot deliver (provider mode needs HOME at /github/home, a
-// credentials file under runner.temp needs it mounted).
-const prebuiltWorkflow = `name: act-prebuilt
-on: push
-permissions:
-  id-token: write
-  contents: read
-jobs:
   wrap:
     runs-on: ubuntu-latest
     steps:
@@ -78,13 +71,13 @@ jobs:
   act-layout:
     runs-on: ubuntu-latest
     steps:
-      - uses: ./
+      - uses: ./prebuilt
         id: provider
         continue-on-error: true
         with:
           @JFROG@
           credential-mode: provider
-      - uses: ./
+      - uses: ./prebuilt
         id: temp
         continue-on-error: true
         with:
@@ -93,14 +86,11 @@ jobs:
       - run: echo "OUTCOMES=${{ steps.provider.outcome }},${{ steps.temp.outcome }}"
 `
 
-// TestAct runs the action through nektos/act over Podman's Docker API: once
-// with act building the repository's Dockerfile itself (`uses: ./`), then
-// from the image built once per run for everything else.
+// TestAct runs actWorkflow through nektos/act over Podman's Docker API.
 func TestAct(t *testing.T) {
 	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
 	image := actionImage(t, sh)
-	start := time.Now()
 	root := harness.Root(t)
 	s := fakes.StartT(t, fakes.Options{Dir: t.TempDir()})
 	action, err := runner.LoadAction(filepath.Join(root, "action.yml"))
@@ -111,13 +101,16 @@ func TestAct(t *testing.T) {
 	jfrog := fmt.Sprintf("provider: jfrog\n          url: %s\n          provider-name: %s\n          repository: %s", in["url"], in["provider-name"], in["repository"])
 	fill := strings.NewReplacer("@JFROG@", jfrog, "@URL@", in["url"], "@PROVIDER@", in["provider-name"], "@REPO@", in["repository"], "@CA@", s.CAFile,
 		"@ECHO_REG@", echoOutputs(action, "reg", "OUT"), "@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
-	built := makeRepo(t, root, "", fill.Replace(buildWorkflow))
-	prebuilt := makeRepo(t, root, image, fill.Replace(prebuiltWorkflow))
+	res := runAct(t, sh, s, makeRepo(t, root, image, fill.Replace(actWorkflow)))
+	if res.Failed() {
+		t.Fatalf("a job failed:\n%s", tail(res))
+	}
 
-	// checkOutputs: a later step printed every output as PREFIX_<name>,
-	// the token masked.
-	want := map[string]string{"token": "***", "registry-name": "artifactory", "index-url": s.JFrogIndex, "config-file": "", "credentials-file": ""}
-	checkOutputs := func(t *testing.T, res *actharness.Result, prefix string) {
+	// A later step printed every output as OUT_<name> and ORG_<name>, the
+	// token masked.
+	want := map[string]string{"token": "***", "registry-name": "artifactory", "index-url": s.JFrogIndex, "config-file": "", "credentials-file": "",
+		"ENV_TOKEN_SET": "yes", "FETCH": "ok", "OUTCOMES": "failure,failure"}
+	for _, prefix := range []string{"OUT", "ORG"} {
 		for _, out := range action.Outputs {
 			got, ok := res.Value(prefix + "_" + out.Name)
 			switch w, fixed := want[out.Name]; {
@@ -130,86 +123,59 @@ func TestAct(t *testing.T) {
 			}
 		}
 	}
-	var logs []*actharness.Result
-	t.Run("act builds the Dockerfile", func(t *testing.T) {
-		res := runAct(t, sh, s, built)
-		logs = append(logs, res)
-		if res.Failed() {
-			t.Fatalf("the job failed:\n%s", tail(res))
+	for _, key := range []string{"ENV_TOKEN_SET", "FETCH", "OUTCOMES"} {
+		if got, _ := res.Value(key); got != want[key] {
+			t.Errorf("%s = %q, want %q", key, got, want[key])
 		}
-		checkOutputs(t, res, "OUT")
-		for key, want := range map[string]string{"ENV_TOKEN_SET": "yes", "FETCH": "ok"} {
-			if got, _ := res.Value(key); got != want {
-				t.Errorf("%s = %q, want %q", key, got, want)
-			}
+	}
+	// act builds a local Dockerfile action as act-dockeraction:latest, for
+	// the main and the post stage of build alone.
+	if n := strings.Count(res.Output, "docker build"); n != 2 || strings.Count(res.Output, "docker build -t act-dockeraction:latest") != 2 || !strings.Contains(res.Output, image) {
+		t.Errorf("act logged %d builds, want 2 of act-dockeraction:latest (build's main and post stage), and the prebuilt image %s:\n%s", n, image, tail(res))
+	}
+	for _, want := range []string{
+		`::error title=cargo-oidc%3A cannot use credential-mode%3A provider on this runner::credential-mode: provider installs the provider under HOME, but HOME is "[^"]*", not /github/home`,
+		`::error title=cargo-oidc%3A this runner cannot deliver the file::input credentials-file: "/tmp/cargo-credentials.toml" is under runner.temp \(/tmp\), which this runner does not mount`,
+	} {
+		if !regexp.MustCompile(want).MatchString(res.Output) {
+			t.Errorf("no annotation %q:\n%s", want, tail(res))
 		}
-		// act builds a local Dockerfile action as act-dockeraction:latest,
-		// for the main and the post stage.
-		if n := strings.Count(res.Output, "docker build -t act-dockeraction:latest"); n != 2 {
-			t.Errorf("act logged %d builds of the Dockerfile, want 2 (main and post stage):\n%s", n, tail(res))
-		}
-	})
-
-	t.Run("prebuilt: the example wrapper and act's layout", func(t *testing.T) {
-		before := s.Store.Exchanges("")
-		res := runAct(t, sh, s, prebuilt)
-		logs = append(logs, res)
-		if res.Failed() {
-			t.Fatalf("a job failed:\n%s", tail(res))
-		}
-		if n := strings.Count(res.Output, "docker build"); n != 0 || !strings.Contains(res.Output, image) {
-			t.Errorf("act built the action %d times, or never named the prebuilt image %s:\n%s", n, image, tail(res))
-		}
-		checkOutputs(t, res, "ORG")
-		if got, _ := res.Value("OUTCOMES"); got != "failure,failure" {
-			t.Errorf("outcomes %q, want failure,failure:\n%s", got, tail(res))
-		}
-		for _, want := range []string{
-			`::error title=cargo-oidc%3A cannot use credential-mode%3A provider on this runner::credential-mode: provider installs the provider under HOME, but HOME is "[^"]*", not /github/home`,
-			`::error title=cargo-oidc%3A this runner cannot deliver the file::input credentials-file: "/tmp/cargo-credentials.toml" is under runner.temp \(/tmp\), which this runner does not mount`,
-		} {
-			if !regexp.MustCompile(want).MatchString(res.Output) {
-				t.Errorf("no annotation %q:\n%s", want, tail(res))
-			}
-		}
-		if n := s.Store.Exchanges("") - before; n != 1 {
-			t.Errorf("%d exchanges, want 1 (the wrapper's, none for the refused settings)", n)
-		}
-	})
-
-	// Two jobs exchanged: 2 ID tokens and 2 access tokens at least.
-	secrets := s.Store.Secrets()
+	}
+	// act-layout's checks come before any exchange.
+	if n := s.Store.Exchanges(""); n != 2 {
+		t.Errorf("%d exchanges, want 2 (build's and wrap's, none for the refused settings)", n)
+	}
+	secrets := s.Store.Secrets() // 2 ID tokens and 2 access tokens at least
 	if len(secrets) < 4 {
 		t.Fatalf("the fakes issued %d secrets, want at least 4", len(secrets))
 	}
-	for i, res := range logs {
-		for _, sec := range secrets {
-			if strings.Contains(res.Output, sec) {
-				t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
-			}
+	for _, sec := range secrets {
+		if strings.Contains(res.Output, sec) {
+			t.Errorf("the act log contains a secret the fakes issued (%d chars)", len(sec))
 		}
 	}
-	fmt.Printf("e2e act: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
 }
 
 // makeRepo lays out a git repository for act with workflow as
-// .github/workflows/act.yml, the action's files (runs.image set to image
-// unless ""), examples/composite using ./, and a crate using the registry.
+// .github/workflows/act.yml: the action's files, prebuilt/action.yml
+// running image, examples/composite using ./prebuilt, and a crate using the
+// registry.
 func makeRepo(t *testing.T, root, image, workflow string) string {
 	t.Helper()
 	repo := filepath.Join(t.TempDir(), "repo")
 	if err := actharness.CopyFiles(root, repo, actionFiles...); err != nil {
 		t.Fatal(err)
 	}
-	if image != "" {
-		if err := actharness.UsePrebuiltImage(filepath.Join(repo, "action.yml"), image); err != nil {
-			t.Fatal(err)
-		}
+	if err := actharness.CopyFiles(root, filepath.Join(repo, "prebuilt"), "action.yml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := actharness.UsePrebuiltImage(filepath.Join(repo, "prebuilt/action.yml"), image); err != nil {
+		t.Fatal(err)
 	}
 	example, err := os.ReadFile(filepath.Join(root, "examples/composite/action.yml"))
-	local := strings.Replace(string(example), "uses: cargo-oidc/cargo-oidc@v1", "uses: ./", 1)
+	local := strings.Replace(string(example), "uses: cargo-oidc/cargo-oidc@v1", "uses: ./prebuilt", 1)
 	if err != nil || local == string(example) {
-		t.Fatal("examples/composite/action.yml has no `uses: cargo-oidc/cargo-oidc@v1` line to point at ./")
+		t.Fatal("examples/composite/action.yml has no `uses: cargo-oidc/cargo-oidc@v1` line to point at ./prebuilt")
 	}
 	dep := fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }", fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	for name, data := range map[string]string{
@@ -238,6 +204,7 @@ func echoOutputs(a *runner.Action, id, prefix string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// writeFile writes data to path, making its folders.
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -31,26 +31,21 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
 )
 
-// TestCLI runs the built binary as a user, the runner or Cargo does, one
-// row per command line: the exit status and what stdout and stderr must
-// hold. A usage error (exit 2) writes nothing to stdout.
+// TestCLI runs the built binary, one row per command line: the exit status
+// and what stdout and stderr hold. A usage error (exit 2) writes no stdout.
 func TestCLI(t *testing.T) {
 	t.Parallel()
 	bin := provBinary(t)
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing-ca.pem")
 	empty := writeFile(t, filepath.Join(dir, "0001.state"), "", 0o600)
-	// The help lists everything the binary and its credential provider
-	// accept: the stages, every flag, --cargo-plugin, the provider's own
-	// arguments and every input (credprovider.ParseArgs takes --<input>=).
+	// The help lists the stages, every flag, the provider's arguments and
+	// every input (credprovider.ParseArgs takes --<input>=).
 	help := append([]string{"Usage:", "post", "--cargo-plugin", "--help", "-h", "--version", "--host-workspace=DIR", "--host-temp=DIR",
 		"--<input>=value", "--id-token-env=VAR", "--id-token-file=PATH"}, config.Inputs...)
-	// Every way the binary runs builds its HTTP client from SSL_CERT_FILE
-	// (exchange.BaseHTTPClient), which makes a private CA work on macOS and
-	// Windows, where Go's own verifier ignores the variable: a file that
-	// cannot be read stops the main stage and the provider before any
-	// request, naming the variable and the path; the post stage, which
-	// never fails the job, warns and goes on.
+	// Every mode reads SSL_CERT_FILE itself (Go ignores it on macOS and
+	// Windows): an unreadable file stops the main stage and the provider
+	// before any request; the post stage, which never fails the job, warns.
 	certEnv := []string{"SSL_CERT_FILE=" + missing, "INPUT_PROVIDER=crates-io", "RUNNER_TEMP=" + dir}
 	const certErr = "cannot use SSL_CERT_FILE::read the CA certificates of SSL_CERT_FILE="
 	tests := []struct {
@@ -70,9 +65,8 @@ func TestCLI(t *testing.T) {
 		{args: []string{"--provider=jfrog"}, code: 2, stderr: []string{"unknown flag --provider", "credential-provider setting", "INPUT_"}},
 		{args: []string{"--host-temp"}, code: 2, stderr: []string{"--host-temp"}},
 		{args: []string{"extra"}, code: 2, stderr: []string{`unexpected argument "extra"`}},
-		// --composite belongs to the main stage and --state-file to the
-		// post stage; post --state-file with the state of an unfinished
-		// step succeeds.
+		// Each stage refuses the other's flag; an unfinished step's state
+		// leaves the post stage nothing to do.
 		{args: []string{"post", "--composite"}, code: 2, stderr: []string{"--composite is a flag of the main stage"}},
 		{args: []string{"--state-file=" + empty}, code: 2, stderr: []string{"--state-file is a flag of the post stage"}},
 		{args: []string{"post", "--state-file=" + empty}, stdout: []string{"Nothing to clean up: the main stage did not finish."}},
@@ -103,9 +97,8 @@ func TestCLI(t *testing.T) {
 	}
 }
 
-// TestCLIHelpListsOnlyWhatIsAccepted: every --name= the help shows is
-// accepted: the stage flags by the binary, the provider's arguments and
-// inputs by credprovider.ParseArgs.
+// TestCLIHelpListsOnlyWhatIsAccepted: every --name= of the help is
+// accepted, by the binary or by credprovider.ParseArgs.
 func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 	t.Parallel()
 	bin := provBinary(t)
@@ -151,10 +144,8 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 const verModule = "github.com/cargo-oidc/cargo-oidc"
 
 // TestVersionGoInstall: `go install github.com/cargo-oidc/cargo-oidc@vX.Y.Z`
-// stamps nothing with -ldflags, yet `cargo-oidc --version` prints vX.Y.Z.
-// The module is served at v0.99.0 (made from this working tree) by a
-// file-system module proxy, so the go command installs it exactly as it
-// would from proxy.golang.org; the dependencies come from the module cache.
+// stamps nothing, yet --version prints vX.Y.Z. A file-system module proxy
+// serves this working tree as v0.99.0, as proxy.golang.org would.
 func TestVersionGoInstall(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -199,10 +190,9 @@ func TestVersionUnstamped(t *testing.T) {
 	}
 }
 
-// verWriteModule writes the files a module proxy serves for version ver
-// (list, .info, .mod, .zip) into dir, the zip made from the working tree at
-// root the way `go mod download` expects it: every file under
-// "<module>@<version>/", without .git, vendor and nested modules.
+// verWriteModule writes what a module proxy serves for ver into dir: the
+// zip holds root's files under "<module>@<version>/", without .git, vendor
+// and nested modules.
 func verWriteModule(t *testing.T, root, dir, ver string) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -248,9 +238,8 @@ func provBinary(t testing.TB) string {
 }
 
 // BenchmarkProviderGetCache measures one credential-provider call of the
-// built binary (start, hello, one get, the token) served from the token
-// cache against one that exchanges (an ID token request and a JFrog
-// exchange against the local fakes; each call gets an empty cache folder).
+// built binary served from the token cache against one that exchanges
+// with the local fakes (each call with an empty cache folder).
 //
 //	go test ./e2e -run '^$' -bench ProviderGetCache -benchtime 50x
 func BenchmarkProviderGetCache(b *testing.B) {
@@ -320,8 +309,8 @@ func cliEnv(t *testing.T, s *fakes.Stack, extra map[string]string) map[string]st
 }
 
 // cliExec runs prog (the built binary for "") in dir with env and args,
-// and fails the test when a secret the fakes issued shows in its output
-// (but for token's stdout: the token, by design).
+// and fails the test when its output shows a secret the fakes issued (but
+// for token's stdout).
 func cliExec(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]string, args ...string) cliRun {
 	t.Helper()
 	if prog == "" {
@@ -356,12 +345,10 @@ func cliInputs(in map[string]string) []string {
 	return out
 }
 
-// TestCommandExecGitLabPublishesToCratesIO: in a GitLab job, `cargo-oidc exec
-// --provider=crates-io -- cargo publish` exchanges the job's id_tokens
-// variable (GitLab's issuer and claims) with crates.io, the real cargo
-// publishes with the token, and the token is revoked after. A project
-// crates.io does not trust is refused with GitLab's claims shown, and its
-// command does not run.
+// TestCommandExecGitLabPublishesToCratesIO: in a GitLab job, `exec
+// --provider=crates-io -- cargo publish` exchanges the job's ID token, the
+// real cargo publishes, and the token is revoked after. An untrusted
+// project is refused with GitLab's claims shown, its command not run.
 func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	t.Parallel()
 	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
@@ -411,46 +398,12 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	}
 }
 
-// TestCommandConfigureThenCargoFetch: configure writes the registry and
-// cargo-oidc as its provider into $CARGO_HOME/config.toml (the file's
-// comments kept); plain cargo then fetches from the registry that needs a
-// token, the provider finding the ID token in the named variable.
-func TestCommandConfigureThenCargoFetch(t *testing.T) {
-	t.Parallel()
-	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
-	s := provStack(t)
-	idt, err := s.Issuer.Mint("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := cliEnv(t, s, map[string]string{"REG_ID_TOKEN": idt})
-	writeFiles(t, env["CARGO_HOME"], map[string]string{"config.toml": "# the machine's own\n[net]\ngit-fetch-with-cli = false\n"})
-	dir := t.TempDir()
-	writeFiles(t, dir, project("uses-dep", "0.1.0", `prov-a = { version = "1", registry = "artifactory" }`+"\n"))
-	args := append([]string{"configure", "--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}, cliInputs(s.JFrogInputs())...)
-	if r := cliExec(t, s, "", dir, env, args...); r.code != 0 {
-		t.Fatalf("configure: exit %d", r.code)
-	}
-	cfg := readFile(t, filepath.Join(env["CARGO_HOME"], "config.toml"))
-	for _, w := range []string{"# the machine's own\n[net]\ngit-fetch-with-cli = false\n", "[registries.artifactory]", "index = \"" + s.JFrogIndex + "\"",
-		"credential-provider = \"" + provBinary(t) + " --provider=jfrog", "--id-token-env=REG_ID_TOKEN\""} {
-		if !strings.Contains(cfg, w) {
-			t.Errorf("config.toml lacks %q:\n%s", w, cfg)
-		}
-	}
-	if strings.Contains(cfg, idt) || s.Store.Exchanges("jfrog") != 0 {
-		t.Errorf("configure exchanged or wrote the ID token")
-	}
-	if r := cliExec(t, s, "cargo", dir, env, "fetch"); r.code != 0 || s.Store.Exchanges("jfrog") == 0 {
-		t.Fatalf("cargo fetch: exit %d, %d exchanges (want cargo to ask cargo-oidc for a token)", r.code, s.Store.Exchanges("jfrog"))
-	}
-}
-
-// TestCommandTokenAndPluginPosition: token prints a token the registry
-// accepts, alone on stdout, and warns on stderr; --cargo-plugin starts the
-// credential provider only as the first argument, so exec runs a tool that
-// takes --cargo-plugin itself.
-func TestCommandTokenAndPluginPosition(t *testing.T) {
+// TestCommandTokenExecConfigure, the ID token in a named variable: token
+// prints a token the registry accepts, alone on stdout; exec runs a tool
+// that takes --cargo-plugin itself (only a first --cargo-plugin starts the
+// provider); configure exchanges nothing, and plain cargo then fetches
+// with cargo-oidc as the registry's provider.
+func TestCommandTokenExecConfigure(t *testing.T) {
 	t.Parallel()
 	s := provStack(t)
 	idt, err := s.Issuer.Mint("", nil)
@@ -468,27 +421,37 @@ func TestCommandTokenAndPluginPosition(t *testing.T) {
 	if r.code != 0 || r.stdout != "ran --cargo-plugin Bearer\n" {
 		t.Errorf("exec -- sh ... --cargo-plugin: exit %d, stdout %q, want the tool's output", r.code, r.stdout)
 	}
+
+	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
+	writeFiles(t, env["CARGO_HOME"], map[string]string{"config.toml": "# the machine's own\n"})
+	dir := t.TempDir()
+	writeFiles(t, dir, project("uses-dep", "0.1.0", `prov-a = { version = "1", registry = "artifactory" }`+"\n"))
+	before := s.Store.Exchanges("jfrog")
+	if r := cliExec(t, s, "", dir, env, append([]string{"configure"}, in...)...); r.code != 0 || s.Store.Exchanges("jfrog") != before {
+		t.Fatalf("configure: exit %d, %d exchanges, want 0 and none", r.code, s.Store.Exchanges("jfrog")-before)
+	}
+	if cfg := readFile(t, filepath.Join(env["CARGO_HOME"], "config.toml")); !strings.HasPrefix(cfg, "# the machine's own\n") || strings.Contains(cfg, idt) {
+		t.Errorf("configure dropped the file's comment or wrote the ID token:\n%s", strings.ReplaceAll(cfg, idt, "[ID token]"))
+	}
+	if r := cliExec(t, s, "cargo", dir, env, "fetch"); r.code != 0 || s.Store.Exchanges("jfrog") == before {
+		t.Fatalf("cargo fetch: exit %d, no exchange (want cargo to ask cargo-oidc for a token)", r.code)
+	}
 }
 
-// TestReleasePathPulledImage runs the release path end to end: the run's
-// image built from the Dockerfile is pushed to a registry on 127.0.0.1
-// (go-containerregistry's in-process registry), internal/release writes the
-// release action.yml (runs.image: docker://...@sha256:...), and the action
-// runs from that image, pulled by digest and not built, followed by a
-// `cargo fetch` with what it exported (scnFetch). It prints the pull time
-// against the build from the Dockerfile.
+// TestReleasePathPulledImage runs the release path: the run's image is
+// pushed to an in-process registry on 127.0.0.1, internal/release pins it
+// in action.yml (docker://...@sha256:...), and the action runs from the
+// image pulled by digest, followed by `cargo fetch` (scnFetch). It prints
+// the pull time against the build.
 func TestReleasePathPulledImage(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
 	ctx, cancel := harness.Context(t.Context(), t, "the release path", 10*time.Minute)
 	defer cancel()
 	e := img.engine
-	// Plain HTTP on 127.0.0.1, so podman talks to it with --tls-verify=false.
+	// Plain HTTP, so podman talks to it with --tls-verify=false.
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
-
-	// Push, as release.yml pushes to ghcr.io, and write the release
-	// action.yml with the digest.
 	pushed := strings.TrimPrefix(srv.URL, "http://") + "/cargo-oidc/cargo-oidc:0.99.2"
 	digestFile := filepath.Join(t.TempDir(), "digest")
 	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, scnImageTag, "docker://"+pushed)
@@ -501,11 +464,9 @@ func TestReleasePathPulledImage(t *testing.T) {
 	if err != nil || relAction.Runs.Image != "docker://"+ref {
 		t.Fatalf("the release action.yml does not load (%v) or does not run docker://%s", err, ref)
 	}
-	// Docker pulls NAME:TAG@DIGEST by the digest and ignores the tag;
-	// Podman refuses a reference with both, so it gets NAME@DIGEST.
+	// Podman refuses NAME:TAG@DIGEST (Docker ignores the tag).
 	image := relByDigest(ref)
-	// The runner of a user's job has never built the image: nothing by
-	// that name may be on this machine before the pull.
+	// A user's runner has never built the image.
 	if err := e.Command(ctx, "image", "exists", image).Run(); err == nil {
 		t.Fatalf("%s exists locally before the pull", image)
 	}
@@ -523,8 +484,7 @@ func TestReleasePathPulledImage(t *testing.T) {
 	}
 }
 
-// relPodman runs podman with the engine's configuration and fails the test
-// on error.
+// relPodman runs podman or fails the test.
 func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...string) {
 	t.Helper()
 	if out, err := e.Command(ctx, args...).CombinedOutput(); err != nil {
@@ -541,9 +501,8 @@ func relByDigest(ref string) string {
 	return name + "@" + digest
 }
 
-// relBinaryModules are the modules the binary may link (the project's
-// rules); test-only modules such as go-containerregistry, go-jose and the
-// YAML parser must never reach it.
+// relBinaryModules are the modules the binary may link; test-only ones
+// (go-containerregistry, go-jose, YAML) must never reach it.
 var relBinaryModules = []string{
 	"github.com/cargo-oidc/cargo-oidc",
 	"github.com/sethvargo/go-githubactions",
@@ -554,8 +513,7 @@ var relBinaryModules = []string{
 	"github.com/aws/smithy-go",
 }
 
-// relTestOnlyPackages are packages of this module that only tests may
-// import.
+// relTestOnlyPackages are this module's packages only tests may import.
 var relTestOnlyPackages = []string{
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv",
 	"github.com/cargo-oidc/cargo-oidc/e2e",
@@ -595,13 +553,12 @@ func TestReleaseBinaryDependencies(t *testing.T) {
 	}
 }
 
-// scnImageTag is the tag of the image built from the repository's
-// Dockerfile for this test process; the process id keeps test processes
-// running at the same time from removing each other's image.
+// scnImageTag is this process's image tag; the process id keeps processes
+// running at once from removing each other's image.
 var scnImageTag = fmt.Sprintf("localhost/cargo-oidc-e2e:scenarios-%d", os.Getpid())
 
-// scnMaxImageSize is the budget for the image: the binary's budget
-// (release.MaxBinarySize, 7.8 MB) and the CA bundle (about 0.22 MB).
+// scnMaxImageSize is the image's budget: the binary's and the CA bundle
+// (about 0.22 MB).
 const scnMaxImageSize = release.MaxBinarySize + 250_000
 
 // scnBuilt is the image the container tests share, built once per process.
@@ -614,21 +571,14 @@ var (
 	scnImageOnce sync.Once
 	scnImage     *scnBuilt
 	scnImageErr  error
-	scnImageSkip error // why the container tests skip (no Podman)
 )
 
 // scnContainer returns the engine and the image built from the repository's
-// own Dockerfile, building it on first use. Without Podman it skips (fails
-// under CI=true).
+// Dockerfile on first use. Without Podman it skips (fails under CI=true).
 func scnContainer(t *testing.T) *scnBuilt {
 	t.Helper()
-	scnImageOnce.Do(func() {
-		if scnImageSkip = container.Available(); scnImageSkip != nil {
-			return
-		}
-		scnImage, scnImageErr = scnBuildImage()
-	})
-	harness.Require(t, "Podman", scnImageSkip)
+	harness.Require(t, "Podman", container.Available())
+	scnImageOnce.Do(func() { scnImage, scnImageErr = scnBuildImage() })
 	if scnImageErr != nil {
 		t.Fatalf("building the action's image: %v", scnImageErr)
 	}
@@ -636,9 +586,8 @@ func scnContainer(t *testing.T) *scnBuilt {
 }
 
 // scnBuildImage makes the build stage's base image locally (nothing can be
-// pulled) and builds the Dockerfile as the runner does: `podman build -t TAG
-// -f Dockerfile <repo>`, no build arguments. It prints the build time and
-// the image size.
+// pulled) and builds the Dockerfile as the runner does, printing the build
+// time and the image size.
 func scnBuildImage() (*scnBuilt, error) {
 	root, err := harness.RepoRoot()
 	if err != nil {
@@ -677,8 +626,7 @@ func scnRemoveImage() {
 	}
 }
 
-// TestContainerImage: the image built from the repository's Dockerfile is
-// within its size budget (its entrypoints run in TestScenarioContainer).
+// TestContainerImage: the image is within its size budget.
 func TestContainerImage(t *testing.T) {
 	t.Parallel()
 	if b := scnContainer(t).build; b.Size > scnMaxImageSize {

@@ -1,17 +1,16 @@
 package e2e
 
-// Checks of the workflows under examples/ and .github/workflows/ and of the
-// composite wrapper examples/composite/action.yml for the project's own
-// rules, which GitHub's parser (.ci/gh-parser: the schemas) and actionlint
-// cannot know: every input a step of cargo-oidc (or of the composite) gives
-// is declared and meant for its provider, every output read is declared,
-// the composite forwards every output, third-party actions are pinned,
-// permissions are the least, and examples skip forks.
+// Checks of the workflows and examples/composite for the project's own
+// rules, which GitHub's parser (.ci/gh-parser) and actionlint cannot know:
+// inputs declared and meant for the provider, outputs declared and
+// forwarded, actions pinned, least permissions, forks skipped.
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -37,8 +36,7 @@ func parseYAML(src []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
-// yget follows keys through nested mappings and returns the value found, or
-// nil when a key is missing or a node on the way is not a mapping.
+// yget follows keys through nested mappings; nil when one is missing.
 func yget(n *yaml.Node, keys ...string) *yaml.Node {
 	for _, key := range keys {
 		if n == nil || n.Kind != yaml.MappingNode {
@@ -114,10 +112,9 @@ var (
 )
 
 // checkSteps checks the steps that run one of our actions: every with: key
-// is a declared input, the required inputs without a default are given, and
-// no input of another provider is given (an input's description starts
-// "[jfrog, cloudsmith] ..."; when the provider is a literal). It records
-// their ids in ids.
+// is declared, required inputs without a default are given, and none is
+// for another provider (descriptions start "[jfrog, cloudsmith] ..."). It
+// records their ids in ids.
 func checkSteps(where string, steps []runner.CompositeStep, acts actionSet, ids map[string]*runner.Action) []string {
 	var problems []string
 	for _, st := range steps {
@@ -154,9 +151,8 @@ func checkSteps(where string, steps []runner.CompositeStep, acts actionSet, ids 
 	return problems
 }
 
-// checkRefs checks, line by line, that every steps.<id>.outputs.<name> of
-// a step in ids is one of its action's outputs, and, for a composite action
-// (own), that every inputs.<name> is one of its inputs.
+// checkRefs checks that every steps.<id>.outputs.<name> of a step in ids
+// is declared, and, in a composite action (own), every inputs.<name>.
 func checkRefs(file, src string, acts actionSet, ids map[string]*runner.Action, own *runner.Action) []string {
 	var problems []string
 	for n, line := range strings.Split(src, "\n") {
@@ -191,14 +187,13 @@ func pinnedProblems(f, src string) []string {
 	return problems
 }
 
-// checkWorkflow checks a workflow: pinnedProblems; checkSteps and checkRefs
-// for every step of ours; the workflow grants nothing at the top; every job
-// declares its permissions, and one that runs the action asks for
-// id-token: write; an example asks for id-token: write and contents: read
-// only, runs cargo-oidc/cargo-oidc@v1, and, on pull_request, skips it for
-// pull requests from forks, which never get an ID token (a job is skipped
-// when its if: says so, when it runs for tags only, or when a job it needs
-// is skipped). It reports whether f is an example on pull_request.
+// checkWorkflow checks a workflow: pinned actions, our steps (checkSteps,
+// checkRefs), no top-level permissions, every job's permissions with
+// id-token: write where it runs the action; an example asks for id-token:
+// write and contents: read only, runs cargo-oidc/cargo-oidc@v1 and, on
+// pull_request, skips forks, which get no ID token (by its if:, tags only,
+// or a skipped job it needs). It reports whether f is an example on
+// pull_request.
 func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onPR bool) {
 	var w workflow
 	if err := yaml.Unmarshal(src, &w); err != nil {
@@ -261,10 +256,9 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 	return append(problems, checkRefs(f, string(src), acts, ids, nil)...), onPR
 }
 
-// checkComposite checks a composite action that wraps cargo-oidc: its steps
-// (checkSteps, checkRefs), that it wraps cargo-oidc/cargo-oidc by a literal
-// uses: in a step with an id, and that it forwards every output of the main
-// action from that step.
+// checkComposite checks a composite action wrapping cargo-oidc: its steps,
+// a step with an id using cargo-oidc/cargo-oidc literally, and every output
+// of the main action forwarded from it.
 func checkComposite(file string, src []byte, acts actionSet) []string {
 	a, err := runner.ParseAction(src)
 	if err != nil {
@@ -308,11 +302,8 @@ func workflowFiles(t *testing.T, root string) []string {
 	t.Helper()
 	var files []string
 	for _, pat := range []string{"examples/*.y*ml", ".github/workflows/*.y*ml"} {
-		m, _ := filepath.Glob(filepath.Join(root, pat))
-		for _, f := range m {
-			rel, _ := filepath.Rel(root, f)
-			files = append(files, filepath.ToSlash(rel))
-		}
+		m, _ := fs.Glob(os.DirFS(root), pat)
+		files = append(files, m...)
 	}
 	if len(files) == 0 {
 		t.Fatal("no workflows found under examples/ and .github/workflows/")
@@ -320,9 +311,8 @@ func workflowFiles(t *testing.T, root string) []string {
 	return files
 }
 
-// TestWorkflows checks every workflow under examples/ and
-// .github/workflows/ (checkWorkflow) and the composite wrapper
-// examples/composite (pinnedProblems, checkComposite).
+// TestWorkflows checks every workflow (checkWorkflow) and the composite
+// wrapper examples/composite.
 func TestWorkflows(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
@@ -351,9 +341,10 @@ func TestWorkflows(t *testing.T) {
 	}
 }
 
-// sampleActions is a small main action and composite for the checkers'
-// in-memory tests.
-func sampleActions(t testing.TB) actionSet {
+// TestWorkflowCheckerCatchesMistakes proves the checkers on in-memory
+// samples: each row's problems must hold want ("" = none).
+func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
+	t.Parallel()
 	main, err := runner.ParseAction([]byte(`name: action.yml
 description: d
 inputs:
@@ -370,15 +361,7 @@ runs: {using: docker, image: Dockerfile}
 	if err != nil {
 		t.Fatal(err)
 	}
-	composite := &runner.Action{Inputs: []runner.Input{{Name: "repository", Required: true}}, Outputs: []runner.Output{{Name: "token"}}}
-	return actionSet{Main: main, Composite: composite}
-}
-
-// TestWorkflowCheckerCatchesMistakes proves the checkers on in-memory
-// samples: each row's problems must hold want ("" = none).
-func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
-	t.Parallel()
-	acts := sampleActions(t)
+	acts := actionSet{Main: main, Composite: &runner.Action{Inputs: []runner.Input{{Name: "repository", Required: true}}, Outputs: []runner.Output{{Name: "token"}}}}
 	workflow := func(with, run string) string {
 		return `on: push
 permissions: {}
@@ -451,30 +434,4 @@ runs:
 			}
 		})
 	}
-}
-
-// FuzzWorkflowChecker: the checks never panic on any YAML (wrong kinds where
-// mappings or sequences are expected, aliases, empty documents), and every
-// problem names the file it is about.
-func FuzzWorkflowChecker(f *testing.F) {
-	if root, err := harness.RepoRoot(); err == nil {
-		for _, pat := range []string{"examples/*.yml", "examples/composite/action.yml", ".github/workflows/*.yml", "action.yml"} {
-			m, _ := filepath.Glob(filepath.Join(root, pat))
-			for _, file := range m {
-				f.Add(readFile(f, file))
-			}
-		}
-	}
-	f.Add("jobs:\n  j:\n    steps:\n      - uses: ./\n        with: [a]\n")
-	f.Add("jobs:\n  j:\n    steps: &s\n      - uses: ./\n        id: x\n  k:\n    steps: *s\n")
-	f.Add("inputs: {a: {}}\noutputs: {b: 1}\nruns: {using: composite, steps: {}}\n")
-	acts := sampleActions(f)
-	f.Fuzz(func(t *testing.T, src string) {
-		problems, _ := checkWorkflow("w.yml", []byte(src), acts)
-		for _, p := range append(problems, checkComposite("c.yml", []byte(src), acts)...) {
-			if !strings.HasPrefix(p, "w.yml") && !strings.HasPrefix(p, "c.yml") {
-				t.Fatalf("problem without its file: %q", p)
-			}
-		}
-	})
 }

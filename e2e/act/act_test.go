@@ -22,16 +22,18 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
-// actionFiles are what `uses: ./` needs of the repository: action.yml and
-// everything the Dockerfile copies.
+// actionFiles are action.yml and everything the Dockerfile copies.
 var actionFiles = []string{"action.yml", "Dockerfile", "go.mod", "go.sum", "main.go", "exchange", "cargoconf", "internal"}
 
-// buildWorkflow is the one job whose `uses: ./` act builds from the
-// repository's Dockerfile itself, as GitHub's runner does for a Dockerfile
-// action: the action, a later step that reads its outputs and environment,
-// and cargo fetch with only what the action exported. @NAME@ are filled in
-// by the test.
-const buildWorkflow = `name: act-build
+// actWorkflow runs three jobs at once. In build, act builds the
+// Dockerfile of `uses: ./` itself; a later step reads the outputs and the
+// environment, and cargo fetches with what the action exported. The
+// others run prebuilt/, the action from the image built once: wrap runs
+// examples/composite, which wraps it and forwards its outputs; act-layout
+// asks for two settings act's layout cannot deliver (provider mode needs
+// HOME at /github/home, a credentials file under runner.temp needs it
+// mounted). The test fills @NAME@.
+const actWorkflow = `name: act
 on: push
 permissions:
   id-token: write
@@ -54,20 +56,6 @@ jobs:
         env:
           CARGO_HTTP_CAINFO: @CA@
         run: cargo fetch && echo "FETCH=ok"
-`
-
-// prebuiltWorkflow runs, from the image built once, what only a second
-// runner proves: the organisation wrapper of examples/composite (a
-// composite action wrapping the container action and forwarding its
-// outputs), and settings act's layout cannot deliver (provider mode needs a
-// HOME shared with later steps, a credentials file under runner.temp needs
-// runner.temp mounted). act runs the two jobs at once.
-const prebuiltWorkflow = `name: act-prebuilt
-on: push
-permissions:
-  id-token: write
-  contents: read
-jobs:
   wrap:
     runs-on: ubuntu-latest
     steps:
@@ -83,13 +71,13 @@ jobs:
   act-layout:
     runs-on: ubuntu-latest
     steps:
-      - uses: ./
+      - uses: ./prebuilt
         id: provider
         continue-on-error: true
         with:
           @JFROG@
           credential-mode: provider
-      - uses: ./
+      - uses: ./prebuilt
         id: temp
         continue-on-error: true
         with:
@@ -98,14 +86,11 @@ jobs:
       - run: echo "OUTCOMES=${{ steps.provider.outcome }},${{ steps.temp.outcome }}"
 `
 
-// TestAct runs the action through nektos/act over Podman's Docker API: once
-// with act building the repository's Dockerfile itself (`uses: ./`), then
-// from the image built once per run for everything else.
+// TestAct runs actWorkflow through nektos/act over Podman's Docker API.
 func TestAct(t *testing.T) {
 	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
 	image := actionImage(t, sh)
-	start := time.Now()
 	root := harness.Root(t)
 	s := fakes.StartT(t, fakes.Options{Dir: t.TempDir()})
 	action, err := runner.LoadAction(filepath.Join(root, "action.yml"))
@@ -116,13 +101,16 @@ func TestAct(t *testing.T) {
 	jfrog := fmt.Sprintf("provider: jfrog\n          url: %s\n          provider-name: %s\n          repository: %s", in["url"], in["provider-name"], in["repository"])
 	fill := strings.NewReplacer("@JFROG@", jfrog, "@URL@", in["url"], "@PROVIDER@", in["provider-name"], "@REPO@", in["repository"], "@CA@", s.CAFile,
 		"@ECHO_REG@", echoOutputs(action, "reg", "OUT"), "@ECHO_ORG@", echoOutputs(action, "org", "ORG"))
-	built := makeRepo(t, root, "", fill.Replace(buildWorkflow))
-	prebuilt := makeRepo(t, root, image, fill.Replace(prebuiltWorkflow))
+	res := runAct(t, sh, s, makeRepo(t, root, image, fill.Replace(actWorkflow)))
+	if res.Failed() {
+		t.Fatalf("a job failed:\n%s", tail(res))
+	}
 
-	// checkOutputs: a later step printed every output of the action as
-	// PREFIX_<name>, the token masked.
-	want := map[string]string{"token": "***", "registry-name": "artifactory", "index-url": s.JFrogIndex, "config-file": "", "credentials-file": ""}
-	checkOutputs := func(t *testing.T, res *actharness.Result, prefix string) {
+	// A later step printed every output as OUT_<name> and ORG_<name>, the
+	// token masked.
+	want := map[string]string{"token": "***", "registry-name": "artifactory", "index-url": s.JFrogIndex, "config-file": "", "credentials-file": "",
+		"ENV_TOKEN_SET": "yes", "FETCH": "ok", "OUTCOMES": "failure,failure"}
+	for _, prefix := range []string{"OUT", "ORG"} {
 		for _, out := range action.Outputs {
 			got, ok := res.Value(prefix + "_" + out.Name)
 			switch w, fixed := want[out.Name]; {
@@ -135,91 +123,59 @@ func TestAct(t *testing.T) {
 			}
 		}
 	}
-	var logs []*actharness.Result
-	t.Run("act builds the Dockerfile", func(t *testing.T) {
-		res := runAct(t, sh, s, built)
-		logs = append(logs, res)
-		if res.Failed() {
-			t.Fatalf("the job failed:\n%s", tail(res))
+	for _, key := range []string{"ENV_TOKEN_SET", "FETCH", "OUTCOMES"} {
+		if got, _ := res.Value(key); got != want[key] {
+			t.Errorf("%s = %q, want %q", key, got, want[key])
 		}
-		checkOutputs(t, res, "OUT")
-		for key, want := range map[string]string{"ENV_TOKEN_SET": "yes", "FETCH": "ok"} {
-			if got, _ := res.Value(key); got != want {
-				t.Errorf("%s = %q, want %q", key, got, want)
-			}
+	}
+	// act builds a local Dockerfile action as act-dockeraction:latest, for
+	// the main and the post stage of build alone.
+	if n := strings.Count(res.Output, "docker build"); n != 2 || strings.Count(res.Output, "docker build -t act-dockeraction:latest") != 2 || !strings.Contains(res.Output, image) {
+		t.Errorf("act logged %d builds, want 2 of act-dockeraction:latest (build's main and post stage), and the prebuilt image %s:\n%s", n, image, tail(res))
+	}
+	for _, want := range []string{
+		`::error title=cargo-oidc%3A cannot use credential-mode%3A provider on this runner::credential-mode: provider installs the provider under HOME, but HOME is "[^"]*", not /github/home`,
+		`::error title=cargo-oidc%3A this runner cannot deliver the file::input credentials-file: "/tmp/cargo-credentials.toml" is under runner.temp \(/tmp\), which this runner does not mount`,
+	} {
+		if !regexp.MustCompile(want).MatchString(res.Output) {
+			t.Errorf("no annotation %q:\n%s", want, tail(res))
 		}
-		// act builds a local Dockerfile action as act-dockeraction:latest,
-		// for the main and the post stage.
-		if n := strings.Count(res.Output, "docker build -t act-dockeraction:latest"); n != 2 {
-			t.Errorf("act logged %d builds of the Dockerfile, want 2 (main and post stage):\n%s", n, tail(res))
+	}
+	// act-layout's checks come before any exchange.
+	if n := s.Store.Exchanges(""); n != 2 {
+		t.Errorf("%d exchanges, want 2 (build's and wrap's, none for the refused settings)", n)
+	}
+	secrets := s.Store.Secrets() // 2 ID tokens and 2 access tokens at least
+	if len(secrets) < 4 {
+		t.Fatalf("the fakes issued %d secrets, want at least 4", len(secrets))
+	}
+	for _, sec := range secrets {
+		if strings.Contains(res.Output, sec) {
+			t.Errorf("the act log contains a secret the fakes issued (%d chars)", len(sec))
 		}
-	})
-
-	t.Run("prebuilt: the example wrapper and act's layout", func(t *testing.T) {
-		before := s.Store.Exchanges("")
-		res := runAct(t, sh, s, prebuilt)
-		logs = append(logs, res)
-		if res.Failed() {
-			t.Fatalf("a job failed:\n%s", tail(res))
-		}
-		if n := strings.Count(res.Output, "docker build"); n != 0 || !strings.Contains(res.Output, image) {
-			t.Errorf("act built the action %d times, or never named the prebuilt image %s:\n%s", n, image, tail(res))
-		}
-		checkOutputs(t, res, "ORG")
-		if got, _ := res.Value("OUTCOMES"); got != "failure,failure" {
-			t.Errorf("outcomes %q, want failure,failure:\n%s", got, tail(res))
-		}
-		for _, want := range []string{
-			`::error title=cargo-oidc%3A cannot use credential-mode%3A provider on this runner::credential-mode: provider installs the provider under HOME, but HOME is "[^"]*", not /github/home`,
-			`::error title=cargo-oidc%3A this runner cannot deliver the file::input credentials-file: "/tmp/cargo-credentials.toml" is under runner.temp \(/tmp\), which this runner does not mount`,
-		} {
-			if !regexp.MustCompile(want).MatchString(res.Output) {
-				t.Errorf("no annotation %q:\n%s", want, tail(res))
-			}
-		}
-		// The act-layout checks come before any exchange.
-		if n := s.Store.Exchanges("") - before; n != 1 {
-			t.Errorf("%d exchanges, want 1 (the wrapper's, none for the refused settings)", n)
-		}
-	})
-
-	// One exchange per job that ran one: 2 ID tokens and 2 access tokens
-	// at least.
-	t.Run("no secret in any log", func(t *testing.T) {
-		secrets := s.Store.Secrets()
-		if len(secrets) < 4 {
-			t.Fatalf("the fakes issued %d secrets, want at least 4", len(secrets))
-		}
-		for i, res := range logs {
-			for _, sec := range secrets {
-				if strings.Contains(res.Output, sec) {
-					t.Errorf("act log %d (%v) contains a secret the fakes issued (%d chars)", i, res.Args[:3], len(sec))
-				}
-			}
-		}
-	})
-	fmt.Printf("e2e act: %d act runs, %s in all\n", len(logs), time.Since(start).Round(100*time.Millisecond))
+	}
 }
 
-// makeRepo lays out a git repository act runs workflow in
-// (.github/workflows/act.yml): the action's files (with runs.image pointed
-// at image unless it is empty), examples/composite with its uses: pointed
-// at ./, and a crate depending on the registry.
+// makeRepo lays out a git repository for act with workflow as
+// .github/workflows/act.yml: the action's files, prebuilt/action.yml
+// running image, examples/composite using ./prebuilt, and a crate using the
+// registry.
 func makeRepo(t *testing.T, root, image, workflow string) string {
 	t.Helper()
 	repo := filepath.Join(t.TempDir(), "repo")
 	if err := actharness.CopyFiles(root, repo, actionFiles...); err != nil {
 		t.Fatal(err)
 	}
-	if image != "" {
-		if err := actharness.UsePrebuiltImage(filepath.Join(repo, "action.yml"), image); err != nil {
-			t.Fatal(err)
-		}
+	if err := actharness.CopyFiles(root, filepath.Join(repo, "prebuilt"), "action.yml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := actharness.UsePrebuiltImage(filepath.Join(repo, "prebuilt/action.yml"), image); err != nil {
+		t.Fatal(err)
 	}
 	example, err := os.ReadFile(filepath.Join(root, "examples/composite/action.yml"))
-	local := strings.Replace(string(example), "uses: cargo-oidc/cargo-oidc@v1", "uses: ./", 1)
+	local := strings.Replace(string(example), "uses: cargo-oidc/cargo-oidc@v1", "uses: ./prebuilt", 1)
 	if err != nil || local == string(example) {
-		t.Fatal("examples/composite/action.yml has no `uses: cargo-oidc/cargo-oidc@v1` line to point at ./")
+		t.Fatal("examples/composite/action.yml has no `uses: cargo-oidc/cargo-oidc@v1` line to point at ./prebuilt")
 	}
 	dep := fmt.Sprintf("%s = { version = %q, registry = \"artifactory\" }", fakes.DefaultCrate, fakes.DefaultCrateVersion)
 	for name, data := range map[string]string{
@@ -238,8 +194,8 @@ func makeRepo(t *testing.T, root, image, workflow string) string {
 	return repo
 }
 
-// echoOutputs returns run: lines printing every output of the action as
-// step id's outputs, as PREFIX_<name>=<value>.
+// echoOutputs returns run: lines printing every output of step id as
+// PREFIX_<name>=<value>.
 func echoOutputs(a *runner.Action, id, prefix string) string {
 	var b strings.Builder
 	for _, o := range a.Outputs {
@@ -248,6 +204,7 @@ func echoOutputs(a *runner.Action, id, prefix string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// writeFile writes data to path, making its folders.
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -258,45 +215,32 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
+// tail is the end of act's log (nil: none).
 func tail(res *actharness.Result) string {
 	if res == nil {
 		return ""
 	}
-	if len(res.Output) > 6000 {
-		return "...\n" + res.Output[len(res.Output)-6000:]
-	}
-	return res.Output
+	return res.Output[max(0, len(res.Output)-6000):]
 }
 
-// ciWorkflow is the workflow whose setup job TestActCIMatrix runs, read from
-// the working tree as it is, so a change to the job is what gets tested.
+// ciWorkflow is the workflow whose setup job TestActCIMatrix runs, as the
+// working tree has it.
 const ciWorkflow = ".github/workflows/ci.yml"
 
-// TestActCIMatrix runs the setup job of .github/workflows/ci.yml (the
-// matrix over ubuntu-latest, macos-latest and windows-latest) under act, for
-// ubuntu-latest: the unit tests, the release mirror, the fakes started with
-// fakeserver -background, the composite action setup/ in provider mode with
-// crates.io replaced, setup for crates.io with a credentials file under
-// runner.temp, cargo fetch, setup/post and the job's own check that the
-// token was revoked and the files removed.
-//
-// The steps that need the internet (actions/checkout, actions/setup-go)
-// are skipped by the job under act (if: ${{ !env.ACT }}); this test
-// provides their result: the workspace is a copy of the working tree, and
-// Go, its module and build caches, the Rust toolchain, curl and git come
-// from this machine, mounted into the job (read-only but for the build
-// cache).
+// TestActCIMatrix runs the setup job of ci.yml under act for ubuntu-latest:
+// the unit tests, the release mirror, fakeserver -background, setup/ in
+// provider mode with crates.io replaced and for crates.io with a credentials
+// file under runner.temp, cargo fetch, setup/post and the job's own checks
+// of revocation and removal. The steps that need the internet are skipped
+// under act (if: ${{ !env.ACT }}); the test gives their result: a copy of
+// the working tree, and this machine's Go and its caches, Rust, curl and
+// git mounted into the job (read-only but for the build cache).
 func TestActCIMatrix(t *testing.T) {
 	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
-	curl, err := exec.LookPath("curl")
-	harness.Require(t, "curl", err)
-	goBin, err := exec.LookPath("go")
-	harness.Require(t, "go", err)
-	// The unit tests of internal/release need git under CI=true; the job
-	// image has none.
-	git, err := exec.LookPath("git")
-	harness.Require(t, "git", err)
+	curl := harness.Tool(t, "curl", "apt-get install curl")
+	goBin := harness.Tool(t, "go", "install Go")
+	git := harness.Tool(t, "git", "apt-get install git") // internal/release's tests need git under CI=true
 	gitCore, err := exec.CommandContext(t.Context(), git, "--exec-path").Output()
 	harness.Require(t, "git --exec-path", err)
 	libDir := "/usr/lib/" + map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH] + "-linux-gnu"
@@ -319,9 +263,7 @@ func TestActCIMatrix(t *testing.T) {
 	workflow := filepath.Join(root, ciWorkflow)
 
 	// The checkout: the working tree's files (tracked and new, not
-	// ignored), in a git repository of their own, as actions/checkout
-	// would give them. The job writes into it (setup/SHA256SUMS,
-	// .cargo/config.toml), never into the working tree.
+	// ignored) in a repository of their own, which the job writes into.
 	repo := filepath.Join(t.TempDir(), "repo")
 	ls := exec.CommandContext(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 	ls.Dir = root
@@ -408,10 +350,9 @@ func TestActCIMatrix(t *testing.T) {
 	t.Logf("e2e act ci.yml setup job: %s in all", time.Since(start).Round(100*time.Millisecond))
 }
 
-// stubRemoteActions checks that every step of job that uses a remote
-// action is skipped under act (if: ${{ !env.ACT }}) and returns, for act's
-// --local-repository, a stub folder for each: act fetches a job's actions
-// before its first step, skipped ones included. A stub fails if it runs.
+// stubRemoteActions checks that every step of job using a remote action
+// has if: ${{ !env.ACT }} and returns a failing stub of each for act's
+// --local-repository (act fetches even skipped steps' actions).
 func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
 	t.Helper()
 	data, err := os.ReadFile(workflow)
@@ -447,13 +388,12 @@ func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
 	return stubs
 }
 
-// session is this test process's harness session: its folders, processes
-// and labelled containers, swept by the next run if this one is killed.
+// session is this process's harness session, swept by the next run if
+// this one is killed.
 var session *harness.Session
 
 // TestMain sweeps what a killed earlier run left, starts a session, and
-// removes everything the tests started when they end, also on SIGINT or
-// SIGTERM.
+// removes what the tests started, also on SIGINT or SIGTERM.
 func TestMain(m *testing.M) {
 	if harness.ListOnly() {
 		os.Exit(m.Run())
@@ -473,8 +413,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// shared is what every act test of the process uses: one Podman service
-// and job image.
+// shared is the one Podman service and job image of the process.
 type shared struct {
 	engine    *container.Engine
 	runner    *actharness.Runner
@@ -497,9 +436,8 @@ func closeShared() {
 	})
 }
 
-// actRunner returns the shared act runner, starting it on first use within
-// the test's budget. Without Podman, act or Rust it skips (fails under
-// CI=true).
+// actRunner returns the shared act runner, started on first use. Without
+// Podman, act or Rust it skips (fails under CI=true).
 func actRunner(t *testing.T) *shared {
 	t.Helper()
 	if testing.Short() {
@@ -508,9 +446,7 @@ func actRunner(t *testing.T) *shared {
 	harness.Require(t, "Podman", container.Available())
 	actBin, err := actharness.Find()
 	harness.Require(t, "act", err)
-	rustc, err := exec.LookPath("rustc")
-	harness.Require(t, "rustc", err)
-	sysroot, err := exec.Command(rustc, "--print", "sysroot").Output()
+	sysroot, err := exec.Command(harness.Tool(t, "rustc", "install Rust (rustup)"), "--print", "sysroot").Output()
 	harness.Require(t, "a Rust toolchain", err)
 	sharedOnce.Do(func() {
 		ctx, cancel := harness.Context(context.Background(), t, "starting the Podman service and the act job image", 3*time.Minute)
@@ -535,9 +471,8 @@ func actRunner(t *testing.T) *shared {
 	return sharedVal
 }
 
-// actionImage builds the action's image from the repository's Dockerfile,
-// labelled for the sweep and removed when the test ends; every act job but
-// one runs the action from it (actharness.UsePrebuiltImage).
+// actionImage builds the action's image, labelled for the sweep and removed
+// when the test ends, for every act job but one.
 func actionImage(t *testing.T, sh *shared) string {
 	t.Helper()
 	ctx, cancel := harness.Context(t.Context(), t, "building the action image once", 4*time.Minute)
@@ -558,12 +493,9 @@ func actionImage(t *testing.T, sh *shared) string {
 	return img
 }
 
-// runAct runs repo's workflow with what GitHub gives a job with
-// permissions: id-token: write (the stack's request URL and token), the fake
-// services' CA for the action (SSL_CERT_FILE, its folder mounted, as a
-// proxy's CA would be given) and the Rust toolchain at /opt/rust, within the
-// test's budget. A failed job is the caller's to judge; act not running
-// fails the test.
+// runAct runs repo's workflow with the stack's ID token request variables,
+// its CA as SSL_CERT_FILE (folder mounted) and Rust at /opt/rust. A failed
+// job is the caller's to judge; act not running fails the test.
 func runAct(t *testing.T, sh *shared, s *fakes.Stack, repo string) *actharness.Result {
 	t.Helper()
 	caDir := filepath.Dir(s.CAFile)

@@ -55,11 +55,10 @@ func TestContextNamesWhatWasSlow(t *testing.T) {
 	}
 }
 
-// fakePodman answers listings from a table keyed by the command line and
-// records every command.
+// fakePodman answers listings (command line -> output) and records calls.
 type fakePodman struct {
 	mu       sync.Mutex
-	listings map[string]string // command line -> output
+	listings map[string]string
 	calls    []string
 }
 
@@ -74,8 +73,7 @@ func (f *fakePodman) command(ctx context.Context, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "true")
 }
 
-// check fails unless podman was asked every command of want and none of
-// never.
+// check fails unless podman was asked every command of want, none of never.
 func (f *fakePodman) check(t *testing.T, want, never []string) {
 	t.Helper()
 	for _, w := range want {
@@ -98,10 +96,36 @@ func listings(containers, images string) map[string]string {
 	}
 }
 
-// sessionID is the id Begin gives a session named name of the process
-// whose identity is owner.
+// sessionID is the id Begin gives session name of the process owner.
 func sessionID(name, owner string) string {
 	return Prefix + name + "-" + strings.ReplaceAll(owner, " ", "-") + "-42"
+}
+
+// sleeper starts `sleep 60`, killed at the end of the test; done receives
+// its Wait.
+func sleeper(t *testing.T) (cmd *exec.Cmd, done <-chan error) {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("skipping: no /proc on this system; Sweep leaves every session alone there")
+	}
+	cmd = exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	ch := make(chan error, 1)
+	go func() { ch <- cmd.Wait() }()
+	return cmd, ch
+}
+
+// ended fails unless done receives within 10 s.
+func ended(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("%s still runs", what)
+	}
 }
 
 // TestSweep: a session is judged by the owner its id names. A dead one's
@@ -112,9 +136,10 @@ func sessionID(name, owner string) string {
 // so does what belongs to no session.
 func TestSweep(t *testing.T) {
 	t.Parallel()
-	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("skipping: no /proc on this system; Sweep leaves every session alone there")
-	}
+	// A process the dead session left running, and a pid file whose pid
+	// now runs something else.
+	orphan, done := sleeper(t)
+	bystander, _ := sleeper(t)
 	self, ok := processIdentity(os.Getpid())
 	if !ok {
 		t.Fatal("no identity for this process")
@@ -127,17 +152,6 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A process the dead session started and left running, and a pid
-	// file whose pid now runs something else.
-	orphan, bystander := exec.Command("sleep", "60"), exec.Command("sleep", "60")
-	for _, p := range []*exec.Cmd{orphan, bystander} {
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() { _ = orphan.Process.Kill(); _ = bystander.Process.Kill(); _ = bystander.Wait() })
-	done := make(chan error, 1)
-	go func() { done <- orphan.Wait() }()
 	testenv.WriteFile(t, filepath.Join(base, dead, "pids"), strconv.Itoa(orphan.Process.Pid), strings.Join(orphan.Args, "\x00"))
 	testenv.WriteFile(t, filepath.Join(base, dead, "pids"), strconv.Itoa(bystander.Process.Pid), "podman\x00system\x00service")
 
@@ -146,11 +160,7 @@ func TestSweep(t *testing.T) {
 		"localhost/x:"+dead+" "+dead+"\nlocalhost/x:"+gone+" "+gone+"\nlocalhost/y:latest latest\nlocalhost/x:"+live+" "+live+"\nlocalhost/a:"+elsewhere+" "+elsewhere+"\n")}
 	swept := Sweep(base, podman.command)
 
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Error("the dead session's process still runs")
-	}
+	ended(t, done, "the dead session's process")
 	if _, running := processIdentity(bystander.Process.Pid); !running {
 		t.Error("a pid that runs another command than the one recorded was killed")
 	}
@@ -172,9 +182,7 @@ func TestSweep(t *testing.T) {
 
 func TestSessionCloseRemovesEverything(t *testing.T) {
 	// Not parallel: Begin sets TMPDIR for the process.
-	if _, err := os.Stat("/proc/self/stat"); err != nil {
-		t.Skip("skipping: no /proc on this system")
-	}
+	child, done := sleeper(t)
 	base := t.TempDir()
 	t.Setenv("TMPDIR", base)
 	t.Setenv(RunEnv, "")
@@ -189,13 +197,6 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 	if got := os.Getenv(RunEnv); got != s.ID || !strings.HasPrefix(s.ID, Prefix+"unit-") {
 		t.Errorf("%s = %q, session id %q", RunEnv, got, s.ID)
 	}
-	child := exec.Command("sleep", "60")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = child.Process.Kill() })
-	done := make(chan error, 1)
-	go func() { done <- child.Wait() }()
 	if err := s.Track(child); err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +207,7 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 	podman.listings = listings("c1 "+s.ID+"\nc2 "+Prefix+"other\n", "localhost/a:"+s.ID+" "+s.ID+"\n")
 	s.Close()
 	s.Close() // twice is fine
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Error("Close left the tracked process running")
-	}
+	ended(t, done, "the tracked process")
 	if _, err := os.Stat(s.Dir); !os.IsNotExist(err) {
 		t.Errorf("Close left %s: %v", s.Dir, err)
 	}

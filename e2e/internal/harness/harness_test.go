@@ -73,18 +73,13 @@ func (f *fakePodman) command(ctx context.Context, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "true")
 }
 
-// check fails unless podman was asked every command of want, none of never.
-func (f *fakePodman) check(t *testing.T, want, never []string) {
+// check fails unless podman's rm and rmi calls are exactly want (sorted).
+func (f *fakePodman) check(t *testing.T, want ...string) {
 	t.Helper()
-	for _, w := range want {
-		if !slices.Contains(f.calls, w) {
-			t.Errorf("podman was not asked %q; calls: %q", w, f.calls)
-		}
-	}
-	for _, n := range never {
-		if slices.Contains(f.calls, n) {
-			t.Errorf("podman was asked %q: a live session's container or image, or one of no session", n)
-		}
+	got := slices.DeleteFunc(slices.Clone(f.calls), func(c string) bool { return !strings.HasPrefix(c, "rm") })
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("podman removed %q, want %q", got, want)
 	}
 }
 
@@ -172,9 +167,10 @@ func TestSweep(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(base, dead)); !os.IsNotExist(err) {
 		t.Errorf("the dead session's folder is still there: %v", err)
 	}
-	podman.check(t, []string{"rm -f c1", "rm -f c3", "rmi --ignore localhost/x:" + dead, "rmi --ignore localhost/x:" + gone,
-		"image prune --force --filter label=" + Label + "=1 --filter until=24h0m0s"},
-		[]string{"rm -f c2", "rm -f c4", "rm -f c5", "rmi --ignore localhost/y:latest", "rmi --ignore localhost/x:" + live, "rmi --ignore localhost/a:" + elsewhere})
+	podman.check(t, "rm -f c1", "rm -f c3", "rmi --ignore localhost/x:"+dead, "rmi --ignore localhost/x:"+gone)
+	if prune := "image prune --force --filter label=" + Label + "=1 --filter until=24h0m0s"; !slices.Contains(podman.calls, prune) {
+		t.Errorf("podman was not asked %q; calls: %q", prune, podman.calls)
+	}
 	if !slices.Contains(swept, "process "+strconv.Itoa(orphan.Process.Pid)+" (sleep 60)") {
 		t.Errorf("Sweep reported %q, want the killed process named", swept)
 	}
@@ -214,5 +210,5 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 	if got := os.Getenv("TMPDIR"); got != base {
 		t.Errorf("TMPDIR after Close = %q, want %q", got, base)
 	}
-	podman.check(t, []string{"rm -f c1", "rmi --ignore localhost/a:" + s.ID}, []string{"rm -f c2"})
+	podman.check(t, "rm -f c1", "rmi --ignore localhost/a:"+s.ID)
 }

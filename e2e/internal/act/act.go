@@ -34,11 +34,8 @@ import (
 // Version is the act release this package is written against (.ci/run).
 const Version = "v0.2.89"
 
-// Find returns $ACT, else act in PATH or $(go env GOPATH)/bin.
+// Find returns act in PATH or $(go env GOPATH)/bin.
 func Find() (string, error) {
-	if p := os.Getenv("ACT"); p != "" {
-		return p, nil
-	}
 	if p, err := exec.LookPath("act"); err == nil {
 		return p, nil
 	}

@@ -448,12 +448,15 @@ if [ -e /.host/ca ]; then cp /.host/ca /etc/ssl/certs/ca-certificates.crt; fi
 
 // HostSystem finds the host's static busybox, its applets and CA bundle.
 func HostSystem(ctx context.Context) (*System, error) {
-	s := &System{}
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && s.Busybox == "" {
-			s.Busybox = p
+	first := func(paths ...string) string {
+		for _, p := range paths {
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				return p
+			}
 		}
+		return ""
 	}
+	s := &System{Busybox: first("/bin/busybox", "/usr/bin/busybox"), CA: first("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")}
 	out, err := exec.CommandContext(ctx, s.Busybox, "--list").Output()
 	if s.Busybox == "" || err != nil {
 		return nil, fmt.Errorf("busybox --list: %v; a static busybox is needed: apt-get install -y busybox-static", err)
@@ -461,11 +464,6 @@ func HostSystem(ctx context.Context) (*System, error) {
 	for _, a := range strings.Fields(string(out)) {
 		if a != "busybox" && a != "bash" && !strings.Contains(a, "/") {
 			s.Applets = append(s.Applets, a)
-		}
-	}
-	for _, p := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"} {
-		if _, err := os.Stat(p); err == nil && s.CA == "" {
-			s.CA = p
 		}
 	}
 	return s, nil

@@ -67,8 +67,7 @@ type Runner struct {
 	done                  chan struct{}      // closed when the service has exited
 }
 
-// Start makes the job image and starts `podman system service`; call
-// Close when done.
+// Start makes the job image and starts `podman system service`; call Close.
 func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, err error) {
 	if opts.Act == "" {
 		if opts.Act, err = Find(); err != nil {
@@ -123,8 +122,7 @@ func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, e
 	return r, nil
 }
 
-// Close stops the Podman service and removes the runner's folder; the
-// session removes containers act left.
+// Close stops the service and removes the folder; the session removes containers.
 func (r *Runner) Close() {
 	if r.stop != nil {
 		r.stop()
@@ -178,8 +176,7 @@ func (r *Result) Value(key string) (string, bool) {
 	return "", false
 }
 
-// args returns act's arguments for run; the engine's labels go on every
-// container, so that the session or a sweep removes what act left.
+// args returns act's arguments; every container gets the engine's labels, for sweeps.
 func (r *Runner) args(run Run) []string {
 	args := []string{"push", "-W", run.Workflow,
 		"-P", "ubuntu-latest=" + r.jobImage,
@@ -211,8 +208,7 @@ func (r *Runner) args(run Run) []string {
 	return append(args, "--container-options", strings.Join(opts, " "))
 }
 
-// Run runs act in run.Dir. A failed job is in Result.ExitCode; an error
-// means act could not run or timed out.
+// Run runs act; a failed job is in Result.ExitCode, not an error.
 func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	what := "act run of workflow " + run.Workflow
 	if run.Job != "" {
@@ -268,8 +264,7 @@ func (r *Runner) nameWorkflow(path string) error {
 	return os.WriteFile(path, slices.Concat(data[:loc[0]], []byte(line), data[loc[1]:]), 0o644)
 }
 
-// InitRepo commits everything in dir to a new git repository (act reads
-// the commit and ref).
+// InitRepo commits everything in dir to a new git repository, for act.
 func InitRepo(ctx context.Context, dir string) error {
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
@@ -285,8 +280,7 @@ func InitRepo(ctx context.Context, dir string) error {
 	return nil
 }
 
-// CopyFiles copies the named files (with their modes) and folders from src
-// into dst.
+// CopyFiles copies the named files (with their modes) and folders to dst.
 func CopyFiles(src, dst string, names ...string) error {
 	for _, name := range names {
 		from, to := filepath.Join(src, name), filepath.Join(dst, name)
@@ -311,18 +305,15 @@ func CopyFiles(src, dst string, names ...string) error {
 // jobImageFormat changes whenever the job image's layout changes.
 const jobImageFormat = "cargo-oidc-act-job/3"
 
-// JobPATH is the job image's PATH, GitHub's Ubuntu images' less what they
-// install.
+// JobPATH is the job image's PATH, as in GitHub's Ubuntu images.
 const JobPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // lddLine matches "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"
 // and "/lib64/ld-linux-x86-64.so.2 (0x...)".
 var lddLine = regexp.MustCompile(`(?m)(?:=>\s*)?(/\S+)\s+\(0x`)
 
-// EnsureJobImage makes the job image, unless it exists: the
-// container.System, a /bin/bash running busybox sh, and the host libraries
-// outside the toolchain its cargo and rustc load. Its tag hashes those
-// files.
+// EnsureJobImage makes the job image, unless its tag (a hash) exists: the
+// System, a bash running busybox sh, and the libraries the toolchain loads.
 func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) (string, error) {
 	sys, err := container.HostSystem(ctx)
 	if err != nil {
@@ -365,9 +356,8 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 	return name, nil
 }
 
-// BuildActionImage builds dir's Dockerfile as localhost/cargo-oidc-test-
-// action:tag (tag: the session's id, by which a sweep finds it); its FROM
-// image must exist (EnsureBaseImage).
+// BuildActionImage builds dir's Dockerfile tagged with tag (the session's
+// id, for sweeps); its FROM image must exist (EnsureBaseImage).
 func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string) (string, error) {
 	image := "localhost/cargo-oidc-test-action:" + tag
 	if _, err := e.Build(ctx, dir, image); err != nil {
@@ -379,8 +369,7 @@ func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string)
 // imageLine is action.yml's `runs.image: Dockerfile` line.
 var imageLine = regexp.MustCompile(`(?m)^([ \t]+image:[ \t]*)['"]?Dockerfile['"]?[ \t]*$`)
 
-// UsePrebuiltImage rewrites the action.yml at path from `image:
-// Dockerfile` to `image: docker://image`, which act takes from the store.
+// UsePrebuiltImage rewrites action.yml's `image: Dockerfile` to docker://image.
 func UsePrebuiltImage(path, image string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -61,8 +61,7 @@ type Engine struct {
 	dir    string // holds containers.conf and the base image's lock file
 }
 
-// New checks Available and writes the configuration into dir, by default
-// the user's cache folder's cargo-oidc-e2e.
+// New checks Available and writes the configuration into dir (default: the user cache).
 func New(dir string) (*Engine, error) {
 	if err := Available(); err != nil {
 		return nil, err
@@ -111,8 +110,7 @@ func (e *Engine) Command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// output runs podman and returns its trimmed stdout; an error ends with
-// the tail of its output.
+// output runs podman and returns its trimmed stdout; an error ends with its output.
 func (e *Engine) output(ctx context.Context, args ...string) (string, error) {
 	out, stderr, code, err := harness.Exec(ctx, nil, e.Command(ctx, args...))
 	if err == nil && code != 0 {
@@ -138,8 +136,7 @@ type BuildResult struct {
 	Duration time.Duration // wall time of `podman build`
 }
 
-// Build builds repoDir's Dockerfile as the runner does (no build
-// arguments) and logs the time and the image size.
+// Build builds repoDir's Dockerfile as the runner does and logs time and size.
 func (e *Engine) Build(ctx context.Context, repoDir, tag string) (*BuildResult, error) {
 	start := time.Now()
 	if _, err := e.output(ctx, "build", "-t", tag, "-f", filepath.Join(repoDir, "Dockerfile"), "--label", harness.Label+"=1", repoDir); err != nil {
@@ -177,8 +174,7 @@ func mounts(workspace, runnerTemp string) []mount {
 	}
 }
 
-// translatePath rewrites a value starting with a mounted host path to the
-// container path, as the runner does for environment values.
+// translatePath rewrites a value starting with a mounted host path, as the runner does.
 func translatePath(value string, ms []mount) string {
 	for _, m := range slices.Backward(ms) { // RUNNER_TEMP's subfolders before it
 		if rest, ok := strings.CutPrefix(value, m.host); ok && (rest == "" || rest[0] == '/') {
@@ -202,8 +198,7 @@ type RunResult struct {
 	ExitCode int
 }
 
-// podmanOwnVars are read by podman itself, so their values go as -e
-// NAME=VALUE instead.
+// podmanOwnVars are read by podman itself, so they go as -e NAME=VALUE.
 var podmanOwnVars = map[string]bool{
 	"PATH": true, "HOME": true, "TMPDIR": true, "USER": true, "LANG": true,
 	"XDG_RUNTIME_DIR": true, "XDG_CONFIG_HOME": true, "XDG_DATA_HOME": true,
@@ -237,9 +232,8 @@ func runArgs(image string, opts RunOptions) (args, env []string) {
 	return append(append(args, image), opts.Args...), env
 }
 
-// Run runs image like the runner's `docker run` and waits. The container's
-// exit status is in RunResult; an error means podman could not run it
-// (also when podman exits with 125).
+// Run runs image like the runner's `docker run`. An error means podman
+// could not run it (also exit status 125), else RunResult has the status.
 func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunResult, error) {
 	if opts.Workspace == "" || opts.RunnerTemp == "" {
 		return nil, errors.New("container run: workspace and runner temp folders are required")
@@ -423,8 +417,7 @@ func escapeModulePath(p string) string {
 	return b.String()
 }
 
-// System is the smallest Linux userland, from the host's files: a static
-// busybox with its applets, the CA bundle, /etc/passwd and the like.
+// System is the smallest userland from the host: busybox, CA bundle, /etc/passwd...
 type System struct {
 	Busybox string   // host path of a static busybox
 	Applets []string // busybox --list, less busybox itself and bash
@@ -469,8 +462,7 @@ func HostSystem(ctx context.Context) (*System, error) {
 	return s, nil
 }
 
-// Hash returns a short hash of format, the applets and the path, size and
-// modification time of the system's files and of extra host files.
+// Hash hashes format, the applets and the identity of the system's and extra files.
 func (s *System) Hash(format string, extra ...string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", format, strings.Join(s.Applets, ","))

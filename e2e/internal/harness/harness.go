@@ -27,8 +27,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// RepoRoot returns the repository's root: the nearest parent of the working
-// directory holding action.yml and go.mod.
+// RepoRoot returns the nearest folder up from the working one with action.yml and go.mod.
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -75,8 +74,7 @@ var (
 	})
 )
 
-// Binary builds cargo-oidc as the Dockerfile does (static, stripped), once
-// per process, and returns its path; Cleanup removes it.
+// Binary builds cargo-oidc as the Dockerfile does, once; Cleanup removes it.
 func Binary() (string, error) { return binary() }
 
 // Cleanup removes the built binary; call it from TestMain after m.Run.
@@ -171,8 +169,7 @@ const (
 // RunEnv holds the session's id for the process (container.New reads it).
 const RunEnv = "CARGO_OIDC_TEST_RUN"
 
-// staleCache is the age from which Sweep prunes build-cache images (400 MB
-// each); fresher ones may belong to a build under way.
+// staleCache: fresher build-cache images may belong to a build under way.
 const staleCache = 24 * time.Hour
 
 // Podman runs podman with the tests' configuration; nil: no Podman.
@@ -192,8 +189,7 @@ type Session struct {
 	stop      chan struct{}
 }
 
-// Begin sweeps (Sweep), then makes the session folder and points TMPDIR
-// and RunEnv at it. Call Close when done, and CloseOnSignal.
+// Begin sweeps, then makes the session folder and points TMPDIR and RunEnv at it.
 func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	base := os.TempDir()
 	for _, line := range Sweep(base, podman) {
@@ -255,8 +251,7 @@ func (s *Session) CloseOnSignal(exit func(sig os.Signal)) {
 	}()
 }
 
-// Close kills the recorded processes, removes the session's containers,
-// images and folder, and restores TMPDIR; it may be called again.
+// Close kills tracked processes, removes the session's things and restores TMPDIR, once.
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
 		close(s.stop)
@@ -296,8 +291,7 @@ func Sweep(base string, podman Podman) []string {
 	})...)
 }
 
-// removeSession kills the processes recorded in dir that still run the
-// recorded command line, then removes dir.
+// removeSession kills dir's recorded processes still running as recorded, removes dir.
 func removeSession(dir string) []string {
 	var swept []string
 	pids, _ := os.ReadDir(filepath.Join(dir, "pids"))
@@ -323,8 +317,7 @@ func removeSession(dir string) []string {
 	return swept
 }
 
-// removeLabelled removes the containers and images of the sessions remove
-// reports.
+// removeLabelled removes the containers and images of the sessions remove picks.
 func removeLabelled(podman Podman, remove func(id string) bool) []string {
 	if podman == nil {
 		return nil
@@ -389,8 +382,7 @@ func processIdentity(pid int) (string, bool) {
 	return strconv.Itoa(pid) + " " + fields[19], true
 }
 
-// margin is left before go test's -timeout so that a bounded step fails
-// with its name and clean-up still runs.
+// margin is left before go test's -timeout for a named failure and clean-up.
 const margin = 45 * time.Second
 
 // Budget returns most, or less when t's deadline comes sooner: the time
@@ -425,8 +417,7 @@ func (e *SlowError) Error() string {
 // Is makes errors.Is(err, context.DeadlineExceeded) hold for a SlowError.
 func (e *SlowError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// Context returns a context ending after Budget(t, most) with a *SlowError
-// naming what as its cause; report failures through Err.
+// Context ends after Budget(t, most) with a *SlowError naming what; report through Err.
 func Context(parent context.Context, t any, what string, most time.Duration) (context.Context, context.CancelFunc) {
 	limit := Budget(t, most)
 	return context.WithTimeoutCause(parent, limit, &SlowError{What: what, Limit: limit})
@@ -444,8 +435,7 @@ func Err(ctx context.Context, err error) error {
 	return fmt.Errorf("%w (%v)", cause, err)
 }
 
-// ListOnly reports whether the test binary only lists tests (go test
-// -list), so TestMain runs m.Run alone; it parses the command line.
+// ListOnly reports whether the binary only lists tests (go test -list); it parses flags.
 func ListOnly() bool {
 	if !flag.Parsed() {
 		flag.Parse()

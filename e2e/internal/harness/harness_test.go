@@ -96,8 +96,7 @@ func sessionID(name, owner string) string {
 	return Prefix + name + "-" + strings.ReplaceAll(owner, " ", "-") + "-42"
 }
 
-// sleeper starts `sleep 60`, killed at the end of the test; done receives
-// its Wait.
+// sleeper starts `sleep 60`, killed at the test's end; done receives its Wait.
 func sleeper(t *testing.T) (cmd *exec.Cmd, done <-chan error) {
 	t.Helper()
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
@@ -124,11 +123,9 @@ func ended(t *testing.T, done <-chan error, what string) {
 }
 
 // TestSweep: a session is judged by the owner its id names. A dead one's
-// recorded processes (only while the pid runs the recorded command line),
-// folder, containers and images go, also when its folder is not under
-// base; a live one's stay, also when its folder is elsewhere (a `go test
-// -list` of another package sweeps from inside its parent's session), and
-// so does what belongs to no session.
+// processes (while they run as recorded), folder, containers and images go,
+// wherever its folder is; a live one's stay, also with its folder elsewhere
+// (a nested `go test -list`), and so does what belongs to no session.
 func TestSweep(t *testing.T) {
 	t.Parallel()
 	// A process the dead session left running, and a pid file whose pid

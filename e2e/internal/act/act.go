@@ -185,15 +185,14 @@ func (r *Runner) args(run Run) []string {
 	if run.Job != "" {
 		args = append(args, "-j", run.Job)
 	}
-	for _, k := range slices.Sorted(maps.Keys(run.Matrix)) {
-		args = append(args, "--matrix", k+":"+run.Matrix[k])
+	add := func(flag, sep string, m map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			args = append(args, flag, k+sep+m[k])
+		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(run.LocalRepositories)) {
-		args = append(args, "--local-repository", k+"="+run.LocalRepositories[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(run.Env)) {
-		args = append(args, "--env", k+"="+run.Env[k])
-	}
+	add("--matrix", ":", run.Matrix)
+	add("--local-repository", "=", run.LocalRepositories)
+	add("--env", "=", run.Env)
 	var opts []string
 	for _, l := range r.engine.Labels {
 		opts = append(opts, "--label "+l)

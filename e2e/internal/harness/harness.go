@@ -84,17 +84,12 @@ func Cleanup() {
 	}
 }
 
-// Require is testenv.Require: skip for lack of what, or fail under CI=true.
-func Require(t testing.TB, what string, err error) {
-	t.Helper()
-	testenv.Require(t, what, err)
-}
-
-// Tool is testenv.Tool: the path of name in PATH, or Require fails.
-func Tool(t testing.TB, name, install string) string {
-	t.Helper()
-	return testenv.Tool(t, name, install)
-}
+// Require (skip for lack of what, or fail under CI=true) and Tool (the
+// path of name in PATH, or Require) are testenv's.
+var (
+	Require = testenv.Require
+	Tool    = testenv.Tool
+)
 
 // Output is Exec without a context or a session.
 func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {

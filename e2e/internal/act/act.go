@@ -1,21 +1,11 @@
-// Package act runs GitHub Actions workflows with nektos/act, a second,
-// independent implementation of the runner's rules beside the emulation
-// (e2e/internal/runner). Where act v0.2.89 differs from GitHub's runner
-// for a container action is listed in the README's table.
-//
-// act talks to Podman's Docker API (`podman system service`) through
-// DOCKER_HOST, as there is no Docker engine. Nothing can be pulled: the job
-// image is made locally, and act runs with --action-offline-mode and
-// --pull=false. Jobs use the host's network, so the fake services can
-// listen on 127.0.0.1 only. act rebuilds a local `uses: ./` action in
-// every stage (10-30 s each under load), tagged act-dockeraction:latest,
-// on which two checkouts race, so tests let act build the Dockerfile in
-// one job only and otherwise run the image built once (BuildActionImage,
-// UsePrebuiltImage).
-//
-// Every container act starts carries the engine's labels, every act
-// process and the Podman service are recorded with Options.Session, and
-// every Run has a deadline whose error names the workflow.
+// Package act runs workflows with nektos/act, a second implementation of
+// the runner's rules beside e2e/internal/runner, over Podman's Docker API
+// (`podman system service`), offline, in a locally made job image, on the
+// host's network. act rebuilds a local `uses: ./` action in every stage
+// (10-30 s each), as act-dockeraction:latest on which two checkouts race,
+// so most tests run the image built once (BuildActionImage,
+// UsePrebuiltImage). Containers carry the engine's labels, processes are
+// recorded in Options.Session, and every Run has a deadline.
 package act
 
 import (
@@ -41,16 +31,11 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// Version is the act release this package is written against; .ci/run
-// installs it with `go install github.com/nektos/act@` + Version.
+// Version is the act release this package is written against (.ci/run).
 const Version = "v0.2.89"
 
-// Find returns the act executable: $ACT if set, else act in PATH, else
-// $(go env GOPATH)/bin/act. The error says how to install it.
+// Find returns act in PATH or $(go env GOPATH)/bin.
 func Find() (string, error) {
-	if p := os.Getenv("ACT"); p != "" {
-		return p, nil
-	}
 	if p, err := exec.LookPath("act"); err == nil {
 		return p, nil
 	}
@@ -66,31 +51,23 @@ func Find() (string, error) {
 
 // Options configure Start.
 type Options struct {
-	// Act is the act executable; empty means Find.
-	Act string
-	// Toolchain is a host folder holding a Rust toolchain that jobs mount;
-	// the host libraries it needs go into the job image. Empty: none.
-	Toolchain string
-	// Log receives progress lines; nil discards them.
-	Log io.Writer
-	// Session, when set, records the Podman service and every act process,
-	// so that a later run kills them if this one is killed.
-	Session *harness.Session
+	Act       string           // empty: Find
+	Toolchain string           // a Rust toolchain jobs mount; its host libraries go into the job image
+	Log       io.Writer        // progress lines; nil discards them
+	Session   *harness.Session // records the Podman service and act processes
 }
 
-// Runner runs workflows with act over one Podman API service. Its methods
-// are safe for concurrent use.
+// Runner runs workflows with act over one Podman service, concurrently.
 type Runner struct {
 	act, socket, jobImage string
 	engine                *container.Engine
 	dir                   string // socket, act's HOME; its name is the runner's id
 	opts                  Options
-	service               *exec.Cmd
-	done                  chan struct{} // closed when the service has exited
+	stop                  context.CancelFunc // interrupts the service
+	done                  chan struct{}      // closed when the service has exited
 }
 
-// Start finds act, starts `podman system service` on a socket in a new
-// temporary folder and makes the job image. Call Close when done.
+// Start makes the job image and starts `podman system service`; call Close.
 func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, err error) {
 	if opts.Act == "" {
 		if opts.Act, err = Find(); err != nil {
@@ -111,20 +88,23 @@ func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, e
 	if r.jobImage, err = EnsureJobImage(ctx, e, opts.Toolchain); err != nil {
 		return r, err
 	}
-	// The service outlives ctx: Close stops it.
-	svc := e.Command(context.Background(), "system", "service", "--time=0", "unix://"+r.socket)
+	// The service outlives ctx: Close interrupts it, and kills it after
+	// the engine's WaitDelay.
+	svcCtx, stop := context.WithCancel(context.Background())
+	svc := e.Command(svcCtx, "system", "service", "--time=0", "unix://"+r.socket)
+	svc.Cancel = func() error { return svc.Process.Signal(os.Interrupt) }
 	var svcOut bytes.Buffer
 	svc.Stdout, svc.Stderr = &svcOut, &svcOut
 	if err := svc.Start(); err != nil {
+		stop()
 		return r, fmt.Errorf("start podman system service: %w", err)
 	}
-	r.service = svc
+	r.stop = stop
 	go func() { _ = svc.Wait(); opts.Session.Untrack(svc); close(r.done) }()
 	if err := opts.Session.Track(svc); err != nil {
 		return r, fmt.Errorf("record the podman service's pid: %w", err)
 	}
-	// The service answers once its socket accepts connections.
-	for {
+	for { // until the socket accepts connections
 		conn, err := net.Dial("unix", r.socket)
 		if err == nil {
 			conn.Close()
@@ -142,18 +122,11 @@ func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, e
 	return r, nil
 }
 
-// Close stops the Podman service and removes the runner's folder.
-// Containers act left behind are the session's to remove (they carry its
-// label).
+// Close stops the service and removes the folder; the session removes containers.
 func (r *Runner) Close() {
-	if r.service != nil {
-		_ = r.service.Process.Signal(os.Interrupt)
-		select {
-		case <-r.done:
-		case <-time.After(10 * time.Second):
-			_ = r.service.Process.Kill()
-			<-r.done
-		}
+	if r.stop != nil {
+		r.stop()
+		<-r.done
 	}
 	_ = os.RemoveAll(r.dir)
 }
@@ -164,8 +137,7 @@ func (r *Runner) logf(format string, args ...any) {
 	}
 }
 
-// Mount is a bind mount into the job's containers (and the action's, since
-// act passes --container-options to both).
+// Mount is a bind mount into the job's and the action's containers.
 type Mount struct {
 	Host, Container string
 	ReadOnly        bool
@@ -173,35 +145,20 @@ type Mount struct {
 
 // Run describes one act run of a push event.
 type Run struct {
-	// Dir is the repository: the workspace, bind-mounted at its host path
-	// (act --bind), holding the workflow and any local action. It must be a
-	// git repository (see InitRepo).
-	Dir string
-	// Workflow is the workflow file, relative to Dir.
-	Workflow string
-	// Job runs only the job with this id (-j); empty runs every job.
-	Job string
-	// Matrix keeps only the matrix combinations with these values.
-	Matrix map[string]string
-	// LocalRepositories replace remote actions (OWNER/REPO@REF) with local
-	// folders: act fetches every action of a job before the first step.
-	LocalRepositories map[string]string
-	// Env is the job's environment, which every step and action sees.
-	Env map[string]string
-	// Mounts are added with --container-options "-v ...".
-	Mounts []Mount
-	// Timeout bounds the run; default 5 minutes. When it runs out, Run's
-	// error is a *harness.SlowError naming the workflow.
-	Timeout time.Duration
+	Dir               string            // the workspace, a git repository (InitRepo), mounted at its path
+	Workflow          string            // relative to Dir
+	Job               string            // -j; empty: every job
+	Matrix            map[string]string // only the combinations with these values
+	LocalRepositories map[string]string // OWNER/REPO@REF => local folder
+	Env               map[string]string // the job's environment
+	Mounts            []Mount
+	Timeout           time.Duration // default 5 minutes; then a *harness.SlowError
 }
 
 // Result is what an act run printed and how it ended.
 type Result struct {
-	// Args are act's arguments.
-	Args []string
-	// Output is act's combined stdout and stderr: every step's output
-	// (with act's masking applied), annotations and act's own lines.
-	Output   string
+	Args     []string // act's arguments
+	Output   string   // act's stdout and stderr, masked by act
 	ExitCode int
 	Duration time.Duration
 }
@@ -209,8 +166,7 @@ type Result struct {
 // Failed reports whether act exited non-zero (a job failed).
 func (r *Result) Failed() bool { return r.ExitCode != 0 }
 
-// Value returns the value of the first line "KEY=value" a step printed
-// (act's "[workflow/job]   | KEY=value" lines), and whether there was one.
+// Value returns the value of the first "KEY=value" line a step printed.
 func (r *Result) Value(key string) (string, bool) {
 	for _, line := range strings.Split(r.Output, "\n") {
 		if _, rest, ok := strings.Cut(line, "]   | "+key+"="); ok && strings.HasPrefix(line, "[") {
@@ -220,9 +176,7 @@ func (r *Result) Value(key string) (string, bool) {
 	return "", false
 }
 
-// args returns act's command line (without the executable) for run. Every
-// container act starts carries the engine's labels, with which the session
-// (and harness.Sweep after a killed run) removes what act left behind.
+// args returns act's arguments; every container gets the engine's labels, for sweeps.
 func (r *Runner) args(run Run) []string {
 	args := []string{"push", "-W", run.Workflow,
 		"-P", "ubuntu-latest=" + r.jobImage,
@@ -231,15 +185,14 @@ func (r *Runner) args(run Run) []string {
 	if run.Job != "" {
 		args = append(args, "-j", run.Job)
 	}
-	for _, k := range slices.Sorted(maps.Keys(run.Matrix)) {
-		args = append(args, "--matrix", k+":"+run.Matrix[k])
+	add := func(flag, sep string, m map[string]string) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			args = append(args, flag, k+sep+m[k])
+		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(run.LocalRepositories)) {
-		args = append(args, "--local-repository", k+"="+run.LocalRepositories[k])
-	}
-	for _, k := range slices.Sorted(maps.Keys(run.Env)) {
-		args = append(args, "--env", k+"="+run.Env[k])
-	}
+	add("--matrix", ":", run.Matrix)
+	add("--local-repository", "=", run.LocalRepositories)
+	add("--env", "=", run.Env)
 	var opts []string
 	for _, l := range r.engine.Labels {
 		opts = append(opts, "--label "+l)
@@ -254,12 +207,8 @@ func (r *Runner) args(run Run) []string {
 	return append(args, "--container-options", strings.Join(opts, " "))
 }
 
-// Run runs act in run.Dir. A failed job is in Result.ExitCode, not an
-// error; an error means act could not run or timed out.
+// Run runs act; a failed job is in Result.ExitCode, not an error.
 func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
-	if run.Dir == "" || run.Workflow == "" {
-		return nil, errors.New("act: Run needs Dir and Workflow")
-	}
 	what := "act run of workflow " + run.Workflow
 	if run.Job != "" {
 		what += " (job " + run.Job + ")"
@@ -272,8 +221,7 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	res := &Result{Args: r.args(run)}
 	cmd := exec.CommandContext(ctx, r.act, res.Args...)
 	cmd.Dir = run.Dir
-	// act reads ~/.actrc and keeps caches under HOME: a folder of its own
-	// keeps the machine's settings out of the test.
+	// A HOME of its own keeps the machine's ~/.actrc and caches out.
 	home := filepath.Join(r.dir, "home")
 	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+r.socket, "HOME="+home,
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "NO_COLOR=1")
@@ -292,11 +240,9 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 // workflowName is a workflow's top-level name: line.
 var workflowName = regexp.MustCompile(`(?m)^name:[ \t]*(.*?)[ \t]*$`)
 
-// nameWorkflow puts the runner's id into the workflow's name. act names a
-// job's containers after the workflow's and the job's names alone and
-// removes a container of that name before it starts one, so two runs of
-// one workflow at once (two checkouts on one machine) would remove each
-// other's job containers.
+// nameWorkflow puts the runner's id into the workflow's name: act names
+// job containers after the workflow and the job and removes one of that
+// name before starting it, so two checkouts would remove each other's.
 func (r *Runner) nameWorkflow(path string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -317,8 +263,7 @@ func (r *Runner) nameWorkflow(path string) error {
 	return os.WriteFile(path, slices.Concat(data[:loc[0]], []byte(line), data[loc[1]:]), 0o644)
 }
 
-// InitRepo makes dir a git repository with one commit of everything in it,
-// since act reads the commit and ref from git.
+// InitRepo commits everything in dir to a new git repository, for act.
 func InitRepo(ctx context.Context, dir string) error {
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"},
@@ -334,8 +279,7 @@ func InitRepo(ctx context.Context, dir string) error {
 	return nil
 }
 
-// CopyFiles copies the named files and folders (relative to src) into dst;
-// folders are copied whole, files keep their modes.
+// CopyFiles copies the named files (with their modes) and folders to dst.
 func CopyFiles(src, dst string, names ...string) error {
 	for _, name := range names {
 		from, to := filepath.Join(src, name), filepath.Join(dst, name)
@@ -357,26 +301,18 @@ func CopyFiles(src, dst string, names ...string) error {
 	return nil
 }
 
-// jobImageFormat changes whenever the layout of the job image changes, so
-// an image of an older layout is not reused.
+// jobImageFormat changes whenever the job image's layout changes.
 const jobImageFormat = "cargo-oidc-act-job/3"
 
-// JobPATH is the job image's PATH (that of GitHub's Ubuntu images, less
-// what they install); a run that mounts tools elsewhere puts their folders
-// before it.
+// JobPATH is the job image's PATH, as in GitHub's Ubuntu images.
 const JobPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // lddLine matches "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"
 // and "/lib64/ld-linux-x86-64.so.2 (0x...)".
 var lddLine = regexp.MustCompile(`(?m)(?:=>\s*)?(/\S+)\s+\(0x`)
 
-// EnsureJobImage makes the image act runs jobs in, since nothing can be
-// pulled: the container.System (busybox and its applets, the CA bundle,
-// /etc/passwd), a /bin/bash that runs busybox sh, and the host's shared libraries outside the toolchain that
-// its cargo and rustc load, as ldd resolves them (empty toolchain: none).
-// The image is tagged with a hash of those files' identities and made only
-// when no image has that tag, so repeated calls cost one `podman image
-// exists`.
+// EnsureJobImage makes the job image, unless its tag (a hash) exists: the
+// System, a bash running busybox sh, and the libraries the toolchain loads.
 func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) (string, error) {
 	sys, err := container.HostSystem(ctx)
 	if err != nil {
@@ -419,10 +355,8 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 	return name, nil
 }
 
-// BuildActionImage builds the Dockerfile in dir once, as the runner does,
-// tagged localhost/cargo-oidc-test-action:tag (tag: the session's id, by
-// which a killed run's image is swept), and returns the image name. The
-// Dockerfile's FROM image must exist (container.Engine.EnsureBaseImage).
+// BuildActionImage builds dir's Dockerfile tagged with tag (the session's
+// id, for sweeps); its FROM image must exist (EnsureBaseImage).
 func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string) (string, error) {
 	image := "localhost/cargo-oidc-test-action:" + tag
 	if _, err := e.Build(ctx, dir, image); err != nil {
@@ -434,9 +368,7 @@ func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string)
 // imageLine is action.yml's `runs.image: Dockerfile` line.
 var imageLine = regexp.MustCompile(`(?m)^([ \t]+image:[ \t]*)['"]?Dockerfile['"]?[ \t]*$`)
 
-// UsePrebuiltImage rewrites the action.yml at path so that `runs.image:
-// Dockerfile` becomes `docker://image`, which act (with --pull=false)
-// starts from the local store; everything else of action.yml is kept.
+// UsePrebuiltImage rewrites action.yml's `image: Dockerfile` to docker://image.
 func UsePrebuiltImage(path, image string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -16,9 +16,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// TestArgs: act's command line, every container it starts carrying the
-// engine's labels (harness.Label, harness.RunLabel), which the session and
-// Sweep remove by.
+// TestArgs: act's command line, every container carrying the engine's labels.
 func TestArgs(t *testing.T) {
 	t.Parallel()
 	r := &Runner{jobImage: "localhost/job:abc",
@@ -66,8 +64,7 @@ func TestUsePrebuiltImage(t *testing.T) {
 	})
 }
 
-// TestRunDeadlineNamesTheWorkflow runs a stand-in for act that outlives
-// the run's Timeout: the error names the workflow and the job.
+// TestRunDeadlineNamesTheWorkflow: a stand-in act outlives the Timeout.
 func TestRunDeadlineNamesTheWorkflow(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -86,9 +83,7 @@ func TestRunDeadlineNamesTheWorkflow(t *testing.T) {
 	}
 }
 
-// TestNameWorkflow: the workflow's name carries the runner's id, so that
-// act's job containers (named after the workflow and the job) of two runs
-// at once do not share a name; nothing else of the file changes.
+// TestNameWorkflow: the workflow's name, and nothing else, gets the runner's id.
 func TestNameWorkflow(t *testing.T) {
 	t.Parallel()
 	r := &Runner{dir: "/tmp/cargo-oidc-act-7"}

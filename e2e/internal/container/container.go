@@ -1,9 +1,7 @@
-// Package container builds and runs the action's image with Podman the way
-// the GitHub runner does it with Docker (Build, Run), configured for these
-// machines through a containers.conf named by CONTAINERS_CONF, with nothing
-// under /etc changed. Since nothing can be pulled, Image makes local images
-// from the host's files, and EnsureBaseImage the build stage's base image
-// with the host's Go toolchain.
+// Package container builds and runs the action's image with Podman as the
+// GitHub runner does with Docker (Build, Run), configured through
+// CONTAINERS_CONF. Since nothing can be pulled, Image makes images from the
+// host's files, and EnsureBaseImage the build stage's base image.
 package container
 
 import (
@@ -28,10 +26,8 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// containersConf is the Podman configuration this package uses. crun fails
-// on these kernels' cgroups, the machine has no systemd for the cgroup
-// manager or journald for events, and it lacks CAP_SYS_RESOURCE for raising
-// ulimits.
+// containersConf: crun fails on these kernels' cgroups, there is no systemd
+// or journald, and no CAP_SYS_RESOURCE for raising ulimits.
 const containersConf = `# Written by github.com/cargo-oidc/cargo-oidc/e2e/internal/container.
 [containers]
 default_ulimits = []
@@ -42,8 +38,7 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 `
 
-// Available reports whether Podman and runc are installed. The error says
-// what is missing and how to install it.
+// Available reports whether Podman and runc are installed, and how to.
 func Available() error {
 	for _, tool := range []string{"podman", "runc"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -53,26 +48,20 @@ func Available() error {
 	return nil
 }
 
-// Engine runs Podman with this package's configuration. The zero value is
-// not usable; call New.
+// Engine runs Podman with this package's configuration; call New.
 type Engine struct {
-	// Log receives progress lines (build time, image size, base image
-	// creation); nil discards them. It must take concurrent writes (as
-	// os.Stdout does).
+	// Log, when set, receives progress lines, also concurrently.
 	Log io.Writer
-	// Labels ("NAME=VALUE") are put on every container Run starts:
-	// harness.Label=1, and harness.RunLabel with the session's id
-	// (harness.RunEnv) when there is one. Build puts only harness.Label=1
-	// on images, as podman puts build labels on every stage: a session's
-	// image is known by its tag.
+	// Labels go on every container: harness.Label=1 and harness.RunLabel
+	// with the session's id. Images get harness.Label=1 only (it lands on
+	// every build stage); a session's image is known by its tag.
 	Labels []string
 
 	podman string
 	dir    string // holds containers.conf and the base image's lock file
 }
 
-// New checks that Podman is available and writes the configuration into
-// cargo-oidc-e2e under the user's cache folder (dir, when not empty).
+// New checks Available and writes the configuration into dir (default: the user cache).
 func New(dir string) (*Engine, error) {
 	if err := Available(); err != nil {
 		return nil, err
@@ -98,8 +87,7 @@ func New(dir string) (*Engine, error) {
 	return &Engine{podman: podman, dir: dir, Labels: labels}, nil
 }
 
-// Podman is the podman command of New("") for harness.Begin, or nil when
-// Podman is not installed (then nothing is swept from it).
+// Podman is New("").Command for harness.Begin, or nil without Podman.
 func Podman() harness.Podman {
 	e, err := New("")
 	if err != nil {
@@ -114,8 +102,7 @@ func (e *Engine) logf(format string, args ...any) {
 	}
 }
 
-// Command returns an *exec.Cmd for `podman args...` with the engine's
-// configuration and the current process environment.
+// Command returns `podman args...` with the engine's configuration.
 func (e *Engine) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, e.podman, args...)
 	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(e.dir, "containers.conf"))
@@ -123,8 +110,7 @@ func (e *Engine) Command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// output runs podman and returns its stdout, trimmed; the error ends with
-// the tail of what podman printed.
+// output runs podman and returns its trimmed stdout; an error ends with its output.
 func (e *Engine) output(ctx context.Context, args ...string) (string, error) {
 	out, stderr, code, err := harness.Exec(ctx, nil, e.Command(ctx, args...))
 	if err == nil && code != 0 {
@@ -150,9 +136,7 @@ type BuildResult struct {
 	Duration time.Duration // wall time of `podman build`
 }
 
-// Build builds repoDir's Dockerfile as the runner does: `podman build -t tag
-// -f repoDir/Dockerfile repoDir`, no build arguments. It logs the build time
-// and the image size.
+// Build builds repoDir's Dockerfile as the runner does and logs time and size.
 func (e *Engine) Build(ctx context.Context, repoDir, tag string) (*BuildResult, error) {
 	start := time.Now()
 	if _, err := e.output(ctx, "build", "-t", tag, "-f", filepath.Join(repoDir, "Dockerfile"), "--label", harness.Label+"=1", repoDir); err != nil {
@@ -179,10 +163,7 @@ func (e *Engine) RemoveImage(ctx context.Context, image string) error {
 // mount is one bind mount of the runner's `docker run`.
 type mount struct{ host, container string }
 
-// mounts returns the runner's mounts for a container action, in the order
-// of its `docker run` command: RUNNER_TEMP, its _github_home,
-// _github_workflow and _runner_file_commands folders, and the workspace.
-// The Docker socket mount is left out: there is no Docker socket.
+// mounts returns the runner's mounts in its order, less the Docker socket.
 func mounts(workspace, runnerTemp string) []mount {
 	return []mount{
 		{runnerTemp, "/github/runner_temp"},
@@ -193,9 +174,7 @@ func mounts(workspace, runnerTemp string) []mount {
 	}
 }
 
-// translatePath rewrites a host path (or any value starting with one) to
-// the container path of the mount that contains it, as the runner does for
-// environment values. Other values are returned unchanged.
+// translatePath rewrites a value starting with a mounted host path, as the runner does.
 func translatePath(value string, ms []mount) string {
 	for _, m := range slices.Backward(ms) { // RUNNER_TEMP's subfolders before it
 		if rest, ok := strings.CutPrefix(value, m.host); ok && (rest == "" || rest[0] == '/') {
@@ -207,18 +186,11 @@ func translatePath(value string, ms []mount) string {
 
 // RunOptions describes one `docker run` of an action stage.
 type RunOptions struct {
-	// Workspace and RunnerTemp are the host folders mounted as
-	// /github/workspace and /github/runner_temp (with its subfolders).
-	Workspace, RunnerTemp string
-	// Env is the step's environment as NAME=VALUE with host values; values
-	// that start with a mounted host path are rewritten.
-	Env []string
-	// Args follow the image name (runs.args, evaluated, not rewritten).
-	Args []string
-	// Entrypoint, when set, is passed as --entrypoint (the post stage).
-	Entrypoint string
-	// Stdout and Stderr receive the container's output as it happens.
-	Stdout, Stderr io.Writer
+	Workspace, RunnerTemp string    // host folders, mounted
+	Env                   []string  // NAME=VALUE, host paths rewritten
+	Args                  []string  // after the image, not rewritten
+	Entrypoint            string    // --entrypoint, when set (post stage)
+	Stdout, Stderr        io.Writer // the container's output as it happens
 }
 
 // RunResult is the outcome of Run.
@@ -226,9 +198,7 @@ type RunResult struct {
 	ExitCode int
 }
 
-// podmanOwnVars are variables podman itself reads from its environment;
-// a container value for them is passed as -e NAME=VALUE instead of through
-// podman's environment.
+// podmanOwnVars are read by podman itself, so they go as -e NAME=VALUE.
 var podmanOwnVars = map[string]bool{
 	"PATH": true, "HOME": true, "TMPDIR": true, "USER": true, "LANG": true,
 	"XDG_RUNTIME_DIR": true, "XDG_CONFIG_HOME": true, "XDG_DATA_HOME": true,
@@ -236,11 +206,9 @@ var podmanOwnVars = map[string]bool{
 	"CONTAINER_HOST": true, "CONTAINER_CONNECTION": true, "DOCKER_HOST": true,
 }
 
-// runArgs returns podman's arguments for opts (the runner's flags,
-// --network=host so that the container reaches services on the host's
-// 127.0.0.1) and the variables to add to podman's environment: every
-// variable goes as `-e NAME` with its value, host paths rewritten, in the
-// environment, never on the command line.
+// runArgs returns podman's arguments (the runner's, and --network=host for
+// the fakes on 127.0.0.1) and the values for its environment: a value
+// never goes on the command line but for podmanOwnVars.
 func runArgs(image string, opts RunOptions) (args, env []string) {
 	ms := mounts(opts.Workspace, opts.RunnerTemp)
 	args = []string{"run", "--workdir", "/github/workspace", "--rm"}
@@ -264,14 +232,8 @@ func runArgs(image string, opts RunOptions) (args, env []string) {
 	return append(append(args, image), opts.Args...), env
 }
 
-// ErrEngine marks a failure of podman itself (exit status 125), as opposed
-// to the container's own exit status.
-var ErrEngine = errors.New("podman failed to run the container")
-
-// Run runs image like the runner's `docker run` for a container action and
-// waits for it. A non-zero exit status of the container is reported in
-// RunResult.ExitCode, not as an error; an error means podman could not run
-// the container (it wraps ErrEngine when podman exits with 125).
+// Run runs image like the runner's `docker run`. An error means podman
+// could not run it (also exit status 125), else RunResult has the status.
 func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunResult, error) {
 	if opts.Workspace == "" || opts.RunnerTemp == "" {
 		return nil, errors.New("container run: workspace and runner temp folders are required")
@@ -288,14 +250,12 @@ func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunRe
 	case err != nil:
 		return nil, fmt.Errorf("podman run %s: %w", image, err)
 	case code == 125:
-		return nil, fmt.Errorf("%w: %s", ErrEngine, tail(stderr, 2000))
+		return nil, fmt.Errorf("podman failed to run the container: %s", tail(stderr, 2000))
 	}
 	return &RunResult{ExitCode: code}, nil
 }
 
-// baseFormat changes whenever what the base image offers changes, so a
-// cached image that offers less is made again. (Images made with `podman
-// import` of a hand-written tar, by earlier versions, offer the same.)
+// baseFormat changes whenever what the base image offers changes.
 const baseFormat = "cargo-oidc-base/2"
 
 // baseLabel is the image label holding the base image's content hash.
@@ -304,10 +264,8 @@ const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
 // fromLine is a Dockerfile's FROM line (with its flags) and its image.
 var fromLine = regexp.MustCompile(`(?im)^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)`)
 
-// baseImageName returns the fully qualified name Podman's Docker
-// compatibility resolves the first FROM of a Dockerfile to ("golang:1.26"
-// => "docker.io/library/golang:1.26", "org/img" =>
-// "docker.io/org/img:latest"), and "" when it is FROM scratch.
+// baseImageName returns the full name Podman resolves a Dockerfile's first
+// FROM to ("golang:1.26" => "docker.io/library/golang:1.26"); "" for scratch.
 func baseImageName(dockerfile []byte) (string, error) {
 	m := fromLine.FindSubmatch(dockerfile)
 	if m == nil {
@@ -336,13 +294,11 @@ type BaseImage struct {
 	Duration time.Duration // time spent, including the check
 }
 
-// EnsureBaseImage makes the image that dockerfilePath's first FROM names:
-// the System with the host's Go toolchain at /usr/local/go and a file
-// module proxy at /goproxy with the module files moduleDir's go.sum names,
-// in the environment of the official golang image plus
-// GOPROXY=file:///goproxy and GOSUMDB=off (go.sum still pins every hash).
-// It is labelled with a hash of its inputs and made again only when that
-// changes; concurrent callers are serialised with a lock file.
+// EnsureBaseImage makes the image dockerfilePath's first FROM names: the
+// System, the host's Go at /usr/local/go and a file module proxy at
+// /goproxy with what moduleDir's go.sum names (which still pins every
+// hash), in the golang image's environment. It is made again only when the
+// hash of its inputs changes, under a lock file.
 func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
 	start := time.Now()
 	df, err := os.ReadFile(dockerfilePath)
@@ -407,10 +363,9 @@ for f in /.host/go/*; do [ "$f" = /.host/go/test ] || cp -a "$f" /usr/local/go/;
 	return res, nil
 }
 
-// moduleFiles fills the host module cache for moduleDir's go.mod (on a copy,
-// so the repository is never changed) and returns the cache files the go.sum
-// entries name, relative to modCache: also the go.mod files of versions the
-// build does not select, which the go command in the image reads.
+// moduleFiles fills the host module cache for a copy of moduleDir's go.mod
+// and returns the cache files its go.sum names, relative to modCache (also
+// go.mod files of versions not selected: the go command reads them).
 func moduleFiles(ctx context.Context, moduleDir, modCache string) ([]string, error) {
 	gomod, err := os.ReadFile(filepath.Join(moduleDir, "go.mod"))
 	if err != nil {
@@ -449,8 +404,7 @@ func moduleFiles(ctx context.Context, moduleDir, modCache string) ([]string, err
 	return files, nil
 }
 
-// escapeModulePath applies the module cache's case encoding: every
-// upper-case letter becomes '!' and its lower-case form.
+// escapeModulePath applies the module cache's case encoding ("A" => "!a").
 func escapeModulePath(p string) string {
 	var b strings.Builder
 	for _, r := range p {
@@ -463,19 +417,14 @@ func escapeModulePath(p string) string {
 	return b.String()
 }
 
-// System is the smallest Linux userland the tests' local images are made
-// of, from the host's own files since nothing can be pulled: a static
-// busybox with its applets in /bin, the CA bundle, /etc/passwd, group and
-// nsswitch.conf, and the usual folders.
+// System is the smallest userland from the host: busybox, CA bundle, /etc/passwd...
 type System struct {
 	Busybox string   // host path of a static busybox
 	Applets []string // busybox --list, less busybox itself and bash
 	CA      string   // host path of the CA bundle, "" when there is none
 }
 
-// userland is the shell script that lays out a System in an image; Image
-// binds the host's busybox at /.host/busybox and its CA bundle at
-// /.host/ca.
+// userland lays out a System from /.host/busybox and /.host/ca.
 const userland = `B=/.host/busybox
 $B mkdir -p /bin /sbin /usr/bin /usr/sbin /usr/local/bin /usr/local/sbin /etc/ssl/certs /root /home /opt /tmp /var/tmp /var/run
 $B chmod 700 /root
@@ -492,12 +441,15 @@ if [ -e /.host/ca ]; then cp /.host/ca /etc/ssl/certs/ca-certificates.crt; fi
 
 // HostSystem finds the host's static busybox, its applets and CA bundle.
 func HostSystem(ctx context.Context) (*System, error) {
-	s := &System{}
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && s.Busybox == "" {
-			s.Busybox = p
+	first := func(paths ...string) string {
+		for _, p := range paths {
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				return p
+			}
 		}
+		return ""
 	}
+	s := &System{Busybox: first("/bin/busybox", "/usr/bin/busybox"), CA: first("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")}
 	out, err := exec.CommandContext(ctx, s.Busybox, "--list").Output()
 	if s.Busybox == "" || err != nil {
 		return nil, fmt.Errorf("busybox --list: %v; a static busybox is needed: apt-get install -y busybox-static", err)
@@ -507,17 +459,10 @@ func HostSystem(ctx context.Context) (*System, error) {
 			s.Applets = append(s.Applets, a)
 		}
 	}
-	for _, p := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"} {
-		if _, err := os.Stat(p); err == nil && s.CA == "" {
-			s.CA = p
-		}
-	}
 	return s, nil
 }
 
-// Hash returns a short hash of format, the applets and the identity (path,
-// size, modification time) of the system's files and of extra host files:
-// an image tagged or labelled with it is made again when one changes.
+// Hash hashes format, the applets and the identity of the system's and extra files.
 func (s *System) Hash(format string, extra ...string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", format, strings.Join(s.Applets, ","))
@@ -529,12 +474,9 @@ func (s *System) Hash(format string, extra ...string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Image makes the image name with `podman build`, since nothing can be
-// pulled: FROM scratch, one RUN under the host's busybox sh of the
-// System's userland and then script, with the host paths of mounts
-// (NAME => host path) bound read-only at /.host/NAME, then the
-// Containerfile instructions changes (ENV, LABEL, CMD...). What script
-// copies from /.host lands in the image.
+// Image builds name FROM scratch: one RUN of the userland and script under
+// the host's busybox, with mounts (NAME => host path) bound read-only at
+// /.host/NAME, then the instructions changes (ENV, LABEL, CMD...).
 func (e *Engine) Image(ctx context.Context, name string, s *System, mounts map[string]string, script string, changes ...string) error {
 	dir, err := os.MkdirTemp("", "cargo-oidc-image-")
 	if err != nil {

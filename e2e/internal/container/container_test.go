@@ -14,16 +14,14 @@ func TestTranslatePath(t *testing.T) {
 	t.Parallel()
 	m := mounts("/w/repo", "/w/_temp")
 	for in, want := range map[string]string{
-		"/w/repo":                                  "/github/workspace",
-		"/w/repo/sub/file":                         "/github/workspace/sub/file",
-		"/w/repo-other":                            "/w/repo-other",
-		"/w/_temp/x":                               "/github/runner_temp/x",
-		"/w/_temp/_github_home/.cargo":             "/github/home/.cargo",
-		"/w/_temp/_github_workflow/event.json":     "/github/workflow/event.json",
-		"/w/_temp/_runner_file_commands/set_env_1": "/github/file_commands/set_env_1",
-		"relative/w/repo":                          "relative/w/repo",
-		"":                                         "",
-		"https://example.com/w/repo":               "https://example.com/w/repo",
+		"/w/repo":                      "/github/workspace",
+		"/w/repo/sub/file":             "/github/workspace/sub/file",
+		"/w/repo-other":                "/w/repo-other",
+		"/w/_temp/x":                   "/github/runner_temp/x",
+		"/w/_temp/_github_home/.cargo": "/github/home/.cargo",
+		"relative/w/repo":              "relative/w/repo",
+		"":                             "",
+		"https://example.com/w/repo":   "https://example.com/w/repo",
 	} {
 		if got := translatePath(in, m); got != want {
 			t.Errorf("translatePath(%q) = %q, want %q", in, got, want)

@@ -1,16 +1,9 @@
-// Package harness builds the action's binary once per test process, finds
-// the repository's root, and (through internal/testenv) decides what a test
-// does when a tool it needs is missing, for the e2e tests, the benchmark and
-// the playground.
-//
-// It also keeps the e2e tests bounded and tidy. Context gives everything a
-// test starts a deadline below go test's -timeout, so a slow run fails with
-// a *SlowError naming what was slow instead of a goroutine dump; Exec runs
-// a command within it. A Session (Begin, from TestMain) holds every
-// temporary folder, long-lived process, container and image of the test
-// process, under an id that names its owner; Begin first sweeps what killed
-// sessions left, and Close (also on SIGINT/SIGTERM) removes what this one
-// made.
+// Package harness builds the action's binary once per process and keeps the
+// e2e tests bounded and tidy: Context gives what a test starts a deadline
+// below go test's -timeout, failing with a *SlowError naming what was slow;
+// a Session (Begin, from TestMain) holds every temporary folder, process,
+// container and image of the test process, and Begin first sweeps what
+// killed sessions left.
 package harness
 
 import (
@@ -34,25 +27,20 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// RepoRoot returns the repository's root: the nearest parent of the working
-// directory holding action.yml and go.mod.
+// RepoRoot returns the nearest folder up from the working one with action.yml and go.mod.
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	for {
+	for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
 		_, errA := os.Stat(filepath.Join(dir, "action.yml"))
 		_, errG := os.Stat(filepath.Join(dir, "go.mod"))
 		if errA == nil && errG == nil {
 			return dir, nil
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no action.yml and go.mod above the working directory")
-		}
-		dir = parent
 	}
+	return "", errors.New("no action.yml and go.mod above the working directory")
 }
 
 // Root is RepoRoot for a test, which fails when there is none.
@@ -66,71 +54,53 @@ func Root(t testing.TB) string {
 }
 
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// Binary builds cargo-oidc as the Dockerfile does (static, stripped) into a
-// temporary folder, once per process, and returns its path. The folder is
-// removed by Cleanup.
-func Binary() (string, error) {
-	buildOnce.Do(func() {
+	binDir string // the built binary's folder, removed by Cleanup
+	binary = sync.OnceValues(func() (string, error) {
 		root, err := RepoRoot()
 		if err != nil {
-			buildErr = err
-			return
+			return "", err
 		}
-		dir, err := os.MkdirTemp("", "cargo-oidc-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
+		if binDir, err = os.MkdirTemp("", "cargo-oidc-e2e-bin-"); err != nil {
+			return "", err
 		}
-		buildPath = filepath.Join(dir, "cargo-oidc")
-		cmd := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-ldflags", "-s -w -X main.version=e2e", "-o", buildPath, ".")
+		path := filepath.Join(binDir, "cargo-oidc")
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", "nethttpomithttp2", "-ldflags", "-s -w -X main.version=e2e", "-o", path, ".")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+			return "", fmt.Errorf("go build: %w\n%s", err, out)
 		}
+		return path, nil
 	})
-	return buildPath, buildErr
-}
+)
+
+// Binary builds cargo-oidc as the Dockerfile does, once; Cleanup removes it.
+func Binary() (string, error) { return binary() }
 
 // Cleanup removes the built binary; call it from TestMain after m.Run.
 func Cleanup() {
-	if buildPath != "" {
-		_ = os.RemoveAll(filepath.Dir(buildPath))
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
 	}
 }
 
-// Require is testenv.Require: outside CI a test that lacks what it needs is
-// skipped with the reason printed; under CI=true it fails.
-func Require(t testing.TB, what string, err error) {
-	t.Helper()
-	testenv.Require(t, what, err)
-}
+// Require (skip for lack of what, or fail under CI=true) and Tool (the
+// path of name in PATH, or Require) are testenv's.
+var (
+	Require = testenv.Require
+	Tool    = testenv.Tool
+)
 
-// Tool is testenv.Tool: the path of the executable name found in PATH, or
-// the test stops through Require; install says how to get it.
-func Tool(t testing.TB, name, install string) string {
-	t.Helper()
-	return testenv.Tool(t, name, install)
-}
-
-// Output runs cmd with empty standard input and its output captured, and
-// returns stdout, stderr and the exit status. err is set only when cmd
-// could not run (an exit status other than 0 is not an error).
+// Output is Exec without a context or a session.
 func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	return Exec(context.Background(), nil, cmd)
 }
 
-// Exec runs cmd (made with ctx) like Output, and also copies its output to
-// cmd.Stdout and cmd.Stderr when they are set, gives it a WaitDelay so that
-// a child holding the output open cannot outlive ctx, and records it in s
-// while it runs (Track; s may be nil). err is set when cmd could not run
-// or ctx ended; then it carries ctx's cause (Err), a *SlowError for a
-// context from Context.
+// Exec runs cmd (made with ctx) with empty stdin unless set, also copying
+// its output to cmd.Stdout and cmd.Stderr when set, tracked in s (may be
+// nil). A non-zero exit is code, not err; err, when cmd could not run or
+// ctx ended, carries ctx's cause (Err). The WaitDelay keeps a child holding
+// the output open from outliving ctx.
 func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	var out, errOut bytes.Buffer
 	if cmd.Stdin == nil {
@@ -164,11 +134,9 @@ func tee(buf *bytes.Buffer, w io.Writer) io.Writer {
 	return io.MultiWriter(buf, w)
 }
 
-// Command runs the main function of an e2e command (bench, playground,
-// fakeserver): run gets a context that ends on SIGINT or SIGTERM, the
-// arguments and stdout; the built binary is removed afterwards. It returns
-// the exit status for main's os.Exit: 0 on success and for -help
-// (flag.ErrHelp), else 1 with the error printed as "name: error".
+// Command runs an e2e command's main (run gets a context ending on SIGINT
+// or SIGTERM), removes the built binary and returns the exit status: 0 on
+// success or -help, else 1 with "name: error" printed.
 func Command(name string, run func(ctx context.Context, args []string, stdout io.Writer) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout)
@@ -181,42 +149,32 @@ func Command(name string, run func(ctx context.Context, args []string, stdout io
 	return 1
 }
 
-// Prefix starts the name of every session folder (os.TempDir()/Prefix*),
-// so what a killed run left is easy to find and sweep.
+// Prefix starts the name of every session folder.
 const Prefix = "cargo-oidc-test-"
 
-// Label marks (=1) every container and image the e2e tests make through
-// Podman; RunLabel holds the id of the session that made a container. An
-// image of a session is tagged with the session's id (NAME:ID) instead:
-// a per-session label would land on every build stage, and removing those
-// would empty the build cache.
+// Label (=1) marks every container and image the tests make; RunLabel holds
+// a container's session id. A session's image is tagged NAME:ID instead: a
+// label would land on every build stage, and removing those would empty the
+// build cache.
 const (
 	Label    = "cargo-oidc-test"
 	RunLabel = "cargo-oidc-test.run"
 )
 
-// RunEnv is the environment variable that holds the session's id for the
-// test process (container.New reads it to label what Podman runs).
+// RunEnv holds the session's id for the process (container.New reads it).
 const RunEnv = "CARGO_OIDC_TEST_RUN"
 
-// staleCache is the age from which Sweep prunes the tests' build-cache
-// images (dangling build stages labelled Label=1, 400 MB each); fresher
-// ones may belong to a build under way.
+// staleCache: fresher build-cache images may belong to a build under way.
 const staleCache = 24 * time.Hour
 
-// Podman runs podman with the tests' configuration (container.Engine's
-// Command) for Sweep and Session.Close. Nil: Podman is not used.
+// Podman runs podman with the tests' configuration; nil: no Podman.
 type Podman func(ctx context.Context, args ...string) *exec.Cmd
 
-// Session is one test process's claim on the machine: a folder under
-// os.TempDir() named Prefix+NAME-PID-STARTTIME-* (its id names its owner)
-// holding every temporary folder of the process (TMPDIR points into it, so
-// t.TempDir and os.MkdirTemp land there) and a pid file for every
-// long-lived process it started.
+// Session is one test process's folder, os.TempDir()/Prefix+NAME-PID-
+// STARTTIME-* (the id names its owner), holding TMPDIR and a pid file for
+// every long-lived process it started.
 type Session struct {
-	// ID is the session folder's base name, the value of RunLabel.
-	ID string
-	// Dir is the session folder.
+	ID  string // the folder's base name, the value of RunLabel
 	Dir string
 
 	podman    Podman
@@ -226,9 +184,7 @@ type Session struct {
 	stop      chan struct{}
 }
 
-// Begin sweeps what killed sessions left (Sweep), then makes this test
-// process's session folder and points TMPDIR and RunEnv at it. Call Close
-// when the tests are done, and CloseOnSignal to clean up on an interrupt.
+// Begin sweeps, then makes the session folder and points TMPDIR and RunEnv at it.
 func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	base := os.TempDir()
 	for _, line := range Sweep(base, podman) {
@@ -240,13 +196,9 @@ func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	}
 	dir, err := os.MkdirTemp(base, Prefix+name+"-"+strings.ReplaceAll(owner, " ", "-")+"-")
 	if err == nil {
-		err = os.Mkdir(filepath.Join(dir, "pids"), 0o700)
-	}
-	if err == nil {
-		err = os.Mkdir(filepath.Join(dir, "tmp"), 0o700)
-	}
-	if err == nil { // for checkouts of older versions, whose sweep judges by it
-		err = os.WriteFile(filepath.Join(dir, "owner"), []byte(owner+"\n"), 0o600)
+		err = errors.Join(os.Mkdir(filepath.Join(dir, "pids"), 0o700), os.Mkdir(filepath.Join(dir, "tmp"), 0o700),
+			// for checkouts of older versions, whose sweep judges by it
+			os.WriteFile(filepath.Join(dir, "owner"), []byte(owner+"\n"), 0o600))
 	}
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -259,9 +211,7 @@ func Begin(name string, podman Podman, log io.Writer) (*Session, error) {
 	return s, nil
 }
 
-// Track records a started process (cmd.Process must be set) so that a
-// later session kills it if this one is killed first. Call Untrack after
-// Wait.
+// Track records a started process for a later sweep; Untrack after Wait.
 func (s *Session) Track(cmd *exec.Cmd) error {
 	if s == nil || cmd.Process == nil {
 		return nil
@@ -280,8 +230,7 @@ func (s *Session) pidFile(pid int) string {
 	return filepath.Join(s.Dir, "pids", strconv.Itoa(pid))
 }
 
-// CloseOnSignal closes the session when the process gets SIGINT or SIGTERM
-// and then calls exit (TestMain passes a function that calls os.Exit).
+// CloseOnSignal closes the session on SIGINT or SIGTERM, then calls exit.
 func (s *Session) CloseOnSignal(exit func(sig os.Signal)) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -297,9 +246,7 @@ func (s *Session) CloseOnSignal(exit func(sig os.Signal)) {
 	}()
 }
 
-// Close kills the processes still recorded, removes the session's labelled
-// containers and images and its folder, and restores TMPDIR. It is safe to
-// call more than once and from a signal handler.
+// Close kills tracked processes, removes the session's things and restores TMPDIR, once.
 func (s *Session) Close() {
 	s.closeOnce.Do(func() {
 		close(s.stop)
@@ -314,11 +261,9 @@ func (s *Session) Close() {
 	})
 }
 
-// Sweep removes what sessions left when their test process died without
-// closing them (killed, or stopped by go test's timeout): the folders under
-// base of sessions whose owner is gone, after killing the processes they
-// recorded, and every labelled container and image of such a session,
-// wherever its folder was. Build-cache images older than a day are pruned.
+// Sweep removes what dead sessions left: their folders under base (after
+// killing the processes they recorded), their containers and images
+// wherever the folder was, and build-cache images older than staleCache.
 // It returns one line per thing removed.
 func Sweep(base string, podman Podman) []string {
 	var swept []string
@@ -341,9 +286,7 @@ func Sweep(base string, podman Podman) []string {
 	})...)
 }
 
-// removeSession kills the processes recorded in the session folder dir
-// (only when the pid still runs the recorded command line), then removes
-// the folder.
+// removeSession kills dir's recorded processes still running as recorded, removes dir.
 func removeSession(dir string) []string {
 	var swept []string
 	pids, _ := os.ReadDir(filepath.Join(dir, "pids"))
@@ -356,7 +299,11 @@ func removeSession(dir string) []string {
 		}
 		if proc, err := os.FindProcess(pid); err == nil && proc.Kill() == nil {
 			swept = append(swept, fmt.Sprintf("process %d (%s)", pid, strings.ReplaceAll(string(want), "\x00", " ")))
-			waitGone(pid, 5*time.Second)
+			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+					break
+				}
+			}
 		}
 	}
 	if os.RemoveAll(dir) == nil {
@@ -365,8 +312,7 @@ func removeSession(dir string) []string {
 	return swept
 }
 
-// removeLabelled removes, through podman (nil: nothing), the labelled
-// containers and images of the sessions whose id remove reports.
+// removeLabelled removes the containers and images of the sessions remove picks.
 func removeLabelled(podman Podman, remove func(id string) bool) []string {
 	if podman == nil {
 		return nil
@@ -395,22 +341,9 @@ func removeLabelled(podman Podman, remove func(id string) bool) []string {
 	return swept
 }
 
-// waitGone waits until /proc/pid disappears (or the process is a zombie
-// of ours, which the runtime reaps) or d passes.
-func waitGone(pid int, d time.Duration) {
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-			return
-		}
-	}
-}
-
-// sessionAlive reports whether the session in folder dir (which need not
-// exist) is alive: whether the process its id names
-// (Prefix+NAME-PID-STARTTIME-RANDOM, as Begin makes it) still runs. An id
-// of another form counts as alive while its folder is younger than a
-// minute. Without /proc (not Linux) every session counts as alive, so
-// nothing is swept.
+// sessionAlive reports whether the process a session id names
+// (Prefix+NAME-PID-STARTTIME-RANDOM) still runs; an id of another form,
+// while its folder is younger than a minute; anything, without /proc.
 func sessionAlive(dir string) bool {
 	if _, err := os.Stat("/proc/self"); err != nil {
 		return true
@@ -428,12 +361,11 @@ func sessionAlive(dir string) bool {
 	return err == nil && time.Since(fi.ModTime()) < time.Minute
 }
 
-// processIdentity is "pid starttime" from /proc/pid/stat: a pid alone may
-// be reused by a later process. A zombie has none.
+// processIdentity is "pid starttime" (a pid may be reused); a zombie has
+// none. In /proc/pid/stat the command (field 2) is in parentheses and may
+// hold spaces; the state (3) and the start time (22) follow.
 func processIdentity(pid int) (string, bool) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// after it come the state (field 3) and, at field 22, the start time.
 	i := bytes.LastIndexByte(data, ')')
 	if err != nil || i < 0 {
 		return "", false
@@ -445,15 +377,11 @@ func processIdentity(pid int) (string, bool) {
 	return strconv.Itoa(pid) + " " + fields[19], true
 }
 
-// margin is how long before go test's own deadline (-timeout) a bounded
-// step must end, so that it fails with its name and the test's clean-up
-// still runs, instead of go test panicking with a goroutine dump.
+// margin is left before go test's -timeout for a named failure and clean-up.
 const margin = 45 * time.Second
 
-// Budget returns max, or less when the test's deadline (go test -timeout)
-// comes sooner: the time left before it minus a margin of 45 s (at least
-// half of the time left). t may be any testing.TB; only a *testing.T has a
-// deadline.
+// Budget returns most, or less when t's deadline comes sooner: the time
+// left minus margin, at least half of it. Only a *testing.T has a deadline.
 func Budget(t any, most time.Duration) time.Duration {
 	return budget(t, most, time.Now())
 }
@@ -471,8 +399,7 @@ func budget(t any, most time.Duration, now time.Time) time.Duration {
 	return min(most, max(left-margin, left/2))
 }
 
-// SlowError is the cause of a context made by Context when its time ran
-// out: it names what was slow and how long it had.
+// SlowError is why a context of Context ended: what was slow, in Limit.
 type SlowError struct {
 	What  string
 	Limit time.Duration
@@ -485,16 +412,13 @@ func (e *SlowError) Error() string {
 // Is makes errors.Is(err, context.DeadlineExceeded) hold for a SlowError.
 func (e *SlowError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// Context returns a context derived from parent that ends after
-// Budget(t, max), with a *SlowError naming what as its cause. Report a
-// failure through Err(ctx, err) so that the name reaches the test's log.
+// Context ends after Budget(t, most) with a *SlowError naming what; report through Err.
 func Context(parent context.Context, t any, what string, most time.Duration) (context.Context, context.CancelFunc) {
 	limit := Budget(t, most)
 	return context.WithTimeoutCause(parent, limit, &SlowError{What: what, Limit: limit})
 }
 
-// Err returns err, or, when ctx has ended, the reason it ended (a
-// *SlowError for a context from Context) wrapping err.
+// Err returns err, or, when ctx has ended, its cause wrapping err.
 func Err(ctx context.Context, err error) error {
 	cause := context.Cause(ctx)
 	if cause == nil {
@@ -506,10 +430,7 @@ func Err(ctx context.Context, err error) error {
 	return fmt.Errorf("%w (%v)", cause, err)
 }
 
-// ListOnly reports whether the test binary was started only to list its
-// tests (go test -list, which the README check runs for every pattern):
-// a TestMain then runs m.Run alone, with no sweep and no build. Call it
-// from TestMain; it parses the command line.
+// ListOnly reports whether the binary only lists tests (go test -list); it parses flags.
 func ListOnly() bool {
 	if !flag.Parsed() {
 		flag.Parse()

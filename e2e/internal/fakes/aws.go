@@ -2,7 +2,6 @@ package fakes
 
 import (
 	"cmp"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -154,10 +153,7 @@ func (c *CodeArtifact) handler() http.Handler {
 func caError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("X-Amzn-Errortype", code+":http://internal.amazon.com/coral/com.amazonaws.codeartifact/")
 	w.Header().Set("X-Amzn-Requestid", guid())
-	b, _ := json.Marshal(map[string]string{"message": msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	writeJSON(w, status, map[string]string{"message": msg})
 }
 
 // arn is the session's assumed-role ARN.

@@ -41,7 +41,6 @@ type indexEntry struct {
 	V        int                 `json:"v"`
 }
 
-// indexDep is a dependency in an indexEntry.
 type indexDep struct {
 	Name            string   `json:"name"`
 	Req             string   `json:"req"`
@@ -167,7 +166,6 @@ type statusRecorder struct {
 	status int
 }
 
-// WriteHeader records code.
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
@@ -498,11 +496,7 @@ func (s *TokenStore) CountRequest(path string) {
 }
 
 // Requests returns how many requests a path received.
-func (s *TokenStore) Requests(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests[path]
-}
+func (s *TokenStore) Requests(path string) int { return s.AllRequests()[path] }
 
 // AllRequests returns a copy of the request counters by path.
 func (s *TokenStore) AllRequests() map[string]int {
@@ -513,20 +507,16 @@ func (s *TokenStore) AllRequests() map[string]int {
 
 // Exchanges returns how many access tokens a service issued ("" for all).
 func (s *TokenStore) Exchanges(service string) int {
-	n := 0
-	for _, t := range s.Tokens() {
-		if t.Kind == KindAccessToken && (service == "" || t.Service == service) {
-			n++
-		}
-	}
-	return n
+	return s.count(func(t IssuedToken) bool { return t.Kind == KindAccessToken && (service == "" || t.Service == service) })
 }
 
 // Revocations returns how many tokens were revoked.
-func (s *TokenStore) Revocations() int {
+func (s *TokenStore) Revocations() int { return s.count(func(t IssuedToken) bool { return t.Revoked }) }
+
+func (s *TokenStore) count(match func(IssuedToken) bool) int {
 	n := 0
 	for _, t := range s.Tokens() {
-		if t.Revoked {
+		if match(t) {
 			n++
 		}
 	}

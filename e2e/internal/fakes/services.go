@@ -26,7 +26,6 @@ type service struct {
 	Faults  *Faults // served by the exchange endpoint
 }
 
-// handler serves the exchange endpoint at pattern with its faults.
 func (s *service) handler(pattern string, serve http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(pattern, s.Faults.wrap(serve))

@@ -1,13 +1,8 @@
-// Command bench measures the action's exchange against the hand-written flow
-// it replaces (curl and jq, from JFrog's article), both against the same
-// local fakes, and checks the performance targets (see targets): the
-// binary's median wall time at most -max-ratio (0.3) of the script's among
-// them. The binary's size budget is checked where the release builds it
-// (internal/release).
+// Command bench measures the action's exchange against the curl and jq flow
+// of JFrog's article, both against the same local fakes, and exits 1 when a
+// target is missed (see targets). It needs bash, curl and jq.
 //
 //	go run ./e2e/cmd/bench [-n 20] [-warmup 3] [-max-ratio 0.3]
-//
-// It exits 1 when a target is missed. It needs bash, curl and jq.
 package main
 
 import (
@@ -43,10 +38,8 @@ const (
 // that passes (issue 22; measured 0.13-0.15x on 2026-12-02).
 const DefaultMaxRatio = 0.3
 
-// articleScript is the flow of JFrog's knowledge-base article "How to use
-// OIDC with Cargo in GitHub Actions" (000006857): curl for the ID token, curl + jq for the
-// exchange, the mask, and the Cargo variables into GITHUB_ENV. curl gets
-// --cacert for the local CA; nothing else differs.
+// articleScript is the flow of JFrog's article "How to use OIDC with Cargo
+// in GitHub Actions" (000006857), with --cacert for the local CA.
 const articleScript = `set -euo pipefail
 ID_TOKEN=$(curl -sLS --cacert "$BENCH_CA" -H "User-Agent: actions/oidc-client" -H "Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
           "${ACTIONS_ID_TOKEN_REQUEST_URL}" | jq .value | tr -d '"')
@@ -59,9 +52,6 @@ echo "::add-mask::$ACCESS_TOKEN"
 } >> "$GITHUB_ENV"
 `
 
-// run parses the flags, builds the binary, starts the fakes, measures and
-// prints the report. It returns an error when a run fails or a target is
-// missed.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	n := fs.Int("n", 20, "timed runs of each flow")
@@ -135,14 +125,13 @@ type results struct {
 	forbidden sample              // a 403
 }
 
-// check is one target, met or not, and what it says.
+// check is one target, met or not.
 type check struct {
 	ok   bool
 	what string
 }
 
-// targets checks r against the performance targets, the ratio against
-// maxRatio.
+// targets checks r against the performance targets.
 func targets(r results, maxRatio float64) []check {
 	return []check{
 		{r.ratio <= maxRatio, fmt.Sprintf("binary median <= %.2g x script median (%.2f)", maxRatio, r.ratio)},
@@ -155,11 +144,9 @@ func targets(r results, maxRatio float64) []check {
 	}
 }
 
-// errMissed is the error when the runs worked but targets were missed.
 var errMissed = errors.New("target(s) missed")
 
-// bench is the two flows, command lines with their environments (the
-// binary's first), run in the action step's workspace.
+// bench is the two flows (the binary's first), run in the step's workspace.
 type bench struct {
 	s         *fakes.Stack
 	argv, env [2][]string
@@ -167,9 +154,8 @@ type bench struct {
 	githubEnv string // the step's GITHUB_ENV file
 }
 
-// setup runs the action once through the runner emulation, which checks
-// that it works and gives the environment the runner would; the article's
-// script gets that environment too, plus the values it takes from secrets.
+// setup runs the action once through the runner emulation, for the
+// environment the runner gives it; the script gets it too, plus its secrets.
 func setup(ctx context.Context, s *fakes.Stack, dir string) (*bench, error) {
 	in := s.JFrogInputs()
 	j, act, err := tool.RunAction(ctx, s, dir, map[string]string{"SSL_CERT_FILE": s.CAFile}, in)
@@ -177,7 +163,6 @@ func setup(ctx context.Context, s *fakes.Stack, dir string) (*bench, error) {
 		return nil, err
 	}
 	if act.Failed() || act.Env["CARGO_REGISTRIES_ARTIFACTORY_TOKEN"] == "" {
-		// Not its output: that holds its ::add-mask:: lines.
 		return nil, fmt.Errorf("the action failed (exit %d); go run ./e2e/cmd/playground shows its log, masked", act.ExitCode)
 	}
 	bin, err := harness.Binary()
@@ -197,8 +182,7 @@ func setup(ctx context.Context, s *fakes.Stack, dir string) (*bench, error) {
 }
 
 // measure runs both flows warmup+n times, alternating which goes first;
-// then the binary once after a 503 and once against a 403, with default
-// retry settings.
+// then the binary once after a 503 and once against a 403.
 func (b *bench) measure(ctx context.Context, n, warmup int) (r results, err error) {
 	var walls [2][]time.Duration
 	for i := range warmup + n {
@@ -235,8 +219,7 @@ func (b *bench) measure(ctx context.Context, n, warmup int) (r results, err erro
 	return r, ctx.Err()
 }
 
-// once runs flow f with an empty GITHUB_ENV and checks that it exported a
-// registry token there.
+// once runs flow f with an empty GITHUB_ENV and checks it exported a token.
 func (b *bench) once(ctx context.Context, f int) sample {
 	if err := os.WriteFile(b.githubEnv, nil, 0o666); err != nil {
 		return sample{err: err}
@@ -263,9 +246,8 @@ func (b *bench) once(ctx context.Context, f int) sample {
 	return smp
 }
 
-// requests counts the requests the services received from clients: every
-// path but the issuer's discovery and keys, which the fake services fetch
-// themselves to verify JWTs.
+// requests counts the requests from clients: not the issuer's discovery and
+// keys, which the fake services fetch themselves.
 func (b *bench) requests() int {
 	n := 0
 	for p, c := range b.s.Store.AllRequests() {

@@ -10,10 +10,8 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// TestRun runs the benchmark with two timed runs and no warm-up: both flows
-// must work and the binary must make exactly two requests per run. Timing
-// targets are only logged here, since a loaded test machine says nothing
-// about them; `go run ./e2e/cmd/bench` checks them.
+// TestRun runs the benchmark briefly: both flows must work, with two requests
+// per binary run; timing targets only mean something on an idle machine.
 func TestRun(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		harness.Tool(t, tool, "install bash, curl and jq to run the benchmark")
@@ -34,8 +32,7 @@ func TestRun(t *testing.T) {
 }
 
 // TestTargets checks the verdicts on given figures: the ratio passes up to
-// -max-ratio inclusive and fails above it, and every other target fails
-// on its own.
+// -max-ratio inclusive, and every target fails on its own.
 func TestTargets(t *testing.T) {
 	good := results{ratio: 0.2, peakMB: 15, requests: []int{2}, retry: sample{wall: 300 * time.Millisecond},
 		forbidden: sample{wall: 30 * time.Millisecond, requests: 2, err: errors.New("403")}}

@@ -1,14 +1,9 @@
-// Command fakeserver serves the local fakes of e2e/internal/fakes on
-// 127.0.0.1 (TLS with a throw-away CA written to -dir) as a process of its
-// own, so that a CI job on any OS can run the composite action and cargo
-// against them, as .github/workflows/ci.yml's setup job does. It writes
-// -env-file, KEY=VALUE lines for $GITHUB_ENV, and serves until it is
-// interrupted, POST <FAKE_STATUS_URL>/quit or -deadline; then it removes the
-// file. GET <FAKE_STATUS_URL>/status answers counters as KEY=VALUE lines.
-//
-// -background starts a copy detached from the caller (its output in the env
-// file's path plus .log) and exits once the env file exists, so that a
-// workflow step can start the server and end, on every OS.
+// Command fakeserver serves the local fakes as a process of its own, so that
+// a CI job on any OS can run the composite action and cargo against them
+// (ci.yml's setup job). It writes -env-file, KEY=VALUE lines for $GITHUB_ENV,
+// and serves until interrupted, POST <FAKE_STATUS_URL>/quit or -deadline;
+// GET <FAKE_STATUS_URL>/status answers counters. -background starts a
+// detached copy and exits once the env file exists.
 package main
 
 import (
@@ -33,7 +28,6 @@ import (
 
 func main() { os.Exit(harness.Command("fakeserver", run)) }
 
-// startWait bounds how long -background waits for the env file.
 const startWait = 60 * time.Second
 
 const usage = "Usage: fakeserver -env-file FILE [-dir DIR] [-deadline 20m] [-background]\n\n"
@@ -79,8 +73,7 @@ func lines(kv ...any) string {
 	return b.String()
 }
 
-// envLines returns the env file of stack s with its status server at
-// statusURL.
+// envLines returns the env file of s with its status server at statusURL.
 func envLines(s *fakes.Stack, statusURL string) string {
 	in := s.JFrogInputs()
 	return lines(
@@ -99,7 +92,6 @@ func envLines(s *fakes.Stack, statusURL string) string {
 	)
 }
 
-// status returns the GET /status answer for s.
 func status(s *fakes.Stack) string {
 	live := map[string]int{}
 	for _, t := range s.Store.Tokens() {

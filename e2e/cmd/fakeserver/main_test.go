@@ -16,12 +16,10 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/exchange"
 )
 
-// TestBackground starts the built command with -background, as ci.yml
-// does: it returns only once the env file is there; the server's variables
-// work for the product's client as they do in the CI job (an ID token in
-// GitHub's protocol, a crates.io exchange and revocation, the CA from
-// SSL_CERT_FILE), /status counts what happened, and POST /quit stops the
-// server, which removes the env file and logs no token.
+// TestBackground starts the built command with -background, as ci.yml does:
+// the env file is there when it returns, its variables work for the
+// product's client, /status counts, and POST /quit stops the server, which
+// removes the env file and logs no token.
 func TestBackground(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := harness.Context(t.Context(), t, "go build and fakeserver -background", 2*time.Minute)

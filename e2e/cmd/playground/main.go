@@ -1,16 +1,9 @@
-// Command playground shows cargo-oidc working on your machine, with no
-// registry account and no network beyond loopback. It starts the local fakes
-// (e2e/internal/fakes: GitHub's OIDC issuer, every token service, Cargo
-// registries), runs the action's binary as the runner would for -provider
-// (any value the action's provider input takes, aliases too), shows the
-// step's log as the Actions page would (masked), its step summary, outputs
-// and exported variables, and then runs Cargo with only what the action
-// produced: `cargo fetch` of a crate from the registry, or for crates-io
-// `cargo publish` to a local stand-in for crates.io.
+// Command playground shows cargo-oidc working on your machine against the
+// local fakes: it runs the action's binary as the runner would, shows the
+// step's log (masked), summary and outputs, then runs cargo fetch (or cargo
+// publish for crates-io) with only what the action produced. It needs cargo.
 //
 //	go run ./e2e/cmd/playground [-provider jfrog|cloudsmith|crates-io|codeartifact|azure] [-mode token|provider]
-//
-// It exits 0 when Cargo succeeded. It needs Go and cargo.
 package main
 
 import (
@@ -46,8 +39,6 @@ and a Cargo registry (127.0.0.1 only), shows its log and step summary, then runs
 
 `
 
-// run is the whole playground; everything it starts or creates is gone when
-// it returns.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("playground", flag.ContinueOnError)
 	provider := fs.String("provider", "jfrog", "token service: "+strings.Join(providers, ", ")+" or an alias the action takes")
@@ -66,8 +57,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	// Everything shown is masked as the runner masks its log, once the step
-	// has said what to mask.
+	// Everything shown is masked as the runner masks its log.
 	red := exchange.NewRedactor()
 	say := func(format string, a ...any) {
 		for _, line := range strings.Split(strings.TrimRight(fmt.Sprintf(format, a...), "\n"), "\n") {
@@ -146,8 +136,7 @@ func indent(prefix, text string) string {
 	return prefix + strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", "\n"+prefix)
 }
 
-// step returns the inputs of a step exchanging with provider p on s, and
-// the job's environment.
+// step returns the inputs of a step exchanging with p, and the job's environment.
 func step(s *fakes.Stack, p config.Provider) (inputs, env map[string]string) {
 	env = map[string]string{
 		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
@@ -167,13 +156,10 @@ func step(s *fakes.Stack, p config.Provider) (inputs, env map[string]string) {
 }
 
 // cargo writes a crate into j's workspace and returns the later step that
-// uses what the action produced: cargo publish of the crate to the local
-// stand-in for crates.io, or cargo fetch of the crate it depends on from
-// registry.
+// publishes it (crates.io) or fetches its dependency from registry.
 func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string) (runner.Cmd, error) {
 	manifest := "[package]\nname = \"playground\"\nversion = \"0.1.0\"\nedition = \"2021\"\n" +
 		"description = \"cargo-oidc playground\"\nlicense = \"MIT\"\n\n[lib]\npath = \"lib.rs\"\n"
-	// A test hook of cargo points "crates.io" at the local stand-in.
 	cmd := runner.Cmd{Name: "cargo", Args: []string{"publish", "--allow-dirty", "--no-verify"},
 		Env: map[string]string{fakes.CratesIOURLEnv: s.CratesIOIndex}}
 	if p != config.CratesIO {
@@ -186,14 +172,11 @@ func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string) (r
 	return cmd, os.WriteFile(filepath.Join(j.Workspace(), "Cargo.toml"), []byte(manifest), 0o644)
 }
 
-// renderLog turns the step's output into what a reader of the Actions page
-// sees: no ::add-mask:: or ::debug:: lines, groups as headings, annotations
-// labelled.
+// renderLog turns the step's output into what the Actions page shows.
 func renderLog(res *runner.StepResult) string {
 	var b strings.Builder
 	cmds, indent := res.Commands, "   "
 	for _, line := range strings.Split(strings.TrimRight(res.Stdout+"\n"+res.Stderr, "\n"), "\n") {
-		// res.Commands are the lines the runner took for workflow commands, in order.
 		if len(cmds) == 0 || !strings.HasPrefix(strings.TrimSpace(line), "::"+cmds[0].Name) {
 			fmt.Fprintf(&b, "%s%s\n", indent, strings.TrimRight(line, "\r"))
 			continue

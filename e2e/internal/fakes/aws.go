@@ -2,7 +2,6 @@ package fakes
 
 import (
 	"cmp"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -43,10 +42,8 @@ type awsSession struct {
 	expires       time.Time
 }
 
-// STS plays AssumeRoleWithWebIdentity (the Query API, XML answers). It
-// checks what STS checks: the session name and duration, the ID token (the
-// IAM OIDC provider's audience), the role ARN and its trust policy (the
-// claim mapping).
+// STS plays AssumeRoleWithWebIdentity (Query API, XML answers), checking the
+// session name and duration, the ID token, the role ARN and its trust policy.
 type STS struct {
 	service
 	RoleARN string // the only role
@@ -66,14 +63,8 @@ func (s *STS) SessionNames() []string {
 func stsError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <Error>
-    <Type>Sender</Type>
-    <Code>%s</Code>
-    <Message>%s</Message>
-  </Error>
-  <RequestId>%s</RequestId>
-</ErrorResponse>
+	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>`+
+		`<Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>
 `, code, xmlText(msg), guid())
 }
 
@@ -130,34 +121,18 @@ func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
 	s.smu.Unlock()
 	account := strings.Split(s.RoleARN, ":")[4]
 	w.Header().Set("Content-Type", "text/xml")
-	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleWithWebIdentityResult>
-    <Audience>%s</Audience>
-    <AssumedRoleUser>
-      <AssumedRoleId>AROA%s:%s</AssumedRoleId>
-      <Arn>%s</Arn>
-    </AssumedRoleUser>
-    <Provider>arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com</Provider>
-    <Credentials>
-      <AccessKeyId>%s</AccessKeyId>
-      <SecretAccessKey>%s</SecretAccessKey>
-      <SessionToken>%s</SessionToken>
-      <Expiration>%s</Expiration>
-    </Credentials>
-    <SubjectFromWebIdentityToken>%s</SubjectFromWebIdentityToken>
-  </AssumeRoleWithWebIdentityResult>
-  <ResponseMetadata>
-    <RequestId>%s</RequestId>
-  </ResponseMetadata>
-</AssumeRoleWithWebIdentityResponse>
+	fmt.Fprintf(w, `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>`+
+		`<Audience>%s</Audience><AssumedRoleUser><AssumedRoleId>AROA%s:%s</AssumedRoleId><Arn>%s</Arn></AssumedRoleUser>`+
+		`<Provider>arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com</Provider><Credentials><AccessKeyId>%s</AccessKeyId>`+
+		`<SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>%s</Expiration></Credentials>`+
+		`<SubjectFromWebIdentityToken>%s</SubjectFromWebIdentityToken></AssumeRoleWithWebIdentityResult>`+
+		`<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>
 `, xmlText(strings.Join(claimStrings(claims["aud"]), ",")), strings.ToUpper(randomAlnum(17)), ss.name, ss.arn(), account,
 		akid, ss.secret, ss.token, ss.expires.UTC().Format(time.RFC3339), xmlText(claimString(claims["sub"])), guid())
 }
 
-// CodeArtifact plays GetAuthorizationToken. It checks what CodeArtifact
-// checks: the SigV4 signature, recomputed with the secret STS issued, the
-// session token, expiry, signing region and service; then the domain and
-// its owner. The Registry's CodeArtifact root accepts its tokens.
+// CodeArtifact plays GetAuthorizationToken: it recomputes the SigV4 signature
+// with the secret STS issued and checks the session, region, domain and owner.
 type CodeArtifact struct {
 	service
 	sts                   *STS
@@ -178,10 +153,7 @@ func (c *CodeArtifact) handler() http.Handler {
 func caError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("X-Amzn-Errortype", code+":http://internal.amazon.com/coral/com.amazonaws.codeartifact/")
 	w.Header().Set("X-Amzn-Requestid", guid())
-	b, _ := json.Marshal(map[string]string{"message": msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	writeJSON(w, status, map[string]string{"message": msg})
 }
 
 // arn is the session's assumed-role ARN.
@@ -258,8 +230,6 @@ func (c *CodeArtifact) authenticate(r *http.Request) (*awsSession, string, strin
 	if d := time.Since(signedAt); d > 5*time.Minute || d < -5*time.Minute {
 		return nil, "InvalidSignatureException", "Signature expired: " + r.Header.Get("X-Amz-Date") + " is now earlier or later than the allowed 5 minutes"
 	}
-	// Sign the same request (method, host, path, query, signed headers) for
-	// codeartifact with the issued secret at the same time.
 	re, err := http.NewRequest(r.Method, "https://"+r.Host+r.URL.RequestURI(), nil)
 	if err != nil {
 		return nil, "InvalidSignatureException", "cannot rebuild the request"

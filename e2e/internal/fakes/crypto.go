@@ -52,8 +52,8 @@ func (e *verifyError) Error() string {
 }
 
 // verifier checks ID tokens for real: the RS256 signature against the
-// issuer's JWKS (found by discovery over HTTPS, fetched again for an unknown
-// kid), iss, exp/nbf and aud.
+// issuer's JWKS (by discovery over HTTPS, again for an unknown kid), iss,
+// exp/nbf and aud.
 type verifier struct {
 	issuer string
 	client *http.Client
@@ -114,7 +114,6 @@ func checkMapping(claims map[string]any, mapping map[string]string) error {
 	return nil
 }
 
-// key returns the public key for kid, fetching the JWKS when kid is unknown.
 func (v *verifier) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -174,7 +173,7 @@ var jwtAlgorithms = []jose.SignatureAlgorithm{
 	jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512,
 }
 
-// parseJWT decodes a compact JWT with one signature without verifying it.
+// parseJWT decodes a compact JWT with one signature, unverified.
 func parseJWT(token string) (*jwt.JSONWebToken, map[string]any, error) {
 	var claims map[string]any
 	tok, err := jwt.ParseSigned(token, jwtAlgorithms)
@@ -256,14 +255,13 @@ func randomAlnum(n int) string {
 	return string(b)
 }
 
-// guid returns a random GUID-shaped string.
 func guid() string {
 	r := randomString(16)
 	return r[:8] + "-" + r[8:12] + "-" + r[12:16] + "-" + r[16:20] + "-" + r[20:]
 }
 
 // CA is a throw-away certificate authority with one leaf for 127.0.0.1, ::1
-// and localhost, valid from an hour ago for a day.
+// and localhost.
 type CA struct {
 	File string // the CA certificate (PEM): SSL_CERT_FILE, CARGO_HTTP_CAINFO
 
@@ -271,7 +269,7 @@ type CA struct {
 	leaf tls.Certificate
 }
 
-// newCA creates a CA and its leaf and writes the CA certificate to dir/ca.pem.
+// newCA creates a CA and its leaf and writes dir/ca.pem.
 func newCA(dir string) (*CA, error) {
 	now := time.Now()
 	cert := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey, error) {

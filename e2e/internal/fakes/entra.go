@@ -26,8 +26,7 @@ const (
 )
 
 // Azure is a Stack's Azure side, each on its own host: Entra and an Azure
-// Artifacts feed ("auth-required", only an Entra token as Bearer, 401 with
-// Azure DevOps' challenges).
+// Artifacts feed (only an Entra token as Bearer, 401 with Azure's challenges).
 type Azure struct {
 	Entra         *Entra
 	Registry      *AzureRegistry
@@ -51,10 +50,8 @@ type EntraRequest struct {
 }
 
 // Entra plays POST /{tenant}/oauth2/v2.0/token for a client-credentials
-// grant with a federated assertion. It checks, in Entra's order, the tenant,
-// the parameters, the application, the assertion's iss/sub/aud against the
-// federated credentials, then its signature and lifetime, refuses in
-// Entra's shape and issues a JWT the Azure feed accepts.
+// grant with a federated assertion, checking in Entra's order and refusing
+// in Entra's shape.
 type Entra struct {
 	service
 	Tenant   string // the one directory (a GUID)
@@ -80,7 +77,6 @@ func (e *Entra) Received() []EntraRequest {
 	return slices.Clone(e.requests)
 }
 
-// entraError is the body of Entra's refusal.
 type entraError struct {
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`
@@ -182,8 +178,7 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// issue answers an access token once the assertion's signature and lifetime
-// pass for one of the accepted audiences.
+// issue answers an access token once the assertion's signature and lifetime pass.
 func (e *Entra) issue(w http.ResponseWriter, r *http.Request, assertion string, accepted []string, refuse func(int, string, int, string)) {
 	if _, err := e.v.verify(r.Context(), assertion, accepted); err != nil {
 		refuse(http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
@@ -200,8 +195,7 @@ func (e *Entra) answer(tok string) map[string]any {
 	return map[string]any{"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok}
 }
 
-// AzureInputs are the action inputs of a step exchanging with Entra for the
-// feed (index-url in place of organization, project and feed); the step also needs AzureEnv.
+// AzureInputs are the action inputs of an Azure step (with AzureEnv).
 func (s *Stack) AzureInputs() map[string]string {
 	a := s.Azure
 	return map[string]string{"provider": "azure", "client-id": a.Entra.ClientID, "tenant-id": a.Entra.Tenant, "index-url": a.Index}

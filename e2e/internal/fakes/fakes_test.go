@@ -24,9 +24,8 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// call performs one request with the stack's CA and returns status, body
-// and the WWW-Authenticate values; a map or string body is sent as JSON,
-// url.Values as a form.
+// call performs one request and returns status, body and WWW-Authenticate;
+// url.Values are sent as a form, []byte as is, anything else as JSON.
 func call(t *testing.T, s *Stack, method, u, auth string, body any) (int, []byte, []string) {
 	t.Helper()
 	var rd io.Reader
@@ -69,18 +68,22 @@ func exchangeCall(t *testing.T, s *Stack, svc, jwt string) (int, []byte) {
 	case "cloudsmith":
 		u, body = s.CloudsmithURL+"/openid/"+s.Cloudsmith.Namespace+"/", map[string]string{"oidc_token": jwt, "service_slug": s.Cloudsmith.ServiceSlug}
 	case "azure":
-		u, body = s.Azure.AuthorityHost+"/"+s.Azure.Entra.Tenant+entraTokenPath, url.Values{"grant_type": {EntraGrantType},
-			"client_id": {s.Azure.Entra.ClientID}, "client_assertion_type": {EntraAssertionType}, "client_assertion": {jwt}, "scope": {AzureDevOpsScope}}
+		u, body = s.Azure.AuthorityHost+"/"+s.Azure.Entra.Tenant+entraTokenPath, entraForm(s, jwt)
 	}
 	st, b, _ := call(t, s, http.MethodPost, u, "", body)
 	return st, b
 }
 
+// entraForm is a well-formed Entra token request for jwt.
+func entraForm(s *Stack, jwt string) url.Values {
+	return url.Values{"grant_type": {EntraGrantType}, "client_id": {s.Azure.Entra.ClientID}, "client_assertion_type": {EntraAssertionType},
+		"client_assertion": {jwt}, "scope": {AzureDevOpsScope}}
+}
+
 var entraDescRE = regexp.MustCompile(`^AADSTS(\d+): .+\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: [0-9a-f-]{36}\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$`)
 
 // errorMessage extracts the message from a service's error shape, failing
-// when the shape is not the service's own; for Entra it is
-// "<error> AADSTS<code>: <description>".
+// when the shape is not the service's own.
 func errorMessage(t *testing.T, svc string, body []byte) string {
 	t.Helper()
 	var v struct {
@@ -105,9 +108,7 @@ func errorMessage(t *testing.T, svc string, body []byte) string {
 }
 
 // TestExchangeRefusals: each token service refuses a forged, expired,
-// mis-addressed or unmapped ID token with the real service's status and
-// message, never echoing the token (unless told to), and crates.io takes
-// a JWT once.
+// mis-addressed or unmapped ID token in its own way, without echoing it.
 func TestExchangeRefusals(t *testing.T) {
 	t.Parallel()
 	s := StartT(t, Options{})
@@ -212,8 +213,7 @@ func TestEntraRefusesRequests(t *testing.T) {
 	jwt, _ := s.Issuer.Mint(EntraAudience, nil)
 	e := s.Azure.Entra
 	post := func(tenant string, edit func(url.Values)) (int, string) {
-		f := url.Values{"grant_type": {EntraGrantType}, "client_id": {e.ClientID}, "client_assertion_type": {EntraAssertionType},
-			"client_assertion": {jwt}, "scope": {AzureDevOpsScope}}
+		f := entraForm(s, jwt)
 		if edit != nil {
 			edit(f)
 		}
@@ -265,11 +265,8 @@ func publishBody(meta string, crate []byte) []byte {
 	return append(b, crate...)
 }
 
-// TestRegistryRefuses: each index serves only a valid token of its issuer
-// in its scheme, answering 401 with the real challenge otherwise; the
-// crates.io index is public; publish needs a raw valid token and a
-// well-formed upload, once per version, and records renamed dependencies
-// as the index does.
+// TestRegistryRefuses: each index serves only a valid token of its issuer in
+// its scheme; publish needs a raw token and a well-formed upload, once.
 func TestRegistryRefuses(t *testing.T) {
 	t.Parallel()
 	s := StartT(t, Options{})
@@ -341,9 +338,8 @@ func TestRegistryRefuses(t *testing.T) {
 	}
 }
 
-// TestAWSRefuses: STS applies the OIDC provider's audience; CodeArtifact recomputes the SigV4 signature (a signed query
-// changed on the way is refused), checks the signing region and the
-// session token.
+// TestAWSRefuses: STS checks the audience; CodeArtifact recomputes the SigV4
+// signature and checks the signing region and the session token.
 func TestAWSRefuses(t *testing.T) {
 	type refusal struct {
 		setup  func(ca *exchange.CodeArtifact)

@@ -35,13 +35,12 @@ func (k FaultKind) String() string {
 	return "fault(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Fault is one canned misbehaviour, consumed by one request.
+// Fault is one canned misbehaviour, consumed by one request; the other
+// fields are FaultStatus's (defaults 500, "<status text>\n", text/plain).
 type Fault struct {
-	Kind        FaultKind
-	Status      int    // FaultStatus; default 500
-	RetryAfter  string // Retry-After header value, sent with FaultStatus when set
-	Body        string // FaultStatus body; default "<status text>\n"
-	ContentType string // FaultStatus content type; default text/plain
+	Kind                          FaultKind
+	Status                        int
+	RetryAfter, Body, ContentType string
 }
 
 // Status is a Fault answering code with a default body.
@@ -55,8 +54,8 @@ func StatusRetryAfter(code int, retryAfter string) Fault {
 // Of is a Fault of the given kind with default settings.
 func Of(kind FaultKind) Fault { return Fault{Kind: kind} }
 
-// Faults is an endpoint's queue of canned faults: each request takes the
-// next one; once it is empty, requests reach the handler. Safe for concurrent use.
+// Faults is an endpoint's queue of canned faults, one per request, before
+// requests reach the handler. Safe for concurrent use.
 type Faults struct {
 	RedirectTo string // the base URL redirects point at
 
@@ -107,7 +106,6 @@ func (f *Faults) Requests() int {
 // Close releases handlers blocked in FaultHang. Later hangs return at once.
 func (f *Faults) Close() { f.close.Do(func() { close(f.done) }) }
 
-// wrap returns next behind the fault queue.
 func (f *Faults) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -143,7 +141,6 @@ func (f *Faults) serve(w http.ResponseWriter, r *http.Request, ft Fault) {
 		b, _ := json.Marshal(f.shape(v))
 		_, _ = w.Write(b)
 	case FaultHugeBody:
-		// Streamed, never held in memory; stops when the client goes away.
 		const head, tail = `{"access_token":"`, `"}`
 		w.Header().Set("Content-Length", strconv.Itoa(hugeBodySize))
 		_, err := io.WriteString(w, head)
@@ -161,8 +158,6 @@ func (f *Faults) serve(w http.ResponseWriter, r *http.Request, ft Fault) {
 		case <-f.done:
 		case <-time.After(time.Minute):
 		}
-	default:
-		http.Error(w, "unknown fault", http.StatusInternalServerError)
 	}
 }
 
@@ -174,7 +169,7 @@ type SinkRequest struct {
 	Body          []byte // the first MiB of the body
 }
 
-// RedirectSink is the "other host" redirects point at; it records what it
+// RedirectSink is the other host redirects point at; it records what it
 // receives, for tests that no secret was sent there.
 type RedirectSink struct {
 	store    *TokenStore

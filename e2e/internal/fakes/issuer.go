@@ -27,9 +27,8 @@ type IssuerConfig struct {
 	Environment string // the deployment environment; "" = none (sub names the ref)
 }
 
-// Issuer plays an OIDC issuer (discovery document, JWKS) and, for GitHub,
-// the runner's ID token endpoint: GET /_apis/token?api-version=2.0[&audience=..]
-// with "Authorization: Bearer <RequestToken>" -> {"value": JWT, "count": 1}.
+// Issuer plays an OIDC issuer (discovery, JWKS) and the runner's ID token
+// endpoint, GET /_apis/token with "Authorization: Bearer <RequestToken>".
 type Issuer struct {
 	URL          string  // the base URL and iss
 	RequestURL   string  // ACTIONS_ID_TOKEN_REQUEST_URL (with ?api-version=2.0)
@@ -47,7 +46,6 @@ type Issuer struct {
 	audiences []string
 }
 
-// newIssuer creates an issuer with a fresh RSA key; the caller sets its URL.
 func newIssuer(service string, store *TokenStore) (*Issuer, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -61,8 +59,8 @@ func newIssuer(service string, store *TokenStore) (*Issuer, error) {
 // DefaultAudience is the aud GitHub uses when no audience is asked for.
 func (i *Issuer) DefaultAudience() string { return "https://github.com/" + jobOwner }
 
-// Override sets claims on top of the defaults of every token minted from now
-// on (a nil value removes one); Override(nil) restores the defaults.
+// Override sets claims of every token minted from now on (nil removes one);
+// Override(nil) restores the defaults.
 func (i *Issuer) Override(claims map[string]any) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -109,7 +107,7 @@ func githubClaims(iss string, cfg IssuerConfig) func(string, time.Time) map[stri
 }
 
 // Mint signs and records a token for audience ("" = GitHub's default) with
-// the overrides and extra claims (a nil value removes one) applied.
+// the overrides and extra claims applied.
 func (i *Issuer) Mint(audience string, extra map[string]any) (string, error) {
 	if audience == "" {
 		audience = i.DefaultAudience()
@@ -135,7 +133,6 @@ func (i *Issuer) Mint(audience string, extra map[string]any) (string, error) {
 	return tok, nil
 }
 
-// handler serves discovery, the JWKS and the token endpoint.
 func (i *Issuer) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
@@ -175,8 +172,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // GitLab plays gitlab.com's OIDC issuer, with the claims of crates.io's own
-// tests (crates_io_trustpub/src/gitlab/test_helpers.rs): project grp/app,
-// environment release.
+// tests (crates_io_trustpub/src/gitlab/test_helpers.rs).
 type GitLab struct{ *Issuer }
 
 // StartGitLab starts a GitLab issuer beside the stack (same CA and store).
@@ -208,7 +204,6 @@ func (g *GitLab) MintGitLab(aud string, extra map[string]any) (string, error) {
 	return g.Mint(aud, extra)
 }
 
-// writeJSON writes v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, _ := json.Marshal(v) // the fakes' answers always encode
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -216,7 +211,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// countRequests counts every request by path in store.
 func countRequests(store *TokenStore, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		store.CountRequest(r.URL.Path)

@@ -23,13 +23,9 @@ import (
 
 // root is one sparse index served by a Registry under a path prefix.
 type root struct {
-	prefix string
-	// raw takes the whole Authorization header as the token (crates.io,
-	// CodeArtifact); otherwise only "Bearer <token>".
-	raw bool
-	// authRequired requires a valid token for every request ("auth-required"
-	// in config.json); publishing always does.
-	authRequired bool
+	prefix       string
+	raw          bool     // the whole Authorization header is the token, not "Bearer <token>"
+	authRequired bool     // every request needs a valid token; publishing always does
 	service      string   // when set, the only service whose tokens count (Azure: Entra)
 	challenge    []string // the WWW-Authenticate values of a 401
 }
@@ -45,7 +41,6 @@ type indexEntry struct {
 	V        int                 `json:"v"`
 }
 
-// indexDep is a dependency in an indexEntry.
 type indexDep struct {
 	Name            string   `json:"name"`
 	Req             string   `json:"req"`
@@ -66,9 +61,7 @@ type RegistryRequest struct {
 }
 
 // Registry is a sparse Cargo registry serving one set of crates under one
-// or more Roots. It serves index files and .crate downloads only to a token
-// the TokenStore calls valid (when the root requires auth), and accepts
-// cargo publish (PUT <prefix>api/v1/crates/new). Safe for concurrent use.
+// or more roots, and accepting cargo publish. Safe for concurrent use.
 type Registry struct {
 	store *TokenStore
 
@@ -91,9 +84,9 @@ func newRegistry(store *TokenStore, crates []Dep, roots ...root) (*Registry, err
 	return g, nil
 }
 
-// SetDelay makes every index request wait d (a slow registry). Downloads are
-// not delayed: Cargo queues them all with the token it had then, and a slow
-// queue would outlast a test token's renewal margin, as no real token's does.
+// SetDelay makes every index request wait d. Downloads are not delayed: Cargo
+// queues them with the token it had then, and a slow queue would outlast a
+// test token's renewal margin, as no real token's does.
 func (g *Registry) SetDelay(d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -173,7 +166,6 @@ type statusRecorder struct {
 	status int
 }
 
-// WriteHeader records code.
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
@@ -193,9 +185,8 @@ func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rt = &g.roots[i]
 		}
 	}
-	// The token is checked on arrival (a slow answer does not expire it) and
-	// only then counted, so a test that waits for the count and then lets the
-	// token expire does not race the check.
+	// Checked on arrival, then counted: a test that waits for the count and
+	// then lets the token expire does not race the check.
 	var token, why string
 	var ok bool
 	if rt != nil {
@@ -308,8 +299,7 @@ type publishMeta struct {
 	} `json:"deps"`
 }
 
-// parsePublish splits cargo publish's body: u32 LE JSON length, JSON
-// metadata, u32 LE crate length, crate bytes.
+// parsePublish splits cargo publish's body: each part after its u32 LE length.
 func parsePublish(body []byte) (meta []byte, crate []byte, err error) {
 	var parts [2][]byte
 	for i, what := range []string{"metadata", "crate"} {
@@ -369,8 +359,7 @@ type Dep struct {
 	Req  string // version requirement, e.g. "^1.0"
 }
 
-// buildCrate returns a deterministic .crate file (a gzipped tarball) of a
-// library crate: <name>-<version>/Cargo.toml and src/lib.rs.
+// buildCrate returns a deterministic .crate file of a library crate.
 func buildCrate(name, version string, deps []Dep) ([]byte, error) {
 	var manifest strings.Builder
 	fmt.Fprintf(&manifest, "[package]\nedition = \"2021\"\nname = %q\nversion = %q\ndescription = \"A crate served by the cargo-oidc e2e fake registry\"\nlicense = \"MIT\"\n\n[lib]\npath = \"src/lib.rs\"\n", name, version)
@@ -398,8 +387,7 @@ func buildCrate(name, version string, deps []Dep) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// indexPath returns the sparse index path of a crate name: 1/{n}, 2/{n},
-// 3/{c}/{n} or {ab}/{cd}/{name}, lower-cased.
+// indexPath returns the sparse index path of a crate name, lower-cased.
 func indexPath(name string) string {
 	n := strings.ToLower(name)
 	switch {
@@ -428,7 +416,7 @@ type IssuedToken struct {
 }
 
 // TokenStore records every secret the fakes issue and every request they
-// receive, and tells the registries which tokens are valid. Safe for concurrent use.
+// receive. Safe for concurrent use.
 type TokenStore struct {
 	mu       sync.Mutex
 	tokens   map[string]*IssuedToken
@@ -462,15 +450,13 @@ func (s *TokenStore) Lookup(value string) (IssuedToken, bool) {
 	return IssuedToken{}, false
 }
 
-// Valid reports whether value is an access token that a service issued,
-// that has not expired and has not been revoked.
+// Valid reports whether value is an access token issued, unexpired and unrevoked.
 func (s *TokenStore) Valid(value string) bool {
 	t, ok := s.Lookup(value)
 	return ok && !t.Revoked && t.Kind == KindAccessToken && time.Now().Before(t.ExpiresAt)
 }
 
-// Revoke marks value revoked; it reports false when value is unknown, not an
-// access token, or already revoked.
+// Revoke marks an access token revoked; false if it is unknown or was already.
 func (s *TokenStore) Revoke(value string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -510,11 +496,7 @@ func (s *TokenStore) CountRequest(path string) {
 }
 
 // Requests returns how many requests a path received.
-func (s *TokenStore) Requests(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests[path]
-}
+func (s *TokenStore) Requests(path string) int { return s.AllRequests()[path] }
 
 // AllRequests returns a copy of the request counters by path.
 func (s *TokenStore) AllRequests() map[string]int {
@@ -525,20 +507,16 @@ func (s *TokenStore) AllRequests() map[string]int {
 
 // Exchanges returns how many access tokens a service issued ("" for all).
 func (s *TokenStore) Exchanges(service string) int {
-	n := 0
-	for _, t := range s.Tokens() {
-		if t.Kind == KindAccessToken && (service == "" || t.Service == service) {
-			n++
-		}
-	}
-	return n
+	return s.count(func(t IssuedToken) bool { return t.Kind == KindAccessToken && (service == "" || t.Service == service) })
 }
 
 // Revocations returns how many tokens were revoked.
-func (s *TokenStore) Revocations() int {
+func (s *TokenStore) Revocations() int { return s.count(func(t IssuedToken) bool { return t.Revoked }) }
+
+func (s *TokenStore) count(match func(IssuedToken) bool) int {
 	n := 0
 	for _, t := range s.Tokens() {
-		if t.Revoked {
+		if match(t) {
 			n++
 		}
 	}

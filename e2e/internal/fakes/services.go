@@ -11,11 +11,10 @@ import (
 	"time"
 )
 
-// defaultTokenTTL is the lifetime of service-issued tokens (Options.TokenTTL).
 const defaultTokenTTL = time.Hour
 
-// service is what every token service shares: the trust configuration
-// (verifier, audiences, claim mapping), the store and the endpoint's faults.
+// service is what every token service shares: the trust configuration, the
+// store and the endpoint's faults.
 type service struct {
 	name    string
 	v       *verifier
@@ -27,7 +26,6 @@ type service struct {
 	Faults  *Faults // served by the exchange endpoint
 }
 
-// handler serves the exchange endpoint at pattern with its faults.
 func (s *service) handler(pattern string, serve http.HandlerFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(pattern, s.Faults.wrap(serve))
@@ -52,7 +50,6 @@ func (s *service) issueJWT(claims map[string]any) string {
 	return tok
 }
 
-// decodeBody reads a bounded JSON object of strings.
 func decodeBody(r *http.Request, out *map[string]string) error {
 	return json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(out)
 }

@@ -12,17 +12,13 @@ import (
 	"time"
 )
 
-// Options configures a Stack. The zero value is a working setup for the job
+// Options configures a Stack; the zero value works for the job
 // octo-org/octo-repo on refs/heads/main.
 type Options struct {
-	// Dir receives ca.pem; "" means a new temporary directory that Close removes.
-	Dir string
-	// Issuer describes the job the ID tokens are minted for.
-	Issuer IssuerConfig
-	// TokenTTL is the lifetime of service-issued tokens; default 1 h.
-	TokenTTL time.Duration
-	// Mapping is every service's claim mapping (crates.io's trusted publisher,
-	// the AWS role's trust policy); default {"repository": "octo-org/octo-repo"}.
+	Dir      string        // receives ca.pem; "": a temporary directory Close removes
+	Issuer   IssuerConfig  // the job the ID tokens are minted for
+	TokenTTL time.Duration // lifetime of service-issued tokens; default 1 h
+	// Mapping is every service's claim mapping; default the repository.
 	Mapping map[string]string
 }
 
@@ -32,26 +28,23 @@ const (
 	DefaultCrateVersion = "1.0.0"
 )
 
-// CratesIOURLEnv makes cargo 1.95 use another registry in place of crates.io,
-// for fetch and publish (a test hook release builds honour; see the package doc).
+// CratesIOURLEnv makes cargo 1.95 use another registry in place of crates.io
+// (a test hook release builds honour; see the package doc).
 const CratesIOURLEnv = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS"
 
 // SinkPathPrefix prefixes the paths the redirect target's requests are
-// counted under in the TokenStore, e.g. "sink:/access/api/v1/oidc/token".
+// counted under in the TokenStore.
 const SinkPathPrefix = "sink:"
 
-// Stack is every fake service, each on its own 127.0.0.1 port with TLS from
-// CA. JFrog's exchange and registry share a host; Cloudsmith's, crates.io's
-// and CodeArtifact's indexes are roots of Registry on another.
+// Stack is every fake service, each on its own port. JFrog's exchange and
+// registry share a host; the other indexes are roots of Registry on another.
 type Stack struct {
-	CA         *CA
-	Store      *TokenStore
-	Issuer     *Issuer
-	JFrog      *JFrog
-	Cloudsmith *Cloudsmith
-	CratesIO   *CratesIO
-	// STS and CodeArtifact play AWS (role DefaultAWSRole, domain
-	// DefaultCADomain of DefaultAWSAccount in DefaultAWSRegion).
+	CA           *CA
+	Store        *TokenStore
+	Issuer       *Issuer
+	JFrog        *JFrog
+	Cloudsmith   *Cloudsmith
+	CratesIO     *CratesIO
 	STS          *STS
 	CodeArtifact *CodeArtifact
 	Registry     *Registry
@@ -61,11 +54,8 @@ type Stack struct {
 	RequestURL, RequestToken string // ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN
 	CAFile                   string // the CA certificate (SSL_CERT_FILE, CARGO_HTTP_CAINFO)
 	IssuerURL                string // the iss of the ID tokens
-	// The base URLs of the services (the action's url inputs; AWS: AWSEnv).
+	// The base URLs of the services and their sparse+https:// index URLs.
 	JFrogURL, CloudsmithURL, CratesIOURL, STSURL, CodeArtifactURL string
-	// The sparse+https:// index URLs: Bearer tokens for JFrog (what the
-	// action computes from its url) and Cloudsmith; raw tokens for crates.io
-	// (public, the value for CratesIOURLEnv) and CodeArtifact.
 	JFrogIndex, CloudsmithIndex, CratesIOIndex, CodeArtifactIndex string
 
 	servers []*httptest.Server
@@ -180,8 +170,8 @@ func StartT(t testing.TB, opts Options) *Stack {
 	return s
 }
 
-// listen returns an unstarted TLS server for h and its base URL: its
-// listener (127.0.0.1) is bound, so the URL is known before it serves.
+// listen returns an unstarted TLS server for h and its base URL, known
+// before it serves.
 func (s *Stack) listen(h http.Handler) (*httptest.Server, string) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = s.CA.ServerTLS()
@@ -197,7 +187,7 @@ func (s *Stack) serve(h http.Handler) string {
 }
 
 // Close releases hanging faults, stops every server and removes the temporary
-// directory. It may be called more than once.
+// directory; it may be called more than once.
 func (s *Stack) Close() {
 	s.once.Do(func() {
 		for _, f := range s.faults {
@@ -217,14 +207,12 @@ func (s *Stack) Close() {
 	})
 }
 
-// AWSEnv returns the variables that point the action at the stack's STS and
-// CodeArtifact, as the AWS SDKs read them.
+// AWSEnv returns the variables that point the action at STS and CodeArtifact.
 func (s *Stack) AWSEnv() map[string]string {
 	return map[string]string{"AWS_ENDPOINT_URL_STS": s.STSURL, "AWS_ENDPOINT_URL_CODEARTIFACT": s.CodeArtifactURL}
 }
 
-// ActionEnv returns, as "NAME=value", the variables of a job with
-// id-token: write, plus SSL_CERT_FILE.
+// ActionEnv returns the "NAME=value" variables of a job with id-token: write.
 func (s *Stack) ActionEnv() []string {
 	return []string{
 		"ACTIONS_ID_TOKEN_REQUEST_URL=" + s.RequestURL,
@@ -238,8 +226,7 @@ func (s *Stack) JFrogInputs() map[string]string {
 	return map[string]string{"provider": "jfrog", "url": s.JFrogURL, "provider-name": s.JFrog.ProviderName, "repository": "cargo-local"}
 }
 
-// CloudsmithInputs are the action inputs of a step exchanging with
-// Cloudsmith, index-url included (the default is cargo.cloudsmith.io).
+// CloudsmithInputs are the action inputs of a step exchanging with Cloudsmith.
 func (s *Stack) CloudsmithInputs() map[string]string {
 	return map[string]string{"provider": "cloudsmith", "url": s.CloudsmithURL, "namespace": s.Cloudsmith.Namespace,
 		"service-slug": s.Cloudsmith.ServiceSlug, "index-url": s.CloudsmithIndex}
@@ -250,16 +237,14 @@ func (s *Stack) CratesIOInputs() map[string]string {
 	return map[string]string{"provider": "crates-io", "url": s.CratesIOURL}
 }
 
-// CodeArtifactInputs are the action inputs of a step exchanging with STS and
-// CodeArtifact, index-url included; the step also needs AWSEnv.
+// CodeArtifactInputs are the action inputs of a CodeArtifact step (with AWSEnv).
 func (s *Stack) CodeArtifactInputs() map[string]string {
 	return map[string]string{"provider": "codeartifact", "role-to-assume": DefaultAWSRole, "aws-region": DefaultAWSRegion,
 		"domain": DefaultCADomain, "domain-owner": DefaultAWSAccount, "index-url": s.CodeArtifactIndex}
 }
 
-// Faults returns the fault queue of an endpoint: "github" (the ID token
-// endpoint), "jfrog", "cloudsmith", "crates-io", "sts", "codeartifact" or
-// "azure" (Entra).
+// Faults returns the fault queue of a service's endpoint ("github": the ID
+// token endpoint).
 func (s *Stack) Faults(service string) (*Faults, error) {
 	for _, f := range s.faults {
 		if f.service == service {

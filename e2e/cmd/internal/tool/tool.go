@@ -1,7 +1,5 @@
-// Package tool holds what the e2e commands (bench, fakeserver, playground)
-// share: parsing their flags, looking for the programs they need, and one
-// run of the action's binary as a step of an emulated job against local
-// fakes.
+// Package tool holds what the e2e commands share: flag parsing, looking for
+// programs, and one run of the action as a step of an emulated job.
 package tool
 
 import (
@@ -17,9 +15,8 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
-// Parse parses args into fs, whose flags the caller has defined. -h and
-// -help print usage, then fs's flags, to out and return flag.ErrHelp; a
-// positional argument is an error.
+// Parse parses args into fs; -help prints usage and the flags to out and
+// returns flag.ErrHelp; a positional argument is an error.
 func Parse(fs *flag.FlagSet, out io.Writer, usage string, args []string) error {
 	fs.SetOutput(out)
 	fs.Usage = func() {
@@ -46,10 +43,9 @@ func LookPath(install string, names ...string) error {
 	return nil
 }
 
-// RunAction builds cargo-oidc (once per process), makes a job under dir
-// whose ID tokens come from s, with env added to the job's environment,
-// and runs the action there on the host as step "registry" with inputs.
-// A step that fails is no error: the caller reads the result.
+// RunAction builds cargo-oidc (once per process) and runs it on the host as
+// step "registry" of a job under dir whose ID tokens come from s. A step
+// that fails is no error: the caller reads the result.
 func RunAction(ctx context.Context, s *fakes.Stack, dir string, env, inputs map[string]string) (*runner.Job, *runner.StepResult, error) {
 	bin, err := harness.Binary()
 	if err != nil {

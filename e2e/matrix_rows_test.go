@@ -1,11 +1,10 @@
 package e2e
 
-// The rows of the fault matrix. What only the exchange code decides (error
-// texts, retry policies, answer parsing) is proven by exchange's and
-// internal/config's unit tests, and which links, sizes, owners and modes
-// cargoconf handles how by its own; these rows prove the binary end to end:
-// the step's exit, its one ::error annotation, nothing exported, nothing
-// leaked. A row runs for one provider unless the providers' code differs.
+// The rows of the fault matrix. Error texts, retry policies and answer
+// parsing are proven by exchange's, internal/config's and cargoconf's unit
+// tests; these rows prove the binary end to end: the exit, one ::error
+// annotation, nothing exported, nothing leaked. A row runs for one provider
+// unless the providers' code differs.
 
 import (
 	"bufio"
@@ -101,10 +100,8 @@ func mxRows() []mxRow {
 			want:   []string{"certificate"},
 			idReqs: mxN(1), svcReqs: mxN(0), maxTime: 5 * time.Second,
 			check: func(w *mxWorld) []string {
-				// With SSL_CERT_FILE set (the fakes' CA) a handshake first
-				// trusts the file alone, then once more with the system's
-				// roots added (exchange.BaseHTTPClient loads them lazily);
-				// the retry policy adds none: a certificate error is final.
+				// The file's roots, then the system's (loaded lazily); a
+				// certificate error is not retried.
 				if n := w.tlsConns.Load(); n != 2 {
 					return []string{fmt.Sprintf("the untrusted server saw %d connections, want 2 (the file's roots, then the system's; no retry)", n)}
 				}
@@ -131,8 +128,13 @@ func mxRows() []mxRow {
 				return nil
 			}}),
 
-		// ---- inputs: a refused input fails before any request (what each
-		// provider's inputs accept: internal/config's unit tests).
+		// ---- inputs: a refused input fails before any request
+		// ---- redirects (each status: exchange's TestRedirectRefused)
+		mxFail(mxRow{name: "service/redirect-307-other-host", expected: "fail: redirects refused; ID token not sent there", provider: "jfrog",
+			setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultRedirect307)) },
+			want:   []string{"redirects are refused", "localhost"},
+			idReqs: mxN(1), svcReqs: mxN(1), check: mxNoneOf}),
+
 		mxNoNet(mxRow{name: "input/provider-missing", expected: "fail: provider is required", provider: "jfrog",
 			inputs: map[string]string{"provider": mxDrop}, want: []string{"input provider", "required"}}),
 		mxNoNet(mxRow{name: "input/jfrog-url-missing", expected: "fail: url is required", provider: "jfrog",
@@ -188,15 +190,6 @@ func mxRows() []mxRow {
 			setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
 			want:   []string{"authorization token", "refused"},
 			idReqs: mxN(1), svcReqs: mxN(2), check: mxAWSSecretsMasked}),
-		mxNoNet(mxRow{name: "codeartifact/http-endpoint", expected: "fail before any request: https only", provider: "codeartifact",
-			job:  func(o *runner.Options) { o.Env["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9" },
-			want: []string{"AWS_ENDPOINT_URL_STS must be an https URL"}}),
-	}
-	for _, k := range []fakes.FaultKind{fakes.FaultRedirect307, fakes.FaultRedirect308} {
-		rows = append(rows, mxFail(mxRow{name: "service/" + k.String() + "-other-host", expected: "fail: redirects refused; ID token not sent there", provider: "jfrog",
-			setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(k)) },
-			want:   []string{"redirects are refused", "localhost"},
-			idReqs: mxN(1), svcReqs: mxN(1), check: mxNoneOf}))
 	}
 	// Every provider's refusal of an ID token from another repository: the
 	// service's own message and the claims hint, at once, without a retry.
@@ -253,10 +246,8 @@ func mxNoneOf(w *mxWorld) []string {
 }
 
 // mxMem is the peak resident memory (VmHWM, KB) of the action's process,
-// sampled from /proc/<pid>/status every 2 ms: it belongs to the child's own
-// address space, unlike the rusage Maxrss of a child a Go program started
-// (Go starts children with vfork, and at exec Linux records the high-water
-// mark of the test process's address space, over 80 MB under -race).
+// sampled from /proc/<pid>/status every 2 ms: a child's rusage Maxrss holds
+// the test process's high-water mark (Go starts children with vfork).
 type mxMem struct{ hwm int64 }
 
 // watch samples the process's VmHWM until it exits (a
@@ -289,10 +280,9 @@ func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
 	}
 }
 
-// mxFileRows are the rows about the files the step reads and writes: the
-// binary refuses a link out of the folders it may write before any
-// request, a failed step leaves the workspace as it was, and the post
-// stage deletes nothing outside.
+// mxFileRows are the rows about the files the step reads and writes: a
+// link out of its folders is refused before any request, a failed step
+// leaves the workspace as it was, the post stage deletes nothing outside.
 func mxFileRows() []mxRow {
 	// outside is a folder of the job outside both folders the step may write.
 	outside := func(w *mxWorld, rel string) string { return filepath.Join(w.job.Root(), "outside", rel) }
@@ -381,8 +371,7 @@ func mxPost(w *mxWorld) (*runner.StepResult, []string) {
 }
 
 // mxAzureRows are the rows of Azure Artifacts through Microsoft Entra
-// (each AADSTS code's text and a malformed answer: exchange's
-// TestAzureErrors and TestAzureBadAnswers).
+// (each AADSTS code's text: exchange's TestAzureErrors).
 func mxAzureRows() []mxRow {
 	otherSubject := func(w *mxWorld) {
 		w.s.Azure.Entra.SetCredentials(fakes.FederatedCredential{Issuer: w.s.IssuerURL,
@@ -407,9 +396,6 @@ func mxAzureRows() []mxRow {
 			},
 			want:   []string{"AADSTS700027"},
 			idReqs: mxN(1), svcReqs: mxN(1)}),
-		mxNoNet(mxRow{name: "azure/http-authority", expected: "fail before any request: https only", provider: "azure",
-			job:  func(o *runner.Options) { o.Env[fakes.AzureAuthorityEnv] = "http://127.0.0.1:9" },
-			want: []string{"AZURE_AUTHORITY_HOST must be an https URL"}}),
 	}
 }
 
@@ -423,9 +409,8 @@ func mxSecretRows() []mxRow {
 		w.inputs["url"] = srv.URL
 	}
 	return []mxRow{
-		// A service echoing the ID token and its signature in a long
-		// message: both removed by value before the cut, in the annotation
-		// and in the summary (where escaping must not split what is left).
+		// An echoed ID token and signature in a long message: removed by
+		// value before the cut, in the annotation and the summary.
 		mxFail(mxRow{name: "secrets/echoed-id-token-before-cut", expected: "fail: message kept, ID token and parts removed", provider: "jfrog",
 			setup: func(w *mxWorld) {
 				server(w, func(rw http.ResponseWriter, r *http.Request) {
@@ -440,8 +425,7 @@ func mxSecretRows() []mxRow {
 			},
 			want:   []string{"403", "signature ***", "x_ x_"},
 			idReqs: mxN(1)}),
-		// A transport error quoting the answer (Go's `malformed HTTP
-		// response "<line>"`) with the ID token in it, also on the debug line.
+		// A transport error quoting an answer that holds the ID token.
 		mxFail(mxRow{name: "secrets/transport-error-echoes-id-token", expected: "fail: transport error, ID token removed", provider: "jfrog",
 			inputs: map[string]string{"retries": "1"},
 			setup: func(w *mxWorld) {
@@ -465,9 +449,8 @@ func mxSecretRows() []mxRow {
 			},
 			want:   []string{"redirects are refused"},
 			idReqs: mxN(1)}),
-		// A late failure (GITHUB_ENV unwritable after the exchange) while the
-		// revocation hangs: the step ends within its timeout, and its
-		// summary is the failure alone.
+		// GITHUB_ENV unwritable after the exchange, the revocation hangs:
+		// the step ends within its timeout, its summary the failure alone.
 		mxFail(mxRow{name: "secrets/late-failure-revoke-hangs-timeout-3s", expected: "fail within timeout 3s; failure summary only", provider: "crates-io",
 			inputs: map[string]string{"timeout": "3s"},
 			setup: func(w *mxWorld) {
@@ -561,11 +544,9 @@ func mxHangingDelete(w *mxWorld) string {
 	return srv.URL
 }
 
-// mxNoFragments checks that no piece of 16 characters of any secret (a
-// JWT's parts, a malformed token's runs between control characters
-// included) shows in the step's log, annotations or summary, also once the
-// summary's markdown escapes are undone: the runner masks by exact match,
-// so a split or cut secret is a leak.
+// mxNoFragments checks that no 16-character piece of any secret shows in
+// the step's log or summary (its markdown escapes undone too): the runner
+// masks by exact match, so a split or cut secret is a leak.
 func mxNoFragments(w *mxWorld) []string {
 	sum := w.res.Files["GITHUB_STEP_SUMMARY"]
 	return append(mxScanText(w, "log", w.res.Stdout+"\n"+w.res.Stderr),
@@ -598,9 +579,8 @@ func mxScanText(w *mxWorld, where, text string) []string {
 	return p
 }
 
-// mxImmutable makes dir immutable with chattr +i, which stops root too
-// (file modes do not: the tests run as root, like the action's container),
-// or, not as root, read-only. It is undone in t.Cleanup.
+// mxImmutable makes dir immutable (chattr +i, as file modes do not stop
+// root) or, not as root, read-only, until the test ends.
 func mxImmutable(w *mxWorld, dir string) {
 	w.t.Helper()
 	if os.Geteuid() != 0 {

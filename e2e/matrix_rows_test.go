@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
@@ -100,12 +101,8 @@ func mxRows() []mxRow {
 			want:   []string{"certificate"},
 			idReqs: mxN(1), svcReqs: mxN(0), maxTime: 5 * time.Second,
 			check: func(w *mxWorld) []string {
-				// The file's roots, then the system's (loaded lazily); a
-				// certificate error is not retried.
-				if n := w.tlsConns.Load(); n != 2 {
-					return []string{fmt.Sprintf("the untrusted server saw %d connections, want 2 (the file's roots, then the system's; no retry)", n)}
-				}
-				return nil
+				n := w.tlsConns.Load()
+				return mxWant(map[string]bool{fmt.Sprintf("2 connections to the untrusted server (the file's roots, then the system's, loaded lazily; no retry), got %d", n): n == 2})
 			}}),
 		mxFail(mxRow{name: "service/newline-token", expected: "fail: token refused, not shown", provider: "jfrog",
 			setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
@@ -122,19 +119,17 @@ func mxRows() []mxRow {
 			want:   []string{"too large"},
 			idReqs: mxN(1), svcReqs: mxN(1), maxTime: 10 * time.Second,
 			check: func(w *mxWorld) []string {
-				if kb := w.mem.hwm; kb == 0 || kb >= 50<<10 {
-					return []string{fmt.Sprintf("peak RSS %d KB (VmHWM; 0: not measured), want < 50 MB", kb)}
-				}
-				return nil
+				kb := w.mem.hwm
+				return mxWant(map[string]bool{fmt.Sprintf("peak RSS below 50 MB, got %d KB (VmHWM; 0: not measured)", kb): kb > 0 && kb < 50<<10})
 			}}),
 
-		// ---- inputs: a refused input fails before any request
-		// ---- redirects (each status: exchange's TestRedirectRefused)
+		// Each redirect status: exchange's TestRedirectRefused.
 		mxFail(mxRow{name: "service/redirect-307-other-host", expected: "fail: redirects refused; ID token not sent there", provider: "jfrog",
 			setup:  func(w *mxWorld) { w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultRedirect307)) },
 			want:   []string{"redirects are refused", "localhost"},
 			idReqs: mxN(1), svcReqs: mxN(1), check: mxNoneOf}),
 
+		// ---- inputs: a refused input fails before any request
 		mxNoNet(mxRow{name: "input/provider-missing", expected: "fail: provider is required", provider: "jfrog",
 			inputs: map[string]string{"provider": mxDrop}, want: []string{"input provider", "required"}}),
 		mxNoNet(mxRow{name: "input/jfrog-url-missing", expected: "fail: url is required", provider: "jfrog",
@@ -157,31 +152,20 @@ func mxRows() []mxRow {
 			inputs: map[string]string{"replace-crates-io": "true", "default-registry": "true", "credentials-file": "{temp}/ca-creds/credentials.toml"},
 			idReqs: mxN(1), svcReqs: mxN(2),
 			check: func(w *mxWorld) []string {
-				p := mxAWSSecretsMasked(w)
-				bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-				tok := w.res.Outputs["token"]
-				if !w.s.Store.Valid(tok) || w.res.Env["CARGO_REGISTRIES_CODEARTIFACT_TOKEN"] != tok || w.res.Env["CARGO_REGISTRY_DEFAULT"] != "codeartifact" {
-					bad("CARGO_REGISTRIES_CODEARTIFACT_TOKEN is not the raw CodeArtifact token, or CARGO_REGISTRY_DEFAULT not codeartifact")
-				}
-				if w.res.State["token"] != "" {
-					bad("the CodeArtifact token was saved as state (nothing revokes it)")
-				}
-				if got := w.res.Outputs["username"]; !strings.HasPrefix(got, "arn:aws:sts::"+fakes.DefaultAWSAccount+":assumed-role/") {
-					bad("username output %s", got)
-				}
-				if got := w.s.STS.SessionNames(); len(got) != 1 || got[0] != "cargo-oidc-"+w.job.Env()["GITHUB_RUN_ID"]+"-"+w.job.Env()["GITHUB_RUN_ATTEMPT"] {
-					bad("role session names %v", got)
-				}
+				tok, env := w.res.Outputs["token"], w.res.Env
+				session := "cargo-oidc-" + w.job.Env()["GITHUB_RUN_ID"] + "-" + w.job.Env()["GITHUB_RUN_ATTEMPT"]
 				cfg, _ := os.ReadFile(filepath.Join(w.job.Workspace(), ".cargo", "config.toml"))
-				for _, want := range []string{`replace-with = "codeartifact"`, "[registries.codeartifact]", `index = "` + w.s.CodeArtifactIndex + `"`} {
-					if !strings.Contains(string(cfg), want) {
-						bad("config file lacks %s:\n%s", want, cfg)
-					}
-				}
-				if creds, _ := os.ReadFile(w.credentials); !strings.Contains(string(creds), `token = "`+tok+`"`) {
-					bad("the credentials file does not hold the raw token")
-				}
-				return p
+				creds, _ := os.ReadFile(w.credentials)
+				return append(mxAWSSecretsMasked(w), mxWant(map[string]bool{
+					"CARGO_REGISTRIES_CODEARTIFACT_TOKEN the raw token":                             w.s.Store.Valid(tok) && env["CARGO_REGISTRIES_CODEARTIFACT_TOKEN"] == tok,
+					"CARGO_REGISTRY_DEFAULT codeartifact":                                           env["CARGO_REGISTRY_DEFAULT"] == "codeartifact",
+					"no token saved as state (nothing revokes it)":                                  w.res.State["token"] == "",
+					"username output an assumed role, got " + w.res.Outputs["username"]:             strings.HasPrefix(w.res.Outputs["username"], "arn:aws:sts::"+fakes.DefaultAWSAccount+":assumed-role/"),
+					fmt.Sprintf("role session names [%s], got %v", session, w.s.STS.SessionNames()): slices.Equal(w.s.STS.SessionNames(), []string{session}),
+					"config file merged, got:\n" + string(cfg): strings.Contains(string(cfg), `replace-with = "codeartifact"`) &&
+						strings.Contains(string(cfg), "[registries.codeartifact]") && strings.Contains(string(cfg), `index = "`+w.s.CodeArtifactIndex+`"`),
+					"the raw token in the credentials file": strings.Contains(string(creds), `token = "`+tok+`"`),
+				})...)
 			}},
 		{name: "codeartifact/503-then-ok", expected: "ok: the retry is signed afresh", provider: "codeartifact",
 			setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Status(503)) },
@@ -222,6 +206,19 @@ func mxAWSSecretsMasked(w *mxWorld) []string {
 	return p
 }
 
+// mxWant returns "want " and the description of every condition that does
+// not hold, sorted.
+func mxWant(conds map[string]bool) []string {
+	var p []string
+	for what, ok := range conds {
+		if !ok {
+			p = append(p, "want "+what)
+		}
+	}
+	slices.Sort(p)
+	return p
+}
+
 // mxForkEvent is a pull_request payload whose head is a fork.
 const mxForkEvent = `{"action": "opened", "number": 7,
 	"repository": {"full_name": "octo-org/octo-repo", "name": "octo-repo", "owner": {"login": "octo-org"}, "fork": false},
@@ -253,30 +250,26 @@ type mxMem struct{ hwm int64 }
 // watch samples the process's VmHWM until it exits (a
 // runner.HostRuntime.Watch); VmHWM starts afresh at exec.
 func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
-	stop, sampled := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
+	stop := make(chan struct{})
+	var sampling sync.WaitGroup
+	sampling.Go(func() {
 		for {
 			data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid))
-			for _, line := range strings.Split(string(data), "\n") {
+			if _, v, ok := strings.Cut(string(data), "VmHWM:"); ok {
 				var kb int64
-				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-					_, _ = fmt.Sscan(v, &kb)
-					m.hwm = max(m.hwm, kb)
-				}
+				_, _ = fmt.Sscan(v, &kb)
+				m.hwm = max(m.hwm, kb)
 			}
 			select {
 			case <-stop:
 				return
-			case <-tick.C:
+			case <-time.After(2 * time.Millisecond):
 			}
 		}
-	}()
+	})
 	return func(*os.ProcessState) {
 		close(stop)
-		<-sampled
+		sampling.Wait()
 	}
 }
 
@@ -464,17 +457,12 @@ func mxSecretRows() []mxRow {
 			want:    []string{"GITHUB_ENV"},
 			maxTime: 8 * time.Second,
 			check: func(w *mxWorld) []string {
-				var p []string
 				sum := w.res.Files["GITHUB_STEP_SUMMARY"]
-				for _, s := range []string{"registry ready", "Exported", "CARGO_REGISTRY_TOKEN"} {
-					if strings.Contains(sum, s) {
-						p = append(p, fmt.Sprintf("the summary of a failed step holds %q:\n%s", s, sum))
-					}
-				}
-				if !strings.Contains(sum, "GITHUB_ENV") || strings.Contains(w.res.Stdout, "Exported ") {
-					p = append(p, "the summary lacks the failure, or the log lists exported variables: "+sum)
-				}
-				return p
+				return mxWant(map[string]bool{
+					"the failure alone in the summary, got:\n" + sum: strings.Contains(sum, "GITHUB_ENV") && !strings.Contains(sum, "registry ready") &&
+						!strings.Contains(sum, "Exported") && !strings.Contains(sum, "CARGO_REGISTRY_TOKEN"),
+					"no exported variables listed in the log": !strings.Contains(w.res.Stdout, "Exported "),
+				})
 			}}),
 		// The post stage's revocation hangs: bounded by the timeout input.
 		{name: "secrets/post-revoke-hangs-timeout-2s", expected: "ok; post stage ends within timeout 2s, warns", provider: "crates-io",

@@ -52,15 +52,10 @@ var mxHintLines = []string{"iss: ", "aud: ", "sub: ", "repository: ", "ref: ", "
 func mxRows() []mxRow {
 	noIDToken := func(o *runner.Options) { o.IDTokenURL, o.IDTokenToken = "", "" }
 	rows := []mxRow{
-		// ---- the ID token endpoint
+		// ---- the ID token endpoint (a fork's pull request: exchange's
+		// TestGitHubIDTokensMissing)
 		mxNoNet(mxRow{name: "id-token/variables-missing", expected: "fail: names permissions: id-token: write", provider: "jfrog",
 			job: noIDToken, want: []string{"ACTIONS_ID_TOKEN_REQUEST_", "permissions: id-token: write"}, notWant: []string{"fork"}}),
-		mxNoNet(mxRow{name: "id-token/fork-pull-request", expected: "fail: forks get no ID token", provider: "jfrog",
-			job: func(o *runner.Options) {
-				noIDToken(o)
-				o.EventName, o.Ref, o.Event = "pull_request", "refs/pull/7/merge", []byte(mxForkEvent)
-			},
-			want: []string{"id-token: write", "fork", "forker/octo-repo", "octo-org/octo-repo"}}),
 		mxFail(mxRow{name: "id-token/always-503", expected: "fail in bounded time: endpoint and last status", provider: "jfrog",
 			inputs: map[string]string{"retries": "2"},
 			setup: func(w *mxWorld) {
@@ -218,14 +213,6 @@ func mxWant(conds map[string]bool) []string {
 	slices.Sort(p)
 	return p
 }
-
-// mxForkEvent is a pull_request payload whose head is a fork.
-const mxForkEvent = `{"action": "opened", "number": 7,
-	"repository": {"full_name": "octo-org/octo-repo", "name": "octo-repo", "owner": {"login": "octo-org"}, "fork": false},
-	"pull_request": {"number": 7,
-		"head": {"ref": "patch-1", "sha": "ffac537e6cbbf934b08745a378932722df287a53",
-			"repo": {"full_name": "forker/octo-repo", "name": "octo-repo", "owner": {"login": "forker"}, "fork": true}},
-		"base": {"ref": "main", "repo": {"full_name": "octo-org/octo-repo", "name": "octo-repo", "owner": {"login": "octo-org"}, "fork": false}}}}`
 
 // mxNoneOf checks that none of the ID tokens the issuer minted reached the
 // redirect target, and that the target got no request at all.

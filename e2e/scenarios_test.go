@@ -19,7 +19,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
-	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 // scnStepID is the id of the cargo-oidc step in every scenario's job.
@@ -446,7 +445,6 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	}
 	if p.name == "jfrog" && mode == "provider" {
 		provSlowRegistry(w, p.registryOf(s), stepExchanges)
-		provConcurrentFetch(w, credprovider.CacheDir(res.Env[p.providerVar()]))
 	}
 }
 
@@ -513,40 +511,6 @@ func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
 	}
 	if calls < 2 || calls >= authReqs || len(seen) < 2 {
 		t.Errorf("%d provider exchanges for %d authenticated requests and %d distinct tokens; want one per token life the job spans after the step's (at least 2: the step's cached token serves the first runs), fewer than the requests (Cargo's cache), and fresh tokens after expiry", calls, authReqs, len(seen))
-	}
-}
-
-// provConcurrentFetch: with the provider's cache (dir, under RUNNER_TEMP)
-// emptied and the exchange slow (a 503, retry after 1 s), two cargo fetch
-// at once (each its own CARGO_HOME, so Cargo's lock does not serialise
-// them) make one exchange: the other provider waits and reads the cache.
-func provConcurrentFetch(w *scnWorld, dir string) {
-	t, s, j := w.t, w.s, w.job
-	if dir == "" || !strings.HasPrefix(dir, j.Temp()) {
-		t.Fatalf("the credential provider setting names no cache folder under RUNNER_TEMP %s: %q", j.Temp(), dir)
-	}
-	entries, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(entries) != 1 {
-		t.Fatalf("cache folder %s holds %v (%v), want one token", dir, entries, err)
-	}
-	if err := os.Remove(entries[0]); err != nil {
-		t.Fatal(err)
-	}
-	before := s.Store.Exchanges("jfrog")
-	s.JFrog.Faults.Push(fakes.StatusRetryAfter(503, "1"))
-	homes := map[string]string{"H1": t.TempDir(), "H2": t.TempDir()}
-	script := `CARGO_HOME="$H1" cargo fetch & p1=$!; CARGO_HOME="$H2" cargo fetch & p2=$!; s=0; wait $p1 || s=1; wait $p2 || s=1; exit $s`
-	r, err := j.RunCmd(w.ctx, runner.Cmd{Name: "sh", Args: []string{"-c", script}, Env: homes})
-	if err != nil || r.Failed() {
-		t.Fatalf("two cargo fetch at once: %v\n%s", harness.Err(w.ctx, err), r.Combined())
-	}
-	for _, h := range homes {
-		if m, _ := filepath.Glob(filepath.Join(h, "registry", "cache", "*", fakes.DefaultCrate+"-*.crate")); len(m) != 1 {
-			t.Errorf("cargo fetch with CARGO_HOME %s downloaded %v", h, m)
-		}
-	}
-	if got := s.Store.Exchanges("jfrog") - before; s.JFrog.Faults.Served() != 1 || got != 1 {
-		t.Errorf("the slow answer was served %d times, %d exchanges for two concurrent cargo fetch; want 1 and 1", s.JFrog.Faults.Served(), got)
 	}
 }
 

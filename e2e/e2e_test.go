@@ -26,11 +26,10 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
 )
 
-// TestMain sweeps what a killed earlier run left and starts a harness
-// session (every temporary folder under one, cleaned up also on SIGINT or
-// SIGTERM), builds the action's binary once for every test of the package
-// (harness.Binary caches it) and removes it, and the image the container
-// tests built, when the tests are done.
+// TestMain sweeps what a killed earlier run left, starts a harness session
+// (its temporary folders cleaned up also on SIGINT or SIGTERM), builds the
+// action's binary once, and removes it and the container tests' image at
+// the end.
 func TestMain(m *testing.M) {
 	if harness.ListOnly() {
 		os.Exit(m.Run())
@@ -62,8 +61,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// loadAction loads the repository's action.yml once for every test of the
-// package.
+// loadAction loads the repository's action.yml once.
 var loadAction = sync.OnceValues(func() (*runner.Action, error) {
 	root, err := harness.RepoRoot()
 	if err != nil {
@@ -84,22 +82,23 @@ func repoAction(t testing.TB) *runner.Action {
 }
 
 // topLevel is everything the repository's top level may hold: the action,
-// its image, the command, its packages and tests, the composite action for
-// macOS and Windows runners (setup), the usual documents, the pages README.md
-// links (docs), and the .gitignore that keeps build outputs out.
+// its image, the command, its packages and tests, the composite action
+// (setup), the usual documents, the pages README.md links (docs), and the
+// .gitignore that keeps build outputs out.
 var topLevel = []string{
 	".ci", ".github", ".gitignore", "CHANGELOG.md", "Dockerfile", "LICENSE", "README.md", "SECURITY.md",
 	"action.yml", "cargoconf", "docs", "e2e", "examples", "exchange", "go.mod", "go.sum",
 	"internal", "main.go", "setup",
 }
 
-// TestTopLevelLayout keeps stray files out of the repository's top level
-// (a committed build output, a scratch file): git must track nothing there
-// but topLevel's entries.
-func TestTopLevelLayout(t *testing.T) {
+// TestLayout keeps stray files out of the top level (git tracks nothing
+// there but topLevel's entries) and build outputs out of git: `go build`'s
+// output at the top level, dist/ and .ci/gh-parser's node_modules are
+// ignored, a source file of the same name deeper down is not.
+func TestLayout(t *testing.T) {
 	t.Parallel()
-	git := harness.Tool(t, "git", "install git")
-	out, err := exec.Command(git, "-C", harness.Root(t), "ls-files").Output()
+	git, root := harness.Tool(t, "git", "install git"), harness.Root(t)
+	out, err := exec.Command(git, "-C", root, "ls-files").Output()
 	harness.Require(t, "a git checkout", err)
 	seen := map[string]bool{}
 	for _, f := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -109,22 +108,13 @@ func TestTopLevelLayout(t *testing.T) {
 		}
 		seen[top] = true
 	}
-}
-
-// TestLayoutGitignoreKeepsBuildOutputsOut: `go build -o cargo-oidc .` (or
-// cargo-oidc.exe) at the top level, the release binaries under dist/ and
-// .ci/gh-parser's node_modules are ignored, and a source file of the same
-// name deeper down is not.
-func TestLayoutGitignoreKeepsBuildOutputsOut(t *testing.T) {
-	t.Parallel()
-	git := harness.Tool(t, "git", "install git")
 	ignored := []string{"cargo-oidc", "cargo-oidc.exe", "dist/cargo-oidc-linux-amd64", "dist/SHA256SUMS", ".ci/gh-parser/node_modules/yaml/package.json"}
 	sources := []string{"main.go", "e2e/cmd/cargo-oidc/main.go", "internal/cargo-oidc", "README.md", "docs/jfrog.md"}
-	// --no-index: judge the paths by the ignore rules alone, tracked or
-	// not; git prints the ignored ones in order, and exits 1 when none is.
-	cmd := exec.Command(git, "-C", harness.Root(t), "check-ignore", "--no-index", "--stdin")
+	// --no-index: by the ignore rules alone, tracked or not; git prints the
+	// ignored paths in order, and exits 1 when none is.
+	cmd := exec.Command(git, "-C", root, "check-ignore", "--no-index", "--stdin")
 	cmd.Stdin = strings.NewReader(strings.Join(append(ignored, sources...), "\n"))
-	out, err := cmd.Output()
+	out, err = cmd.Output()
 	if ee := (*exec.ExitError)(nil); err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
 		t.Fatalf("git check-ignore: %v", err)
 	}

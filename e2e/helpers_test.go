@@ -1,9 +1,7 @@
 package e2e
 
-// The helpers every test file of the package shares: the providers as one
-// table (a new provider is a row here, and then a row in the tables that
-// run every provider), the secret scan every scenario runs over every log,
-// and small file helpers.
+// The helpers the package's test files share: the providers as one table,
+// the secret scan of every log, and small file helpers.
 
 import (
 	"fmt"
@@ -27,15 +25,11 @@ type provider struct {
 	envName string
 	raw     bool // Cargo gets the raw token, not "Bearer <token>"
 	inputs  func(*fakes.Stack) map[string]string
-	index   func(*fakes.Stack) string // "" for crates.io
-	// reg is the registry serving its index (nil: the stack's Registry).
-	reg func(*fakes.Stack) *fakes.Registry
-	// services are the fault queues (fakes.Stack.Faults) of its exchange, in
-	// the order the action calls them.
-	services []string
-	// wrongClaim is what the service answers an ID token whose repository
-	// claim is evilRepo.
-	wrongClaim string
+	index   func(*fakes.Stack) string          // "" for crates.io
+	reg     func(*fakes.Stack) *fakes.Registry // serves its index (nil: the stack's Registry)
+	// services are the fault queues (fakes.Stack.Faults) of its exchange.
+	services   []string
+	wrongClaim string // the answer to an ID token of evilRepo
 }
 
 // evilRepo is the repository claim no service's mapping accepts.
@@ -57,10 +51,8 @@ var providers = []provider{
 		wrongClaim: "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"},
 }
 
-// azure is Azure Artifacts through Microsoft Entra workload identity
-// federation as the tests drive it. It is not in providers: Entra matches
-// the ID token's sub, not its repository, so the wrong-repository rows do
-// not fit it; the tables that run every provider add it as a row.
+// azure is Azure Artifacts through Microsoft Entra. It is not in providers:
+// Entra matches the ID token's sub, not its repository.
 var azure = provider{name: "azure", registry: "azure", envName: "AZURE", inputs: (*fakes.Stack).AzureInputs,
 	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"},
 	reg: func(s *fakes.Stack) *fakes.Registry { return s.Azure.Registry.Registry }}
@@ -121,10 +113,9 @@ func (p provider) requests(t testing.TB, s *fakes.Stack) int {
 	return n
 }
 
-// azCheckRequests checks what Entra received: every request is the
-// client-credentials grant of the configured application in the configured
-// tenant, with an assertion, for Azure DevOps; and every token the feed saw
-// is one Entra issued.
+// azCheckRequests checks that every Entra request is the configured
+// application's client-credentials grant with an assertion for Azure
+// DevOps, and every token the feed saw is one Entra issued.
 func azCheckRequests(t testing.TB, s *fakes.Stack) {
 	t.Helper()
 	want := fakes.EntraRequest{Tenant: s.Azure.Entra.Tenant, ClientID: s.Azure.Entra.ClientID, GrantType: fakes.EntraGrantType,
@@ -167,8 +158,7 @@ func secretLeaks(where, text string, secrets []string) []string {
 	return leaks
 }
 
-// secretPrefix is the first characters of a secret, control characters
-// shown as ?, for a message.
+// secretPrefix is a secret's first characters (control characters as ?).
 func secretPrefix(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
@@ -191,10 +181,8 @@ func checkJobNoLeak(t testing.TB, job *runner.Job, s *fakes.Stack, extra ...stri
 	}
 }
 
-// cargoEnv is the environment of a job whose steps run the real cargo
-// against s, extra on top: the provider trusts the fakes' CA through
-// SSL_CERT_FILE, cargo through CARGO_HTTP_CAINFO; cargo neither colours nor
-// retries; crates.io, AWS and Entra are the fakes.
+// cargoEnv is the env of a job whose steps run the real cargo against s,
+// extra on top: both trust the fakes' CA; cargo neither colours nor retries.
 func cargoEnv(s *fakes.Stack, extra map[string]string) map[string]string {
 	env := map[string]string{"SSL_CERT_FILE": s.CAFile, "CARGO_HTTP_CAINFO": s.CAFile, "CARGO_TERM_COLOR": "never",
 		"CARGO_NET_RETRY": "0", "CARGO_HTTP_TIMEOUT": "20", fakes.CratesIOURLEnv: s.CratesIOIndex}

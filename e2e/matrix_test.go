@@ -1,10 +1,9 @@
 package e2e
 
-// The fault matrix: every way the ID token endpoint, the token
-// services, the inputs and the user's files can go wrong, each run against
-// the built binary through the runner emulation, normally and with
-// RUNNER_DEBUG=1, with every output scanned for the secrets the fakes issued.
-// With -v each run logs what it expected and what it got.
+// The fault matrix: every way the ID token endpoint, the token services,
+// the inputs and the user's files can go wrong, run against the built binary
+// through the runner emulation, normally and with RUNNER_DEBUG=1, every
+// output scanned for the fakes' secrets. -v logs what each run expected and got.
 
 import (
 	"crypto/sha256"
@@ -33,59 +32,46 @@ const mxStepID = "registry"
 // mxRow is one scenario of the matrix: how to set it up and what the action
 // must do.
 type mxRow struct {
-	name     string
-	expected string // what the action must do, for the log
-	provider string // a name of providers: the base inputs and the exchange counted
-	// inputs override the base inputs ("{temp}" is the runner's temp
-	// folder; mxDrop removes one); "timeout" defaults to 20s so that no row
-	// can run long.
+	name, expected string // expected: what the action must do, for the log
+	provider       string // its base inputs and the exchange counted
+	// inputs override the base inputs ("{temp}": the runner's temp folder;
+	// mxDrop removes one); "timeout" is 20s unless set.
 	inputs map[string]string
 	stack  fakes.Options
-	// job adjusts the emulated job (clearing IDTokenURL runs it without
-	// `permissions: id-token: write`).
-	job func(o *runner.Options)
-	// setup pushes faults and prepares files before the step runs.
-	setup func(w *mxWorld)
-	exit  int
-	// want are pieces the ::error annotation must hold (case-insensitive);
-	// notWant pieces it must not.
+	job    func(o *runner.Options)   // adjusts the emulated job
+	setup  func(w *mxWorld)          // pushes faults, prepares files
+	check  func(w *mxWorld) []string // the row's own assertions: the problems
+	exit   int
+	// want and notWant are pieces the ::error annotation must and must not
+	// hold (case-insensitive).
 	want, notWant []string
-	// idReqs and svcReqs, when set, are the exact number of requests the
-	// ID token endpoint and the row's token service must have received.
-	idReqs, svcReqs *int
-	// minTime and maxTime bound the step's wall time (0: unbounded).
-	minTime, maxTime time.Duration
-	// check adds row-specific assertions; it returns the problems found.
-	check func(w *mxWorld) []string
+	// idReqs and svcReqs, when set, are the exact request counts of the ID
+	// token endpoint and the row's token service.
+	idReqs, svcReqs  *int
+	minTime, maxTime time.Duration // bounds of the step's wall time (0: none)
 }
 
 // mxWorld is one run of one row.
 type mxWorld struct {
-	t      *testing.T
-	row    *mxRow
-	s      *fakes.Stack
-	job    *runner.Job
-	inputs map[string]string
-	res    *runner.StepResult
-	// override replaces variables the runner sets (runner.Step.Override),
-	// and mem, when setup sets it, measures the action's peak memory.
-	override map[string]string
-	mem      *mxMem
-	// credentials is the host path of the credentials file the step was
-	// asked to write ("" when none): the one file a token may be in;
-	// credExisted whether it existed before the step.
+	t        *testing.T
+	row      *mxRow
+	s        *fakes.Stack
+	job      *runner.Job
+	inputs   map[string]string
+	res      *runner.StepResult
+	override map[string]string // runner.Step.Override
+	mem      *mxMem            // when set, measures the action's peak memory
+	// credentials is the host path of the credentials file asked for ("":
+	// none), the one file a token may be in; credExisted: before the step.
 	credentials string
 	credExisted bool
-	// tlsConns counts connections to a row's untrusted TLS server.
-	tlsConns atomic.Int32
-	// before is the workspace's fingerprint before the step.
-	before map[string]string
-	// errors are the ::error annotations (title and message).
-	errors []string
+	tlsConns    atomic.Int32      // connections to a row's untrusted server
+	before      map[string]string // the workspace's fingerprint
+	errors      []string          // the ::error annotations (title and message)
 }
 
-// TestMatrix runs the fault matrix. Each row runs twice (normally and with
-// RUNNER_DEBUG=1), each run with its own fake services and job.
+// TestMatrix runs the fault matrix, each row normally and with
+// RUNNER_DEBUG=1, each run with its own fake services and job.
 func TestMatrix(t *testing.T) {
 	t.Parallel()
 	bin, action := provBinary(t), repoAction(t)
@@ -269,10 +255,9 @@ func (w *mxWorld) mxSecrets() map[string][]string {
 }
 
 // scan looks for every secret everywhere the step could have put it and
-// returns one line per leak.
+// returns one line per leak: in the log and the summary not even a piece.
 func (w *mxWorld) scan() []string {
-	secrets := w.mxSecrets()
-	var leaks []string
+	secrets, leaks := w.mxSecrets(), mxNoFragments(w)
 	look := func(where, text string) {
 		for s, needles := range secrets {
 			if slices.ContainsFunc(needles, func(n string) bool { return strings.Contains(text, n) }) {
@@ -280,8 +265,6 @@ func (w *mxWorld) scan() []string {
 			}
 		}
 	}
-	// The log and the summary: not even a piece of a secret.
-	leaks = append(leaks, mxNoFragments(w)...)
 	for _, file := range []string{"GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_PATH"} {
 		raw := w.res.Files[file]
 		entries, err := runner.ParseFileCommand(file, []byte(raw))
@@ -291,15 +274,14 @@ func (w *mxWorld) scan() []string {
 		}
 		for _, e := range entries {
 			// The one place a token may be: its variable or output.
-			allowed := file == "GITHUB_ENV" && strings.HasPrefix(e.Name, "CARGO_") && strings.HasSuffix(e.Name, "_TOKEN") ||
-				file != "GITHUB_ENV" && e.Name == "token"
-			if !allowed {
+			tokenVar := strings.HasPrefix(e.Name, "CARGO_") && strings.HasSuffix(e.Name, "_TOKEN")
+			if file == "GITHUB_ENV" && !tokenVar || file != "GITHUB_ENV" && e.Name != "token" {
 				look(file+" entry "+e.Name, e.Name+"="+e.Value)
 			}
 		}
 	}
-	// Every file of the job: workspace, runner temp (the action's HOME),
-	// the later steps' HOME. The file-command files were checked above.
+	// Every other file of the job: workspace, runner temp (the action's
+	// HOME), the later steps' HOME.
 	fcDir := filepath.Join(w.job.Temp(), "_runner_file_commands")
 	_ = filepath.WalkDir(w.job.Root(), func(path string, d fs.DirEntry, err error) error {
 		if path == fcDir {
@@ -313,9 +295,9 @@ func (w *mxWorld) scan() []string {
 			return nil
 		}
 		rel, _ := filepath.Rel(w.job.Root(), path)
-		// The provider's token cache (.cargo-oidc/cache-<random>/ under
-		// the action's HOME) holds the access token by design: private
-		// to the job's user, never the ID token.
+		// The provider's token cache (.cargo-oidc/cache-*/ under the
+		// action's HOME) holds the access token by design, mode 0600, never
+		// the ID token.
 		if dir := filepath.Dir(path); strings.HasPrefix(filepath.Base(dir), "cache-") && filepath.Base(filepath.Dir(dir)) == ".cargo-oidc" {
 			if fi, err := d.Info(); err != nil || fi.Mode().Perm() != 0o600 {
 				leaks = append(leaks, fmt.Sprintf("LEAK: file %s of the token cache is not mode 0600", rel))
@@ -333,8 +315,8 @@ func (w *mxWorld) scan() []string {
 	return leaks
 }
 
-// mxFingerprint maps every path under dir to its type, mode and content
-// hash; symlinks to their target.
+// mxFingerprint maps every path under dir to its mode and content hash,
+// or link target.
 func mxFingerprint(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
@@ -343,16 +325,14 @@ func mxFingerprint(t *testing.T, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		fi, err := os.Lstat(path)
+		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
 		m[rel] = fi.Mode().String()
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(path)
+		if target, err := os.Readlink(path); err == nil {
 			m[rel] += " -> " + target
-		case fi.Mode().IsRegular():
+		} else if fi.Mode().IsRegular() {
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return err

@@ -1,8 +1,7 @@
 package e2e
 
-// The jobs with the real cargo: the scenarios (every provider's fetch,
-// crates.io's publish, the files the action writes), on the host and in the
-// image built from the Dockerfile, and TestProvider's long jobs through the
+// The jobs with the real cargo: the scenarios on the host and in the image
+// built from the Dockerfile, and TestProvider's long jobs through the
 // credential provider.
 
 import (
@@ -20,7 +19,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
-	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 )
 
 // scnStepID is the id of the cargo-oidc step in every scenario's job.
@@ -30,24 +28,23 @@ const scnStepID = "cargo-oidc"
 // is not root while the action's container runs as root.
 const scnOwner = 1000
 
-// TestScenarioHost runs every scenario with the built binary run as the
-// runner would run it outside a container.
+// TestScenarioHost runs every scenario with the built binary on the host.
 func TestScenarioHost(t *testing.T) {
 	t.Parallel()
 	scnRunAll(t, runner.Host(provBinary(t)))
 }
 
-// TestScenarioContainer runs every scenario with the image built from the
-// repository's Dockerfile, run with the runner's `docker run` flags.
+// TestScenarioContainer runs every scenario in the image built from the
+// Dockerfile, run with the runner's `docker run` flags.
 func TestScenarioContainer(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
 	scnRunAll(t, runner.Container(img.engine, scnImageTag))
 }
 
-// scnRunAll runs the scenarios in parallel, each a job with its own fake
-// services: for every provider with a registry index a fetch, crates.io's
-// publish, a refused ID token, and the files the action writes.
+// scnRunAll runs the scenarios in parallel, each a job with its own fakes:
+// a fetch per provider with an index, crates.io's publish, a refused ID
+// token, and the files the action writes.
 func scnRunAll(t *testing.T, rt runner.Runtime) {
 	scenarios := map[string]func(w *scnWorld){
 		"publish-then-revoke/crates-io":               scnPublishRevoke,
@@ -74,8 +71,8 @@ func scnCargo(t *testing.T) string {
 	return harness.Tool(t, "cargo", "install Rust (rustup) to run the scenarios")
 }
 
-// scnWorld is one job: fake services, an emulated runner job, the way the
-// action runs, and the real cargo for its later steps.
+// scnWorld is one job: fakes, an emulated job, the way the action runs,
+// and the real cargo for its later steps.
 type scnWorld struct {
 	t      *testing.T
 	ctx    context.Context
@@ -84,15 +81,13 @@ type scnWorld struct {
 	action *runner.Action
 	s      *fakes.Stack
 	job    *runner.Job
-	// caFile is a copy of the test CA under RUNNER_TEMP, so the path the
-	// action gets in SSL_CERT_FILE exists in the container too (the runner
-	// rewrites it to /github/runner_temp/...).
+	// caFile is the test CA under RUNNER_TEMP, so that SSL_CERT_FILE's path
+	// exists in the container too (rewritten to /github/runner_temp/...).
 	caFile string
 }
 
 // scnNewWorld starts a job against s with the job-wide env, bounded in
-// time; when the test ends, every step's output is scanned for every
-// secret s issued.
+// time; at the end every step's output is scanned for s's secrets.
 func scnNewWorld(t *testing.T, rt runner.Runtime, s *fakes.Stack, env map[string]string) *scnWorld {
 	t.Helper()
 	cargo := scnCargo(t)
@@ -104,10 +99,8 @@ func scnNewWorld(t *testing.T, rt runner.Runtime, s *fakes.Stack, env map[string
 	return &scnWorld{t: t, ctx: ctx, rt: rt, cargo: cargo, action: repoAction(t), s: s, job: job, caFile: caFile}
 }
 
-// runAction runs the main stage of the cargo-oidc step for p, with extra
-// inputs. The test CA reaches the action through the step's SSL_CERT_FILE
-// only, never later steps; the AWS and Entra endpoints through the step's
-// env, as a workflow would set them.
+// runAction runs the main stage for p with extra inputs; the test CA and
+// the AWS and Entra endpoints are the step's env only, not later steps'.
 func (w *scnWorld) runAction(p provider, extra map[string]string) *runner.StepResult {
 	w.t.Helper()
 	in := p.inputs(w.s)
@@ -139,9 +132,8 @@ func (w *scnWorld) mustSucceed(p provider, extra map[string]string) *runner.Step
 	return res
 }
 
-// runPost runs the post stage of the cargo-oidc step and fails the test
-// unless it succeeded without a warning (post failures are warnings, never
-// a failed job).
+// runPost runs the post stage and fails the test unless it succeeded
+// without a warning (post failures are warnings, never a failed job).
 func (w *scnWorld) runPost() *runner.StepResult {
 	w.t.Helper()
 	res, err := w.job.RunPost(w.ctx, scnStepID)
@@ -159,9 +151,8 @@ func (w *scnWorld) runPost() *runner.StepResult {
 	return res
 }
 
-// cargoStep runs the real cargo as a later step: the job's environment
-// (with what the action put in GITHUB_ENV) plus only CARGO_HTTP_CAINFO and
-// extra.
+// cargoStep runs the real cargo as a later step: the job's env (with the
+// action's GITHUB_ENV) plus only CARGO_HTTP_CAINFO and extra.
 func (w *scnWorld) cargoStep(extra map[string]string, args ...string) *runner.StepResult {
 	w.t.Helper()
 	env := map[string]string{"CARGO_HTTP_CAINFO": w.s.CAFile}
@@ -192,10 +183,9 @@ func (w *scnWorld) checkRegistrySaw(reg *fakes.Registry, tok string) {
 	}
 }
 
-// scnFetch: the step succeeds for p, exports exactly the index, the token
-// and cargo:token, and a later `cargo fetch` of a project depending on a
-// crate in the registry succeeds with only what the action exported; the
-// post stage revokes nothing.
+// scnFetch: the step exports exactly p's index, token and cargo:token,
+// with which a later `cargo fetch` from the registry succeeds; the post
+// stage revokes nothing.
 func scnFetch(w *scnWorld, p provider) {
 	t := w.t
 	res := w.mustSucceed(p, nil)
@@ -221,10 +211,9 @@ func scnFetch(w *scnWorld, p provider) {
 	}
 }
 
-// scnPublishRevoke: crates.io trusted publishing. `cargo publish` succeeds
-// with only CARGO_REGISTRY_TOKEN from the action (plus the test-only
-// crates.io URL override), the registry saw that token, and after the post
-// stage the token is revoked: a later publish with it fails with a 403.
+// scnPublishRevoke: `cargo publish` succeeds with the action's
+// CARGO_REGISTRY_TOKEN alone (plus the fake crates.io's URL), and after the
+// post stage's revocation a later publish fails with a 403.
 func scnPublishRevoke(w *scnWorld) {
 	t := w.t
 	res := w.mustSucceed(providerNamed(t, "crates-io"), nil)
@@ -259,21 +248,16 @@ func scnPublishRevoke(w *scnWorld) {
 	}
 }
 
-// scnWrongClaim: JFrog's mapping refuses the ID token's repository claim.
-// The step fails with one ::error annotation carrying the service's own
-// message and the claim, exports nothing, and the post stage revokes
-// nothing (each provider's refusal: the matrix's *-wrong-repository rows).
+// scnWrongClaim: JFrog refuses the ID token's repository claim. The step
+// fails with one ::error annotation holding the service's message and the
+// claim, exports nothing; the post stage revokes nothing (each provider:
+// the matrix's *-wrong-repository rows).
 func scnWrongClaim(w *scnWorld) {
 	t, p := w.t, providerNamed(w.t, "jfrog")
 	w.s.Issuer.Override(map[string]any{"repository": evilRepo})
 	res := w.runAction(p, nil)
-	var errs []string
-	for _, c := range res.Commands {
-		if c.Name == "error" {
-			errs = append(errs, c.Data)
-		}
-	}
-	if !res.Failed() || len(errs) != 1 || !strings.Contains(errs[0], p.wrongClaim) || !strings.Contains(errs[0], "repository: "+evilRepo) {
+	errs := slices.DeleteFunc(slices.Clone(res.Commands), func(c runner.Command) bool { return c.Name != "error" })
+	if !res.Failed() || len(errs) != 1 || !strings.Contains(errs[0].Data, p.wrongClaim) || !strings.Contains(errs[0].Data, "repository: "+evilRepo) {
 		t.Fatalf("the step did not fail with one ::error annotation naming the refusal and the claim (exit %d):\n%s", res.ExitCode, res.Combined())
 	}
 	if len(res.EnvEntries) != 0 || res.Outputs["token"] != "" || w.s.Store.Exchanges("") != 0 {
@@ -289,46 +273,28 @@ func scnWrongClaim(w *scnWorld) {
 // keep as it is.
 const scnUserConfig = "# Team settings: keep this comment, and the blank line below.\n\n[net]\nretry = 2 # an inline comment\n\n[term]\nverbose = false\n"
 
-// chown gives the workspace (and paths) to scnOwner.
-func (w *scnWorld) chown(paths ...string) {
-	w.t.Helper()
-	for _, p := range append([]string{w.job.Workspace()}, paths...) {
-		if err := os.Chown(p, scnOwner, scnOwner); err != nil {
-			w.t.Fatalf("chown %s: %v", p, err)
-		}
-	}
-}
-
-// checkOwned fails for every path not owned by the workspace's owner.
-func (w *scnWorld) checkOwned(paths ...string) {
-	w.t.Helper()
-	for _, p := range paths {
-		if uid, gid := ownerOf(w.t, p); uid != scnOwner || gid != scnOwner {
-			w.t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d (later steps run as that user)", p, uid, gid, scnOwner, scnOwner)
-		}
-	}
-}
-
 // scnFiles: replace-crates-io and credentials-file for JFrog. The action
-// merges the workspace's .cargo/config.toml (keeping a user's file as it is
-// when there is one) without the token, and writes the credentials file
-// under runner.temp (in a folder of its own with the user's config) with
-// mode 0600 holding the token; the outputs are the host paths, and what it
-// created is owned by the workspace's owner, who runs the later steps.
-// `cargo fetch` of a plain crates.io dependency resolves through the local
-// registry; the post stage removes the credentials file (not runner.temp)
-// and leaves the config as it is.
+// merges .cargo/config.toml (a user's file kept as it is) without the token,
+// writes the credentials file (0600) under runner.temp, in a folder of its
+// own when the user has a config, outputs the host paths, and gives what it
+// created to the workspace's owner, who runs the later steps. `cargo fetch`
+// of a crates.io dependency resolves through the registry; the post stage
+// removes the credentials file (not runner.temp) and leaves the config.
 func scnFiles(w *scnWorld, existing bool) {
 	t := w.t
 	cfgPath := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
 	credPath := filepath.Join(w.job.Temp(), "credentials.toml") // ${{ runner.temp }}
-	owned := []string{cfgPath, filepath.Dir(cfgPath), credPath}
-	w.chown()
+	owned, chown := []string{cfgPath, filepath.Dir(cfgPath), credPath}, []string{w.job.Workspace()}
 	if existing {
 		writeFile(t, cfgPath, scnUserConfig, 0o644)
-		w.chown(owned[1], owned[0])
+		chown = append(chown, filepath.Dir(cfgPath), cfgPath)
 		credPath = filepath.Join(w.job.Temp(), "cargo-oidc", "credentials.toml")
 		owned = []string{cfgPath, credPath, filepath.Dir(credPath)}
+	}
+	for _, p := range chown {
+		if err := os.Chown(p, scnOwner, scnOwner); err != nil {
+			t.Fatal(err)
+		}
 	}
 	writeFiles(t, w.job.Workspace(), project("scn-replaced", "0.1.0", dependsOn("")))
 	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"replace-crates-io": "true", "credentials-file": credPath})
@@ -349,7 +315,11 @@ func scnFiles(w *scnWorld, existing bool) {
 	if data := readFile(t, credPath); !strings.Contains(data, "[registries.artifactory]") || !strings.Contains(data, `token = "Bearer `+tok+`"`) {
 		t.Errorf("credentials file does not hold the registry's token (%d bytes)", len(data))
 	}
-	w.checkOwned(owned...)
+	for _, p := range owned {
+		if uid, gid := ownerOf(t, p); uid != scnOwner || gid != scnOwner {
+			t.Errorf("%s is owned by %d:%d, want the workspace's owner %d:%d (later steps run as that user)", p, uid, gid, scnOwner, scnOwner)
+		}
+	}
 	w.mustCargo("Downloaded "+fakes.DefaultCrate+" v"+fakes.DefaultCrateVersion+" (registry `artifactory`)", nil, "fetch")
 	w.checkRegistrySaw(w.s.Registry, tok)
 	post := w.runPost()
@@ -374,26 +344,21 @@ func scnWantOutputs(t *testing.T, res *runner.StepResult, want map[string]string
 	}
 }
 
-// provTTL is the life of every token the services issue in TestProvider:
-// shorter than the cargo work of a job, and long enough that its fifth (the
-// provider renews that long before expiry: 2 s) covers a request's way from
-// cargo to the registry on a loaded machine (1 s did not, at load 15-24).
+// provTTL is the life of TestProvider's tokens: shorter than a job's cargo
+// work, and its fifth (the provider renews 2 s before expiry) covers a
+// request's way to the registry on a loaded machine (1 s did not, at load 15-24).
 const provTTL = 10 * time.Second
 
 // provChain is the chain of crates TestProvider's fetches depend on
-// (prov-a -> prov-b -> ... -> e2e-dep), so that one cargo run makes many
-// authenticated requests: each index file is fetched after its parent's.
+// (prov-a -> ... -> e2e-dep): each index file is fetched after its parent's.
 var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e", "prov-f", "prov-g", "prov-h"}
 
-// TestProvider runs a long job for every provider (Azure too, its feed a
-// host of its own, its Entra at AZURE_AUTHORITY_HOST) with tokens that live
-// provTTL: the action step in credential-mode provider, then cargo
-// (generate-lockfile and fetch, or for crates.io a publish), a wait past
-// the token's life, and cargo again with nothing cached, which works
-// through the credential provider. The step's token seeds the provider's
-// cache, so the cargo runs before its expiry exchange nothing. The control,
-// jfrog/token: the same job with the exported token fails with the
-// registry's refusal (the registry does refuse an expired token).
+// TestProvider runs a long job per provider with tokens that live provTTL:
+// the step in credential-mode provider, cargo (generate-lockfile and fetch,
+// or a publish), a wait past the token's life, and cargo again with nothing
+// cached, through the credential provider. The step's token seeds the
+// provider's cache. The control, jfrog/token: the same job with the
+// exported token fails with the registry's refusal.
 func TestProvider(t *testing.T) {
 	t.Parallel()
 	for _, p := range append(slices.Clip(providers), azure) {
@@ -408,8 +373,8 @@ func TestProvider(t *testing.T) {
 	})
 }
 
-// provStack starts the fakes with tokens that live provTTL and the provChain
-// crates in the registry and the Azure feed.
+// provStack starts the fakes with tokens that live provTTL and provChain
+// in the registry and the Azure feed.
 func provStack(t testing.TB) *fakes.Stack {
 	t.Helper()
 	s := fakes.StartT(t, fakes.Options{TokenTTL: provTTL})
@@ -425,9 +390,7 @@ func provStack(t testing.TB) *fakes.Stack {
 	return s
 }
 
-// provLongJob is one row of TestProvider. Its job's later steps trust the
-// fakes' CA: the provider through SSL_CERT_FILE, cargo through
-// CARGO_HTTP_CAINFO.
+// provLongJob is one job of TestProvider.
 func provLongJob(t *testing.T, p provider, mode string) {
 	s := provStack(t)
 	w := scnNewWorld(t, runner.Host(provBinary(t)), s, cargoEnv(s, nil))
@@ -482,13 +445,11 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	}
 	if p.name == "jfrog" && mode == "provider" {
 		provSlowRegistry(w, p.registryOf(s), stepExchanges)
-		provConcurrentFetch(w, credprovider.CacheDir(res.Env[p.providerVar()]))
 	}
 }
 
-// provCheckStep checks what the action step left: in provider mode no
-// token in GITHUB_ENV or the outputs, and the credential provider variable
-// naming the installed binary; in token mode the token output and variable.
+// provCheckStep checks the step: in provider mode no token exported and
+// the provider variable naming the installed binary; in token mode the token.
 func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string) {
 	t := w.t
 	t.Helper()
@@ -506,7 +467,6 @@ func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string)
 			t.Errorf("GITHUB_ENV sets %s in credential-mode provider", k)
 		}
 	}
-	// Unset or empty: both read as "" in ${{ steps.<id>.outputs.token }}.
 	if tok := res.Outputs["token"]; tok != "" {
 		t.Errorf("output token holds %d characters, want it empty in credential-mode provider", len(tok))
 	}
@@ -516,14 +476,11 @@ func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string)
 	}
 }
 
-// provSlowRegistry: one cargo run longer than a token's life, on a slow
-// registry (each answer waits 1.25 s; the token is checked when a request
-// arrives, so the wait does not eat the provider's renewal margin, a fifth
-// of the 10 s life) and an index chain of 9 files fetched one after the
-// other, gets a
-// fresh token from the provider when the first expires; over the whole job
-// the provider asks once per cargo run, not per request, and the registry
-// refuses no token the provider gave.
+// provSlowRegistry: a cargo run longer than a token's life (9 index files
+// one after the other, each 1.25 s late; the token is checked on
+// arrival, so the delay does not eat the renewal margin) gets a fresh token
+// when the first expires; the provider exchanges once per token life, not
+// per request, and the registry refuses no token the provider gave.
 func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
 	t, s, j := w.t, w.s, w.job
 	before := s.Store.Exchanges("")
@@ -539,8 +496,6 @@ func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
 	if r.Duration < provTTL {
 		t.Errorf("the slow cargo fetch took %s, not longer than a token's life (%s): the scenario proves nothing", r.Duration, provTTL)
 	} else if got := s.Store.Exchanges("") - before; got < 1 {
-		// The run may start with the previous run's token from the
-		// provider's cache; it needs a fresh one once that one expires.
 		t.Errorf("a cargo run of %s made the provider exchange %d times, want a fresh token once the first expired", r.Duration.Round(time.Millisecond), got)
 	}
 	calls := s.Store.Exchanges("") - stepExchanges
@@ -559,45 +514,8 @@ func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
 	}
 }
 
-// provConcurrentFetch: with the provider's cache folder (dir, under
-// RUNNER_TEMP) emptied, two cargo fetch processes at once (each with a
-// CARGO_HOME of its own, so Cargo's own package lock does not serialise
-// them) while the exchange is slow (JFrog answers 503, retry after 1 s,
-// first) make one exchange: the other provider waits for the lock and
-// reads the cache.
-func provConcurrentFetch(w *scnWorld, dir string) {
-	t, s, j := w.t, w.s, w.job
-	if dir == "" || !strings.HasPrefix(dir, j.Temp()) {
-		t.Fatalf("the credential provider setting names no cache folder under RUNNER_TEMP %s: %q", j.Temp(), dir)
-	}
-	entries, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(entries) != 1 {
-		t.Fatalf("cache folder %s holds %v (%v), want one token", dir, entries, err)
-	}
-	if err := os.Remove(entries[0]); err != nil {
-		t.Fatal(err)
-	}
-	before := s.Store.Exchanges("jfrog")
-	s.JFrog.Faults.Push(fakes.StatusRetryAfter(503, "1"))
-	homes := map[string]string{"H1": t.TempDir(), "H2": t.TempDir()}
-	script := `CARGO_HOME="$H1" cargo fetch & p1=$!; CARGO_HOME="$H2" cargo fetch & p2=$!; s=0; wait $p1 || s=1; wait $p2 || s=1; exit $s`
-	r, err := j.RunCmd(w.ctx, runner.Cmd{Name: "sh", Args: []string{"-c", script}, Env: homes})
-	if err != nil || r.Failed() {
-		t.Fatalf("two cargo fetch at once: %v\n%s", harness.Err(w.ctx, err), r.Combined())
-	}
-	for _, h := range homes {
-		if m, _ := filepath.Glob(filepath.Join(h, "registry", "cache", "*", fakes.DefaultCrate+"-*.crate")); len(m) != 1 {
-			t.Errorf("cargo fetch with CARGO_HOME %s downloaded %v", h, m)
-		}
-	}
-	if got := s.Store.Exchanges("jfrog") - before; s.JFrog.Faults.Served() != 1 || got != 1 {
-		t.Errorf("the slow answer was served %d times, %d exchanges for two concurrent cargo fetch; want 1 and 1", s.JFrog.Faults.Served(), got)
-	}
-}
-
-// cacheAge makes every token in the job's provider token caches look
-// expired, as after crates.io's 30 minutes: the fakes' tokens die sooner,
-// and crates.io's answer does not say when.
+// cacheAge makes every token in the job's provider caches look expired,
+// as after crates.io's 30 minutes (its answer does not say when).
 func cacheAge(t *testing.T, j *runner.Job) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(j.GitHubHome(), ".cargo-oidc", "cache-*", "*.json"))

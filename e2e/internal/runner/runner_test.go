@@ -160,7 +160,7 @@ func FuzzParseAction(f *testing.F) {
 	f.Add([]byte(fakeActionYAML))
 	f.Add([]byte("inputs:\n  a:\n    required: True\n    default: ${{ github.x }}\noutputs:\n  o:\nruns:\n  using: composite\n  steps:\n    - if: a(')\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if a, err := parseAction(data); err == nil {
+		if a, err := ParseAction(data); err == nil {
 			_ = a.Validate()
 		}
 	})

@@ -128,9 +128,12 @@ func cmpBusyboxPATH(t *testing.T) string {
 // credentials file. No secret is ever on a command line or printed.
 func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ name, shell, mirror string }{
-		{"bash", "bash", "https"}, {"dash", "dash", "https"}, {"busybox", "busybox", "https"},
-		{"busybox-only/http", "", "http"}, {"busybox-only/file", "", "file"},
+	for _, tt := range []struct {
+		name, shell, mirror string
+		downloads           int32 // a file:// mirror is copied, not downloaded
+	}{
+		{"bash", "bash", "https", 1}, {"dash", "dash", "https", 1}, {"busybox", "busybox", "https", 1},
+		{"busybox-only/http", "", "http", 1}, {"busybox-only/file", "", "file", 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -159,12 +162,8 @@ func TestCompositeTwoSteps(t *testing.T) {
 				!strings.HasPrefix(tok, "cio_tp_") || !w.s.Store.Valid(tok) || !strings.Contains(readFile(t, creds), tok) {
 				t.Fatalf("a setup step failed or gave no valid token (the credentials file must hold crates.io's)")
 			}
-			want := int32(1)
-			if tt.mirror == "file" {
-				want = 0 // copied, not downloaded
-			}
-			if w.rel.downloads.Load() != want {
-				t.Errorf("%d downloads from the mirror for two setup steps, want %d", w.rel.downloads.Load(), want)
+			if w.rel.downloads.Load() != tt.downloads {
+				t.Errorf("%d downloads from the mirror for two setup steps, want %d", w.rel.downloads.Load(), tt.downloads)
 			}
 			post := w.runPost().Combined()
 			if w.s.Store.Valid(tok) || w.s.Store.Revocations() != 1 || !strings.Contains(post, "Revoked the crates.io token.") {
@@ -212,15 +211,12 @@ func TestCompositeDownloadBounds(t *testing.T) {
 		for _, kind := range []string{"too big with length", "too big chunked", "redirect to http"} {
 			t.Run(tool+"/"+kind, func(t *testing.T) {
 				t.Parallel()
-				env := map[string]string{}
+				w := cmpNewWorld(t, nil)
 				switch tool {
 				case "busybox-wget":
-					env["PATH"] = cmpBusyboxPATH(t)
+					w.job.SetEnv("PATH", cmpBusyboxPATH(t))
 				case "gnu-wget":
-					env["PATH"] = cmpGNUWgetPATH(t)
-				}
-				w := cmpNewWorld(t, env)
-				if tool == "gnu-wget" {
+					w.job.SetEnv("PATH", cmpGNUWgetPATH(t))
 					w.job.SetEnv("WGETRC", writeFile(t, filepath.Join(t.TempDir(), "wgetrc"), "ca_certificate = "+w.s.CAFile+"\n", 0o644))
 				}
 				var plainHits atomic.Int64

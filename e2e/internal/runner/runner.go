@@ -496,11 +496,9 @@ func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner: step %q: %w", spec.ID, err)
 	}
-	env := map[string]string{}
-	maps.Copy(env, spec.Env)
-	env["GITHUB_ACTION"] = "__run_" + spec.ID
 	res := &StepResult{ID: spec.ID, Args: spec.Args}
-	err = j.step(res, fmt.Sprintf("step %q: %s", spec.ID, spec.Name), env, nil, func(stdout, stderr *bytes.Buffer) (int, error) {
+	override := map[string]string{"GITHUB_ACTION": "__run_" + spec.ID}
+	err = j.step(res, fmt.Sprintf("step %q: %s", spec.ID, spec.Name), spec.Env, override, func(stdout, stderr *bytes.Buffer) (int, error) {
 		return HostRuntime{Binary: prog}.exec(ctx, &invocation{job: j, args: spec.Args, env: res.Environ, stdout: stdout, stderr: stderr})
 	})
 	return res, err

@@ -65,8 +65,7 @@ func NewJob(t testing.TB, opts Options) *Job {
 	return j
 }
 
-// New creates a job under dir: the workspace dir/work/<repo>/<repo>,
-// RUNNER_TEMP dir/_temp, and dir/home, HOME of later steps.
+// New creates a job under dir, with dir/home the HOME of later steps.
 func New(dir string, opts Options) (*Job, error) {
 	opts.Ref, opts.EventName = cmp.Or(opts.Ref, "refs/heads/main"), cmp.Or(opts.EventName, "push")
 	abs, err := filepath.Abs(dir)
@@ -328,8 +327,8 @@ func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (
 	return j.runStage(ctx, as, Main)
 }
 
-// RunPost runs the post stage of the action step stepID (post-if is
-// always()); (nil, nil) when action.yml has no runs.post-entrypoint.
+// RunPost runs the post stage of step stepID as `post-if: always()`; (nil,
+// nil) when action.yml has no runs.post-entrypoint.
 func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	i := slices.IndexFunc(j.actions, func(as *actionStep) bool { return as.step.ID == stepID })
 	switch {
@@ -728,8 +727,7 @@ func (a *Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
-// inputEnvName is the runner's variable for an input: spaces become '_',
-// dashes stay ("INPUT_REGISTRY-NAME").
+// inputEnvName is the runner's variable for an input (INPUT_REGISTRY-NAME).
 func inputEnvName(name string) string {
 	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
 }

@@ -544,14 +544,12 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
-	var exited func(*os.ProcessState)
+	exited := func(*os.ProcessState) {}
 	if h.Watch != nil {
 		exited = h.Watch(cmd.Process)
 	}
 	err := cmd.Wait()
-	if exited != nil {
-		exited(cmd.ProcessState)
-	}
+	exited(cmd.ProcessState)
 	// An exit status is the action's; a killed process the harness's.
 	var exitErr *exec.ExitError
 	if err == nil || errors.As(err, &exitErr) && ctx.Err() == nil && exitErr.ExitCode() >= 0 {

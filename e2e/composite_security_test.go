@@ -22,13 +22,11 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// The composite action's defences: no secret in any process's arguments or
-// output, bounded downloads that follow no redirect to http, and setup.sh as
-// POSIX sh (dash, busybox sh, shellcheck).
+// The composite action's defences: no secret in arguments or output,
+// bounded downloads, and setup.sh as POSIX sh.
 
-// cmpWatchArgv reads every process's command line in a tight loop until
-// check is called, which fails the test for every secret that one of them,
-// or of extra, held.
+// cmpWatchArgv reads every process's command line until check, which fails
+// the test for every secret that one of them, or of extra, held.
 func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...string)) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
@@ -65,11 +63,9 @@ func cmpWatchArgv(t *testing.T) (check func(secrets map[string]string, extra ...
 	}
 }
 
-// cmpShellPATH is the PATH of a job whose steps run shell for bash: bash,
-// dash, busybox (sh) or "" for busybox's applets alone. uses logs each use
-// of the replaced bash. But for "", PATH starts with cmpToolsDir: argv logs
-// every command line setup.sh starts, however short-lived (busybox sh runs
-// its own applets instead, which only the /proc watch sees).
+// cmpShellPATH is a job's PATH whose bash is shell (bash, dash, busybox; ""
+// for busybox's applets alone); uses logs each use of a replaced bash and
+// argv every tool setup.sh starts (busybox sh's applets only /proc shows).
 func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	t.Helper()
 	if shell == "" {
@@ -95,8 +91,8 @@ func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	return dir + string(os.PathListSeparator) + path, uses, argv
 }
 
-// cmpToolsDir is a folder of wrappers for the host's tools that setup.sh
-// may start, but skip: each logs its command line to argv and runs the tool.
+// cmpToolsDir wraps the host's tools setup.sh may start, but skip, each
+// logging its command line to argv.
 func cmpToolsDir(t *testing.T, argv, skip string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -109,9 +105,8 @@ func cmpToolsDir(t *testing.T, argv, skip string) string {
 	return dir
 }
 
-// cmpBusyboxPATH makes a folder of the host's static busybox's applets alone
-// and a bash that runs busybox sh (as in act's job image): no bash, curl or
-// GNU tools. It skips the test (fails under CI=true) without busybox.
+// cmpBusyboxPATH is a folder of busybox's applets alone and a bash running
+// busybox sh, as in act's job image.
 func cmpBusyboxPATH(t *testing.T) string {
 	t.Helper()
 	sys, err := container.HostSystem(t.Context())
@@ -128,18 +123,17 @@ func cmpBusyboxPATH(t *testing.T) string {
 	return dir
 }
 
-// TestCompositeTwoSteps: a job with a crates.io step (credentials file under
-// RUNNER_TEMP) and a JFrog step (registry-name, a dash in an input's name),
-// run by bash, dash, busybox sh, and with busybox alone in PATH from an
-// http:// or file:// mirror. The binary is downloaded once; setup/post
-// revokes the crates.io token once and removes the credentials file, a
-// second one has nothing to do. No ID token, request token, registry token
-// or mirror password is ever on a command line; the password is never printed.
+// TestCompositeTwoSteps: a crates.io and a JFrog step under each shell and
+// mirror download the binary once; setup/post revokes once and removes the
+// credentials file. No secret is ever on a command line or printed.
 func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ name, shell, mirror string }{
-		{"bash", "bash", "https"}, {"dash", "dash", "https"}, {"busybox", "busybox", "https"},
-		{"busybox-only/http", "", "http"}, {"busybox-only/file", "", "file"},
+	for _, tt := range []struct {
+		name, shell, mirror string
+		downloads           int32 // a file:// mirror is copied, not downloaded
+	}{
+		{"bash", "bash", "https", 1}, {"dash", "dash", "https", 1}, {"busybox", "busybox", "https", 1},
+		{"busybox-only/http", "", "http", 1}, {"busybox-only/file", "", "file", 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -168,12 +162,8 @@ func TestCompositeTwoSteps(t *testing.T) {
 				!strings.HasPrefix(tok, "cio_tp_") || !w.s.Store.Valid(tok) || !strings.Contains(readFile(t, creds), tok) {
 				t.Fatalf("a setup step failed or gave no valid token (the credentials file must hold crates.io's)")
 			}
-			want := int32(1)
-			if tt.mirror == "file" {
-				want = 0 // copied, not downloaded
-			}
-			if w.rel.downloads.Load() != want {
-				t.Errorf("%d downloads from the mirror for two setup steps, want %d", w.rel.downloads.Load(), want)
+			if w.rel.downloads.Load() != tt.downloads {
+				t.Errorf("%d downloads from the mirror for two setup steps, want %d", w.rel.downloads.Load(), tt.downloads)
 			}
 			post := w.runPost().Combined()
 			if w.s.Store.Valid(tok) || w.s.Store.Revocations() != 1 || !strings.Contains(post, "Revoked the crates.io token.") {
@@ -212,10 +202,8 @@ func TestCompositeTwoSteps(t *testing.T) {
 	}
 }
 
-// TestCompositeDownloadBounds: curl, busybox wget (HTTP mirror) and GNU wget
-// refuse a file over 64 MiB, with and without Content-Length, and a redirect
-// to plain http (curl never asks the http server): the step fails before
-// anything runs and leaves no partial file.
+// TestCompositeDownloadBounds: curl, busybox wget and GNU wget refuse a file
+// over 64 MiB and a redirect to http; nothing runs, no partial file stays.
 func TestCompositeDownloadBounds(t *testing.T) {
 	t.Parallel()
 	const big = 64<<20 + 1
@@ -223,15 +211,12 @@ func TestCompositeDownloadBounds(t *testing.T) {
 		for _, kind := range []string{"too big with length", "too big chunked", "redirect to http"} {
 			t.Run(tool+"/"+kind, func(t *testing.T) {
 				t.Parallel()
-				env := map[string]string{}
+				w := cmpNewWorld(t, nil)
 				switch tool {
 				case "busybox-wget":
-					env["PATH"] = cmpBusyboxPATH(t)
+					w.job.SetEnv("PATH", cmpBusyboxPATH(t))
 				case "gnu-wget":
-					env["PATH"] = cmpGNUWgetPATH(t)
-				}
-				w := cmpNewWorld(t, env)
-				if tool == "gnu-wget" {
+					w.job.SetEnv("PATH", cmpGNUWgetPATH(t))
 					w.job.SetEnv("WGETRC", writeFile(t, filepath.Join(t.TempDir(), "wgetrc"), "ca_certificate = "+w.s.CAFile+"\n", 0o644))
 				}
 				var plainHits atomic.Int64
@@ -276,8 +261,7 @@ func TestCompositeDownloadBounds(t *testing.T) {
 	}
 }
 
-// cmpBigHandler serves n bytes of zeros, with a Content-Length or (chunked,
-// flushed after every MiB) without one.
+// cmpBigHandler serves n zeros, with a Content-Length or chunked.
 func cmpBigHandler(n int, length bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if length {
@@ -295,8 +279,7 @@ func cmpBigHandler(n int, length bool) http.Handler {
 	})
 }
 
-// cmpGNUWgetPATH is a folder of the host's tools with GNU wget and no curl
-// (nor busybox, whose wget applet would win).
+// cmpGNUWgetPATH is a folder of the host's tools with GNU wget and no curl.
 func cmpGNUWgetPATH(t *testing.T) string {
 	t.Helper()
 	wget := harness.Tool(t, "wget", "apt-get install wget")

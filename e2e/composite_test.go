@@ -24,24 +24,21 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// The composite action (setup/action.yml, setup/post/action.yml) run by
-// runner.Job.RunComposite, against the action's binary served by a local
-// HTTPS mirror (download-url) and the fake token services.
+// The composite action (setup/) run by runner.Job.RunComposite against a
+// local HTTPS mirror of the binary and the fake token services.
 
 // cmpVersion is the release the tests make.
 const cmpVersion = "v0.99.1"
 
-// cmpOwnInputs are the inputs one action has and the other lacks: the
-// composite downloads a binary (the runner pulls the image), and the
-// container action gets the host paths the composite already runs on.
+// cmpOwnInputs are the inputs only one of the two actions has: the composite
+// downloads a binary, the container action needs the host's paths.
 var cmpOwnInputs = map[string]string{"download-url": "setup/action.yml", "host-workspace": "action.yml", "host-temp": "action.yml"}
 
 // TestCompositeInputsOutputsMatchContainerAction: setup/action.yml loads
 // under the runner's rules, declares the container action's inputs and
-// outputs in order (but cmpOwnInputs), passes every shared input to step run
-// as CARGO_OIDC_IN_<NAME> (dash and busybox sh drop INPUT_REGISTRY-NAME; no
-// value goes on a command line) and forwards every output from it. (The
-// composite tests load setup/post too, and run only bash steps.)
+// outputs in order (but cmpOwnInputs), passes every input to step run as
+// CARGO_OIDC_IN_<NAME> (dash and busybox sh drop INPUT_REGISTRY-NAME) and
+// forwards every output from it.
 func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	t.Parallel()
 	comp, err := runner.LoadAction(filepath.Join(harness.Root(t), "setup/action.yml"))
@@ -57,7 +54,6 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	}
 	shared := func(a *runner.Action) (ins []runner.Input) {
 		for _, in := range a.Inputs {
-			in.DeprecationMessage = ""
 			if cmpOwnInputs[in.Name] == "" {
 				ins = append(ins, in)
 			}
@@ -90,9 +86,8 @@ func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	}
 }
 
-// cmpRelease is the release a world downloads: setup/ with the SHA256SUMS
-// (this machine's asset is the built binary, the others placeholders) and
-// VERSION a release commit adds, and an HTTPS mirror serving <version>/<asset>.
+// cmpRelease is a release: setup/ with its SHA256SUMS and VERSION (this
+// machine's asset is the built binary) and an HTTPS mirror serving it.
 type cmpRelease struct {
 	setupDir, asset string
 	mirror          string // download-url, with {version}
@@ -149,16 +144,15 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 	return r
 }
 
-// requireAuth makes the mirror answer 401 without Basic credentials
-// user:pass, and returns the mirror's download-url carrying them.
+// requireAuth makes the mirror require user:pass and returns a download-url
+// carrying them.
 func (r *cmpRelease) requireAuth(user, pass string) string {
 	r.auth.Store(&[2]string{user, pass})
 	return strings.Replace(r.mirror, "https://", "https://"+user+":"+pass+"@", 1)
 }
 
-// cmpWorld is one job using the composite: fake services (whose CA the
-// job's curl, cargo and credential provider trust), the job, the release
-// and its two composite actions.
+// cmpWorld is one job using the composite: fake services, the job, the
+// release and its two composite actions.
 type cmpWorld struct {
 	t           *testing.T
 	ctx         context.Context
@@ -191,8 +185,8 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	return w
 }
 
-// run runs the composite action a as the `uses:` step id with the step's
-// with: inputs; the runner must neither refuse nor warn.
+// run runs the composite action a as step id; the runner must neither
+// refuse nor warn.
 func (w *cmpWorld) run(a *runner.Action, id string, with map[string]string) *runner.StepResult {
 	w.t.Helper()
 	res, err := w.job.RunComposite(w.ctx, a, runner.Step{ID: id, Inputs: with})
@@ -212,8 +206,7 @@ func (w *cmpWorld) runSetup(id string, p provider, extra map[string]string) *run
 	return w.run(w.setup, id, in)
 }
 
-// runPost runs setup/post, which never fails the job and removes the
-// action's folder under RUNNER_TEMP.
+// runPost runs setup/post, which must succeed and remove the action's folder.
 func (w *cmpWorld) runPost() *runner.StepResult {
 	w.t.Helper()
 	res := w.run(w.post, "post", nil)
@@ -226,12 +219,9 @@ func (w *cmpWorld) runPost() *runner.StepResult {
 	return res
 }
 
-// TestComposite: the composite downloads the binary once, checks and runs
-// it; a later real `cargo fetch` (crates.io: `cargo publish`) works with the
-// token it exported, or with the credential provider, the checked binary
-// copied under RUNNER_TEMP, which mints its own (Azure's through Entra).
-// setup/post revokes every crates.io token, no JFrog token, and removes the
-// action's files.
+// TestComposite: the composite downloads, checks and runs the binary once;
+// a later real cargo works with the exported token or the credential
+// provider; setup/post revokes every crates.io token and no JFrog one.
 func TestComposite(t *testing.T) {
 	testenv.Run(t, map[string]struct{}{"jfrog/token": {}, "jfrog/provider": {}, "crates-io/provider": {}, "azure/provider": {}}, func(t *testing.T, name string, _ struct{}) {
 		provider, mode, _ := strings.Cut(name, "/")
@@ -289,9 +279,8 @@ func TestComposite(t *testing.T) {
 	})
 }
 
-// TestCompositeRefusals: setup steps that fail with an ::error saying what
-// to do, export nothing and never print the password of the mirror's
-// download-url; those refused by setup.sh request no ID token.
+// TestCompositeRefusals: refused setup steps fail with an ::error, export
+// nothing, never print the mirror's password; setup.sh's request no ID token.
 func TestCompositeRefusals(t *testing.T) {
 	type refusal struct {
 		provider string
@@ -315,7 +304,6 @@ func TestCompositeRefusals(t *testing.T) {
 		"mirror without the file": {prepare: func(w *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.Replace(url, "{version}", "v0.0.1", 1)}
 		}, want: "could not download https://127.0.0.1:"}, // the URL without its user information
-		// A curl that fails as without a network shows the URL chosen.
 		"default download URL": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			curl := writeFile(w.t, filepath.Join(w.t.TempDir(), "curl"), "#!/bin/sh\nexit 7\n", 0o755)
 			w.job.SetEnv("PATH", filepath.Dir(curl)+string(os.PathListSeparator)+w.job.Env()["PATH"])
@@ -329,8 +317,7 @@ func TestCompositeRefusals(t *testing.T) {
 			w.rel.body.Store(new([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n")))
 			return nil
 		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: cmpTamperedNeverRuns},
-		// A step the binary fails (credentials-file outside the workspace
-		// and RUNNER_TEMP) leaves an empty state for setup/post.
+		// A step the binary fails leaves an empty state for setup/post.
 		"binary refuses": {provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
 			return map[string]string{"credentials-file": filepath.Join(w.t.TempDir(), "credentials.toml")}
 		}, want: "credentials-file", check: func(t *testing.T, w *cmpWorld) {
@@ -372,9 +359,8 @@ func TestCompositeRefusals(t *testing.T) {
 	})
 }
 
-// cmpTamperedNeverRuns: a refused binary left no file and issued no token;
-// the right binary, once checked and then changed on disk, is downloaded
-// and checked again instead of run.
+// cmpTamperedNeverRuns: a refused binary left nothing; a checked binary
+// changed on disk is downloaded and checked again instead of run.
 func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	marker := filepath.Join(w.job.Temp(), "tampered-binary-ran")
 	binDir := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion)
@@ -398,10 +384,9 @@ func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
 	w.runPost()
 }
 
-// TestCompositePostActsOnlyOnItsJob: setup/post skips with a warning the
-// state of another run or job (a 0002.bin naming a script, a state without
-// an id) and a binary changed after the setup step, running neither, and
-// still cleans up this job's state.
+// TestCompositePostActsOnlyOnItsJob: setup/post warns about and skips
+// another job's state and a binary changed after setup, running neither,
+// and still cleans up this job's state.
 func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 	type plant struct {
 		plant  func(t *testing.T, w *cmpWorld, stateDir, marker string)
@@ -447,11 +432,9 @@ func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 	})
 }
 
-// TestCICompositeTestsThisCheckout runs ci.yml's step that points
-// examples/composite at this checkout, before the step using it, on the
-// example and variants: it turns the one `uses: cargo-oidc/cargo-oidc@v1`
-// into `uses: ./` and changes nothing else, or fails leaving the file alone,
-// so the job never tests the release, or nothing, by mistake.
+// TestCICompositeTestsThisCheckout: ci.yml's step pointing examples/composite
+// at this checkout turns its one `uses: cargo-oidc/cargo-oidc@v1` into
+// `uses: ./`, or fails leaving the file alone.
 func TestCICompositeTestsThisCheckout(t *testing.T) {
 	const rewriteStep = "point examples/composite at this checkout"
 	bash := harness.Tool(t, "bash", "install bash (with grep and sed)")
@@ -491,7 +474,6 @@ func TestCICompositeTestsThisCheckout(t *testing.T) {
 	}, func(t *testing.T, _ string, tt variant) {
 		dir := t.TempDir()
 		file := writeFile(t, filepath.Join(dir, "examples/composite/action.yml"), tt.in, 0o644)
-		// How GitHub runs a step with shell: bash.
 		cmd := exec.Command(bash, "--noprofile", "--norc", "-eo", "pipefail", writeFile(t, filepath.Join(t.TempDir(), "step.sh"), script, 0o644))
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()

@@ -1,9 +1,6 @@
-// Package runner emulates the GitHub Actions runner for one job: its folders
-// and GITHUB_*/RUNNER_* environment, INPUT_* variables, the contexts each key
-// of action.yml may use, file commands parsed as the runner parses them, and
-// the post stage with STATE_*. The action runs on the host (Host), through
-// Podman with the runner's `docker run` flags (Container), or as a composite
-// (RunComposite); later steps (Run) run commands such as cargo on the host.
+// Package runner emulates the GitHub Actions runner for one job: folders,
+// environment, inputs, action.yml's contexts, file commands and the post
+// stage, for an action on the host, in Podman or as a composite.
 package runner
 
 import (
@@ -26,7 +23,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 )
 
-// The job's repository and commit.
 const (
 	repository = "octo-org/octo-repo"
 	commitSHA  = "ffac537e6cbbf934b08745a378932722df287a53"
@@ -37,8 +33,7 @@ type Options struct {
 	Ref       string // GITHUB_REF; default "refs/heads/main"
 	EventName string // GITHUB_EVENT_NAME; default "push"
 	Event     []byte // GITHUB_EVENT_PATH's payload; default a minimal push
-	// IDTokenURL and IDTokenToken are ACTIONS_ID_TOKEN_REQUEST_URL and
-	// _TOKEN, set when IDTokenURL is (`permissions: id-token: write`).
+	// ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN, set when IDTokenURL is.
 	IDTokenURL, IDTokenToken string
 	Debug                    bool              // RUNNER_DEBUG=1, ACTIONS_STEP_DEBUG=true
 	Env                      map[string]string // added to the job's environment
@@ -70,8 +65,7 @@ func NewJob(t testing.TB, opts Options) *Job {
 	return j
 }
 
-// New creates a job under dir: the workspace dir/work/<repo>/<repo>,
-// RUNNER_TEMP dir/_temp, and dir/home, HOME of later steps.
+// New creates a job under dir, with dir/home the HOME of later steps.
 func New(dir string, opts Options) (*Job, error) {
 	opts.Ref, opts.EventName = cmp.Or(opts.Ref, "refs/heads/main"), cmp.Or(opts.EventName, "push")
 	abs, err := filepath.Abs(dir)
@@ -120,8 +114,7 @@ func New(dir string, opts Options) (*Job, error) {
 	if opts.IDTokenURL != "" {
 		j.env["ACTIONS_ID_TOKEN_REQUEST_URL"], j.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = opts.IDTokenURL, opts.IDTokenToken
 	}
-	// Keep the machine's rustup toolchains with a job HOME (a job on a
-	// hosted runner finds them there too).
+	// Keep the machine's rustup toolchains with the job's HOME.
 	if h, err := os.UserHomeDir(); err == nil {
 		j.env["RUSTUP_HOME"] = filepath.Join(h, ".rustup")
 	}
@@ -169,8 +162,8 @@ type Step struct {
 	ID     string            // default "step<N>"
 	Inputs map[string]string // with:
 	Env    map[string]string // env:
-	// Override replaces variables the runner sets for the main stage, the
-	// file-command paths included (the runner still reads its own files).
+	// Override replaces the runner's variables in the main stage (the
+	// runner still reads its own file-command files).
 	Override map[string]string
 }
 
@@ -231,9 +224,8 @@ var fileCommandPrefixes = map[string]string{
 	"GITHUB_PATH":         "add_path_",
 }
 
-// step runs run in fresh file-command files with res.Environ: the job's
-// environment, overlay, the file-command variables, then override. It
-// returns run's error, or else that of a file the runner would reject.
+// step runs run with fresh file-command files and res.Environ: the job's
+// environment, overlay, the file-command variables, then override.
 func (j *Job) step(res *StepResult, what string, overlay, override map[string]string, run func(stdout, stderr *bytes.Buffer) (int, error)) error {
 	fc := map[string]string{}
 	for name, prefix := range fileCommandPrefixes {
@@ -284,9 +276,8 @@ func (j *Job) step(res *StepResult, what string, overlay, override map[string]st
 	return errors.Join(errs...)
 }
 
-// ActionInputs returns the inputs the action gets for step by lower-cased
-// name (the step's, then action.yml's defaults) and the runner's warnings
-// for inputs action.yml does not declare.
+// ActionInputs returns the action's inputs by lower-cased name (the step's,
+// then the defaults) and the runner's warnings for undeclared ones.
 func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, error) {
 	if err := a.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("runner: %w", err)
@@ -315,8 +306,7 @@ func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, e
 	return inputs, warnings, nil
 }
 
-// lookup resolves the inputs, github and runner contexts (Validate checked
-// which key may use which).
+// lookup resolves the inputs, github and runner contexts.
 func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 	return func(ref string) (string, bool) {
 		ctxName, key, _ := strings.Cut(ref, ".")
@@ -328,9 +318,8 @@ func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 	}
 }
 
-// RunAction runs the main stage of the action as step. err, returned with
-// the result, is a harness problem or a *FileCommandError, never the
-// action's own failure (StepResult.ExitCode).
+// RunAction runs the main stage of the action as step. err is a harness
+// problem or a *FileCommandError, never the action's failure (ExitCode).
 func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (*StepResult, error) {
 	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	as := &actionStep{rt: rt, action: a, step: step}
@@ -338,8 +327,8 @@ func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (
 	return j.runStage(ctx, as, Main)
 }
 
-// RunPost runs the post stage of the action step stepID (post-if is
-// always()); (nil, nil) when action.yml has no runs.post-entrypoint.
+// RunPost runs the post stage of step stepID as `post-if: always()`; (nil,
+// nil) when action.yml has no runs.post-entrypoint.
 func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	i := slices.IndexFunc(j.actions, func(as *actionStep) bool { return as.step.ID == stepID })
 	switch {
@@ -351,8 +340,7 @@ func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	return j.runStage(ctx, j.actions[i], Post)
 }
 
-// runStage runs a stage of an action step with runs.args and the step's
-// env:, runs.env and INPUT_<NAME> of every input given or with a default.
+// runStage runs a stage of an action step.
 func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {
 	inputs, warnings, err := j.ActionInputs(as.action, as.step)
 	if err != nil {
@@ -396,10 +384,8 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 }
 
 // RunComposite runs the composite action a as step: its `shell: bash` steps
-// as the runner runs them (bash --noprofile --norc -e -o pipefail FILE, with
-// GITHUB_ACTION_PATH and env: evaluated) until one fails, joined into one
-// result with the outputs evaluated. A step with if:, uses: or another shell
-// is an error: the emulation would have to guess.
+// as the runner does, until one fails, in one result. A step with if:, uses:
+// or another shell is an error: the emulation would have to guess.
 func (j *Job) RunComposite(ctx context.Context, a *Action, step Step) (*StepResult, error) {
 	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	inputs, warnings, err := j.ActionInputs(a, step)
@@ -419,7 +405,7 @@ func (j *Job) RunComposite(ctx context.Context, a *Action, step Step) (*StepResu
 		}
 		return j.lookup(inputs)(ref)
 	}
-	var evalErr error // the first expression the emulation cannot evaluate
+	var evalErr error
 	eval := func(what, raw string) string {
 		v, err := Evaluate(raw, lookup)
 		if err != nil && evalErr == nil {
@@ -464,8 +450,7 @@ func (j *Job) RunComposite(ctx context.Context, a *Action, step Step) (*StepResu
 	return res, evalErr
 }
 
-// parseCommands sets res.Commands to the `::name k=v,k2=v2::data` lines of
-// the step's output and res.Masks to the values of ::add-mask::.
+// parseCommands sets res.Commands and res.Masks from the step's output.
 func parseCommands(res *StepResult) {
 	data := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%")
 	property := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%")
@@ -497,8 +482,8 @@ type Cmd struct {
 	ID   string            // default "step<N>"
 }
 
-// Run runs a later step on the host: name with args in the workspace, in
-// the job's environment. A non-zero exit status is in the result, not err.
+// Run runs a later step on the host in the workspace; a non-zero exit
+// status is in the result, not err.
 func (j *Job) Run(ctx context.Context, name string, args ...string) (*StepResult, error) {
 	return j.RunCmd(ctx, Cmd{Name: name, Args: args})
 }
@@ -510,11 +495,9 @@ func (j *Job) RunCmd(ctx context.Context, spec Cmd) (*StepResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runner: step %q: %w", spec.ID, err)
 	}
-	env := map[string]string{}
-	maps.Copy(env, spec.Env)
-	env["GITHUB_ACTION"] = "__run_" + spec.ID
 	res := &StepResult{ID: spec.ID, Args: spec.Args}
-	err = j.step(res, fmt.Sprintf("step %q: %s", spec.ID, spec.Name), env, nil, func(stdout, stderr *bytes.Buffer) (int, error) {
+	override := map[string]string{"GITHUB_ACTION": "__run_" + spec.ID}
+	err = j.step(res, fmt.Sprintf("step %q: %s", spec.ID, spec.Name), spec.Env, override, func(stdout, stderr *bytes.Buffer) (int, error) {
 		return HostRuntime{Binary: prog}.exec(ctx, &invocation{job: j, args: spec.Args, env: res.Environ, stdout: stdout, stderr: stderr})
 	})
 	return res, err
@@ -534,18 +517,16 @@ func lookPath(name, path string) (string, error) {
 	return "", fmt.Errorf("%s: not found in the step's PATH", name)
 }
 
-// Host returns a Runtime that runs binary on the host in the workspace;
-// the post stage runs `binary post ARGS...`.
+// Host returns a Runtime that runs binary on the host, `binary post` for the
+// post stage.
 func Host(binary string) Runtime {
 	return HostRuntime{Binary: binary}
 }
 
-// HostRuntime is the Runtime Host returns, with a hook for tests that
-// measure the action's process.
+// HostRuntime is the Runtime Host returns.
 type HostRuntime struct {
 	Binary string
-	// Watch, when set, gets each stage's process once started; the function
-	// it returns, if any, gets its state once it has exited.
+	// Watch gets each stage's process once started, exited its state.
 	Watch func(p *os.Process) (exited func(*os.ProcessState))
 }
 
@@ -563,14 +544,12 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
-	var exited func(*os.ProcessState)
+	exited := func(*os.ProcessState) {}
 	if h.Watch != nil {
 		exited = h.Watch(cmd.Process)
 	}
 	err := cmd.Wait()
-	if exited != nil {
-		exited(cmd.ProcessState)
-	}
+	exited(cmd.ProcessState)
 	// An exit status is the action's; a killed process the harness's.
 	var exitErr *exec.ExitError
 	if err == nil || errors.As(err, &exitErr) && ctx.Err() == nil && exitErr.ExitCode() >= 0 {
@@ -579,9 +558,8 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 	return -1, err
 }
 
-// Container returns a Runtime that runs image through Podman with the
-// runner's `docker run` flags (container.RunOptions), the host's PATH left
-// out, and --entrypoint <runs.post-entrypoint> for the post stage.
+// Container returns a Runtime that runs image through Podman as the runner
+// does (container.RunOptions), without the host's PATH.
 func Container(engine *container.Engine, image string) Runtime {
 	return containerRuntime{engine: engine, image: image}
 }
@@ -616,12 +594,11 @@ type Action struct {
 
 // Input is one entry of action.yml's `inputs:` mapping.
 type Input struct {
-	Name               string
-	Description        string
-	Required           bool
-	Default            string // unevaluated; may hold ${{ }} expressions
-	HasDefault         bool
-	DeprecationMessage string
+	Name        string
+	Description string
+	Required    bool
+	Default     string // unevaluated; may hold ${{ }} expressions
+	HasDefault  bool
 }
 
 // Output is one entry of action.yml's `outputs:` mapping.
@@ -655,14 +632,13 @@ type CompositeStep struct {
 	Env              map[string]string `yaml:"env"`
 }
 
-// LoadAction reads action.yml and checks it as the runner does when it
-// loads an action (Validate).
+// LoadAction reads action.yml and checks it as the runner does (Validate).
 func LoadAction(path string) (*Action, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read action metadata: %w", err)
 	}
-	a, err := parseAction(data)
+	a, err := ParseAction(data)
 	if err == nil {
 		err = a.Validate()
 	}
@@ -673,12 +649,8 @@ func LoadAction(path string) (*Action, error) {
 	return a, nil
 }
 
-// ParseAction parses the contents of an action.yml file, as LoadAction does
-// before it validates the action.
-func ParseAction(data []byte) (*Action, error) { return parseAction(data) }
-
-// parseAction parses action.yml, checking its shape only.
-func parseAction(data []byte) (*Action, error) {
+// ParseAction parses action.yml, checking its shape only.
+func ParseAction(data []byte) (*Action, error) {
 	var doc struct {
 		Inputs, Outputs yaml.Node // nodes, to keep the file order
 		Runs            *Runs
@@ -691,13 +663,12 @@ func parseAction(data []byte) (*Action, error) {
 	}
 	a := &Action{Runs: *doc.Runs}
 	type inputDoc struct {
-		Description        string  `yaml:"description"`
-		Required           string  `yaml:"required"`
-		Default            *string `yaml:"default"`
-		DeprecationMessage string  `yaml:"deprecationMessage"`
+		Description string  `yaml:"description"`
+		Required    string  `yaml:"required"`
+		Default     *string `yaml:"default"`
 	}
 	err := eachEntry(&doc.Inputs, "inputs", func(name string, spec inputDoc) error {
-		in := Input{Name: name, Description: spec.Description, DeprecationMessage: spec.DeprecationMessage}
+		in := Input{Name: name, Description: spec.Description}
 		switch spec.Required {
 		case "", "false", "False", "FALSE":
 		case "true", "True", "TRUE":
@@ -724,8 +695,7 @@ func parseAction(data []byte) (*Action, error) {
 	return a, nil
 }
 
-// eachEntry calls fn with each key of a mapping node and its value decoded
-// into a T, in file order. A null node or value is empty.
+// eachEntry calls fn with each key of a mapping node and its value, in order.
 func eachEntry[T any](n *yaml.Node, what string, fn func(name string, v T) error) error {
 	if n.Kind == 0 || n.Tag == "!!null" {
 		return nil
@@ -755,20 +725,17 @@ func (a *Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
-// inputEnvName is the runner's variable for an input: spaces become '_',
-// dashes stay ("INPUT_REGISTRY-NAME").
+// inputEnvName is the runner's variable for an input (INPUT_REGISTRY-NAME).
 func inputEnvName(name string) string {
 	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
 }
 
 // contexts is what an expression in one key of action.yml may use, as
-// actions/runner's src/Runner.Worker/action_yaml.json lists them: named
-// values and functions beyond builtinFunctions.
+// actions/runner's src/Runner.Worker/action_yaml.json lists them.
 type contexts struct {
-	names, functions []string
+	names, functions []string // functions: beyond builtinFunctions
 }
 
-// The contexts of each key of action.yml.
 var (
 	argsContexts         = contexts{names: []string{"inputs"}} // runs.args, runs.env
 	inputDefaultContexts = contexts{names: []string{"github", "strategy", "matrix", "job", "runner"}, functions: []string{"hashFiles"}}
@@ -779,9 +746,8 @@ var (
 
 var builtinFunctions = []string{"contains", "startswith", "endswith", "format", "join", "tojson", "fromjson"}
 
-// Validate checks every expression of the action against the contexts the
-// runner allows for its key; the first refused one gets the runner's message
-// ("runs.args[0]: Unrecognized named-value: 'github'. Located at ...").
+// Validate checks every expression against the contexts the runner allows
+// for its key; the first refused one gets the runner's message.
 func (a *Action) Validate() error {
 	type check struct {
 		key, value string
@@ -827,8 +793,7 @@ func (a *Action) Validate() error {
 	return nil
 }
 
-// expressions calls fn for every `${{ expr }}` in s, with expr trimmed, and
-// returns s with each expression replaced by what fn returned.
+// expressions replaces every `${{ expr }}` in s with fn(expr).
 func expressions(s string, fn func(expr string) (string, error)) (string, error) {
 	var b strings.Builder
 	for {
@@ -888,8 +853,7 @@ func checkExpression(expr string, allowed contexts) error {
 	return nil
 }
 
-// refused is the runner's message for an expression it refuses,
-// capitalised as the runner writes it.
+// refused is the runner's message, capitalised as the runner writes it.
 func refused(format string, args ...any) error {
 	return fmt.Errorf(format, args...)
 }
@@ -902,9 +866,8 @@ func containsFold(list []string, s string) bool {
 	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
 }
 
-// Evaluate replaces every `${{ expr }}` in s, each a context reference such
-// as `inputs.registry-name` that lookup gets lower-cased. Anything else is
-// an error: the emulation says so instead of guessing.
+// Evaluate replaces every `${{ context.reference }}` in s by lookup's value
+// for it lower-cased; anything else is an error rather than a guess.
 func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) {
 	return expressions(s, func(expr string) (string, error) {
 		valid := strings.Contains(expr, ".")
@@ -928,8 +891,7 @@ type Entry struct {
 	Value string
 }
 
-// FileCommandError is a file-command file the runner would reject, failing
-// the step.
+// FileCommandError is a file-command file the runner would reject.
 type FileCommandError struct {
 	File string // "GITHUB_ENV", ...
 	Msg  string // the runner's reason
@@ -941,10 +903,8 @@ func (e *FileCommandError) Error() string {
 }
 
 // ParseFileCommand parses a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_STATE file
-// as the Linux runner does: `name=value` lines and `name<<DELIM` heredocs,
-// lines ending at "\n" only (a "\r" stays in the value), a leading UTF-8 BOM
-// dropped. A file the runner rejects is a *FileCommandError, returned with
-// the entries before the bad line.
+// as the Linux runner does: lines end at "\n" only, a UTF-8 BOM is dropped.
+// A rejected file is a *FileCommandError, with the entries before it.
 func ParseFileCommand(file string, data []byte) ([]Entry, error) {
 	var entries []Entry
 	fail := func(format string, args ...any) ([]Entry, error) {

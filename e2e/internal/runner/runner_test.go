@@ -11,8 +11,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// fakeAction is the action of TestJob: it writes file commands, saves its
-// working folder as state for the post stage, and fails as INPUT_MODE says.
+// fakeAction writes file commands and state, and fails as INPUT_MODE says.
 const fakeAction = `#!/bin/sh
 if [ "$1" = post ]; then echo "POST_SAW=$STATE_cwd" >>"$GITHUB_ENV"; exit 0; fi
 case "$INPUT_MODE" in
@@ -42,9 +41,7 @@ runs:
   post-entrypoint: /post
 `
 
-// TestJob holds what the e2e verdicts rest on and runs of the real binary
-// cannot show: a warning for an unexpected input, an input without value or
-// default unset, a rejected file-command file, every step in Results.
+// TestJob: what the e2e verdicts rest on and the real binary cannot show.
 func TestJob(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -111,8 +108,7 @@ func TestJob(t *testing.T) {
 	}
 }
 
-// TestValidate: what GitHub refuses to load (action_yaml.json in
-// actions/runner) does not load here either, with the runner's message.
+// TestValidate: what GitHub refuses to load does not load here either.
 func TestValidate(t *testing.T) {
 	docker := func(body string) string { return "runs:\n  using: docker\n" + body }
 	args := func(a ...string) string { return docker("  args:\n    - " + strings.Join(a, "\n    - ") + "\n") }
@@ -154,13 +150,12 @@ func TestValidate(t *testing.T) {
 	})
 }
 
-// FuzzParseAction checks that reading and validating action metadata never
-// panics or loops.
+// FuzzParseAction: parsing and validating never panics or loops.
 func FuzzParseAction(f *testing.F) {
 	f.Add([]byte(fakeActionYAML))
 	f.Add([]byte("inputs:\n  a:\n    required: True\n    default: ${{ github.x }}\noutputs:\n  o:\nruns:\n  using: composite\n  steps:\n    - if: a(')\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if a, err := parseAction(data); err == nil {
+		if a, err := ParseAction(data); err == nil {
 			_ = a.Validate()
 		}
 	})
@@ -231,7 +226,6 @@ func FuzzParseFileCommand(f *testing.F) {
 				t.Fatalf("entry with an empty name from %q", data)
 			}
 		}
-		// Round trip of a well-formed heredoc entry.
 		if name == "" || delim == "" || strings.ContainsAny(name, "\n=<") || strings.Contains(delim, "\n") ||
 			strings.Contains(value+"\n", delim) || strings.Contains("\n"+value, "\n"+delim) {
 			return

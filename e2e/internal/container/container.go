@@ -319,11 +319,9 @@ func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir 
 	if err != nil {
 		return nil, fmt.Errorf("base image: %w", err)
 	}
-	var modules []string
-	if moduleDir != "" {
-		if modules, err = moduleFiles(ctx, moduleDir, modCache); err != nil {
-			return nil, fmt.Errorf("base image: %w", err)
-		}
+	modules, err := moduleFiles(ctx, moduleDir, modCache)
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
 	}
 	digest := sha256.New()
 	script := `mkdir -p /go/bin /go/src /usr/local/go
@@ -404,17 +402,11 @@ func moduleFiles(ctx context.Context, moduleDir, modCache string) ([]string, err
 	return files, nil
 }
 
+var upper = regexp.MustCompile(`[A-Z]`)
+
 // escapeModulePath applies the module cache's case encoding ("A" => "!a").
 func escapeModulePath(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if r >= 'A' && r <= 'Z' {
-			b.WriteByte('!')
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return upper.ReplaceAllStringFunc(p, func(s string) string { return "!" + strings.ToLower(s) })
 }
 
 // System is the smallest userland from the host: busybox, CA bundle, /etc/passwd...

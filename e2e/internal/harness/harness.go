@@ -79,9 +79,7 @@ func Binary() (string, error) { return binary() }
 
 // Cleanup removes the built binary; call it from TestMain after m.Run.
 func Cleanup() {
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	_ = os.RemoveAll(binDir) // nothing when ""
 }
 
 // Require (skip for lack of what, or fail under CI=true) and Tool (the

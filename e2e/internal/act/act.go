@@ -80,8 +80,7 @@ func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, e
 	if r.jobImage, err = EnsureJobImage(ctx, e, opts.Toolchain); err != nil {
 		return r, err
 	}
-	// The service outlives ctx: Close interrupts it, and kills it after
-	// the engine's WaitDelay.
+	// The service outlives ctx: Close interrupts it (killed after WaitDelay).
 	svcCtx, stop := context.WithCancel(context.Background())
 	svc := e.Command(svcCtx, "system", "service", "--time=0", "unix://"+r.socket)
 	svc.Cancel = func() error { return svc.Process.Signal(os.Interrupt) }

@@ -207,8 +207,7 @@ var podmanOwnVars = map[string]bool{
 }
 
 // runArgs returns podman's arguments (the runner's, and --network=host for
-// the fakes on 127.0.0.1) and the values for its environment: a value
-// never goes on the command line but for podmanOwnVars.
+// the fakes) and its environment: only podmanOwnVars' values go in args.
 func runArgs(image string, opts RunOptions) (args, env []string) {
 	ms := mounts(opts.Workspace, opts.RunnerTemp)
 	args = []string{"run", "--workdir", "/github/workspace", "--rm"}
@@ -294,11 +293,10 @@ type BaseImage struct {
 	Duration time.Duration // time spent, including the check
 }
 
-// EnsureBaseImage makes the image dockerfilePath's first FROM names: the
-// System, the host's Go at /usr/local/go and a file module proxy at
-// /goproxy with what moduleDir's go.sum names (which still pins every
-// hash), in the golang image's environment. It is made again only when the
-// hash of its inputs changes, under a lock file.
+// EnsureBaseImage makes, under a lock file and only when its inputs' hash
+// changed, the image dockerfilePath's first FROM names: the System, the
+// host's Go and a file module proxy at /goproxy with what moduleDir's
+// go.sum names (which still pins every hash).
 func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
 	start := time.Now()
 	df, err := os.ReadFile(dockerfilePath)

@@ -336,9 +336,7 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 	if err := e.Image(ctx, name, sys, mounts, script, "ENV PATH="+JobPATH, `CMD ["/bin/sh"]`); err != nil {
 		return "", fmt.Errorf("job image: %w", err)
 	}
-	if e.Log != nil {
-		fmt.Fprintf(e.Log, "act job image: %s made in %s\n", name, time.Since(start).Round(10*time.Millisecond))
-	}
+	e.Logf("act job image: %s made in %s", name, time.Since(start).Round(10*time.Millisecond))
 	return name, nil
 }
 

@@ -96,7 +96,8 @@ func Podman() harness.Podman {
 	return e.Command
 }
 
-func (e *Engine) logf(format string, args ...any) {
+// Logf writes a progress line to Log, when set.
+func (e *Engine) Logf(format string, args ...any) {
 	if e.Log != nil {
 		fmt.Fprintf(e.Log, format+"\n", args...)
 	}
@@ -150,7 +151,7 @@ func (e *Engine) Build(ctx context.Context, repoDir, tag string) (*BuildResult, 
 	if res.Size, err = strconv.ParseInt(out, 10, 64); err != nil {
 		return nil, fmt.Errorf("podman image inspect %s: size %q: %w", tag, out, err)
 	}
-	e.logf("podman build: %s built in %s, image size %d bytes (%.2f MB)", tag, res.Duration.Round(10*time.Millisecond), res.Size, float64(res.Size)/1e6)
+	e.Logf("podman build: %s built in %s, image size %d bytes (%.2f MB)", tag, res.Duration.Round(10*time.Millisecond), res.Size, float64(res.Size)/1e6)
 	return res, nil
 }
 
@@ -234,9 +235,6 @@ func runArgs(image string, opts RunOptions) (args, env []string) {
 // Run runs image like the runner's `docker run`. An error means podman
 // could not run it (also exit status 125), else RunResult has the status.
 func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunResult, error) {
-	if opts.Workspace == "" || opts.RunnerTemp == "" {
-		return nil, errors.New("container run: workspace and runner temp folders are required")
-	}
 	args, env := runArgs(image, opts)
 	for _, l := range e.Labels {
 		args = slices.Insert(args, 1, "--label", l)
@@ -353,7 +351,7 @@ for f in /.host/go/*; do [ "$f" = /.host/go/test ] || cp -a "$f" /usr/local/go/;
 			return nil, fmt.Errorf("base image: %w", err)
 		}
 		res.Created = true
-		e.logf("base image: %s made from %s and %d module files in %s", name, goroot, len(modules), time.Since(start).Round(10*time.Millisecond))
+		e.Logf("base image: %s made from %s and %d module files in %s", name, goroot, len(modules), time.Since(start).Round(10*time.Millisecond))
 	}
 	res.Duration = time.Since(start)
 	return res, nil

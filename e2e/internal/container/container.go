@@ -262,26 +262,13 @@ const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
 var fromLine = regexp.MustCompile(`(?im)^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)`)
 
 // baseImageName returns the full name Podman resolves a Dockerfile's first
-// FROM to ("golang:1.26" => "docker.io/library/golang:1.26"); "" for scratch.
+// FROM to ("golang:1.26" => "docker.io/library/golang:1.26"), the only form made.
 func baseImageName(dockerfile []byte) (string, error) {
 	m := fromLine.FindSubmatch(dockerfile)
-	if m == nil {
-		return "", errors.New("no FROM line")
+	if m == nil || strings.ContainsAny(string(m[1]), "/@") || !strings.Contains(string(m[1]), ":") {
+		return "", errors.New("the first FROM is not an official image's NAME:TAG")
 	}
-	name := string(m[1])
-	first, _, hasSlash := strings.Cut(name, "/")
-	switch {
-	case name == "scratch":
-		return "", nil
-	case !hasSlash:
-		name = "docker.io/library/" + name
-	case !strings.ContainsAny(first, ".:") && first != "localhost":
-		name = "docker.io/" + name
-	}
-	if !strings.ContainsAny(path.Base(name), ":@") {
-		name += ":latest"
-	}
-	return name, nil
+	return "docker.io/library/" + string(m[1]), nil
 }
 
 // BaseImage describes the locally made build-stage base image.
@@ -302,8 +289,8 @@ func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir 
 		return nil, fmt.Errorf("read Dockerfile: %w", err)
 	}
 	name, err := baseImageName(df)
-	if err != nil || name == "" {
-		return &BaseImage{Duration: time.Since(start)}, err
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
 	}
 	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT", "GOMODCACHE", "GOVERSION").Output()
 	env := strings.Split(strings.TrimSpace(string(out)), "\n")

@@ -53,8 +53,7 @@ type Engine struct {
 	// Log, when set, receives progress lines, also concurrently.
 	Log io.Writer
 	// Labels go on every container: harness.Label=1 and harness.RunLabel
-	// with the session's id. Images get harness.Label=1 only (it lands on
-	// every build stage); a session's image is known by its tag.
+	// with the session's id; images get harness.Label=1 only (see harness.Label).
 	Labels []string
 
 	podman string

@@ -1,11 +1,8 @@
-// Package act runs workflows with nektos/act, a second implementation of
-// the runner's rules beside e2e/internal/runner, over Podman's Docker API
-// (`podman system service`), offline, in a locally made job image, on the
-// host's network. act rebuilds a local `uses: ./` action in every stage
-// (10-30 s each), as act-dockeraction:latest on which two checkouts race,
-// so most tests run the image built once (BuildActionImage,
-// UsePrebuiltImage). Containers carry the engine's labels, processes are
-// recorded in Options.Session, and every Run has a deadline.
+// Package act runs workflows with nektos/act, a second runner beside
+// e2e/internal/runner, over Podman's Docker API, offline, in a locally made
+// job image. act rebuilds a local `uses: ./` action in every stage, as
+// act-dockeraction:latest on which two checkouts race, so most tests run
+// the image built once (BuildActionImage, UsePrebuiltImage).
 package act
 
 import (
@@ -51,7 +48,7 @@ func Find() (string, error) {
 
 // Options configure Start.
 type Options struct {
-	Act       string           // empty: Find
+	Act       string           // the act binary (Find)
 	Toolchain string           // a Rust toolchain jobs mount; its host libraries go into the job image
 	Log       io.Writer        // progress lines; nil discards them
 	Session   *harness.Session // records the Podman service and act processes
@@ -69,11 +66,6 @@ type Runner struct {
 
 // Start makes the job image and starts `podman system service`; call Close.
 func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, err error) {
-	if opts.Act == "" {
-		if opts.Act, err = Find(); err != nil {
-			return nil, err
-		}
-	}
 	dir, err := os.MkdirTemp("", "cargo-oidc-act-")
 	if err != nil {
 		return nil, err
@@ -88,8 +80,7 @@ func Start(ctx context.Context, e *container.Engine, opts Options) (r *Runner, e
 	if r.jobImage, err = EnsureJobImage(ctx, e, opts.Toolchain); err != nil {
 		return r, err
 	}
-	// The service outlives ctx: Close interrupts it, and kills it after
-	// the engine's WaitDelay.
+	// The service outlives ctx: Close interrupts it (killed after WaitDelay).
 	svcCtx, stop := context.WithCancel(context.Background())
 	svc := e.Command(svcCtx, "system", "service", "--time=0", "unix://"+r.socket)
 	svc.Cancel = func() error { return svc.Process.Signal(os.Interrupt) }
@@ -157,8 +148,7 @@ type Run struct {
 
 // Result is what an act run printed and how it ended.
 type Result struct {
-	Args     []string // act's arguments
-	Output   string   // act's stdout and stderr, masked by act
+	Output   string // act's stdout and stderr, masked by act
 	ExitCode int
 	Duration time.Duration
 }
@@ -218,8 +208,8 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	if err := r.nameWorkflow(filepath.Join(run.Dir, run.Workflow)); err != nil {
 		return nil, err
 	}
-	res := &Result{Args: r.args(run)}
-	cmd := exec.CommandContext(ctx, r.act, res.Args...)
+	res := &Result{}
+	cmd := exec.CommandContext(ctx, r.act, r.args(run)...)
 	cmd.Dir = run.Dir
 	// A HOME of its own keeps the machine's ~/.actrc and caches out.
 	home := filepath.Join(r.dir, "home")
@@ -318,11 +308,8 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 	if err != nil {
 		return "", fmt.Errorf("job image: %w", err)
 	}
-	exes, libs := []string{"cargo", "rustc"}, map[string]bool{}
-	if toolchain == "" {
-		exes = nil
-	}
-	for _, exe := range exes {
+	libs := map[string]bool{}
+	for _, exe := range []string{"cargo", "rustc"} {
 		out, err := exec.CommandContext(ctx, "ldd", filepath.Join(toolchain, "bin", exe)).Output()
 		if err != nil {
 			return "", fmt.Errorf("job image: ldd %s: %w", exe, err)
@@ -349,9 +336,7 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 	if err := e.Image(ctx, name, sys, mounts, script, "ENV PATH="+JobPATH, `CMD ["/bin/sh"]`); err != nil {
 		return "", fmt.Errorf("job image: %w", err)
 	}
-	if e.Log != nil {
-		fmt.Fprintf(e.Log, "act job image: %s made in %s\n", name, time.Since(start).Round(10*time.Millisecond))
-	}
+	e.Logf("act job image: %s made in %s", name, time.Since(start).Round(10*time.Millisecond))
 	return name, nil
 }
 

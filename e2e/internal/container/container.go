@@ -53,8 +53,7 @@ type Engine struct {
 	// Log, when set, receives progress lines, also concurrently.
 	Log io.Writer
 	// Labels go on every container: harness.Label=1 and harness.RunLabel
-	// with the session's id. Images get harness.Label=1 only (it lands on
-	// every build stage); a session's image is known by its tag.
+	// with the session's id; images get harness.Label=1 only (see harness.Label).
 	Labels []string
 
 	podman string
@@ -96,7 +95,8 @@ func Podman() harness.Podman {
 	return e.Command
 }
 
-func (e *Engine) logf(format string, args ...any) {
+// Logf writes a progress line to Log, when set.
+func (e *Engine) Logf(format string, args ...any) {
 	if e.Log != nil {
 		fmt.Fprintf(e.Log, format+"\n", args...)
 	}
@@ -150,7 +150,7 @@ func (e *Engine) Build(ctx context.Context, repoDir, tag string) (*BuildResult, 
 	if res.Size, err = strconv.ParseInt(out, 10, 64); err != nil {
 		return nil, fmt.Errorf("podman image inspect %s: size %q: %w", tag, out, err)
 	}
-	e.logf("podman build: %s built in %s, image size %d bytes (%.2f MB)", tag, res.Duration.Round(10*time.Millisecond), res.Size, float64(res.Size)/1e6)
+	e.Logf("podman build: %s built in %s, image size %d bytes (%.2f MB)", tag, res.Duration.Round(10*time.Millisecond), res.Size, float64(res.Size)/1e6)
 	return res, nil
 }
 
@@ -207,8 +207,7 @@ var podmanOwnVars = map[string]bool{
 }
 
 // runArgs returns podman's arguments (the runner's, and --network=host for
-// the fakes on 127.0.0.1) and the values for its environment: a value
-// never goes on the command line but for podmanOwnVars.
+// the fakes) and its environment: only podmanOwnVars' values go in args.
 func runArgs(image string, opts RunOptions) (args, env []string) {
 	ms := mounts(opts.Workspace, opts.RunnerTemp)
 	args = []string{"run", "--workdir", "/github/workspace", "--rm"}
@@ -235,9 +234,6 @@ func runArgs(image string, opts RunOptions) (args, env []string) {
 // Run runs image like the runner's `docker run`. An error means podman
 // could not run it (also exit status 125), else RunResult has the status.
 func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunResult, error) {
-	if opts.Workspace == "" || opts.RunnerTemp == "" {
-		return nil, errors.New("container run: workspace and runner temp folders are required")
-	}
 	args, env := runArgs(image, opts)
 	for _, l := range e.Labels {
 		args = slices.Insert(args, 1, "--label", l)
@@ -265,26 +261,13 @@ const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
 var fromLine = regexp.MustCompile(`(?im)^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)`)
 
 // baseImageName returns the full name Podman resolves a Dockerfile's first
-// FROM to ("golang:1.26" => "docker.io/library/golang:1.26"); "" for scratch.
+// FROM to ("golang:1.26" => "docker.io/library/golang:1.26"), the only form made.
 func baseImageName(dockerfile []byte) (string, error) {
 	m := fromLine.FindSubmatch(dockerfile)
-	if m == nil {
-		return "", errors.New("no FROM line")
+	if m == nil || strings.ContainsAny(string(m[1]), "/@") || !strings.Contains(string(m[1]), ":") {
+		return "", errors.New("the first FROM is not an official image's NAME:TAG")
 	}
-	name := string(m[1])
-	first, _, hasSlash := strings.Cut(name, "/")
-	switch {
-	case name == "scratch":
-		return "", nil
-	case !hasSlash:
-		name = "docker.io/library/" + name
-	case !strings.ContainsAny(first, ".:") && first != "localhost":
-		name = "docker.io/" + name
-	}
-	if !strings.ContainsAny(path.Base(name), ":@") {
-		name += ":latest"
-	}
-	return name, nil
+	return "docker.io/library/" + string(m[1]), nil
 }
 
 // BaseImage describes the locally made build-stage base image.
@@ -294,11 +277,10 @@ type BaseImage struct {
 	Duration time.Duration // time spent, including the check
 }
 
-// EnsureBaseImage makes the image dockerfilePath's first FROM names: the
-// System, the host's Go at /usr/local/go and a file module proxy at
-// /goproxy with what moduleDir's go.sum names (which still pins every
-// hash), in the golang image's environment. It is made again only when the
-// hash of its inputs changes, under a lock file.
+// EnsureBaseImage makes, under a lock file and only when its inputs' hash
+// changed, the image dockerfilePath's first FROM names: the System, the
+// host's Go and a file module proxy at /goproxy with what moduleDir's
+// go.sum names (which still pins every hash).
 func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
 	start := time.Now()
 	df, err := os.ReadFile(dockerfilePath)
@@ -306,8 +288,8 @@ func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir 
 		return nil, fmt.Errorf("read Dockerfile: %w", err)
 	}
 	name, err := baseImageName(df)
-	if err != nil || name == "" {
-		return &BaseImage{Duration: time.Since(start)}, err
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
 	}
 	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT", "GOMODCACHE", "GOVERSION").Output()
 	env := strings.Split(strings.TrimSpace(string(out)), "\n")
@@ -319,11 +301,9 @@ func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir 
 	if err != nil {
 		return nil, fmt.Errorf("base image: %w", err)
 	}
-	var modules []string
-	if moduleDir != "" {
-		if modules, err = moduleFiles(ctx, moduleDir, modCache); err != nil {
-			return nil, fmt.Errorf("base image: %w", err)
-		}
+	modules, err := moduleFiles(ctx, moduleDir, modCache)
+	if err != nil {
+		return nil, fmt.Errorf("base image: %w", err)
 	}
 	digest := sha256.New()
 	script := `mkdir -p /go/bin /go/src /usr/local/go
@@ -357,7 +337,7 @@ for f in /.host/go/*; do [ "$f" = /.host/go/test ] || cp -a "$f" /usr/local/go/;
 			return nil, fmt.Errorf("base image: %w", err)
 		}
 		res.Created = true
-		e.logf("base image: %s made from %s and %d module files in %s", name, goroot, len(modules), time.Since(start).Round(10*time.Millisecond))
+		e.Logf("base image: %s made from %s and %d module files in %s", name, goroot, len(modules), time.Since(start).Round(10*time.Millisecond))
 	}
 	res.Duration = time.Since(start)
 	return res, nil
@@ -404,17 +384,11 @@ func moduleFiles(ctx context.Context, moduleDir, modCache string) ([]string, err
 	return files, nil
 }
 
+var upper = regexp.MustCompile(`[A-Z]`)
+
 // escapeModulePath applies the module cache's case encoding ("A" => "!a").
 func escapeModulePath(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if r >= 'A' && r <= 'Z' {
-			b.WriteByte('!')
-			r += 'a' - 'A'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return upper.ReplaceAllStringFunc(p, func(s string) string { return "!" + strings.ToLower(s) })
 }
 
 // System is the smallest userland from the host: busybox, CA bundle, /etc/passwd...

@@ -21,7 +21,6 @@ func TestTranslatePath(t *testing.T) {
 		"/w/_temp/_github_home/.cargo": "/github/home/.cargo",
 		"relative/w/repo":              "relative/w/repo",
 		"":                             "",
-		"https://example.com/w/repo":   "https://example.com/w/repo",
 	} {
 		if got := translatePath(in, m); got != want {
 			t.Errorf("translatePath(%q) = %q, want %q", in, got, want)

@@ -1,9 +1,6 @@
-// Package harness builds the action's binary once per process and keeps the
-// e2e tests bounded and tidy: Context gives what a test starts a deadline
-// below go test's -timeout, failing with a *SlowError naming what was slow;
-// a Session (Begin, from TestMain) holds every temporary folder, process,
-// container and image of the test process, and Begin first sweeps what
-// killed sessions left.
+// Package harness builds the action's binary once and keeps the e2e tests
+// bounded (Context: a deadline naming what was slow) and tidy (a Session
+// holds what a test process starts; Begin first sweeps what killed ones left).
 package harness
 
 import (
@@ -79,9 +76,7 @@ func Binary() (string, error) { return binary() }
 
 // Cleanup removes the built binary; call it from TestMain after m.Run.
 func Cleanup() {
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	_ = os.RemoveAll(binDir) // nothing when ""
 }
 
 // Require (skip for lack of what, or fail under CI=true) and Tool (the
@@ -96,11 +91,9 @@ func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	return Exec(context.Background(), nil, cmd)
 }
 
-// Exec runs cmd (made with ctx) with empty stdin unless set, also copying
-// its output to cmd.Stdout and cmd.Stderr when set, tracked in s (may be
-// nil). A non-zero exit is code, not err; err, when cmd could not run or
-// ctx ended, carries ctx's cause (Err). The WaitDelay keeps a child holding
-// the output open from outliving ctx.
+// Exec runs cmd (made with ctx), tracked in s (may be nil), with empty stdin
+// unless set, also copying its output to cmd.Stdout and cmd.Stderr when set.
+// A non-zero exit is code; err (could not run, or ctx ended) carries ctx's cause.
 func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	var out, errOut bytes.Buffer
 	if cmd.Stdin == nil {
@@ -261,10 +254,9 @@ func (s *Session) Close() {
 	})
 }
 
-// Sweep removes what dead sessions left: their folders under base (after
-// killing the processes they recorded), their containers and images
-// wherever the folder was, and build-cache images older than staleCache.
-// It returns one line per thing removed.
+// Sweep removes what dead sessions left (folders under base, recorded
+// processes, containers and images) and build-cache images older than
+// staleCache, returning one line per thing removed.
 func Sweep(base string, podman Podman) []string {
 	var swept []string
 	entries, _ := os.ReadDir(base)

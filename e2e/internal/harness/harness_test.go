@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,14 +56,11 @@ func TestContextNamesWhatWasSlow(t *testing.T) {
 
 // fakePodman answers listings (command line -> output) and records calls.
 type fakePodman struct {
-	mu       sync.Mutex
 	listings map[string]string
 	calls    []string
 }
 
 func (f *fakePodman) command(ctx context.Context, args ...string) *exec.Cmd {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	line := strings.Join(args, " ")
 	f.calls = append(f.calls, line)
 	if out, ok := f.listings[line]; ok {

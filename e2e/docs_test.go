@@ -20,6 +20,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // The patterns the docs tests read README.md, help texts and test lists with.
@@ -91,10 +92,8 @@ func TestReadme(t *testing.T) {
 	}
 }
 
-// TestDocCheckersCatchMistakes proves the checkers on small samples: each
-// row's problems must hold want ("" = none).
+// TestDocCheckersCatchMistakes proves the checkers on small samples.
 func TestDocCheckersCatchMistakes(t *testing.T) {
-	t.Parallel()
 	const md = "# T\n## Contents\n## A\n### A1\n### A2\n## B\n#### B1\n## C\n"
 	contents := func(links ...string) func() []string {
 		return func() []string { return contentsProblems(links, mdHeadings(md)) }
@@ -111,50 +110,53 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 			return nil
 		}
 	}
-	tests := []struct {
-		name     string
+	type sample struct {
 		problems func() []string
-		want     string
-	}{
-		{"contents: every section", contents("#a", "#b", "#c"), ""},
-		{"contents: with subsections", contents("#a", "#a1", "#a2", "#b", "#b1", "#c"), ""},
-		{"contents: missing section", contents("#a", "#c"), `does not list "B"`},
-		{"contents: out of order", contents("#b", "#a", "#c"), "#a out of the headings' order"},
-		{"contents: subsection under the wrong section", contents("#a", "#b", "#a2", "#c"), "out of the headings' order"},
-		{"contents: subsection before its section", contents("#a1", "#a", "#b", "#c"), `lists #a1 before its section "A"`},
-		{"contents: a file", contents("#a", "#b", "#c", "docs/x.md"), "docs/x.md, which is no heading"},
-		{"contents: none", contents(), "Contents list has no links"},
-		{"changelog: good", changelog(head + "### Added\n\n- `a.yml` and `dir/`\n\n### Security\n\n- x\n"), ""},
-		{"changelog: fixed before a release", changelog(head + "### Added\n\n- `a.yml` `dir/`\n\n### Fixed\n\n- y\n"), `a "Fixed" section`},
-		{"changelog: fixed after a release", changelog(head + "### Fixed\n\n- `a.yml` `dir/`\n\n## [1.0.0] - 2026-01-01\n\n### Added\n"), ""},
-		{"changelog: two security sections", changelog(head + "### Security\n\n- `a.yml` `dir/`\n\n### Security\n\n- z\n"), `two "Security" sections`},
-		{"changelog: an example named only in a release", changelog(head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n"), "does not name the example `dir/`"},
-		{"changelog: no unreleased", changelog("# Changelog\n"), "no \"## [Unreleased]\""},
-		{"go test: quoted pattern", goTest(`go test ./e2e/ -run 'Scenario|Container' -v`, "Scenario|Container", "", 1), ""},
+		want     string // "": no problem
+	}
+	testenv.Run(t, map[string]sample{
+		"contents: every section":                       {contents("#a", "#b", "#c"), ""},
+		"contents: with subsections":                    {contents("#a", "#a1", "#a2", "#b", "#b1", "#c"), ""},
+		"contents: missing section":                     {contents("#a", "#c"), `does not list "B"`},
+		"contents: out of order":                        {contents("#b", "#a", "#c"), "#a out of the headings' order"},
+		"contents: subsection under the wrong section":  {contents("#a", "#b", "#a2", "#c"), "out of the headings' order"},
+		"contents: subsection before its section":       {contents("#a1", "#a", "#b", "#c"), `lists #a1 before its section "A"`},
+		"contents: a file":                              {contents("#a", "#b", "#c", "docs/x.md"), "docs/x.md, which is no heading"},
+		"contents: none":                                {contents(), "Contents list has no links"},
+		"changelog: good":                               {changelog(head + "### Added\n\n- `a.yml` and `dir/`\n\n### Security\n\n- x\n"), ""},
+		"changelog: fixed before a release":             {changelog(head + "### Added\n\n- `a.yml` `dir/`\n\n### Fixed\n\n- y\n"), `a "Fixed" section`},
+		"changelog: fixed after a release":              {changelog(head + "### Fixed\n\n- `a.yml` `dir/`\n\n## [1.0.0] - 2026-01-01\n\n### Added\n"), ""},
+		"changelog: two security sections":              {changelog(head + "### Security\n\n- `a.yml` `dir/`\n\n### Security\n\n- z\n"), `two "Security" sections`},
+		"changelog: an example named only in a release": {changelog(head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n"), "does not name the example `dir/`"},
+		"changelog: no unreleased":                      {changelog("# Changelog\n"), "no \"## [Unreleased]\""},
+		"go test: quoted pattern":                       {goTest(`go test ./e2e/ -run 'Scenario|Container' -v`, "Scenario|Container", "", 1), ""},
 		// What a reader gets from a table cell's escaped pipe: a backslash
 		// in the pattern, which then matches no test.
-		{"go test: escaped pipe kept", goTest(`go test ./e2e/ -run 'Scenario\|Container' -v`, `Scenario\|Container`, "", 1), ""},
-		{"go test: two packages and -bench", goTest(`go test ./exchange ./cargoconf -run '^$' -bench . -benchmem`, "^$", ".", 2), ""},
-		{"go test: double quotes, default package", goTest(`go test -run "A|B"`, "A|B", "", 1), ""},
+		"go test: escaped pipe kept":              {goTest(`go test ./e2e/ -run 'Scenario\|Container' -v`, `Scenario\|Container`, "", 1), ""},
+		"go test: two packages and -bench":        {goTest(`go test ./exchange ./cargoconf -run '^$' -bench . -benchmem`, "^$", ".", 2), ""},
+		"go test: double quotes, default package": {goTest(`go test -run "A|B"`, "A|B", "", 1), ""},
 		// An unterminated quote is kept in the pattern, which then
 		// selects no test.
-		{"go test: unterminated quote", goTest(`go test -run 'open`, "'open", "", 1), ""},
-		{"table cell", func() []string { return tableCellProblems("| `go test ./x` | y |\n| `a \\| b` |\n`go test` outside\n") }, "README.md:2: command in a table cell"},
-		{"slug", func() []string {
+		"go test: unterminated quote": {goTest(`go test -run 'open`, "'open", "", 1), ""},
+		"table cell":                  {func() []string { return tableCellProblems("| `go test ./x` | y |\n| `a \\| b` |\n`go test` outside\n") }, "README.md:2: command in a table cell"},
+		"slug": {func() []string {
 			return []string{githubSlug("crates.io set-up"), githubSlug("Pinning, and what it costs")}
 		}, "cratesio-set-up\npinning-and-what-it-costs"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := strings.Join(tt.problems(), "\n")
-			switch {
-			case tt.want == "" && got != "":
-				t.Errorf("problems in a good sample:\n%s", got)
-			case tt.want != "" && !strings.Contains(got, tt.want):
-				t.Errorf("problems:\n%s\nwant one saying %q", got, tt.want)
-			}
-		})
+	}, func(t *testing.T, _ string, tt sample) {
+		wantProblem(t, tt.problems(), tt.want)
+	})
+}
+
+// wantProblem fails t unless one of problems holds want, or, for want "",
+// there are none.
+func wantProblem(t *testing.T, problems []string, want string) {
+	t.Helper()
+	got := strings.Join(problems, "\n")
+	switch {
+	case want == "" && got != "":
+		t.Errorf("problems in a good sample:\n%s", got)
+	case want != "" && !strings.Contains(got, want):
+		t.Errorf("problems:\n%s\nwant one saying %q", got, want)
 	}
 }
 
@@ -333,13 +335,7 @@ func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	if err != nil {
 		t.Fatalf("go test -list %q %s: %v\n%s", pattern, pkg, err, out)
 	}
-	var names []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if docTestNameRE.MatchString(l) {
-			names = append(names, l)
-		}
-	}
-	return names
+	return slices.DeleteFunc(strings.Split(string(out), "\n"), func(l string) bool { return !docTestNameRE.MatchString(l) })
 }
 
 // goRunHelp is what the program pkg prints for -help.

@@ -41,8 +41,7 @@ var (
 // docSet is the repository's root and its README.md.
 type docSet struct{ root, readme string }
 
-// readmeOrder is the order of README.md's sections, as a user needs them;
-// each is a level-2 heading, so none sits inside another's section.
+// readmeOrder is the order of README.md's level-2 sections.
 var readmeOrder = []string{
 	"Quickstart", "Inputs", "Outputs", "What the action writes, and where",
 	"Long jobs: credential-provider mode", "Supported runners", "Requirements",
@@ -52,9 +51,7 @@ var readmeOrder = []string{
 // readmeQuickstartWithin is the line by which the first quickstart starts.
 const readmeQuickstartWithin = 60
 
-// TestReadme checks README.md against action.yml and the code, its
-// commands against the tests and programs they run, its shape, the links
-// of README.md and docs/, the examples' references and CHANGELOG.md.
+// TestReadme runs every check of README.md, docs/, examples/ and CHANGELOG.md.
 func TestReadme(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
@@ -462,8 +459,7 @@ func readmeContents(readme string) []string {
 }
 
 // contentsProblems checks that a table of contents lists every level-2
-// heading but Contents in order, deeper ones only in their section, and
-// nothing else.
+// heading in order, deeper ones only in their section, and nothing else.
 func contentsProblems(links []string, headings []mdHeading) []string {
 	if len(links) == 0 {
 		return []string{`README.md's Contents list has no links (a "## Contents" heading followed by a list of links)`}
@@ -611,9 +607,8 @@ func linkProblems(t *testing.T, d docSet) []string {
 	return problems
 }
 
-// mdLinkProblems checks every link of the Markdown file rel: anchors name
-// headings, relative targets exist. It returns the problems and the
-// relative targets, resolved against root.
+// mdLinkProblems checks that rel's anchors and relative targets exist, and
+// returns the targets, resolved against root.
 func mdLinkProblems(root, rel, md string) (problems []string, targets []string) {
 	own := mdAnchors(md)
 	for _, m := range docLinkRE.FindAllStringSubmatch(md, -1) {

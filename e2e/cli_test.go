@@ -106,14 +106,7 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 	if !ok {
 		t.Fatalf("help has no credential provider section:\n%s", out)
 	}
-	names := func(s string) []string {
-		var out []string
-		for _, m := range docFlagAssignRE.FindAllStringSubmatch(s, -1) {
-			out = append(out, m[1])
-		}
-		return out
-	}
-	stageFlags := names(flagsPart)
+	stageFlags := reGroups(docFlagAssignRE, flagsPart)
 	if len(stageFlags) == 0 {
 		t.Fatal("help lists no stage flags")
 	}
@@ -125,7 +118,7 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 			t.Errorf("help lists --%s=, which the binary refuses: %v\n%s", f, err, out)
 		}
 	}
-	for _, a := range append(names(providerPart), config.Inputs...) { // TestCLI: the help lists every input
+	for _, a := range append(reGroups(docFlagAssignRE, providerPart), config.Inputs...) { // TestCLI: the help lists every input
 		args := []string{"--provider=jfrog", "--url=https://example.jfrog.io", "--provider-name=p", "--repository=r"}
 		if _, err := credprovider.ParseArgs(append(args, "--"+a+"=x")); err != nil && strings.Contains(err.Error(), "unknown argument") {
 			t.Errorf("help lists --%s=, which the credential provider refuses: %v", a, err)

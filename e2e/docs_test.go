@@ -240,10 +240,7 @@ func commandProblems(t *testing.T, d docSet) []string {
 			h = goRunHelp(t, d.root, words[2])
 			helps[words[2]] = h
 		}
-		var known []string
-		for _, m := range docHelpFlagRE.FindAllStringSubmatch(h, -1) {
-			known = append(known, m[1])
-		}
+		known := reGroups(docHelpFlagRE, h)
 		for _, w := range words[3:] {
 			name, _, _ := strings.Cut(strings.TrimLeft(w, "-"), "=")
 			switch {
@@ -274,9 +271,9 @@ func readmeCommands(readme string) []string {
 			continue
 		}
 		if !inFence {
-			for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
-				if strings.HasPrefix(m[1], "go ") {
-					out = append(out, m[1])
+			for _, span := range reGroups(docCodeSpanRE, line) {
+				if strings.HasPrefix(span, "go ") {
+					out = append(out, span)
 				}
 			}
 		} else if cmd, _, _ := strings.Cut(line, " # "); shell && strings.TrimSpace(cmd) != "" {
@@ -359,9 +356,9 @@ func tableCellProblems(readme string) []string {
 		if !strings.HasPrefix(strings.TrimSpace(line), "|") {
 			continue
 		}
-		for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
-			if strings.Contains(m[1], `\|`) || docCommandRE.MatchString(m[1]) {
-				problems = append(problems, fmt.Sprintf("README.md:%d: command in a table cell: `%s`", n+1, m[1]))
+		for _, span := range reGroups(docCodeSpanRE, line) {
+			if strings.Contains(span, `\|`) || docCommandRE.MatchString(span) {
+				problems = append(problems, fmt.Sprintf("README.md:%d: command in a table cell: `%s`", n+1, span))
 			}
 		}
 	}
@@ -451,11 +448,16 @@ func shapeProblems(headings []mdHeading) []string {
 func readmeContents(readme string) []string {
 	_, rest, _ := strings.Cut(readme, "\n## Contents\n")
 	rest, _, _ = strings.Cut(rest, "\n#")
-	var links []string
-	for _, m := range docLinkRE.FindAllStringSubmatch(rest, -1) {
-		links = append(links, m[1])
+	return reGroups(docLinkRE, rest)
+}
+
+// reGroups returns the first group of every match of re in s.
+func reGroups(re *regexp.Regexp, s string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
 	}
-	return links
+	return out
 }
 
 // contentsProblems checks that a table of contents lists every level-2
@@ -518,8 +520,8 @@ func changelogProblems(changelog string, examples []string) []string {
 	unreleased, _, _ = strings.Cut(unreleased, "\n## ")
 	var problems []string
 	seen := map[string]bool{}
-	for _, m := range docSubheadingRE.FindAllStringSubmatch(unreleased, -1) {
-		kind := strings.TrimSpace(m[1])
+	for _, kind := range reGroups(docSubheadingRE, unreleased) {
+		kind = strings.TrimSpace(kind)
 		if seen[kind] {
 			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has two %q sections", kind))
 		}
@@ -611,8 +613,7 @@ func linkProblems(t *testing.T, d docSet) []string {
 // returns the targets, resolved against root.
 func mdLinkProblems(root, rel, md string) (problems []string, targets []string) {
 	own := mdAnchors(md)
-	for _, m := range docLinkRE.FindAllStringSubmatch(md, -1) {
-		target := m[1]
+	for _, target := range reGroups(docLinkRE, md) {
 		switch {
 		case strings.HasPrefix(target, "#"):
 			if !own[target[1:]] {

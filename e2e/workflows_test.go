@@ -110,9 +110,8 @@ var (
 	versionRE     = regexp.MustCompile(`^\s+#\s*v\d+(\.\d+)*\b`)
 )
 
-// checkSteps checks the steps that run one of our actions: every with: key
-// is declared, required inputs without a default are given, and none is
-// for another provider (descriptions start "[jfrog, cloudsmith] ..."). It
+// checkSteps checks the with: of steps that run our actions (an input's
+// description starts with its providers: "[jfrog, cloudsmith] ...") and
 // records their ids in ids.
 func checkSteps(where string, steps []runner.CompositeStep, acts actionSet, ids map[string]*runner.Action) []string {
 	var problems []string
@@ -250,9 +249,8 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 	return append(problems, checkRefs(f, string(src), acts, ids, nil)...), onPR
 }
 
-// checkComposite checks a composite action wrapping cargo-oidc: its steps,
-// a step with an id using cargo-oidc/cargo-oidc literally, and every output
-// of the main action forwarded from it.
+// checkComposite checks that a composite action wraps cargo-oidc in a step
+// with an id and forwards every output of it.
 func checkComposite(file string, src []byte, acts actionSet) []string {
 	a, err := runner.ParseAction(src)
 	if err != nil {

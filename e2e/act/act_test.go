@@ -215,8 +215,7 @@ func tail(res *actharness.Result) string {
 	return res.Output[max(0, len(res.Output)-6000):]
 }
 
-// ciWorkflow is the workflow whose setup job TestActCIMatrix runs, as the
-// working tree has it.
+// ciWorkflow is the workflow whose setup job TestActCIMatrix runs.
 const ciWorkflow = ".github/workflows/ci.yml"
 
 // TestActCIMatrix runs ci.yml's setup job under act for ubuntu-latest. Its
@@ -374,8 +373,7 @@ func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
 	return stubs
 }
 
-// session is this process's harness session, swept by the next run if
-// this one is killed.
+// session is this process's harness session.
 var session *harness.Session
 
 // TestMain sweeps what a killed earlier run left, starts a session, and

@@ -39,13 +39,11 @@ func TestCLI(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing-ca.pem")
 	empty := writeFile(t, filepath.Join(dir, "0001.state"), "", 0o600)
-	// The help lists the stages, every flag, the provider's arguments and
-	// every input (credprovider.ParseArgs takes --<input>=).
+	// credprovider.ParseArgs takes every input as --<input>=.
 	help := append([]string{"Usage:", "post", "--cargo-plugin", "--help", "-h", "--version", "--host-workspace=DIR", "--host-temp=DIR",
 		"--<input>=value", "--id-token-env=VAR", "--id-token-file=PATH"}, config.Inputs...)
-	// Every mode reads SSL_CERT_FILE itself (Go ignores it on macOS and
-	// Windows): an unreadable file stops the main stage and the provider
-	// before any request; the post stage, which never fails the job, warns.
+	// Go ignores SSL_CERT_FILE on macOS and Windows, so every mode reads it;
+	// the post stage, which never fails the job, only warns.
 	certEnv := []string{"SSL_CERT_FILE=" + missing, "INPUT_PROVIDER=crates-io", "RUNNER_TEMP=" + dir}
 	const certErr = "cannot use SSL_CERT_FILE::read the CA certificates of SSL_CERT_FILE="
 	tests := []struct {
@@ -65,8 +63,6 @@ func TestCLI(t *testing.T) {
 		{args: []string{"--provider=jfrog"}, code: 2, stderr: []string{"unknown flag --provider", "credential-provider setting", "INPUT_"}},
 		{args: []string{"--host-temp"}, code: 2, stderr: []string{"--host-temp"}},
 		{args: []string{"extra"}, code: 2, stderr: []string{`unexpected argument "extra"`}},
-		// Each stage refuses the other's flag; an unfinished step's state
-		// leaves the post stage nothing to do.
 		{args: []string{"post", "--composite"}, code: 2, stderr: []string{"--composite is a flag of the main stage"}},
 		{args: []string{"--state-file=" + empty}, code: 2, stderr: []string{"--state-file is a flag of the post stage"}},
 		{args: []string{"post", "--state-file=" + empty}, stdout: []string{"Nothing to clean up: the main stage did not finish."}},
@@ -110,14 +106,7 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 	if !ok {
 		t.Fatalf("help has no credential provider section:\n%s", out)
 	}
-	names := func(s string) []string {
-		var out []string
-		for _, m := range docFlagAssignRE.FindAllStringSubmatch(s, -1) {
-			out = append(out, m[1])
-		}
-		return out
-	}
-	stageFlags := names(flagsPart)
+	stageFlags := reGroups(docFlagAssignRE, flagsPart)
 	if len(stageFlags) == 0 {
 		t.Fatal("help lists no stage flags")
 	}
@@ -129,7 +118,7 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 			t.Errorf("help lists --%s=, which the binary refuses: %v\n%s", f, err, out)
 		}
 	}
-	for _, a := range append(names(providerPart), config.Inputs...) { // TestCLI: the help lists every input
+	for _, a := range append(reGroups(docFlagAssignRE, providerPart), config.Inputs...) { // TestCLI: the help lists every input
 		args := []string{"--provider=jfrog", "--url=https://example.jfrog.io", "--provider-name=p", "--repository=r"}
 		if _, err := credprovider.ParseArgs(append(args, "--"+a+"=x")); err != nil && strings.Contains(err.Error(), "unknown argument") {
 			t.Errorf("help lists --%s=, which the credential provider refuses: %v", a, err)
@@ -143,9 +132,8 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 // verModule is the module path `go install` is given.
 const verModule = "github.com/cargo-oidc/cargo-oidc"
 
-// TestVersionGoInstall: `go install github.com/cargo-oidc/cargo-oidc@vX.Y.Z`
-// stamps nothing, yet --version prints vX.Y.Z. A file-system module proxy
-// serves this working tree as v0.99.0, as proxy.golang.org would.
+// TestVersionGoInstall: `go install ...@vX.Y.Z` stamps nothing, yet
+// --version prints vX.Y.Z; a file-system proxy serves this tree as v0.99.0.
 func TestVersionGoInstall(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -190,9 +178,8 @@ func TestVersionUnstamped(t *testing.T) {
 	}
 }
 
-// verWriteModule writes what a module proxy serves for ver into dir: the
-// zip holds root's files under "<module>@<version>/", without .git, vendor
-// and nested modules.
+// verWriteModule writes what a module proxy serves for ver into dir, the
+// zip without .git, vendor and nested modules.
 func verWriteModule(t *testing.T, root, dir, ver string) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -237,9 +224,8 @@ func provBinary(t testing.TB) string {
 	return bin
 }
 
-// BenchmarkProviderGetCache measures one credential-provider call of the
-// built binary served from the token cache against one that exchanges
-// with the local fakes (each call with an empty cache folder).
+// BenchmarkProviderGetCache compares a provider call served from the token
+// cache with one that exchanges with the fakes.
 //
 //	go test ./e2e -run '^$' -bench ProviderGetCache -benchtime 50x
 func BenchmarkProviderGetCache(b *testing.B) {
@@ -267,14 +253,12 @@ func BenchmarkProviderGetCache(b *testing.B) {
 				get(cache) // fills the cache
 			}
 			before := s.Store.Exchanges("jfrog")
-			start := time.Now()
 			for b.Loop() {
 				if mode == "exchange" {
 					cache = b.TempDir()
 				}
 				get(cache)
 			}
-			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
 			want := map[string]int{"exchange": b.N, "cache": 0}[mode]
 			if got := s.Store.Exchanges("jfrog") - before; got != want {
 				b.Fatalf("%d exchanges for %d %s gets, want %d", got, b.N, mode, want)
@@ -308,9 +292,8 @@ func cliEnv(t *testing.T, s *fakes.Stack, extra map[string]string) map[string]st
 	return env
 }
 
-// cliExec runs prog (the built binary for "") in dir with env and args,
-// and fails the test when its output shows a secret the fakes issued (but
-// for token's stdout).
+// cliExec runs prog (the built binary for "") in dir and fails the test
+// when its output, but for token's stdout, shows a secret the fakes issued.
 func cliExec(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]string, args ...string) cliRun {
 	t.Helper()
 	if prog == "" {
@@ -345,10 +328,8 @@ func cliInputs(in map[string]string) []string {
 	return out
 }
 
-// TestCommandExecGitLabPublishesToCratesIO: in a GitLab job, `exec
-// --provider=crates-io -- cargo publish` exchanges the job's ID token, the
-// real cargo publishes, and the token is revoked after. An untrusted
-// project is refused with GitLab's claims shown, its command not run.
+// TestCommandExecGitLabPublishesToCratesIO: in a GitLab job, exec -- cargo
+// publish publishes and revokes; an untrusted project is refused, not run.
 func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	t.Parallel()
 	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
@@ -398,11 +379,9 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	}
 }
 
-// TestCommandTokenExecConfigure, the ID token in a named variable: token
-// prints a token the registry accepts, alone on stdout; exec runs a tool
-// that takes --cargo-plugin itself (only a first --cargo-plugin starts the
-// provider); configure exchanges nothing, and plain cargo then fetches
-// with cargo-oidc as the registry's provider.
+// TestCommandTokenExecConfigure: token prints one token alone on stdout;
+// exec passes a tool's own --cargo-plugin; configure exchanges nothing, and
+// plain cargo then fetches through cargo-oidc as the provider.
 func TestCommandTokenExecConfigure(t *testing.T) {
 	t.Parallel()
 	s := provStack(t)
@@ -438,11 +417,8 @@ func TestCommandTokenExecConfigure(t *testing.T) {
 	}
 }
 
-// TestReleasePathPulledImage runs the release path: the run's image is
-// pushed to an in-process registry on 127.0.0.1, internal/release pins it
-// in action.yml (docker://...@sha256:...), and the action runs from the
-// image pulled by digest, followed by `cargo fetch` (scnFetch). It prints
-// the pull time against the build.
+// TestReleasePathPulledImage pushes the image to a local registry, pins it
+// in action.yml by digest, and runs the action from the pulled image.
 func TestReleasePathPulledImage(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
@@ -452,10 +428,11 @@ func TestReleasePathPulledImage(t *testing.T) {
 	// Plain HTTP, so podman talks to it with --tls-verify=false.
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
-	pushed := strings.TrimPrefix(srv.URL, "http://") + "/cargo-oidc/cargo-oidc:0.99.2"
+	name := strings.TrimPrefix(srv.URL, "http://") + "/cargo-oidc/cargo-oidc"
 	digestFile := filepath.Join(t.TempDir(), "digest")
-	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, scnImageTag, "docker://"+pushed)
-	ref := pushed + "@" + strings.TrimSpace(readFile(t, digestFile))
+	relPodman(ctx, t, e, "push", "--tls-verify=false", "--digestfile", digestFile, scnImageTag, "docker://"+name+":0.99.2")
+	digest := strings.TrimSpace(readFile(t, digestFile))
+	ref := name + ":0.99.2@" + digest
 	relYAML, err := release.PinImage([]byte(readFile(t, filepath.Join(harness.Root(t), "action.yml"))), ref)
 	if err != nil {
 		t.Fatal(err)
@@ -464,8 +441,7 @@ func TestReleasePathPulledImage(t *testing.T) {
 	if err != nil || relAction.Runs.Image != "docker://"+ref {
 		t.Fatalf("the release action.yml does not load (%v) or does not run docker://%s", err, ref)
 	}
-	// Podman refuses NAME:TAG@DIGEST (Docker ignores the tag).
-	image := relByDigest(ref)
+	image := name + "@" + digest // Podman refuses NAME:TAG@DIGEST
 	// A user's runner has never built the image.
 	if err := e.Command(ctx, "image", "exists", image).Run(); err == nil {
 		t.Fatalf("%s exists locally before the pull", image)
@@ -492,15 +468,6 @@ func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...s
 	}
 }
 
-// relByDigest drops the tag of NAME:TAG@DIGEST.
-func relByDigest(ref string) string {
-	name, digest, _ := strings.Cut(ref, "@")
-	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		name = name[:i]
-	}
-	return name + "@" + digest
-}
-
 // relBinaryModules are the modules the binary may link; test-only ones
 // (go-containerregistry, go-jose, YAML) must never reach it.
 var relBinaryModules = []string{
@@ -524,9 +491,8 @@ func relIn(roots []string, path string) bool {
 	return slices.ContainsFunc(roots, func(r string) bool { return path == r || strings.HasPrefix(path, r+"/") })
 }
 
-// TestReleaseBinaryDependencies: for every released target, `go list -deps`
-// of the binary names only allowed modules and none of this module's
-// test-only packages.
+// TestReleaseBinaryDependencies: every released binary links only allowed
+// modules and none of the test-only packages.
 func TestReleaseBinaryDependencies(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
@@ -585,9 +551,8 @@ func scnContainer(t *testing.T) *scnBuilt {
 	return scnImage
 }
 
-// scnBuildImage makes the build stage's base image locally (nothing can be
-// pulled) and builds the Dockerfile as the runner does, printing the build
-// time and the image size.
+// scnBuildImage makes the base image locally (nothing can be pulled) and
+// builds the Dockerfile as the runner does.
 func scnBuildImage() (*scnBuilt, error) {
 	root, err := harness.RepoRoot()
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // The patterns the docs tests read README.md, help texts and test lists with.
@@ -40,8 +41,7 @@ var (
 // docSet is the repository's root and its README.md.
 type docSet struct{ root, readme string }
 
-// readmeOrder is the order of README.md's sections, as a user needs them;
-// each is a level-2 heading, so none sits inside another's section.
+// readmeOrder is the order of README.md's level-2 sections.
 var readmeOrder = []string{
 	"Quickstart", "Inputs", "Outputs", "What the action writes, and where",
 	"Long jobs: credential-provider mode", "Supported runners", "Requirements",
@@ -51,9 +51,7 @@ var readmeOrder = []string{
 // readmeQuickstartWithin is the line by which the first quickstart starts.
 const readmeQuickstartWithin = 60
 
-// TestReadme checks README.md against action.yml and the code, its
-// commands against the tests and programs they run, its shape, the links
-// of README.md and docs/, the examples' references and CHANGELOG.md.
+// TestReadme runs every check of README.md, docs/, examples/ and CHANGELOG.md.
 func TestReadme(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
@@ -91,10 +89,8 @@ func TestReadme(t *testing.T) {
 	}
 }
 
-// TestDocCheckersCatchMistakes proves the checkers on small samples: each
-// row's problems must hold want ("" = none).
+// TestDocCheckersCatchMistakes proves the checkers on small samples.
 func TestDocCheckersCatchMistakes(t *testing.T) {
-	t.Parallel()
 	const md = "# T\n## Contents\n## A\n### A1\n### A2\n## B\n#### B1\n## C\n"
 	contents := func(links ...string) func() []string {
 		return func() []string { return contentsProblems(links, mdHeadings(md)) }
@@ -111,50 +107,53 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 			return nil
 		}
 	}
-	tests := []struct {
-		name     string
+	type sample struct {
 		problems func() []string
-		want     string
-	}{
-		{"contents: every section", contents("#a", "#b", "#c"), ""},
-		{"contents: with subsections", contents("#a", "#a1", "#a2", "#b", "#b1", "#c"), ""},
-		{"contents: missing section", contents("#a", "#c"), `does not list "B"`},
-		{"contents: out of order", contents("#b", "#a", "#c"), "#a out of the headings' order"},
-		{"contents: subsection under the wrong section", contents("#a", "#b", "#a2", "#c"), "out of the headings' order"},
-		{"contents: subsection before its section", contents("#a1", "#a", "#b", "#c"), `lists #a1 before its section "A"`},
-		{"contents: a file", contents("#a", "#b", "#c", "docs/x.md"), "docs/x.md, which is no heading"},
-		{"contents: none", contents(), "Contents list has no links"},
-		{"changelog: good", changelog(head + "### Added\n\n- `a.yml` and `dir/`\n\n### Security\n\n- x\n"), ""},
-		{"changelog: fixed before a release", changelog(head + "### Added\n\n- `a.yml` `dir/`\n\n### Fixed\n\n- y\n"), `a "Fixed" section`},
-		{"changelog: fixed after a release", changelog(head + "### Fixed\n\n- `a.yml` `dir/`\n\n## [1.0.0] - 2026-01-01\n\n### Added\n"), ""},
-		{"changelog: two security sections", changelog(head + "### Security\n\n- `a.yml` `dir/`\n\n### Security\n\n- z\n"), `two "Security" sections`},
-		{"changelog: an example named only in a release", changelog(head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n"), "does not name the example `dir/`"},
-		{"changelog: no unreleased", changelog("# Changelog\n"), "no \"## [Unreleased]\""},
-		{"go test: quoted pattern", goTest(`go test ./e2e/ -run 'Scenario|Container' -v`, "Scenario|Container", "", 1), ""},
+		want     string // "": no problem
+	}
+	testenv.Run(t, map[string]sample{
+		"contents: every section":                       {contents("#a", "#b", "#c"), ""},
+		"contents: with subsections":                    {contents("#a", "#a1", "#a2", "#b", "#b1", "#c"), ""},
+		"contents: missing section":                     {contents("#a", "#c"), `does not list "B"`},
+		"contents: out of order":                        {contents("#b", "#a", "#c"), "#a out of the headings' order"},
+		"contents: subsection under the wrong section":  {contents("#a", "#b", "#a2", "#c"), "out of the headings' order"},
+		"contents: subsection before its section":       {contents("#a1", "#a", "#b", "#c"), `lists #a1 before its section "A"`},
+		"contents: a file":                              {contents("#a", "#b", "#c", "docs/x.md"), "docs/x.md, which is no heading"},
+		"contents: none":                                {contents(), "Contents list has no links"},
+		"changelog: good":                               {changelog(head + "### Added\n\n- `a.yml` and `dir/`\n\n### Security\n\n- x\n"), ""},
+		"changelog: fixed before a release":             {changelog(head + "### Added\n\n- `a.yml` `dir/`\n\n### Fixed\n\n- y\n"), `a "Fixed" section`},
+		"changelog: fixed after a release":              {changelog(head + "### Fixed\n\n- `a.yml` `dir/`\n\n## [1.0.0] - 2026-01-01\n\n### Added\n"), ""},
+		"changelog: two security sections":              {changelog(head + "### Security\n\n- `a.yml` `dir/`\n\n### Security\n\n- z\n"), `two "Security" sections`},
+		"changelog: an example named only in a release": {changelog(head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n"), "does not name the example `dir/`"},
+		"changelog: no unreleased":                      {changelog("# Changelog\n"), "no \"## [Unreleased]\""},
+		"go test: quoted pattern":                       {goTest(`go test ./e2e/ -run 'Scenario|Container' -v`, "Scenario|Container", "", 1), ""},
 		// What a reader gets from a table cell's escaped pipe: a backslash
 		// in the pattern, which then matches no test.
-		{"go test: escaped pipe kept", goTest(`go test ./e2e/ -run 'Scenario\|Container' -v`, `Scenario\|Container`, "", 1), ""},
-		{"go test: two packages and -bench", goTest(`go test ./exchange ./cargoconf -run '^$' -bench . -benchmem`, "^$", ".", 2), ""},
-		{"go test: double quotes, default package", goTest(`go test -run "A|B"`, "A|B", "", 1), ""},
+		"go test: escaped pipe kept":              {goTest(`go test ./e2e/ -run 'Scenario\|Container' -v`, `Scenario\|Container`, "", 1), ""},
+		"go test: two packages and -bench":        {goTest(`go test ./exchange ./cargoconf -run '^$' -bench . -benchmem`, "^$", ".", 2), ""},
+		"go test: double quotes, default package": {goTest(`go test -run "A|B"`, "A|B", "", 1), ""},
 		// An unterminated quote is kept in the pattern, which then
 		// selects no test.
-		{"go test: unterminated quote", goTest(`go test -run 'open`, "'open", "", 1), ""},
-		{"table cell", func() []string { return tableCellProblems("| `go test ./x` | y |\n| `a \\| b` |\n`go test` outside\n") }, "README.md:2: command in a table cell"},
-		{"slug", func() []string {
+		"go test: unterminated quote": {goTest(`go test -run 'open`, "'open", "", 1), ""},
+		"table cell":                  {func() []string { return tableCellProblems("| `go test ./x` | y |\n| `a \\| b` |\n`go test` outside\n") }, "README.md:2: command in a table cell"},
+		"slug": {func() []string {
 			return []string{githubSlug("crates.io set-up"), githubSlug("Pinning, and what it costs")}
 		}, "cratesio-set-up\npinning-and-what-it-costs"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := strings.Join(tt.problems(), "\n")
-			switch {
-			case tt.want == "" && got != "":
-				t.Errorf("problems in a good sample:\n%s", got)
-			case tt.want != "" && !strings.Contains(got, tt.want):
-				t.Errorf("problems:\n%s\nwant one saying %q", got, tt.want)
-			}
-		})
+	}, func(t *testing.T, _ string, tt sample) {
+		wantProblem(t, tt.problems(), tt.want)
+	})
+}
+
+// wantProblem fails t unless one of problems holds want, or, for want "",
+// there are none.
+func wantProblem(t *testing.T, problems []string, want string) {
+	t.Helper()
+	got := strings.Join(problems, "\n")
+	switch {
+	case want == "" && got != "":
+		t.Errorf("problems in a good sample:\n%s", got)
+	case want != "" && !strings.Contains(got, want):
+		t.Errorf("problems:\n%s\nwant one saying %q", got, want)
 	}
 }
 
@@ -241,10 +240,7 @@ func commandProblems(t *testing.T, d docSet) []string {
 			h = goRunHelp(t, d.root, words[2])
 			helps[words[2]] = h
 		}
-		var known []string
-		for _, m := range docHelpFlagRE.FindAllStringSubmatch(h, -1) {
-			known = append(known, m[1])
-		}
+		known := reGroups(docHelpFlagRE, h)
 		for _, w := range words[3:] {
 			name, _, _ := strings.Cut(strings.TrimLeft(w, "-"), "=")
 			switch {
@@ -275,9 +271,9 @@ func readmeCommands(readme string) []string {
 			continue
 		}
 		if !inFence {
-			for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
-				if strings.HasPrefix(m[1], "go ") {
-					out = append(out, m[1])
+			for _, span := range reGroups(docCodeSpanRE, line) {
+				if strings.HasPrefix(span, "go ") {
+					out = append(out, span)
 				}
 			}
 		} else if cmd, _, _ := strings.Cut(line, " # "); shell && strings.TrimSpace(cmd) != "" {
@@ -333,13 +329,7 @@ func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	if err != nil {
 		t.Fatalf("go test -list %q %s: %v\n%s", pattern, pkg, err, out)
 	}
-	var names []string
-	for _, l := range strings.Split(string(out), "\n") {
-		if docTestNameRE.MatchString(l) {
-			names = append(names, l)
-		}
-	}
-	return names
+	return slices.DeleteFunc(strings.Split(string(out), "\n"), func(l string) bool { return !docTestNameRE.MatchString(l) })
 }
 
 // goRunHelp is what the program pkg prints for -help.
@@ -366,9 +356,9 @@ func tableCellProblems(readme string) []string {
 		if !strings.HasPrefix(strings.TrimSpace(line), "|") {
 			continue
 		}
-		for _, m := range docCodeSpanRE.FindAllStringSubmatch(line, -1) {
-			if strings.Contains(m[1], `\|`) || docCommandRE.MatchString(m[1]) {
-				problems = append(problems, fmt.Sprintf("README.md:%d: command in a table cell: `%s`", n+1, m[1]))
+		for _, span := range reGroups(docCodeSpanRE, line) {
+			if strings.Contains(span, `\|`) || docCommandRE.MatchString(span) {
+				problems = append(problems, fmt.Sprintf("README.md:%d: command in a table cell: `%s`", n+1, span))
 			}
 		}
 	}
@@ -458,16 +448,20 @@ func shapeProblems(headings []mdHeading) []string {
 func readmeContents(readme string) []string {
 	_, rest, _ := strings.Cut(readme, "\n## Contents\n")
 	rest, _, _ = strings.Cut(rest, "\n#")
-	var links []string
-	for _, m := range docLinkRE.FindAllStringSubmatch(rest, -1) {
-		links = append(links, m[1])
+	return reGroups(docLinkRE, rest)
+}
+
+// reGroups returns the first group of every match of re in s.
+func reGroups(re *regexp.Regexp, s string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
 	}
-	return links
+	return out
 }
 
 // contentsProblems checks that a table of contents lists every level-2
-// heading but Contents in order, deeper ones only in their section, and
-// nothing else.
+// heading in order, deeper ones only in their section, and nothing else.
 func contentsProblems(links []string, headings []mdHeading) []string {
 	if len(links) == 0 {
 		return []string{`README.md's Contents list has no links (a "## Contents" heading followed by a list of links)`}
@@ -526,8 +520,8 @@ func changelogProblems(changelog string, examples []string) []string {
 	unreleased, _, _ = strings.Cut(unreleased, "\n## ")
 	var problems []string
 	seen := map[string]bool{}
-	for _, m := range docSubheadingRE.FindAllStringSubmatch(unreleased, -1) {
-		kind := strings.TrimSpace(m[1])
+	for _, kind := range reGroups(docSubheadingRE, unreleased) {
+		kind = strings.TrimSpace(kind)
 		if seen[kind] {
 			problems = append(problems, fmt.Sprintf("CHANGELOG.md: Unreleased has two %q sections", kind))
 		}
@@ -615,13 +609,11 @@ func linkProblems(t *testing.T, d docSet) []string {
 	return problems
 }
 
-// mdLinkProblems checks every link of the Markdown file rel: anchors name
-// headings, relative targets exist. It returns the problems and the
-// relative targets, resolved against root.
+// mdLinkProblems checks that rel's anchors and relative targets exist, and
+// returns the targets, resolved against root.
 func mdLinkProblems(root, rel, md string) (problems []string, targets []string) {
 	own := mdAnchors(md)
-	for _, m := range docLinkRE.FindAllStringSubmatch(md, -1) {
-		target := m[1]
+	for _, target := range reGroups(docLinkRE, md) {
 		switch {
 		case strings.HasPrefix(target, "#"):
 			if !own[target[1:]] {

@@ -1,9 +1,7 @@
 package e2e
 
 // Checks of the workflows and examples/composite for the project's own
-// rules, which GitHub's parser (.ci/gh-parser) and actionlint cannot know:
-// inputs declared and meant for the provider, outputs declared and
-// forwarded, actions pinned, least permissions, forks skipped.
+// rules, which GitHub's parser (.ci/gh-parser) and actionlint cannot know.
 
 import (
 	"errors"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // parseYAML reads a document whose top level is a mapping.
@@ -111,9 +110,8 @@ var (
 	versionRE     = regexp.MustCompile(`^\s+#\s*v\d+(\.\d+)*\b`)
 )
 
-// checkSteps checks the steps that run one of our actions: every with: key
-// is declared, required inputs without a default are given, and none is
-// for another provider (descriptions start "[jfrog, cloudsmith] ..."). It
+// checkSteps checks the with: of steps that run our actions (an input's
+// description starts with its providers: "[jfrog, cloudsmith] ...") and
 // records their ids in ids.
 func checkSteps(where string, steps []runner.CompositeStep, acts actionSet, ids map[string]*runner.Action) []string {
 	var problems []string
@@ -187,13 +185,8 @@ func pinnedProblems(f, src string) []string {
 	return problems
 }
 
-// checkWorkflow checks a workflow: pinned actions, our steps (checkSteps,
-// checkRefs), no top-level permissions, every job's permissions with
-// id-token: write where it runs the action; an example asks for id-token:
-// write and contents: read only, runs cargo-oidc/cargo-oidc@v1 and, on
-// pull_request, skips forks, which get no ID token (by its if:, tags only,
-// or a skipped job it needs). It reports whether f is an example on
-// pull_request.
+// checkWorkflow checks a workflow's actions, permissions and our steps; an
+// example on pull_request (onPR) must skip forks, which get no ID token.
 func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onPR bool) {
 	var w workflow
 	if err := yaml.Unmarshal(src, &w); err != nil {
@@ -256,9 +249,8 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 	return append(problems, checkRefs(f, string(src), acts, ids, nil)...), onPR
 }
 
-// checkComposite checks a composite action wrapping cargo-oidc: its steps,
-// a step with an id using cargo-oidc/cargo-oidc literally, and every output
-// of the main action forwarded from it.
+// checkComposite checks that a composite action wraps cargo-oidc in a step
+// with an id and forwards every output of it.
 func checkComposite(file string, src []byte, acts actionSet) []string {
 	a, err := runner.ParseAction(src)
 	if err != nil {
@@ -341,10 +333,8 @@ func TestWorkflows(t *testing.T) {
 	}
 }
 
-// TestWorkflowCheckerCatchesMistakes proves the checkers on in-memory
-// samples: each row's problems must hold want ("" = none).
+// TestWorkflowCheckerCatchesMistakes proves the checkers on in-memory samples.
 func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
-	t.Parallel()
 	main, err := runner.ParseAction([]byte(`name: action.yml
 description: d
 inputs:
@@ -393,45 +383,35 @@ runs:
 	}
 	both := "  token: {description: t, value: '${{ steps.inner.outputs.token }}'}\n  index-url: {description: i, value: '${{ steps.inner.outputs.index-url }}'}"
 	pr := strings.Replace(workflow(ok, "true"), "on: push", "on: pull_request", 1)
-	tests := []struct{ name, file, src, want string }{
-		{"good", "w.yml", workflow(ok, `echo "${{ steps.reg.outputs.token }}"`), ""},
-		{"artifactory alias", "w.yml", workflow("          provider: artifactory\n          repository: cargo", "true"), ""},
-		{"undeclared input", "w.yml", workflow(ok+"\n          registry-nmae: x", "true"), `input "registry-nmae" of cargo-oidc/cargo-oidc@v1 is not declared in action.yml`},
-		{"undeclared output", "w.yml", workflow(ok, `echo ${{ steps.reg.outputs.access-token }}`), `w.yml:15: output "access-token" of step reg is not declared`},
-		{"input of another provider", "w.yml", workflow(ok+"\n          service-slug: ci", "true"), `input "service-slug" is for cloudsmith, not provider jfrog`},
-		{"missing required", "w.yml", workflow("          url: https://x.jfrog.io", "true"), `required input "provider" of cargo-oidc/cargo-oidc@v1 is missing`},
-		{"local uses", "w.yml", uses(workflow(ok+"\n          bogus: 1", "true"), "./"), `input "bogus" of ./ is not declared`},
-		{"composite undeclared input", "w.yml", uses(workflow("          repository: r\n          provider: jfrog", "true"), "./examples/composite"), `input "provider" of ./examples/composite is not declared in examples/composite/action.yml`},
-		{"composite undeclared output", "w.yml", uses(workflow("          repository: r", "echo ${{ steps.reg.outputs.index-url }}"), "./examples/composite"), `output "index-url" of step reg is not declared in examples/composite/action.yml`},
-		{"other actions ignored", "w.yml", uses(workflow("          anything: 1", "true"), "someone/else@11bd71901bbe5b1630ceea73d27597364c9af683 # v1.0.0"), ""},
-		{"not pinned", "w.yml", strings.Replace(workflow(ok, "true"), " # v4.2.2", "", 1), "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 is not pinned"},
-		{"top-level permissions", "w.yml", strings.Replace(workflow(ok, "true"), "permissions: {}", "permissions: read-all", 1), "w.yml: top-level permissions is not {}"},
-		{"no id-token", "w.yml", strings.Replace(workflow(ok, "true"), "id-token: write", "id-token: none", 1), "job j runs the action without id-token: write"},
-		{"example's permissions", "examples/w.yml", strings.Replace(workflow(ok, "true"), "contents: read", "contents: write", 1), "job j permissions = "},
-		{"example not on v1", "examples/w.yml", uses(workflow(ok, "true"), "cargo-oidc/cargo-oidc@main"), "job j uses cargo-oidc/cargo-oidc@main, want cargo-oidc/cargo-oidc@v1"},
-		{"example on pull_request", "examples/w.yml", pr, "job j runs cargo-oidc on pull_request without skipping forks"},
-		{"forks skipped", "examples/w.yml", strings.Replace(pr, "    runs-on:", "    if: github.event.pull_request.head.repo.full_name == github.repository\n    runs-on:", 1), ""},
-		{"composite forwards all", "c.yml", composite(both), ""},
-		{"composite misses one", "c.yml", composite("  token: {description: t, value: '${{ steps.inner.outputs.token }}'}"), `output "index-url" is not forwarded`},
-		{"composite wrong step", "c.yml", composite(strings.Replace(both, "steps.inner.outputs.token", "steps.other.outputs.token", 1)), `output "token" is not forwarded`},
-		{"composite unknown inner output", "c.yml", composite(both + "\n  extra: {description: x, value: '${{ steps.inner.outputs.nope }}'}"), `output "nope" of step inner is not declared in action.yml`},
-		{"composite unknown input", "c.yml", strings.Replace(composite(both), "inputs.repository", "inputs.repo", 1), "inputs.repo is not an input"},
-		{"composite wraps ./", "c.yml", uses(composite(both), "./"), "no step with an id wraps cargo-oidc/cargo-oidc by a literal uses:"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			problems, _ := checkWorkflow(tt.file, []byte(tt.src), acts)
-			if tt.file == "c.yml" {
-				problems = checkComposite(tt.file, []byte(tt.src), acts)
-			}
-			got := strings.Join(problems, "\n")
-			switch {
-			case tt.want == "" && got != "":
-				t.Errorf("problems in a good sample:\n%s", got)
-			case tt.want != "" && !strings.Contains(got, tt.want):
-				t.Errorf("problems:\n%s\nwant one saying %q", got, tt.want)
-			}
-		})
-	}
+	testenv.Run(t, map[string]struct{ file, src, want string }{
+		"good":                           {"w.yml", workflow(ok, `echo "${{ steps.reg.outputs.token }}"`), ""},
+		"artifactory alias":              {"w.yml", workflow("          provider: artifactory\n          repository: cargo", "true"), ""},
+		"undeclared input":               {"w.yml", workflow(ok+"\n          registry-nmae: x", "true"), `input "registry-nmae" of cargo-oidc/cargo-oidc@v1 is not declared in action.yml`},
+		"undeclared output":              {"w.yml", workflow(ok, `echo ${{ steps.reg.outputs.access-token }}`), `w.yml:15: output "access-token" of step reg is not declared`},
+		"input of another provider":      {"w.yml", workflow(ok+"\n          service-slug: ci", "true"), `input "service-slug" is for cloudsmith, not provider jfrog`},
+		"missing required":               {"w.yml", workflow("          url: https://x.jfrog.io", "true"), `required input "provider" of cargo-oidc/cargo-oidc@v1 is missing`},
+		"local uses":                     {"w.yml", uses(workflow(ok+"\n          bogus: 1", "true"), "./"), `input "bogus" of ./ is not declared`},
+		"composite undeclared input":     {"w.yml", uses(workflow("          repository: r\n          provider: jfrog", "true"), "./examples/composite"), `input "provider" of ./examples/composite is not declared in examples/composite/action.yml`},
+		"composite undeclared output":    {"w.yml", uses(workflow("          repository: r", "echo ${{ steps.reg.outputs.index-url }}"), "./examples/composite"), `output "index-url" of step reg is not declared in examples/composite/action.yml`},
+		"other actions ignored":          {"w.yml", uses(workflow("          anything: 1", "true"), "someone/else@11bd71901bbe5b1630ceea73d27597364c9af683 # v1.0.0"), ""},
+		"not pinned":                     {"w.yml", strings.Replace(workflow(ok, "true"), " # v4.2.2", "", 1), "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 is not pinned"},
+		"top-level permissions":          {"w.yml", strings.Replace(workflow(ok, "true"), "permissions: {}", "permissions: read-all", 1), "w.yml: top-level permissions is not {}"},
+		"no id-token":                    {"w.yml", strings.Replace(workflow(ok, "true"), "id-token: write", "id-token: none", 1), "job j runs the action without id-token: write"},
+		"example's permissions":          {"examples/w.yml", strings.Replace(workflow(ok, "true"), "contents: read", "contents: write", 1), "job j permissions = "},
+		"example not on v1":              {"examples/w.yml", uses(workflow(ok, "true"), "cargo-oidc/cargo-oidc@main"), "job j uses cargo-oidc/cargo-oidc@main, want cargo-oidc/cargo-oidc@v1"},
+		"example on pull_request":        {"examples/w.yml", pr, "job j runs cargo-oidc on pull_request without skipping forks"},
+		"forks skipped":                  {"examples/w.yml", strings.Replace(pr, "    runs-on:", "    if: github.event.pull_request.head.repo.full_name == github.repository\n    runs-on:", 1), ""},
+		"composite forwards all":         {"c.yml", composite(both), ""},
+		"composite misses one":           {"c.yml", composite("  token: {description: t, value: '${{ steps.inner.outputs.token }}'}"), `output "index-url" is not forwarded`},
+		"composite wrong step":           {"c.yml", composite(strings.Replace(both, "steps.inner.outputs.token", "steps.other.outputs.token", 1)), `output "token" is not forwarded`},
+		"composite unknown inner output": {"c.yml", composite(both + "\n  extra: {description: x, value: '${{ steps.inner.outputs.nope }}'}"), `output "nope" of step inner is not declared in action.yml`},
+		"composite unknown input":        {"c.yml", strings.Replace(composite(both), "inputs.repository", "inputs.repo", 1), "inputs.repo is not an input"},
+		"composite wraps ./":             {"c.yml", uses(composite(both), "./"), "no step with an id wraps cargo-oidc/cargo-oidc by a literal uses:"},
+	}, func(t *testing.T, _ string, tt struct{ file, src, want string }) {
+		problems, _ := checkWorkflow(tt.file, []byte(tt.src), acts)
+		if tt.file == "c.yml" {
+			problems = checkComposite(tt.file, []byte(tt.src), acts)
+		}
+		wantProblem(t, problems, tt.want)
+	})
 }

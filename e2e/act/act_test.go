@@ -25,14 +25,9 @@ import (
 // actionFiles are action.yml and everything the Dockerfile copies.
 var actionFiles = []string{"action.yml", "Dockerfile", "go.mod", "go.sum", "main.go", "exchange", "cargoconf", "internal"}
 
-// actWorkflow runs three jobs at once. In build, act builds the
-// Dockerfile of `uses: ./` itself; a later step reads the outputs and the
-// environment, and cargo fetches with what the action exported. The
-// others run prebuilt/, the action from the image built once: wrap runs
-// examples/composite, which wraps it and forwards its outputs; act-layout
-// asks for two settings act's layout cannot deliver (provider mode needs
-// HOME at /github/home, a credentials file under runner.temp needs it
-// mounted). The test fills @NAME@.
+// actWorkflow's jobs: build (act builds `uses: ./` itself, then cargo
+// fetches), wrap (examples/composite over prebuilt/) and act-layout (two
+// settings act's layout cannot deliver). The test fills @NAME@.
 const actWorkflow = `name: act
 on: push
 permissions:
@@ -106,8 +101,7 @@ func TestAct(t *testing.T) {
 		t.Fatalf("a job failed:\n%s", tail(res))
 	}
 
-	// A later step printed every output as OUT_<name> and ORG_<name>, the
-	// token masked.
+	// A later step printed every output as OUT_<name> and ORG_<name>.
 	want := map[string]string{"token": "***", "registry-name": "artifactory", "index-url": s.JFrogIndex, "config-file": "", "credentials-file": "",
 		"ENV_TOKEN_SET": "yes", "FETCH": "ok", "OUTCOMES": "failure,failure"}
 	for _, prefix := range []string{"OUT", "ORG"} {
@@ -156,10 +150,8 @@ func TestAct(t *testing.T) {
 	}
 }
 
-// makeRepo lays out a git repository for act with workflow as
-// .github/workflows/act.yml: the action's files, prebuilt/action.yml
-// running image, examples/composite using ./prebuilt, and a crate using the
-// registry.
+// makeRepo lays out a git repository for act: the action, prebuilt/ running
+// image, examples/composite over it, a crate, and workflow.
 func makeRepo(t *testing.T, root, image, workflow string) string {
 	t.Helper()
 	repo := filepath.Join(t.TempDir(), "repo")
@@ -223,18 +215,12 @@ func tail(res *actharness.Result) string {
 	return res.Output[max(0, len(res.Output)-6000):]
 }
 
-// ciWorkflow is the workflow whose setup job TestActCIMatrix runs, as the
-// working tree has it.
+// ciWorkflow is the workflow whose setup job TestActCIMatrix runs.
 const ciWorkflow = ".github/workflows/ci.yml"
 
-// TestActCIMatrix runs the setup job of ci.yml under act for ubuntu-latest:
-// the unit tests, the release mirror, fakeserver -background, setup/ in
-// provider mode with crates.io replaced and for crates.io with a credentials
-// file under runner.temp, cargo fetch, setup/post and the job's own checks
-// of revocation and removal. The steps that need the internet are skipped
-// under act (if: ${{ !env.ACT }}); the test gives their result: a copy of
-// the working tree, and this machine's Go and its caches, Rust, curl and
-// git mounted into the job (read-only but for the build cache).
+// TestActCIMatrix runs ci.yml's setup job under act for ubuntu-latest. Its
+// internet steps are skipped (if: ${{ !env.ACT }}); the test gives their
+// result: a copy of the tree, and this machine's Go, Rust, curl and git.
 func TestActCIMatrix(t *testing.T) {
 	// Not parallel: every act run keeps the two cores busy on its own.
 	sh := actRunner(t)
@@ -262,8 +248,7 @@ func TestActCIMatrix(t *testing.T) {
 	root := harness.Root(t)
 	workflow := filepath.Join(root, ciWorkflow)
 
-	// The checkout: the working tree's files (tracked and new, not
-	// ignored) in a repository of their own, which the job writes into.
+	// The checkout: tracked and new files, in a repository of their own.
 	repo := filepath.Join(t.TempDir(), "repo")
 	ls := exec.CommandContext(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 	ls.Dir = root
@@ -388,8 +373,7 @@ func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
 	return stubs
 }
 
-// session is this process's harness session, swept by the next run if
-// this one is killed.
+// session is this process's harness session.
 var session *harness.Session
 
 // TestMain sweeps what a killed earlier run left, starts a session, and
@@ -493,9 +477,8 @@ func actionImage(t *testing.T, sh *shared) string {
 	return img
 }
 
-// runAct runs repo's workflow with the stack's ID token request variables,
-// its CA as SSL_CERT_FILE (folder mounted) and Rust at /opt/rust. A failed
-// job is the caller's to judge; act not running fails the test.
+// runAct runs repo's workflow against the stack, Rust at /opt/rust; a failed
+// job is the caller's to judge, act not running fails the test.
 func runAct(t *testing.T, sh *shared, s *fakes.Stack, repo string) *actharness.Result {
 	t.Helper()
 	caDir := filepath.Dir(s.CAFile)

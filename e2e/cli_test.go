@@ -442,14 +442,27 @@ func TestReleasePathPulledImage(t *testing.T) {
 		t.Fatalf("the release action.yml does not load (%v) or does not run docker://%s", err, ref)
 	}
 	image := name + "@" + digest // Podman refuses NAME:TAG@DIGEST
-	// A user's runner has never built the image.
-	if err := e.Command(ctx, "image", "exists", image).Run(); err == nil {
-		t.Fatalf("%s exists locally before the pull", image)
+	// A user's runner has never built the image: nothing here has its name
+	// before the pull, and the pull gives it. (Not `image exists` by digest:
+	// Podman matches any local image with that digest, and an earlier run's
+	// pull on this machine leaves the digest on the identical built image.)
+	listed := func() string {
+		out, err := e.Command(ctx, "images", "--quiet", "--filter", "reference="+name).Output()
+		if err != nil {
+			t.Fatalf("podman images: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := listed(); got != "" {
+		t.Fatalf("%s is here before the pull (image %s)", name, got)
 	}
 	t.Cleanup(func() { _ = e.RemoveImage(context.Background(), image) })
 	pullStart := time.Now()
 	relPodman(ctx, t, e, "pull", "--tls-verify=false", "docker://"+image)
 	pull := time.Since(pullStart)
+	if listed() == "" {
+		t.Fatalf("podman lists no %s after the pull", name)
+	}
 	w := scnNewWorld(t, runner.Container(e, image), fakes.StartT(t, fakes.Options{}), nil)
 	w.action = relAction
 	scnFetch(w, providerNamed(t, "jfrog"))

@@ -100,19 +100,6 @@ func (p provider) auth(tok string) string {
 	return "Bearer " + tok
 }
 
-// requests is how many requests its exchange's services received.
-func (p provider) requests(t testing.TB, s *fakes.Stack) int {
-	n := 0
-	for _, name := range p.services {
-		f, err := s.Faults(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += f.Requests()
-	}
-	return n
-}
-
 // azCheckRequests checks that every Entra request is the configured
 // application's client-credentials grant with an assertion for Azure
 // DevOps, and every token the feed saw is one Entra issued.

@@ -41,7 +41,7 @@ type mxRow struct {
 	job    func(o *runner.Options)   // adjusts the emulated job
 	setup  func(w *mxWorld)          // pushes faults, prepares files
 	check  func(w *mxWorld) []string // the row's own assertions: the problems
-	exit   int
+	ok     bool                      // the step succeeds; else it fails with exit 1
 	// want and notWant are pieces the ::error annotation must and must not
 	// hold (case-insensitive).
 	want, notWant []string
@@ -151,15 +151,25 @@ func (w *mxWorld) idRequests() int { return w.s.Issuer.Faults.Requests() }
 
 // svcRequests counts the requests of the row's exchange (CodeArtifact's
 // STS and CodeArtifact calls together).
-func (w *mxWorld) svcRequests() int { return providerNamed(w.t, w.row.provider).requests(w.t, w.s) }
+func (w *mxWorld) svcRequests() int {
+	n := 0
+	for _, name := range providerNamed(w.t, w.row.provider).services {
+		f, err := w.s.Faults(name)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		n += f.Requests()
+	}
+	return n
+}
 
 // assert checks what every row must do, then the row's own checks.
 func (w *mxWorld) assert() []string {
 	row, res := w.row, w.res
 	var p []string
 	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-	if res.ExitCode != row.exit {
-		bad("exit code %d, want %d", res.ExitCode, row.exit)
+	if res.Failed() == row.ok || !row.ok && res.ExitCode != 1 {
+		bad("exit code %d, want success %v (else 1)", res.ExitCode, row.ok)
 	}
 	annotation := strings.ToLower(strings.Join(w.errors, "\n"))
 	for _, s := range row.want {
@@ -181,7 +191,7 @@ func (w *mxWorld) assert() []string {
 	if res.Duration < row.minTime || row.maxTime > 0 && res.Duration > row.maxTime {
 		bad("step took %s, want it within [%s, %s] (0: unbounded)", res.Duration, row.minTime, row.maxTime)
 	}
-	if row.exit == 0 {
+	if row.ok {
 		if len(w.errors) > 0 {
 			bad("a successful step printed ::error: %q", w.errors)
 		}
@@ -255,9 +265,13 @@ func (w *mxWorld) mxSecrets() map[string][]string {
 }
 
 // scan looks for every secret everywhere the step could have put it and
-// returns one line per leak: in the log and the summary not even a piece.
+// returns one line per leak: in the log and the summary (its markdown
+// escapes undone too) not even a piece.
 func (w *mxWorld) scan() []string {
-	secrets, leaks := w.mxSecrets(), mxNoFragments(w)
+	sum := w.res.Files["GITHUB_STEP_SUMMARY"]
+	secrets := w.mxSecrets()
+	leaks := append(mxScanText(w, "log", w.res.Stdout+"\n"+w.res.Stderr),
+		mxScanText(w, "step summary", sum+"\n"+strings.ReplaceAll(sum, `\`, ""))...)
 	look := func(where, text string) {
 		for s, needles := range secrets {
 			if slices.ContainsFunc(needles, func(n string) bool { return strings.Contains(text, n) }) {

@@ -25,8 +25,7 @@ type provider struct {
 	envName string
 	raw     bool // Cargo gets the raw token, not "Bearer <token>"
 	inputs  func(*fakes.Stack) map[string]string
-	index   func(*fakes.Stack) string          // "" for crates.io
-	reg     func(*fakes.Stack) *fakes.Registry // serves its index (nil: the stack's Registry)
+	index   func(*fakes.Stack) string // "" for crates.io
 	// services are the fault queues (fakes.Stack.Faults) of its exchange.
 	services   []string
 	wrongClaim string // the answer to an ID token of evilRepo
@@ -54,8 +53,7 @@ var providers = []provider{
 // azure is Azure Artifacts through Microsoft Entra. It is not in providers:
 // Entra matches the ID token's sub, not its repository.
 var azure = provider{name: "azure", registry: "azure", envName: "AZURE", inputs: (*fakes.Stack).AzureInputs,
-	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"},
-	reg: func(s *fakes.Stack) *fakes.Registry { return s.Azure.Registry.Registry }}
+	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"}}
 
 // providerNamed returns the row of providers (or azure) for name.
 func providerNamed(t testing.TB, name string) provider {
@@ -70,10 +68,10 @@ func providerNamed(t testing.TB, name string) provider {
 
 // registryOf is the registry serving its index in s.
 func (p provider) registryOf(s *fakes.Stack) *fakes.Registry {
-	if p.reg == nil {
-		return s.Registry
+	if p.name == azure.name {
+		return s.Azure.Registry.Registry
 	}
-	return p.reg(s)
+	return s.Registry
 }
 
 // tokenVar is the variable Cargo reads the registry's token from.
@@ -86,10 +84,7 @@ func (p provider) tokenVar() string {
 
 // providerVar is the variable naming the registry's credential provider.
 func (p provider) providerVar() string {
-	if p.envName == "" {
-		return "CARGO_REGISTRY_CREDENTIAL_PROVIDER"
-	}
-	return "CARGO_REGISTRIES_" + p.envName + "_CREDENTIAL_PROVIDER"
+	return strings.TrimSuffix(p.tokenVar(), "TOKEN") + "CREDENTIAL_PROVIDER"
 }
 
 // auth is what Cargo sends for tok.

@@ -37,9 +37,6 @@ func mxNoNet(r mxRow) mxRow {
 	return r
 }
 
-// mxHintLines are the claims the hint block must list for a refused ID token.
-var mxHintLines = []string{"iss: ", "aud: ", "sub: ", "repository: ", "ref: ", "environment: ", "job_workflow_ref: "}
-
 // mxRows is the matrix.
 func mxRows() []mxRow {
 	noIDToken := func(o *runner.Options) { o.IDTokenURL, o.IDTokenToken = "", "" }
@@ -119,8 +116,6 @@ func mxRows() []mxRow {
 		// ---- inputs: a refused input fails before any request
 		mxNoNet(mxRow{name: "input/provider-missing", expected: "fail: provider is required", provider: "jfrog",
 			inputs: map[string]string{"provider": mxDrop}, want: []string{"input provider", "required"}}),
-		mxNoNet(mxRow{name: "input/jfrog-url-missing", expected: "fail: url is required", provider: "jfrog",
-			inputs: map[string]string{"url": mxDrop}, want: []string{"input url", "required"}}),
 		// An audience with a line break would print a workflow command.
 		mxNoNet(mxRow{name: "input/audience-control-character", expected: "fail before any request: audience refused", provider: "jfrog",
 			inputs: map[string]string{"audience": "aud\n::warning title=injected::x"},
@@ -165,7 +160,8 @@ func mxRows() []mxRow {
 	// Every provider's refusal of an ID token from another repository: the
 	// service's own message and the claims hint, at once, without a retry.
 	for _, p := range providers {
-		want := append([]string{p.wrongClaim, "repository: " + evilRepo, "environment: release"}, mxHintLines...)
+		want := []string{p.wrongClaim, "repository: " + evilRepo, "environment: release",
+			"iss: ", "aud: ", "sub: ", "ref: ", "job_workflow_ref: "}
 		if p.name == "codeartifact" {
 			want = append(want, "trust policy", `token.actions.githubusercontent.com:aud = "sts.amazonaws.com"`, "token.actions.githubusercontent.com:sub", fakes.DefaultAWSRole)
 		}
@@ -307,7 +303,7 @@ func mxFileRows() []mxRow {
 func mxPost(w *mxWorld) (*runner.StepResult, []string) {
 	ctx, cancel := harness.Context(context.Background(), w.t, "the post stage of "+w.row.name, 30*time.Second)
 	defer cancel()
-	res, err := w.job.RunPost(ctx, mxStepID)
+	res, err := w.job.RunPost(ctx, scnStepID)
 	if err != nil || res == nil {
 		return nil, []string{fmt.Sprintf("post stage: %v", harness.Err(ctx, err))}
 	}
@@ -491,19 +487,15 @@ func mxHangingDelete(w *mxWorld) string {
 // text (::add-mask:: lines left out): the runner masks by exact match, so a
 // split or cut secret is a leak.
 func mxScanText(w *mxWorld, where, text string) []string {
-	const piece = 16
-	text = strings.Join(slices.DeleteFunc(strings.Split(text, "\n"), func(line string) bool {
-		return strings.HasPrefix(strings.TrimSpace(line), "::add-mask::")
-	}), "\n")
 	var p []string
 	for s := range w.mxSecrets() {
-		found := false
+		var pieces []string
 		for _, part := range strings.Split(s, ".") {
-			for i := 0; i+piece <= len(part) && !found; i += 4 {
-				found = strings.Contains(text, part[i:i+piece])
+			for i := 0; i+16 <= len(part); i += 4 {
+				pieces = append(pieces, part[i:i+16])
 			}
 		}
-		if found {
+		if len(secretLeaks(where, text, pieces)) > 0 {
 			p = append(p, fmt.Sprintf("LEAK: the %s holds a piece of a secret (%s...)", where, secretPrefix(s)))
 		}
 	}

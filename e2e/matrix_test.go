@@ -1,9 +1,8 @@
 package e2e
 
 // The fault matrix: every way the ID token endpoint, the token services,
-// the inputs and the user's files can go wrong, run against the built binary
-// through the runner emulation, normally and with RUNNER_DEBUG=1, every
-// output scanned for the fakes' secrets. -v logs what each run expected and got.
+// the inputs and the user's files can go wrong, run through the runner
+// emulation, every output scanned for the fakes' secrets.
 
 import (
 	"crypto/sha256"
@@ -25,9 +24,6 @@ import (
 
 // mxDrop as an input value removes the input from the row's base inputs.
 const mxDrop = "\x00drop"
-
-// mxStepID is the id of the action step in every matrix job.
-const mxStepID = "registry"
 
 // mxRow is one scenario of the matrix: how to set it up and what the action
 // must do.
@@ -62,9 +58,8 @@ type mxWorld struct {
 	override map[string]string // runner.Step.Override
 	mem      *mxMem            // when set, measures the action's peak memory
 	// credentials is the host path of the credentials file asked for ("":
-	// none), the one file a token may be in; credExisted: before the step.
+	// none), the one file a token may be in.
 	credentials string
-	credExisted bool
 	tlsConns    atomic.Int32      // connections to a row's untrusted server
 	before      map[string]string // the workspace's fingerprint
 	errors      []string          // the ::error annotations (title and message)
@@ -113,8 +108,6 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 		if !filepath.IsAbs(c) {
 			w.credentials = filepath.Join(w.job.Workspace(), c)
 		}
-		_, err := os.Lstat(w.credentials)
-		w.credExisted = err == nil
 	}
 	w.before = mxFingerprint(t, w.job.Workspace())
 
@@ -124,7 +117,7 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 	if w.mem != nil {
 		rt.Watch = w.mem.watch
 	}
-	res, err := w.job.RunAction(ctx, rt, action, runner.Step{ID: mxStepID, Inputs: w.inputs, Override: w.override})
+	res, err := w.job.RunAction(ctx, rt, action, runner.Step{ID: scnStepID, Inputs: w.inputs, Override: w.override})
 	if err != nil {
 		t.Errorf("harness: %v", harness.Err(ctx, err))
 	}
@@ -226,10 +219,8 @@ func (w *mxWorld) assert() []string {
 				bad("workspace: %s changed from %q to %q (\"\": absent)", k, w.before[k], after[k])
 			}
 		}
-		if w.credentials != "" && !strings.HasPrefix(w.credentials, w.job.Workspace()) {
-			if _, err := os.Lstat(w.credentials); err == nil && !w.credExisted {
-				bad("a failed step left the credentials file %s", w.credentials)
-			}
+		if _, err := os.Lstat(w.credentials); err == nil && !strings.HasPrefix(w.credentials, w.job.Workspace()) {
+			bad("a failed step left the credentials file %s", w.credentials)
 		}
 	}
 	for _, sr := range w.s.Sink.Requests() {
@@ -343,16 +334,9 @@ func mxFingerprint(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			return err
 		}
-		m[rel] = fi.Mode().String()
-		if target, err := os.Readlink(path); err == nil {
-			m[rel] += " -> " + target
-		} else if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			m[rel] += fmt.Sprintf(" %x", sha256.Sum256(data))
-		}
+		target, _ := os.Readlink(path)
+		data, _ := os.ReadFile(path) // nil for a folder
+		m[rel] = fmt.Sprintf("%v -> %q %x", fi.Mode(), target, sha256.Sum256(data))
 		return nil
 	})
 	if err != nil {

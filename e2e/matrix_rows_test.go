@@ -39,12 +39,31 @@ func mxNoNet(r mxRow) mxRow {
 
 // mxRows is the matrix.
 func mxRows() []mxRow {
-	noIDToken := func(o *runner.Options) { o.IDTokenURL, o.IDTokenToken = "", "" }
+	// outside is a folder of the job outside both folders the step may write.
+	outside := func(w *mxWorld, rel string) string { return filepath.Join(w.job.Root(), "outside", rel) }
+	// unchanged checks that the outside folder holds only name with data.
+	unchanged := func(w *mxWorld, name, data string) []string {
+		entries, _ := os.ReadDir(outside(w, ""))
+		got, _ := os.ReadFile(outside(w, name))
+		return mxWant(map[string]bool{fmt.Sprintf("the folder outside to hold only %s, unchanged; got %d entries, %q", name, len(entries), got): len(entries) == 1 && string(got) == data})
+	}
+	const theirs = "[registries.other]\ntoken = \"not-for-the-workspace\"\n"
+	otherSubject := func(w *mxWorld) {
+		w.s.Azure.Entra.SetCredentials(fakes.FederatedCredential{Issuer: w.s.IssuerURL,
+			Subject: "repo:octo-org/octo-repo:environment:release", Audience: fakes.EntraAudience})
+	}
+	// server starts a server of the fakes' CA as the row's url.
+	server := func(w *mxWorld, h http.HandlerFunc) {
+		srv := w.s.CA.StartServer(h)
+		w.t.Cleanup(srv.Close)
+		w.inputs["url"] = srv.URL
+	}
 	rows := []mxRow{
 		// ---- the ID token endpoint (a fork's pull request: exchange's
 		// TestGitHubIDTokensMissing)
 		mxNoNet(mxRow{name: "id-token/variables-missing", expected: "fail: names permissions: id-token: write", provider: "jfrog",
-			job: noIDToken, want: []string{"ACTIONS_ID_TOKEN_REQUEST_", "permissions: id-token: write"}, notWant: []string{"fork"}}),
+			job:  func(o *runner.Options) { o.IDTokenURL, o.IDTokenToken = "", "" },
+			want: []string{"ACTIONS_ID_TOKEN_REQUEST_", "permissions: id-token: write"}, notWant: []string{"fork"}}),
 		{name: "id-token/always-503", expected: "fail in bounded time: endpoint and last status", provider: "jfrog",
 			inputs: map[string]string{"retries": "2"},
 			setup: func(w *mxWorld) {
@@ -94,9 +113,8 @@ func mxRows() []mxRow {
 			idReqs: mxN(1), svcReqs: mxN(1)},
 		{name: "service/100MB-body", expected: "fail: too large; peak RSS < 50 MB", provider: "jfrog",
 			setup: func(w *mxWorld) {
-				if _, err := os.Stat("/proc/self/status"); err != nil {
-					harness.Require(w.t, "/proc/<pid>/status (Linux) to measure the action's peak memory", err)
-				}
+				_, err := os.Stat("/proc/self/status")
+				harness.Require(w.t, "/proc/<pid>/status (Linux) to measure the action's peak memory", err)
 				w.mem = &mxMem{}
 				w.s.JFrog.Faults.Push(fakes.Of(fakes.FaultHugeBody))
 			},
@@ -121,12 +139,8 @@ func mxRows() []mxRow {
 			inputs: map[string]string{"audience": "aud\n::warning title=injected::x"},
 			want:   []string{"input audience", "control character"},
 			check: func(w *mxWorld) []string {
-				for _, line := range strings.Split(w.res.Stdout, "\n") {
-					if strings.HasPrefix(strings.TrimSpace(line), "::warning title=injected") {
-						return []string{"the audience printed a workflow command"}
-					}
-				}
-				return nil
+				injected := slices.ContainsFunc(w.res.Commands, func(c runner.Command) bool { return c.Properties["title"] == "injected" })
+				return mxWant(map[string]bool{"no workflow command from the audience": !injected})
 			}}),
 
 		// ---- AWS CodeArtifact: STS, then CodeArtifact (svcReqs counts both)
@@ -156,97 +170,10 @@ func mxRows() []mxRow {
 			setup:  func(w *mxWorld) { w.s.CodeArtifact.Faults.Push(fakes.Of(fakes.FaultNewlineToken)) },
 			want:   []string{"authorization token", "refused"},
 			idReqs: mxN(1), svcReqs: mxN(2), check: mxAWSSecretsMasked},
-	}
-	// Every provider's refusal of an ID token from another repository: the
-	// service's own message and the claims hint, at once, without a retry.
-	for _, p := range providers {
-		want := []string{p.wrongClaim, "repository: " + evilRepo, "environment: release",
-			"iss: ", "aud: ", "sub: ", "ref: ", "job_workflow_ref: "}
-		if p.name == "codeartifact" {
-			want = append(want, "trust policy", `token.actions.githubusercontent.com:aud = "sts.amazonaws.com"`, "token.actions.githubusercontent.com:sub", fakes.DefaultAWSRole)
-		}
-		rows = append(rows, mxRow{name: "service/" + p.name + "-wrong-repository", expected: "fail at once: message + claims hint", provider: p.name,
-			stack:  fakes.Options{Issuer: fakes.IssuerConfig{Environment: "release"}},
-			setup:  func(w *mxWorld) { w.s.Issuer.Override(map[string]any{"repository": evilRepo}) },
-			want:   want,
-			idReqs: mxN(1), svcReqs: mxN(1), maxTime: 5 * time.Second})
-	}
-	return append(append(append(rows, mxFileRows()...), mxAzureRows()...), mxSecretRows()...)
-}
 
-// mxAWSSecretsMasked checks that the step masked every AWS secret and the
-// CodeArtifact token the fakes issued.
-func mxAWSSecretsMasked(w *mxWorld) []string {
-	var p []string
-	for _, it := range w.s.Store.Tokens() {
-		switch it.Kind {
-		case fakes.KindAWSAccessKeyID, fakes.KindAWSSecretAccessKey, fakes.KindAWSSessionToken, fakes.KindAccessToken:
-			if !slices.Contains(w.res.Masks, it.Value) {
-				p = append(p, "no ::add-mask:: for the "+it.Kind)
-			}
-		}
-	}
-	return p
-}
-
-// mxWant returns "want " and the description of every condition that does
-// not hold, sorted.
-func mxWant(conds map[string]bool) []string {
-	var p []string
-	for what, ok := range conds {
-		if !ok {
-			p = append(p, "want "+what)
-		}
-	}
-	slices.Sort(p)
-	return p
-}
-
-// mxMem is the peak resident memory (VmHWM, KB) of the action's process,
-// sampled from /proc/<pid>/status every 2 ms: a child's rusage Maxrss holds
-// the test process's high-water mark (Go starts children with vfork).
-type mxMem struct{ hwm int64 }
-
-// watch samples the process's VmHWM until it exits (a
-// runner.HostRuntime.Watch); VmHWM starts afresh at exec.
-func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
-	stop := make(chan struct{})
-	var sampling sync.WaitGroup
-	sampling.Go(func() {
-		for {
-			data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid))
-			if _, v, ok := strings.Cut(string(data), "VmHWM:"); ok {
-				var kb int64
-				_, _ = fmt.Sscan(v, &kb)
-				m.hwm = max(m.hwm, kb)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	})
-	return func(*os.ProcessState) {
-		close(stop)
-		sampling.Wait()
-	}
-}
-
-// mxFileRows are the rows about the files the step reads and writes: a
-// link out of its folders is refused before any request, a failed step
-// leaves the workspace as it was, the post stage deletes nothing outside.
-func mxFileRows() []mxRow {
-	// outside is a folder of the job outside both folders the step may write.
-	outside := func(w *mxWorld, rel string) string { return filepath.Join(w.job.Root(), "outside", rel) }
-	// unchanged checks that the outside folder holds only name with data.
-	unchanged := func(w *mxWorld, name, data string) []string {
-		entries, _ := os.ReadDir(outside(w, ""))
-		got, _ := os.ReadFile(outside(w, name))
-		return mxWant(map[string]bool{fmt.Sprintf("the folder outside to hold only %s, unchanged; got %d entries, %q", name, len(entries), got): len(entries) == 1 && string(got) == data})
-	}
-	const theirs = "[registries.other]\ntoken = \"not-for-the-workspace\"\n"
-	return []mxRow{
+		// ---- files: a link out of the step's folders is refused before any
+		// request, a failed step leaves the workspace as it was, the post stage
+		// deletes nothing outside.
 		{name: "files/read-only-workspace", expected: "fail: nothing written, workspace unchanged", provider: "jfrog",
 			inputs: map[string]string{"replace-crates-io": "true"},
 			setup: func(w *mxWorld) {
@@ -295,33 +222,9 @@ func mxFileRows() []mxRow {
 				_ = os.RemoveAll(moved) // holds the token; the scan follows
 				return append(p, unchanged(w, "credentials.toml", theirs)...)
 			}},
-	}
-}
 
-// mxPost runs the post stage and returns it with its problems: a failure,
-// and any piece of a secret in its output.
-func mxPost(w *mxWorld) (*runner.StepResult, []string) {
-	ctx, cancel := harness.Context(context.Background(), w.t, "the post stage of "+w.row.name, 30*time.Second)
-	defer cancel()
-	res, err := w.job.RunPost(ctx, scnStepID)
-	if err != nil || res == nil {
-		return nil, []string{fmt.Sprintf("post stage: %v", harness.Err(ctx, err))}
-	}
-	p := mxScanText(w, "post stage", res.Stdout+"\n"+res.Stderr)
-	if res.ExitCode != 0 {
-		p = append(p, fmt.Sprintf("post stage exit %d", res.ExitCode))
-	}
-	return res, p
-}
-
-// mxAzureRows are the rows of Azure Artifacts through Microsoft Entra
-// (each AADSTS code's text: exchange's TestAzureErrors).
-func mxAzureRows() []mxRow {
-	otherSubject := func(w *mxWorld) {
-		w.s.Azure.Entra.SetCredentials(fakes.FederatedCredential{Issuer: w.s.IssuerURL,
-			Subject: "repo:octo-org/octo-repo:environment:release", Audience: fakes.EntraAudience})
-	}
-	return []mxRow{
+		// ---- Azure Artifacts through Microsoft Entra (each AADSTS code's text:
+		// exchange's TestAzureErrors)
 		{name: "azure/throttled-429-then-ok", expected: "ok: AADSTS50196 429 retried after Retry-After", provider: "azure", ok: true,
 			setup:   func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.EntraThrottled("1")) },
 			svcReqs: mxN(2), minTime: 900 * time.Millisecond, maxTime: 8 * time.Second},
@@ -340,19 +243,9 @@ func mxAzureRows() []mxRow {
 			},
 			want:   []string{"AADSTS700027"},
 			idReqs: mxN(1), svcReqs: mxN(1)},
-	}
-}
 
-// mxSecretRows are the rows about secrets: services and transports that
-// echo the ID token, and revocation within the timeout.
-func mxSecretRows() []mxRow {
-	// server starts a server of the fakes' CA as the row's url.
-	server := func(w *mxWorld, h http.HandlerFunc) {
-		srv := w.s.CA.StartServer(h)
-		w.t.Cleanup(srv.Close)
-		w.inputs["url"] = srv.URL
-	}
-	return []mxRow{
+		// ---- secrets: services and transports that echo the ID token, and
+		// revocation within the timeout
 		// An echoed ID token and signature in a long message: removed by
 		// value before the cut, in the annotation and the summary.
 		{name: "secrets/echoed-id-token-before-cut", expected: "fail: message kept, ID token and parts removed", provider: "jfrog",
@@ -427,6 +320,97 @@ func mxSecretRows() []mxRow {
 				return p
 			}},
 	}
+	// Every provider's refusal of an ID token from another repository: the
+	// service's own message and the claims hint, at once, without a retry.
+	for _, p := range providers {
+		want := []string{p.wrongClaim, "repository: " + evilRepo, "environment: release",
+			"iss: ", "aud: ", "sub: ", "ref: ", "job_workflow_ref: "}
+		if p.name == "codeartifact" {
+			want = append(want, "trust policy", `token.actions.githubusercontent.com:aud = "sts.amazonaws.com"`, "token.actions.githubusercontent.com:sub", fakes.DefaultAWSRole)
+		}
+		rows = append(rows, mxRow{name: "service/" + p.name + "-wrong-repository", expected: "fail at once: message + claims hint", provider: p.name,
+			setup: func(w *mxWorld) {
+				w.s.Issuer.Override(map[string]any{"repository": evilRepo, "environment": "release"})
+			},
+			want:   want,
+			idReqs: mxN(1), svcReqs: mxN(1), maxTime: 5 * time.Second})
+	}
+	return rows
+}
+
+// mxAWSSecretsMasked checks that the step masked every AWS secret and the
+// CodeArtifact token the fakes issued.
+func mxAWSSecretsMasked(w *mxWorld) []string {
+	var p []string
+	for _, it := range w.s.Store.Tokens() {
+		switch it.Kind {
+		case fakes.KindAWSAccessKeyID, fakes.KindAWSSecretAccessKey, fakes.KindAWSSessionToken, fakes.KindAccessToken:
+			if !slices.Contains(w.res.Masks, it.Value) {
+				p = append(p, "no ::add-mask:: for the "+it.Kind)
+			}
+		}
+	}
+	return p
+}
+
+// mxWant returns "want " and the description of every condition that does
+// not hold, sorted.
+func mxWant(conds map[string]bool) []string {
+	var p []string
+	for what, ok := range conds {
+		if !ok {
+			p = append(p, "want "+what)
+		}
+	}
+	slices.Sort(p)
+	return p
+}
+
+// mxMem is the peak resident memory (VmHWM, KB) of the action's process,
+// sampled from /proc/<pid>/status every 2 ms: a child's rusage Maxrss holds
+// the test process's high-water mark (Go starts children with vfork).
+type mxMem struct{ hwm int64 }
+
+// watch samples the process's VmHWM until it exits (a
+// runner.HostRuntime.Watch); VmHWM starts afresh at exec.
+func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
+	stop := make(chan struct{})
+	var sampling sync.WaitGroup
+	sampling.Go(func() {
+		for {
+			data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid))
+			if _, v, ok := strings.Cut(string(data), "VmHWM:"); ok {
+				var kb int64
+				_, _ = fmt.Sscan(v, &kb)
+				m.hwm = max(m.hwm, kb)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	})
+	return func(*os.ProcessState) {
+		close(stop)
+		sampling.Wait()
+	}
+}
+
+// mxPost runs the post stage and returns it with its problems: a failure,
+// and any piece of a secret in its output.
+func mxPost(w *mxWorld) (*runner.StepResult, []string) {
+	ctx, cancel := harness.Context(context.Background(), w.t, "the post stage of "+w.row.name, 30*time.Second)
+	defer cancel()
+	res, err := w.job.RunPost(ctx, scnStepID)
+	if err != nil || res == nil {
+		return nil, []string{fmt.Sprintf("post stage: %v", harness.Err(ctx, err))}
+	}
+	p := mxScanText(w, "post stage", res.Stdout+"\n"+res.Stderr)
+	if res.ExitCode != 0 {
+		p = append(p, fmt.Sprintf("post stage exit %d", res.ExitCode))
+	}
+	return res, p
 }
 
 // mxRequestIDToken is the ID token in a token-exchange request body.

@@ -33,7 +33,6 @@ type mxRow struct {
 	// inputs override the base inputs ("{temp}": the runner's temp folder;
 	// mxDrop removes one); "timeout" is 20s unless set.
 	inputs map[string]string
-	stack  fakes.Options
 	job    func(o *runner.Options)   // adjusts the emulated job
 	setup  func(w *mxWorld)          // pushes faults, prepares files
 	check  func(w *mxWorld) []string // the row's own assertions: the problems
@@ -83,7 +82,7 @@ func TestMatrix(t *testing.T) {
 
 // mxRun runs one row once.
 func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bool) {
-	w := &mxWorld{t: t, row: row, s: fakes.StartT(t, row.stack)}
+	w := &mxWorld{t: t, row: row, s: fakes.StartT(t, fakes.Options{})}
 	opts := runner.Options{Debug: debug, Env: map[string]string{"SSL_CERT_FILE": w.s.CAFile},
 		IDTokenURL: w.s.RequestURL, IDTokenToken: w.s.RequestToken}
 	maps.Copy(opts.Env, w.s.AWSEnv())

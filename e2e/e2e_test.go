@@ -1,12 +1,7 @@
 // Package e2e drives the built cargo-oidc binary and the image built from
-// the repository's own Dockerfile the way the GitHub runner does, against
-// the local fake services of e2e/internal/fakes, and then lets the real cargo
-// use what the action produced.
-//
-//	go test ./e2e/ -run 'Scenario|Container' -v
-//
-// Tests that need cargo or Podman skip with the reason when they are absent,
-// and fail instead under CI=true.
+// the repository's Dockerfile the way the GitHub runner does, against the
+// fakes of e2e/internal/fakes, then lets the real cargo use what it produced.
+// Tests that need cargo or Podman skip when they are absent (fail under CI=true).
 package e2e
 
 import (

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,17 +19,14 @@ import (
 
 // provider is one token service as the tests drive it.
 type provider struct {
-	name     string // the provider input
-	registry string // the registry name the action gives it
-	// envName is <NAME> of CARGO_REGISTRIES_<NAME>_*; "" for crates.io,
-	// which gets CARGO_REGISTRY_TOKEN.
-	envName string
-	raw     bool // Cargo gets the raw token, not "Bearer <token>"
-	inputs  func(*fakes.Stack) map[string]string
-	index   func(*fakes.Stack) string // "" for crates.io
-	// services are the fault queues (fakes.Stack.Faults) of its exchange.
-	services   []string
-	wrongClaim string // the answer to an ID token of evilRepo
+	name       string // the provider input
+	registry   string // the registry name the action gives it
+	envName    string // <NAME> of CARGO_REGISTRIES_<NAME>_*; "" for crates.io
+	raw        bool   // Cargo gets the raw token, not "Bearer <token>"
+	inputs     func(*fakes.Stack) map[string]string
+	index      func(*fakes.Stack) string // "" for crates.io
+	services   []string                  // the fault queues (fakes.Stack.Faults) of its exchange
+	wrongClaim string                    // the answer to an ID token of evilRepo
 }
 
 // evilRepo is the repository claim no service's mapping accepts.
@@ -140,16 +138,8 @@ func secretLeaks(where, text string, secrets []string) []string {
 	return leaks
 }
 
-// secretPrefix is a secret's first characters (control characters as ?).
-func secretPrefix(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-	return s[:min(len(s), 6)]
-}
+// secretPrefix is a secret's first characters, quoted.
+func secretPrefix(s string) string { return strconv.Quote(s[:min(len(s), 6)]) }
 
 // checkJobNoLeak fails the test for every secret the fakes issued (and
 // extra) that the output of any step of job shows.

@@ -1,10 +1,8 @@
 package e2e
 
-// The rows of the fault matrix. Error texts, retry policies and answer
-// parsing are proven by exchange's, internal/config's and cargoconf's unit
-// tests; these rows prove the binary end to end: the exit, one ::error
-// annotation, nothing exported, nothing leaked. A row runs for one provider
-// unless the providers' code differs.
+// The rows of the fault matrix: the binary end to end (error texts, retries
+// and parsing are the unit tests'), each row for one provider unless the
+// providers' code differs.
 
 import (
 	"bufio"
@@ -66,9 +64,7 @@ func mxRows() []mxRow {
 			want: []string{"ACTIONS_ID_TOKEN_REQUEST_", "permissions: id-token: write"}, notWant: []string{"fork"}}),
 		{name: "id-token/always-503", expected: "fail in bounded time: endpoint and last status", provider: "jfrog",
 			inputs: map[string]string{"retries": "2"},
-			setup: func(w *mxWorld) {
-				w.s.Issuer.Faults.Push(fakes.Status(503), fakes.Status(503), fakes.Status(503), fakes.Status(503))
-			},
+			setup:  func(w *mxWorld) { w.s.Issuer.Faults.Push(fakes.Status(503), fakes.Status(503), fakes.Status(503)) },
 			want:   []string{"github id token", "/_apis/token", "503"},
 			idReqs: mxN(3), svcReqs: mxN(0), maxTime: 10 * time.Second},
 		{name: "id-token/hang-timeout-5s", expected: "fail after timeout 5s", provider: "jfrog",

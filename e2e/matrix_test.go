@@ -25,40 +25,33 @@ import (
 // mxDrop as an input value removes the input from the row's base inputs.
 const mxDrop = "\x00drop"
 
-// mxRow is one scenario of the matrix: how to set it up and what the action
-// must do.
+// mxRow is one scenario of the matrix: its setup and what the action must do.
 type mxRow struct {
 	name, expected string // expected: what the action must do, for the log
 	provider       string // its base inputs and the exchange counted
 	// inputs override the base inputs ("{temp}": the runner's temp folder;
 	// mxDrop removes one); "timeout" is 20s unless set.
-	inputs map[string]string
-	job    func(o *runner.Options)   // adjusts the emulated job
-	setup  func(w *mxWorld)          // pushes faults, prepares files
-	check  func(w *mxWorld) []string // the row's own assertions: the problems
-	ok     bool                      // the step succeeds; else it fails with exit 1
-	// want and notWant are pieces the ::error annotation must and must not
-	// hold (case-insensitive).
-	want, notWant []string
-	// idReqs and svcReqs, when set, are the exact request counts of the ID
-	// token endpoint and the row's token service.
-	idReqs, svcReqs  *int
-	minTime, maxTime time.Duration // bounds of the step's wall time (0: none)
+	inputs           map[string]string
+	job              func(o *runner.Options)   // adjusts the emulated job
+	setup            func(w *mxWorld)          // pushes faults, prepares files
+	check            func(w *mxWorld) []string // the row's own assertions: the problems
+	ok               bool                      // the step succeeds; else it fails with exit 1
+	want, notWant    []string                  // pieces the ::error annotation holds, and not (any case)
+	idReqs, svcReqs  *int                      // exact requests to the ID token endpoint and the service (nil: any)
+	minTime, maxTime time.Duration             // bounds of the step's wall time (0: none)
 }
 
 // mxWorld is one run of one row.
 type mxWorld struct {
-	t        *testing.T
-	row      *mxRow
-	s        *fakes.Stack
-	job      *runner.Job
-	inputs   map[string]string
-	res      *runner.StepResult
-	override map[string]string // runner.Step.Override
-	mem      *mxMem            // when set, measures the action's peak memory
-	// credentials is the host path of the credentials file asked for ("":
-	// none), the one file a token may be in.
-	credentials string
+	t           *testing.T
+	row         *mxRow
+	s           *fakes.Stack
+	job         *runner.Job
+	inputs      map[string]string
+	res         *runner.StepResult
+	override    map[string]string // runner.Step.Override
+	mem         *mxMem            // when set, measures the action's peak memory
+	credentials string            // host path of the credentials file asked for, the one file a token may be in
 	tlsConns    atomic.Int32      // connections to a row's untrusted server
 	before      map[string]string // the workspace's fingerprint
 	errors      []string          // the ::error annotations (title and message)
@@ -187,14 +180,11 @@ func (w *mxWorld) assert() []string {
 		if len(w.errors) > 0 {
 			bad("a successful step printed ::error: %q", w.errors)
 		}
-		// In credential-mode provider no token leaves the step: the
-		// credential provider mints them.
-		provider := w.inputs["credential-mode"] == "provider"
-		if res.Outputs["token"] == "" && !provider {
+		if res.Outputs["token"] == "" {
 			bad("no token output")
 		}
 		if !slices.ContainsFunc(slices.Collect(maps.Keys(res.Env)), func(k string) bool {
-			return strings.HasPrefix(k, "CARGO_") && (strings.HasSuffix(k, "_TOKEN") || provider && strings.HasSuffix(k, "_CREDENTIAL_PROVIDER"))
+			return strings.HasPrefix(k, "CARGO_") && strings.HasSuffix(k, "_TOKEN")
 		}) {
 			bad("no CARGO_*_TOKEN in GITHUB_ENV: %v", slices.Sorted(maps.Keys(res.Env)))
 		}
@@ -210,13 +200,8 @@ func (w *mxWorld) assert() []string {
 		if res.Outputs["token"] != "" {
 			bad("a failed step set the token output")
 		}
-		after := mxFingerprint(w.t, w.job.Workspace())
-		all := maps.Clone(after)
-		maps.Copy(all, w.before)
-		for _, k := range slices.Sorted(maps.Keys(all)) {
-			if w.before[k] != after[k] {
-				bad("workspace: %s changed from %q to %q (\"\": absent)", k, w.before[k], after[k])
-			}
+		if after := mxFingerprint(w.t, w.job.Workspace()); !maps.Equal(after, w.before) {
+			bad("the workspace changed from %q to %q", w.before, after)
 		}
 		if _, err := os.Lstat(w.credentials); err == nil && !strings.HasPrefix(w.credentials, w.job.Workspace()) {
 			bad("a failed step left the credentials file %s", w.credentials)
@@ -231,15 +216,11 @@ func (w *mxWorld) assert() []string {
 	return p
 }
 
-// mxSecrets returns every secret of the run and, for each, the pieces that
-// must not appear either: a JWT's signature, and the runs of a malformed
-// token between its control characters.
+// mxSecrets maps every secret of the run to the pieces that must not appear
+// either: a JWT's signature, a malformed token's runs between control characters.
 func (w *mxWorld) mxSecrets() map[string][]string {
 	out := map[string][]string{}
 	for _, s := range append(w.s.Store.Secrets(), w.s.RequestToken) {
-		if s == "" {
-			continue
-		}
 		needles := []string{s}
 		if parts := strings.Split(s, "."); len(parts) == 3 && len(parts[2]) >= 16 {
 			needles = append(needles, parts[2])
@@ -299,9 +280,8 @@ func (w *mxWorld) scan() []string {
 			return nil
 		}
 		rel, _ := filepath.Rel(w.job.Root(), path)
-		// The provider's token cache (.cargo-oidc/cache-*/ under the
-		// action's HOME) holds the access token by design, mode 0600, never
-		// the ID token.
+		// The provider's token cache (.cargo-oidc/cache-*/ under the action's
+		// HOME) holds the access token by design, mode 0600, never the ID token.
 		if dir := filepath.Dir(path); strings.HasPrefix(filepath.Base(dir), "cache-") && filepath.Base(filepath.Dir(dir)) == ".cargo-oidc" {
 			if fi, err := d.Info(); err != nil || fi.Mode().Perm() != 0o600 {
 				leaks = append(leaks, fmt.Sprintf("LEAK: file %s of the token cache is not mode 0600", rel))

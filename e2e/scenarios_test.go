@@ -225,7 +225,7 @@ func scnPublishRevoke(w *scnWorld) {
 	w.mustCargo("Uploading scn-published v0.1.0", override, "publish", "--allow-dirty", "--no-verify")
 	puts := slices.DeleteFunc(w.s.Registry.Requests(), func(r fakes.RegistryRequest) bool { return r.Method != http.MethodPut })
 	if got := w.s.Registry.Published(); len(puts) != 1 || puts[0].Token != tok || puts[0].Status != http.StatusOK || !slices.Equal(got, []string{"scn-published@0.1.0"}) {
-		t.Errorf("publish requests %+v (want one, with the action's token, answered 200), published %v", len(puts), got)
+		t.Errorf("%d publish requests (want one, with the action's token, answered 200), published %v", len(puts), got)
 	}
 	post := w.runPost()
 	if it, ok := w.s.Store.Lookup(tok); !ok || !it.Revoked || w.s.Store.Revocations() != 1 || !strings.Contains(post.Stdout, "Revoked the crates.io token.") {

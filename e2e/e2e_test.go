@@ -1,12 +1,7 @@
 // Package e2e drives the built cargo-oidc binary and the image built from
-// the repository's own Dockerfile the way the GitHub runner does, against
-// the local fake services of e2e/internal/fakes, and then lets the real cargo
-// use what the action produced.
-//
-//	go test ./e2e/ -run 'Scenario|Container' -v
-//
-// Tests that need cargo or Podman skip with the reason when they are absent,
-// and fail instead under CI=true.
+// the repository's Dockerfile the way the GitHub runner does, against the
+// fakes of e2e/internal/fakes, then lets the real cargo use what it produced.
+// Tests that need cargo or Podman skip when they are absent (fail under CI=true).
 package e2e
 
 import (
@@ -27,9 +22,8 @@ import (
 )
 
 // TestMain sweeps what a killed earlier run left, starts a harness session
-// (its temporary folders cleaned up also on SIGINT or SIGTERM), builds the
-// action's binary once, and removes it and the container tests' image at
-// the end.
+// (cleaned up also on SIGINT or SIGTERM), builds the action's binary once,
+// and removes it and the container tests' image at the end.
 func TestMain(m *testing.M) {
 	if harness.ListOnly() {
 		os.Exit(m.Run())
@@ -81,20 +75,15 @@ func repoAction(t testing.TB) *runner.Action {
 	return a
 }
 
-// topLevel is everything the repository's top level may hold: the action,
-// its image, the command, its packages and tests, the composite action
-// (setup), the usual documents, the pages README.md links (docs), and the
-// .gitignore that keeps build outputs out.
+// topLevel is everything the repository's top level may hold.
 var topLevel = []string{
 	".ci", ".github", ".gitignore", "CHANGELOG.md", "Dockerfile", "LICENSE", "README.md", "SECURITY.md",
 	"action.yml", "cargoconf", "docs", "e2e", "examples", "exchange", "go.mod", "go.sum",
 	"internal", "main.go", "setup",
 }
 
-// TestLayout keeps stray files out of the top level (git tracks nothing
-// there but topLevel's entries) and build outputs out of git: `go build`'s
-// output at the top level, dist/ and .ci/gh-parser's node_modules are
-// ignored, a source file of the same name deeper down is not.
+// TestLayout keeps stray files out of the top level and build outputs out
+// of git; a source file named like a build output deeper down is not ignored.
 func TestLayout(t *testing.T) {
 	t.Parallel()
 	git, root := harness.Tool(t, "git", "install git"), harness.Root(t)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,18 +19,14 @@ import (
 
 // provider is one token service as the tests drive it.
 type provider struct {
-	name     string // the provider input
-	registry string // the registry name the action gives it
-	// envName is <NAME> of CARGO_REGISTRIES_<NAME>_*; "" for crates.io,
-	// which gets CARGO_REGISTRY_TOKEN.
-	envName string
-	raw     bool // Cargo gets the raw token, not "Bearer <token>"
-	inputs  func(*fakes.Stack) map[string]string
-	index   func(*fakes.Stack) string          // "" for crates.io
-	reg     func(*fakes.Stack) *fakes.Registry // serves its index (nil: the stack's Registry)
-	// services are the fault queues (fakes.Stack.Faults) of its exchange.
-	services   []string
-	wrongClaim string // the answer to an ID token of evilRepo
+	name       string // the provider input
+	registry   string // the registry name the action gives it
+	envName    string // <NAME> of CARGO_REGISTRIES_<NAME>_*; "" for crates.io
+	raw        bool   // Cargo gets the raw token, not "Bearer <token>"
+	inputs     func(*fakes.Stack) map[string]string
+	index      func(*fakes.Stack) string // "" for crates.io
+	services   []string                  // the fault queues (fakes.Stack.Faults) of its exchange
+	wrongClaim string                    // the answer to an ID token of evilRepo
 }
 
 // evilRepo is the repository claim no service's mapping accepts.
@@ -54,8 +51,7 @@ var providers = []provider{
 // azure is Azure Artifacts through Microsoft Entra. It is not in providers:
 // Entra matches the ID token's sub, not its repository.
 var azure = provider{name: "azure", registry: "azure", envName: "AZURE", inputs: (*fakes.Stack).AzureInputs,
-	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"},
-	reg: func(s *fakes.Stack) *fakes.Registry { return s.Azure.Registry.Registry }}
+	index: func(s *fakes.Stack) string { return s.Azure.Index }, services: []string{"azure"}}
 
 // providerNamed returns the row of providers (or azure) for name.
 func providerNamed(t testing.TB, name string) provider {
@@ -70,10 +66,10 @@ func providerNamed(t testing.TB, name string) provider {
 
 // registryOf is the registry serving its index in s.
 func (p provider) registryOf(s *fakes.Stack) *fakes.Registry {
-	if p.reg == nil {
-		return s.Registry
+	if p.name == azure.name {
+		return s.Azure.Registry.Registry
 	}
-	return p.reg(s)
+	return s.Registry
 }
 
 // tokenVar is the variable Cargo reads the registry's token from.
@@ -86,10 +82,7 @@ func (p provider) tokenVar() string {
 
 // providerVar is the variable naming the registry's credential provider.
 func (p provider) providerVar() string {
-	if p.envName == "" {
-		return "CARGO_REGISTRY_CREDENTIAL_PROVIDER"
-	}
-	return "CARGO_REGISTRIES_" + p.envName + "_CREDENTIAL_PROVIDER"
+	return strings.TrimSuffix(p.tokenVar(), "TOKEN") + "CREDENTIAL_PROVIDER"
 }
 
 // auth is what Cargo sends for tok.
@@ -98,19 +91,6 @@ func (p provider) auth(tok string) string {
 		return tok
 	}
 	return "Bearer " + tok
-}
-
-// requests is how many requests its exchange's services received.
-func (p provider) requests(t testing.TB, s *fakes.Stack) int {
-	n := 0
-	for _, name := range p.services {
-		f, err := s.Faults(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += f.Requests()
-	}
-	return n
 }
 
 // azCheckRequests checks that every Entra request is the configured
@@ -158,16 +138,8 @@ func secretLeaks(where, text string, secrets []string) []string {
 	return leaks
 }
 
-// secretPrefix is a secret's first characters (control characters as ?).
-func secretPrefix(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-	return s[:min(len(s), 6)]
-}
+// secretPrefix is a secret's first characters, quoted.
+func secretPrefix(s string) string { return strconv.Quote(s[:min(len(s), 6)]) }
 
 // checkJobNoLeak fails the test for every secret the fakes issued (and
 // extra) that the output of any step of job shows.

@@ -71,7 +71,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer s.Close()
 	say("== 1. Local services (127.0.0.1 only, TLS with a throw-away CA): GitHub's OIDC issuer at %s,", s.IssuerURL)
 	say("   the %s token service and a Cargo registry holding %s %s; the step below names them", p, fakes.DefaultCrate, fakes.DefaultCrateVersion)
-	inputs, env := step(s, p)
+	env := map[string]string{
+		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
+		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
+		"CARGO_TERM_COLOR":  "never",
+		"CARGO_NET_RETRY":   "0",
+	}
+	switch p {
+	case config.CodeArtifact:
+		maps.Copy(env, s.AWSEnv()) // the local endpoints, as a VPC endpoint would be given
+	case config.Azure:
+		maps.Copy(env, s.AzureEnv()) // the local authority, as a sovereign cloud's would be given
+	}
+	inputs := map[config.Provider]func() map[string]string{config.JFrog: s.JFrogInputs, config.Cloudsmith: s.CloudsmithInputs,
+		config.CratesIO: s.CratesIOInputs, config.CodeArtifact: s.CodeArtifactInputs, config.Azure: s.AzureInputs}[p]()
 	inputs["provider"] = *provider // as given: the action reads the alias itself
 	inputs["credential-mode"] = *mode
 
@@ -134,25 +147,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // indent puts prefix before each line of text.
 func indent(prefix, text string) string {
 	return prefix + strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", "\n"+prefix)
-}
-
-// step returns the inputs of a step exchanging with p, and the job's environment.
-func step(s *fakes.Stack, p config.Provider) (inputs, env map[string]string) {
-	env = map[string]string{
-		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
-		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
-		"CARGO_TERM_COLOR":  "never",
-		"CARGO_NET_RETRY":   "0",
-	}
-	switch p {
-	case config.CodeArtifact:
-		maps.Copy(env, s.AWSEnv()) // the local endpoints, as a VPC endpoint would be given
-	case config.Azure:
-		maps.Copy(env, s.AzureEnv()) // the local authority, as a sovereign cloud's would be given
-	}
-	inputs = map[config.Provider]func() map[string]string{config.JFrog: s.JFrogInputs, config.Cloudsmith: s.CloudsmithInputs,
-		config.CratesIO: s.CratesIOInputs, config.CodeArtifact: s.CodeArtifactInputs, config.Azure: s.AzureInputs}[p]()
-	return inputs, env
 }
 
 // cargo writes a crate into j's workspace and returns the later step that

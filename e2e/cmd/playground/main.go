@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -144,7 +145,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// indent puts prefix before each line of text.
 func indent(prefix, text string) string {
 	return prefix + strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", "\n"+prefix)
 }
@@ -160,10 +160,8 @@ func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string) (r
 		manifest += "\n[dependencies]\n" + fakes.DefaultCrate + " = { version = \"1\", registry = \"" + registry + "\" }\n"
 		cmd = runner.Cmd{Name: "cargo", Args: []string{"fetch"}}
 	}
-	if err := os.WriteFile(filepath.Join(j.Workspace(), "lib.rs"), nil, 0o644); err != nil {
-		return cmd, err
-	}
-	return cmd, os.WriteFile(filepath.Join(j.Workspace(), "Cargo.toml"), []byte(manifest), 0o644)
+	return cmd, errors.Join(os.WriteFile(filepath.Join(j.Workspace(), "lib.rs"), nil, 0o644),
+		os.WriteFile(filepath.Join(j.Workspace(), "Cargo.toml"), []byte(manifest), 0o644))
 }
 
 // renderLog turns the step's output into what the Actions page shows.

@@ -125,7 +125,6 @@ type results struct {
 	forbidden sample              // a 403
 }
 
-// check is one target, met or not.
 type check struct {
 	ok   bool
 	what string
@@ -208,14 +207,12 @@ func (b *bench) measure(ctx context.Context, n, warmup int) (r results, err erro
 	}
 	r.ratio = float64(r.walls[0][1]) / float64(r.walls[1][1])
 	r.requests = slices.Compact(slices.Sorted(slices.Values(r.requests)))
-	for _, fault := range []struct {
-		status int
-		into   *sample
-	}{{503, &r.retry}, {403, &r.forbidden}} {
-		b.s.JFrog.Faults.Push(fakes.Status(fault.status))
-		*fault.into = b.once(ctx, 0)
-		b.s.JFrog.Faults.Clear()
+	faulty := func(status int) sample {
+		b.s.JFrog.Faults.Push(fakes.Status(status))
+		defer b.s.JFrog.Faults.Clear()
+		return b.once(ctx, 0)
 	}
+	r.retry, r.forbidden = faulty(503), faulty(403)
 	return r, ctx.Err()
 }
 

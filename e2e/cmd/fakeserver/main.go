@@ -73,25 +73,6 @@ func lines(kv ...any) string {
 	return b.String()
 }
 
-// envLines returns the env file of s with its status server at statusURL.
-func envLines(s *fakes.Stack, statusURL string) string {
-	in := s.JFrogInputs()
-	return lines(
-		"ACTIONS_ID_TOKEN_REQUEST_URL", s.RequestURL,
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN", s.RequestToken,
-		"SSL_CERT_FILE", s.CAFile, // the action and the credential provider (exchange.BaseHTTPClient)
-		"CARGO_HTTP_CAINFO", s.CAFile, // cargo
-		"FAKE_JFROG_URL", s.JFrogURL,
-		"FAKE_JFROG_PROVIDER_NAME", in["provider-name"],
-		"FAKE_JFROG_REPOSITORY", in["repository"],
-		"FAKE_JFROG_INDEX", s.JFrogIndex,
-		"FAKE_CRATES_IO_URL", s.CratesIOURL,
-		"FAKE_CRATE", fakes.DefaultCrate,
-		"FAKE_CRATE_VERSION", fakes.DefaultCrateVersion,
-		"FAKE_STATUS_URL", statusURL,
-	)
-}
-
 func status(s *fakes.Stack) string {
 	live := map[string]int{}
 	for _, t := range s.Store.Tokens() {
@@ -131,14 +112,27 @@ func serve(ctx context.Context, envFile, dir string, deadline time.Duration, std
 	})
 	srv := httptest.NewServer(mux) // plain HTTP on 127.0.0.1
 	defer srv.Close()
-	statusURL := srv.URL
-
-	if err := cargoconf.WriteFileAtomic(envFile, []byte(envLines(s, statusURL)), 0o600, cargoconf.Owner{}); err != nil {
+	in := s.JFrogInputs()
+	env := lines(
+		"ACTIONS_ID_TOKEN_REQUEST_URL", s.RequestURL,
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN", s.RequestToken,
+		"SSL_CERT_FILE", s.CAFile, // the action and the credential provider (exchange.BaseHTTPClient)
+		"CARGO_HTTP_CAINFO", s.CAFile, // cargo
+		"FAKE_JFROG_URL", s.JFrogURL,
+		"FAKE_JFROG_PROVIDER_NAME", in["provider-name"],
+		"FAKE_JFROG_REPOSITORY", in["repository"],
+		"FAKE_JFROG_INDEX", s.JFrogIndex,
+		"FAKE_CRATES_IO_URL", s.CratesIOURL,
+		"FAKE_CRATE", fakes.DefaultCrate,
+		"FAKE_CRATE_VERSION", fakes.DefaultCrateVersion,
+		"FAKE_STATUS_URL", srv.URL,
+	)
+	if err := cargoconf.WriteFileAtomic(envFile, []byte(env), 0o600, cargoconf.Owner{}); err != nil {
 		return fmt.Errorf("write -env-file: %w", err)
 	}
 	defer os.Remove(envFile)
 	fmt.Fprintf(stdout, "fakeserver: pid %d serving on 127.0.0.1 for at most %s; status %s/status; variables in %s\n",
-		os.Getpid(), deadline, statusURL, envFile)
+		os.Getpid(), deadline, srv.URL, envFile)
 	<-ctx.Done()
 	fmt.Fprintf(stdout, "fakeserver: %v, stopping\n%s", context.Cause(ctx), status(s))
 	return nil
@@ -190,7 +184,6 @@ func startBackground(ctx context.Context, stdout io.Writer, envFile string, args
 	}
 }
 
-// tail returns the end of the server's log, for an error.
 func tail(path string) string {
 	data, _ := os.ReadFile(path)
 	return string(data[max(0, len(data)-4096):])

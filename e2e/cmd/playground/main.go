@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -71,7 +72,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer s.Close()
 	say("== 1. Local services (127.0.0.1 only, TLS with a throw-away CA): GitHub's OIDC issuer at %s,", s.IssuerURL)
 	say("   the %s token service and a Cargo registry holding %s %s; the step below names them", p, fakes.DefaultCrate, fakes.DefaultCrateVersion)
-	inputs, env := step(s, p)
+	env := map[string]string{
+		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
+		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
+		"CARGO_TERM_COLOR":  "never",
+		"CARGO_NET_RETRY":   "0",
+	}
+	switch p {
+	case config.CodeArtifact:
+		maps.Copy(env, s.AWSEnv()) // the local endpoints, as a VPC endpoint would be given
+	case config.Azure:
+		maps.Copy(env, s.AzureEnv()) // the local authority, as a sovereign cloud's would be given
+	}
+	inputs := map[config.Provider]func() map[string]string{config.JFrog: s.JFrogInputs, config.Cloudsmith: s.CloudsmithInputs,
+		config.CratesIO: s.CratesIOInputs, config.CodeArtifact: s.CodeArtifactInputs, config.Azure: s.AzureInputs}[p]()
 	inputs["provider"] = *provider // as given: the action reads the alias itself
 	inputs["credential-mode"] = *mode
 
@@ -131,28 +145,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// indent puts prefix before each line of text.
 func indent(prefix, text string) string {
 	return prefix + strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", "\n"+prefix)
-}
-
-// step returns the inputs of a step exchanging with p, and the job's environment.
-func step(s *fakes.Stack, p config.Provider) (inputs, env map[string]string) {
-	env = map[string]string{
-		"SSL_CERT_FILE":     s.CAFile, // the action and the provider trust the local CA
-		"CARGO_HTTP_CAINFO": s.CAFile, // and so does cargo
-		"CARGO_TERM_COLOR":  "never",
-		"CARGO_NET_RETRY":   "0",
-	}
-	switch p {
-	case config.CodeArtifact:
-		maps.Copy(env, s.AWSEnv()) // the local endpoints, as a VPC endpoint would be given
-	case config.Azure:
-		maps.Copy(env, s.AzureEnv()) // the local authority, as a sovereign cloud's would be given
-	}
-	inputs = map[config.Provider]func() map[string]string{config.JFrog: s.JFrogInputs, config.Cloudsmith: s.CloudsmithInputs,
-		config.CratesIO: s.CratesIOInputs, config.CodeArtifact: s.CodeArtifactInputs, config.Azure: s.AzureInputs}[p]()
-	return inputs, env
 }
 
 // cargo writes a crate into j's workspace and returns the later step that
@@ -166,10 +160,8 @@ func cargo(j *runner.Job, s *fakes.Stack, p config.Provider, registry string) (r
 		manifest += "\n[dependencies]\n" + fakes.DefaultCrate + " = { version = \"1\", registry = \"" + registry + "\" }\n"
 		cmd = runner.Cmd{Name: "cargo", Args: []string{"fetch"}}
 	}
-	if err := os.WriteFile(filepath.Join(j.Workspace(), "lib.rs"), nil, 0o644); err != nil {
-		return cmd, err
-	}
-	return cmd, os.WriteFile(filepath.Join(j.Workspace(), "Cargo.toml"), []byte(manifest), 0o644)
+	return cmd, errors.Join(os.WriteFile(filepath.Join(j.Workspace(), "lib.rs"), nil, 0o644),
+		os.WriteFile(filepath.Join(j.Workspace(), "Cargo.toml"), []byte(manifest), 0o644))
 }
 
 // renderLog turns the step's output into what the Actions page shows.

@@ -227,7 +227,6 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 	return res, nil
 }
 
-// workflowName is a workflow's top-level name: line.
 var workflowName = regexp.MustCompile(`(?m)^name:[ \t]*(.*?)[ \t]*$`)
 
 // nameWorkflow puts the runner's id into the workflow's name: act names
@@ -350,7 +349,6 @@ func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string)
 	return image, nil
 }
 
-// imageLine is action.yml's `runs.image: Dockerfile` line.
 var imageLine = regexp.MustCompile(`(?m)^([ \t]+image:[ \t]*)['"]?Dockerfile['"]?[ \t]*$`)
 
 // UsePrebuiltImage rewrites action.yml's `image: Dockerfile` to docker://image.

@@ -160,7 +160,6 @@ func (e *Engine) RemoveImage(ctx context.Context, image string) error {
 	return err
 }
 
-// mount is one bind mount of the runner's `docker run`.
 type mount struct{ host, container string }
 
 // mounts returns the runner's mounts in its order, less the Docker socket.
@@ -257,7 +256,6 @@ const baseFormat = "cargo-oidc-base/2"
 // baseLabel is the image label holding the base image's content hash.
 const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
 
-// fromLine is a Dockerfile's FROM line (with its flags) and its image.
 var fromLine = regexp.MustCompile(`(?im)^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)`)
 
 // baseImageName returns the full name Podman resolves a Dockerfile's first

@@ -108,7 +108,6 @@ func sleeper(t *testing.T) (cmd *exec.Cmd, done <-chan error) {
 	return cmd, ch
 }
 
-// ended fails unless done receives within 10 s.
 func ended(t *testing.T, done <-chan error, what string) {
 	t.Helper()
 	select {

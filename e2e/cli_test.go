@@ -467,7 +467,6 @@ func TestReleasePathPulledImage(t *testing.T) {
 	}
 }
 
-// relPodman runs podman or fails the test.
 func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...string) {
 	t.Helper()
 	if out, err := e.Command(ctx, args...).CombinedOutput(); err != nil {

@@ -318,7 +318,6 @@ func parseGoTest(line string) (c goTest, ok bool) {
 	return c, true
 }
 
-// goTestList returns what `go test -list pattern pkg` lists.
 func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	t.Helper()
 	args := []string{"test", "-list", pattern, pkg}
@@ -334,7 +333,6 @@ func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	return slices.DeleteFunc(strings.Split(string(out), "\n"), func(l string) bool { return !docTestNameRE.MatchString(l) })
 }
 
-// goRunHelp is what the program pkg prints for -help.
 func goRunHelp(t *testing.T, root, pkg string) string {
 	bin := filepath.Join(t.TempDir(), "prog")
 	if pkg == "." {
@@ -403,7 +401,6 @@ func githubSlug(heading string) string {
 	return b.String()
 }
 
-// mdAnchors returns the set of anchors a Markdown file's headings make.
 func mdAnchors(md string) map[string]bool {
 	out := map[string]bool{}
 	for _, h := range mdHeadings(md) {

@@ -214,7 +214,7 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 		}
 	}
 	ids := map[string]*runner.Action{}
-	runsAction := 0
+	runsAction := false
 	for _, id := range slices.Sorted(maps.Keys(w.Jobs)) {
 		job := w.Jobs[id]
 		problems = append(problems, checkSteps(f+" job "+id, job.Steps, acts, ids)...)
@@ -222,9 +222,7 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 			problems = append(problems, fmt.Sprintf("%s: job %s ", f, id)+fmt.Sprintf(format, args...))
 		}
 		ours := slices.ContainsFunc(job.Steps, func(st runner.CompositeStep) bool { return acts.target(st.Uses) != nil })
-		if ours {
-			runsAction++
-		}
+		runsAction = runsAction || ours
 		want := map[string]string{"id-token": "write", "contents": "read"}
 		switch {
 		case job.Permissions == nil:
@@ -243,7 +241,7 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 			}
 		}
 	}
-	if example && runsAction == 0 {
+	if example && !runsAction {
 		problems = append(problems, f+": the example never runs cargo-oidc")
 	}
 	return append(problems, checkRefs(f, string(src), acts, ids, nil)...), onPR
@@ -313,12 +311,10 @@ func TestWorkflows(t *testing.T) {
 		t.Fatal(err)
 	}
 	acts := actionSet{Main: repoAction(t), Composite: composite}
-	onPR := 0
+	onPR := false
 	for _, f := range workflowFiles(t, root) {
 		problems, pr := checkWorkflow(f, []byte(readFile(t, filepath.Join(root, f))), acts)
-		if pr {
-			onPR++
-		}
+		onPR = onPR || pr
 		for _, p := range problems {
 			t.Error(p)
 		}
@@ -328,7 +324,7 @@ func TestWorkflows(t *testing.T) {
 	for _, p := range append(pinnedProblems(f, src), checkComposite(f, []byte(src), acts)...) {
 		t.Error(p)
 	}
-	if onPR == 0 {
+	if !onPR {
 		t.Error("no example runs on pull_request; the fork check proves nothing")
 	}
 }

@@ -331,21 +331,15 @@ func TestWorkflows(t *testing.T) {
 
 // TestWorkflowCheckerCatchesMistakes proves the checkers on in-memory samples.
 func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
-	main, err := runner.ParseAction([]byte(`name: action.yml
-description: d
-inputs:
-  provider: {description: p, required: true}
-  url: {description: "[jfrog, cloudsmith, crates-io] u"}
-  repository: {description: "[jfrog, cloudsmith] r"}
-  service-slug: {description: "[cloudsmith] s"}
-  retries: {description: r, default: "3"}
-outputs:
-  token: {description: t}
-  index-url: {description: i}
-runs: {using: docker, image: Dockerfile}
-`))
-	if err != nil {
-		t.Fatal(err)
+	main := &runner.Action{
+		Inputs: []runner.Input{
+			{Name: "provider", Description: "p", Required: true},
+			{Name: "url", Description: "[jfrog, cloudsmith, crates-io] u"},
+			{Name: "repository", Description: "[jfrog, cloudsmith] r"},
+			{Name: "service-slug", Description: "[cloudsmith] s"},
+			{Name: "retries", Description: "r", Default: "3", HasDefault: true},
+		},
+		Outputs: []runner.Output{{Name: "token"}, {Name: "index-url"}},
 	}
 	acts := actionSet{Main: main, Composite: &runner.Action{Inputs: []runner.Input{{Name: "repository", Required: true}}, Outputs: []runner.Output{{Name: "token"}}}}
 	workflow := func(with, run string) string {

@@ -319,15 +319,6 @@ func cliExec(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]stri
 	return cliRun{stdout, stderr, code}
 }
 
-// cliInputs are --name=value arguments.
-func cliInputs(in map[string]string) []string {
-	var out []string
-	for k, v := range in {
-		out = append(out, "--"+k+"="+v)
-	}
-	return out
-}
-
 // TestCommandExecGitLabPublishesToCratesIO: in a GitLab job, exec -- cargo
 // publish publishes and revokes; an untrusted project is refused, not run.
 func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
@@ -390,7 +381,10 @@ func TestCommandTokenExecConfigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := cliEnv(t, s, map[string]string{"REG_ID_TOKEN": idt})
-	in := append([]string{"--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}, cliInputs(s.JFrogInputs())...)
+	in := []string{"--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}
+	for k, v := range s.JFrogInputs() {
+		in = append(in, "--"+k+"="+v)
+	}
 	r := cliExec(t, s, "", t.TempDir(), env, append([]string{"token"}, in...)...)
 	if tok := strings.TrimSuffix(r.stdout, "\n"); r.code != 0 || strings.Contains(tok, "\n") || !s.Store.Valid(tok) || !strings.Contains(r.stderr, "now in your hands") {
 		t.Fatalf("token: exit %d, stdout is not one valid token, or no warning on stderr", r.code)
@@ -473,7 +467,6 @@ func TestReleasePathPulledImage(t *testing.T) {
 	}
 }
 
-// relPodman runs podman or fails the test.
 func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...string) {
 	t.Helper()
 	if out, err := e.Command(ctx, args...).CombinedOutput(); err != nil {
@@ -481,34 +474,23 @@ func relPodman(ctx context.Context, t *testing.T, e *container.Engine, args ...s
 	}
 }
 
-// relBinaryModules are the modules the binary may link; test-only ones
-// (go-containerregistry, go-jose, YAML) must never reach it.
-var relBinaryModules = []string{
-	"github.com/cargo-oidc/cargo-oidc",
-	"github.com/sethvargo/go-githubactions",
-	"github.com/hashicorp/go-retryablehttp",
-	"github.com/hashicorp/go-cleanhttp",
-	"github.com/BurntSushi/toml",
-	"github.com/aws/aws-sdk-go-v2", // the SigV4 signer (CodeArtifact)
-	"github.com/aws/smithy-go",
-}
+// relBinaryModules are the modules the binary may link (aws: CodeArtifact's
+// SigV4 signer); test-only ones (go-containerregistry, go-jose, YAML) must never reach it.
+var relBinaryModules = []string{"github.com/cargo-oidc/cargo-oidc", "github.com/sethvargo/go-githubactions",
+	"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "github.com/BurntSushi/toml",
+	"github.com/aws/aws-sdk-go-v2", "github.com/aws/smithy-go"}
 
 // relTestOnlyPackages are this module's packages only tests may import.
-var relTestOnlyPackages = []string{
-	"github.com/cargo-oidc/cargo-oidc/internal/testenv",
-	"github.com/cargo-oidc/cargo-oidc/e2e",
-}
-
-// relIn reports whether path is one of roots or below one.
-func relIn(roots []string, path string) bool {
-	return slices.ContainsFunc(roots, func(r string) bool { return path == r || strings.HasPrefix(path, r+"/") })
-}
+var relTestOnlyPackages = []string{"github.com/cargo-oidc/cargo-oidc/internal/testenv", "github.com/cargo-oidc/cargo-oidc/e2e"}
 
 // TestReleaseBinaryDependencies: every released binary links only allowed
 // modules and none of the test-only packages.
 func TestReleaseBinaryDependencies(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
+	in := func(roots []string, path string) bool { // path is one of roots or below one
+		return slices.ContainsFunc(roots, func(r string) bool { return path == r || strings.HasPrefix(path, r+"/") })
+	}
 	for _, tg := range release.Targets {
 		t.Run(tg.GOOS+"-"+tg.GOARCH, func(t *testing.T) {
 			t.Parallel()
@@ -521,10 +503,10 @@ func TestReleaseBinaryDependencies(t *testing.T) {
 			}
 			for line := range strings.Lines(string(out)) {
 				pkg, mod, _ := strings.Cut(strings.TrimSpace(line), " ")
-				if relIn(relTestOnlyPackages, pkg) {
+				if in(relTestOnlyPackages, pkg) {
 					t.Errorf("the %s binary links %s, a package only tests may import", tg, pkg)
 				}
-				if mod != "" && !relIn(relBinaryModules, mod) { // "": the standard library
+				if mod != "" && !in(relBinaryModules, mod) { // "": the standard library
 					t.Errorf("the %s binary links module %s, which is not allowed in the binary", tg, mod)
 				}
 			}

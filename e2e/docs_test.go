@@ -62,7 +62,9 @@ func TestReadme(t *testing.T) {
 		"commands run as written":     commandProblems,
 		"no command in a table cell":  func(_ *testing.T, d docSet) []string { return tableCellProblems(d.readme) },
 		"contents match the headings": func(_ *testing.T, d docSet) []string {
-			return contentsProblems(readmeContents(d.readme), mdHeadings(d.readme))
+			_, contents, _ := strings.Cut(d.readme, "\n## Contents\n")
+			contents, _, _ = strings.Cut(contents, "\n#")
+			return contentsProblems(reGroups(docLinkRE, contents), mdHeadings(d.readme))
 		},
 		"sections in order, quickstart": func(_ *testing.T, d docSet) []string { return shapeProblems(mdHeadings(d.readme)) },
 		"examples' references resolve":  exampleRefProblems,
@@ -316,7 +318,6 @@ func parseGoTest(line string) (c goTest, ok bool) {
 	return c, true
 }
 
-// goTestList returns what `go test -list pattern pkg` lists.
 func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	t.Helper()
 	args := []string{"test", "-list", pattern, pkg}
@@ -332,7 +333,6 @@ func goTestList(t *testing.T, root, pattern, pkg string) []string {
 	return slices.DeleteFunc(strings.Split(string(out), "\n"), func(l string) bool { return !docTestNameRE.MatchString(l) })
 }
 
-// goRunHelp is what the program pkg prints for -help.
 func goRunHelp(t *testing.T, root, pkg string) string {
 	bin := filepath.Join(t.TempDir(), "prog")
 	if pkg == "." {
@@ -401,7 +401,6 @@ func githubSlug(heading string) string {
 	return b.String()
 }
 
-// mdAnchors returns the set of anchors a Markdown file's headings make.
 func mdAnchors(md string) map[string]bool {
 	out := map[string]bool{}
 	for _, h := range mdHeadings(md) {
@@ -442,13 +441,6 @@ func shapeProblems(headings []mdHeading) []string {
 		problems = append(problems, fmt.Sprintf("README.md:%d: the first quickstart (%s) starts after line %d", headings[q+1].Line, headings[q+1].Text, readmeQuickstartWithin))
 	}
 	return problems
-}
-
-// readmeContents returns the links under README.md's "## Contents".
-func readmeContents(readme string) []string {
-	_, rest, _ := strings.Cut(readme, "\n## Contents\n")
-	rest, _, _ = strings.Cut(rest, "\n#")
-	return reGroups(docLinkRE, rest)
 }
 
 // reGroups returns the first group of every match of re in s.

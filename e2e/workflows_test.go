@@ -214,7 +214,7 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 		}
 	}
 	ids := map[string]*runner.Action{}
-	runsAction := 0
+	runsAction := false
 	for _, id := range slices.Sorted(maps.Keys(w.Jobs)) {
 		job := w.Jobs[id]
 		problems = append(problems, checkSteps(f+" job "+id, job.Steps, acts, ids)...)
@@ -222,9 +222,7 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 			problems = append(problems, fmt.Sprintf("%s: job %s ", f, id)+fmt.Sprintf(format, args...))
 		}
 		ours := slices.ContainsFunc(job.Steps, func(st runner.CompositeStep) bool { return acts.target(st.Uses) != nil })
-		if ours {
-			runsAction++
-		}
+		runsAction = runsAction || ours
 		want := map[string]string{"id-token": "write", "contents": "read"}
 		switch {
 		case job.Permissions == nil:
@@ -243,7 +241,7 @@ func checkWorkflow(f string, src []byte, acts actionSet) (problems []string, onP
 			}
 		}
 	}
-	if example && runsAction == 0 {
+	if example && !runsAction {
 		problems = append(problems, f+": the example never runs cargo-oidc")
 	}
 	return append(problems, checkRefs(f, string(src), acts, ids, nil)...), onPR
@@ -313,12 +311,10 @@ func TestWorkflows(t *testing.T) {
 		t.Fatal(err)
 	}
 	acts := actionSet{Main: repoAction(t), Composite: composite}
-	onPR := 0
+	onPR := false
 	for _, f := range workflowFiles(t, root) {
 		problems, pr := checkWorkflow(f, []byte(readFile(t, filepath.Join(root, f))), acts)
-		if pr {
-			onPR++
-		}
+		onPR = onPR || pr
 		for _, p := range problems {
 			t.Error(p)
 		}
@@ -328,28 +324,22 @@ func TestWorkflows(t *testing.T) {
 	for _, p := range append(pinnedProblems(f, src), checkComposite(f, []byte(src), acts)...) {
 		t.Error(p)
 	}
-	if onPR == 0 {
+	if !onPR {
 		t.Error("no example runs on pull_request; the fork check proves nothing")
 	}
 }
 
 // TestWorkflowCheckerCatchesMistakes proves the checkers on in-memory samples.
 func TestWorkflowCheckerCatchesMistakes(t *testing.T) {
-	main, err := runner.ParseAction([]byte(`name: action.yml
-description: d
-inputs:
-  provider: {description: p, required: true}
-  url: {description: "[jfrog, cloudsmith, crates-io] u"}
-  repository: {description: "[jfrog, cloudsmith] r"}
-  service-slug: {description: "[cloudsmith] s"}
-  retries: {description: r, default: "3"}
-outputs:
-  token: {description: t}
-  index-url: {description: i}
-runs: {using: docker, image: Dockerfile}
-`))
-	if err != nil {
-		t.Fatal(err)
+	main := &runner.Action{
+		Inputs: []runner.Input{
+			{Name: "provider", Description: "p", Required: true},
+			{Name: "url", Description: "[jfrog, cloudsmith, crates-io] u"},
+			{Name: "repository", Description: "[jfrog, cloudsmith] r"},
+			{Name: "service-slug", Description: "[cloudsmith] s"},
+			{Name: "retries", Description: "r", Default: "3", HasDefault: true},
+		},
+		Outputs: []runner.Output{{Name: "token"}, {Name: "index-url"}},
 	}
 	acts := actionSet{Main: main, Composite: &runner.Action{Inputs: []runner.Input{{Name: "repository", Required: true}}, Outputs: []runner.Output{{Name: "token"}}}}
 	workflow := func(with, run string) string {

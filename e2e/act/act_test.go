@@ -373,7 +373,6 @@ func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
 	return stubs
 }
 
-// session is this process's harness session.
 var session *harness.Session
 
 // TestMain sweeps what a killed earlier run left, starts a session, and

@@ -362,7 +362,7 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 		}
 	}
 	for k, v := range inputs {
-		overlay[inputEnvName(k)] = v
+		overlay["INPUT_"+strings.ToUpper(strings.ReplaceAll(k, " ", "_"))] = v // INPUT_REGISTRY-NAME
 	}
 	override := as.step.Override
 	if stage == Post {
@@ -519,9 +519,7 @@ func lookPath(name, path string) (string, error) {
 
 // Host returns a Runtime that runs binary on the host, `binary post` for the
 // post stage.
-func Host(binary string) Runtime {
-	return HostRuntime{Binary: binary}
-}
+func Host(binary string) Runtime { return HostRuntime{Binary: binary} }
 
 // HostRuntime is the Runtime Host returns.
 type HostRuntime struct {
@@ -725,11 +723,6 @@ func (a *Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
-// inputEnvName is the runner's variable for an input (INPUT_REGISTRY-NAME).
-func inputEnvName(name string) string {
-	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
-}
-
 // contexts is what an expression in one key of action.yml may use, as
 // actions/runner's src/Runner.Worker/action_yaml.json lists them.
 type contexts struct {
@@ -854,9 +847,7 @@ func checkExpression(expr string, allowed contexts) error {
 }
 
 // refused is the runner's message, capitalised as the runner writes it.
-func refused(format string, args ...any) error {
-	return fmt.Errorf(format, args...)
-}
+func refused(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func isNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
@@ -898,9 +889,7 @@ type FileCommandError struct {
 }
 
 // Error returns the file and the runner's reason.
-func (e *FileCommandError) Error() string {
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+func (e *FileCommandError) Error() string { return e.File + ": " + e.Msg }
 
 // ParseFileCommand parses a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_STATE file
 // as the Linux runner does: lines end at "\n" only, a UTF-8 BOM is dropped.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // The composite action's defences: no secret in arguments or output,
@@ -113,9 +114,7 @@ func cmpBusyboxPATH(t *testing.T) string {
 	harness.Require(t, "busybox", err)
 	dir := t.TempDir()
 	for _, applet := range sys.Applets {
-		if err := os.Symlink(sys.Busybox, filepath.Join(dir, applet)); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Symlink(t, sys.Busybox, filepath.Join(dir, applet))
 	}
 	writeFile(t, filepath.Join(dir, "bash"), "#!"+sys.Busybox+" sh\n"+
 		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc) shift ;; *) break ;; esac; done\n"+

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // The composite action's defences: no secret in arguments or output,
@@ -113,9 +114,7 @@ func cmpBusyboxPATH(t *testing.T) string {
 	harness.Require(t, "busybox", err)
 	dir := t.TempDir()
 	for _, applet := range sys.Applets {
-		if err := os.Symlink(sys.Busybox, filepath.Join(dir, applet)); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Symlink(t, sys.Busybox, filepath.Join(dir, applet))
 	}
 	writeFile(t, filepath.Join(dir, "bash"), "#!"+sys.Busybox+" sh\n"+
 		"while [ $# -gt 0 ]; do case $1 in --noprofile|--norc) shift ;; *) break ;; esac; done\n"+
@@ -216,7 +215,11 @@ func TestCompositeDownloadBounds(t *testing.T) {
 				case "busybox-wget":
 					w.job.SetEnv("PATH", cmpBusyboxPATH(t))
 				case "gnu-wget":
-					w.job.SetEnv("PATH", cmpGNUWgetPATH(t))
+					wget := harness.Tool(t, "wget", "apt-get install wget")
+					if out, _ := exec.Command(wget, "--version").Output(); !bytes.Contains(out, []byte("GNU Wget")) {
+						harness.Require(t, "GNU wget", fmt.Errorf("%s is not GNU Wget", wget))
+					}
+					w.job.SetEnv("PATH", cmpToolsDir(t, filepath.Join(t.TempDir(), "argv.log"), "curl")) // GNU wget, no curl
 					w.job.SetEnv("WGETRC", writeFile(t, filepath.Join(t.TempDir(), "wgetrc"), "ca_certificate = "+w.s.CAFile+"\n", 0o644))
 				}
 				var plainHits atomic.Int64
@@ -225,7 +228,21 @@ func TestCompositeDownloadBounds(t *testing.T) {
 					_, _ = rw.Write(w.rel.binary)
 				}))
 				t.Cleanup(plain.Close)
-				h := cmpBigHandler(big, kind == "too big with length")
+				length := kind == "too big with length" // else chunked
+				h := http.Handler(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+					if length {
+						rw.Header().Set("Content-Length", fmt.Sprint(big))
+					}
+					buf := make([]byte, 1<<20)
+					for left := big; left > 0; left -= len(buf) {
+						if _, err := rw.Write(buf[:min(left, len(buf))]); err != nil {
+							return
+						}
+						if !length {
+							rw.(http.Flusher).Flush()
+						}
+					}
+				}))
 				want := "larger than 67108864 bytes"
 				if kind == "redirect to http" {
 					h = http.RedirectHandler(plain.URL+"/releases/"+cmpVersion+"/"+w.rel.asset, http.StatusFound)
@@ -259,34 +276,6 @@ func TestCompositeDownloadBounds(t *testing.T) {
 			})
 		}
 	}
-}
-
-// cmpBigHandler serves n zeros, with a Content-Length or chunked.
-func cmpBigHandler(n int, length bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if length {
-			w.Header().Set("Content-Length", fmt.Sprint(n))
-		}
-		buf := make([]byte, 1<<20)
-		for left := n; left > 0; left -= len(buf) {
-			if _, err := w.Write(buf[:min(left, len(buf))]); err != nil {
-				return
-			}
-			if !length {
-				w.(http.Flusher).Flush()
-			}
-		}
-	})
-}
-
-// cmpGNUWgetPATH is a folder of the host's tools with GNU wget and no curl.
-func cmpGNUWgetPATH(t *testing.T) string {
-	t.Helper()
-	wget := harness.Tool(t, "wget", "apt-get install wget")
-	if out, _ := exec.Command(wget, "--version").Output(); !bytes.Contains(out, []byte("GNU Wget")) {
-		harness.Require(t, "GNU wget", fmt.Errorf("%s is not GNU Wget", wget))
-	}
-	return cmpToolsDir(t, filepath.Join(t.TempDir(), "argv.log"), "curl")
 }
 
 // TestSetupScriptShellcheck: setup/setup.sh passes shellcheck as POSIX sh.

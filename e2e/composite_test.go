@@ -312,11 +312,33 @@ func TestCompositeRefusals(t *testing.T) {
 		"not a URL, with credentials": {prepare: func(_ *cmpWorld, url string) map[string]string {
 			return map[string]string{"download-url": strings.TrimPrefix(url, "https://")}
 		}, want: "download-url is not an https, http or file URL"},
-		// The mirror serves a script that would leave a marker if it ran.
+		// The mirror serves a script that would leave a marker if it ran; a
+		// checked binary changed on disk is downloaded and checked again.
 		"wrong checksum": {prepare: func(w *cmpWorld, _ string) map[string]string {
 			w.rel.body.Store(new([]byte("#!/bin/sh\ntouch '" + filepath.Join(w.job.Temp(), "tampered-binary-ran") + "'\n")))
 			return nil
-		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: cmpTamperedNeverRuns},
+		}, want: "::error title=cargo-oidc setup::the SHA-256 of ", check: func(t *testing.T, w *cmpWorld) {
+			marker := filepath.Join(w.job.Temp(), "tampered-binary-ran")
+			binDir := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion)
+			if left, _ := os.ReadDir(binDir); len(left) != 0 || len(w.s.Store.Tokens()) != 0 {
+				t.Errorf("files left in the binary folder (%d), or a token was issued", len(left))
+			}
+			w.rel.auth.Store(nil)
+			w.rel.body.Store(&w.rel.binary)
+			jfrog := providerNamed(t, "jfrog")
+			if ok := w.runSetup("registry2", jfrog, nil); ok.Failed() {
+				t.Fatalf("setup with the right binary failed:\n%s", ok.Combined())
+			}
+			writeFile(t, filepath.Join(binDir, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
+			before := w.rel.downloads.Load()
+			if again := w.runSetup("registry3", jfrog, nil); again.Failed() || w.rel.downloads.Load() != before+1 {
+				t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed(), w.rel.downloads.Load()-before)
+			}
+			if _, err := os.Stat(marker); !os.IsNotExist(err) {
+				t.Errorf("a tampered binary ran")
+			}
+			w.runPost()
+		}},
 		// A step the binary fails leaves an empty state for setup/post.
 		"binary refuses": {provider: "crates-io", binary: true, prepare: func(w *cmpWorld, _ string) map[string]string {
 			return map[string]string{"credentials-file": filepath.Join(w.t.TempDir(), "credentials.toml")}
@@ -357,31 +379,6 @@ func TestCompositeRefusals(t *testing.T) {
 		}
 		checkJobNoLeak(t, w.job, w.s, pass)
 	})
-}
-
-// cmpTamperedNeverRuns: a refused binary left nothing; a checked binary
-// changed on disk is downloaded and checked again instead of run.
-func cmpTamperedNeverRuns(t *testing.T, w *cmpWorld) {
-	marker := filepath.Join(w.job.Temp(), "tampered-binary-ran")
-	binDir := filepath.Join(w.job.Temp(), "cargo-oidc-setup", "bin", cmpVersion)
-	if left, _ := os.ReadDir(binDir); len(left) != 0 || len(w.s.Store.Tokens()) != 0 {
-		t.Errorf("files left in the binary folder (%d), or a token was issued", len(left))
-	}
-	w.rel.auth.Store(nil)
-	w.rel.body.Store(&w.rel.binary)
-	jfrog := providerNamed(t, "jfrog")
-	if ok := w.runSetup("registry2", jfrog, nil); ok.Failed() {
-		t.Fatalf("setup with the right binary failed:\n%s", ok.Combined())
-	}
-	writeFile(t, filepath.Join(binDir, "cargo-oidc"), "#!/bin/sh\ntouch '"+marker+"'\n", 0o755)
-	before := w.rel.downloads.Load()
-	if again := w.runSetup("registry3", jfrog, nil); again.Failed() || w.rel.downloads.Load() != before+1 {
-		t.Errorf("after the binary changed on disk: failed=%v, %d new downloads; want one new download and success", again.Failed(), w.rel.downloads.Load()-before)
-	}
-	if _, err := os.Stat(marker); !os.IsNotExist(err) {
-		t.Errorf("a tampered binary ran")
-	}
-	w.runPost()
 }
 
 // TestCompositePostActsOnlyOnItsJob: setup/post warns about and skips

@@ -26,13 +26,11 @@ import (
 const (
 	repository = "octo-org/octo-repo"
 	commitSHA  = "ffac537e6cbbf934b08745a378932722df287a53"
+	ref        = "refs/heads/main" // a push to main
 )
 
-// Options describe the job; zero fields get the defaults noted.
+// Options describe the job.
 type Options struct {
-	Ref       string // GITHUB_REF; default "refs/heads/main"
-	EventName string // GITHUB_EVENT_NAME; default "push"
-	Event     []byte // GITHUB_EVENT_PATH's payload; default a minimal push
 	// ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN, set when IDTokenURL is.
 	IDTokenURL, IDTokenToken string
 	Debug                    bool              // RUNNER_DEBUG=1, ACTIONS_STEP_DEBUG=true
@@ -67,7 +65,6 @@ func NewJob(t testing.TB, opts Options) *Job {
 
 // New creates a job under dir, with dir/home the HOME of later steps.
 func New(dir string, opts Options) (*Job, error) {
-	opts.Ref, opts.EventName = cmp.Or(opts.Ref, "refs/heads/main"), cmp.Or(opts.EventName, "push")
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
@@ -80,30 +77,21 @@ func New(dir string, opts Options) (*Job, error) {
 			return nil, fmt.Errorf("runner: %w", err)
 		}
 	}
-	event := opts.Event
-	if event == nil {
-		event = fmt.Appendf(nil, `{"ref": %q, "after": %q, "repository": {"full_name": %q, "name": %q, "owner": {"login": %q}}}`,
-			opts.Ref, commitSHA, repository, name, owner)
-	}
+	event := fmt.Appendf(nil, `{"ref": %q, "after": %q, "repository": {"full_name": %q, "name": %q, "owner": {"login": %q}}}`,
+		ref, commitSHA, repository, name, owner)
 	if err := os.WriteFile(eventPath, event, 0o644); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
-	}
-	refName, refType := opts.Ref, "branch"
-	for prefix, typ := range map[string]string{"refs/heads/": "branch", "refs/tags/": "tag", "refs/pull/": "branch"} {
-		if n, ok := strings.CutPrefix(opts.Ref, prefix); ok {
-			refName, refType = n, typ
-		}
 	}
 	j.env = map[string]string{
 		"PATH": os.Getenv("PATH"), "HOME": home, "CARGO_HOME": filepath.Join(home, ".cargo"), "CI": "true",
 		"GITHUB_ACTIONS": "true", "GITHUB_ACTOR": owner, "GITHUB_ACTOR_ID": "1", "GITHUB_TRIGGERING_ACTOR": owner,
 		"GITHUB_API_URL": "https://api.github.com", "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
 		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": repository, "GITHUB_REPOSITORY_ID": "100",
-		"GITHUB_REPOSITORY_OWNER": owner, "GITHUB_REPOSITORY_OWNER_ID": "1", "GITHUB_SHA": commitSHA, "GITHUB_REF": opts.Ref,
-		"GITHUB_REF_NAME": refName, "GITHUB_REF_TYPE": refType, "GITHUB_REF_PROTECTED": "false", "GITHUB_RUN_ID": "1234567890",
+		"GITHUB_REPOSITORY_OWNER": owner, "GITHUB_REPOSITORY_OWNER_ID": "1", "GITHUB_SHA": commitSHA, "GITHUB_REF": ref,
+		"GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch", "GITHUB_REF_PROTECTED": "false", "GITHUB_RUN_ID": "1234567890",
 		"GITHUB_RUN_NUMBER": "1", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_RETENTION_DAYS": "90", "GITHUB_JOB": "build",
-		"GITHUB_EVENT_NAME": opts.EventName, "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKFLOW": "ci",
-		"GITHUB_WORKFLOW_REF": repository + "/.github/workflows/ci.yml@" + opts.Ref, "GITHUB_WORKFLOW_SHA": commitSHA,
+		"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": eventPath, "GITHUB_WORKFLOW": "ci",
+		"GITHUB_WORKFLOW_REF": repository + "/.github/workflows/ci.yml@" + ref, "GITHUB_WORKFLOW_SHA": commitSHA,
 		"GITHUB_WORKSPACE": j.workspace, "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_NAME": "GitHub Actions 1",
 		"RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": j.temp, "RUNNER_TOOL_CACHE": filepath.Join(abs, "toolcache"),
 		"RUNNER_WORKSPACE": filepath.Dir(j.workspace),
@@ -362,7 +350,7 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 		}
 	}
 	for k, v := range inputs {
-		overlay[inputEnvName(k)] = v
+		overlay["INPUT_"+strings.ToUpper(strings.ReplaceAll(k, " ", "_"))] = v // INPUT_REGISTRY-NAME
 	}
 	override := as.step.Override
 	if stage == Post {
@@ -519,9 +507,7 @@ func lookPath(name, path string) (string, error) {
 
 // Host returns a Runtime that runs binary on the host, `binary post` for the
 // post stage.
-func Host(binary string) Runtime {
-	return HostRuntime{Binary: binary}
-}
+func Host(binary string) Runtime { return HostRuntime{Binary: binary} }
 
 // HostRuntime is the Runtime Host returns.
 type HostRuntime struct {
@@ -725,11 +711,6 @@ func (a *Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
-// inputEnvName is the runner's variable for an input (INPUT_REGISTRY-NAME).
-func inputEnvName(name string) string {
-	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
-}
-
 // contexts is what an expression in one key of action.yml may use, as
 // actions/runner's src/Runner.Worker/action_yaml.json lists them.
 type contexts struct {
@@ -854,9 +835,7 @@ func checkExpression(expr string, allowed contexts) error {
 }
 
 // refused is the runner's message, capitalised as the runner writes it.
-func refused(format string, args ...any) error {
-	return fmt.Errorf(format, args...)
-}
+func refused(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func isNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
@@ -898,9 +877,7 @@ type FileCommandError struct {
 }
 
 // Error returns the file and the runner's reason.
-func (e *FileCommandError) Error() string {
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+func (e *FileCommandError) Error() string { return e.File + ": " + e.Msg }
 
 // ParseFileCommand parses a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_STATE file
 // as the Linux runner does: lines end at "\n" only, a UTF-8 BOM is dropped.

@@ -170,8 +170,7 @@ func StartT(t testing.TB, opts Options) *Stack {
 	return s
 }
 
-// listen returns an unstarted TLS server for h and its base URL, known
-// before it serves.
+// listen returns an unstarted TLS server for h and its base URL, known before it serves.
 func (s *Stack) listen(h http.Handler) (*httptest.Server, string) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = s.CA.ServerTLS()
@@ -179,7 +178,6 @@ func (s *Stack) listen(h http.Handler) (*httptest.Server, string) {
 	return srv, "https://" + srv.Listener.Addr().String()
 }
 
-// serve starts h and returns its base URL.
 func (s *Stack) serve(h http.Handler) string {
 	srv, u := s.listen(h)
 	srv.StartTLS()
@@ -214,11 +212,8 @@ func (s *Stack) AWSEnv() map[string]string {
 
 // ActionEnv returns the "NAME=value" variables of a job with id-token: write.
 func (s *Stack) ActionEnv() []string {
-	return []string{
-		"ACTIONS_ID_TOKEN_REQUEST_URL=" + s.RequestURL,
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + s.RequestToken,
-		"SSL_CERT_FILE=" + s.CAFile,
-	}
+	return []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + s.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + s.RequestToken,
+		"SSL_CERT_FILE=" + s.CAFile}
 }
 
 // JFrogInputs are the action inputs of a step exchanging with JFrog.

@@ -74,14 +74,10 @@ type Registry struct {
 	published []string
 }
 
-func newRegistry(store *TokenStore, crates []Dep, roots ...root) (*Registry, error) {
+// newRegistry returns a Registry holding DefaultCrate.
+func newRegistry(store *TokenStore, roots ...root) (*Registry, error) {
 	g := &Registry{store: store, roots: roots, entries: map[string][]indexEntry{}, files: map[string][]byte{}}
-	for _, c := range crates {
-		if err := g.AddCrate(c.Name, c.Req); err != nil {
-			return nil, err
-		}
-	}
-	return g, nil
+	return g, g.AddCrate(DefaultCrate, DefaultCrateVersion)
 }
 
 // SetDelay makes every index request wait d. Downloads are not delayed: Cargo

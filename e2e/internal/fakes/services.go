@@ -178,7 +178,14 @@ func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
 	var body map[string]string
 	switch {
 	case r.Method == http.MethodDelete:
-		c.revoke(w, r)
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if t, _ := c.store.Lookup(tok); !ok || tok == "" {
+			registryError(w, http.StatusUnauthorized, "this action requires authentication")
+		} else if t.Service != "crates-io" || !c.store.Valid(tok) || !c.store.Revoke(tok) {
+			registryError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
+		} else {
+			w.WriteHeader(http.StatusNoContent)
+		}
 	case r.Method != http.MethodPost:
 		registryError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	case decodeBody(r, &body) != nil || body["jwt"] == "":
@@ -229,19 +236,6 @@ func (c *CratesIO) exchange(r *http.Request, jwt string) string {
 		return fmt.Sprintf("No matching Trusted Publishing config found for repository `%s`: the token's `%s` is `%s`, the config requires `%s`.", repo, ve.claim, ve.got, ve.want)
 	}
 	return ""
-}
-
-func (c *CratesIO) revoke(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		registryError(w, http.StatusUnauthorized, "this action requires authentication")
-		return
-	}
-	if t, _ := c.store.Lookup(tok); t.Service != "crates-io" || !c.store.Valid(tok) || !c.store.Revoke(tok) {
-		registryError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // GitLabPublisher is a crates.io trusted publisher for a GitLab project,

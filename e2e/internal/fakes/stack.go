@@ -123,14 +123,13 @@ func Start(opts Options) (s *Stack, err error) {
 		Issuer: s.IssuerURL, Subject: s.Issuer.claims("", time.Now())["sub"].(string), Audience: EntraAudience}}}}
 	s.Azure.Entra.service = svc("azure", nil, func(tok string) any { return s.Azure.Entra.answer(tok) })
 
-	crates := []Dep{{Name: DefaultCrate, Req: DefaultCrateVersion}}
 	jfrogPrefix, csPrefix := "/artifactory/api/cargo/cargo-local/index/", "/"+jobOwner+"/cargo/"
 	caPrefix := "/" + DefaultCADomain + "-" + DefaultAWSAccount + "/cargo/" + DefaultCARepo + "/"
-	if s.Registry, err = newRegistry(s.Store, crates, root{prefix: jfrogPrefix, authRequired: true}, root{prefix: csPrefix, authRequired: true},
+	if s.Registry, err = newRegistry(s.Store, root{prefix: jfrogPrefix, authRequired: true}, root{prefix: csPrefix, authRequired: true},
 		root{prefix: "/crates-io/", raw: true}, root{prefix: caPrefix, raw: true, authRequired: true}); err != nil {
 		return s, err
 	}
-	azure, err := newRegistry(s.Store, crates, root{prefix: azureIndexPrefix, authRequired: true, service: "azure",
+	azure, err := newRegistry(s.Store, root{prefix: azureIndexPrefix, authRequired: true, service: "azure",
 		challenge: []string{"Bearer authorization_uri=https://login.microsoftonline.com/" + DefaultAzureTenant, "TFS-Federated"}})
 	if err != nil {
 		return s, err

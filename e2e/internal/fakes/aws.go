@@ -35,7 +35,6 @@ const (
 	KindAWSSessionToken    = "aws-session-token"
 )
 
-// awsSession is one set of temporary credentials STS issued.
 type awsSession struct {
 	secret, token string
 	role, name    string
@@ -139,7 +138,6 @@ type CodeArtifact struct {
 	Region, Domain, Owner string // the one domain
 }
 
-// handler serves GetAuthorizationToken (other paths: AWS's 404).
 func (c *CodeArtifact) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(caTokenPath, c.Faults.wrap(http.HandlerFunc(c.serve)))
@@ -156,7 +154,6 @@ func caError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]string{"message": msg})
 }
 
-// arn is the session's assumed-role ARN.
 func (ss *awsSession) arn() string {
 	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", strings.Split(ss.role, ":")[4], ss.role[strings.LastIndex(ss.role, "/")+1:], ss.name)
 }

@@ -244,7 +244,6 @@ func randomString(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// randomAlnum returns n random characters from [A-Za-z0-9].
 func randomAlnum(n int) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, n)

@@ -174,20 +174,15 @@ func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
 	case accepted == nil:
 		refuse(http.StatusBadRequest, "invalid_request", 70021, fmt.Sprintf("No matching federated identity record found for presented assertion. Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion Audience: '%s'. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation", iss, sub, strings.Join(auds, ",")))
 	default:
-		e.issue(w, r, assertion, accepted, refuse)
+		if _, err := e.v.verify(r.Context(), assertion, accepted); err != nil {
+			refuse(http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
+			return
+		}
+		tok := e.issueJWT(map[string]any{"aud": azureDevOpsResource, "iss": "https://sts.windows.net/" + e.Tenant + "/",
+			"appid": e.ClientID, "appidacr": "2", "idtyp": "app", "oid": guid(), "sub": guid(), "tid": e.Tenant, "ver": "1.0"})
+		w.Header().Set("Cache-Control", "no-store, no-cache")
+		writeJSON(w, http.StatusOK, e.answer(tok))
 	}
-}
-
-// issue answers an access token once the assertion's signature and lifetime pass.
-func (e *Entra) issue(w http.ResponseWriter, r *http.Request, assertion string, accepted []string, refuse func(int, string, int, string)) {
-	if _, err := e.v.verify(r.Context(), assertion, accepted); err != nil {
-		refuse(http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation.")
-		return
-	}
-	tok := e.issueJWT(map[string]any{"aud": azureDevOpsResource, "iss": "https://sts.windows.net/" + e.Tenant + "/",
-		"appid": e.ClientID, "appidacr": "2", "idtyp": "app", "oid": guid(), "sub": guid(), "tid": e.Tenant, "ver": "1.0"})
-	w.Header().Set("Cache-Control", "no-store, no-cache")
-	writeJSON(w, http.StatusOK, e.answer(tok))
 }
 
 func (e *Entra) answer(tok string) map[string]any {

@@ -74,7 +74,6 @@ func exchangeCall(t *testing.T, s *Stack, svc, jwt string) (int, []byte) {
 	return st, b
 }
 
-// entraForm is a well-formed Entra token request for jwt.
 func entraForm(s *Stack, jwt string) url.Values {
 	return url.Values{"grant_type": {EntraGrantType}, "client_id": {s.Azure.Entra.ClientID}, "client_assertion_type": {EntraAssertionType},
 		"client_assertion": {jwt}, "scope": {AzureDevOpsScope}}
@@ -163,10 +162,7 @@ func TestExchangeRefusals(t *testing.T) {
 	for _, tt := range rows {
 		t.Run(tt.svc+"/"+tt.name, func(t *testing.T) {
 			st := cmp.Or(tt.stack, s)
-			jwt, err := cmp.Or(tt.iss, st.Issuer).Mint(cmp.Or(tt.aud, aud[tt.svc]), tt.extra)
-			if err != nil {
-				t.Fatal(err)
-			}
+			jwt, _ := cmp.Or(tt.iss, st.Issuer).Mint(cmp.Or(tt.aud, aud[tt.svc]), tt.extra)
 			if tt.edit != nil {
 				jwt = tt.edit(jwt)
 			}

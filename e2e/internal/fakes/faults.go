@@ -66,7 +66,6 @@ type Faults struct {
 	mu       sync.Mutex
 	queue    []Fault
 	requests int
-	served   int
 	done     chan struct{}
 	close    sync.Once
 }
@@ -89,13 +88,6 @@ func (f *Faults) Clear() {
 	f.queue = nil
 }
 
-// Served returns how many faults were served.
-func (f *Faults) Served() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.served
-}
-
 // Requests returns how many requests reached the endpoint, faulted or not.
 func (f *Faults) Requests() int {
 	f.mu.Lock()
@@ -113,7 +105,6 @@ func (f *Faults) wrap(next http.Handler) http.Handler {
 		ft, ok := Fault{}, len(f.queue) > 0
 		if ok {
 			ft, f.queue = f.queue[0], f.queue[1:]
-			f.served++
 		}
 		f.mu.Unlock()
 		if ok {

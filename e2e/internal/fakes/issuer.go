@@ -51,7 +51,8 @@ func newIssuer(service string, store *TokenStore) (*Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate issuer key: %w", err)
 	}
-	i := &Issuer{key: key, kid: "e2e-" + randomString(8), store: store, service: service, RequestToken: "req_" + randomAlnum(40)}
+	i := &Issuer{key: key, kid: "e2e-" + randomString(8), store: store, service: service,
+		overrides: map[string]any{}, RequestToken: "req_" + randomAlnum(40)}
 	i.Faults = newFaults(store, service, func(tok string) any { return map[string]any{"count": 1, "value": tok} })
 	return i, nil
 }
@@ -65,10 +66,6 @@ func (i *Issuer) Override(claims map[string]any) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if claims == nil {
-		i.overrides = nil
-		return
-	}
-	if i.overrides == nil {
 		i.overrides = map[string]any{}
 	}
 	maps.Copy(i.overrides, claims)

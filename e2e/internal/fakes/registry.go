@@ -74,14 +74,10 @@ type Registry struct {
 	published []string
 }
 
-func newRegistry(store *TokenStore, crates []Dep, roots ...root) (*Registry, error) {
+// newRegistry returns a Registry holding DefaultCrate.
+func newRegistry(store *TokenStore, roots ...root) (*Registry, error) {
 	g := &Registry{store: store, roots: roots, entries: map[string][]indexEntry{}, files: map[string][]byte{}}
-	for _, c := range crates {
-		if err := g.AddCrate(c.Name, c.Req); err != nil {
-			return nil, err
-		}
-	}
-	return g, nil
+	return g, g.AddCrate(DefaultCrate, DefaultCrateVersion)
 }
 
 // SetDelay makes every index request wait d. Downloads are not delayed: Cargo
@@ -112,10 +108,8 @@ func (g *Registry) add(e indexEntry, data []byte) error {
 	key := strings.ToLower(e.Name)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, old := range g.entries[key] {
-		if old.Vers == e.Vers {
-			return fmt.Errorf("crate version `%s@%s` is already uploaded", e.Name, e.Vers)
-		}
+	if slices.ContainsFunc(g.entries[key], func(old indexEntry) bool { return old.Vers == e.Vers }) {
+		return fmt.Errorf("crate version `%s@%s` is already uploaded", e.Name, e.Vers)
 	}
 	g.entries[key] = append(g.entries[key], e)
 	g.files["dl/"+key+"/"+strings.ToLower(e.Vers)+"/download"] = data
@@ -257,7 +251,6 @@ func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authorize extracts the token in the root's scheme and checks it.
 func (g *Registry) authorize(r *http.Request, rt *root) (token string, ok bool, why string) {
 	h := r.Header.Get("Authorization")
 	bearer, isBearer := strings.CutPrefix(h, "Bearer ")
@@ -387,7 +380,6 @@ func buildCrate(name, version string, deps []Dep) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// indexPath returns the sparse index path of a crate name, lower-cased.
 func indexPath(name string) string {
 	n := strings.ToLower(name)
 	switch {

@@ -71,7 +71,6 @@ func jfrogError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
 }
 
-// answer is the success body around an access token.
 func (j *JFrog) answer(tok, user string) map[string]any {
 	return map[string]any{"token_type": "Bearer", "expires_in": int(j.ttl / time.Second), "scope": "applied-permissions/groups:readers",
 		"username": "oidc/" + user, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "access_token": tok}
@@ -98,20 +97,16 @@ func (j *JFrog) serve(w http.ResponseWriter, r *http.Request) {
 	case body["provider_name"] != j.ProviderName:
 		jfrogError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("OIDC integration '%s' was not found", body["provider_name"]))
 	default:
-		j.exchange(w, r, body["subject_token"])
+		claims, err := j.verify(r, body["subject_token"])
+		if err != nil {
+			jfrogError(w, http.StatusUnauthorized, "UNAUTHORIZED", j.message(err))
+			return
+		}
+		repo := claimString(claims["repository"])
+		access := j.issueJWT(map[string]any{"ver": "2", "sub": "jfac@01e2e/users/oidc/" + repo,
+			"scp": "applied-permissions/groups:readers", "aud": "*@*", "iss": "jfac@01e2e"})
+		writeJSON(w, http.StatusOK, j.answer(access, repo))
 	}
-}
-
-func (j *JFrog) exchange(w http.ResponseWriter, r *http.Request, idToken string) {
-	claims, err := j.verify(r, idToken)
-	if err != nil {
-		jfrogError(w, http.StatusUnauthorized, "UNAUTHORIZED", j.message(err))
-		return
-	}
-	repo := claimString(claims["repository"])
-	access := j.issueJWT(map[string]any{"ver": "2", "sub": "jfac@01e2e/users/oidc/" + repo,
-		"scp": "applied-permissions/groups:readers", "aud": "*@*", "iss": "jfac@01e2e"})
-	writeJSON(w, http.StatusOK, j.answer(access, repo))
 }
 
 // message is JFrog's wording of why a token was refused.
@@ -183,7 +178,14 @@ func (c *CratesIO) serve(w http.ResponseWriter, r *http.Request) {
 	var body map[string]string
 	switch {
 	case r.Method == http.MethodDelete:
-		c.revoke(w, r)
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if t, _ := c.store.Lookup(tok); !ok || tok == "" {
+			registryError(w, http.StatusUnauthorized, "this action requires authentication")
+		} else if t.Service != "crates-io" || !c.store.Valid(tok) || !c.store.Revoke(tok) {
+			registryError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
+		} else {
+			w.WriteHeader(http.StatusNoContent)
+		}
 	case r.Method != http.MethodPost:
 		registryError(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	case decodeBody(r, &body) != nil || body["jwt"] == "":
@@ -234,19 +236,6 @@ func (c *CratesIO) exchange(r *http.Request, jwt string) string {
 		return fmt.Sprintf("No matching Trusted Publishing config found for repository `%s`: the token's `%s` is `%s`, the config requires `%s`.", repo, ve.claim, ve.got, ve.want)
 	}
 	return ""
-}
-
-func (c *CratesIO) revoke(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		registryError(w, http.StatusUnauthorized, "this action requires authentication")
-		return
-	}
-	if t, _ := c.store.Lookup(tok); t.Service != "crates-io" || !c.store.Valid(tok) || !c.store.Revoke(tok) {
-		registryError(w, http.StatusUnauthorized, "authentication failed: invalid or expired trusted publishing token")
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // GitLabPublisher is a crates.io trusted publisher for a GitLab project,

@@ -123,14 +123,13 @@ func Start(opts Options) (s *Stack, err error) {
 		Issuer: s.IssuerURL, Subject: s.Issuer.claims("", time.Now())["sub"].(string), Audience: EntraAudience}}}}
 	s.Azure.Entra.service = svc("azure", nil, func(tok string) any { return s.Azure.Entra.answer(tok) })
 
-	crates := []Dep{{Name: DefaultCrate, Req: DefaultCrateVersion}}
 	jfrogPrefix, csPrefix := "/artifactory/api/cargo/cargo-local/index/", "/"+jobOwner+"/cargo/"
 	caPrefix := "/" + DefaultCADomain + "-" + DefaultAWSAccount + "/cargo/" + DefaultCARepo + "/"
-	if s.Registry, err = newRegistry(s.Store, crates, root{prefix: jfrogPrefix, authRequired: true}, root{prefix: csPrefix, authRequired: true},
+	if s.Registry, err = newRegistry(s.Store, root{prefix: jfrogPrefix, authRequired: true}, root{prefix: csPrefix, authRequired: true},
 		root{prefix: "/crates-io/", raw: true}, root{prefix: caPrefix, raw: true, authRequired: true}); err != nil {
 		return s, err
 	}
-	azure, err := newRegistry(s.Store, crates, root{prefix: azureIndexPrefix, authRequired: true, service: "azure",
+	azure, err := newRegistry(s.Store, root{prefix: azureIndexPrefix, authRequired: true, service: "azure",
 		challenge: []string{"Bearer authorization_uri=https://login.microsoftonline.com/" + DefaultAzureTenant, "TFS-Federated"}})
 	if err != nil {
 		return s, err
@@ -170,8 +169,7 @@ func StartT(t testing.TB, opts Options) *Stack {
 	return s
 }
 
-// listen returns an unstarted TLS server for h and its base URL, known
-// before it serves.
+// listen returns an unstarted TLS server for h and its base URL, known before it serves.
 func (s *Stack) listen(h http.Handler) (*httptest.Server, string) {
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = s.CA.ServerTLS()
@@ -179,7 +177,6 @@ func (s *Stack) listen(h http.Handler) (*httptest.Server, string) {
 	return srv, "https://" + srv.Listener.Addr().String()
 }
 
-// serve starts h and returns its base URL.
 func (s *Stack) serve(h http.Handler) string {
 	srv, u := s.listen(h)
 	srv.StartTLS()
@@ -214,11 +211,8 @@ func (s *Stack) AWSEnv() map[string]string {
 
 // ActionEnv returns the "NAME=value" variables of a job with id-token: write.
 func (s *Stack) ActionEnv() []string {
-	return []string{
-		"ACTIONS_ID_TOKEN_REQUEST_URL=" + s.RequestURL,
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + s.RequestToken,
-		"SSL_CERT_FILE=" + s.CAFile,
-	}
+	return []string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + s.RequestURL, "ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + s.RequestToken,
+		"SSL_CERT_FILE=" + s.CAFile}
 }
 
 // JFrogInputs are the action inputs of a step exchanging with JFrog.

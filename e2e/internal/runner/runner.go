@@ -139,7 +139,6 @@ func (j *Job) Results() []*StepResult { return slices.Clone(j.results) }
 // Stage is the stage of an action step.
 type Stage string
 
-// The stages of an action step.
 const (
 	Main Stage = "main"
 	Post Stage = "post"
@@ -150,8 +149,7 @@ type Step struct {
 	ID     string            // default "step<N>"
 	Inputs map[string]string // with:
 	Env    map[string]string // env:
-	// Override replaces the runner's variables in the main stage (the
-	// runner still reads its own file-command files).
+	// Override replaces the runner's variables in the main stage, not its file-command files.
 	Override map[string]string
 }
 
@@ -212,8 +210,7 @@ var fileCommandPrefixes = map[string]string{
 	"GITHUB_PATH":         "add_path_",
 }
 
-// step runs run with fresh file-command files and res.Environ: the job's
-// environment, overlay, the file-command variables, then override.
+// step runs run with fresh file-command files; res.Environ: job env, overlay, file commands, override.
 func (j *Job) step(res *StepResult, what string, overlay, override map[string]string, run func(stdout, stderr *bytes.Buffer) (int, error)) error {
 	fc := map[string]string{}
 	for name, prefix := range fileCommandPrefixes {
@@ -315,8 +312,7 @@ func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (
 	return j.runStage(ctx, as, Main)
 }
 
-// RunPost runs the post stage of step stepID as `post-if: always()`; (nil,
-// nil) when action.yml has no runs.post-entrypoint.
+// RunPost runs step stepID's post stage as `post-if: always()`; nil without runs.post-entrypoint.
 func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	i := slices.IndexFunc(j.actions, func(as *actionStep) bool { return as.step.ID == stepID })
 	switch {
@@ -328,7 +324,6 @@ func (j *Job) RunPost(ctx context.Context, stepID string) (*StepResult, error) {
 	return j.runStage(ctx, j.actions[i], Post)
 }
 
-// runStage runs a stage of an action step.
 func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepResult, error) {
 	inputs, warnings, err := j.ActionInputs(as.action, as.step)
 	if err != nil {
@@ -470,8 +465,7 @@ type Cmd struct {
 	ID   string            // default "step<N>"
 }
 
-// Run runs a later step on the host in the workspace; a non-zero exit
-// status is in the result, not err.
+// Run runs a later step on the host in the workspace; a failure is in the result, not err.
 func (j *Job) Run(ctx context.Context, name string, args ...string) (*StepResult, error) {
 	return j.RunCmd(ctx, Cmd{Name: name, Args: args})
 }
@@ -505,8 +499,7 @@ func lookPath(name, path string) (string, error) {
 	return "", fmt.Errorf("%s: not found in the step's PATH", name)
 }
 
-// Host returns a Runtime that runs binary on the host, `binary post` for the
-// post stage.
+// Host returns a Runtime that runs binary on the host, `binary post` for the post stage.
 func Host(binary string) Runtime { return HostRuntime{Binary: binary} }
 
 // HostRuntime is the Runtime Host returns.
@@ -544,8 +537,7 @@ func (h HostRuntime) exec(ctx context.Context, inv *invocation) (int, error) {
 	return -1, err
 }
 
-// Container returns a Runtime that runs image through Podman as the runner
-// does (container.RunOptions), without the host's PATH.
+// Container returns a Runtime running image through Podman as the runner does, without host PATH.
 func Container(engine *container.Engine, image string) Runtime {
 	return containerRuntime{engine: engine, image: image}
 }
@@ -727,8 +719,7 @@ var (
 
 var builtinFunctions = []string{"contains", "startswith", "endswith", "format", "join", "tojson", "fromjson"}
 
-// Validate checks every expression against the contexts the runner allows
-// for its key; the first refused one gets the runner's message.
+// Validate checks each expression against its key's contexts; the first refused gets the runner's message.
 func (a *Action) Validate() error {
 	type check struct {
 		key, value string
@@ -845,8 +836,7 @@ func containsFold(list []string, s string) bool {
 	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
 }
 
-// Evaluate replaces every `${{ context.reference }}` in s by lookup's value
-// for it lower-cased; anything else is an error rather than a guess.
+// Evaluate replaces each `${{ context.reference }}` in s by lookup(lower-cased ref); else an error.
 func Evaluate(s string, lookup func(ref string) (string, bool)) (string, error) {
 	return expressions(s, func(expr string) (string, error) {
 		valid := strings.Contains(expr, ".")

@@ -79,8 +79,7 @@ func Cleanup() {
 	_ = os.RemoveAll(binDir) // nothing when ""
 }
 
-// Require (skip for lack of what, or fail under CI=true) and Tool (the
-// path of name in PATH, or Require) are testenv's.
+// Require and Tool are testenv's.
 var (
 	Require = testenv.Require
 	Tool    = testenv.Tool
@@ -91,9 +90,8 @@ func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	return Exec(context.Background(), nil, cmd)
 }
 
-// Exec runs cmd (made with ctx), tracked in s (may be nil), with empty stdin
-// unless set, also copying its output to cmd.Stdout and cmd.Stderr when set.
-// A non-zero exit is code; err (could not run, or ctx ended) carries ctx's cause.
+// Exec runs cmd (made with ctx; tracked in s unless nil), stdin empty unless set, output also
+// to cmd.Stdout/Stderr when set. A non-zero exit is code; err (not run, ctx ended) has ctx's cause.
 func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	var out, errOut bytes.Buffer
 	if cmd.Stdin == nil {
@@ -127,9 +125,8 @@ func tee(buf *bytes.Buffer, w io.Writer) io.Writer {
 	return io.MultiWriter(buf, w)
 }
 
-// Command runs an e2e command's main (run gets a context ending on SIGINT
-// or SIGTERM), removes the built binary and returns the exit status: 0 on
-// success or -help, else 1 with "name: error" printed.
+// Command runs an e2e command's main with a context ending on SIGINT or SIGTERM, removes the
+// built binary and returns 0 on success or -help, else prints "name: error" and returns 1.
 func Command(name string, run func(ctx context.Context, args []string, stdout io.Writer) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout)
@@ -145,10 +142,9 @@ func Command(name string, run func(ctx context.Context, args []string, stdout io
 // Prefix starts the name of every session folder.
 const Prefix = "cargo-oidc-test-"
 
-// Label (=1) marks every container and image the tests make; RunLabel holds
-// a container's session id. A session's image is tagged NAME:ID instead: a
-// label would land on every build stage, and removing those would empty the
-// build cache.
+// Label (=1) marks every container and image the tests make; RunLabel holds a container's
+// session id. A session's image is tagged NAME:ID instead: a label would land on every build
+// stage, and removing those would empty the build cache.
 const (
 	Label    = "cargo-oidc-test"
 	RunLabel = "cargo-oidc-test.run"
@@ -163,9 +159,8 @@ const staleCache = 24 * time.Hour
 // Podman runs podman with the tests' configuration; nil: no Podman.
 type Podman func(ctx context.Context, args ...string) *exec.Cmd
 
-// Session is one test process's folder, os.TempDir()/Prefix+NAME-PID-
-// STARTTIME-* (the id names its owner), holding TMPDIR and a pid file for
-// every long-lived process it started.
+// Session is one test process's folder, os.TempDir()/Prefix+NAME-PID-STARTTIME-* (the id names
+// its owner), holding TMPDIR and a pid file for every long-lived process it started.
 type Session struct {
 	ID  string // the folder's base name, the value of RunLabel
 	Dir string
@@ -254,9 +249,8 @@ func (s *Session) Close() {
 	})
 }
 
-// Sweep removes what dead sessions left (folders under base, recorded
-// processes, containers and images) and build-cache images older than
-// staleCache, returning one line per thing removed.
+// Sweep removes what dead sessions left (folders under base, recorded processes, containers,
+// images) and build-cache images older than staleCache, returning a line per thing removed.
 func Sweep(base string, podman Podman) []string {
 	var swept []string
 	entries, _ := os.ReadDir(base)
@@ -333,9 +327,8 @@ func removeLabelled(podman Podman, remove func(id string) bool) []string {
 	return swept
 }
 
-// sessionAlive reports whether the process a session id names
-// (Prefix+NAME-PID-STARTTIME-RANDOM) still runs; an id of another form,
-// while its folder is younger than a minute; anything, without /proc.
+// sessionAlive reports whether the process an id Prefix+NAME-PID-STARTTIME-RANDOM names still
+// runs; another id, while its folder is under a minute old; anything, without /proc.
 func sessionAlive(dir string) bool {
 	if _, err := os.Stat("/proc/self"); err != nil {
 		return true
@@ -353,9 +346,8 @@ func sessionAlive(dir string) bool {
 	return err == nil && time.Since(fi.ModTime()) < time.Minute
 }
 
-// processIdentity is "pid starttime" (a pid may be reused); a zombie has
-// none. In /proc/pid/stat the command (field 2) is in parentheses and may
-// hold spaces; the state (3) and the start time (22) follow.
+// processIdentity is "pid starttime" (a pid may be reused); a zombie has none. In /proc/pid/stat
+// the command (field 2) is in parentheses and may hold spaces; state (3) and start time (22) follow.
 func processIdentity(pid int) (string, bool) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	i := bytes.LastIndexByte(data, ')')

@@ -275,10 +275,9 @@ type BaseImage struct {
 	Duration time.Duration // time spent, including the check
 }
 
-// EnsureBaseImage makes, under a lock file and only when its inputs' hash
-// changed, the image dockerfilePath's first FROM names: the System, the
-// host's Go and a file module proxy at /goproxy with what moduleDir's
-// go.sum names (which still pins every hash).
+// EnsureBaseImage makes, under a lock file and only when its inputs' hash changed, the image
+// dockerfilePath's first FROM names: the System, the host's Go and a file module proxy at
+// /goproxy with what moduleDir's go.sum names (which still pins every hash).
 func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
 	start := time.Now()
 	df, err := os.ReadFile(dockerfilePath)
@@ -341,9 +340,8 @@ for f in /.host/go/*; do [ "$f" = /.host/go/test ] || cp -a "$f" /usr/local/go/;
 	return res, nil
 }
 
-// moduleFiles fills the host module cache for a copy of moduleDir's go.mod
-// and returns the cache files its go.sum names, relative to modCache (also
-// go.mod files of versions not selected: the go command reads them).
+// moduleFiles fills the host module cache for a copy of moduleDir's go.mod and returns the
+// files its go.sum names, relative to modCache (also unselected versions' go.mod: go reads them).
 func moduleFiles(ctx context.Context, moduleDir, modCache string) ([]string, error) {
 	gomod, err := os.ReadFile(filepath.Join(moduleDir, "go.mod"))
 	if err != nil {
@@ -446,9 +444,8 @@ func (s *System) Hash(format string, extra ...string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Image builds name FROM scratch: one RUN of the userland and script under
-// the host's busybox, with mounts (NAME => host path) bound read-only at
-// /.host/NAME, then the instructions changes (ENV, LABEL, CMD...).
+// Image builds name FROM scratch: one RUN of the userland and script under the host's busybox,
+// mounts (NAME => host path) bound read-only at /.host/NAME, then changes (ENV, LABEL, CMD...).
 func (e *Engine) Image(ctx context.Context, name string, s *System, mounts map[string]string, script string, changes ...string) error {
 	dir, err := os.MkdirTemp("", "cargo-oidc-image-")
 	if err != nil {

@@ -229,9 +229,8 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Result, error) {
 
 var workflowName = regexp.MustCompile(`(?m)^name:[ \t]*(.*?)[ \t]*$`)
 
-// nameWorkflow puts the runner's id into the workflow's name: act names
-// job containers after the workflow and the job and removes one of that
-// name before starting it, so two checkouts would remove each other's.
+// nameWorkflow puts the runner's id into the workflow's name: act names job containers after
+// workflow and job and first removes one of that name, so two checkouts would remove each other's.
 func (r *Runner) nameWorkflow(path string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -296,12 +295,10 @@ const jobImageFormat = "cargo-oidc-act-job/3"
 // JobPATH is the job image's PATH, as in GitHub's Ubuntu images.
 const JobPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// lddLine matches "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"
-// and "/lib64/ld-linux-x86-64.so.2 (0x...)".
+// lddLine matches "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux... (0x...)".
 var lddLine = regexp.MustCompile(`(?m)(?:=>\s*)?(/\S+)\s+\(0x`)
 
-// EnsureJobImage makes the job image, unless its tag (a hash) exists: the
-// System, a bash running busybox sh, and the libraries the toolchain loads.
+// EnsureJobImage makes the job image unless its tag (a hash) exists: System, bash as busybox sh, toolchain libs.
 func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) (string, error) {
 	sys, err := container.HostSystem(ctx)
 	if err != nil {
@@ -339,8 +336,7 @@ func EnsureJobImage(ctx context.Context, e *container.Engine, toolchain string) 
 	return name, nil
 }
 
-// BuildActionImage builds dir's Dockerfile tagged with tag (the session's
-// id, for sweeps); its FROM image must exist (EnsureBaseImage).
+// BuildActionImage builds dir's Dockerfile tagged tag (the session id, for sweeps); FROM must exist.
 func BuildActionImage(ctx context.Context, e *container.Engine, dir, tag string) (string, error) {
 	image := "localhost/cargo-oidc-test-action:" + tag
 	if _, err := e.Build(ctx, dir, image); err != nil {

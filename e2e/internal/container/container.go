@@ -52,8 +52,7 @@ func Available() error {
 type Engine struct {
 	// Log, when set, receives progress lines, also concurrently.
 	Log io.Writer
-	// Labels go on every container: harness.Label=1 and harness.RunLabel
-	// with the session's id; images get harness.Label=1 only (see harness.Label).
+	// Labels go on every container (harness.Label=1, harness.RunLabel=session id); images get Label only.
 	Labels []string
 
 	podman string
@@ -205,8 +204,7 @@ var podmanOwnVars = map[string]bool{
 	"CONTAINER_HOST": true, "CONTAINER_CONNECTION": true, "DOCKER_HOST": true,
 }
 
-// runArgs returns podman's arguments (the runner's, and --network=host for
-// the fakes) and its environment: only podmanOwnVars' values go in args.
+// runArgs returns the runner's podman args plus --network=host, and env; only podmanOwnVars go in args.
 func runArgs(image string, opts RunOptions) (args, env []string) {
 	ms := mounts(opts.Workspace, opts.RunnerTemp)
 	args = []string{"run", "--workdir", "/github/workspace", "--rm"}
@@ -230,8 +228,7 @@ func runArgs(image string, opts RunOptions) (args, env []string) {
 	return append(append(args, image), opts.Args...), env
 }
 
-// Run runs image like the runner's `docker run`. An error means podman
-// could not run it (also exit status 125), else RunResult has the status.
+// Run runs image like the runner's `docker run`; podman not running it (also status 125) is an error.
 func (e *Engine) Run(ctx context.Context, image string, opts RunOptions) (*RunResult, error) {
 	args, env := runArgs(image, opts)
 	for _, l := range e.Labels {

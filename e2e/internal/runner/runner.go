@@ -261,8 +261,7 @@ func (j *Job) step(res *StepResult, what string, overlay, override map[string]st
 	return errors.Join(errs...)
 }
 
-// ActionInputs returns the action's inputs by lower-cased name (the step's,
-// then the defaults) and the runner's warnings for undeclared ones.
+// ActionInputs returns inputs by lower-cased name (step's, then defaults) and warnings for undeclared ones.
 func (j *Job) ActionInputs(a *Action, step Step) (map[string]string, []string, error) {
 	if err := a.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("runner: %w", err)
@@ -366,9 +365,8 @@ func (j *Job) runStage(ctx context.Context, as *actionStep, stage Stage) (*StepR
 	return res, err
 }
 
-// RunComposite runs the composite action a as step: its `shell: bash` steps
-// as the runner does, until one fails, in one result. A step with if:, uses:
-// or another shell is an error: the emulation would have to guess.
+// RunComposite runs composite action a as step: its `shell: bash` steps until one fails, in one result.
+// A step with if:, uses: or another shell is an error: the emulation would have to guess.
 func (j *Job) RunComposite(ctx context.Context, a *Action, step Step) (*StepResult, error) {
 	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	inputs, warnings, err := j.ActionInputs(a, step)
@@ -786,9 +784,8 @@ func expressions(s string, fn func(expr string) (string, error)) (string, error)
 	}
 }
 
-// checkExpression refuses, with the runner's message, a named value or a
-// function call allowed does not list. Split at quotes, the even parts are
-// outside string literals (an empty one between two is a doubled quote).
+// checkExpression refuses, with the runner's message, a name or function allowed does not list.
+// Split at quotes, even parts are outside literals (an empty one between two is a doubled quote).
 func checkExpression(expr string, allowed contexts) error {
 	parts := strings.Split(expr, "'")
 	offset, literal := 0, 0 // literal: where the literal being read starts
@@ -869,9 +866,8 @@ type FileCommandError struct {
 // Error returns the file and the runner's reason.
 func (e *FileCommandError) Error() string { return e.File + ": " + e.Msg }
 
-// ParseFileCommand parses a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_STATE file
-// as the Linux runner does: lines end at "\n" only, a UTF-8 BOM is dropped.
-// A rejected file is a *FileCommandError, with the entries before it.
+// ParseFileCommand parses a GITHUB_ENV, GITHUB_OUTPUT or GITHUB_STATE file as the Linux runner does:
+// lines end at "\n" only, a UTF-8 BOM is dropped; a reject is a *FileCommandError, with prior entries.
 func ParseFileCommand(file string, data []byte) ([]Entry, error) {
 	var entries []Entry
 	fail := func(format string, args ...any) ([]Entry, error) {

@@ -308,9 +308,8 @@ func removeLabelled(podman Podman, remove func(id string) bool) []string {
 	var swept []string
 	for _, kind := range []struct{ list, rm []string }{
 		{[]string{"ps", "-a", "--format", `{{.ID}} {{index .Labels "` + RunLabel + `"}}`}, []string{"rm", "-f"}},
-		// Images by name, not by ID: another process's image can share
-		// the ID (the same build under another tag), and rmi of an ID
-		// removes every tag of it.
+		// Images by name, not ID: another process's image can share the ID (same build,
+		// another tag), and rmi of an ID removes every tag of it.
 		{[]string{"images", "--format", "{{.Repository}}:{{.Tag}} {{.Tag}}"}, []string{"rmi", "--ignore"}},
 	} {
 		out, err := podman(ctx, append(kind.list, "--filter", "label="+Label+"=1")...).Output()

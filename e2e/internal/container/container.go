@@ -26,8 +26,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 )
 
-// containersConf: crun fails on these kernels' cgroups, there is no systemd
-// or journald, and no CAP_SYS_RESOURCE for raising ulimits.
+// containersConf: crun fails on these kernels' cgroups; no systemd, journald or CAP_SYS_RESOURCE for ulimits.
 const containersConf = `# Written by github.com/cargo-oidc/cargo-oidc/e2e/internal/container.
 [containers]
 default_ulimits = []
@@ -255,8 +254,7 @@ const baseLabel = "io.github.cargo-oidc.e2e.base-hash"
 
 var fromLine = regexp.MustCompile(`(?im)^[ \t]*FROM[ \t]+(?:--\S+[ \t]+)*(\S+)`)
 
-// baseImageName returns the full name Podman resolves a Dockerfile's first
-// FROM to ("golang:1.26" => "docker.io/library/golang:1.26"), the only form made.
+// baseImageName returns the name Podman resolves the first FROM to (golang:1.26 => docker.io/library/golang:1.26).
 func baseImageName(dockerfile []byte) (string, error) {
 	m := fromLine.FindSubmatch(dockerfile)
 	if m == nil || strings.ContainsAny(string(m[1]), "/@") || !strings.Contains(string(m[1]), ":") {
@@ -272,9 +270,8 @@ type BaseImage struct {
 	Duration time.Duration // time spent, including the check
 }
 
-// EnsureBaseImage makes, under a lock file and only when its inputs' hash changed, the image
-// dockerfilePath's first FROM names: the System, the host's Go and a file module proxy at
-// /goproxy with what moduleDir's go.sum names (which still pins every hash).
+// EnsureBaseImage makes (under a lock file, when its inputs' hash changed) the image the first FROM names:
+// the System, the host's Go and a file GOPROXY at /goproxy of moduleDir's go.sum (still pinning every hash).
 func (e *Engine) EnsureBaseImage(ctx context.Context, dockerfilePath, moduleDir string) (*BaseImage, error) {
 	start := time.Now()
 	df, err := os.ReadFile(dockerfilePath)

@@ -302,8 +302,7 @@ func (j *Job) lookup(inputs map[string]string) func(string) (string, bool) {
 	}
 }
 
-// RunAction runs the main stage of the action as step. err is a harness
-// problem or a *FileCommandError, never the action's failure (ExitCode).
+// RunAction runs the action's main stage as step; err is the harness's or a *FileCommandError, never ExitCode.
 func (j *Job) RunAction(ctx context.Context, rt Runtime, a *Action, step Step) (*StepResult, error) {
 	step.ID = cmp.Or(step.ID, fmt.Sprintf("step%d", len(j.results)+1))
 	as := &actionStep{rt: rt, action: a, step: step}
@@ -701,8 +700,7 @@ func (a *Action) Input(name string) (Input, bool) {
 	return Input{}, false
 }
 
-// contexts is what an expression in one key of action.yml may use, as
-// actions/runner's src/Runner.Worker/action_yaml.json lists them.
+// contexts is what an action.yml key's expressions may use, per actions/runner's src/Runner.Worker/action_yaml.json.
 type contexts struct {
 	names, functions []string // functions: beyond builtinFunctions
 }

@@ -92,8 +92,7 @@ func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	return dir + string(os.PathListSeparator) + path, uses, argv
 }
 
-// cmpToolsDir wraps the host's tools setup.sh may start, but skip, each
-// logging its command line to argv.
+// cmpToolsDir wraps the host's tools setup.sh may start, but skip, each logging its argv.
 func cmpToolsDir(t *testing.T, argv, skip string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -122,9 +121,8 @@ func cmpBusyboxPATH(t *testing.T) string {
 	return dir
 }
 
-// TestCompositeTwoSteps: a crates.io and a JFrog step under each shell and
-// mirror download the binary once; setup/post revokes once and removes the
-// credentials file. No secret is ever on a command line or printed.
+// TestCompositeTwoSteps: a crates.io and a JFrog step under each shell and mirror download
+// the binary once; setup/post revokes once and removes the credentials file; no secret leaks.
 func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {

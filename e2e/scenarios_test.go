@@ -33,8 +33,7 @@ func TestScenarioHost(t *testing.T) {
 	scnRunAll(t, runner.Host(provBinary(t)))
 }
 
-// TestScenarioContainer runs every scenario in the image built from the
-// Dockerfile, run with the runner's `docker run` flags.
+// TestScenarioContainer runs every scenario in the Dockerfile's image with the runner's `docker run` flags.
 func TestScenarioContainer(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
@@ -443,9 +442,8 @@ func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string)
 	}
 }
 
-// provSlowRegistry: a cargo run longer than a token's life (9 index files,
-// each 1.25 s late; the token is checked on arrival) gets a fresh token when
-// the first expires, one per token life, and no token refused.
+// provSlowRegistry: a cargo run longer than a token's life (9 index files, each 1.25 s late;
+// the token is checked on arrival) gets a fresh token per token life, and none is refused.
 func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
 	t, s, j := w.t, w.s, w.job
 	before := s.Store.Exchanges("")

@@ -236,8 +236,7 @@ func mxRows() []mxRow {
 			idReqs: mxN(1), svcReqs: mxN(1)},
 
 		// ---- secrets: services and transports that echo the ID token; bounded revocation
-		// An echoed ID token and signature in a long message: removed by
-		// value before the cut, in the annotation and the summary.
+		// An echoed ID token and signature in a long message: removed by value before the cut.
 		{name: "secrets/echoed-id-token-before-cut", expected: "fail: message kept, ID token and parts removed", provider: "jfrog",
 			setup: func(w *mxWorld) {
 				server(w, func(rw http.ResponseWriter, r *http.Request) {
@@ -354,13 +353,11 @@ func mxWant(conds map[string]bool) []string {
 	return p
 }
 
-// mxMem is the peak resident memory (VmHWM, KB) of the action's process,
-// sampled from /proc/<pid>/status every 2 ms: a child's rusage Maxrss holds
-// the test process's high-water mark (Go starts children with vfork).
+// mxMem is the peak resident memory (VmHWM, KB) of the action's process, sampled from
+// /proc/<pid>/status every 2 ms: a child's rusage Maxrss is the test process's (Go uses vfork).
 type mxMem struct{ hwm int64 }
 
-// watch samples the process's VmHWM until it exits (a
-// runner.HostRuntime.Watch); VmHWM starts afresh at exec.
+// watch samples the process's VmHWM (afresh at exec) until it exits; a runner.HostRuntime.Watch.
 func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
 	stop := make(chan struct{})
 	var sampling sync.WaitGroup
@@ -453,9 +450,8 @@ func mxHangingDelete(w *mxWorld) string {
 	return srv.URL
 }
 
-// mxScanText reports every secret of which a 16-character piece shows in
-// text (::add-mask:: lines left out): the runner masks by exact match, so a
-// split or cut secret is a leak.
+// mxScanText reports every secret a 16-character piece of which shows in text (::add-mask::
+// lines left out): the runner masks by exact match, so a split or cut secret is a leak.
 func mxScanText(w *mxWorld, where, text string) []string {
 	var p []string
 	for s := range w.mxSecrets() {

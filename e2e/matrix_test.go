@@ -55,8 +55,7 @@ type mxWorld struct {
 	errors      []string          // the ::error annotations (title and message)
 }
 
-// TestMatrix runs the fault matrix, each row normally and with
-// RUNNER_DEBUG=1, each run with its own fake services and job.
+// TestMatrix runs each row normally and with RUNNER_DEBUG=1, each run with its own fakes and job.
 func TestMatrix(t *testing.T) {
 	t.Parallel()
 	bin, action := provBinary(t), repoAction(t)

@@ -1,7 +1,6 @@
 package e2e
 
-// The helpers the package's test files share: the providers as one table,
-// the secret scan of every log, and small file helpers.
+// The helpers the test files share: the providers, the secret scan of logs, file helpers.
 
 import (
 	"fmt"

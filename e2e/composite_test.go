@@ -24,8 +24,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// The composite action (setup/) run by runner.Job.RunComposite against a
-// local HTTPS mirror of the binary and the fake token services.
+// The composite action (setup/) run by runner.Job.RunComposite against a local HTTPS mirror.
 
 const cmpVersion = "v0.99.1"
 

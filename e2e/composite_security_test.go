@@ -23,8 +23,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// The composite action's defences: no secret in arguments or output,
-// bounded downloads, and setup.sh as POSIX sh.
+// The composite action's defences: no secret in argv or output, bounded downloads, POSIX sh.
 
 // cmpWatchArgv reads every process's command line until check, which fails
 // the test for every secret that one of them, or of extra, held.

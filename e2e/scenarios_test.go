@@ -231,8 +231,7 @@ func scnPublishRevoke(w *scnWorld) {
 	}
 }
 
-// scnWrongClaim: JFrog refuses the ID token's repository; the step fails
-// with one ::error annotation, exports nothing; the post stage revokes nothing.
+// scnWrongClaim: JFrog refuses the ID token's repository; the step fails with one ::error, exports nothing; post revokes nothing.
 func scnWrongClaim(w *scnWorld) {
 	t, p := w.t, providerNamed(w.t, "jfrog")
 	w.s.Issuer.Override(map[string]any{"repository": evilRepo})

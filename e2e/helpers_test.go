@@ -118,8 +118,7 @@ func azCheckRequests(t testing.TB, s *fakes.Stack) {
 	}
 }
 
-// secretLeaks returns a line for every secret that text shows outside an
-// ::add-mask:: line, the one place a secret may be printed.
+// secretLeaks returns a line for every secret text shows outside an ::add-mask:: line, its one place.
 func secretLeaks(where, text string, secrets []string) []string {
 	var leaks []string
 	for i, line := range strings.Split(text, "\n") {

@@ -104,8 +104,7 @@ func cmpToolsDir(t *testing.T, argv, skip string) string {
 	return dir
 }
 
-// cmpBusyboxPATH is a folder of busybox's applets alone and a bash running
-// busybox sh, as in act's job image.
+// cmpBusyboxPATH is a folder of busybox's applets alone and a bash running busybox sh, as in act's image.
 func cmpBusyboxPATH(t *testing.T) string {
 	t.Helper()
 	sys, err := container.HostSystem(t.Context())
@@ -121,7 +120,7 @@ func cmpBusyboxPATH(t *testing.T) string {
 }
 
 // TestCompositeTwoSteps: a crates.io and a JFrog step under each shell and mirror download
-// the binary once; setup/post revokes once and removes the credentials file; no secret leaks.
+// the binary once; setup/post revokes once and removes the credentials file; no secret in argv or output.
 func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {

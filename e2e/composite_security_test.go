@@ -23,8 +23,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// The composite action's defences: no secret in arguments or output,
-// bounded downloads, and setup.sh as POSIX sh.
+// The composite action's defences: no secret in argv or output, bounded downloads, POSIX sh.
 
 // cmpWatchArgv reads every process's command line until check, which fails
 // the test for every secret that one of them, or of extra, held.
@@ -92,8 +91,7 @@ func cmpShellPATH(t *testing.T, shell string) (path, uses, argv string) {
 	return dir + string(os.PathListSeparator) + path, uses, argv
 }
 
-// cmpToolsDir wraps the host's tools setup.sh may start, but skip, each
-// logging its command line to argv.
+// cmpToolsDir wraps the host's tools setup.sh may start, but skip, each logging its argv.
 func cmpToolsDir(t *testing.T, argv, skip string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -106,8 +104,7 @@ func cmpToolsDir(t *testing.T, argv, skip string) string {
 	return dir
 }
 
-// cmpBusyboxPATH is a folder of busybox's applets alone and a bash running
-// busybox sh, as in act's job image.
+// cmpBusyboxPATH is a folder of busybox's applets alone and a bash running busybox sh, as in act's image.
 func cmpBusyboxPATH(t *testing.T) string {
 	t.Helper()
 	sys, err := container.HostSystem(t.Context())
@@ -122,9 +119,8 @@ func cmpBusyboxPATH(t *testing.T) string {
 	return dir
 }
 
-// TestCompositeTwoSteps: a crates.io and a JFrog step under each shell and
-// mirror download the binary once; setup/post revokes once and removes the
-// credentials file. No secret is ever on a command line or printed.
+// TestCompositeTwoSteps: a crates.io and a JFrog step under each shell and mirror download
+// the binary once; setup/post revokes once and removes the credentials file; no secret in argv or output.
 func TestCompositeTwoSteps(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {

@@ -24,21 +24,17 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// The composite action (setup/) run by runner.Job.RunComposite against a
-// local HTTPS mirror of the binary and the fake token services.
+// The composite action (setup/) run by runner.Job.RunComposite against a local HTTPS mirror.
 
-// cmpVersion is the release the tests make.
 const cmpVersion = "v0.99.1"
 
 // cmpOwnInputs are the inputs only one of the two actions has: the composite
 // downloads a binary, the container action needs the host's paths.
 var cmpOwnInputs = map[string]string{"download-url": "setup/action.yml", "host-workspace": "action.yml", "host-temp": "action.yml"}
 
-// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml loads
-// under the runner's rules, declares the container action's inputs and
-// outputs in order (but cmpOwnInputs), passes every input to step run as
-// CARGO_OIDC_IN_<NAME> (dash and busybox sh drop INPUT_REGISTRY-NAME) and
-// forwards every output from it.
+// TestCompositeInputsOutputsMatchContainerAction: setup/action.yml loads, declares the
+// container action's inputs and outputs in order (but cmpOwnInputs), passes each input as
+// CARGO_OIDC_IN_<NAME> (dash and busybox sh drop INPUT_REGISTRY-NAME), forwards each output.
 func TestCompositeInputsOutputsMatchContainerAction(t *testing.T) {
 	t.Parallel()
 	comp, err := runner.LoadAction(filepath.Join(harness.Root(t), "setup/action.yml"))
@@ -144,15 +140,13 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 	return r
 }
 
-// requireAuth makes the mirror require user:pass and returns a download-url
-// carrying them.
+// requireAuth makes the mirror require user:pass and returns a download-url carrying them.
 func (r *cmpRelease) requireAuth(user, pass string) string {
 	r.auth.Store(&[2]string{user, pass})
 	return strings.Replace(r.mirror, "https://", "https://"+user+":"+pass+"@", 1)
 }
 
-// cmpWorld is one job using the composite: fake services, the job, the
-// release and its two composite actions.
+// cmpWorld is one job using the composite: fakes, the job, the release and its two actions.
 type cmpWorld struct {
 	t           *testing.T
 	ctx         context.Context
@@ -185,8 +179,7 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	return w
 }
 
-// run runs the composite action a as step id; the runner must neither
-// refuse nor warn.
+// run runs the composite action a as step id; the runner must neither refuse nor warn.
 func (w *cmpWorld) run(a *runner.Action, id string, with map[string]string) *runner.StepResult {
 	w.t.Helper()
 	res, err := w.job.RunComposite(w.ctx, a, runner.Step{ID: id, Inputs: with})
@@ -219,9 +212,8 @@ func (w *cmpWorld) runPost() *runner.StepResult {
 	return res
 }
 
-// TestComposite: the composite downloads, checks and runs the binary once;
-// a later real cargo works with the exported token or the credential
-// provider; setup/post revokes every crates.io token and no JFrog one.
+// TestComposite: the composite downloads, checks and runs the binary once; a later cargo works
+// with the token or the provider; setup/post revokes every crates.io token, no JFrog one.
 func TestComposite(t *testing.T) {
 	testenv.Run(t, map[string]struct{}{"jfrog/token": {}, "jfrog/provider": {}, "crates-io/provider": {}, "azure/provider": {}}, func(t *testing.T, name string, _ struct{}) {
 		provider, mode, _ := strings.Cut(name, "/")
@@ -381,9 +373,8 @@ func TestCompositeRefusals(t *testing.T) {
 	})
 }
 
-// TestCompositePostActsOnlyOnItsJob: setup/post warns about and skips
-// another job's state and a binary changed after setup, running neither,
-// and still cleans up this job's state.
+// TestCompositePostActsOnlyOnItsJob: setup/post warns about and skips another job's state and
+// a binary changed after setup, running neither, and still cleans up this job's state.
 func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 	type plant struct {
 		plant  func(t *testing.T, w *cmpWorld, stateDir, marker string)
@@ -429,9 +420,8 @@ func TestCompositePostActsOnlyOnItsJob(t *testing.T) {
 	})
 }
 
-// TestCICompositeTestsThisCheckout: ci.yml's step pointing examples/composite
-// at this checkout turns its one `uses: cargo-oidc/cargo-oidc@v1` into
-// `uses: ./`, or fails leaving the file alone.
+// TestCICompositeTestsThisCheckout: ci.yml's step turns examples/composite's one
+// `uses: cargo-oidc/cargo-oidc@v1` into `uses: ./`, or fails leaving the file alone.
 func TestCICompositeTestsThisCheckout(t *testing.T) {
 	const rewriteStep = "point examples/composite at this checkout"
 	bash := harness.Tool(t, "bash", "install bash (with grep and sed)")

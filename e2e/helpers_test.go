@@ -1,7 +1,6 @@
 package e2e
 
-// The helpers the package's test files share: the providers as one table,
-// the secret scan of every log, and small file helpers.
+// The helpers the test files share: the providers, the secret scan of logs, file helpers.
 
 import (
 	"fmt"
@@ -32,7 +31,6 @@ type provider struct {
 // evilRepo is the repository claim no service's mapping accepts.
 const evilRepo = "evil-org/evil-repo"
 
-// providers is every provider the action supports.
 var providers = []provider{
 	{name: "jfrog", registry: "artifactory", envName: "ARTIFACTORY", inputs: (*fakes.Stack).JFrogInputs,
 		index: func(s *fakes.Stack) string { return s.JFrogIndex }, services: []string{"jfrog"},
@@ -93,9 +91,8 @@ func (p provider) auth(tok string) string {
 	return "Bearer " + tok
 }
 
-// azCheckRequests checks that every Entra request is the configured
-// application's client-credentials grant with an assertion for Azure
-// DevOps, and every token the feed saw is one Entra issued.
+// azCheckRequests checks that every Entra request is the app's client-credentials grant
+// for Azure DevOps, and every token the feed saw is one Entra issued.
 func azCheckRequests(t testing.TB, s *fakes.Stack) {
 	t.Helper()
 	want := fakes.EntraRequest{Tenant: s.Azure.Entra.Tenant, ClientID: s.Azure.Entra.ClientID, GrantType: fakes.EntraGrantType,
@@ -121,8 +118,7 @@ func azCheckRequests(t testing.TB, s *fakes.Stack) {
 	}
 }
 
-// secretLeaks returns a line for every secret that text shows outside an
-// ::add-mask:: line, the one place a secret may be printed.
+// secretLeaks returns a line for every secret text shows outside an ::add-mask:: line, its one place.
 func secretLeaks(where, text string, secrets []string) []string {
 	var leaks []string
 	for i, line := range strings.Split(text, "\n") {
@@ -138,11 +134,9 @@ func secretLeaks(where, text string, secrets []string) []string {
 	return leaks
 }
 
-// secretPrefix is a secret's first characters, quoted.
 func secretPrefix(s string) string { return strconv.Quote(s[:min(len(s), 6)]) }
 
-// checkJobNoLeak fails the test for every secret the fakes issued (and
-// extra) that the output of any step of job shows.
+// checkJobNoLeak fails the test for every secret of the fakes (and extra) a step of job shows.
 func checkJobNoLeak(t testing.TB, job *runner.Job, s *fakes.Stack, extra ...string) {
 	t.Helper()
 	secrets := append(append(s.Store.Secrets(), s.RequestToken), extra...)
@@ -184,7 +178,6 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-// readFile returns path's content or fails the test.
 func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -202,8 +195,7 @@ func project(name, version, deps string) map[string]string {
 	}
 }
 
-// dependsOn is a [dependencies] line for the fakes' default crate in
-// registry ("" for crates.io).
+// dependsOn is a [dependencies] line for the fakes' default crate in registry ("": crates.io).
 func dependsOn(registry string) string {
 	if registry == "" {
 		return fmt.Sprintf("%s = %q\n", fakes.DefaultCrate, fakes.DefaultCrateVersion)

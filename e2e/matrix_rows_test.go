@@ -1,8 +1,7 @@
 package e2e
 
-// The rows of the fault matrix: the binary end to end (error texts, retries
-// and parsing are the unit tests'), each row for one provider unless the
-// providers' code differs.
+// The rows of the fault matrix, the binary end to end (error texts, retries and
+// parsing are the unit tests'), one provider per row unless their code differs.
 
 import (
 	"bufio"
@@ -35,7 +34,6 @@ func mxNoNet(r mxRow) mxRow {
 	return r
 }
 
-// mxRows is the matrix.
 func mxRows() []mxRow {
 	// outside is a folder of the job outside both folders the step may write.
 	outside := func(w *mxWorld, rel string) string { return filepath.Join(w.job.Root(), "outside", rel) }
@@ -57,8 +55,7 @@ func mxRows() []mxRow {
 		w.inputs["url"] = srv.URL
 	}
 	rows := []mxRow{
-		// ---- the ID token endpoint (a fork's pull request: exchange's
-		// TestGitHubIDTokensMissing)
+		// ---- the ID token endpoint (a fork's PR: exchange's TestGitHubIDTokensMissing)
 		mxNoNet(mxRow{name: "id-token/variables-missing", expected: "fail: names permissions: id-token: write", provider: "jfrog",
 			job:  func(o *runner.Options) { o.IDTokenURL, o.IDTokenToken = "", "" },
 			want: []string{"ACTIONS_ID_TOKEN_REQUEST_", "permissions: id-token: write"}, notWant: []string{"fork"}}),
@@ -167,9 +164,8 @@ func mxRows() []mxRow {
 			want:   []string{"authorization token", "refused"},
 			idReqs: mxN(1), svcReqs: mxN(2), check: mxAWSSecretsMasked},
 
-		// ---- files: a link out of the step's folders is refused before any
-		// request, a failed step leaves the workspace as it was, the post stage
-		// deletes nothing outside.
+		// ---- files: a link out of the step's folders is refused before any request; a
+		// failed step changes nothing; the post stage deletes nothing outside.
 		{name: "files/read-only-workspace", expected: "fail: nothing written, workspace unchanged", provider: "jfrog",
 			inputs: map[string]string{"replace-crates-io": "true"},
 			setup: func(w *mxWorld) {
@@ -219,8 +215,7 @@ func mxRows() []mxRow {
 				return append(p, unchanged(w, "credentials.toml", theirs)...)
 			}},
 
-		// ---- Azure Artifacts through Microsoft Entra (each AADSTS code's text:
-		// exchange's TestAzureErrors)
+		// ---- Azure Artifacts through Entra (AADSTS texts: exchange's TestAzureErrors)
 		{name: "azure/throttled-429-then-ok", expected: "ok: AADSTS50196 429 retried after Retry-After", provider: "azure", ok: true,
 			setup:   func(w *mxWorld) { w.s.Azure.Entra.Faults.Push(fakes.EntraThrottled("1")) },
 			svcReqs: mxN(2), minTime: 900 * time.Millisecond, maxTime: 8 * time.Second},
@@ -240,10 +235,8 @@ func mxRows() []mxRow {
 			want:   []string{"AADSTS700027"},
 			idReqs: mxN(1), svcReqs: mxN(1)},
 
-		// ---- secrets: services and transports that echo the ID token, and
-		// revocation within the timeout
-		// An echoed ID token and signature in a long message: removed by
-		// value before the cut, in the annotation and the summary.
+		// ---- secrets: services and transports that echo the ID token; bounded revocation
+		// An echoed ID token and signature in a long message: removed by value before the cut.
 		{name: "secrets/echoed-id-token-before-cut", expected: "fail: message kept, ID token and parts removed", provider: "jfrog",
 			setup: func(w *mxWorld) {
 				server(w, func(rw http.ResponseWriter, r *http.Request) {
@@ -334,8 +327,7 @@ func mxRows() []mxRow {
 	return rows
 }
 
-// mxAWSSecretsMasked checks that the step masked every AWS secret and the
-// CodeArtifact token the fakes issued.
+// mxAWSSecretsMasked checks that the step masked every AWS secret and CodeArtifact token.
 func mxAWSSecretsMasked(w *mxWorld) []string {
 	var p []string
 	for _, it := range w.s.Store.Tokens() {
@@ -349,8 +341,7 @@ func mxAWSSecretsMasked(w *mxWorld) []string {
 	return p
 }
 
-// mxWant returns "want " and the description of every condition that does
-// not hold, sorted.
+// mxWant returns "want " and every condition that does not hold, sorted.
 func mxWant(conds map[string]bool) []string {
 	var p []string
 	for what, ok := range conds {
@@ -362,13 +353,11 @@ func mxWant(conds map[string]bool) []string {
 	return p
 }
 
-// mxMem is the peak resident memory (VmHWM, KB) of the action's process,
-// sampled from /proc/<pid>/status every 2 ms: a child's rusage Maxrss holds
-// the test process's high-water mark (Go starts children with vfork).
+// mxMem is the peak resident memory (VmHWM, KB) of the action's process, sampled from
+// /proc/<pid>/status every 2 ms: a child's rusage Maxrss is the test process's (Go uses vfork).
 type mxMem struct{ hwm int64 }
 
-// watch samples the process's VmHWM until it exits (a
-// runner.HostRuntime.Watch); VmHWM starts afresh at exec.
+// watch samples the process's VmHWM (afresh at exec) until it exits; a runner.HostRuntime.Watch.
 func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
 	stop := make(chan struct{})
 	var sampling sync.WaitGroup
@@ -393,8 +382,7 @@ func (m *mxMem) watch(p *os.Process) func(*os.ProcessState) {
 	}
 }
 
-// mxPost runs the post stage and returns it with its problems: a failure,
-// and any piece of a secret in its output.
+// mxPost runs the post stage and returns its problems: a failure, a piece of a secret.
 func mxPost(w *mxWorld) (*runner.StepResult, []string) {
 	ctx, cancel := harness.Context(context.Background(), w.t, "the post stage of "+w.row.name, 30*time.Second)
 	defer cancel()
@@ -409,7 +397,6 @@ func mxPost(w *mxWorld) (*runner.StepResult, []string) {
 	return res, p
 }
 
-// mxRequestIDToken is the ID token in a token-exchange request body.
 func mxRequestIDToken(r *http.Request) string {
 	var body map[string]any
 	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body)
@@ -442,8 +429,8 @@ func mxEchoGarbage(ln net.Listener) {
 	}
 }
 
-// mxHangingDelete starts a crates.io whose exchange works and whose
-// revocation never answers (until the client gives up); it returns its URL.
+// mxHangingDelete starts a crates.io whose exchange works and revocation never answers;
+// it returns its URL.
 func mxHangingDelete(w *mxWorld) string {
 	crates := w.s.CratesIO.Handler()
 	srv := w.s.CA.StartServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -463,9 +450,8 @@ func mxHangingDelete(w *mxWorld) string {
 	return srv.URL
 }
 
-// mxScanText reports every secret of which a 16-character piece shows in
-// text (::add-mask:: lines left out): the runner masks by exact match, so a
-// split or cut secret is a leak.
+// mxScanText reports every secret a 16-character piece of which shows in text (::add-mask::
+// lines left out): the runner masks by exact match, so a split or cut secret is a leak.
 func mxScanText(w *mxWorld, where, text string) []string {
 	var p []string
 	for s := range w.mxSecrets() {

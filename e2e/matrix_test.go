@@ -1,8 +1,7 @@
 package e2e
 
-// The fault matrix: every way the ID token endpoint, the token services,
-// the inputs and the user's files can go wrong, run through the runner
-// emulation, every output scanned for the fakes' secrets.
+// The fault matrix: every way the ID token endpoint, the token services, the inputs and
+// the user's files can go wrong, every output scanned for the fakes' secrets.
 
 import (
 	"crypto/sha256"
@@ -41,7 +40,6 @@ type mxRow struct {
 	minTime, maxTime time.Duration             // bounds of the step's wall time (0: none)
 }
 
-// mxWorld is one run of one row.
 type mxWorld struct {
 	t           *testing.T
 	row         *mxRow
@@ -57,8 +55,7 @@ type mxWorld struct {
 	errors      []string          // the ::error annotations (title and message)
 }
 
-// TestMatrix runs the fault matrix, each row normally and with
-// RUNNER_DEBUG=1, each run with its own fake services and job.
+// TestMatrix runs each row normally and with RUNNER_DEBUG=1, each run with its own fakes and job.
 func TestMatrix(t *testing.T) {
 	t.Parallel()
 	bin, action := provBinary(t), repoAction(t)
@@ -73,7 +70,6 @@ func TestMatrix(t *testing.T) {
 	}
 }
 
-// mxRun runs one row once.
 func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bool) {
 	w := &mxWorld{t: t, row: row, s: fakes.StartT(t, fakes.Options{})}
 	opts := runner.Options{Debug: debug, Env: map[string]string{"SSL_CERT_FILE": w.s.CAFile},
@@ -134,8 +130,7 @@ func mxRun(t *testing.T, bin string, action *runner.Action, row *mxRow, debug bo
 
 func (w *mxWorld) idRequests() int { return w.s.Issuer.Faults.Requests() }
 
-// svcRequests counts the requests of the row's exchange (CodeArtifact's
-// STS and CodeArtifact calls together).
+// svcRequests counts the row's exchange requests (CodeArtifact's STS and CodeArtifact together).
 func (w *mxWorld) svcRequests() int {
 	n := 0
 	for _, name := range providerNamed(w.t, w.row.provider).services {
@@ -235,9 +230,8 @@ func (w *mxWorld) mxSecrets() map[string][]string {
 	return out
 }
 
-// scan looks for every secret everywhere the step could have put it and
-// returns one line per leak: in the log and the summary (its markdown
-// escapes undone too) not even a piece.
+// scan returns one line per leak of a secret wherever the step could have put it: in
+// the log and the summary (markdown escapes undone too) not even a piece.
 func (w *mxWorld) scan() []string {
 	sum := w.res.Files["GITHUB_STEP_SUMMARY"]
 	secrets := w.mxSecrets()
@@ -265,8 +259,7 @@ func (w *mxWorld) scan() []string {
 			}
 		}
 	}
-	// Every other file of the job: workspace, runner temp (the action's
-	// HOME), the later steps' HOME.
+	// Every other file: workspace, runner temp (the action's HOME), later steps' HOME.
 	fcDir := filepath.Join(w.job.Temp(), "_runner_file_commands")
 	_ = filepath.WalkDir(w.job.Root(), func(path string, d fs.DirEntry, err error) error {
 		if path == fcDir {
@@ -299,8 +292,7 @@ func (w *mxWorld) scan() []string {
 	return leaks
 }
 
-// mxFingerprint maps every path under dir to its mode and content hash,
-// or link target.
+// mxFingerprint maps every path under dir to its mode and content hash, or link target.
 func mxFingerprint(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
@@ -324,5 +316,4 @@ func mxFingerprint(t *testing.T, dir string) map[string]string {
 	return m
 }
 
-// mxN is a request count a row expects.
 func mxN(n int) *int { return &n }

@@ -1,8 +1,7 @@
 package e2e
 
-// The jobs with the real cargo: the scenarios on the host and in the image
-// built from the Dockerfile, and TestProvider's long jobs through the
-// credential provider.
+// The jobs with the real cargo: the scenarios on the host and in the
+// Dockerfile's image, and TestProvider's long jobs through the credential provider.
 
 import (
 	"context"
@@ -22,7 +21,6 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
-// scnStepID is the id of the action's step in every job.
 const scnStepID = "cargo-oidc"
 
 // scnOwner is the owner of the workspace folder, as on a runner whose user
@@ -35,8 +33,7 @@ func TestScenarioHost(t *testing.T) {
 	scnRunAll(t, runner.Host(provBinary(t)))
 }
 
-// TestScenarioContainer runs every scenario in the image built from the
-// Dockerfile, run with the runner's `docker run` flags.
+// TestScenarioContainer runs every scenario in the Dockerfile's image with the runner's `docker run` flags.
 func TestScenarioContainer(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
@@ -116,8 +113,7 @@ func (w *scnWorld) runAction(p provider, extra map[string]string) *runner.StepRe
 	return res
 }
 
-// mustSucceed runs the main stage and fails the test unless it succeeded
-// and masked its token.
+// mustSucceed runs the main stage, which must succeed and mask its token.
 func (w *scnWorld) mustSucceed(p provider, extra map[string]string) *runner.StepResult {
 	w.t.Helper()
 	res := w.runAction(p, extra)
@@ -162,8 +158,7 @@ func (w *scnWorld) cargoStep(extra map[string]string, args ...string) *runner.St
 	return res
 }
 
-// mustCargo runs cargoStep and fails the test unless cargo succeeded and
-// said want.
+// mustCargo runs cargoStep, which must succeed and say want.
 func (w *scnWorld) mustCargo(want string, extra map[string]string, args ...string) *runner.StepResult {
 	w.t.Helper()
 	out := w.cargoStep(extra, args...)
@@ -181,9 +176,8 @@ func (w *scnWorld) checkRegistrySaw(reg *fakes.Registry, tok string) {
 	}
 }
 
-// scnFetch: the step exports exactly p's index, token and cargo:token,
-// with which a later `cargo fetch` from the registry succeeds; the post
-// stage revokes nothing.
+// scnFetch: the step exports exactly p's index, token and cargo:token; a later
+// `cargo fetch` from the registry succeeds; the post stage revokes nothing.
 func scnFetch(w *scnWorld, p provider) {
 	t := w.t
 	res := w.mustSucceed(p, nil)
@@ -209,9 +203,8 @@ func scnFetch(w *scnWorld, p provider) {
 	}
 }
 
-// scnPublishRevoke: `cargo publish` succeeds with the action's
-// CARGO_REGISTRY_TOKEN alone (plus the fake crates.io's URL), and after the
-// post stage's revocation a later publish fails with a 403.
+// scnPublishRevoke: `cargo publish` works with the action's CARGO_REGISTRY_TOKEN
+// alone; after the post stage's revocation a later publish fails with a 403.
 func scnPublishRevoke(w *scnWorld) {
 	t := w.t
 	res := w.mustSucceed(providerNamed(t, "crates-io"), nil)
@@ -238,8 +231,7 @@ func scnPublishRevoke(w *scnWorld) {
 	}
 }
 
-// scnWrongClaim: JFrog refuses the ID token's repository; the step fails
-// with one ::error annotation, exports nothing; the post stage revokes nothing.
+// scnWrongClaim: JFrog refuses the ID token's repository; the step fails with one ::error, exports nothing; post revokes nothing.
 func scnWrongClaim(w *scnWorld) {
 	t, p := w.t, providerNamed(w.t, "jfrog")
 	w.s.Issuer.Override(map[string]any{"repository": evilRepo})
@@ -257,15 +249,13 @@ func scnWrongClaim(w *scnWorld) {
 	}
 }
 
-// scnUserConfig is a user's own .cargo/config.toml, which the merge must
-// keep as it is.
+// scnUserConfig is a user's own .cargo/config.toml, which the merge must keep.
 const scnUserConfig = "# Team settings: keep this comment, and the blank line below.\n\n[net]\nretry = 2 # an inline comment\n\n[term]\nverbose = false\n"
 
-// scnFiles: replace-crates-io and credentials-file for JFrog. The action
-// merges .cargo/config.toml (a user's file kept) without the token, writes
-// the credentials file (0600; in a folder of its own when the user has a
-// config), and gives both to the workspace's owner; `cargo fetch` of a
-// crates.io dependency works; the post stage removes only the credentials.
+// scnFiles: replace-crates-io and credentials-file for JFrog. The merged config keeps a
+// user's file, holds no token; the credentials file is 0600 (in its own folder beside a
+// user's config); both are the workspace owner's; `cargo fetch` of a crates.io dependency
+// works; the post stage removes only the credentials.
 func scnFiles(w *scnWorld, existing bool) {
 	t := w.t
 	cfgPath := filepath.Join(w.job.Workspace(), ".cargo", "config.toml")
@@ -339,10 +329,9 @@ const provTTL = 10 * time.Second
 // (prov-a -> ... -> e2e-dep): each index file is fetched after its parent's.
 var provChain = []string{"prov-a", "prov-b", "prov-c", "prov-d", "prov-e", "prov-f", "prov-g", "prov-h"}
 
-// TestProvider runs a long job per provider with tokens that live provTTL:
-// the step in credential-mode provider, cargo, a wait past the token's life,
-// and cargo again through the credential provider. The control, jfrog/token:
-// the same job with the exported token fails with the registry's refusal.
+// TestProvider runs a long job per provider with tokens that live provTTL: cargo
+// through the credential provider before and after the token's life. The control,
+// jfrog/token: the same job with the exported token fails with the registry's refusal.
 func TestProvider(t *testing.T) {
 	t.Parallel()
 	for _, p := range append(slices.Clip(providers), azure) {
@@ -357,8 +346,7 @@ func TestProvider(t *testing.T) {
 	})
 }
 
-// provStack starts the fakes with tokens that live provTTL and provChain
-// in the registry and the Azure feed.
+// provStack starts the fakes with provTTL tokens and provChain in the registry and Azure feed.
 func provStack(t testing.TB) *fakes.Stack {
 	t.Helper()
 	s := fakes.StartT(t, fakes.Options{TokenTTL: provTTL})
@@ -374,7 +362,6 @@ func provStack(t testing.TB) *fakes.Stack {
 	return s
 }
 
-// provLongJob is one job of TestProvider.
 func provLongJob(t *testing.T, p provider, mode string) {
 	s := provStack(t)
 	w := scnNewWorld(t, runner.Host(provBinary(t)), s, cargoEnv(s, nil))
@@ -430,8 +417,7 @@ func provLongJob(t *testing.T, p provider, mode string) {
 	}
 }
 
-// provCheckStep checks the step: in provider mode no token exported and
-// the provider variable naming the installed binary.
+// provCheckStep checks provider mode: no token exported, the provider variable set.
 func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string) {
 	t := w.t
 	t.Helper()
@@ -455,9 +441,8 @@ func provCheckStep(w *scnWorld, res *runner.StepResult, p provider, mode string)
 	}
 }
 
-// provSlowRegistry: a cargo run longer than a token's life (9 index files,
-// each 1.25 s late; the token is checked on arrival) gets a fresh token when
-// the first expires, one per token life, and no token refused.
+// provSlowRegistry: a cargo run longer than a token's life (9 index files, each 1.25 s late;
+// the token is checked on arrival) gets a fresh token per token life, and none is refused.
 func provSlowRegistry(w *scnWorld, reg *fakes.Registry, stepExchanges int) {
 	t, s, j := w.t, w.s, w.job
 	before := s.Store.Exchanges("")

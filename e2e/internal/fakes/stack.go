@@ -32,8 +32,7 @@ const (
 // (a test hook release builds honour; see the package doc).
 const CratesIOURLEnv = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS"
 
-// SinkPathPrefix prefixes the paths the redirect target's requests are
-// counted under in the TokenStore.
+// SinkPathPrefix prefixes the TokenStore paths of the redirect target's requests.
 const SinkPathPrefix = "sink:"
 
 // Stack is every fake service, each on its own port. JFrog's exchange and

@@ -404,8 +404,7 @@ func mdAnchors(md string) map[string]bool {
 	return out
 }
 
-// shapeProblems checks that readmeOrder's sections are level-2 headings in
-// that order and the first quickstart starts by readmeQuickstartWithin.
+// shapeProblems checks the headings against readmeOrder and readmeQuickstartWithin.
 func shapeProblems(headings []mdHeading) []string {
 	var problems []string
 	pos := map[string]int{}

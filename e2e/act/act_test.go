@@ -186,8 +186,7 @@ func makeRepo(t *testing.T, root, image, workflow string) string {
 	return repo
 }
 
-// echoOutputs returns run: lines printing every output of step id as
-// PREFIX_<name>=<value>.
+// echoOutputs returns run: lines printing step id's outputs as PREFIX_<name>=<value>.
 func echoOutputs(a *runner.Action, id, prefix string) string {
 	var b strings.Builder
 	for _, o := range a.Outputs {

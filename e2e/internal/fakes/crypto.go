@@ -51,9 +51,8 @@ func (e *verifyError) Error() string {
 	return fmt.Sprintf("%s: claim %q is %q, want %q", e.reason, e.claim, e.got, e.want)
 }
 
-// verifier checks ID tokens for real: the RS256 signature against the
-// issuer's JWKS (by discovery over HTTPS, again for an unknown kid), iss,
-// exp/nbf and aud.
+// verifier checks ID tokens for real: RS256 against the issuer's JWKS (by
+// discovery over HTTPS, again for an unknown kid), iss, exp/nbf and aud.
 type verifier struct {
 	issuer string
 	client *http.Client

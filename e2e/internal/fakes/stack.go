@@ -236,8 +236,7 @@ func (s *Stack) CodeArtifactInputs() map[string]string {
 		"domain": DefaultCADomain, "domain-owner": DefaultAWSAccount, "index-url": s.CodeArtifactIndex}
 }
 
-// Faults returns the fault queue of a service's endpoint ("github": the ID
-// token endpoint).
+// Faults returns a service's endpoint fault queue ("github": the ID token endpoint).
 func (s *Stack) Faults(service string) (*Faults, error) {
 	for _, f := range s.faults {
 		if f.service == service {

@@ -135,7 +135,6 @@ func TestAct(t *testing.T) {
 			t.Errorf("no annotation %q:\n%s", want, tail(res))
 		}
 	}
-	// act-layout's checks come before any exchange.
 	if n := s.Store.Exchanges(""); n != 2 {
 		t.Errorf("%d exchanges, want 2 (build's and wrap's, none for the refused settings)", n)
 	}

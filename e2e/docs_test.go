@@ -38,7 +38,6 @@ var (
 	docSubheadingRE = regexp.MustCompile(`(?m)^### (.+)$`)                               // a level-3 Markdown heading
 )
 
-// docSet is the repository's root and its README.md.
 type docSet struct{ root, readme string }
 
 // readmeOrder is the order of README.md's level-2 sections.

@@ -408,7 +408,6 @@ var (
 	closeOnce  sync.Once
 )
 
-// closeShared stops the shared Podman service.
 func closeShared() {
 	closeOnce.Do(func() {
 		if sharedVal != nil {

@@ -162,8 +162,7 @@ func TestVersionGoInstall(t *testing.T) {
 	}
 }
 
-// TestVersionUnstamped: a build without a -X main.version stamp and without
-// VCS information prints "dev" (a stamped build prints its stamp: TestCLI).
+// TestVersionUnstamped: a build with no -X main.version stamp nor VCS information prints "dev".
 func TestVersionUnstamped(t *testing.T) {
 	t.Parallel()
 	plain := filepath.Join(t.TempDir(), "cargo-oidc")

@@ -182,8 +182,7 @@ func (s *Stack) serve(h http.Handler) string {
 	return u
 }
 
-// Close releases hanging faults, stops every server and removes the temporary
-// directory; it may be called more than once.
+// Close releases hanging faults, stops the servers, removes the temp dir; idempotent.
 func (s *Stack) Close() {
 	s.once.Do(func() {
 		for _, f := range s.faults {

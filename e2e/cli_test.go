@@ -162,8 +162,7 @@ func TestVersionGoInstall(t *testing.T) {
 	}
 }
 
-// TestVersionUnstamped: a build without a -X main.version stamp and without
-// VCS information prints "dev" (a stamped build prints its stamp: TestCLI).
+// TestVersionUnstamped: a build with no -X main.version stamp nor VCS information prints "dev".
 func TestVersionUnstamped(t *testing.T) {
 	t.Parallel()
 	plain := filepath.Join(t.TempDir(), "cargo-oidc")
@@ -224,8 +223,7 @@ func provBinary(t testing.TB) string {
 	return bin
 }
 
-// BenchmarkProviderGetCache compares a provider call served from the token
-// cache with one that exchanges with the fakes.
+// BenchmarkProviderGetCache compares a cached provider call with an exchange.
 //
 //	go test ./e2e -run '^$' -bench ProviderGetCache -benchtime 50x
 func BenchmarkProviderGetCache(b *testing.B) {
@@ -411,8 +409,7 @@ func TestCommandTokenExecConfigure(t *testing.T) {
 	}
 }
 
-// TestReleasePathPulledImage pushes the image to a local registry, pins it
-// in action.yml by digest, and runs the action from the pulled image.
+// TestReleasePathPulledImage runs the action from its image pulled by digest.
 func TestReleasePathPulledImage(t *testing.T) {
 	t.Parallel()
 	img := scnContainer(t)
@@ -518,8 +515,7 @@ func TestReleaseBinaryDependencies(t *testing.T) {
 // running at once from removing each other's image.
 var scnImageTag = fmt.Sprintf("localhost/cargo-oidc-e2e:scenarios-%d", os.Getpid())
 
-// scnMaxImageSize is the image's budget: the binary's and the CA bundle
-// (about 0.22 MB).
+// scnMaxImageSize is the image's budget: the binary and the CA bundle (0.22 MB).
 const scnMaxImageSize = release.MaxBinarySize + 250_000
 
 // scnBuilt is the image the container tests share, built once per process.

@@ -38,7 +38,6 @@ var (
 	docSubheadingRE = regexp.MustCompile(`(?m)^### (.+)$`)                               // a level-3 Markdown heading
 )
 
-// docSet is the repository's root and its README.md.
 type docSet struct{ root, readme string }
 
 // readmeOrder is the order of README.md's level-2 sections.
@@ -129,13 +128,11 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 		"changelog: an example named only in a release": {changelog(head + "### Added\n\n- `a.yml`\n\n## [1.0.0]\n\n- `dir/`\n"), "does not name the example `dir/`"},
 		"changelog: no unreleased":                      {changelog("# Changelog\n"), "no \"## [Unreleased]\""},
 		"go test: quoted pattern":                       {goTest(`go test ./e2e/ -run 'Scenario|Container' -v`, "Scenario|Container", "", 1), ""},
-		// What a reader gets from a table cell's escaped pipe: a backslash
-		// in the pattern, which then matches no test.
+		// A table cell's escaped pipe leaves a backslash: no test matches.
 		"go test: escaped pipe kept":              {goTest(`go test ./e2e/ -run 'Scenario\|Container' -v`, `Scenario\|Container`, "", 1), ""},
 		"go test: two packages and -bench":        {goTest(`go test ./exchange ./cargoconf -run '^$' -bench . -benchmem`, "^$", ".", 2), ""},
 		"go test: double quotes, default package": {goTest(`go test -run "A|B"`, "A|B", "", 1), ""},
-		// An unterminated quote is kept in the pattern, which then
-		// selects no test.
+		// An unterminated quote stays in the pattern: no test matches.
 		"go test: unterminated quote": {goTest(`go test -run 'open`, "'open", "", 1), ""},
 		"table cell":                  {func() []string { return tableCellProblems("| `go test ./x` | y |\n| `a \\| b` |\n`go test` outside\n") }, "README.md:2: command in a table cell"},
 		"slug": {func() []string {
@@ -146,8 +143,7 @@ func TestDocCheckersCatchMistakes(t *testing.T) {
 	})
 }
 
-// wantProblem fails t unless one of problems holds want, or, for want "",
-// there are none.
+// wantProblem fails t unless a problem holds want (want "": none).
 func wantProblem(t *testing.T, problems []string, want string) {
 	t.Helper()
 	got := strings.Join(problems, "\n")
@@ -193,8 +189,7 @@ func readmeTableProblems(t *testing.T, d docSet) []string {
 	return problems
 }
 
-// actionConfigProblems compares action.yml's inputs and defaults with the
-// ones the code reads.
+// actionConfigProblems compares action.yml's inputs and defaults with the code's.
 func actionConfigProblems(t *testing.T) []string {
 	var problems, names []string
 	for _, in := range repoAction(t).Inputs {
@@ -285,8 +280,7 @@ func readmeCommands(readme string) []string {
 	return out
 }
 
-// docPatternRE is a -run or -bench flag and its pattern, quoted as a shell
-// reads it or bare.
+// docPatternRE is a -run or -bench flag and its pattern, shell-quoted or bare.
 var docPatternRE = regexp.MustCompile(`\s-(run|bench)[= ](?:'([^']*)'|"([^"]*)"|(\S+))`)
 
 // goTest is a `go test` command line's packages (default .) and patterns.
@@ -409,8 +403,7 @@ func mdAnchors(md string) map[string]bool {
 	return out
 }
 
-// shapeProblems checks that readmeOrder's sections are level-2 headings in
-// that order and the first quickstart starts by readmeQuickstartWithin.
+// shapeProblems checks the headings against readmeOrder and readmeQuickstartWithin.
 func shapeProblems(headings []mdHeading) []string {
 	var problems []string
 	pos := map[string]int{}
@@ -530,8 +523,7 @@ func changelogProblems(changelog string, examples []string) []string {
 	return problems
 }
 
-// exampleRefProblems checks every reference from examples/ to README.md and
-// to docs/ pages.
+// exampleRefProblems checks examples/' references to README.md and docs/.
 func exampleRefProblems(t *testing.T, d docSet) []string {
 	headings, anchors := map[string]bool{}, mdAnchors(d.readme)
 	for _, h := range mdHeadings(d.readme) {

@@ -168,8 +168,7 @@ func checkRefs(file, src string, acts actionSet, ids map[string]*runner.Action, 
 	return problems
 }
 
-// pinnedProblems finds third-party actions not pinned by commit SHA with a
-// version comment.
+// pinnedProblems finds third-party actions not pinned by SHA with a version comment.
 func pinnedProblems(f, src string) []string {
 	var problems []string
 	for n, line := range strings.Split(src, "\n") {
@@ -286,8 +285,7 @@ func TestActionlintWorkflows(t *testing.T) {
 	}
 }
 
-// workflowFiles lists the workflows under examples/ and .github/workflows/,
-// relative to root.
+// workflowFiles lists examples/ and .github/workflows/ workflows, relative to root.
 func workflowFiles(t *testing.T, root string) []string {
 	t.Helper()
 	var files []string
@@ -301,8 +299,7 @@ func workflowFiles(t *testing.T, root string) []string {
 	return files
 }
 
-// TestWorkflows checks every workflow (checkWorkflow) and the composite
-// wrapper examples/composite.
+// TestWorkflows checks every workflow and the composite examples/composite.
 func TestWorkflows(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)

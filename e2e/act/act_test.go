@@ -135,7 +135,6 @@ func TestAct(t *testing.T) {
 			t.Errorf("no annotation %q:\n%s", want, tail(res))
 		}
 	}
-	// act-layout's checks come before any exchange.
 	if n := s.Store.Exchanges(""); n != 2 {
 		t.Errorf("%d exchanges, want 2 (build's and wrap's, none for the refused settings)", n)
 	}
@@ -186,8 +185,7 @@ func makeRepo(t *testing.T, root, image, workflow string) string {
 	return repo
 }
 
-// echoOutputs returns run: lines printing every output of step id as
-// PREFIX_<name>=<value>.
+// echoOutputs returns run: lines printing step id's outputs as PREFIX_<name>=<value>.
 func echoOutputs(a *runner.Action, id, prefix string) string {
 	var b strings.Builder
 	for _, o := range a.Outputs {
@@ -410,7 +408,6 @@ var (
 	closeOnce  sync.Once
 )
 
-// closeShared stops the shared Podman service.
 func closeShared() {
 	closeOnce.Do(func() {
 		if sharedVal != nil {

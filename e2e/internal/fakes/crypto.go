@@ -51,9 +51,8 @@ func (e *verifyError) Error() string {
 	return fmt.Sprintf("%s: claim %q is %q, want %q", e.reason, e.claim, e.got, e.want)
 }
 
-// verifier checks ID tokens for real: the RS256 signature against the
-// issuer's JWKS (by discovery over HTTPS, again for an unknown kid), iss,
-// exp/nbf and aud.
+// verifier checks ID tokens for real: RS256 against the issuer's JWKS (by
+// discovery over HTTPS, again for an unknown kid), iss, exp/nbf and aud.
 type verifier struct {
 	issuer string
 	client *http.Client
@@ -62,8 +61,7 @@ type verifier struct {
 	keys map[string]*rsa.PublicKey
 }
 
-// verify checks token, with one of auds in its aud, and returns its claims or
-// a *verifyError.
+// verify checks token against auds and returns its claims or a *verifyError.
 func (v *verifier) verify(ctx context.Context, token string, auds []string) (map[string]any, error) {
 	tok, claims, err := parseJWT(token)
 	if err != nil {
@@ -259,8 +257,7 @@ func guid() string {
 	return r[:8] + "-" + r[8:12] + "-" + r[12:16] + "-" + r[16:20] + "-" + r[20:]
 }
 
-// CA is a throw-away certificate authority with one leaf for 127.0.0.1, ::1
-// and localhost.
+// CA is a throw-away CA with one leaf for 127.0.0.1, ::1 and localhost.
 type CA struct {
 	File string // the CA certificate (PEM): SSL_CERT_FILE, CARGO_HTTP_CAINFO
 

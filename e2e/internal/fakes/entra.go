@@ -49,9 +49,8 @@ type EntraRequest struct {
 	Assertion                                               bool // a client_assertion was sent (its value is a secret)
 }
 
-// Entra plays POST /{tenant}/oauth2/v2.0/token for a client-credentials
-// grant with a federated assertion, checking in Entra's order and refusing
-// in Entra's shape.
+// Entra plays POST /{tenant}/oauth2/v2.0/token for a client-credentials grant
+// with a federated assertion, checking in Entra's order, refusing in its shape.
 type Entra struct {
 	service
 	Tenant   string // the one directory (a GUID)
@@ -127,8 +126,7 @@ func (e *Entra) SetEchoAssertion(on bool) {
 }
 
 func (e *Entra) serve(w http.ResponseWriter, r *http.Request) {
-	// A GET or a body not form-encoded leaves PostForm empty: grant_type is
-	// missing, as Entra says.
+	// A GET or a non-form body leaves PostForm empty: grant_type is missing.
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	_ = r.ParseForm()
 	f := r.PostForm

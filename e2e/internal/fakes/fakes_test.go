@@ -81,8 +81,7 @@ func entraForm(s *Stack, jwt string) url.Values {
 
 var entraDescRE = regexp.MustCompile(`^AADSTS(\d+): .+\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: [0-9a-f-]{36}\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$`)
 
-// errorMessage extracts the message from a service's error shape, failing
-// when the shape is not the service's own.
+// errorMessage extracts a service's error message, failing on another shape.
 func errorMessage(t *testing.T, svc string, body []byte) string {
 	t.Helper()
 	var v struct {

@@ -13,8 +13,7 @@ import (
 
 const defaultTokenTTL = time.Hour
 
-// service is what every token service shares: the trust configuration, the
-// store and the endpoint's faults.
+// service is what every token service shares: trust, store and faults.
 type service struct {
 	name    string
 	v       *verifier

@@ -32,8 +32,7 @@ const (
 // (a test hook release builds honour; see the package doc).
 const CratesIOURLEnv = "__CARGO_TEST_CRATES_IO_URL_DO_NOT_USE_THIS"
 
-// SinkPathPrefix prefixes the paths the redirect target's requests are
-// counted under in the TokenStore.
+// SinkPathPrefix prefixes the TokenStore paths of the redirect target's requests.
 const SinkPathPrefix = "sink:"
 
 // Stack is every fake service, each on its own port. JFrog's exchange and
@@ -183,8 +182,7 @@ func (s *Stack) serve(h http.Handler) string {
 	return u
 }
 
-// Close releases hanging faults, stops every server and removes the temporary
-// directory; it may be called more than once.
+// Close releases hanging faults, stops the servers, removes the temp dir; idempotent.
 func (s *Stack) Close() {
 	s.once.Do(func() {
 		for _, f := range s.faults {
@@ -237,8 +235,7 @@ func (s *Stack) CodeArtifactInputs() map[string]string {
 		"domain": DefaultCADomain, "domain-owner": DefaultAWSAccount, "index-url": s.CodeArtifactIndex}
 }
 
-// Faults returns the fault queue of a service's endpoint ("github": the ID
-// token endpoint).
+// Faults returns a service's endpoint fault queue ("github": the ID token endpoint).
 func (s *Stack) Faults(service string) (*Faults, error) {
 	for _, f := range s.faults {
 		if f.service == service {

@@ -97,6 +97,12 @@ func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
+	if cmd.Stdout != nil && cmd.Stdout == cmd.Stderr {
+		// os/exec copies one writer given for both in one goroutine; the
+		// two tees below write it from two.
+		w := &lockedWriter{w: cmd.Stdout}
+		cmd.Stdout, cmd.Stderr = w, w
+	}
 	cmd.Stdout, cmd.Stderr = tee(&out, cmd.Stdout), tee(&errOut, cmd.Stderr)
 	if cmd.WaitDelay == 0 {
 		cmd.WaitDelay = 10 * time.Second
@@ -116,6 +122,18 @@ func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string
 		err = Err(ctx, err)
 	}
 	return out.String(), errOut.String(), code, err
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func tee(buf *bytes.Buffer, w io.Writer) io.Writer {

@@ -38,6 +38,18 @@ func TestBudget(t *testing.T) {
 	}
 }
 
+// TestExecOneWriterForBoth: a writer given as both Stdout and Stderr (as
+// act's runner does) gets both streams whole, without a data race.
+func TestExecOneWriterForBoth(t *testing.T) {
+	t.Parallel()
+	var both strings.Builder
+	cmd := exec.Command("sh", "-c", "for i in 1 2 3 4 5 6 7 8; do echo out$i; echo err$i >&2; done")
+	cmd.Stdout, cmd.Stderr = &both, &both
+	if _, _, code, err := Output(cmd); err != nil || code != 0 || strings.Count(both.String(), "\n") != 16 {
+		t.Fatalf("exit %d, %v, output %q: want 16 lines", code, err, both.String())
+	}
+}
+
 func TestContextNamesWhatWasSlow(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := Context(context.Background(), fakeDeadline{}, "act run of workflow w.yml", 10*time.Millisecond)

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -269,20 +268,6 @@ func checkComposite(file string, src []byte, acts actionSet) []string {
 		}
 	}
 	return problems
-}
-
-// TestActionlintWorkflows runs actionlint on every workflow: expressions'
-// types, shell scripts (with shellcheck), what GitHub's parser leaves alone.
-func TestActionlintWorkflows(t *testing.T) {
-	t.Parallel()
-	root := harness.Root(t)
-	bin := harness.Tool(t, "actionlint", "go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12")
-	files := workflowFiles(t, root)
-	cmd := exec.Command(bin, append([]string{"-no-color"}, files...)...)
-	cmd.Dir = root // finds .github/actionlint.yaml
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("actionlint %s: %v\n%s", strings.Join(files, " "), err, out)
-	}
 }
 
 // workflowFiles lists examples/ and .github/workflows/ workflows, relative to root.

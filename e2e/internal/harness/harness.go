@@ -91,19 +91,21 @@ func Output(cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 }
 
 // Exec runs cmd (made with ctx; tracked in s unless nil), stdin empty unless set, output also
-// to cmd.Stdout/Stderr when set. A non-zero exit is code; err (not run, ctx ended) has ctx's cause.
+// to cmd.Stdout/Stderr when set (one writer for both: stdout holds both). A non-zero exit is
+// code; err (not run, ctx ended) has ctx's cause.
 func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string, code int, err error) {
 	var out, errOut bytes.Buffer
 	if cmd.Stdin == nil {
 		cmd.Stdin = bytes.NewReader(nil)
 	}
 	if cmd.Stdout != nil && cmd.Stdout == cmd.Stderr {
-		// os/exec copies one writer given for both in one goroutine; the
-		// two tees below write it from two.
-		w := &lockedWriter{w: cmd.Stdout}
-		cmd.Stdout, cmd.Stderr = w, w
+		// One writer for both stays one (os/exec then copies both streams
+		// in one goroutine), and stdout gets both.
+		cmd.Stdout = tee(&out, cmd.Stdout)
+		cmd.Stderr = cmd.Stdout
+	} else {
+		cmd.Stdout, cmd.Stderr = tee(&out, cmd.Stdout), tee(&errOut, cmd.Stderr)
 	}
-	cmd.Stdout, cmd.Stderr = tee(&out, cmd.Stdout), tee(&errOut, cmd.Stderr)
 	if cmd.WaitDelay == 0 {
 		cmd.WaitDelay = 10 * time.Second
 	}
@@ -122,18 +124,6 @@ func Exec(ctx context.Context, s *Session, cmd *exec.Cmd) (stdout, stderr string
 		err = Err(ctx, err)
 	}
 	return out.String(), errOut.String(), code, err
-}
-
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func tee(buf *bytes.Buffer, w io.Writer) io.Writer {

@@ -29,6 +29,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/internal/config"
 	"github.com/cargo-oidc/cargo-oidc/internal/credprovider"
 	"github.com/cargo-oidc/cargo-oidc/internal/release"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestCLI runs the built binary, one row per command line: the exit status
@@ -74,9 +75,7 @@ func TestCLI(t *testing.T) {
 		cmd := exec.Command(bin, tt.args...)
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, tt.env...)
 		stdout, stderr, code, err := harness.Output(cmd)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testenv.Must(t, err)
 		if code != tt.code || code == 2 && stdout != "" {
 			t.Errorf("cargo-oidc %q (env %q): exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tt.args, tt.env, code, tt.code, stdout, stderr)
 		}
@@ -99,9 +98,7 @@ func TestCLIHelpListsOnlyWhatIsAccepted(t *testing.T) {
 	t.Parallel()
 	bin := provBinary(t)
 	out, err := exec.Command(bin, "--help").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	flagsPart, providerPart, ok := strings.Cut(string(out), "Credential provider:")
 	if !ok {
 		t.Fatalf("help has no credential provider section:\n%s", out)
@@ -154,9 +151,7 @@ func TestVersionGoInstall(t *testing.T) {
 		t.Fatalf("go install %s@%s: %v\n%s", verModule, ver, harness.Err(ctx, err), out)
 	}
 	bin, err := exec.LookPath(filepath.Join(gobin, "cargo-oidc")) // .exe on Windows
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	if got, err := exec.Command(bin, "--version").Output(); err != nil || string(got) != "cargo-oidc "+ver+"\n" {
 		t.Errorf("go install ...@%s: --version printed %q (%v), want %q", ver, got, err, "cargo-oidc "+ver+"\n")
 	}
@@ -324,14 +319,10 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	harness.Tool(t, "cargo", "install Rust (rustup) to run this test")
 	s := provStack(t)
 	gl, err := s.StartGitLab()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	s.TrustGitLab(gl, &fakes.GitLabPublisher{Namespace: "GRP", Project: "app", WorkflowFilepath: ".gitlab-ci.yml", Environment: "release"})
 	idt, err := gl.MintGitLab("crates.io", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	env := cliEnv(t, s, map[string]string{"GITLAB_CI": "true", "CARGO_OIDC_ID_TOKEN": idt})
 	dir := t.TempDir()
 	writeFiles(t, dir, project("gl-published", "0.1.0", ""))
@@ -349,9 +340,7 @@ func TestCommandExecGitLabPublishesToCratesIO(t *testing.T) {
 	}
 
 	other, err := gl.MintGitLab("crates.io", map[string]any{"project_path": "grp/other", "ci_config_ref_uri": "gitlab.com/grp/other//ci/release.yml@refs/heads/main"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	env["CARGO_OIDC_ID_TOKEN"] = other
 	marker := filepath.Join(dir, "ran")
 	r = cliExec(t, s, "", dir, env, "exec", "--provider=crates-io", "--url="+s.CratesIOURL, "--", "touch", marker)
@@ -375,9 +364,7 @@ func TestCommandTokenExecConfigure(t *testing.T) {
 	t.Parallel()
 	s := provStack(t)
 	idt, err := s.Issuer.Mint("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	env := cliEnv(t, s, map[string]string{"REG_ID_TOKEN": idt})
 	in := []string{"--audience=" + s.Issuer.DefaultAudience(), "--id-token-env=REG_ID_TOKEN"}
 	for k, v := range s.JFrogInputs() {
@@ -425,9 +412,7 @@ func TestReleasePathPulledImage(t *testing.T) {
 	digest := strings.TrimSpace(readFile(t, digestFile))
 	ref := name + ":0.99.2@" + digest
 	relYAML, err := release.PinImage([]byte(readFile(t, filepath.Join(harness.Root(t), "action.yml"))), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	relAction, err := runner.LoadAction(writeFile(t, filepath.Join(t.TempDir(), "action.yml"), string(relYAML), 0o644))
 	if err != nil || relAction.Runs.Image != "docker://"+ref {
 		t.Fatalf("the release action.yml does not load (%v) or does not run docker://%s", err, ref)

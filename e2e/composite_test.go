@@ -102,9 +102,7 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 	}
 	bin := []byte(readFile(t, provBinary(t)))
 	dir := filepath.Join(t.TempDir(), "cargo-oidc", "setup")
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(harness.Root(t), "setup"))); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, os.CopyFS(dir, os.DirFS(filepath.Join(harness.Root(t), "setup"))))
 	var sums []release.Sum
 	for _, tg := range release.Targets {
 		data := []byte("not built by the e2e tests: " + tg.String())
@@ -114,9 +112,7 @@ func cmpNewRelease(t *testing.T, ca *fakes.CA) *cmpRelease {
 		sums = append(sums, release.SumOf(tg.Asset(), data))
 	}
 	files, err := release.SetupFiles(cmpVersion, sums)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	for name, data := range files {
 		writeFile(t, filepath.Join(dir, name), string(data), 0o644)
 	}
@@ -173,9 +169,7 @@ func cmpNewWorld(t *testing.T, extraEnv map[string]string) *cmpWorld {
 	if w.setup, err = runner.LoadAction(filepath.Join(w.rel.setupDir, "action.yml")); err == nil {
 		w.post, err = runner.LoadAction(filepath.Join(w.rel.setupDir, "post", "action.yml"))
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	return w
 }
 
@@ -427,9 +421,7 @@ func TestCICompositeTestsThisCheckout(t *testing.T) {
 	bash := harness.Tool(t, "bash", "install bash (with grep and sed)")
 	root := harness.Root(t)
 	doc, err := parseYAML([]byte(readFile(t, filepath.Join(root, ".github/workflows/ci.yml"))))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	rewrite, uses := -1, -1
 	var script string
 	for i, st := range yitems(yget(doc, "jobs", "composite", "steps")) {

@@ -19,6 +19,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/container"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestMain sweeps what a killed earlier run left, starts a harness session
@@ -69,9 +70,7 @@ var loadAction = sync.OnceValues(func() (*runner.Action, error) {
 func repoAction(t testing.TB) *runner.Action {
 	t.Helper()
 	a, err := loadAction()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	return a
 }
 

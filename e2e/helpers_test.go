@@ -14,6 +14,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // provider is one token service as the tests drive it.
@@ -161,12 +162,8 @@ func cargoEnv(s *fakes.Stack, extra map[string]string) map[string]string {
 // writeFile writes data to path, making its folders.
 func writeFile(t testing.TB, path, data string, perm os.FileMode) string {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), perm); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	testenv.Must(t, os.WriteFile(path, []byte(data), perm))
 	return path
 }
 
@@ -181,9 +178,7 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	return string(b)
 }
 

@@ -268,9 +268,7 @@ func scnFiles(w *scnWorld, existing bool) {
 		owned = []string{cfgPath, credPath, filepath.Dir(credPath)}
 	}
 	for _, p := range chown {
-		if err := os.Chown(p, scnOwner, scnOwner); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Must(t, os.Chown(p, scnOwner, scnOwner))
 	}
 	writeFiles(t, w.job.Workspace(), project("scn-replaced", "0.1.0", dependsOn("")))
 	res := w.mustSucceed(providerNamed(t, "jfrog"), map[string]string{"replace-crates-io": "true", "credentials-file": credPath})
@@ -353,9 +351,7 @@ func provStack(t testing.TB) *fakes.Stack {
 	for _, reg := range []*fakes.Registry{s.Registry, s.Azure.Registry.Registry} {
 		next := fakes.DefaultCrate
 		for i := len(provChain) - 1; i >= 0; i-- {
-			if err := reg.AddCrate(provChain[i], "1.0.0", fakes.Dep{Name: next, Req: "1"}); err != nil {
-				t.Fatal(err)
-			}
+			testenv.Must(t, reg.AddCrate(provChain[i], "1.0.0", fakes.Dep{Name: next, Req: "1"}))
 			next = provChain[i]
 		}
 	}
@@ -482,9 +478,7 @@ func cacheAge(t *testing.T, j *runner.Job) {
 	}
 	for _, f := range files {
 		var e map[string]any
-		if err := json.Unmarshal([]byte(readFile(t, f)), &e); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Must(t, json.Unmarshal([]byte(readFile(t, f)), &e))
 		e["issued"], e["expires"] = time.Now().Add(-time.Hour).Unix(), time.Now().Add(-time.Minute).Unix()
 		data, _ := json.Marshal(e)
 		writeFile(t, f, string(data), 0o600)

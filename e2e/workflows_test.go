@@ -289,9 +289,7 @@ func TestWorkflows(t *testing.T) {
 	t.Parallel()
 	root := harness.Root(t)
 	composite, err := runner.LoadAction(filepath.Join(root, "examples/composite/action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	acts := actionSet{Main: repoAction(t), Composite: composite}
 	onPR := false
 	for _, f := range workflowFiles(t, root) {

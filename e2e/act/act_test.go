@@ -20,6 +20,7 @@ import (
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/fakes"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/runner"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // actionFiles are action.yml and everything the Dockerfile copies.
@@ -89,9 +90,7 @@ func TestAct(t *testing.T) {
 	root := harness.Root(t)
 	s := fakes.StartT(t, fakes.Options{Dir: t.TempDir()})
 	action, err := runner.LoadAction(filepath.Join(root, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	in := s.JFrogInputs()
 	jfrog := fmt.Sprintf("provider: jfrog\n          url: %s\n          provider-name: %s\n          repository: %s", in["url"], in["provider-name"], in["repository"])
 	fill := strings.NewReplacer("@JFROG@", jfrog, "@URL@", in["url"], "@PROVIDER@", in["provider-name"], "@REPO@", in["repository"], "@CA@", s.CAFile,
@@ -154,15 +153,9 @@ func TestAct(t *testing.T) {
 func makeRepo(t *testing.T, root, image, workflow string) string {
 	t.Helper()
 	repo := filepath.Join(t.TempDir(), "repo")
-	if err := actharness.CopyFiles(root, repo, actionFiles...); err != nil {
-		t.Fatal(err)
-	}
-	if err := actharness.CopyFiles(root, filepath.Join(repo, "prebuilt"), "action.yml"); err != nil {
-		t.Fatal(err)
-	}
-	if err := actharness.UsePrebuiltImage(filepath.Join(repo, "prebuilt/action.yml"), image); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, actharness.CopyFiles(root, repo, actionFiles...))
+	testenv.Must(t, actharness.CopyFiles(root, filepath.Join(repo, "prebuilt"), "action.yml"))
+	testenv.Must(t, actharness.UsePrebuiltImage(filepath.Join(repo, "prebuilt/action.yml"), image))
 	example, err := os.ReadFile(filepath.Join(root, "examples/composite/action.yml"))
 	local := strings.Replace(string(example), "uses: cargo-oidc/cargo-oidc@v1", "uses: ./prebuilt", 1)
 	if err != nil || local == string(example) {
@@ -197,12 +190,8 @@ func echoOutputs(a *runner.Action, id, prefix string) string {
 // writeFile writes data to path, making its folders.
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	testenv.Must(t, os.WriteFile(path, []byte(data), 0o644))
 }
 
 // tail is the end of act's log (nil: none).
@@ -260,9 +249,7 @@ func TestActCIMatrix(t *testing.T) {
 			files = append(files, f)
 		}
 	}
-	if err := actharness.CopyFiles(root, repo, files...); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, actharness.CopyFiles(root, repo, files...))
 	if err := actharness.InitRepo(ctx, repo); err != nil {
 		t.Fatal(harness.Err(ctx, err))
 	}
@@ -339,9 +326,7 @@ func TestActCIMatrix(t *testing.T) {
 func stubRemoteActions(t *testing.T, workflow, job string) map[string]string {
 	t.Helper()
 	data, err := os.ReadFile(workflow)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	var doc struct {
 		Jobs map[string]struct {
 			Steps []struct{ Uses, If string } `yaml:"steps"`

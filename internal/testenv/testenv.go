@@ -37,6 +37,14 @@ func Require(t testing.TB, what string, err error) {
 	t.Skipf("skipping: %s is not available: %v", what, err)
 }
 
+// Must stops the test on err.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Tool returns the path of the executable name found in PATH, or stops the
 // test through Require; install says how to get it. Under wine (see
 // UnderWine) a missing tool skips even under CI=true: the tools CI installs

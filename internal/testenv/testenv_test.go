@@ -17,6 +17,19 @@ func (r *stopRecorder) Helper()                        {}
 func (r *stopRecorder) Skipf(format string, a ...any)  { r.skipped = fmt.Sprintf(format, a...) }
 func (r *stopRecorder) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
 func (r *stopRecorder) Errorf(format string, a ...any) { r.errored = fmt.Sprintf(format, a...) }
+func (r *stopRecorder) Fatal(a ...any)                 { r.failed = fmt.Sprint(a...) }
+
+// TestMust: nil goes on, an error stops the test with it.
+func TestMust(t *testing.T) {
+	t.Parallel()
+	r := &stopRecorder{TB: t}
+	if Must(r, nil); r.failed != "" {
+		t.Errorf("Must(nil) stopped the test: %q", r.failed)
+	}
+	if Must(r, errors.New("boom")); r.failed != "boom" {
+		t.Errorf("Must(boom) stopped the test with %q, want boom", r.failed)
+	}
+}
 
 // TestRequire: nothing happens when the tool is there; a missing one skips
 // with the reason outside CI and fails under CI=true. Not parallel: it sets

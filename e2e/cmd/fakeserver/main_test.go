@@ -14,6 +14,7 @@ import (
 
 	"github.com/cargo-oidc/cargo-oidc/e2e/internal/harness"
 	"github.com/cargo-oidc/cargo-oidc/exchange"
+	"github.com/cargo-oidc/cargo-oidc/internal/testenv"
 )
 
 // TestBackground starts the built command with -background, as ci.yml does:
@@ -35,9 +36,7 @@ func TestBackground(t *testing.T) {
 	call := func(method, path string) string { // on the status server
 		req, _ := http.NewRequestWithContext(ctx, method, env["FAKE_STATUS_URL"]+path, nil)
 		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		testenv.Must(t, err)
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return string(body)
@@ -74,9 +73,7 @@ func TestBackground(t *testing.T) {
 
 	getenv := func(k string) string { return env[k] }
 	hc, err := exchange.BaseHTTPClient(getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	secrets := []string{env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]} // and every ID and crates.io token
 	keep := func(s string) { secrets = append(secrets, s) }
 	client := exchange.NewClient(exchange.HTTPConfig{Base: hc})
@@ -125,9 +122,7 @@ func TestDeadline(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	start := time.Now()
-	if err := run(t.Context(), []string{"-env-file", filepath.Join(t.TempDir(), "fakes.env"), "-deadline", "300ms"}, &out); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, run(t.Context(), []string{"-env-file", filepath.Join(t.TempDir(), "fakes.env"), "-deadline", "300ms"}, &out))
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("stopped after %s, want about 300ms", d)
 	}

@@ -69,9 +69,7 @@ func TestRunDeadlineNamesTheWorkflow(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	r := &Runner{act: testenv.WriteFile(t, dir, "act", "#!/bin/sh\nexec sleep 30\n"), engine: &container.Engine{}, dir: dir}
-	if err := os.Chmod(r.act, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, os.Chmod(r.act, 0o755))
 	start := time.Now()
 	_, err := r.Run(context.Background(), Run{Dir: dir, Workflow: ".github/workflows/slow.yml", Job: "build", Timeout: 200 * time.Millisecond})
 	var slow *harness.SlowError
@@ -94,9 +92,7 @@ func TestNameWorkflow(t *testing.T) {
 	} {
 		path := testenv.WriteFile(t, t.TempDir(), "w.yml", in)
 		for range 2 { // a second Run of the same file keeps one id
-			if err := r.nameWorkflow(path); err != nil {
-				t.Fatal(err)
-			}
+			testenv.Must(t, r.nameWorkflow(path))
 		}
 		if got, _ := os.ReadFile(path); string(got) != want {
 			t.Errorf("%q became %q, want %q", in, got, want)

@@ -41,9 +41,7 @@ func call(t *testing.T, s *Stack, method, u, auth string, body any) (int, []byte
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequestWithContext(t.Context(), method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	req.Header.Set("Content-Type", ct)
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -114,9 +112,7 @@ func TestExchangeRefusals(t *testing.T) {
 	env := StartT(t, Options{Issuer: IssuerConfig{Environment: "release"},
 		Mapping: map[string]string{"repository": "octo-org/octo-repo", "environment": "production"}})
 	gl, err := s.StartGitLab()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	s.TrustGitLab(gl, &GitLabPublisher{Namespace: "Grp", Project: "APP", WorkflowFilepath: ".gitlab-ci.yml", Environment: "release"})
 	s.Azure.Entra.SetCredentials(s.Azure.Entra.creds[0], FederatedCredential{Issuer: s.IssuerURL, Subject: s.Azure.Entra.creds[0].Subject, Audience: "api://custom"})
 	past := time.Now().Add(-time.Hour).Unix()

@@ -111,9 +111,7 @@ func sleeper(t *testing.T) (cmd *exec.Cmd, done <-chan error) {
 		t.Skip("skipping: no /proc on this system; Sweep leaves every session alone there")
 	}
 	cmd = exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	ch := make(chan error, 1)
 	go func() { ch <- cmd.Wait() }()
@@ -147,9 +145,7 @@ func TestSweep(t *testing.T) {
 	live, dead, gone, elsewhere := sessionID("live", self), sessionID("dead", deadOwner), sessionID("gone", deadOwner), sessionID("act", self)
 	base := t.TempDir()
 	for _, dir := range []string{live + "/pids", dead + "/pids", "not-ours"} {
-		if err := os.MkdirAll(filepath.Join(base, dir), 0o700); err != nil {
-			t.Fatal(err)
-		}
+		testenv.Must(t, os.MkdirAll(filepath.Join(base, dir), 0o700))
 	}
 	testenv.WriteFile(t, filepath.Join(base, dead, "pids"), strconv.Itoa(orphan.Process.Pid), strings.Join(orphan.Args, "\x00"))
 	testenv.WriteFile(t, filepath.Join(base, dead, "pids"), strconv.Itoa(bystander.Process.Pid), "podman\x00system\x00service")
@@ -188,18 +184,14 @@ func TestSessionCloseRemovesEverything(t *testing.T) {
 	t.Setenv(RunEnv, "")
 	podman := &fakePodman{listings: map[string]string{}}
 	s, err := Begin("unit", podman.command, &strings.Builder{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	if got := os.TempDir(); !strings.HasPrefix(got, s.Dir) {
 		t.Errorf("TMPDIR = %s, want it under the session %s", got, s.Dir)
 	}
 	if got := os.Getenv(RunEnv); got != s.ID || !strings.HasPrefix(s.ID, Prefix+"unit-") {
 		t.Errorf("%s = %q, session id %q", RunEnv, got, s.ID)
 	}
-	if err := s.Track(child); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, s.Track(child))
 	// A later Begin leaves a live session alone.
 	if swept := Sweep(base, nil); len(swept) != 0 {
 		t.Errorf("Sweep of a live session removed %q", swept)

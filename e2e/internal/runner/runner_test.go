@@ -46,13 +46,9 @@ func TestJob(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	bin := testenv.WriteFile(t, dir, "action", fakeAction)
-	if err := os.Chmod(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, os.Chmod(bin, 0o755))
 	a, err := LoadAction(testenv.WriteFile(t, dir, "action.yml", fakeActionYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must(t, err)
 	j := NewJob(t, Options{IDTokenURL: "https://127.0.0.1:1/token", IDTokenToken: "request-token", Debug: true, Env: map[string]string{"E": "1"}})
 	ctx := t.Context()
 	res, err := j.RunAction(ctx, Host(bin), a, Step{ID: "auth", Inputs: map[string]string{"unknown": "u"}, Env: map[string]string{"STEP_ENV": "s"}})

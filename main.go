@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,22 +51,20 @@ func buildVersion(stamped string, read func() (*debug.BuildInfo, bool)) string {
 var errUsage = errors.New("usage")
 
 func main() {
-	// SSL_CERT_FILE adds a private CA on every OS; each way to run says
-	// in its own way when it cannot be used.
-	hc, hcErr := exchange.BaseHTTPClient(os.Getenv)
 	if len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
 		// exec passes signals on to its command instead of dying of them.
 		sigs := make(chan os.Signal, 4)
 		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-		if hcErr != nil {
-			fmt.Fprintln(os.Stderr, "cargo-oidc: error: cannot use SSL_CERT_FILE:", hcErr)
+		hc, err := exchange.BaseHTTPClient(os.Getenv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cargo-oidc: error: cannot use SSL_CERT_FILE:", err)
 			os.Exit(1)
 		}
 		os.Exit(cli.Main(context.Background(), cli.Env{Getenv: os.Getenv, Environ: os.Environ, Stdin: os.Stdin, Stdout: os.Stdout,
 			Stderr: os.Stderr, HTTP: hc, Signals: sigs}, os.Args[1:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, hc, hcErr)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout)
 	stop()
 	switch {
 	case err == nil:
@@ -155,9 +152,11 @@ Inputs (README.md says what each means and which provider reads it):
 }
 
 // run dispatches on the command line. args[0] is the program name; when it is
-// cargo-oidc-post (the image's post-entrypoint) the post stage runs. hc and
-// hcErr are exchange.BaseHTTPClient's answer.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer, hc *http.Client, hcErr error) error {
+// cargo-oidc-post (the image's post-entrypoint) the post stage runs.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	// SSL_CERT_FILE adds a private CA on every OS; the provider and the
+	// stages each say in their own way when it cannot be used.
+	hc, hcErr := exchange.BaseHTTPClient(getenv)
 	name := "cargo-oidc"
 	if len(args) > 0 {
 		name = filepath.Base(args[0])

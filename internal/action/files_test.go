@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -145,17 +146,10 @@ func TestMainRefusesUnreachablePaths(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inputs := map[string]string{}
-			for k, v := range jfrogInputs {
-				inputs[k] = v
-			}
-			for k, v := range tt.inputs {
-				inputs[k] = v
-			}
+			inputs := merge(jfrogInputs)
+			maps.Copy(inputs, tt.inputs)
 			w := newWorld(t, inputs)
-			for k, v := range tt.env(w) {
-				w.env[k] = v
-			}
+			maps.Copy(w.env, tt.env(w))
 			e := w.envFn()
 			var out bytes.Buffer
 			e.Stdout = &out

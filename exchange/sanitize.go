@@ -341,7 +341,8 @@ func jsonText(raw json.RawMessage) string {
 // jsonString is raw's value when raw is a JSON string.
 func jsonString(raw json.RawMessage) (string, bool) {
 	var s string
-	return s, len(raw) > 0 && json.Unmarshal(raw, &s) == nil
+	ok := len(raw) > 0 && json.Unmarshal(raw, &s) == nil // before s is read
+	return s, ok
 }
 
 // messagesOf joins the message (or detail, or code) of each element of a

@@ -143,12 +143,12 @@ func describeAnswer(body []byte, contentType string, err error) string {
 	return b.String()
 }
 
-// maskFound masks the secrets found in the answer err describes and
-// records them for redaction, before anything can print them.
-func (s *svcCall) maskFound(mask func(string), err error) {
+// maskFound masks (s.mask) the secrets found in the answer err describes
+// and records them for redaction, before anything can print them.
+func (s *svcCall) maskFound(err error) {
 	for _, t := range foundSecrets(err) {
 		s.red.Add(t)
-		maskSecret(mask, t)
+		maskSecret(s.mask, t)
 	}
 }
 
@@ -205,7 +205,7 @@ func parseAnswer[T any](body []byte, contentType string) (*T, error) {
 func answerOf[T any](s *svcCall, a *answer) (*T, error) {
 	v, err := parseAnswer[T](a.body, a.header.Get("Content-Type"))
 	if err != nil {
-		s.maskFound(s.mask, err)
+		s.maskFound(err)
 		return nil, s.bad(a.status, err)
 	}
 	return v, nil

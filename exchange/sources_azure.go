@@ -43,13 +43,12 @@ func azurePipelinesToken(ctx context.Context, getenv func(string) string, c *Cli
 	case c == nil:
 		return "", errors.New("no HTTP client configured")
 	}
-	c.red.Add(access)
+	c.red.Add(access) // the agent's job token: never shown in an error
 	sep := "?"
 	if strings.Contains(uri, "?") {
 		sep = "&"
 	}
 	u := uri + sep + "api-version=7.1"
-	c.red.Add(access) // the agent's job token: never shown in an error
 	sc := &svcCall{red: c.red, service: ServiceAzurePipelines, method: http.MethodPost, url: displayRawURL(u), hint: azureHint}
 	header := jsonHeaders()
 	header.Set("Authorization", "Bearer "+access)

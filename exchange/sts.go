@@ -170,7 +170,7 @@ func (s *stsCall) assumeRole(ctx context.Context, c *Client, idt string, claims 
 	}
 	cr, err := parseSTSAnswer(a.body, a.header.Get("Content-Type"))
 	if err != nil {
-		sc.maskFound(mask, err)
+		sc.maskFound(err)
 		return nil, sc.bad(a.status, err)
 	}
 	cr.mask(sc.red, mask)

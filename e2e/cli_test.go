@@ -301,12 +301,12 @@ func cliExec(t *testing.T, s *fakes.Stack, prog, dir string, env map[string]stri
 	if err != nil {
 		t.Fatalf("%s %v: %v", filepath.Base(prog), args, err)
 	}
-	t.Logf("$ %s %s (exit %d)\n%s%s", filepath.Base(prog), strings.Join(args, " "), code, stdout, stderr)
 	scanned := stderr
-	if args[0] != "token" {
+	if args[0] != "token" { // token's stdout is the token
 		scanned += stdout
 	}
-	for _, l := range secretLeaks(filepath.Base(prog)+" "+args[0], scanned, s.Store.Secrets()) {
+	t.Logf("$ %s %s (exit %d, %d bytes on stdout)\n%s", filepath.Base(prog), strings.Join(args, " "), code, len(stdout), scanned)
+	for _, l := range secretLeaks(filepath.Base(prog)+" "+args[0], scanned, s.Secrets()) {
 		t.Error("LEAK: " + l)
 	}
 	return cliRun{stdout, stderr, code}

@@ -140,7 +140,7 @@ func secretPrefix(s string) string { return strconv.Quote(s[:min(len(s), 6)]) }
 // checkJobNoLeak fails the test for every secret of the fakes (and extra) a step of job shows.
 func checkJobNoLeak(t testing.TB, job *runner.Job, s *fakes.Stack, extra ...string) {
 	t.Helper()
-	secrets := append(append(s.Store.Secrets(), s.RequestToken), extra...)
+	secrets := append(s.Secrets(), extra...)
 	for _, res := range job.Results() {
 		for _, l := range secretLeaks(fmt.Sprintf("step %s (%s)", res.ID, res.Stage), res.Combined(), secrets) {
 			t.Error("LEAK: " + l)

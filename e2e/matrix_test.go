@@ -215,7 +215,7 @@ func (w *mxWorld) assert() []string {
 // either: a JWT's signature, a malformed token's runs between control characters.
 func (w *mxWorld) mxSecrets() map[string][]string {
 	out := map[string][]string{}
-	for _, s := range append(w.s.Store.Secrets(), w.s.RequestToken) {
+	for _, s := range w.s.Secrets() {
 		needles := []string{s}
 		if parts := strings.Split(s, "."); len(parts) == 3 && len(parts[2]) >= 16 {
 			needles = append(needles, parts[2])

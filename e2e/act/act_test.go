@@ -137,7 +137,7 @@ func TestAct(t *testing.T) {
 	if n := s.Store.Exchanges(""); n != 2 {
 		t.Errorf("%d exchanges, want 2 (build's and wrap's, none for the refused settings)", n)
 	}
-	secrets := s.Store.Secrets() // 2 ID tokens and 2 access tokens at least
+	secrets := s.Secrets() // 2 ID tokens and 2 access tokens at least
 	if len(secrets) < 4 {
 		t.Fatalf("the fakes issued %d secrets, want at least 4", len(secrets))
 	}

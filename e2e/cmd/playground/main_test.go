@@ -46,7 +46,7 @@ func TestRun(t *testing.T) {
 					t.Errorf("output lacks %q", w)
 				}
 			}
-			if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "cio_tp_") || strings.Contains(got, "ASIA") {
+			if strings.Contains(got, "::add-mask::") || strings.Contains(got, "eyJ") || strings.Contains(got, "cio_tp_") || strings.Contains(got, "ASIA") || strings.Contains(got, "req_") || strings.Contains(got, "IQoJ") {
 				t.Errorf("output shows a mask command, a JWT, a token or an AWS access key id")
 			}
 		})

@@ -182,6 +182,10 @@ func (s *Stack) serve(h http.Handler) string {
 	return u
 }
 
+// Secrets is every secret the stack gave out: the store's tokens and the
+// ID token request token, for a leak scan.
+func (s *Stack) Secrets() []string { return append(s.Store.Secrets(), s.RequestToken) }
+
 // Close releases hanging faults, stops the servers, removes the temp dir; idempotent.
 func (s *Stack) Close() {
 	s.once.Do(func() {

@@ -292,7 +292,9 @@ func removeSession(dir string) []string {
 			continue // gone, or the pid now runs something else
 		}
 		if proc, err := os.FindProcess(pid); err == nil && proc.Kill() == nil {
-			swept = append(swept, fmt.Sprintf("process %d (%s)", pid, strings.ReplaceAll(string(want), "\x00", " ")))
+			// The program only: its arguments may hold a job's tokens (act's --env).
+			prog, _, _ := strings.Cut(string(want), "\x00")
+			swept = append(swept, fmt.Sprintf("process %d (%s)", pid, filepath.Base(prog)))
 			for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 				if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 					break

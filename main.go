@@ -154,9 +154,6 @@ Inputs (README.md says what each means and which provider reads it):
 // run dispatches on the command line. args[0] is the program name; when it is
 // cargo-oidc-post (the image's post-entrypoint) the post stage runs.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	// SSL_CERT_FILE adds a private CA on every OS; the provider and the
-	// stages each say in their own way when it cannot be used.
-	hc, hcErr := exchange.BaseHTTPClient(getenv)
 	name := "cargo-oidc"
 	if len(args) > 0 {
 		name = filepath.Base(args[0])
@@ -169,8 +166,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	// Cargo always passes --cargo-plugin first; anywhere else it is an
 	// argument of something else (cargo-oidc exec -- tool --cargo-plugin).
 	if len(args) > 0 && args[0] == "--cargo-plugin" {
-		if hcErr != nil {
-			return hcErr
+		hc, err := exchange.BaseHTTPClient(getenv)
+		if err != nil {
+			return err
 		}
 		return credprovider.Serve(ctx, credprovider.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout, Stderr: os.Stderr, HTTP: hc, Version: buildVersion(version, debug.ReadBuildInfo)})
 	}
@@ -200,6 +198,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case fs.NArg() > 0:
 		return &usageError{fmt.Sprintf("unexpected argument %q: the stages take their inputs from INPUT_<NAME> variables, not from arguments", fs.Arg(0))}
 	}
+	// SSL_CERT_FILE adds a private CA on every OS (exchange.BaseHTTPClient).
+	hc, hcErr := exchange.BaseHTTPClient(getenv)
 	if hcErr != nil {
 		r := ghaction.New(getenv, stdout)
 		if !post {
